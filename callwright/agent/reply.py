@@ -1,0 +1,118 @@
+"""One agent reply: responder stream → sentence buffer → TTS → playout, all overlapping."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from callwright.agent.playout import Playout
+from callwright.agent.sentences import SentenceBuffer
+from callwright.audio.resample import resample
+from callwright.llm.base import EndCall, Responder, TextDelta, ToolResult, TurnContext
+from callwright.observe.timeline import TurnTimeline
+from callwright.tts.base import TextToSpeech
+
+log = logging.getLogger(__name__)
+
+FALLBACK_APOLOGY = "Sorry, I'm having trouble on my end. Could you say that again?"
+
+
+@dataclass(slots=True)
+class ReplyResult:
+    """What a finished (not interrupted) reply did."""
+
+    text: str = ""
+    end_call: EndCall | None = None
+    tool_results: list[ToolResult] = field(default_factory=list)
+    failed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyDeps:
+    """What a reply needs from its call."""
+
+    tts: TextToSpeech
+    playout: Playout
+    now_ms: Callable[[], float]
+    on_tool_result: Callable[[ToolResult], None] = lambda _result: None
+
+
+class Reply:
+    """Produces and plays one reply. Cancel the task running `run()` to interrupt it.
+
+    The responder's text is cut into speakable pieces as it streams; a second task synthesizes
+    piece after piece and queues the audio, so the first sentence plays while the responder
+    is still writing the rest.
+    """
+
+    def __init__(
+        self, reply_id: int, responder: Responder, deps: ReplyDeps, timeline: TurnTimeline
+    ) -> None:
+        self.reply_id = reply_id
+        self._responder = responder
+        self._deps = deps
+        self.timeline = timeline
+        self.result = ReplyResult()
+        self._pieces: asyncio.Queue[str | None] = asyncio.Queue()
+
+    async def run(self, context: TurnContext) -> ReplyResult:
+        """Runs the reply to the end of its playback."""
+        playout = self._deps.playout
+        playout.begin_reply(self.reply_id)
+        synth = asyncio.create_task(self._synthesize(), name=f"tts-{self.reply_id}")
+        try:
+            await self._produce(context)
+            await synth
+            playout.close_reply()
+            await playout.wait_drained()
+        finally:
+            if not synth.done():
+                synth.cancel()
+        return self.result
+
+    async def _produce(self, context: TurnContext) -> None:
+        buffer = SentenceBuffer()
+        texts: list[str] = []
+        try:
+            async for event in self._responder.respond(context):
+                if isinstance(event, TextDelta):
+                    self.timeline.mark("first_token_ms", self._deps.now_ms())
+                    texts.append(event.text)
+                    for piece in buffer.push(event.text):
+                        self._emit(piece)
+                elif isinstance(event, ToolResult):
+                    self.result.tool_results.append(event)
+                    self._deps.on_tool_result(event)
+                elif isinstance(event, EndCall):
+                    self.result.end_call = event
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("reply %d: responder failed", self.reply_id)
+            self.result.failed = True
+            buffer = SentenceBuffer()
+            texts = [FALLBACK_APOLOGY]
+            self._emit(FALLBACK_APOLOGY)
+        for piece in buffer.flush():
+            self._emit(piece)
+        self.result.text = "".join(texts).strip()
+        self._pieces.put_nowait(None)
+
+    def _emit(self, piece: str) -> None:
+        self.timeline.mark("first_sentence_ms", self._deps.now_ms())
+        self._pieces.put_nowait(piece)
+
+    async def _synthesize(self) -> None:
+        tts, playout = self._deps.tts, self._deps.playout
+        while (piece := await self._pieces.get()) is not None:
+            try:
+                async for chunk in tts.synthesize(piece):
+                    self.timeline.mark("tts_first_audio_ms", self._deps.now_ms())
+                    playout.enqueue(resample(chunk, tts.sample_rate, playout.sample_rate), piece)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # One unspeakable piece must not silence the rest of the reply.
+                log.exception("reply %d: TTS failed for a piece", self.reply_id)

@@ -1,0 +1,24 @@
+"""The shared, loaded stages a call session is wired from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from callwright.llm.base import ResponderFactory
+from callwright.store.base import CallStore
+from callwright.stt.base import SpeechToText
+from callwright.tts.base import TextToSpeech
+from callwright.turns.endpointer import TurnOptions
+from callwright.vad.base import VoiceActivityModel
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStack:
+    """Models and services loaded once per process and shared by every call."""
+
+    vad: VoiceActivityModel
+    stt: SpeechToText
+    tts: TextToSpeech
+    responders: ResponderFactory
+    store: CallStore
+    turns: TurnOptions = TurnOptions()

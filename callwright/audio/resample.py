@@ -1,0 +1,222 @@
+"""Sample-rate conversion for call audio (8000, 16000, 22050 and 24000 Hz), built on soxr.
+
+Two entry points:
+
+* :func:`resample` converts a whole buffer (a prompt read from disk, a finished TTS clip).
+  Latency is irrelevant there, so it defaults to soxr's linear-phase ``"HQ"`` engine.
+* :class:`StreamResampler` converts a live stream frame by frame, keeping filter state between
+  frames so that frame edges do not click.
+
+Choosing the streaming engine (measured with ``bench/audio_frame_cost.py``, 20 ms frames;
+delay = how far the emitted output trails the consumed input, worst case, 8→16 / 16→8 kHz;
+rejection = worst alias of 4.4-7.6 kHz tones at 16→8 kHz, worst image of 0.4-3.6 kHz tones
+at 8→16 kHz):
+
+=======  ==============  ===================  ================================================
+quality  delay (ms)      rejection (dB)       notes
+=======  ==============  ===================  ================================================
+VHQ      110 / 110       >140 / >140          output arrives in ~100 ms bursts every 5 frames
+HQ       114 / 114       >140 / 138           same bursts
+MQ       115 / 115       >140 / 117           same bursts
+LQ       60 / 60         >140 / 113           bursts; also -7.9 dB at 3.4 kHz (narrow band)
+QQ       0.25 / 0.12     0 / 8                no anti-alias filter: a 6 kHz tone folds to 2 kHz
+VR       30 / 15         120 / 126            steady output every frame, flat to ±0.001 dB
+=======  ==============  ===================  ================================================
+
+The fixed-ratio engines run their filter as block FFT convolution and only release output once
+a block (~100 ms) has filled, which alone would cost more than a quarter of a typical
+turn-taking budget on every direction of a call. QQ has no delay but no filter either, which is
+unacceptable when downsampling TTS (sibilants above 4 kHz fold audibly into the phone band).
+soxr's variable-rate engine (``vr=True``), run at a fixed ratio, filters per sample: it emits
+output every frame with 10-30 ms of delay and ~120 dB rejection, so it is the default
+(``"VR"``). Its one cost: when downsampling its phase is not quite linear (group delay goes
+from 0.23 ms at low frequencies to ~1.4 ms at 3.6 kHz for 16→8 kHz), which is inaudible and
+irrelevant to speech recognition, but means its output is not sample-identical to
+:func:`resample` with ``"HQ"``. ``vr`` requires soxr >= 1.1.
+
+Conversion runs in float32 and is rounded and clipped to int16 here rather than inside soxr:
+soxr's int16 path adds TPDF dither, which turns digital silence into ±1 LSB noise (that would
+confuse energy-based VAD and make output depend on more than the input).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+import numpy as np
+import numpy.typing as npt
+import soxr
+
+Quality = Literal["VHQ", "HQ", "MQ", "LQ", "QQ", "VR"]
+QUALITIES: tuple[str, ...] = get_args(Quality)
+DEFAULT_STREAM_QUALITY: Quality = "VR"
+DEFAULT_ONESHOT_QUALITY: Quality = "HQ"
+
+
+def _check_rate(rate: int, name: str) -> None:
+    if isinstance(rate, bool) or not isinstance(rate, int) or rate <= 0:
+        raise ValueError(f"{name} must be a positive integer number of Hz, got {rate!r}")
+
+
+def _check_quality(quality: str) -> Quality:
+    normalized = quality.upper()
+    if normalized not in QUALITIES:
+        raise ValueError(f"quality must be one of {', '.join(QUALITIES)}; got {quality!r}")
+    return normalized  # type: ignore[return-value]
+
+
+def _check_samples(samples: npt.NDArray[np.int16]) -> None:
+    if samples.dtype != np.int16:
+        raise TypeError(f"expected int16 samples, got {samples.dtype}")
+    if samples.ndim != 1:
+        raise ValueError(f"expected mono (1-D) samples, got shape {samples.shape}")
+
+
+def _to_int16(samples: npt.NDArray[np.float32]) -> npt.NDArray[np.int16]:
+    # Filter overshoot on near-full-scale input exceeds int16; clip so it saturates, not wraps.
+    np.rint(samples, out=samples)
+    np.clip(samples, -32768.0, 32767.0, out=samples)
+    return samples.astype(np.int16)
+
+
+def _make_stream(from_rate: int, to_rate: int, quality: Quality) -> soxr.ResampleStream:
+    if quality != "VR":
+        return soxr.ResampleStream(from_rate, to_rate, 1, dtype=np.float32, quality=quality)
+    try:
+        # The quality argument is ignored by libsoxr's variable-rate engine.
+        return soxr.ResampleStream(from_rate, to_rate, 1, dtype=np.float32, vr=True)
+    except TypeError as exc:
+        raise RuntimeError(
+            f"resampling quality 'VR' needs soxr>=1.1 (installed: {soxr.__version__}); "
+            "upgrade soxr or pass another quality"
+        ) from exc
+
+
+def resample(
+    samples: npt.NDArray[np.int16],
+    from_rate: int,
+    to_rate: int,
+    quality: Quality = DEFAULT_ONESHOT_QUALITY,
+) -> npt.NDArray[np.int16]:
+    """Resamples a whole int16 mono buffer.
+
+    Args:
+        samples: 1-D int16 samples at ``from_rate``.
+        from_rate: input sample rate in Hz.
+        to_rate: output sample rate in Hz.
+        quality: soxr engine, see the module docstring. ``"HQ"`` is linear-phase with >130 dB
+            rejection; pass ``"VR"`` to get exactly what :class:`StreamResampler` produces.
+
+    Returns:
+        ``round(len(samples) * to_rate / from_rate)`` int16 samples, time-aligned with the
+        input. When the rates are equal, ``samples`` itself is returned (no copy).
+
+    Raises:
+        TypeError: if ``samples`` is not int16.
+        ValueError: for a non-1-D input, a non-positive rate or an unknown quality.
+    """
+    _check_samples(samples)
+    _check_rate(from_rate, "from_rate")
+    _check_rate(to_rate, "to_rate")
+    checked = _check_quality(quality)
+    if from_rate == to_rate:
+        return samples
+    if samples.size == 0:
+        return np.zeros(0, dtype=np.int16)
+    if checked == "VR":
+        stream = _make_stream(from_rate, to_rate, checked)
+        out = stream.resample_chunk(samples.astype(np.float32), last=True)
+    else:
+        out = soxr.resample(samples.astype(np.float32), from_rate, to_rate, quality=checked)
+    return _to_int16(np.asarray(out, dtype=np.float32))
+
+
+class StreamResampler:
+    """Converts a live int16 stream between two sample rates, one frame at a time.
+
+    Filter state carries across calls, so feeding 20 ms frames gives the same samples as
+    feeding the whole signal at once (no clicks at frame edges). Output sizes may vary from
+    call to call by a sample, and the first call(s) return less than a full frame while the
+    filter fills; :attr:`lag_ms` says how far output trails input. When the rates are equal
+    every call returns its input unchanged (no copy).
+
+    Not thread-safe: use one instance per stream direction.
+
+    Args:
+        from_rate: input sample rate in Hz.
+        to_rate: output sample rate in Hz.
+        quality: soxr engine. The default ``"VR"`` is the low-delay choice for live audio
+            (10-30 ms, ~120 dB rejection); the fixed-ratio ones delay output by up to
+            ~115 ms in 20 ms streaming. See the module docstring for the measurements.
+    """
+
+    def __init__(
+        self, from_rate: int, to_rate: int, quality: Quality = DEFAULT_STREAM_QUALITY
+    ) -> None:
+        _check_rate(from_rate, "from_rate")
+        _check_rate(to_rate, "to_rate")
+        self._from_rate = from_rate
+        self._to_rate = to_rate
+        self._quality = _check_quality(quality)
+        self._stream = (
+            None if from_rate == to_rate else _make_stream(from_rate, to_rate, self._quality)
+        )
+        self._consumed = 0
+        self._emitted = 0
+
+    @property
+    def from_rate(self) -> int:
+        return self._from_rate
+
+    @property
+    def to_rate(self) -> int:
+        return self._to_rate
+
+    @property
+    def quality(self) -> Quality:
+        return self._quality
+
+    @property
+    def lag_ms(self) -> float:
+        """How much audio has gone in but not yet come out, in ms (0 after a flush)."""
+        if self._stream is None:
+            return 0.0
+        expected = self._consumed * self._to_rate / self._from_rate
+        return max(0.0, 1000.0 * (expected - self._emitted) / self._to_rate)
+
+    def process(self, samples: npt.NDArray[np.int16], last: bool = False) -> npt.NDArray[np.int16]:
+        """Resamples the next chunk of the stream.
+
+        Args:
+            samples: the next 1-D int16 samples at ``from_rate`` (any length, including 0).
+            last: True for the final chunk: the filter tail is returned too and the resampler
+                is reset, ready for a new, unrelated stream.
+
+        Returns:
+            The int16 output that is ready, at ``to_rate``.
+
+        Raises:
+            TypeError: if ``samples`` is not int16.
+            ValueError: if ``samples`` is not 1-D.
+        """
+        _check_samples(samples)
+        if self._stream is None:
+            return samples
+        out = self._stream.resample_chunk(samples.astype(np.float32), last=last)
+        if last:
+            self.reset()
+        else:
+            self._consumed += samples.shape[0]
+            self._emitted += out.shape[0]
+        return _to_int16(out)
+
+    def flush(self) -> npt.NDArray[np.int16]:
+        """Ends the stream: returns the samples still inside the filter and resets."""
+        return self.process(np.zeros(0, dtype=np.int16), last=True)
+
+    def reset(self) -> None:
+        """Drops buffered audio and filter state without producing output."""
+        if self._stream is not None:
+            self._stream.clear()
+        self._consumed = 0
+        self._emitted = 0

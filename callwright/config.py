@@ -1,0 +1,88 @@
+"""Typed settings, read once from the environment and the command line.
+
+Each stage gets its own options object; nothing reaches into a global.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+from callwright.turns.endpointer import TurnOptions
+
+TtsEngine = Literal["piper", "espeak"]
+
+
+@dataclass(frozen=True, slots=True)
+class SttSettings:
+    """Speech recognizer choice: "tiny.en" (default), "base", or a model directory."""
+
+    model: str = "tiny.en"
+    window: Literal["speech", "full"] = "speech"
+    workers: int = 1
+    cpu_threads: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class LlmSettings:
+    """An OpenAI-compatible endpoint; when absent the deterministic demo agent answers."""
+
+    base_url: str
+    model: str
+    api_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything `callwright serve` needs."""
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    data_dir: Path = Path("var")
+    stt: SttSettings = field(default_factory=SttSettings)
+    tts: TtsEngine = "piper"
+    llm: LlmSettings | None = None
+    turns: TurnOptions = field(default_factory=TurnOptions)
+    log_level: str = "INFO"
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / "calls.sqlite3"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Reads CALLWRIGHT_* variables; unset ones keep their defaults."""
+        env = os.environ if env is None else env
+        base = cls()
+        llm = None
+        if env.get("CALLWRIGHT_LLM_BASE_URL"):
+            llm = LlmSettings(
+                base_url=env["CALLWRIGHT_LLM_BASE_URL"],
+                model=env.get("CALLWRIGHT_LLM_MODEL", "default"),
+                api_key=env.get("CALLWRIGHT_LLM_API_KEY"),
+            )
+        turns = base.turns
+        if env.get("CALLWRIGHT_END_OF_TURN_MS"):
+            turns = replace(turns, end_of_turn_ms=float(env["CALLWRIGHT_END_OF_TURN_MS"]))
+        window = env.get("CALLWRIGHT_STT_WINDOW", base.stt.window)
+        if window not in ("speech", "full"):
+            raise ValueError("CALLWRIGHT_STT_WINDOW must be 'speech' or 'full'")
+        tts = env.get("CALLWRIGHT_TTS", base.tts)
+        if tts not in ("piper", "espeak"):
+            raise ValueError("CALLWRIGHT_TTS must be 'piper' or 'espeak'")
+        return cls(
+            host=env.get("CALLWRIGHT_HOST", base.host),
+            port=int(env.get("CALLWRIGHT_PORT", base.port)),
+            data_dir=Path(env.get("CALLWRIGHT_DATA_DIR", str(base.data_dir))),
+            stt=SttSettings(
+                model=env.get("CALLWRIGHT_STT_MODEL", base.stt.model),
+                window=window,  # type: ignore[arg-type]
+            ),
+            tts=tts,  # type: ignore[arg-type]
+            llm=llm,
+            turns=turns,
+            log_level=env.get("CALLWRIGHT_LOG_LEVEL", base.log_level),
+        )

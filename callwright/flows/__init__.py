@@ -1,0 +1,1 @@
+"""Deterministic conversation logic that needs no LLM."""

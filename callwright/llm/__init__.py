@@ -1,0 +1,27 @@
+"""The agent's brain: responders that turn a conversation into a streamed reply."""
+
+from callwright.llm.base import (
+    CallInfo,
+    EndCall,
+    Message,
+    Responder,
+    ResponderFactory,
+    ResponseEvent,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+    TurnContext,
+)
+
+__all__ = [
+    "CallInfo",
+    "EndCall",
+    "Message",
+    "Responder",
+    "ResponderFactory",
+    "ResponseEvent",
+    "TextDelta",
+    "ToolCall",
+    "ToolResult",
+    "TurnContext",
+]

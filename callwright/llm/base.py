@@ -1,0 +1,107 @@
+"""Interface of a responder.
+
+A responder streams a reply as events. The same interface fits an OpenAI-compatible
+chat-completions client (text deltas, tool calls it runs through a tool registry) and a
+deterministic responder that needs no LLM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Role = Literal["system", "user", "assistant", "tool"]
+Trigger = Literal["call_start", "user_turn", "dtmf", "silence"]
+
+
+@dataclass(slots=True)
+class ToolCall:
+    """A tool call requested by the responder."""
+
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Message:
+    """One entry of the conversation history, in chat-completions terms.
+
+    Attributes:
+        role: who spoke.
+        content: what the caller said, or what the caller actually heard of the agent.
+        interrupted: the agent was cut off by the caller; `content` holds only what was heard.
+        tool_calls: tool calls made by an assistant message.
+        tool_call_id: for role "tool", the call this result answers.
+    """
+
+    role: Role
+    content: str
+    interrupted: bool = False
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    tool_call_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallInfo:
+    """What a responder may know about the call it serves."""
+
+    call_id: str
+    channel: str
+    caller: str | None = None
+    parameters: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnContext:
+    """Everything a responder gets for one reply."""
+
+    call: CallInfo
+    history: Sequence[Message]
+    trigger: Trigger = "user_turn"
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of the reply text, to be spoken."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """A tool call and its result, reported for the call record."""
+
+    call: ToolCall
+    result: Any
+    error: str | None = None
+    latency_ms: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class EndCall:
+    """The responder wants the call to end once the reply has been spoken."""
+
+    reason: str = "completed"
+
+
+ResponseEvent = TextDelta | ToolResult | EndCall
+
+
+class Responder(Protocol):
+    """Produces the agent's reply for one call. One instance per call."""
+
+    def respond(self, context: TurnContext) -> AsyncIterator[ResponseEvent]:
+        """Streams the reply to the latest turn of `context.history`."""
+        ...
+
+
+class ResponderFactory(Protocol):
+    """Creates a responder for each new call; holds what calls share (clients, data)."""
+
+    name: str
+
+    def for_call(self, call: CallInfo) -> Responder:
+        """Returns the responder that will serve `call`."""
+        ...

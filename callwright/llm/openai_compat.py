@@ -1,0 +1,400 @@
+"""Streaming responder for any OpenAI-compatible chat-completions server.
+
+Works with OpenAI itself and with local servers that speak the same protocol (llama.cpp,
+vLLM, Ollama, LM Studio). Each content delta is yielded as soon as its SSE chunk arrives, so
+text-to-speech can start on the first sentence. Tool calls run through a `ToolRegistry` and
+their results go back to the model, for a bounded number of rounds.
+
+Failures raise `LlmError`; this module never invents a fallback reply, because what to say
+when the model is down is the caller's decision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from callwright.llm.base import (
+    CallInfo,
+    EndCall,
+    Message,
+    ResponseEvent,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+    TurnContext,
+)
+from callwright.tools.registry import ToolRegistry
+
+INTERRUPTED_MARKER = " [interrupted by caller]"
+END_CALL_TOOL = "end_call"
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful voice assistant on a phone call. Your replies are spoken aloud: keep "
+    "them short and conversational, one or two sentences, with no lists, markdown or emoji."
+)
+_EXCERPT_CHARS = 500
+
+Chat = list[dict[str, Any]]
+
+
+class LlmError(Exception):
+    """The model server failed: HTTP error, timeout, or a stream that could not be parsed.
+
+    Attributes:
+        status: HTTP status when the server answered with an error status, else None.
+        body: excerpt of the error body, else None.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, body: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+
+@dataclass(frozen=True, slots=True)
+class LlmOptions:
+    """How to reach the model and how it should answer.
+
+    Attributes:
+        base_url: API root, e.g. "https://api.openai.com/v1" or "http://127.0.0.1:8080/v1".
+        model: model name sent with every request.
+        api_key: sent as a bearer token when set.
+        system_prompt: first message of every request.
+        temperature: sampling temperature.
+        max_tokens: cap on the length of one completion.
+        request_timeout_s: limit for getting response headers, and for any silence of the
+            stream once it has started.
+        first_token_timeout_s: limit from sending a request to its first content or tool-call
+            delta; a caller waiting in silence is the failure that matters most.
+        max_tool_rounds: how many times one reply may run tools and ask the model again.
+    """
+
+    base_url: str
+    model: str
+    api_key: str | None = None
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    temperature: float = 0.4
+    max_tokens: int = 300
+    request_timeout_s: float = 10.0
+    first_token_timeout_s: float = 4.0
+    max_tool_rounds: int = 4
+
+
+def _wire_call(call: ToolCall) -> dict[str, Any]:
+    function = {"name": call.name, "arguments": json.dumps(call.arguments)}
+    return {"id": call.call_id, "type": "function", "function": function}
+
+
+def to_chat_messages(system_prompt: str, history: Sequence[Message]) -> Chat:
+    """Converts the conversation to chat-completions messages.
+
+    An interrupted assistant message gets `INTERRUPTED_MARKER` appended so the model knows
+    the caller heard only that much and cut it off.
+
+    Args:
+        system_prompt: leading system message; omitted when empty.
+        history: the conversation so far.
+
+    Returns:
+        The `messages` list of a chat-completions request.
+    """
+    messages: Chat = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    for message in history:
+        if message.role == "tool":
+            messages.append(
+                {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
+            )
+        elif message.role == "assistant":
+            content: str | None = message.content
+            if message.interrupted:
+                content = (message.content.rstrip() + INTERRUPTED_MARKER).lstrip()
+            entry: dict[str, Any] = {"role": "assistant", "content": content}
+            if message.tool_calls:
+                entry["content"] = content or None
+                entry["tool_calls"] = [_wire_call(call) for call in message.tool_calls]
+            messages.append(entry)
+        else:
+            messages.append({"role": message.role, "content": message.content})
+    return messages
+
+
+def _tool_message(result: ToolResult) -> dict[str, Any]:
+    if result.error is not None:
+        content = json.dumps({"error": result.error})
+    elif isinstance(result.result, str):
+        content = result.result
+    else:
+        content = json.dumps(result.result, default=str)
+    return {"role": "tool", "tool_call_id": result.call.call_id, "content": content}
+
+
+@dataclass(slots=True)
+class _PendingCall:
+    call_id: str = ""
+    name: str = ""
+    arguments: str = ""
+
+
+@dataclass(slots=True)
+class _Completion:
+    """What one streamed completion produced besides the yielded text."""
+
+    text: list[str] = field(default_factory=list)
+    calls: dict[int, _PendingCall] = field(default_factory=dict)
+    finish_reason: str | None = None
+
+    def add_fragment(self, fragment: dict[str, Any]) -> None:
+        index = fragment.get("index")
+        if not isinstance(index, int):
+            # Some servers omit the index and send each call whole: a new id is a new call.
+            index = len(self.calls) if fragment.get("id") or not self.calls else max(self.calls)
+        pending = self.calls.setdefault(index, _PendingCall())
+        pending.call_id = fragment.get("id") or pending.call_id
+        function = fragment.get("function") or {}
+        pending.name = function.get("name") or pending.name
+        pending.arguments += function.get("arguments") or ""
+
+    def tool_calls(self) -> list[tuple[ToolCall, str | None]]:
+        """The finished calls, each with an error when its arguments are unusable."""
+        out: list[tuple[ToolCall, str | None]] = []
+        for index in sorted(self.calls):
+            pending = self.calls[index]
+            error: str | None = None
+            try:
+                arguments = json.loads(pending.arguments) if pending.arguments.strip() else {}
+            except json.JSONDecodeError:
+                arguments, error = {}, f"arguments are not valid JSON: {pending.arguments[:200]}"
+            if not isinstance(arguments, dict):
+                arguments, error = {}, "arguments must be a JSON object"
+            call_id = pending.call_id or f"call_{uuid.uuid4().hex[:24]}"
+            out.append((ToolCall(call_id, pending.name, arguments), error))
+        return out
+
+    def apply(self, data: str) -> str | None:
+        """Folds one SSE data payload in; returns its content text, if any."""
+        text: str | None = None
+        try:
+            chunk = json.loads(data)
+            if "error" in chunk:
+                raise LlmError(f"error in stream: {json.dumps(chunk['error'])[:_EXCERPT_CHARS]}")
+            # Only choice 0 is ever requested; a trailing usage chunk has no choices at all.
+            for choice in chunk.get("choices") or []:
+                if choice.get("index", 0) == 0:
+                    delta = choice.get("delta") or {}
+                    for fragment in delta.get("tool_calls") or []:
+                        self.add_fragment(fragment)
+                    text = delta.get("content") or None
+                    self.finish_reason = choice.get("finish_reason") or self.finish_reason
+            if not isinstance(text, str | None):
+                raise TypeError("content is not a string")
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise LlmError(f"malformed stream chunk ({exc}): {data[:200]!r}") from exc
+        return text
+
+
+async def _next_sse_data(content: aiohttp.StreamReader, timeout_s: float) -> str | None:
+    """Reads the data of the next SSE event; None at the end of the stream."""
+    lines: list[str] = []
+    async with asyncio.timeout(max(timeout_s, 0.0)):
+        while True:
+            raw = await content.readline()
+            if not raw:
+                return "\n".join(lines) if lines else None
+            line = raw.decode("utf-8").rstrip("\r\n")
+            if not line and lines:
+                return "\n".join(lines)
+            # Comments (":") and the event/id/retry fields carry nothing we use.
+            if line.startswith("data:"):
+                lines.append(line[5:].removeprefix(" "))
+
+
+class OpenAICompatResponder:
+    """Serves one call. Created by `OpenAICompatResponderFactory.for_call`."""
+
+    def __init__(
+        self,
+        call: CallInfo,
+        options: LlmOptions,
+        session: Callable[[], aiohttp.ClientSession],
+        tools: ToolRegistry | None = None,
+        greeting: str | None = None,
+    ) -> None:
+        self.call = call
+        self._options = options
+        self._session = session
+        self._tools = tools
+        self._greeting = greeting
+        self._url = options.base_url.rstrip("/") + "/chat/completions"
+
+    async def respond(self, context: TurnContext) -> AsyncIterator[ResponseEvent]:
+        """Streams the reply to the latest turn of `context.history`.
+
+        Raises:
+            LlmError: the server failed, timed out, or sent something unparseable.
+        """
+        if context.trigger == "call_start" and self._greeting:
+            yield TextDelta(self._greeting)
+            return
+        messages = to_chat_messages(self._options.system_prompt, context.history)
+        rounds = self._options.max_tool_rounds
+        for round_index in range(rounds + 1):
+            completion = _Completion()
+            final = round_index == rounds
+            async with aclosing(self._stream(messages, completion, final=final)) as stream:
+                async for text in stream:
+                    yield TextDelta(text)
+            if not completion.calls:
+                return
+            calls = completion.tool_calls()
+            end = next((call for call, _ in calls if call.name == END_CALL_TOOL), None)
+            if final and end is None:
+                raise LlmError(f"model still calling tools after {rounds} tool rounds")
+            results = await asyncio.gather(*(self._run(call, error) for call, error in calls))
+            for result in results:
+                if result is not None:
+                    yield result
+            if end is not None:
+                reason = end.arguments.get("reason")
+                yield EndCall(reason if isinstance(reason, str) and reason else "completed")
+                return
+            content = "".join(completion.text) or None
+            wire_calls = [_wire_call(call) for call, _ in calls]
+            messages.append({"role": "assistant", "content": content, "tool_calls": wire_calls})
+            messages.extend(_tool_message(result) for result in results if result is not None)
+
+    async def _run(self, call: ToolCall, error: str | None) -> ToolResult | None:
+        """Runs one call; None for an `end_call` that only signals the end of the call."""
+        registered = self._tools is not None and call.name in self._tools
+        if error is not None:
+            return ToolResult(call=call, result=None, error=error)
+        if call.name == END_CALL_TOOL and not registered:
+            return None
+        if self._tools is None:
+            return ToolResult(call=call, result=None, error=f"unknown tool {call.name!r}")
+        return await self._tools.run(call)
+
+    def _payload(self, messages: Chat, final: bool) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "model": self._options.model,
+            "messages": messages,
+            "stream": True,
+            "temperature": self._options.temperature,
+            "max_tokens": self._options.max_tokens,
+        }
+        if self._tools is not None and len(self._tools) > 0:
+            payload["tools"] = self._tools.schemas()
+            if final:
+                # Out of tool rounds: the model must now answer in words.
+                payload["tool_choice"] = "none"
+        return payload
+
+    async def _post(self, payload: dict[str, Any], timeout_s: float) -> aiohttp.ClientResponse:
+        headers = {"Accept": "text/event-stream"}
+        if self._options.api_key:
+            headers["Authorization"] = f"Bearer {self._options.api_key}"
+        response: aiohttp.ClientResponse | None = None
+        try:
+            async with asyncio.timeout(max(timeout_s, 0.0)):
+                response = await self._session().post(self._url, json=payload, headers=headers)
+                if response.status < 400:
+                    return response
+                body = await response.text(errors="replace")
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            if response is not None:
+                response.close()
+            what = f"no response within {timeout_s:.1f}s" if isinstance(exc, TimeoutError) else exc
+            raise LlmError(f"POST {self._url} failed: {what}") from exc
+        response.release()
+        excerpt = body[:_EXCERPT_CHARS]
+        raise LlmError(
+            f"POST {self._url} answered HTTP {response.status}: {excerpt}",
+            status=response.status,
+            body=excerpt,
+        )
+
+    async def _stream(
+        self, messages: Chat, completion: _Completion, *, final: bool
+    ) -> AsyncGenerator[str, None]:
+        """Requests one completion and yields its content deltas; fills `completion`."""
+        options = self._options
+        loop = asyncio.get_running_loop()
+        first_token_deadline = loop.time() + options.first_token_timeout_s
+        response = await self._post(
+            self._payload(messages, final),
+            min(options.request_timeout_s, options.first_token_timeout_s),
+        )
+        started = done = False
+        try:
+            while True:
+                timeout_s = (
+                    options.request_timeout_s if started else first_token_deadline - loop.time()
+                )
+                try:
+                    data = await _next_sse_data(response.content, timeout_s)
+                except TimeoutError as exc:
+                    what = "stalled for" if started else "sent no first token within"
+                    limit = options.request_timeout_s if started else options.first_token_timeout_s
+                    raise LlmError(f"stream from {self._url} {what} {limit:g}s") from exc
+                if data is None or data.strip() == "[DONE]":
+                    done = data is not None or completion.finish_reason is not None
+                    break
+                text = completion.apply(data)
+                started = started or text is not None or bool(completion.calls)
+                if text is not None:
+                    completion.text.append(text)
+                    yield text
+        except (aiohttp.ClientError, ValueError) as exc:
+            raise LlmError(f"stream from {self._url} broke: {exc!r}") from exc
+        finally:
+            if done:
+                response.release()
+            else:
+                response.close()
+        if not done:
+            raise LlmError(f"stream from {self._url} ended before the completion finished")
+
+
+class OpenAICompatResponderFactory:
+    """Creates per-call responders that share one HTTP session.
+
+    Args:
+        options: server, model and limits.
+        tools: tools offered to the model; None offers none.
+        greeting: said at call start without asking the model; None asks the model.
+    """
+
+    name = "openai"
+
+    def __init__(
+        self, options: LlmOptions, tools: ToolRegistry | None = None, greeting: str | None = None
+    ) -> None:
+        self.options = options
+        self.tools = tools
+        self.greeting = greeting
+        self._session: aiohttp.ClientSession | None = None
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        # Created on first use, because aiohttp binds a session to the running loop.
+        if self._session is None or self._session.closed:
+            # Timeouts are enforced per phase by the responder, so none here would cut a stream.
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
+        return self._session
+
+    def for_call(self, call: CallInfo) -> OpenAICompatResponder:
+        """Returns the responder that will serve `call`."""
+        return OpenAICompatResponder(
+            call, self.options, self._get_session, tools=self.tools, greeting=self.greeting
+        )
+
+    async def close(self) -> None:
+        """Closes the HTTP session; a later request opens a new one."""
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None

@@ -1,0 +1,1 @@
+"""Observability: turn timelines, logging."""

@@ -1,0 +1,1 @@
+"""The HTTP/WebSocket server that hosts calls."""

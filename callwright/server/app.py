@@ -1,0 +1,122 @@
+"""The aiohttp application: call endpoints, call records, health."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from dataclasses import asdict
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from callwright.agent.session import CallSession
+from callwright.agent.stack import AgentStack
+from callwright.llm.base import CallInfo
+from callwright.store.base import CallRecord
+from callwright.transports.native_ws import NativeWebSocketTransport, ProtocolError, parse_start
+
+log = logging.getLogger(__name__)
+
+STACK = web.AppKey("stack", AgentStack)
+SESSIONS = web.AppKey("sessions", set)
+START_TIMEOUT_S = 10.0
+MAX_MESSAGE_BYTES = 256 * 1024
+
+
+def create_app(stack: AgentStack) -> web.Application:
+    """Builds the server around an already loaded stack."""
+    app = web.Application()
+    app[STACK] = stack
+    app[SESSIONS] = set()
+    app.router.add_get("/healthz", health)
+    app.router.add_get("/v1/ws", native_websocket)
+    app.router.add_get("/v1/calls", list_calls)
+    app.router.add_get("/v1/calls/{call_id}", get_call)
+    app.on_shutdown.append(_end_active_calls)
+    return app
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok", "active_calls": len(request.app[SESSIONS])})
+
+
+async def native_websocket(request: web.Request) -> web.WebSocketResponse:
+    """A call over the native protocol (docs/websocket-protocol.md)."""
+    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_MESSAGE_BYTES, compress=False)
+    await ws.prepare(request)
+    stack = request.app[STACK]
+    try:
+        msg = await ws.receive(timeout=START_TIMEOUT_S)
+        if msg.type != WSMsgType.TEXT:
+            raise ProtocolError("start_required", 'send {"type": "start", ...} before any audio')
+        start = parse_start(msg.data)
+    except (ProtocolError, asyncio.TimeoutError) as exc:
+        code = exc.code if isinstance(exc, ProtocolError) else "start_timeout"
+        await _reject(ws, stack, code, str(exc) or "no start message in time")
+        return ws
+    call = CallInfo(
+        call_id=uuid.uuid4().hex,
+        channel="websocket",
+        caller=start.caller,
+        parameters=start.parameters,
+    )
+    transport = NativeWebSocketTransport(ws, start)
+    await transport.send_event(
+        {
+            "type": "started",
+            "call_id": call.call_id,
+            "sample_rate": start.sample_rate,
+            "output_sample_rate": start.output_sample_rate,
+            "frame_ms": 20,
+        }
+    )
+    session = CallSession(stack, transport, call)
+    request.app[SESSIONS].add(ws)
+    try:
+        await session.run()
+    finally:
+        request.app[SESSIONS].discard(ws)
+    return ws
+
+
+async def _reject(ws: web.WebSocketResponse, stack: AgentStack, code: str, message: str) -> None:
+    """Refuses a connection that never became a valid call, and records that it happened."""
+    log.warning("rejected websocket call: %s: %s", code, message)
+    if not ws.closed:
+        await ws.send_str(json.dumps({"type": "error", "code": code, "message": message}))
+        await ws.close(code=WSCloseCode.POLICY_VIOLATION)
+    call_id = uuid.uuid4().hex
+    await stack.store.start_call(CallRecord(call_id, "websocket", None, time.time()))
+    await stack.store.add_event(call_id, "rejected", 0.0, {"code": code, "message": message})
+    await stack.store.end_call(call_id, "rejected", f"{code}: {message}")
+
+
+async def list_calls(request: web.Request) -> web.Response:
+    limit = min(int(request.query.get("limit", "100")), 1000)
+    calls = await request.app[STACK].store.list_calls(limit)
+    return web.json_response({"calls": [asdict(c) for c in calls]})
+
+
+async def get_call(request: web.Request) -> web.Response:
+    detail = await request.app[STACK].store.get_call(request.match_info["call_id"])
+    if detail is None:
+        raise web.HTTPNotFound(text=json.dumps({"error": "no such call"}))
+    return web.json_response(
+        {
+            "call": asdict(detail.record),
+            "utterances": [asdict(u) for u in detail.utterances],
+            "events": [
+                {"seq": e.seq, "kind": e.kind, "at_ms": e.at_ms, "data": dict(e.data)}
+                for e in detail.events
+            ],
+            "timelines": [t.to_dict() for t in detail.timelines],
+        },
+        dumps=lambda obj: json.dumps(obj, default=str),
+    )
+
+
+async def _end_active_calls(app: web.Application) -> None:
+    for ws in list(app[SESSIONS]):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")

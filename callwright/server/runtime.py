@@ -1,0 +1,90 @@
+"""Loading the shared stack once per process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+
+from callwright.agent.sentences import SentenceBuffer
+from callwright.agent.stack import AgentStack
+from callwright.config import Settings
+from callwright.flows.demo import CLINIC_FACTS, DemoResponderFactory
+from callwright.llm.base import ResponderFactory
+from callwright.store.sqlite import SqliteCallStore
+from callwright.stt.whisper import WhisperOptions, WhisperStt
+from callwright.tts.base import TextToSpeech
+from callwright.tts.cache import CachedTts
+from callwright.tts.espeak import EspeakTts
+from callwright.tts.fallback import FallbackTts
+from callwright.vad.silero import SileroVadModel
+
+log = logging.getLogger(__name__)
+
+
+def speakable_pieces(texts: Iterable[str]) -> list[str]:
+    """The pieces the sentence buffer cuts these texts into: what TTS will be asked for."""
+    pieces: list[str] = []
+    for text in texts:
+        buffer = SentenceBuffer()
+        pieces += buffer.push(text) + buffer.flush()
+    return pieces
+
+
+async def _load_tts(engine: str) -> TextToSpeech:
+    espeak = EspeakTts()
+    if engine == "espeak":
+        return espeak
+    from callwright.tts.piper import PiperTts  # GPL: imported only when chosen
+
+    piper = await asyncio.to_thread(PiperTts.load)
+    await piper.warm_up()
+    return FallbackTts(piper, espeak)
+
+
+def _responders(settings: Settings) -> ResponderFactory:
+    if settings.llm is None:
+        return DemoResponderFactory()
+    from callwright.llm.openai_compat import LlmOptions, OpenAICompatResponderFactory
+
+    options = LlmOptions(
+        base_url=settings.llm.base_url, model=settings.llm.model, api_key=settings.llm.api_key
+    )
+    return OpenAICompatResponderFactory(options, greeting=CLINIC_FACTS["greeting"])
+
+
+async def load_stack(settings: Settings) -> AgentStack:
+    """Loads every model and opens the store; slow (seconds), done once per process."""
+    started = time.monotonic()
+    vad = await asyncio.to_thread(SileroVadModel.load)
+    stt_options = WhisperOptions(
+        model=settings.stt.model,
+        window=settings.stt.window,
+        workers=settings.stt.workers,
+        cpu_threads=settings.stt.cpu_threads,
+    )
+    stt = await asyncio.to_thread(WhisperStt.load, stt_options)
+    await stt.warm_up()
+    tts = CachedTts(await _load_tts(settings.tts))
+    await tts.prewarm(speakable_pieces(CLINIC_FACTS.values()))
+    store = await SqliteCallStore.open(settings.store_path)
+    responders = _responders(settings)
+    orphans = await store.mark_orphans_cut_off()
+    if orphans:
+        log.warning("marked %d calls from a previous worker as cut off", orphans)
+    log.info(
+        "stack ready in %.1f s: vad=silero stt=%s tts=%s responder=%s",
+        time.monotonic() - started,
+        stt.name,
+        tts.name,
+        responders.name,
+    )
+    return AgentStack(
+        vad=vad,
+        stt=stt,
+        tts=tts,
+        responders=responders,
+        store=store,
+        turns=settings.turns,
+    )

@@ -1,0 +1,1 @@
+"""Simulated callers for demos, tests and benchmarks."""

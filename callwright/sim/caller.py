@@ -1,0 +1,229 @@
+"""A simulated caller: speaks scripted lines over the native WebSocket, in real time.
+
+It streams 20 ms frames continuously (silence between lines, as a phone does), records the
+agent's audio, and measures time-to-first-audio from its own side of the wire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import numpy as np
+
+from callwright.audio.resample import resample
+from callwright.tts.base import TextToSpeech
+
+FRAME_MS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptLine:
+    """One thing the caller says.
+
+    Attributes:
+        text: the words.
+        barge_in_after_ms: if set, the caller does not wait for the agent to finish its
+            previous reply: it starts this line that long after the reply's first audio.
+    """
+
+    text: str
+    barge_in_after_ms: float | None = None
+
+
+@dataclass(slots=True)
+class TurnReport:
+    """What happened in one caller turn, seen from the caller's side."""
+
+    line: str
+    speech_end_s: float = 0.0  # wall clock (monotonic) of the caller's end of speech
+    ttfa_ms: float | None = None  # end of speech → first agent audio frame received
+    agent_audio: list[np.ndarray] = field(default_factory=list)
+    agent_heard: str = ""  # the agent's audio transcribed by the simulator
+
+
+@dataclass(slots=True)
+class CallReport:
+    """The whole simulated call."""
+
+    call_id: str = ""
+    greeting_audio: list[np.ndarray] = field(default_factory=list)
+    turns: list[TurnReport] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    ended_by_agent: bool = False
+
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
+        """The server events of one type, in order."""
+        return [e for e in self.events if e.get("type") == kind]
+
+
+def speech_bounds(samples: np.ndarray, sample_rate: int) -> tuple[int, int]:
+    """First and one-past-last sample of speech (10 ms blocks above 2 % of the peak)."""
+    block = sample_rate // 100
+    n = samples.size // block
+    if n == 0:
+        return 0, samples.size
+    energy = np.abs(samples[: n * block].astype(np.int32)).reshape(n, block).max(axis=1)
+    loud = np.nonzero(energy > 0.02 * max(int(energy.max()), 1))[0]
+    if loud.size == 0:
+        return 0, 0
+    return int(loud[0]) * block, int(loud[-1] + 1) * block
+
+
+class CallerSimulator:
+    """Places one call and plays a script.
+
+    Args:
+        url: the server's native WebSocket URL (ws://host:port/v1/ws).
+        voice: the caller's synthesizer (a voice other than the agent's).
+        sample_rate: rate of the audio both ways.
+        turn_timeout_s: how long to wait for the agent at each step.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        voice: TextToSpeech,
+        sample_rate: int = 16000,
+        turn_timeout_s: float = 20.0,
+        parameters: dict[str, str] | None = None,
+    ) -> None:
+        self.url = url
+        self.voice = voice
+        self.sample_rate = sample_rate
+        self.turn_timeout_s = turn_timeout_s
+        self.parameters = parameters or {}
+        self._frame = sample_rate * FRAME_MS // 1000
+        self._speech: asyncio.Queue[tuple[np.ndarray, TurnReport]] = asyncio.Queue()
+        self._report = CallReport()
+        self._current: TurnReport | None = None
+        self._turn_end = asyncio.Event()
+        self._first_audio = asyncio.Event()
+        self._spoken = asyncio.Event()
+        self._ended = asyncio.Event()
+
+    async def run(self, script: Sequence[ScriptLine]) -> CallReport:
+        """Runs the call to its end and returns what happened."""
+        lines = [(line, await self._synthesize(line.text)) for line in script]
+        async with aiohttp.ClientSession() as http, http.ws_connect(self.url) as ws:
+            start = {"type": "start", "sample_rate": self.sample_rate, "caller": "+15550100"}
+            await ws.send_str(json.dumps({**start, "parameters": self.parameters}))
+            receiver = asyncio.create_task(self._receive(ws))
+            sender = asyncio.create_task(self._send(ws))
+            try:
+                await self._wait(self._turn_end)  # the greeting
+                for line, audio in lines:
+                    if not await self._say(line, audio):
+                        break
+                if not self._ended.is_set():
+                    await ws.send_str(json.dumps({"type": "end"}))
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(self._ended.wait(), 5.0)
+            finally:
+                sender.cancel()
+                receiver.cancel()
+                await asyncio.gather(sender, receiver, return_exceptions=True)
+        return self._report
+
+    async def _synthesize(self, text: str) -> np.ndarray:
+        chunks = [c async for c in self.voice.synthesize(text)]
+        audio = resample(np.concatenate(chunks), self.voice.sample_rate, self.sample_rate)
+        start, end = speech_bounds(audio, self.sample_rate)
+        return audio[start:end]
+
+    async def _say(self, line: ScriptLine, audio: np.ndarray) -> bool:
+        if self._ended.is_set():
+            return False
+        if line.barge_in_after_ms is not None and self._current is not None:
+            await self._wait(self._first_audio)
+            await asyncio.sleep(line.barge_in_after_ms / 1000.0)
+        elif self._current is not None:
+            await self._wait(self._turn_end)
+        report = TurnReport(line.text)
+        self._spoken.clear()
+        self._speech.put_nowait((audio, report))
+        await self._wait(self._spoken)
+        # From the end of this line on, agent audio and turn ends belong to this turn.
+        self._turn_end.clear()
+        self._first_audio.clear()
+        self._current = report
+        self._report.turns.append(report)
+        await self._wait_for_reply_start()
+        return True
+
+    async def _wait_for_reply_start(self) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._first_audio.wait(), self.turn_timeout_s)
+
+    async def _wait(self, event: asyncio.Event) -> None:
+        done = asyncio.create_task(event.wait())
+        ended = asyncio.create_task(self._ended.wait())
+        await asyncio.wait({done, ended}, timeout=self.turn_timeout_s, return_when="FIRST_COMPLETED")
+        done.cancel()
+        ended.cancel()
+
+    async def _send(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """Streams frames in real time: speech when there is some, silence otherwise."""
+        silence = np.zeros(self._frame, dtype=np.int16)
+        pending: np.ndarray | None = None
+        report: TurnReport | None = None
+        started = time.monotonic()
+        sent = 0
+        while True:
+            if pending is None and not self._speech.empty():
+                pending, report = self._speech.get_nowait()
+            if pending is not None and report is not None:
+                frame, pending = pending[: self._frame], pending[self._frame :]
+                if pending.size == 0:
+                    # The caller's speech ends with this frame's audio, at its end on the clock.
+                    report.speech_end_s = started + (sent + 1) * FRAME_MS / 1000.0 - (
+                        (self._frame - frame.size) / self.sample_rate
+                    )
+                    pending = None
+                    self._spoken.set()
+                if frame.size < self._frame:
+                    frame = np.concatenate([frame, silence[: self._frame - frame.size]])
+            else:
+                frame = silence
+            # A live microphone delivers each frame once it has been captured.
+            await asyncio.sleep(max(0.0, started + (sent + 1) * FRAME_MS / 1000 - time.monotonic()))
+            await ws.send_bytes(frame.astype("<i2").tobytes())
+            sent += 1
+
+    async def _receive(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        try:
+            async for msg in ws:
+                if msg.type == aiohttp.WSMsgType.BINARY:
+                    self._on_audio(np.frombuffer(msg.data, dtype="<i2").astype(np.int16))
+                elif msg.type == aiohttp.WSMsgType.TEXT:
+                    self._on_event(json.loads(msg.data))
+        finally:
+            self._ended.set()
+
+    def _on_audio(self, samples: np.ndarray) -> None:
+        now = time.monotonic()
+        turn = self._current
+        if turn is None:
+            self._report.greeting_audio.append(samples)
+            return
+        if turn.ttfa_ms is None and turn.speech_end_s and now >= turn.speech_end_s:
+            turn.ttfa_ms = round((now - turn.speech_end_s) * 1000.0, 1)
+        turn.agent_audio.append(samples)
+        self._first_audio.set()
+
+    def _on_event(self, event: dict[str, Any]) -> None:
+        self._report.events.append(event)
+        kind = event.get("type")
+        if kind == "started":
+            self._report.call_id = str(event.get("call_id", ""))
+        elif kind in ("agent_turn_end", "interruption"):
+            self._turn_end.set()
+        elif kind == "end":
+            self._report.ended_by_agent = True
+            self._ended.set()

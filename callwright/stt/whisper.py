@@ -1,0 +1,253 @@
+"""Whisper speech recognition with faster-whisper (CTranslate2), on the CPU, offline."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import ctranslate2
+import numpy as np
+from faster_whisper import WhisperModel
+from faster_whisper.tokenizer import Tokenizer
+from faster_whisper.transcribe import get_suppressed_tokens
+
+from callwright.stt.base import Transcript
+from callwright.stt.models import resolve_model
+
+SAMPLE_RATE = 16000
+# Below this level the input holds no speech worth a model call (about ±33 in int16 RMS).
+_SILENCE_DBFS = -60.0
+# Below this level Whisper's stock phrases are taken for hallucinations, not speech.
+_QUIET_DBFS = -40.0
+_HALLUCINATIONS = frozenset(
+    {"you", "thank you", "thanks", "thanks for watching", "thank you for watching", "bye", "so"}
+)
+# Whisper's own silence rule: the no-speech token is likely and the text is unlikely.
+_NO_SPEECH_PROB = 0.6
+_LOG_PROB_THRESHOLD = -1.0
+# The speech window needs the utterance plus padding to fit the 30 s the encoder knows.
+_SPEECH_WINDOW_MAX_S = 28.0
+_PAD_SECONDS = 1.0
+_MAX_FRAMES = 3000
+# Generous for fast speech, yet it stops a repetition loop long before 448 tokens.
+_TOKENS_PER_SECOND = 12
+_TOKEN_MARGIN = 16
+
+
+@dataclass(frozen=True)
+class WhisperOptions:
+    """How to load and run Whisper.
+
+    Attributes:
+        model: "tiny.en", "base" (multilingual) or a CTranslate2 model directory.
+        cpu_threads: threads of one inference.
+        workers: inferences that may run at once (each uses `cpu_threads`).
+        beam_size: 1 is greedy decoding, the fastest.
+        window: "speech" encodes only the utterance plus one second of padding (about ten times
+            faster for short utterances); "full" encodes Whisper's usual 30 s window.
+        language: language code; English-only models accept only "en".
+    """
+
+    model: str = "tiny.en"
+    cpu_threads: int = 2
+    workers: int = 1
+    beam_size: int = 1
+    window: Literal["speech", "full"] = "speech"
+    language: str = "en"
+
+
+@dataclass(frozen=True, slots=True)
+class _Decoded:
+    text: str
+    avg_logprob: float | None
+    no_speech_prob: float
+
+
+class WhisperStt:
+    """Whisper behind the SpeechToText interface, shared by all calls of the process.
+
+    Inference runs on an executor with one thread per worker; the loaded model serves them all.
+    """
+
+    sample_rate = SAMPLE_RATE
+
+    def __init__(self, model: WhisperModel, options: WhisperOptions) -> None:
+        self.options = options
+        self.name = f"whisper-{_model_label(options.model)}"
+        self._model = model
+        if not model.model.is_multilingual and options.language != "en":
+            raise ValueError(f"{self.name} is English-only; language {options.language!r}")
+        self._tokenizer = Tokenizer(
+            model.hf_tokenizer,
+            model.model.is_multilingual,
+            task="transcribe",
+            language=options.language,
+        )
+        self._prompt = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
+        self._suppress = list(get_suppressed_tokens(self._tokenizer, (-1,)) or ())
+        self._executor = ThreadPoolExecutor(
+            max_workers=options.workers, thread_name_prefix="whisper"
+        )
+
+    @classmethod
+    def load(cls, options: WhisperOptions | None = None) -> WhisperStt:
+        """Loads the model once; blocking (about 0.3 s for tiny.en), so call it at startup.
+
+        Raises:
+            ValueError, RuntimeError: the model cannot be found (weights are never downloaded).
+        """
+        options = options or WhisperOptions()
+        if options.workers < 1 or options.cpu_threads < 1:
+            raise ValueError("workers and cpu_threads must be at least 1")
+        model = WhisperModel(
+            str(resolve_model(options.model)),
+            device="cpu",
+            compute_type="int8",
+            cpu_threads=options.cpu_threads,
+            num_workers=options.workers,
+        )
+        return cls(model, options)
+
+    async def transcribe(self, samples: np.ndarray) -> Transcript:
+        """Transcribes int16 mono samples at 16 kHz.
+
+        Returns an empty transcript, without running the model, for empty or near-silent audio.
+        """
+        audio = _to_float32(samples)
+        audio_ms = 1000.0 * audio.shape[0] / SAMPLE_RATE
+        if audio.size == 0 or _dbfs(audio) < _SILENCE_DBFS:
+            return Transcript(text="", confidence=None, audio_ms=audio_ms, compute_ms=0.0)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._transcribe_sync, audio)
+
+    async def warm_up(self) -> None:
+        """Runs one short inference so the first real call does not pay for lazy setup."""
+        rng = np.random.default_rng(0)
+        noise = (0.05 * rng.standard_normal(SAMPLE_RATE // 2)).astype(np.float32)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._transcribe_sync, noise)
+
+    def close(self) -> None:
+        """Stops the executor; the provider must not be used afterwards."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _transcribe_sync(self, audio: np.ndarray) -> Transcript:
+        """Runs on the executor: inference, then the hallucination guards."""
+        started = time.perf_counter()
+        seconds = audio.shape[0] / SAMPLE_RATE
+        if self.options.window == "speech" and seconds <= _SPEECH_WINDOW_MAX_S:
+            decoded = self._decode_speech_window(audio)
+        else:
+            decoded = self._decode_full_window(audio)
+        compute_ms = 1000.0 * (time.perf_counter() - started)
+
+        text = decoded.text.strip()
+        avg_logprob = decoded.avg_logprob
+        no_speech = (
+            decoded.no_speech_prob > _NO_SPEECH_PROB
+            and avg_logprob is not None
+            and avg_logprob < _LOG_PROB_THRESHOLD
+        )
+        if no_speech or (_dbfs(audio) < _QUIET_DBFS and _normalize(text) in _HALLUCINATIONS):
+            text = ""
+        confidence = None
+        if text and avg_logprob is not None:
+            confidence = min(1.0, math.exp(avg_logprob))
+        return Transcript(
+            text=text,
+            confidence=confidence,
+            audio_ms=1000.0 * seconds,
+            compute_ms=compute_ms,
+        )
+
+    def _decode_speech_window(self, audio: np.ndarray) -> _Decoded:
+        """Encodes only the utterance plus padding instead of a full 30 s window.
+
+        CTranslate2 accepts a shorter encoder input; the padding is real silence appended to
+        the audio, so its features get the same normalisation as the speech.
+        """
+        padded = np.concatenate((audio, np.zeros(int(_PAD_SECONDS * SAMPLE_RATE), np.float32)))
+        features = self._model.feature_extractor(padded)[:, :-1]
+        # The encoder's first convolution has stride 2: give it an even number of frames.
+        frames = min(_MAX_FRAMES, features.shape[1] - features.shape[1] % 2)
+        features = np.ascontiguousarray(features[np.newaxis, :, :frames], dtype=np.float32)
+        encoded = self._model.model.encode(
+            ctranslate2.StorageView.from_array(features), to_cpu=False
+        )
+        max_length = min(
+            self._model.max_length,
+            len(self._prompt)
+            + _TOKEN_MARGIN
+            + math.ceil(_TOKENS_PER_SECOND * audio.shape[0] / SAMPLE_RATE),
+        )
+        result = self._model.model.generate(
+            encoded,
+            [self._prompt],
+            beam_size=self.options.beam_size,
+            max_length=max_length,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=self._suppress,
+        )[0]
+        tokens = result.sequences_ids[0]
+        # `scores` is the summed log probability divided by the token count (length_penalty 1);
+        # like faster-whisper, count the end-of-text token in the average.
+        avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1) if tokens else None
+        return _Decoded(
+            text=self._tokenizer.decode(tokens),
+            avg_logprob=avg_logprob,
+            no_speech_prob=float(result.no_speech_prob),
+        )
+
+    def _decode_full_window(self, audio: np.ndarray) -> _Decoded:
+        """faster-whisper's own path: 30 s windows, its silence rule, its fallbacks."""
+        segments, _ = self._model.transcribe(
+            audio,
+            beam_size=self.options.beam_size,
+            language=self.options.language,
+            without_timestamps=True,
+            condition_on_previous_text=False,
+            vad_filter=False,
+        )
+        texts: list[str] = []
+        weighted_logprob = 0.0
+        token_count = 0
+        for segment in segments:
+            texts.append(segment.text.strip())
+            weighted_logprob += segment.avg_logprob * (len(segment.tokens) + 1)
+            token_count += len(segment.tokens) + 1
+        avg_logprob = weighted_logprob / token_count if token_count else None
+        # faster-whisper already dropped the segments its silence rule rejects.
+        return _Decoded(" ".join(t for t in texts if t), avg_logprob, no_speech_prob=0.0)
+
+
+def _model_label(model: str) -> str:
+    """ "tiny.en" and "base" stay as they are; a directory is named by its last component."""
+    if model in ("tiny.en", "base"):
+        return model
+    return Path(model).expanduser().name or model
+
+
+def _to_float32(samples: np.ndarray) -> np.ndarray:
+    """Scales int16 samples to [-1, 1) float32; float input is taken as already scaled."""
+    samples = np.asarray(samples).reshape(-1)
+    if np.issubdtype(samples.dtype, np.floating):
+        return samples.astype(np.float32, copy=False)
+    return samples.astype(np.float32) / 32768.0
+
+
+def _dbfs(audio: np.ndarray) -> float:
+    """RMS level relative to full scale, in dB (-inf for digital silence)."""
+    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
+    return 20.0 * math.log10(rms) if rms > 0.0 else -math.inf
+
+
+def _normalize(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z' ]+", " ", text.lower()).split())

