@@ -31,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     call = sub.add_parser("call", help="place a simulated call and print the conversation")
     call.add_argument("--url", default="ws://127.0.0.1:8765/v1/ws")
     call.add_argument("--say", action="append", default=[], help="a caller line (repeatable)")
-    call.add_argument("--voice", default="en-us+f2", help="espeak-ng voice of the caller")
+    call.add_argument("--voice", default="en-us", help="espeak-ng voice of the caller")
     call.add_argument("--no-transcribe", action="store_true", help="skip transcribing the agent")
 
     args = parser.parse_args(argv)

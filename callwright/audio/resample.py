@@ -7,36 +7,40 @@ Two entry points:
 * :class:`StreamResampler` converts a live stream frame by frame, keeping filter state between
   frames so that frame edges do not click.
 
-Choosing the streaming engine (measured with ``bench/audio_frame_cost.py``, 20 ms frames;
-delay = how far the emitted output trails the consumed input, worst case, 8→16 / 16→8 kHz;
-rejection = worst alias of 4.4-7.6 kHz tones at 16→8 kHz, worst image of 0.4-3.6 kHz tones
-at 8→16 kHz):
+Choosing the streaming engine (numbers from ``bench/audio_frame_cost.py``, 20 ms frames;
+delay = worst-case lag of emitted output behind consumed input for 8→16 / 16→8 / 24→8 kHz;
+rejection = worst alias of 4.4-7.6 kHz tones at 16→8 kHz / worst image of 0.4-3.6 kHz tones
+at 8→16 kHz, measured on the engine's float output):
 
-=======  ==============  ===================  ================================================
-quality  delay (ms)      rejection (dB)       notes
-=======  ==============  ===================  ================================================
-VHQ      110 / 110       >140 / >140          output arrives in ~100 ms bursts every 5 frames
-HQ       114 / 114       >140 / 138           same bursts
-MQ       115 / 115       >140 / 117           same bursts
-LQ       60 / 60         >140 / 113           bursts; also -7.9 dB at 3.4 kHz (narrow band)
-QQ       0.25 / 0.12     0 / 8                no anti-alias filter: a 6 kHz tone folds to 2 kHz
-VR       30 / 15         120 / 126            steady output every frame, flat to ±0.001 dB
-=======  ==============  ===================  ================================================
+=======  ==================  ==============  ============================================
+quality  delay (ms)          rejection (dB)  notes
+=======  ==================  ==============  ============================================
+VHQ      110 / 110 / 152     229 / 191       output comes in ~100 ms bursts every 5 frames
+HQ       115 / 115 / 73      148 / 143       same bursts
+MQ       117 / 117 / 75      148 / 117       same bursts
+LQ       61 / 61 / 40        148 / 113       bursts; also -7.9 dB at 3.4 kHz (narrow band)
+QQ       0.25 / 0.12 / 0     0 / 8           no anti-alias filter: 6 kHz folds onto 2 kHz
+VR       30 / 15 / 25        120 / 126       output every frame; flat to ±0.001 dB
+=======  ==================  ==============  ============================================
 
-The fixed-ratio engines run their filter as block FFT convolution and only release output once
-a block (~100 ms) has filled, which alone would cost more than a quarter of a typical
-turn-taking budget on every direction of a call. QQ has no delay but no filter either, which is
-unacceptable when downsampling TTS (sibilants above 4 kHz fold audibly into the phone band).
-soxr's variable-rate engine (``vr=True``), run at a fixed ratio, filters per sample: it emits
-output every frame with 10-30 ms of delay and ~120 dB rejection, so it is the default
-(``"VR"``). Its one cost: when downsampling its phase is not quite linear (group delay goes
-from 0.23 ms at low frequencies to ~1.4 ms at 3.6 kHz for 16→8 kHz), which is inaudible and
-irrelevant to speech recognition, but means its output is not sample-identical to
-:func:`resample` with ``"HQ"``. ``vr`` requires soxr >= 1.1.
+(int16 output cannot resolve more than ~96 dB, so VHQ, HQ, MQ and VR all reject aliases
+completely as far as call audio is concerned; they differ in delay.)
+
+The fixed-ratio engines release output in blocks (nothing for 4 frames, then ~100 ms at once),
+so each conversion adds 60-150 ms; a turn crosses two (caller in, agent out), which would eat
+200+ ms of the response budget. QQ has no delay but no filter either, which is unacceptable
+when downsampling TTS (sibilants above 4 kHz fold audibly into the phone band). soxr's
+variable-rate engine (``vr=True``), run at a fixed ratio, emits output every frame with
+10-30 ms of delay and ~120 dB rejection, so it is the default (``"VR"``). Its costs: the
+delay is still 10-30 ms rather than QQ's ~0; when downsampling its phase is not quite linear
+(group delay rises from 0.23 ms at low frequencies to ~1.4 ms at 3.6 kHz for 16→8 kHz),
+which is inaudible and irrelevant to speech recognition but means its output is not
+sample-identical to :func:`resample` with ``"HQ"``; its CPU cost is ~2x HQ's (12 vs 6 µs per
+frame, negligible); and ``vr`` is marked experimental in python-soxr and needs soxr >= 1.1.
 
 Conversion runs in float32 and is rounded and clipped to int16 here rather than inside soxr:
-soxr's int16 path adds TPDF dither, which turns digital silence into ±1 LSB noise (that would
-confuse energy-based VAD and make output depend on more than the input).
+soxr's int16 path adds TPDF dither, which turns digital silence into ±1 LSB noise that energy
+based VAD and silence detection would then see.
 """
 
 from __future__ import annotations

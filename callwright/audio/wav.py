@@ -42,10 +42,14 @@ def read_wav(source: WavSource) -> tuple[npt.NDArray[np.int16], int]:
         OSError: if the path cannot be opened.
     """
     label = "WAV bytes" if isinstance(source, bytes | bytearray | memoryview) else str(source)
-    stream: BinaryIO | str | os.PathLike[str]
-    stream = io.BytesIO(source) if isinstance(source, bytes | bytearray | memoryview) else source
+    # Python 3.11's wave.open accepts str or a file object, not PathLike.
+    stream = (
+        io.BytesIO(source)
+        if isinstance(source, bytes | bytearray | memoryview)
+        else os.fspath(source)
+    )
     try:
-        with wave.open(stream, "rb") as reader:  # type: ignore[arg-type]
+        with wave.open(stream, "rb") as reader:
             channels = reader.getnchannels()
             width = reader.getsampwidth()
             sample_rate = reader.getframerate()
@@ -68,7 +72,8 @@ def read_wav(source: WavSource) -> tuple[npt.NDArray[np.int16], int]:
 
 
 def _write(target: WavTarget, interleaved: npt.NDArray[np.int16], channels: int, rate: int) -> None:
-    with wave.open(target, "wb") as writer:  # type: ignore[arg-type]
+    destination = os.fspath(target) if isinstance(target, str | os.PathLike) else target
+    with wave.open(destination, "wb") as writer:
         writer.setnchannels(channels)
         writer.setsampwidth(2)
         writer.setframerate(rate)

@@ -33,7 +33,7 @@ INTENTS: list[Intent] = intents_from(
     {
         "goodbye": ["goodbye", "bye", "that's all", "that is all", "nothing else", "hang up"],
         "hours": ["hours", "open", "opening", "close", "closing", "what time"],
-        "address": ["address", "where are you", "located", "location", "directions"],
+        "address": ["address", "where are you", "where is", "located", "location", "directions", "find you", "get there"],
         "parking": ["parking", "park", "car"],
         "booking": ["appointment", "book", "schedule", "see a doctor", "see the doctor"],
         "thanks": ["thank you", "thanks"],

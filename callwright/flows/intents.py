@@ -33,14 +33,13 @@ class Intent:
 
 
 def match_intent(text: str, intents: Sequence[Intent]) -> str | None:
-    """Returns the intent whose longest cue matches best; ties go to the earlier intent."""
+    """Returns the first intent, in priority order, with a cue in `text`.
+
+    Priority order rather than best score: "thanks, goodbye" must end the call even though
+    "thank you" is the longer cue.
+    """
     tokens = words(text)
-    best_name, best_score = None, 0
-    for intent in intents:
-        score = intent.score(tokens)
-        if score > best_score:
-            best_name, best_score = intent.name, score
-    return best_name
+    return next((intent.name for intent in intents if intent.score(tokens)), None)
 
 
 def intents_from(table: Mapping[str, Sequence[str]]) -> list[Intent]:

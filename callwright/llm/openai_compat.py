@@ -52,7 +52,7 @@ class LlmError(Exception):
         body: excerpt of the error body, else None.
     """
 
-    def __init__(self, message: str, *, status: int | None = None, body: str | None = None):
+    def __init__(self, message: str, *, status: int | None = None, body: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.body = body
@@ -370,7 +370,7 @@ class OpenAICompatResponderFactory:
         greeting: said at call start without asking the model; None asks the model.
     """
 
-    name = "openai"
+    name: str = "openai"
 
     def __init__(
         self, options: LlmOptions, tools: ToolRegistry | None = None, greeting: str | None = None

@@ -121,6 +121,7 @@ class CallerSimulator:
                 for line, audio in lines:
                     if not await self._say(line, audio):
                         break
+                await self._wait(self._turn_end)  # let the agent finish its last reply
                 if not self._ended.is_set():
                     await ws.send_str(json.dumps({"type": "end"}))
                     with contextlib.suppress(asyncio.TimeoutError):

@@ -8,13 +8,17 @@ import numpy as np
 
 from callwright.audio.resample import resample
 from callwright.sim.caller import CallReport
+from callwright.stt.base import SpeechToText
 
 
-async def transcribe_report(report: CallReport, sample_rate: int) -> None:
+async def transcribe_report(
+    report: CallReport, sample_rate: int, stt: SpeechToText | None = None
+) -> None:
     """Transcribes the agent's audio of every turn (what the caller actually heard)."""
-    from callwright.stt.whisper import WhisperOptions, WhisperStt
+    if stt is None:
+        from callwright.stt.whisper import WhisperOptions, WhisperStt
 
-    stt = WhisperStt.load(WhisperOptions())
+        stt = WhisperStt.load(WhisperOptions())
     for turn in report.turns:
         if turn.agent_audio:
             audio = resample(np.concatenate(turn.agent_audio), sample_rate, stt.sample_rate)

@@ -34,6 +34,9 @@ _LOG_PROB_THRESHOLD = -1.0
 # The speech window needs the utterance plus padding to fit the 30 s the encoder knows.
 _SPEECH_WINDOW_MAX_S = 28.0
 _PAD_SECONDS = 1.0
+# With less than ~6 s of encoder input, tiny.en often repeats a short utterance until it runs
+# out of tokens ("Yes. Yes. Yes. ..."); 8 s removes that and still encodes in ~30 ms.
+_MIN_WINDOW_S = 8.0
 _MAX_FRAMES = 3000
 # Generous for fast speech, yet it stops a repetition loop long before 448 tokens.
 _TOKENS_PER_SECOND = 12
@@ -167,12 +170,15 @@ class WhisperStt:
         )
 
     def _decode_speech_window(self, audio: np.ndarray) -> _Decoded:
-        """Encodes only the utterance plus padding instead of a full 30 s window.
+        """Encodes the utterance plus padding instead of a full 30 s window.
 
-        CTranslate2 accepts a shorter encoder input; the padding is real silence appended to
-        the audio, so its features get the same normalisation as the speech.
+        CTranslate2 accepts a shorter encoder input, and encoder cost grows faster than
+        linearly with its length. The padding is real silence appended to the audio, so its
+        features get the same normalisation as the speech: at least one second of it, and
+        enough to reach `_MIN_WINDOW_S`.
         """
-        padded = np.concatenate((audio, np.zeros(int(_PAD_SECONDS * SAMPLE_RATE), np.float32)))
+        pad = max(_PAD_SECONDS * SAMPLE_RATE, _MIN_WINDOW_S * SAMPLE_RATE - audio.shape[0])
+        padded = np.concatenate((audio, np.zeros(int(pad), np.float32)))
         features = self._model.feature_extractor(padded)[:, :-1]
         # The encoder's first convolution has stride 2: give it an even number of frames.
         frames = min(_MAX_FRAMES, features.shape[1] - features.shape[1] % 2)

@@ -146,11 +146,9 @@ class PiperTts:
                     if self._closed and task is not None and not task.cancelling():
                         raise TtsError("PiperTts was closed during synthesis") from exc
                     raise
-                except RuntimeError as exc:
-                    if self._closed:
-                        raise TtsError("PiperTts was closed during synthesis") from exc
-                    raise TtsError(f"Piper failed on {text[:60]!r}: {exc}") from exc
                 except Exception as exc:
+                    if self._closed:  # the executor refuses new work once shut down
+                        raise TtsError("PiperTts was closed during synthesis") from exc
                     raise TtsError(
                         f"Piper failed on {text[:60]!r}: {type(exc).__name__}: {exc}"
                     ) from exc

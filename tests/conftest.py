@@ -1,0 +1,48 @@
+"""Shared fixtures: one loaded stack and one live server per test session."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from callwright.agent.stack import AgentStack
+from callwright.config import Settings
+from callwright.server.app import create_app
+from callwright.server.runtime import load_stack
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+def normalize(text: str) -> list[str]:
+    """Words of a transcript, lower-cased, digits and punctuation normalized away."""
+    return re.findall(r"[a-z']+", text.lower().replace("’", "'"))
+
+
+def word_overlap(expected: str, actual: str) -> float:
+    """Share of the expected words that appear in the actual transcript."""
+    want = normalize(expected)
+    got = set(normalize(actual))
+    return sum(w in got for w in want) / max(len(want), 1)
+
+
+@pytest.fixture(scope="session")
+async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[AgentStack]:
+    data_dir = tmp_path_factory.mktemp("callwright-data")
+    loaded = await load_stack(Settings(data_dir=data_dir))
+    yield loaded
+    await loaded.store.close()
+
+
+@pytest.fixture(scope="session")
+async def server_url(stack: AgentStack) -> AsyncIterator[str]:
+    runner = web.AppRunner(create_app(stack))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"ws://127.0.0.1:{port}/v1/ws"
+    await runner.cleanup()
