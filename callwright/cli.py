@@ -91,7 +91,7 @@ async def _call(args: argparse.Namespace) -> int:
 
     lines = args.say or [
         "Hi, what are your opening hours?",
-        "Where is the clinic?",
+        "What is your address?",
         "Thank you, goodbye.",
     ]
     simulator = CallerSimulator(args.url, EspeakTts(voice=args.voice))

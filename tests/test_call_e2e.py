@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from callwright.agent.stack import AgentStack
+from callwright.audio.wav import write_wav
 from callwright.flows.demo import CLINIC_FACTS
 from callwright.sim.caller import CallerSimulator, ScriptLine
 from callwright.sim.report import transcribe_report
 from callwright.tts.espeak import EspeakTts
-from tests.conftest import normalize, word_overlap
+from tests.conftest import ARTIFACTS, normalize, word_overlap
 
 CALLER_VOICE = EspeakTts(voice="en-us", words_per_minute=160)
 
 
 async def test_three_turn_conversation(stack: AgentStack, server_url: str) -> None:
-    lines = ["What are your opening hours?", "Where is the clinic?", "Thank you, goodbye."]
+    lines = ["What are your opening hours?", "What is your address?", "Thank you, goodbye."]
     simulator = CallerSimulator(server_url, CALLER_VOICE)
     report = await simulator.run([ScriptLine(t) for t in lines])
     await transcribe_report(report, simulator.sample_rate, stack.stt)
+    ARTIFACTS.mkdir(exist_ok=True)
+    for i, turn in enumerate(report.turns, start=1):
+        audio = np.concatenate(turn.agent_audio) if turn.agent_audio else np.zeros(0, np.int16)
+        write_wav(ARTIFACTS / f"three-turn-agent-{i}.wav", audio, simulator.sample_rate)
 
     transcripts = [e["text"] for e in report.of_type("transcript")]
     assert len(transcripts) == 3
@@ -52,7 +59,7 @@ async def test_barge_in_cuts_the_agent_and_keeps_what_was_heard(
     report = await simulator.run(
         [
             ScriptLine("What are your opening hours?"),
-            ScriptLine("Where is the clinic?", barge_in_after_ms=1200),
+            ScriptLine("What is your address?", barge_in_after_ms=1200),
         ]
     )
     interruptions = report.of_type("interruption")

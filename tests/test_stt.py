@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import soxr
 
-from callwright.stt.base import Transcript
+from callwright.stt.base import SpeechToText, Transcript
 from callwright.stt.models import base_path, resolve_model, tiny_en_path
 from callwright.stt.whisper import WhisperOptions, WhisperStt
 
@@ -96,8 +96,9 @@ def full_stt() -> Iterator[WhisperStt]:
 
 
 async def test_identity(speech_stt: WhisperStt) -> None:
-    assert speech_stt.name == "whisper-tiny.en"
-    assert speech_stt.sample_rate == 16000
+    provider: SpeechToText = speech_stt  # checked by mypy against the protocol
+    assert provider.name == "whisper-tiny.en"
+    assert provider.sample_rate == 16000
     await speech_stt.warm_up()
 
 
@@ -167,6 +168,29 @@ async def test_concurrent_calls() -> None:
     assert len(transcripts) == 6
     for (sentence, audio), transcript in zip(jobs, transcripts, strict=True):
         check_transcript(transcript, sentence, audio)
+
+
+async def test_long_utterance_falls_back_to_full_window(speech_stt: WhisperStt) -> None:
+    # Distinct sentences: repeated text would trip Whisper's compression-ratio fallback.
+    talk = (
+        *SENTENCES,
+        "I need to change my delivery address.",
+        "Thank you very much for your help.",
+        "My name is John and I live in London.",
+        "Hello, I am calling about my order.",
+        "I would like to book an appointment for Monday morning.",
+        "Could you please send me an email with the details?",
+        "The weather is nice today so we are going to the park.",
+        "Where is the nearest train station?",
+        "I bought a new phone last month but the screen stopped working.",
+    )
+    pause = np.zeros(8000, dtype=np.int16)
+    audio = np.concatenate([part for text in talk for part in (speak(text, voice="en-us"), pause)])
+    assert audio.shape[0] > 31 * 16000  # past the 30 s the encoder takes
+    transcript = await speech_stt.transcribe(audio)
+    assert transcript.audio_ms == pytest.approx(audio.shape[0] / 16.0)
+    # Both 30 s windows were decoded: the words of every sentence are there, in order.
+    assert word_errors(transcript.text, " ".join(talk)) <= len(talk), transcript.text
 
 
 def test_unknown_model_is_rejected(tmp_path: Path) -> None:

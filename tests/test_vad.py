@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import soxr
 
-from callwright.vad.base import VadWindow
-from callwright.vad.silero import SileroVadModel, SileroVadStream
+from callwright.vad.base import VadStream, VadWindow, VoiceActivityModel
+from callwright.vad.silero import SileroVadModel
 
 SENTENCE = "I would like to speak to someone in customer service."
 OTHER_SENTENCE = "The meeting has been moved to next week."
@@ -49,7 +49,7 @@ def speech_span_ms(speech: np.ndarray, sample_rate: int) -> tuple[float, float]:
 
 
 async def run_stream(
-    stream: SileroVadStream, audio: np.ndarray, chunk: int, start_ms: float = 0.0
+    stream: VadStream, audio: np.ndarray, chunk: int, start_ms: float = 0.0
 ) -> list[VadWindow]:
     """Feeds `audio` in chunks of `chunk` samples with their true timestamps."""
     windows: list[VadWindow] = []
@@ -101,7 +101,9 @@ async def test_speech_is_detected_and_silence_is_not(
 
 
 async def test_windows_are_contiguous_and_anchored(vad: SileroVadModel, call16: np.ndarray) -> None:
-    windows = await run_stream(vad.open_stream(16000), call16, chunk=320, start_ms=2500.0)
+    model: VoiceActivityModel = vad  # checked by mypy against the protocols
+    stream: VadStream = model.open_stream(16000)
+    windows = await run_stream(stream, call16, chunk=320, start_ms=2500.0)
     assert len(windows) == call16.shape[0] // 512
     assert windows[0].start_ms == pytest.approx(2500.0)
     for index, window in enumerate(windows):

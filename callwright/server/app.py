@@ -84,13 +84,13 @@ async def native_websocket(request: web.Request) -> web.WebSocketResponse:
 async def _reject(ws: web.WebSocketResponse, stack: AgentStack, code: str, message: str) -> None:
     """Refuses a connection that never became a valid call, and records that it happened."""
     log.warning("rejected websocket call: %s: %s", code, message)
-    if not ws.closed:
-        await ws.send_str(json.dumps({"type": "error", "code": code, "message": message}))
-        await ws.close(code=WSCloseCode.POLICY_VIOLATION)
     call_id = uuid.uuid4().hex
     await stack.store.start_call(CallRecord(call_id, "websocket", None, time.time()))
     await stack.store.add_event(call_id, "rejected", 0.0, {"code": code, "message": message})
     await stack.store.end_call(call_id, "rejected", f"{code}: {message}")
+    if not ws.closed:
+        await ws.send_str(json.dumps({"type": "error", "code": code, "message": message}))
+        await ws.close(code=WSCloseCode.POLICY_VIOLATION)
 
 
 async def list_calls(request: web.Request) -> web.Response:

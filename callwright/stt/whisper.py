@@ -15,7 +15,7 @@ import ctranslate2
 import numpy as np
 from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
-from faster_whisper.transcribe import get_suppressed_tokens
+from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
 
 from callwright.stt.base import Transcript
 from callwright.stt.models import resolve_model
@@ -38,9 +38,14 @@ _PAD_SECONDS = 1.0
 # out of tokens ("Yes. Yes. Yes. ..."); 8 s removes that and still encodes in ~30 ms.
 _MIN_WINDOW_S = 8.0
 _MAX_FRAMES = 3000
+# Past one 30 s window, timestamps let faster-whisper resume after the last whole segment;
+# without them it cuts mid-word at 30 s and loses what straddles the cut.
+_FULL_WINDOW_SAMPLES = 30 * SAMPLE_RATE
 # Generous for fast speech, yet it stops a repetition loop long before 448 tokens.
 _TOKENS_PER_SECOND = 12
 _TOKEN_MARGIN = 16
+# faster-whisper's default threshold for "this text repeats itself".
+_COMPRESSION_RATIO_LIMIT = 2.4
 
 
 @dataclass(frozen=True)
@@ -144,9 +149,14 @@ class WhisperStt:
         """Runs on the executor: inference, then the hallucination guards."""
         started = time.perf_counter()
         seconds = audio.shape[0] / SAMPLE_RATE
+        decoded = None
         if self.options.window == "speech" and seconds <= _SPEECH_WINDOW_MAX_S:
             decoded = self._decode_speech_window(audio)
-        else:
+            # A highly compressible text is a repetition loop; faster-whisper's path retries
+            # those at higher temperatures.
+            if get_compression_ratio(decoded.text) > _COMPRESSION_RATIO_LIMIT:
+                decoded = None
+        if decoded is None:
             decoded = self._decode_full_window(audio)
         compute_ms = 1000.0 * (time.perf_counter() - started)
 
@@ -218,7 +228,7 @@ class WhisperStt:
             audio,
             beam_size=self.options.beam_size,
             language=self.options.language,
-            without_timestamps=True,
+            without_timestamps=audio.shape[0] <= _FULL_WINDOW_SAMPLES,
             condition_on_previous_text=False,
             vad_filter=False,
         )
