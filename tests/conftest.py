@@ -13,6 +13,7 @@ from callwright.agent.stack import AgentStack
 from callwright.config import Settings
 from callwright.server.app import create_app
 from callwright.server.runtime import load_stack
+from callwright.stt.whisper import WhisperOptions, WhisperStt
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
@@ -35,6 +36,12 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Agent
     loaded = await load_stack(Settings(data_dir=data_dir))
     yield loaded
     await loaded.store.close()
+
+
+@pytest.fixture(scope="session")
+def oracle_stt() -> WhisperStt:
+    """An independent check of what the caller heard: Whisper's full 30 s window."""
+    return WhisperStt.load(WhisperOptions(window="full"))
 
 
 @pytest.fixture(scope="session")

@@ -9,17 +9,20 @@ from callwright.audio.wav import write_wav
 from callwright.flows.demo import CLINIC_FACTS
 from callwright.sim.caller import CallerSimulator, ScriptLine
 from callwright.sim.report import transcribe_report
+from callwright.stt.whisper import WhisperStt
 from callwright.tts.espeak import EspeakTts
 from tests.conftest import ARTIFACTS, normalize, word_overlap
 
 CALLER_VOICE = EspeakTts(voice="en-us", words_per_minute=160)
 
 
-async def test_three_turn_conversation(stack: AgentStack, server_url: str) -> None:
+async def test_three_turn_conversation(
+    stack: AgentStack, server_url: str, oracle_stt: WhisperStt
+) -> None:
     lines = ["What are your opening hours?", "What is your address?", "Thank you, goodbye."]
     simulator = CallerSimulator(server_url, CALLER_VOICE)
     report = await simulator.run([ScriptLine(t) for t in lines])
-    await transcribe_report(report, simulator.sample_rate, stack.stt)
+    await transcribe_report(report, simulator.sample_rate, oracle_stt)
     ARTIFACTS.mkdir(exist_ok=True)
     for i, turn in enumerate(report.turns, start=1):
         audio = np.concatenate(turn.agent_audio) if turn.agent_audio else np.zeros(0, np.int16)

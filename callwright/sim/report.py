@@ -18,7 +18,7 @@ async def transcribe_report(
     if stt is None:
         from callwright.stt.whisper import WhisperOptions, WhisperStt
 
-        stt = WhisperStt.load(WhisperOptions())
+        stt = WhisperStt.load(WhisperOptions(window="full"))  # accuracy over speed here
     for turn in report.turns:
         if turn.agent_audio:
             audio = resample(np.concatenate(turn.agent_audio), sample_rate, stt.sample_rate)
