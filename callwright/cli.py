@@ -25,7 +25,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--stt-model", help='"tiny.en" (default), "base", or a model folder')
     serve.add_argument("--stt-window", choices=["speech", "full"])
     serve.add_argument("--tts", choices=["piper", "espeak"])
-    serve.add_argument("--llm-base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1")
+    serve.add_argument(
+        "--llm-base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1"
+    )
     serve.add_argument("--llm-model", default="default")
 
     call = sub.add_parser("call", help="place a simulated call and print the conversation")

@@ -34,15 +34,18 @@ async def test_three_turn_conversation(
         assert word_overlap(line, heard) >= 0.75, (line, heard)
 
     # What the caller heard, transcribed back from the agent's 16 kHz audio.
-    assert word_overlap("open eight morning six evening Monday Friday", report.turns[0].agent_heard) >= 0.7
+    assert (
+        word_overlap("open eight morning six evening Monday Friday", report.turns[0].agent_heard)
+        >= 0.7
+    )
     assert word_overlap("Maple Street library", report.turns[1].agent_heard) >= 0.6
     assert "goodbye" in normalize(report.turns[2].agent_heard)
     assert report.ended_by_agent
 
     timelines = {t["turn_index"]: t for t in report.of_type("turn_timeline")}
-    for turn in (1, 2, 3):
-        assert timelines[turn]["ttfa_ms"] is not None and timelines[turn]["ttfa_ms"] > 0
-        assert timelines[turn]["first_audio_sent_ms"] >= timelines[turn]["transcript_ready_ms"]
+    for index in (1, 2, 3):
+        assert timelines[index]["ttfa_ms"] is not None and timelines[index]["ttfa_ms"] > 0
+        assert timelines[index]["first_audio_sent_ms"] >= timelines[index]["transcript_ready_ms"]
     assert all(t.ttfa_ms is not None for t in report.turns)
 
     detail = await stack.store.get_call(report.call_id)

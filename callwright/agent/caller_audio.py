@@ -20,7 +20,7 @@ class CallerAudio:
         self._total = 0  # absolute index one past the last sample held
 
     def _index(self, ms: float) -> int:
-        return int(round(ms * self.sample_rate / 1000))
+        return round(ms * self.sample_rate / 1000)
 
     def append(self, samples: np.ndarray, timestamp_ms: float) -> None:
         """Adds samples that start at `timestamp_ms`."""

@@ -1,11 +1,11 @@
 """The per-call session: where every frame of caller audio goes, and every reply comes from.
 
-    transport ─AudioIn─► resample to 16 kHz ─► CallerAudio (kept for STT)
-                                            └► VAD ─► Endpointer ─► turn events
-    PauseStarted  ─► speculative STT on the utterance so far
-    TurnEnded     ─► transcript (speculative result if the turn really ended) ─► Reply
-    SpeechStarted while the agent talks ─► barge-in: stop playout, keep only what was heard
-    Reply: responder ─► SentenceBuffer ─► TTS ─► Playout ─► transport
+transport ─AudioIn─► resample to 16 kHz ─► CallerAudio (kept for STT)
+                                        └► VAD ─► Endpointer ─► turn events
+PauseStarted  ─► speculative STT on the utterance so far
+TurnEnded     ─► transcript (speculative result if the turn really ended) ─► Reply
+SpeechStarted while the agent talks ─► barge-in: stop playout, keep only what was heard
+Reply: responder ─► SentenceBuffer ─► TTS ─► Playout ─► transport
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from typing import Any
 
 import numpy as np
 
@@ -191,7 +192,9 @@ class CallSession:
             return
         self._carry_text = ""
         self.history.add_user(text)
-        self._add_utterance("caller", text, start_ms=event.speech_start_ms, end_ms=event.speech_end_ms)
+        self._add_utterance(
+            "caller", text, start_ms=event.speech_start_ms, end_ms=event.speech_end_ms
+        )
         await self._transport.send_event(
             {"type": "transcript", "role": "caller", "turn": timeline.turn_index, "text": text}
         )
@@ -288,9 +291,9 @@ class CallSession:
     async def _shutdown(self, outcome: str, reason: str, playout_task: asyncio.Task[None]) -> None:
         if self._agent_speaking() and self._reply is not None and self._outcome is None:
             await self._barge_in(self._clock.now_ms())  # keep what the caller heard
-        pending: list[asyncio.Task[object]] = [playout_task, *self._turn_tasks]  # type: ignore[list-item]
+        pending: list[asyncio.Task[Any]] = [playout_task, *self._turn_tasks]
         if self._reply_task is not None:
-            pending.append(self._reply_task)  # type: ignore[arg-type]
+            pending.append(self._reply_task)
         self._drop_speculation()
         for task in pending:
             task.cancel()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from callwright.llm.base import ResponderFactory
 from callwright.store.base import CallStore
@@ -21,4 +21,4 @@ class AgentStack:
     tts: TextToSpeech
     responders: ResponderFactory
     store: CallStore
-    turns: TurnOptions = TurnOptions()
+    turns: TurnOptions = field(default_factory=TurnOptions)

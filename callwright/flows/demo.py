@@ -24,8 +24,7 @@ CLINIC_FACTS = {
     "thanks": "You're welcome. Is there anything else I can help with?",
     "goodbye": "Thank you for calling. Goodbye!",
     "fallback": (
-        "Sorry, I didn't catch that. "
-        "You can ask about our opening hours, our address, or parking."
+        "Sorry, I didn't catch that. You can ask about our opening hours, our address, or parking."
     ),
 }
 
@@ -33,7 +32,16 @@ INTENTS: list[Intent] = intents_from(
     {
         "goodbye": ["goodbye", "bye", "that's all", "that is all", "nothing else", "hang up"],
         "hours": ["hours", "open", "opening", "close", "closing", "what time"],
-        "address": ["address", "where are you", "where is", "located", "location", "directions", "find you", "get there"],
+        "address": [
+            "address",
+            "where are you",
+            "where is",
+            "located",
+            "location",
+            "directions",
+            "find you",
+            "get there",
+        ],
         "parking": ["parking", "park", "car"],
         "booking": ["appointment", "book", "schedule", "see a doctor", "see the doctor"],
         "thanks": ["thank you", "thanks"],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -20,7 +19,7 @@ from callwright.transports.native_ws import NativeWebSocketTransport, ProtocolEr
 log = logging.getLogger(__name__)
 
 STACK = web.AppKey("stack", AgentStack)
-SESSIONS = web.AppKey("sessions", set)
+SESSIONS = web.AppKey("sessions", set[web.WebSocketResponse])
 START_TIMEOUT_S = 10.0
 MAX_MESSAGE_BYTES = 256 * 1024
 
@@ -52,7 +51,7 @@ async def native_websocket(request: web.Request) -> web.WebSocketResponse:
         if msg.type != WSMsgType.TEXT:
             raise ProtocolError("start_required", 'send {"type": "start", ...} before any audio')
         start = parse_start(msg.data)
-    except (ProtocolError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, ProtocolError) as exc:
         code = exc.code if isinstance(exc, ProtocolError) else "start_timeout"
         await _reject(ws, stack, code, str(exc) or "no start message in time")
         return ws
@@ -118,5 +117,6 @@ async def get_call(request: web.Request) -> web.Response:
 
 
 async def _end_active_calls(app: web.Application) -> None:
-    for ws in list(app[SESSIONS]):
+    sessions = app[SESSIONS]
+    for ws in list(sessions):
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")

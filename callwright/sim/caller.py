@@ -165,7 +165,9 @@ class CallerSimulator:
     async def _wait(self, event: asyncio.Event) -> None:
         done = asyncio.create_task(event.wait())
         ended = asyncio.create_task(self._ended.wait())
-        await asyncio.wait({done, ended}, timeout=self.turn_timeout_s, return_when="FIRST_COMPLETED")
+        await asyncio.wait(
+            {done, ended}, timeout=self.turn_timeout_s, return_when="FIRST_COMPLETED"
+        )
         done.cancel()
         ended.cancel()
 
@@ -183,8 +185,10 @@ class CallerSimulator:
                 frame, pending = pending[: self._frame], pending[self._frame :]
                 if pending.size == 0:
                     # The caller's speech ends with this frame's audio, at its end on the clock.
-                    report.speech_end_s = started + (sent + 1) * FRAME_MS / 1000.0 - (
-                        (self._frame - frame.size) / self.sample_rate
+                    report.speech_end_s = (
+                        started
+                        + (sent + 1) * FRAME_MS / 1000.0
+                        - ((self._frame - frame.size) / self.sample_rate)
                     )
                     pending = None
                     self._spoken.set()

@@ -66,8 +66,8 @@ def parse_start(raw: str) -> StartRequest:
         raise ProtocolError("bad_json", f"first message is not JSON: {exc}") from exc
     if not isinstance(msg, dict) or msg.get("type") != "start":
         raise ProtocolError("start_required", 'the first message must be {"type": "start", ...}')
-    rate = msg.get("sample_rate", 16000)
-    out_rate = msg.get("output_sample_rate", rate)
+    rate: Any = msg.get("sample_rate", 16000)
+    out_rate: Any = msg.get("output_sample_rate", rate)
     for name, value in (("sample_rate", rate), ("output_sample_rate", out_rate)):
         if value not in SUPPORTED_RATES:
             raise ProtocolError("bad_sample_rate", f"{name} must be one of {SUPPORTED_RATES}")
@@ -127,7 +127,9 @@ class NativeWebSocketTransport:
     async def _audio(self, data: bytes) -> AudioFrame | None:
         for magic, name in CONTAINER_MAGIC.items():
             if data.startswith(magic):
-                await self._error("unsupported_encoding", f"got a {name} container; send raw PCM16LE")
+                await self._error(
+                    "unsupported_encoding", f"got a {name} container; send raw PCM16LE"
+                )
                 return None
         if len(data) % 2:
             await self._error("bad_frame", f"PCM16 frames need an even byte count, got {len(data)}")
