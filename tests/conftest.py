@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -44,12 +45,21 @@ def oracle_stt() -> WhisperStt:
     return WhisperStt.load(WhisperOptions(window="full"))
 
 
-@pytest.fixture(scope="session")
-async def server_url(stack: AgentStack) -> AsyncIterator[str]:
+@contextlib.asynccontextmanager
+async def serve(stack: AgentStack) -> AsyncIterator[str]:
+    """Runs a server for `stack` on a free loopback port; yields its WebSocket URL."""
     runner = web.AppRunner(create_app(stack))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"ws://127.0.0.1:{port}/v1/ws"
-    await runner.cleanup()
+    try:
+        yield f"ws://127.0.0.1:{port}/v1/ws"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture(scope="session")
+async def server_url(stack: AgentStack) -> AsyncIterator[str]:
+    async with serve(stack) as url:
+        yield url

@@ -3,6 +3,9 @@
 Audio leaves in fixed frames at real-time pace with a small lead (frames the client holds in
 its jitter buffer). Sending faster would let the client buffer seconds of speech that a
 barge-in could not take back; sending at exactly real time would glitch on any jitter.
+
+The whole reply's audio is kept with a cursor, so a pause (the caller may only be saying
+"uh-huh") can rewind to what was actually heard and resume from there.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class PlayoutHooks:
 
     on_first_frame: Callable[[int], None] | None = None
     on_piece_start: Callable[[int, str], None] | None = None
+    on_frame_sent: Callable[[np.ndarray], None] | None = None
 
 
 class Playout:
@@ -52,7 +56,7 @@ class Playout:
         sample_rate: output rate.
         frame_ms: frame duration on the wire.
         lead_ms: how far ahead of real time the sender may run.
-        hooks: callbacks for the first frame of a reply and the start of each piece.
+        hooks: callbacks for the first frame of a reply, each piece's start, each frame sent.
     """
 
     def __init__(
@@ -69,12 +73,13 @@ class Playout:
         self._frame_s = frame_ms / 1000.0
         self._lead_s = lead_ms / 1000.0
         self._hooks = hooks or PlayoutHooks()
-        self._buffer = np.zeros(0, dtype=np.int16)
+        self._audio = np.zeros(0, dtype=np.int16)  # the current reply, all of it
+        self._cursor = 0  # next sample of the reply to send
         self._pieces: list[_Piece] = []
         self._reply_id = -1
-        self._reply_samples = 0  # enqueued for the current reply
-        self._sent = 0  # samples of the current reply on the wire
+        self._first_sent = False
         self._closed = True
+        self._paused = False
         self._play_end = 0.0  # monotonic time the client finishes playing what was sent
         self._wake = asyncio.Event()
         self._drained = asyncio.Event()
@@ -83,29 +88,37 @@ class Playout:
     @property
     def active(self) -> bool:
         """True while a reply is open or its audio is still playing at the caller."""
-        return not self._closed or self._buffer.size > 0 or time.monotonic() < self._play_end
+        return not self._closed or self._pending() > 0 or time.monotonic() < self._play_end
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def _pending(self) -> int:
+        return int(self._audio.size) - self._cursor
 
     def begin_reply(self, reply_id: int) -> None:
         """Starts a new reply; any audio left from the previous one is dropped."""
-        self._buffer = np.zeros(0, dtype=np.int16)
+        self._audio = np.zeros(0, dtype=np.int16)
+        self._cursor = 0
         self._pieces = []
         self._reply_id = reply_id
-        self._reply_samples = 0
-        self._sent = 0
+        self._first_sent = False
         self._closed = False
+        self._paused = False
         self._drained.clear()
 
     def enqueue(self, samples: np.ndarray, text: str) -> None:
         """Queues audio (at the output rate) belonging to one piece of reply text."""
         if samples.size == 0:
             return
+        offset = int(self._audio.size)
         piece = self._pieces[-1] if self._pieces and self._pieces[-1].text == text else None
-        if piece is not None and piece.start + piece.length == self._reply_samples:
+        if piece is not None and piece.start + piece.length == offset:
             piece.length += int(samples.size)  # another chunk of the same piece
         else:
-            self._pieces.append(_Piece(text, self._reply_samples, int(samples.size)))
-        self._reply_samples += int(samples.size)
-        self._buffer = np.concatenate([self._buffer, samples.astype(np.int16, copy=False)])
+            self._pieces.append(_Piece(text, offset, int(samples.size)))
+        self._audio = np.concatenate([self._audio, samples.astype(np.int16, copy=False)])
         self._wake.set()
 
     def close_reply(self) -> None:
@@ -115,22 +128,48 @@ class Playout:
 
     async def wait_drained(self) -> None:
         """Waits until the closed reply has been sent and played at the caller."""
-        await self._drained.wait()
-        remaining = self._play_end - time.monotonic()
-        if remaining > 0:
+        while True:
+            await self._drained.wait()
+            remaining = self._play_end - time.monotonic()
+            if remaining <= 0:
+                return
             await asyncio.sleep(remaining)
 
+    def _heard_samples(self) -> int:
+        unplayed = max(0.0, self._play_end - time.monotonic()) * self.sample_rate
+        return max(0, int(self._cursor - unplayed))
+
+    def pause(self) -> float:
+        """Stops sending at once, rewinding to what the caller heard; returns heard ms.
+
+        The caller's buffered lead must be dropped too (the transport's `clear_audio`).
+        """
+        heard = self._heard_samples()
+        if not self._paused:
+            self._paused = True
+            self._cursor = heard
+            self._play_end = time.monotonic()
+            self._drained.clear()
+        return 1000.0 * heard / self.sample_rate
+
+    def resume(self) -> None:
+        """Continues a paused reply from where the caller stopped hearing it."""
+        if self._paused:
+            self._paused = False
+            self._wake.set()
+
     def stop(self) -> PlayoutStop:
-        """Stops the current reply at once and reports how much of it was heard."""
-        unplayed_s = max(0.0, self._play_end - time.monotonic())
-        heard_samples = max(0.0, self._sent - unplayed_s * self.sample_rate)
+        """Stops the current reply for good and reports how much of it was heard."""
+        heard = self._heard_samples()
         result = PlayoutStop(
-            heard_ms=1000.0 * heard_samples / self.sample_rate,
+            heard_ms=1000.0 * heard / self.sample_rate,
             pieces=[(p.text, 1000.0 * p.length / self.sample_rate) for p in self._pieces],
         )
-        self._buffer = np.zeros(0, dtype=np.int16)
+        self._audio = np.zeros(0, dtype=np.int16)
+        self._cursor = 0
         self._pieces = []
         self._closed = True
+        self._paused = False
         self._play_end = time.monotonic()  # the client is told to drop its buffer
         self._drained.set()
         return result
@@ -140,20 +179,23 @@ class Playout:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while self._buffer.size >= self._frame or (self._closed and self._buffer.size):
+            while not self._paused and (
+                self._pending() >= self._frame or (self._closed and self._pending() > 0)
+            ):
                 await self._pace()
-                if self._buffer.size == 0:
-                    break  # stopped while we waited
-                frame = self._buffer[: self._frame]
-                self._buffer = self._buffer[self._frame :]
+                if self._paused or self._pending() == 0:
+                    break  # paused or stopped while we waited
+                start = self._cursor
+                frame = self._audio[start : start + self._frame]
                 if frame.size < self._frame:
                     frame = np.concatenate([frame, np.zeros(self._frame - frame.size, np.int16)])
-                self._announce(self._sent)
+                self._cursor = min(start + self._frame, int(self._audio.size))
+                self._announce(start)
                 await self._send(frame)
-                now = time.monotonic()
-                self._play_end = max(self._play_end, now) + self._frame_s
-                self._sent += self._frame
-            if self._closed and self._buffer.size == 0:
+                if self._hooks.on_frame_sent:
+                    self._hooks.on_frame_sent(frame)
+                self._play_end = max(self._play_end, time.monotonic()) + self._frame_s
+            if self._closed and self._pending() == 0 and not self._paused:
                 self._drained.set()
 
     async def _pace(self) -> None:
@@ -162,8 +204,10 @@ class Playout:
             await asyncio.sleep(ahead)
 
     def _announce(self, offset: int) -> None:
-        if offset == 0 and self._hooks.on_first_frame:
-            self._hooks.on_first_frame(self._reply_id)
+        if not self._first_sent:
+            self._first_sent = True
+            if self._hooks.on_first_frame:
+                self._hooks.on_first_frame(self._reply_id)
         for piece in self._pieces:
             if not piece.announced and piece.start < offset + self._frame:
                 piece.announced = True

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from callwright.agent.playout import Playout
 from callwright.agent.sentences import SentenceBuffer
+from callwright.agent.silence import FillerOptions
 from callwright.audio.resample import resample
 from callwright.llm.base import EndCall, Responder, TextDelta, ToolResult, TurnContext
 from callwright.observe.timeline import TurnTimeline
@@ -37,6 +38,7 @@ class ReplyDeps:
     playout: Playout
     now_ms: Callable[[], float]
     on_tool_result: Callable[[ToolResult], None] = lambda _result: None
+    filler: FillerOptions | None = None
 
 
 class Reply:
@@ -56,21 +58,40 @@ class Reply:
         self.timeline = timeline
         self.result = ReplyResult()
         self._pieces: asyncio.Queue[str | None] = asyncio.Queue()
+        self._fillers: list[str] = []
+        self._answer_audio = False  # audio of the answer itself (not a filler) is queued
 
     async def run(self, context: TurnContext) -> ReplyResult:
         """Runs the reply to the end of its playback."""
         playout = self._deps.playout
         playout.begin_reply(self.reply_id)
         synth = asyncio.create_task(self._synthesize(), name=f"tts-{self.reply_id}")
+        filler = None
+        if self._deps.filler is not None and context.trigger != "call_start":
+            filler = asyncio.create_task(self._fill(self._deps.filler))
         try:
             await self._produce(context)
             await synth
             playout.close_reply()
             await playout.wait_drained()
         finally:
-            if not synth.done():
-                synth.cancel()
+            for task in (synth, filler):
+                if task is not None and not task.done():
+                    task.cancel()
+        if self._fillers:
+            self.result.text = " ".join([*self._fillers, self.result.text]).strip()
         return self.result
+
+    async def _fill(self, options: FillerOptions) -> None:
+        """Speaks fillers while the answer is slow, so the caller never waits in silence."""
+        await asyncio.sleep(options.first_after_ms / 1000.0)
+        for index in range(options.max_fillers):
+            if self._answer_audio:
+                return
+            phrase = options.phrases[min(index, len(options.phrases) - 1)]
+            self._fillers.append(phrase)
+            self._pieces.put_nowait(phrase)
+            await asyncio.sleep(options.again_after_ms / 1000.0)
 
     async def _produce(self, context: TurnContext) -> None:
         buffer = SentenceBuffer()
@@ -107,9 +128,12 @@ class Reply:
     async def _synthesize(self) -> None:
         tts, playout = self._deps.tts, self._deps.playout
         while (piece := await self._pieces.get()) is not None:
+            is_filler = piece in self._fillers
             try:
                 async for chunk in tts.synthesize(piece):
-                    self.timeline.mark("tts_first_audio_ms", self._deps.now_ms())
+                    if not is_filler:
+                        self._answer_audio = True
+                        self.timeline.mark("tts_first_audio_ms", self._deps.now_ms())
                     playout.enqueue(resample(chunk, tts.sample_rate, playout.sample_rate), piece)
             except asyncio.CancelledError:
                 raise

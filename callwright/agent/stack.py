@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from callwright.agent.silence import FillerOptions, SilenceOptions
 from callwright.llm.base import ResponderFactory
 from callwright.store.base import CallStore
 from callwright.stt.base import SpeechToText
 from callwright.tts.base import TextToSpeech
 from callwright.turns.endpointer import TurnOptions
+from callwright.turns.semantic import PatienceOptions
 from callwright.vad.base import VoiceActivityModel
 
 
@@ -22,3 +24,7 @@ class AgentStack:
     responders: ResponderFactory
     store: CallStore
     turns: TurnOptions = field(default_factory=TurnOptions)
+    patience: PatienceOptions = field(default_factory=PatienceOptions)
+    barge_in_confirm_ms: float = 600.0  # caller speech that makes a pause a real interruption
+    silence: SilenceOptions = field(default_factory=SilenceOptions)
+    filler: FillerOptions = field(default_factory=FillerOptions)

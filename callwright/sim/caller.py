@@ -28,13 +28,18 @@ class ScriptLine:
     """One thing the caller says.
 
     Attributes:
-        text: the words.
+        text: the words; a "|" marks a mid-sentence pause of `pause_ms`.
         barge_in_after_ms: if set, the caller does not wait for the agent to finish its
             previous reply: it starts this line that long after the reply's first audio.
+        pause_ms: length of each "|" pause.
+        expect_reply: False for a backchannel ("uh-huh"): the caller does not wait for an
+            answer to it, and the agent's reply in progress stays the current turn.
     """
 
     text: str
     barge_in_after_ms: float | None = None
+    pause_ms: float = 1000.0
+    expect_reply: bool = True
 
 
 @dataclass(slots=True)
@@ -93,6 +98,8 @@ class CallerSimulator:
         sample_rate: int = 16000,
         turn_timeout_s: float = 20.0,
         parameters: dict[str, str] | None = None,
+        echo_gain: float = 0.0,
+        echo_delay_ms: float = 150.0,
     ) -> None:
         self.url = url
         self.voice = voice
@@ -107,10 +114,20 @@ class CallerSimulator:
         self._first_audio = asyncio.Event()
         self._spoken = asyncio.Event()
         self._ended = asyncio.Event()
+        # A speakerphone: what the caller's device plays leaks back into its microphone.
+        self._echo_gain = echo_gain
+        self._playback = np.zeros(0, dtype=np.int16)
+        self._echo_line = np.zeros(int(echo_delay_ms * sample_rate / 1000), dtype=np.int16)
 
-    async def run(self, script: Sequence[ScriptLine]) -> CallReport:
-        """Runs the call to its end and returns what happened."""
-        lines = [(line, await self._synthesize(line.text)) for line in script]
+    async def run(self, script: Sequence[ScriptLine], hang_up: bool = True) -> CallReport:
+        """Runs the call and returns what happened.
+
+        Args:
+            script: what the caller says, in order.
+            hang_up: hang up after the script; False waits (up to the turn timeout) for the
+                agent to end the call.
+        """
+        lines = [(line, await self._synthesize_line(line)) for line in script]
         async with aiohttp.ClientSession() as http, http.ws_connect(self.url) as ws:
             start = {"type": "start", "sample_rate": self.sample_rate, "caller": "+15550100"}
             await ws.send_str(json.dumps({**start, "parameters": self.parameters}))
@@ -122,6 +139,9 @@ class CallerSimulator:
                     if not await self._say(line, audio):
                         break
                 await self._wait(self._turn_end)  # let the agent finish its last reply
+                if not hang_up:
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(self._ended.wait(), self.turn_timeout_s)
                 if not self._ended.is_set():
                     await ws.send_str(json.dumps({"type": "end"}))
                     with contextlib.suppress(asyncio.TimeoutError):
@@ -131,6 +151,14 @@ class CallerSimulator:
                 receiver.cancel()
                 await asyncio.gather(sender, receiver, return_exceptions=True)
         return self._report
+
+    async def _synthesize_line(self, line: ScriptLine) -> np.ndarray:
+        parts = [await self._synthesize(part) for part in line.text.split("|") if part.strip()]
+        gap = np.zeros(int(line.pause_ms * self.sample_rate / 1000), dtype=np.int16)
+        joined: list[np.ndarray] = []
+        for index, part in enumerate(parts):
+            joined += [gap, part] if index else [part]
+        return np.concatenate(joined)
 
     async def _synthesize(self, text: str) -> np.ndarray:
         chunks = [c async for c in self.voice.synthesize(text)]
@@ -150,6 +178,8 @@ class CallerSimulator:
         self._spoken.clear()
         self._speech.put_nowait((audio, report))
         await self._wait(self._spoken)
+        if not line.expect_reply:
+            return True
         # From the end of this line on, agent audio and turn ends belong to this turn.
         self._turn_end.clear()
         self._first_audio.clear()
@@ -196,10 +226,23 @@ class CallerSimulator:
                     frame = np.concatenate([frame, silence[: self._frame - frame.size]])
             else:
                 frame = silence
+            frame = self._add_echo(frame)
             # A live microphone delivers each frame once it has been captured.
             await asyncio.sleep(max(0.0, started + (sent + 1) * FRAME_MS / 1000 - time.monotonic()))
             await ws.send_bytes(frame.astype("<i2").tobytes())
             sent += 1
+
+    def _add_echo(self, frame: np.ndarray) -> np.ndarray:
+        """Plays one frame of agent audio and lets it leak, delayed, into the microphone."""
+        if self._echo_gain <= 0.0:
+            return frame
+        played = self._playback[: self._frame]
+        self._playback = self._playback[self._frame :]
+        played = np.concatenate([played, np.zeros(self._frame - played.size, np.int16)])
+        self._echo_line = np.concatenate([self._echo_line, played])
+        leak, self._echo_line = self._echo_line[: self._frame], self._echo_line[self._frame :]
+        mixed = frame.astype(np.int32) + (self._echo_gain * leak).astype(np.int32)
+        return np.clip(mixed, -32768, 32767).astype(np.int16)
 
     async def _receive(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         try:
@@ -212,6 +255,8 @@ class CallerSimulator:
             self._ended.set()
 
     def _on_audio(self, samples: np.ndarray) -> None:
+        if self._echo_gain > 0.0:
+            self._playback = np.concatenate([self._playback, samples])
         now = time.monotonic()
         turn = self._current
         if turn is None:
@@ -229,6 +274,8 @@ class CallerSimulator:
             self._report.call_id = str(event.get("call_id", ""))
         elif kind in ("agent_turn_end", "interruption"):
             self._turn_end.set()
+        elif kind == "clear":
+            self._playback = np.zeros(0, dtype=np.int16)
         elif kind == "end":
             self._report.ended_by_agent = True
             self._ended.set()

@@ -55,9 +55,10 @@ class PauseStarted:
 
 @dataclass(frozen=True, slots=True)
 class SpeechResumed:
-    """The caller spoke again after a pause, within the same turn."""
+    """The caller spoke again after a pause of `pause_ms`, within the same turn."""
 
     at_ms: float
+    pause_ms: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,7 @@ class Endpointer:
         self._turn_start = 0.0
         self._speech_end = 0.0
         self._pause_reported = False
+        self._end_of_turn_ms = self.options.end_of_turn_ms
 
     @property
     def in_turn(self) -> bool:
@@ -94,6 +96,18 @@ class Endpointer:
     def speaking(self) -> bool:
         """True while the caller is currently producing speech."""
         return self._speaking
+
+    def set_end_of_turn_ms(self, silence_ms: float) -> None:
+        """Sets the silence that ends the turn in the current pause (back to default on speech).
+
+        The session calls this once it knows what was said (semantic endpointing).
+        """
+        self._end_of_turn_ms = silence_ms
+
+    @property
+    def speech_end_ms(self) -> float:
+        """End of the caller's latest speech window."""
+        return self._speech_end
 
     def reset(self) -> None:
         """Drops any turn in progress (used when the call changes hands)."""
@@ -122,8 +136,10 @@ class Endpointer:
                 self._turn_start = self._onset_start
                 events.append(SpeechStarted(self._onset_start))
             elif self._pause_reported:
-                events.append(SpeechResumed(self._onset_start))
+                pause_ms = self._onset_start - self._speech_end
+                events.append(SpeechResumed(self._onset_start, pause_ms))
             self._pause_reported = False
+            self._end_of_turn_ms = self.options.end_of_turn_ms
             self._onset_start = None
         self._speech_end = window.end_ms
         return events
@@ -142,7 +158,7 @@ class Endpointer:
             self._pause_reported = True
             events.append(PauseStarted(self._turn_start, self._speech_end))
         too_long = self._speech_end - self._turn_start >= opts.max_turn_ms
-        if silence >= opts.end_of_turn_ms or (too_long and self._pause_reported):
+        if silence >= self._end_of_turn_ms or (too_long and self._pause_reported):
             events.append(TurnEnded(self._turn_start, self._speech_end, window.end_ms))
             self._in_turn = False
             self._pause_reported = False

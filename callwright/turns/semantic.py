@@ -1,0 +1,137 @@
+"""How long to wait in a pause, from what the caller has said so far.
+
+VAD silence alone cuts off callers who pause mid-sentence and makes everyone else wait.
+The speculative transcript of the pause says more: "I'd like to book..." or "my number is
+five five five" is not finished; "What are your opening hours?" is.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Completeness(Enum):
+    """How finished an utterance sounds."""
+
+    COMPLETE = "complete"
+    NEUTRAL = "neutral"
+    INCOMPLETE = "incomplete"
+
+
+# Words after which an English sentence cannot end.
+_TRAILING_FUNCTION_WORDS = frozenset(
+    """a an the and or but so because if then than that which who whose to of for with on in at
+    by from about into onto my your our their his her its is are was were am be been being do
+    does did have has had will would can could should may might must shall i'd i'll i'm i've
+    we're you're it's there's let's like um uh er erm hmm well also plus just like maybe""".split()
+)
+# Verbs that leave the caller's request hanging when they end the utterance.
+_HANGING_VERBS = frozenset(
+    """book schedule make see get need want change cancel reschedule move check ask speak talk
+    know find tell give call pay order""".split()
+)
+# Phrases that announce something the caller is about to dictate.
+_DICTATION_LEADS = (
+    "my number is",
+    "my phone number is",
+    "the number is",
+    "my date of birth is",
+    "my birthday is",
+    "date of birth is",
+    "born on",
+    "my email is",
+    "my email address is",
+    "my name is",
+    "my address is",
+    "it's spelled",
+    "account number is",
+)
+_DIGIT_WORDS = frozenset("zero oh one two three four five six seven eight nine ten".split())
+_SHORT_ANSWERS = frozenset(
+    """yes yeah yep no nope sure okay ok correct right exactly thanks goodbye bye please""".split()
+)
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def completeness(text: str) -> Completeness:
+    """Judges a (speculative) transcript of everything the caller said in this turn."""
+    stripped = text.strip()
+    if not stripped:
+        return Completeness.NEUTRAL
+    lowered = stripped.lower().replace("’", "'")
+    words = _WORD.findall(lowered)
+    if not words:
+        return Completeness.NEUTRAL
+    if stripped.endswith(("...", "…", ",", "-", "—")):
+        return Completeness.INCOMPLETE
+    if any(lowered.rstrip(" .?!").endswith(lead) for lead in _DICTATION_LEADS):
+        return Completeness.INCOMPLETE
+    if _half_dictated(words):
+        return Completeness.INCOMPLETE
+    last = words[-1]
+    if last in _TRAILING_FUNCTION_WORDS or (last in _HANGING_VERBS and len(words) <= 6):
+        return Completeness.INCOMPLETE
+    if stripped.endswith("?") or (len(words) <= 3 and words[0] in _SHORT_ANSWERS):
+        return Completeness.COMPLETE
+    if stripped.endswith((".", "!")) and len(words) >= 3:
+        return Completeness.COMPLETE
+    return Completeness.NEUTRAL
+
+
+def _half_dictated(words: list[str]) -> bool:
+    """A run of digits that stops short of a phone number or a date."""
+    tail: list[str] = []
+    for word in reversed(words):
+        if word.isdigit() or word in _DIGIT_WORDS:
+            tail.append(word)
+        else:
+            break
+    if not tail:
+        return False
+    digits = sum(len(w) if w.isdigit() else 1 for w in tail)
+    # 10-11 digits is a full phone number, 8 a full date (MMDDYYYY); fewer means more to come.
+    return 3 <= digits < 8 or digits == 9
+
+
+@dataclass(frozen=True, slots=True)
+class PatienceOptions:
+    """End-of-turn silence by completeness, in ms, and how patience adapts.
+
+    Attributes:
+        complete_ms: silence before answering a finished-sounding utterance.
+        neutral_ms: silence when the words say nothing either way.
+        incomplete_ms: silence when the caller is clearly not done.
+        per_resume_ms: added for each time this caller resumed after a long pause.
+        max_ms: hard maximum, whatever was said.
+    """
+
+    complete_ms: float = 280.0
+    neutral_ms: float = 520.0
+    incomplete_ms: float = 1800.0
+    per_resume_ms: float = 150.0
+    max_ms: float = 2500.0
+
+
+class PatiencePolicy:
+    """Per-call end-of-turn patience: what was said, adapted to how this caller pauses."""
+
+    def __init__(self, options: PatienceOptions | None = None) -> None:
+        self.options = options or PatienceOptions()
+        self._resumes = 0
+
+    def caller_resumed(self, pause_ms: float) -> None:
+        """The caller spoke again after a pause of `pause_ms` within one turn."""
+        if pause_ms >= 250.0:
+            self._resumes += 1
+
+    def end_of_turn_ms(self, verdict: Completeness) -> float:
+        """Silence after which the turn counts as over."""
+        opts = self.options
+        base = {
+            Completeness.COMPLETE: opts.complete_ms,
+            Completeness.NEUTRAL: opts.neutral_ms,
+            Completeness.INCOMPLETE: opts.incomplete_ms,
+        }[verdict]
+        return min(opts.max_ms, base + self._resumes * opts.per_resume_ms)

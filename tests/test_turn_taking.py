@@ -1,0 +1,151 @@
+"""Turn-taking with real audio: patience, backchannels, interruptions, silence, fillers, echo."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+
+from callwright.agent.silence import SilenceOptions
+from callwright.agent.stack import AgentStack
+from callwright.flows.demo import CLINIC_FACTS
+from callwright.llm.base import CallInfo, ResponseEvent, TextDelta, TurnContext
+from callwright.sim.caller import CallerSimulator, ScriptLine
+from callwright.tts.espeak import EspeakTts
+from tests.conftest import serve, word_overlap
+
+VOICE = EspeakTts(voice="en-us", words_per_minute=160)
+
+
+async def test_a_caller_pausing_mid_sentence_is_not_cut_off(
+    stack: AgentStack, server_url: str
+) -> None:
+    line = ScriptLine("I'd like to book an appointment on | Tuesday morning.", pause_ms=1000)
+    report = await CallerSimulator(server_url, VOICE).run([line])
+    transcripts = [e["text"] for e in report.of_type("transcript")]
+    assert len(transcripts) == 1, transcripts  # one turn, not two
+    assert word_overlap("book appointment Tuesday morning", transcripts[0]) >= 0.75
+    detail = await stack.store.get_call(report.call_id)
+    assert detail is not None
+    pauses = [e.data for e in detail.events if e.kind == "pause"]
+    assert pauses[0]["completeness"] == "incomplete" and pauses[0]["wait_ms"] > 1000
+
+
+async def test_a_complete_question_is_answered_sooner(stack: AgentStack, server_url: str) -> None:
+    report = await CallerSimulator(server_url, VOICE).run(
+        [ScriptLine("What are your opening hours?")]
+    )
+    detail = await stack.store.get_call(report.call_id)
+    assert detail is not None
+    pauses = [e.data for e in detail.events if e.kind == "pause"]
+    assert pauses[-1]["completeness"] == "complete"
+    assert pauses[-1]["wait_ms"] < stack.turns.end_of_turn_ms
+    timeline = [t for t in detail.timelines if t.turn_index == 1][0]
+    assert timeline.end_of_turn_ms is not None and timeline.speech_end_ms is not None
+    assert timeline.end_of_turn_ms - timeline.speech_end_ms < stack.turns.end_of_turn_ms
+
+
+async def test_a_backchannel_does_not_stop_the_agent(stack: AgentStack, server_url: str) -> None:
+    report = await CallerSimulator(server_url, VOICE).run(
+        [
+            ScriptLine("What are your opening hours?"),
+            ScriptLine("Uh-huh.", barge_in_after_ms=1500, expect_reply=False),
+            ScriptLine("Thank you, goodbye."),
+        ]
+    )
+    assert report.of_type("interruption") == []
+    detail = await stack.store.get_call(report.call_id)
+    assert detail is not None
+    assert [e.kind for e in detail.events if e.kind in ("agent_paused", "backchannel")] == [
+        "agent_paused",
+        "backchannel",
+    ]
+    agent_lines = [u for u in detail.utterances if u.role == "agent"]
+    assert any(u.text == CLINIC_FACTS["hours"] and not u.interrupted for u in agent_lines)
+    assert not any("uh" in u.text.lower() for u in detail.utterances if u.role == "caller")
+
+
+async def test_wait_stop_interrupts_the_agent(stack: AgentStack, server_url: str) -> None:
+    report = await CallerSimulator(server_url, VOICE).run(
+        [
+            ScriptLine("What are your opening hours?"),
+            ScriptLine("Wait, stop.", barge_in_after_ms=1500),
+        ]
+    )
+    interruptions = report.of_type("interruption")
+    assert len(interruptions) == 1
+    heard = interruptions[0]["heard"]
+    assert heard and CLINIC_FACTS["hours"].startswith(heard) and heard != CLINIC_FACTS["hours"]
+    detail = await stack.store.get_call(report.call_id)
+    assert detail is not None
+    paused = [e for e in detail.events if e.kind == "agent_paused"]
+    assert paused, "the agent's audio stopped at the onset of the caller's speech"
+
+
+async def test_a_silent_caller_is_reprompted_then_the_call_ends(stack: AgentStack) -> None:
+    quick = dataclasses.replace(
+        stack, silence=SilenceOptions(reprompt_after_ms=1500, max_reprompts=2)
+    )
+    async with serve(quick) as url:
+        report = await CallerSimulator(url, VOICE, turn_timeout_s=30).run([], hang_up=False)
+    said = [e["text"] for e in report.of_type("agent_text")]
+    assert said.count("Are you still there?") == 2
+    assert any("Goodbye" in text for text in said[-2:])
+    assert report.ended_by_agent
+    detail = await stack.store.get_call(report.call_id)
+    assert detail is not None and detail.record.outcome == "caller_silent"
+
+
+class SlowToolResponder:
+    """Answers after a two-and-a-half second "tool call", like a slow calendar API."""
+
+    async def respond(self, context: TurnContext) -> AsyncIterator[ResponseEvent]:
+        if context.trigger == "call_start":
+            yield TextDelta("Hello.")
+            return
+        await asyncio.sleep(2.5)
+        yield TextDelta("Your appointment is booked for Tuesday.")
+
+
+class SlowToolFactory:
+    name = "slow-tool"
+
+    def for_call(self, call: CallInfo) -> SlowToolResponder:
+        return SlowToolResponder()
+
+
+async def test_a_slow_tool_gets_a_filler(stack: AgentStack) -> None:
+    async with serve(dataclasses.replace(stack, responders=SlowToolFactory())) as url:
+        report = await CallerSimulator(url, VOICE).run([ScriptLine("What is your address?")])
+    said = [e["text"] for e in report.of_type("agent_text") if e["turn"] == 1]
+    assert said[0] == "Let me check that for you."
+    assert said[-1] == "Your appointment is booked for Tuesday."
+    # The filler made the wait audible: first audio long before the 2.5 s answer.
+    assert report.turns[0].ttfa_ms is not None and report.turns[0].ttfa_ms < 2000
+
+
+async def test_the_agent_does_not_interrupt_itself_on_speakerphone(
+    stack: AgentStack, server_url: str
+) -> None:
+    simulator = CallerSimulator(server_url, VOICE, echo_gain=0.5, echo_delay_ms=150)
+    report = await simulator.run(
+        [ScriptLine("What are your opening hours?"), ScriptLine("Thank you, goodbye.")]
+    )
+    assert report.of_type("interruption") == []
+    transcripts = [e["text"] for e in report.of_type("transcript")]
+    assert len(transcripts) == 2, transcripts
+    detail = await stack.store.get_call(report.call_id)
+    assert detail is not None
+    assert not [e for e in detail.events if e.kind == "agent_paused"]
+
+
+async def test_a_real_interruption_still_works_on_speakerphone(server_url: str) -> None:
+    simulator = CallerSimulator(server_url, VOICE, echo_gain=0.5, echo_delay_ms=150)
+    report = await simulator.run(
+        [
+            ScriptLine("What are your opening hours?"),
+            ScriptLine("Wait, stop. What is your address?", barge_in_after_ms=1500),
+        ]
+    )
+    assert len(report.of_type("interruption")) == 1
+    assert any("Maple Street" in e["text"] for e in report.of_type("agent_text") if e["turn"] == 2)
