@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from callwright.turns.endpointer import TurnOptions
+from callwright.turns.semantic import PatienceOptions
 
 TtsEngine = Literal["piper", "espeak"]
 
@@ -46,6 +47,7 @@ class Settings:
     tts: TtsEngine = "piper"
     llm: LlmSettings | None = None
     turns: TurnOptions = field(default_factory=TurnOptions)
+    patience: PatienceOptions = field(default_factory=PatienceOptions)
     log_level: str = "INFO"
 
     @property
@@ -84,5 +86,14 @@ class Settings:
             tts=tts,  # type: ignore[arg-type]
             llm=llm,
             turns=turns,
+            patience=_patience(env, turns),
             log_level=env.get("CALLWRIGHT_LOG_LEVEL", base.log_level),
         )
+
+
+def _patience(env: Mapping[str, str], turns: TurnOptions) -> PatienceOptions:
+    """Semantic endpointing is on unless CALLWRIGHT_SEMANTIC_ENDPOINTING=0 (VAD silence only)."""
+    if env.get("CALLWRIGHT_SEMANTIC_ENDPOINTING", "1") not in ("0", "false", "off"):
+        return PatienceOptions()
+    fixed = turns.end_of_turn_ms
+    return PatienceOptions(fixed, fixed, fixed, per_resume_ms=0.0, max_ms=fixed)

@@ -87,4 +87,5 @@ async def load_stack(settings: Settings) -> AgentStack:
         responders=responders,
         store=store,
         turns=settings.turns,
+        patience=settings.patience,
     )

@@ -47,6 +47,7 @@ class TurnReport:
     """What happened in one caller turn, seen from the caller's side."""
 
     line: str
+    speech_start_s: float = 0.0  # wall clock (monotonic) of the caller's start of speech
     speech_end_s: float = 0.0  # wall clock (monotonic) of the caller's end of speech
     ttfa_ms: float | None = None  # end of speech → first agent audio frame received
     agent_audio: list[np.ndarray] = field(default_factory=list)
@@ -211,6 +212,7 @@ class CallerSimulator:
         while True:
             if pending is None and not self._speech.empty():
                 pending, report = self._speech.get_nowait()
+                report.speech_start_s = started + sent * FRAME_MS / 1000.0
             if pending is not None and report is not None:
                 frame, pending = pending[: self._frame], pending[self._frame :]
                 if pending.size == 0:
@@ -268,6 +270,7 @@ class CallerSimulator:
         self._first_audio.set()
 
     def _on_event(self, event: dict[str, Any]) -> None:
+        event["_received_s"] = time.monotonic()  # when it reached the caller
         self._report.events.append(event)
         kind = event.get("type")
         if kind == "started":
