@@ -14,6 +14,8 @@ STAMP="$VENV/.callwright-setup"
 apt_install() {
     local missing=()
     command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
+    # PostgreSQL server binaries: the store contract tests start a throwaway cluster.
+    compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "setup: installing Debian packages: ${missing[*]}" >&2
     local sudo=""
