@@ -148,4 +148,6 @@ async def test_a_real_interruption_still_works_on_speakerphone(server_url: str) 
         ]
     )
     assert len(report.of_type("interruption")) == 1
-    assert any("Maple Street" in e["text"] for e in report.of_type("agent_text") if e["turn"] == 2)
+    said = [(e["turn"], e["text"]) for e in report.of_type("agent_text")]
+    heard = [e["text"] for e in report.of_type("transcript")]
+    assert any("Maple Street" in text for turn, text in said if turn == 2), (heard, said)

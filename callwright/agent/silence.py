@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from callwright.llm.base import EndCall, ResponseEvent, TextDelta, TurnContext
@@ -55,3 +56,55 @@ class CannedResponder:
         yield TextDelta(self._text)
         if self._end_call is not None:
             yield EndCall(self._end_call)
+
+
+class SilenceWatchdog:
+    """Notices dead air on a call and has the session speak the policy lines.
+
+    Args:
+        options: when to reprompt and when to give up.
+        now_ms: the call's pipeline clock.
+        busy: True while someone is talking or a turn is being handled.
+        speak: says a line; the second argument, if given, ends the call after it with
+            that outcome.
+        record: records an event on the call.
+    """
+
+    def __init__(
+        self,
+        options: SilenceOptions,
+        now_ms: Callable[[], float],
+        busy: Callable[[], bool],
+        speak: Callable[[str, str | None], None],
+        record: Callable[[str, float], None],
+    ) -> None:
+        self.options = options
+        self._now_ms = now_ms
+        self._busy = busy
+        self._speak = speak
+        self._record = record
+        self._last_activity_ms = 0.0
+        self._reprompts = 0
+
+    def activity(self, caller_answered: bool = False) -> None:
+        """Someone spoke; `caller_answered` also resets the reprompt count."""
+        self._last_activity_ms = self._now_ms()
+        if caller_answered:
+            self._reprompts = 0
+
+    async def run(self) -> None:
+        """Checks four times a second until it has hung up on a silent caller."""
+        options = self.options
+        while True:
+            await asyncio.sleep(0.25)
+            quiet_ms = self._now_ms() - self._last_activity_ms
+            if self._busy() or quiet_ms < options.reprompt_after_ms:
+                continue
+            self._last_activity_ms = self._now_ms()
+            if self._reprompts >= options.max_reprompts:
+                self._record("caller_silent", self._now_ms())
+                self._speak(options.goodbye, "caller_silent")
+                return
+            self._reprompts += 1
+            self._record("reprompt", self._now_ms())
+            self._speak(options.reprompt, None)

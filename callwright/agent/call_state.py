@@ -1,0 +1,55 @@
+"""What the listening and the speaking halves of one call share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from callwright.agent.clock import AudioClock
+from callwright.agent.history import ConversationHistory
+from callwright.llm.base import CallInfo
+from callwright.observe.recorder import CallRecorder
+from callwright.store.base import Utterance
+from callwright.transports.base import CallTransport
+
+
+@dataclass(slots=True)
+class CallState:
+    """Per-call state used by both `CallSession` (listening) and `AgentVoice` (speaking).
+
+    Attributes:
+        call: who and what the call is.
+        transport: the call's connection.
+        clock: the call's audio clock.
+        recorder: background writer of the call record.
+        history: the conversation as the responder sees it.
+        outcome: set once something decided how the call ends (outcome, reason).
+    """
+
+    call: CallInfo
+    transport: CallTransport
+    clock: AudioClock
+    recorder: CallRecorder
+    history: ConversationHistory = field(default_factory=ConversationHistory)
+    outcome: tuple[str, str] | None = None
+    _utterances: int = 0
+
+    def add_utterance(
+        self,
+        role: str,
+        text: str,
+        *,
+        interrupted: bool = False,
+        start_ms: float | None = None,
+        end_ms: float | None = None,
+    ) -> None:
+        """Appends a line to the stored transcript."""
+        utterance = Utterance(
+            index=self._utterances,
+            role="caller" if role == "caller" else "agent",
+            text=text,
+            interrupted=interrupted,
+            start_ms=start_ms,
+            end_ms=end_ms,
+        )
+        self._utterances += 1
+        self.recorder.utterance(utterance)
