@@ -25,6 +25,9 @@ class AgentStack:
     store: CallStore
     turns: TurnOptions = field(default_factory=TurnOptions)
     patience: PatienceOptions = field(default_factory=PatienceOptions)
-    barge_in_confirm_ms: float = 600.0  # caller speech that makes a pause a real interruption
+    # Caller speech this long turns a pause into a real interruption without waiting for the
+    # words; backchannels ("uh-huh", "okay, sure") are shorter, and shorter interruptions are
+    # decided by their transcript.
+    barge_in_confirm_ms: float = 1200.0
     silence: SilenceOptions = field(default_factory=SilenceOptions)
     filler: FillerOptions = field(default_factory=FillerOptions)
