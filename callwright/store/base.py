@@ -65,6 +65,27 @@ class StoredEvent:
     data: Mapping[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What a call consumed, per layer.
+
+    Attributes:
+        stt_audio_s: seconds of audio sent to speech recognition (speculative passes included).
+        tts_chars: characters synthesized (cache hits included: they are what the caller got).
+        llm_prompt_tokens: prompt tokens sent to the language model.
+        llm_completion_tokens: tokens the language model produced.
+    """
+
+    stt_audio_s: float = 0.0
+    tts_chars: int = 0
+    llm_prompt_tokens: int = 0
+    llm_completion_tokens: int = 0
+
+
+# Event kinds that mean a human (or another line) took the call over.
+ESCALATION_KINDS = ("escalation", "transfer")
+
+
 @dataclass(slots=True)
 class CallDetail:
     """A call with everything recorded about it."""
@@ -73,6 +94,81 @@ class CallDetail:
     utterances: list[Utterance]
     events: list[StoredEvent]
     timelines: list[TurnTimeline]
+    usage: Usage = field(default_factory=Usage)
+    has_recording: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CallFilter:
+    """Which calls `list_summaries` returns (every condition given must hold).
+
+    Attributes:
+        limit: at most this many, newest first.
+        outcome: exact outcome.
+        status: exact status ("active", "ended", "cut_off").
+        escalated: True: only calls with an escalation or transfer event; False: only without.
+        since: started at or after (epoch seconds).
+        until: started before (epoch seconds).
+        slow_ms: only calls with a turn whose time-to-first-audio is at least this.
+    """
+
+    limit: int = 100
+    outcome: str | None = None
+    status: str | None = None
+    escalated: bool | None = None
+    since: float | None = None
+    until: float | None = None
+    slow_ms: float | None = None
+
+
+@dataclass(slots=True)
+class CallSummary:
+    """A call's record with the aggregates a calls list and the KPIs need.
+
+    Attributes:
+        record: the call's metadata.
+        turns: caller turns that got a timeline (turn 0, the greeting, excluded).
+        caller_utterances: lines the caller said.
+        max_ttfa_ms: slowest time-to-first-audio of the call, if any turn had one.
+        escalated_at_ms: first escalation or transfer on the call's audio timeline, or None.
+        last_event_ms: the call's last event on its audio timeline, or None.
+        usage: what the call consumed.
+    """
+
+    record: CallRecord
+    turns: int = 0
+    caller_utterances: int = 0
+    max_ttfa_ms: float | None = None
+    escalated_at_ms: float | None = None
+    last_event_ms: float | None = None
+    usage: Usage = field(default_factory=Usage)
+
+    @property
+    def escalated(self) -> bool:
+        return self.escalated_at_ms is not None
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.record.ended_at is None:
+            return None
+        return max(0.0, self.record.ended_at - self.record.started_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    """A call's stereo recording: caller left, agent right, 16-bit little-endian interleaved."""
+
+    sample_rate: int
+    pcm: bytes
+    channels: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeResult:
+    """What a retention pass deleted."""
+
+    raw_utterances: int = 0
+    recordings: int = 0
 
 
 class CallStore(Protocol):
@@ -93,6 +189,36 @@ class CallStore(Protocol):
     async def get_call(self, call_id: str) -> CallDetail | None: ...
 
     async def list_calls(self, limit: int = 100) -> list[CallRecord]: ...
+
+    async def add_raw_utterance(self, call_id: str, utterance: Utterance) -> None:
+        """Keeps the unredacted line (only where the redaction policy says to keep raw text)."""
+        ...
+
+    async def get_raw_utterances(self, call_id: str) -> list[Utterance]: ...
+
+    async def set_usage(self, call_id: str, usage: Usage) -> None:
+        """Stores the call's usage so far (the totals, replacing what was stored)."""
+        ...
+
+    async def add_recording_chunk(
+        self, call_id: str, seq: int, start_ms: float, sample_rate: int, pcm: bytes
+    ) -> None:
+        """Appends a piece of the stereo recording (chunks are contiguous, in seq order)."""
+        ...
+
+    async def get_recording(self, call_id: str) -> Recording | None: ...
+
+    async def list_summaries(self, query: CallFilter) -> list[CallSummary]: ...
+
+    async def list_timelines(
+        self, since: float | None = None, until: float | None = None
+    ) -> list[TurnTimeline]:
+        """Timelines of the calls started in [since, until)."""
+        ...
+
+    async def purge_before(self, cutoff: float) -> PurgeResult:
+        """Deletes raw transcripts and recordings of calls started before `cutoff`."""
+        ...
 
     async def mark_orphans_cut_off(self) -> int:
         """Marks calls left "active" by a dead worker as "cut_off"; returns how many."""

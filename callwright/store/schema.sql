@@ -68,3 +68,36 @@ CREATE TABLE IF NOT EXISTS turn_timelines (
     ttfa_ms DOUBLE PRECISION,
     PRIMARY KEY (call_id, turn_index)
 );
+
+-- Version 2: usage, recordings, raw transcripts. New tables only, so version 1 databases
+-- upgrade by applying this file again.
+
+CREATE TABLE IF NOT EXISTS call_usage (
+    call_id TEXT NOT NULL PRIMARY KEY,
+    stt_audio_s DOUBLE PRECISION NOT NULL,
+    tts_chars INTEGER NOT NULL,
+    llm_prompt_tokens INTEGER NOT NULL,
+    llm_completion_tokens INTEGER NOT NULL
+);
+
+-- The stereo recording in contiguous chunks written as the call goes (a killed worker keeps
+-- all but the last second or so). BYTEA has BLOB storage in SQLite too: blobs keep any affinity.
+CREATE TABLE IF NOT EXISTS recording_chunks (
+    call_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    start_ms DOUBLE PRECISION NOT NULL,
+    sample_rate INTEGER NOT NULL,
+    pcm BYTEA NOT NULL,
+    PRIMARY KEY (call_id, seq)
+);
+
+-- Unredacted transcript lines, kept only when the redaction policy says so, until retention.
+CREATE TABLE IF NOT EXISTS raw_utterances (
+    call_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    role TEXT NOT NULL,
+    text TEXT NOT NULL,
+    PRIMARY KEY (call_id, idx)
+);
+
+CREATE INDEX IF NOT EXISTS call_events_kind_idx ON call_events (kind, call_id);

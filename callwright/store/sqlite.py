@@ -16,59 +16,33 @@ before the next one runs, so it cannot disturb other calls.
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, TypeVar
 
 from callwright.observe.timeline import TurnTimeline
-from callwright.store.base import CallDetail, CallRecord, StoredEvent, Utterance
+from callwright.store import sql_common as q
+from callwright.store.base import (
+    CallDetail,
+    CallFilter,
+    CallRecord,
+    CallSummary,
+    PurgeResult,
+    Recording,
+    Usage,
+    Utterance,
+)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = q.SCHEMA_VERSION
+ORPHAN_END_REASON = q.ORPHAN_END_REASON
 MEMORY_PATH = ":memory:"
-ORPHAN_END_REASON = "worker stopped"
 
 _T = TypeVar("_T")
-_TIMELINE_FIELDS = tuple(TurnTimeline.field_names())
-_TIMELINE_COLUMNS = (*_TIMELINE_FIELDS, "ttfa_ms")
-_CALL_FIELDS = (
-    "call_id channel caller started_at ended_at status outcome end_reason parameters_json"
-).split()
-_CALL_COLUMNS = ", ".join(_CALL_FIELDS)
-_INSERT_CALL = f"INSERT INTO calls ({_CALL_COLUMNS}) VALUES (:{', :'.join(_CALL_FIELDS)})"
-_INSERT_EVENT = """
-INSERT INTO call_events (call_id, seq, kind, at_ms, data_json)
-SELECT ?, COALESCE(MAX(seq) + 1, 0), ?, ?, ? FROM call_events WHERE call_id = ?
-"""
-_UPSERT_UTTERANCE = """
-INSERT INTO utterances (call_id, idx, role, text, interrupted, start_ms, end_ms)
-VALUES (?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (call_id, idx) DO UPDATE SET role = excluded.role, text = excluded.text,
-    interrupted = excluded.interrupted, start_ms = excluded.start_ms, end_ms = excluded.end_ms
-"""
-_UPSERT_TIMELINE = (
-    f"INSERT INTO turn_timelines (call_id, {', '.join(_TIMELINE_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * (len(_TIMELINE_COLUMNS) + 1))}) "
-    "ON CONFLICT (call_id, turn_index) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _TIMELINE_COLUMNS if c != "turn_index")
-)
-_END_CALL = (
-    "UPDATE calls SET status = 'ended', ended_at = ?, outcome = ?, end_reason = ? WHERE call_id = ?"
-)
-_LIST_CALLS = f"SELECT {_CALL_COLUMNS} FROM calls ORDER BY started_at DESC, call_id DESC LIMIT ?"
-# An orphan's end is its last event on the audio timeline, which starts at started_at.
-_MARK_ORPHANS = """
-UPDATE calls SET status = 'cut_off', end_reason = ?, ended_at = COALESCE(
-    (SELECT calls.started_at + MAX(e.at_ms) / 1000.0 FROM call_events e
-     WHERE e.call_id = calls.call_id), ?)
-WHERE status = 'active'
-"""
 
 
 class StoreError(Exception):
@@ -133,13 +107,13 @@ class SqliteCallStore:
         Raises:
             CallExistsError: a call with this id is already recorded.
         """
-        params = {**asdict(record), "parameters_json": _dumps(record.parameters)}
+        params = q.call_params(record)
 
         def write(conn: sqlite3.Connection) -> None:
             with _transaction(conn):
-                if conn.execute("SELECT 1 FROM calls WHERE call_id = :call_id", params).fetchone():
+                if conn.execute(q.SELECT_CALL, (record.call_id,)).fetchone():
                     raise CallExistsError(f"call {record.call_id!r} is already recorded")
-                conn.execute(_INSERT_CALL, params)
+                conn.execute(q.INSERT_CALL, params)
 
         await self._run(write)
 
@@ -148,23 +122,18 @@ class SqliteCallStore:
     ) -> None:
         """Appends an event; its seq is the call's next number, starting at 0."""
         # Serialized here so the caller may mutate `data` as soon as this is awaited.
-        params = (call_id, kind, at_ms, _dumps(data), call_id)
-        await self._run(lambda conn: _write(conn, _INSERT_EVENT, params))
+        params = (call_id, kind, at_ms, q.dumps(data), call_id)
+        await self._run(lambda conn: _write(conn, q.INSERT_EVENT, params))
 
     async def add_utterance(self, call_id: str, utterance: Utterance) -> None:
         """Stores a transcript line; saving the same index again replaces it."""
-        u = utterance
-        params = (call_id, u.index, u.role, u.text, int(u.interrupted), u.start_ms, u.end_ms)
-        await self._run(lambda conn: _write(conn, _UPSERT_UTTERANCE, params))
+        params = q.utterance_params(call_id, utterance)
+        await self._run(lambda conn: _write(conn, q.UPSERT_UTTERANCE, params))
 
     async def add_timeline(self, call_id: str, timeline: TurnTimeline) -> None:
         """Stores a turn's timeline; saving the same turn again replaces it."""
-        # Snapshot now: the timeline keeps being marked while the write waits for the thread.
-        values = timeline.to_dict()
-        for flag in ("speculative_hit", "interrupted"):
-            values[flag] = None if values[flag] is None else int(cast(bool, values[flag]))
-        params = (call_id, *(values[c] for c in _TIMELINE_COLUMNS))
-        await self._run(lambda conn: _write(conn, _UPSERT_TIMELINE, params))
+        params = q.timeline_params(call_id, timeline)
+        await self._run(lambda conn: _write(conn, q.UPSERT_TIMELINE, params))
 
     async def end_call(self, call_id: str, outcome: str, end_reason: str) -> None:
         """Marks a call "ended" now, with its outcome and reason.
@@ -173,7 +142,7 @@ class SqliteCallStore:
             UnknownCallError: no call with this id is recorded.
         """
         params = (time.time(), outcome, end_reason, call_id)
-        if await self._run(lambda conn: _write(conn, _END_CALL, params)) == 0:
+        if await self._run(lambda conn: _write(conn, q.END_CALL, params)) == 0:
             raise UnknownCallError(f"no call {call_id!r} to end")
 
     async def get_call(self, call_id: str) -> CallDetail | None:
@@ -185,8 +154,67 @@ class SqliteCallStore:
         if limit <= 0:
             return []
         return await self._run(
-            lambda conn: [_record(row) for row in conn.execute(_LIST_CALLS, (limit,))]
+            lambda conn: [q.record_from(row) for row in conn.execute(q.LIST_CALLS, (limit,))]
         )
+
+    async def add_raw_utterance(self, call_id: str, utterance: Utterance) -> None:
+        """Keeps the unredacted line; saving the same index again replaces it."""
+        params = (call_id, utterance.index, utterance.role, utterance.text)
+        await self._run(lambda conn: _write(conn, q.UPSERT_RAW_UTTERANCE, params))
+
+    async def get_raw_utterances(self, call_id: str) -> list[Utterance]:
+        """The unredacted transcript, if it was kept and not yet purged."""
+        rows = await self._run(
+            lambda conn: conn.execute(q.SELECT_RAW_UTTERANCES, (call_id,)).fetchall()
+        )
+        return [Utterance(r["idx"], r["role"], r["text"]) for r in rows]
+
+    async def set_usage(self, call_id: str, usage: Usage) -> None:
+        """Stores the call's usage totals so far."""
+        params = q.usage_params(call_id, usage)
+        await self._run(lambda conn: _write(conn, q.UPSERT_USAGE, params))
+
+    async def add_recording_chunk(
+        self, call_id: str, seq: int, start_ms: float, sample_rate: int, pcm: bytes
+    ) -> None:
+        """Stores one piece of the stereo recording."""
+        params = (call_id, seq, start_ms, sample_rate, bytes(pcm))
+        await self._run(lambda conn: _write(conn, q.UPSERT_RECORDING_CHUNK, params))
+
+    async def get_recording(self, call_id: str) -> Recording | None:
+        """The call's recording, chunks joined, or None if it has none."""
+        rows = await self._run(lambda conn: conn.execute(q.SELECT_RECORDING, (call_id,)).fetchall())
+        if not rows:
+            return None
+        return Recording(rows[0]["sample_rate"], b"".join(bytes(r["pcm"]) for r in rows))
+
+    async def list_summaries(self, query: CallFilter) -> list[CallSummary]:
+        """Calls matching `query`, newest first, with their aggregates."""
+        sql, params = q.summaries_query(query)
+        return await self._run(
+            lambda conn: [q.summary_from(row) for row in conn.execute(sql, params)]
+        )
+
+    async def list_timelines(
+        self, since: float | None = None, until: float | None = None
+    ) -> list[TurnTimeline]:
+        """Timelines of the calls started in [since, until), oldest call first."""
+        sql, params = q.timelines_query(since, until)
+        return await self._run(
+            lambda conn: [q.timeline_from(row) for row in conn.execute(sql, params)]
+        )
+
+    async def purge_before(self, cutoff: float) -> PurgeResult:
+        """Deletes raw transcripts and recordings of calls started before `cutoff`."""
+
+        def purge(conn: sqlite3.Connection) -> PurgeResult:
+            with _transaction(conn):
+                recordings = conn.execute(q.COUNT_OLD_RECORDINGS, (cutoff,)).fetchone()["n"]
+                conn.execute(q.PURGE_RECORDINGS, (cutoff,))
+                raw = conn.execute(q.PURGE_RAW_UTTERANCES, (cutoff,)).rowcount
+            return PurgeResult(raw_utterances=raw, recordings=int(recordings))
+
+        return await self._run(purge)
 
     async def mark_orphans_cut_off(self) -> int:
         """Marks every "active" call as "cut_off"; returns how many.
@@ -196,7 +224,7 @@ class SqliteCallStore:
         has one, else now.
         """
         params = (ORPHAN_END_REASON, time.time())
-        return await self._run(lambda conn: _write(conn, _MARK_ORPHANS, params))
+        return await self._run(lambda conn: _write(conn, q.MARK_ORPHANS, params))
 
     async def close(self) -> None:
         """Waits for pending writes, closes the connection and stops the thread. Idempotent."""
@@ -292,59 +320,19 @@ def _read_call(conn: sqlite3.Connection, call_id: str) -> CallDetail | None:
     key = (call_id,)
     # One read transaction: a consistent snapshot even if another process is writing.
     with _transaction(conn, "DEFERRED"):
-        row = conn.execute(f"SELECT {_CALL_COLUMNS} FROM calls WHERE call_id = ?", key).fetchone()
+        row = conn.execute(q.SELECT_CALL, key).fetchone()
         if row is None:
             return None
-        utterances = conn.execute(
-            "SELECT idx, role, text, interrupted, start_ms, end_ms FROM utterances"
-            " WHERE call_id = ? ORDER BY idx",
-            key,
-        ).fetchall()
-        events = conn.execute(
-            "SELECT seq, kind, at_ms, data_json FROM call_events WHERE call_id = ? ORDER BY seq",
-            key,
-        ).fetchall()
-        timelines = conn.execute(
-            f"SELECT {', '.join(_TIMELINE_FIELDS)} FROM turn_timelines"
-            " WHERE call_id = ? ORDER BY turn_index",
-            key,
-        ).fetchall()
+        utterances = conn.execute(q.SELECT_UTTERANCES, key).fetchall()
+        events = conn.execute(q.SELECT_EVENTS, key).fetchall()
+        timelines = conn.execute(q.SELECT_TIMELINES, key).fetchall()
+        usage = conn.execute(q.SELECT_USAGE, key).fetchone()
+        has_recording = conn.execute(q.HAS_RECORDING, key).fetchone() is not None
     return CallDetail(
-        record=_record(row),
-        utterances=[
-            Utterance(u["idx"], u["role"], u["text"], bool(u["interrupted"]), *u[4:])
-            for u in utterances
-        ],
-        events=[StoredEvent(e[0], e[1], e[2], _loads(e["data_json"])) for e in events],
-        timelines=[_timeline(t) for t in timelines],
+        record=q.record_from(row),
+        utterances=[q.utterance_from(u) for u in utterances],
+        events=[q.event_from(e) for e in events],
+        timelines=[q.timeline_from(t) for t in timelines],
+        usage=q.usage_from(usage),
+        has_recording=has_recording,
     )
-
-
-def _record(row: sqlite3.Row) -> CallRecord:
-    values = {key: row[key] for key in row.keys() if key != "parameters_json"}
-    return CallRecord(**values, parameters=_loads(row["parameters_json"]))
-
-
-def _timeline(row: sqlite3.Row) -> TurnTimeline:
-    values = {name: row[name] for name in _TIMELINE_FIELDS}
-    hit = values["speculative_hit"]
-    values["speculative_hit"] = None if hit is None else bool(hit)
-    values["interrupted"] = bool(values["interrupted"])
-    return TurnTimeline(**values)
-
-
-def _dumps(data: Mapping[str, Any]) -> str:
-    return json.dumps(dict(data), ensure_ascii=False, separators=(",", ":"), default=_jsonable)
-
-
-def _loads(text: str) -> dict[str, Any]:
-    return cast(dict[str, Any], json.loads(text))
-
-
-def _jsonable(value: object) -> object:
-    # A stray value (numpy scalar, enum, path) must not cost the whole event: numpy values
-    # become plain numbers/lists, anything else its string form.
-    tolist = getattr(value, "tolist", None)
-    if callable(tolist):
-        return tolist()
-    return str(value)

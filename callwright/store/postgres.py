@@ -1,0 +1,273 @@
+"""PostgreSQL call store, for operators running several workers against one database.
+
+Same contract as the SQLite store (`callwright.store.sqlite`): every write commits before its
+coroutine returns, writes may race ahead of `start_call`, `start_call` on an existing id raises
+`CallExistsError`, `end_call` on an unknown one `UnknownCallError`. It uses psycopg 3's async
+driver with a small connection pool, so the event loop never blocks on the database.
+
+The schema is `schema.sql`, the same file SQLite applies (it is kept to portable SQL). Workers
+starting together serialize the schema step on an advisory lock, since concurrent
+`CREATE TABLE IF NOT EXISTS` can still collide in PostgreSQL's catalogs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from callwright.observe.timeline import TurnTimeline
+from callwright.store import sql_common as q
+from callwright.store.base import (
+    CallDetail,
+    CallFilter,
+    CallRecord,
+    CallSummary,
+    PurgeResult,
+    Recording,
+    Usage,
+    Utterance,
+)
+from callwright.store.sqlite import (
+    CallExistsError,
+    StoreClosedError,
+    StoreError,
+    UnknownCallError,
+)
+
+_SCHEMA_LOCK = 0x63616C6C  # any constant shared by every worker: "call"
+_INSERT_CALL_ONCE = q.INSERT_CALL + " ON CONFLICT (call_id) DO NOTHING"
+
+
+def _pg(sql: str) -> str:
+    return sql.replace("?", "%s")
+
+
+class PostgresCallStore:
+    """A `CallStore` in a PostgreSQL database.
+
+    Prefer `await PostgresCallStore.open(dsn)`, or `async with PostgresCallStore(dsn):`.
+
+    Args:
+        dsn: a libpq connection string or URL, e.g. "postgresql://callwright@db:5432/calls".
+        max_connections: pool size; one worker rarely needs more than a few.
+    """
+
+    def __init__(self, dsn: str, max_connections: int = 4) -> None:
+        self._dsn = dsn
+        self._pool: AsyncConnectionPool[AsyncConnection[Any]] = AsyncConnectionPool(
+            dsn,
+            min_size=1,
+            max_size=max_connections,
+            open=False,
+            kwargs={"autocommit": False},
+        )
+        self._opened = False
+        self._closed = False
+
+    @classmethod
+    async def open(cls, dsn: str, max_connections: int = 4) -> PostgresCallStore:
+        """Connects and applies the schema."""
+        store = cls(dsn, max_connections)
+        try:
+            await store.connect()
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    async def connect(self) -> None:
+        """Opens the pool and applies the schema; does nothing if already open."""
+        if self._closed:
+            raise StoreClosedError("call store is closed")
+        if self._opened:
+            return
+        await self._pool.open(wait=True, timeout=15.0)
+        self._opened = True
+        await self._apply_schema()
+
+    async def __aenter__(self) -> PostgresCallStore:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def _apply_schema(self) -> None:
+        ddl = resources.files("callwright.store").joinpath("schema.sql").read_text("utf-8")
+        async with self._pool.connection() as conn:
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            exists = await (await conn.execute("SELECT to_regclass('schema_version')")).fetchone()
+            if exists is not None and exists[0] is not None:
+                row = await (
+                    await conn.execute("SELECT MAX(version) FROM schema_version")
+                ).fetchone()
+                current = row[0] if row else None
+                if current is not None and current > q.SCHEMA_VERSION:
+                    raise StoreError(
+                        f"database schema version {current} is newer than this callwright"
+                        f" ({q.SCHEMA_VERSION}); upgrade callwright"
+                    )
+            await conn.execute(ddl)  # no parameters: several statements are allowed
+            await conn.execute(
+                "INSERT INTO schema_version (version, applied_at) VALUES (%s, %s)"
+                " ON CONFLICT (version) DO NOTHING",
+                (q.SCHEMA_VERSION, time.time()),
+            )
+
+    async def _execute(self, sql: str, params: Sequence[Any]) -> int:
+        self._check_open()
+        await self.connect()
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(_pg(sql), params)
+            return cursor.rowcount
+
+    async def _fetch(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        self._check_open()
+        await self.connect()
+        async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(_pg(sql), params)
+            return await cur.fetchall()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosedError("call store is closed")
+
+    async def start_call(self, record: CallRecord) -> None:
+        """Records a new call.
+
+        Raises:
+            CallExistsError: a call with this id is already recorded.
+        """
+        if await self._execute(_INSERT_CALL_ONCE, q.call_params(record)) == 0:
+            raise CallExistsError(f"call {record.call_id!r} is already recorded")
+
+    async def add_event(
+        self, call_id: str, kind: str, at_ms: float, data: Mapping[str, Any]
+    ) -> None:
+        """Appends an event; its seq is the call's next number, starting at 0."""
+        params = (call_id, kind, at_ms, q.dumps(data), call_id)
+        self._check_open()
+        await self.connect()
+        async with self._pool.connection() as conn:
+            # Concurrent appends to one call would read the same MAX(seq): serialize per call.
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (call_id,))
+            await conn.execute(_pg(q.INSERT_EVENT), params)
+
+    async def add_utterance(self, call_id: str, utterance: Utterance) -> None:
+        """Stores a transcript line; saving the same index again replaces it."""
+        await self._execute(q.UPSERT_UTTERANCE, q.utterance_params(call_id, utterance))
+
+    async def add_raw_utterance(self, call_id: str, utterance: Utterance) -> None:
+        """Keeps the unredacted line; saving the same index again replaces it."""
+        params = (call_id, utterance.index, utterance.role, utterance.text)
+        await self._execute(q.UPSERT_RAW_UTTERANCE, params)
+
+    async def get_raw_utterances(self, call_id: str) -> list[Utterance]:
+        """The unredacted transcript, if it was kept and not yet purged."""
+        rows = await self._fetch(q.SELECT_RAW_UTTERANCES, (call_id,))
+        return [Utterance(r["idx"], r["role"], r["text"]) for r in rows]
+
+    async def add_timeline(self, call_id: str, timeline: TurnTimeline) -> None:
+        """Stores a turn's timeline; saving the same turn again replaces it."""
+        await self._execute(q.UPSERT_TIMELINE, q.timeline_params(call_id, timeline))
+
+    async def set_usage(self, call_id: str, usage: Usage) -> None:
+        """Stores the call's usage totals so far."""
+        await self._execute(q.UPSERT_USAGE, q.usage_params(call_id, usage))
+
+    async def add_recording_chunk(
+        self, call_id: str, seq: int, start_ms: float, sample_rate: int, pcm: bytes
+    ) -> None:
+        """Stores one piece of the stereo recording."""
+        params = (call_id, seq, start_ms, sample_rate, bytes(pcm))
+        await self._execute(q.UPSERT_RECORDING_CHUNK, params)
+
+    async def get_recording(self, call_id: str) -> Recording | None:
+        """The call's recording, chunks joined, or None if it has none."""
+        rows = await self._fetch(q.SELECT_RECORDING, (call_id,))
+        if not rows:
+            return None
+        return Recording(rows[0]["sample_rate"], b"".join(bytes(r["pcm"]) for r in rows))
+
+    async def end_call(self, call_id: str, outcome: str, end_reason: str) -> None:
+        """Marks a call "ended" now, with its outcome and reason.
+
+        Raises:
+            UnknownCallError: no call with this id is recorded.
+        """
+        if await self._execute(q.END_CALL, (time.time(), outcome, end_reason, call_id)) == 0:
+            raise UnknownCallError(f"no call {call_id!r} to end")
+
+    async def get_call(self, call_id: str) -> CallDetail | None:
+        """Returns the call with its transcript, events and timelines in order, or None."""
+        self._check_open()
+        await self.connect()
+        key = (call_id,)
+        async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            # One snapshot for the whole read, as SQLite's read transaction gives.
+            await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+
+            async def rows(sql: str) -> list[dict[str, Any]]:
+                await cur.execute(_pg(sql), key)
+                return await cur.fetchall()
+
+            found = await rows(q.SELECT_CALL)
+            if not found:
+                return None
+            utterances = await rows(q.SELECT_UTTERANCES)
+            events = await rows(q.SELECT_EVENTS)
+            timelines = await rows(q.SELECT_TIMELINES)
+            usage = await rows(q.SELECT_USAGE)
+            recording = await rows(q.HAS_RECORDING)
+        return CallDetail(
+            record=q.record_from(found[0]),
+            utterances=[q.utterance_from(u) for u in utterances],
+            events=[q.event_from(e) for e in events],
+            timelines=[q.timeline_from(t) for t in timelines],
+            usage=q.usage_from(usage[0] if usage else None),
+            has_recording=bool(recording),
+        )
+
+    async def list_calls(self, limit: int = 100) -> list[CallRecord]:
+        """Returns up to `limit` calls, newest first."""
+        if limit <= 0:
+            return []
+        return [q.record_from(r) for r in await self._fetch(q.LIST_CALLS, (limit,))]
+
+    async def list_summaries(self, query: CallFilter) -> list[CallSummary]:
+        """Calls matching `query`, newest first, with their aggregates."""
+        sql, params = q.summaries_query(query)
+        return [q.summary_from(r) for r in await self._fetch(sql, params)]
+
+    async def list_timelines(
+        self, since: float | None = None, until: float | None = None
+    ) -> list[TurnTimeline]:
+        """Timelines of the calls started in [since, until), oldest call first."""
+        sql, params = q.timelines_query(since, until)
+        return [q.timeline_from(r) for r in await self._fetch(sql, params)]
+
+    async def purge_before(self, cutoff: float) -> PurgeResult:
+        """Deletes raw transcripts and recordings of calls started before `cutoff`."""
+        self._check_open()
+        await self.connect()
+        async with self._pool.connection() as conn:
+            count = await (await conn.execute(_pg(q.COUNT_OLD_RECORDINGS), (cutoff,))).fetchone()
+            await conn.execute(_pg(q.PURGE_RECORDINGS), (cutoff,))
+            raw = (await conn.execute(_pg(q.PURGE_RAW_UTTERANCES), (cutoff,))).rowcount
+        return PurgeResult(raw_utterances=raw, recordings=int(count[0]) if count else 0)
+
+    async def mark_orphans_cut_off(self) -> int:
+        """Marks every "active" call as "cut_off"; returns how many (see the SQLite store)."""
+        return await self._execute(q.MARK_ORPHANS, (q.ORPHAN_END_REASON, time.time()))
+
+    async def close(self) -> None:
+        """Waits for the pool's connections to be returned and closes them. Idempotent."""
+        if not self._closed:
+            self._closed = True
+            await self._pool.close()
