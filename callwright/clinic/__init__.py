@@ -1,0 +1,1 @@
+"""The demo agent: a clinic receptionist that books, moves and cancels real appointments."""

@@ -1,0 +1,134 @@
+"""Creating the receptionist for each call, with what all calls share: data, KB, integrations."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from callwright.clinic.flow import LINES
+from callwright.clinic.receptionist import Receptionist
+from callwright.clinic.store import ClinicStore, Doctor, Patient
+from callwright.clinic.tools import ClinicContext
+from callwright.flows.guardrails import Guardrails
+from callwright.kb import KnowledgeBase
+from callwright.llm.base import CallInfo
+
+log = logging.getLogger(__name__)
+
+KNOWLEDGE_DIR = Path(__file__).resolve().parent / "knowledge"
+Hook = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicOptions:
+    """How the receptionist is set up.
+
+    Attributes:
+        db_path: the clinic database (created and seeded when missing).
+        knowledge_dir: folder of markdown files the agent answers from.
+        kb_threshold: confidence needed to answer from the knowledge base.
+        today: the date calls are taken on (a function, so tests can pin it).
+    """
+
+    db_path: Path
+    knowledge_dir: Path = KNOWLEDGE_DIR
+    kb_threshold: float = 0.5
+    today: Callable[[], dt.date] = dt.date.today
+
+
+@dataclass(slots=True)
+class ClinicData:
+    """What every call of the clinic shares."""
+
+    store: ClinicStore
+    kb: KnowledgeBase
+    doctors: list[Doctor]
+    patients: list[Patient]
+    hooks: list[Hook] = field(default_factory=list)
+
+    async def emit(self, kind: str, data: dict[str, Any]) -> None:
+        """Hands an event to every hook (webhooks, calendar); a failing hook is logged."""
+        for hook in self.hooks:
+            try:
+                await hook(kind, data)
+            except Exception:
+                log.exception("hook failed for %s", kind)
+
+
+async def open_clinic(options: ClinicOptions) -> ClinicData:
+    """Opens the store and the knowledge base."""
+    store = await ClinicStore.open(options.db_path)
+    kb = await asyncio.to_thread(
+        KnowledgeBase.from_folder,
+        options.knowledge_dir,
+        options.kb_threshold,
+        ("clinic", "office", "practice"),
+    )
+    return ClinicData(store, kb, await store.doctors(), await store.patients())
+
+
+class ClinicResponderFactory:
+    """Creates the deterministic receptionist for each call.
+
+    Args:
+        data: the opened clinic (see `open_clinic`).
+        options: the options it was opened with.
+    """
+
+    name = "clinic-receptionist"
+
+    def __init__(self, data: ClinicData, options: ClinicOptions) -> None:
+        self.data = data
+        self.options = options
+        self.guardrails = Guardrails()
+        self.receptionists: dict[str, Receptionist] = {}
+
+    @classmethod
+    async def open(cls, options: ClinicOptions) -> ClinicResponderFactory:
+        """Opens the clinic's data and returns the factory."""
+        return cls(await open_clinic(options), options)
+
+    def add_hook(self, hook: Hook) -> None:
+        """Adds a receiver of clinic events (webhooks, calendar sync)."""
+        self.data.hooks.append(hook)
+
+    def context(self, call: CallInfo) -> ClinicContext:
+        """The tool context of a new call."""
+        return ClinicContext(
+            call_id=call.call_id,
+            store=self.data.store,
+            kb=self.data.kb,
+            doctors=self.data.doctors,
+            patients=self.data.patients,
+            today=self.options.today(),
+            emit=self.data.emit,
+        )
+
+    def for_call(self, call: CallInfo) -> Receptionist:
+        """Returns the receptionist that will serve `call`."""
+        receptionist = Receptionist(call, self.context(call), self.guardrails)
+        # Kept so tests and the operator can see a call's flow state; bounded below.
+        self.receptionists[call.call_id] = receptionist
+        if len(self.receptionists) > 1000:
+            self.receptionists.pop(next(iter(self.receptionists)))
+        return receptionist
+
+    def phrases(self) -> list[str]:
+        """Fixed lines and knowledge answers, for pre-synthesis into the TTS cache."""
+        return fixed_phrases(self.data.kb.phrases())
+
+    async def close(self) -> None:
+        """Closes the store and the knowledge base."""
+        await self.data.store.close()
+        self.data.kb.close()
+
+
+def fixed_phrases(extra: Iterable[str] = ()) -> list[str]:
+    """Every line the receptionist says word for word."""
+    lines: Sequence[str] = [v for k, v in LINES.items() if k != "filler"]
+    return [*lines, *extra]

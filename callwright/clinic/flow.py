@@ -1,0 +1,127 @@
+"""The receptionist's flow: its nodes, their slots and tools, and the fixed lines it says.
+
+Read this file to know what the agent can do; `receptionist.py` is how it does it.
+"""
+
+from __future__ import annotations
+
+from callwright.flows.engine import Flow, Node, SlotSpec
+from callwright.flows.intents import Intent, intents_from
+
+ASK_DOCTOR = SlotSpec("doctor", "person", "Which doctor would you like to see?", "doctors")
+ASK_DATE = SlotSpec("date", "date", "What day would you like to come in?")
+ASK_TIME = SlotSpec("time", "time", "What time would suit you?", optional=True)
+ASK_NAME = SlotSpec("name", "person", "What is your full name?", "patients")
+ASK_DOB = SlotSpec("dob", "dob", "And your date of birth?")
+
+KNOWLEDGE = frozenset({"search_knowledge", "transfer_to_front_desk"})
+
+CLINIC_FLOW = Flow(
+    name="clinic-receptionist",
+    start="menu",
+    nodes={
+        "menu": Node("menu", tools=KNOWLEDGE | {"verify_identity", "check_availability"}),
+        "verify": Node("verify", slots=(ASK_NAME, ASK_DOB), tools=KNOWLEDGE | {"verify_identity"}),
+        "book": Node(
+            "book",
+            slots=(ASK_DOCTOR, ASK_DATE, ASK_TIME),
+            tools=KNOWLEDGE | {"check_availability", "book_appointment"},
+            requires_identity=True,
+            confirm=True,
+        ),
+        "reschedule": Node(
+            "reschedule",
+            slots=(ASK_DATE, ASK_TIME),
+            tools=KNOWLEDGE | {"list_appointments", "check_availability", "reschedule_appointment"},
+            requires_identity=True,
+            confirm=True,
+        ),
+        "cancel": Node(
+            "cancel",
+            tools=KNOWLEDGE | {"list_appointments", "cancel_appointment"},
+            requires_identity=True,
+            confirm=True,
+        ),
+        "lookup": Node("lookup", tools=KNOWLEDGE | {"list_appointments"}, requires_identity=True),
+    },
+)
+
+# What the caller wants, in the menu. Priority order: "cancel my appointment" is a cancel,
+# not a booking, although it says "appointment".
+TASK_INTENTS: list[Intent] = intents_from(
+    {
+        "reschedule": [
+            "reschedule",
+            "move my appointment",
+            "change my appointment",
+            "different time",
+            "different day",
+            "another day",
+            "postpone",
+        ],
+        "cancel": ["cancel"],
+        "lookup": [
+            "upcoming",
+            "my appointments",
+            "when is my appointment",
+            "do i have an appointment",
+            "check my appointment",
+        ],
+        "book": [
+            "book",
+            "appointment",
+            "schedule",
+            "see a doctor",
+            "see the doctor",
+            "see doctor",
+            "make an appointment",
+            "checkup",
+            "check up",
+        ],
+        "thanks": ["thank you", "thanks"],
+    }
+)
+
+LINES = {
+    "greeting": "Hello, thanks for calling Maple Street Clinic. How can I help you today?",
+    "goodbye": "Thank you for calling. Goodbye!",
+    "anything_else": "Is there anything else I can help with?",
+    "thanks": "You're welcome. Is there anything else I can help with?",
+    "fallback": (
+        "Sorry, I didn't catch that. I can book, move or cancel an appointment, "
+        "or answer questions about the clinic."
+    ),
+    "not_sure": (
+        "I'm not sure about that one, so I'll ask the front desk to call you back. "
+        "Or I can transfer you now."
+    ),
+    "transfer": "Of course. I'll transfer you to the front desk now. Please hold.",
+    "emergency": (
+        "This sounds like an emergency. Please hang up and dial nine one one right away."
+    ),
+    "abuse_warning": "I want to help, but I can't continue if the language stays abusive.",
+    "abuse_end": "I'm going to end this call now. Goodbye.",
+    "out_of_scope": (
+        "I can't give medical advice or handle prescriptions over the phone. "
+        "I can book you in with a doctor, or transfer you to the front desk."
+    ),
+    "verify": "Sure. First, what is your full name and date of birth?",
+    "verify_again": (
+        "Sorry, I couldn't match that name and date of birth. "
+        "Could you say your full name and date of birth again?"
+    ),
+    "verify_failed": (
+        "I'm sorry, I can't verify your identity, so I can't access appointments on this "
+        "call. I can transfer you to the front desk, or answer general questions."
+    ),
+    "ask_name": "Thanks. And your full name, please?",
+    "ask_dob": "Thanks. And your date of birth?",
+    "start_over": "Okay, let's start over. How can I help you?",
+    "nothing_to_go_back": "Sure. How can I help you?",
+    "what_change": "No problem. What would you like to change: the doctor, the day or the time?",
+    "no_appointments": "I don't see any upcoming appointments for you. Would you like to book one?",
+    "kept": "Okay, I've left it as it was. Is there anything else I can help with?",
+    "slot_gone": "Sorry, that time has just been taken.",
+    "error": "Sorry, I'm having trouble with our booking system right now.",
+    "filler": "One moment while I check.",
+}

@@ -1,0 +1,660 @@
+"""The clinic receptionist without an LLM: the flow of `flow.py`, run deterministically.
+
+Every turn goes through the same gates in the same order: guardrails (emergency, abuse, out of
+scope), global intents (a human, repeat, go back, never mind, goodbye), then the current node.
+Facts come only from tools (availability, appointments) and the knowledge base; the lines in
+`LINES` state none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from callwright.clinic.flow import CLINIC_FLOW, LINES, TASK_INTENTS
+from callwright.clinic.store import Appointment
+from callwright.clinic.tools import ClinicContext, clinic_tools
+from callwright.flows.engine import Ambiguous, FlowState, SlotContext, extract, fill
+from callwright.flows.globals import match_global
+from callwright.flows.guardrails import Guardrails
+from callwright.flows.intents import match_intent
+from callwright.flows.names import Directory, Person
+from callwright.flows.slots import TimeSpec, extract_choice, extract_dob, extract_yes_no
+from callwright.flows.speech import join_and, join_or, speak_date, speak_time, speak_when
+from callwright.llm.base import (
+    CallInfo,
+    EndCall,
+    ResponseEvent,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+    TurnContext,
+)
+from callwright.tools.registry import ToolRegistry
+
+Offer = tuple[dt.date, dt.time]
+_PERIODS = {"morning": (0, 12), "afternoon": (12, 17), "evening": (17, 24)}
+
+
+def _in_period(time: dt.time, period: str | None) -> bool:
+    low, high = _PERIODS.get(period or "", (0, 24))
+    return low <= time.hour < high
+
+
+class Receptionist:
+    """Serves one call. Created by `ClinicResponderFactory.for_call`."""
+
+    def __init__(
+        self,
+        call: CallInfo,
+        ctx: ClinicContext,
+        guardrails: Guardrails,
+        now: Callable[[], dt.datetime] = dt.datetime.now,
+    ) -> None:
+        self.call = call
+        self.ctx = ctx
+        self.tools: ToolRegistry = clinic_tools(ctx)
+        self.state = FlowState(CLINIC_FLOW.start)
+        self.flow = CLINIC_FLOW
+        self._guardrails = guardrails
+        self._now = now
+        self._queue: asyncio.Queue[ResponseEvent | _Emit | None] = asyncio.Queue()
+        self._said: list[str] = []
+        self._abuse = 0
+        self._done: list[str] = []  # what the call achieved, for the end-of-call summary
+        self._slot_ctx = SlotContext(
+            today=ctx.today,
+            directories={"doctors": ctx.doctor_directory, "patients": ctx.patient_directory},
+        )
+
+    # --- plumbing ----------------------------------------------------------------------
+
+    async def respond(self, context: TurnContext) -> AsyncIterator[ResponseEvent]:
+        """Streams the reply to the latest turn of `context.history`."""
+        self._queue = asyncio.Queue()
+        self._said = []
+        task = asyncio.create_task(self._handle(context))
+        task.add_done_callback(lambda _t: self._queue.put_nowait(None))
+        try:
+            while (event := await self._queue.get()) is not None:
+                if isinstance(event, _Emit):
+                    await self.ctx.emit(event.kind, event.data)
+                else:
+                    yield event
+            task.result()
+        finally:
+            if not task.done():
+                task.cancel()
+            if self._said:
+                self.state.last_said = " ".join(self._said)
+
+    def say(self, text: str) -> None:
+        """Queues a line to be spoken."""
+        self._said.append(text)
+        self._queue.put_nowait(TextDelta(text + " "))
+
+    def end(self, reason: str) -> None:
+        """Ends the call once the reply has been spoken."""
+        summary = {"call_id": self.call.call_id, "reason": reason, "done": self._done}
+        if self.ctx.patient is not None:
+            summary["patient_id"] = self.ctx.patient.id
+        self._queue.put_nowait(_Emit("call_ended", summary))
+        self._queue.put_nowait(EndCall(reason))
+
+    def record(self, name: str, result: dict[str, Any]) -> None:
+        """Records a flow decision (a flag, a follow-up) as a tool result on the call."""
+        call = ToolCall(f"flow_{uuid.uuid4().hex[:8]}", name, {})
+        self._queue.put_nowait(ToolResult(call=call, result=result))
+
+    async def tool(self, tool_name: str, **arguments: Any) -> ToolResult:
+        """Runs a tool the current node allows; speaks a filler if it is slow."""
+        call = ToolCall(f"flow_{uuid.uuid4().hex[:8]}", tool_name, arguments)
+        if not self.flow.allows(self.state.node, tool_name):
+            error = f"{tool_name} not allowed in {self.state.node}"
+            result = ToolResult(call, None, error=error)
+        else:
+            key = ToolRegistry.idempotency_key(call, scope=self.call.call_id)
+            result = ToolResult(call, None, error="no result")
+            async for event in self.tools.run_with_filler(call, LINES["filler"], key):
+                if isinstance(event, TextDelta):
+                    self.say(event.text)
+                else:
+                    result = event
+        self._queue.put_nowait(result)
+        return result
+
+    async def _handle(self, context: TurnContext) -> None:
+        if context.trigger == "call_start":
+            await self.ctx.emit("call_started", {"call_id": self.call.call_id})
+            self.say(LINES["greeting"])
+            return
+        if context.trigger == "silence":
+            return
+        last = next((m for m in reversed(context.history) if m.role == "user"), None)
+        await self.turn(last.content if last else "")
+
+    # --- one caller turn ---------------------------------------------------------------
+
+    async def turn(self, text: str) -> None:
+        """Decides and says what comes next after the caller said `text`."""
+        verdict = self._guardrails.check(text)
+        if verdict == "emergency":
+            self.say(LINES["emergency"])
+            self.record("flag_call", {"flag": "emergency", "text": text})
+            self._queue.put_nowait(
+                _Emit("call_flagged", {"call_id": self.call.call_id, "flag": "emergency"})
+            )
+            self.end("emergency")
+            return
+        if verdict == "abuse":
+            self._abuse += 1
+            if self._abuse > 1:
+                self.say(LINES["abuse_end"])
+                self.record("flag_call", {"flag": "abuse"})
+                self.end("abusive_caller")
+            else:
+                self.say(LINES["abuse_warning"])
+            return
+        if verdict == "out_of_scope":
+            self.say(LINES["out_of_scope"])
+            return
+        intent = match_global(text)
+        if intent == "human":
+            await self.tool("transfer_to_front_desk", reason="caller asked for a person")
+            self.say(LINES["transfer"])
+            self.end("transfer_requested")
+            return
+        if intent == "goodbye":
+            self.say(LINES["goodbye"])
+            self.end("caller said goodbye")
+            return
+        if intent == "repeat":
+            self.say(self.state.last_said or LINES["greeting"])
+            return
+        if intent == "abort":
+            self._reset()
+            self.say(LINES["start_over"])
+            return
+        if intent == "back":
+            if self.state.back():
+                await self.advance()
+            else:
+                self.say(LINES["nothing_to_go_back"])
+            return
+        if self.state.node == "menu":
+            await self.menu(text)
+        elif self.state.node == "verify":
+            await self.verify(text)
+        else:
+            await self.task_turn(text)
+
+    def _reset(self) -> None:
+        verified = self.state.verified
+        self.state = FlowState(self.flow.start, verified=verified)
+
+    # --- menu and knowledge ------------------------------------------------------------
+
+    async def menu(self, text: str) -> None:
+        awaiting = self.state.awaiting
+        self.state.awaiting = None
+        answer = extract_yes_no(text)
+        intent = match_intent(text, TASK_INTENTS)
+        if awaiting == "offer_book" and answer is True and intent is None:
+            intent = "book"
+        if awaiting in ("anything_else", "offer_book") and answer is False and intent is None:
+            self.say(LINES["goodbye"])
+            self.end("completed")
+            return
+        if intent == "thanks":
+            self.say(LINES["thanks"])
+            self.state.awaiting = "anything_else"
+            return
+        if intent is not None:
+            self.state.go(intent)
+            _, ambiguous = fill(self.state, self.flow.node(intent).slots, text, self._slot_ctx)
+            if ambiguous is not None and self.state.verified is not None:
+                self._ask_which(ambiguous)
+                return
+            await self.advance()
+            return
+        result = await self.tool("search_knowledge", question=text)
+        found = (result.result or {}).get("answer") if result.error is None else None
+        if found:
+            self.say(found)
+            return
+        self.record("follow_up", {"question": text})
+        await self.ctx.emit("follow_up_requested", {"call_id": self.call.call_id, "question": text})
+        self.say(LINES["not_sure"])
+
+    # --- identity ----------------------------------------------------------------------
+
+    async def verify(self, text: str) -> None:
+        state = self.state
+        name = extract(self.flow.node("verify").slots[0], text, self._slot_ctx)
+        if name is not None:
+            state.slots["name_text"] = text
+        dob = extract_dob(text, self.ctx.today)
+        if dob is not None:
+            state.slots["dob"] = dob
+        if "name_text" not in state.slots and "dob" not in state.slots:
+            if not await self._verify_failed():
+                self.say(LINES["verify_again"])
+            return
+        if "dob" not in state.slots:
+            self.say(LINES["ask_dob"])
+            return
+        if "name_text" not in state.slots:
+            self.say(LINES["ask_name"])
+            return
+        result = await self.tool(
+            "verify_identity",
+            name=state.slots.pop("name_text"),
+            dob=state.slots.pop("dob").isoformat(),
+        )
+        if result.error is None and (result.result or {}).get("verified"):
+            state.verified = result.result["patient_id"]
+            self.say(f"Thank you, {result.result['first_name']}.")
+            state.node = state.resume or "menu"
+            state.resume = None
+            await self.advance()
+            return
+        if not await self._verify_failed():
+            self.say(LINES["verify_again"])
+
+    async def _verify_failed(self) -> bool:
+        """Counts a failure; after the second, gives up on the task. True when it gave up."""
+        if self.state.fail("verify") < 2:
+            return False
+        self.state = FlowState("menu")
+        self.say(LINES["verify_failed"])
+        return True
+
+    # --- tasks -------------------------------------------------------------------------
+
+    async def advance(self) -> None:
+        """Says what the current node needs next, or acts when it has everything."""
+        state = self.state
+        node = self.flow.node(state.node)
+        if node.requires_identity and state.verified is None:
+            state.resume = node.name
+            state.node = "verify"
+            state.awaiting = None
+            self.say(LINES["verify"])
+            return
+        if node.name == "menu":
+            self.say(LINES["anything_else"])
+            state.awaiting = "anything_else"
+        elif node.name == "book":
+            await self._when(confirm=self._confirm_booking)
+        elif node.name == "lookup":
+            await self._lookup()
+        elif node.name in ("reschedule", "cancel"):
+            if await self._choose_appointment():
+                if node.name == "cancel":
+                    self._confirm_cancel()
+                else:
+                    await self._when(confirm=self._confirm_reschedule)
+
+    async def task_turn(self, text: str) -> None:
+        """A caller turn inside a task: answers, corrections, choices and confirmations."""
+        state = self.state
+        node = self.flow.node(state.node)
+        awaiting = state.awaiting
+        if awaiting == "appointment":
+            picked = self._pick_appointment(text)
+            if picked is None:
+                self.say(state.pending.get("question", ""))
+                return
+            state.slots["appointment"] = picked
+            state.slots["doctor"] = self._doctor_person(picked.doctor_id)
+            state.awaiting = None
+            await self.advance()
+            return
+        if awaiting == "doctor_choice":
+            chosen = Directory(list(state.pending["candidates"])).match(text).best
+            index = extract_choice(text, len(state.pending["candidates"]))
+            if chosen is None and index is not None:
+                chosen = state.pending["candidates"][index]
+            if chosen is not None:
+                state.slots["doctor"] = chosen
+            state.awaiting = None
+            await self.advance()
+            return
+        switch = self._switch_to(text)
+        if switch is not None:
+            verified = state.verified
+            self.state = FlowState(switch, verified=verified)
+            fill(self.state, self.flow.node(switch).slots, text, self._slot_ctx)
+            await self.advance()
+            return
+        offers: list[Offer] = state.pending.get("offers", [])
+        index = extract_choice(text, len(offers)) if awaiting == "choice" else None
+        if index is not None:
+            state.slots["date"], time = offers[index]
+            state.slots["time"] = TimeSpec(time=time)
+            await self.advance()
+            return
+        changed, ambiguous = fill(state, node.slots, text, self._slot_ctx)
+        if ambiguous is not None:
+            self._ask_which(ambiguous)
+            return
+        if "date" in changed and "time" not in changed and awaiting == "choice":
+            state.slots.pop("time", None)  # a new day: the offered times were for the old one
+        if changed:
+            await self.advance()
+            return
+        answer = extract_yes_no(text)
+        if awaiting == "choice" and answer is True and len(offers) == 1:
+            state.slots["date"], time = offers[0]
+            state.slots["time"] = TimeSpec(time=time)
+            await self.advance()
+        elif awaiting == "confirm" and answer is True:
+            await self._act()
+        elif awaiting == "confirm" and answer is False:
+            if state.node == "cancel":
+                self._back_to_menu(LINES["kept"])
+                return
+            self.say(LINES["what_change"])
+            state.awaiting = "change"
+        elif not await self._answer_question(text):
+            self.say(self._question())
+
+    def _switch_to(self, text: str) -> str | None:
+        """Another task the caller now asks for ("actually, cancel it instead"), if any."""
+        if self.state.awaiting == "confirm":
+            return None
+        intent = match_intent(text, TASK_INTENTS)
+        if intent in (None, "thanks", self.state.node):
+            return None
+        if intent == "book" and "book" not in text.lower():
+            return None  # "appointment" alone is not a new booking
+        return intent
+
+    async def _answer_question(self, text: str) -> bool:
+        """A knowledge question in the middle of a task: answer it, then ask ours again."""
+        if not _is_question(text):
+            return False
+        result = await self.tool("search_knowledge", question=text)
+        answer = (result.result or {}).get("answer") if result.error is None else None
+        if not answer:
+            return False
+        self.say(answer)
+        self.say(self._question())
+        return True
+
+    def _question(self) -> str:
+        """The question the caller still has to answer."""
+        state = self.state
+        offers: list[Offer] = state.pending.get("offers", [])
+        if state.awaiting == "choice" and offers:
+            return f"Which would you like: {self._offer_text(offers)}?"
+        if state.awaiting == "confirm":
+            return "Shall I go ahead?"
+        if state.awaiting == "change":
+            return LINES["what_change"]
+        missing = state.missing(self.flow.node(state.node))
+        if missing is not None:
+            return missing.ask
+        return LINES["anything_else"]
+
+    def _ask_which(self, ambiguous: Ambiguous) -> None:
+        names = [c.spoken for c in ambiguous.candidates]
+        self.state.pending = {"candidates": ambiguous.candidates}
+        self.state.awaiting = "doctor_choice"
+        self.say(f"Did you mean {join_or(names)}?")
+
+    def _back_to_menu(self, line: str) -> None:
+        verified = self.state.verified
+        self.state = FlowState("menu", verified=verified, awaiting="anything_else")
+        self.say(line)
+
+    # --- availability ------------------------------------------------------------------
+
+    async def _when(self, confirm: Callable[[], None]) -> None:
+        """Fills doctor, day and time against real availability, then confirms."""
+        state = self.state
+        doctor = state.slots.get("doctor")
+        if doctor is None:
+            names = join_or([d.spoken for d in self.ctx.doctors])
+            self.say(f"Which doctor would you like to see? We have {names}.")
+            state.awaiting = "doctor"
+            return
+        day: dt.date | None = state.slots.get("date")
+        if day is None:
+            self.say(
+                f"What day would you like to see {doctor.spoken}?"
+                if state.node == "book"
+                else "What day would you like to move it to?"
+            )
+            state.awaiting = "date"
+            return
+        spec: TimeSpec | None = state.slots.get("time")
+        free = await self._free(doctor.key, day)
+        if free is None:
+            return
+        wanted = spec.time if spec else None
+        if wanted is not None and wanted in free:
+            confirm()
+            return
+        options = [t for t in free if _in_period(t, spec.period if spec else None)] or free
+        if wanted is not None:
+            # Nearest free times to the one asked for.
+            def distance(t: dt.time) -> int:
+                return abs(t.hour * 60 + t.minute - wanted.hour * 60 - wanted.minute)
+
+            options = sorted(free, key=distance)[:2]
+            options.sort()
+        offers = [(day, t) for t in options[:2]]
+        if not offers:
+            offers = await self._next_days(doctor.key, day)
+            if not offers:
+                self.say(f"{doctor.spoken} has no openings in the next two weeks.")
+                self._back_to_menu(LINES["anything_else"])
+                return
+            lead = f"{doctor.spoken} has nothing free that day. The next opening is"
+        elif wanted is not None:
+            lead = f"{doctor.spoken} isn't free then. I have"
+        else:
+            lead = f"{doctor.spoken} is free on"
+        state.pending = {"offers": offers}
+        state.awaiting = "choice"
+        question = "Would that work?" if len(offers) == 1 else "Which would you like?"
+        self.say(f"{lead} {self._offer_text(offers)}. {question}")
+
+    async def _free(self, doctor: str, day: dt.date) -> list[dt.time] | None:
+        result = await self.tool("check_availability", doctor=doctor, date=day.isoformat())
+        if result.error is not None:
+            self.say(LINES["error"])
+            self._back_to_menu(LINES["anything_else"])
+            return None
+        return [dt.time.fromisoformat(t) for t in result.result["free"]]
+
+    async def _next_days(self, doctor: str, day: dt.date) -> list[Offer]:
+        for ahead in range(1, 15):
+            later = day + dt.timedelta(days=ahead)
+            free = await self._free(doctor, later)
+            if free is None:
+                return []
+            if free:
+                return [(later, t) for t in free[:2]]
+        return []
+
+    def _offer_text(self, offers: list[Offer]) -> str:
+        if len({d for d, _ in offers}) == 1:
+            day = offers[0][0]
+            times = join_or([speak_time(t) for _, t in offers])
+            return f"{speak_date(day, self.ctx.today)} at {times}"
+        return join_or([speak_when(d, t, self.ctx.today) for d, t in offers])
+
+    # --- confirmations and actions -----------------------------------------------------
+
+    def _when_text(self) -> str:
+        spec: TimeSpec = self.state.slots["time"]
+        assert spec.time is not None
+        return speak_when(self.state.slots["date"], spec.time, self.ctx.today)
+
+    def _confirm_booking(self) -> None:
+        doctor = self.state.slots["doctor"]
+        self.state.awaiting = "confirm"
+        self.say(f"So that's {doctor.spoken} on {self._when_text()}. Shall I book it?")
+
+    def _confirm_reschedule(self) -> None:
+        current: Appointment = self.state.slots["appointment"]
+        before = speak_when(current.start.date(), current.start.time(), self.ctx.today)
+        self.state.awaiting = "confirm"
+        self.say(
+            f"I'll move your appointment with {self._doctor_name(current.doctor_id)} from "
+            f"{before} to {self._when_text()}. Shall I go ahead?"
+        )
+
+    def _confirm_cancel(self) -> None:
+        current: Appointment = self.state.slots["appointment"]
+        when = speak_when(current.start.date(), current.start.time(), self.ctx.today)
+        self.state.awaiting = "confirm"
+        self.say(
+            f"Just to confirm, you want to cancel your appointment with "
+            f"{self._doctor_name(current.doctor_id)} on {when}?"
+        )
+
+    async def _act(self) -> None:
+        state = self.state
+        slots = state.slots
+        if state.node == "cancel":
+            result = await self.tool("cancel_appointment", appointment_id=slots["appointment"].id)
+            done = "Your appointment is cancelled."
+        else:
+            when = {
+                "date": slots["date"].isoformat(),
+                "time": slots["time"].time.isoformat("minutes"),
+            }
+            if state.node == "book":
+                result = await self.tool("book_appointment", doctor=slots["doctor"].key, **when)
+                done = f"You're all set with {slots['doctor'].spoken} on {self._when_text()}."
+            else:
+                current = slots["appointment"]
+                result = await self.tool(
+                    "reschedule_appointment", appointment_id=current.id, **when
+                )
+                done = f"Done. Your appointment is now on {self._when_text()}."
+        if result.error is not None:
+            if "not available" in result.error or "already booked" in result.error:
+                self.say(LINES["slot_gone"])
+                slots.pop("time", None)
+                await self.advance()
+                return
+            self.say(LINES["error"])
+            self._back_to_menu(LINES["anything_else"])
+            return
+        self._done.append(f"{state.node}:{result.result.get('id')}")
+        self._back_to_menu(f"{done} {LINES['anything_else']}")
+
+    # --- existing appointments ---------------------------------------------------------
+
+    async def _appointments(self) -> list[Appointment] | None:
+        result = await self.tool("list_appointments")
+        if result.error is not None:
+            self.say(LINES["error"])
+            self._back_to_menu(LINES["anything_else"])
+            return None
+        return [
+            Appointment(
+                a["id"],
+                a["patient_id"],
+                a["doctor_id"],
+                dt.datetime.fromisoformat(a["start"]),
+                a["status"],
+            )
+            for a in result.result["appointments"]
+        ]
+
+    def _doctor_person(self, doctor_id: str) -> Person:
+        return next(d for d in self.ctx.doctor_directory.people if d.key == doctor_id)
+
+    def _doctor_name(self, doctor_id: str) -> str:
+        return next((d.spoken for d in self.ctx.doctors if d.id == doctor_id), "the doctor")
+
+    def _describe(self, appointment: Appointment) -> str:
+        when = speak_when(appointment.start.date(), appointment.start.time(), self.ctx.today)
+        return f"with {self._doctor_name(appointment.doctor_id)} on {when}"
+
+    async def _lookup(self) -> None:
+        found = await self._appointments()
+        if found is None:
+            return
+        if not found:
+            self.state = FlowState("menu", verified=self.state.verified, awaiting="offer_book")
+            self.say(LINES["no_appointments"])
+            return
+        listed = join_and([self._describe(a) for a in found])
+        noun = "an appointment" if len(found) == 1 else "appointments"
+        self._back_to_menu(f"You have {noun} {listed}. {LINES['anything_else']}")
+
+    async def _choose_appointment(self) -> bool:
+        """Makes sure one appointment is chosen; False when the caller must answer first."""
+        state = self.state
+        if "appointment" in state.slots:
+            return True
+        found = await self._appointments()
+        if found is None:
+            return False
+        if not found:
+            self.state = FlowState("menu", verified=state.verified, awaiting="offer_book")
+            self.say(LINES["no_appointments"])
+            return False
+        if len(found) == 1:
+            state.slots["appointment"] = found[0]
+            state.slots["doctor"] = self._doctor_person(found[0].doctor_id)
+            return True
+        question = (
+            f"You have appointments {join_or([self._describe(a) for a in found])}. Which one?"
+        )
+        state.pending = {"appointments": found, "question": question}
+        state.awaiting = "appointment"
+        self.say(question)
+        return False
+
+    def _pick_appointment(self, text: str) -> Appointment | None:
+        found: list[Appointment] = self.state.pending.get("appointments", [])
+        index = extract_choice(text, len(found))
+        if index is not None:
+            return found[index]
+        doctor = self.ctx.doctor_directory.match(text).best
+        day = extract(self.flow.node("book").slots[1], text, self._slot_ctx)
+        hits = [
+            a
+            for a in found
+            if (doctor is None or a.doctor_id == doctor.key)
+            and (day is None or a.start.date() == day)
+        ]
+        return hits[0] if len(hits) == 1 and (doctor or day) else None
+
+
+_QUESTION_WORDS = (
+    "what",
+    "where",
+    "when",
+    "how",
+    "do",
+    "does",
+    "is",
+    "are",
+    "can",
+    "could",
+    "will",
+)
+
+
+def _is_question(text: str) -> bool:
+    words = text.lower().split()
+    return text.rstrip().endswith("?") or bool(words and words[0].strip(",") in _QUESTION_WORDS)
+
+
+class _Emit:
+    """An event for the integrations, queued with the reply so it is sent in order."""
+
+    def __init__(self, kind: str, data: dict[str, Any]) -> None:
+        self.kind = kind
+        self.data = data

@@ -1,0 +1,225 @@
+"""Node-based conversation flows: nodes, typed slots, tool policy, and per-call flow state.
+
+A flow is a set of nodes. Each node says what it needs (typed slots, each with the question
+that asks for it), which tools it may call, whether it needs a verified caller, and whether
+its action must be read back and confirmed first. The engine's part is generic: pull slot
+values out of a transcript (overwriting earlier ones, so "actually, make it Wednesday" keeps
+the doctor and the reason), find what is still missing, remember where to go back to, and
+answer "may this node call that tool?" for the deterministic and the LLM paths alike.
+
+Example (a whole flow fits on a screen):
+
+    BOOK = Node(
+        "book",
+        slots=(
+            SlotSpec("doctor", "person", "Which doctor would you like to see?", "doctors"),
+            SlotSpec("date", "date", "What day works for you?"),
+            SlotSpec("time", "time", "What time would suit you?"),
+        ),
+        tools=frozenset({"check_availability", "book_appointment"}),
+        requires_identity=True,
+        confirm=True,
+    )
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from callwright.flows.names import Directory, NameMatch, Person
+from callwright.flows.slots import (
+    TimeSpec,
+    extract_date,
+    extract_digits,
+    extract_dob,
+    extract_phone,
+    extract_time,
+    extract_yes_no,
+)
+
+SlotKind = Literal["date", "time", "person", "dob", "phone", "yes_no", "text", "digits"]
+
+
+@dataclass(frozen=True, slots=True)
+class SlotSpec:
+    """A typed piece of information a node needs.
+
+    Attributes:
+        name: key in the flow state.
+        kind: how to extract it from a transcript.
+        ask: the question that asks for it.
+        directory: for kind "person", the name of the directory to match against.
+        optional: the node can act without it.
+    """
+
+    name: str
+    kind: SlotKind
+    ask: str
+    directory: str | None = None
+    optional: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One step of a flow.
+
+    Attributes:
+        name: unique within the flow.
+        slots: what the node needs before it can act, in the order it asks for them.
+        tools: tools the node may call; anything else is refused (LLM path included).
+        requires_identity: the caller must be verified before the node runs.
+        confirm: the node's action is irreversible: read the details back and get a yes.
+        say: what the agent says on entering the node, if anything.
+    """
+
+    name: str
+    slots: tuple[SlotSpec, ...] = ()
+    tools: frozenset[str] = frozenset()
+    requires_identity: bool = False
+    confirm: bool = False
+    say: str = ""
+
+    def slot(self, name: str) -> SlotSpec | None:
+        """The node's slot called `name`."""
+        return next((s for s in self.slots if s.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """A named set of nodes and the node a call starts in."""
+
+    name: str
+    start: str
+    nodes: Mapping[str, Node]
+
+    def node(self, name: str) -> Node:
+        """The node called `name`."""
+        return self.nodes[name]
+
+    def allows(self, node: str, tool: str) -> bool:
+        """May `node` call `tool`?"""
+        return tool in self.nodes[node].tools
+
+
+@dataclass(frozen=True, slots=True)
+class Ambiguous:
+    """A slot value the caller must choose between ("Doctor Patel or Doctor Park?")."""
+
+    slot: str
+    candidates: tuple[Person, ...]
+
+
+@dataclass(slots=True)
+class FlowState:
+    """Where one call is in its flow, and everything it has learned.
+
+    Attributes:
+        node: the current node.
+        slots: slot values by name; they survive node changes and changes of mind.
+        stack: (node, slot snapshot) to return to on "go back".
+        verified: id of the caller once identity is verified.
+        awaiting: what the last question asked for: a slot name, "confirm", "choice", or None.
+        pending: details of an action waiting for confirmation, or of offered choices.
+        last_said: the agent's last reply, for "repeat that".
+        failures: how often each question failed, to stop asking after a few tries.
+        resume: node to continue with after a detour (identity check).
+    """
+
+    node: str
+    slots: dict[str, Any] = field(default_factory=dict)
+    stack: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    verified: str | None = None
+    awaiting: str | None = None
+    pending: dict[str, Any] = field(default_factory=dict)
+    last_said: str = ""
+    failures: dict[str, int] = field(default_factory=dict)
+    resume: str | None = None
+
+    def go(self, node: str) -> None:
+        """Moves to `node`, remembering where to go back to."""
+        if node != self.node:
+            self.stack.append((self.node, dict(self.slots)))
+        self.node = node
+        self.awaiting = None
+        self.pending = {}
+
+    def back(self) -> bool:
+        """Returns to the previous node with its slots; False when there is none."""
+        if not self.stack:
+            return False
+        self.node, self.slots = self.stack.pop()
+        self.awaiting = None
+        self.pending = {}
+        return True
+
+    def fail(self, what: str) -> int:
+        """Counts a failed attempt at `what`; returns the count so far."""
+        self.failures[what] = self.failures.get(what, 0) + 1
+        return self.failures[what]
+
+    def missing(self, node: Node) -> SlotSpec | None:
+        """The first required slot of `node` not filled yet."""
+        return next((s for s in node.slots if not s.optional and s.name not in self.slots), None)
+
+
+@dataclass(frozen=True, slots=True)
+class SlotContext:
+    """What extractors need besides the words: the date and the directories."""
+
+    today: dt.date
+    directories: Mapping[str, Directory] = field(default_factory=dict)
+
+
+def extract(spec: SlotSpec, text: str, ctx: SlotContext) -> Any:
+    """The value of one slot in `text`: a typed value, an `Ambiguous`, or None."""
+    if spec.kind == "date":
+        return extract_date(text, ctx.today)
+    if spec.kind == "time":
+        found: TimeSpec | None = extract_time(text)
+        return found
+    if spec.kind == "dob":
+        return extract_dob(text, ctx.today)
+    if spec.kind == "phone":
+        return extract_phone(text)
+    if spec.kind == "yes_no":
+        return extract_yes_no(text)
+    if spec.kind == "digits":
+        return extract_digits(text) or None
+    if spec.kind == "person":
+        directory = ctx.directories[spec.directory or spec.name]
+        match: NameMatch = directory.match(text)
+        if match.best is not None:
+            return match.best
+        if len(match.candidates) > 1:
+            return Ambiguous(spec.name, match.candidates)
+        return None
+    stripped = text.strip()
+    return stripped or None
+
+
+def fill(
+    state: FlowState, specs: Sequence[SlotSpec], text: str, ctx: SlotContext
+) -> tuple[list[str], Ambiguous | None]:
+    """Extracts every slot of `specs` found in `text` into `state`, overwriting old values.
+
+    Free-text and yes/no slots are only filled when the last question asked for them: "yes"
+    answers a question, it is not a value to pick up from any sentence.
+
+    Returns:
+        The names of the slots that changed, and an ambiguity to resolve, if any.
+    """
+    changed: list[str] = []
+    ambiguous: Ambiguous | None = None
+    for spec in specs:
+        if spec.kind in ("text", "yes_no", "digits") and state.awaiting != spec.name:
+            continue
+        value = extract(spec, text, ctx)
+        if isinstance(value, Ambiguous):
+            ambiguous = ambiguous or value
+        elif value is not None and state.slots.get(spec.name) != value:
+            state.slots[spec.name] = value
+            changed.append(spec.name)
+    return changed, ambiguous

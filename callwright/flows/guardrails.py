@@ -1,0 +1,80 @@
+"""Deterministic rules that run before any understanding: emergencies, abuse, out of scope.
+
+They are plain phrase lists on purpose: a rule that decides "tell the caller to dial 911"
+must be predictable, testable and the same with or without an LLM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from callwright.flows.intents import words
+
+Verdict = Literal["emergency", "abuse", "out_of_scope"]
+
+EMERGENCY_CUES = (
+    "chest pain",
+    "chest pains",
+    "pain in my chest",
+    "can't breathe",
+    "cannot breathe",
+    "can not breathe",
+    "trouble breathing",
+    "not breathing",
+    "stopped breathing",
+    "heart attack",
+    "having a stroke",
+    "unconscious",
+    "passed out",
+    "bleeding badly",
+    "bleeding heavily",
+    "won't stop bleeding",
+    "overdose",
+    "kill myself",
+    "suicide",
+    "seizure",
+)
+ABUSE_CUES = ("fuck", "fucking", "shit", "bitch", "asshole", "bastard", "idiot", "stupid bot")
+OUT_OF_SCOPE_CUES = (
+    "prescription",
+    "prescribe",
+    "refill",
+    "diagnose",
+    "diagnosis",
+    "test results",
+    "lab results",
+    "medical advice",
+    "what medicine",
+    "how much should i take",
+    "dosage",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class GuardrailOptions:
+    """The phrases each rule reacts to; replace them to adapt the agent to another domain."""
+
+    emergency: Sequence[str] = EMERGENCY_CUES
+    abuse: Sequence[str] = ABUSE_CUES
+    out_of_scope: Sequence[str] = OUT_OF_SCOPE_CUES
+
+
+@dataclass(slots=True)
+class Guardrails:
+    """Checks each caller turn before anything else sees it."""
+
+    options: GuardrailOptions = field(default_factory=GuardrailOptions)
+
+    def check(self, text: str) -> Verdict | None:
+        """The first rule `text` trips, in order of severity, or None."""
+        joined = f" {' '.join(words(text))} "
+        for verdict, cues in (
+            ("emergency", self.options.emergency),
+            ("abuse", self.options.abuse),
+            ("out_of_scope", self.options.out_of_scope),
+        ):
+            if any(f" {' '.join(words(cue))} " in joined for cue in cues):
+                return verdict  # type: ignore[return-value]
+        return None

@@ -1,0 +1,363 @@
+"""Slot extraction from real transcripts: dates, times, dates of birth, digits, yes/no.
+
+Each extractor takes one transcript (as Whisper writes it: digits or words, "3 p.m.",
+"half past two", "March 12, 1984") and returns a typed value or None. None means "not said",
+never a guess: the flow asks again rather than book the wrong day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from callwright.flows.numbers import normalize_numbers
+
+WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
+_MONTH_ABBR = {m[:3]: i + 1 for i, m in enumerate(MONTHS)} | {"sept": 9}
+_WORD = re.compile(r"[a-z]+|\d+(?:st|nd|rd|th)?")
+Period = Literal["morning", "afternoon", "evening"]
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased words and numbers of a transcript, with number words as digits."""
+    return _WORD.findall(normalize_numbers(text))
+
+
+def _weekday(word: str) -> int | None:
+    if word in WEEKDAYS:
+        return WEEKDAYS.index(word)
+    if len(word) >= 5:
+        # Whisper misspells rather than drops weekdays ("wensday"); close enough counts.
+        close = difflib.get_close_matches(word, WEEKDAYS, n=1, cutoff=0.8)
+        if close:
+            return WEEKDAYS.index(close[0])
+    return None
+
+
+def _month(word: str) -> int | None:
+    if word in MONTHS:
+        return MONTHS.index(word) + 1
+    if word in _MONTH_ABBR and word != "may" and word != "mar":
+        return _MONTH_ABBR[word]
+    return None
+
+
+def _day_number(word: str) -> int | None:
+    match = re.fullmatch(r"(\d{1,2})(st|nd|rd|th)?", word)
+    if match and 1 <= int(match.group(1)) <= 31:
+        return int(match.group(1))
+    return None
+
+
+def _safe_date(year: int, month: int, day: int) -> dt.date | None:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _month_day(words: list[str]) -> tuple[int, int, int | None] | None:
+    """(month, day, year or None) from "march 12 1984", "12th of march", "the 3rd of may"."""
+    for i, word in enumerate(words):
+        month = _month(word)
+        if month is None:
+            continue
+        after = words[i + 1 : i + 4]
+        if after and after[0] == "the":
+            after = after[1:]
+        if after and (day := _day_number(after[0])) is not None:
+            year = _year(after[1]) if len(after) > 1 else None
+            return month, day, year
+        before = [w for w in words[max(0, i - 3) : i] if w not in ("the", "of")]
+        if before and (day := _day_number(before[-1])) is not None:
+            year = _year(after[0]) if after else None
+            return month, day, year
+    return None
+
+
+def _year(word: str) -> int | None:
+    return int(word) if re.fullmatch(r"(19|20)\d\d", word) else None
+
+
+def _numeric_date(text: str) -> tuple[int, int, int] | None:
+    """(month, day, year) from "3/12/1984" or "03-12-1984" (US order)."""
+    match = re.search(r"\b(\d{1,2})[/.-](\d{1,2})[/.-]((?:19|20)\d\d)\b", text)
+    if not match:
+        return None
+    return int(match.group(1)), int(match.group(2)), int(match.group(3))
+
+
+def extract_date(text: str, today: dt.date) -> dt.date | None:
+    """A calendar date in the future (or today) named in `text`.
+
+    Understands "today", "tomorrow", "the day after tomorrow", weekdays ("Tuesday",
+    "next Tuesday": the next one after today), "March 3rd", "the 3rd of March", and "the
+    3rd" alone (the next 3rd of a month).
+
+    Args:
+        text: a transcript.
+        today: the date the caller is calling on.
+
+    Returns:
+        The date, or None when no date was said.
+    """
+    words = tokens(text)
+    joined = " ".join(words)
+    if "day after tomorrow" in joined:
+        return today + dt.timedelta(days=2)
+    if "tomorrow" in words:
+        return today + dt.timedelta(days=1)
+    if "today" in words:
+        return today
+    md = _month_day(words)
+    if md is not None:
+        month, day, year = md
+        found = _safe_date(year or today.year, month, day)
+        if found is not None and year is None and found < today:
+            found = _safe_date(today.year + 1, month, day)
+        return found if found is not None and found >= today else None
+    for word in words:
+        weekday = _weekday(word)
+        if weekday is not None:
+            # "Tuesday" and "next Tuesday" both mean the first Tuesday after today; the
+            # read-back ("Tuesday the 10th") lets the caller correct a different reading.
+            return today + dt.timedelta(days=(weekday - today.weekday()) % 7 or 7)
+    # "the 3rd", but not "the 2nd one" (a choice among offered times).
+    match = re.search(r"\bthe (\d{1,2})(st|nd|rd|th)\b(?! 1\b| option)", joined)
+    if match:
+        day = int(match.group(1))
+        for months_ahead in range(3):
+            month0 = today.month - 1 + months_ahead
+            found = _safe_date(today.year + month0 // 12, month0 % 12 + 1, day)
+            if found is not None and found >= today:
+                return found
+    return None
+
+
+def extract_dob(text: str, today: dt.date | None = None) -> dt.date | None:
+    """A date of birth: month, day and year, spoken ("March 12, 1984") or keyed in.
+
+    Keypad entry is 8 digits, as year-month-day ("19840312") or month-day-year ("03121984").
+
+    Args:
+        text: a transcript, or the digits of a keypad entry.
+        today: for rejecting dates of birth in the future; defaults to the current date.
+
+    Returns:
+        The date of birth, or None when no complete, plausible one was given.
+    """
+    today = today or dt.date.today()
+    words = tokens(text)
+    found: dt.date | None = None
+    digits = "".join(ch for ch in text if ch.isdigit())
+    md = _month_day(words)
+    numeric = _numeric_date(text)
+    if md is not None and md[2] is not None:
+        found = _safe_date(md[2], md[0], md[1])
+    elif numeric is not None:
+        found = _safe_date(numeric[2], numeric[0], numeric[1])
+    elif len(digits) == 8 and re.fullmatch(r"[\d\s#*]+", text.strip()):
+        found = _safe_date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+        if found is None or not 1900 <= found.year:
+            found = _safe_date(int(digits[4:]), int(digits[:2]), int(digits[2:4]))
+    if found is None or found > today or found.year < 1900:
+        return None
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class TimeSpec:
+    """A time of day the caller asked for: an exact time, or only a part of the day.
+
+    Attributes:
+        time: the exact time, when one was said.
+        period: "morning", "afternoon" or "evening", when said (with or without a time).
+    """
+
+    time: dt.time | None = None
+    period: Period | None = None
+
+
+_PERIOD_WORDS: dict[str, Period] = {
+    "morning": "morning",
+    "afternoon": "afternoon",
+    "evening": "evening",
+    "tonight": "evening",
+}
+
+
+def _meridiem(joined: str) -> str | None:
+    if re.search(r"\b(a ?\.? ?m\b\.?)", joined):
+        return "am"
+    if re.search(r"\b(p ?\.? ?m\b\.?)", joined):
+        return "pm"
+    return None
+
+
+def _resolve_hour(hour: int, meridiem: str | None, period: Period | None) -> int | None:
+    if not 0 <= hour <= 23:
+        return None
+    if hour > 12:
+        return hour
+    if meridiem == "pm" or period in ("afternoon", "evening"):
+        return hour + 12 if hour < 12 else 12
+    if meridiem == "am" or period == "morning":
+        return 0 if hour == 12 else hour
+    # Office hours: "at two" means the afternoon, "at nine" the morning.
+    return hour + 12 if 1 <= hour <= 7 else hour
+
+
+def extract_time(text: str) -> TimeSpec | None:
+    """A time of day from "3 p.m.", "2:30", "half past two", "quarter to four", "noon",
+    "ten o'clock", "at nine", "2 30 in the afternoon", or only "in the morning".
+
+    Hours without "a.m."/"p.m." are read as office hours (1 to 7 is the afternoon).
+
+    Args:
+        text: a transcript.
+
+    Returns:
+        The time and/or part of day, or None when neither was said.
+    """
+    norm = normalize_numbers(text).replace(".", " . ")
+    words = tokens(text)
+    joined = " ".join(words)
+    period = next((_PERIOD_WORDS[w] for w in words if w in _PERIOD_WORDS), None)
+    meridiem = _meridiem(" ".join(_WORD.findall(norm)))
+    hour: int | None = None
+    minute = 0
+    if "noon" in words or "midday" in words:
+        hour, meridiem = 12, "pm"
+    elif m := re.search(r"\bhalf (?:past|after) (\d{1,2})\b", joined):
+        hour, minute = int(m.group(1)), 30
+    elif m := re.search(r"\bquarter (past|after|to|till|of) (\d{1,2})\b", joined):
+        hour, minute = int(m.group(2)), 15
+        if m.group(1) in ("to", "till", "of"):
+            hour, minute = hour - 1, 45
+    elif m := re.search(r"\b(\d{1,2}) (past|after) (\d{1,2})\b", joined):
+        hour, minute = int(m.group(3)), int(m.group(1))
+    elif m := re.search(r"\b(\d{1,2}):(\d{2})\b", norm):
+        hour, minute = int(m.group(1)), int(m.group(2))
+    elif m := re.search(r"\b(\d{1,2}) (\d{2}|o 0\d)\b(?! (?:19|20)\d\d)", joined):
+        hour, minute = int(m.group(1)), int(m.group(2)[-2:].replace(" ", "0"))
+    elif m := re.search(r"\b(\d{1,2}) ?(?:o ?clock|a m|p m|am|pm)\b", joined):
+        hour = int(m.group(1))
+    elif m := re.search(r"\b(?:at|around|about|for) (\d{1,2})\b(?!st|nd|rd|th)", joined):
+        hour = int(m.group(1))
+    elif m := re.search(r"\b(\d{1,2}) in the (?:morning|afternoon|evening)\b", joined):
+        hour = int(m.group(1))
+    if hour is None:
+        return TimeSpec(period=period) if period else None
+    if not 0 <= minute < 60:
+        return None
+    resolved = _resolve_hour(hour, meridiem, period)
+    if resolved is None:
+        return None
+    return TimeSpec(time=dt.time(resolved, minute), period=period)
+
+
+YES_CUES = (
+    "yes",
+    "yeah",
+    "yep",
+    "yup",
+    "yea",
+    "sure",
+    "correct",
+    "right",
+    "ok",
+    "okay",
+    "absolutely",
+    "definitely",
+    "please do",
+    "go ahead",
+    "sounds good",
+    "perfect",
+    "confirm",
+    "that works",
+    "book it",
+    "do it",
+)
+NO_CUES = (
+    "no",
+    "nope",
+    "nah",
+    "not",
+    "don't",
+    "dont",
+    "wrong",
+    "incorrect",
+    "negative",
+    "wait",
+    "actually",
+)
+
+
+def extract_yes_no(text: str) -> bool | None:
+    """True for yes ("yeah", "that's right", "go ahead"), False for no, None for neither.
+
+    When both appear, the first one said wins: "no, yes that's fine" is a correction, and
+    "yes, no problem" is a yes.
+    """
+    raw = re.findall(r"[a-z']+", text.lower().replace("’", "'"))
+    joined = f" {' '.join(raw)} "
+    first_yes = min((joined.find(f" {c} ") for c in YES_CUES if f" {c} " in joined), default=-1)
+    first_no = min((joined.find(f" {c} ") for c in NO_CUES if f" {c} " in joined), default=-1)
+    if " no problem " in joined and first_yes >= 0:
+        return True
+    if first_yes < 0 and first_no < 0:
+        return None
+    if first_no < 0:
+        return True
+    if first_yes < 0:
+        return False
+    return first_yes < first_no
+
+
+def extract_digits(text: str) -> str:
+    """Every digit said or keyed, in order: "five five five, oh one" → "55501"."""
+    norm = normalize_numbers(text)
+    norm = re.sub(r"\boh\b", "0", norm)
+    return "".join(ch for ch in norm if ch.isdigit())
+
+
+def extract_phone(text: str) -> str | None:
+    """A phone number of 10 digits (or 11 starting with 1), as E.164 for the US; else None."""
+    digits = extract_digits(text)
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    if len(digits) != 10:
+        return None
+    return "+1" + digits
+
+
+def extract_choice(text: str, count: int) -> int | None:
+    """Which of `count` offered options the caller picked: "the first one", "2", "the last"."""
+    words = tokens(text)
+    if "last" in words or "later" in words or "latest" in words:
+        return count - 1
+    if "earlier" in words or "earliest" in words:
+        return 0
+    for word in words:
+        if m := re.fullmatch(r"(\d)(st|nd|rd|th)?", word):
+            index = int(m.group(1)) - 1
+            if 0 <= index < count and (m.group(2) or len(words) == 1):
+                return index
+    return None

@@ -1,0 +1,1 @@
+"""Outgoing integrations: signed webhooks and CalDAV calendar sync."""

@@ -1,0 +1,259 @@
+"""Outgoing, signed webhooks with retries and a dead-letter record.
+
+Events (call started, appointment booked, call ended with a summary, ...) are queued without
+waiting and delivered by one background task: each POST is signed with HMAC-SHA256 over
+"<timestamp>.<body>" (header `X-Callwright-Signature: t=<ts>,v1=<hex>`), retried with
+exponential backoff, and written to a dead-letter table in SQLite when every attempt failed.
+Dead letters are retried periodically (and on `redeliver()`), so a receiver that was down
+gets the event later; the event id stays the same, so the receiver can deduplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import sqlite3
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+log = logging.getLogger(__name__)
+SIGNATURE_HEADER = "X-Callwright-Signature"
+EVENT_ID_HEADER = "X-Callwright-Event-Id"
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookOptions:
+    """Where to send events and how hard to try.
+
+    Attributes:
+        url: the receiver.
+        secret: shared secret for the signature.
+        max_attempts: attempts before an event is dead-lettered.
+        backoff_s: wait before the second attempt; doubled each time after.
+        timeout_s: limit for one POST.
+        redeliver_every_s: how often dead letters are retried.
+        events: event kinds to send; empty sends all.
+    """
+
+    url: str
+    secret: str
+    max_attempts: int = 4
+    backoff_s: float = 0.5
+    timeout_s: float = 5.0
+    redeliver_every_s: float = 60.0
+    events: frozenset[str] = frozenset()
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The signature header value for `body` sent at `timestamp`."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def verify_signature(secret: str, header: str, body: bytes, tolerance_s: float = 300.0) -> bool:
+    """What a receiver does: checks the signature and that it is recent."""
+    try:
+        parts = dict(item.split("=", 1) for item in header.split(","))
+        timestamp = int(parts["t"])
+    except (ValueError, KeyError):
+        return False
+    if abs(time.time() - timestamp) > tolerance_s:
+        return False
+    return hmac.compare_digest(sign(secret, timestamp, body), header)
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS webhook_dead_letters (
+    event_id TEXT PRIMARY KEY, kind TEXT NOT NULL, body TEXT NOT NULL,
+    attempts INTEGER NOT NULL, last_error TEXT NOT NULL, failed_at REAL NOT NULL,
+    delivered_at REAL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """An event that could not be delivered (yet)."""
+
+    event_id: str
+    kind: str
+    body: str
+    attempts: int
+    last_error: str
+    delivered_at: float | None
+
+
+class WebhookSender:
+    """Delivers events in the background. Call `start()` in the running loop, `close()` at exit.
+
+    Args:
+        options: receiver and retry policy.
+        db_path: SQLite file for the dead-letter record.
+    """
+
+    def __init__(self, options: WebhookOptions, db_path: Path | str) -> None:
+        self.options = options
+        self._db_path = str(db_path)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhooks-db")
+        self._db: sqlite3.Connection | None = None
+        self._queue: asyncio.Queue[tuple[str, str, bytes]] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._session: aiohttp.ClientSession | None = None
+        self.delivered = 0
+
+    async def start(self) -> None:
+        """Opens the dead-letter record and starts delivery and redelivery."""
+        await self._db_run(self._connect)
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.options.timeout_s)
+        )
+        self._tasks = [
+            asyncio.create_task(self._deliver_loop(), name="webhooks"),
+            asyncio.create_task(self._redeliver_loop(), name="webhooks-redeliver"),
+        ]
+
+    def _connect(self) -> None:
+        if self._db_path != ":memory:":
+            Path(self._db_path).parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self._db_path, check_same_thread=False, isolation_level=None)
+        db.executescript(_SCHEMA)
+        self._db = db
+
+    async def _db_run(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def emit(self, kind: str, data: dict[str, Any]) -> None:
+        """Queues an event; returns at once (a clinic hook)."""
+        if self.options.events and kind not in self.options.events:
+            return
+        event_id = "evt_" + uuid.uuid4().hex[:16]
+        body = json.dumps(
+            {"id": event_id, "type": kind, "created_at": time.time(), "data": data}, default=str
+        ).encode()
+        self._queue.put_nowait((event_id, kind, body))
+
+    async def drain(self) -> None:
+        """Waits until every queued event was delivered or dead-lettered."""
+        await self._queue.join()
+
+    async def _deliver_loop(self) -> None:
+        while True:
+            event_id, kind, body = await self._queue.get()
+            try:
+                error = await self._deliver(event_id, body)
+                if error is not None:
+                    await self._db_run(self._dead_letter, event_id, kind, body, error)
+                    log.warning("webhook %s (%s) dead-lettered: %s", event_id, kind, error)
+            finally:
+                self._queue.task_done()
+
+    async def _deliver(self, event_id: str, body: bytes) -> str | None:
+        """Tries every attempt; None on success, else the last error."""
+        error = "not attempted"
+        for attempt in range(self.options.max_attempts):
+            if attempt:
+                await asyncio.sleep(self.options.backoff_s * 2 ** (attempt - 1))
+            error_or_none = await self._post(event_id, body)
+            if error_or_none is None:
+                self.delivered += 1
+                return None
+            error = error_or_none
+        return error
+
+    async def _post(self, event_id: str, body: bytes) -> str | None:
+        assert self._session is not None
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(self.options.secret, int(time.time()), body),
+            EVENT_ID_HEADER: event_id,
+        }
+        try:
+            async with self._session.post(self.options.url, data=body, headers=headers) as r:
+                if 200 <= r.status < 300:
+                    return None
+                return f"HTTP {r.status}"
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return f"{type(exc).__name__}: {exc}"
+
+    def _dead_letter(self, event_id: str, kind: str, body: bytes, error: str) -> None:
+        assert self._db is not None
+        self._db.execute(
+            "INSERT INTO webhook_dead_letters VALUES (?, ?, ?, ?, ?, ?, NULL) "
+            "ON CONFLICT(event_id) DO UPDATE SET attempts = attempts + excluded.attempts, "
+            "last_error = excluded.last_error, failed_at = excluded.failed_at",
+            (event_id, kind, body.decode(), self.options.max_attempts, error, time.time()),
+        )
+
+    def _pending_letters(self) -> list[tuple[str, str, str]]:
+        assert self._db is not None
+        return self._db.execute(
+            "SELECT event_id, kind, body FROM webhook_dead_letters WHERE delivered_at IS NULL "
+            "ORDER BY failed_at"
+        ).fetchall()
+
+    def _mark_delivered(self, event_id: str) -> None:
+        assert self._db is not None
+        self._db.execute(
+            "UPDATE webhook_dead_letters SET delivered_at = ? WHERE event_id = ?",
+            (time.time(), event_id),
+        )
+
+    async def dead_letters(self) -> list[DeadLetter]:
+        """The dead-letter record, delivered ones included."""
+
+        def query() -> list[DeadLetter]:
+            assert self._db is not None
+            rows = self._db.execute(
+                "SELECT event_id, kind, body, attempts, last_error, delivered_at "
+                "FROM webhook_dead_letters ORDER BY failed_at"
+            ).fetchall()
+            return [DeadLetter(*row) for row in rows]
+
+        result: list[DeadLetter] = await self._db_run(query)
+        return result
+
+    async def redeliver(self) -> int:
+        """Retries every undelivered dead letter once; returns how many got through."""
+        delivered = 0
+        for event_id, kind, body in await self._db_run(self._pending_letters):
+            error = await self._post(event_id, body.encode())
+            if error is None:
+                await self._db_run(self._mark_delivered, event_id)
+                delivered += 1
+            else:
+                await self._db_run(self._dead_letter, event_id, kind, body.encode(), error)
+        return delivered
+
+    async def _redeliver_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.redeliver_every_s)
+            try:
+                await self.redeliver()
+            except Exception:
+                log.exception("webhook redelivery failed")
+
+    async def close(self) -> None:
+        """Stops the background tasks; queued events not yet sent are dead-lettered."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        while not self._queue.empty():
+            event_id, kind, body = self._queue.get_nowait()
+            await self._db_run(self._dead_letter, event_id, kind, body, "not sent before shutdown")
+        if self._session is not None:
+            await self._session.close()
+        if self._db is not None:
+            await self._db_run(self._db.close)
+        self._executor.shutdown(wait=False)

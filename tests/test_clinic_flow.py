@@ -1,0 +1,186 @@
+"""The receptionist's flow on text turns (the spoken versions are in test_clinic_calls.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from callwright.clinic.flow import LINES
+from callwright.clinic.receptionist import Receptionist
+from tests.fakes.clinic import MONDAY, open_test_clinic, start
+
+WEDNESDAY = MONDAY + dt.timedelta(days=2)
+THURSDAY = MONDAY + dt.timedelta(days=3)
+
+
+async def test_book_with_a_change_of_mind_keeps_the_doctor(tmp_path: Path) -> None:
+    async with open_test_clinic(tmp_path) as clinic:
+        talk = await start(clinic, "c-book")
+        reply = await talk.say("I want to book an appointment with Dr. Pattel.")
+        assert "name and date of birth" in reply
+        reply = await talk.say("Maria Darcya, March 12, 1984")
+        assert reply.startswith("Thank you, Maria.") and "Doctor Patel" in reply
+        reply = await talk.say("next Wednesday, half past two.")
+        assert reply == (
+            "So that's Doctor Patel on Wednesday the twenty fifth at half past two. "
+            "Shall I book it?"
+        )
+        reply = await talk.say("No, actually make it Thursday.")
+        assert "Doctor Patel on Thursday the twenty sixth at half past two" in reply
+        assert await clinic.data.store.appointments("pat_maria") == []  # nothing before yes
+        reply = await talk.say("Yes, please.")
+        assert reply.startswith("You're all set with Doctor Patel on Thursday")
+        [booked] = await clinic.data.store.appointments("pat_maria")
+        assert (booked.doctor_id, booked.start, booked.status) == (
+            "patel",
+            dt.datetime.combine(THURSDAY, dt.time(14, 30)),
+            "booked",
+        )
+        # The caller says yes again (an echo, a repeated turn): still one booking.
+        await talk.say("Yes.")
+        assert len(await clinic.data.store.appointments("pat_maria")) == 1
+
+
+async def test_offers_free_times_and_takes_a_choice(tmp_path: Path) -> None:
+    async with open_test_clinic(tmp_path) as clinic:
+        talk = await start(clinic, "c-offer")
+        await talk.say("I'd like to book an appointment.")
+        await talk.say("My name is John Smith and I was born on July 4, 1990.")
+        reply = await talk.say("Doctor Nguyen please")
+        assert reply == "What day would you like to see Doctor Nguyen?"
+        reply = await talk.say("Do you have anything on Friday morning?")
+        assert reply == (
+            "Doctor Nguyen is free on Friday the twenty seventh at eight in the morning or "
+            "half past eight. Which would you like?"
+        )
+        reply = await talk.say("The second one.")
+        assert "Friday the twenty seventh at half past eight" in reply
+        await talk.say("Yes")
+        [booked] = await clinic.data.store.appointments("pat_john")
+        assert booked.start == dt.datetime(2026, 11, 27, 8, 30)
+
+
+async def test_a_taken_slot_and_a_day_off_get_alternatives(tmp_path: Path) -> None:
+    async with open_test_clinic(tmp_path) as clinic:
+        await clinic.data.store.book(
+            "pat_david", "lopez", dt.datetime(2026, 11, 24, 15, 0), "seed-1"
+        )
+        talk = await start(clinic, "c-alt")
+        await talk.say("Book me with Doctor Lopez on Wednesday please")
+        reply = await talk.say("Emily Johnson, born on the 5th of May 1978")
+        # Dr. Lopez works Tuesdays and Thursdays only.
+        assert "Doctor Lopez has nothing free that day. The next opening is Thursday" in reply
+        reply = await talk.say("Actually, Tuesday at 3 pm")
+        assert reply.startswith("Doctor Lopez isn't free then. I have")
+        assert "half past two or half past three" in reply
+
+
+async def test_ambiguous_doctor_is_clarified(tmp_path: Path) -> None:
+    async with open_test_clinic(tmp_path) as clinic:
+        talk = await start(clinic, "c-ambiguous")
+        receptionist = clinic.receptionists["c-ambiguous"]
+        assert isinstance(receptionist, Receptionist)
+        receptionist.state.verified = "pat_maria"
+        receptionist.ctx.patient = next(p for p in clinic.data.patients if p.id == "pat_maria")
+        # Two doctors whose names Whisper can blur.
+        from callwright.flows.names import Directory, Person
+
+        receptionist._slot_ctx.directories["doctors"] = Directory(  # type: ignore[index]
+            [
+                Person("patel", "Anita", "Patel", "Doctor Patel"),
+                Person("park", "James", "Pattel", "Doctor Pattel"),
+            ]
+        )
+        reply = await talk.say("I want to book with Doctor Patell")
+        assert reply == "Did you mean Doctor Patel or Doctor Pattel?"
+        reply = await talk.say("The first one")
+        assert reply == "What day would you like to see Doctor Patel?"
+
+
+async def test_reschedule_lookup_and_cancel(tmp_path: Path) -> None:
+    async with open_test_clinic(tmp_path) as clinic:
+        store = clinic.data.store
+        await store.book("pat_david", "patel", dt.datetime(2026, 11, 24, 10, 0), "seed-2")
+        talk = await start(clinic, "c-move")
+        await talk.say("I need to reschedule my appointment.")
+        reply = await talk.say("David Miller, born June 2, 1965")
+        assert reply == "Thank you, David. What day would you like to move it to?"
+        reply = await talk.say("Thursday at 3 in the afternoon")
+        assert reply == (
+            "I'll move your appointment with Doctor Patel from Tuesday the twenty fourth at ten "
+            "in the morning to Thursday the twenty sixth at three. Shall I go ahead?"
+        )
+        await talk.say("Yes, go ahead.")
+        [moved] = await store.appointments("pat_david")
+        assert moved.start == dt.datetime(2026, 11, 26, 15, 0) and moved.status == "booked"
+        reply = await talk.say("What are my upcoming appointments?")
+        assert reply.startswith("You have an appointment with Doctor Patel on Thursday")
+        reply = await talk.say("I want to cancel my appointment.")
+        assert reply.startswith("Just to confirm, you want to cancel your appointment")
+        await talk.say("yes")
+        [cancelled] = await store.appointments("pat_david")
+        assert cancelled.status == "cancelled"
+        reply = await talk.say("No, that's all, goodbye.")
+        assert talk.ended is not None and reply == LINES["goodbye"]
+
+
+async def test_failed_identity_reads_and_changes_nothing(tmp_path: Path) -> None:
+    async with open_test_clinic(tmp_path) as clinic:
+        talk = await start(clinic, "c-id")
+        await talk.say("What are my upcoming appointments?")
+        reply = await talk.say("Maria Garcia, January 1st, 1990")
+        assert reply == LINES["verify_again"]
+        reply = await talk.say("Maria Garcia, February 2nd, 1991")
+        assert reply == LINES["verify_failed"]
+        assert "list_appointments" not in talk.tools_called()
+        assert [r.result for r in talk.tool_results if r.call.name == "verify_identity"] == [
+            {"verified": False},
+            {"verified": False},
+        ]
+        reply = await talk.say("What is your address?")
+        assert "Maple Street" in reply
+
+
+async def test_guardrails_globals_faq_and_keypad(tmp_path: Path) -> None:
+    async with open_test_clinic(tmp_path) as clinic:
+        talk = await start(clinic, "c-emergency")
+        reply = await talk.say("I have a bad chest pain and I cannot breathe")
+        assert reply == LINES["emergency"]
+        assert talk.ended is not None and talk.ended.reason == "emergency"
+        assert talk.result_of("flag_call").result["flag"] == "emergency"
+
+        talk = await start(clinic, "c-globals")
+        assert (await talk.say("Do you take blue cross insurance?")).startswith("We accept")
+        assert (await talk.say("Sorry, can you repeat that?")).startswith("We accept")
+        assert await talk.say("Do you do x-rays?") == LINES["not_sure"]
+        assert talk.result_of("follow_up").result == {"question": "Do you do x-rays?"}
+        await talk.say("I want to book an appointment")
+        reply = await talk.say("Sarah Thompson", "user_turn")
+        assert reply == LINES["ask_dob"]
+        reply = await talk.say("20001001", "dtmf")  # the date of birth keyed in
+        assert reply.startswith("Thank you, Sarah.")
+        assert await talk.say("Never mind.") == LINES["start_over"]
+        reply = await talk.say("Can I speak to a real person?")
+        assert reply == LINES["transfer"]
+        assert talk.ended is not None and talk.ended.reason == "transfer_requested"
+        assert "transfer_to_front_desk" in talk.tools_called()
+
+
+async def test_integration_events_are_emitted(tmp_path: Path) -> None:
+    async with open_test_clinic(tmp_path) as clinic:
+        events: list[tuple[str, dict[str, object]]] = []
+
+        async def hook(kind: str, data: dict[str, object]) -> None:
+            events.append((kind, data))
+
+        clinic.add_hook(hook)
+        talk = await start(clinic, "c-events")
+        await talk.say("Book with Doctor Park on Friday at 10 am")
+        await talk.say("Maria Garcia, March 12, 1984")
+        await talk.say("Yes")
+        await talk.say("Goodbye")
+        kinds = [k for k, _ in events]
+        assert kinds == ["call_started", "appointment_booked", "call_ended"]
+        booked = events[1][1]
+        assert booked["doctor_id"] == "park" and booked["start"] == "2026-11-27T10:00"
+        assert events[2][1]["done"] == [f"book:{booked['id']}"]
