@@ -80,11 +80,12 @@ class CalDavCalendar:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            auth = None
+            headers = {}
             if self.options.username is not None:
-                auth = aiohttp.BasicAuth(self.options.username, self.options.password or "")
+                login, password = self.options.username, self.options.password or ""
+                headers["Authorization"] = aiohttp.encode_basic_auth(login, password)
             self._session = aiohttp.ClientSession(
-                auth=auth, timeout=aiohttp.ClientTimeout(total=self.options.timeout_s)
+                headers=headers, timeout=aiohttp.ClientTimeout(total=self.options.timeout_s)
             )
         return self._session
 

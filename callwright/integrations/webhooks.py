@@ -185,13 +185,16 @@ class WebhookSender:
         except (aiohttp.ClientError, TimeoutError) as exc:
             return f"{type(exc).__name__}: {exc}"
 
-    def _dead_letter(self, event_id: str, kind: str, body: bytes, error: str) -> None:
+    def _dead_letter(
+        self, event_id: str, kind: str, body: bytes, error: str, attempts: int | None = None
+    ) -> None:
         assert self._db is not None
+        attempts = self.options.max_attempts if attempts is None else attempts
         self._db.execute(
             "INSERT INTO webhook_dead_letters VALUES (?, ?, ?, ?, ?, ?, NULL) "
             "ON CONFLICT(event_id) DO UPDATE SET attempts = attempts + excluded.attempts, "
             "last_error = excluded.last_error, failed_at = excluded.failed_at",
-            (event_id, kind, body.decode(), self.options.max_attempts, error, time.time()),
+            (event_id, kind, body.decode(), attempts, error, time.time()),
         )
 
     def _pending_letters(self) -> list[tuple[str, str, str]]:
@@ -231,7 +234,7 @@ class WebhookSender:
                 await self._db_run(self._mark_delivered, event_id)
                 delivered += 1
             else:
-                await self._db_run(self._dead_letter, event_id, kind, body.encode(), error)
+                await self._db_run(self._dead_letter, event_id, kind, body.encode(), error, 1)
         return delivered
 
     async def _redeliver_loop(self) -> None:
@@ -251,7 +254,8 @@ class WebhookSender:
                 await task
         while not self._queue.empty():
             event_id, kind, body = self._queue.get_nowait()
-            await self._db_run(self._dead_letter, event_id, kind, body, "not sent before shutdown")
+            error = "not sent before shutdown"
+            await self._db_run(self._dead_letter, event_id, kind, body, error, 0)
         if self._session is not None:
             await self._session.close()
         if self._db is not None:

@@ -1,0 +1,94 @@
+"""Appointments mirrored into a real CalDAV server (Radicale, started locally)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from callwright.integrations.caldav import CalDavCalendar, CalDavOptions
+from tests.fakes.clinic import open_test_clinic, start
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+async def radicale(tmp_path: Path) -> AsyncIterator[str]:
+    """A Radicale server on a free port; yields its root URL."""
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "radicale",
+        "--server-hosts",
+        f"127.0.0.1:{port}",
+        "--auth-type",
+        "none",
+        "--storage-filesystem-folder",
+        str(tmp_path / "collections"),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(100):
+                try:
+                    async with http.get(url) as response:
+                        if response.status < 500:
+                            break
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("radicale did not start")
+        yield url
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+async def test_booking_rescheduling_and_cancelling_reach_the_calendar(
+    tmp_path: Path, radicale: str
+) -> None:
+    calendar = CalDavCalendar(
+        CalDavOptions(radicale + "clinic/appointments/", username="clinic", password="pw")
+    )
+    await calendar.ensure_calendar()
+    await calendar.ensure_calendar()  # exists already: fine
+    try:
+        async with open_test_clinic(tmp_path) as clinic:
+            clinic.add_hook(calendar.on_event)
+            talk = await start(clinic, "cal-1")
+            await talk.say("Book me with Doctor Nguyen on Wednesday at 9 30 in the morning")
+            await talk.say("John Smith, July 4th, 1990")
+            await talk.say("Yes please")
+            [booked] = await clinic.data.store.appointments("pat_john")
+            event = await calendar.get(booked.id)
+            assert event is not None
+            assert "DTSTART:20261125T093000" in event and "STATUS:CONFIRMED" in event
+
+            await talk.say("Actually I need to reschedule that appointment.")
+            await talk.say("Thursday at 3 pm")
+            await talk.say("Yes")
+            event = await calendar.get(booked.id)
+            assert event is not None and "DTSTART:20261126T150000" in event
+
+            await talk.say("Sorry, I want to cancel my appointment.")
+            await talk.say("Yes")
+            event = await calendar.get(booked.id)
+            assert event is not None and "STATUS:CANCELLED" in event
+            [cancelled] = await clinic.data.store.appointments("pat_john")
+            assert cancelled.status == "cancelled"
+            assert cancelled.start == dt.datetime(2026, 11, 26, 15, 0)
+    finally:
+        await calendar.close()

@@ -1,0 +1,139 @@
+"""Signed webhooks: retries, a dead-letter record, later delivery to a receiver that was down."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from callwright.integrations.webhooks import (
+    EVENT_ID_HEADER,
+    SIGNATURE_HEADER,
+    WebhookOptions,
+    WebhookSender,
+    verify_signature,
+)
+
+SECRET = "whsec_test"
+
+
+class Receiver:
+    """A webhook receiver on a fixed loopback port that can be up, failing or down."""
+
+    def __init__(self, port: int, fail_first: int = 0) -> None:
+        self.port = port
+        self.fail_first = fail_first
+        self.received: list[dict[str, Any]] = []
+        self.valid: list[bool] = []
+        self.ids: list[str] = []
+        self._runner: web.AppRunner | None = None
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if self.fail_first > 0:
+            self.fail_first -= 1
+            return web.Response(status=503)
+        self.valid.append(verify_signature(SECRET, request.headers[SIGNATURE_HEADER], body))
+        self.ids.append(request.headers[EVENT_ID_HEADER])
+        self.received.append(json.loads(body))
+        return web.Response(status=204)
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/hook", self.handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def options(port: int, **overrides: Any) -> WebhookOptions:
+    base = WebhookOptions(
+        url=f"http://127.0.0.1:{port}/hook",
+        secret=SECRET,
+        max_attempts=3,
+        backoff_s=0.01,
+        timeout_s=2.0,
+        redeliver_every_s=3600.0,
+    )
+    return WebhookOptions(
+        **{**{f: getattr(base, f) for f in base.__dataclass_fields__}, **overrides}
+    )
+
+
+async def test_signed_delivery_with_retries(tmp_path: Path) -> None:
+    port = free_port()
+    receiver = Receiver(port, fail_first=2)
+    await receiver.start()
+    sender = WebhookSender(options(port), tmp_path / "hooks.sqlite3")
+    await sender.start()
+    try:
+        await sender.emit("appointment_booked", {"id": "apt_1", "doctor_id": "patel"})
+        await sender.drain()
+        assert [e["type"] for e in receiver.received] == ["appointment_booked"]
+        assert receiver.received[0]["data"]["id"] == "apt_1"
+        assert receiver.valid == [True]
+        assert await sender.dead_letters() == []
+        body = json.dumps(receiver.received[0]).encode()
+        assert not verify_signature("wrong", "t=1,v1=00", body)
+    finally:
+        await sender.close()
+        await receiver.stop()
+
+
+async def test_a_receiver_that_is_down_gets_the_event_later(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens here yet
+    sender = WebhookSender(options(port), tmp_path / "hooks.sqlite3")
+    await sender.start()
+    receiver = Receiver(port)
+    try:
+        await sender.emit("call_ended", {"call_id": "c1", "done": ["book:apt_1"]})
+        await sender.drain()
+        [letter] = await sender.dead_letters()
+        assert letter.kind == "call_ended" and letter.delivered_at is None
+        assert letter.attempts == 3 and "Connect" in letter.last_error
+
+        assert await sender.redeliver() == 0  # still down: it stays in the record
+        assert [d.attempts for d in await sender.dead_letters()] == [4]
+        await receiver.start()
+        assert await sender.redeliver() == 1
+        assert [e["data"]["call_id"] for e in receiver.received] == ["c1"]
+        assert receiver.valid == [True] and receiver.ids == [letter.event_id]
+        [letter] = await sender.dead_letters()
+        assert letter.delivered_at is not None
+        assert await sender.redeliver() == 0  # delivered letters are not sent again
+    finally:
+        await sender.close()
+        await receiver.stop()
+
+
+async def test_periodic_redelivery(tmp_path: Path) -> None:
+    port = free_port()
+    sender = WebhookSender(options(port, redeliver_every_s=0.05), tmp_path / "hooks.sqlite3")
+    await sender.start()
+    receiver = Receiver(port)
+    try:
+        await sender.emit("call_started", {"call_id": "c2"})
+        await sender.drain()
+        await receiver.start()
+        for _ in range(100):
+            if receiver.received:
+                break
+            await asyncio.sleep(0.05)
+        assert [e["type"] for e in receiver.received] == ["call_started"]
+    finally:
+        await sender.close()
+        await receiver.stop()
