@@ -13,6 +13,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from callwright.agent.session import CallSession
 from callwright.agent.stack import AgentStack
 from callwright.llm.base import CallInfo
+from callwright.server.pages import add_page_routes
 from callwright.store.base import CallRecord
 from callwright.transports.native_ws import NativeWebSocketTransport, ProtocolError, parse_start
 
@@ -33,6 +34,7 @@ def create_app(stack: AgentStack) -> web.Application:
     app.router.add_get("/v1/ws", native_websocket)
     app.router.add_get("/v1/calls", list_calls)
     app.router.add_get("/v1/calls/{call_id}", get_call)
+    add_page_routes(app)
     app.on_shutdown.append(_end_active_calls)
     return app
 
