@@ -40,7 +40,7 @@ async def llm_clinic(
 
 
 def offered(request: dict[str, object]) -> set[str]:
-    return {t["function"]["name"] for t in request.get("tools", [])}  # type: ignore[attr-defined, index]
+    return {t["function"]["name"] for t in request.get("tools", [])}  # type: ignore[attr-defined]
 
 
 async def test_llm_books_through_function_calling_within_the_policy(tmp_path: Path) -> None:
@@ -101,9 +101,9 @@ async def test_llm_cannot_read_patient_data_or_skip_confirmation(tmp_path: Path)
         talk = await start(clinic, "llm-2")
         reply = await talk.say("What are my appointments?")
         assert reply.startswith("I need to verify your identity first")
-        assert talk.result_of("list_appointments").error.startswith("refused")  # type: ignore[union-attr]
+        assert talk.result_of("list_appointments").error.startswith("refused")
         await talk.say("Cancel it.")
-        assert talk.result_of("cancel_appointment").error.startswith("refused")  # type: ignore[union-attr]
+        assert talk.result_of("cancel_appointment").error.startswith("refused")
         [kept] = await clinic.data.store.appointments("pat_maria")
         assert kept.status == "booked"
         assert len(fake.requests) == 4
