@@ -16,6 +16,8 @@ apt_install() {
     command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
     # PostgreSQL server binaries: the store contract tests start a throwaway cluster.
     compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+    # Headless Chromium for the browser tests (Playwright drives it; it never downloads a browser).
+    [ -x /usr/bin/chromium ] || missing+=(chromium)
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "setup: installing Debian packages: ${missing[*]}" >&2
     local sudo=""
