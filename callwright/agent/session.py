@@ -56,6 +56,8 @@ class CallSession:
     """Runs one call from its first frame to its record being written."""
 
     def __init__(self, stack: AgentStack, transport: CallTransport, call: CallInfo) -> None:
+        # The call's own views: metered stages, a redacting store, a recorded transport.
+        stack, transport = stack.observability.for_call(call).attach(stack, transport)
         self.call = call
         self._stack = stack
         self._transport = transport

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from callwright.agent.silence import FillerOptions, SilenceOptions
 from callwright.llm.base import ResponderFactory
+from callwright.observe.observer import Observability
 from callwright.store.base import CallStore
 from callwright.stt.base import SpeechToText
 from callwright.tts.base import TextToSpeech
@@ -31,3 +32,5 @@ class AgentStack:
     barge_in_confirm_ms: float = 1200.0
     silence: SilenceOptions = field(default_factory=SilenceOptions)
     filler: FillerOptions = field(default_factory=FillerOptions)
+    # Metrics, traces, recordings, redaction and usage (per server, never process-global).
+    observability: Observability = field(default_factory=Observability)

@@ -6,13 +6,13 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import asdict
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from callwright.agent.session import CallSession
 from callwright.agent.stack import AgentStack
 from callwright.llm.base import CallInfo
+from callwright.server.api import register as register_api
 from callwright.server.pages import add_page_routes
 from callwright.store.base import CallRecord
 from callwright.transports.native_ws import NativeWebSocketTransport, ProtocolError, parse_start
@@ -32,8 +32,7 @@ def create_app(stack: AgentStack) -> web.Application:
     app[SESSIONS] = set()
     app.router.add_get("/healthz", health)
     app.router.add_get("/v1/ws", native_websocket)
-    app.router.add_get("/v1/calls", list_calls)
-    app.router.add_get("/v1/calls/{call_id}", get_call)
+    register_api(app, stack)
     add_page_routes(app)
     app.on_shutdown.append(_end_active_calls)
     return app
@@ -92,30 +91,6 @@ async def _reject(ws: web.WebSocketResponse, stack: AgentStack, code: str, messa
     if not ws.closed:
         await ws.send_str(json.dumps({"type": "error", "code": code, "message": message}))
         await ws.close(code=WSCloseCode.POLICY_VIOLATION)
-
-
-async def list_calls(request: web.Request) -> web.Response:
-    limit = min(int(request.query.get("limit", "100")), 1000)
-    calls = await request.app[STACK].store.list_calls(limit)
-    return web.json_response({"calls": [asdict(c) for c in calls]})
-
-
-async def get_call(request: web.Request) -> web.Response:
-    detail = await request.app[STACK].store.get_call(request.match_info["call_id"])
-    if detail is None:
-        raise web.HTTPNotFound(text=json.dumps({"error": "no such call"}))
-    return web.json_response(
-        {
-            "call": asdict(detail.record),
-            "utterances": [asdict(u) for u in detail.utterances],
-            "events": [
-                {"seq": e.seq, "kind": e.kind, "at_ms": e.at_ms, "data": dict(e.data)}
-                for e in detail.events
-            ],
-            "timelines": [t.to_dict() for t in detail.timelines],
-        },
-        dumps=lambda obj: json.dumps(obj, default=str),
-    )
 
 
 async def _end_active_calls(app: web.Application) -> None:

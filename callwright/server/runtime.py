@@ -12,7 +12,9 @@ from callwright.agent.stack import AgentStack
 from callwright.config import Settings
 from callwright.flows.demo import CLINIC_FACTS, DemoResponderFactory
 from callwright.llm.base import ResponderFactory
-from callwright.store.sqlite import SqliteCallStore
+from callwright.observe.observer import Observability
+from callwright.observe.redact import install_log_redaction
+from callwright.store.open import open_store
 from callwright.stt.whisper import WhisperOptions, WhisperStt
 from callwright.tts.base import TextToSpeech
 from callwright.tts.cache import CachedTts
@@ -68,7 +70,9 @@ async def load_stack(settings: Settings) -> AgentStack:
     await stt.warm_up()
     tts = CachedTts(await _load_tts(settings.tts))
     await tts.prewarm(speakable_pieces(CLINIC_FACTS.values()))
-    store = await SqliteCallStore.open(settings.store_path)
+    store = await open_store(settings.store_path)
+    observability = Observability.from_env()
+    install_log_redaction(observability.redactor)
     responders = _responders(settings)
     orphans = await store.mark_orphans_cut_off()
     if orphans:
@@ -88,4 +92,5 @@ async def load_stack(settings: Settings) -> AgentStack:
         store=store,
         turns=settings.turns,
         patience=settings.patience,
+        observability=observability,
     )

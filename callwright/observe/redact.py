@@ -1,0 +1,250 @@
+"""Personal data out of logs, traces, stored transcripts and exports.
+
+A `RedactionPolicy` says, per kind of personal data, whether to redact it ("[PHONE]"), mask it
+(keep the last digits or the first letter: "[PHONE …0100]") or keep it. Names are only found
+where marked: names the call was given in parameters marked as names, and self-introductions
+("my name is Ada Lovelace"). The raw transcript is stored only when `keep_raw_transcript` is set,
+and `RetentionJob` deletes it and the recordings after `retention_days`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from callwright.store.base import CallStore, PurgeResult
+
+log = logging.getLogger(__name__)
+
+Action = Literal["redact", "mask", "keep"]
+KINDS = ("email", "card", "dob", "phone", "address", "name")
+
+_MONTHS = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+)
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+_YEAR = r"(?:19|20)\d{2}"
+_PATTERNS: dict[str, re.Pattern[str]] = {
+    "email": re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
+    # 13-19 digits in groups; Luhn-checked below so long phone numbers are not taken for cards.
+    "card": re.compile(r"(?<![\w])(?:\d[ -]?){12,18}\d(?![\w])"),
+    # Dates with a year: a date of birth (appointment days rarely carry one).
+    "dob": re.compile(
+        rf"(?:\b\d{{1,2}}[/.-]\d{{1,2}}[/.-](?:\d{{2}}|{_YEAR})\b"
+        rf"|\b{_YEAR}-\d{{2}}-\d{{2}}\b"
+        rf"|\b{_MONTHS}\.?\s+{_DAY},?\s+{_YEAR}\b"
+        rf"|\b{_DAY}\s+(?:of\s+)?{_MONTHS},?\s+{_YEAR}\b)",
+        re.IGNORECASE,
+    ),
+    # 7+ digits with the usual separators; "+1 (555) 010-0100", "555 0100 123".
+    "phone": re.compile(r"(?<![\w+])\+?\(?\d(?:[\d\s().-]*\d){6,}(?![\w])"),
+    "address": re.compile(
+        r"\b\d{1,5}\s+(?:[A-Z][\w'-]*\s+){1,3}"
+        r"(?:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl"
+        r"|terrace|close|square)\b\.?",
+        re.IGNORECASE,
+    ),
+    "name": re.compile(
+        r"\b(?:my name is|my name's|name is|this is|i am|i'm)\s+"
+        r"(?P<name>[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)",
+        re.IGNORECASE,
+    ),
+}
+_NAME_PARAMETERS = ("name", "caller_name", "first_name", "last_name", "patient_name")
+
+
+@dataclass(frozen=True, slots=True)
+class RedactionPolicy:
+    """What to do with each kind of personal data, and what to keep.
+
+    Attributes:
+        phone, dob, card, email, address, name: the action per kind.
+        name_parameters: call parameters whose values are names (redacted wherever they occur).
+        keep_raw_transcript: also store the unredacted transcript (until retention).
+        retention_days: raw transcripts and recordings older than this are deleted; None keeps
+            them forever.
+    """
+
+    phone: Action = "redact"
+    dob: Action = "redact"
+    card: Action = "redact"
+    email: Action = "redact"
+    address: Action = "redact"
+    name: Action = "redact"
+    name_parameters: tuple[str, ...] = _NAME_PARAMETERS
+    keep_raw_transcript: bool = False
+    retention_days: float | None = 30.0
+
+    def action(self, kind: str) -> Action:
+        action: Action = getattr(self, kind)
+        return action
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RedactionPolicy:
+        """CALLWRIGHT_REDACT="phone=mask,name=keep", CALLWRIGHT_KEEP_RAW_TRANSCRIPT=1,
+        CALLWRIGHT_RETENTION_DAYS=30 (0 or "none": keep forever)."""
+        env = os.environ if env is None else env
+        policy = cls()
+        for item in filter(None, env.get("CALLWRIGHT_REDACT", "").split(",")):
+            kind, _, action = item.strip().partition("=")
+            if kind not in KINDS or action not in ("redact", "mask", "keep"):
+                raise ValueError(f"CALLWRIGHT_REDACT: bad item {item!r}")
+            overrides: dict[str, Any] = {kind: action}
+            policy = replace(policy, **overrides)
+        keep_raw = env.get("CALLWRIGHT_KEEP_RAW_TRANSCRIPT", "0") in ("1", "true", "yes")
+        days = env.get("CALLWRIGHT_RETENTION_DAYS", "30").strip().lower()
+        retention = None if days in ("", "0", "none") else float(days)
+        return replace(policy, keep_raw_transcript=keep_raw, retention_days=retention)
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+@dataclass(frozen=True, slots=True)
+class Redactor:
+    """Applies a policy to text and to nested JSON-like values.
+
+    Args:
+        policy: what to do with each kind.
+        names: names marked for this call (e.g. from its parameters).
+    """
+
+    policy: RedactionPolicy = field(default_factory=RedactionPolicy)
+    names: tuple[str, ...] = ()
+
+    def for_call(self, parameters: Mapping[str, str]) -> Redactor:
+        """A redactor that also knows the names marked in a call's parameters."""
+        marked = [parameters[k] for k in self.policy.name_parameters if parameters.get(k)]
+        return replace(self, names=(*self.names, *marked))
+
+    def text(self, text: str) -> str:
+        """The text with every personal datum handled per the policy."""
+        if not text:
+            return text
+        for name in sorted(self.names, key=len, reverse=True):
+            if self.policy.name != "keep" and name.strip():
+                pattern = re.compile(rf"\b{re.escape(name.strip())}\b", re.IGNORECASE)
+                text = pattern.sub(lambda m: self._replace("name", m.group(0)), text)
+        for kind in KINDS:
+            if self.policy.action(kind) != "keep":
+                text = _PATTERNS[kind].sub(lambda m, k=kind: self._match(k, m), text)  # type: ignore[misc]
+        return text
+
+    def value(self, value: Any) -> Any:
+        """Redacts every string inside dicts, lists and tuples (keys are left as they are)."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            return {k: self.value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.value(v) for v in value]
+        return value
+
+    def _match(self, kind: str, match: re.Match[str]) -> str:
+        found = match.group(0)
+        if kind == "card" and not _luhn(re.sub(r"\D", "", found)):
+            return found
+        if kind == "phone" and sum(c.isdigit() for c in found) < 7:
+            return found
+        if kind == "name":
+            name = match.group("name")
+            return found[: len(found) - len(name)] + self._replace("name", name)
+        return self._replace(kind, found)
+
+    def _replace(self, kind: str, found: str) -> str:
+        label = kind.upper()
+        if self.policy.action(kind) == "mask":
+            digits = re.sub(r"\D", "", found)
+            if kind in ("phone", "card") and len(digits) >= 4:
+                return f"[{label} …{digits[-4:]}]"
+            return f"[{label} {found.strip()[:1]}…]"
+        return f"[{label}]"
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that rewrites each record's message (and traceback) redacted.
+
+    Attach it to handlers (filters on loggers do not see records propagated from children).
+    """
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__("callwright.redact")
+        self._redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: keep the template, drop the arguments
+            message = str(record.msg)
+        record.msg = self._redactor.text(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self._redactor.text(
+                logging.Formatter().formatException(record.exc_info)
+            )
+        return True
+
+
+def install_log_redaction(
+    redactor: Redactor, handlers: Iterable[logging.Handler] | None = None
+) -> None:
+    """Adds a `RedactingFilter` to the given handlers (default: the root logger's), once each."""
+    for handler in logging.getLogger().handlers if handlers is None else handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter(redactor))
+
+
+class RetentionJob:
+    """Deletes raw transcripts and recordings older than the policy's retention period.
+
+    Args:
+        store: the call store.
+        retention_days: age limit; None disables the job.
+        clock: wall-clock seconds (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        store: CallStore,
+        retention_days: float | None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._days = retention_days
+        self._clock = clock
+
+    async def run_once(self) -> PurgeResult:
+        """One pass; returns what it deleted."""
+        if self._days is None:
+            return PurgeResult()
+        result = await self._store.purge_before(self._clock() - self._days * 86400.0)
+        if result.raw_utterances or result.recordings:
+            log.info(
+                "retention: deleted %d raw transcript lines and %d recordings",
+                result.raw_utterances,
+                result.recordings,
+            )
+        return result
+
+    async def run(self, interval_s: float = 3600.0) -> None:
+        """Runs a pass now and then every `interval_s`, until cancelled."""
+        while True:
+            try:
+                await self.run_once()
+            except Exception:
+                log.exception("retention pass failed")
+            await asyncio.sleep(interval_s)
