@@ -256,8 +256,11 @@ class ObservedStore:
     def __init__(self, inner: CallStore, observer: CallObserver) -> None:
         self._inner = inner
         self._observer = observer
-        self._redact = observer.redactor
         self._keep_raw = observer.hub.options.redaction.keep_raw_transcript
+
+    @property
+    def _redact(self) -> Redactor:
+        return self._observer.redactor
 
     async def start_call(self, record: CallRecord) -> None:
         record = dataclasses.replace(
@@ -276,6 +279,8 @@ class ObservedStore:
         self._observer.event(kind, at_ms, clean)
 
     async def add_utterance(self, call_id: str, utterance: Utterance) -> None:
+        if utterance.role == "caller":
+            self._observer.redactor = self._redact.learn(utterance.text)
         if self._keep_raw:
             await self._inner.add_raw_utterance(call_id, utterance)
         clean = dataclasses.replace(utterance, text=self._redact.text(utterance.text))
@@ -287,8 +292,9 @@ class ObservedStore:
         self._observer.timeline(timeline)
 
     async def end_call(self, call_id: str, outcome: str, end_reason: str) -> None:
-        await self._observer.ending(outcome, end_reason)
-        await self._inner.end_call(call_id, outcome, self._redact.text(end_reason))
+        reason = self._redact.text(end_reason)
+        await self._observer.ending(outcome, reason)
+        await self._inner.end_call(call_id, outcome, reason)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)

@@ -131,6 +131,20 @@ class Redactor:
         marked = [parameters[k] for k in self.policy.name_parameters if parameters.get(k)]
         return replace(self, names=(*self.names, *marked))
 
+    def learn(self, text: str) -> Redactor:
+        """A redactor that also knows the names this text introduces ("my name is ...").
+
+        A name the caller gave once is marked for the rest of the call, wherever it appears.
+        """
+        if self.policy.name == "keep":
+            return self
+        found = [m.group("name") for m in _PATTERNS["name"].finditer(text)]
+        new = [n for n in found if n not in self.names]
+        if not new:
+            return self
+        parts = [p for n in new for p in n.split() if len(p) > 2]
+        return replace(self, names=(*self.names, *new, *parts))
+
     def text(self, text: str) -> str:
         """The text with every personal datum handled per the policy."""
         if not text:

@@ -1,0 +1,188 @@
+"""Personal data never reaches logs, traces, the store's transcript or the API's exports."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from callwright.agent.stack import AgentStack
+from callwright.llm.base import CallInfo
+from callwright.observe.observer import Observability, ObservedStore, ObserveOptions
+from callwright.observe.redact import (
+    RedactingFilter,
+    RedactionPolicy,
+    Redactor,
+    RetentionJob,
+    install_log_redaction,
+)
+from callwright.observe.timeline import TurnTimeline
+from callwright.observe.tracing import CallTracer
+from callwright.server.api import register
+from callwright.store.base import CallRecord, Utterance
+from callwright.store.sqlite import SqliteCallStore
+
+PII = {
+    "phone": "+1 (555) 867-5309",
+    "dob": "March 3rd, 1985",
+    "card": "4111 1111 1111 1111",
+    "email": "ada.lovelace@example.org",
+    "address": "42 Wallaby Way",
+    "name": "Ada Lovelace",
+    "marked": "Grace",
+}
+SECRETS = ["867-5309", "8675309", "1985", "4111", "ada.lovelace", "Wallaby", "Lovelace", "Grace"]
+LINES = [
+    f"Hi, my name is {PII['name']} and my number is {PII['phone']}.",
+    f"I was born on {PII['dob']}, card {PII['card']}, email {PII['email']}.",
+    f"I live at {PII['address']}. Also book it for {PII['marked']}.",
+]
+
+
+def assert_clean(text: str) -> None:
+    for secret in SECRETS:
+        assert secret.lower() not in text.lower(), (secret, text)
+
+
+def test_each_kind_is_redacted_and_policies_apply() -> None:
+    redactor = Redactor().for_call({"caller_name": PII["marked"]})
+    for line in LINES:
+        assert_clean(redactor.text(line))
+    assert redactor.text(LINES[0]) == "Hi, my name is [NAME] and my number is [PHONE]."
+    # What is not personal stays readable.
+    assert redactor.text("We open at 8 on Monday, 2 people.") == "We open at 8 on Monday, 2 people."
+    assert redactor.text("card 4111 1111 1111 1112") == "card [PHONE]"  # fails Luhn: not a card
+    masked = Redactor(RedactionPolicy(phone="mask", card="mask", name="keep"))
+    assert masked.text(f"call {PII['phone']}") == "call [PHONE …5309]"
+    assert masked.text(f"my name is {PII['name']}") == f"my name is {PII['name']}"
+    policy = RedactionPolicy.from_env(
+        {"CALLWRIGHT_REDACT": "email=keep", "CALLWRIGHT_KEEP_RAW_TRANSCRIPT": "1"}
+    )
+    assert policy.email == "keep" and policy.keep_raw_transcript and policy.retention_days == 30
+    with pytest.raises(ValueError):
+        RedactionPolicy.from_env({"CALLWRIGHT_REDACT": "shoe=redact"})
+
+
+def test_log_filter() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    install_log_redaction(Redactor(), [handler])
+    install_log_redaction(Redactor(), [handler])
+    assert sum(isinstance(f, RedactingFilter) for f in handler.filters) == 1
+    logger = logging.getLogger("test.redact")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        logger.info("caller said %r", LINES[1])
+        try:
+            raise ValueError(f"bad email {PII['email']}")
+        except ValueError:
+            logger.exception("failed for %s", PII["phone"])
+    finally:
+        logger.removeHandler(handler)
+    output = stream.getvalue()
+    assert "[CARD]" in output and "[EMAIL]" in output and "ValueError" in output
+    assert_clean(output)
+
+
+@pytest.fixture
+async def seeded(tmp_path: Path) -> AsyncIterator[tuple[SqliteCallStore, Observability, str]]:
+    store = await SqliteCallStore.open(tmp_path / "calls.db")
+    exporter = InMemorySpanExporter()
+    options = ObserveOptions(redaction=RedactionPolicy(keep_raw_transcript=True))
+    obs = Observability(options, tracer=CallTracer(exporter, batch=False))
+    call = CallInfo("pii-call", "twilio", PII["phone"], {"caller_name": PII["marked"]})
+    observer = obs.for_call(call)
+    observer._store = store  # what attach() sets; no transport or models needed here
+    view = ObservedStore(store, observer)
+    await view.start_call(
+        CallRecord(call.call_id, "twilio", PII["phone"], 1_700_000_000.0, dict(call.parameters))
+    )
+    for i, line in enumerate(LINES):
+        await view.add_utterance(call.call_id, Utterance(i, "caller", line, start_ms=i * 1000.0))
+        await view.add_event(call.call_id, "transcript", i * 1000.0 + 900, {"text": line})
+    tool = {
+        "name": "lookup",
+        "arguments": {"dob": PII["dob"]},
+        "result": [PII["email"]],
+        "latency_ms": 40.0,
+    }
+    await view.add_event(call.call_id, "tool_call", 3500.0, tool)
+    await view.add_timeline(
+        call.call_id, TurnTimeline(1, speech_end_ms=900.0, first_audio_sent_ms=1500.0)
+    )
+    await view.end_call(call.call_id, "completed", f"goodbye {PII['name']}")
+    yield store, obs, call.call_id
+    spans = exporter.get_finished_spans()
+    assert {s.name for s in spans} >= {"call", "turn 1", "tool lookup"}
+    for span in spans:
+        assert_clean(json.dumps(dict(span.attributes or {}), default=str))
+        assert_clean(json.dumps([dict(e.attributes or {}) for e in span.events], default=str))
+    await store.close()
+
+
+async def test_store_and_api_exports_are_redacted(
+    seeded: tuple[SqliteCallStore, Observability, str],
+) -> None:
+    store, obs, call_id = seeded
+    detail = await store.get_call(call_id)
+    assert detail is not None
+    stored = json.dumps(
+        [detail.record.caller, detail.record.parameters, detail.record.end_reason]
+        + [u.text for u in detail.utterances]
+        + [dict(e.data) for e in detail.events]
+    )
+    assert_clean(stored)
+    assert "[PHONE]" in stored and "[DOB]" in stored and "[ADDRESS]" in stored
+
+    stack: Any = AgentStack(None, None, None, None, store, observability=obs)  # type: ignore[arg-type]
+    app = web.Application()
+    register(app, stack)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        async with aiohttp.ClientSession() as http:
+            for path in (f"/v1/calls/{call_id}", "/v1/calls"):
+                async with http.get(f"http://127.0.0.1:{port}{path}") as response:
+                    assert response.status == 200
+                    assert_clean(await response.text())
+    finally:
+        await runner.cleanup()
+
+
+async def test_raw_transcript_kept_only_where_configured_and_retention(
+    seeded: tuple[SqliteCallStore, Observability, str],
+) -> None:
+    store, _, call_id = seeded
+    raw = await store.get_raw_utterances(call_id)
+    assert [u.text for u in raw] == LINES  # this policy keeps it
+    await store.add_recording_chunk(call_id, 0, 0.0, 16000, b"\x00\x00" * 32)
+    recent = RetentionJob(store, 30.0, clock=lambda: 1_700_000_000.0 + 29 * 86400)
+    assert (await recent.run_once()).raw_utterances == 0
+    expired = RetentionJob(store, 30.0, clock=lambda: 1_700_000_000.0 + 31 * 86400)
+    result = await expired.run_once()
+    assert (result.raw_utterances, result.recordings) == (3, 1)
+    assert await store.get_raw_utterances(call_id) == []
+    assert await store.get_recording(call_id) is None
+    detail = await store.get_call(call_id)
+    assert detail is not None and len(detail.utterances) == 3  # the redacted record stays
+
+
+async def test_default_policy_keeps_no_raw_transcript(tmp_path: Path) -> None:
+    store = await SqliteCallStore.open(tmp_path / "calls.db")
+    observer = Observability().for_call(CallInfo("c", "websocket"))
+    view = ObservedStore(store, observer)
+    await view.add_utterance("c", Utterance(0, "caller", LINES[0]))
+    assert await store.get_raw_utterances("c") == []
+    await store.close()
