@@ -1,4 +1,10 @@
-"""A synthesizer that falls back to a second one when the first fails."""
+"""A synthesizer that falls back to a second one when the first fails.
+
+Chains nest: FallbackTts(remote, FallbackTts(piper, espeak)) tries a remote voice, then Piper,
+then espeak-ng. Each failure and fallback is recorded on the call it happened in
+(observe/provider_events.py); with a circuit breaker, a primary that keeps failing is skipped
+for a while instead of costing every sentence its deadline.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 import numpy as np
 import soxr
 
+from callwright.observe.provider_events import describe, report_provider_event
+from callwright.resilience import CircuitBreaker
 from callwright.tts.base import TextToSpeech, TtsError
 
 logger = logging.getLogger(__name__)
@@ -31,6 +39,7 @@ class FallbackTts:
         primary: TextToSpeech,
         fallback: TextToSpeech,
         on_fallback: Callable[[str, BaseException], None] | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         """Wraps two providers.
 
@@ -40,10 +49,12 @@ class FallbackTts:
             on_fallback: called with the text and the primary's exception each time the
                 fallback is used, e.g. to count degradations; its own errors are logged and
                 ignored so that a metrics hook can never silence the agent.
+            breaker: skips the primary while it keeps failing (none: always try it).
         """
         self.primary = primary
         self.fallback = fallback
         self.on_fallback = on_fallback
+        self.breaker = breaker
         self.name = primary.name
         self.sample_rate = primary.sample_rate
 
@@ -56,32 +67,55 @@ class FallbackTts:
         Raises:
             TtsError: the primary failed after yielding audio, or both providers failed.
         """
-        stream = self.primary.synthesize(text)
-        yielded = False
-        try:
-            while True:
-                try:
-                    chunk = await anext(stream)
-                except StopAsyncIteration:
-                    return
-                except Exception as exc:
-                    if yielded:
-                        if isinstance(exc, TtsError):
-                            raise
-                        raise TtsError(f"{self.primary.name} failed mid-utterance: {exc}") from exc
-                    primary_error = exc
-                    break
-                yielded = True
-                yield chunk
-        finally:
-            # Stops the primary's work now if our caller stopped listening (barge-in).
-            await _aclose(stream)
+        primary_error: BaseException
+        if self.breaker is not None and not self.breaker.allow():
+            primary_error = TtsError(f"{self.primary.name} skipped: circuit open")
+        else:
+            stream = self.primary.synthesize(text)
+            yielded = False
+            settled = False  # the breaker has been told how this attempt went
+            try:
+                while True:
+                    try:
+                        chunk = await anext(stream)
+                    except StopAsyncIteration:
+                        return
+                    except Exception as exc:
+                        self._primary_failed(exc, mid_utterance=yielded)
+                        settled = True
+                        if yielded:
+                            if isinstance(exc, TtsError):
+                                raise
+                            raise TtsError(
+                                f"{self.primary.name} failed mid-utterance: {exc}"
+                            ) from exc
+                        primary_error = exc
+                        break
+                    if not yielded and self.breaker is not None:
+                        self.breaker.success()
+                        settled = True
+                    yielded = True
+                    yield chunk
+            finally:
+                if not settled and self.breaker is not None:
+                    self.breaker.abandon()  # the caller stopped listening (barge-in)
+                # Stops the primary's work now if our caller stopped listening (barge-in).
+                await _aclose(stream)
         logger.warning(
             "%s failed on %r, speaking with %s instead: %s",
             self.primary.name,
             text[:60],
             self.fallback.name,
             primary_error,
+        )
+        report_provider_event(
+            "fallback",
+            {
+                "stage": "tts",
+                "from": self.primary.name,
+                "to": self.fallback.name,
+                "reason": describe(primary_error),
+            },
         )
         self._notify(text, primary_error)
         stream = self._fallback_audio(text)
@@ -95,6 +129,19 @@ class FallbackTts:
             ) from exc
         finally:
             await _aclose(stream)
+
+    def _primary_failed(self, exc: BaseException, mid_utterance: bool) -> None:
+        if self.breaker is not None:
+            self.breaker.failure()
+        report_provider_event(
+            "provider_error",
+            {
+                "stage": "tts",
+                "provider": self.primary.name,
+                "error": describe(exc),
+                "mid_utterance": mid_utterance,
+            },
+        )
 
     def _notify(self, text: str, exc: BaseException) -> None:
         if self.on_fallback is None:
