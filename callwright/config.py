@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from callwright.telephony.settings import TelephonySettings
 from callwright.turns.endpointer import TurnOptions
 from callwright.turns.semantic import PatienceOptions
 
@@ -49,6 +50,7 @@ class Settings:
     turns: TurnOptions = field(default_factory=TurnOptions)
     patience: PatienceOptions = field(default_factory=PatienceOptions)
     log_level: str = "INFO"
+    telephony: TelephonySettings = field(default_factory=TelephonySettings)
 
     @property
     def store_path(self) -> Path:
@@ -88,6 +90,7 @@ class Settings:
             turns=turns,
             patience=_patience(env, turns),
             log_level=env.get("CALLWRIGHT_LOG_LEVEL", base.log_level),
+            telephony=TelephonySettings.from_env(env),
         )
 
 

@@ -57,6 +57,9 @@ class Playout:
         frame_ms: frame duration on the wire.
         lead_ms: how far ahead of real time the sender may run.
         hooks: callbacks for the first frame of a reply, each piece's start, each frame sent.
+        confirmed_played: the transport's count of samples (of everything `send` was given)
+            the peer confirmed it played, e.g. by telephony marks; when given, it says what the
+            caller heard instead of the pacing estimate.
     """
 
     def __init__(
@@ -66,8 +69,13 @@ class Playout:
         frame_ms: int = 20,
         lead_ms: float = 60.0,
         hooks: PlayoutHooks | None = None,
+        confirmed_played: Callable[[], int | None] | None = None,
     ) -> None:
         self._send = send
+        self._confirmed_played = confirmed_played
+        self._sent_total = 0  # samples given to `send` over the whole call
+        # Where runs of the current reply start: (sent total, reply offset); a pause rewinds.
+        self._runs: list[tuple[int, int]] = []
         self.sample_rate = sample_rate
         self._frame = sample_rate * frame_ms // 1000
         self._frame_s = frame_ms / 1000.0
@@ -102,6 +110,7 @@ class Playout:
         self._audio = np.zeros(0, dtype=np.int16)
         self._cursor = 0
         self._pieces = []
+        self._runs = []
         self._reply_id = reply_id
         self._first_sent = False
         self._closed = False
@@ -136,8 +145,20 @@ class Playout:
             await asyncio.sleep(remaining)
 
     def _heard_samples(self) -> int:
+        confirmed = self._confirmed_played() if self._confirmed_played else None
+        if confirmed is not None:
+            return self._reply_offset(confirmed)
         unplayed = max(0.0, self._play_end - time.monotonic()) * self.sample_rate
         return max(0, int(self._cursor - unplayed))
+
+    def _reply_offset(self, sent_total: int) -> int:
+        """The current reply's sample the peer had reached when it had played `sent_total`."""
+        heard = 0
+        for run_total, run_offset in self._runs:
+            if run_total > sent_total:
+                break
+            heard = run_offset + (sent_total - run_total)
+        return max(0, min(heard, self._cursor))
 
     def pause(self) -> float:
         """Stops sending at once, rewinding to what the caller heard; returns heard ms.
@@ -191,7 +212,13 @@ class Playout:
                     frame = np.concatenate([frame, np.zeros(self._frame - frame.size, np.int16)])
                 self._cursor = min(start + self._frame, int(self._audio.size))
                 self._announce(start)
+                if (
+                    not self._runs
+                    or self._runs[-1][1] + self._sent_total - self._runs[-1][0] != start
+                ):
+                    self._runs.append((self._sent_total, start))
                 await self._send(frame)
+                self._sent_total += int(frame.size)
                 if self._hooks.on_frame_sent:
                     self._hooks.on_frame_sent(frame)
                 self._play_end = max(self._play_end, time.monotonic()) + self._frame_s

@@ -22,6 +22,7 @@ import numpy as np
 from callwright.agent.call_state import CallState
 from callwright.agent.caller_audio import CallerAudio
 from callwright.agent.clock import AudioClock
+from callwright.agent.dtmf import DtmfCollector
 from callwright.agent.echo import EchoCanceller
 from callwright.agent.silence import CannedResponder, SilenceWatchdog
 from callwright.agent.stack import AgentStack
@@ -29,6 +30,7 @@ from callwright.agent.voice import AgentVoice
 from callwright.audio.frame import AudioFrame
 from callwright.audio.resample import StreamResampler
 from callwright.llm.base import CallInfo
+from callwright.observe.provider_events import bind_call_events, release_call_events
 from callwright.observe.recorder import CallRecorder
 from callwright.observe.timeline import TurnTimeline
 from callwright.store.base import CallRecord
@@ -86,9 +88,12 @@ class CallSession:
         self._next_timeline: TurnTimeline | None = None
         self._turn_count = 0
         self._carry_text = ""
+        self._dtmf = DtmfCollector(self._on_keypad_entry)
 
     async def run(self) -> None:
         """Serves the call until either side ends it; always leaves a record."""
+        # Provider failures and fallbacks in this call's tasks go to this call's record.
+        provider_events = bind_call_events(self.state.recorder.event, self.state.clock.now_ms)
         self.state.recorder.start(
             CallRecord(
                 call_id=self.call.call_id,
@@ -108,6 +113,7 @@ class CallSession:
                     await self._on_audio(event.frame)
                 elif isinstance(event, DtmfIn):
                     self.state.recorder.event("dtmf", event.at_ms, {"digit": event.digit})
+                    await self._on_key(event)
                 elif isinstance(event, HangupIn):
                     outcome, reason = event.reason, "ended by the caller"
                     break
@@ -118,6 +124,7 @@ class CallSession:
             if self.state.outcome is not None:
                 outcome, reason = self.state.outcome
             await self._shutdown(outcome, reason)
+            release_call_events(provider_events)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
@@ -186,11 +193,17 @@ class CallSession:
         task = asyncio.create_task(self._stack.stt.transcribe(audio))
         task.add_done_callback(lambda done: self._on_speculation(end_ms, done))
         self._speculation = (end_ms, task)
+        # Until the words are known the turn is not over (up to the hard maximum): deciding
+        # blind on a busy machine would answer "What is your..." before "...address?".
+        self._endpointer.set_end_of_turn_ms(self._stack.patience.max_ms)
 
     def _on_speculation(self, end_ms: float, task: asyncio.Task[Transcript]) -> None:
         """Decides how long to wait, and whether a paused agent may go on, from the words."""
         current = self._speculation
-        if task.cancelled() or task.exception() or current is None or current[0] != end_ms:
+        if current is None or current[0] != end_ms:
+            return
+        if task.cancelled() or task.exception():
+            self._endpointer.set_end_of_turn_ms(self._stack.turns.end_of_turn_ms)
             return
         text = f"{self._carry_text} {task.result().text}".strip()
         verdict = completeness(text)
@@ -254,6 +267,31 @@ class CallSession:
         self._silence.activity(caller_answered=True)
         voice.start("user_turn", timeline)
 
+    # --- keypad ---------------------------------------------------------------------------
+
+    async def _on_key(self, event: DtmfIn) -> None:
+        """A key stops the agent at once: a caller who is typing is not listening."""
+        self._silence.activity()
+        if self.voice.speaking and self._dtmf.pending == "":
+            await self.voice.barge_in(event.at_ms)
+        self._dtmf.press(event.digit, event.at_ms)
+
+    async def _on_keypad_entry(self, digits: str, start_ms: float, end_ms: float) -> None:
+        """A complete entry ("19840312"; `#` or 1.5 s without a key ended it) is a turn."""
+        state = self.state
+        if self.voice.speaking:
+            await self.voice.barge_in(end_ms)
+        state.history.add_user(digits)
+        state.add_utterance("caller", digits, start_ms=start_ms, end_ms=end_ms)
+        self._turn_count += 1
+        timeline = TurnTimeline(self._turn_count, speech_start_ms=start_ms)
+        timeline.mark("speech_end_ms", end_ms)
+        await self._transport.send_event(
+            {"type": "transcript", "role": "caller", "turn": self._turn_count, "text": digits}
+        )
+        self._silence.activity(caller_answered=True)
+        self.voice.start("dtmf", timeline)
+
     # --- dead air ------------------------------------------------------------------------
 
     def _say_policy_line(self, text: str, outcome: str | None) -> None:
@@ -271,6 +309,7 @@ class CallSession:
     # --- the end -------------------------------------------------------------------------
 
     async def _shutdown(self, outcome: str, reason: str) -> None:
+        self._dtmf.close()
         await self.voice.close()
         self._drop_speculation()
         tasks = list(self._tasks)

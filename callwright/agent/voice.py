@@ -22,8 +22,9 @@ from callwright.agent.playout import Playout, PlayoutHooks
 from callwright.agent.reply import Reply, ReplyDeps, ReplyResult
 from callwright.agent.stack import AgentStack
 from callwright.audio.resample import StreamResampler
-from callwright.llm.base import Responder, ToolResult, Trigger, TurnContext
+from callwright.llm.base import EndCall, Responder, ToolResult, TransferCall, Trigger, TurnContext
 from callwright.observe.timeline import TurnTimeline
+from callwright.transports.base import playback_confirmer
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class AgentVoice:
             transport.send_audio,
             transport.output_sample_rate,
             hooks=PlayoutHooks(self._on_first_frame, self._on_piece_start, self._on_frame_sent),
+            confirmed_played=playback_confirmer(transport),
         )
         self._reply: Reply | None = None
         self._reply_task: asyncio.Task[ReplyResult] | None = None
@@ -104,8 +106,23 @@ class AgentVoice:
             if state.outcome is None:
                 state.outcome = ("completed", result.end_call.reason)
             # Closing ends the inbound loop, whose shutdown cancels this task: close from outside.
-            self._closing = asyncio.create_task(state.transport.close(result.end_call.reason))
+            self._closing = asyncio.create_task(self._end_call(result.end_call))
         return result
+
+    async def _end_call(self, end: EndCall) -> None:
+        """Hands the caller over first if the responder asked for a transfer, then closes."""
+        state = self._state
+        if isinstance(end, TransferCall):
+            transfer = getattr(state.transport, "transfer", None)
+            previous, state.outcome = state.outcome, ("transferred", end.reason)
+            done = False
+            if transfer is not None:
+                done = bool(await transfer(end.to, end.reason))
+            kind = "transfer" if done else "transfer_failed"
+            state.recorder.event(kind, state.clock.now_ms(), {"to": end.to, "reason": end.reason})
+            if not done:
+                state.outcome = previous
+        await state.transport.close(end.reason)
 
     async def pause(self, at_ms: float) -> None:
         """Caller speech over the agent: silence it at once; decide later if it is real."""

@@ -86,6 +86,17 @@ class EndCall:
     reason: str = "completed"
 
 
+@dataclass(frozen=True, slots=True)
+class TransferCall(EndCall):
+    """The responder hands the caller to a human once the reply has been spoken.
+
+    Attributes:
+        to: the number to connect; None: the deployment's configured transfer number.
+    """
+
+    to: str | None = None
+
+
 ResponseEvent = TextDelta | ToolResult | EndCall
 
 

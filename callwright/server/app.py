@@ -14,7 +14,9 @@ from callwright.agent.stack import AgentStack
 from callwright.llm.base import CallInfo
 from callwright.server.api import register as register_api
 from callwright.server.pages import add_page_routes
+from callwright.server.telephony import register as register_telephony
 from callwright.store.base import CallRecord
+from callwright.telephony.settings import TelephonySettings
 from callwright.transports.native_ws import NativeWebSocketTransport, ProtocolError, parse_start
 
 log = logging.getLogger(__name__)
@@ -25,8 +27,8 @@ START_TIMEOUT_S = 10.0
 MAX_MESSAGE_BYTES = 256 * 1024
 
 
-def create_app(stack: AgentStack) -> web.Application:
-    """Builds the server around an already loaded stack."""
+def create_app(stack: AgentStack, telephony: TelephonySettings | None = None) -> web.Application:
+    """Builds the server around an already loaded stack (and the telephony settings)."""
     app = web.Application()
     app[STACK] = stack
     app[SESSIONS] = set()
@@ -34,6 +36,7 @@ def create_app(stack: AgentStack) -> web.Application:
     app.router.add_get("/v1/ws", native_websocket)
     register_api(app, stack)
     add_page_routes(app)
+    register_telephony(app, stack, telephony or TelephonySettings())
     app.on_shutdown.append(_end_active_calls)
     return app
 

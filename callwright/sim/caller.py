@@ -275,7 +275,9 @@ class CallerSimulator:
         kind = event.get("type")
         if kind == "started":
             self._report.call_id = str(event.get("call_id", ""))
-        elif kind in ("agent_turn_end", "interruption"):
+        elif kind == "agent_turn_end":
+            # Not on "interruption": that ends the reply the caller talked over, and the
+            # decision can arrive after the caller's new line, whose answer is still to come.
             self._turn_end.set()
         elif kind == "clear":
             self._playback = np.zeros(0, dtype=np.int16)

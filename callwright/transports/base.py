@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -62,3 +62,30 @@ class CallTransport(Protocol):
     async def close(self, reason: str) -> None:
         """Ends the call from our side. Idempotent."""
         ...
+
+
+class ConfirmsPlayback(Protocol):
+    """Optional capability: the peer reports which agent audio it has actually played.
+
+    Telephony media streams echo marks once the audio queued before them has played; a
+    transport that can tell implements this, and barge-in truncation trusts it over the
+    pacing estimate.
+    """
+
+    def confirmed_played_samples(self) -> int | None:
+        """Agent samples (counted over every `send_audio` of the call) confirmed played."""
+        ...
+
+
+class TransfersCalls(Protocol):
+    """Optional capability: hand the call over to another number (a human)."""
+
+    async def transfer(self, to: str | None, reason: str) -> bool:
+        """Transfers the call (`to` None: the configured default); False if it cannot."""
+        ...
+
+
+def playback_confirmer(transport: object) -> Callable[[], int | None] | None:
+    """The transport's `confirmed_played_samples`, or None when it cannot tell."""
+    method = getattr(transport, "confirmed_played_samples", None)
+    return method if callable(method) else None

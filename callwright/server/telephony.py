@@ -1,0 +1,328 @@
+"""Telephony routes: signed webhooks, media stream endpoints, outbound calls.
+
+- `POST /v1/twilio/incoming`: incoming-call webhook; answers `<Connect><Stream>`
+- `POST /v1/twilio/status`: call status callbacks, recorded on the call
+- `POST /v1/twilio/after-stream`: the `<Redirect>` after the stream (transfer, hang-up)
+- `GET  /v1/twilio/stream/{token}`: Twilio Media Streams WebSocket
+- `POST /v1/telnyx/incoming`: TeXML incoming-call webhook (Ed25519 signed)
+- `GET  /v1/telnyx/stream/{token}`: Telnyx media streaming WebSocket
+- `POST /v1/calls/outbound`: `{"to", "from", "parameters"}` places a call through Twilio
+
+Every webhook is verified before anything else; a bad or missing signature gets 403 and a log
+line. A stream is accepted only with a token a verified webhook issued, once, within its TTL,
+and only for the call that webhook was about.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSCloseCode, web
+
+from callwright.agent.session import CallSession
+from callwright.agent.stack import AgentStack
+from callwright.llm.base import CallInfo
+from callwright.store.base import CallRecord
+from callwright.telephony import twiml
+from callwright.telephony.calls import TelephonyCalls
+from callwright.telephony.control import TwilioCallControl, TwilioRest
+from callwright.telephony.settings import TelephonySettings
+from callwright.telephony.signatures import TelnyxSignatures, TwilioSignatures
+from callwright.telephony.tokens import StreamClaim, StreamTokens
+from callwright.transports.media_stream import (
+    MediaStreamDialect,
+    MediaStreamTransport,
+    StreamCallControl,
+    StreamProtocolError,
+    accept_stream,
+)
+from callwright.transports.telnyx import TELNYX
+from callwright.transports.twilio import TWILIO
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 64 * 1024
+XML = "text/xml"
+
+
+@dataclass(slots=True)
+class Telephony:
+    """The telephony side of one server."""
+
+    stack: AgentStack
+    settings: TelephonySettings
+    calls: TelephonyCalls
+    tokens: StreamTokens
+    twilio_signatures: TwilioSignatures
+    telnyx_signatures: TelnyxSignatures
+    rest: TwilioRest | None
+    sockets: set[web.WebSocketResponse] = field(default_factory=set)
+
+
+TELEPHONY = web.AppKey("telephony", Telephony)
+
+
+def register(app: web.Application, stack: AgentStack, settings: TelephonySettings) -> None:
+    """Adds the telephony routes to `app`."""
+    app[TELEPHONY] = Telephony(
+        stack=stack,
+        settings=settings,
+        calls=TelephonyCalls(stack.store),
+        tokens=StreamTokens(settings.twilio_auth_token),
+        twilio_signatures=TwilioSignatures(settings.twilio_auth_token),
+        telnyx_signatures=TelnyxSignatures(
+            settings.telnyx_public_key, settings.signature_tolerance_s
+        ),
+        rest=TwilioRest(settings) if settings.twilio_rest_enabled else None,
+    )
+    app.router.add_post("/v1/twilio/incoming", twilio_incoming)
+    app.router.add_post("/v1/twilio/status", twilio_status)
+    app.router.add_post("/v1/twilio/after-stream", twilio_after_stream)
+    app.router.add_get("/v1/twilio/stream/{token}", twilio_stream)
+    app.router.add_post("/v1/telnyx/incoming", telnyx_incoming)
+    app.router.add_get("/v1/telnyx/stream/{token}", telnyx_stream)
+    app.router.add_post("/v1/calls/outbound", place_outbound_call)
+    app.on_shutdown.append(_shutdown)
+
+
+# --- URLs ------------------------------------------------------------------------------------
+
+
+def _public_base(request: web.Request, settings: TelephonySettings) -> str:
+    """The https:// base the platform used to reach us (what it signed)."""
+    if settings.public_base_url:
+        return settings.public_base_url.rstrip("/")
+    scheme = request.headers.get("X-Forwarded-Proto", request.scheme)
+    host = request.headers.get("X-Forwarded-Host", request.host)
+    return f"{scheme}://{host}"
+
+
+def _ws_base(base: str) -> str:
+    return "wss://" + base[8:] if base.startswith("https://") else "ws://" + base.split("://")[1]
+
+
+# --- Twilio webhooks ---------------------------------------------------------------------------
+
+
+async def _verified_twilio_form(request: web.Request) -> dict[str, str]:
+    """The webhook's POST parameters, if `X-Twilio-Signature` checks out; else 403."""
+    tel = request.app[TELEPHONY]
+    form = {k: str(v) for k, v in (await request.post()).items()}
+    url = _public_base(request, tel.settings) + request.path_qs
+    problem = tel.twilio_signatures.verify(url, form, request.headers.get("X-Twilio-Signature"))
+    if problem is not None:
+        log.warning("refused Twilio webhook %s from %s: %s", request.path, request.remote, problem)
+        raise web.HTTPForbidden(text="invalid signature")
+    return form
+
+
+async def twilio_incoming(request: web.Request) -> web.Response:
+    """Answers an incoming call with a media stream to us."""
+    tel = request.app[TELEPHONY]
+    form = await _verified_twilio_form(request)
+    call_sid = form.get("CallSid", "")
+    if not call_sid:
+        raise web.HTTPBadRequest(text="CallSid is required")
+    caller = form.get("From") or None
+    params = {k: v for k, v in {"caller": caller, "to": form.get("To")}.items() if v}
+    tel.calls.expect("twilio", "inbound", ref=call_sid, caller=caller, parameters=params,
+                     call_sid=call_sid)  # fmt: skip
+    token = tel.tokens.issue(call_sid, tel.settings.stream_token_ttl_s)
+    base = _public_base(request, tel.settings)
+    document = twiml.connect_stream(
+        f"{_ws_base(base)}/v1/twilio/stream/{token}",
+        params,
+        after_url=f"{base}/v1/twilio/after-stream",
+    )
+    return web.Response(text=document, content_type=XML)
+
+
+async def twilio_status(request: web.Request) -> web.Response:
+    """Records a status callback (ringing, answered, completed, busy, no-answer...)."""
+    tel = request.app[TELEPHONY]
+    form = await _verified_twilio_form(request)
+    call_sid, status = form.get("CallSid", ""), form.get("CallStatus", "")
+    if not call_sid or not status:
+        raise web.HTTPBadRequest(text="CallSid and CallStatus are required")
+    await tel.calls.status(call_sid, status, form, request.query.get("ref"))
+    return web.Response(status=204)
+
+
+async def twilio_after_stream(request: web.Request) -> web.Response:
+    """What the call does once its stream ended: a transfer, or hanging up."""
+    tel = request.app[TELEPHONY]
+    form = await _verified_twilio_form(request)
+    document = tel.calls.take_after_stream(form.get("CallSid", "")) or twiml.hangup()
+    return web.Response(text=document, content_type=XML)
+
+
+# --- Telnyx webhook ----------------------------------------------------------------------------
+
+
+async def telnyx_incoming(request: web.Request) -> web.Response:
+    """TeXML incoming-call webhook: answers a bidirectional PCMU stream to us."""
+    tel = request.app[TELEPHONY]
+    body = await request.read()
+    problem = tel.telnyx_signatures.verify(
+        body,
+        request.headers.get("telnyx-signature-ed25519"),
+        request.headers.get("telnyx-timestamp"),
+    )
+    if problem is not None:
+        log.warning("refused Telnyx webhook %s from %s: %s", request.path, request.remote, problem)
+        raise web.HTTPForbidden(text="invalid signature")
+    form = {k: str(v) for k, v in (await request.post()).items()}
+    call_ref = form.get("CallSid") or form.get("CallControlId") or ""
+    if not call_ref:
+        raise web.HTTPBadRequest(text="CallSid is required")
+    caller = form.get("From") or None
+    params = {k: v for k, v in {"caller": caller, "to": form.get("To")}.items() if v}
+    tel.calls.expect("telnyx", "inbound", ref=call_ref, caller=caller, parameters=params,
+                     call_sid=call_ref)  # fmt: skip
+    token = tel.tokens.issue(call_ref, tel.settings.stream_token_ttl_s)
+    base = _public_base(request, tel.settings)
+    document = twiml.connect_stream(
+        f"{_ws_base(base)}/v1/telnyx/stream/{token}",
+        params,
+        bidirectional_mode="rtp",
+        bidirectional_codec="PCMU",
+    )
+    return web.Response(text=document, content_type=XML)
+
+
+# --- streams -----------------------------------------------------------------------------------
+
+
+async def twilio_stream(request: web.Request) -> web.StreamResponse:
+    """A Twilio Media Streams call."""
+    return await _stream(request, TWILIO)
+
+
+async def telnyx_stream(request: web.Request) -> web.StreamResponse:
+    """A Telnyx media streaming call."""
+    return await _stream(request, TELNYX)
+
+
+async def _stream(request: web.Request, dialect: MediaStreamDialect) -> web.StreamResponse:
+    tel = request.app[TELEPHONY]
+    claim = tel.tokens.redeem(request.match_info["token"])
+    if not isinstance(claim, StreamClaim):
+        log.warning("refused %s stream from %s: %s", dialect.channel, request.remote, claim)
+        raise web.HTTPForbidden(text="invalid stream token")
+    ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, compress=False)
+    await ws.prepare(request)
+    try:
+        start = await accept_stream(ws, dialect)
+    except StreamProtocolError as exc:
+        await _reject(tel, ws, dialect.channel, exc.code, str(exc), claim.ref)
+        return ws
+    call_ref = start.call_ref
+    pending = tel.calls.find(claim.ref, call_ref)
+    expected = pending.call_sid if pending is not None else claim.ref
+    if claim.ref != call_ref and expected is not None and expected != call_ref:
+        await _reject(tel, ws, dialect.channel, "wrong_call",
+                      f"the stream token is for {expected}, not {call_ref}", call_ref)  # fmt: skip
+        return ws
+    control: StreamCallControl | None = None
+    if dialect is TWILIO:
+        control = TwilioCallControl(call_ref, tel.calls, tel.rest, tel.settings.transfer_number)
+    transport = MediaStreamTransport(ws, dialect, start, control=control)
+    caller = (pending.caller if pending else None) or start.parameters.get("caller")
+    params = {**(pending.parameters if pending else {}), **start.parameters}
+    params |= {"call_sid": call_ref, "stream_sid": start.stream_id}
+    if pending is not None:
+        params.setdefault("direction", pending.direction)
+    call = CallInfo(
+        call_id=pending.call_id if pending else _new_id(),
+        channel=dialect.channel,
+        caller=caller,
+        parameters=params,
+    )
+    session = CallSession(tel.stack, transport, call)
+    started_at = time.time()
+    log.info("%s call %s: stream %s started (call %s)",
+             dialect.channel, call_ref, start.stream_id, call.call_id)  # fmt: skip
+    tel.sockets.add(ws)
+    running = asyncio.create_task(session.run())
+    # run() writes the call record before its first await; events may follow it from here on.
+    await asyncio.sleep(0)
+
+    def record(kind: str, data: dict[str, Any]) -> None:
+        session.state.recorder.event(kind, session.state.clock.now_ms(), data)
+
+    if tel.calls.stream_started(claim.ref, call_ref, record) is None:
+        tel.calls.stream_live(call_ref, call.call_id, record)
+    try:
+        await running
+    finally:
+        tel.sockets.discard(ws)
+        tel.calls.stream_ended(call_ref, call.call_id, started_at)
+    return ws
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+async def _reject(
+    tel: Telephony, ws: web.WebSocketResponse, channel: str, code: str, message: str, ref: str
+) -> None:
+    """Refuses a stream that never became a valid call, and records that it happened."""
+    log.warning("rejected %s stream for %s: %s: %s", channel, ref, code, message)
+    store = tel.stack.store
+    call_id = _new_id()
+    await store.start_call(CallRecord(call_id, channel, None, time.time(), {"call_sid": ref}))
+    await store.add_event(call_id, "rejected", 0.0, {"code": code, "message": message})
+    await store.end_call(call_id, "rejected", f"{code}: {message}")
+    if not ws.closed:
+        await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=code.encode()[:120])
+
+
+# --- outbound calls ----------------------------------------------------------------------------
+
+
+async def place_outbound_call(request: web.Request) -> web.Response:
+    """Places a call through Twilio that streams to us once answered."""
+    tel = request.app[TELEPHONY]
+    if tel.rest is None:
+        raise web.HTTPServiceUnavailable(text="outbound calls need Twilio REST credentials")
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text="the body must be JSON") from exc
+    to, from_ = body.get("to") if isinstance(body, dict) else None, body.get("from")
+    parameters = body.get("parameters") or {}
+    if not isinstance(to, str) or not isinstance(from_, str) or not isinstance(parameters, dict):
+        raise web.HTTPBadRequest(text='"to" and "from" (strings) are required')
+    params = {str(k): str(v) for k, v in parameters.items()} | {"caller": to}
+    pending = tel.calls.expect("twilio", "outbound", caller=to, parameters=params)
+    token = tel.tokens.issue(pending.ref, tel.settings.outbound_token_ttl_s)
+    base = _public_base(request, tel.settings)
+    document = twiml.connect_stream(
+        f"{_ws_base(base)}/v1/twilio/stream/{token}",
+        params,
+        after_url=f"{base}/v1/twilio/after-stream",
+    )
+    status_url = f"{base}/v1/twilio/status?ref={pending.ref}"
+    try:
+        call_sid = await tel.rest.create_call(to, from_, document, status_url)
+    except Exception as exc:
+        log.warning("outbound call to %s failed: %s", to, exc)
+        raise web.HTTPBadGateway(text=json.dumps({"error": str(exc)})) from exc
+    tel.calls.set_call_sid(pending.ref, call_sid)
+    log.info("outbound call %s to %s placed (call %s)", call_sid, to, pending.call_id)
+    return web.json_response({"call_id": pending.call_id, "call_sid": call_sid}, status=201)
+
+
+async def _shutdown(app: web.Application) -> None:
+    tel = app[TELEPHONY]
+    for ws in list(tel.sockets):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+    if tel.rest is not None:
+        await tel.rest.aclose()

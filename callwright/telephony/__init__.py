@@ -1,0 +1,1 @@
+"""Telephony: signed webhooks, stream tokens, TwiML, call control, status callbacks."""
