@@ -20,7 +20,13 @@ from callwright.stt.whisper import WhisperStt
 from callwright.telephony.settings import TelephonySettings
 from callwright.tts.espeak import EspeakTts
 from tests.conftest import ARTIFACTS, normalize, word_overlap
-from tests.fakes.twilio_rest import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioRest, fake_twilio, serve_phone
+from tests.fakes.twilio_rest import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    FakeTwilioRest,
+    fake_twilio,
+    serve_phone,
+)
 
 # Phone-band espeak is hard for tiny.en; these lines transcribe reliably at 8 kHz at 140 wpm.
 CALLER_VOICE = EspeakTts(voice="en-us", words_per_minute=140)
@@ -36,7 +42,9 @@ class Phone:
 async def phone(stack: AgentStack) -> AsyncIterator[Phone]:
     async with fake_twilio() as rest:
         settings = TelephonySettings(
-            twilio_account_sid=ACCOUNT_SID, twilio_auth_token=AUTH_TOKEN, twilio_api_base_url=rest.url
+            twilio_account_sid=ACCOUNT_SID,
+            twilio_auth_token=AUTH_TOKEN,
+            twilio_api_base_url=rest.url,
         )
         async with serve_phone(stack, settings) as url:
             yield Phone(url, rest)

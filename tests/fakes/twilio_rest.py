@@ -99,9 +99,9 @@ class FakeTwilioRest:
         recorded = RecordedRequest(request.method, request.path, form)
         self.requests.append(recorded)
         self.changed.set()
-        expected = "Basic " + base64.b64encode(
-            f"{self.account_sid}:{self.auth_token}".encode()
-        ).decode()
+        expected = (
+            "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        )
         if (
             request.match_info["account"] != self.account_sid
             or request.headers.get("Authorization") != expected
