@@ -1,0 +1,171 @@
+"""Call control over Twilio: transfer to a human, outbound calls, status callbacks."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
+from urllib.parse import parse_qs, urlparse
+
+import aiohttp
+
+from callwright.agent.stack import AgentStack
+from callwright.llm.base import CallInfo, ResponseEvent, TextDelta, TransferCall, TurnContext
+from callwright.sim.caller import ScriptLine
+from callwright.sim.twilio_caller import TwilioCallerSimulator, parse_stream_twiml, post_signed
+from callwright.store.base import CallDetail
+from callwright.telephony.settings import TelephonySettings
+from callwright.tts.espeak import EspeakTts
+from tests.fakes.twilio_rest import ACCOUNT_SID, AUTH_TOKEN, fake_twilio, serve_phone
+
+CALLER_VOICE = EspeakTts(voice="en-us", words_per_minute=140)
+HUMAN = "+15550123"
+
+
+class TransferResponder:
+    """Greets, then hands any caller to a human."""
+
+    async def respond(self, context: TurnContext) -> AsyncIterator[ResponseEvent]:
+        if context.trigger == "call_start":
+            yield TextDelta("Hello.")
+            return
+        yield TextDelta("Let me connect you to a person.")
+        yield TransferCall("the caller needs a human")
+
+
+class TransferFactory:
+    name = "transfer-test"
+
+    def for_call(self, call: CallInfo) -> TransferResponder:
+        return TransferResponder()
+
+
+async def finished(stack: AgentStack, call_id: str) -> CallDetail:
+    for _ in range(150):
+        detail = await stack.store.get_call(call_id)
+        if detail is not None and detail.record.status != "active":
+            return detail
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"call {call_id} never finished")
+
+
+async def call_id_of(stack: AgentStack, call_sid: str) -> str:
+    for _ in range(150):
+        for record in await stack.store.list_calls(1000):
+            if record.parameters.get("call_sid") == call_sid:
+                return record.call_id
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no record for {call_sid}")
+
+
+def dialed(document: str | None) -> list[str]:
+    assert document is not None
+    return [n.text or "" for n in ET.fromstring(document).findall("./Dial/Number")]
+
+
+async def test_transfer_updates_the_live_call_with_dial(stack: AgentStack) -> None:
+    transferring = dataclasses.replace(stack, responders=TransferFactory())
+    async with fake_twilio() as rest:
+        settings = TelephonySettings(
+            twilio_account_sid=ACCOUNT_SID,
+            twilio_auth_token=AUTH_TOKEN,
+            twilio_api_base_url=rest.url,
+            transfer_number=HUMAN,
+        )
+        async with serve_phone(transferring, settings) as url:
+            simulator = TwilioCallerSimulator(url, CALLER_VOICE, AUTH_TOKEN)
+            rest.known_call(simulator.report.call_sid)
+            report = await simulator.run([ScriptLine("Where are you located?")], hang_up=False)
+        updates = rest.updates_of(report.call_sid)
+    assert report.ended_by_agent
+    assert len(updates) == 1, "a transfer, and no hang-up of the transferred call"
+    assert dialed(updates[0].one("Twiml")) == [HUMAN]
+    detail = await finished(stack, await call_id_of(stack, report.call_sid))
+    assert detail.record.outcome == "transferred"
+    assert [e.kind for e in detail.events if e.kind.startswith("transfer")] == ["transfer"]
+
+
+async def test_transfer_without_credentials_answers_the_redirect(stack: AgentStack) -> None:
+    transferring = dataclasses.replace(stack, responders=TransferFactory())
+    settings = TelephonySettings(twilio_auth_token=AUTH_TOKEN, transfer_number=HUMAN)
+    async with serve_phone(transferring, settings) as url:
+        simulator = TwilioCallerSimulator(url, CALLER_VOICE, AUTH_TOKEN)
+        report = await simulator.run([ScriptLine("Where are you located?")], hang_up=False)
+        assert report.ended_by_agent
+        # Twilio follows the <Redirect> after </Connect> once the stream closes.
+        redirect = ET.fromstring(report.twiml).find("./Redirect")
+        assert redirect is not None and redirect.text
+        async with aiohttp.ClientSession() as http:
+            params = {"CallSid": report.call_sid, "AccountSid": ACCOUNT_SID}
+            response = await post_signed(http, redirect.text, params, AUTH_TOKEN)
+            assert dialed(await response.text()) == [HUMAN]
+            # Asked again (another call, or a retry), it is a plain hang-up.
+            again = await post_signed(http, redirect.text, params, AUTH_TOKEN)
+            assert ET.fromstring(await again.text()).find("./Hangup") is not None
+
+
+async def test_outbound_call_with_parameters_and_status_callbacks(stack: AgentStack) -> None:
+    async with fake_twilio() as rest:
+        settings = TelephonySettings(
+            twilio_account_sid=ACCOUNT_SID, twilio_auth_token=AUTH_TOKEN,
+            twilio_api_base_url=rest.url,
+        )  # fmt: skip
+        async with serve_phone(stack, settings) as url, aiohttp.ClientSession() as http:
+            body = {"to": "+15550777", "from": "+15550199", "parameters": {"patient_id": "42"}}
+            async with http.post(f"{url}/v1/calls/outbound", json=body) as response:
+                assert response.status == 201
+                placed = await response.json()
+            create = rest.creates()[0]
+            assert create.one("To") == "+15550777" and create.one("From") == "+15550199"
+            assert create.form["StatusCallbackEvent"] == [
+                "initiated", "ringing", "answered", "completed"
+            ]  # fmt: skip
+            stream_url, custom = parse_stream_twiml(create.one("Twiml") or "")
+            assert custom["patient_id"] == "42"
+            callback = create.one("StatusCallback") or ""
+            assert parse_qs(urlparse(callback).query)["ref"] == [placed["call_id"]]
+
+            # Twilio's side of it: ringing, answered, the stream, then completed.
+            sid = placed["call_sid"]
+            for status in ("initiated", "ringing", "in-progress"):
+                params = {"CallSid": sid, "CallStatus": status, "AccountSid": ACCOUNT_SID}
+                assert (await post_signed(http, callback, params, AUTH_TOKEN)).status == 204
+            simulator = TwilioCallerSimulator(url, CALLER_VOICE, AUTH_TOKEN)
+            simulator.report.call_sid = sid
+            await simulator.stream(http, stream_url, custom, [])
+            params = {"CallSid": sid, "CallStatus": "completed", "CallDuration": "9"}
+            assert (await post_signed(http, callback, params, AUTH_TOKEN)).status == 204
+    assert simulator.report.frames_received > 0, "the agent spoke on the outbound call"
+    detail = await finished(stack, placed["call_id"])
+    assert detail.record.parameters["patient_id"] == "42"
+    assert detail.record.parameters["direction"] == "outbound"
+    statuses = [e.data["status"] for e in detail.events if e.kind == "call_status"]
+    for _ in range(50):  # the last callback lands after the stream ended
+        if "completed" in statuses:
+            break
+        await asyncio.sleep(0.1)
+        detail = await finished(stack, placed["call_id"])
+        statuses = [e.data["status"] for e in detail.events if e.kind == "call_status"]
+    assert statuses == ["initiated", "ringing", "in-progress", "completed"]
+
+
+async def test_unanswered_outbound_call_is_recorded(stack: AgentStack) -> None:
+    async with fake_twilio() as rest:
+        settings = TelephonySettings(
+            twilio_account_sid=ACCOUNT_SID, twilio_auth_token=AUTH_TOKEN,
+            twilio_api_base_url=rest.url,
+        )  # fmt: skip
+        async with serve_phone(stack, settings) as url, aiohttp.ClientSession() as http:
+            for outcome in ("busy", "no-answer"):
+                body = {"to": "+15550888", "from": "+15550199"}
+                async with http.post(f"{url}/v1/calls/outbound", json=body) as response:
+                    placed = await response.json()
+                callback = rest.creates()[-1].one("StatusCallback") or ""
+                for status in ("ringing", outcome):
+                    params = {"CallSid": placed["call_sid"], "CallStatus": status}
+                    await post_signed(http, callback, params, AUTH_TOKEN)
+                detail = await finished(stack, placed["call_id"])
+                assert detail.record.outcome == outcome.replace("-", "_")
+                statuses = [e.data["status"] for e in detail.events if e.kind == "call_status"]
+                assert statuses == ["ringing", outcome]
