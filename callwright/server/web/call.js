@@ -35,7 +35,7 @@ function renderMeta(call, detail) {
     meta("End reason", call.end_reason),
     meta("Caller turns", String(callerTurns)),
     meta("Escalated", escalation ? `yes, at ${fmtClock(escalation.at_ms)}` : "no"),
-    params ? meta("Parameters", params) : null,
+    ...(params ? [meta("Parameters", params)] : []),
   );
 }
 

@@ -182,6 +182,7 @@ let generation = 0; // a refresh that a newer one overtook must not draw stale r
 
 async function refresh() {
   const mine = ++generation;
+  const search = location.search;
   const filters = readFilters();
   document.getElementById("range-label").textContent = rangeLabel(filters);
   const slowMs = Number(filters.slow_ms) || DEFAULT_SLOW_MS;
@@ -198,6 +199,7 @@ async function refresh() {
   renderCalls(calls, slowMs);
   if (health) document.getElementById("health").textContent = `${health.active_calls} active call${health.active_calls === 1 ? "" : "s"}`;
   document.body.dataset.loaded = "true";
+  document.body.dataset.query = search;
   document.body.dataset.refreshes = String(Number(document.body.dataset.refreshes || 0) + 1);
 }
 

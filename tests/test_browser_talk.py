@@ -1,0 +1,138 @@
+"""A spoken call placed from the talk page in headless Chromium, then reviewed in the dashboard.
+
+Chromium's fake microphone plays a WAV of synthesized speech; the page captures it with an
+AudioWorklet, streams 16 kHz PCM to the real server and plays the agent's voice back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from playwright.async_api import Page
+
+from callwright.agent.stack import AgentStack
+from callwright.flows.demo import CLINIC_FACTS
+from callwright.store.base import CallDetail
+from callwright.tts.espeak import EspeakTts
+from tests.browser import (
+    chromium,
+    console_errors,
+    fmt_ms,
+    http_base,
+    placeholder_words,
+    screenshot,
+    speech_wav,
+)
+from tests.conftest import word_overlap
+
+CALLER_VOICE = EspeakTts(voice="en-us", words_per_minute=160)
+QUESTION = "What are your opening hours?"
+
+
+async def _ended_call(stack: AgentStack, call_id: str) -> CallDetail:
+    """The stored call once the server has finished writing it."""
+    for _ in range(100):
+        detail = await stack.store.get_call(call_id)
+        if detail is not None and detail.record.status != "active":
+            return detail
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"call {call_id} never ended in the store")
+
+
+async def _wait_for_text(page: Page, selector: str, text: str, timeout_ms: float) -> None:
+    """Waits until the element's text is `text` (agent replies arrive sentence by sentence)."""
+    await page.wait_for_function(
+        "([sel, want]) => document.querySelector(sel)?.textContent === want",
+        arg=[selector, text],
+        timeout=timeout_ms,
+    )
+
+
+async def _dataset(page: Page, name: str) -> str | None:
+    value = await page.evaluate(f"document.body.dataset.{name}")
+    return str(value) if value is not None else None
+
+
+async def test_talk_page_call_then_dashboard(
+    stack: AgentStack, server_url: str, tmp_path: Path
+) -> None:
+    base = http_base(server_url)
+    # Six seconds of silence first: the greeting plays, then the caller asks.
+    mic = await speech_wav(tmp_path / "mic.wav", CALLER_VOICE, [QUESTION], lead_s=6.0, tail_s=12.0)
+    async with chromium(mic) as browser:
+        page = await browser.new_page()
+        errors = console_errors(page)
+
+        # --- the call, from the talk page ---
+        await page.goto(f"{base}/talk")
+        await page.click("#call")
+        await page.wait_for_selector("body[data-call-state=live]", timeout=15_000)
+        greeting = '.bubble.agent[data-turn="0"] .text'
+        await _wait_for_text(page, greeting, CLINIC_FACTS["greeting"], 15_000)
+
+        caller = page.locator(".bubble.caller .text").first
+        await caller.wait_for(timeout=30_000)
+        heard = await caller.inner_text()
+        assert word_overlap(QUESTION, heard) >= 0.75, heard
+
+        await _wait_for_text(
+            page, '.bubble.agent[data-turn="1"] .text', CLINIC_FACTS["hours"], 20_000
+        )
+
+        # The turn's latency is shown, next to the reply and in the latency panel.
+        turn = page.locator('.turns .turn[data-turn="1"]')
+        await turn.wait_for(timeout=10_000)
+        shown_ttfa = float(await turn.get_attribute("data-ttfa-ms") or "nan")
+        assert shown_ttfa > 0
+        assert "ms" in await page.locator('.bubble.agent[data-turn="1"] .lat').inner_text()
+
+        # Audio really flowed both ways: the page sent 20 ms frames and received the agent.
+        assert int(await _dataset(page, "framesSent") or 0) > 6000 // 20
+        assert int(await _dataset(page, "agentAudioMs") or 0) > 4000
+        assert await placeholder_words(page) == []
+        await screenshot(page, "talk-call")
+
+        await page.click("#call")  # hang up
+        await page.wait_for_selector("body[data-call-state=ended]", timeout=10_000)
+        call_id = await _dataset(page, "callId")
+        assert call_id
+        detail = await _ended_call(stack, call_id)
+        stored_caller = [u for u in detail.utterances if u.role == "caller"]
+        assert [u.text for u in stored_caller] == [heard]
+        stored_ttfa = {t.turn_index: t.ttfa_ms for t in detail.timelines}
+        assert stored_ttfa[1] == shown_ttfa
+
+        # --- the same call in the dashboard ---
+        await page.click("#view-call")
+        await page.wait_for_selector("body[data-loaded=true]")
+        assert await page.locator(".utt").count() == len(detail.utterances)
+        assert await page.locator(".utt.caller .text").all_inner_texts() == [heard]
+        row = page.locator('svg[data-chart=waterfall] g.wf-row[data-turn="1"]')
+        assert await row.locator("rect.wf-seg").count() >= 4
+        assert await row.locator(".wf-ttfa").text_content() == fmt_ms(shown_ttfa)
+
+        # The recording: a stereo WAV that plays, and clicking a line seeks to it.
+        await page.wait_for_selector("#wave[data-channels='2']", timeout=10_000)
+        recording_ms = int(await page.get_attribute("#wave", "data-duration-ms") or 0)
+        assert recording_ms > 8000
+        await page.wait_for_function("document.getElementById('recording').duration > 0")
+        caller_line = page.locator(".utt.caller").first
+        start_ms = float(await caller_line.get_attribute("data-start-ms") or "nan")
+        await caller_line.click()
+        await page.wait_for_selector(".utt.caller.playing", timeout=5_000)
+        position_s = await page.evaluate("document.getElementById('recording').currentTime")
+        assert position_s >= start_ms / 1000 - 0.05
+        await page.evaluate("document.getElementById('recording').pause()")
+
+        assert await page.locator("#cost-table tr[data-layer=total]").count() == 1
+        assert await placeholder_words(page) == []
+        await screenshot(page, "dashboard-call-from-talk-page")
+
+        await page.goto(f"{base}/dashboard")
+        await page.wait_for_selector("body[data-loaded=true]")
+        listed = page.locator(f'#calls tr[data-call-id="{call_id}"]')
+        assert await listed.count() == 1
+        assert "caller ended" in await listed.inner_text()
+        await screenshot(page, "dashboard-overview")
+        assert errors == []
