@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from callwright.degradation import DegradationSettings
 from callwright.telephony.settings import TelephonySettings
 from callwright.turns.endpointer import TurnOptions
 from callwright.turns.semantic import PatienceOptions
@@ -51,6 +52,8 @@ class Settings:
     patience: PatienceOptions = field(default_factory=PatienceOptions)
     log_level: str = "INFO"
     telephony: TelephonySettings = field(default_factory=TelephonySettings)
+    # Remote STT/TTS and the fallback chains' deadlines (nothing remote unless configured).
+    degradation: DegradationSettings = field(default_factory=DegradationSettings)
 
     @property
     def store_path(self) -> Path:
@@ -91,6 +94,7 @@ class Settings:
             patience=_patience(env, turns),
             log_level=env.get("CALLWRIGHT_LOG_LEVEL", base.log_level),
             telephony=TelephonySettings.from_env(env),
+            degradation=DegradationSettings.from_env(env),
         )
 
 

@@ -14,6 +14,7 @@ from callwright.flows.demo import CLINIC_FACTS, DemoResponderFactory
 from callwright.llm.base import ResponderFactory
 from callwright.observe.observer import Observability
 from callwright.observe.redact import install_log_redaction
+from callwright.server.providers import with_llm_fallback, with_remote_stt, with_remote_tts
 from callwright.store.open import open_store
 from callwright.stt.whisper import WhisperOptions, WhisperStt
 from callwright.tts.base import TextToSpeech
@@ -68,7 +69,7 @@ async def load_stack(settings: Settings) -> AgentStack:
     )
     stt = await asyncio.to_thread(WhisperStt.load, stt_options)
     await stt.warm_up()
-    tts = CachedTts(await _load_tts(settings.tts))
+    tts = CachedTts(with_remote_tts(await _load_tts(settings.tts), settings.degradation))
     await tts.prewarm(speakable_pieces(CLINIC_FACTS.values()))
     store = await open_store(settings.store_path)
     observability = Observability.from_env()
@@ -86,9 +87,9 @@ async def load_stack(settings: Settings) -> AgentStack:
     )
     return AgentStack(
         vad=vad,
-        stt=stt,
+        stt=with_remote_stt(stt, settings.degradation),
         tts=tts,
-        responders=responders,
+        responders=with_llm_fallback(responders, settings),
         store=store,
         turns=settings.turns,
         patience=settings.patience,

@@ -78,6 +78,14 @@ class FallbackStt:
         self.name = f"{primary.name}|{fallback.name}"
         self.sample_rate = primary.sample_rate
 
+    async def close(self) -> None:
+        """Closes the primary's connections; the fallback belongs to whoever loaded it."""
+        close = getattr(self.primary, "close", None)
+        if close is not None:
+            result = close()
+            if asyncio.iscoroutine(result):
+                await result
+
     async def transcribe(self, samples: np.ndarray) -> Transcript:
         """Transcribes int16 mono samples at `sample_rate`.
 
