@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from callwright.agent.session import UNHEARD_LINE
 from callwright.agent.silence import FillerOptions
 from callwright.agent.stack import AgentStack
 from callwright.llm.base import CallInfo, Message, TextDelta, TurnContext
@@ -26,6 +27,7 @@ from callwright.llm.openai_compat import LlmOptions, OpenAICompatResponderFactor
 from callwright.resilience import CircuitBreaker
 from callwright.sim.caller import CallerSimulator, CallReport, ScriptLine
 from callwright.store.base import CallDetail
+from callwright.stt.base import Transcript
 from callwright.stt.fallback import FallbackStt
 from callwright.stt.openai_compat import OpenAICompatStt, RemoteSttOptions
 from callwright.tts.base import TtsError
@@ -287,3 +289,31 @@ class BrokenFlow:
 
 def heard_something_greeting(report: CallReport) -> bool:
     return sum(a.size for a in report.greeting_audio) > 8000
+
+
+class BrokenStt:
+    """A recognizer that fails on every utterance."""
+
+    sample_rate = 16000
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    async def transcribe(self, samples: np.ndarray) -> Transcript:
+        raise RuntimeError(f"{self.name} crashed")
+
+
+async def test_when_every_recognizer_fails_the_caller_is_asked_to_repeat(
+    stack: AgentStack,
+) -> None:
+    stt = FallbackStt(BrokenStt("remote"), BrokenStt("local"))
+    async with serve(degraded(stack, stt=stt)) as url:
+        report = await CallerSimulator(url, CALLER).run([ScriptLine(HOURS)])
+
+    assert_recovered(report, 1)
+    assert said(report, 1) == UNHEARD_LINE
+    detail = await record_of(stack, report)
+    errors = events_of(detail, "provider_error")
+    assert {e["provider"] for e in errors} == {"remote", stt.name}
+    assert any("local crashed" in e["error"] for e in errors if e["provider"] == stt.name)
+    assert [u.role for u in detail.utterances] == ["agent", "agent"]

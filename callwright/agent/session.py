@@ -30,7 +30,11 @@ from callwright.agent.voice import AgentVoice
 from callwright.audio.frame import AudioFrame
 from callwright.audio.resample import StreamResampler
 from callwright.llm.base import CallInfo
-from callwright.observe.provider_events import bind_call_events, release_call_events
+from callwright.observe.provider_events import (
+    bind_call_events,
+    describe,
+    release_call_events,
+)
 from callwright.observe.recorder import CallRecorder
 from callwright.observe.timeline import TurnTimeline
 from callwright.store.base import CallRecord
@@ -52,6 +56,7 @@ log = logging.getLogger(__name__)
 PIPELINE_RATE = 16000
 PREROLL_MS = 250.0  # speech onset is confirmed late; keep the audio just before it
 GAP_FILL_MS = 40.0  # inbound timestamp jumps larger than this are filled with silence
+UNHEARD_LINE = "Sorry, I didn't catch that. Could you say it again?"
 
 
 class CallSession:
@@ -235,7 +240,19 @@ class CallSession:
         return await self._stack.stt.transcribe(audio)
 
     async def _finish_turn(self, event: TurnEnded, timeline: TurnTimeline) -> None:
-        transcript = await self._transcribe_turn(event, timeline)
+        try:
+            transcript = await self._transcribe_turn(event, timeline)
+        except Exception as exc:
+            # Every recognizer failed, fallbacks included: say so, never leave the caller
+            # waiting in silence for an answer that cannot come.
+            log.exception("call %s: transcription failed", self.call.call_id)
+            error = {"stage": "stt", "provider": self._stack.stt.name, "error": describe(exc)}
+            self.state.recorder.event("provider_error", event.speech_end_ms, error)
+            if self.voice.paused_at_ms is not None:
+                await self.voice.barge_in(self.voice.paused_at_ms)
+            if not self.voice.speaking:
+                self._say_policy_line(UNHEARD_LINE, None)
+            return
         timeline.mark("transcript_ready_ms", self.state.clock.now_ms())
         timeline.stt_compute_ms = round(transcript.compute_ms, 1)
         text = f"{self._carry_text} {transcript.text}".strip()
