@@ -136,3 +136,55 @@ async def test_talk_page_call_then_dashboard(
         assert "caller ended" in await listed.inner_text()
         await screenshot(page, "dashboard-overview")
         assert errors == []
+
+
+async def test_barge_in_from_the_talk_page(
+    stack: AgentStack, server_url: str, tmp_path: Path
+) -> None:
+    # The second question starts while the agent is still reading out the opening hours.
+    mic = await speech_wav(
+        tmp_path / "mic.wav",
+        CALLER_VOICE,
+        [QUESTION, "What is your address?"],
+        lead_s=6.0,
+        gap_s=1.5,
+        tail_s=10.0,
+    )
+    async with chromium(mic) as browser:
+        page = await browser.new_page()
+        errors = console_errors(page)
+        await page.goto(f"{http_base(server_url)}/talk")
+        await page.click("#call")
+        cut = page.locator('.bubble.agent.interrupted[data-turn="1"]')
+        await cut.wait_for(timeout=40_000)
+        # What the caller heard is kept, and it is the start of the full answer.
+        heard = await cut.locator(".text").inner_text()
+        assert heard and CLINIC_FACTS["hours"].startswith(heard) and heard != CLINIC_FACTS["hours"]
+        # The page dropped the agent audio it had queued the moment the server said so.
+        assert int(await _dataset(page, "clears") or 0) >= 1
+        assert await _dataset(page, "queuedAfterClearMs") == "0"
+        await _wait_for_text(
+            page, '.bubble.agent[data-turn="2"] .text', CLINIC_FACTS["address"], 20_000
+        )
+        await screenshot(page, "talk-barge-in")
+        await page.click("#call")
+        await page.wait_for_selector("body[data-call-state=ended]", timeout=10_000)
+        call_id = await _dataset(page, "callId")
+        assert call_id
+        detail = await _ended_call(stack, call_id)
+        # (Hanging up during the address may cut that reply too: it is kept as heard.)
+        cut_lines = [u.text for u in detail.utterances if u.interrupted]
+        assert cut_lines[0] == heard
+
+        await page.click("#view-call")
+        await page.wait_for_selector("body[data-loaded=true]")
+        marked = page.locator(".utt.interrupted")
+        assert await marked.count() == len(cut_lines)
+        assert await marked.first.locator(".text").inner_text() == heard
+        assert "interrupted" in await marked.first.inner_text()
+        assert (
+            await page.locator('svg[data-chart=waterfall] g.wf-row[data-turn="1"] tspan').count()
+            == 1
+        )
+        await screenshot(page, "dashboard-call-with-barge-in")
+        assert errors == []

@@ -54,6 +54,7 @@ class Call {
     this.agentBubbles = new Map(); // turn → bubble of the agent's reply
     this.timelines = [];
     this.framesSent = 0;
+    this.clears = 0;
     this.ended = false;
     this.levelTimer = 0;
   }
@@ -127,6 +128,9 @@ class Call {
       }
       case "clear":
         this.player.clear();
+        this.clears += 1;
+        document.body.dataset.clears = String(this.clears);
+        document.body.dataset.queuedAfterClearMs = String(Math.round(1000 * this.player.queuedS()));
         break;
       case "interruption": {
         const node = this.agentBubbles.get(event.turn);
