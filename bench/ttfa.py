@@ -7,6 +7,7 @@ frame on the wire.
 
     python bench/ttfa.py --turns 20
     python bench/ttfa.py --turns 20 --concurrency 4
+    python bench/ttfa.py --turns 20 --transport twilio   # phone calls: Twilio protocol, µ-law 8 kHz
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from callwright.sim.caller import CallerSimulator, CallReport, ScriptLine  # noqa: E402
+from callwright.sim.twilio_caller import TwilioCallerSimulator  # noqa: E402
 from callwright.tts.espeak import EspeakTts  # noqa: E402
 
 QUESTIONS = (
@@ -69,6 +71,11 @@ async def wait_healthy(base: str, server: subprocess.Popen[bytes], timeout_s: fl
     raise TimeoutError("server did not become healthy")
 
 
+# Phone-band lines tiny.en transcribes reliably at 8 kHz (see tests/test_twilio_calls.py).
+PHONE_QUESTIONS = ("What are your opening hours?", "Where are you located?")
+BENCH_AUTH_TOKEN = "bench-auth-token"
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     if not ordered:
@@ -78,13 +85,15 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
-def scripts(turns: int, per_call: int) -> list[list[ScriptLine]]:
+def scripts(
+    turns: int, per_call: int, questions: Sequence[str] = QUESTIONS
+) -> list[list[ScriptLine]]:
     """Calls of `per_call` questions each (then goodbye) until `turns` questions are asked."""
     calls: list[list[ScriptLine]] = []
     asked = 0
     while asked < turns:
         n = min(per_call, turns - asked)
-        lines = [ScriptLine(QUESTIONS[(asked + i) % len(QUESTIONS)]) for i in range(n)]
+        lines = [ScriptLine(questions[(asked + i) % len(questions)]) for i in range(n)]
         calls.append([*lines, ScriptLine("Thank you, goodbye.")])
         asked += n
     return calls
@@ -99,6 +108,35 @@ async def run_calls(url: str, calls: list[list[ScriptLine]], concurrency: int) -
             return await CallerSimulator(url, voice).run(script)
 
     return list(await asyncio.gather(*(one(s) for s in calls)))
+
+
+async def run_phone_calls(
+    base: str, calls: list[list[ScriptLine]], concurrency: int
+) -> list[CallReport]:
+    """The same calls over Twilio Media Streams; server timelines come from the call API."""
+    voice = EspeakTts(voice="en-us", words_per_minute=140)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(script: list[ScriptLine]) -> CallReport:
+        async with gate:
+            return await TwilioCallerSimulator(base, voice, BENCH_AUTH_TOKEN).run(script)
+
+    reports = list(await asyncio.gather(*(one(s) for s in calls)))
+    sids = {getattr(r, "call_sid", ""): r for r in reports}
+    await asyncio.sleep(1.0)  # let the last records land
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{base}/v1/calls?limit=1000") as response:
+            listed = (await response.json())["calls"]
+        for call in listed:
+            if call["channel"] != "twilio":
+                continue
+            async with http.get(f"{base}/v1/calls/{call['call_id']}") as response:
+                detail = await response.json()
+            report = sids.get(detail["call"]["parameters"].get("call_sid"))
+            if report is not None:
+                report.call_id = call["call_id"]
+                report.events += [{"type": "turn_timeline", **t} for t in detail["timelines"]]
+    return reports
 
 
 def summarize(reports: list[CallReport], label: str) -> str:
@@ -144,7 +182,12 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=1, help="calls at once")
     parser.add_argument("--url", help="use a running server instead of starting one")
     parser.add_argument("--server-arg", action="append", default=[], help="extra serve flag")
+    parser.add_argument(
+        "--transport", choices=["native", "twilio"], default="native",
+        help="native WebSocket at 16 kHz, or phone calls over Twilio Media Streams (8 kHz µ-law)",
+    )  # fmt: skip
     args = parser.parse_args()
+    phone = args.transport == "twilio"
 
     server: subprocess.Popen[bytes] | None = None
     url = args.url
@@ -152,20 +195,29 @@ async def main() -> None:
         if url is None:
             port = free_port()
             env = {**os.environ, "CALLWRIGHT_LOG_LEVEL": "WARNING"}
+            if phone:
+                env["CALLWRIGHT_TWILIO_AUTH_TOKEN"] = BENCH_AUTH_TOKEN
             server = subprocess.Popen(
                 [sys.executable, "-m", "callwright", "serve", "--port", str(port),
                  "--data-dir", data_dir, *args.server_arg],
                 cwd=ROOT, env=env,
             )  # fmt: skip
-            url = f"ws://127.0.0.1:{port}/v1/ws"
+            url = f"http://127.0.0.1:{port}" if phone else f"ws://127.0.0.1:{port}/v1/ws"
             await wait_healthy(f"http://127.0.0.1:{port}", server)
         try:
-            reports = await run_calls(url, scripts(args.turns, args.per_call), args.concurrency)
+            if phone:
+                calls = scripts(args.turns, args.per_call, PHONE_QUESTIONS)
+                reports = await run_phone_calls(url, calls, args.concurrency)
+            else:
+                calls = scripts(args.turns, args.per_call)
+                reports = await run_calls(url, calls, args.concurrency)
         finally:
             if server is not None:
                 server.terminate()
                 server.wait(timeout=10)
     label = f"native WebSocket 16 kHz, {args.concurrency} call(s) at once"
+    if phone:
+        label = f"phone calls over Twilio Media Streams (µ-law 8 kHz), {args.concurrency} at once"
     print(summarize(reports, label))
     client = [t.ttfa_ms for r in reports for t in r.turns if t.ttfa_ms is not None]
     if client:
