@@ -6,7 +6,8 @@ import numpy as np
 
 from callwright.agent.stack import AgentStack
 from callwright.audio.wav import write_wav
-from callwright.flows.demo import CLINIC_FACTS
+from callwright.clinic.factory import KNOWLEDGE_DIR
+from callwright.kb import load_passages
 from callwright.sim.caller import CallerSimulator, ScriptLine
 from callwright.sim.report import transcribe_report
 from callwright.stt.whisper import WhisperStt
@@ -14,6 +15,8 @@ from callwright.tts.espeak import EspeakTts
 from tests.conftest import ARTIFACTS, normalize, word_overlap
 
 CALLER_VOICE = EspeakTts(voice="en-us", words_per_minute=160)
+# The agent answers from its knowledge base, word for word.
+HOURS = next(p.text for p in load_passages(KNOWLEDGE_DIR) if p.key == "clinic/opening-hours")
 
 
 async def test_three_turn_conversation(
@@ -54,7 +57,9 @@ async def test_three_turn_conversation(
     assert detail.record.outcome == "completed"
     roles = [u.role for u in detail.utterances]
     assert roles == ["agent", "caller", "agent", "caller", "agent", "caller", "agent"]
-    assert detail.utterances[2].text == CLINIC_FACTS["hours"]
+    assert detail.utterances[2].text == HOURS
+    searched = [e.data for e in detail.events if e.kind == "tool_call"]
+    assert [d["name"] for d in searched] == ["search_knowledge"] * 2
     assert {t.turn_index for t in detail.timelines} >= {0, 1, 2, 3}
 
 
@@ -71,7 +76,7 @@ async def test_barge_in_cuts_the_agent_and_keeps_what_was_heard(
     interruptions = report.of_type("interruption")
     assert len(interruptions) == 1
     heard = interruptions[0]["heard"]
-    full = CLINIC_FACTS["hours"]
+    full = HOURS
     assert heard and full.startswith(heard) and len(heard) < len(full)
     assert report.of_type("clear"), "the client is told to drop buffered agent audio"
 

@@ -75,6 +75,8 @@ def test_dates(text: str, expected: dt.date | None) -> None:
         ("Thursday at 3 in the afternoon", 15, 0, "afternoon"),
         ("9 30 in the morning", 9, 30, "morning"),
         ("two thirty", 14, 30, None),
+        ("Please make it Thursday, free in the afternoon.", 15, 0, "afternoon"),  # Whisper
+        ("at free", 15, 0, None),
     ],
 )
 def test_times(text: str, hour: int, minute: int, period: str | None) -> None:

@@ -201,7 +201,7 @@ class Receptionist:
         awaiting = self.state.awaiting
         self.state.awaiting = None
         answer = extract_yes_no(text)
-        intent = match_intent(text, TASK_INTENTS)
+        intent = task_intent(text)
         if awaiting == "offer_book" and answer is True and intent is None:
             intent = "book"
         if awaiting in ("anything_else", "offer_book") and answer is False and intent is None:
@@ -366,7 +366,7 @@ class Receptionist:
         """Another task the caller now asks for ("actually, cancel it instead"), if any."""
         if self.state.awaiting == "confirm":
             return None
-        intent = match_intent(text, TASK_INTENTS)
+        intent = task_intent(text)
         if intent in (None, "thanks", self.state.node):
             return None
         if intent == "book" and "book" not in text.lower():
@@ -630,6 +630,13 @@ class Receptionist:
             and (day is None or a.start.date() == day)
         ]
         return hits[0] if len(hits) == 1 and (doctor or day) else None
+
+
+def task_intent(text: str) -> str | None:
+    """What the caller wants done; tolerant of Whisper's takes on "reschedule" ("rescage")."""
+    if any(w.startswith(("resch", "resc", "re-sch")) for w in text.lower().split()):
+        return "reschedule"
+    return match_intent(text, TASK_INTENTS)
 
 
 _QUESTION_WORDS = (

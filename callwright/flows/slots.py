@@ -224,6 +224,16 @@ def _resolve_hour(hour: int, meridiem: str | None, period: Period | None) -> int
     return hour + 12 if 1 <= hour <= 7 else hour
 
 
+_THREE = re.compile(
+    r"\b((?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s+|at\s+)(?:free|tree)\b", re.I
+)
+
+
+def _misheard_three(text: str) -> str:
+    """Whisper often hears "three" as "free": "Thursday, free in the afternoon", "at free"."""
+    return _THREE.sub(r"\1three", text)
+
+
 def extract_time(text: str) -> TimeSpec | None:
     """A time of day from "3 p.m.", "2:30", "half past two", "quarter to four", "noon",
     "ten o'clock", "at nine", "2 30 in the afternoon", or only "in the morning".
@@ -236,6 +246,7 @@ def extract_time(text: str) -> TimeSpec | None:
     Returns:
         The time and/or part of day, or None when neither was said.
     """
+    text = _misheard_three(text)
     norm = normalize_numbers(text).replace(".", " . ")
     words = tokens(text)
     joined = " ".join(words)

@@ -9,13 +9,9 @@ from collections.abc import Iterable
 
 from callwright.agent.sentences import SentenceBuffer
 from callwright.agent.stack import AgentStack
+from callwright.clinic.setup import build_responders
 from callwright.config import Settings
-from callwright.flows.demo import CLINIC_FACTS, DemoResponderFactory
-from callwright.llm.base import ResponderFactory
-from callwright.observe.observer import Observability
-from callwright.observe.redact import install_log_redaction
-from callwright.server.providers import with_llm_fallback, with_remote_stt, with_remote_tts
-from callwright.store.open import open_store
+from callwright.store.sqlite import SqliteCallStore
 from callwright.stt.whisper import WhisperOptions, WhisperStt
 from callwright.tts.base import TextToSpeech
 from callwright.tts.cache import CachedTts
@@ -46,17 +42,6 @@ async def _load_tts(engine: str) -> TextToSpeech:
     return FallbackTts(piper, espeak)
 
 
-def _responders(settings: Settings) -> ResponderFactory:
-    if settings.llm is None:
-        return DemoResponderFactory()
-    from callwright.llm.openai_compat import LlmOptions, OpenAICompatResponderFactory
-
-    options = LlmOptions(
-        base_url=settings.llm.base_url, model=settings.llm.model, api_key=settings.llm.api_key
-    )
-    return OpenAICompatResponderFactory(options, greeting=CLINIC_FACTS["greeting"])
-
-
 async def load_stack(settings: Settings) -> AgentStack:
     """Loads every model and opens the store; slow (seconds), done once per process."""
     started = time.monotonic()
@@ -69,12 +54,10 @@ async def load_stack(settings: Settings) -> AgentStack:
     )
     stt = await asyncio.to_thread(WhisperStt.load, stt_options)
     await stt.warm_up()
-    tts = CachedTts(with_remote_tts(await _load_tts(settings.tts), settings.degradation))
-    await tts.prewarm(speakable_pieces(CLINIC_FACTS.values()))
-    store = await open_store(settings.store_path)
-    observability = Observability.from_env()
-    install_log_redaction(observability.redactor)
-    responders = _responders(settings)
+    tts = CachedTts(await _load_tts(settings.tts))
+    responders = await build_responders(settings)
+    await tts.prewarm(speakable_pieces(responders.phrases()))
+    store = await SqliteCallStore.open(settings.store_path)
     orphans = await store.mark_orphans_cut_off()
     if orphans:
         log.warning("marked %d calls from a previous worker as cut off", orphans)
@@ -87,11 +70,10 @@ async def load_stack(settings: Settings) -> AgentStack:
     )
     return AgentStack(
         vad=vad,
-        stt=with_remote_stt(stt, settings.degradation),
+        stt=stt,
         tts=tts,
-        responders=with_llm_fallback(responders, settings),
+        responders=responders,
         store=store,
         turns=settings.turns,
         patience=settings.patience,
-        observability=observability,
     )
