@@ -11,7 +11,10 @@ from callwright.agent.sentences import SentenceBuffer
 from callwright.agent.stack import AgentStack
 from callwright.clinic.setup import build_responders
 from callwright.config import Settings
-from callwright.store.sqlite import SqliteCallStore
+from callwright.observe.observer import Observability
+from callwright.observe.redact import install_log_redaction
+from callwright.server.providers import with_llm_fallback, with_remote_stt, with_remote_tts
+from callwright.store.open import open_store
 from callwright.stt.whisper import WhisperOptions, WhisperStt
 from callwright.tts.base import TextToSpeech
 from callwright.tts.cache import CachedTts
@@ -54,10 +57,12 @@ async def load_stack(settings: Settings) -> AgentStack:
     )
     stt = await asyncio.to_thread(WhisperStt.load, stt_options)
     await stt.warm_up()
-    tts = CachedTts(await _load_tts(settings.tts))
+    tts = CachedTts(with_remote_tts(await _load_tts(settings.tts), settings.degradation))
     responders = await build_responders(settings)
     await tts.prewarm(speakable_pieces(responders.phrases()))
-    store = await SqliteCallStore.open(settings.store_path)
+    store = await open_store(settings.store_path)
+    observability = Observability.from_env()
+    install_log_redaction(observability.redactor)
     orphans = await store.mark_orphans_cut_off()
     if orphans:
         log.warning("marked %d calls from a previous worker as cut off", orphans)
@@ -70,10 +75,11 @@ async def load_stack(settings: Settings) -> AgentStack:
     )
     return AgentStack(
         vad=vad,
-        stt=stt,
+        stt=with_remote_stt(stt, settings.degradation),
         tts=tts,
-        responders=responders,
+        responders=with_llm_fallback(responders, settings),
         store=store,
         turns=settings.turns,
         patience=settings.patience,
+        observability=observability,
     )
