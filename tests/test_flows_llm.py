@@ -115,3 +115,45 @@ async def test_guardrails_run_before_the_model(tmp_path: Path) -> None:
         await talk.say("My husband has chest pain and can't breathe")
         assert talk.ended is not None and talk.ended.reason == "emergency"
         assert fake.requests == []
+
+
+async def test_llm_reschedules_and_cancels_after_confirmation(tmp_path: Path) -> None:
+    from callwright.clinic.store import ClinicStore
+
+    seed = await ClinicStore.open(tmp_path / "clinic.sqlite3")
+    apt = await seed.book("pat_david", "patel", dt.datetime(2026, 11, 24, 10, 0), "seed-llm-2")
+    await seed.close()
+    script: list[ScriptItem] = [
+        [FakeToolCall("verify_identity", {"name": "David Miller", "dob": "1965-06-02"})],
+        [FakeToolCall("list_appointments", {})],
+        [
+            FakeToolCall(
+                "reschedule_appointment",
+                {"appointment_id": apt.id, "date": "2026-11-26", "time": "15:00"},
+            )
+        ],
+        [FakeToolCall("cancel_appointment", {"appointment_id": apt.id})],
+        "Okay, I'll leave it as it is.",
+    ]
+    async with llm_clinic(tmp_path, script) as (fake, clinic):
+        talk = await start(clinic, "llm-4")
+        reply = await talk.say("David Miller, June 2 1965. Move my Tuesday visit to Thursday at 3.")
+        assert reply.endswith(
+            "I'll move your appointment to Thursday the twenty sixth at three. Shall I go ahead?"
+        )
+        listed = talk.result_of("list_appointments").result["appointments"]
+        assert [a["id"] for a in listed] == [apt.id]
+        assert (await clinic.data.store.get(apt.id)).start == apt.start  # not yet
+        reply = await talk.say("Yes")
+        assert reply.startswith("Done. Your appointment is now on Thursday the twenty sixth")
+        assert (await clinic.data.store.get(apt.id)).start == dt.datetime(2026, 11, 26, 15, 0)
+
+        reply = await talk.say("Actually, just cancel it.")
+        assert reply == (
+            "Just to confirm, you want to cancel your appointment on Thursday the twenty sixth "
+            "at three?"
+        )
+        reply = await talk.say("No, keep it.")  # a no goes back to the model
+        assert reply == "Okay, I'll leave it as it is."
+        assert (await clinic.data.store.get(apt.id)).status == "booked"
+        assert len(fake.requests) == 5
