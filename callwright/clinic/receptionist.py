@@ -9,21 +9,20 @@ Facts come only from tools (availability, appointments) and the knowledge base; 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from callwright.clinic.flow import CLINIC_FLOW, LINES, TASK_INTENTS
-from callwright.clinic.store import Appointment
+from callwright.clinic.scheduling import Offer, Scheduling
 from callwright.clinic.tools import ClinicContext, clinic_tools
 from callwright.flows.engine import Ambiguous, FlowState, SlotContext, extract, fill
 from callwright.flows.globals import match_global
 from callwright.flows.guardrails import Guardrails
 from callwright.flows.intents import match_intent
-from callwright.flows.names import Directory, Person
+from callwright.flows.names import Directory
 from callwright.flows.slots import TimeSpec, extract_choice, extract_dob, extract_yes_no
-from callwright.flows.speech import join_and, join_or, speak_date, speak_time, speak_when
+from callwright.flows.speech import join_or
 from callwright.llm.base import (
     CallInfo,
     EndCall,
@@ -35,16 +34,8 @@ from callwright.llm.base import (
 )
 from callwright.tools.registry import ToolRegistry
 
-Offer = tuple[dt.date, dt.time]
-_PERIODS = {"morning": (0, 12), "afternoon": (12, 17), "evening": (17, 24)}
 
-
-def _in_period(time: dt.time, period: str | None) -> bool:
-    low, high = _PERIODS.get(period or "", (0, 24))
-    return low <= time.hour < high
-
-
-class Receptionist:
+class Receptionist(Scheduling):
     """Serves one call. Created by `ClinicResponderFactory.for_call`."""
 
     def __init__(
@@ -52,7 +43,6 @@ class Receptionist:
         call: CallInfo,
         ctx: ClinicContext,
         guardrails: Guardrails,
-        now: Callable[[], dt.datetime] = dt.datetime.now,
     ) -> None:
         self.call = call
         self.ctx = ctx
@@ -60,7 +50,6 @@ class Receptionist:
         self.state = FlowState(CLINIC_FLOW.start)
         self.flow = CLINIC_FLOW
         self._guardrails = guardrails
-        self._now = now
         self._queue: asyncio.Queue[ResponseEvent | _Emit | None] = asyncio.Queue()
         self._said: list[str] = []
         self._abuse = 0
@@ -410,226 +399,6 @@ class Receptionist:
         verified = self.state.verified
         self.state = FlowState("menu", verified=verified, awaiting="anything_else")
         self.say(line)
-
-    # --- availability ------------------------------------------------------------------
-
-    async def _when(self, confirm: Callable[[], None]) -> None:
-        """Fills doctor, day and time against real availability, then confirms."""
-        state = self.state
-        doctor = state.slots.get("doctor")
-        if doctor is None:
-            names = join_or([d.spoken for d in self.ctx.doctors])
-            self.say(f"Which doctor would you like to see? We have {names}.")
-            state.awaiting = "doctor"
-            return
-        day: dt.date | None = state.slots.get("date")
-        if day is None:
-            self.say(
-                f"What day would you like to see {doctor.spoken}?"
-                if state.node == "book"
-                else "What day would you like to move it to?"
-            )
-            state.awaiting = "date"
-            return
-        spec: TimeSpec | None = state.slots.get("time")
-        free = await self._free(doctor.key, day)
-        if free is None:
-            return
-        wanted = spec.time if spec else None
-        if wanted is not None and wanted in free:
-            confirm()
-            return
-        options = [t for t in free if _in_period(t, spec.period if spec else None)] or free
-        if wanted is not None:
-            # Nearest free times to the one asked for.
-            def distance(t: dt.time) -> int:
-                return abs(t.hour * 60 + t.minute - wanted.hour * 60 - wanted.minute)
-
-            options = sorted(free, key=distance)[:2]
-            options.sort()
-        offers = [(day, t) for t in options[:2]]
-        if not offers:
-            offers = await self._next_days(doctor.key, day)
-            if not offers:
-                self.say(f"{doctor.spoken} has no openings in the next two weeks.")
-                self._back_to_menu(LINES["anything_else"])
-                return
-            lead = f"{doctor.spoken} has nothing free that day. The next opening is"
-        elif wanted is not None:
-            lead = f"{doctor.spoken} isn't free then. I have"
-        else:
-            lead = f"{doctor.spoken} is free on"
-        state.pending = {"offers": offers}
-        state.awaiting = "choice"
-        question = "Would that work?" if len(offers) == 1 else "Which would you like?"
-        self.say(f"{lead} {self._offer_text(offers)}. {question}")
-
-    async def _free(self, doctor: str, day: dt.date) -> list[dt.time] | None:
-        result = await self.tool("check_availability", doctor=doctor, date=day.isoformat())
-        if result.error is not None:
-            self.say(LINES["error"])
-            self._back_to_menu(LINES["anything_else"])
-            return None
-        return [dt.time.fromisoformat(t) for t in result.result["free"]]
-
-    async def _next_days(self, doctor: str, day: dt.date) -> list[Offer]:
-        for ahead in range(1, 15):
-            later = day + dt.timedelta(days=ahead)
-            free = await self._free(doctor, later)
-            if free is None:
-                return []
-            if free:
-                return [(later, t) for t in free[:2]]
-        return []
-
-    def _offer_text(self, offers: list[Offer]) -> str:
-        if len({d for d, _ in offers}) == 1:
-            day = offers[0][0]
-            times = join_or([speak_time(t) for _, t in offers])
-            return f"{speak_date(day, self.ctx.today)} at {times}"
-        return join_or([speak_when(d, t, self.ctx.today) for d, t in offers])
-
-    # --- confirmations and actions -----------------------------------------------------
-
-    def _when_text(self) -> str:
-        spec: TimeSpec = self.state.slots["time"]
-        assert spec.time is not None
-        return speak_when(self.state.slots["date"], spec.time, self.ctx.today)
-
-    def _confirm_booking(self) -> None:
-        doctor = self.state.slots["doctor"]
-        self.state.awaiting = "confirm"
-        self.say(f"So that's {doctor.spoken} on {self._when_text()}. Shall I book it?")
-
-    def _confirm_reschedule(self) -> None:
-        current: Appointment = self.state.slots["appointment"]
-        before = speak_when(current.start.date(), current.start.time(), self.ctx.today)
-        self.state.awaiting = "confirm"
-        self.say(
-            f"I'll move your appointment with {self._doctor_name(current.doctor_id)} from "
-            f"{before} to {self._when_text()}. Shall I go ahead?"
-        )
-
-    def _confirm_cancel(self) -> None:
-        current: Appointment = self.state.slots["appointment"]
-        when = speak_when(current.start.date(), current.start.time(), self.ctx.today)
-        self.state.awaiting = "confirm"
-        self.say(
-            f"Just to confirm, you want to cancel your appointment with "
-            f"{self._doctor_name(current.doctor_id)} on {when}?"
-        )
-
-    async def _act(self) -> None:
-        state = self.state
-        slots = state.slots
-        if state.node == "cancel":
-            result = await self.tool("cancel_appointment", appointment_id=slots["appointment"].id)
-            done = "Your appointment is cancelled."
-        else:
-            when = {
-                "date": slots["date"].isoformat(),
-                "time": slots["time"].time.isoformat("minutes"),
-            }
-            if state.node == "book":
-                result = await self.tool("book_appointment", doctor=slots["doctor"].key, **when)
-                done = f"You're all set with {slots['doctor'].spoken} on {self._when_text()}."
-            else:
-                current = slots["appointment"]
-                result = await self.tool(
-                    "reschedule_appointment", appointment_id=current.id, **when
-                )
-                done = f"Done. Your appointment is now on {self._when_text()}."
-        if result.error is not None:
-            if "not available" in result.error or "already booked" in result.error:
-                self.say(LINES["slot_gone"])
-                slots.pop("time", None)
-                await self.advance()
-                return
-            self.say(LINES["error"])
-            self._back_to_menu(LINES["anything_else"])
-            return
-        self._done.append(f"{state.node}:{result.result.get('id')}")
-        self._back_to_menu(f"{done} {LINES['anything_else']}")
-
-    # --- existing appointments ---------------------------------------------------------
-
-    async def _appointments(self) -> list[Appointment] | None:
-        result = await self.tool("list_appointments")
-        if result.error is not None:
-            self.say(LINES["error"])
-            self._back_to_menu(LINES["anything_else"])
-            return None
-        return [
-            Appointment(
-                a["id"],
-                a["patient_id"],
-                a["doctor_id"],
-                dt.datetime.fromisoformat(a["start"]),
-                a["status"],
-            )
-            for a in result.result["appointments"]
-        ]
-
-    def _doctor_person(self, doctor_id: str) -> Person:
-        return next(d for d in self.ctx.doctor_directory.people if d.key == doctor_id)
-
-    def _doctor_name(self, doctor_id: str) -> str:
-        return next((d.spoken for d in self.ctx.doctors if d.id == doctor_id), "the doctor")
-
-    def _describe(self, appointment: Appointment) -> str:
-        when = speak_when(appointment.start.date(), appointment.start.time(), self.ctx.today)
-        return f"with {self._doctor_name(appointment.doctor_id)} on {when}"
-
-    async def _lookup(self) -> None:
-        found = await self._appointments()
-        if found is None:
-            return
-        if not found:
-            self.state = FlowState("menu", verified=self.state.verified, awaiting="offer_book")
-            self.say(LINES["no_appointments"])
-            return
-        listed = join_and([self._describe(a) for a in found])
-        noun = "an appointment" if len(found) == 1 else "appointments"
-        self._back_to_menu(f"You have {noun} {listed}. {LINES['anything_else']}")
-
-    async def _choose_appointment(self) -> bool:
-        """Makes sure one appointment is chosen; False when the caller must answer first."""
-        state = self.state
-        if "appointment" in state.slots:
-            return True
-        found = await self._appointments()
-        if found is None:
-            return False
-        if not found:
-            self.state = FlowState("menu", verified=state.verified, awaiting="offer_book")
-            self.say(LINES["no_appointments"])
-            return False
-        if len(found) == 1:
-            state.slots["appointment"] = found[0]
-            state.slots["doctor"] = self._doctor_person(found[0].doctor_id)
-            return True
-        question = (
-            f"You have appointments {join_or([self._describe(a) for a in found])}. Which one?"
-        )
-        state.pending = {"appointments": found, "question": question}
-        state.awaiting = "appointment"
-        self.say(question)
-        return False
-
-    def _pick_appointment(self, text: str) -> Appointment | None:
-        found: list[Appointment] = self.state.pending.get("appointments", [])
-        index = extract_choice(text, len(found))
-        if index is not None:
-            return found[index]
-        doctor = self.ctx.doctor_directory.match(text).best
-        day = extract(self.flow.node("book").slots[1], text, self._slot_ctx)
-        hits = [
-            a
-            for a in found
-            if (doctor is None or a.doctor_id == doctor.key)
-            and (day is None or a.start.date() == day)
-        ]
-        return hits[0] if len(hits) == 1 and (doctor or day) else None
 
 
 def task_intent(text: str) -> str | None:
