@@ -58,3 +58,17 @@ async def test_below_the_threshold_there_is_no_answer(tmp_path: Path) -> None:
         assert answer is not None and answer.passage.text == "Dogs are welcome."
     finally:
         own.close()
+
+
+async def test_interjections_around_a_question_do_not_hide_it() -> None:
+    kb = KnowledgeBase.from_folder(KNOWLEDGE_DIR, generic=CLINIC_GENERIC)
+    try:
+        for question, key in {
+            "Wait, stop! What is your address?": "clinic/address",
+            "Sorry, what are your hours?": "clinic/opening-hours",
+            "Which bus stops near you?": "clinic/public-transport",
+        }.items():
+            answer = await kb.answer(question)
+            assert answer is not None and answer.passage.key == key, question
+    finally:
+        kb.close()

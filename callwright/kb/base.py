@@ -25,11 +25,13 @@ STOPWORDS = frozenset(
     on or our please so tell than thank thanks that the their them then there these this
     to too uh um us want wanted was we what what's when where which who why will with would
     you your you're yes no okay ok well also really much many some one could should might
-    wondering question ask asking near nearby around here any anything something now""".split()
+    wondering question ask asking near nearby around here any anything something now wait
+    stop hold sorry actually hey oh excuse hmm uh""".split()
 )
 _HEADING = re.compile(r"^#{1,6}\s+(.*)$")
 _KEYWORDS = re.compile(r"^keywords:\s*(.*)$", re.IGNORECASE)
 _TERM = re.compile(r"[a-z0-9]+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,10 +182,19 @@ class KnowledgeBase:
         return await loop.run_in_executor(self._executor, self._search, question, limit)
 
     async def answer(self, question: str) -> KbAnswer | None:
-        """The passage to answer from, or None when nothing is confident enough."""
-        found = await self.search(question, 1)
-        if found and found[0].confidence >= self.threshold:
-            return found[0]
+        """The passage to answer from, or None when nothing is confident enough.
+
+        Each sentence is also tried alone: in "Wait, stop! What is your address?" the first
+        sentence is not part of the question.
+        """
+        parts = [question, *(p for p in _SENTENCE_END.split(question) if p.strip())]
+        best: KbAnswer | None = None
+        for part in dict.fromkeys(parts):
+            found = await self.search(part, 1)
+            if found and (best is None or found[0].confidence > best.confidence):
+                best = found[0]
+        if best is not None and best.confidence >= self.threshold:
+            return best
         return None
 
     def close(self) -> None:
