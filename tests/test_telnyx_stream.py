@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 import time
 import xml.etree.ElementTree as ET
@@ -19,6 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from callwright.agent.stack import AgentStack
 from callwright.audio.mulaw import mulaw_decode, mulaw_encode
 from callwright.audio.resample import resample
+from callwright.flows.demo import DemoResponderFactory
 from callwright.sim.caller import speech_bounds
 from callwright.stt.whisper import WhisperStt
 from callwright.telephony.settings import TelephonySettings
@@ -32,7 +34,8 @@ PUBLIC = base64.b64encode(KEY.public_key().public_bytes(Encoding.Raw, PublicForm
 
 @pytest.fixture(scope="module")
 async def telnyx_url(stack: AgentStack) -> AsyncIterator[str]:
-    async with serve_phone(stack, TelephonySettings(telnyx_public_key=PUBLIC)) as url:
+    demo = dataclasses.replace(stack, responders=DemoResponderFactory())  # known answers
+    async with serve_phone(demo, TelephonySettings(telnyx_public_key=PUBLIC)) as url:
         yield url
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -12,7 +13,7 @@ import pytest
 from callwright.agent.stack import AgentStack
 from callwright.audio.resample import resample
 from callwright.audio.wav import write_wav
-from callwright.flows.demo import CLINIC_FACTS
+from callwright.flows.demo import CLINIC_FACTS, DemoResponderFactory
 from callwright.sim.caller import ScriptLine
 from callwright.sim.twilio_caller import KeyPresses, PhoneCallReport, TwilioCallerSimulator
 from callwright.store.base import CallDetail
@@ -40,13 +41,16 @@ class Phone:
 
 @pytest.fixture(scope="module")
 async def phone(stack: AgentStack) -> AsyncIterator[Phone]:
+    # The deterministic demo agent, whatever the default agent is: these tests are about the
+    # phone line, and its answers are known word for word.
+    demo = dataclasses.replace(stack, responders=DemoResponderFactory())
     async with fake_twilio() as rest:
         settings = TelephonySettings(
             twilio_account_sid=ACCOUNT_SID,
             twilio_auth_token=AUTH_TOKEN,
             twilio_api_base_url=rest.url,
         )
-        async with serve_phone(stack, settings) as url:
+        async with serve_phone(demo, settings) as url:
             yield Phone(url, rest)
 
 

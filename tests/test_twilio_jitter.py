@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import numpy as np
 
 from callwright.agent.stack import AgentStack
+from callwright.flows.demo import DemoResponderFactory
 from callwright.sim.caller import ScriptLine
 from callwright.sim.twilio_caller import TwilioCallerSimulator
 from callwright.telephony.settings import TelephonySettings
@@ -46,7 +48,8 @@ def test_a_lost_frame_costs_at_most_depth_frames() -> None:
 async def test_an_impaired_line_still_transcribes(stack: AgentStack) -> None:
     voice = EspeakTts(voice="en-us", words_per_minute=140)
     settings = TelephonySettings(twilio_auth_token=AUTH_TOKEN)
-    async with serve_phone(stack, settings) as url:
+    demo = dataclasses.replace(stack, responders=DemoResponderFactory())
+    async with serve_phone(demo, settings) as url:
         simulator = TwilioCallerSimulator(url, voice, AUTH_TOKEN, impair=True)
         report = await simulator.run([ScriptLine("What are your opening hours?")])
     for _ in range(50):
