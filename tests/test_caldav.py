@@ -12,7 +12,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from callwright.agent.stack import AgentStack
+from callwright.clinic.factory import ClinicResponderFactory
+from callwright.flows.slots import extract_date
 from callwright.integrations.caldav import CalDavCalendar, CalDavOptions
+from callwright.sim.caller import CallerSimulator, ScriptLine
+from callwright.tts.espeak import EspeakTts
 from tests.fakes.clinic import open_test_clinic, start
 
 
@@ -91,4 +96,38 @@ async def test_booking_rescheduling_and_cancelling_reach_the_calendar(
             assert cancelled.status == "cancelled"
             assert cancelled.start == dt.datetime(2026, 11, 26, 15, 0)
     finally:
+        await calendar.close()
+
+
+async def test_a_spoken_booking_lands_in_the_calendar(
+    stack: AgentStack, server_url: str, radicale: str
+) -> None:
+    clinic = stack.responders
+    assert isinstance(clinic, ClinicResponderFactory)
+    calendar = CalDavCalendar(
+        CalDavOptions(radicale + "clinic/spoken/", username="clinic", password="pw")
+    )
+    await calendar.ensure_calendar()
+    clinic.add_hook(calendar.on_event)
+    try:
+        simulator = CallerSimulator(
+            server_url, EspeakTts(voice="en-us", words_per_minute=160), turn_timeout_s=30.0
+        )
+        await simulator.run(
+            [
+                ScriptLine("I want to book an appointment with Doctor Nguyen."),
+                ScriptLine("My name is Sarah Thompson, born on October the first, two thousand."),
+                ScriptLine("Please make it Thursday at eleven in the morning."),
+                ScriptLine("Yes, that is correct."),
+            ]
+        )
+        thursday = extract_date("Thursday", dt.date.today())
+        assert thursday is not None
+        [booked] = await clinic.data.store.appointments("pat_sarah")
+        assert booked.start == dt.datetime.combine(thursday, dt.time(11, 0))
+        event = await calendar.get(booked.id)
+        assert event is not None and "STATUS:CONFIRMED" in event
+        assert f"DTSTART:{thursday:%Y%m%d}T110000" in event
+    finally:
+        clinic.data.hooks.remove(calendar.on_event)
         await calendar.close()
