@@ -38,7 +38,7 @@ from tests.conftest import normalize, serve, word_overlap
 from tests.fakes.openai_audio import Hang, Transcribe, start_fake_audio
 from tests.fakes.openai_server import HttpError, Stall, start_fake_openai
 
-CALLER = EspeakTts(voice="en-us", words_per_minute=165)
+CALLER = EspeakTts(voice="en-us", words_per_minute=160)
 GREETING = "Thanks for calling. How can I help?"
 RECOVERY_MS = 2500.0  # "within two seconds", with room for a busy two-core machine
 NO_FILLERS = FillerOptions(max_fillers=0)
