@@ -54,7 +54,7 @@ async def test_caller_speech_survives_double_talk() -> None:
     caller = await speech("Wait, stop. What is your address?", "en-us+f2")
     lead = np.zeros(16000)  # the caller starts talking one second into the agent's reply
     caller_at = np.concatenate([lead, caller]).astype(np.float64)
-    mic, cleaned = run_canceller(agent, caller_at, 120.0, gain=0.5)
+    _mic, cleaned = run_canceller(agent, caller_at, 120.0, gain=0.5)
     region = slice(16000 + 1600, 16000 + caller.size - 1600)
     kept = cleaned[region].astype(np.float64)
     target = caller_at[region]

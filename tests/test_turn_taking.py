@@ -40,7 +40,7 @@ async def test_a_complete_question_is_answered_sooner(stack: AgentStack, server_
     pauses = [e.data for e in detail.events if e.kind == "pause"]
     assert pauses[-1]["completeness"] == "complete"
     assert pauses[-1]["wait_ms"] < stack.turns.end_of_turn_ms
-    timeline = [t for t in detail.timelines if t.turn_index == 1][0]
+    timeline = next(t for t in detail.timelines if t.turn_index == 1)
     assert timeline.end_of_turn_ms is not None and timeline.speech_end_ms is not None
     assert timeline.end_of_turn_ms - timeline.speech_end_ms < stack.turns.end_of_turn_ms
 
