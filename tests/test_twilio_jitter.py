@@ -62,5 +62,7 @@ async def test_an_impaired_line_still_transcribes(stack: AgentStack) -> None:
     detail = await stack.store.get_call(records[0].call_id)
     assert detail is not None
     said = [u.text for u in detail.utterances if u.role == "caller"]
-    assert len(said) == 1 and word_overlap("What are your opening hours?", said[0]) >= 0.75, said
+    # Reordered, duplicated and late frames must not garble the words that carry the meaning
+    # (tiny.en on 8 kHz espeak sometimes hears "What are" as "Well, tell").
+    assert len(said) == 1 and word_overlap("your opening hours", said[0]) == 1.0, said
     assert report.turns[0].agent_audio and np.concatenate(report.turns[0].agent_audio).size > 8000
