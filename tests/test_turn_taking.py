@@ -151,3 +151,42 @@ async def test_a_real_interruption_still_works_on_speakerphone(server_url: str) 
     said = [(e["turn"], e["text"]) for e in report.of_type("agent_text")]
     heard = [e["text"] for e in report.of_type("transcript")]
     assert any("Maple Street" in text for turn, text in said if turn == 2), (heard, said)
+
+
+class RepeatingResponder:
+    """Gives the same three-sentence answer to everything, as a stuck flow would."""
+
+    ANSWER = (
+        "Our clinic has four doctors on staff. "
+        "Each of them sees patients every weekday. "
+        "You can book with any of them by phone."
+    )
+
+    async def respond(self, context: TurnContext) -> AsyncIterator[ResponseEvent]:
+        yield TextDelta("Hello." if context.trigger == "call_start" else self.ANSWER)
+
+
+class RepeatingFactory:
+    name = "repeating"
+
+    def for_call(self, call: CallInfo) -> RepeatingResponder:
+        return RepeatingResponder()
+
+
+async def test_after_an_interruption_the_agent_does_not_repeat_what_was_heard(
+    stack: AgentStack,
+) -> None:
+    async with serve(dataclasses.replace(stack, responders=RepeatingFactory())) as url:
+        report = await CallerSimulator(url, VOICE).run(
+            [
+                ScriptLine("Tell me about the doctors."),
+                ScriptLine("Sorry, say that again?", barge_in_after_ms=3200),
+            ]
+        )
+    interruptions = report.of_type("interruption")
+    assert len(interruptions) == 1
+    heard = interruptions[0]["heard"]
+    assert heard.startswith("Our clinic has four doctors on staff.")  # heard the first in full
+    second = [e["text"] for e in report.of_type("agent_text") if e["turn"] == 2]
+    assert second and second[0] != "Our clinic has four doctors on staff."
+    assert second[-1] == "You can book with any of them by phone."

@@ -39,6 +39,9 @@ class ReplyDeps:
     now_ms: Callable[[], float]
     on_tool_result: Callable[[ToolResult], None] = lambda _result: None
     filler: FillerOptions | None = None
+    # Pieces the caller already heard in full before interrupting the previous reply: a new
+    # reply that starts with them skips them instead of repeating itself verbatim.
+    already_heard: tuple[str, ...] = ()
 
 
 class Reply:
@@ -59,6 +62,9 @@ class Reply:
         self.result = ReplyResult()
         self._pieces: asyncio.Queue[str | None] = asyncio.Queue()
         self._fillers: list[str] = []
+        self._skip = list(deps.already_heard)
+        self._skipped: list[str] = []
+        self._emitted: list[str] = []
         self._answer_audio = False  # audio of the answer itself (not a filler) is queued
 
     async def run(self, context: TurnContext) -> ReplyResult:
@@ -118,10 +124,15 @@ class Reply:
             self._emit(FALLBACK_APOLOGY)
         for piece in buffer.flush():
             self._emit(piece)
-        self.result.text = "".join(texts).strip()
+        self.result.text = " ".join(self._emitted) if self._skipped else "".join(texts).strip()
         self._pieces.put_nowait(None)
 
     def _emit(self, piece: str) -> None:
+        if self._skip and piece == self._skip[0]:
+            self._skipped.append(self._skip.pop(0))
+            return
+        self._skip = []  # the reply went its own way: say everything from here on
+        self._emitted.append(piece)
         self.timeline.mark("first_sentence_ms", self._deps.now_ms())
         self._pieces.put_nowait(piece)
 

@@ -67,6 +67,7 @@ class AgentVoice:
         self.backchannel_end_ms: float | None = None  # a caller turn already taken as "uh-huh"
         self._background: set[asyncio.Task[Any]] = set()
         self._closing: asyncio.Task[None] | None = None
+        self._heard_pieces: tuple[str, ...] = ()  # of the last interrupted reply, heard in full
 
     @property
     def speaking(self) -> bool:
@@ -85,7 +86,9 @@ class AgentVoice:
             now_ms=self._state.clock.now_ms,
             on_tool_result=self._on_tool_result,
             filler=self._stack.filler,
+            already_heard=self._heard_pieces if trigger == "user_turn" else (),
         )
+        self._heard_pieces = ()
         reply = Reply(self._count, responder or self._responder, deps, timeline)
         state = self._state
         context = TurnContext(state.call, tuple(state.history.messages), trigger)
@@ -155,6 +158,7 @@ class AgentVoice:
         state = self._state
         await state.transport.clear_audio()
         heard = heard_text(stop.pieces, stop.heard_ms)
+        self._heard_pieces = tuple(fully_heard(stop.pieces, stop.heard_ms))
         if heard:
             state.history.add_assistant(heard, interrupted=True)
             state.add_utterance("agent", heard, interrupted=True)
@@ -222,3 +226,15 @@ class AgentVoice:
                 "latency_ms": result.latency_ms,
             },
         )
+
+
+def fully_heard(pieces: list[tuple[str, float]], heard_ms: float) -> list[str]:
+    """The pieces of a reply whose whole audio the caller heard, in order."""
+    out: list[str] = []
+    elapsed = 0.0
+    for text, duration_ms in pieces:
+        elapsed += duration_ms
+        if elapsed > heard_ms:
+            break
+        out.append(text)
+    return out
