@@ -13,15 +13,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
-import subprocess
-import tempfile
-import wave
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import soxr
 
+from callwright.audio.resample import resample
+from callwright.sim.espeak import espeak_clip
 from callwright.stt.whisper import WhisperOptions, WhisperStt
 
 SENTENCES = (
@@ -60,22 +57,9 @@ class Row:
 
 def speak(text: str, voice: str, phone: bool) -> np.ndarray:
     """espeak-ng speech as int16 at 16 kHz; through an 8 kHz band first if `phone`."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "speech.wav"
-        subprocess.run(
-            ["espeak-ng", "-v", voice, "-s", "150", "-w", str(path), text],
-            check=True,
-            capture_output=True,
-        )
-        with wave.open(str(path)) as wav:
-            rate = wav.getframerate()
-            audio = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
-    samples = audio.astype(np.float32) / 32768.0
-    if phone:
-        samples = soxr.resample(samples, rate, 8000)
-        rate = 8000
-    samples = soxr.resample(samples, rate, 16000)
-    return np.clip(np.rint(samples * 32767.0), -32768, 32767).astype(np.int16)
+    if not phone:
+        return espeak_clip(text, 16000, voice)
+    return resample(espeak_clip(text, 8000, voice), 8000, 16000)
 
 
 def words(text: str) -> list[str]:

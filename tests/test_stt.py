@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import subprocess
-import tempfile
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +11,7 @@ import numpy as np
 import pytest
 import soxr
 
+from callwright.sim.espeak import espeak_clip
 from callwright.stt.base import SpeechToText, Transcript
 from callwright.stt.models import base_path, resolve_model, tiny_en_path
 from callwright.stt.whisper import WhisperOptions, WhisperStt
@@ -31,17 +29,7 @@ PHONE_SENTENCES = (
 
 def speak(text: str, sample_rate: int = 16000, voice: str = "en-us+f2") -> np.ndarray:
     """Synthesises `text` with espeak-ng as int16 samples at `sample_rate`."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "speech.wav"
-        subprocess.run(
-            ["espeak-ng", "-v", voice, "-s", "150", "-w", str(path), text],
-            check=True,
-            capture_output=True,
-        )
-        with wave.open(str(path)) as wav:
-            rate = wav.getframerate()
-            audio = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
-    return resample(audio, rate, sample_rate)
+    return espeak_clip(text, sample_rate, voice)
 
 
 def resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:

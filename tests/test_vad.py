@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import tempfile
-import wave
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
-import soxr
 
+from callwright.sim.espeak import espeak_clip
 from callwright.vad.base import VadStream, VadWindow, VoiceActivityModel
 from callwright.vad.silero import SileroVadModel
 
@@ -22,18 +18,7 @@ OTHER_SENTENCE = "The meeting has been moved to next week."
 
 def speak(text: str, sample_rate: int, voice: str = "en-us+f2") -> np.ndarray:
     """Synthesises `text` with espeak-ng as int16 samples at `sample_rate`."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "speech.wav"
-        subprocess.run(
-            ["espeak-ng", "-v", voice, "-s", "150", "-w", str(path), text],
-            check=True,
-            capture_output=True,
-        )
-        with wave.open(str(path)) as wav:
-            rate = wav.getframerate()
-            audio = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
-    resampled = soxr.resample(audio.astype(np.float32) / 32768.0, rate, sample_rate)
-    return np.clip(np.rint(resampled * 32767.0), -32768, 32767).astype(np.int16)
+    return espeak_clip(text, sample_rate, voice)
 
 
 def with_silence(speech: np.ndarray, sample_rate: int) -> np.ndarray:
