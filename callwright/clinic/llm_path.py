@@ -30,6 +30,7 @@ from callwright.llm.base import (
     TextDelta,
     ToolCall,
     ToolResult,
+    TransferCall,
     TurnContext,
 )
 from callwright.llm.openai_compat import (
@@ -157,7 +158,7 @@ class ClinicLlmResponder:
                 if isinstance(event, ToolResult) and event.error is None:
                     if event.call.name == "transfer_to_front_desk":
                         yield TextDelta(" " + LINES["transfer"])
-                        yield EndCall("transfer_requested")
+                        yield TransferCall("transfer_requested")
                         return
                     if self.tools.pending is not None:
                         break  # the model does not get to speak for the confirmation

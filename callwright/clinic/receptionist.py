@@ -30,6 +30,7 @@ from callwright.llm.base import (
     TextDelta,
     ToolCall,
     ToolResult,
+    TransferCall,
     TurnContext,
 )
 from callwright.tools.registry import ToolRegistry
@@ -85,13 +86,13 @@ class Receptionist(Scheduling):
         self._said.append(text)
         self._queue.put_nowait(TextDelta(text + " "))
 
-    def end(self, reason: str) -> None:
-        """Ends the call once the reply has been spoken."""
+    def end(self, reason: str, transfer: bool = False) -> None:
+        """Ends the call once the reply has been spoken (handing it to a person if `transfer`)."""
         summary = {"call_id": self.call.call_id, "reason": reason, "done": self._done}
         if self.ctx.patient is not None:
             summary["patient_id"] = self.ctx.patient.id
         self._queue.put_nowait(_Emit("call_ended", summary))
-        self._queue.put_nowait(EndCall(reason))
+        self._queue.put_nowait(TransferCall(reason) if transfer else EndCall(reason))
 
     def record(self, name: str, result: dict[str, Any]) -> None:
         """Records a flow decision (a flag, a follow-up) as a tool result on the call."""
@@ -154,7 +155,7 @@ class Receptionist(Scheduling):
         if intent == "human":
             await self.tool("transfer_to_front_desk", reason="caller asked for a person")
             self.say(LINES["transfer"])
-            self.end("transfer_requested")
+            self.end("transfer_requested", transfer=True)
             return
         if intent == "goodbye":
             self.say(LINES["goodbye"])
