@@ -74,7 +74,9 @@ async def test_talk_page_call_then_dashboard(
         caller = page.locator(".bubble.caller .text").first
         await caller.wait_for(timeout=30_000)
         heard = await caller.inner_text()
-        assert word_overlap(QUESTION, heard) >= 0.75, heard
+        # The words that carry the question must all be there (through the browser's mic path
+        # tiny.en sometimes hears espeak's "What are" as "Well, tell").
+        assert word_overlap("your opening hours", heard) == 1.0, heard
 
         await _wait_for_text(
             page, '.bubble.agent[data-turn="1"] .text', CLINIC_FACTS["hours"], 20_000
