@@ -126,19 +126,31 @@ async def twilio_incoming(request: web.Request) -> web.Response:
     """Answers an incoming call with a media stream to us."""
     tel = request.app[TELEPHONY]
     form = await _verified_twilio_form(request)
-    call_sid = form.get("CallSid", "")
-    if not call_sid:
+    base = _public_base(request, tel.settings)
+    return _answer_with_stream(
+        request, "twilio", form.get("CallSid", ""), form, after_url=f"{base}/v1/twilio/after-stream"
+    )
+
+
+def _answer_with_stream(
+    request: web.Request,
+    provider: str,
+    call_ref: str,
+    form: dict[str, str],
+    **stream_options: str,
+) -> web.Response:
+    """Expects the inbound call, issues its stream token, and answers with `<Connect><Stream>`."""
+    if not call_ref:
         raise web.HTTPBadRequest(text="CallSid is required")
+    tel = request.app[TELEPHONY]
     caller = form.get("From") or None
     params = {k: v for k, v in {"caller": caller, "to": form.get("To")}.items() if v}
-    tel.calls.expect("twilio", "inbound", ref=call_sid, caller=caller, parameters=params,
-                     call_sid=call_sid)  # fmt: skip
-    token = tel.tokens.issue(call_sid, tel.settings.stream_token_ttl_s)
+    tel.calls.expect(provider, "inbound", ref=call_ref, caller=caller, parameters=params,
+                     call_sid=call_ref)  # fmt: skip
+    token = tel.tokens.issue(call_ref, tel.settings.stream_token_ttl_s)
     base = _public_base(request, tel.settings)
     document = twiml.connect_stream(
-        f"{_ws_base(base)}/v1/twilio/stream/{token}",
-        params,
-        after_url=f"{base}/v1/twilio/after-stream",
+        f"{_ws_base(base)}/v1/{provider}/stream/{token}", params, **stream_options
     )
     return web.Response(text=document, content_type=XML)
 
@@ -179,21 +191,9 @@ async def telnyx_incoming(request: web.Request) -> web.Response:
         raise web.HTTPForbidden(text="invalid signature")
     form = {k: str(v) for k, v in (await request.post()).items()}
     call_ref = form.get("CallSid") or form.get("CallControlId") or ""
-    if not call_ref:
-        raise web.HTTPBadRequest(text="CallSid is required")
-    caller = form.get("From") or None
-    params = {k: v for k, v in {"caller": caller, "to": form.get("To")}.items() if v}
-    tel.calls.expect("telnyx", "inbound", ref=call_ref, caller=caller, parameters=params,
-                     call_sid=call_ref)  # fmt: skip
-    token = tel.tokens.issue(call_ref, tel.settings.stream_token_ttl_s)
-    base = _public_base(request, tel.settings)
-    document = twiml.connect_stream(
-        f"{_ws_base(base)}/v1/telnyx/stream/{token}",
-        params,
-        bidirectional_mode="rtp",
-        bidirectional_codec="PCMU",
+    return _answer_with_stream(
+        request, "telnyx", call_ref, form, bidirectional_mode="rtp", bidirectional_codec="PCMU"
     )
-    return web.Response(text=document, content_type=XML)
 
 
 # --- streams -----------------------------------------------------------------------------------
