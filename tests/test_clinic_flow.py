@@ -184,15 +184,3 @@ async def test_integration_events_are_emitted(tmp_path: Path) -> None:
         booked = events[1][1]
         assert booked["doctor_id"] == "park" and booked["start"] == "2026-11-27T10:00"
         assert events[2][1]["done"] == [f"book:{booked['id']}"]
-
-
-async def test_the_calling_number_is_looked_up_but_never_trusted(tmp_path: Path) -> None:
-    async with open_test_clinic(tmp_path) as clinic:
-        talk = await start(clinic, "c-prefetch", caller="+15550100")  # Maria Garcia's phone
-        lookups = [r.result for r in talk.tool_results if r.call.name == "lookup_caller"]
-        assert lookups == [{"on_file": True}]
-        await talk.say("What are my upcoming appointments?")
-        assert "list_appointments" not in talk.tools_called()  # still asks who is calling
-        stranger = await start(clinic, "c-unknown", caller="+15559999")
-        lookups = [r.result for r in stranger.tool_results if r.call.name == "lookup_caller"]
-        assert lookups == [{"on_file": False}]

@@ -120,19 +120,11 @@ class Receptionist(Scheduling):
         if context.trigger == "call_start":
             await self.ctx.emit("call_started", {"call_id": self.call.call_id})
             self.say(LINES["greeting"])
-            await self._prefetch_caller()
             return
         if context.trigger == "silence":
             return
         last = next((m for m in reversed(context.history) if m.role == "user"), None)
         await self.turn(last.content if last else "")
-
-    async def _prefetch_caller(self) -> None:
-        """Looks the calling number up while the greeting plays (identity still needs checks)."""
-        if not self.call.caller:
-            return
-        self.ctx.caller_on_file = await self.ctx.store.patient_by_phone(self.call.caller)
-        self.record("lookup_caller", {"on_file": self.ctx.caller_on_file is not None})
 
     # --- one caller turn ---------------------------------------------------------------
 

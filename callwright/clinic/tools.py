@@ -39,9 +39,6 @@ class ClinicContext:
         today: the date of the call.
         emit: receives "appointment_booked" and the like (webhooks, calendar sync).
         patient: the caller, once verified.
-        caller_on_file: the patient registered to the calling number, looked up when the call
-            starts. Never trusted as identity (a phone can be borrowed); it only goes first
-            when a spoken name matches more than one patient.
     """
 
     call_id: str
@@ -52,7 +49,6 @@ class ClinicContext:
     today: dt.date
     emit: EventSink = _no_events
     patient: Patient | None = None
-    caller_on_file: Patient | None = None
     doctor_directory: Directory = field(init=False)
     patient_directory: Directory = field(init=False)
 
@@ -121,10 +117,6 @@ def clinic_tools(ctx: ClinicContext) -> ToolRegistry:
     async def verify_identity(name: str, dob: str) -> dict[str, Any]:
         born = _date(dob)
         candidates = [p for p in ctx.patients if p.dob == born]
-        on_file = ctx.caller_on_file
-        if on_file is not None and on_file in candidates:
-            candidates.remove(on_file)
-            candidates.insert(0, on_file)
         directory = Directory([Person(p.id, p.first, p.last, p.first) for p in candidates])
         match = directory.match(name)
         if match.best is None:
