@@ -7,6 +7,7 @@ from pathlib import Path
 
 from callwright.clinic.flow import LINES
 from callwright.clinic.receptionist import Receptionist
+from callwright.clinic.store import Patient
 from tests.fakes.clinic import MONDAY, open_test_clinic, start
 
 WEDNESDAY = MONDAY + dt.timedelta(days=2)
@@ -184,3 +185,22 @@ async def test_integration_events_are_emitted(tmp_path: Path) -> None:
         booked = events[1][1]
         assert booked["doctor_id"] == "park" and booked["start"] == "2026-11-27T10:00"
         assert events[2][1]["done"] == [f"book:{booked['id']}"]
+
+
+async def test_the_calling_number_breaks_a_tie_but_never_verifies(tmp_path: Path) -> None:
+    async with open_test_clinic(tmp_path) as clinic:
+        maria = next(p for p in clinic.data.patients if p.id == "pat_maria")
+        twin = Patient("pat_maria_2", "Maria", "Garcia", maria.dob, "+15550199")
+        await clinic.data.store.add_patient(twin)
+        clinic.data.patients.append(twin)
+        # Calling from the second Maria's phone: the same name and birthday are hers.
+        talk = await start(clinic, "c-tie", caller="+15550199")
+        await talk.say("What are my upcoming appointments?")
+        assert "list_appointments" not in talk.tools_called()  # the number alone is not enough
+        await talk.say("Maria Garcia, born March 12, 1984")
+        assert talk.result_of("verify_identity").result["patient_id"] == "pat_maria_2"
+        # From a number nobody has: two Marias fit, so nobody is verified.
+        stranger = await start(clinic, "c-no-tie", caller="+15559999")
+        await stranger.say("What are my upcoming appointments?")
+        await stranger.say("Maria Garcia, born March 12, 1984")
+        assert stranger.result_of("verify_identity").result == {"verified": False}

@@ -132,6 +132,7 @@ class ClinicLlmResponder:
         """Streams the reply: guardrails, then a held confirmation, then the model."""
         if context.trigger == "call_start":
             await self.ctx.emit("call_started", {"call_id": self.call.call_id})
+            self.ctx.look_up_caller(self.call.caller)
             yield TextDelta(LINES["greeting"])
             return
         last = next((m for m in reversed(context.history) if m.role == "user"), None)

@@ -120,6 +120,7 @@ class Receptionist(Scheduling):
         if context.trigger == "call_start":
             await self.ctx.emit("call_started", {"call_id": self.call.call_id})
             self.say(LINES["greeting"])
+            self.ctx.look_up_caller(self.call.caller)
             return
         if context.trigger == "silence":
             return

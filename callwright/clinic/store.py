@@ -165,6 +165,11 @@ class ClinicStore:
         rows = await self._run(lambda db: db.execute("SELECT * FROM patients").fetchall())
         return [_patient(r) for r in rows]
 
+    async def add_patient(self, patient: Patient) -> None:
+        """Registers a patient."""
+        row = (patient.id, patient.first, patient.last, patient.dob.isoformat(), patient.phone)
+        await self._run(lambda db: db.execute("INSERT INTO patients VALUES (?, ?, ?, ?, ?)", row))
+
     async def patient_by_phone(self, phone: str) -> Patient | None:
         """The patient registered with this phone number, if exactly one is."""
         rows = await self._run(

@@ -6,6 +6,7 @@ reads or changes patient data runs before `verify_identity` succeeded, whoever a
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from callwright.clinic.store import ClinicStore, Doctor, NotFound, Patient, SlotTaken
-from callwright.flows.names import Directory, Person
+from callwright.flows.names import Directory, NameMatch, Person
 from callwright.kb import KnowledgeBase
 from callwright.tools.registry import Tool, ToolRefused, ToolRegistry
 
@@ -39,6 +40,9 @@ class ClinicContext:
         today: the date of the call.
         emit: receives "appointment_booked" and the like (webhooks, calendar sync).
         patient: the caller, once verified.
+        caller_lookup: the patient registered to the calling number, looked up while the
+            greeting plays. Never trusted as identity (a phone can be borrowed): it only goes
+            first when a spoken name matches more than one patient born that day.
     """
 
     call_id: str
@@ -49,6 +53,7 @@ class ClinicContext:
     today: dt.date
     emit: EventSink = _no_events
     patient: Patient | None = None
+    caller_lookup: asyncio.Task[Patient | None] | None = None
     doctor_directory: Directory = field(init=False)
     patient_directory: Directory = field(init=False)
 
@@ -59,6 +64,21 @@ class ClinicContext:
         self.patient_directory = Directory(
             [Person(p.id, p.first, p.last, f"{p.first} {p.last}") for p in self.patients]
         )
+
+    def look_up_caller(self, phone: str | None) -> None:
+        """Starts looking `phone` up in the background (the greeting plays meanwhile)."""
+        if phone and self.caller_lookup is None:
+            self.caller_lookup = asyncio.create_task(self.store.patient_by_phone(phone))
+
+    async def caller_on_file(self) -> Patient | None:
+        """The patient registered to the calling number, if the lookup found exactly one."""
+        if self.caller_lookup is None:
+            return None
+        try:
+            return await self.caller_lookup
+        except Exception:  # a failed pre-fetch only loses an ordering hint
+            log.warning("caller lookup failed for call %s", self.call_id, exc_info=True)
+            return None
 
     def doctor(self, name_or_id: str) -> Doctor:
         """A doctor by id or spoken name.
@@ -119,6 +139,11 @@ def clinic_tools(ctx: ClinicContext) -> ToolRegistry:
         candidates = [p for p in ctx.patients if p.dob == born]
         directory = Directory([Person(p.id, p.first, p.last, p.first) for p in candidates])
         match = directory.match(name)
+        on_file = await ctx.caller_on_file()
+        if match.best is None and on_file is not None:
+            # Two patients with this name and birthday: the calling number's owner is the one.
+            # The number alone never verifies anybody (a phone can be borrowed).
+            match = NameMatch(best=next((c for c in match.candidates if c.key == on_file.id), None))
         if match.best is None:
             await ctx.emit("identity_failed", {"call_id": ctx.call_id})
             return {"verified": False}
