@@ -79,7 +79,8 @@ def _serve(args: argparse.Namespace) -> int:
         )
 
     async def app_factory() -> web.Application:
-        return create_app(await load_stack(settings), settings.telephony)
+        token = os.environ.get("CALLWRIGHT_CONSOLE_TOKEN") or None
+        return create_app(await load_stack(settings), settings.telephony, token)
 
     print(f"callwright: serving on ws://{settings.host}:{settings.port}/v1/ws", flush=True)
     web.run_app(app_factory(), host=settings.host, port=settings.port, print=None)

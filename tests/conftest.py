@@ -17,6 +17,7 @@ from callwright.server.runtime import load_stack
 from callwright.stt.whisper import WhisperOptions, WhisperStt
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CONSOLE_TOKEN = "test-console-token"  # the handoff console's sign-in token in every test server
 
 
 def normalize(text: str) -> list[str]:
@@ -48,7 +49,7 @@ def oracle_stt() -> WhisperStt:
 @contextlib.asynccontextmanager
 async def serve(stack: AgentStack) -> AsyncIterator[str]:
     """Runs a server for `stack` on a free loopback port; yields its WebSocket URL."""
-    runner = web.AppRunner(create_app(stack))
+    runner = web.AppRunner(create_app(stack, console_token=CONSOLE_TOKEN))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from callwright.agent.clock import AudioClock
 from callwright.agent.history import ConversationHistory
@@ -23,6 +24,8 @@ class CallState:
         recorder: background writer of the call record.
         history: the conversation as the responder sees it.
         outcome: set once something decided how the call ends (outcome, reason).
+        transcript: the stored transcript so far (for the handoff's context packet).
+        tool_calls: the tool calls so far, with results (the same).
     """
 
     call: CallInfo
@@ -31,7 +34,8 @@ class CallState:
     recorder: CallRecorder
     history: ConversationHistory = field(default_factory=ConversationHistory)
     outcome: tuple[str, str] | None = None
-    _utterances: int = 0
+    transcript: list[Utterance] = field(default_factory=list)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
     def add_utterance(
         self,
@@ -44,12 +48,12 @@ class CallState:
     ) -> None:
         """Appends a line to the stored transcript."""
         utterance = Utterance(
-            index=self._utterances,
+            index=len(self.transcript),
             role="caller" if role == "caller" else "agent",
             text=text,
             interrupted=interrupted,
             start_ms=start_ms,
             end_ms=end_ms,
         )
-        self._utterances += 1
+        self.transcript.append(utterance)
         self.recorder.utterance(utterance)

@@ -4,8 +4,9 @@ transport ─AudioIn─► resample to 16 kHz ─► EchoCanceller ─► Caller
                                                         └► VAD ─► Endpointer ─► turn events
 SpeechStarted over the agent ─► AgentVoice.pause (the words decide later)
 PauseStarted ─► speculative STT ─► semantic patience; backchannel? resume : barge in
-TurnEnded    ─► transcript (the speculative one if the turn really ended) ─► AgentVoice.start
+TurnEnded    ─► transcript ─► EscalationTriggers ─► AgentVoice.start, or CallHandoff.escalate
 AgentVoice: responder ─► SentenceBuffer ─► TTS ─► Playout ─► transport
+CallHandoff (after an escalation): queue + hold audio, or caller audio ◄─► a person's console
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ from callwright.agent.stack import AgentStack
 from callwright.agent.voice import AgentVoice
 from callwright.audio.frame import AudioFrame
 from callwright.audio.resample import StreamResampler
-from callwright.llm.base import CallInfo
+from callwright.handoff.call import CallHandoff
+from callwright.handoff.packet import HandoffFacts
+from callwright.handoff.triggers import Escalation, EscalationTriggers
+from callwright.llm.base import CallInfo, Responder, TransferCall, Trigger
 from callwright.observe.provider_events import (
     bind_call_events,
     describe,
@@ -78,8 +82,17 @@ class CallSession:
         self._echo = EchoCanceller(PIPELINE_RATE)
         self._audio = CallerAudio(PIPELINE_RATE)
         self._pipeline_ms = 0.0  # end of the 16 kHz audio fed so far
-        self.voice = AgentVoice(
-            stack, self.state, stack.responders.for_call(call), self._echo, PIPELINE_RATE
+        responder = stack.responders.for_call(call)
+        self.voice = AgentVoice(stack, self.state, responder, self._echo, PIPELINE_RATE)
+        self.voice.listener = self
+        self._triggers = EscalationTriggers(stack.escalation)
+        self.handoff = CallHandoff(
+            self.state,
+            stack.desk,
+            stack.handoff,
+            say=self._say_and_wait,
+            facts=lambda: _facts_of(responder),
+            emit=stack.events,
         )
         self._silence = SilenceWatchdog(
             stack.silence,
@@ -153,6 +166,8 @@ class CallSession:
             samples = self._echo.process(samples, start)
         self._audio.append(samples, start)
         self._pipeline_ms += 1000.0 * samples.size / PIPELINE_RATE
+        if self.handoff.mode == "human":
+            await self.handoff.from_caller(samples)
         for window in await self._vad.process(samples, start):
             for event in self._endpointer.feed(window):
                 await self._on_turn_event(event)
@@ -282,7 +297,34 @@ class CallSession:
             {"type": "transcript", "role": "caller", "turn": timeline.turn_index, "text": text}
         )
         self._silence.activity(caller_answered=True)
-        voice.start("user_turn", timeline)
+        await self._take_turn(text, transcript.confidence, event.speech_end_ms, timeline)
+
+    async def _take_turn(
+        self, text: str, confidence: float | None, end_ms: float, timeline: TurnTimeline
+    ) -> None:
+        """A caller turn goes to the handoff if one is under way, else past the triggers."""
+        handoff = self.handoff
+        if handoff.mode == "human":
+            await handoff.caller_said(text)
+        elif handoff.mode != "agent":
+            await handoff.on_caller_text(text)
+        elif (escalation := self._triggers.on_caller_turn(text, confidence, end_ms)) is not None:
+            await handoff.escalate(escalation)
+        else:
+            self.voice.start("user_turn", timeline)
+
+    # --- what the voice did (VoiceListener) ---------------------------------------------
+
+    async def reply_finished(self, text: str, trigger: Trigger) -> None:
+        if trigger == "user_turn" and self.handoff.mode == "agent":
+            escalation = self._triggers.on_agent_reply(text, self.state.clock.now_ms())
+            if escalation is not None:
+                await self.handoff.escalate(escalation)
+
+    async def transfer_requested(self, end: TransferCall) -> None:
+        at_ms = self.state.clock.now_ms()
+        reason = f"the agent decided to transfer ({end.reason})"
+        await self.handoff.escalate(Escalation("agent_decision", reason, at_ms), announced=True)
 
     # --- keypad ---------------------------------------------------------------------------
 
@@ -291,7 +333,13 @@ class CallSession:
         self._silence.activity()
         if self.voice.speaking and self._dtmf.pending == "":
             await self.voice.barge_in(event.at_ms)
-        self._dtmf.press(event.digit, event.at_ms)
+        escalation = None
+        if self.handoff.mode == "agent" and self._dtmf.pending == "":
+            escalation = self._triggers.on_key(event.digit, event.at_ms)
+        if escalation is not None:
+            await self.handoff.escalate(escalation)
+        else:
+            self._dtmf.press(event.digit, event.at_ms)
 
     async def _on_keypad_entry(self, digits: str, start_ms: float, end_ms: float) -> None:
         """A complete entry ("19840312"; `#` or 1.5 s without a key ended it) is a turn."""
@@ -307,7 +355,10 @@ class CallSession:
             {"type": "transcript", "role": "caller", "turn": self._turn_count, "text": digits}
         )
         self._silence.activity(caller_answered=True)
-        self.voice.start("dtmf", timeline)
+        if self.handoff.mode != "agent":
+            await self.handoff.on_caller_text(digits)
+        else:
+            self.voice.start("dtmf", timeline)
 
     # --- dead air ------------------------------------------------------------------------
 
@@ -318,15 +369,24 @@ class CallSession:
         responder = CannedResponder(text, end_call=outcome)
         self.voice.start("silence", TurnTimeline(self._turn_count), responder)
 
+    async def _say_and_wait(self, text: str, outcome: str | None) -> None:
+        """A policy line from the handoff, returning once the caller has heard it."""
+        if self.voice.speaking:
+            await self.voice.barge_in(self.state.clock.now_ms())
+        self._say_policy_line(text, outcome)
+        await self.voice.wait_quiet()
+
     def _busy(self) -> bool:
         current = asyncio.current_task()
         turns_pending = any(not t.done() and t is not current for t in self._tasks)
-        return self.voice.speaking or self._endpointer.in_turn or turns_pending
+        on_hold = self.handoff.mode != "agent"  # the handoff decides what the caller hears
+        return on_hold or self.voice.speaking or self._endpointer.in_turn or turns_pending
 
     # --- the end -------------------------------------------------------------------------
 
     async def _shutdown(self, outcome: str, reason: str) -> None:
         self._dtmf.close()
+        await self.handoff.close()
         await self.voice.close()
         self._drop_speculation()
         tasks = list(self._tasks)
@@ -341,3 +401,8 @@ class CallSession:
         with contextlib.suppress(Exception):
             await self._transport.close(reason)
         log.info("call %s ended: %s (%s)", self.call.call_id, outcome, reason)
+
+
+def _facts_of(responder: Responder) -> dict[str, Any] | None:
+    """The responder's own account of the call, when it can give one (`HandoffFacts`)."""
+    return responder.handoff_facts() if isinstance(responder, HandoffFacts) else None

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from callwright.agent.silence import FillerOptions, SilenceOptions
+from callwright.handoff.call import HandoffOptions
+from callwright.handoff.desk import HandoffDesk
+from callwright.handoff.triggers import EscalationOptions
 from callwright.llm.base import ResponderFactory
 from callwright.observe.observer import Observability
 from callwright.store.base import CallStore
@@ -32,5 +37,11 @@ class AgentStack:
     barge_in_confirm_ms: float = 1200.0
     silence: SilenceOptions = field(default_factory=SilenceOptions)
     filler: FillerOptions = field(default_factory=FillerOptions)
+    # When a call goes to a person (triggers), how (routing, queue), and the shared queue.
+    escalation: EscalationOptions = field(default_factory=EscalationOptions)
+    handoff: HandoffOptions = field(default_factory=HandoffOptions)
+    desk: HandoffDesk = field(default_factory=HandoffDesk)
+    # Integration events (webhooks) that are not the responder's: handoffs, callbacks.
+    events: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None
     # Metrics, traces, recordings, redaction and usage (per server, never process-global).
     observability: Observability = field(default_factory=Observability)

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -27,6 +27,18 @@ from callwright.observe.timeline import TurnTimeline
 from callwright.transports.base import playback_confirmer
 
 log = logging.getLogger(__name__)
+
+
+class VoiceListener(Protocol):
+    """Hears what the voice did: the session's handoff policy watches replies."""
+
+    async def reply_finished(self, text: str, trigger: Trigger) -> None:
+        """A reply was spoken in full."""
+        ...
+
+    async def transfer_requested(self, end: TransferCall) -> None:
+        """The responder asked to hand the caller to a person; the reply has been spoken."""
+        ...
 
 
 class AgentVoice:
@@ -68,6 +80,7 @@ class AgentVoice:
         self._background: set[asyncio.Task[Any]] = set()
         self._closing: asyncio.Task[None] | None = None
         self._heard_pieces: tuple[str, ...] = ()  # of the last interrupted reply, heard in full
+        self.listener: VoiceListener | None = None
 
     @property
     def speaking(self) -> bool:
@@ -105,12 +118,23 @@ class AgentVoice:
         await state.transport.send_event(
             {"type": "agent_turn_end", "turn": reply.timeline.turn_index, "interrupted": False}
         )
-        if result.end_call is not None:
+        listener = self.listener
+        if listener is not None and isinstance(result.end_call, TransferCall):
+            self._spawn(listener.transfer_requested(result.end_call))
+        elif result.end_call is not None:
             if state.outcome is None:
                 state.outcome = ("completed", result.end_call.reason)
             # Closing ends the inbound loop, whose shutdown cancels this task: close from outside.
             self._closing = asyncio.create_task(self._end_call(result.end_call))
+        elif listener is not None and result.text:
+            self._spawn(listener.reply_finished(result.text, context.trigger))
         return result
+
+    async def wait_quiet(self) -> None:
+        """Returns once no reply is being produced or played."""
+        # Polled: "speaking" spans the reply task and the playout queue, which has no event.
+        while self.speaking:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
 
     async def _end_call(self, end: EndCall) -> None:
         """Hands the caller over first if the responder asked for a transfer, then closes."""
@@ -215,17 +239,15 @@ class AgentVoice:
             self._spawn(self._state.transport.send_event(event))
 
     def _on_tool_result(self, result: ToolResult) -> None:
-        self._state.recorder.event(
-            "tool_call",
-            self._state.clock.now_ms(),
-            {
-                "name": result.call.name,
-                "arguments": result.call.arguments,
-                "result": result.result,
-                "error": result.error,
-                "latency_ms": result.latency_ms,
-            },
-        )
+        call = {
+            "name": result.call.name,
+            "arguments": result.call.arguments,
+            "result": result.result,
+            "error": result.error,
+            "latency_ms": result.latency_ms,
+        }
+        self._state.tool_calls.append(call)
+        self._state.recorder.event("tool_call", self._state.clock.now_ms(), call)
 
 
 def fully_heard(pieces: list[tuple[str, float]], heard_ms: float) -> list[str]:

@@ -97,6 +97,10 @@ class ClinicResponderFactory:
         """Adds a receiver of clinic events (webhooks, calendar sync)."""
         self.data.hooks.append(hook)
 
+    async def emit(self, kind: str, data: dict[str, Any]) -> None:
+        """Sends an event that is not the receptionist's (a handoff) to the same hooks."""
+        await self.data.emit(kind, data)
+
     def context(self, call: CallInfo) -> ClinicContext:
         """The tool context of a new call."""
         return ClinicContext(

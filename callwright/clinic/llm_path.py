@@ -19,6 +19,7 @@ from typing import Any
 
 from callwright.clinic.factory import ClinicData, ClinicOptions, ClinicResponderFactory
 from callwright.clinic.flow import CLINIC_FLOW, LINES
+from callwright.clinic.handoff_facts import clinic_facts
 from callwright.clinic.tools import ClinicContext, clinic_tools
 from callwright.flows.guardrails import Guardrails
 from callwright.flows.slots import extract_yes_no
@@ -127,6 +128,10 @@ class ClinicLlmResponder:
             tools=self.tools,
             greeting=LINES["greeting"],
         )
+
+    def handoff_facts(self) -> dict[str, Any]:
+        """For the person who takes the call over: identity (the model keeps no slots)."""
+        return clinic_facts(self.ctx, None, [])
 
     async def respond(self, context: TurnContext) -> AsyncIterator[ResponseEvent]:
         """Streams the reply: guardrails, then a held confirmation, then the model."""

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from callwright.clinic.flow import CLINIC_FLOW, LINES, TASK_INTENTS
+from callwright.clinic.handoff_facts import clinic_facts
 from callwright.clinic.scheduling import Offer, Scheduling
 from callwright.clinic.tools import ClinicContext, clinic_tools
 from callwright.flows.engine import Ambiguous, FlowState, SlotContext, extract, fill
@@ -93,6 +94,10 @@ class Receptionist(Scheduling):
             summary["patient_id"] = self.ctx.patient.id
         self._queue.put_nowait(_Emit("call_ended", summary))
         self._queue.put_nowait(TransferCall(reason) if transfer else EndCall(reason))
+
+    def handoff_facts(self) -> dict[str, Any]:
+        """For the person who takes the call over (see `callwright.handoff.HandoffFacts`)."""
+        return clinic_facts(self.ctx, self.state, list(self._done))
 
     def record(self, name: str, result: dict[str, Any]) -> None:
         """Records a flow decision (a flag, a follow-up) as a tool result on the call."""

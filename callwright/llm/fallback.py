@@ -111,6 +111,16 @@ class FallbackResponder:
             self._fallback = self._fallback_factory.for_call(self.call)
         return self._fallback
 
+    def handoff_facts(self) -> dict[str, Any] | None:
+        """The facts of whichever responder knows more (the deterministic flow keeps slots)."""
+        for responder in (self._fallback, self.primary):
+            facts = getattr(responder, "handoff_facts", None)
+            if facts is not None:
+                found: dict[str, Any] | None = facts()
+                if found and (found.get("slots") or responder is self.primary):
+                    return found
+        return None
+
     async def respond(self, context: TurnContext) -> AsyncGenerator[ResponseEvent, None]:
         """Streams the reply to the latest turn; never raises for a provider failure."""
         options = self._options

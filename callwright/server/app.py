@@ -13,6 +13,7 @@ from callwright.agent.session import CallSession
 from callwright.agent.stack import AgentStack
 from callwright.llm.base import CallInfo
 from callwright.server.api import register as register_api
+from callwright.server.console import register as register_console
 from callwright.server.pages import add_page_routes
 from callwright.server.telephony import register as register_telephony
 from callwright.store.base import CallRecord
@@ -27,14 +28,28 @@ START_TIMEOUT_S = 10.0
 MAX_MESSAGE_BYTES = 256 * 1024
 
 
-def create_app(stack: AgentStack, telephony: TelephonySettings | None = None) -> web.Application:
-    """Builds the server around an already loaded stack (and the telephony settings)."""
+def create_app(
+    stack: AgentStack,
+    telephony: TelephonySettings | None = None,
+    console_token: str | None = None,
+) -> web.Application:
+    """Builds the server around an already loaded stack.
+
+    Args:
+        stack: the loaded stages, shared by every call.
+        telephony: Twilio and Telnyx settings.
+        console_token: what people type to sign in to the handoff console; None generates
+            one (logged once, so a local operator can find it).
+    """
     app = web.Application()
     app[STACK] = stack
     app[SESSIONS] = set()
     app.router.add_get("/healthz", health)
     app.router.add_get("/v1/ws", native_websocket)
     register_api(app, stack)
+    token = register_console(app, stack.desk, console_token)
+    if console_token is None:
+        log.warning("handoff console token (set CALLWRIGHT_CONSOLE_TOKEN to choose): %s", token)
     add_page_routes(app)
     register_telephony(app, stack, telephony or TelephonySettings())
     app.on_shutdown.append(_end_active_calls)

@@ -78,6 +78,7 @@ async def load_stack(settings: Settings) -> AgentStack:
         stt=with_remote_stt(stt, settings.degradation),
         tts=tts,
         responders=with_llm_fallback(responders, settings),
+        events=responders.emit,
         store=store,
         turns=settings.turns,
         patience=settings.patience,

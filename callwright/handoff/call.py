@@ -1,0 +1,348 @@
+"""One call's way to a person: route, queue with hold audio, pickup, hand-back, callback.
+
+`CallSession` owns one `CallHandoff`. While `mode` is "agent" nothing here runs. Once a
+trigger fires, `escalate` records it with the context packet and routes the call:
+
+- a phone transfer (`TransfersCalls`), with the packet delivered by webhook, when the call
+  can be transferred and nobody is signed in to the console (or `route="phone"`);
+- the console queue otherwise: the caller hears hold audio and their place in line at
+  intervals, until a person picks up (`connect`: audio both ways through the console) and
+  later hands back (`hand_back`) or ends the call (`end_by_human`);
+- a callback offer when nobody is signed in, or after `wait_limit_s` in the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from callwright.agent.call_state import CallState
+from callwright.audio.resample import StreamResampler
+from callwright.flows.slots import extract_yes_no
+from callwright.handoff.desk import HandoffDesk, HumanLine
+from callwright.handoff.hold_music import HoldAudio
+from callwright.handoff.packet import ContextPacket, build_packet
+from callwright.handoff.triggers import Escalation
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["agent", "waiting", "callback_offer", "human", "done"]
+EventSink = Callable[[str, dict[str, Any]], Awaitable[None]]
+HUMAN_RATE = 16000  # console audio, both ways
+HOLD_LEAD_S = 0.06  # hold audio queued ahead of real time, like the agent's playout
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffOptions:
+    """How a call reaches a person, and what the caller hears meanwhile.
+
+    Attributes:
+        route: "auto" (console if someone is signed in, else a phone transfer if the call
+            can be transferred, else a callback offer), "console" or "phone".
+        update_interval_s: how often a waiting caller hears their place in line.
+        wait_limit_s: time in the queue before the caller is offered a callback.
+        hold_audio: play hold audio between announcements (else silence).
+    """
+
+    route: Literal["auto", "console", "phone"] = "auto"
+    update_interval_s: float = 30.0
+    wait_limit_s: float = 120.0
+    hold_audio: bool = True
+    connecting_line: str = (
+        "I'll connect you with a member of our team. I've passed on what we talked about, "
+        "so you won't have to repeat yourself."
+    )
+    nobody_line: str = (
+        "Nobody from our team is free right now. Would you like us to call you back at the "
+        "number you're calling from? Please say yes or no."
+    )
+    wait_limit_line: str = (
+        "Sorry for the wait, everyone is still busy. Would you like us to call you back "
+        "instead? Please say yes or no."
+    )
+    callback_yes_line: str = (
+        "Done. Someone from our team will call you back as soon as possible. Goodbye!"
+    )
+    keep_waiting_line: str = "Okay, I'll keep you in line."
+    callback_no_line: str = "Okay. Please call back any time. Goodbye!"
+    yes_or_no_line: str = "Would you like a callback? Please say yes or no."
+    back_line: str = (
+        "You're back with the automated assistant. Is there anything else I can help you with?"
+    )
+
+
+def position_line(position: int, wait_s: float | None) -> str:
+    """What a waiting caller hears about their place in line."""
+    if not wait_s:
+        return f"You're number {position} in line. Someone will be with you in a moment."
+    minutes = max(1, math.ceil(wait_s / 60))
+    unit = "minute" if minutes == 1 else "minutes"
+    return f"You're number {position} in line. The expected wait is about {minutes} {unit}."
+
+
+class CallHandoff:
+    """The handoff side of one call.
+
+    Args:
+        state: the call's shared state.
+        desk: the server's handoff desk.
+        options: routing and what the caller hears.
+        say: speaks a line through the agent's voice; awaitable until it has been played.
+        facts: the responder's facts about the call (`HandoffFacts`), or None.
+        emit: sends integration events (webhooks).
+    """
+
+    def __init__(
+        self,
+        state: CallState,
+        desk: HandoffDesk,
+        options: HandoffOptions,
+        say: Callable[[str, str | None], Awaitable[None]],
+        facts: Callable[[], dict[str, Any] | None],
+        emit: EventSink | None = None,
+    ) -> None:
+        self.state = state
+        self.desk = desk
+        self.options = options
+        self._say = say
+        self._facts = facts
+        self._emit_sink = emit
+        self.mode: Mode = "agent"
+        self.packet: ContextPacket | None = None
+        self._line: HumanLine | None = None
+        self._hold_task: asyncio.Task[None] | None = None
+        self._offered = False
+        self._to_caller = StreamResampler(HUMAN_RATE, state.transport.output_sample_rate)
+
+    @property
+    def human(self) -> str | None:
+        return self._line.name if self._line is not None else None
+
+    # --- escalating ---------------------------------------------------------------------
+
+    async def escalate(self, escalation: Escalation, announced: bool = False) -> None:
+        """Records why, builds the packet, and routes the call (see the module docstring).
+
+        Args:
+            escalation: the trigger that fired.
+            announced: the responder already told the caller they are being transferred.
+        """
+        if self.mode != "agent":
+            return
+        state = self.state
+        recorder = state.recorder
+        recorder.event("escalation", escalation.at_ms, escalation.to_dict())
+        lines = [(u.role, u.text) for u in state.transcript]
+        packet = build_packet(state.call, escalation, lines, list(state.tool_calls), self._facts())
+        self.packet = packet
+        recorder.event("handoff_context", state.clock.now_ms(), packet.to_dict())
+        await self._emit("handoff_requested", packet.to_dict())
+        route = self.options.route
+        if route == "auto":
+            route = "console" if self.desk.humans_signed_in else "phone"
+        if route == "phone" and await self._transfer(escalation, announced):
+            return
+        if self.desk.humans_signed_in == 0:
+            self.mode = "callback_offer"
+            self._offered = True
+            await self._say(self.options.nobody_line, None)
+            return
+        self.mode = "waiting"
+        self.desk.enqueue(packet, self)
+        recorder.event("queued", state.clock.now_ms(), {"position": self._position()})
+        if not announced:
+            await self._say(self.options.connecting_line, None)
+        self._hold_task = asyncio.create_task(self._hold())
+
+    async def _transfer(self, escalation: Escalation, announced: bool) -> bool:
+        """A phone transfer with the packet sent ahead by webhook; False if not possible."""
+        state = self.state
+        transfer = getattr(state.transport, "transfer", None)
+        if transfer is None:
+            return False
+        if not announced:
+            await self._say(self.options.connecting_line, None)
+        done = bool(await transfer(None, escalation.reason))
+        kind = "transfer" if done else "transfer_failed"
+        state.recorder.event(kind, state.clock.now_ms(), {"reason": escalation.reason})
+        if done:
+            self.mode = "done"
+            state.outcome = ("transferred", escalation.reason)
+            await state.transport.close(escalation.reason)
+        return done
+
+    # --- waiting ------------------------------------------------------------------------
+
+    def _position(self) -> int:
+        return self.desk.position(self.state.call.call_id) or 0
+
+    async def _hold(self) -> None:
+        """Hold audio, a place-in-line update every interval, a callback offer at the limit."""
+        loop = asyncio.get_running_loop()
+        options, call_id = self.options, self.state.call.call_id
+        entered = loop.time()
+        next_update = entered  # the first update right after "I'll connect you"
+        audio = HoldAudio(self.state.transport.output_sample_rate)
+        started, frames = loop.time(), 0
+        while self.mode == "waiting":
+            now = loop.time()
+            if now - entered >= options.wait_limit_s and not self._offered:
+                self._offered = True
+                self.mode = "callback_offer"
+                self.state.recorder.event("callback_offered", self.state.clock.now_ms(), {})
+                await self._say(options.wait_limit_line, None)
+                return
+            if now >= next_update:
+                next_update = now + options.update_interval_s
+                position = self._position()
+                wait_s = self.desk.expected_wait_s(call_id)
+                self.state.recorder.event(
+                    "queue_update",
+                    self.state.clock.now_ms(),
+                    {"position": position, "expected_wait_s": wait_s},
+                )
+                await self._say(position_line(position, wait_s), None)
+                started, frames = loop.time(), 0
+                continue
+            if options.hold_audio:
+                while frames * 0.02 < loop.time() - started + HOLD_LEAD_S:
+                    await self.state.transport.send_audio(audio.next_frame())
+                    frames += 1
+            await asyncio.sleep(0.02)
+
+    async def on_caller_text(self, text: str) -> None:
+        """A caller turn while waiting or asked about a callback."""
+        answer = extract_yes_no(text)
+        wants_callback = "call me back" in text.lower() or "callback" in text.lower()
+        if self.mode == "callback_offer" or (self.mode == "waiting" and wants_callback):
+            if answer is True or wants_callback:
+                await self._schedule_callback()
+            elif answer is False:
+                await self._decline_callback()
+            else:
+                await self._say(self.options.yes_or_no_line, None)
+            return
+        if self.mode == "waiting":
+            position = self._position()
+            await self._say(position_line(position, self.desk.expected_wait_s(self._id)), None)
+
+    @property
+    def _id(self) -> str:
+        return self.state.call.call_id
+
+    async def _schedule_callback(self) -> None:
+        state = self.state
+        self.mode = "done"
+        await self._stop_hold()
+        self.desk.leave(self._id)
+        request = {"call_id": self._id, "number": state.call.caller}
+        state.recorder.event("callback_requested", state.clock.now_ms(), request)
+        packet = self.packet.to_dict() if self.packet else {}
+        await self._emit("callback_requested", {**request, "packet": packet})
+        await self._say(self.options.callback_yes_line, "callback_requested")
+
+    async def _decline_callback(self) -> None:
+        state = self.state
+        state.recorder.event("callback_declined", state.clock.now_ms(), {})
+        if self.desk.humans_signed_in and self.packet is not None:
+            if self.desk.position(self._id) is None:
+                self.desk.enqueue(self.packet, self)
+            self.mode = "waiting"
+            await self._say(self.options.keep_waiting_line, None)
+            self._hold_task = asyncio.create_task(self._hold())
+            return
+        self.mode = "done"
+        await self._say(self.options.callback_no_line, "escalated")
+
+    async def _stop_hold(self) -> None:
+        task, self._hold_task = self._hold_task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+
+    # --- a person on the line -------------------------------------------------------------
+
+    async def connect(self, line: HumanLine) -> None:
+        """A person picked the call up: from now on the caller talks to them."""
+        self.mode = "human"
+        await self._stop_hold()
+        await self.state.transport.clear_audio()  # hold audio queued ahead stops at once
+        self._line = line
+        state = self.state
+        state.recorder.event("human_joined", state.clock.now_ms(), {"human": line.name})
+        await state.transport.send_event({"type": "human_joined"})
+        transcript = [{"role": u.role, "text": u.text} for u in state.transcript]
+        packet = self.packet.to_dict() if self.packet else None
+        await line.send_event(
+            {"type": "picked_up", "call_id": self._id, "packet": packet, "transcript": transcript}
+        )
+
+    async def from_caller(self, samples: np.ndarray) -> None:
+        """Caller audio (16 kHz) while a person is on the line."""
+        if self._line is not None:
+            with contextlib.suppress(Exception):  # a console that went away drops audio only
+                await self._line.send_audio(samples)
+
+    async def from_human(self, samples: np.ndarray) -> None:
+        """The person's microphone (16 kHz), to the caller."""
+        if self.mode == "human":
+            frame = self._to_caller.process(samples)
+            if frame.size:
+                await self.state.transport.send_audio(frame)
+
+    async def caller_said(self, text: str) -> None:
+        """A caller line while a person is on the line: for their live transcript."""
+        if self._line is not None:
+            with contextlib.suppress(Exception):
+                await self._line.send_event({"type": "transcript", "role": "caller", "text": text})
+
+    async def hand_back(self) -> None:
+        """The person hands the call back to the agent, which picks up where it was."""
+        if self.mode != "human":
+            return
+        state = self.state
+        state.recorder.event("handed_back", state.clock.now_ms(), {"human": self.human})
+        self._line = None
+        self.mode = "agent"
+        self.desk.leave(self._id)
+        await self._say(self.options.back_line, None)
+
+    async def end_by_human(self) -> None:
+        """The person ends the call."""
+        if self.mode != "human":
+            return
+        state = self.state
+        self.mode = "done"
+        reason = f"ended by {self.human}"
+        state.outcome = ("escalated", reason)
+        state.recorder.event("human_ended", state.clock.now_ms(), {"human": self.human})
+        self._line = None
+        self.desk.leave(self._id)
+        await state.transport.close(reason)
+
+    async def close(self) -> None:
+        """The call is over (either side): leave the desk, tell the person."""
+        await self._stop_hold()
+        line, self._line = self._line, None
+        if self.mode != "agent":
+            self.desk.leave(self._id)
+        self.mode = "done"
+        if line is not None:
+            with contextlib.suppress(Exception):
+                await line.send_event({"type": "call_ended", "call_id": self._id})
+
+    async def _emit(self, kind: str, data: dict[str, Any]) -> None:
+        if self._emit_sink is None:
+            return
+        try:
+            await self._emit_sink(kind, data)
+        except Exception:
+            log.exception("call %s: %s event not delivered", self._id, kind)

@@ -1,0 +1,289 @@
+"""When a call should go to a person: deterministic triggers, each one configurable.
+
+Policy is code: these rules see every caller turn before the responder does, so an LLM (or
+a flow with a bug) can never keep a caller who asked for a human, who is angry, or who is
+going round in circles. Each trigger that fires says which one and why, for the record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from callwright.flows.guardrails import OUT_OF_SCOPE_CUES
+from callwright.flows.intents import words
+
+TriggerName = Literal[
+    "explicit_request", "frustration", "loop", "low_confidence", "out_of_scope", "agent_decision"
+]
+
+EXPLICIT_CUES = (
+    "agent",
+    "human",
+    "a person",
+    "real person",
+    "representative",
+    "operator",
+    "transfer me",
+    "speak to someone",
+    "talk to someone",
+    "speak with someone",
+    "front desk",
+    "receptionist",
+)
+ANGER_CUES = (
+    "ridiculous",
+    "useless",
+    "frustrated",
+    "frustrating",
+    "annoying",
+    "annoyed",
+    "angry",
+    "this is stupid",
+    "waste of time",
+    "not helping",
+    "not listening",
+    "doesn't work",
+    "does not work",
+    "terrible",
+    "unacceptable",
+    "fed up",
+)
+# A small sentiment lexicon: enough to see a call going sour, and explainable line by line.
+NEGATIVE_WORDS = frozenset(
+    "no not never wrong bad worse worst hate problem again still wait waiting why "
+    "ugh confused confusing upset ridiculous useless terrible awful".split()
+)
+POSITIVE_WORDS = frozenset(
+    "yes great thanks thank perfect good fine okay ok wonderful lovely excellent sure".split()
+)
+NOT_UNDERSTOOD_CUES = (
+    "didn't catch",
+    "didn't understand",
+    "did not understand",
+    "not sure i understood",
+    "could you say it again",
+    "could you repeat",
+    "couldn't find",
+    "i'm not sure",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationOptions:
+    """Which triggers are on and how sensitive they are.
+
+    Attributes:
+        explicit: asking for a person ("agent", "representative", "transfer me") escalates.
+        explicit_cues: the phrases of an explicit request.
+        explicit_key: the keypad key that asks for a person.
+        frustration: anger words, agitated repetition or falling sentiment escalate.
+        anger_cues: phrases that are frustration on their own.
+        repeated_word_run: the same word this many times in a row ("no, no, no") is agitation.
+        sentiment_window: caller turns averaged for the sentiment trend.
+        sentiment_floor: escalate when that average falls to this (per-turn scores are
+            positive minus negative words, capped to [-2, 2]) and is lower than at the start.
+        loops: escalate when the agent goes round in circles.
+        misunderstood_turns: agent replies in a row that say it did not understand, or that
+            repeat its previous reply word for word.
+        repeated_question_overlap: a caller turn sharing this much of its words with an
+            earlier one (of at least `min_question_words`) is the same question asked twice.
+        min_question_words: shorter turns ("yes", "no") are never a repeated question.
+        low_confidence: escalate after several poorly transcribed turns in a row.
+        confidence_floor: a turn whose transcript confidence is below this is poorly heard.
+        low_confidence_turns: how many such turns in a row.
+        out_of_scope: topics the flow marks as out of scope escalate.
+        out_of_scope_cues: those topics' phrases.
+    """
+
+    explicit: bool = True
+    explicit_cues: Sequence[str] = EXPLICIT_CUES
+    explicit_key: str = "0"
+    frustration: bool = True
+    anger_cues: Sequence[str] = ANGER_CUES
+    repeated_word_run: int = 3
+    sentiment_window: int = 3
+    sentiment_floor: float = -1.0
+    loops: bool = True
+    misunderstood_turns: int = 3
+    repeated_question_overlap: float = 0.8
+    min_question_words: int = 4
+    low_confidence: bool = True
+    confidence_floor: float = 0.45
+    low_confidence_turns: int = 3
+    out_of_scope: bool = True
+    out_of_scope_cues: Sequence[str] = OUT_OF_SCOPE_CUES
+    not_understood_cues: Sequence[str] = NOT_UNDERSTOOD_CUES
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    """A decision to hand the call to a person.
+
+    Attributes:
+        trigger: which rule fired.
+        reason: why, in words an operator reads on the console.
+        at_ms: when, on the call's audio timeline.
+        detail: what the rule saw (the phrase, the scores, the repeated question).
+    """
+
+    trigger: TriggerName
+    reason: str
+    at_ms: float
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"trigger": self.trigger, "reason": self.reason, "detail": self.detail}
+
+
+def _has_cue(tokens: list[str], cues: Sequence[str]) -> str | None:
+    joined = f" {' '.join(tokens)} "
+    return next((cue for cue in cues if f" {' '.join(words(cue))} " in joined), None)
+
+
+def sentiment(tokens: list[str]) -> int:
+    """Positive minus negative words of one turn, capped to [-2, 2]."""
+    score = sum(t in POSITIVE_WORDS for t in tokens) - sum(t in NEGATIVE_WORDS for t in tokens)
+    return max(-2, min(2, score))
+
+
+_QUESTION_STARTS = frozenset(
+    "what when where which who why how is are do does can could will".split()
+)
+
+
+def _is_question(text: str, tokens: list[str], min_words: int) -> bool:
+    """A question worth remembering: long enough, and shaped like a question."""
+    if len(tokens) < min_words:
+        return False
+    return text.rstrip().endswith("?") or tokens[0] in _QUESTION_STARTS
+
+
+def _longest_run(tokens: list[str]) -> tuple[str, int]:
+    best, run = ("", 0), 0
+    for index, token in enumerate(tokens):
+        run = run + 1 if index and tokens[index - 1] == token else 1
+        if run > best[1]:
+            best = (token, run)
+    return best
+
+
+class EscalationTriggers:
+    """Watches one call's turns; says when (and why) it should go to a person.
+
+    Args:
+        options: which triggers are on, and their thresholds.
+    """
+
+    def __init__(self, options: EscalationOptions | None = None) -> None:
+        self.options = options or EscalationOptions()
+        self._questions: list[tuple[str, set[str]]] = []
+        self._scores: list[int] = []
+        self._low_confidence_run = 0
+        self._misunderstood_run = 0
+        self._last_reply: list[str] = []
+
+    def on_key(self, digit: str, at_ms: float) -> Escalation | None:
+        """A keypad key; the configured one (0) asks for a person."""
+        if self.options.explicit and digit == self.options.explicit_key:
+            return Escalation("explicit_request", f"the caller pressed {digit}", at_ms)
+        return None
+
+    def on_caller_turn(
+        self, text: str, confidence: float | None, at_ms: float
+    ) -> Escalation | None:
+        """A caller turn, before the responder sees it; the first trigger that fires, if any."""
+        opts = self.options
+        tokens = words(text)
+        question = _is_question(text, tokens, opts.min_question_words)
+        checks = (
+            (opts.explicit, self._explicit),
+            (opts.out_of_scope, self._out_of_scope),
+            (opts.frustration, self._frustration),
+            (opts.loops and question, self._repeated_question),
+            (opts.low_confidence, lambda t, at: self._low_confidence(confidence, t, at)),
+        )
+        fired = None
+        for enabled, check in checks:
+            if enabled and fired is None:
+                fired = check(tokens, at_ms)
+        if question:
+            self._questions.append((text, set(tokens)))
+        return fired
+
+    def on_agent_reply(self, text: str, at_ms: float) -> Escalation | None:
+        """The agent's reply; too many in a row that did not understand is a loop."""
+        tokens = words(text)
+        if not tokens:
+            return None
+        stuck = tokens == self._last_reply or _has_cue(tokens, self.options.not_understood_cues)
+        self._last_reply = tokens
+        self._misunderstood_run = self._misunderstood_run + 1 if stuck else 0
+        if self.options.loops and self._misunderstood_run >= self.options.misunderstood_turns:
+            self._misunderstood_run = 0
+            return Escalation(
+                "loop",
+                f"the agent did not understand {self.options.misunderstood_turns} times in a row",
+                at_ms,
+                {"last_reply": text},
+            )
+        return None
+
+    # --- the rules ---------------------------------------------------------------------
+
+    def _explicit(self, tokens: list[str], at_ms: float) -> Escalation | None:
+        cue = _has_cue(tokens, self.options.explicit_cues)
+        if cue is None:
+            return None
+        return Escalation("explicit_request", "the caller asked for a person", at_ms, {"cue": cue})
+
+    def _out_of_scope(self, tokens: list[str], at_ms: float) -> Escalation | None:
+        cue = _has_cue(tokens, self.options.out_of_scope_cues)
+        if cue is None:
+            return None
+        reason = "the caller needs something the agent must not handle"
+        return Escalation("out_of_scope", reason, at_ms, {"topic": cue})
+
+    def _frustration(self, tokens: list[str], at_ms: float) -> Escalation | None:
+        opts = self.options
+        cue = _has_cue(tokens, opts.anger_cues)
+        if cue is not None:
+            return Escalation("frustration", "the caller sounds angry", at_ms, {"cue": cue})
+        word, run = _longest_run(tokens)
+        if run >= opts.repeated_word_run:
+            detail = {"word": word, "times": run}
+            return Escalation("frustration", "the caller is repeating themselves", at_ms, detail)
+        self._scores.append(sentiment(tokens))
+        window = self._scores[-opts.sentiment_window :]
+        if len(self._scores) > len(window):  # a trend needs turns before the window
+            recent = sum(window) / len(window)
+            earlier = self._scores[: -opts.sentiment_window]
+            if recent <= opts.sentiment_floor and recent < sum(earlier) / len(earlier):
+                detail = {"recent": round(recent, 2), "scores": list(self._scores)}
+                return Escalation("frustration", "the caller's mood keeps falling", at_ms, detail)
+        return None
+
+    def _repeated_question(self, tokens: list[str], at_ms: float) -> Escalation | None:
+        mine = set(tokens)
+        for earlier, theirs in self._questions:
+            overlap = len(mine & theirs) / max(len(mine | theirs), 1)
+            if overlap >= self.options.repeated_question_overlap:
+                reason = "the caller asked the same thing twice"
+                return Escalation("loop", reason, at_ms, {"question": earlier})
+        return None
+
+    def _low_confidence(
+        self, confidence: float | None, tokens: list[str], at_ms: float
+    ) -> Escalation | None:
+        if confidence is None or not tokens:
+            return None
+        if confidence >= self.options.confidence_floor:
+            self._low_confidence_run = 0
+            return None
+        self._low_confidence_run += 1
+        if self._low_confidence_run < self.options.low_confidence_turns:
+            return None
+        self._low_confidence_run = 0
+        reason = f"{self.options.low_confidence_turns} turns in a row were hard to understand"
+        return Escalation("low_confidence", reason, at_ms, {"confidence": round(confidence, 3)})
