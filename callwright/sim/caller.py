@@ -34,12 +34,18 @@ class ScriptLine:
         pause_ms: length of each "|" pause.
         expect_reply: False for a backchannel ("uh-huh"): the caller does not wait for an
             answer to it, and the agent's reply in progress stays the current turn.
+        after_agent_says: wait (up to the turn timeout) until the agent has said this
+            (case-insensitive, in any `agent_text`) before speaking, e.g. a callback offer
+            that comes while the caller is on hold.
+        keys: press these keypad keys instead of speaking (`text` is then only a label).
     """
 
     text: str
     barge_in_after_ms: float | None = None
     pause_ms: float = 1000.0
     expect_reply: bool = True
+    after_agent_says: str | None = None
+    keys: str = ""
 
 
 @dataclass(slots=True)
@@ -115,6 +121,8 @@ class CallerSimulator:
         self._first_audio = asyncio.Event()
         self._spoken = asyncio.Event()
         self._ended = asyncio.Event()
+        self._event_seen = asyncio.Event()
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
         # A speakerphone: what the caller's device plays leaks back into its microphone.
         self._echo_gain = echo_gain
         self._playback = np.zeros(0, dtype=np.int16)
@@ -128,10 +136,14 @@ class CallerSimulator:
             hang_up: hang up after the script; False waits (up to the turn timeout) for the
                 agent to end the call.
         """
-        lines = [(line, await self._synthesize_line(line)) for line in script]
+        lines = [
+            (line, np.zeros(0, np.int16) if line.keys else await self._synthesize_line(line))
+            for line in script
+        ]
         async with aiohttp.ClientSession() as http, http.ws_connect(self.url) as ws:
             start = {"type": "start", "sample_rate": self.sample_rate, "caller": "+15550100"}
             await ws.send_str(json.dumps({**start, "parameters": self.parameters}))
+            self._ws = ws
             receiver = asyncio.create_task(self._receive(ws))
             sender = asyncio.create_task(self._send(ws))
             try:
@@ -175,10 +187,17 @@ class CallerSimulator:
             await asyncio.sleep(line.barge_in_after_ms / 1000.0)
         elif self._current is not None:
             await self._wait(self._turn_end)
+        if line.after_agent_says is not None:
+            await self._wait_for_agent_text(line.after_agent_says)
         report = TurnReport(line.text)
-        self._spoken.clear()
-        self._speech.put_nowait((audio, report))
-        await self._wait(self._spoken)
+        if line.keys and self._ws is not None:
+            for digit in line.keys:
+                await self._ws.send_str(json.dumps({"type": "dtmf", "digit": digit}))
+            report.speech_start_s = report.speech_end_s = time.monotonic()
+        else:
+            self._spoken.clear()
+            self._speech.put_nowait((audio, report))
+            await self._wait(self._spoken)
         if not line.expect_reply:
             return True
         # From the end of this line on, agent audio and turn ends belong to this turn.
@@ -188,6 +207,27 @@ class CallerSimulator:
         self._report.turns.append(report)
         await self._wait_for_reply_start()
         return True
+
+    async def _wait_for_agent_text(self, wanted: str) -> None:
+        """Until the agent has said `wanted` and finished that reply."""
+        wanted = wanted.lower()
+
+        def heard() -> bool:
+            events = self._report.events
+            said = [
+                i
+                for i, e in enumerate(events)
+                if e.get("type") == "agent_text" and wanted in str(e["text"]).lower()
+            ]
+            return bool(said) and any(
+                e.get("type") == "agent_turn_end" for e in events[said[0] + 1 :]
+            )
+
+        deadline = time.monotonic() + self.turn_timeout_s
+        while not self._ended.is_set() and time.monotonic() < deadline and not heard():
+            self._event_seen.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._event_seen.wait(), deadline - time.monotonic())
 
     async def _wait_for_reply_start(self) -> None:
         with contextlib.suppress(asyncio.TimeoutError):
@@ -272,6 +312,7 @@ class CallerSimulator:
     def _on_event(self, event: dict[str, Any]) -> None:
         event["_received_s"] = time.monotonic()  # when it reached the caller
         self._report.events.append(event)
+        self._event_seen.set()
         kind = event.get("type")
         if kind == "started":
             self._report.call_id = str(event.get("call_id", ""))
