@@ -31,7 +31,6 @@ from callwright.agent.voice import AgentVoice
 from callwright.audio.frame import AudioFrame
 from callwright.audio.resample import StreamResampler
 from callwright.handoff.call import CallHandoff
-from callwright.handoff.packet import HandoffFacts
 from callwright.handoff.triggers import Escalation, EscalationTriggers
 from callwright.llm.base import CallInfo, Responder, TransferCall, Trigger
 from callwright.observe.provider_events import (
@@ -91,6 +90,7 @@ class CallSession:
             stack.desk,
             stack.handoff,
             say=self._say_and_wait,
+            hush=self._hush,
             facts=lambda: _facts_of(responder),
             emit=stack.events,
         )
@@ -371,10 +371,13 @@ class CallSession:
 
     async def _say_and_wait(self, text: str, outcome: str | None) -> None:
         """A policy line from the handoff, returning once the caller has heard it."""
-        if self.voice.speaking:
-            await self.voice.barge_in(self.state.clock.now_ms())
+        await self._hush()
         self._say_policy_line(text, outcome)
         await self.voice.wait_quiet()
+
+    async def _hush(self) -> None:
+        if self.voice.speaking:
+            await self.voice.barge_in(self.state.clock.now_ms())
 
     def _busy(self) -> bool:
         current = asyncio.current_task()
@@ -405,4 +408,6 @@ class CallSession:
 
 def _facts_of(responder: Responder) -> dict[str, Any] | None:
     """The responder's own account of the call, when it can give one (`HandoffFacts`)."""
-    return responder.handoff_facts() if isinstance(responder, HandoffFacts) else None
+    facts = getattr(responder, "handoff_facts", None)  # wrappers may forward it dynamically
+    found: dict[str, Any] | None = facts() if callable(facts) else None
+    return found

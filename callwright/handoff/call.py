@@ -95,6 +95,7 @@ class CallHandoff:
         desk: the server's handoff desk.
         options: routing and what the caller hears.
         say: speaks a line through the agent's voice; awaitable until it has been played.
+        hush: stops whatever the agent is saying (a person takes over mid-announcement).
         facts: the responder's facts about the call (`HandoffFacts`), or None.
         emit: sends integration events (webhooks).
     """
@@ -105,6 +106,7 @@ class CallHandoff:
         desk: HandoffDesk,
         options: HandoffOptions,
         say: Callable[[str, str | None], Awaitable[None]],
+        hush: Callable[[], Awaitable[None]],
         facts: Callable[[], dict[str, Any] | None],
         emit: EventSink | None = None,
     ) -> None:
@@ -112,6 +114,7 @@ class CallHandoff:
         self.desk = desk
         self.options = options
         self._say = say
+        self._hush = hush
         self._facts = facts
         self._emit_sink = emit
         self.mode: Mode = "agent"
@@ -274,6 +277,7 @@ class CallHandoff:
         """A person picked the call up: from now on the caller talks to them."""
         self.mode = "human"
         await self._stop_hold()
+        await self._hush()
         await self.state.transport.clear_audio()  # hold audio queued ahead stops at once
         self._line = line
         state = self.state

@@ -107,7 +107,7 @@ class EscalationOptions:
     sentiment_floor: float = -1.0
     loops: bool = True
     misunderstood_turns: int = 3
-    repeated_question_overlap: float = 0.8
+    repeated_question_overlap: float = 0.7
     min_question_words: int = 4
     low_confidence: bool = True
     confidence_floor: float = 0.45

@@ -190,6 +190,11 @@ class MeteredResponder:
         self._provider = provider
         self._counts = counts_tokens
 
+    def handoff_facts(self) -> dict[str, Any] | None:
+        """The wrapped responder's facts for a handoff (`HandoffFacts`), if it has any."""
+        facts = getattr(self._inner, "handoff_facts", None)
+        return facts() if callable(facts) else None
+
     async def respond(self, context: TurnContext) -> AsyncIterator[ResponseEvent]:
         completion_chars = 0
         exact = False

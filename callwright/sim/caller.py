@@ -165,6 +165,20 @@ class CallerSimulator:
                 await asyncio.gather(sender, receiver, return_exceptions=True)
         return self._report
 
+    @property
+    def report(self) -> CallReport:
+        """What happened so far (complete once `run` returns)."""
+        return self._report
+
+    async def interject(self, text: str) -> None:
+        """Says `text` now, outside the script (e.g. to a person who picked the call up);
+        returns once it has been spoken. Call while `run` is running."""
+        audio = await self._synthesize_line(ScriptLine(text))
+        report = TurnReport(text)
+        self._spoken.clear()
+        self._speech.put_nowait((audio, report))
+        await self._wait(self._spoken)
+
     async def _synthesize_line(self, line: ScriptLine) -> np.ndarray:
         parts = [await self._synthesize(part) for part in line.text.split("|") if part.strip()]
         gap = np.zeros(int(line.pause_ms * self.sample_rate / 1000), dtype=np.int16)

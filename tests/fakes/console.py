@@ -84,7 +84,8 @@ class ConsoleClient:
 async def console(ws_url: str, name: str = "Dana") -> AsyncIterator[ConsoleClient]:
     """Signs `name` in to the console of the server at `ws_url` and opens the console socket."""
     base = http_base(ws_url)
-    async with aiohttp.ClientSession() as http:
+    # unsafe=True: the test server is an IP address, whose cookies aiohttp drops by default.
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         signin = {"name": name, "token": CONSOLE_TOKEN}
         async with http.post(f"{base}/v1/console/signin", json=signin) as response:
             assert response.status == 200, await response.text()
