@@ -75,7 +75,7 @@ TRIGGER_CALLS = {
 @pytest.mark.parametrize("case", list(TRIGGER_CALLS))
 async def test_each_trigger_fires_on_a_spoken_call(stack: AgentStack, case: str) -> None:
     script, options = TRIGGER_CALLS[case]
-    changes = {"escalation": options} if options else {}
+    changes: dict[str, Any] = {"escalation": options} if options else {}
     async with handoff_server(stack, **changes) as url:
         report = await place(url, script)
     detail = await finished(stack, report.call_id)
