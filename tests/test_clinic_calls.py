@@ -182,6 +182,7 @@ async def test_failed_identity_then_ask_for_a_human(stack: AgentStack, server_ur
             wrong,
             wrong,
             "Could I please speak to a real person?",
+            "Yes, please.",
         ],
         agent_ends=True,
     )
@@ -193,7 +194,12 @@ async def test_failed_identity_then_ask_for_a_human(stack: AgentStack, server_ur
     assert tool_events(detail, "list_appointments") == []  # nothing read out
     assert said(detail, "can't verify your identity"), transcript(detail)
     assert await booked(store, "pat_maria") == before  # nothing changed
-    assert len(tool_events(detail, "transfer_to_front_desk")) == 1
-    assert agent_lines(detail)[-1].endswith(LINES["transfer"])
+    # Asking for a person is a policy trigger, before the receptionist; nobody is signed in to
+    # the console and a websocket call cannot be transferred, so a callback is offered.
+    escalations = [e.data for e in detail.events if e.kind == "escalation"]
+    assert [e["trigger"] for e in escalations] == ["explicit_request"]
+    [packet] = [e.data for e in detail.events if e.kind == "handoff_context"]
+    assert packet["identity"]["verified"] is False
+    assert said(detail, "call you back"), transcript(detail)
     assert report.ended_by_agent
-    assert (detail.record.outcome, detail.record.end_reason) == ("completed", "transfer_requested")
+    assert detail.record.outcome == "callback_requested"

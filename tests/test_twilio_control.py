@@ -6,11 +6,13 @@ import asyncio
 import dataclasses
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import aiohttp
 
 from callwright.agent.stack import AgentStack
+from callwright.handoff.desk import HandoffDesk
 from callwright.llm.base import CallInfo, ResponseEvent, TextDelta, TransferCall, TurnContext
 from callwright.sim.caller import ScriptLine
 from callwright.sim.twilio_caller import TwilioCallerSimulator, parse_stream_twiml, post_signed
@@ -65,7 +67,14 @@ def dialed(document: str | None) -> list[str]:
 
 
 async def test_transfer_updates_the_live_call_with_dial(stack: AgentStack) -> None:
-    transferring = dataclasses.replace(stack, responders=TransferFactory())
+    webhooks: list[tuple[str, dict[str, Any]]] = []
+
+    async def collect(kind: str, data: dict[str, Any]) -> None:
+        webhooks.append((kind, data))
+
+    transferring = dataclasses.replace(
+        stack, responders=TransferFactory(), desk=HandoffDesk(), events=collect
+    )
     async with fake_twilio() as rest:
         settings = TelephonySettings(
             twilio_account_sid=ACCOUNT_SID,
@@ -84,6 +93,15 @@ async def test_transfer_updates_the_live_call_with_dial(stack: AgentStack) -> No
     detail = await finished(stack, await call_id_of(stack, report.call_sid))
     assert detail.record.outcome == "transferred"
     assert [e.kind for e in detail.events if e.kind.startswith("transfer")] == ["transfer"]
+    # The person who answers the phone gets the context packet by webhook, before the transfer.
+    [escalation] = [e.data for e in detail.events if e.kind == "escalation"]
+    assert escalation["trigger"] == "agent_decision"
+    assert [kind for kind, _ in webhooks] == ["handoff_requested"]
+    packet = webhooks[0][1]
+    assert packet["call_id"] == detail.record.call_id and packet["channel"] == "twilio"
+    assert [t["role"] for t in packet["transcript"]] == ["agent", "caller", "agent"]
+    order = [e.kind for e in detail.events if e.kind in ("handoff_context", "transfer")]
+    assert order == ["handoff_context", "transfer"]
 
 
 async def test_transfer_without_credentials_answers_the_redirect(stack: AgentStack) -> None:
