@@ -186,3 +186,12 @@ async def test_default_policy_keeps_no_raw_transcript(tmp_path: Path) -> None:
     await view.add_utterance("c", Utterance(0, "caller", LINES[0]))
     assert await store.get_raw_utterances("c") == []
     await store.close()
+
+
+def test_common_words_after_i_am_are_not_names() -> None:
+    redactor = Redactor()
+    for line in ("I'm sorry, I'm not sure about that one.", "This is the front desk."):
+        learned = redactor.learn(line)
+        assert learned.text(line) == line and learned.names == ()
+    learned = redactor.learn("My name is John Smith and I'm not sure of the date.")
+    assert learned.text("John, I'm not sure.") == "[NAME], I'm not sure."

@@ -31,6 +31,12 @@ _MONTHS = (
 )
 _DAY = r"\d{1,2}(?:st|nd|rd|th)?"
 _YEAR = r"(?:19|20)\d{2}"
+# Capitalized words that follow "this is" or "I'm" without being a name.
+_NOT_NAMES = "|".join(
+    """Sorry So Not Sure Calling Just Here Fine Good Great Okay Ok The A An It That This Very
+    Really Afraid Glad Happy Looking Trying Still Going Available Back Done Ready Maple Clinic
+    Doctor Dr Mr Mrs Ms Your My Our Is Are In On At Calling About Interested""".split()
+)
 _PATTERNS: dict[str, re.Pattern[str]] = {
     "email": re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
     # 13-19 digits in groups; Luhn-checked below so long phone numbers are not taken for cards.
@@ -51,10 +57,12 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
         r"|terrace|close|square)\b\.?",
         re.IGNORECASE,
     ),
+    # The cue in any case, the name capitalized (as recognizers write names): "I'm sorry",
+    # "this is the clinic" and "I am not sure" introduce nobody.
     "name": re.compile(
-        r"\b(?:my name is|my name's|name is|this is|i am|i'm)\s+"
-        r"(?P<name>[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)",
-        re.IGNORECASE,
+        r"\b(?i:my name is|my name's|name is|this is|i am|i'm)\s+"
+        r"(?!(?:" + _NOT_NAMES + r")\b)"
+        r"(?P<name>[A-Z][a-z'-]+(?:\s+(?!(?:" + _NOT_NAMES + r")\b)[A-Z][a-z'-]+)?)",
     ),
 }
 _NAME_PARAMETERS = ("name", "caller_name", "first_name", "last_name", "patient_name")
