@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -105,7 +105,7 @@ class CallHandoff:
         state: CallState,
         desk: HandoffDesk,
         options: HandoffOptions,
-        say: Callable[[str, str | None], Awaitable[None]],
+        say: Callable[[str, str | None], Coroutine[Any, Any, None]],
         hush: Callable[[], Awaitable[None]],
         facts: Callable[[], dict[str, Any] | None],
         emit: EventSink | None = None,
@@ -122,6 +122,7 @@ class CallHandoff:
         self._line: HumanLine | None = None
         self._hold_task: asyncio.Task[None] | None = None
         self._offered = False
+        self._back_line: asyncio.Task[None] | None = None
         self._to_caller = StreamResampler(HUMAN_RATE, state.transport.output_sample_rate)
 
     @property
@@ -317,7 +318,8 @@ class CallHandoff:
         self._line = None
         self.mode = "agent"
         self.desk.leave(self._id)
-        await self._say(self.options.back_line, None)
+        # Spoken in the background: the person's console must not wait for the agent's line.
+        self._back_line = asyncio.create_task(self._say(self.options.back_line, None))
 
     async def end_by_human(self) -> None:
         """The person ends the call."""
@@ -335,6 +337,8 @@ class CallHandoff:
     async def close(self) -> None:
         """The call is over (either side): leave the desk, tell the person."""
         await self._stop_hold()
+        if self._back_line is not None:
+            self._back_line.cancel()
         line, self._line = self._line, None
         if self.mode != "agent":
             self.desk.leave(self._id)
