@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ from callwright.agent.stack import AgentStack
 from callwright.config import Settings
 from callwright.server.app import create_app
 from callwright.server.runtime import load_stack
+from callwright.store.base import CallDetail
 from callwright.stt.whisper import WhisperOptions, WhisperStt
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -44,6 +46,16 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Agent
 def oracle_stt() -> WhisperStt:
     """An independent check of what the caller heard: Whisper's full 30 s window."""
     return WhisperStt.load(WhisperOptions(window="full"))
+
+
+async def finished_call(stack: AgentStack, call_id: str, timeout_s: float = 15.0) -> CallDetail:
+    """The stored call once the server has finished writing it."""
+    for _ in range(int(timeout_s * 10)):
+        detail = await stack.store.get_call(call_id)
+        if detail is not None and detail.record.status != "active":
+            return detail
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"call {call_id} never finished")
 
 
 @contextlib.asynccontextmanager

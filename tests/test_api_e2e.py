@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import wave
 from typing import Any
@@ -18,6 +17,7 @@ from callwright.sim.caller import CallerSimulator, CallReport, ScriptLine
 from callwright.store.base import CallFilter
 from callwright.tts.espeak import EspeakTts
 from tests.conftest import ARTIFACTS
+from tests.conftest import finished_call as finished
 
 CALLER_VOICE = EspeakTts(voice="en-us", words_per_minute=160)
 
@@ -30,15 +30,6 @@ async def get_json(http: aiohttp.ClientSession, url: str) -> Any:
     async with http.get(url) as response:
         assert response.status == 200, (url, response.status, await response.text())
         return await response.json()
-
-
-async def finished(stack: AgentStack, call_id: str) -> None:
-    for _ in range(100):
-        detail = await stack.store.get_call(call_id)
-        if detail is not None and detail.record.status != "active":
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"call {call_id} never finished")
 
 
 @pytest.fixture(scope="module")

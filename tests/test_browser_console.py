@@ -20,12 +20,12 @@ from playwright.async_api import Page
 
 from callwright.agent.stack import AgentStack
 from callwright.sim.caller import CallerSimulator, ScriptLine
-from callwright.store.base import CallDetail
 from callwright.stt.whisper import WhisperStt
 from callwright.tts.espeak import EspeakTts
 from tests.browser import chromium, console_errors, http_base, placeholder_words, screenshot
 from tests.browser import speech_wav as write_speech_wav
 from tests.conftest import CONSOLE_TOKEN, serve, word_overlap
+from tests.conftest import finished_call as _ended_call
 
 CALLER_VOICE = EspeakTts(voice="en-us", words_per_minute=160)
 HUMAN_VOICE = EspeakTts(voice="en-us", words_per_minute=150)
@@ -93,15 +93,6 @@ async def _dataset(page: Page, name: str) -> str | None:
 
 async def _number(page: Page, name: str) -> float:
     return float(await _dataset(page, name) or 0)
-
-
-async def _ended_call(stack: AgentStack, call_id: str) -> CallDetail:
-    for _ in range(100):
-        detail = await stack.store.get_call(call_id)
-        if detail is not None and detail.record.status != "active":
-            return detail
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"call {call_id} never ended in the store")
 
 
 def _on_hold(caller: HeldCaller) -> bool:

@@ -6,14 +6,12 @@ AudioWorklet, streams 16 kHz PCM to the real server and plays the agent's voice 
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from playwright.async_api import Page
 
 from callwright.agent.stack import AgentStack
 from callwright.flows.demo import CLINIC_FACTS
-from callwright.store.base import CallDetail
 from callwright.tts.espeak import EspeakTts
 from tests.browser import (
     chromium,
@@ -24,20 +22,11 @@ from tests.browser import (
     screenshot,
     speech_wav,
 )
+from tests.conftest import finished_call as _ended_call
 from tests.conftest import word_overlap
 
 CALLER_VOICE = EspeakTts(voice="en-us", words_per_minute=160)
 QUESTION = "What are your opening hours?"
-
-
-async def _ended_call(stack: AgentStack, call_id: str) -> CallDetail:
-    """The stored call once the server has finished writing it."""
-    for _ in range(100):
-        detail = await stack.store.get_call(call_id)
-        if detail is not None and detail.record.status != "active":
-            return detail
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"call {call_id} never ended in the store")
 
 
 async def _wait_for_text(page: Page, selector: str, text: str, timeout_ms: float) -> None:

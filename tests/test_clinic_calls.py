@@ -4,7 +4,6 @@ the real server, no LLM. Each test checks what changed in the clinic's store, no
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from typing import Any
 
@@ -16,6 +15,7 @@ from callwright.flows.slots import extract_date
 from callwright.sim.caller import CallerSimulator, CallReport, ScriptLine
 from callwright.store.base import CallDetail
 from callwright.tts.espeak import EspeakTts
+from tests.conftest import finished_call as finished
 
 CALLER_VOICE = EspeakTts(voice="en-us", words_per_minute=160)
 
@@ -41,15 +41,6 @@ async def call(server_url: str, lines: list[str], agent_ends: bool = False) -> C
 def said(detail: CallDetail, line: str) -> bool:
     """The agent said `line` (possibly after a filler, in the same reply)."""
     return any(line in text for text in agent_lines(detail))
-
-
-async def finished(stack: AgentStack, call_id: str) -> CallDetail:
-    for _ in range(100):
-        detail = await stack.store.get_call(call_id)
-        if detail is not None and detail.record.status != "active":
-            return detail
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"call {call_id} never finished")
 
 
 def tool_events(detail: CallDetail, name: str) -> list[dict[str, Any]]:

@@ -21,9 +21,10 @@ from callwright.handoff.triggers import EscalationOptions
 from callwright.sim.caller import CallerSimulator, CallReport, ScriptLine
 from callwright.store.base import CallDetail
 from callwright.stt.whisper import WhisperStt
+from tests.conftest import finished_call as finished
 from tests.conftest import serve, word_overlap
 from tests.fakes.console import console
-from tests.test_clinic_calls import CALLER_VOICE, finished, transcript
+from tests.test_clinic_calls import CALLER_VOICE, transcript
 
 ASK_FOR_A_PERSON = "Could I please speak to a real person?"
 ACCEPT_CALLBACK = ScriptLine("Yes, please.", after_agent_says="call you back")

@@ -16,9 +16,9 @@ from callwright.handoff.desk import HandoffDesk
 from callwright.llm.base import CallInfo, ResponseEvent, TextDelta, TransferCall, TurnContext
 from callwright.sim.caller import ScriptLine
 from callwright.sim.twilio_caller import TwilioCallerSimulator, parse_stream_twiml, post_signed
-from callwright.store.base import CallDetail
 from callwright.telephony.settings import TelephonySettings
 from callwright.tts.espeak import EspeakTts
+from tests.conftest import finished_call as finished
 from tests.fakes.twilio_rest import ACCOUNT_SID, AUTH_TOKEN, fake_twilio, serve_phone
 
 CALLER_VOICE = EspeakTts(voice="en-us", words_per_minute=140)
@@ -41,15 +41,6 @@ class TransferFactory:
 
     def for_call(self, call: CallInfo) -> TransferResponder:
         return TransferResponder()
-
-
-async def finished(stack: AgentStack, call_id: str) -> CallDetail:
-    for _ in range(150):
-        detail = await stack.store.get_call(call_id)
-        if detail is not None and detail.record.status != "active":
-            return detail
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"call {call_id} never finished")
 
 
 async def call_id_of(stack: AgentStack, call_sid: str) -> str:

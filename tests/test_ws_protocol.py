@@ -11,9 +11,8 @@ import numpy as np
 
 from callwright.agent.stack import AgentStack
 from callwright.sim.caller import CallerSimulator, ScriptLine
-from callwright.store.base import CallDetail
 from callwright.tts.espeak import EspeakTts
-from tests.conftest import word_overlap
+from tests.conftest import finished_call, word_overlap
 
 START = json.dumps({"type": "start", "sample_rate": 16000})
 SILENCE_20MS = np.zeros(320, dtype="<i2").tobytes()
@@ -29,15 +28,6 @@ async def next_event(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[str
                 return event
         elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
             raise AssertionError(f"socket closed before a {kind!r} event")
-
-
-async def finished_call(stack: AgentStack, call_id: str) -> CallDetail:
-    for _ in range(100):
-        detail = await stack.store.get_call(call_id)
-        if detail is not None and detail.record.status != "active":
-            return detail
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"call {call_id} never finished")
 
 
 async def test_audio_before_start_is_refused_and_recorded(
