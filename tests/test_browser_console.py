@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from playwright.async_api import Page
 
 from callwright.agent.stack import AgentStack
@@ -37,14 +36,10 @@ RATE = 16000
 
 
 class HeldCaller(CallerSimulator):
-    """The simulator, with a script line held back until the test lets the caller say it
-    (the caller answers the person only once the person has spoken), and every audio chunk
-    it receives kept with its arrival time."""
+    """The simulator, with helpers to read what it saw."""
 
-    def __init__(self, url: str, gates: dict[str, asyncio.Event]) -> None:
+    def __init__(self, url: str) -> None:
         super().__init__(url, CALLER_VOICE, turn_timeout_s=30.0)
-        self.gates = gates
-        self.received: list[tuple[float, np.ndarray]] = []
 
     @property
     def events(self) -> list[dict[str, Any]]:
@@ -53,20 +48,6 @@ class HeldCaller(CallerSimulator):
     @property
     def call_id(self) -> str:
         return self.report.call_id
-
-    async def _say(self, line: ScriptLine, audio: np.ndarray) -> bool:
-        gate = self.gates.get(line.text)
-        if gate is not None:
-            await gate.wait()
-        return await super()._say(line, audio)
-
-    def _on_audio(self, samples: np.ndarray) -> None:
-        self.received.append((time.monotonic(), samples))
-        super()._on_audio(samples)
-
-    def audio_since(self, since_s: float) -> np.ndarray:
-        chunks = [s for at, s in self.received if at >= since_s]
-        return np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
 
     def event(self, kind: str, text: str = "") -> dict[str, Any] | None:
         """The first event of `kind` (whose text contains `text`)."""
@@ -147,8 +128,10 @@ async def test_console_picks_up_a_call_talks_and_hands_back(
 
         # --- a caller asks for a person and is queued; the page shows the packet ---
         thanks_gate = asyncio.Event()
-        caller = HeldCaller(url, {THANKS: thanks_gate})
-        call = asyncio.create_task(caller.run([ScriptLine(ASK), ScriptLine(THANKS)]))
+        caller = HeldCaller(url)
+        # The caller answers the person only once the person has spoken.
+        script = [ScriptLine(ASK), ScriptLine(THANKS, gate=thanks_gate)]
+        call = asyncio.create_task(caller.run(script))
         try:
             card = page.locator("#waiting .qcard")
             await card.wait_for(timeout=40_000)

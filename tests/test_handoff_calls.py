@@ -61,7 +61,7 @@ def agent_said(report: CallReport) -> str:
 TRIGGER_CALLS = {
     "explicit_request": ([ScriptLine("Please transfer me to a human.")], None),
     "explicit_key": ([ScriptLine("zero", keys="0")], None),
-    "frustration": ([ScriptLine("This is ridiculous. You are useless.")], None),
+    "frustration": ([ScriptLine("Honestly, this is ridiculous.")], None),
     "loop": ([ScriptLine("What is the capital of France?")] * 2, None),
     "out_of_scope": ([ScriptLine("I need a refill of my prescription.")], None),
     # Every real transcript counts as poorly heard with this floor: the test shows the

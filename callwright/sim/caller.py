@@ -38,6 +38,8 @@ class ScriptLine:
             (case-insensitive, in any `agent_text`) before speaking, e.g. a callback offer
             that comes while the caller is on hold.
         keys: press these keypad keys instead of speaking (`text` is then only a label).
+        gate: wait until this event is set before speaking (a test's cue, e.g. "the person
+            at the console has spoken").
     """
 
     text: str
@@ -46,6 +48,7 @@ class ScriptLine:
     expect_reply: bool = True
     after_agent_says: str | None = None
     keys: str = ""
+    gate: asyncio.Event | None = None
 
 
 @dataclass(slots=True)
@@ -122,6 +125,7 @@ class CallerSimulator:
         self._spoken = asyncio.Event()
         self._ended = asyncio.Event()
         self._event_seen = asyncio.Event()
+        self._received: list[tuple[float, np.ndarray]] = []  # (arrival, audio), for tests
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         # A speakerphone: what the caller's device plays leaks back into its microphone.
         self._echo_gain = echo_gain
@@ -203,6 +207,8 @@ class CallerSimulator:
             await self._wait(self._turn_end)
         if line.after_agent_says is not None:
             await self._wait_for_agent_text(line.after_agent_says)
+        if line.gate is not None:
+            await line.gate.wait()
         report = TurnReport(line.text)
         if line.keys and self._ws is not None:
             for digit in line.keys:
@@ -310,7 +316,13 @@ class CallerSimulator:
         finally:
             self._ended.set()
 
+    def audio_since(self, since_s: float) -> np.ndarray:
+        """Agent audio received at or after `since_s` (time.monotonic())."""
+        chunks = [samples for at, samples in self._received if at >= since_s]
+        return np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
+
     def _on_audio(self, samples: np.ndarray) -> None:
+        self._received.append((time.monotonic(), samples))
         if self._echo_gain > 0.0:
             self._playback = np.concatenate([self._playback, samples])
         now = time.monotonic()
