@@ -17,13 +17,16 @@ from callwright.agent.stack import AgentStack
 from callwright.audio.resample import resample
 from callwright.handoff.call import HandoffOptions
 from callwright.handoff.desk import HandoffDesk
+from callwright.handoff.summary import LlmSummarizer
 from callwright.handoff.triggers import EscalationOptions
+from callwright.llm.openai_compat import LlmOptions
 from callwright.sim.caller import CallerSimulator, CallReport, ScriptLine
 from callwright.store.base import CallDetail
 from callwright.stt.whisper import WhisperStt
 from tests.conftest import finished_call as finished
 from tests.conftest import serve, word_overlap
 from tests.fakes.console import console
+from tests.fakes.openai_server import Reply, start_fake_openai
 from tests.test_clinic_calls import CALLER_VOICE, transcript
 
 ASK_FOR_A_PERSON = "Could I please speak to a real person?"
@@ -197,3 +200,31 @@ async def test_a_person_picks_up_talks_with_the_caller_and_ends_the_call(
         assert kind in kinds, kinds
     assert (detail.record.outcome, detail.record.end_reason) == ("escalated", "ended by Dana")
     assert report.ended_by_agent
+
+
+async def test_with_an_llm_the_summary_is_rewritten_by_it(stack: AgentStack) -> None:
+    better = "Maria Garcia, not yet verified, asked for a person right after the greeting."
+    async with start_fake_openai([Reply(better)]) as llm:
+        summarizer = LlmSummarizer(LlmOptions(llm.base_url, "fake-model"))
+        async with (
+            handoff_server(stack, summarizer=summarizer) as url,
+            console(url, "Sam") as sam,
+        ):
+            simulator = CallerSimulator(url, CALLER_VOICE, turn_timeout_s=30.0)
+            running = asyncio.create_task(simulator.run([ScriptLine(ASK_FOR_A_PERSON)]))
+            waiting = await sam.waiting_call()
+            flow_summary = waiting["packet"]["summary"]
+            for _ in range(100):  # the flow's summary first, the model's when it arrives
+                latest = [e for e in sam.events if e["type"] == "queue" and e["waiting"]]
+                if latest and latest[-1]["waiting"][0]["packet"]["summary_by"] == "llm":
+                    break
+                await asyncio.sleep(0.1)
+            report = await running
+        await summarizer.close()
+    improved = latest[-1]["waiting"][0]["packet"]
+    assert improved["summary"] == better and flow_summary.startswith("Unverified caller")
+    # The model saw the packet (transcript, escalation), not the flow's summary.
+    prompt = llm.requests[0]["messages"][-1]["content"]
+    assert '"trigger": "explicit_request"' in prompt and '"summary"' not in prompt
+    detail = await finished(stack, report.call_id)
+    assert [e["summary"] for e in events_of(detail, "handoff_summary")] == [better]

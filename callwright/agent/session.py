@@ -93,6 +93,7 @@ class CallSession:
             hush=self._hush,
             facts=lambda: _facts_of(responder),
             emit=stack.events,
+            summarizer=stack.summarizer,
         )
         self._silence = SilenceWatchdog(
             stack.silence,

@@ -9,6 +9,7 @@ from typing import Any
 from callwright.agent.silence import FillerOptions, SilenceOptions
 from callwright.handoff.call import HandoffOptions
 from callwright.handoff.desk import HandoffDesk
+from callwright.handoff.packet import PacketSummarizer
 from callwright.handoff.triggers import EscalationOptions
 from callwright.llm.base import ResponderFactory
 from callwright.observe.observer import Observability
@@ -41,6 +42,7 @@ class AgentStack:
     escalation: EscalationOptions = field(default_factory=EscalationOptions)
     handoff: HandoffOptions = field(default_factory=HandoffOptions)
     desk: HandoffDesk = field(default_factory=HandoffDesk)
+    summarizer: PacketSummarizer | None = None  # an LLM improving handoff summaries
     # Integration events (webhooks) that are not the responder's: handoffs, callbacks.
     events: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None
     # Metrics, traces, recordings, redaction and usage (per server, never process-global).

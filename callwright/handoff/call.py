@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import math
 from collections.abc import Awaitable, Callable, Coroutine
@@ -28,7 +29,7 @@ from callwright.audio.resample import StreamResampler
 from callwright.flows.slots import extract_yes_no
 from callwright.handoff.desk import HandoffDesk, HumanLine
 from callwright.handoff.hold_music import HoldAudio
-from callwright.handoff.packet import ContextPacket, build_packet
+from callwright.handoff.packet import ContextPacket, PacketSummarizer, build_packet
 from callwright.handoff.triggers import Escalation
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ class CallHandoff:
         hush: stops whatever the agent is saying (a person takes over mid-announcement).
         facts: the responder's facts about the call (`HandoffFacts`), or None.
         emit: sends integration events (webhooks).
+        summarizer: improves the packet's summary in the background (an LLM), if given.
     """
 
     def __init__(
@@ -109,6 +111,7 @@ class CallHandoff:
         hush: Callable[[], Awaitable[None]],
         facts: Callable[[], dict[str, Any] | None],
         emit: EventSink | None = None,
+        summarizer: PacketSummarizer | None = None,
     ) -> None:
         self.state = state
         self.desk = desk
@@ -117,6 +120,8 @@ class CallHandoff:
         self._hush = hush
         self._facts = facts
         self._emit_sink = emit
+        self._summarizer = summarizer
+        self._summary_task: asyncio.Task[None] | None = None
         self.mode: Mode = "agent"
         self.packet: ContextPacket | None = None
         self._line: HumanLine | None = None
@@ -148,6 +153,8 @@ class CallHandoff:
         self.packet = packet
         recorder.event("handoff_context", state.clock.now_ms(), packet.to_dict())
         await self._emit("handoff_requested", packet.to_dict())
+        if self._summarizer is not None:
+            self._summary_task = asyncio.create_task(self._improve_summary(self._summarizer))
         route = self.options.route
         if route == "auto":
             route = "console" if self.desk.humans_signed_in else "phone"
@@ -164,6 +171,19 @@ class CallHandoff:
         if not announced:
             await self._say(self.options.connecting_line, None)
         self._hold_task = asyncio.create_task(self._hold())
+
+    async def _improve_summary(self, summarizer: PacketSummarizer) -> None:
+        """Replaces the flow's summary with the model's, wherever the packet has gone."""
+        if self.packet is None or (text := await summarizer.summarize(self.packet)) is None:
+            return
+        self.packet = packet = dataclasses.replace(self.packet, summary=text, summary_by="llm")
+        state = self.state
+        state.recorder.event("handoff_summary", state.clock.now_ms(), {"summary": text})
+        self.desk.update_packet(packet)
+        await self._emit("handoff_summary", {"call_id": self._id, "summary": text})
+        if self._line is not None:
+            with contextlib.suppress(Exception):
+                await self._line.send_event({"type": "packet", "packet": packet.to_dict()})
 
     async def _transfer(self, escalation: Escalation, announced: bool) -> bool:
         """A phone transfer with the packet sent ahead by webhook; False if not possible."""
@@ -337,8 +357,9 @@ class CallHandoff:
     async def close(self) -> None:
         """The call is over (either side): leave the desk, tell the person."""
         await self._stop_hold()
-        if self._back_line is not None:
-            self._back_line.cancel()
+        for task in (self._back_line, self._summary_task):
+            if task is not None:
+                task.cancel()
         line, self._line = self._line, None
         if self.mode != "agent":
             self.desk.leave(self._id)

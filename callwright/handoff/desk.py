@@ -126,6 +126,13 @@ class HandoffDesk:
         people = max(self.humans_signed_in, 1)
         return math.ceil((position - free) / people) * self.handle_time_s
 
+    def update_packet(self, packet: ContextPacket) -> None:
+        """A better packet (an LLM's summary) for a call waiting or in progress."""
+        for entry in (*self._waiting, self._active.get(packet.call_id)):
+            if entry is not None and entry.packet.call_id == packet.call_id:
+                entry.packet = packet
+        self._changed()
+
     def take(self, call_id: str, human: str) -> WaitingCall | None:
         """Removes a waiting call for `human` to pick up (None if it is gone)."""
         for waiting in self._waiting:

@@ -43,6 +43,7 @@ class ContextPacket:
         tool_calls: what the agent already did, with results.
         summary: two or three sentences a human reads first.
         created_at: Unix time of the handoff.
+        summary_by: "flow" (written from the flow state) or "llm" (improved by the model).
     """
 
     call_id: str
@@ -56,9 +57,16 @@ class ContextPacket:
     tool_calls: list[dict[str, Any]]
     summary: str
     created_at: float = field(default_factory=time.time)
+    summary_by: str = "flow"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+class PacketSummarizer(Protocol):
+    """Writes a better summary than the flow's (an LLM); None when it cannot."""
+
+    async def summarize(self, packet: ContextPacket) -> str | None: ...
 
 
 def spoken_value(value: Any) -> str:

@@ -11,6 +11,7 @@ from callwright.agent.sentences import SentenceBuffer
 from callwright.agent.stack import AgentStack
 from callwright.clinic.setup import build_responders
 from callwright.config import Settings
+from callwright.handoff.packet import PacketSummarizer
 from callwright.observe.observer import Observability
 from callwright.observe.redact import install_log_redaction
 from callwright.server.providers import with_llm_fallback, with_remote_stt, with_remote_tts
@@ -43,6 +44,17 @@ async def _load_tts(engine: str) -> TextToSpeech:
     piper = await asyncio.to_thread(PiperTts.load)
     await piper.warm_up()
     return FallbackTts(piper, espeak)
+
+
+def _summarizer(settings: Settings) -> PacketSummarizer | None:
+    """With an LLM configured, it also writes the handoff summaries."""
+    if settings.llm is None:
+        return None
+    from callwright.handoff.summary import LlmSummarizer
+    from callwright.llm.openai_compat import LlmOptions
+
+    llm = settings.llm
+    return LlmSummarizer(LlmOptions(llm.base_url, llm.model, llm.api_key))
 
 
 async def load_stack(settings: Settings) -> AgentStack:
@@ -79,6 +91,7 @@ async def load_stack(settings: Settings) -> AgentStack:
         tts=tts,
         responders=with_llm_fallback(responders, settings),
         events=responders.emit,
+        summarizer=_summarizer(settings),
         store=store,
         turns=settings.turns,
         patience=settings.patience,

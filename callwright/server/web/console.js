@@ -188,6 +188,9 @@ function onMessage(msg) {
     case "picked_up":
       if (call && !call.live) call.pickedUp(event);
       break;
+    case "packet": // a better summary (the LLM's) arrived while on the call
+      if (call?.live) ui.packet.replaceChildren(packetView(event.packet, { withEscalationTime: true }));
+      break;
     case "transcript":
       call?.addLine(event.role, event.text, true);
       break;
@@ -323,7 +326,7 @@ function packetView(packet, { withEscalationTime = false } = {}) {
     escalation.reason
       ? el("div", { class: "reason" }, sentence(escalation.reason), withEscalationTime && typeof escalation.at_ms === "number" ? el("span", { class: "muted" }, ` · at ${fmtClock(escalation.at_ms)} into the call`) : null)
       : null,
-    packet.summary ? el("p", { class: "summary" }, packet.summary) : null,
+    packet.summary ? el("p", { class: "summary", title: packet.summary_by === "llm" ? "summary written by the LLM" : "summary written from the flow state" }, packet.summary) : null,
     el(
       "dl",
       { class: "facts" },
