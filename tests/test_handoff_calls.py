@@ -65,7 +65,8 @@ TRIGGER_CALLS = {
     "explicit_request": ([ScriptLine("Please transfer me to a human.")], None),
     "explicit_key": ([ScriptLine("zero", keys="0")], None),
     "frustration": ([ScriptLine("Honestly, this is ridiculous.")], None),
-    "loop": ([ScriptLine("What is the capital of France?")] * 2, None),
+    # Asked up to three times: one mishearing must not hide the repetition.
+    "loop": ([ScriptLine("What is the capital of France?")] * 3, None),
     "out_of_scope": ([ScriptLine("I need a refill of my prescription.")], None),
     # Every real transcript counts as poorly heard with this floor: the test shows the
     # trigger counting real transcripts' confidences turn after turn, then firing.
