@@ -91,11 +91,6 @@ async def chromium(microphone: Path | None = None) -> AsyncIterator[BrowserConte
                 await context.close()
 
 
-def http_base(ws_url: str) -> str:
-    """http://host:port of the server whose WebSocket URL is `ws_url`."""
-    return ws_url.replace("ws://", "http://", 1).removesuffix("/v1/ws")
-
-
 async def screenshot(page: Page, name: str) -> Path:
     """Saves a full-page screenshot under test-artifacts/screenshots/ for review."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

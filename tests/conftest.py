@@ -27,6 +27,11 @@ def normalize(text: str) -> list[str]:
     return re.findall(r"[a-z']+", text.lower().replace("’", "'"))
 
 
+def http_base(ws_url: str) -> str:
+    """http://host:port of the server whose WebSocket URL is `ws_url`."""
+    return ws_url.replace("ws://", "http://", 1).removesuffix("/v1/ws")
+
+
 def word_overlap(expected: str, actual: str) -> float:
     """Share of the expected words that appear in the actual transcript."""
     want = normalize(expected)

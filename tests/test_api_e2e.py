@@ -16,14 +16,10 @@ from callwright.observe.kpis import compute_kpis
 from callwright.sim.caller import CallerSimulator, CallReport, ScriptLine
 from callwright.store.base import CallFilter
 from callwright.tts.espeak import EspeakTts
-from tests.conftest import ARTIFACTS
+from tests.conftest import ARTIFACTS, http_base
 from tests.conftest import finished_call as finished
 
 CALLER_VOICE = EspeakTts(voice="en-us", words_per_minute=160)
-
-
-def http_base(server_url: str) -> str:
-    return server_url.replace("ws://", "http://").removesuffix("/v1/ws")
 
 
 async def get_json(http: aiohttp.ClientSession, url: str) -> Any:

@@ -21,9 +21,9 @@ from callwright.agent.stack import AgentStack
 from callwright.sim.caller import CallerSimulator, ScriptLine
 from callwright.stt.whisper import WhisperStt
 from callwright.tts.espeak import EspeakTts
-from tests.browser import chromium, console_errors, http_base, placeholder_words, screenshot
+from tests.browser import chromium, console_errors, placeholder_words, screenshot
 from tests.browser import speech_wav as write_speech_wav
-from tests.conftest import CONSOLE_TOKEN, serve, word_overlap
+from tests.conftest import CONSOLE_TOKEN, http_base, serve, word_overlap
 from tests.conftest import finished_call as _ended_call
 
 CALLER_VOICE = EspeakTts(voice="en-us", words_per_minute=160)

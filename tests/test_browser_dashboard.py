@@ -19,14 +19,8 @@ from callwright.flows.demo import CLINIC_FACTS
 from callwright.sim.caller import CallerSimulator, ScriptLine
 from callwright.store.base import CallFilter, CallSummary
 from callwright.tts.espeak import EspeakTts
-from tests.browser import (
-    chromium,
-    console_errors,
-    fmt_ms,
-    http_base,
-    placeholder_words,
-    screenshot,
-)
+from tests.browser import chromium, console_errors, fmt_ms, placeholder_words, screenshot
+from tests.conftest import http_base
 
 CALLER_VOICE = EspeakTts(voice="en-us", words_per_minute=160)
 ALL = 10_000

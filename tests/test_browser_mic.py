@@ -11,7 +11,8 @@ import math
 
 import pytest
 
-from tests.browser import chromium, http_base
+from tests.browser import chromium
+from tests.conftest import http_base
 
 # Renders one second of a tone through the worklet offline and returns its 16 kHz output.
 RENDER_TONE = """

@@ -17,13 +17,12 @@ from tests.browser import (
     chromium,
     console_errors,
     fmt_ms,
-    http_base,
     placeholder_words,
     screenshot,
     speech_wav,
 )
 from tests.conftest import finished_call as _ended_call
-from tests.conftest import word_overlap
+from tests.conftest import http_base, word_overlap
 
 CALLER_VOICE = EspeakTts(voice="en-us", words_per_minute=160)
 QUESTION = "What are your opening hours?"

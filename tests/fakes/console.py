@@ -16,12 +16,7 @@ from typing import Any
 import aiohttp
 import numpy as np
 
-from tests.conftest import CONSOLE_TOKEN
-
-
-def http_base(ws_url: str) -> str:
-    """http://host:port of a test server from its call WebSocket URL."""
-    return ws_url.replace("ws://", "http://").rsplit("/v1/", 1)[0]
+from tests.conftest import CONSOLE_TOKEN, http_base
 
 
 @dataclass
