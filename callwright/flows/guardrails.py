@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from callwright.flows.intents import words
+from callwright.flows.intents import find_cue, words
 
 Verdict = Literal["emergency", "abuse", "out_of_scope"]
 
@@ -69,12 +69,12 @@ class Guardrails:
 
     def check(self, text: str) -> Verdict | None:
         """The first rule `text` trips, in order of severity, or None."""
-        joined = f" {' '.join(words(text))} "
+        tokens = words(text)
         for verdict, cues in (
             ("emergency", self.options.emergency),
             ("abuse", self.options.abuse),
             ("out_of_scope", self.options.out_of_scope),
         ):
-            if any(f" {' '.join(words(cue))} " in joined for cue in cues):
+            if find_cue(tokens, cues) is not None:
                 return verdict  # type: ignore[return-value]
         return None

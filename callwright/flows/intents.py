@@ -32,6 +32,12 @@ class Intent:
         return best
 
 
+def find_cue(tokens: Sequence[str], cues: Sequence[str]) -> str | None:
+    """The first cue phrase whose words appear, in order and together, in `tokens`."""
+    joined = f" {' '.join(tokens)} "
+    return next((cue for cue in cues if f" {' '.join(words(cue))} " in joined), None)
+
+
 def match_intent(text: str, intents: Sequence[Intent]) -> str | None:
     """Returns the first intent, in priority order, with a cue in `text`.
 

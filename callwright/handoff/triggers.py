@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from callwright.flows.guardrails import OUT_OF_SCOPE_CUES
-from callwright.flows.intents import words
+from callwright.flows.intents import find_cue, words
 
 TriggerName = Literal[
     "explicit_request", "frustration", "loop", "low_confidence", "out_of_scope", "agent_decision"
@@ -137,11 +137,6 @@ class Escalation:
         return {"trigger": self.trigger, "reason": self.reason, "detail": self.detail}
 
 
-def _has_cue(tokens: list[str], cues: Sequence[str]) -> str | None:
-    joined = f" {' '.join(tokens)} "
-    return next((cue for cue in cues if f" {' '.join(words(cue))} " in joined), None)
-
-
 def sentiment(tokens: list[str]) -> int:
     """Positive minus negative words of one turn, capped to [-2, 2]."""
     score = sum(t in POSITIVE_WORDS for t in tokens) - sum(t in NEGATIVE_WORDS for t in tokens)
@@ -217,7 +212,7 @@ class EscalationTriggers:
         tokens = words(text)
         if not tokens:
             return None
-        stuck = tokens == self._last_reply or _has_cue(tokens, self.options.not_understood_cues)
+        stuck = tokens == self._last_reply or find_cue(tokens, self.options.not_understood_cues)
         self._last_reply = tokens
         self._misunderstood_run = self._misunderstood_run + 1 if stuck else 0
         if self.options.loops and self._misunderstood_run >= self.options.misunderstood_turns:
@@ -233,13 +228,13 @@ class EscalationTriggers:
     # --- the rules ---------------------------------------------------------------------
 
     def _explicit(self, tokens: list[str], at_ms: float) -> Escalation | None:
-        cue = _has_cue(tokens, self.options.explicit_cues)
+        cue = find_cue(tokens, self.options.explicit_cues)
         if cue is None:
             return None
         return Escalation("explicit_request", "the caller asked for a person", at_ms, {"cue": cue})
 
     def _out_of_scope(self, tokens: list[str], at_ms: float) -> Escalation | None:
-        cue = _has_cue(tokens, self.options.out_of_scope_cues)
+        cue = find_cue(tokens, self.options.out_of_scope_cues)
         if cue is None:
             return None
         reason = "the caller needs something the agent must not handle"
@@ -247,7 +242,7 @@ class EscalationTriggers:
 
     def _frustration(self, tokens: list[str], at_ms: float) -> Escalation | None:
         opts = self.options
-        cue = _has_cue(tokens, opts.anger_cues)
+        cue = find_cue(tokens, opts.anger_cues)
         if cue is not None:
             return Escalation("frustration", "the caller sounds angry", at_ms, {"cue": cue})
         word, run = _longest_run(tokens)
