@@ -26,21 +26,27 @@ HUMAN = "+15550123"
 
 
 class TransferResponder:
-    """Greets, then hands any caller to a human."""
+    """Greets, then hands any caller to a human (at `to`, or the configured number)."""
+
+    def __init__(self, to: str | None = None) -> None:
+        self.to = to
 
     async def respond(self, context: TurnContext) -> AsyncIterator[ResponseEvent]:
         if context.trigger == "call_start":
             yield TextDelta("Hello.")
             return
         yield TextDelta("Let me connect you to a person.")
-        yield TransferCall("the caller needs a human")
+        yield TransferCall("the caller needs a human", to=self.to)
 
 
 class TransferFactory:
     name = "transfer-test"
 
+    def __init__(self, to: str | None = None) -> None:
+        self.to = to
+
     def for_call(self, call: CallInfo) -> TransferResponder:
-        return TransferResponder()
+        return TransferResponder(self.to)
 
 
 async def call_id_of(stack: AgentStack, call_sid: str) -> str:
@@ -93,6 +99,29 @@ async def test_transfer_updates_the_live_call_with_dial(stack: AgentStack) -> No
     assert [t["role"] for t in packet["transcript"]] == ["agent", "caller", "agent"]
     order = [e.kind for e in detail.events if e.kind in ("handoff_context", "transfer")]
     assert order == ["handoff_context", "transfer"]
+
+
+async def test_a_transfer_to_a_number_the_responder_names(stack: AgentStack) -> None:
+    billing = "+15550199"
+    transferring = dataclasses.replace(
+        stack, responders=TransferFactory(to=billing), desk=HandoffDesk()
+    )
+    async with fake_twilio() as rest:
+        settings = TelephonySettings(
+            twilio_account_sid=ACCOUNT_SID,
+            twilio_auth_token=AUTH_TOKEN,
+            twilio_api_base_url=rest.url,
+            transfer_number=HUMAN,
+        )
+        async with serve_phone(transferring, settings) as url:
+            simulator = TwilioCallerSimulator(url, CALLER_VOICE, AUTH_TOKEN)
+            rest.known_call(simulator.report.call_sid)
+            report = await simulator.run([ScriptLine("Where are you located?")], hang_up=False)
+        updates = rest.updates_of(report.call_sid)
+    assert len(updates) == 1 and dialed(updates[0].one("Twiml")) == [billing]
+    detail = await finished(stack, await call_id_of(stack, report.call_sid))
+    # The record says a number was dialled, redacted like every phone number it stores.
+    assert [e.data["to"] for e in detail.events if e.kind == "transfer"] == ["[PHONE]"]
 
 
 async def test_transfer_without_credentials_answers_the_redirect(stack: AgentStack) -> None:

@@ -82,8 +82,7 @@ class CallSession:
         self._audio = CallerAudio(PIPELINE_RATE)
         self._pipeline_ms = 0.0  # end of the 16 kHz audio fed so far
         responder = stack.responders.for_call(call)
-        self.voice = AgentVoice(stack, self.state, responder, self._echo, PIPELINE_RATE)
-        self.voice.listener = self
+        self.voice = AgentVoice(stack, self.state, responder, self._echo, PIPELINE_RATE, self)
         self._triggers = EscalationTriggers(stack.escalation)
         self.handoff = CallHandoff(
             self.state,
@@ -325,7 +324,8 @@ class CallSession:
     async def transfer_requested(self, end: TransferCall) -> None:
         at_ms = self.state.clock.now_ms()
         reason = f"the agent decided to transfer ({end.reason})"
-        await self.handoff.escalate(Escalation("agent_decision", reason, at_ms), announced=True)
+        escalation = Escalation("agent_decision", reason, at_ms)
+        await self.handoff.escalate(escalation, announced=True, transfer_to=end.to)
 
     # --- keypad ---------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from callwright.agent.playout import Playout, PlayoutHooks
 from callwright.agent.reply import Reply, ReplyDeps, ReplyResult
 from callwright.agent.stack import AgentStack
 from callwright.audio.resample import StreamResampler
-from callwright.llm.base import EndCall, Responder, ToolResult, TransferCall, Trigger, TurnContext
+from callwright.llm.base import Responder, ToolResult, TransferCall, Trigger, TurnContext
 from callwright.observe.timeline import TurnTimeline
 from callwright.transports.base import playback_confirmer
 
@@ -50,6 +50,7 @@ class AgentVoice:
         responder: the call's responder.
         echo: the call's echo canceller, fed with every frame played.
         pipeline_rate: the rate of the listening pipeline (for the echo reference).
+        listener: hears finished replies and transfer requests (the session's handoff policy).
     """
 
     def __init__(
@@ -59,6 +60,7 @@ class AgentVoice:
         responder: Responder,
         echo: EchoCanceller,
         pipeline_rate: int,
+        listener: VoiceListener,
     ) -> None:
         self._stack = stack
         self._state = state
@@ -80,7 +82,7 @@ class AgentVoice:
         self._background: set[asyncio.Task[Any]] = set()
         self._closing: asyncio.Task[None] | None = None
         self._heard_pieces: tuple[str, ...] = ()  # of the last interrupted reply, heard in full
-        self.listener: VoiceListener | None = None
+        self._listener = listener
 
     @property
     def speaking(self) -> bool:
@@ -118,16 +120,16 @@ class AgentVoice:
         await state.transport.send_event(
             {"type": "agent_turn_end", "turn": reply.timeline.turn_index, "interrupted": False}
         )
-        listener = self.listener
-        if listener is not None and isinstance(result.end_call, TransferCall):
-            self._spawn(listener.transfer_requested(result.end_call))
-        elif result.end_call is not None:
+        end = result.end_call
+        if isinstance(end, TransferCall):  # the handoff policy decides where the caller goes
+            self._spawn(self._listener.transfer_requested(end))
+        elif end is not None:
             if state.outcome is None:
-                state.outcome = ("completed", result.end_call.reason)
+                state.outcome = ("completed", end.reason)
             # Closing ends the inbound loop, whose shutdown cancels this task: close from outside.
-            self._closing = asyncio.create_task(self._end_call(result.end_call))
-        elif listener is not None and result.text:
-            self._spawn(listener.reply_finished(result.text, context.trigger))
+            self._closing = asyncio.create_task(state.transport.close(end.reason))
+        elif result.text:
+            self._spawn(self._listener.reply_finished(result.text, context.trigger))
         return result
 
     async def wait_quiet(self) -> None:
@@ -135,21 +137,6 @@ class AgentVoice:
         # Polled: "speaking" spans the reply task and the playout queue, which has no event.
         while self.speaking:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
-
-    async def _end_call(self, end: EndCall) -> None:
-        """Hands the caller over first if the responder asked for a transfer, then closes."""
-        state = self._state
-        if isinstance(end, TransferCall):
-            transfer = getattr(state.transport, "transfer", None)
-            previous, state.outcome = state.outcome, ("transferred", end.reason)
-            done = False
-            if transfer is not None:
-                done = bool(await transfer(end.to, end.reason))
-            kind = "transfer" if done else "transfer_failed"
-            state.recorder.event(kind, state.clock.now_ms(), {"to": end.to, "reason": end.reason})
-            if not done:
-                state.outcome = previous
-        await state.transport.close(end.reason)
 
     async def pause(self, at_ms: float) -> None:
         """Caller speech over the agent: silence it at once; decide later if it is real."""

@@ -136,12 +136,15 @@ class CallHandoff:
 
     # --- escalating ---------------------------------------------------------------------
 
-    async def escalate(self, escalation: Escalation, announced: bool = False) -> None:
+    async def escalate(
+        self, escalation: Escalation, announced: bool = False, transfer_to: str | None = None
+    ) -> None:
         """Records why, builds the packet, and routes the call (see the module docstring).
 
         Args:
             escalation: the trigger that fired.
             announced: the responder already told the caller they are being transferred.
+            transfer_to: the number a phone transfer goes to (None: the configured one).
         """
         if self.mode != "agent":
             return
@@ -151,14 +154,15 @@ class CallHandoff:
         lines = [(u.role, u.text) for u in state.transcript]
         packet = build_packet(state.call, escalation, lines, list(state.tool_calls), self._facts())
         self.packet = packet
-        recorder.event("handoff_context", state.clock.now_ms(), packet.to_dict())
-        await self._emit("handoff_requested", packet.to_dict())
+        packet_data = packet.to_dict()
+        recorder.event("handoff_context", state.clock.now_ms(), packet_data)
+        await self._emit("handoff_requested", packet_data)
         if self._summarizer is not None:
             self._summary_task = asyncio.create_task(self._improve_summary(self._summarizer))
         route = self.options.route
         if route == "auto":
             route = "console" if self.desk.humans_signed_in else "phone"
-        if route == "phone" and await self._transfer(escalation, announced):
+        if route == "phone" and await self._transfer(escalation, announced, transfer_to):
             return
         if self.desk.humans_signed_in == 0:
             self.mode = "callback_offer"
@@ -185,7 +189,7 @@ class CallHandoff:
             with contextlib.suppress(Exception):
                 await self._line.send_event({"type": "packet", "packet": packet.to_dict()})
 
-    async def _transfer(self, escalation: Escalation, announced: bool) -> bool:
+    async def _transfer(self, escalation: Escalation, announced: bool, to: str | None) -> bool:
         """A phone transfer with the packet sent ahead by webhook; False if not possible."""
         state = self.state
         transfer = getattr(state.transport, "transfer", None)
@@ -193,9 +197,9 @@ class CallHandoff:
             return False
         if not announced:
             await self._say(self.options.connecting_line, None)
-        done = bool(await transfer(None, escalation.reason))
+        done = bool(await transfer(to, escalation.reason))
         kind = "transfer" if done else "transfer_failed"
-        state.recorder.event(kind, state.clock.now_ms(), {"reason": escalation.reason})
+        state.recorder.event(kind, state.clock.now_ms(), {"to": to, "reason": escalation.reason})
         if done:
             self.mode = "done"
             state.outcome = ("transferred", escalation.reason)
