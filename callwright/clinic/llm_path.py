@@ -23,7 +23,7 @@ from callwright.clinic.handoff_facts import clinic_facts
 from callwright.clinic.tools import ClinicContext, clinic_tools
 from callwright.flows.guardrails import Guardrails
 from callwright.flows.slots import extract_yes_no
-from callwright.flows.speech import speak_when
+from callwright.flows.speech import speak_moment, speak_when
 from callwright.llm.base import (
     CallInfo,
     EndCall,
@@ -179,7 +179,7 @@ class ClinicLlmResponder:
             return
         done = result.result
         start = dt.datetime.fromisoformat(done["start"])
-        when = speak_when(start.date(), start.time(), self.ctx.today)
+        when = speak_moment(start, self.ctx.today)
         doctor = next((d.spoken for d in self.ctx.doctors if d.id == done["doctor_id"]), "")
         line = {
             "book_appointment": f"You're all set with {doctor} on {when}.",
@@ -197,7 +197,7 @@ class ClinicLlmResponder:
             except Exception:
                 self.tools.pending = None
                 return "I couldn't find that appointment. Which one did you mean?"
-            when = speak_when(current.start.date(), current.start.time(), self.ctx.today)
+            when = speak_moment(current.start, self.ctx.today)
             return f"Just to confirm, you want to cancel your appointment on {when}?"
         try:
             day = dt.date.fromisoformat(str(args.get("date")))

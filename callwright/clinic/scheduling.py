@@ -17,7 +17,14 @@ from callwright.clinic.tools import ClinicContext
 from callwright.flows.engine import Flow, FlowState, SlotContext, extract
 from callwright.flows.names import Person
 from callwright.flows.slots import TimeSpec, extract_choice
-from callwright.flows.speech import join_and, join_or, speak_date, speak_time, speak_when
+from callwright.flows.speech import (
+    join_and,
+    join_or,
+    speak_date,
+    speak_moment,
+    speak_time,
+    speak_when,
+)
 from callwright.llm.base import ToolResult
 
 Offer = tuple[dt.date, dt.time]
@@ -142,7 +149,7 @@ class Scheduling:
 
     def _confirm_reschedule(self) -> None:
         current: Appointment = self.state.slots["appointment"]
-        before = speak_when(current.start.date(), current.start.time(), self.ctx.today)
+        before = speak_moment(current.start, self.ctx.today)
         self.state.awaiting = "confirm"
         self.say(
             f"I'll move your appointment with {self._doctor_name(current.doctor_id)} from "
@@ -151,7 +158,7 @@ class Scheduling:
 
     def _confirm_cancel(self) -> None:
         current: Appointment = self.state.slots["appointment"]
-        when = speak_when(current.start.date(), current.start.time(), self.ctx.today)
+        when = speak_moment(current.start, self.ctx.today)
         self.state.awaiting = "confirm"
         self.say(
             f"Just to confirm, you want to cancel your appointment with "
@@ -216,7 +223,7 @@ class Scheduling:
         return next((d.spoken for d in self.ctx.doctors if d.id == doctor_id), "the doctor")
 
     def _describe(self, appointment: Appointment) -> str:
-        when = speak_when(appointment.start.date(), appointment.start.time(), self.ctx.today)
+        when = speak_moment(appointment.start, self.ctx.today)
         return f"with {self._doctor_name(appointment.doctor_id)} on {when}"
 
     async def _lookup(self) -> None:

@@ -126,6 +126,11 @@ def speak_when(day: dt.date, time: dt.time, today: dt.date | None = None) -> str
     return f"{speak_date(day, today)} at {speak_time(time)}"
 
 
+def speak_moment(start: dt.datetime, today: dt.date | None = None) -> str:
+    """`speak_when` of a date and time in one ("Tuesday the third at half past two")."""
+    return speak_when(start.date(), start.time(), today)
+
+
 def join_or(items: list[str]) -> str:
     """ "A", "A or B", "A, B or C"."""
     if len(items) <= 1:
