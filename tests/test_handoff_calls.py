@@ -132,6 +132,9 @@ async def test_the_context_packet_and_the_callback(stack: AgentStack) -> None:
     assert webhooks[1][1]["packet"]["call_id"] == report.call_id
     assert report.ended_by_agent
     assert detail.record.outcome == "callback_requested"
+    # The turns the handoff answered have timelines like any other: all four were timed.
+    timed = [t.turn_index for t in detail.timelines if t.ttfa_ms is not None]
+    assert timed == [1, 2, 3, 4], [t.to_dict() for t in detail.timelines]
 
 
 async def test_a_waiting_caller_hears_hold_audio_and_updates_then_a_callback_offer(

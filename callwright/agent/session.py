@@ -106,6 +106,7 @@ class CallSession:
         self._next_timeline: TurnTimeline | None = None
         self._turn_count = 0
         self._carry_text = ""
+        self._turn_timeline: TurnTimeline | None = None  # the turn the handoff is answering
         self._dtmf = DtmfCollector(self._on_keypad_entry)
 
     async def run(self) -> None:
@@ -304,6 +305,8 @@ class CallSession:
     ) -> None:
         """A caller turn goes to the handoff if one is under way, else past the triggers."""
         handoff = self.handoff
+        # The handoff's first line answering this turn carries its timeline (TTFA, stages).
+        self._turn_timeline = timeline
         if handoff.mode == "human":
             await handoff.caller_said(text)
         elif handoff.mode != "agent":
@@ -312,6 +315,7 @@ class CallSession:
             await handoff.escalate(escalation)
         else:
             self.voice.start("user_turn", timeline)
+        self._turn_timeline = None
 
     # --- what the voice did (VoiceListener) ---------------------------------------------
 
@@ -363,17 +367,26 @@ class CallSession:
 
     # --- dead air ------------------------------------------------------------------------
 
-    def _say_policy_line(self, text: str, outcome: str | None) -> None:
-        """Speaks a line the policy (not the responder) decides, e.g. a reprompt."""
+    def _say_policy_line(
+        self, text: str, outcome: str | None, timeline: TurnTimeline | None = None
+    ) -> None:
+        """Speaks a line the policy (not the responder) decides, e.g. a reprompt.
+
+        Args:
+            text: the line.
+            outcome: ends the call after the line with this outcome, if given.
+            timeline: the caller turn the line answers (None: it answers no turn).
+        """
         if outcome is not None:
             self.state.outcome = (outcome, text)
         responder = CannedResponder(text, end_call=outcome)
-        self.voice.start("silence", TurnTimeline(self._turn_count), responder)
+        self.voice.start("silence", timeline or TurnTimeline(self._turn_count), responder)
 
     async def _say_and_wait(self, text: str, outcome: str | None) -> None:
         """A policy line from the handoff, returning once the caller has heard it."""
         await self._hush()
-        self._say_policy_line(text, outcome)
+        timeline, self._turn_timeline = self._turn_timeline, None
+        self._say_policy_line(text, outcome, timeline)
         await self.voice.wait_quiet()
 
     async def _hush(self) -> None:
