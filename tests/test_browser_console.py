@@ -29,7 +29,7 @@ from tests.conftest import finished_call as _ended_call
 CALLER_VOICE = EspeakTts(voice="en-us", words_per_minute=160)
 HUMAN_VOICE = EspeakTts(voice="en-us", words_per_minute=150)
 ASK = "Could I please speak to a real person?"
-THANKS = "Thank you, that helps."
+THANKS = "Thank you very much for your help."
 DANA_SAYS = "Hello, this is Dana from the front desk. How can I help you?"
 LEAD_S = 1.0  # the fake microphone starts with the page's getUserMedia, at pickup
 RATE = 16000
