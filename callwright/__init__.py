@@ -1,3 +1,80 @@
-"""callwright: a production runtime for realtime voice agents."""
+"""callwright: a production runtime for realtime voice agents.
+
+The public agent API (see docs/agents.md):
+
+    from callwright import Agent, tool
+
+    @tool(timeout=3.0)
+    async def order_status(order_id: str) -> dict:
+        '''Looks up an order.
+
+        Args:
+            order_id: the order number.
+        '''
+
+    agent = Agent(name="shop", instructions="...", greeting="...", tools=[order_status])
+"""
+
+from callwright.agents.definition import Agent, AgentRuntime, Lines
+from callwright.agents.http_tools import HttpToolSpec, http_tool
+from callwright.agents.loading import AgentLoadError, load_agent
+from callwright.agents.responder import AgentResponderFactory
+from callwright.agents.tool import FunctionTool, tool
+from callwright.flows.engine import Flow, Node, SlotSpec
+from callwright.flows.guardrails import GuardrailOptions
+from callwright.llm.base import (
+    CallInfo,
+    Closable,
+    EmitsEvents,
+    EndCall,
+    HasDeterministicFallback,
+    HasHandoffFacts,
+    HasPhrases,
+    Message,
+    Responder,
+    ResponderFactory,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+    TransferCall,
+    TurnContext,
+)
+from callwright.llm.openai_compat import LlmOptions
+from callwright.tools.registry import Tool, ToolRefused
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "Agent",
+    "AgentLoadError",
+    "AgentResponderFactory",
+    "AgentRuntime",
+    "CallInfo",
+    "Closable",
+    "EmitsEvents",
+    "EndCall",
+    "Flow",
+    "FunctionTool",
+    "GuardrailOptions",
+    "HasDeterministicFallback",
+    "HasHandoffFacts",
+    "HasPhrases",
+    "HttpToolSpec",
+    "Lines",
+    "LlmOptions",
+    "Message",
+    "Node",
+    "Responder",
+    "ResponderFactory",
+    "SlotSpec",
+    "TextDelta",
+    "Tool",
+    "ToolCall",
+    "ToolRefused",
+    "ToolResult",
+    "TransferCall",
+    "TurnContext",
+    "http_tool",
+    "load_agent",
+    "tool",
+]

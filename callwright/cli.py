@@ -18,7 +18,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="callwright", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="run the server with the demo agent")
+    serve = sub.add_parser("serve", help="run the server with an agent")
+    serve.add_argument(
+        "--agent",
+        default=os.environ.get("CALLWRIGHT_AGENT"),
+        help="module:attribute, path/to/agent.py or agent.yaml (env CALLWRIGHT_AGENT)",
+    )
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--data-dir", type=Path)
@@ -49,9 +54,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
+    from callwright.agents.build import settings_for
+    from callwright.agents.loading import AgentLoadError, load_agent
     from callwright.server.app import create_app
     from callwright.server.runtime import load_stack
 
+    if not args.agent:
+        print("callwright: no agent: pass --agent or set CALLWRIGHT_AGENT", file=sys.stderr)
+        return 2
+    try:
+        agent = load_agent(args.agent)
+    except AgentLoadError as exc:
+        print(f"callwright: {exc}", file=sys.stderr)
+        return 2
     settings = Settings.from_env()
     if args.host:
         settings = replace(settings, host=args.host)
@@ -78,11 +93,16 @@ def _serve(args: argparse.Namespace) -> int:
             ),
         )
 
+    settings = settings_for(settings, agent)
+
     async def app_factory() -> web.Application:
         token = os.environ.get("CALLWRIGHT_CONSOLE_TOKEN") or None
-        return create_app(await load_stack(settings), settings.telephony, token)
+        return create_app(await load_stack(settings, agent), settings.telephony, token)
 
-    print(f"callwright: serving on ws://{settings.host}:{settings.port}/v1/ws", flush=True)
+    print(
+        f"callwright: serving {agent.name} on ws://{settings.host}:{settings.port}/v1/ws",
+        flush=True,
+    )
     web.run_app(app_factory(), host=settings.host, port=settings.port, print=None)
     return 0
 

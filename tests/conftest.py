@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 
 from callwright.agent.stack import AgentStack
+from callwright.clinic.agent import agent as clinic_agent
 from callwright.config import Settings
 from callwright.server.app import create_app
 from callwright.server.runtime import load_stack
@@ -42,7 +43,7 @@ def word_overlap(expected: str, actual: str) -> float:
 @pytest.fixture(scope="session")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[AgentStack]:
     data_dir = tmp_path_factory.mktemp("callwright-data")
-    loaded = await load_stack(Settings(data_dir=data_dir))
+    loaded = await load_stack(Settings(data_dir=data_dir), clinic_agent)
     yield loaded
     await loaded.store.close()
 

@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 
 from callwright.agent.stack import AgentStack
+from callwright.agents.build import runtime_for
 from callwright.clinic.setup import build_responders
 from callwright.config import Settings
 from callwright.degradation import DegradationSettings
@@ -44,7 +45,7 @@ def remote_env(audio_url: str, llm_url: str) -> dict[str, str]:
 
 async def remote_stack(stack: AgentStack, settings: Settings) -> AgentStack:
     """The session's loaded models with the chains `load_stack` would build for `settings`."""
-    responders = with_llm_fallback(await build_responders(settings, env={}), settings)
+    responders = with_llm_fallback(await build_responders(runtime_for(settings, env={})), settings)
     return dataclasses.replace(
         stack,
         stt=with_remote_stt(stack.stt, settings.degradation),

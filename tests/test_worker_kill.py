@@ -27,13 +27,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+CLINIC = "callwright.clinic.agent:agent"
+
+
 @contextlib.asynccontextmanager
 async def worker(data_dir: Path, port: int, log: Path) -> AsyncIterator[asyncio.subprocess.Process]:
     """`callwright serve` in a subprocess, yielded once it answers /healthz."""
     env = {**os.environ, "CALLWRIGHT_TTS": "espeak", "CALLWRIGHT_LOG_LEVEL": "INFO"}
     with log.open("ab") as out:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "callwright", "serve", "--port", str(port),
+            sys.executable, "-m", "callwright", "serve", "--agent", CLINIC, "--port", str(port),
             "--data-dir", str(data_dir), cwd=REPO, env=env, stdout=out, stderr=out,
         )  # fmt: skip
     try:

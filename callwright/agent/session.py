@@ -32,7 +32,7 @@ from callwright.audio.frame import AudioFrame
 from callwright.audio.resample import StreamResampler
 from callwright.handoff.call import CallHandoff
 from callwright.handoff.triggers import Escalation, EscalationTriggers
-from callwright.llm.base import CallInfo, Responder, TransferCall, Trigger
+from callwright.llm.base import CallInfo, HasHandoffFacts, Responder, TransferCall, Trigger
 from callwright.observe.provider_events import (
     bind_call_events,
     describe,
@@ -422,6 +422,5 @@ class CallSession:
 
 def _facts_of(responder: Responder) -> dict[str, Any] | None:
     """The responder's own account of the call, when it can give one (`HandoffFacts`)."""
-    facts = getattr(responder, "handoff_facts", None)  # wrappers may forward it dynamically
-    found: dict[str, Any] | None = facts() if callable(facts) else None
-    return found
+    # Wrappers may forward it dynamically: isinstance sees forwarded attributes too.
+    return responder.handoff_facts() if isinstance(responder, HasHandoffFacts) else None

@@ -248,6 +248,10 @@ class ClinicLlmResponderFactory(ClinicResponderFactory):
             self.llm_responders.pop(next(iter(self.llm_responders)))
         return responder
 
+    def deterministic(self) -> ClinicResponderFactory:
+        """The receptionist without the model, on the same data: the LLM's fallback."""
+        return ClinicResponderFactory(self.data, self.options)
+
     async def close(self) -> None:
         """Closes the HTTP session and the clinic data."""
         await self.llm.close()

@@ -9,39 +9,32 @@ appointments into a CalDAV calendar.
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Mapping
 
+from callwright.agents.definition import AgentRuntime
 from callwright.clinic.factory import ClinicOptions, ClinicResponderFactory
-from callwright.config import Settings
 from callwright.integrations.caldav import CalDavCalendar, CalDavOptions
 from callwright.integrations.webhooks import WebhookOptions, WebhookSender
 
 log = logging.getLogger(__name__)
 
 
-async def build_responders(
-    settings: Settings, env: Mapping[str, str] | None = None
-) -> ClinicResponderFactory:
-    """The clinic receptionist: deterministic, or LLM-guided when `settings.llm` is set."""
-    env = os.environ if env is None else env
-    options = ClinicOptions(db_path=settings.data_dir / "clinic.sqlite3")
+async def build_responders(runtime: AgentRuntime) -> ClinicResponderFactory:
+    """The clinic receptionist: deterministic, or LLM-guided when `runtime.llm` is set."""
+    env = runtime.env
+    data_dir = runtime.data_dir
+    options = ClinicOptions(db_path=data_dir / "clinic.sqlite3")
     factory: ClinicResponderFactory
-    if settings.llm is None:
+    if runtime.llm is None:
         factory = await ClinicResponderFactory.open(options)
     else:
         from callwright.clinic.factory import open_clinic
         from callwright.clinic.llm_path import ClinicLlmResponderFactory
-        from callwright.llm.openai_compat import LlmOptions
 
-        llm = LlmOptions(
-            base_url=settings.llm.base_url, model=settings.llm.model, api_key=settings.llm.api_key
-        )
-        factory = ClinicLlmResponderFactory(await open_clinic(options), options, llm)
+        factory = ClinicLlmResponderFactory(await open_clinic(options), options, runtime.llm)
     if env.get("CALLWRIGHT_WEBHOOK_URL"):
         sender = WebhookSender(
             WebhookOptions(env["CALLWRIGHT_WEBHOOK_URL"], env.get("CALLWRIGHT_WEBHOOK_SECRET", "")),
-            settings.data_dir / "webhooks.sqlite3",
+            data_dir / "webhooks.sqlite3",
         )
         await sender.start()
         factory.add_hook(sender.emit)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 Role = Literal["system", "user", "assistant", "tool"]
 Trigger = Literal["call_start", "user_turn", "dtmf", "silence"]
@@ -115,4 +115,53 @@ class ResponderFactory(Protocol):
 
     def for_call(self, call: CallInfo) -> Responder:
         """Returns the responder that will serve `call`."""
+        ...
+
+
+# Optional capabilities. A responder factory or a responder may offer any of these; the
+# runtime checks with isinstance, so wrappers that forward attributes keep them.
+
+
+@runtime_checkable
+class HasPhrases(Protocol):
+    """A responder factory with fixed lines worth pre-synthesizing into the TTS cache."""
+
+    def phrases(self) -> list[str]:
+        """Every line said word for word."""
+        ...
+
+
+@runtime_checkable
+class EmitsEvents(Protocol):
+    """A responder factory that hands integration events (webhooks) to its receivers."""
+
+    async def emit(self, kind: str, data: dict[str, Any]) -> None:
+        """Sends one event (a handoff, a callback) to the factory's receivers."""
+        ...
+
+
+@runtime_checkable
+class HasHandoffFacts(Protocol):
+    """A responder that can tell the person taking the call over what it learned."""
+
+    def handoff_facts(self) -> dict[str, Any] | None:
+        """Intent, slots, identity and what was done, or None."""
+        ...
+
+
+@runtime_checkable
+class HasDeterministicFallback(Protocol):
+    """An LLM-driven responder factory with a flow that answers when the model fails."""
+
+    def deterministic(self) -> ResponderFactory:
+        """The factory that answers without the model, sharing this one's data."""
+        ...
+
+
+@runtime_checkable
+class Closable(Protocol):
+    """A responder factory holding resources (stores, HTTP sessions) to release."""
+
+    async def close(self) -> None:
+        """Releases them."""
         ...

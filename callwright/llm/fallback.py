@@ -27,6 +27,8 @@ from typing import Any
 from callwright.llm.base import (
     CallInfo,
     EndCall,
+    HasHandoffFacts,
+    HasPhrases,
     Responder,
     ResponderFactory,
     ResponseEvent,
@@ -114,9 +116,8 @@ class FallbackResponder:
     def handoff_facts(self) -> dict[str, Any] | None:
         """The facts of whichever responder knows more (the deterministic flow keeps slots)."""
         for responder in (self._fallback, self.primary):
-            facts = getattr(responder, "handoff_facts", None)
-            if facts is not None:
-                found: dict[str, Any] | None = facts()
+            if isinstance(responder, HasHandoffFacts):
+                found = responder.handoff_facts()
                 if found and (found.get("slots") or responder is self.primary):
                     return found
         return None
@@ -257,9 +258,8 @@ class FallbackResponderFactory:
         """Fixed lines of both responders and of the chain, for pre-synthesis."""
         lines: list[str] = []
         for factory in (self.primary, self.fallback):
-            own = getattr(factory, "phrases", None)
-            if callable(own):
-                lines += list(_strings(own()))
+            if isinstance(factory, HasPhrases):
+                lines += list(_strings(factory.phrases()))
         options = self.options
         lines += [options.mid_reply_notice, options.failure_line, options.callback_line]
         return list(dict.fromkeys(lines))

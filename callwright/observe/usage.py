@@ -15,7 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from callwright.llm.base import CallInfo, Responder, ResponseEvent, TextDelta, TurnContext
+from callwright.llm.base import (
+    CallInfo,
+    HasHandoffFacts,
+    Responder,
+    ResponseEvent,
+    TextDelta,
+    TurnContext,
+)
 from callwright.store.base import Usage
 from callwright.stt.base import SpeechToText, Transcript
 from callwright.tts.base import TextToSpeech
@@ -192,8 +199,8 @@ class MeteredResponder:
 
     def handoff_facts(self) -> dict[str, Any] | None:
         """The wrapped responder's facts for a handoff (`HandoffFacts`), if it has any."""
-        facts = getattr(self._inner, "handoff_facts", None)
-        return facts() if callable(facts) else None
+        inner = self._inner
+        return inner.handoff_facts() if isinstance(inner, HasHandoffFacts) else None
 
     async def respond(self, context: TurnContext) -> AsyncIterator[ResponseEvent]:
         completion_chars = 0

@@ -10,7 +10,7 @@ import logging
 
 from callwright.config import Settings
 from callwright.degradation import DegradationSettings
-from callwright.llm.base import ResponderFactory
+from callwright.llm.base import HasDeterministicFallback, ResponderFactory
 from callwright.llm.fallback import FallbackResponderFactory
 from callwright.resilience import CircuitBreaker
 from callwright.stt.base import SpeechToText
@@ -47,27 +47,14 @@ def with_remote_tts(local: TextToSpeech, settings: DegradationSettings) -> TextT
 def with_llm_fallback(responders: ResponderFactory, settings: Settings) -> ResponderFactory:
     """The deterministic flow behind an LLM responder; other responders are returned as is.
 
-    The flow is the responder the server would use without an LLM, sharing the LLM path's
-    data (the clinic's store and knowledge base, or the demo's facts).
+    The flow is what the responder factory offers as its fallback (`HasDeterministicFallback`):
+    the same agent without the model, sharing the LLM path's data.
     """
     if settings.llm is None or isinstance(responders, FallbackResponderFactory):
         return responders
-    flow = _flow_behind(responders)
-    if flow is None:
+    if not isinstance(responders, HasDeterministicFallback):
         log.warning("no deterministic flow known behind %s: no LLM fallback", responders.name)
         return responders
+    flow = responders.deterministic()
     log.info("responder: %s, falling back to %s", responders.name, flow.name)
     return FallbackResponderFactory(responders, flow, settings.degradation.llm_fallback)
-
-
-def _flow_behind(responders: ResponderFactory) -> ResponderFactory | None:
-    from callwright.clinic.factory import ClinicResponderFactory
-    from callwright.clinic.llm_path import ClinicLlmResponderFactory
-    from callwright.flows.demo import DemoResponderFactory
-    from callwright.llm.openai_compat import OpenAICompatResponderFactory
-
-    if isinstance(responders, ClinicLlmResponderFactory):
-        return ClinicResponderFactory(responders.data, responders.options)
-    if isinstance(responders, OpenAICompatResponderFactory):
-        return DemoResponderFactory()
-    return None

@@ -9,9 +9,11 @@ from collections.abc import Iterable
 
 from callwright.agent.sentences import SentenceBuffer
 from callwright.agent.stack import AgentStack
-from callwright.clinic.setup import build_responders
+from callwright.agents.build import build_responders, escalation_for, runtime_for
+from callwright.agents.definition import Agent
 from callwright.config import Settings
 from callwright.handoff.packet import PacketSummarizer
+from callwright.llm.base import EmitsEvents, HasPhrases
 from callwright.observe.observer import Observability
 from callwright.observe.redact import install_log_redaction
 from callwright.server.providers import with_llm_fallback, with_remote_stt, with_remote_tts
@@ -35,8 +37,8 @@ def speakable_pieces(texts: Iterable[str]) -> list[str]:
     return pieces
 
 
-async def _load_tts(engine: str) -> TextToSpeech:
-    espeak = EspeakTts()
+async def _load_tts(engine: str, voice: str | None = None) -> TextToSpeech:
+    espeak = EspeakTts(voice=voice) if voice else EspeakTts()
     if engine == "espeak":
         return espeak
     from callwright.tts.piper import PiperTts  # GPL: imported only when chosen
@@ -57,8 +59,11 @@ def _summarizer(settings: Settings) -> PacketSummarizer | None:
     return LlmSummarizer(LlmOptions(llm.base_url, llm.model, llm.api_key))
 
 
-async def load_stack(settings: Settings) -> AgentStack:
-    """Loads every model and opens the store; slow (seconds), done once per process."""
+async def load_stack(settings: Settings, agent: Agent) -> AgentStack:
+    """Loads every model, the agent and the store; slow (seconds), done once per process.
+
+    `settings` should already hold the agent's choices (`agents.build.settings_for`).
+    """
     started = time.monotonic()
     vad = await asyncio.to_thread(SileroVadModel.load)
     stt_options = WhisperOptions(
@@ -69,9 +74,11 @@ async def load_stack(settings: Settings) -> AgentStack:
     )
     stt = await asyncio.to_thread(WhisperStt.load, stt_options)
     await stt.warm_up()
-    tts = CachedTts(with_remote_tts(await _load_tts(settings.tts), settings.degradation))
-    responders = await build_responders(settings)
-    await tts.prewarm(speakable_pieces(responders.phrases()))
+    local_tts = await _load_tts(settings.tts, agent.voice)
+    tts = CachedTts(with_remote_tts(local_tts, settings.degradation))
+    responders = await build_responders(agent, runtime_for(settings))
+    phrases = responders.phrases() if isinstance(responders, HasPhrases) else []
+    await tts.prewarm(speakable_pieces([*phrases, *agent.phrases]))
     store = await open_store(settings.store_path)
     observability = Observability.from_env()
     install_log_redaction(observability.redactor)
@@ -90,7 +97,8 @@ async def load_stack(settings: Settings) -> AgentStack:
         stt=with_remote_stt(stt, settings.degradation),
         tts=tts,
         responders=with_llm_fallback(responders, settings),
-        events=responders.emit,
+        events=responders.emit if isinstance(responders, EmitsEvents) else None,
+        escalation=escalation_for(agent),
         summarizer=_summarizer(settings),
         store=store,
         turns=settings.turns,

@@ -1,0 +1,53 @@
+"""From an `Agent` to what the server runs: its responder factory and its server settings."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import replace
+
+from callwright.agents.definition import Agent, AgentRuntime
+from callwright.agents.responder import AgentResponderFactory
+from callwright.config import Settings
+from callwright.handoff.triggers import EXPLICIT_CUES, EscalationOptions
+from callwright.llm.base import ResponderFactory
+from callwright.llm.openai_compat import LlmOptions
+
+
+def runtime_for(settings: Settings, env: Mapping[str, str] | None = None) -> AgentRuntime:
+    """What the server gives an agent: its data folder, the configured LLM, the environment."""
+    llm = None
+    if settings.llm is not None:
+        llm = LlmOptions(settings.llm.base_url, settings.llm.model, settings.llm.api_key)
+    return AgentRuntime(
+        data_dir=settings.data_dir, llm=llm, env=dict(os.environ if env is None else env)
+    )
+
+
+async def build_responders(agent: Agent, runtime: AgentRuntime) -> ResponderFactory:
+    """The agent's own responder factory if it has custom code, else the generic responder."""
+    if agent.responders is not None:
+        return await agent.responders(runtime)
+    return await AgentResponderFactory.open(agent, runtime)
+
+
+def settings_for(settings: Settings, agent: Agent) -> Settings:
+    """The server's settings with what the agent chooses (models, voice, transfer number).
+
+    The deployment's own configuration wins where both set something, except the models: an
+    agent that needs the multilingual recognizer says so.
+    """
+    if agent.stt_model:
+        settings = replace(settings, stt=replace(settings.stt, model=agent.stt_model))
+    if agent.tts:
+        settings = replace(settings, tts=agent.tts)
+    if agent.transfer_number and not settings.telephony.transfer_number:
+        telephony = replace(settings.telephony, transfer_number=agent.transfer_number)
+        settings = replace(settings, telephony=telephony)
+    return settings
+
+
+def escalation_for(agent: Agent) -> EscalationOptions:
+    """The escalation triggers, with the agent's own phrases for asking for a person."""
+    cues = tuple(dict.fromkeys([*EXPLICIT_CUES, *agent.escalation_cues]))
+    return EscalationOptions(explicit_cues=cues)

@@ -1,0 +1,151 @@
+"""`Agent`: everything that makes one voice agent, as data.
+
+An agent with no custom code is answered by the generic responder (`agents/responder.py`):
+its greeting, its knowledge base, its flow's slots and tools without an LLM, and, when an
+OpenAI-compatible LLM is configured, the LLM with its instructions and tools, bounded by the
+same flow. An agent that needs its own code gives `responders`, a function that builds its
+responder factory from the runtime (`AgentRuntime`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from callwright.agents.tool import FunctionTool
+from callwright.flows.engine import Flow
+from callwright.flows.guardrails import GuardrailOptions
+from callwright.llm.base import ResponderFactory
+from callwright.llm.openai_compat import LlmOptions
+from callwright.tools.registry import Tool
+
+DEFAULT_GOODBYE_CUES = ("goodbye", "bye", "that's all", "that is all", "nothing else")
+
+
+@dataclass(frozen=True, slots=True)
+class Lines:
+    """The fixed lines of the generic responder (each said word for word, and pre-synthesized).
+
+    Attributes:
+        fallback: no flow, knowledge passage or LLM had an answer.
+        goodbye: said before the agent ends the call on the caller's goodbye.
+        emergency: a guardrail heard an emergency; the call ends after it.
+        out_of_scope: a guardrail heard a topic the agent must not handle.
+        abuse: a guardrail heard abuse.
+        confirm: asks for a yes before a tool with side effects runs; formatted with
+            `{action}` (the tool's name in words) and `{details}` (its arguments).
+        done: after a confirmed tool ran and returned no text of its own.
+        declined: the caller said no to a confirmation.
+        failed: a tool failed.
+        anything_else: offered after a task is done.
+    """
+
+    fallback: str = "Sorry, I can't help with that on this line."
+    goodbye: str = "Thank you for calling. Goodbye!"
+    emergency: str = "If this is an emergency, please hang up and dial 911 now."
+    out_of_scope: str = "I'm sorry, I can't help with that."
+    abuse: str = "Please keep this conversation respectful, or I will have to end the call."
+    confirm: str = "Just to confirm: {action}, {details}. Shall I go ahead?"
+    done: str = "Done."
+    declined: str = "Okay, I won't do that."
+    failed: str = "Sorry, something went wrong on our side. Please try again later."
+    anything_else: str = "Is there anything else I can help with?"
+
+    def all(self) -> list[str]:
+        """Every line that is said exactly as written."""
+        return [
+            self.fallback,
+            self.goodbye,
+            self.emergency,
+            self.out_of_scope,
+            self.abuse,
+            self.declined,
+            self.failed,
+            self.anything_else,
+            f"{self.done} {self.anything_else}",
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRuntime:
+    """What the server gives an agent when it builds the agent's responders.
+
+    Attributes:
+        data_dir: a folder the agent may keep its own data in.
+        llm: the configured LLM, or None (no LLM: flows and knowledge only).
+        env: the process environment (integrations switched on by variables).
+        today: the date calls are taken on (a function, so tests can pin it).
+    """
+
+    data_dir: Path
+    llm: LlmOptions | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    today: Callable[[], dt.date] = dt.date.today
+
+
+ResponderBuilder = Callable[[AgentRuntime], Awaitable[ResponderFactory]]
+AgentTool = FunctionTool | Tool
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    """One voice agent.
+
+    Attributes:
+        name: a short id (logs, the responder's name).
+        instructions: the system prompt of the LLM, when one is configured.
+        greeting: the first thing the agent says.
+        phrases: further lines said word for word, pre-synthesized at start-up.
+        knowledge: a folder of markdown files the agent answers questions from.
+        knowledge_threshold: confidence needed to answer from the knowledge base.
+        flow: nodes with typed slots and the tools each may call (`flows.Flow`). Without an
+            LLM, a node runs the first of its tools once its slots are filled; with an LLM,
+            a tool that belongs to a node is only offered while the call is in that node.
+        intents: cue phrases that move the call into a node of the flow, by node name.
+        tools: `@tool` functions (or `tools.Tool`s) the agent may call.
+        lines: the generic responder's fixed lines.
+        escalation_cues: phrases that hand the caller to a person (added to the defaults).
+        transfer_number: where a phone transfer goes when the deployment names none.
+        guardrails: phrases checked before anything else sees a turn; None: no guardrails.
+        goodbye_cues: phrases that end the call after `lines.goodbye`.
+        stt_model: "tiny.en", "base" or a model folder; None: the server's setting.
+        tts: "piper" or "espeak"; None: the server's setting.
+        voice: the espeak-ng voice, when the agent speaks with espeak-ng.
+        handoff_facts: adds the agent's own facts to what a person taking the call over sees;
+            called with the generic responder's facts (intent, slots, done), returns more.
+        responders: custom code: builds the agent's responder factory, replacing the
+            generic responder (the fields above then only set the server's side).
+    """
+
+    name: str
+    instructions: str = ""
+    greeting: str = "Hello, how can I help you?"
+    phrases: Sequence[str] = ()
+    knowledge: Path | None = None
+    knowledge_threshold: float = 0.5
+    flow: Flow | None = None
+    intents: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    tools: Sequence[AgentTool] = ()
+    lines: Lines = field(default_factory=Lines)
+    escalation_cues: Sequence[str] = ()
+    transfer_number: str | None = None
+    guardrails: GuardrailOptions | None = None
+    goodbye_cues: Sequence[str] = DEFAULT_GOODBYE_CUES
+    stt_model: str | None = None
+    tts: Literal["piper", "espeak"] | None = None
+    voice: str | None = None
+    handoff_facts: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    responders: ResponderBuilder | None = None
+
+    def __post_init__(self) -> None:
+        names = [t.name for t in self.tools]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"agent {self.name!r}: duplicate tool names {duplicates}")
+        if self.flow is not None:
+            unknown = sorted(set(self.intents) - set(self.flow.nodes))
+            if unknown:
+                raise ValueError(f"agent {self.name!r}: intents for unknown nodes {unknown}")

@@ -1,0 +1,176 @@
+"""One call's tools, as the agent's flow allows them, with side effects held for a yes.
+
+The same registry serves the LLM and the deterministic path, so the policy is the same on
+both: a tool that belongs to a flow node is offered (and runs) only while the call is in that
+node; a tool with `confirm=True` never runs when it is called: the call is held, the caller
+hears the details read back in fixed words, and it runs only after their own "yes".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator
+from typing import Any
+
+from callwright.agents.definition import Agent
+from callwright.agents.tool import FunctionTool
+from callwright.flows.engine import FlowState
+from callwright.flows.names import Person
+from callwright.flows.slots import TimeSpec
+from callwright.flows.speech import speak_date, speak_time
+from callwright.kb import KnowledgeBase
+from callwright.llm.base import CallInfo, TextDelta, ToolCall, ToolResult
+from callwright.tools.registry import Tool, ToolRegistry
+
+KNOWLEDGE_TOOL = "search_knowledge"
+
+
+def spoken_value(value: Any) -> Any:
+    """A slot value as a tool argument or a fact: dates ISO, times HH:MM, people by name."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, TimeSpec):
+        return value.time.strftime("%H:%M") if value.time else value.period
+    if isinstance(value, Person):
+        return value.spoken
+    return value
+
+
+def _say(value: Any) -> str:
+    if isinstance(value, dt.date):
+        return speak_date(value)
+    if isinstance(value, TimeSpec) and value.time is not None:
+        return speak_time(value.time)
+    return str(spoken_value(value))
+
+
+class GatedTools(ToolRegistry):
+    """The agent's tools for one call (see the module docstring).
+
+    Args:
+        agent: the definition (tools, flow, lines).
+        call: the call served; `@tool` functions that ask for it get it.
+        kb: the knowledge base, offered to the LLM as `search_knowledge`.
+        state: the call's flow state, or None when the agent has no flow.
+    """
+
+    def __init__(
+        self, agent: Agent, call: CallInfo, kb: KnowledgeBase | None, state: FlowState | None
+    ) -> None:
+        super().__init__()
+        self._agent = agent
+        self._call = call
+        self._state = state
+        self._defined: dict[str, FunctionTool] = {}
+        for defined in agent.tools:
+            if isinstance(defined, FunctionTool):
+                self._defined[defined.name] = defined
+                self.register(defined.for_call(call))
+            else:
+                self.register(defined)
+        if kb is not None and KNOWLEDGE_TOOL not in self:
+            self.register(_knowledge_tool(kb))
+        flow = agent.flow
+        self._owners: dict[str, set[str]] = {}
+        if flow is not None:
+            for node in flow.nodes.values():
+                for name in node.tools:
+                    self._owners.setdefault(name, set()).add(node.name)
+        self.pending: ToolCall | None = None
+        self.done: list[str] = []
+        self.refused: list[ToolCall] = []
+
+    def allowed(self, name: str) -> bool:
+        """May `name` run now? Tools of no node always; a node's tools only in that node."""
+        owners = self._owners.get(name)
+        return not owners or (self._state is not None and self._state.node in owners)
+
+    def needs_confirmation(self, name: str) -> bool:
+        """Does `name` wait for the caller's yes?"""
+        defined = self._defined.get(name)
+        return defined is not None and defined.confirm
+
+    def key(self, call: ToolCall) -> str | None:
+        """The idempotency key of `call` (see `FunctionTool.key_for`)."""
+        defined = self._defined.get(call.name)
+        if defined is None:
+            return self.idempotency_key(call, scope=self._call.call_id)
+        return defined.key_for(call.arguments, self._call.call_id)
+
+    def schemas(self) -> list[dict[str, Any]]:
+        """Only the tools allowed now are offered to the model."""
+        return [tool.schema() for tool in self if self.allowed(tool.name)]
+
+    def arguments(self, name: str) -> dict[str, Any]:
+        """The flow's slot values that are arguments of tool `name`."""
+        tool = self.get(name)
+        if tool is None or self._state is None:
+            return {}
+        wanted = tool.parameters.get("properties", {})
+        slots = self._state.slots
+        return {k: spoken_value(v) for k, v in slots.items() if k in wanted}
+
+    def readback(self, call: ToolCall) -> str:
+        """The fixed-words question that asks the caller to confirm `call`."""
+        defined = self._defined.get(call.name)
+        if defined is not None and defined.confirm_prompt:
+            try:
+                return defined.confirm_prompt.format(**call.arguments)
+            except (KeyError, IndexError, ValueError):
+                pass
+        slots = self._state.slots if self._state is not None else {}
+        details = ", ".join(
+            f"{k.replace('_', ' ')} {_say(slots.get(k, v))}" for k, v in call.arguments.items()
+        )
+        action = call.name.replace("_", " ")
+        return self._agent.lines.confirm.format(action=action, details=details or "as discussed")
+
+    async def run(self, call: ToolCall, idempotency_key: str | None = None) -> ToolResult:
+        """What the model's calls go through: refused if not allowed, held if confirmed."""
+        if not self.allowed(call.name):
+            self.refused.append(call)
+            return ToolResult(call, None, error=f"refused: {call.name} is not allowed now")
+        if self.needs_confirmation(call.name):
+            self.pending = call
+            note = "The system now reads the details back and asks the caller to confirm."
+            return ToolResult(call, {"status": "awaiting_confirmation", "note": note})
+        return await self.run_now(call)
+
+    async def run_now(self, call: ToolCall) -> ToolResult:
+        """Runs `call` (confirmed, or needing no confirmation) with its idempotency key."""
+        result = await super().run(call, self.key(call))
+        if result.error is None:
+            self.done.append(call.name)
+        return result
+
+    async def run_speaking(self, call: ToolCall) -> AsyncIterator[TextDelta | ToolResult]:
+        """Runs `call` now; yields its filler line first if it is slow, then the result."""
+        task = asyncio.ensure_future(self.run_now(call))
+        defined = self._defined.get(call.name)
+        try:
+            if defined is not None and defined.filler:
+                finished, _ = await asyncio.wait({task}, timeout=defined.slow_after)
+                if not finished:
+                    yield TextDelta(defined.filler)
+            yield await task
+        finally:
+            if not task.done():
+                task.cancel()
+
+
+def _knowledge_tool(kb: KnowledgeBase) -> Tool:
+    async def search_knowledge(question: str) -> str:
+        found = await kb.answer(question)
+        return found.passage.text if found is not None else "No answer in the knowledge base."
+
+    return Tool(
+        name=KNOWLEDGE_TOOL,
+        description="Looks up the answer to the caller's question in the knowledge base.",
+        parameters={
+            "type": "object",
+            "properties": {"question": {"type": "string", "description": "the question"}},
+            "required": ["question"],
+        },
+        handler=search_knowledge,
+    )

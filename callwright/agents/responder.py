@@ -1,0 +1,258 @@
+"""The generic responder: serves any `Agent` that brings no code of its own.
+
+Each caller turn goes through the same steps, with or without an LLM:
+
+1. guardrails (emergency, abuse, out-of-scope) and the caller's goodbye, in fixed words;
+2. a tool held for confirmation runs on the caller's own "yes" (checked deterministically,
+   never by the model), and is dropped on "no";
+3. the flow: an intent cue moves the call into a node, and the node's slots are filled from
+   the words (dates, times, numbers, names...);
+4. the answer: with an LLM, the model with the agent's instructions and the tools the current
+   node allows; without one, the node asks for its next missing slot or runs its tool, else
+   the knowledge base answers, else the fallback line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
+from dataclasses import replace
+from typing import Any
+
+from callwright.agents.definition import Agent, AgentRuntime
+from callwright.agents.gated_tools import GatedTools, spoken_value
+from callwright.agents.tool import FunctionTool
+from callwright.flows.engine import FlowState, SlotContext, fill
+from callwright.flows.guardrails import Guardrails
+from callwright.flows.intents import find_cue, intents_from, match_intent, words
+from callwright.flows.slots import extract_yes_no
+from callwright.kb import KnowledgeBase
+from callwright.llm.base import (
+    CallInfo,
+    EndCall,
+    ResponseEvent,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+    TurnContext,
+)
+from callwright.llm.openai_compat import OpenAICompatResponder, OpenAICompatResponderFactory
+
+log = logging.getLogger(__name__)
+Hook = Any  # Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+class AgentResponderFactory:
+    """Creates the generic responder of one `Agent` for each call.
+
+    Args:
+        agent: the definition.
+        runtime: what the server provides (the LLM, if any; the date).
+        kb: the agent's opened knowledge base, if it has one (see `open`).
+    """
+
+    def __init__(self, agent: Agent, runtime: AgentRuntime, kb: KnowledgeBase | None) -> None:
+        self.agent = agent
+        self.runtime = runtime
+        self.kb = kb
+        self.name = f"agent-{agent.name}" + ("-llm" if runtime.llm else "")
+        self.llm: OpenAICompatResponderFactory | None = None
+        if runtime.llm is not None:
+            prompt = agent.instructions or runtime.llm.system_prompt
+            self.llm = OpenAICompatResponderFactory(replace(runtime.llm, system_prompt=prompt))
+        self.hooks: list[Hook] = []
+        self.guardrails = Guardrails(agent.guardrails) if agent.guardrails else None
+        self.intents = intents_from(agent.intents)
+
+    @classmethod
+    async def open(cls, agent: Agent, runtime: AgentRuntime) -> AgentResponderFactory:
+        """Loads the agent's knowledge base (off the event loop) and returns the factory."""
+        kb = None
+        if agent.knowledge is not None:
+            kb = await asyncio.to_thread(
+                KnowledgeBase.from_folder, agent.knowledge, agent.knowledge_threshold
+            )
+        return cls(agent, runtime, kb)
+
+    def for_call(self, call: CallInfo) -> AgentResponder:
+        """Returns the responder that will serve `call`."""
+        return AgentResponder(call, self)
+
+    def deterministic(self) -> AgentResponderFactory:
+        """The same agent without the LLM: what answers when the model fails."""
+        factory = AgentResponderFactory(self.agent, replace(self.runtime, llm=None), self.kb)
+        factory.hooks = self.hooks
+        return factory
+
+    def phrases(self) -> list[str]:
+        """Every line said word for word, for pre-synthesis."""
+        agent = self.agent
+        lines = [agent.greeting, *agent.phrases, *agent.lines.all()]
+        if agent.flow is not None:
+            lines += [s.ask for node in agent.flow.nodes.values() for s in node.slots]
+        lines += [t.filler for t in agent.tools if isinstance(t, FunctionTool) and t.filler]
+        if self.kb is not None:
+            lines += list(self.kb.phrases())
+        return [line for line in dict.fromkeys(lines) if line]
+
+    def add_hook(self, hook: Hook) -> None:
+        """Adds a receiver of the agent's events (webhooks)."""
+        self.hooks.append(hook)
+
+    async def emit(self, kind: str, data: dict[str, Any]) -> None:
+        """Hands an event to every hook; a failing hook is logged, never raised."""
+        for hook in self.hooks:
+            try:
+                await hook(kind, data)
+            except Exception:
+                log.exception("hook failed for %s", kind)
+
+    async def close(self) -> None:
+        """Closes the LLM's HTTP session and the knowledge base."""
+        if self.llm is not None:
+            await self.llm.close()
+        if self.kb is not None:
+            self.kb.close()
+
+
+class AgentResponder:
+    """Serves one call of an `Agent` (see the module docstring for the steps)."""
+
+    def __init__(self, call: CallInfo, factory: AgentResponderFactory) -> None:
+        self.call = call
+        self.factory = factory
+        self.agent = agent = factory.agent
+        flow = agent.flow
+        self.state = FlowState(node=flow.start) if flow is not None else None
+        self.tools = GatedTools(agent, call, factory.kb, self.state)
+        self._llm: OpenAICompatResponder | None = None
+        if factory.llm is not None:
+            self._llm = factory.llm.for_call(call)
+            self._llm._tools = self.tools  # the same gated registry on both paths
+
+    def handoff_facts(self) -> dict[str, Any] | None:
+        """Intent (the flow node), slots and the tools that ran, for the person taking over."""
+        state = self.state
+        node = None if state is None or state.node == self._start else state.node
+        slots = {} if state is None else {k: spoken_value(v) for k, v in state.slots.items()}
+        facts: dict[str, Any] = {"intent": node, "slots": slots, "done": list(self.tools.done)}
+        if self.agent.handoff_facts is not None:
+            facts |= self.agent.handoff_facts(facts)
+        return facts
+
+    @property
+    def _start(self) -> str | None:
+        return self.agent.flow.start if self.agent.flow is not None else None
+
+    async def respond(self, context: TurnContext) -> AsyncIterator[ResponseEvent]:
+        """Streams the reply to the latest turn (see the module docstring)."""
+        lines = self.agent.lines
+        if context.trigger == "call_start":
+            await self.factory.emit("call_started", {"call_id": self.call.call_id})
+            yield TextDelta(self.agent.greeting)
+            return
+        last = next((m for m in reversed(context.history) if m.role == "user"), None)
+        text = last.content if last else ""
+        verdict = self.factory.guardrails.check(text) if self.factory.guardrails else None
+        if verdict is not None:
+            said = {"emergency": lines.emergency, "abuse": lines.abuse}.get(verdict)
+            yield TextDelta(said or lines.out_of_scope)
+            if verdict == "emergency":
+                yield EndCall("emergency")
+            return
+        pending, self.tools.pending = self.tools.pending, None
+        if pending is not None:
+            answer = extract_yes_no(text)
+            if answer is True:
+                async for event in self._run_confirmed(pending):
+                    yield event
+                return
+            if answer is False:
+                yield TextDelta(f"{lines.declined} {lines.anything_else}")
+                return
+        if find_cue(words(text), self.agent.goodbye_cues) is not None:
+            yield TextDelta(lines.goodbye)
+            yield EndCall("caller said goodbye")
+            return
+        self._follow_flow(text)
+        if self._llm is not None:
+            async for event in self._from_llm(context):
+                yield event
+            return
+        async for event in self._without_llm(text):
+            yield event
+
+    def _follow_flow(self, text: str) -> None:
+        """Moves into the node the caller asks for; fills the current node's slots."""
+        state, flow = self.state, self.agent.flow
+        if state is None or flow is None:
+            return
+        intent = match_intent(text, self.factory.intents)
+        if intent is not None and intent != state.node:
+            state.go(intent)
+        node = flow.node(state.node)
+        if node.slots:
+            ctx = SlotContext(today=self.factory.runtime.today())
+            fill(state, node.slots, text, ctx)
+
+    async def _from_llm(self, context: TurnContext) -> AsyncIterator[ResponseEvent]:
+        assert self._llm is not None
+        stream_of = self._llm.respond(context)
+        assert isinstance(stream_of, AsyncGenerator)
+        async with aclosing(stream_of) as stream:
+            async for event in stream:
+                yield event
+                if self.tools.pending is not None:
+                    break  # the model does not get to speak for the confirmation
+        if self.tools.pending is not None:
+            yield TextDelta(self.tools.readback(self.tools.pending))
+
+    async def _without_llm(self, text: str) -> AsyncIterator[ResponseEvent]:
+        lines = self.agent.lines
+        state, flow = self.state, self.agent.flow
+        if state is not None and flow is not None and state.node != flow.start:
+            node = flow.node(state.node)
+            missing = state.missing(node)
+            if missing is not None:
+                state.awaiting = missing.name
+                yield TextDelta(missing.ask)
+                return
+            action = next((t for t in node.tools if t in self.tools), None)
+            if action is not None:
+                arguments = self.tools.arguments(action)
+                call = ToolCall(f"flow_{uuid.uuid4().hex[:8]}", action, arguments)
+                if node.confirm or self.tools.needs_confirmation(action):
+                    self.tools.pending = call
+                    yield TextDelta(self.tools.readback(call))
+                    return
+                async for event in self._run_confirmed(call):
+                    yield event
+                return
+        if self.factory.kb is not None and text:
+            found = await self.factory.kb.answer(text)
+            if found is not None:
+                yield TextDelta(found.passage.text)
+                return
+        yield TextDelta(lines.fallback)
+
+    async def _run_confirmed(self, call: ToolCall) -> AsyncIterator[ResponseEvent]:
+        lines = self.agent.lines
+        result: ToolResult | None = None
+        async for event in self.tools.run_speaking(call):
+            if isinstance(event, ToolResult):
+                result = event
+            yield event
+        assert result is not None
+        if self.state is not None and self.agent.flow is not None:
+            self.state.go(self.agent.flow.start)
+            self.state.stack.clear()
+        if result.error is not None:
+            yield TextDelta(lines.failed)
+            return
+        said = result.result if isinstance(result.result, str) else None
+        if isinstance(result.result, dict) and isinstance(result.result.get("say"), str):
+            said = result.result["say"]
+        yield TextDelta(f"{said or lines.done} {lines.anything_else}")

@@ -1,0 +1,13 @@
+"""The clinic receptionist as an `Agent` (custom code: its own responders)."""
+
+from __future__ import annotations
+
+from callwright.agents.definition import Agent
+from callwright.clinic.flow import LINES
+from callwright.clinic.setup import build_responders
+
+agent = Agent(
+    name="clinic",
+    greeting=LINES["greeting"],
+    responders=build_responders,
+)

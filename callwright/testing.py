@@ -1,0 +1,247 @@
+"""Testing helpers for agent authors: conversations by text, and real calls by voice.
+
+By text (no audio, milliseconds per turn): the agent's responder gets each caller line the way
+a call session gives it (history, escalation triggers first), and each `Turn` says what
+happened: the reply, the tool calls and their arguments, a handoff, the end of the call.
+
+    async with text_agent(agent) as session:
+        call = await session.call()
+        turn = await call.say("Where is my order 1042?")
+        turn.expect_tool("order_status", order_id="1042")
+        assert "shipped" in turn.text
+
+By voice, through the real pipeline (VAD, Whisper, TTS, turn-taking, the call store): load the
+agent's stack once, serve it, and place a simulated call that speaks its lines with espeak-ng.
+
+    async with voice_agent(agent, tmp_path) as server:
+        report = await server.call(["Where is my order 1042?"])
+        record = await server.record(report.call_id)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from callwright.agents.build import build_responders, escalation_for, settings_for
+from callwright.agents.definition import Agent, AgentRuntime
+from callwright.handoff.triggers import Escalation, EscalationTriggers
+from callwright.llm.base import (
+    CallInfo,
+    Closable,
+    EndCall,
+    Message,
+    ResponderFactory,
+    TextDelta,
+    ToolResult,
+    TransferCall,
+    Trigger,
+    TurnContext,
+)
+from callwright.llm.openai_compat import LlmOptions
+
+
+@dataclass(slots=True)
+class Turn:
+    """What the agent did in answer to one caller line.
+
+    Attributes:
+        text: the reply, as it would be spoken.
+        tool_results: the tool calls (name, arguments) and their results, in order.
+        ended: the agent ended the call after this reply (`EndCall`), else None.
+        handoff: why the call went to a person (an escalation trigger or a transfer).
+    """
+
+    text: str = ""
+    tool_results: list[ToolResult] = field(default_factory=list)
+    ended: EndCall | None = None
+    handoff: str | None = None
+
+    @property
+    def tools(self) -> list[str]:
+        """The names of the tools called, in order."""
+        return [r.call.name for r in self.tool_results]
+
+    def expect_tool(self, name: str, **arguments: Any) -> ToolResult:
+        """Asserts `name` was called with (at least) these arguments; returns its result."""
+        for result in self.tool_results:
+            args = result.call.arguments
+            if result.call.name == name and all(args.get(k) == v for k, v in arguments.items()):
+                return result
+        calls = [(r.call.name, r.call.arguments) for r in self.tool_results]
+        raise AssertionError(f"no call of {name} with {arguments}; calls: {calls}")
+
+
+@dataclass(slots=True)
+class TextCall:
+    """One call driven by text. Created by `TextSession.call`."""
+
+    responder: Any
+    info: CallInfo
+    triggers: EscalationTriggers
+    history: list[Message] = field(default_factory=list)
+    turns: list[Turn] = field(default_factory=list)
+    greeting: str = ""
+    ended: EndCall | None = None
+    handoff: str | None = None
+
+    async def say(self, text: str) -> Turn:
+        """The caller says `text`; returns what the agent did."""
+        return await self._turn(text, "user_turn")
+
+    async def press(self, digits: str) -> Turn:
+        """The caller types `digits` on the keypad (one turn, as the session makes it)."""
+        fired = self.triggers.on_key(digits[:1], 0.0) if digits else None
+        if fired is not None:
+            return self._handed_off(fired.reason)
+        return await self._turn(digits, "dtmf")
+
+    @property
+    def tool_results(self) -> list[ToolResult]:
+        """Every tool call of the call so far."""
+        return [r for turn in self.turns for r in turn.tool_results]
+
+    async def _turn(self, text: str, trigger: Trigger) -> Turn:
+        if self.ended is not None or self.handoff is not None:
+            raise AssertionError("the call is over: " + (self.handoff or self.ended.reason))  # type: ignore[union-attr]
+        if trigger != "call_start":
+            fired: Escalation | None = self.triggers.on_caller_turn(text, None, 0.0)
+            if fired is not None:
+                self.history.append(Message("user", text))
+                return self._handed_off(fired.reason)
+            self.history.append(Message("user", text))
+        turn = Turn()
+        parts: list[str] = []
+        context = TurnContext(self.info, tuple(self.history), trigger)
+        async for event in self.responder.respond(context):
+            if isinstance(event, TextDelta):
+                parts.append(event.text)
+            elif isinstance(event, ToolResult):
+                turn.tool_results.append(event)
+            elif isinstance(event, TransferCall):
+                turn.handoff = self.handoff = event.reason
+            elif isinstance(event, EndCall):
+                turn.ended = self.ended = event
+        turn.text = "".join(parts).strip()
+        if turn.text:
+            self.history.append(Message("assistant", turn.text))
+            self.triggers.on_agent_reply(turn.text, 0.0)
+        self.turns.append(turn)
+        return turn
+
+    def _handed_off(self, reason: str) -> Turn:
+        self.handoff = reason
+        turn = Turn(handoff=reason)
+        self.turns.append(turn)
+        return turn
+
+
+@dataclass(slots=True)
+class TextSession:
+    """An agent's responders, built once, for any number of text calls."""
+
+    agent: Agent
+    responders: ResponderFactory
+
+    async def call(self, caller: str = "+15550100", channel: str = "test") -> TextCall:
+        """A new call, greeting included (`TextCall.greeting`)."""
+        info = CallInfo(call_id=f"text-{uuid.uuid4().hex[:12]}", channel=channel, caller=caller)
+        triggers = EscalationTriggers(escalation_for(self.agent))
+        call = TextCall(self.responders.for_call(info), info, triggers)
+        first = await call._turn("", "call_start")
+        call.turns.clear()
+        call.greeting = first.text
+        return call
+
+
+@contextlib.asynccontextmanager
+async def text_agent(
+    agent: Agent,
+    data_dir: Path | None = None,
+    llm: LlmOptions | None = None,
+    today: Callable[[], dt.date] = dt.date.today,
+) -> AsyncIterator[TextSession]:
+    """The agent's responders for text calls; closed on exit.
+
+    Args:
+        agent: the agent under test.
+        data_dir: where an agent with its own data keeps it (a temporary folder).
+        llm: an OpenAI-compatible server (e.g. a scripted fake); None: no LLM.
+        today: the date calls are taken on.
+    """
+    runtime = AgentRuntime(data_dir=data_dir or Path("."), llm=llm, env={}, today=today)
+    responders = await build_responders(agent, runtime)
+    try:
+        yield TextSession(agent, responders)
+    finally:
+        if isinstance(responders, Closable):
+            await responders.close()
+
+
+# --- by voice ----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class VoiceServer:
+    """A live server for one agent on a loopback port (see `voice_agent`)."""
+
+    url: str
+    stack: Any
+
+    async def call(self, lines: Sequence[str], voice: str = "en-us", **kwargs: Any) -> Any:
+        """Places a call over the native WebSocket that speaks `lines`; returns its report."""
+        from callwright.sim.caller import CallerSimulator, ScriptLine
+        from callwright.tts.espeak import EspeakTts
+
+        simulator = CallerSimulator(self.url, EspeakTts(voice=voice, words_per_minute=150))
+        return await simulator.run([ScriptLine(text) for text in lines], **kwargs)
+
+    async def record(self, call_id: str, timeout_s: float = 15.0) -> Any:
+        """The stored call (transcript, events, tool calls) once the server has finished it."""
+        for _ in range(int(timeout_s * 10)):
+            detail = await self.stack.store.get_call(call_id)
+            if detail is not None and detail.record.status != "active":
+                return detail
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"call {call_id} never finished")
+
+
+@contextlib.asynccontextmanager
+async def voice_agent(
+    agent: Agent, data_dir: Path, settings: Any = None, telephony: Any = None
+) -> AsyncIterator[VoiceServer]:
+    """Loads the real pipeline for `agent` (seconds: models) and serves it on a free port.
+
+    Args:
+        agent: the agent under test.
+        data_dir: the call store and the agent's data go here.
+        settings: a `config.Settings` to start from (default: the environment's).
+        telephony: `TelephonySettings` for phone calls (Twilio/Telnyx webhooks and streams).
+    """
+    from aiohttp import web
+
+    from callwright.config import Settings
+    from callwright.server.app import create_app
+    from callwright.server.runtime import load_stack
+
+    base = settings if settings is not None else Settings.from_env()
+    chosen = settings_for(replace(base, data_dir=data_dir), agent)
+    stack = await load_stack(chosen, agent)
+    runner = web.AppRunner(create_app(stack, telephony or chosen.telephony, "test-token"))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield VoiceServer(f"ws://127.0.0.1:{port}/v1/ws", stack)
+    finally:
+        await runner.cleanup()
+        if isinstance(stack.responders, Closable):
+            await stack.responders.close()
+        await stack.store.close()

@@ -1,0 +1,313 @@
+"""The public agent API: `@tool` schemas, the generic responder by text, loading agents."""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+from callwright import (
+    Agent,
+    AgentLoadError,
+    CallInfo,
+    Flow,
+    GuardrailOptions,
+    HasDeterministicFallback,
+    HasHandoffFacts,
+    HasPhrases,
+    LlmOptions,
+    Node,
+    SlotSpec,
+    load_agent,
+    tool,
+)
+from callwright.testing import text_agent
+from tests.fakes.openai_server import FakeToolCall, Reply, start_fake_openai
+
+MONDAY = dt.date(2026, 11, 23)
+booked: list[dict[str, object]] = []
+
+
+@tool(timeout=2.0, retries=1, filler="One moment.")
+async def order_status(order_id: str, verbose: bool = False) -> dict[str, str]:
+    """Looks up where an order is.
+
+    Args:
+        order_id: the order number the caller
+            read out.
+        verbose: include the carrier.
+    """
+    return {"order_id": order_id, "status": "shipped"}
+
+
+@tool(confirm=True, confirm_prompt="Return order {order_id} because it is {reason}?")
+async def start_return(
+    order_id: str, reason: Literal["damaged", "too small"], call: CallInfo
+) -> str:
+    """Opens a return.
+
+    Args:
+        order_id: the order.
+        reason: why it goes back.
+    """
+    booked.append({"order_id": order_id, "reason": reason, "call": call.call_id})
+    return f"Your return for order {order_id} is open."
+
+
+@tool(confirm=True)
+async def book_visit(date: dt.date, idempotency_key: str) -> str:
+    """Books a visit on a day."""
+    booked.append({"date": date, "key": idempotency_key})
+    return "You're booked."
+
+
+def test_tool_schema_comes_from_hints_and_docstring() -> None:
+    assert order_status.name == "order_status"
+    assert order_status.description == "Looks up where an order is."
+    assert order_status.parameters == {
+        "type": "object",
+        "properties": {
+            "order_id": {"type": "string", "description": "the order number the caller read out."},
+            "verbose": {"type": "boolean", "description": "include the carrier."},
+        },
+        "required": ["order_id"],
+    }
+    assert (order_status.timeout, order_status.retries, order_status.filler) == (
+        2.0,
+        1,
+        "One moment.",
+    )
+    # The CallInfo parameter is the runtime's, not the model's; Literal becomes an enum.
+    props = start_return.parameters["properties"]
+    assert set(props) == {"order_id", "reason"}
+    assert props["reason"] == {
+        "type": "string",
+        "enum": ["damaged", "too small"],
+        "description": "why it goes back.",
+    }
+    assert start_return.call_param == "call" and start_return.confirm
+    assert "idempotency_key" not in book_visit.parameters["properties"]
+
+
+def test_tool_rejects_sync_functions_and_missing_hints() -> None:
+    def sync(x: int) -> int:
+        return x
+
+    with pytest.raises(TypeError):
+        tool(sync)  # type: ignore[arg-type]
+
+    async def untyped(x):  # type: ignore[no-untyped-def]
+        return x
+
+    with pytest.raises(TypeError):
+        tool(untyped)
+
+
+RETURNS = Flow(
+    "shop",
+    start="menu",
+    nodes={
+        "menu": Node("menu"),
+        "return": Node(
+            "return",
+            slots=(
+                SlotSpec("order_id", "digits", "What is your order number?"),
+                SlotSpec("reason", "text", "Why are you returning it?"),
+            ),
+            tools=frozenset({"start_return"}),
+        ),
+    },
+)
+
+
+def shop_agent(knowledge: Path | None = None) -> Agent:
+    return Agent(
+        name="shop",
+        instructions="You are the shop's phone assistant.",
+        greeting="Hello, Example Shop.",
+        knowledge=knowledge,
+        flow=RETURNS,
+        intents={"return": ["return", "send it back"]},
+        tools=[order_status, start_return],
+        guardrails=GuardrailOptions(emergency=("fire",), abuse=(), out_of_scope=("lawyer",)),
+    )
+
+
+@pytest.fixture
+def knowledge(tmp_path: Path) -> Path:
+    folder = tmp_path / "knowledge"
+    folder.mkdir()
+    (folder / "shop.md").write_text(
+        "# Opening hours\n\nThe shop answers the phone from nine to five, Monday to Saturday.\n"
+    )
+    return folder
+
+
+async def test_flow_without_llm_fills_slots_confirms_and_runs_the_tool(knowledge: Path) -> None:
+    async with text_agent(shop_agent(knowledge), today=lambda: MONDAY) as session:
+        call = await session.call()
+        assert call.greeting == "Hello, Example Shop."
+        hours = await call.say("When do you answer the phone?")
+        assert "nine to five" in hours.text
+        asked = await call.say("I want to send it back.")
+        assert asked.text == "What is your order number?"
+        assert (await call.say("It's 4 2 1 7.")).text == "Why are you returning it?"
+        readback = await call.say("too small")
+        assert readback.text == "Return order 4217 because it is too small?"
+        assert readback.tool_results == []  # nothing runs before the caller's yes
+        done = await call.say("Yes, please.")
+        result = done.expect_tool("start_return", order_id="4217", reason="too small")
+        assert result.error is None
+        assert done.text.startswith("Your return for order 4217 is open.")
+        assert booked[-1] == {"order_id": "4217", "reason": "too small", "call": call.info.call_id}
+        facts = call.responder.handoff_facts()
+        assert facts["done"] == ["start_return"]
+        bye = await call.say("That's all, goodbye.")
+        assert bye.ended is not None and bye.text == "Thank you for calling. Goodbye!"
+
+
+async def test_guardrails_and_escalation_by_text() -> None:
+    agent = Agent(
+        name="a",
+        escalation_cues=("speak to the manager",),
+        guardrails=GuardrailOptions(emergency=("fire",), abuse=(), out_of_scope=()),
+    )
+    async with text_agent(agent) as session:
+        call = await session.call()
+        fire = await call.say("There is a fire in the building!")
+        assert fire.ended is not None and "911" in fire.text
+        other = await session.call()
+        turn = await other.say("Let me speak to the manager.")
+        assert turn.handoff is not None and turn.text == ""
+
+
+async def test_llm_is_bounded_by_the_flow_and_confirmation() -> None:
+    ret = FakeToolCall("start_return", {"order_id": "77", "reason": "damaged"})
+    script = [Reply("", [ret])]  # asked once: the yes is checked without the model
+    async with start_fake_openai(script) as fake:
+        llm = LlmOptions(base_url=fake.base_url, model="fake")
+        async with text_agent(shop_agent(), llm=llm) as session:
+            assert isinstance(session.responders, HasDeterministicFallback)
+            assert isinstance(session.responders, HasPhrases)
+            call = await session.call()
+            first = await call.say("Can you return order 77?")
+            # "return" moved the call into the return node: the tool is allowed, but held.
+            assert first.tools == ["start_return"]
+            held = first.tool_results[0].result
+            assert held["status"] == "awaiting_confirmation"
+            assert first.text == "Return order 77 because it is damaged?"
+            assert [r for r in booked if r.get("order_id") == "77"] == []
+            done = await call.say("Yes.")
+            done.expect_tool("start_return", order_id="77", reason="damaged")
+            assert [r["reason"] for r in booked if r.get("order_id") == "77"] == ["damaged"]
+            assert fake.requests[0]["messages"][0]["content"].startswith("You are the shop's")
+            offered = {t["function"]["name"] for t in fake.requests[0]["tools"]}
+            assert offered == {"order_status", "start_return"}
+            assert isinstance(call.responder, HasHandoffFacts)
+
+
+async def test_llm_refuses_a_tool_outside_the_current_node() -> None:
+    script = [[FakeToolCall("start_return", {"order_id": "9", "reason": "damaged"})], "Okay."]
+    async with start_fake_openai(script) as fake:
+        llm = LlmOptions(base_url=fake.base_url, model="fake")
+        async with text_agent(shop_agent(), llm=llm) as session:
+            call = await session.call()
+            turn = await call.say("Where is my parcel?")
+            assert turn.tool_results[0].error and "not allowed" in turn.tool_results[0].error
+            offered = {t["function"]["name"] for t in fake.requests[0]["tools"]}
+            assert offered == {"order_status"}  # the return node's tool is not offered
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_yaml_agent_loads_with_http_tools(tmp_path: Path) -> None:
+    (tmp_path / "kb").mkdir()
+    spec = write(
+        tmp_path / "agent.yaml",
+        """\
+        name: shop
+        greeting: Hello.
+        instructions: Be brief.
+        knowledge: kb
+        tools:
+          - name: order_status
+            description: Looks up an order.
+            url: http://127.0.0.1:9/orders/{order_id}
+            parameters:
+              type: object
+              properties: {order_id: {type: string}}
+              required: [order_id]
+            auth_header: {name: Authorization, env: SHOP_TOKEN}
+            timeout: 3
+        escalation:
+          phrases: [speak to the manager]
+          transfer_number: "+15550100"
+        """,
+    )
+    agent = load_agent(str(spec), env={"SHOP_TOKEN": "Bearer x"})
+    assert agent.name == "shop" and agent.knowledge == (tmp_path / "kb").resolve()
+    assert [t.name for t in agent.tools] == ["order_status"]
+    assert agent.tools[0].parameters["required"] == ["order_id"]
+    assert agent.transfer_number == "+15550100"
+    assert agent.escalation_cues == ("speak to the manager",)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            "name: x\ntools:\n  - name: t\n    description: d\n",
+            "agent.yaml line 3: tools[0].url: required",
+        ),
+        ("name: x\ngreting: hi\n", "agent.yaml line 2: greting: unknown field"),
+        ("greeting: hi\n", "agent.yaml line 1: name: required"),
+        (
+            "name: x\ntools:\n  - name: t\n    description: d\n    url: http://h/{id}\n",
+            "agent.yaml line 5: tools[0].url: {id} is not a parameter",
+        ),
+        (
+            "name: x\ntools:\n  - name: t\n    description: d\n    url: http://h/\n"
+            "    auth_header: {name: Authorization, env: NOPE_UNSET}\n",
+            "agent.yaml line 6: tools[0].auth_header.env: NOPE_UNSET is not set",
+        ),
+        (
+            "name: x\ntools:\n  - name: t\n    description: d\n    url: http://h/\n"
+            "    timeout: -1\n",
+            "agent.yaml line 6: tools[0].timeout: must be a positive number",
+        ),
+        ("name: [x\n", "agent.yaml line 2: not valid YAML"),
+    ],
+)
+def test_yaml_errors_name_the_line_and_the_field(tmp_path: Path, body: str, message: str) -> None:
+    spec = tmp_path / "agent.yaml"
+    spec.write_text(body)
+    with pytest.raises(AgentLoadError) as raised:
+        load_agent(str(spec), env={})
+    assert str(raised.value).startswith(message), str(raised.value)
+
+
+def test_python_agents_load_by_path_and_by_module(tmp_path: Path) -> None:
+    write(tmp_path / "helpers_for_agent.py", "GREETING = 'Hi from a helper.'\n")
+    path = write(
+        tmp_path / "my_agent.py",
+        """\
+        from callwright import Agent
+        from helpers_for_agent import GREETING
+
+        agent = Agent(name="mine", greeting=GREETING)
+        other = Agent(name="other")
+        """,
+    )
+    assert load_agent(str(path)).greeting == "Hi from a helper."
+    assert load_agent(f"{path}:other").name == "other"
+    assert load_agent("callwright.clinic.agent:agent").name == "clinic"
+    with pytest.raises(AgentLoadError, match=r"not a callwright\.Agent"):
+        load_agent(f"{path}:GREETING")
+    with pytest.raises(AgentLoadError, match="cannot import"):
+        load_agent("no_such_module_here:agent")
