@@ -187,6 +187,42 @@ async def text_agent(
 # --- by voice ----------------------------------------------------------------------------
 
 
+async def agent_stack(
+    agent: Agent,
+    models: Any,
+    data_dir: Path,
+    llm: LlmOptions | None = None,
+    today: Callable[[], dt.date] = dt.date.today,
+) -> Any:
+    """A stack for `agent` that reuses already loaded models, with its own call store.
+
+    Loading the models takes seconds; tests that place calls to several agents load them
+    once (`server.runtime.load_stack`) and give each agent its own stack with this.
+
+    Args:
+        agent: the agent to serve.
+        models: a loaded `AgentStack` (its VAD, STT and TTS are shared).
+        data_dir: the agent's call store and data go here.
+        llm: an OpenAI-compatible server; the agent's flow answers when it fails.
+        today: the date calls are taken on.
+    """
+    from callwright.llm.base import EmitsEvents, HasDeterministicFallback
+    from callwright.llm.fallback import FallbackResponderFactory
+    from callwright.store.open import open_store
+
+    runtime = AgentRuntime(data_dir=data_dir, llm=llm, env={}, today=today)
+    responders = await build_responders(agent, runtime)
+    if llm is not None and isinstance(responders, HasDeterministicFallback):
+        responders = FallbackResponderFactory(responders, responders.deterministic())
+    return replace(
+        models,
+        responders=responders,
+        store=await open_store(data_dir / "calls.sqlite3", env={}),
+        escalation=escalation_for(agent),
+        events=responders.emit if isinstance(responders, EmitsEvents) else None,
+    )
+
+
 @dataclass(slots=True)
 class VoiceServer:
     """A live server for one agent on a loopback port (see `voice_agent`)."""
