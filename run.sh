@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # callwright's one entry point for a fresh machine.
-#   ./run.sh            set up if needed, then serve the demo agent on the embedded models
+#   ./run.sh            set up if needed, then serve the clinic example agent on the embedded models
+#                       (CALLWRIGHT_AGENT or --agent picks another)
 #   ./run.sh test       set up if needed, then run the test suite
 #   ./run.sh setup      only set up
 #   ./run.sh <args>     anything else goes to the `callwright` command (e.g. ./run.sh call)
@@ -41,6 +42,9 @@ setup() {
     "$VENV/bin/python" -m pip install -q --no-deps "silero-vad>=5.1"
     echo "$want" >"$STAMP"
 }
+
+# The agent `serve` runs unless --agent says otherwise: the clinic receptionist example.
+export CALLWRIGHT_AGENT="${CALLWRIGHT_AGENT:-examples/clinic/agent.py}"
 
 cmd="${1:-serve}"
 case "$cmd" in

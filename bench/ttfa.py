@@ -27,6 +27,7 @@ from pathlib import Path
 import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
+AGENT = "examples/clinic/agent.py"  # the agent the benchmark calls
 sys.path.insert(0, str(ROOT))
 
 from callwright.sim.caller import CallerSimulator, CallReport, ScriptLine  # noqa: E402
@@ -198,7 +199,7 @@ async def main() -> None:
             if phone:
                 env["CALLWRIGHT_TWILIO_AUTH_TOKEN"] = BENCH_AUTH_TOKEN
             server = subprocess.Popen(
-                [sys.executable, "-m", "callwright", "serve", "--port", str(port),
+                [sys.executable, "-m", "callwright", "serve", "--agent", AGENT, "--port", str(port),
                  "--data-dir", data_dir, *args.server_arg],
                 cwd=ROOT, env=env,
             )  # fmt: skip

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+AGENT = "examples/clinic/agent.py"  # the agent the benchmark calls
 sys.path.insert(0, str(ROOT))
 
 from bench.ttfa import free_port, percentile, wait_healthy  # noqa: E402
@@ -64,7 +65,7 @@ async def server(semantic: bool) -> AsyncIterator[str]:
     }
     with tempfile.TemporaryDirectory() as data_dir:
         process = subprocess.Popen(
-            [sys.executable, "-m", "callwright", "serve", "--port", str(port),
+            [sys.executable, "-m", "callwright", "serve", "--agent", AGENT, "--port", str(port),
              "--data-dir", data_dir],
             cwd=ROOT, env=env,
         )  # fmt: skip

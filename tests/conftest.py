@@ -12,12 +12,12 @@ import pytest
 from aiohttp import web
 
 from callwright.agent.stack import AgentStack
-from callwright.clinic.agent import agent as clinic_agent
 from callwright.config import Settings
 from callwright.server.app import create_app
 from callwright.server.runtime import load_stack
 from callwright.store.base import CallDetail
 from callwright.stt.whisper import WhisperOptions, WhisperStt
+from examples.clinic.agent import agent as clinic_agent
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CONSOLE_TOKEN = "test-console-token"  # the handoff console's sign-in token in every test server

@@ -25,7 +25,7 @@ from callwright import (
     tool,
 )
 from callwright.testing import text_agent
-from tests.fakes.openai_server import FakeToolCall, Reply, start_fake_openai
+from tests.fakes.openai_server import FakeToolCall, Reply, ScriptItem, start_fake_openai
 
 MONDAY = dt.date(2026, 11, 23)
 booked: list[dict[str, object]] = []
@@ -210,7 +210,10 @@ async def test_llm_is_bounded_by_the_flow_and_confirmation() -> None:
 
 
 async def test_llm_refuses_a_tool_outside_the_current_node() -> None:
-    script = [[FakeToolCall("start_return", {"order_id": "9", "reason": "damaged"})], "Okay."]
+    script: list[ScriptItem] = [
+        [FakeToolCall("start_return", {"order_id": "9", "reason": "damaged"})],
+        "Okay.",
+    ]
     async with start_fake_openai(script) as fake:
         llm = LlmOptions(base_url=fake.base_url, model="fake")
         async with text_agent(shop_agent(), llm=llm) as session:
@@ -306,7 +309,7 @@ def test_python_agents_load_by_path_and_by_module(tmp_path: Path) -> None:
     )
     assert load_agent(str(path)).greeting == "Hi from a helper."
     assert load_agent(f"{path}:other").name == "other"
-    assert load_agent("callwright.clinic.agent:agent").name == "clinic"
+    assert load_agent("examples.clinic.agent:agent").name == "clinic"
     with pytest.raises(AgentLoadError, match=r"not a callwright\.Agent"):
         load_agent(f"{path}:GREETING")
     with pytest.raises(AgentLoadError, match="cannot import"):

@@ -15,10 +15,10 @@ import pytest
 from playwright.async_api import Page
 
 from callwright.agent.stack import AgentStack
-from callwright.flows.demo import CLINIC_FACTS
 from callwright.sim.caller import CallerSimulator, ScriptLine
 from callwright.store.base import CallFilter, CallSummary
 from callwright.tts.espeak import EspeakTts
+from examples.clinic.front_desk import CLINIC_FACTS
 from tests.browser import chromium, console_errors, fmt_ms, placeholder_words, screenshot
 from tests.conftest import http_base
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from playwright.async_api import Page
 
 from callwright.agent.stack import AgentStack
-from callwright.flows.demo import CLINIC_FACTS
 from callwright.tts.espeak import EspeakTts
+from examples.clinic.front_desk import CLINIC_FACTS
 from tests.browser import (
     chromium,
     console_errors,

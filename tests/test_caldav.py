@@ -13,11 +13,11 @@ import aiohttp
 import pytest
 
 from callwright.agent.stack import AgentStack
-from callwright.clinic.factory import ClinicResponderFactory
 from callwright.flows.slots import extract_date
 from callwright.integrations.caldav import CalDavCalendar, CalDavOptions
 from callwright.sim.caller import CallerSimulator, ScriptLine
 from callwright.tts.espeak import EspeakTts
+from examples.clinic.factory import ClinicResponderFactory
 from tests.fakes.clinic import open_test_clinic, start
 
 

@@ -6,12 +6,12 @@ import numpy as np
 
 from callwright.agent.stack import AgentStack
 from callwright.audio.wav import write_wav
-from callwright.clinic.factory import KNOWLEDGE_DIR
 from callwright.kb import load_passages
 from callwright.sim.caller import CallerSimulator, ScriptLine
 from callwright.sim.report import transcribe_report
 from callwright.stt.whisper import WhisperStt
 from callwright.tts.espeak import EspeakTts
+from examples.clinic.factory import KNOWLEDGE_DIR
 from tests.conftest import ARTIFACTS, normalize, word_overlap
 
 CALLER_VOICE = EspeakTts(voice="en-us", words_per_minute=160)

@@ -8,13 +8,13 @@ import datetime as dt
 from typing import Any
 
 from callwright.agent.stack import AgentStack
-from callwright.clinic.factory import ClinicResponderFactory
-from callwright.clinic.flow import LINES
-from callwright.clinic.store import ClinicStore
 from callwright.flows.slots import extract_date
 from callwright.sim.caller import CallerSimulator, CallReport, ScriptLine
 from callwright.store.base import CallDetail
 from callwright.tts.espeak import EspeakTts
+from examples.clinic.factory import ClinicResponderFactory
+from examples.clinic.flow import LINES
+from examples.clinic.store import ClinicStore
 from tests.conftest import finished_call as finished
 
 CALLER_VOICE = EspeakTts(voice="en-us", words_per_minute=160)

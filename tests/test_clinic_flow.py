@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from callwright.clinic.flow import LINES
-from callwright.clinic.receptionist import Receptionist
-from callwright.clinic.store import Patient
+from examples.clinic.flow import LINES
+from examples.clinic.receptionist import Receptionist
+from examples.clinic.store import Patient
 from tests.fakes.clinic import MONDAY, open_test_clinic, start
 
 WEDNESDAY = MONDAY + dt.timedelta(days=2)

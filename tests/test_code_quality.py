@@ -25,5 +25,5 @@ def test_ruff_format() -> None:
 
 
 def test_mypy() -> None:
-    result = run(str(BIN / "mypy"), "callwright", "tests", "bench")
+    result = run(str(BIN / "mypy"), "callwright", "examples", "tests", "bench")
     assert result.returncode == 0, result.stdout + result.stderr

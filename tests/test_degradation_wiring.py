@@ -7,7 +7,6 @@ from pathlib import Path
 
 from callwright.agent.stack import AgentStack
 from callwright.agents.build import runtime_for
-from callwright.clinic.setup import build_responders
 from callwright.config import Settings
 from callwright.degradation import DegradationSettings
 from callwright.llm.fallback import FallbackResponderFactory
@@ -16,6 +15,7 @@ from callwright.sim.caller import CallerSimulator, ScriptLine
 from callwright.stt.fallback import FallbackStt
 from callwright.tts.espeak import EspeakTts
 from callwright.tts.fallback import FallbackTts
+from examples.clinic.setup import build_responders
 from tests.conftest import serve, word_overlap
 from tests.fakes.openai_audio import Fail, Hang, Speak, Transcribe, start_fake_audio
 from tests.fakes.openai_server import HttpError, start_fake_openai

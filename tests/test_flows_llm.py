@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from callwright.clinic.factory import ClinicOptions, open_clinic
-from callwright.clinic.llm_path import ClinicLlmResponderFactory
 from callwright.llm.openai_compat import LlmOptions
+from examples.clinic.factory import ClinicOptions, open_clinic
+from examples.clinic.llm_path import ClinicLlmResponderFactory
 from tests.fakes.clinic import MONDAY, start
 from tests.fakes.openai_server import FakeOpenAI, FakeToolCall, Reply, ScriptItem, start_fake_openai
 
@@ -118,7 +118,7 @@ async def test_guardrails_run_before_the_model(tmp_path: Path) -> None:
 
 
 async def test_llm_reschedules_and_cancels_after_confirmation(tmp_path: Path) -> None:
-    from callwright.clinic.store import ClinicStore
+    from examples.clinic.store import ClinicStore
 
     seed = await ClinicStore.open(tmp_path / "clinic.sqlite3")
     apt = await seed.book("pat_david", "patel", dt.datetime(2026, 11, 24, 10, 0), "seed-llm-2")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from callwright.clinic.factory import KNOWLEDGE_DIR
 from callwright.kb import KnowledgeBase
 from callwright.kb.base import parse_markdown
+from examples.clinic.factory import KNOWLEDGE_DIR
 
 CLINIC_GENERIC = ("clinic", "office", "practice")
 

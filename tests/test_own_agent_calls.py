@@ -27,7 +27,7 @@ from callwright.store.base import CallDetail
 from callwright.telephony.settings import TelephonySettings
 from callwright.testing import agent_stack
 from tests.conftest import word_overlap
-from tests.fakes.openai_server import FakeToolCall, start_fake_openai
+from tests.fakes.openai_server import FakeToolCall, ScriptItem, start_fake_openai
 from tests.fakes.twilio_rest import ACCOUNT_SID, AUTH_TOKEN, fake_twilio, serve_phone
 from tests.test_twilio_calls import CALLER_VOICE, record_of
 
@@ -119,7 +119,7 @@ async def phone_call(served: AgentStack, script: list[Any]) -> tuple[CallDetail,
 
 
 def tool_calls(detail: CallDetail) -> list[dict[str, Any]]:
-    return [e.data for e in detail.events if e.kind == "tool_call"]
+    return [dict(e.data) for e in detail.events if e.kind == "tool_call"]
 
 
 def check_the_call(detail: CallDetail, report: Any, reply: str, requests: list[Any]) -> None:
@@ -150,7 +150,7 @@ async def test_yaml_agent_answers_a_phone_call_with_its_http_tool(
     stack: AgentStack, agent_folder: Path, tmp_path: Path
 ) -> None:
     reply = "Your order has shipped."
-    script = [[FakeToolCall("order_status", {"order_id": "1042"})], reply]
+    script: list[ScriptItem] = [[FakeToolCall("order_status", {"order_id": "1042"})], reply]
     async with shop_backend() as (backend, seen), start_fake_openai(script) as fake:
         spec = agent_folder / "agent.yaml"
         spec.write_text(textwrap.dedent(AGENT_YAML).format(backend=backend))
@@ -160,7 +160,7 @@ async def test_yaml_agent_answers_a_phone_call_with_its_http_tool(
         try:
             detail, report = await phone_call(served, script)
         finally:
-            await served.responders.close()  # type: ignore[attr-defined]
+            await served.responders.close()
             await served.store.close()
     check_the_call(detail, report, reply, fake.requests)
     assert seen == [{"id": "1042", "auth": TOKEN}]  # the auth header came from the environment
@@ -177,7 +177,7 @@ async def test_python_agent_answers_a_phone_call_with_its_tool(
     stack: AgentStack, agent_folder: Path, tmp_path: Path
 ) -> None:
     reply = "Your order is out for delivery."
-    script = [[FakeToolCall("order_status", {"order_id": "2077"})], reply]
+    script: list[ScriptItem] = [[FakeToolCall("order_status", {"order_id": "2077"})], reply]
     async with start_fake_openai(script) as fake:
         agent = load_agent(str(agent_folder / "agent.py"))
         llm = LlmOptions(base_url=fake.base_url, model="fake")
@@ -185,7 +185,7 @@ async def test_python_agent_answers_a_phone_call_with_its_tool(
         try:
             detail, report = await phone_call(served, script)
         finally:
-            await served.responders.close()  # type: ignore[attr-defined]
+            await served.responders.close()
             await served.store.close()
     check_the_call(detail, report, reply, fake.requests)
     calls = tool_calls(detail)

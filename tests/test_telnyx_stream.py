@@ -20,11 +20,11 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from callwright.agent.stack import AgentStack
 from callwright.audio.mulaw import mulaw_decode, mulaw_encode
 from callwright.audio.resample import resample
-from callwright.flows.demo import DemoResponderFactory
 from callwright.sim.caller import speech_bounds
 from callwright.stt.whisper import WhisperStt
 from callwright.telephony.settings import TelephonySettings
 from callwright.tts.espeak import EspeakTts
+from examples.clinic.front_desk import DemoResponderFactory
 from tests.conftest import word_overlap
 from tests.fakes.twilio_rest import serve_phone
 

@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 
 from callwright.agent.silence import SilenceOptions
 from callwright.agent.stack import AgentStack
-from callwright.flows.demo import CLINIC_FACTS
 from callwright.llm.base import CallInfo, ResponseEvent, TextDelta, TurnContext
 from callwright.sim.caller import CallerSimulator, ScriptLine
 from callwright.tts.espeak import EspeakTts
+from examples.clinic.front_desk import CLINIC_FACTS
 from tests.conftest import serve, word_overlap
 
 VOICE = EspeakTts(voice="en-us", words_per_minute=160)

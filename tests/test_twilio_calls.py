@@ -13,13 +13,13 @@ import pytest
 from callwright.agent.stack import AgentStack
 from callwright.audio.resample import resample
 from callwright.audio.wav import write_wav
-from callwright.flows.demo import CLINIC_FACTS, DemoResponderFactory
 from callwright.sim.caller import ScriptLine
 from callwright.sim.twilio_caller import KeyPresses, PhoneCallReport, TwilioCallerSimulator
 from callwright.store.base import CallDetail
 from callwright.stt.whisper import WhisperStt
 from callwright.telephony.settings import TelephonySettings
 from callwright.tts.espeak import EspeakTts
+from examples.clinic.front_desk import CLINIC_FACTS, DemoResponderFactory
 from tests.conftest import ARTIFACTS, normalize, word_overlap
 from tests.fakes.twilio_rest import (
     ACCOUNT_SID,

@@ -8,12 +8,12 @@ import dataclasses
 import numpy as np
 
 from callwright.agent.stack import AgentStack
-from callwright.flows.demo import DemoResponderFactory
 from callwright.sim.caller import ScriptLine
 from callwright.sim.twilio_caller import TwilioCallerSimulator
 from callwright.telephony.settings import TelephonySettings
 from callwright.transports.jitter import JitterBuffer
 from callwright.tts.espeak import EspeakTts
+from examples.clinic.front_desk import DemoResponderFactory
 from tests.conftest import word_overlap
 from tests.fakes.twilio_rest import AUTH_TOKEN, serve_phone
 

@@ -27,7 +27,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-CLINIC = "callwright.clinic.agent:agent"
+CLINIC = "examples/clinic/agent.py"
 
 
 @contextlib.asynccontextmanager

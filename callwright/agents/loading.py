@@ -52,10 +52,26 @@ def load_agent(spec: str, env: Mapping[str, str] | None = None) -> Agent:
 
 
 def _import_file(path: Path) -> object:
-    """Imports a Python file as a module; its folder goes on sys.path for its own imports."""
+    """Imports a Python file as a module; its folder goes on sys.path for its own imports.
+
+    A file inside a package (folders with `__init__.py`) is imported by its dotted name, with
+    the folder above the top package on sys.path, so its package imports work as in tests.
+    """
     path = path.resolve()
     if not path.is_file():
         raise AgentLoadError(f"--agent {path}: no such file")
+    if (path.parent / "__init__.py").is_file():
+        top = path.parent
+        while (top.parent / "__init__.py").is_file():
+            top = top.parent
+        root = top.parent
+        dotted = ".".join(path.relative_to(root).with_suffix("").parts)
+        if str(root) not in sys.path:
+            sys.path.insert(0, str(root))
+        try:
+            return importlib.import_module(dotted)
+        except Exception as exc:
+            raise AgentLoadError(f"--agent {path}: failed to import {dotted}: {exc!r}") from exc
     folder = str(path.parent)
     if folder not in sys.path:
         sys.path.insert(0, folder)

@@ -3,7 +3,7 @@
 Plain CalDAV over HTTP: MKCALENDAR once, then one iCalendar resource per appointment, PUT on
 booking and rescheduling (same UID, so the event moves) and marked STATUS:CANCELLED on
 cancellation, so the calendar keeps the history the way front desks expect. The embedded store
-stays the system of record; the calendar is a copy the clinic's staff look at.
+stays the system of record; the calendar is a copy the staff look at.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ class CalDavOptions:
     """A calendar collection.
 
     Attributes:
-        url: the collection, e.g. "http://127.0.0.1:5232/clinic/appointments/".
+        url: the collection, e.g. "http://127.0.0.1:5232/office/appointments/".
         username: for basic auth, if the server needs it.
         password: for basic auth.
         slot_minutes: length of an appointment event.
@@ -57,7 +57,7 @@ def to_ical(appointment: dict[str, Any], summary: str, slot_minutes: int = 30) -
     lines = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
-        "PRODID:-//callwright//clinic//EN",
+        "PRODID:-//callwright//appointments//EN",
         "BEGIN:VEVENT",
         f"UID:{appointment['id']}",
         f"DTSTAMP:{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}",
@@ -72,7 +72,7 @@ def to_ical(appointment: dict[str, Any], summary: str, slot_minutes: int = 30) -
 
 
 class CalDavCalendar:
-    """Writes appointments to one CalDAV calendar. A clinic hook: pass `on_event`."""
+    """Writes appointments to one CalDAV calendar. An agent event hook: pass `on_event`."""
 
     def __init__(self, options: CalDavOptions) -> None:
         self.options = options
@@ -92,7 +92,7 @@ class CalDavCalendar:
     def _event_url(self, uid: str) -> str:
         return self.options.url.rstrip("/") + f"/{uid}.ics"
 
-    async def ensure_calendar(self, name: str = "Clinic appointments") -> None:
+    async def ensure_calendar(self, name: str = "Appointments") -> None:
         """Creates the calendar collection unless it exists."""
         body = _MKCALENDAR_BODY.format(name=name)
         headers = {"Content-Type": "application/xml; charset=utf-8"}
@@ -121,7 +121,7 @@ class CalDavCalendar:
             return await response.text()
 
     async def on_event(self, kind: str, data: dict[str, Any]) -> None:
-        """Clinic hook: mirrors booked, moved and cancelled appointments."""
+        """Event hook: mirrors booked, moved and cancelled appointments."""
         if kind not in ("appointment_booked", "appointment_rescheduled", "appointment_cancelled"):
             return
         summary = f"Appointment {data.get('doctor_id', '')} / {data.get('patient_id', '')}"

@@ -133,7 +133,7 @@ class WebhookSender:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     async def emit(self, kind: str, data: dict[str, Any]) -> None:
-        """Queues an event; returns at once (a clinic hook)."""
+        """Queues an event; returns at once (an agent event hook)."""
         if self.options.events and kind not in self.options.events:
             return
         event_id = "evt_" + uuid.uuid4().hex[:16]

@@ -4,7 +4,7 @@ Passages come from markdown files: each heading starts a passage, an optional
 `Keywords:` line adds words callers use for it (indexed, never spoken), and the body is the
 answer, written to be spoken. Retrieval is SQLite FTS5 with BM25 ranking; the confidence of
 an answer is the share of the question's informative words (weighted by IDF) that the passage
-covers, so a question about something the clinic never wrote down scores low even when a
+covers, so a question about something the business never wrote down scores low even when a
 passage shares one common word with it.
 """
 
@@ -39,7 +39,7 @@ class Passage:
     """One answerable fact.
 
     Attributes:
-        key: stable id: file stem and heading slug ("clinic/opening-hours").
+        key: stable id: file stem and heading slug ("shop/opening-hours").
         title: the heading.
         text: the answer as it is spoken.
         keywords: extra words callers use for it.
@@ -117,7 +117,7 @@ class KnowledgeBase:
     Args:
         passages: what the agent may say.
         threshold: confidence at or above which an answer may be spoken.
-        generic: words that say nothing in this domain ("clinic" for a clinic), ignored in
+        generic: words that say nothing in this domain ("shop" for a shop), ignored in
             questions like stopwords.
     """
 

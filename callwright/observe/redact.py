@@ -34,7 +34,7 @@ _YEAR = r"(?:19|20)\d{2}"
 # Capitalized words that follow "this is" or "I'm" without being a name.
 _NOT_NAMES = "|".join(
     """Sorry So Not Sure Calling Just Here Fine Good Great Okay Ok The A An It That This Very
-    Really Afraid Glad Happy Looking Trying Still Going Available Back Done Ready Maple Clinic
+    Really Afraid Glad Happy Looking Trying Still Going Available Back Done Ready
     Doctor Dr Mr Mrs Ms Your My Our Is Are In On At Calling About Interested""".split()
 )
 _PATTERNS: dict[str, re.Pattern[str]] = {
@@ -58,7 +58,7 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
         re.IGNORECASE,
     ),
     # The cue in any case, the name capitalized (as recognizers write names): "I'm sorry",
-    # "this is the clinic" and "I am not sure" introduce nobody.
+    # "this is the office" and "I am not sure" introduce nobody.
     "name": re.compile(
         r"\b(?i:my name is|my name's|name is|this is|i am|i'm)\s+"
         r"(?!(?:" + _NOT_NAMES + r")\b)"

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from callwright.clinic.factory import ClinicOptions, ClinicResponderFactory
 from callwright.llm.base import (
     CallInfo,
     EndCall,
@@ -20,6 +19,7 @@ from callwright.llm.base import (
     Trigger,
     TurnContext,
 )
+from examples.clinic.factory import ClinicOptions, ClinicResponderFactory
 
 MONDAY = dt.date(2026, 11, 23)
 

@@ -13,10 +13,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from callwright.clinic.store import ClinicStore, Doctor, NotFound, Patient, SlotTaken
 from callwright.flows.names import Directory, NameMatch, Person
 from callwright.kb import KnowledgeBase
 from callwright.tools.registry import Tool, ToolRefused, ToolRegistry
+from examples.clinic.store import ClinicStore, Doctor, NotFound, Patient, SlotTaken
 
 log = logging.getLogger(__name__)
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from callwright.agents.definition import Agent
-from callwright.clinic.flow import LINES
-from callwright.clinic.setup import build_responders
+from examples.clinic.flow import LINES
+from examples.clinic.setup import build_responders
 
 agent = Agent(
     name="clinic",

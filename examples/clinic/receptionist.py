@@ -13,10 +13,6 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from callwright.clinic.flow import CLINIC_FLOW, LINES, TASK_INTENTS
-from callwright.clinic.handoff_facts import clinic_facts
-from callwright.clinic.scheduling import Offer, Scheduling
-from callwright.clinic.tools import ClinicContext, clinic_tools
 from callwright.flows.engine import Ambiguous, FlowState, SlotContext, extract, fill
 from callwright.flows.globals import match_global
 from callwright.flows.guardrails import Guardrails
@@ -35,6 +31,10 @@ from callwright.llm.base import (
     TurnContext,
 )
 from callwright.tools.registry import ToolRegistry
+from examples.clinic.flow import CLINIC_FLOW, LINES, TASK_INTENTS
+from examples.clinic.handoff_facts import clinic_facts
+from examples.clinic.scheduling import Offer, Scheduling
+from examples.clinic.tools import ClinicContext, clinic_tools
 
 
 class Receptionist(Scheduling):

@@ -17,10 +17,6 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
-from callwright.clinic.factory import ClinicData, ClinicOptions, ClinicResponderFactory
-from callwright.clinic.flow import CLINIC_FLOW, LINES
-from callwright.clinic.handoff_facts import clinic_facts
-from callwright.clinic.tools import ClinicContext, clinic_tools
 from callwright.flows.guardrails import Guardrails
 from callwright.flows.slots import extract_yes_no
 from callwright.flows.speech import speak_moment, speak_when
@@ -40,6 +36,10 @@ from callwright.llm.openai_compat import (
     OpenAICompatResponderFactory,
 )
 from callwright.tools.registry import ToolRegistry
+from examples.clinic.factory import ClinicData, ClinicOptions, ClinicResponderFactory
+from examples.clinic.flow import CLINIC_FLOW, LINES
+from examples.clinic.handoff_facts import clinic_facts
+from examples.clinic.tools import ClinicContext, clinic_tools
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 
 from callwright.agents.definition import AgentRuntime
-from callwright.clinic.factory import ClinicOptions, ClinicResponderFactory
 from callwright.integrations.caldav import CalDavCalendar, CalDavOptions
 from callwright.integrations.webhooks import WebhookOptions, WebhookSender
+from examples.clinic.factory import ClinicOptions, ClinicResponderFactory
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +27,8 @@ async def build_responders(runtime: AgentRuntime) -> ClinicResponderFactory:
     if runtime.llm is None:
         factory = await ClinicResponderFactory.open(options)
     else:
-        from callwright.clinic.factory import open_clinic
-        from callwright.clinic.llm_path import ClinicLlmResponderFactory
+        from examples.clinic.factory import open_clinic
+        from examples.clinic.llm_path import ClinicLlmResponderFactory
 
         factory = ClinicLlmResponderFactory(await open_clinic(options), options, runtime.llm)
     if env.get("CALLWRIGHT_WEBHOOK_URL"):

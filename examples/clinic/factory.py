@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from callwright.clinic.flow import LINES
-from callwright.clinic.receptionist import Receptionist
-from callwright.clinic.store import ClinicStore, Doctor, Patient
-from callwright.clinic.tools import ClinicContext
 from callwright.flows.guardrails import Guardrails
 from callwright.kb import KnowledgeBase
 from callwright.llm.base import CallInfo
+from examples.clinic.flow import LINES
+from examples.clinic.receptionist import Receptionist
+from examples.clinic.store import ClinicStore, Doctor, Patient
+from examples.clinic.tools import ClinicContext
 
 log = logging.getLogger(__name__)
 

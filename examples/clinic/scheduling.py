@@ -11,9 +11,6 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from callwright.clinic.flow import LINES
-from callwright.clinic.store import Appointment
-from callwright.clinic.tools import ClinicContext
 from callwright.flows.engine import Flow, FlowState, SlotContext, extract
 from callwright.flows.names import Person
 from callwright.flows.slots import TimeSpec, extract_choice
@@ -26,6 +23,9 @@ from callwright.flows.speech import (
     speak_when,
 )
 from callwright.llm.base import ToolResult
+from examples.clinic.flow import LINES
+from examples.clinic.store import Appointment
+from examples.clinic.tools import ClinicContext
 
 Offer = tuple[dt.date, dt.time]
 _PERIODS = {"morning": (0, 12), "afternoon": (12, 17), "evening": (17, 24)}

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from callwright.clinic.seed import DOCTORS, PATIENTS, SCHEDULES
+from examples.clinic.seed import DOCTORS, PATIENTS, SCHEDULES
 
 T = TypeVar("T")
 SLOT_MINUTES = 30

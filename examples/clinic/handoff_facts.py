@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from callwright.clinic.tools import ClinicContext
 from callwright.flows.engine import FlowState
+from examples.clinic.tools import ClinicContext
 
 INTENTS = {
     "book": "book an appointment",
