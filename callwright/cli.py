@@ -1,4 +1,5 @@
-"""Command line: `callwright serve` runs the server, `callwright call` places a simulated call."""
+"""Command line: `callwright serve` runs an agent, `callwright call` places a simulated call,
+`callwright new NAME` creates a new agent folder."""
 
 from __future__ import annotations
 
@@ -41,6 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     call.add_argument("--voice", default="en-us", help="espeak-ng voice of the caller")
     call.add_argument("--no-transcribe", action="store_true", help="skip transcribing the agent")
 
+    new = sub.add_parser("new", help="create a folder with a new agent, its test and scenario")
+    new.add_argument("name", help="the agent's name (and the folder's)")
+    new.add_argument("--dir", type=Path, default=Path("."), help="where to create the folder")
+
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=os.environ.get("CALLWRIGHT_LOG_LEVEL", "INFO"),
@@ -48,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command == "serve":
         return _serve(args)
+    if args.command == "new":
+        return _new(args)
     return asyncio.run(_call(args))
 
 
@@ -104,6 +111,18 @@ def _serve(args: argparse.Namespace) -> int:
         flush=True,
     )
     web.run_app(app_factory(), host=settings.host, port=settings.port, print=None)
+    return 0
+
+
+def _new(args: argparse.Namespace) -> int:
+    from callwright.scaffold import scaffold
+
+    try:
+        folder = scaffold(args.name, args.dir)
+    except ValueError as exc:
+        print(f"callwright: {exc}", file=sys.stderr)
+        return 2
+    print(f"created {folder}: cd {folder} && pytest && callwright serve --agent agent.py")
     return 0
 
 
