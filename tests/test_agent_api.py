@@ -314,3 +314,21 @@ def test_python_agents_load_by_path_and_by_module(tmp_path: Path) -> None:
         load_agent(f"{path}:GREETING")
     with pytest.raises(AgentLoadError, match="cannot import"):
         load_agent("no_such_module_here:agent")
+
+
+async def test_the_readme_agent_works_as_written(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    code = readme.split("## Your own agent", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    assert len(code.strip().splitlines()) <= 30
+    (tmp_path / "knowledge").mkdir()
+    (tmp_path / "knowledge" / "faq.md").write_text("# Returns\n\nReturns are free for 30 days.\n")
+    path = tmp_path / "readme_agent.py"
+    path.write_text(code)
+    async with text_agent(load_agent(str(path))) as session:
+        call = await session.call()
+        assert call.greeting == "Hello, thanks for calling Example Shop. How can I help?"
+        assert "free for 30 days" in (await call.say("Are returns free?")).text
+        assert (await call.say("Where is my order?")).text == "What is your order number?"
+        found = await call.say("5 5 1")
+        found.expect_tool("order_status", order_id="551")
+        assert found.text.startswith("Order 551 has shipped.")
