@@ -316,14 +316,20 @@ def test_python_agents_load_by_path_and_by_module(tmp_path: Path) -> None:
         load_agent("no_such_module_here:agent")
 
 
-async def test_the_readme_agent_works_as_written(tmp_path: Path) -> None:
+def readme_agent(folder: Path) -> Path:
+    """The README's complete agent, written to `folder`."""
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     code = readme.split("## Your own agent", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
     assert len(code.strip().splitlines()) <= 30
+    path = folder / "readme_agent.py"
+    path.write_text(code)
+    return path
+
+
+async def test_the_readme_agent_works_as_written(tmp_path: Path) -> None:
+    path = readme_agent(tmp_path)
     (tmp_path / "knowledge").mkdir()
     (tmp_path / "knowledge" / "faq.md").write_text("# Returns\n\nReturns are free for 30 days.\n")
-    path = tmp_path / "readme_agent.py"
-    path.write_text(code)
     async with text_agent(load_agent(str(path))) as session:
         call = await session.call()
         assert call.greeting == "Hello, thanks for calling Example Shop. How can I help?"
@@ -332,3 +338,23 @@ async def test_the_readme_agent_works_as_written(tmp_path: Path) -> None:
         found = await call.say("5 5 1")
         found.expect_tool("order_status", order_id="551")
         assert found.text.startswith("Order 551 has shipped.")
+
+
+def test_serve_with_a_bad_agent_file_exits_with_one_message(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    spec = tmp_path / "agent.yaml"
+    spec.write_text("name: x\ntools:\n  - name: t\n    description: d\n")
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, "-m", "callwright", "serve", "--agent", str(spec), "--port", "1"],
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "callwright: agent.yaml line 3: tools[0].url: required"
+    assert "serving" not in result.stdout
