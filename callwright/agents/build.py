@@ -25,10 +25,23 @@ def runtime_for(settings: Settings, env: Mapping[str, str] | None = None) -> Age
 
 
 async def build_responders(agent: Agent, runtime: AgentRuntime) -> ResponderFactory:
-    """The agent's own responder factory if it has custom code, else the generic responder."""
+    """The agent's own responder factory if it has custom code, else the generic responder.
+
+    The generic responder's events (call started) go to signed webhooks when
+    CALLWRIGHT_WEBHOOK_URL is set; an agent with custom code wires its own integrations.
+    """
     if agent.responders is not None:
         return await agent.responders(runtime)
-    return await AgentResponderFactory.open(agent, runtime)
+    factory = await AgentResponderFactory.open(agent, runtime)
+    url = runtime.env.get("CALLWRIGHT_WEBHOOK_URL")
+    if url:
+        from callwright.integrations.webhooks import WebhookOptions, WebhookSender
+
+        secret = runtime.env.get("CALLWRIGHT_WEBHOOK_SECRET", "")
+        sender = WebhookSender(WebhookOptions(url, secret), runtime.data_dir / "webhooks.sqlite3")
+        await sender.start()
+        factory.add_hook(sender.emit)
+    return factory
 
 
 def settings_for(settings: Settings, agent: Agent) -> Settings:

@@ -130,8 +130,16 @@ class AgentResponder:
         self.tools = GatedTools(agent, call, factory.kb, self.state)
         self._llm: OpenAICompatResponder | None = None
         if factory.llm is not None:
-            self._llm = factory.llm.for_call(call)
-            self._llm._tools = self.tools  # the same gated registry on both paths
+            # "{today}" in the instructions is the date of the call.
+            today = factory.runtime.today().isoformat()
+            options = factory.llm.options
+            prompt = options.system_prompt.replace("{today}", today)
+            self._llm = OpenAICompatResponder(
+                call,
+                replace(options, system_prompt=prompt),
+                factory.llm.session,
+                tools=self.tools,  # the same gated registry on both paths
+            )
 
     def handoff_facts(self) -> dict[str, Any] | None:
         """Intent (the flow node), slots and the tools that ran, for the person taking over."""

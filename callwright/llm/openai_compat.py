@@ -380,6 +380,10 @@ class OpenAICompatResponderFactory:
         self.greeting = greeting
         self._session: aiohttp.ClientSession | None = None
 
+    def session(self) -> aiohttp.ClientSession:
+        """The HTTP session shared by this factory's responders (created on first use)."""
+        return self._get_session()
+
     def _get_session(self) -> aiohttp.ClientSession:
         # Created on first use, because aiohttp binds a session to the running loop.
         if self._session is None or self._session.closed:
