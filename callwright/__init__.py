@@ -20,9 +20,7 @@ from callwright.agents.http_tools import HttpToolSpec, http_tool
 from callwright.agents.loading import AgentLoadError, load_agent
 from callwright.agents.responder import AgentResponderFactory
 from callwright.agents.tool import FunctionTool, tool
-from callwright.flows.engine import Flow, Node, SlotSpec
-from callwright.flows.guardrails import GuardrailOptions
-from callwright.llm.base import (
+from callwright.core.responder import (
     CallInfo,
     Closable,
     EmitsEvents,
@@ -39,6 +37,8 @@ from callwright.llm.base import (
     TransferCall,
     TurnContext,
 )
+from callwright.flows.engine import Flow, Node, SlotSpec
+from callwright.flows.guardrails import GuardrailOptions
 from callwright.llm.openai_compat import LlmOptions
 from callwright.tools.registry import Tool, ToolRefused
 

@@ -31,8 +31,7 @@ from typing import Any
 
 from callwright.agents.build import build_responders, escalation_for, settings_for
 from callwright.agents.definition import Agent, AgentRuntime
-from callwright.handoff.triggers import Escalation, EscalationTriggers
-from callwright.llm.base import (
+from callwright.core.responder import (
     CallInfo,
     Closable,
     EndCall,
@@ -44,6 +43,7 @@ from callwright.llm.base import (
     Trigger,
     TurnContext,
 )
+from callwright.handoff.triggers import Escalation, EscalationTriggers
 from callwright.llm.openai_compat import LlmOptions
 
 
@@ -206,7 +206,7 @@ async def agent_stack(
         llm: an OpenAI-compatible server; the agent's flow answers when it fails.
         today: the date calls are taken on.
     """
-    from callwright.llm.base import EmitsEvents, HasDeterministicFallback
+    from callwright.core.responder import EmitsEvents, HasDeterministicFallback
     from callwright.llm.fallback import FallbackResponderFactory
     from callwright.store.open import open_store
 

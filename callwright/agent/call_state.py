@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from callwright.agent.clock import AudioClock
 from callwright.agent.history import ConversationHistory
-from callwright.llm.base import CallInfo
+from callwright.core.clock import AudioClock
+from callwright.core.responder import CallInfo
 from callwright.observe.recorder import CallRecorder
 from callwright.store.base import Utterance
 from callwright.transports.base import CallTransport

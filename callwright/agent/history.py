@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from callwright.llm.base import Message, ToolCall, ToolResult
+from callwright.core.responder import Message, ToolCall, ToolResult
 
 _WORD = re.compile(r"\S+")
 

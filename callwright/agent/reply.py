@@ -11,8 +11,8 @@ from callwright.agent.playout import Playout
 from callwright.agent.sentences import SentenceBuffer
 from callwright.agent.silence import FillerOptions
 from callwright.audio.resample import resample
-from callwright.llm.base import EndCall, Responder, TextDelta, ToolResult, TurnContext
-from callwright.observe.timeline import TurnTimeline
+from callwright.core.responder import EndCall, Responder, TextDelta, ToolResult, TurnContext
+from callwright.core.timeline import TurnTimeline
 from callwright.tts.base import TextToSpeech
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,6 @@ import numpy as np
 
 from callwright.agent.call_state import CallState
 from callwright.agent.caller_audio import CallerAudio
-from callwright.agent.clock import AudioClock
 from callwright.agent.dtmf import DtmfCollector
 from callwright.agent.echo import EchoCanceller
 from callwright.agent.silence import CannedResponder, SilenceWatchdog
@@ -30,16 +29,17 @@ from callwright.agent.stack import AgentStack
 from callwright.agent.voice import AgentVoice
 from callwright.audio.frame import AudioFrame
 from callwright.audio.resample import StreamResampler
-from callwright.handoff.call import CallHandoff
-from callwright.handoff.triggers import Escalation, EscalationTriggers
-from callwright.llm.base import CallInfo, HasHandoffFacts, Responder, TransferCall, Trigger
-from callwright.observe.provider_events import (
+from callwright.core.clock import AudioClock
+from callwright.core.provider_events import (
     bind_call_events,
     describe,
     release_call_events,
 )
+from callwright.core.responder import CallInfo, HasHandoffFacts, Responder, TransferCall, Trigger
+from callwright.core.timeline import TurnTimeline
+from callwright.handoff.call import CallHandoff
+from callwright.handoff.triggers import Escalation, EscalationTriggers
 from callwright.observe.recorder import CallRecorder
-from callwright.observe.timeline import TurnTimeline
 from callwright.store.base import CallRecord
 from callwright.stt.base import Transcript
 from callwright.transports.base import AudioIn, CallTransport, DtmfIn, HangupIn

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from callwright.llm.base import EndCall, ResponseEvent, TextDelta, TurnContext
+from callwright.core.responder import EndCall, ResponseEvent, TextDelta, TurnContext
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from callwright.agent.silence import FillerOptions, SilenceOptions
+from callwright.core.responder import ResponderFactory
 from callwright.handoff.call import HandoffOptions
 from callwright.handoff.desk import HandoffDesk
 from callwright.handoff.packet import PacketSummarizer
 from callwright.handoff.triggers import EscalationOptions
-from callwright.llm.base import ResponderFactory
 from callwright.observe.observer import Observability
 from callwright.store.base import CallStore
 from callwright.stt.base import SpeechToText

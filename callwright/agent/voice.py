@@ -22,8 +22,8 @@ from callwright.agent.playout import Playout, PlayoutHooks
 from callwright.agent.reply import Reply, ReplyDeps, ReplyResult
 from callwright.agent.stack import AgentStack
 from callwright.audio.resample import StreamResampler
-from callwright.llm.base import Responder, ToolResult, TransferCall, Trigger, TurnContext
-from callwright.observe.timeline import TurnTimeline
+from callwright.core.responder import Responder, ToolResult, TransferCall, Trigger, TurnContext
+from callwright.core.timeline import TurnTimeline
 from callwright.transports.base import playback_confirmer
 
 log = logging.getLogger(__name__)

@@ -9,8 +9,8 @@ from dataclasses import replace
 from callwright.agents.definition import Agent, AgentRuntime
 from callwright.agents.responder import AgentResponderFactory
 from callwright.config import Settings
+from callwright.core.responder import ResponderFactory
 from callwright.handoff.triggers import EXPLICIT_CUES, EscalationOptions
-from callwright.llm.base import ResponderFactory
 from callwright.llm.openai_compat import LlmOptions
 
 

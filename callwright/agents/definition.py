@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from callwright.agents.tool import FunctionTool
+from callwright.core.responder import ResponderFactory
 from callwright.flows.engine import Flow
 from callwright.flows.guardrails import GuardrailOptions
-from callwright.llm.base import ResponderFactory
 from callwright.llm.openai_compat import LlmOptions
 from callwright.tools.registry import Tool
 

@@ -15,12 +15,12 @@ from typing import Any
 
 from callwright.agents.definition import Agent
 from callwright.agents.tool import FunctionTool
+from callwright.core.responder import CallInfo, TextDelta, ToolCall, ToolResult
 from callwright.flows.engine import FlowState
 from callwright.flows.names import Person
 from callwright.flows.slots import TimeSpec
 from callwright.flows.speech import speak_date, speak_time
 from callwright.kb import KnowledgeBase
-from callwright.llm.base import CallInfo, TextDelta, ToolCall, ToolResult
 from callwright.tools.registry import Tool, ToolRegistry
 
 KNOWLEDGE_TOOL = "search_knowledge"

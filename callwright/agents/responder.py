@@ -25,12 +25,7 @@ from typing import Any
 from callwright.agents.definition import Agent, AgentRuntime
 from callwright.agents.gated_tools import GatedTools, spoken_value
 from callwright.agents.tool import FunctionTool
-from callwright.flows.engine import FlowState, SlotContext, fill
-from callwright.flows.guardrails import Guardrails
-from callwright.flows.intents import find_cue, intents_from, match_intent, words
-from callwright.flows.slots import extract_yes_no
-from callwright.kb import KnowledgeBase
-from callwright.llm.base import (
+from callwright.core.responder import (
     CallInfo,
     EndCall,
     ResponseEvent,
@@ -39,6 +34,11 @@ from callwright.llm.base import (
     ToolResult,
     TurnContext,
 )
+from callwright.flows.engine import FlowState, SlotContext, fill
+from callwright.flows.guardrails import Guardrails
+from callwright.flows.intents import find_cue, intents_from, match_intent, words
+from callwright.flows.slots import extract_yes_no
+from callwright.kb import KnowledgeBase
 from callwright.llm.openai_compat import OpenAICompatResponder, OpenAICompatResponderFactory
 
 log = logging.getLogger(__name__)

@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, get_args, get_origin, overload
 
-from callwright.llm.base import CallInfo
+from callwright.core.responder import CallInfo
 from callwright.tools.registry import Tool
 
 Handler = Callable[..., Awaitable[Any]]

@@ -20,17 +20,21 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from callwright.agent.call_state import CallState
 from callwright.audio.resample import StreamResampler
+from callwright.core.clock import AudioClock
+from callwright.core.responder import CallInfo
 from callwright.flows.slots import extract_yes_no
 from callwright.handoff.desk import HandoffDesk, HumanLine
 from callwright.handoff.hold_music import HoldAudio
 from callwright.handoff.packet import ContextPacket, PacketSummarizer, build_packet
 from callwright.handoff.triggers import Escalation
+from callwright.observe.recorder import CallRecorder
+from callwright.store.base import Utterance
+from callwright.transports.base import CallTransport
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,21 @@ Mode = Literal["agent", "waiting", "callback_offer", "human", "done"]
 EventSink = Callable[[str, dict[str, Any]], Awaitable[None]]
 HUMAN_RATE = 16000  # console audio, both ways
 HOLD_LEAD_S = 0.06  # hold audio queued ahead of real time, like the agent's playout
+
+
+class CallState(Protocol):
+    """What a handoff uses of the call's shared state (the session's `agent.CallState`).
+
+    A protocol, so the handoff does not import the session package that imports it.
+    """
+
+    call: CallInfo
+    transport: CallTransport
+    clock: AudioClock
+    recorder: CallRecorder
+    outcome: tuple[str, str] | None
+    transcript: list[Utterance]
+    tool_calls: list[dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from callwright.core.responder import CallInfo
 from callwright.handoff.triggers import Escalation
-from callwright.llm.base import CallInfo
 
 
 @runtime_checkable

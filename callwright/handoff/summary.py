@@ -11,8 +11,8 @@ import asyncio
 import json
 import logging
 
+from callwright.core.responder import CallInfo, Message, TextDelta, TurnContext
 from callwright.handoff.packet import ContextPacket
-from callwright.llm.base import CallInfo, Message, TextDelta, TurnContext
 from callwright.llm.openai_compat import LlmOptions, OpenAICompatResponderFactory
 
 log = logging.getLogger(__name__)

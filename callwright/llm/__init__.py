@@ -1,6 +1,6 @@
 """The agent's brain: responders that turn a conversation into a streamed reply."""
 
-from callwright.llm.base import (
+from callwright.core.responder import (
     CallInfo,
     EndCall,
     Message,

@@ -24,7 +24,8 @@ from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from callwright.llm.base import (
+from callwright.core.provider_events import describe, report_provider_event
+from callwright.core.responder import (
     CallInfo,
     EndCall,
     HasHandoffFacts,
@@ -36,7 +37,6 @@ from callwright.llm.base import (
     ToolResult,
     TurnContext,
 )
-from callwright.observe.provider_events import describe, report_provider_event
 from callwright.resilience import (
     BreakerOptions,
     CircuitBreaker,

@@ -21,7 +21,7 @@ from typing import Any
 
 import aiohttp
 
-from callwright.llm.base import (
+from callwright.core.responder import (
     CallInfo,
     EndCall,
     Message,

@@ -31,7 +31,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from callwright.observe.timeline import TurnTimeline
+from callwright.core.timeline import TurnTimeline
 from callwright.observe.usage import PriceTable, cost_of
 from callwright.store.base import CallFilter, CallStore, CallSummary
 

@@ -17,16 +17,16 @@ import logging
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import numpy as np
 
-from callwright.agent.clock import AudioClock
-from callwright.llm.base import CallInfo
+from callwright.core.clock import AudioClock
+from callwright.core.responder import CallInfo, ResponderFactory
+from callwright.core.timeline import TurnTimeline
 from callwright.observe.metrics import CallMetrics
 from callwright.observe.recording import CallRecording
 from callwright.observe.redact import RedactionPolicy, Redactor
-from callwright.observe.timeline import TurnTimeline
 from callwright.observe.tracing import CallTrace, CallTracer
 from callwright.observe.usage import (
     MeteredResponderFactory,
@@ -36,10 +36,28 @@ from callwright.observe.usage import (
     UsageMeter,
 )
 from callwright.store.base import ESCALATION_KINDS, CallRecord, CallStore, Utterance
+from callwright.stt.base import SpeechToText
 from callwright.transports.base import AudioIn, CallTransport, InboundEvent
+from callwright.tts.base import TextToSpeech
 
-if TYPE_CHECKING:
-    from callwright.agent.stack import AgentStack
+
+class Stack(Protocol):
+    """What the observer wraps of a call's stack (`agent.AgentStack`, a dataclass)."""
+
+    @property
+    def stt(self) -> SpeechToText: ...
+
+    @property
+    def tts(self) -> TextToSpeech: ...
+
+    @property
+    def responders(self) -> ResponderFactory: ...
+
+    @property
+    def store(self) -> CallStore: ...
+
+
+S = TypeVar("S", bound=Stack)
 
 log = logging.getLogger(__name__)
 
@@ -121,9 +139,7 @@ class CallObserver:
         self._flusher: asyncio.Task[None] | None = None
         self._started = False
 
-    def attach(
-        self, stack: AgentStack, transport: CallTransport
-    ) -> tuple[AgentStack, CallTransport]:
+    def attach(self, stack: S, transport: CallTransport) -> tuple[S, CallTransport]:
         """The call's views of the stack and its transport."""
         self._store = stack.store
         if self.hub.options.record_audio:
@@ -131,13 +147,13 @@ class CallObserver:
                 transport.input_sample_rate, transport.output_sample_rate
             )
         view = dataclasses.replace(
-            stack,
+            cast(Any, stack),
             stt=MeteredStt(stack.stt, self.meter, self.provider_error),
             tts=MeteredTts(stack.tts, self.meter, self.provider_error),
             responders=MeteredResponderFactory(stack.responders, self.meter, self.provider_error),
             store=cast(CallStore, ObservedStore(stack.store, self)),
         )
-        return view, cast(CallTransport, ObservedTransport(transport, self))
+        return cast(S, view), cast(CallTransport, ObservedTransport(transport, self))
 
     # --- from the store view -------------------------------------------------------------
 

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from callwright.observe.timeline import TurnTimeline
+from callwright.core.timeline import TurnTimeline
 from callwright.store.base import CallRecord, CallStore, Utterance
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.trace import Span, Status, StatusCode
 
-from callwright.observe.timeline import STAGE_MARKS, TurnTimeline
+from callwright.core.timeline import STAGE_MARKS, TurnTimeline
 
 
 def otlp_endpoint(env: Mapping[str, str] | None = None) -> str | None:

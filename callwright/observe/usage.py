@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from callwright.llm.base import (
+from callwright.core.responder import (
     CallInfo,
     HasHandoffFacts,
     Responder,

@@ -11,7 +11,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from callwright.agent.session import CallSession
 from callwright.agent.stack import AgentStack
-from callwright.llm.base import CallInfo
+from callwright.core.responder import CallInfo
 from callwright.server.api import register as register_api
 from callwright.server.console import register as register_console
 from callwright.server.pages import add_page_routes

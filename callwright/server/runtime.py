@@ -12,8 +12,8 @@ from callwright.agent.stack import AgentStack
 from callwright.agents.build import build_responders, escalation_for, runtime_for
 from callwright.agents.definition import Agent
 from callwright.config import Settings
+from callwright.core.responder import EmitsEvents, HasPhrases
 from callwright.handoff.packet import PacketSummarizer
-from callwright.llm.base import EmitsEvents, HasPhrases
 from callwright.observe.observer import Observability
 from callwright.observe.redact import install_log_redaction
 from callwright.server.providers import with_llm_fallback, with_remote_stt, with_remote_tts

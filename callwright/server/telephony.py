@@ -27,7 +27,7 @@ from aiohttp import WSCloseCode, web
 
 from callwright.agent.session import CallSession
 from callwright.agent.stack import AgentStack
-from callwright.llm.base import CallInfo
+from callwright.core.responder import CallInfo
 from callwright.store.base import CallRecord
 from callwright.telephony import twiml
 from callwright.telephony.calls import TelephonyCalls

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from callwright.observe.timeline import TurnTimeline
+from callwright.core.timeline import TurnTimeline
 
 CallStatus = Literal["active", "ended", "cut_off"]
 

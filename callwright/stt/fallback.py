@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from callwright.audio.resample import resample
-from callwright.observe.provider_events import describe, report_provider_event
+from callwright.core.provider_events import describe, report_provider_event
 from callwright.resilience import (
     BreakerOptions,
     CircuitBreaker,

@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterat
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from callwright.llm.base import TextDelta, ToolCall, ToolResult
+from callwright.core.responder import TextDelta, ToolCall, ToolResult
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 import numpy as np
 import soxr
 
-from callwright.observe.provider_events import describe, report_provider_event
+from callwright.core.provider_events import describe, report_provider_event
 from callwright.resilience import CircuitBreaker
 from callwright.tts.base import TextToSpeech, TtsError
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from callwright.core.responder import CallInfo
 from callwright.flows.guardrails import Guardrails
 from callwright.kb import KnowledgeBase
-from callwright.llm.base import CallInfo
 from examples.clinic.flow import LINES
 from examples.clinic.receptionist import Receptionist
 from examples.clinic.store import ClinicStore, Doctor, Patient

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from callwright.core.responder import CallInfo, EndCall, ResponseEvent, TextDelta, TurnContext
 from callwright.flows.intents import Intent, intents_from, match_intent
-from callwright.llm.base import CallInfo, EndCall, ResponseEvent, TextDelta, TurnContext
 
 CLINIC_FACTS = {
     "greeting": "Hello, thanks for calling Maple Street Clinic. How can I help you today?",

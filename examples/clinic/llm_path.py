@@ -17,10 +17,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
-from callwright.flows.guardrails import Guardrails
-from callwright.flows.slots import extract_yes_no
-from callwright.flows.speech import speak_moment, speak_when
-from callwright.llm.base import (
+from callwright.core.responder import (
     CallInfo,
     EndCall,
     ResponseEvent,
@@ -30,6 +27,9 @@ from callwright.llm.base import (
     TransferCall,
     TurnContext,
 )
+from callwright.flows.guardrails import Guardrails
+from callwright.flows.slots import extract_yes_no
+from callwright.flows.speech import speak_moment, speak_when
 from callwright.llm.openai_compat import (
     LlmOptions,
     OpenAICompatResponder,

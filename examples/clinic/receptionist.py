@@ -13,14 +13,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from callwright.flows.engine import Ambiguous, FlowState, SlotContext, extract, fill
-from callwright.flows.globals import match_global
-from callwright.flows.guardrails import Guardrails
-from callwright.flows.intents import match_intent
-from callwright.flows.names import Directory
-from callwright.flows.slots import TimeSpec, extract_choice, extract_dob, extract_yes_no
-from callwright.flows.speech import join_or
-from callwright.llm.base import (
+from callwright.core.responder import (
     CallInfo,
     EndCall,
     ResponseEvent,
@@ -30,6 +23,13 @@ from callwright.llm.base import (
     TransferCall,
     TurnContext,
 )
+from callwright.flows.engine import Ambiguous, FlowState, SlotContext, extract, fill
+from callwright.flows.globals import match_global
+from callwright.flows.guardrails import Guardrails
+from callwright.flows.intents import match_intent
+from callwright.flows.names import Directory
+from callwright.flows.slots import TimeSpec, extract_choice, extract_dob, extract_yes_no
+from callwright.flows.speech import join_or
 from callwright.tools.registry import ToolRegistry
 from examples.clinic.flow import CLINIC_FLOW, LINES, TASK_INTENTS
 from examples.clinic.handoff_facts import clinic_facts

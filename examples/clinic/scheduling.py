@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from callwright.core.responder import ToolResult
 from callwright.flows.engine import Flow, FlowState, SlotContext, extract
 from callwright.flows.names import Person
 from callwright.flows.slots import TimeSpec, extract_choice
@@ -22,7 +23,6 @@ from callwright.flows.speech import (
     speak_time,
     speak_when,
 )
-from callwright.llm.base import ToolResult
 from examples.clinic.flow import LINES
 from examples.clinic.store import Appointment
 from examples.clinic.tools import ClinicContext
