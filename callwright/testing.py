@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -171,17 +172,19 @@ async def text_agent(
 
     Args:
         agent: the agent under test.
-        data_dir: where an agent with its own data keeps it (a temporary folder).
+        data_dir: where an agent with its own data keeps it; None: a temporary folder.
         llm: an OpenAI-compatible server (e.g. a scripted fake); None: no LLM.
         today: the date calls are taken on.
     """
-    runtime = AgentRuntime(data_dir=data_dir or Path("."), llm=llm, env={}, today=today)
-    responders = await build_responders(agent, runtime)
-    try:
-        yield TextSession(agent, responders)
-    finally:
-        if isinstance(responders, Closable):
-            await responders.close()
+    with tempfile.TemporaryDirectory(prefix="callwright-agent-") as scratch:
+        folder = data_dir if data_dir is not None else Path(scratch)
+        runtime = AgentRuntime(data_dir=folder, llm=llm, env={}, today=today)
+        responders = await build_responders(agent, runtime)
+        try:
+            yield TextSession(agent, responders)
+        finally:
+            if isinstance(responders, Closable):
+                await responders.close()
 
 
 # --- by voice ----------------------------------------------------------------------------

@@ -358,3 +358,15 @@ def test_serve_with_a_bad_agent_file_exits_with_one_message(tmp_path: Path) -> N
     assert result.returncode == 2
     assert result.stderr.strip() == "callwright: agent.yaml line 3: tools[0].url: required"
     assert "serving" not in result.stdout
+
+
+async def test_an_agent_with_its_own_code_runs_through_the_same_helpers() -> None:
+    from examples.clinic.agent import agent as clinic
+
+    async with text_agent(clinic, today=lambda: MONDAY) as session:
+        call = await session.call()
+        assert "Maple Street Clinic" in call.greeting
+        turn = await call.say("I'd like to book an appointment with Doctor Patel.")
+        assert "name" in turn.text.lower()
+        assert isinstance(call.responder, HasHandoffFacts)
+        assert call.responder.handoff_facts()["intent"] == "book an appointment"

@@ -22,7 +22,7 @@ async def build_responders(runtime: AgentRuntime) -> ClinicResponderFactory:
     """The clinic receptionist: deterministic, or LLM-guided when `runtime.llm` is set."""
     env = runtime.env
     data_dir = runtime.data_dir
-    options = ClinicOptions(db_path=data_dir / "clinic.sqlite3")
+    options = ClinicOptions(db_path=data_dir / "clinic.sqlite3", today=runtime.today)
     factory: ClinicResponderFactory
     if runtime.llm is None:
         factory = await ClinicResponderFactory.open(options)
