@@ -320,7 +320,7 @@ def readme_agent(folder: Path) -> Path:
     """The README's complete agent, written to `folder`."""
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     code = readme.split("## Your own agent", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
-    assert len(code.strip().splitlines()) <= 30
+    assert len([line for line in code.splitlines() if line.strip()]) <= 30
     path = folder / "readme_agent.py"
     path.write_text(code)
     return path
@@ -369,4 +369,5 @@ async def test_an_agent_with_its_own_code_runs_through_the_same_helpers() -> Non
         turn = await call.say("I'd like to book an appointment with Doctor Patel.")
         assert "name" in turn.text.lower()
         assert isinstance(call.responder, HasHandoffFacts)
-        assert call.responder.handoff_facts()["intent"] == "book an appointment"
+        facts = call.responder.handoff_facts()
+        assert facts is not None and facts["intent"] == "book an appointment"
