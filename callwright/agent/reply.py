@@ -14,6 +14,7 @@ from callwright.audio.resample import resample
 from callwright.llm.base import EndCall, Responder, TextDelta, ToolResult, TurnContext
 from callwright.observe.timeline import TurnTimeline
 from callwright.tts.base import TextToSpeech
+from callwright.tts.normalize import SpeechNormalizer, accepts_ssml
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ class ReplyDeps:
     # Pieces the caller already heard in full before interrupting the previous reply: a new
     # reply that starts with them skips them instead of repeating itself verbatim.
     already_heard: tuple[str, ...] = ()
+    # Every piece passes through it on its way to TTS: written forms become spoken ones.
+    speech: SpeechNormalizer = field(default_factory=SpeechNormalizer)
 
 
 class Reply:
@@ -138,10 +141,13 @@ class Reply:
 
     async def _synthesize(self) -> None:
         tts, playout = self._deps.tts, self._deps.playout
+        ssml = accepts_ssml(tts)
         while (piece := await self._pieces.get()) is not None:
             is_filler = piece in self._fillers
+            # The piece (as written) labels the audio: history keeps what the reply wrote.
+            spoken = self._deps.speech.prepare(piece, ssml)
             try:
-                async for chunk in tts.synthesize(piece):
+                async for chunk in tts.synthesize(spoken):
                     if not is_filler:
                         self._answer_audio = True
                         self.timeline.mark("tts_first_audio_ms", self._deps.now_ms())

@@ -34,9 +34,11 @@ class PiperTts:
     Attributes:
         name: "piper".
         sample_rate: output rate from the voice config (22050 Hz for the joe voice).
+        accepts_ssml: False.
     """
 
     name: str = "piper"
+    accepts_ssml: bool = False  # Piper reads markup as words
 
     def __init__(self, voice: Any, length_scale: float | None = None) -> None:
         """Wraps an already loaded `piper.PiperVoice`; most code should call `load` instead.

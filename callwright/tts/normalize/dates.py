@@ -1,0 +1,154 @@
+"""Dates, times of day and ranges as they are said in American English."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from callwright.tts.normalize.numbers import cardinal, ordinal, year
+
+DateOrder = Literal["mdy", "dmy"]
+
+MONTHS = (
+    "January February March April May June July August September October November December"
+).split()
+_MONTH_BY_PREFIX = {m[:3]: m for m in MONTHS} | {"Sept": "September"}
+_MONTH_NAME = r"(?:January|February|March|April|May|June|July|August|September|October|"
+_MONTH_NAME += r"November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)"
+_DAYS = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
+_DAY_BY_PREFIX = {d[:3]: d for d in _DAYS} | {"Tues": "Tuesday", "Thur": "Thursday"}
+_DAY_BY_PREFIX |= {"Thurs": "Thursday"}
+_DAY_NAME = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|"
+_DAY_NAME += r"Mon|Tues|Tue|Wed|Thurs|Thur|Thu|Fri|Sat|Sun)"
+
+
+def month_name(text: str) -> str:
+    """ "Dec" or "December" → "December"."""
+    return _MONTH_BY_PREFIX.get(text[:4] if text.startswith("Sept") else text[:3], text)
+
+
+def day_name(text: str) -> str:
+    """ "Thurs" or "Thursday" → "Thursday"."""
+    return _DAY_BY_PREFIX.get(text if text in _DAY_BY_PREFIX else text[:3], text)
+
+
+def _say_date(month: int, day: int, year_number: int | None, order: DateOrder) -> str | None:
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        return None
+    tail = "" if year_number is None else year(year_number)
+    if order == "dmy":
+        spoken = f"the {ordinal(day)} of {MONTHS[month - 1]}"
+        return f"{spoken} {tail}" if tail else spoken
+    spoken = f"{MONTHS[month - 1]} {ordinal(day)}"
+    return f"{spoken}, {tail}" if tail else spoken
+
+
+ISO_DATE = re.compile(r"(?<![\w-])(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})(?![\w-])")
+NUMERIC_DATE = re.compile(
+    r"(?<![\w/.])(?P<a>\d{1,2})(?P<sep>[/.])(?P<b>\d{1,2})(?P=sep)(?P<y>\d{4}|\d{2})(?![\w/]|\.\d)"
+)
+MONTH_DAY = re.compile(
+    rf"\b(?P<month>{_MONTH_NAME})\.?\s(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\b"
+    r"(?:,?\s(?P<y>1[1-9]\d\d|20\d\d)\b)?"
+)
+DAY_MONTH = re.compile(
+    rf"(?:\b(?P<the>[Tt]he)\s)?(?<![\w.,])(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s(?:of\s)?(?P<month>{_MONTH_NAME})\b"
+    r"(?:,?\s(?P<y>1[1-9]\d\d|20\d\d)\b)?"
+)
+
+
+def say_iso_date(match: re.Match[str], order: DateOrder) -> str:
+    """ "2026-12-10" → "December tenth, twenty twenty-six" (the date order sets the style)."""
+    spoken = _say_date(int(match["m"]), int(match["d"]), int(match["y"]), order)
+    return spoken if spoken is not None else match.group(0)
+
+
+def say_numeric_date(match: re.Match[str], order: DateOrder) -> str:
+    """ "12/10/2026" → December 10 (order "mdy") or 12 October (order "dmy")."""
+    a, b = int(match["a"]), int(match["b"])
+    year_number = int(match["y"]) + (2000 if len(match["y"]) == 2 else 0)
+    month, day = (a, b) if order == "mdy" else (b, a)
+    if month > 12 >= day:  # written the other way round: unambiguous, so read it so
+        month, day = day, month
+    spoken = _say_date(month, day, year_number, order)
+    return spoken if spoken is not None else match.group(0)
+
+
+def say_month_day(match: re.Match[str]) -> str:
+    """ "Dec 10" → "December tenth"; with a year "December tenth, twenty twenty-six"."""
+    day = int(match["day"])
+    month = month_name(match["month"])
+    if not 1 <= day <= 31:
+        return match.group(0)
+    spoken = f"{month} {ordinal(day)}"
+    return spoken + (f", {year(int(match['y']))}" if match["y"] else "")
+
+
+def say_day_month(match: re.Match[str]) -> str:
+    """ "10 December 2026" → "the tenth of December twenty twenty-six"."""
+    day = int(match["day"])
+    if not 1 <= day <= 31:
+        return match.group(0)
+    spoken = f"{match['the'] or 'the'} {ordinal(day)} of {month_name(match['month'])}"
+    return spoken + (f" {year(int(match['y']))}" if match["y"] else "")
+
+
+_MERIDIEM = r"(?P<mer>[AaPp])\.?\s?[Mm]\.?(?!\w)"
+TIME_MERIDIEM = re.compile(rf"(?<![\w:.,])(?P<h>\d{{1,2}})(?::(?P<m>\d{{2}}))?\s?{_MERIDIEM}")
+TIME_24 = re.compile(r"(?<![\w:.,])(?P<h>\d{1,2}):(?P<m>\d{2})(?![\d:]|\.\d)")
+
+
+def _minutes(minute: int) -> str:
+    return f"oh {cardinal(minute)}" if minute < 10 else cardinal(minute)
+
+
+def say_time_meridiem(match: re.Match[str]) -> str:
+    """ "2:30 pm" → "two thirty p.m.", "9am" → "nine a.m."."""
+    hour, minute = int(match["h"]), int(match["m"] or 0)
+    if not (1 <= hour <= 12 and minute < 60):
+        return match.group(0)
+    spoken = cardinal(hour) + (f" {_minutes(minute)}" if minute else "")
+    return spoken + (" a.m." if match["mer"] in "Aa" else " p.m.")
+
+
+def say_time_24(match: re.Match[str]) -> str:
+    """ "14:30" → "two thirty p.m.", "09:00" → "nine a.m.", "9:30" → "nine thirty".
+
+    Hours from 13, hour 0 and hours written with a leading zero are read as the 24-hour
+    clock and said with a.m./p.m.; "1:00" to "12:59" are said as written ("nine o'clock").
+    """
+    text_hour, minute = match["h"], int(match["m"])
+    hour = int(text_hour)
+    if hour > 23 or minute > 59:
+        return match.group(0)
+    twenty_four = hour == 0 or hour > 12 or (len(text_hour) == 2 and text_hour[0] == "0")
+    if not twenty_four:
+        return cardinal(hour) + (f" {_minutes(minute)}" if minute else " o'clock")
+    spoken = cardinal(hour % 12 or 12) + (f" {_minutes(minute)}" if minute else "")
+    return spoken + (" p.m." if hour >= 12 else " a.m.")
+
+
+_RANGE_END = r"(?:[$€£¥₹]?\d[\d,]*(?:[.:]\d+)?(?:\s?[AaPp]\.?\s?[Mm]\.?(?!\w))?)"
+NUMBER_RANGE = re.compile(
+    rf"(?<![\w.,:/-])(?P<a>{_RANGE_END})(?:\s?[–—]\s?|-|\s-\s)(?P<b>{_RANGE_END})(?![\w.:,-]?\d)"
+)
+DAY_RANGE = re.compile(rf"\b(?P<a>{_DAY_NAME})\.?\s?[–—-]\s?(?P<b>{_DAY_NAME})\b")
+DAY_ABBREVIATION = re.compile(rf"\b(?P<day>{_DAY_NAME})\.(?=\s|$|[,;:!?])")
+
+
+def say_number_range(match: re.Match[str]) -> str:
+    """ "9-5" → "9 to 5", "$10-20" → "10 to $20" (then read by the number rules)."""
+    a, b = match["a"], match["b"]
+    if a[0] in "$€£¥₹" and b[0] not in "$€£¥₹":
+        a, b = a[1:], a[0] + b
+    return f"{a} to {b}"
+
+
+def say_day_range(match: re.Match[str]) -> str:
+    """ "Mon-Fri" → "Monday to Friday"."""
+    return f"{day_name(match['a'])} to {day_name(match['b'])}"
+
+
+def say_day_abbreviation(match: re.Match[str]) -> str:
+    """ "Mon." → "Monday"."""
+    return day_name(match["day"])
