@@ -23,12 +23,12 @@ _DAY_NAME += r"Mon|Tues|Tue|Wed|Thurs|Thur|Thu|Fri|Sat|Sun)"
 
 
 def month_name(text: str) -> str:
-    """ "Dec" or "December" → "December"."""
+    """Says "Dec" or "December" → "December"."""
     return _MONTH_BY_PREFIX.get(text[:4] if text.startswith("Sept") else text[:3], text)
 
 
 def day_name(text: str) -> str:
-    """ "Thurs" or "Thursday" → "Thursday"."""
+    """Says "Thurs" or "Thursday" → "Thursday"."""
     return _DAY_BY_PREFIX.get(text if text in _DAY_BY_PREFIX else text[:3], text)
 
 
@@ -58,13 +58,13 @@ DAY_MONTH = re.compile(
 
 
 def say_iso_date(match: re.Match[str], order: DateOrder) -> str:
-    """ "2026-12-10" → "December tenth, twenty twenty-six" (the date order sets the style)."""
+    """Says "2026-12-10" → "December tenth, twenty twenty-six" (the date order sets the style)."""
     spoken = _say_date(int(match["m"]), int(match["d"]), int(match["y"]), order)
     return spoken if spoken is not None else match.group(0)
 
 
 def say_numeric_date(match: re.Match[str], order: DateOrder) -> str:
-    """ "12/10/2026" → December 10 (order "mdy") or 12 October (order "dmy")."""
+    """Says "12/10/2026" → December 10 (order "mdy") or 12 October (order "dmy")."""
     a, b = int(match["a"]), int(match["b"])
     year_number = int(match["y"]) + (2000 if len(match["y"]) == 2 else 0)
     month, day = (a, b) if order == "mdy" else (b, a)
@@ -75,7 +75,7 @@ def say_numeric_date(match: re.Match[str], order: DateOrder) -> str:
 
 
 def say_month_day(match: re.Match[str]) -> str:
-    """ "Dec 10" → "December tenth"; with a year "December tenth, twenty twenty-six"."""
+    """Says "Dec 10" → "December tenth"; with a year "December tenth, twenty twenty-six"."""
     day = int(match["day"])
     month = month_name(match["month"])
     if not 1 <= day <= 31:
@@ -85,7 +85,7 @@ def say_month_day(match: re.Match[str]) -> str:
 
 
 def say_day_month(match: re.Match[str]) -> str:
-    """ "10 December 2026" → "the tenth of December twenty twenty-six"."""
+    """Says "10 December 2026" → "the tenth of December twenty twenty-six"."""
     day = int(match["day"])
     if not 1 <= day <= 31:
         return match.group(0)
@@ -103,7 +103,7 @@ def _minutes(minute: int) -> str:
 
 
 def say_time_meridiem(match: re.Match[str]) -> str:
-    """ "2:30 pm" → "two thirty p.m.", "9am" → "nine a.m."."""
+    """Says "2:30 pm" → "two thirty p.m.", "9am" → "nine a.m."."""
     hour, minute = int(match["h"]), int(match["m"] or 0)
     if not (1 <= hour <= 12 and minute < 60):
         return match.group(0)
@@ -112,7 +112,7 @@ def say_time_meridiem(match: re.Match[str]) -> str:
 
 
 def say_time_24(match: re.Match[str]) -> str:
-    """ "14:30" → "two thirty p.m.", "09:00" → "nine a.m.", "9:30" → "nine thirty".
+    """Says "14:30" → "two thirty p.m.", "09:00" → "nine a.m.", "9:30" → "nine thirty".
 
     Hours from 13, hour 0 and hours written with a leading zero are read as the 24-hour
     clock and said with a.m./p.m.; "1:00" to "12:59" are said as written ("nine o'clock").
@@ -136,19 +136,25 @@ DAY_RANGE = re.compile(rf"\b(?P<a>{_DAY_NAME})\.?\s?[–—-]\s?(?P<b>{_DAY_NAME
 DAY_ABBREVIATION = re.compile(rf"\b(?P<day>{_DAY_NAME})\.(?=\s|$|[,;:!?])")
 
 
+_YEAR = re.compile(r"1[1-9]\d\d|20\d\d")
+
+
 def say_number_range(match: re.Match[str]) -> str:
-    """ "9-5" → "9 to 5", "$10-20" → "10 to $20" (then read by the number rules)."""
+    """Says "9-5" as "9 to 5", "$10-20" as "10 to $20" (then read by the number rules);
+    years ("1990-1995") are said as years."""
     a, b = match["a"], match["b"]
+    if _YEAR.fullmatch(a) and _YEAR.fullmatch(b):
+        return f"{year(int(a))} to {year(int(b))}"
     if a[0] in "$€£¥₹" and b[0] not in "$€£¥₹":
         a, b = a[1:], a[0] + b
     return f"{a} to {b}"
 
 
 def say_day_range(match: re.Match[str]) -> str:
-    """ "Mon-Fri" → "Monday to Friday"."""
+    """Says "Mon-Fri" → "Monday to Friday"."""
     return f"{day_name(match['a'])} to {day_name(match['b'])}"
 
 
 def say_day_abbreviation(match: re.Match[str]) -> str:
-    """ "Mon." → "Monday"."""
+    """Says "Mon." → "Monday"."""
     return day_name(match["day"])

@@ -12,6 +12,7 @@ from callwright.tts.normalize.lexicon import PronunciationLexicon
 
 _Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str] | str]
 _TERMINAL = ".!?"
+_DOUBLE_STOP = re.compile(r"(?<=[ap]\.m\.)\.")  # "at 14:30." → "p.m.", not "p.m.."
 
 
 def _rules(date_order: DateOrder) -> list[_Rule]:
@@ -105,7 +106,7 @@ class SpeechNormalizer:
         for pattern, say in self._rules:
             spoken = pattern.sub(say, spoken)
         spoken = self.lexicon.restore(quantities.say_numbers(spoken), held)
-        spoken = " ".join(spoken.split())
+        spoken = _DOUBLE_STOP.sub("", " ".join(spoken.split()))
         original = text.rstrip()
         if original and original[-1] in _TERMINAL and spoken and spoken[-1] not in _TERMINAL:
             spoken += original[-1]

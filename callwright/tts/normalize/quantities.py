@@ -60,20 +60,20 @@ def _say_money(number: str, currency: str, scale: str | None = None) -> str:
 
 
 def say_money(match: re.Match[str]) -> str:
-    """ "$1,250.50" → "one thousand two hundred fifty dollars and fifty cents"."""
+    """Says "$1,250.50" → "one thousand two hundred fifty dollars and fifty cents"."""
     scale = match.group("word") or (_SCALES[match.group("abbr")] if match.group("abbr") else None)
     spoken = _say_money(match.group("num"), match.group("sym"), scale)
     return ("minus " if match.group("neg") else "") + spoken
 
 
 def say_money_code(match: re.Match[str]) -> str:
-    """ "100 USD" or "USD 100" → "one hundred US dollars"."""
+    """Says "100 USD" or "USD 100" → "one hundred US dollars"."""
     number = match.group("num1") or match.group("num2")
     return _say_money(number, match.group("pre") or match.group("post"))
 
 
 def say_cents(match: re.Match[str]) -> str:
-    """ "25¢" → "twenty-five cents"."""
+    """Says "25¢" → "twenty-five cents"."""
     number = match.group("num")
     return f"{decimal(number)} {'cents' if is_plural(number) else 'cent'}"
 
@@ -82,7 +82,7 @@ PERCENT = re.compile(rf"(?<![\w.])(?P<neg>-)?(?P<num>{NUM})\s?%")
 
 
 def say_percent(match: re.Match[str]) -> str:
-    """ "2.5%" → "two point five percent"."""
+    """Says "2.5%" → "two point five percent"."""
     return ("minus " if match.group("neg") else "") + decimal(match.group("num")) + " percent"
 
 
@@ -130,7 +130,7 @@ DEGREES = re.compile(rf"(?<![\w.])(?P<neg>-)?(?P<num>{NUM})\s?°\s?(?P<scale>[FC
 
 
 def say_unit(match: re.Match[str]) -> str:
-    """ "5 km" → "five kilometers", "1 lb" → "one pound"."""
+    """Says "5 km" → "five kilometers", "1 lb" → "one pound"."""
     number = match.group("num")
     one, many = _UNITS[match.group("unit")]
     spoken = f"{decimal(number)} {many if is_plural(number) else one}"
@@ -138,7 +138,7 @@ def say_unit(match: re.Match[str]) -> str:
 
 
 def say_degrees(match: re.Match[str]) -> str:
-    """ "72°F" → "seventy-two degrees Fahrenheit"."""
+    """Says "72°F" → "seventy-two degrees Fahrenheit"."""
     number = match.group("num")
     spoken = decimal(number) + (" degrees" if is_plural(number) else " degree")
     scale = match.group("scale")
@@ -151,7 +151,7 @@ ORDINAL = re.compile(r"(?<![\w.,])(?P<num>\d+)(?:st|nd|rd|th)\b", re.IGNORECASE)
 
 
 def say_ordinal(match: re.Match[str]) -> str:
-    """ "22nd" → "twenty-second"."""
+    """Says "22nd" → "twenty-second"."""
     return ordinal(int(match.group("num")))
 
 
@@ -161,7 +161,7 @@ DECADE = re.compile(
 
 
 def say_decade(match: re.Match[str]) -> str:
-    """ "1990s" → "nineteen nineties", "80s" → "eighties"."""
+    """Says "1990s" → "nineteen nineties", "80s" → "eighties"."""
     if match.group("short"):
         words = cardinal(int(match.group("short")))
     else:
@@ -178,7 +178,7 @@ YEAR_CONTEXT = re.compile(
 
 
 def say_year(match: re.Match[str]) -> str:
-    """ "2026" in "since 2026" → "twenty twenty-six"."""
+    """Says "2026" in "since 2026" → "twenty twenty-six"."""
     return match.group("before") + year(int(match.group("year")))
 
 

@@ -42,7 +42,7 @@ def _international_groups(number: str) -> list[str]:
 
 
 def say_e164(match: re.Match[str]) -> str:
-    """ "+14155550123" → "plus one, four one five, five five five, zero one two three"."""
+    """Says "+14155550123" → "plus one, four one five, five five five, zero one two three"."""
     written = match["number"]
     groups = [g for g in re.split(r"[ ().-]+", written) if g]
     if len(groups) == 1:
@@ -51,7 +51,7 @@ def say_e164(match: re.Match[str]) -> str:
 
 
 def say_national_phone(match: re.Match[str]) -> str:
-    """ "(415) 555-0123" → "four one five, five five five, zero one two three"."""
+    """Says "(415) 555-0123" → "four one five, five five five, zero one two three"."""
     return _grouped([g for g in re.split(r"[ ().-]+", match["number"]) if g])
 
 
@@ -64,7 +64,7 @@ _TLDS = (
 EMAIL = re.compile(r"(?<![\w.+-])(?P<user>[\w.+-]+)@(?P<domain>[\w-]+(?:\.[\w-]+)+)(?<!\.)\b")
 URL = re.compile(
     r"(?<![\w@./-])(?P<scheme>https?://)?(?P<host>(?:[\w-]+\.)+(?:" + _TLDS + r"))\b"
-    r"(?P<path>/[\w./?=&%#~+-]*[\w/])?(?![\w@-])",
+    r"(?P<path>/(?:[\w./?=&%#~+-]*[\w/])?)?(?![\w@-])",
     re.IGNORECASE,
 )
 _SEPARATORS = {".": "dot", "-": "dash", "_": "underscore", "+": "plus", "/": "slash"}
@@ -87,12 +87,13 @@ def say_address_part(text: str) -> str:
 
 
 def say_email(match: re.Match[str]) -> str:
-    """ "jane.doe@maple-clinic.com" → "jane dot doe at maple dash clinic dot com"."""
+    """Says "jane.doe@maple-clinic.com" → "jane dot doe at maple dash clinic dot com"."""
     return f"{say_address_part(match['user'])} at {say_address_part(match['domain'])}"
 
 
 def say_url(match: re.Match[str]) -> str:
-    """ "https://www.maple-clinic.com/book" → "w w w dot maple dash clinic dot com slash book"."""
+    """Says "https://www.maple-clinic.com/book" as "w w w dot maple dash clinic dot com
+    slash book"."""
     host = match["host"]
     spoken = ""
     if host.lower().startswith("www."):
@@ -168,7 +169,7 @@ NUMBER_SIGN = re.compile(r"(?:(?<![\w.])No\.|#)\s?(?=\d)")
 
 
 def say_title_or_street(match: re.Match[str]) -> str:
-    """ "Dr. Nguyen" → "Doctor Nguyen"; "Elm Dr." → "Elm Drive"; "St. Mary St." → both."""
+    """Says "Dr. Nguyen" → "Doctor Nguyen"; "Elm Dr." → "Elm Drive"; "St. Mary St." → both."""
     title, street = _TITLE_OR_STREET[match["abbr"]]
     before = match.string[: match.start()]
     after = match["next"] or ""
@@ -181,7 +182,7 @@ def say_title_or_street(match: re.Match[str]) -> str:
 
 
 def say_abbreviation(match: re.Match[str]) -> str:
-    """ "Ave." → "Avenue", "e.g." → "for example"."""
+    """Says "Ave." → "Avenue", "e.g." → "for example"."""
     return _ABBREVIATIONS[match["abbr"]]
 
 
