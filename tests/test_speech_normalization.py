@@ -14,6 +14,7 @@ import pytest
 
 from callwright.agent.playout import Playout
 from callwright.agent.reply import Reply, ReplyDeps
+from callwright.config import Settings
 from callwright.llm.base import CallInfo, Message, TurnContext
 from callwright.llm.openai_compat import LlmOptions, OpenAICompatResponderFactory
 from callwright.observe.timeline import TurnTimeline
@@ -67,6 +68,13 @@ def test_day_first_date_order_reads_numeric_dates_the_other_way() -> None:
     assert speech.normalize("On 2026-12-10.") == "On the tenth of December twenty twenty-six."
     with pytest.raises(ValueError):
         SpeechNormalizer(date_order="ymd")  # type: ignore[arg-type]
+
+
+def test_date_order_is_a_setting() -> None:
+    assert Settings.from_env({}).date_order == "mdy"
+    assert Settings.from_env({"CALLWRIGHT_DATE_ORDER": "dmy"}).date_order == "dmy"
+    with pytest.raises(ValueError):
+        Settings.from_env({"CALLWRIGHT_DATE_ORDER": "ydm"})
 
 
 def test_lexicon_longest_entry_wins_and_case_can_matter() -> None:

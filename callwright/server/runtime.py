@@ -77,7 +77,7 @@ async def load_stack(settings: Settings) -> AgentStack:
     await stt.warm_up()
     tts = CachedTts(with_remote_tts(await _load_tts(settings.tts), settings.degradation))
     responders = await build_responders(settings)
-    speech = SpeechNormalizer()
+    speech = SpeechNormalizer(date_order=settings.date_order)
     await tts.prewarm(speakable_pieces(responders.phrases(), speech, accepts_ssml(tts)))
     store = await open_store(settings.store_path)
     observability = Observability.from_env()
