@@ -117,17 +117,26 @@ def say_time_24(match: re.Match[str]) -> str:
     Hours from 13, hour 0 and hours written with a leading zero are read as the 24-hour
     clock and said with a.m./p.m.; "1:00" to "12:59" are said as written ("nine o'clock").
     """
-    text_hour, minute = match["h"], int(match["m"])
+    spoken = _clock(match["h"], match["m"], twenty_four=False)
+    return spoken if spoken is not None else match.group(0)
+
+
+def _is_24_hour(text_hour: str) -> bool:
     hour = int(text_hour)
+    return hour == 0 or hour > 12 or (len(text_hour) == 2 and text_hour[0] == "0")
+
+
+def _clock(text_hour: str, text_minute: str, twenty_four: bool) -> str | None:
+    hour, minute = int(text_hour), int(text_minute)
     if hour > 23 or minute > 59:
-        return match.group(0)
-    twenty_four = hour == 0 or hour > 12 or (len(text_hour) == 2 and text_hour[0] == "0")
-    if not twenty_four:
+        return None
+    if not (twenty_four or _is_24_hour(text_hour)):
         return cardinal(hour) + (f" {_minutes(minute)}" if minute else " o'clock")
     spoken = cardinal(hour % 12 or 12) + (f" {_minutes(minute)}" if minute else "")
     return spoken + (" p.m." if hour >= 12 else " a.m.")
 
 
+_CLOCK = re.compile(r"(\d{1,2}):(\d{2})")
 _RANGE_END = r"(?:[$€£¥₹]?\d[\d,]*(?:[.:]\d+)?(?:\s?[AaPp]\.?\s?[Mm]\.?(?!\w))?)"
 NUMBER_RANGE = re.compile(
     rf"(?<![\w.,:/-])(?P<a>{_RANGE_END})(?:\s?[–—]\s?|-|\s-\s)(?P<b>{_RANGE_END})(?![\w.:,-]?\d)"
@@ -145,9 +154,28 @@ def say_number_range(match: re.Match[str]) -> str:
     a, b = match["a"], match["b"]
     if _YEAR.fullmatch(a) and _YEAR.fullmatch(b):
         return f"{year(int(a))} to {year(int(b))}"
+    clocks = [_CLOCK.fullmatch(a), _CLOCK.fullmatch(b)]
+    if clocks[0] and clocks[1] and any(_is_24_hour(c[1]) for c in clocks if c):
+        # "8:00-18:00" is on the 24-hour clock at both ends: "eight a.m. to six p.m.".
+        ends = [_clock(c[1], c[2], twenty_four=True) for c in clocks if c]
+        if ends[0] is not None and ends[1] is not None:
+            return f"{ends[0]} to {ends[1]}"
     if a[0] in "$€£¥₹" and b[0] not in "$€£¥₹":
         a, b = a[1:], a[0] + b
     return f"{a} to {b}"
+
+
+DAY_LIST = re.compile(
+    rf"\b{_DAY_NAME}\.?(?:(?:,\s?|\s(?:and|or)\s|\s?/\s?|\s&\s)(?:and\s)?{_DAY_NAME}\b\.?)+"
+)
+_DAY_IN_LIST = re.compile(rf"\b(?P<day>{_DAY_NAME})\b\.?")
+
+
+def say_day_list(match: re.Match[str]) -> str:
+    """Says "Mon, Wed, Fri" or "Mon/Wed/Fri" as "Monday, Wednesday, Friday" (days are only
+    expanded in lists and ranges, or with their period: a lone "Sun" may be the sun)."""
+    spoken = _DAY_IN_LIST.sub(lambda m: day_name(m["day"]), match.group(0))
+    return re.sub(r"\s?/\s?", ", ", spoken).replace(" & ", " and ")
 
 
 def say_day_range(match: re.Match[str]) -> str:

@@ -182,6 +182,21 @@ def say_year(match: re.Match[str]) -> str:
     return match.group("before") + year(int(match.group("year")))
 
 
+FRACTION = re.compile(r"(?<![\w./,-])(?P<a>\d+)/(?P<b>\d+)(?![\w/]|\.\d)")
+
+
+def say_fraction(match: re.Match[str]) -> str:
+    """Says "3/4" as "three quarters"; numbers that are no proper fraction with a small
+    denominator are said side by side ("24/7" is "twenty-four seven", "50/50", "20/20")."""
+    a, b = int(match["a"]), int(match["b"])
+    if not 0 < a < b <= 10:
+        return f"{cardinal(a)} {cardinal(b)}"
+    one, many = {2: ("half", "halves"), 4: ("quarter", "quarters")}.get(
+        b, (ordinal(b), ordinal(b) + "s")
+    )
+    return f"{cardinal(a)} {one if a == 1 else many}"
+
+
 NUMBER = re.compile(rf"(?<![\d.,])(?P<neg>(?<![\w])-)?(?P<num>{NUM})(?![\d])")
 _LETTER_DIGIT = re.compile(r"(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])")
 
@@ -191,10 +206,13 @@ def say_number(match: re.Match[str]) -> str:
 
     Plain digit strings with a leading zero ("007") or of seven digits or more that are not
     round ("40213377") are codes and read digit by digit; numerals with commas are counts
-    whatever their size.
+    whatever their size; four digits from 1900 to 2099 are said like years ("in Q3 2025",
+    "room 1905": "twenty twenty-five", "nineteen oh five").
     """
     number = match.group("num")
     if "," not in number and "." not in number:
+        if len(number) == 4 and 1900 <= int(number) <= 2099 and not match.group("neg"):
+            return year(int(number))
         if (len(number) > 1 and number.startswith("0")) or (
             len(number) >= 7 and not number.endswith("000")
         ):

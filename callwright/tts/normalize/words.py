@@ -134,6 +134,8 @@ _ABBREVIATIONS = {
     "Apt": "Apartment",
     "apt": "apartment",
     "Ste": "Suite",
+    "ext": "extension",
+    "Ext": "Extension",
     "Dept": "Department",
     "dept": "department",
     "appt": "appointment",
@@ -165,7 +167,41 @@ ABBREVIATION = re.compile(
     + "|".join(re.escape(a) for a in sorted(_ABBREVIATIONS, key=len, reverse=True))
     + r")\.(?!\w)"
 )
-NUMBER_SIGN = re.compile(r"(?:(?<![\w.])No\.|#)\s?(?=\d)")
+NUMBER_SIGN = re.compile(r"(?:(?<![\w.])No\.|#)\s?(?=[A-Za-z]{0,3}\d)")
+# "500 N. Main St.": after a house number, a lone compass letter is a direction.
+DIRECTION = re.compile(r"(?<=\d\s)(?P<letter>[NSEW])\.?(?=\s[A-Z])")
+_DIRECTIONS = {"N": "North", "S": "South", "E": "East", "W": "West"}
+
+
+def say_direction(match: re.Match[str]) -> str:
+    """Says the "N." of "500 N. Main St." as "North"."""
+    return _DIRECTIONS[match["letter"]]
+
+
+# --- codes: digits said one by one ---------------------------------------------------------
+
+# After these words a number is an identifier ("ZIP code 94110", "call 911"), not a count.
+CODE_CONTEXT = re.compile(
+    r"\b(?P<before>(?:code|ZIP|zip|PIN|ID|number|account|reference|confirmation|policy|member|"
+    r"extension|call|Call|dial|Dial|text|Text)\s(?:is\s|was\s|:\s?)?)(?P<digits>\d{3,})(?![\d,.]\d)"
+)
+# Letters and digits in one token ("A1234", "ABC-12345"); two digits or fewer are left to the
+# number rules ("COVID-19" is "COVID nineteen", "Q3" is "Q three").
+ALPHANUMERIC_CODE = re.compile(
+    r"(?<![\w-])(?=[\w-]*[A-Za-z])(?=(?:[\w-]*?\d){3})[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*(?![\w-])"
+)
+_DIGIT_RUN = re.compile(r"\d+")
+
+
+def say_code_in_context(match: re.Match[str]) -> str:
+    """Says "ZIP code 94110" as "ZIP code nine four one one zero"."""
+    return match["before"] + digits(match["digits"])
+
+
+def say_alphanumeric_code(match: re.Match[str]) -> str:
+    """Says "ABC-12345" as "ABC one two three four five"."""
+    spoken = _DIGIT_RUN.sub(lambda m: f" {digits(m.group(0))} ", match.group(0))
+    return " ".join(spoken.replace("-", " ").split())
 
 
 def say_title_or_street(match: re.Match[str]) -> str:
@@ -190,6 +226,8 @@ def say_abbreviation(match: re.Match[str]) -> str:
 
 AMPERSAND = re.compile(r"\s&\s|(?<=[A-Za-z])&(?=[A-Za-z])")
 WORD_SLASH = re.compile(r"(?<=[A-Za-z])/(?=[A-Za-z])")
+PER = re.compile(r"(?<=\d)\s?/\s?(?=[A-Za-z])")  # "$45/hour" is forty-five dollars per hour
+TIMES = re.compile(r"(?<=\d)\s?[x×]\s?(?=\d)")
 APPROXIMATELY = re.compile(r"(?<!\S)~\s?(?=\d)")
 PLUS_MINUS = re.compile(r"±\s?")
 AT_SIGN = re.compile(r"\s@\s")
