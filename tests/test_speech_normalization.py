@@ -4,6 +4,7 @@ pronunciation lexicon, and an LLM reply whose text reaches TTS normalised."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from callwright.agent import reply as reply_module
 from callwright.agent.playout import Playout
 from callwright.agent.reply import Reply, ReplyDeps
 from callwright.config import Settings
@@ -170,8 +172,9 @@ class RecordingTts:
             yield chunk
 
 
-async def test_an_llm_reply_reaches_tts_normalised_through_the_reply_path() -> None:
-    spoken = "I can book that for one hundred twenty dollars at two thirty p.m. with Doctor win."
+async def _reply_through_tts(text: str) -> tuple[RecordingTts, CachedTts, str, float]:
+    """Runs one LLM reply (scripted server, real client, sentence buffer, espeak-ng, cache,
+    playout); returns what TTS was asked, the cache, the reply's text and seconds played."""
     recorder = RecordingTts(EspeakTts())
     cache = CachedTts(recorder)
     sent: list[np.ndarray] = []
@@ -181,25 +184,46 @@ async def test_an_llm_reply_reaches_tts_normalised_through_the_reply_path() -> N
 
     playout = Playout(send, 16000)
     playing = asyncio.create_task(playout.run())
-    script = [ScriptedReply(text="I can book that for $120 at 14:30 with Dr. Nguyen.")]
-    async with start_fake_openai(script) as fake:
+    async with start_fake_openai([ScriptedReply(text=text)]) as fake:
         factory = OpenAICompatResponderFactory(LlmOptions(base_url=fake.base_url, model="m"))
         try:
-            responder = factory.for_call(CALL)
             deps = ReplyDeps(
                 tts=cache,
                 playout=playout,
                 now_ms=lambda: time.monotonic() * 1000.0,
                 speech=SpeechNormalizer(PronunciationLexicon(LEXICON)),
             )
-            reply = Reply(1, responder, deps, TurnTimeline(turn_index=1))
+            reply = Reply(1, factory.for_call(CALL), deps, TurnTimeline(turn_index=1))
             history = (Message(role="user", content="Can I see the doctor today?"),)
             result = await reply.run(TurnContext(CALL, history, "user_turn"))
         finally:
             await factory.close()
             playing.cancel()
+    return recorder, cache, result.text, sum(frame.size for frame in sent) / 16000
+
+
+async def test_an_llm_reply_reaches_tts_normalised_through_the_reply_path() -> None:
+    written = "I can book that for $120 at 14:30 with Dr. Nguyen."
+    spoken = "I can book that for one hundred twenty dollars at two thirty p.m. with Doctor win."
+    recorder, cache, text, played_s = await _reply_through_tts(written)
     assert recorder.texts == [spoken]
     assert spoken in cache  # the phrase cache keys on what was said
     # History and transcript keep what the reply wrote; the caller heard it spoken.
-    assert result.text == "I can book that for $120 at 14:30 with Dr. Nguyen."
-    assert sum(frame.size for frame in sent) / 16000 > 2.0
+    assert text == written
+    assert played_s > 2.0
+
+
+async def test_a_long_piece_is_normalised_off_the_loop_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Pieces longer than the inline limit go through a thread; lower the limit to see it.
+    monkeypatch.setattr(reply_module, "_NORMALIZE_INLINE_CHARS", 10)
+    threads: list[str] = []
+    prepare = SpeechNormalizer.prepare
+
+    def noting_prepare(self: SpeechNormalizer, text: str, accepts_ssml: bool) -> str:
+        threads.append(threading.current_thread().name)
+        return prepare(self, text, accepts_ssml)
+
+    monkeypatch.setattr(SpeechNormalizer, "prepare", noting_prepare)
+    recorder, _, _, _ = await _reply_through_tts("Dr. Nguyen sees you at 14:30.")
+    assert recorder.texts == ["Doctor win sees you at two thirty p.m."]
+    assert threads and threading.main_thread().name not in threads

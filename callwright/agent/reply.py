@@ -18,6 +18,9 @@ from callwright.tts.normalize import SpeechNormalizer, accepts_ssml
 
 log = logging.getLogger(__name__)
 
+# Pieces up to this long are normalised on the loop (well under a millisecond); longer ones
+# in a thread.
+_NORMALIZE_INLINE_CHARS = 600
 FALLBACK_APOLOGY = "Sorry, I'm having trouble on my end. Could you say that again?"
 
 
@@ -145,7 +148,10 @@ class Reply:
         while (piece := await self._pieces.get()) is not None:
             is_filler = piece in self._fillers
             # The piece (as written) labels the audio: history keeps what the reply wrote.
-            spoken = self._deps.speech.prepare(piece, ssml)
+            if len(piece) <= _NORMALIZE_INLINE_CHARS:
+                spoken = self._deps.speech.prepare(piece, ssml)
+            else:  # a runaway piece (no sentence end) must not hold the event loop
+                spoken = await asyncio.to_thread(self._deps.speech.prepare, piece, ssml)
             try:
                 async for chunk in tts.synthesize(spoken):
                     if not is_filler:

@@ -111,6 +111,7 @@ _TITLE_OR_STREET = {"Dr": ("Doctor", "Drive"), "St": ("Saint", "Street")}
 TITLE_OR_STREET = re.compile(
     rf"(?<![\w.])(?P<abbr>Dr|St)\b(?P<dot>\.)?(?P<next>\s+[A-Z{CAPITALISED_PLACEHOLDERS}][\w'-]*)?"
 )
+_CONTEXT_CHARS = 64
 _BEFORE_STREET = re.compile(r"(?:\d[\w]*|[A-Z][\w'-]*)\s+$")
 _BEFORE_STREET_NAME = re.compile(r"[A-Z][\w'-]*\s+$")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s+)[A-Z][\w'-]*\s+$")
@@ -207,7 +208,8 @@ def say_alphanumeric_code(match: re.Match[str]) -> str:
 def say_title_or_street(match: re.Match[str]) -> str:
     """Says "Dr. Nguyen" → "Doctor Nguyen"; "Elm Dr." → "Elm Drive"; "St. Mary St." → both."""
     title, street = _TITLE_OR_STREET[match["abbr"]]
-    before = match.string[: match.start()]
+    # The words just before decide; a bounded window keeps long texts linear.
+    before = match.string[max(0, match.start() - _CONTEXT_CHARS) : match.start()]
     after = match["next"] or ""
     street_name = _BEFORE_STREET_NAME.search(before) and not _SENTENCE_START.search(before)
     if after and not street_name:
