@@ -106,6 +106,7 @@ def test_lexicon_spoken_forms_are_not_rewritten_by_the_rules() -> None:
         ('<speak>Call <sub alias="Doctor win">Dr. Nguyen</sub>.</speak>', "Call Doctor win."),
         ('<say-as interpret-as="characters">ABC</say-as> is ready', "A B C is ready"),
         ('Code <say-as interpret-as="digits">4021</say-as>.', "Code four zero two one."),
+        ('<say-as interpret-as="telephone">415-555-0123</say-as>', "415-555-0123"),
         ('<say-as interpret-as="cardinal">1,250</say-as>', "one thousand two hundred fifty"),
         ('the <say-as interpret-as="ordinal">3</say-as> floor', "the third floor"),
         ('Wait <break time="500ms"/> then go.', "Wait, then go."),
@@ -120,8 +121,14 @@ def test_ssml_is_stripped_to_its_text(markup: str, text: str) -> None:
 def test_ssml_goes_to_a_voice_that_reads_it_and_is_stripped_for_one_that_does_not() -> None:
     speech = SpeechNormalizer()
     piece = '<speak>It is <say-as interpret-as="digits">42</say-as> $5.'
+    # The text between tags is normalised; what a <say-as> marks is left to the voice.
     assert speech.prepare(piece, accepts_ssml=True) == (
-        '<speak>It is <say-as interpret-as="digits">42</say-as> $5.</speak>'
+        '<speak>It is <say-as interpret-as="digits">42</say-as> five dollars.</speak>'
+    )
+    sub = '<sub alias="win">Nguyen</sub>'
+    marked = f'<speak>Tom &amp; Jerry at 9am<break time="1s"/>, {sub} &lt; 5</speak>'
+    assert speech.prepare(marked, accepts_ssml=True) == (
+        f'<speak>Tom and Jerry at nine a.m.<break time="1s"/>, {sub} &lt; five</speak>'
     )
     assert speech.prepare(piece, accepts_ssml=False) == "It is four two five dollars."
     # Plain text is normalised either way; a "<" that is not a tag is not SSML.

@@ -121,7 +121,8 @@ class SpeechNormalizer:
 
     def prepare(self, text: str, accepts_ssml: bool) -> str:
         """The text to send to a synthesizer: SSML passed on to one that takes it (as one
-        `<speak>` document), otherwise stripped to its text; plain text normalised.
+        `<speak>` document, the text between its tags normalised), otherwise stripped to its
+        text and normalised; plain text normalised.
 
         Args:
             text: plain text or SSML (a `<speak>` document or a fragment with SSML tags).
@@ -130,7 +131,7 @@ class SpeechNormalizer:
         if not ssml.is_ssml(text):
             return self.normalize(text)
         if accepts_ssml:
-            return ssml.as_document(text)
+            return ssml.as_document(ssml.map_text(text, self.normalize))
         return self.normalize(ssml.strip_ssml(text))
 
 

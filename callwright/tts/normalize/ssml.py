@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 
 from callwright.tts.normalize.numbers import cardinal, digits, ordinal
 
@@ -40,13 +41,46 @@ def _say_as(match: re.Match[str]) -> str:
     number = content.replace(",", "")
     if kind in ("characters", "spell-out", "verbatim"):
         return " ".join(c for c in content if not c.isspace())
-    if kind in ("digits", "telephone") and any(c.isdigit() for c in content):
+    if kind == "digits" and any(c.isdigit() for c in content):
         return digits(content)
     if kind in ("cardinal", "number") and number.lstrip("-").isdigit():
         return cardinal(int(number))
     if kind == "ordinal" and number.isdigit():
         return ordinal(int(number))
-    return content  # dates, times, units...: the normaliser reads them as written
+    return content  # telephone numbers, dates, times...: the normaliser reads them
+
+
+# Elements whose text the voice must read as marked up, not as the normaliser would.
+_VERBATIM = frozenset({"say-as", "sub", "phoneme"})
+_TAG_NAME = re.compile(r"<\s*(/)?\s*([\w:-]+)[^<>]*?(/)?\s*>")
+
+
+def map_text(text: str, say: Callable[[str], str]) -> str:
+    """Applies `say` to the text between SSML tags (entities decoded, then re-escaped),
+    leaving the tags and the content of `<say-as>`, `<sub>` and `<phoneme>` as they are.
+
+    Each stretch of text is read on its own: context does not cross a tag.
+    """
+    out: list[str] = []
+    verbatim = 0
+    position = 0
+    for tag in _TAG.finditer(text):
+        out.append(_say_between(text[position : tag.start()], say, verbatim > 0))
+        out.append(tag.group(0))
+        name = _TAG_NAME.match(tag.group(0))
+        if name is not None and name[2].lower() in _VERBATIM and not name[3]:
+            verbatim = max(0, verbatim - 1) if name[1] else verbatim + 1
+        position = tag.end()
+    out.append(_say_between(text[position:], say, verbatim > 0))
+    return "".join(out)
+
+
+def _say_between(segment: str, say: Callable[[str], str], verbatim: bool) -> str:
+    if verbatim or not segment.strip():
+        return segment
+    lead = segment[: len(segment) - len(segment.lstrip())]
+    trail = segment[len(segment.rstrip()) :]
+    return lead + html.escape(say(html.unescape(segment.strip())), quote=False) + trail
 
 
 def strip_ssml(text: str) -> str:
