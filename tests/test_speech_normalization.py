@@ -89,6 +89,11 @@ def test_lexicon_longest_entry_wins_and_case_can_matter() -> None:
         PronunciationLexicon({"Nguyen": " "})
 
 
+def test_private_use_characters_in_the_text_cannot_pose_as_lexicon_placeholders() -> None:
+    speech = SpeechNormalizer({"Nguyen": "win"})
+    assert speech.normalize("Dr. Nguyen \ue100\ue905 at 9am") == "Doctor win at nine a.m."
+
+
 def test_lexicon_spoken_forms_are_not_rewritten_by_the_rules() -> None:
     speech = SpeechNormalizer({"Nguyen": "win", "R2": "are two"})
     # "win" is lowercase but still a name after a title; "are two" keeps its own words.
@@ -234,3 +239,15 @@ async def test_a_long_piece_is_normalised_off_the_loop_too(monkeypatch: pytest.M
     recorder, _, _, _ = await _reply_through_tts("Dr. Nguyen sees you at 14:30.")
     assert recorder.texts == ["Doctor win sees you at two thirty p.m."]
     assert threads and threading.main_thread().name not in threads
+
+
+async def test_a_piece_whose_normalisation_fails_is_still_spoken_as_written(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def failing_prepare(self: SpeechNormalizer, text: str, accepts_ssml: bool) -> str:
+        raise RuntimeError("a rule broke")
+
+    monkeypatch.setattr(SpeechNormalizer, "prepare", failing_prepare)
+    recorder, _, _, played_s = await _reply_through_tts("See you at 9am.")
+    assert recorder.texts == ["See you at 9am."]
+    assert played_s > 0.5

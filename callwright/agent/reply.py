@@ -142,16 +142,24 @@ class Reply:
         self.timeline.mark("first_sentence_ms", self._deps.now_ms())
         self._pieces.put_nowait(piece)
 
+    async def _spoken(self, piece: str, ssml: bool) -> str:
+        """The piece as the voice should read it; as written if normalisation fails."""
+        try:
+            if len(piece) <= _NORMALIZE_INLINE_CHARS:
+                return self._deps.speech.prepare(piece, ssml)
+            # A runaway piece (no sentence end) must not hold the event loop.
+            return await asyncio.to_thread(self._deps.speech.prepare, piece, ssml)
+        except Exception:
+            log.exception("reply %d: speech normalisation failed for a piece", self.reply_id)
+            return piece
+
     async def _synthesize(self) -> None:
         tts, playout = self._deps.tts, self._deps.playout
         ssml = accepts_ssml(tts)
         while (piece := await self._pieces.get()) is not None:
             is_filler = piece in self._fillers
             # The piece (as written) labels the audio: history keeps what the reply wrote.
-            if len(piece) <= _NORMALIZE_INLINE_CHARS:
-                spoken = self._deps.speech.prepare(piece, ssml)
-            else:  # a runaway piece (no sentence end) must not hold the event loop
-                spoken = await asyncio.to_thread(self._deps.speech.prepare, piece, ssml)
+            spoken = await self._spoken(piece, ssml)
             try:
                 async for chunk in tts.synthesize(spoken):
                     if not is_filler:

@@ -74,6 +74,7 @@ class PronunciationLexicon:
         spoken: list[str] = []
         if self._pattern is None:
             return text, spoken
+        text = _PLACEHOLDER.sub("", text)  # unspeakable anyway, and must not pose as ours
         fold = (lambda s: s) if self.case_sensitive else str.casefold
 
         def hold(match: re.Match[str]) -> str:
