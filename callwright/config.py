@@ -13,6 +13,7 @@ from typing import Literal
 
 from callwright.degradation import DegradationSettings
 from callwright.telephony.settings import TelephonySettings
+from callwright.tts.normalize.dates import DateOrder
 from callwright.turns.endpointer import TurnOptions
 from callwright.turns.semantic import PatienceOptions
 
@@ -54,6 +55,8 @@ class Settings:
     telephony: TelephonySettings = field(default_factory=TelephonySettings)
     # Remote STT/TTS and the fallback chains' deadlines (nothing remote unless configured).
     degradation: DegradationSettings = field(default_factory=DegradationSettings)
+    # How the voice reads numeric dates such as 12/10/2026: month first or day first.
+    date_order: DateOrder = "mdy"
 
     @property
     def store_path(self) -> Path:
@@ -80,6 +83,9 @@ class Settings:
         tts = env.get("CALLWRIGHT_TTS", base.tts)
         if tts not in ("piper", "espeak"):
             raise ValueError("CALLWRIGHT_TTS must be 'piper' or 'espeak'")
+        date_order = env.get("CALLWRIGHT_DATE_ORDER", base.date_order)
+        if date_order not in ("mdy", "dmy"):
+            raise ValueError("CALLWRIGHT_DATE_ORDER must be 'mdy' or 'dmy'")
         return cls(
             host=env.get("CALLWRIGHT_HOST", base.host),
             port=int(env.get("CALLWRIGHT_PORT", base.port)),
@@ -95,6 +101,7 @@ class Settings:
             log_level=env.get("CALLWRIGHT_LOG_LEVEL", base.log_level),
             telephony=TelephonySettings.from_env(env),
             degradation=DegradationSettings.from_env(env),
+            date_order=date_order,  # type: ignore[arg-type]
         )
 
 

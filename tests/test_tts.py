@@ -17,7 +17,7 @@ from callwright.tts.base import TextToSpeech, TtsError
 from callwright.tts.cache import CachedTts, normalize_text
 from callwright.tts.espeak import EspeakTts, parse_wav_header
 from callwright.tts.fallback import FallbackTts
-from callwright.tts.piper import PiperTts
+from callwright.tts.piper import PiperTts, trim_leading_silence
 
 SENTENCE = "The quick brown fox jumps over the lazy dog."
 FOUR_SENTENCES = (
@@ -119,6 +119,40 @@ async def test_piper_streams_one_chunk_per_sentence(piper: PiperTts) -> None:
     assert all(c.dtype == np.int16 and c.size > 0 for c in chunks)
     # The first chunk is one sentence, not the whole text.
     assert chunks[0].size < total / 2
+
+
+def _first_audible_s(samples: np.ndarray, rate: int) -> float:
+    return float(np.flatnonzero(np.abs(samples.astype(np.int32)) > 64)[0]) / rate
+
+
+async def test_piper_reply_starts_with_speech_not_silence(piper: PiperTts) -> None:
+    text = "One hundred twenty dollars. See you then."
+    # What the voice itself produces, straight from Piper: speech after 20 ms or more.
+    raw = [c.audio_int16_array for c in piper._voice.synthesize(text)]
+    assert _first_audible_s(raw[0], piper.sample_rate) > 0.02
+    chunks = await chunks_of(piper, text)
+    assert len(chunks) == len(raw) == 2
+    # The reply's first sentence starts 5 ms before its first audible sample.
+    assert 0.004 < _first_audible_s(chunks[0], piper.sample_rate) < 0.006
+
+
+def test_trim_leading_silence_cuts_a_real_piper_clip_to_5_ms_before_speech(
+    piper: PiperTts,
+) -> None:
+    clip = next(iter(piper._voice.synthesize("Hello there."))).audio_int16_array
+    onset = int(np.flatnonzero(np.abs(clip.astype(np.int32)) > 64)[0])
+    trimmed = trim_leading_silence(clip, piper.sample_rate)
+    cut = clip.size - trimmed.size
+    assert cut == onset - int(piper.sample_rate * 0.005)  # 5 ms kept
+    assert np.array_equal(trimmed, clip[cut:])  # nothing but the start removed
+    assert np.abs(clip[:cut].astype(np.int32)).max() <= 64
+
+
+def test_trim_leading_silence_keeps_silent_audio_whole() -> None:
+    silent = np.full(2205, 3, dtype=np.int16)
+    assert trim_leading_silence(silent, 22050).size == silent.size
+    onset = np.concatenate([np.zeros(1000, np.int16), np.full(10, -3000, np.int16)])
+    assert trim_leading_silence(onset, 1000, keep_ms=2.0).tolist() == [0, 0] + [-3000] * 10
 
 
 async def test_piper_audio_is_speech_like_and_scales_with_text(piper: PiperTts) -> None:

@@ -14,9 +14,13 @@ from callwright.audio.resample import resample
 from callwright.core.responder import EndCall, Responder, TextDelta, ToolResult, TurnContext
 from callwright.core.timeline import TurnTimeline
 from callwright.tts.base import TextToSpeech
+from callwright.tts.normalize import SpeechNormalizer, accepts_ssml
 
 log = logging.getLogger(__name__)
 
+# Pieces up to this long are normalised on the loop (well under a millisecond); longer ones
+# in a thread.
+_NORMALIZE_INLINE_CHARS = 600
 FALLBACK_APOLOGY = "Sorry, I'm having trouble on my end. Could you say that again?"
 
 
@@ -42,6 +46,8 @@ class ReplyDeps:
     # Pieces the caller already heard in full before interrupting the previous reply: a new
     # reply that starts with them skips them instead of repeating itself verbatim.
     already_heard: tuple[str, ...] = ()
+    # Every piece passes through it on its way to TTS: written forms become spoken ones.
+    speech: SpeechNormalizer = field(default_factory=SpeechNormalizer)
 
 
 class Reply:
@@ -136,12 +142,26 @@ class Reply:
         self.timeline.mark("first_sentence_ms", self._deps.now_ms())
         self._pieces.put_nowait(piece)
 
+    async def _spoken(self, piece: str, ssml: bool) -> str:
+        """The piece as the voice should read it; as written if normalisation fails."""
+        try:
+            if len(piece) <= _NORMALIZE_INLINE_CHARS:
+                return self._deps.speech.prepare(piece, ssml)
+            # A runaway piece (no sentence end) must not hold the event loop.
+            return await asyncio.to_thread(self._deps.speech.prepare, piece, ssml)
+        except Exception:
+            log.exception("reply %d: speech normalisation failed for a piece", self.reply_id)
+            return piece
+
     async def _synthesize(self) -> None:
         tts, playout = self._deps.tts, self._deps.playout
+        ssml = accepts_ssml(tts)
         while (piece := await self._pieces.get()) is not None:
             is_filler = piece in self._fillers
+            # The piece (as written) labels the audio: history keeps what the reply wrote.
+            spoken = await self._spoken(piece, ssml)
             try:
-                async for chunk in tts.synthesize(piece):
+                async for chunk in tts.synthesize(spoken):
                     if not is_filler:
                         self._answer_audio = True
                         self.timeline.mark("tts_first_audio_ms", self._deps.now_ms())

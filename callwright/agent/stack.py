@@ -16,6 +16,7 @@ from callwright.observe.observer import Observability
 from callwright.store.base import CallStore
 from callwright.stt.base import SpeechToText
 from callwright.tts.base import TextToSpeech
+from callwright.tts.normalize import SpeechNormalizer
 from callwright.turns.endpointer import TurnOptions
 from callwright.turns.semantic import PatienceOptions
 from callwright.vad.base import VoiceActivityModel
@@ -47,3 +48,5 @@ class AgentStack:
     events: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None
     # Metrics, traces, recordings, redaction and usage (per server, never process-global).
     observability: Observability = field(default_factory=Observability)
+    # What every reply's text goes through before TTS (rules and the pronunciation lexicon).
+    speech: SpeechNormalizer = field(default_factory=SpeechNormalizer)

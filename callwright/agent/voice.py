@@ -102,6 +102,7 @@ class AgentVoice:
             on_tool_result=self._on_tool_result,
             filler=self._stack.filler,
             already_heard=self._heard_pieces if trigger == "user_turn" else (),
+            speech=self._stack.speech,
         )
         self._heard_pieces = ()
         reply = Reply(self._count, responder or self._responder, deps, timeline)

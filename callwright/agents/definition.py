@@ -114,6 +114,8 @@ class Agent:
         stt_model: "tiny.en", "base" or a model folder; None: the server's setting.
         tts: "piper" or "espeak"; None: the server's setting.
         voice: the espeak-ng voice, when the agent speaks with espeak-ng.
+        pronunciations: respellings the voice reads instead of a word ({"Nguyen": "win"}),
+            applied before every other speech normalisation rule.
         handoff_facts: adds the agent's own facts to what a person taking the call over sees;
             called with the generic responder's facts (intent, slots, done), returns more.
         responders: custom code: builds the agent's responder factory, replacing the
@@ -137,6 +139,7 @@ class Agent:
     stt_model: str | None = None
     tts: Literal["piper", "espeak"] | None = None
     voice: str | None = None
+    pronunciations: Mapping[str, str] = field(default_factory=dict)
     handoff_facts: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     responders: ResponderBuilder | None = None
 

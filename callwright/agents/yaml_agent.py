@@ -50,6 +50,7 @@ TOP_FIELDS = {
     "stt_model",
     "tts",
     "voice",
+    "pronunciations",
 }
 TOOL_FIELDS = {
     "name",
@@ -191,6 +192,16 @@ def load_yaml_agent(path: Path, env: Mapping[str, str] | None = None) -> Agent:
             raise reader.fail(top["tts"], "tts", 'must be "piper" or "espeak"')
         kwargs["tts"] = tts
     kwargs["phrases"] = tuple(reader.strings(top, "", "phrases"))
+    if "pronunciations" in top:
+        node = top["pronunciations"]
+        if not isinstance(node, yaml.MappingNode):
+            raise reader.fail(node, "pronunciations", "must map words to how they are said")
+        respellings: dict[str, str] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(value_node, yaml.ScalarNode) or not str(value_node.value).strip():
+                raise reader.fail(value_node, f"pronunciations.{key_node.value}", "must be text")
+            respellings[str(key_node.value)] = str(value_node.value)
+        kwargs["pronunciations"] = respellings
     knowledge = reader.text(top, root, "", "knowledge")
     if knowledge is not None:
         folder = (path.parent / knowledge).resolve()

@@ -162,6 +162,7 @@ class MeteredTts:
         self._on_error = on_error
         self.name = inner.name
         self.sample_rate = inner.sample_rate
+        self.accepts_ssml = bool(getattr(inner, "accepts_ssml", False))
 
     async def synthesize(self, text: str) -> AsyncIterator[np.ndarray]:
         self._meter.add_tts(len(text))

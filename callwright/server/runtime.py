@@ -23,18 +23,24 @@ from callwright.tts.base import TextToSpeech
 from callwright.tts.cache import CachedTts
 from callwright.tts.espeak import EspeakTts
 from callwright.tts.fallback import FallbackTts
+from callwright.tts.normalize import SpeechNormalizer, accepts_ssml
 from callwright.vad.silero import SileroVadModel
 
 log = logging.getLogger(__name__)
 
 
-def speakable_pieces(texts: Iterable[str]) -> list[str]:
-    """The pieces the sentence buffer cuts these texts into: what TTS will be asked for."""
+def speakable_pieces(
+    texts: Iterable[str], speech: SpeechNormalizer | None = None, ssml: bool = False
+) -> list[str]:
+    """What TTS will be asked for when these texts are replied: the sentence buffer's pieces,
+    normalised by `speech` (if given) as a reply normalises them, so the cache keys match."""
     pieces: list[str] = []
     for text in texts:
         buffer = SentenceBuffer()
         pieces += buffer.push(text) + buffer.flush()
-    return pieces
+    if speech is None:
+        return pieces
+    return [speech.prepare(piece, ssml) for piece in pieces]
 
 
 async def _load_tts(engine: str, voice: str | None = None) -> TextToSpeech:
@@ -78,7 +84,8 @@ async def load_stack(settings: Settings, agent: Agent) -> AgentStack:
     tts = CachedTts(with_remote_tts(local_tts, settings.degradation))
     responders = await build_responders(agent, runtime_for(settings))
     phrases = responders.phrases() if isinstance(responders, HasPhrases) else []
-    await tts.prewarm(speakable_pieces([*phrases, *agent.phrases]))
+    speech = SpeechNormalizer(lexicon=agent.pronunciations, date_order=settings.date_order)
+    await tts.prewarm(speakable_pieces([*phrases, *agent.phrases], speech, accepts_ssml(tts)))
     store = await open_store(settings.store_path)
     observability = Observability.from_env()
     install_log_redaction(observability.redactor)
@@ -104,4 +111,5 @@ async def load_stack(settings: Settings, agent: Agent) -> AgentStack:
         turns=settings.turns,
         patience=settings.patience,
         observability=observability,
+        speech=speech,
     )

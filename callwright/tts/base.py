@@ -15,7 +15,9 @@ class TtsError(RuntimeError):
 class TextToSpeech(Protocol):
     """Synthesizes text, streaming audio as it is produced.
 
-    Providers are shared by all calls; inference runs off the event loop.
+    Providers are shared by all calls; inference runs off the event loop. A provider that
+    reads SSML (a text starting with `<speak>`) says so with a true `accepts_ssml` attribute;
+    the others get plain text (`callwright.tts.normalize.accepts_ssml` reads the capability).
     """
 
     name: str

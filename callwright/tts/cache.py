@@ -54,6 +54,7 @@ class CachedTts:
     Attributes:
         name: the inner provider's name.
         sample_rate: the inner provider's sample rate.
+        accepts_ssml: whether the inner provider reads SSML.
         hits: requests answered from the cache (including joining an in-flight synthesis).
         misses: requests that started a synthesis of a cacheable text.
     """
@@ -76,6 +77,7 @@ class CachedTts:
         self.max_chars = max_chars
         self.name = inner.name
         self.sample_rate = inner.sample_rate
+        self.accepts_ssml = bool(getattr(inner, "accepts_ssml", False))
         self.hits = 0
         self.misses = 0
         self._entries: OrderedDict[str, tuple[np.ndarray, ...]] = OrderedDict()

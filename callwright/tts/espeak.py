@@ -83,7 +83,10 @@ class EspeakTts:
     Attributes:
         name: "espeak-ng:" followed by the voice.
         sample_rate: 22050 Hz.
+        accepts_ssml: True: a text that is a `<speak>` document is read as SSML (`-m`).
     """
+
+    accepts_ssml: bool = True
 
     def __init__(
         self,
@@ -121,6 +124,8 @@ class EspeakTts:
         argv = [self.executable, "-v", self.voice, "-s", str(self.words_per_minute)]
         if self.pitch is not None:
             argv += ["-p", str(self.pitch)]
+        if text.lstrip().startswith("<speak"):
+            argv.append("-m")  # SSML markup, not words
         # After "--" the text is never read as an option, whatever it starts with.
         return [*argv, "--stdout", "--", text]
 

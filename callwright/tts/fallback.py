@@ -32,6 +32,7 @@ class FallbackTts:
     Attributes:
         name: the primary's name.
         sample_rate: the primary's sample rate.
+        accepts_ssml: whether both voices read SSML.
     """
 
     def __init__(
@@ -57,6 +58,8 @@ class FallbackTts:
         self.breaker = breaker
         self.name = primary.name
         self.sample_rate = primary.sample_rate
+        # SSML only if both read it: the fallback may speak any text the primary was given.
+        self.accepts_ssml = all(getattr(t, "accepts_ssml", False) for t in (primary, fallback))
 
     async def synthesize(self, text: str) -> AsyncGenerator[np.ndarray, None]:
         """Yields int16 mono audio at the primary's rate.

@@ -67,7 +67,10 @@ class OpenAICompatTts:
     Attributes:
         name: "openai-tts:" followed by the model and voice.
         sample_rate: `options.sample_rate`.
+        accepts_ssml: False: the API takes plain text.
     """
+
+    accepts_ssml: bool = False
 
     def __init__(self, options: RemoteTtsOptions) -> None:
         if not 0.25 <= options.speed <= 4.0:

@@ -20,23 +20,57 @@ from callwright.tts.base import TtsError
 logger = logging.getLogger(__name__)
 
 _WARM_UP_TEXT = "Hello."
+# Piper starts every clip with 30-60 ms of near-silence (|sample| under about 10); speech
+# starts well above this floor (about -54 dBFS).
+SILENCE_FLOOR = 64
+KEEP_BEFORE_SPEECH_MS = 5.0
+
+
+def trim_leading_silence(
+    samples: np.ndarray,
+    sample_rate: int,
+    floor: int = SILENCE_FLOOR,
+    keep_ms: float = KEEP_BEFORE_SPEECH_MS,
+) -> np.ndarray:
+    """Drops the silence before the first audible sample, keeping `keep_ms` of it.
+
+    The few milliseconds kept let the onset rise from silence instead of starting abruptly.
+
+    Args:
+        samples: int16 mono audio.
+        sample_rate: its rate.
+        floor: the largest absolute sample value still counted as silence.
+        keep_ms: silence kept before the first audible sample.
+
+    Returns:
+        A view of `samples` from the new start; all of it if nothing is audible.
+    """
+    audible = np.flatnonzero(np.abs(samples.astype(np.int32)) > floor)
+    if audible.size == 0:
+        return samples
+    start = max(0, int(audible[0]) - int(sample_rate * keep_ms / 1000.0))
+    return samples[start:]
 
 
 class PiperTts:
     """A loaded Piper voice, shared by every call in the process.
 
     Piper produces one chunk per sentence; `synthesize` hands each sentence to the caller as
-    soon as it is ready. Inference runs on a single worker thread owned by the provider
-    because Piper's espeak-based phonemizer is not known to be thread-safe. Concurrent
-    requests are interleaved sentence by sentence on that thread, so a long reply on one call
-    delays another call's first sentence by at most one sentence.
+    soon as it is ready, the first without its leading silence (so the first sample the
+    caller gets is speech: faster replies, honest time to first audio). Later sentences keep
+    theirs: it is part of the pause between sentences. Inference runs on a single worker
+    thread owned by the provider because Piper's espeak-based phonemizer is not known to be
+    thread-safe. Concurrent requests are interleaved sentence by sentence on that thread, so
+    a long reply on one call delays another call's first sentence by at most one sentence.
 
     Attributes:
         name: "piper".
         sample_rate: output rate from the voice config (22050 Hz for the joe voice).
+        accepts_ssml: False.
     """
 
     name: str = "piper"
+    accepts_ssml: bool = False  # Piper reads markup as words
 
     def __init__(self, voice: Any, length_scale: float | None = None) -> None:
         """Wraps an already loaded `piper.PiperVoice`; most code should call `load` instead.
@@ -135,6 +169,7 @@ class PiperTts:
             raise TtsError("PiperTts is closed")
         loop = asyncio.get_running_loop()
         sentences: Iterator[Any] = self._voice.synthesize(text, syn_config=self._syn_config)
+        first = True
         try:
             while True:
                 try:
@@ -155,6 +190,9 @@ class PiperTts:
                 if chunk is None:
                     return
                 samples = chunk.audio_int16_array
+                if first and samples.size:
+                    samples = trim_leading_silence(samples, self.sample_rate)
+                    first = False
                 if samples.size:
                     yield samples
         finally:
