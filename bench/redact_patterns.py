@@ -18,8 +18,8 @@ from pathlib import Path
 # Running as a script puts bench/ (not the repo root) on sys.path.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from callwright.observe.redact import PATTERNS, Redactor  # noqa: E402
-from tests.security.adversarial_text import adversarial, random_strings  # noqa: E402
+from callwright.observe.redact import PATTERNS, Redactor
+from tests.security.adversarial_text import adversarial, random_strings
 
 
 def per_kb_us(fn: object, texts: list[str]) -> list[float]:
