@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from callwright.agent.limits import CallLimits
 from callwright.agent.silence import FillerOptions, SilenceOptions
 from callwright.handoff.call import HandoffOptions
 from callwright.handoff.desk import HandoffDesk
@@ -47,3 +48,5 @@ class AgentStack:
     events: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None
     # Metrics, traces, recordings, redaction and usage (per server, never process-global).
     observability: Observability = field(default_factory=Observability)
+    # Wall-clock limits of one call: maximum length, idle timeout, real-time pacing.
+    limits: CallLimits = field(default_factory=CallLimits)
