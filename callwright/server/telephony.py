@@ -48,6 +48,7 @@ from callwright.transports.twilio import TWILIO
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 64 * 1024
+ONE_STREAM_PER_CALL_S = 86400.0  # how long a call's one stream is remembered
 XML = "text/xml"
 
 
@@ -233,7 +234,7 @@ async def telnyx_stream(request: web.Request) -> web.StreamResponse:
 
 async def _stream(request: web.Request, dialect: MediaStreamDialect) -> web.StreamResponse:
     tel = request.app[TELEPHONY]
-    claim = tel.tokens.redeem(request.match_info["token"])
+    claim = await tel.tokens.redeem_once(request.match_info["token"], tel.stack.store.claim_once)
     if not isinstance(claim, StreamClaim):
         log.warning("refused %s stream from %s: %s", dialect.channel, request.remote, claim)
         raise web.HTTPForbidden(text="invalid stream token")
@@ -245,6 +246,14 @@ async def _stream(request: web.Request, dialect: MediaStreamDialect) -> web.Stre
         await _reject(tel, ws, dialect.channel, exc.code, str(exc), claim.ref)
         return ws
     call_ref = start.call_ref
+    # One stream per platform call, across every worker: a re-sent webhook's second token
+    # cannot open a second stream for a call that already has one.
+    if not await tel.stack.store.claim_once(
+        f"stream-call:{dialect.channel}:{call_ref}", time.time() + ONE_STREAM_PER_CALL_S
+    ):
+        await _reject(tel, ws, dialect.channel, "duplicate_stream",
+                      f"call {call_ref} already has a stream", call_ref)  # fmt: skip
+        return ws
     pending = tel.calls.find(claim.ref, call_ref)
     expected = pending.call_sid if pending is not None else claim.ref
     if claim.ref != call_ref and expected is not None and expected != call_ref:
