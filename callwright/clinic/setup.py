@@ -1,7 +1,9 @@
 """Building the default agent from settings: the receptionist, with an LLM when configured.
 
 Integrations are switched on by environment variables:
-CALLWRIGHT_WEBHOOK_URL (+ CALLWRIGHT_WEBHOOK_SECRET) sends signed webhooks;
+CALLWRIGHT_WEBHOOK_URL (+ CALLWRIGHT_WEBHOOK_SECRET, required) sends signed webhooks, redacted
+per the redaction policy (CALLWRIGHT_WEBHOOK_REDACT overrides it for the webhook, in the same
+"kind=action" form, or "none" to send raw data);
 CALLWRIGHT_CALDAV_URL (+ CALLWRIGHT_CALDAV_USER, CALLWRIGHT_CALDAV_PASSWORD) mirrors
 appointments into a CalDAV calendar.
 """
@@ -16,6 +18,7 @@ from callwright.clinic.factory import ClinicOptions, ClinicResponderFactory
 from callwright.config import Settings
 from callwright.integrations.caldav import CalDavCalendar, CalDavOptions
 from callwright.integrations.webhooks import WebhookOptions, WebhookSender
+from callwright.observe.redact import RedactionPolicy
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +42,7 @@ async def build_responders(
         )
         factory = ClinicLlmResponderFactory(await open_clinic(options), options, llm)
     if env.get("CALLWRIGHT_WEBHOOK_URL"):
-        sender = WebhookSender(
-            WebhookOptions(env["CALLWRIGHT_WEBHOOK_URL"], env.get("CALLWRIGHT_WEBHOOK_SECRET", "")),
-            settings.data_dir / "webhooks.sqlite3",
-        )
+        sender = WebhookSender(webhook_options(env), settings.data_dir / "webhooks.sqlite3")
         await sender.start()
         factory.add_hook(sender.emit)
     if env.get("CALLWRIGHT_CALDAV_URL"):
@@ -59,3 +59,22 @@ async def build_responders(
             log.exception("CalDAV calendar unavailable; appointments stay in the embedded store")
         factory.add_hook(calendar.on_event)
     return factory
+
+
+def webhook_options(env: Mapping[str, str]) -> WebhookOptions:
+    """The webhook destination from the environment; refuses one without a secret."""
+    if not env.get("CALLWRIGHT_WEBHOOK_SECRET"):
+        raise ValueError("CALLWRIGHT_WEBHOOK_SECRET is required when CALLWRIGHT_WEBHOOK_URL is set")
+    policy = RedactionPolicy.from_env(env)
+    override = env.get("CALLWRIGHT_WEBHOOK_REDACT", "").strip()
+    redaction: RedactionPolicy | None = policy
+    if override.lower() in ("none", "off", "raw"):
+        redaction = None
+    elif override:
+        redaction = RedactionPolicy.from_env({**env, "CALLWRIGHT_REDACT": override})
+    return WebhookOptions(
+        env["CALLWRIGHT_WEBHOOK_URL"],
+        env["CALLWRIGHT_WEBHOOK_SECRET"],
+        redaction=redaction,
+        retention_days=policy.retention_days,
+    )
