@@ -61,6 +61,9 @@ PIPELINE_RATE = 16000
 PREROLL_MS = 250.0  # speech onset is confirmed late; keep the audio just before it
 GAP_FILL_MS = 40.0  # inbound timestamp jumps larger than this are filled with silence
 UNHEARD_LINE = "Sorry, I didn't catch that. Could you say it again?"
+# Keypad presses are paced like audio, each counting this long: a phone sends ~10 a second at
+# most, and each one is written to the call's record.
+KEY_COST_MS = 100.0
 
 
 class CallSession:
@@ -111,6 +114,7 @@ class CallSession:
         self._dtmf = DtmfCollector(self._on_keypad_entry)
         limits = stack.limits
         self._pacer = RealTimePacer(limits.max_realtime_factor, limits.burst_ms)
+        self._key_pacer = RealTimePacer(1.0, limits.burst_ms)
         self._watch = WallClockWatch(limits)
         self._ended = asyncio.Event()
         self._ending = False
@@ -143,6 +147,7 @@ class CallSession:
                     await self._pacer.pace(event.frame.duration_ms)
                 elif isinstance(event, DtmfIn):
                     self._watch.inbound()
+                    await self._key_pacer.pace(KEY_COST_MS)
                     self.state.recorder.event("dtmf", event.at_ms, {"digit": event.digit})
                     await self._on_key(event)
                 elif isinstance(event, HangupIn):
