@@ -59,6 +59,8 @@ def create_app(
     app[SESSIONS] = set()
     caps = limits or LimitSettings(max_calls=None, max_calls_per_address=None)
     app[ADMISSION] = Admission(caps.max_calls, caps.max_calls_per_address)
+    # First at shutdown, before any socket is closed under a call (phone calls included).
+    app.on_shutdown.append(_end_active_calls)
     app.router.add_get("/healthz", health)
     app.router.add_get("/livez", live)
     app.router.add_get("/readyz", ready)
@@ -69,7 +71,6 @@ def create_app(
         log.warning("handoff console token (set CALLWRIGHT_CONSOLE_TOKEN to choose): %s", token)
     add_page_routes(app)
     register_telephony(app, stack, telephony or TelephonySettings())
-    app.on_shutdown.append(_end_active_calls)
     if drain is not None:
         from callwright.server.drain import install_drain
 

@@ -14,9 +14,15 @@ import asyncio
 from pathlib import Path
 
 import aiohttp
+from aiohttp import web
 
 from callwright.agent.limits import CallLimits
+from callwright.agent.stack import AgentStack
+from callwright.server.app import create_app
 from callwright.store.sqlite import SqliteCallStore
+from callwright.telephony.settings import TelephonySettings
+from tests.conftest import finished_call
+from tests.fakes.twilio_rest import AUTH_TOKEN
 from tests.security.worker_process import (
     SilentCaller,
     free_port,
@@ -24,6 +30,7 @@ from tests.security.worker_process import (
     serve_worker,
     terminate,
 )
+from tests.test_twilio_bad_input import finished, open_stream
 
 DRAIN_S = 8.0
 
@@ -73,3 +80,30 @@ async def test_sigterm_drains_live_calls_and_closes_the_store(tmp_path: Path) ->
         await store.close()
     assert outcomes == ["caller_ended", "server_shutdown", "server_shutdown"]
     assert len(rejected) == 1 and (rejected[0].end_reason or "").startswith("server_draining")
+
+
+async def test_shutdown_without_drain_records_server_shutdown(stack: AgentStack) -> None:
+    """Stopping a server (SIGINT, or an embedding app's cleanup) never says the caller hung up."""
+    app = create_app(stack, TelephonySettings(twilio_auth_token=AUTH_TOKEN))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    base = f"http://127.0.0.1:{port}"
+    caller = SilentCaller(f"ws://127.0.0.1:{port}/v1/ws")
+    running = asyncio.create_task(caller.run())
+    async with aiohttp.ClientSession() as http:
+        phone = await open_stream(http, base)
+        for _ in range(10):
+            await phone.send(phone.media())
+            await asyncio.sleep(0.02)
+        await asyncio.wait_for(caller.started.wait(), 30)
+        await asyncio.sleep(0.5)
+        await runner.cleanup()
+        await asyncio.wait_for(running, 30)
+        phone_call = await finished(stack, phone.call_sid)
+        await phone.ws.close()
+    assert caller.call_id is not None
+    web_call = await finished_call(stack, caller.call_id)
+    assert web_call.record.outcome == "server_shutdown"
+    assert phone_call.record.outcome == "server_shutdown"
