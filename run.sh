@@ -19,6 +19,8 @@ apt_install() {
     compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
     # Headless Chromium for the browser tests (Playwright drives it; it never downloads a browser).
     [ -x /usr/bin/chromium ] || missing+=(chromium)
+    # nginx: the TLS proxy test runs the shipped deploy/nginx configuration in front of a worker.
+    [ -x /usr/sbin/nginx ] || missing+=(nginx)
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "setup: installing Debian packages: ${missing[*]}" >&2
     local sudo=""

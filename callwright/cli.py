@@ -104,7 +104,10 @@ def _serve(args: argparse.Namespace) -> int:
 
     async def app_factory() -> web.Application:
         token = os.environ.get("CALLWRIGHT_CONSOLE_TOKEN") or None
-        return create_app(await load_stack(settings, agent), settings.telephony, token)
+        stack = await load_stack(settings, agent)
+        return create_app(
+            stack, settings.telephony, token, settings.limits, settings.drain, settings.worker
+        )
 
     print(
         f"callwright: serving {agent.name} on ws://{settings.host}:{settings.port}/v1/ws",

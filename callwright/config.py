@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from callwright.agent.limits import CallLimits
 from callwright.degradation import DegradationSettings
 from callwright.telephony.settings import TelephonySettings
 from callwright.tts.normalize.dates import DateOrder
@@ -39,6 +40,109 @@ class LlmSettings:
     api_key: str | None = None
 
 
+def _optional_number(env: Mapping[str, str], name: str, default: float | None) -> float | None:
+    """A positive number from the environment; "0" or "none" turns the limit off."""
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    if raw.strip().lower() in ("0", "none", "off"):
+        return None
+    value = float(raw)
+    if value <= 0:
+        raise ValueError(f"{name} must be positive (or 0/none to turn it off)")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class LimitSettings:
+    """What a worker admits, and what one call may take.
+
+    Attributes:
+        max_calls: live calls per worker (CALLWRIGHT_MAX_CALLS); beyond it calls are refused
+            politely (busy). None: no cap.
+        max_calls_per_address: open call WebSockets per client address
+            (CALLWRIGHT_MAX_CALLS_PER_ADDRESS). None: no cap.
+        call: per-call limits: CALLWRIGHT_MAX_CALL_SECONDS, CALLWRIGHT_IDLE_TIMEOUT_SECONDS,
+            CALLWRIGHT_MAX_REALTIME_FACTOR.
+    """
+
+    max_calls: int | None = 20
+    max_calls_per_address: int | None = 8
+    call: CallLimits = field(default_factory=CallLimits)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> LimitSettings:
+        base, call = cls(), CallLimits()
+        max_calls = _optional_number(env, "CALLWRIGHT_MAX_CALLS", base.max_calls)
+        per_address = _optional_number(
+            env, "CALLWRIGHT_MAX_CALLS_PER_ADDRESS", base.max_calls_per_address
+        )
+        factor = float(env.get("CALLWRIGHT_MAX_REALTIME_FACTOR", call.max_realtime_factor))
+        if factor < 1.0:
+            raise ValueError("CALLWRIGHT_MAX_REALTIME_FACTOR must be at least 1")
+        return cls(
+            max_calls=None if max_calls is None else int(max_calls),
+            max_calls_per_address=None if per_address is None else int(per_address),
+            call=replace(
+                call,
+                max_call_s=_optional_number(env, "CALLWRIGHT_MAX_CALL_SECONDS", call.max_call_s),
+                idle_timeout_s=_optional_number(
+                    env, "CALLWRIGHT_IDLE_TIMEOUT_SECONDS", call.idle_timeout_s
+                ),
+                max_realtime_factor=factor,
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DrainSettings:
+    """Graceful drain on SIGTERM.
+
+    Attributes:
+        seconds: how long live calls may go on once draining starts
+            (CALLWRIGHT_DRAIN_SECONDS); then each is ended with a short line, outcome
+            "server_shutdown".
+    """
+
+    seconds: float = 30.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> DrainSettings:
+        seconds = float(env.get("CALLWRIGHT_DRAIN_SECONDS", cls().seconds))
+        if seconds < 0:
+            raise ValueError("CALLWRIGHT_DRAIN_SECONDS must be >= 0")
+        return cls(seconds=seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    """Who this worker is in a shared store, for orphaned-call recovery.
+
+    Attributes:
+        worker_id: CALLWRIGHT_WORKER_ID; None: made from the host name and port, so a worker
+            restarted in the same place recognises its own calls at once.
+        heartbeat_s: how often the worker's heartbeat row is refreshed
+            (CALLWRIGHT_HEARTBEAT_SECONDS).
+        stale_after_s: a worker whose heartbeat is older than this is dead: its active calls
+            are marked cut off (CALLWRIGHT_WORKER_STALE_SECONDS).
+    """
+
+    worker_id: str | None = None
+    heartbeat_s: float = 5.0
+    stale_after_s: float = 30.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> WorkerSettings:
+        base = cls()
+        heartbeat = float(env.get("CALLWRIGHT_HEARTBEAT_SECONDS", base.heartbeat_s))
+        stale = float(env.get("CALLWRIGHT_WORKER_STALE_SECONDS", base.stale_after_s))
+        if heartbeat <= 0 or stale <= heartbeat:
+            raise ValueError(
+                "need 0 < CALLWRIGHT_HEARTBEAT_SECONDS < CALLWRIGHT_WORKER_STALE_SECONDS"
+            )
+        return cls(env.get("CALLWRIGHT_WORKER_ID") or None, heartbeat, stale)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything `callwright serve` needs."""
@@ -57,6 +161,9 @@ class Settings:
     degradation: DegradationSettings = field(default_factory=DegradationSettings)
     # How the voice reads numeric dates such as 12/10/2026: month first or day first.
     date_order: DateOrder = "mdy"
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    drain: DrainSettings = field(default_factory=DrainSettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
 
     @property
     def store_path(self) -> Path:
@@ -102,6 +209,9 @@ class Settings:
             telephony=TelephonySettings.from_env(env),
             degradation=DegradationSettings.from_env(env),
             date_order=date_order,  # type: ignore[arg-type]
+            limits=LimitSettings.from_env(env),
+            drain=DrainSettings.from_env(env),
+            worker=WorkerSettings.from_env(env),
         )
 
 

@@ -24,6 +24,7 @@ from callwright.agent.call_state import CallState
 from callwright.agent.caller_audio import CallerAudio
 from callwright.agent.dtmf import DtmfCollector
 from callwright.agent.echo import EchoCanceller
+from callwright.agent.limits import RealTimePacer, WallClockWatch
 from callwright.agent.silence import CannedResponder, SilenceWatchdog
 from callwright.agent.stack import AgentStack
 from callwright.agent.voice import AgentVoice
@@ -60,6 +61,9 @@ PIPELINE_RATE = 16000
 PREROLL_MS = 250.0  # speech onset is confirmed late; keep the audio just before it
 GAP_FILL_MS = 40.0  # inbound timestamp jumps larger than this are filled with silence
 UNHEARD_LINE = "Sorry, I didn't catch that. Could you say it again?"
+# Keypad presses are paced like audio, each counting this long: a phone sends ~10 a second at
+# most, and each one is written to the call's record.
+KEY_COST_MS = 100.0
 
 
 class CallSession:
@@ -108,6 +112,13 @@ class CallSession:
         self._carry_text = ""
         self._turn_timeline: TurnTimeline | None = None  # the turn the handoff is answering
         self._dtmf = DtmfCollector(self._on_keypad_entry)
+        limits = stack.limits
+        self._pacer = RealTimePacer(limits.max_realtime_factor, limits.burst_ms)
+        self._key_pacer = RealTimePacer(1.0, limits.burst_ms)
+        self._watch = WallClockWatch(limits)
+        self._ended = asyncio.Event()
+        self._ending = False
+        self._end_task: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         """Serves the call until either side ends it; always leaves a record."""
@@ -124,13 +135,19 @@ class CallSession:
         )
         self.voice.begin()
         self._spawn(self._silence.run())
+        self._spawn(self._watch_limits())
         self.voice.start("call_start", TurnTimeline(turn_index=0))
         outcome, reason = "caller_hung_up", "connection closed"
         try:
             async for event in self._transport.inbound():
                 if isinstance(event, AudioIn):
+                    self._watch.inbound()
                     await self._on_audio(event.frame)
+                    # A sender faster than real time waits here (its socket is not read).
+                    await self._pacer.pace(event.frame.duration_ms)
                 elif isinstance(event, DtmfIn):
+                    self._watch.inbound()
+                    await self._key_pacer.pace(KEY_COST_MS)
                     self.state.recorder.event("dtmf", event.at_ms, {"digit": event.digit})
                     await self._on_key(event)
                 elif isinstance(event, HangupIn):
@@ -144,6 +161,45 @@ class CallSession:
                 outcome, reason = self.state.outcome
             await self._shutdown(outcome, reason)
             release_call_events(provider_events)
+            self._ended.set()
+
+    async def end(self, line: str | None, outcome: str) -> None:
+        """Ends the call from outside the conversation (server drain, time limits).
+
+        The agent stops, says `line` (if given) and hangs up; the call's outcome is `outcome`.
+        If the line cannot be finished within the limits' grace period the call is closed
+        anyway. Returns once the call's record is written.
+        """
+        if self._ended.is_set():
+            return
+        if not self._ending:
+            self._ending = True
+            self.state.recorder.event("ending", self.state.clock.now_ms(), {"outcome": outcome})
+            self.state.outcome = (outcome, line or outcome.replace("_", " "))
+            if line is not None and self.handoff.mode == "agent":
+                await self._hush()
+                self._say_policy_line(line, outcome)
+            else:
+                await self._close_transport(outcome)
+        try:
+            await asyncio.wait_for(self._ended.wait(), self._stack.limits.end_grace_s)
+        except TimeoutError:
+            await self._close_transport(outcome)
+            await self._ended.wait()
+
+    async def _close_transport(self, reason: str) -> None:
+        with contextlib.suppress(Exception):
+            await self._transport.close(reason)
+
+    async def _watch_limits(self) -> None:
+        """Ends the call at its maximum length, or when the caller has sent nothing for long."""
+        # Polled: the limits are on the wall clock, which no event marks.
+        while (expired := self._watch.expired()) is None:  # noqa: ASYNC110
+            await asyncio.sleep(0.25)
+        log.info("call %s: %s", self.call.call_id, expired)
+        line = self._stack.limits.max_duration_line if expired == "max_duration" else None
+        # Not awaited here: ending cancels this task (it is one of the call's tasks).
+        self._end_task = asyncio.create_task(self.end(line, expired))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)

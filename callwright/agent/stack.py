@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from callwright.agent.limits import CallLimits
 from callwright.agent.silence import FillerOptions, SilenceOptions
 from callwright.core.responder import ResponderFactory
 from callwright.handoff.call import HandoffOptions
@@ -50,3 +51,5 @@ class AgentStack:
     observability: Observability = field(default_factory=Observability)
     # What every reply's text goes through before TTS (rules and the pronunciation lexicon).
     speech: SpeechNormalizer = field(default_factory=SpeechNormalizer)
+    # Wall-clock limits of one call: maximum length, idle timeout, real-time pacing.
+    limits: CallLimits = field(default_factory=CallLimits)

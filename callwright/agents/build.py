@@ -35,10 +35,10 @@ async def build_responders(agent: Agent, runtime: AgentRuntime) -> ResponderFact
     factory = await AgentResponderFactory.open(agent, runtime)
     url = runtime.env.get("CALLWRIGHT_WEBHOOK_URL")
     if url:
-        from callwright.integrations.webhooks import WebhookOptions, WebhookSender
+        from callwright.integrations.webhooks import WebhookSender, webhook_options_from_env
 
-        secret = runtime.env.get("CALLWRIGHT_WEBHOOK_SECRET", "")
-        sender = WebhookSender(WebhookOptions(url, secret), runtime.data_dir / "webhooks.sqlite3")
+        options = webhook_options_from_env(runtime.env)
+        sender = WebhookSender(options, runtime.data_dir / "webhooks.sqlite3")
         await sender.start()
         factory.add_hook(sender.emit)
     return factory

@@ -6,6 +6,11 @@ waiting and delivered by one background task: each POST is signed with HMAC-SHA2
 exponential backoff, and written to a dead-letter table in SQLite when every attempt failed.
 Dead letters are retried periodically (and on `redeliver()`), so a receiver that was down
 gets the event later; the event id stays the same, so the receiver can deduplicate.
+
+Events carry personal data (a handoff packet has the caller's number and words), so they follow
+the redaction policy before they are queued: the receiver, the queue and the dead-letter record
+only ever see redacted data unless a destination is configured to receive it raw. Dead letters
+older than the retention period are deleted, delivered or not.
 """
 
 from __future__ import annotations
@@ -19,12 +24,15 @@ import logging
 import sqlite3
 import time
 import uuid
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+
+from callwright.observe.redact import RedactionPolicy, Redactor
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Callwright-Signature"
@@ -43,6 +51,10 @@ class WebhookOptions:
         timeout_s: limit for one POST.
         redeliver_every_s: how often dead letters are retried.
         events: event kinds to send; empty sends all.
+        redaction: what this destination may receive; None sends events unredacted (only
+            for a receiver trusted with personal data).
+        retention_days: dead letters older than this are deleted, delivered or not; None keeps
+            them.
     """
 
     url: str
@@ -52,6 +64,34 @@ class WebhookOptions:
     timeout_s: float = 5.0
     redeliver_every_s: float = 60.0
     events: frozenset[str] = frozenset()
+    redaction: RedactionPolicy | None = field(default_factory=RedactionPolicy)
+    retention_days: float | None = 30.0
+
+    def __post_init__(self) -> None:
+        if not self.secret:
+            raise ValueError("a webhook needs a secret: receivers could not tell forged events")
+
+
+def redact_event(data: Mapping[str, Any], policy: RedactionPolicy) -> dict[str, Any]:
+    """The event data per the policy; values of name fields are names wherever they appear."""
+    names: list[str] = []
+
+    def collect(value: Any) -> None:
+        if isinstance(value, Mapping):
+            for key, inner in value.items():
+                if key in policy.name_parameters and isinstance(inner, str) and inner.strip():
+                    names.append(inner.strip())
+                collect(inner)
+        elif isinstance(value, list | tuple):
+            for inner in value:
+                collect(inner)
+
+    collect(data)
+    # As for a name the caller gave: its parts alone ("Thanks Ada") are the name too.
+    parts = [part for name in names for part in name.split() if len(part) > 2]
+    redactor = Redactor(policy, names=(*names, *parts))
+    redacted: dict[str, Any] = redactor.value(dict(data))
+    return redacted
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -137,6 +177,8 @@ class WebhookSender:
         if self.options.events and kind not in self.options.events:
             return
         event_id = "evt_" + uuid.uuid4().hex[:16]
+        if self.options.redaction is not None:
+            data = redact_event(data, self.options.redaction)
         body = json.dumps(
             {"id": event_id, "type": kind, "created_at": time.time(), "data": data}, default=str
         ).encode()
@@ -192,8 +234,10 @@ class WebhookSender:
         attempts = self.options.max_attempts if attempts is None else attempts
         self._db.execute(
             "INSERT INTO webhook_dead_letters VALUES (?, ?, ?, ?, ?, ?, NULL) "
+            # failed_at stays the first failure: retention counts from there, not from the
+            # latest retry.
             "ON CONFLICT(event_id) DO UPDATE SET attempts = attempts + excluded.attempts, "
-            "last_error = excluded.last_error, failed_at = excluded.failed_at",
+            "last_error = excluded.last_error",
             (event_id, kind, body.decode(), attempts, error, time.time()),
         )
 
@@ -237,10 +281,26 @@ class WebhookSender:
                 await self._db_run(self._dead_letter, event_id, kind, body.encode(), error, 1)
         return delivered
 
+    async def purge_before(self, cutoff: float) -> int:
+        """Deletes dead letters that failed before `cutoff`, delivered or not; returns how many."""
+
+        def purge() -> int:
+            assert self._db is not None
+            sql = "DELETE FROM webhook_dead_letters WHERE failed_at < ?"
+            return int(self._db.execute(sql, (cutoff,)).rowcount)
+
+        deleted: int = await self._db_run(purge)
+        if deleted:
+            log.info("retention: deleted %d webhook dead letters", deleted)
+        return deleted
+
     async def _redeliver_loop(self) -> None:
         while True:
             await asyncio.sleep(self.options.redeliver_every_s)
             try:
+                days = self.options.retention_days
+                if days is not None:
+                    await self.purge_before(time.time() - days * 86400.0)
                 await self.redeliver()
             except Exception:
                 log.exception("webhook redelivery failed")
@@ -261,3 +321,26 @@ class WebhookSender:
         if self._db is not None:
             await self._db_run(self._db.close)
         self._executor.shutdown(wait=False)
+
+
+def webhook_options_from_env(env: Mapping[str, str]) -> WebhookOptions:
+    """The webhook destination from CALLWRIGHT_WEBHOOK_*; refuses one without a secret.
+
+    Payloads follow the redaction policy (CALLWRIGHT_REDACT); CALLWRIGHT_WEBHOOK_REDACT
+    overrides it for the webhook in the same "kind=action" form, or "none" for raw data.
+    """
+    if not env.get("CALLWRIGHT_WEBHOOK_SECRET"):
+        raise ValueError("CALLWRIGHT_WEBHOOK_SECRET is required when CALLWRIGHT_WEBHOOK_URL is set")
+    policy = RedactionPolicy.from_env(env)
+    override = env.get("CALLWRIGHT_WEBHOOK_REDACT", "").strip()
+    redaction: RedactionPolicy | None = policy
+    if override.lower() in ("none", "off", "raw"):
+        redaction = None
+    elif override:
+        redaction = RedactionPolicy.from_env({**env, "CALLWRIGHT_REDACT": override})
+    return WebhookOptions(
+        env["CALLWRIGHT_WEBHOOK_URL"],
+        env["CALLWRIGHT_WEBHOOK_SECRET"],
+        redaction=redaction,
+        retention_days=policy.retention_days,
+    )

@@ -16,6 +16,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any, Literal
 
 from callwright.store.base import CallStore, PurgeResult
@@ -37,22 +38,27 @@ _NOT_NAMES = "|".join(
     Really Afraid Glad Happy Looking Trying Still Going Available Back Done Ready
     Doctor Dr Mr Mrs Ms Your My Our Is Are In On At Calling About Interested""".split()
 )
+# Every pattern runs in time linear in the text: no quantifier nests another that can match the
+# same characters, repeats are possessive (`*+`, `++`: no backtracking into them), and matches
+# may only start where a lookbehind allows, so a long run is not rescanned from each character.
+# Text is also capped at MAX_TEXT_CHARS before any matching.
 _PATTERNS: dict[str, re.Pattern[str]] = {
-    "email": re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
+    "email": re.compile(r"(?<![\w.+-])[\w.+-]++@[\w-]++(?:\.[\w-]++)++"),
     # 13-19 digits in groups; Luhn-checked below so long phone numbers are not taken for cards.
     "card": re.compile(r"(?<![\w])(?:\d[ -]?){12,18}\d(?![\w])"),
     # Dates with a year: a date of birth (appointment days rarely carry one).
     "dob": re.compile(
         rf"(?:\b\d{{1,2}}[/.-]\d{{1,2}}[/.-](?:\d{{2}}|{_YEAR})\b"
         rf"|\b{_YEAR}-\d{{2}}-\d{{2}}\b"
-        rf"|\b{_MONTHS}\.?\s+{_DAY},?\s+{_YEAR}\b"
-        rf"|\b{_DAY}\s+(?:of\s+)?{_MONTHS},?\s+{_YEAR}\b)",
+        rf"|\b{_MONTHS}\.?\s{{1,3}}{_DAY},?\s{{1,3}}{_YEAR}\b"
+        rf"|\b{_DAY}\s{{1,3}}(?:of\s{{1,3}})?{_MONTHS},?\s{{1,3}}{_YEAR}\b)",
         re.IGNORECASE,
     ),
-    # 7+ digits with the usual separators; "+1 (555) 010-0100", "555 0100 123".
-    "phone": re.compile(r"(?<![\w+])\+?\(?\d(?:[\d\s().-]*\d){6,}(?![\w])"),
+    # A run of digits and the usual separators; `_phone` keeps the part that ends on a digit
+    # not followed by a letter and needs 7+ digits: "+1 (555) 010-0100", "555 0100 123".
+    "phone": re.compile(r"(?<![\w+])\+?\(?\d[\d\s().-]*+"),
     "address": re.compile(
-        r"\b\d{1,5}\s+(?:[A-Z][\w'-]*\s+){1,3}"
+        r"\b\d{1,5}\s{1,3}(?:[A-Z][\w'-]*+\s{1,3}){1,3}"
         r"(?:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl"
         r"|terrace|close|square)\b\.?",
         re.IGNORECASE,
@@ -60,11 +66,16 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     # The cue in any case, the name capitalized (as recognizers write names): "I'm sorry",
     # "this is the office" and "I am not sure" introduce nobody.
     "name": re.compile(
-        r"\b(?i:my name is|my name's|name is|this is|i am|i'm)\s+"
+        r"\b(?i:my name is|my name's|name is|this is|i am|i'm)\s{1,3}"
         r"(?!(?:" + _NOT_NAMES + r")\b)"
-        r"(?P<name>[A-Z][a-z'-]+(?:\s+(?!(?:" + _NOT_NAMES + r")\b)[A-Z][a-z'-]+)?)",
+        r"(?P<name>[A-Z][a-z'-]++(?:\s{1,3}(?!(?:" + _NOT_NAMES + r")\b)[A-Z][a-z'-]++)?)",
     ),
 }
+# Read-only view for tests and benchmarks that exercise each pattern on its own.
+PATTERNS: Mapping[str, re.Pattern[str]] = MappingProxyType(_PATTERNS)
+# Longer text is cut (with a marker) before matching: a bound on the work one string can cause.
+MAX_TEXT_CHARS = 32 * 1024
+_TRUNCATED = "…[truncated]"
 _NAME_PARAMETERS = ("name", "caller_name", "first_name", "last_name", "patient_name")
 
 
@@ -112,6 +123,22 @@ class RedactionPolicy:
         return replace(policy, keep_raw_transcript=keep_raw, retention_days=retention)
 
 
+def _phone_end(run: str, text: str, run_end: int) -> int:
+    """Where the phone number in a run of digits and separators ends (0: nowhere).
+
+    It ends on a digit that is not followed by a letter or digit: the run's last digit if the
+    text goes on with something else, else the last digit followed by a separator. One pass.
+    """
+    after = text[run_end : run_end + 1]
+    for i in range(len(run) - 1, -1, -1):
+        if not run[i].isdigit():
+            continue
+        following = run[i + 1 : i + 2] or after
+        if not following or not (following.isalnum() or following == "_"):
+            return i + 1
+    return 0
+
+
 def _luhn(digits: str) -> bool:
     total = 0
     for i, ch in enumerate(reversed(digits)):
@@ -157,6 +184,8 @@ class Redactor:
         """The text with every personal datum handled per the policy."""
         if not text:
             return text
+        if len(text) > MAX_TEXT_CHARS:
+            text = text[:MAX_TEXT_CHARS] + _TRUNCATED
         for name in sorted(self.names, key=len, reverse=True):
             if self.policy.name != "keep" and name.strip():
                 pattern = re.compile(rf"\b{re.escape(name.strip())}\b", re.IGNORECASE)
@@ -180,8 +209,11 @@ class Redactor:
         found = match.group(0)
         if kind == "card" and not _luhn(re.sub(r"\D", "", found)):
             return found
-        if kind == "phone" and sum(c.isdigit() for c in found) < 7:
-            return found
+        if kind == "phone":
+            end = _phone_end(found, match.string, match.end())
+            if sum(c.isdigit() for c in found[:end]) < 7:
+                return found
+            return self._replace(kind, found[:end]) + found[end:]
         if kind == "name":
             name = match.group("name")
             return found[: len(found) - len(name)] + self._replace("name", name)
@@ -195,6 +227,40 @@ class Redactor:
                 return f"[{label} …{digits[-4:]}]"
             return f"[{label} {found.strip()[:1]}…]"
         return f"[{label}]"
+
+
+# Credentials that travel in URLs: query values named like one, and stream tokens in the path.
+_SECRET_QUERY = re.compile(
+    r"(?i)((?<![\w-])[\w-]{0,32}(?:token|key|secret|signature|password|sig)=)[^&;#\s\"]++"
+)
+_STREAM_PATH = re.compile(r"(/stream/)[^/?#\s\"]++")
+_QUOTED = re.compile(r'"([^"]*+)"')
+ACCESS_LOGGER = "aiohttp.access"
+
+
+def mask_secrets(text: str) -> str:
+    """The text with URL credentials (`?token=...`, `/stream/<token>`) replaced by "[SECRET]"."""
+    text = _SECRET_QUERY.sub(r"\1[SECRET]", text)
+    return _STREAM_PATH.sub(r"\1[SECRET]", text)
+
+
+def redact_access_line(line: str, redactor: Redactor) -> str:
+    """An access-log line with only its quoted parts (request line, referrer, agent) redacted.
+
+    The address, time, status and size stay as they are ("200 1234" is not a phone number).
+    """
+    if len(line) > MAX_TEXT_CHARS:
+        line = line[:MAX_TEXT_CHARS] + _TRUNCATED
+
+    def quoted(match: re.Match[str]) -> str:
+        inner = mask_secrets(match.group(1))
+        method, space, rest = inner.partition(" ")
+        target, space2, version = rest.rpartition(" ")
+        if space and space2 and method.isupper() and version.startswith("HTTP/"):
+            return f'"{method} {redactor.text(target)} {version}"'
+        return f'"{redactor.text(inner)}"'
+
+    return _QUOTED.sub(quoted, line)
 
 
 class RedactingFilter(logging.Filter):
@@ -212,7 +278,10 @@ class RedactingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a broken format string: keep the template, drop the arguments
             message = str(record.msg)
-        record.msg = self._redactor.text(message)
+        if record.name == ACCESS_LOGGER:
+            record.msg = redact_access_line(message, self._redactor)
+        else:
+            record.msg = self._redactor.text(mask_secrets(message))
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = self._redactor.text(

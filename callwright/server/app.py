@@ -1,22 +1,26 @@
-"""The aiohttp application: call endpoints, call records, health."""
+"""The aiohttp application: call endpoints, call records, health.
+
+`/livez` answers 200 while the process runs; `/readyz` answers 503 once the worker drains (a
+load balancer stops sending it calls) and 200 otherwise; `/healthz` is kept for old probes.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-import time
 import uuid
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from callwright.agent.session import CallSession
 from callwright.agent.stack import AgentStack
+from callwright.config import DrainSettings, LimitSettings, WorkerSettings
 from callwright.core.responder import CallInfo
+from callwright.server.admission import ADMISSION, Admission, Refusal, record_rejection
 from callwright.server.api import register as register_api
 from callwright.server.console import register as register_console
 from callwright.server.pages import add_page_routes
 from callwright.server.telephony import register as register_telephony
-from callwright.store.base import CallRecord
 from callwright.telephony.settings import TelephonySettings
 from callwright.transports.native_ws import NativeWebSocketTransport, ProtocolError, parse_start
 
@@ -25,6 +29,7 @@ log = logging.getLogger(__name__)
 STACK = web.AppKey("stack", AgentStack)
 SESSIONS = web.AppKey("sessions", set[web.WebSocketResponse])
 START_TIMEOUT_S = 10.0
+TRY_AGAIN_LATER = 1013  # WebSocket close code: the server is overloaded or going away
 MAX_MESSAGE_BYTES = 256 * 1024
 
 
@@ -32,6 +37,9 @@ def create_app(
     stack: AgentStack,
     telephony: TelephonySettings | None = None,
     console_token: str | None = None,
+    limits: LimitSettings | None = None,
+    drain: DrainSettings | None = None,
+    worker: WorkerSettings | None = None,
 ) -> web.Application:
     """Builds the server around an already loaded stack.
 
@@ -40,11 +48,22 @@ def create_app(
         telephony: Twilio and Telnyx settings.
         console_token: what people type to sign in to the handoff console; None generates
             one (logged once, so a local operator can find it).
+        limits: admission caps (live calls, per address); None: no caps.
+        drain: given, SIGTERM drains the worker (see `server.drain`) and the store is closed
+            at the end; the server then owns the stack's store.
+        worker: given, the worker keeps a heartbeat in the store and marks the calls of dead
+            workers cut off.
     """
     app = web.Application()
     app[STACK] = stack
     app[SESSIONS] = set()
+    caps = limits or LimitSettings(max_calls=None, max_calls_per_address=None)
+    app[ADMISSION] = Admission(caps.max_calls, caps.max_calls_per_address)
+    # First at shutdown, before any socket is closed under a call (phone calls included).
+    app.on_shutdown.append(_end_active_calls)
     app.router.add_get("/healthz", health)
+    app.router.add_get("/livez", live)
+    app.router.add_get("/readyz", ready)
     app.router.add_get("/v1/ws", native_websocket)
     register_api(app, stack)
     token = register_console(app, stack.desk, console_token)
@@ -52,7 +71,14 @@ def create_app(
         log.warning("handoff console token (set CALLWRIGHT_CONSOLE_TOKEN to choose): %s", token)
     add_page_routes(app)
     register_telephony(app, stack, telephony or TelephonySettings())
-    app.on_shutdown.append(_end_active_calls)
+    if drain is not None:
+        from callwright.server.drain import install_drain
+
+        install_drain(app, stack, drain)
+    if worker is not None:
+        from callwright.server.drain import install_heartbeat
+
+        install_heartbeat(app, stack.store, worker)
     return app
 
 
@@ -60,11 +86,36 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "active_calls": len(request.app[SESSIONS])})
 
 
+async def live(request: web.Request) -> web.Response:
+    """The process is up (even while draining)."""
+    return web.json_response({"status": "ok"})
+
+
+async def ready(request: web.Request) -> web.Response:
+    """The worker takes new calls: 503 while it drains."""
+    admission = request.app[ADMISSION]
+    body = {"live_calls": admission.live, "draining": admission.draining}
+    if admission.draining:
+        return web.json_response({"status": "draining", **body}, status=503)
+    return web.json_response({"status": "ok", **body})
+
+
 async def native_websocket(request: web.Request) -> web.WebSocketResponse:
     """A call over the native protocol (docs/websocket-protocol.md)."""
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_MESSAGE_BYTES, compress=False)
     await ws.prepare(request)
-    stack = request.app[STACK]
+    stack, admission = request.app[STACK], request.app[ADMISSION]
+    refusal = admission.refusal(request.remote)
+    if refusal is not None:
+        await _refuse(ws, stack, refusal)
+        return ws
+    with admission.connection(request.remote):
+        await _serve_websocket_call(request, ws)
+    return ws
+
+
+async def _serve_websocket_call(request: web.Request, ws: web.WebSocketResponse) -> None:
+    stack, admission = request.app[STACK], request.app[ADMISSION]
     try:
         msg = await ws.receive(timeout=START_TIMEOUT_S)
         if msg.type != WSMsgType.TEXT:
@@ -73,7 +124,12 @@ async def native_websocket(request: web.Request) -> web.WebSocketResponse:
     except (TimeoutError, ProtocolError) as exc:
         code = exc.code if isinstance(exc, ProtocolError) else "start_timeout"
         await _reject(ws, stack, code, str(exc) or "no start message in time")
-        return ws
+        return
+    # Checked again: the start message may have taken a while (the worker may be draining now).
+    refusal = admission.refusal()
+    if refusal is not None:
+        await _refuse(ws, stack, refusal)
+        return
     call = CallInfo(
         call_id=uuid.uuid4().hex,
         channel="websocket",
@@ -93,25 +149,36 @@ async def native_websocket(request: web.Request) -> web.WebSocketResponse:
     session = CallSession(stack, transport, call)
     request.app[SESSIONS].add(ws)
     try:
-        await session.run()
+        with admission.call(session):
+            await session.run()
     finally:
         request.app[SESSIONS].discard(ws)
-    return ws
 
 
-async def _reject(ws: web.WebSocketResponse, stack: AgentStack, code: str, message: str) -> None:
+async def _reject(
+    ws: web.WebSocketResponse,
+    stack: AgentStack,
+    code: str,
+    message: str,
+    close_code: int = WSCloseCode.POLICY_VIOLATION,
+) -> None:
     """Refuses a connection that never became a valid call, and records that it happened."""
-    log.warning("rejected websocket call: %s: %s", code, message)
-    call_id = uuid.uuid4().hex
-    await stack.store.start_call(CallRecord(call_id, "websocket", None, time.time()))
-    await stack.store.add_event(call_id, "rejected", 0.0, {"code": code, "message": message})
-    await stack.store.end_call(call_id, "rejected", f"{code}: {message}")
+    await record_rejection(stack.store, "websocket", code, message)
     if not ws.closed:
         await ws.send_str(json.dumps({"type": "error", "code": code, "message": message}))
-        await ws.close(code=WSCloseCode.POLICY_VIOLATION)
+        await ws.close(code=close_code, message=code.encode()[:120])
+
+
+async def _refuse(ws: web.WebSocketResponse, stack: AgentStack, refusal: Refusal) -> None:
+    """A call turned away by admission: an error event, then 1013 (try again later)."""
+    await _reject(ws, stack, refusal.code, refusal.message, TRY_AGAIN_LATER)
 
 
 async def _end_active_calls(app: web.Application) -> None:
+    """At shutdown, calls still live end now, recorded as "server_shutdown"."""
+    admission = app[ADMISSION]
+    admission.draining = True
+    await admission.end_all(None, "server_shutdown")
     sessions = app[SESSIONS]
-    for ws in list(sessions):
+    for ws in list(sessions):  # any socket that was not a call yet
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")

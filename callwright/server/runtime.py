@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from collections.abc import Iterable
 
@@ -89,9 +90,12 @@ async def load_stack(settings: Settings, agent: Agent) -> AgentStack:
     store = await open_store(settings.store_path)
     observability = Observability.from_env()
     install_log_redaction(observability.redactor)
-    orphans = await store.mark_orphans_cut_off()
+    worker_id = settings.worker.worker_id or f"{socket.gethostname()}:{settings.port}"
+    orphans = await store.register_worker(worker_id)
+    # Other workers' calls only once their heartbeat is stale: they may be alive and talking.
+    orphans += await store.mark_orphans_cut_off(settings.worker.stale_after_s)
     if orphans:
-        log.warning("marked %d calls from a previous worker as cut off", orphans)
+        log.warning("marked %d calls of stopped workers as cut off", orphans)
     log.info(
         "stack ready in %.1f s: vad=silero stt=%s tts=%s responder=%s",
         time.monotonic() - started,
@@ -112,4 +116,5 @@ async def load_stack(settings: Settings, agent: Agent) -> AgentStack:
         patience=settings.patience,
         observability=observability,
         speech=speech,
+        limits=settings.limits.call,
     )

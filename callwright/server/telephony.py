@@ -28,7 +28,7 @@ from aiohttp import WSCloseCode, web
 from callwright.agent.session import CallSession
 from callwright.agent.stack import AgentStack
 from callwright.core.responder import CallInfo
-from callwright.store.base import CallRecord
+from callwright.server.admission import ADMISSION, BUSY_LINE, Admission, record_rejection
 from callwright.telephony import twiml
 from callwright.telephony.calls import TelephonyCalls
 from callwright.telephony.control import TwilioCallControl, TwilioRest
@@ -48,6 +48,7 @@ from callwright.transports.twilio import TWILIO
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 64 * 1024
+ONE_STREAM_PER_CALL_S = 86400.0  # how long a call's one stream is remembered
 XML = "text/xml"
 
 
@@ -122,10 +123,29 @@ async def _verified_twilio_form(request: web.Request) -> dict[str, str]:
     return form
 
 
+async def _busy_answer(request: web.Request, provider: str, form: dict[str, str]) -> str | None:
+    """The polite busy answer (TwiML/TeXML) if the worker takes no call now, recorded."""
+    refusal = _admission(request).refusal()
+    if refusal is None:
+        return None
+    store = request.app[TELEPHONY].stack.store
+    ref = form.get("CallSid") or form.get("CallControlId") or ""
+    await record_rejection(store, provider, refusal.code, refusal.message, {"call_sid": ref})
+    return twiml.busy(BUSY_LINE)
+
+
+def _admission(request: web.Request) -> Admission:
+    # Servers built without the app module (tests of the telephony routes alone) admit all.
+    return request.app.get(ADMISSION) or Admission()
+
+
 async def twilio_incoming(request: web.Request) -> web.Response:
-    """Answers an incoming call with a media stream to us."""
+    """Answers an incoming call with a media stream to us (or busy, when at capacity)."""
     tel = request.app[TELEPHONY]
     form = await _verified_twilio_form(request)
+    busy = await _busy_answer(request, "twilio", form)
+    if busy is not None:
+        return web.Response(text=busy, content_type=XML)
     base = _public_base(request, tel.settings)
     return _answer_with_stream(
         request, "twilio", form.get("CallSid", ""), form, after_url=f"{base}/v1/twilio/after-stream"
@@ -190,6 +210,9 @@ async def telnyx_incoming(request: web.Request) -> web.Response:
         log.warning("refused Telnyx webhook %s from %s: %s", request.path, request.remote, problem)
         raise web.HTTPForbidden(text="invalid signature")
     form = {k: str(v) for k, v in (await request.post()).items()}
+    busy = await _busy_answer(request, "telnyx", form)
+    if busy is not None:
+        return web.Response(text=busy, content_type=XML)
     call_ref = form.get("CallSid") or form.get("CallControlId") or ""
     return _answer_with_stream(
         request, "telnyx", call_ref, form, bidirectional_mode="rtp", bidirectional_codec="PCMU"
@@ -211,7 +234,7 @@ async def telnyx_stream(request: web.Request) -> web.StreamResponse:
 
 async def _stream(request: web.Request, dialect: MediaStreamDialect) -> web.StreamResponse:
     tel = request.app[TELEPHONY]
-    claim = tel.tokens.redeem(request.match_info["token"])
+    claim = await tel.tokens.redeem_once(request.match_info["token"], tel.stack.store.claim_once)
     if not isinstance(claim, StreamClaim):
         log.warning("refused %s stream from %s: %s", dialect.channel, request.remote, claim)
         raise web.HTTPForbidden(text="invalid stream token")
@@ -223,6 +246,14 @@ async def _stream(request: web.Request, dialect: MediaStreamDialect) -> web.Stre
         await _reject(tel, ws, dialect.channel, exc.code, str(exc), claim.ref)
         return ws
     call_ref = start.call_ref
+    # One stream per platform call, across every worker: a re-sent webhook's second token
+    # cannot open a second stream for a call that already has one.
+    if not await tel.stack.store.claim_once(
+        f"stream-call:{dialect.channel}:{call_ref}", time.time() + ONE_STREAM_PER_CALL_S
+    ):
+        await _reject(tel, ws, dialect.channel, "duplicate_stream",
+                      f"call {call_ref} already has a stream", call_ref)  # fmt: skip
+        return ws
     pending = tel.calls.find(claim.ref, call_ref)
     expected = pending.call_sid if pending is not None else claim.ref
     if claim.ref != call_ref and expected is not None and expected != call_ref:
@@ -249,6 +280,18 @@ async def _stream(request: web.Request, dialect: MediaStreamDialect) -> web.Stre
     log.info("%s call %s: stream %s started (call %s)",
              dialect.channel, call_ref, start.stream_id, call.call_id)  # fmt: skip
     tel.sockets.add(ws)
+    try:
+        with _admission(request).call(session):
+            await _run_stream_session(tel, session, claim, call_ref)
+    finally:
+        tel.sockets.discard(ws)
+        tel.calls.stream_ended(call_ref, call.call_id, started_at)
+    return ws
+
+
+async def _run_stream_session(
+    tel: Telephony, session: CallSession, claim: StreamClaim, call_ref: str
+) -> None:
     running = asyncio.create_task(session.run())
     # run() writes the call record before its first await; events may follow it from here on.
     await asyncio.sleep(0)
@@ -257,13 +300,8 @@ async def _stream(request: web.Request, dialect: MediaStreamDialect) -> web.Stre
         session.state.recorder.event(kind, session.state.clock.now_ms(), data)
 
     if tel.calls.stream_started(claim.ref, call_ref, record) is None:
-        tel.calls.stream_live(call_ref, call.call_id, record)
-    try:
-        await running
-    finally:
-        tel.sockets.discard(ws)
-        tel.calls.stream_ended(call_ref, call.call_id, started_at)
-    return ws
+        tel.calls.stream_live(call_ref, session.call.call_id, record)
+    await running
 
 
 def _new_id() -> str:
@@ -274,12 +312,7 @@ async def _reject(
     tel: Telephony, ws: web.WebSocketResponse, channel: str, code: str, message: str, ref: str
 ) -> None:
     """Refuses a stream that never became a valid call, and records that it happened."""
-    log.warning("rejected %s stream for %s: %s: %s", channel, ref, code, message)
-    store = tel.stack.store
-    call_id = _new_id()
-    await store.start_call(CallRecord(call_id, channel, None, time.time(), {"call_sid": ref}))
-    await store.add_event(call_id, "rejected", 0.0, {"code": code, "message": message})
-    await store.end_call(call_id, "rejected", f"{code}: {message}")
+    await record_rejection(tel.stack.store, channel, code, message, {"call_sid": ref})
     if not ws.closed:
         await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=code.encode()[:120])
 

@@ -220,8 +220,40 @@ class CallStore(Protocol):
         """Deletes raw transcripts and recordings of calls started before `cutoff`."""
         ...
 
-    async def mark_orphans_cut_off(self) -> int:
-        """Marks calls left "active" by a dead worker as "cut_off"; returns how many."""
+    async def mark_orphans_cut_off(self, stale_after_s: float | None = None) -> int:
+        """Marks calls left "active" by a dead worker as "cut_off"; returns how many.
+
+        Without `stale_after_s`, or before `register_worker`, every active call is taken for
+        an orphan (one worker alone on its store). With it, only calls of workers whose
+        heartbeat is older than that (or gone), and calls of no recorded worker.
+        """
+        ...
+
+    async def register_worker(self, worker_id: str) -> int:
+        """Records this worker (heartbeat now); calls started from now on carry its id.
+
+        Calls its previous run left "active" under the same id are marked cut off; returns how
+        many.
+        """
+        ...
+
+    async def heartbeat(self) -> None:
+        """Refreshes this worker's heartbeat."""
+        ...
+
+    async def retire_worker(self) -> None:
+        """Removes this worker's heartbeat (at a clean shutdown)."""
+        ...
+
+    async def call_worker(self, call_id: str) -> str | None:
+        """The id of the worker that ran the call, if recorded."""
+        ...
+
+    async def claim_once(self, key: str, expires_at: float) -> bool:
+        """True the first time `key` is claimed (by any worker on this store), else False.
+
+        Claims are kept until `expires_at` (epoch seconds), then forgotten.
+        """
         ...
 
     async def close(self) -> None: ...

@@ -69,6 +69,7 @@ class PostgresCallStore:
         )
         self._opened = False
         self._closed = False
+        self._worker_id: str | None = None  # set by register_worker; tags new calls
 
     @classmethod
     async def open(cls, dsn: str, max_connections: int = 4) -> PostgresCallStore:
@@ -144,8 +145,14 @@ class PostgresCallStore:
         Raises:
             CallExistsError: a call with this id is already recorded.
         """
-        if await self._execute(_INSERT_CALL_ONCE, q.call_params(record)) == 0:
-            raise CallExistsError(f"call {record.call_id!r} is already recorded")
+        self._check_open()
+        await self.connect()
+        async with self._pool.connection() as conn:  # one transaction: the call and its worker
+            cursor = await conn.execute(_pg(_INSERT_CALL_ONCE), q.call_params(record))
+            if cursor.rowcount == 0:
+                raise CallExistsError(f"call {record.call_id!r} is already recorded")
+            if self._worker_id is not None:
+                await conn.execute(_pg(q.TAG_CALL), (record.call_id, self._worker_id))
 
     async def add_event(
         self, call_id: str, kind: str, at_ms: float, data: Mapping[str, Any]
@@ -262,9 +269,48 @@ class PostgresCallStore:
             raw = (await conn.execute(_pg(q.PURGE_RAW_UTTERANCES), (cutoff,))).rowcount
         return PurgeResult(raw_utterances=raw, recordings=int(count[0]) if count else 0)
 
-    async def mark_orphans_cut_off(self) -> int:
-        """Marks every "active" call as "cut_off"; returns how many (see the SQLite store)."""
-        return await self._execute(q.MARK_ORPHANS, (q.ORPHAN_END_REASON, time.time()))
+    async def mark_orphans_cut_off(self, stale_after_s: float | None = None) -> int:
+        """Marks orphaned "active" calls as "cut_off"; returns how many (see the SQLite store)."""
+        now = time.time()
+        if stale_after_s is None or self._worker_id is None:
+            return await self._execute(q.MARK_ORPHANS, (q.ORPHAN_END_REASON, now))
+        params = (q.ORPHAN_END_REASON, now, self._worker_id, now - stale_after_s)
+        return await self._execute(q.MARK_STALE_ORPHANS, params)
+
+    async def register_worker(self, worker_id: str) -> int:
+        """Records this worker; its calls carry its id; its previous run's calls are cut off."""
+        self._worker_id = worker_id
+        now = time.time()
+        self._check_open()
+        await self.connect()
+        async with self._pool.connection() as conn:
+            await conn.execute(_pg(q.UPSERT_WORKER), (worker_id, now, now))
+            own = (q.ORPHAN_END_REASON, now, worker_id)
+            return (await conn.execute(_pg(q.MARK_OWN_ORPHANS), own)).rowcount
+
+    async def heartbeat(self) -> None:
+        """Refreshes this worker's heartbeat (nothing before `register_worker`)."""
+        if self._worker_id is not None:
+            now = time.time()
+            await self._execute(q.HEARTBEAT, (self._worker_id, now, now))
+
+    async def retire_worker(self) -> None:
+        """Removes this worker's heartbeat row."""
+        if self._worker_id is not None:
+            await self._execute(q.RETIRE_WORKER, (self._worker_id,))
+
+    async def call_worker(self, call_id: str) -> str | None:
+        """The id of the worker that ran the call, if recorded."""
+        rows = await self._fetch(q.SELECT_CALL_WORKER, (call_id,))
+        return str(rows[0]["worker_id"]) if rows else None
+
+    async def claim_once(self, key: str, expires_at: float) -> bool:
+        """True the first time `key` is claimed on this database, until it expires."""
+        self._check_open()
+        await self.connect()
+        async with self._pool.connection() as conn:
+            await conn.execute(_pg(q.PURGE_USED_ONCE), (time.time(),))
+            return bool((await conn.execute(_pg(q.CLAIM_ONCE), (key, expires_at))).rowcount)
 
     async def close(self) -> None:
         """Waits for the pool's connections to be returned and closes them. Idempotent."""

@@ -101,3 +101,25 @@ CREATE TABLE IF NOT EXISTS raw_utterances (
 );
 
 CREATE INDEX IF NOT EXISTS call_events_kind_idx ON call_events (kind, call_id);
+
+-- Version 3: workers (a heartbeat each) and which worker runs which call, so a worker marks
+-- cut off only the calls of dead workers; stream tokens and call references used once, shared
+-- by every worker so none accepts a replay.
+
+CREATE TABLE IF NOT EXISTS workers (
+    worker_id TEXT NOT NULL PRIMARY KEY,
+    started_at DOUBLE PRECISION NOT NULL,
+    heartbeat_at DOUBLE PRECISION NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS call_workers (
+    call_id TEXT NOT NULL PRIMARY KEY,
+    worker_id TEXT NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS call_workers_worker_idx ON call_workers (worker_id);
+
+CREATE TABLE IF NOT EXISTS used_once (
+    key TEXT NOT NULL PRIMARY KEY,
+    expires_at DOUBLE PRECISION NOT NULL
+);

@@ -22,7 +22,7 @@ from callwright.store.base import (
     Utterance,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 ORPHAN_END_REASON = "worker stopped"
 
 TIMELINE_FIELDS = tuple(TurnTimeline.field_names())
@@ -87,6 +87,34 @@ UPDATE calls SET status = 'cut_off', end_reason = ?, ended_at = COALESCE(
      WHERE e.call_id = calls.call_id), ?)
 WHERE status = 'active'
 """
+# Per worker: its own calls left active by its previous run, and calls of workers whose
+# heartbeat is stale or gone (or of no known worker: written before workers were recorded).
+MARK_OWN_ORPHANS = (
+    MARK_ORPHANS + " AND call_id IN (SELECT cw.call_id FROM call_workers cw WHERE cw.worker_id = ?)"
+)
+MARK_STALE_ORPHANS = (
+    MARK_ORPHANS
+    + """ AND (NOT EXISTS (SELECT 1 FROM call_workers cw WHERE cw.call_id = calls.call_id)
+    OR EXISTS (SELECT 1 FROM call_workers cw WHERE cw.call_id = calls.call_id
+        AND cw.worker_id <> ? AND NOT EXISTS (SELECT 1 FROM workers w
+            WHERE w.worker_id = cw.worker_id AND w.heartbeat_at >= ?)))"""
+)
+UPSERT_WORKER = """
+INSERT INTO workers (worker_id, started_at, heartbeat_at) VALUES (?, ?, ?)
+ON CONFLICT (worker_id) DO UPDATE SET started_at = excluded.started_at,
+    heartbeat_at = excluded.heartbeat_at
+"""
+HEARTBEAT = """
+INSERT INTO workers (worker_id, started_at, heartbeat_at) VALUES (?, ?, ?)
+ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at
+"""
+RETIRE_WORKER = "DELETE FROM workers WHERE worker_id = ?"
+TAG_CALL = (
+    "INSERT INTO call_workers (call_id, worker_id) VALUES (?, ?) ON CONFLICT (call_id) DO NOTHING"
+)
+SELECT_CALL_WORKER = "SELECT worker_id FROM call_workers WHERE call_id = ?"
+PURGE_USED_ONCE = "DELETE FROM used_once WHERE expires_at < ?"
+CLAIM_ONCE = "INSERT INTO used_once (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING"
 _OLD_CALLS = "SELECT call_id FROM calls WHERE started_at < ?"
 COUNT_OLD_RECORDINGS = (
     f"SELECT COUNT(DISTINCT call_id) AS n FROM recording_chunks WHERE call_id IN ({_OLD_CALLS})"

@@ -78,6 +78,7 @@ class SqliteCallStore:
         # Only ever touched on the executor thread.
         self._conn: sqlite3.Connection | None = None
         self._close_future: asyncio.Future[None] | None = None
+        self._worker_id: str | None = None  # set by register_worker; tags new calls
 
     @classmethod
     async def open(cls, path: str | Path) -> SqliteCallStore:
@@ -108,12 +109,15 @@ class SqliteCallStore:
             CallExistsError: a call with this id is already recorded.
         """
         params = q.call_params(record)
+        worker = self._worker_id
 
         def write(conn: sqlite3.Connection) -> None:
             with _transaction(conn):
                 if conn.execute(q.SELECT_CALL, (record.call_id,)).fetchone():
                     raise CallExistsError(f"call {record.call_id!r} is already recorded")
                 conn.execute(q.INSERT_CALL, params)
+                if worker is not None:
+                    conn.execute(q.TAG_CALL, (record.call_id, worker))
 
         await self._run(write)
 
@@ -216,15 +220,66 @@ class SqliteCallStore:
 
         return await self._run(purge)
 
-    async def mark_orphans_cut_off(self) -> int:
-        """Marks every "active" call as "cut_off"; returns how many.
+    async def mark_orphans_cut_off(self, stale_after_s: float | None = None) -> int:
+        """Marks orphaned "active" calls as "cut_off"; returns how many.
 
-        Meant for worker start-up, before any call begins: every active call in the database is
-        taken to be the leftover of a dead worker. The end time is the call's last event if it
-        has one, else now.
+        Without `stale_after_s` (or before `register_worker`) every active call is taken to be
+        the leftover of a dead worker: meant for a lone worker's start-up. With it, only calls
+        of workers whose heartbeat is older than that, or gone, and calls of no known worker.
+        The end time is the call's last event if it has one, else now.
         """
-        params = (ORPHAN_END_REASON, time.time())
-        return await self._run(lambda conn: _write(conn, q.MARK_ORPHANS, params))
+        now = time.time()
+        if stale_after_s is None or self._worker_id is None:
+            params: tuple[Any, ...] = (ORPHAN_END_REASON, now)
+            return await self._run(lambda conn: _write(conn, q.MARK_ORPHANS, params))
+        params = (ORPHAN_END_REASON, now, self._worker_id, now - stale_after_s)
+        return await self._run(lambda conn: _write(conn, q.MARK_STALE_ORPHANS, params))
+
+    async def register_worker(self, worker_id: str) -> int:
+        """Records this worker; its calls carry its id; its previous run's calls are cut off."""
+        self._worker_id = worker_id
+        now = time.time()
+
+        def register(conn: sqlite3.Connection) -> int:
+            with _transaction(conn):
+                conn.execute(q.UPSERT_WORKER, (worker_id, now, now))
+                own = (ORPHAN_END_REASON, now, worker_id)
+                return int(conn.execute(q.MARK_OWN_ORPHANS, own).rowcount)
+
+        return await self._run(register)
+
+    async def heartbeat(self) -> None:
+        """Refreshes this worker's heartbeat (nothing before `register_worker`)."""
+        if self._worker_id is not None:
+            now = time.time()
+            params = (self._worker_id, now, now)
+            await self._run(lambda conn: _write(conn, q.HEARTBEAT, params))
+
+    async def retire_worker(self) -> None:
+        """Removes this worker's heartbeat row."""
+        if self._worker_id is not None:
+            params = (self._worker_id,)
+            await self._run(lambda conn: _write(conn, q.RETIRE_WORKER, params))
+
+    async def call_worker(self, call_id: str) -> str | None:
+        """The id of the worker that ran the call, if recorded."""
+
+        def read(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute(q.SELECT_CALL_WORKER, (call_id,)).fetchone()
+            return None if row is None else str(row["worker_id"])
+
+        return await self._run(read)
+
+    async def claim_once(self, key: str, expires_at: float) -> bool:
+        """True the first time `key` is claimed on this database, until it expires."""
+        now = time.time()
+
+        def claim(conn: sqlite3.Connection) -> bool:
+            with _transaction(conn):
+                conn.execute(q.PURGE_USED_ONCE, (now,))
+                return bool(conn.execute(q.CLAIM_ONCE, (key, expires_at)).rowcount)
+
+        return await self._run(claim)
 
     async def close(self) -> None:
         """Waits for pending writes, closes the connection and stops the thread. Idempotent."""

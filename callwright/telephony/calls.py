@@ -85,10 +85,16 @@ class TelephonyCalls:
         parameters: Mapping[str, str] | None = None,
         call_sid: str | None = None,
     ) -> PendingCall:
-        """Registers a call whose stream will start soon."""
+        """Registers a call whose stream will start soon.
+
+        A platform re-sending the same webhook (same `ref`) gets the same pending call back:
+        one call record, however many times it is announced.
+        """
         now = time.time()
         for key in [k for k, p in self._pending.items() if now - p.created_at > self._max_age_s]:
             del self._pending[key]
+        if ref is not None and ref in self._pending:
+            return self._pending[ref]
         call_id = uuid.uuid4().hex
         pending = PendingCall(
             ref=ref or call_id,

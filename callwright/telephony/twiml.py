@@ -59,3 +59,11 @@ def reject() -> str:
     response = VoiceResponse()
     response.reject()
     return str(response)
+
+
+def busy(message: str) -> str:
+    """`<Say>` a short line, then `<Hangup/>`: a polite "we are busy" that costs no stream."""
+    response = VoiceResponse()
+    response.say(message)
+    response.hangup()
+    return str(response)

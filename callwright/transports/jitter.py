@@ -10,10 +10,15 @@ from 1). Over a real network frames can arrive late, in bursts, twice, or out of
 * a missing frame is waited for while at most `depth` later frames are held; after that the
   buffer gives up on it and moves on, so a lost frame costs at most `depth` frames of delay
   and the delay never grows. The session fills the hole with silence from the timestamps.
+
+`WallClockClamp` keeps the timestamps honest: a frame stamped far ahead of the time the stream
+has actually been running would make the session allocate the whole jump as silence.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -92,3 +97,33 @@ class JitterBuffer(Generic[T]):
         self._held.clear()
         self.stats.released += len(out)
         return out
+
+
+class WallClockClamp:
+    """Pulls back stream timestamps that run ahead of the wall clock.
+
+    A frame may be stamped at most `ahead_ms` after the time elapsed since the clamp was
+    made (the stream's start). A later stamp is moved back to that limit, and every later
+    frame shifts with it, so the timeline stays contiguous and a forged jump costs nothing.
+
+    Args:
+        ahead_ms: how far ahead of the wall clock a stamp may be (network bursts, buffering).
+        clock: monotonic seconds (injectable for tests).
+    """
+
+    def __init__(self, ahead_ms: float = 1000.0, clock: Callable[[], float] = time.monotonic):
+        self._ahead_ms = ahead_ms
+        self._clock = clock
+        self._origin = clock()
+        self._shift_ms = 0.0
+        self.clamped = 0  # frames pulled back
+
+    def __call__(self, timestamp_ms: float) -> float:
+        """The timestamp to use for a frame stamped `timestamp_ms`."""
+        stamp = timestamp_ms - self._shift_ms
+        limit = (self._clock() - self._origin) * 1000.0 + self._ahead_ms
+        if stamp > limit:
+            self._shift_ms += stamp - limit
+            self.clamped += 1
+            return limit
+        return stamp

@@ -22,6 +22,7 @@ import binascii
 import contextlib
 import json
 import logging
+import math
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -32,7 +33,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from callwright.audio.frame import AudioFrame
 from callwright.audio.mulaw import mulaw_decode, mulaw_encode
 from callwright.transports.base import AudioIn, DtmfIn, HangupIn, InboundEvent
-from callwright.transports.jitter import JitterBuffer
+from callwright.transports.jitter import JitterBuffer, WallClockClamp
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +201,7 @@ class MediaStreamTransport:
             self._options.jitter_depth
         )
         self._first_chunk: int | None = None
+        self._clamp = WallClockClamp()  # timestamps may not run ahead of the wall clock
         self._heard_until_ms = 0.0  # end of the latest caller audio released
         self._marks = _Marks()
         self._sent_samples = 0
@@ -296,6 +298,8 @@ class MediaStreamTransport:
             chunk = int(media["chunk"])
             stamp = media.get("timestamp")
             timestamp = float(stamp) if stamp is not None and self._dialect.timestamps_ms else None
+            if timestamp is not None and not math.isfinite(timestamp):
+                raise ValueError(f"timestamp {stamp!r} is not a finite number")
         except (KeyError, TypeError, ValueError) as exc:
             raise StreamProtocolError("bad_media", f"bad chunk or timestamp: {exc}") from exc
         if self._first_chunk is None:
@@ -306,7 +310,8 @@ class MediaStreamTransport:
         return [self._frame(ts, d) for ts, d in self._jitter.push(chunk, (timestamp, data))]
 
     def _frame(self, timestamp: float | None, data: bytes) -> AudioFrame:
-        frame = AudioFrame(mulaw_decode(data), self.input_sample_rate, timestamp or 0.0)
+        stamp = self._clamp(timestamp or 0.0)
+        frame = AudioFrame(mulaw_decode(data), self.input_sample_rate, stamp)
         self._heard_until_ms = max(self._heard_until_ms, frame.end_ms)
         return frame
 

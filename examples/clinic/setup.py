@@ -1,7 +1,9 @@
 """Building the default agent from settings: the receptionist, with an LLM when configured.
 
 Integrations are switched on by environment variables:
-CALLWRIGHT_WEBHOOK_URL (+ CALLWRIGHT_WEBHOOK_SECRET) sends signed webhooks;
+CALLWRIGHT_WEBHOOK_URL (+ CALLWRIGHT_WEBHOOK_SECRET, required) sends signed webhooks, redacted
+per the redaction policy (CALLWRIGHT_WEBHOOK_REDACT overrides it for the webhook, in the same
+"kind=action" form, or "none" to send raw data);
 CALLWRIGHT_CALDAV_URL (+ CALLWRIGHT_CALDAV_USER, CALLWRIGHT_CALDAV_PASSWORD) mirrors
 appointments into a CalDAV calendar.
 """
@@ -12,7 +14,7 @@ import logging
 
 from callwright.agents.definition import AgentRuntime
 from callwright.integrations.caldav import CalDavCalendar, CalDavOptions
-from callwright.integrations.webhooks import WebhookOptions, WebhookSender
+from callwright.integrations.webhooks import WebhookSender, webhook_options_from_env
 from examples.clinic.factory import ClinicOptions, ClinicResponderFactory
 
 log = logging.getLogger(__name__)
@@ -32,10 +34,7 @@ async def build_responders(runtime: AgentRuntime) -> ClinicResponderFactory:
 
         factory = ClinicLlmResponderFactory(await open_clinic(options), options, runtime.llm)
     if env.get("CALLWRIGHT_WEBHOOK_URL"):
-        sender = WebhookSender(
-            WebhookOptions(env["CALLWRIGHT_WEBHOOK_URL"], env.get("CALLWRIGHT_WEBHOOK_SECRET", "")),
-            data_dir / "webhooks.sqlite3",
-        )
+        sender = WebhookSender(webhook_options_from_env(env), data_dir / "webhooks.sqlite3")
         await sender.start()
         factory.add_hook(sender.emit)
     if env.get("CALLWRIGHT_CALDAV_URL"):

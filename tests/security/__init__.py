@@ -1,0 +1,1 @@
+"""Security tests: one file per concern of the public-internet hardening."""
