@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 
 REPO = Path(__file__).resolve().parents[2]
+CLINIC = "examples/clinic/agent.py"
 SILENCE_20MS = b"\x00\x00" * 320  # 20 ms of 16 kHz PCM16
 
 
@@ -36,7 +37,7 @@ async def serve_worker(
     full_env.update(env or {})
     with log.open("ab") as out:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "callwright", "serve", "--port", str(port),
+            sys.executable, "-m", "callwright", "serve", "--agent", CLINIC, "--port", str(port),
             "--data-dir", str(data_dir), cwd=REPO, env=full_env, stdout=out, stderr=out,
         )  # fmt: skip
     try:
