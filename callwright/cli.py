@@ -1,4 +1,5 @@
-"""Command line: `callwright serve` runs the server, `callwright call` places a simulated call."""
+"""Command line: `callwright serve` runs the server, `callwright call` places a simulated call,
+`callwright users` and `callwright keys` manage operator accounts and API keys."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from callwright.config import LlmSettings, Settings
+from callwright.operators import add_parsers as add_operator_parsers
+from callwright.operators import run as run_operators
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,6 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     call.add_argument("--say", action="append", default=[], help="a caller line (repeatable)")
     call.add_argument("--voice", default="en-us", help="espeak-ng voice of the caller")
     call.add_argument("--no-transcribe", action="store_true", help="skip transcribing the agent")
+    call.add_argument(
+        "--api-key", help="operator API key (default: $CALLWRIGHT_API_KEY); /v1/ws needs one"
+    )
+    add_operator_parsers(sub)
 
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -43,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command == "serve":
         return _serve(args)
+    if args.command in ("users", "keys"):
+        return asyncio.run(run_operators(args, Settings.from_env()))
     return asyncio.run(_call(args))
 
 
@@ -79,8 +88,9 @@ def _serve(args: argparse.Namespace) -> int:
         )
 
     async def app_factory() -> web.Application:
-        token = os.environ.get("CALLWRIGHT_CONSOLE_TOKEN") or None
-        return create_app(await load_stack(settings), settings.telephony, token)
+        return create_app(
+            await load_stack(settings), settings.telephony, security=settings.security
+        )
 
     print(f"callwright: serving on ws://{settings.host}:{settings.port}/v1/ws", flush=True)
     web.run_app(app_factory(), host=settings.host, port=settings.port, print=None)
@@ -97,7 +107,8 @@ async def _call(args: argparse.Namespace) -> int:
         "What is your address?",
         "Thank you, goodbye.",
     ]
-    simulator = CallerSimulator(args.url, EspeakTts(voice=args.voice))
+    api_key = args.api_key or os.environ.get("CALLWRIGHT_API_KEY")
+    simulator = CallerSimulator(args.url, EspeakTts(voice=args.voice), api_key=api_key)
     report = await simulator.run([ScriptLine(text) for text in lines])
     if not args.no_transcribe:
         await transcribe_report(report, simulator.sample_rate)

@@ -6,16 +6,26 @@ import json
 import logging
 import time
 import uuid
+from typing import cast
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from callwright.agent.session import CallSession
 from callwright.agent.stack import AgentStack
+from callwright.config import SecuritySettings
 from callwright.llm.base import CallInfo
 from callwright.server.api import register as register_api
+from callwright.server.audit import audit_middleware
+from callwright.server.audit import register as register_audit
+from callwright.server.auth import AUTHENTICATOR, Authenticator, auth_middleware
 from callwright.server.console import register as register_console
+from callwright.server.guard import GUARD, Guard, add_security_headers, guard_middleware
+from callwright.server.outbound import OutboundGate
 from callwright.server.pages import add_page_routes
+from callwright.server.signin import register as register_signin
+from callwright.server.telephony import OUTBOUND
 from callwright.server.telephony import register as register_telephony
+from callwright.store.access import AccessStore, SqlStore
 from callwright.store.base import CallRecord
 from callwright.telephony.settings import TelephonySettings
 from callwright.transports.native_ws import NativeWebSocketTransport, ProtocolError, parse_start
@@ -32,28 +42,43 @@ def create_app(
     stack: AgentStack,
     telephony: TelephonySettings | None = None,
     console_token: str | None = None,
+    *,
+    security: SecuritySettings | None = None,
 ) -> web.Application:
     """Builds the server around an already loaded stack.
 
     Args:
         stack: the loaded stages, shared by every call.
         telephony: Twilio and Telnyx settings.
-        console_token: what people type to sign in to the handoff console; None generates
-            one (logged once, so a local operator can find it).
+        console_token: no longer accepted (the console signs users in); ignored if given.
+        security: allow-lists, proxies, sessions, the scrape token, outbound limits.
     """
-    app = web.Application()
+    telephony = telephony or TelephonySettings()
+    security = security or SecuritySettings()
+    if console_token is not None:
+        log.warning("a shared console token is no longer accepted: sign in as a supervisor")
+    app = web.Application(middlewares=[guard_middleware, auth_middleware, audit_middleware])
     app[STACK] = stack
     app[SESSIONS] = set()
+    app[GUARD] = Guard(security, telephony.public_base_url)
+    app[AUTHENTICATOR] = Authenticator(AccessStore(cast(SqlStore, stack.store)), security)
+    app[OUTBOUND] = OutboundGate(security)
+    app.on_startup.append(_open_access)
+    app.on_response_prepare.append(add_security_headers)
     app.router.add_get("/healthz", health)
     app.router.add_get("/v1/ws", native_websocket)
+    register_signin(app)
+    register_audit(app)
     register_api(app, stack)
-    token = register_console(app, stack.desk, console_token)
-    if console_token is None:
-        log.warning("handoff console token (set CALLWRIGHT_CONSOLE_TOKEN to choose): %s", token)
+    register_console(app, stack.desk)
     add_page_routes(app)
-    register_telephony(app, stack, telephony or TelephonySettings())
+    register_telephony(app, stack, telephony)
     app.on_shutdown.append(_end_active_calls)
     return app
+
+
+async def _open_access(app: web.Application) -> None:
+    await app[AUTHENTICATOR].access.ensure_schema()
 
 
 async def health(request: web.Request) -> web.Response:
