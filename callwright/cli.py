@@ -87,6 +87,11 @@ def _serve(args: argparse.Namespace) -> int:
             ),
         )
 
+    if os.environ.get("CALLWRIGHT_CONSOLE_TOKEN"):
+        logging.getLogger(__name__).warning(
+            "CALLWRIGHT_CONSOLE_TOKEN is ignored: the console signs in users (docs/security.md)"
+        )
+
     async def app_factory() -> web.Application:
         return create_app(
             await load_stack(settings), settings.telephony, security=settings.security

@@ -78,7 +78,10 @@ def create_app(
 
 
 async def _open_access(app: web.Application) -> None:
-    await app[AUTHENTICATOR].access.ensure_schema()
+    access = app[AUTHENTICATOR].access
+    await access.ensure_schema()
+    if not await access.list_users():
+        log.warning("no operator accounts yet: `callwright users add admin --role admin`")
 
 
 async def health(request: web.Request) -> web.Response:
