@@ -93,6 +93,9 @@ async def chromium(
                 headless=True,
                 args=args,
                 viewport={"width": 1440, "height": 900},
+                # The pages' CSP forbids eval, which Playwright's string predicates use; the
+                # headers themselves are tested in tests/security/test_headers_and_input.py.
+                bypass_csp=True,
             )
             if signed_in:
                 cookie = {"name": SESSION_COOKIE, "value": TEST_SESSION, "domain": "127.0.0.1"}
