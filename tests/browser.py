@@ -98,8 +98,17 @@ async def chromium(
                 bypass_csp=True,
             )
             if signed_in:
-                cookie = {"name": SESSION_COOKIE, "value": TEST_SESSION, "domain": "127.0.0.1"}
-                await context.add_cookies([{**cookie, "path": "/", "sameSite": "Strict"}])
+                await context.add_cookies(
+                    [
+                        {
+                            "name": SESSION_COOKIE,
+                            "value": TEST_SESSION,
+                            "domain": "127.0.0.1",
+                            "path": "/",
+                            "sameSite": "Strict",
+                        }
+                    ]
+                )
             try:
                 yield context
             finally:

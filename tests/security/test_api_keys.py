@@ -16,6 +16,7 @@ import pytest
 from callwright.agent.stack import AgentStack
 from callwright.config import SecuritySettings
 from callwright.server.auth import new_api_key
+from callwright.store.access import Role
 from callwright.store.base import CallRecord
 from tests.security.conftest import Server, secure_server
 
@@ -49,8 +50,9 @@ async def test_roles_of_api_keys(server: Server) -> None:
     await server.stack.store.start_call(CallRecord(call_id, "websocket", None, time.time()))
     await server.stack.store.add_recording_chunk(call_id, 0, 0.0, 16000, b"\x00\x00" * 64)
     keys = {}
-    for role in ("viewer", "supervisor", "admin"):
-        secret, key = new_api_key(role, f"{role} key")  # type: ignore[arg-type]
+    roles: tuple[Role, ...] = ("viewer", "supervisor", "admin")
+    for role in roles:
+        secret, key = new_api_key(role, f"{role} key")
         await server.access.add_key(key)
         keys[role] = bearer(secret)
     recording = f"/v1/calls/{call_id}/recording.wav"
@@ -67,8 +69,8 @@ async def test_roles_of_api_keys(server: Server) -> None:
         got = tuple([await status_of(server.base, path, keys[r]) for r in keys])
         assert got == statuses, path
     # Outbound: admin only (this server has no Twilio REST: the admin gets past auth to 503).
-    got = [await status_of(server.base, "/v1/calls/outbound", keys[r], "POST") for r in keys]
-    assert got == [403, 403, 503]
+    posts = [await status_of(server.base, "/v1/calls/outbound", keys[r], "POST") for r in keys]
+    assert posts == [403, 403, 503]
 
 
 async def test_keys_are_hashed_at_rest_and_revocable(tmp_path: Path, stack: AgentStack) -> None:

@@ -57,7 +57,8 @@ async def test_outbound_is_for_admins_only(stack: AgentStack, tmp_path: Path) ->
 async def test_bad_bodies_get_a_clear_400(stack: AgentStack, tmp_path: Path) -> None:
     async with fake_twilio() as rest:
         async with secure_server(stack, tmp_path, telephony=rest_settings(rest.url)) as server:
-            for body in ([], "text", 42, None, {"to": 1, "from": "+15550199"}, {"to": "+1"}):
+            bodies: list[Any] = [[], "text", 42, None, {"to": 1, "from": "+1555"}, {"to": "+1"}]
+            for body in bodies:
                 status, text = await _post(server.base, body)
                 assert status == 400, body
                 assert "Traceback" not in text and "error" in text
