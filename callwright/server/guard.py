@@ -56,9 +56,20 @@ class Guard:
             return None
         return urlsplit(self.public_base_url).netloc.lower() or None
 
-    def host_ok(self, host: str, port: int | None) -> bool:
+    def host_ok(self, host: str, port: int | None, local_ip: str | None = None) -> bool:
+        """Whether `Host` names this server.
+
+        Args:
+            host: the header's value.
+            port: the port the connection arrived on.
+            local_ip: the address it arrived on: a literal IP address is no DNS name, so it
+                cannot be rebound, and is accepted on the listening port.
+        """
         host = host.strip().lower()
         allowed = {h.lower() for h in self.settings.allowed_hosts}
+        if local_ip and port is not None:
+            literal = f"[{local_ip}]" if ":" in local_ip else local_ip
+            allowed.add(f"{literal.lower()}:{port}")
         public = self.public_host()
         if public:
             allowed.add(public)
@@ -69,13 +80,13 @@ class Guard:
                 allowed |= set(LOCAL_NAMES)
         return host in allowed
 
-    def origin_ok(self, origin: str, port: int | None) -> bool:
+    def origin_ok(self, origin: str, port: int | None, local_ip: str | None = None) -> bool:
         if origin in self.settings.allowed_origins:
             return True
         parts = urlsplit(origin)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             return False
-        return self.host_ok(parts.netloc, port)
+        return self.host_ok(parts.netloc, port, local_ip)
 
     def trusts_proxy(self, remote: str | None) -> bool:
         """Whether `X-Forwarded-*` from this peer address is believed."""
@@ -111,27 +122,28 @@ class Guard:
 GUARD = web.AppKey("guard", Guard)
 
 
-def _listening_port(request: web.Request) -> int | None:
+def _local_address(request: web.Request) -> tuple[str | None, int | None]:
+    """The address and port the connection arrived on."""
     sockname = request.transport.get_extra_info("sockname") if request.transport else None
     if isinstance(sockname, tuple) and len(sockname) >= 2:
-        return int(sockname[1])
-    return None
+        return str(sockname[0]), int(sockname[1])
+    return None, None
 
 
 @web.middleware
 async def guard_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """421 for a foreign `Host`, 403 for a foreign `Origin`; everything else passes."""
     guard = request.app[GUARD]
-    port = _listening_port(request)
+    local_ip, port = _local_address(request)
     host = request.headers.get("Host", "")
-    if not guard.host_ok(host, port):
+    if not guard.host_ok(host, port, local_ip):
         log.warning("refused request for host %.80r from %s", host, request.remote)
         raise web.HTTPMisdirectedRequest(
             text='{"error": "misdirected", "message": "unknown Host"}',
             content_type="application/json",
         )
     origin = request.headers.get("Origin")
-    if origin is not None and not guard.origin_ok(origin, port):
+    if origin is not None and not guard.origin_ok(origin, port, local_ip):
         log.warning("refused request from origin %.80r (%s)", origin, request.remote)
         raise web.HTTPForbidden(
             text='{"error": "forbidden_origin", "message": "cross-origin request refused"}',

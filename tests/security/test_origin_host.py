@@ -11,6 +11,7 @@ from twilio.request_validator import RequestValidator
 
 from callwright.agent.stack import AgentStack
 from callwright.config import SecuritySettings
+from callwright.server.guard import Guard
 from callwright.sim.twilio_caller import parse_stream_twiml
 from callwright.telephony.settings import TelephonySettings
 from tests.conftest import ADMIN_HEADERS
@@ -111,3 +112,14 @@ async def test_forwarded_headers_only_from_trusted_proxies(
         assert status == 200
         stream_url, _ = parse_stream_twiml(twiml)
         assert stream_url.startswith("wss://voice.example.org/v1/twilio/stream/")
+
+
+def test_the_address_a_connection_arrived_on_is_a_host() -> None:
+    """Served on a LAN address, that literal address works; a DNS name still needs listing."""
+    guard = Guard(SecuritySettings())
+    assert guard.host_ok("192.168.1.5:8765", 8765, "192.168.1.5")
+    assert guard.origin_ok("http://192.168.1.5:8765", 8765, "192.168.1.5")
+    assert not guard.host_ok("192.168.1.6:8765", 8765, "192.168.1.5")
+    assert not guard.host_ok("rebound.example:8765", 8765, "192.168.1.5")
+    assert guard.host_ok("[fe80::1]:8765", 8765, "fe80::1")
+    assert not guard.origin_ok("null", 8765, "192.168.1.5")
