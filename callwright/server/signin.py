@@ -67,15 +67,17 @@ async def sign_in(request: web.Request) -> web.Response:
     address = request.app[GUARD].client_address(request)
     wait = auth.refused_for(name, address)
     if wait is not None:
-        await record(request, "signin.refused", name, reason="too many failures")
+        await record(request, "signin.refused", None, reason="too many failures")
         return _error(
             429, "too_many_attempts", "too many failed sign-ins; try again later",
             **{"Retry-After": str(max(1, math.ceil(wait)))},
         )  # fmt: skip
     token = await auth.sign_in(name, password, address)
     if token is None:
-        request[PRINCIPAL] = Principal("anonymous", name, None)
-        await record(request, "signin.failed", name)
+        # Only a real user's name is kept: what else was typed may be a password.
+        known = name if await auth.access.get_user(name) is not None else "(unknown user)"
+        request[PRINCIPAL] = Principal("anonymous", known, None)
+        await record(request, "signin.failed", known)
         log.warning("sign-in failed from %s", address)  # never the name: it may be a password
         return _error(401, "bad_credentials", "wrong name or password")
     user = await auth.access.get_user(name)

@@ -58,6 +58,18 @@ async def test_reads_downloads_and_sign_ins_are_audited(server: Server) -> None:
     assert [e["actor"] for e in only] == ["Dana"]
 
 
+async def test_a_failed_sign_in_keeps_no_unknown_name(server: Server) -> None:
+    """What was typed as a name may be someone's password: only real user names are kept."""
+    typed = "Tr0ub4dor&3-in-the-wrong-field"
+    async with aiohttp.ClientSession() as http:
+        body = {"name": typed, "password": "x"}
+        async with http.post(f"{server.base}/v1/auth/signin", json=body) as response:
+            assert response.status == 401
+    entries = await _entries(server, action="signin.failed")
+    assert [(e["actor"], e["target"]) for e in entries] == [("(unknown user)", "(unknown user)")]
+    assert typed not in str(await _entries(server))
+
+
 async def test_only_admins_read_the_audit_log(server: Server) -> None:
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         body = {"name": "Dana", "password": OPERATOR_PASSWORD}  # a supervisor
