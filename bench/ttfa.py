@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 AGENT = "examples/clinic/agent.py"  # the agent the benchmark calls
 sys.path.insert(0, str(ROOT))
 
+from bench.operator_key import create_bench_key  # noqa: E402
 from callwright.sim.caller import CallerSimulator, CallReport, ScriptLine  # noqa: E402
 from callwright.sim.twilio_caller import TwilioCallerSimulator  # noqa: E402
 from callwright.tts.espeak import EspeakTts  # noqa: E402
@@ -125,7 +126,8 @@ async def run_phone_calls(
     reports = list(await asyncio.gather(*(one(s) for s in calls)))
     sids = {getattr(r, "call_sid", ""): r for r in reports}
     await asyncio.sleep(1.0)  # let the last records land
-    async with aiohttp.ClientSession() as http:
+    key = os.environ.get("CALLWRIGHT_API_KEY", "")
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as http:
         async with http.get(f"{base}/v1/calls?limit=1000") as response:
             listed = (await response.json())["calls"]
         for call in listed:
@@ -194,6 +196,7 @@ async def main() -> None:
     url = args.url
     with tempfile.TemporaryDirectory() as data_dir:
         if url is None:
+            create_bench_key(data_dir)
             port = free_port()
             env = {**os.environ, "CALLWRIGHT_LOG_LEVEL": "WARNING"}
             if phone:

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 AGENT = "examples/clinic/agent.py"  # the agent the benchmark calls
 sys.path.insert(0, str(ROOT))
 
+from bench.operator_key import create_bench_key  # noqa: E402
 from bench.ttfa import free_port, percentile, wait_healthy  # noqa: E402
 from callwright.sim.caller import CallerSimulator, CallReport, ScriptLine  # noqa: E402
 from callwright.tts.espeak import EspeakTts  # noqa: E402
@@ -64,6 +65,7 @@ async def server(semantic: bool) -> AsyncIterator[str]:
         "CALLWRIGHT_SEMANTIC_ENDPOINTING": "1" if semantic else "0",
     }
     with tempfile.TemporaryDirectory() as data_dir:
+        create_bench_key(data_dir)
         process = subprocess.Popen(
             [sys.executable, "-m", "callwright", "serve", "--agent", AGENT, "--port", str(port),
              "--data-dir", data_dir],

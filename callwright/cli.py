@@ -1,5 +1,6 @@
 """Command line: `callwright serve` runs an agent, `callwright call` places a simulated call,
-`callwright new NAME` creates a new agent folder."""
+`callwright new NAME` creates a new agent folder, `callwright users` and `callwright keys` manage
+operator accounts and API keys."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from callwright.config import LlmSettings, Settings
+from callwright.operators import add_parsers as add_operator_parsers
+from callwright.operators import run as run_operators
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -41,6 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     call.add_argument("--say", action="append", default=[], help="a caller line (repeatable)")
     call.add_argument("--voice", default="en-us", help="espeak-ng voice of the caller")
     call.add_argument("--no-transcribe", action="store_true", help="skip transcribing the agent")
+    call.add_argument(
+        "--api-key", help="operator API key (default: $CALLWRIGHT_API_KEY); /v1/ws needs one"
+    )
+    add_operator_parsers(sub)
 
     new = sub.add_parser("new", help="create a folder with a new agent, its test and scenario")
     new.add_argument("name", help="the agent's name (and the folder's)")
@@ -55,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     if args.command == "new":
         return _new(args)
+    if args.command in ("users", "keys"):
+        return asyncio.run(run_operators(args, Settings.from_env()))
     return asyncio.run(_call(args))
 
 
@@ -101,12 +110,20 @@ def _serve(args: argparse.Namespace) -> int:
         )
 
     settings = settings_for(settings, agent)
+    if os.environ.get("CALLWRIGHT_CONSOLE_TOKEN"):
+        logging.getLogger(__name__).warning(
+            "CALLWRIGHT_CONSOLE_TOKEN is ignored: the console signs in users (docs/security.md)"
+        )
 
     async def app_factory() -> web.Application:
-        token = os.environ.get("CALLWRIGHT_CONSOLE_TOKEN") or None
         stack = await load_stack(settings, agent)
         return create_app(
-            stack, settings.telephony, token, settings.limits, settings.drain, settings.worker
+            stack,
+            settings.telephony,
+            limits=settings.limits,
+            drain=settings.drain,
+            worker=settings.worker,
+            security=settings.security,
         )
 
     print(
@@ -139,7 +156,8 @@ async def _call(args: argparse.Namespace) -> int:
         "What is your address?",
         "Thank you, goodbye.",
     ]
-    simulator = CallerSimulator(args.url, EspeakTts(voice=args.voice))
+    api_key = args.api_key or os.environ.get("CALLWRIGHT_API_KEY")
+    simulator = CallerSimulator(args.url, EspeakTts(voice=args.voice), api_key=api_key)
     report = await simulator.run([ScriptLine(text) for text in lines])
     if not args.no_transcribe:
         await transcribe_report(report, simulator.sample_rate)

@@ -143,6 +143,63 @@ class WorkerSettings:
         return cls(env.get("CALLWRIGHT_WORKER_ID") or None, heartbeat, stale)
 
 
+def _csv(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class SecuritySettings:
+    """Who may reach the operator side, and from where (docs/security.md).
+
+    Attributes:
+        allowed_hosts: `Host` values accepted besides the public base URL's host and
+            localhost/127.0.0.1/[::1] on the listening port (DNS rebinding defence).
+        allowed_origins: browser origins accepted besides those same hosts.
+        trusted_proxies: addresses whose `X-Forwarded-*` headers are believed.
+        cookie_secure: force the session cookie's `Secure` flag on (True) or off (False);
+            None: on when the public base URL or the request is https.
+        session_hours: how long a sign-in lasts.
+        metrics_token: the scrape token `/metrics` also accepts (`Authorization: Bearer`).
+        login_failures_per_name: failed sign-ins per user name per window before refusing.
+        login_failures_per_address: failed sign-ins per client address per window.
+        login_window_s: the window of both limits.
+        outbound_allow: if set, outbound calls only to numbers starting with these prefixes.
+        outbound_deny: prefixes refused on top of the premium-rate defaults.
+        outbound_per_hour: outbound calls one credential may place per hour.
+    """
+
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()
+    cookie_secure: bool | None = None
+    session_hours: float = 12.0
+    metrics_token: str | None = None
+    login_failures_per_name: int = 5
+    login_failures_per_address: int = 20
+    login_window_s: float = 900.0
+    outbound_allow: tuple[str, ...] = ()
+    outbound_deny: tuple[str, ...] = ()
+    outbound_per_hour: int = 30
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SecuritySettings:
+        """Reads CALLWRIGHT_ALLOWED_HOSTS, CALLWRIGHT_TRUSTED_PROXIES and friends."""
+        env = os.environ if env is None else env
+        base = cls()
+        secure = env.get("CALLWRIGHT_COOKIE_SECURE", "").strip().lower()
+        return cls(
+            allowed_hosts=_csv(env.get("CALLWRIGHT_ALLOWED_HOSTS")),
+            allowed_origins=_csv(env.get("CALLWRIGHT_ALLOWED_ORIGINS")),
+            trusted_proxies=_csv(env.get("CALLWRIGHT_TRUSTED_PROXIES")),
+            cookie_secure=None if not secure else secure in ("1", "true", "yes", "on"),
+            session_hours=float(env.get("CALLWRIGHT_SESSION_HOURS", base.session_hours)),
+            metrics_token=env.get("CALLWRIGHT_METRICS_TOKEN") or None,
+            outbound_allow=_csv(env.get("CALLWRIGHT_OUTBOUND_ALLOW")),
+            outbound_deny=_csv(env.get("CALLWRIGHT_OUTBOUND_DENY")),
+            outbound_per_hour=int(env.get("CALLWRIGHT_OUTBOUND_PER_HOUR", base.outbound_per_hour)),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything `callwright serve` needs."""
@@ -164,6 +221,7 @@ class Settings:
     limits: LimitSettings = field(default_factory=LimitSettings)
     drain: DrainSettings = field(default_factory=DrainSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
 
     @property
     def store_path(self) -> Path:
@@ -212,6 +270,7 @@ class Settings:
             limits=LimitSettings.from_env(env),
             drain=DrainSettings.from_env(env),
             worker=WorkerSettings.from_env(env),
+            security=SecuritySettings.from_env(env),
         )
 
 

@@ -18,8 +18,9 @@ from playwright.async_api import BrowserContext, Page, async_playwright
 
 from callwright.audio.resample import resample
 from callwright.audio.wav import write_wav
+from callwright.server.auth import SESSION_COOKIE
 from callwright.tts.base import TextToSpeech
-from tests.conftest import ARTIFACTS
+from tests.conftest import ARTIFACTS, TEST_SESSION
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ARTIFACTS / "screenshots"
@@ -70,8 +71,16 @@ async def speech_wav(
 
 
 @contextlib.asynccontextmanager
-async def chromium(microphone: Path | None = None) -> AsyncIterator[BrowserContext]:
-    """A fresh headless Chromium (new empty profile) whose microphone plays `microphone` once."""
+async def chromium(
+    microphone: Path | None = None, signed_in: bool = True
+) -> AsyncIterator[BrowserContext]:
+    """A fresh headless Chromium (new empty profile) whose microphone plays `microphone` once.
+
+    Args:
+        microphone: a WAV file the fake microphone plays, if any.
+        signed_in: start with the test admin's session cookie (for any test server on
+            127.0.0.1); False starts signed out, to test signing in.
+    """
     args = list(CHROMIUM_FLAGS)
     if microphone is not None:
         # "%noloop": Chromium would otherwise loop the file and the caller would repeat itself.
@@ -84,7 +93,22 @@ async def chromium(microphone: Path | None = None) -> AsyncIterator[BrowserConte
                 headless=True,
                 args=args,
                 viewport={"width": 1440, "height": 900},
+                # The pages' CSP forbids eval, which Playwright's string predicates use; the
+                # headers themselves are tested in tests/security/test_headers_and_input.py.
+                bypass_csp=True,
             )
+            if signed_in:
+                await context.add_cookies(
+                    [
+                        {
+                            "name": SESSION_COOKIE,
+                            "value": TEST_SESSION,
+                            "domain": "127.0.0.1",
+                            "path": "/",
+                            "sameSite": "Strict",
+                        }
+                    ]
+                )
             try:
                 yield context
             finally:

@@ -4,23 +4,63 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any, cast
 
+import aiohttp
 import pytest
 from aiohttp import web
 
 from callwright.agent.stack import AgentStack
 from callwright.config import Settings
 from callwright.server.app import create_app
+from callwright.server.auth import digest, hash_password, key_with_secret
 from callwright.server.runtime import load_stack
-from callwright.store.base import CallDetail
+from callwright.store.access import AccessStore, Role, SqlStore
+from callwright.store.base import CallDetail, CallStore
 from callwright.stt.whisper import WhisperOptions, WhisperStt
 from examples.clinic.agent import agent as clinic_agent
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-CONSOLE_TOKEN = "test-console-token"  # the handoff console's sign-in token in every test server
+
+# Every test server knows these operators (`provision_operators`): the helpers sign in with
+# them once, so tests need not. Users share one password; the API key is an admin's.
+OPERATOR_PASSWORD = "test-operator-password"
+OPERATORS: dict[str, Role] = {
+    "admin": "admin",
+    "Dana": "supervisor",
+    "Sam": "supervisor",
+    "Vic": "viewer",
+}
+TEST_KEY_ID = "00000000feedc0de"
+TEST_API_KEY, _TEST_KEY = key_with_secret(TEST_KEY_ID, "t" * 43, "admin", "tests")
+ADMIN_HEADERS = {"Authorization": f"Bearer {TEST_API_KEY}"}
+# A signed-in admin's session token: the browser tests start with it as their cookie.
+TEST_SESSION = "test-admin-browser-session-" + "s" * 16
+# The simulated callers (callwright.sim) authenticate to /v1/ws with this.
+os.environ["CALLWRIGHT_API_KEY"] = TEST_API_KEY
+
+
+async def provision_operators(store: CallStore) -> AccessStore:
+    """Adds the test operators, the admin API key and the browser session (idempotent)."""
+    access = await AccessStore.open(cast(SqlStore, store))
+    for name, role in OPERATORS.items():
+        if await access.get_user(name) is None:
+            await access.add_user(name, role, await hash_password(OPERATOR_PASSWORD))
+    if await access.get_key(TEST_KEY_ID) is None:
+        await access.add_key(_TEST_KEY)
+    if await access.session_user(digest(TEST_SESSION)) is None:
+        await access.add_session(digest(TEST_SESSION), "admin", time.time() + 7 * 86400)
+    return access
+
+
+def operator_http(**kwargs: Any) -> aiohttp.ClientSession:
+    """An HTTP client that sends the test admin's API key with every request."""
+    return aiohttp.ClientSession(headers=ADMIN_HEADERS, **kwargs)
 
 
 def normalize(text: str) -> list[str]:
@@ -67,7 +107,8 @@ async def finished_call(stack: AgentStack, call_id: str, timeout_s: float = 15.0
 @contextlib.asynccontextmanager
 async def serve(stack: AgentStack) -> AsyncIterator[str]:
     """Runs a server for `stack` on a free loopback port; yields its WebSocket URL."""
-    runner = web.AppRunner(create_app(stack, console_token=CONSOLE_TOKEN))
+    await provision_operators(stack.store)
+    runner = web.AppRunner(create_app(stack))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

@@ -16,7 +16,7 @@ from callwright.observe.kpis import compute_kpis
 from callwright.sim.caller import CallerSimulator, CallReport, ScriptLine
 from callwright.store.base import CallFilter
 from callwright.tts.espeak import EspeakTts
-from tests.conftest import ARTIFACTS, http_base
+from tests.conftest import ARTIFACTS, http_base, operator_http
 from tests.conftest import finished_call as finished
 
 CALLER_VOICE = EspeakTts(voice="en-us", words_per_minute=160)
@@ -51,7 +51,7 @@ async def test_calls_list_and_detail(
     stack: AgentStack, server_url: str, calls: list[CallReport]
 ) -> None:
     base = http_base(server_url)
-    async with aiohttp.ClientSession() as http:
+    async with operator_http() as http:
         listed = (await get_json(http, f"{base}/v1/calls?limit=1000"))["calls"]
         by_id = {c["call_id"]: c for c in listed}
         for report in calls:
@@ -119,7 +119,7 @@ async def test_recording_is_stereo_aligned_and_cut_at_barge_in(
     stack: AgentStack, server_url: str, calls: list[CallReport]
 ) -> None:
     base = http_base(server_url)
-    async with aiohttp.ClientSession() as http:
+    async with operator_http() as http:
         frames, rate = await _recording(http, base, calls[0].call_id)
         ARTIFACTS.mkdir(exist_ok=True)
         for name, track in (("caller", frames[:, 0]), ("agent", frames[:, 1])):
@@ -160,7 +160,7 @@ async def test_kpis_match_the_store(
     stack: AgentStack, server_url: str, calls: list[CallReport]
 ) -> None:
     base = http_base(server_url)
-    async with aiohttp.ClientSession() as http:
+    async with operator_http() as http:
         kpis = await get_json(http, f"{base}/v1/kpis")
         since = min(c.started_at for c in await stack.store.list_calls(1000))
         window = await get_json(http, f"{base}/v1/kpis?since={since}")
@@ -191,7 +191,7 @@ async def test_kpis_match_the_store(
 async def test_metrics_endpoint(
     stack: AgentStack, server_url: str, calls: list[CallReport]
 ) -> None:
-    async with aiohttp.ClientSession() as http, http.get(f"{http_base(server_url)}/metrics") as r:
+    async with operator_http() as http, http.get(f"{http_base(server_url)}/metrics") as r:
         assert r.status == 200 and r.headers["Content-Type"].startswith("text/plain")
         text = await r.text()
     assert "callwright_active_calls 0.0" in text

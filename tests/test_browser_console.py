@@ -14,6 +14,7 @@ import wave
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from playwright.async_api import Page
 
@@ -23,7 +24,7 @@ from callwright.stt.whisper import WhisperStt
 from callwright.tts.espeak import EspeakTts
 from tests.browser import chromium, console_errors, placeholder_words, screenshot
 from tests.browser import speech_wav as write_speech_wav
-from tests.conftest import CONSOLE_TOKEN, http_base, serve, word_overlap
+from tests.conftest import OPERATOR_PASSWORD, http_base, serve, word_overlap
 from tests.conftest import finished_call as _ended_call
 
 CALLER_VOICE = EspeakTts(voice="en-us", words_per_minute=160)
@@ -98,27 +99,26 @@ async def test_console_picks_up_a_call_talks_and_hands_back(
         tmp_path / "dana.wav", HUMAN_VOICE, [DANA_SAYS], lead_s=LEAD_S, tail_s=tail_s
     )
     dana_speech_s = _wav_seconds(mic) - LEAD_S - tail_s
-    async with serve(stack) as url, chromium(mic) as browser:
+    async with serve(stack) as url, chromium(mic, signed_in=False) as browser:
         base = http_base(url)
         page = await browser.new_page()
         errors = console_errors(page)
 
-        # --- signing in: the form, a wrong token, then the right one ---
+        # --- signing in: the console sends us to the sign-in page; a wrong password, then ---
         await page.goto(f"{base}/console")
-        await page.wait_for_selector("body[data-console-state=signed-out]")
-        assert await page.is_visible("#name") and await page.is_visible("#token")
-        assert not await page.is_visible("#console-view")
+        assert unquote(page.url) == f"{base}/signin?next=/console"
+        assert await page.is_visible("#name") and await page.is_visible("#password")
         await page.fill("#name", "Dana")
-        await page.fill("#token", "not-the-token")
+        await page.fill("#password", "not-the-password")
         await page.click("#signin")
         await page.wait_for_function(
-            "document.getElementById('signin-error').textContent === 'wrong console token'"
+            "document.getElementById('signin-error').textContent === 'wrong name or password'"
         )
-        assert await _dataset(page, "consoleState") == "signed-out"
         assert stack.desk.humans_signed_in == 0
         await screenshot(page, "console-sign-in-refused")
-        await page.fill("#token", CONSOLE_TOKEN)
+        await page.fill("#password", OPERATOR_PASSWORD)  # Dana is a supervisor (conftest)
         await page.click("#signin")
+        await page.wait_for_url("**/console")
         await page.wait_for_selector("body[data-console-state=queue]")
         assert "Dana" in await page.inner_text("#who")
         assert await page.is_visible("#signout")
@@ -229,6 +229,6 @@ async def test_console_picks_up_a_call_talks_and_hands_back(
         await page.wait_for_selector("body[data-console-state=signed-out]")
         await _until(lambda: stack.desk.humans_signed_in == 0, "Dana off the desk", 10)
         assert (await page.request.get(f"{base}/v1/console/me")).status == 401
-        # The page's own 401s (signed out at first, the wrong token) are expected answers.
+        # The page's own 401s (the wrong password, signed out) are expected answers.
         assert [e for e in errors if "status of 401" not in e] == []
     assert stack.desk.humans_signed_in == 0

@@ -19,6 +19,7 @@ from callwright.sim.twilio_caller import TwilioCallerSimulator, parse_stream_twi
 from callwright.telephony.settings import TelephonySettings
 from callwright.tts.espeak import EspeakTts
 from tests.conftest import finished_call as finished
+from tests.conftest import operator_http
 from tests.fakes.twilio_rest import ACCOUNT_SID, AUTH_TOKEN, fake_twilio, serve_phone
 
 CALLER_VOICE = EspeakTts(voice="en-us", words_per_minute=140)
@@ -149,7 +150,7 @@ async def test_outbound_call_with_parameters_and_status_callbacks(stack: AgentSt
             twilio_account_sid=ACCOUNT_SID, twilio_auth_token=AUTH_TOKEN,
             twilio_api_base_url=rest.url,
         )  # fmt: skip
-        async with serve_phone(stack, settings) as url, aiohttp.ClientSession() as http:
+        async with serve_phone(stack, settings) as url, operator_http() as http:
             body = {"to": "+15550777", "from": "+15550199", "parameters": {"patient_id": "42"}}
             async with http.post(f"{url}/v1/calls/outbound", json=body) as response:
                 assert response.status == 201
@@ -194,7 +195,7 @@ async def test_unanswered_outbound_call_is_recorded(stack: AgentStack) -> None:
             twilio_account_sid=ACCOUNT_SID, twilio_auth_token=AUTH_TOKEN,
             twilio_api_base_url=rest.url,
         )  # fmt: skip
-        async with serve_phone(stack, settings) as url, aiohttp.ClientSession() as http:
+        async with serve_phone(stack, settings) as url, operator_http() as http:
             for outcome in ("busy", "no-answer"):
                 body = {"to": "+15550888", "from": "+15550199"}
                 async with http.post(f"{url}/v1/calls/outbound", json=body) as response:

@@ -17,6 +17,7 @@ from callwright.sim.caller import CallerSimulator, ScriptLine
 from callwright.store.sql_common import ORPHAN_END_REASON
 from callwright.store.sqlite import SqliteCallStore
 from callwright.tts.espeak import EspeakTts
+from tests.conftest import operator_http, provision_operators
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -34,6 +35,9 @@ CLINIC = "examples/clinic/agent.py"
 async def worker(data_dir: Path, port: int, log: Path) -> AsyncIterator[asyncio.subprocess.Process]:
     """`callwright serve` in a subprocess, yielded once it answers /healthz."""
     env = {**os.environ, "CALLWRIGHT_TTS": "espeak", "CALLWRIGHT_LOG_LEVEL": "INFO"}
+    store = await SqliteCallStore.open(data_dir / "calls.sqlite3")
+    await provision_operators(store)  # the test admin's key, for the API and the caller
+    await store.close()
     with log.open("ab") as out:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "callwright", "serve", "--agent", CLINIC, "--port", str(port),
@@ -102,7 +106,7 @@ async def test_killed_worker_leaves_a_complete_record(tmp_path: Path) -> None:
     assert any(e.kind == "transcript" for e in before.events)
     assert any(t.turn_index == 1 for t in before.timelines)
 
-    async with worker(tmp_path, port, log), aiohttp.ClientSession() as http:
+    async with worker(tmp_path, port, log), operator_http() as http:
         base = f"http://127.0.0.1:{port}"
         async with http.get(f"{base}/v1/calls/{call_id}") as response:
             assert response.status == 200

@@ -12,7 +12,7 @@ import numpy as np
 from callwright.agent.stack import AgentStack
 from callwright.sim.caller import CallerSimulator, ScriptLine
 from callwright.tts.espeak import EspeakTts
-from tests.conftest import finished_call, word_overlap
+from tests.conftest import finished_call, operator_http, word_overlap
 
 START = json.dumps({"type": "start", "sample_rate": 16000})
 SILENCE_20MS = np.zeros(320, dtype="<i2").tobytes()
@@ -34,7 +34,7 @@ async def test_audio_before_start_is_refused_and_recorded(
     stack: AgentStack, server_url: str
 ) -> None:
     before = {c.call_id for c in await stack.store.list_calls(1000)}
-    async with aiohttp.ClientSession() as http, http.ws_connect(server_url) as ws:
+    async with operator_http() as http, http.ws_connect(server_url) as ws:
         await ws.send_bytes(SILENCE_20MS)
         error = await next_event(ws, "error")
         assert error["code"] == "start_required"
@@ -51,7 +51,7 @@ async def test_bad_start_messages(server_url: str) -> None:
         json.dumps({"type": "start", "sample_rate": 44100}): "bad_sample_rate",
         json.dumps({"type": "start", "parameters": [1, 2]}): "bad_start",
     }
-    async with aiohttp.ClientSession() as http:
+    async with operator_http() as http:
         for message, code in cases.items():
             async with http.ws_connect(server_url) as ws:
                 await ws.send_str(message)
@@ -59,7 +59,7 @@ async def test_bad_start_messages(server_url: str) -> None:
 
 
 async def test_recoverable_errors_keep_the_call_going(stack: AgentStack, server_url: str) -> None:
-    async with aiohttp.ClientSession() as http, http.ws_connect(server_url) as ws:
+    async with operator_http() as http, http.ws_connect(server_url) as ws:
         await ws.send_str(START)
         call_id = (await next_event(ws, "started"))["call_id"]
         await ws.send_bytes(b"\x01\x02\x03")
@@ -80,7 +80,7 @@ async def test_recoverable_errors_keep_the_call_going(stack: AgentStack, server_
 
 
 async def test_oversized_frame_ends_only_that_call(stack: AgentStack, server_url: str) -> None:
-    async with aiohttp.ClientSession() as http, http.ws_connect(server_url) as ws:
+    async with operator_http() as http, http.ws_connect(server_url) as ws:
         await ws.send_str(START)
         call_id = (await next_event(ws, "started"))["call_id"]
         await ws.send_bytes(bytes(2 * 16000 * 2))  # two seconds in one frame
@@ -92,7 +92,7 @@ async def test_oversized_frame_ends_only_that_call(stack: AgentStack, server_url
 async def test_client_vanishing_mid_reply_leaves_a_record(
     stack: AgentStack, server_url: str
 ) -> None:
-    async with aiohttp.ClientSession() as http:
+    async with operator_http() as http:
         ws = await http.ws_connect(server_url)
         await ws.send_str(START)
         call_id = (await next_event(ws, "started"))["call_id"]
@@ -114,7 +114,7 @@ async def test_a_misbehaving_client_does_not_disturb_another_call(
     stack: AgentStack, server_url: str
 ) -> None:
     async def misbehave() -> None:
-        async with aiohttp.ClientSession() as http, http.ws_connect(server_url) as ws:
+        async with operator_http() as http, http.ws_connect(server_url) as ws:
             await ws.send_str(START)
             await next_event(ws, "started")
             for _ in range(30):

@@ -9,18 +9,27 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from typing import cast
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from callwright.agent.session import CallSession
 from callwright.agent.stack import AgentStack
-from callwright.config import DrainSettings, LimitSettings, WorkerSettings
+from callwright.config import DrainSettings, LimitSettings, SecuritySettings, WorkerSettings
 from callwright.core.responder import CallInfo
 from callwright.server.admission import ADMISSION, Admission, Refusal, record_rejection
 from callwright.server.api import register as register_api
+from callwright.server.audit import audit_middleware
+from callwright.server.audit import register as register_audit
+from callwright.server.auth import AUTHENTICATOR, Authenticator, auth_middleware
 from callwright.server.console import register as register_console
+from callwright.server.guard import GUARD, Guard, add_security_headers, guard_middleware
+from callwright.server.outbound import OutboundGate
 from callwright.server.pages import add_page_routes
+from callwright.server.signin import register as register_signin
+from callwright.server.telephony import OUTBOUND
 from callwright.server.telephony import register as register_telephony
+from callwright.store.access import AccessStore, SqlStore
 from callwright.telephony.settings import TelephonySettings
 from callwright.transports.native_ws import NativeWebSocketTransport, ProtocolError, parse_start
 
@@ -37,40 +46,51 @@ def create_app(
     stack: AgentStack,
     telephony: TelephonySettings | None = None,
     console_token: str | None = None,
+    *,
     limits: LimitSettings | None = None,
     drain: DrainSettings | None = None,
     worker: WorkerSettings | None = None,
+    security: SecuritySettings | None = None,
 ) -> web.Application:
     """Builds the server around an already loaded stack.
 
     Args:
         stack: the loaded stages, shared by every call.
         telephony: Twilio and Telnyx settings.
-        console_token: what people type to sign in to the handoff console; None generates
-            one (logged once, so a local operator can find it).
+        console_token: no longer accepted (the console signs users in); ignored if given.
         limits: admission caps (live calls, per address); None: no caps.
         drain: given, SIGTERM drains the worker (see `server.drain`) and the store is closed
             at the end; the server then owns the stack's store.
         worker: given, the worker keeps a heartbeat in the store and marks the calls of dead
             workers cut off.
+        security: allow-lists, proxies, sessions, the scrape token, outbound limits.
     """
-    app = web.Application()
+    telephony = telephony or TelephonySettings()
+    security = security or SecuritySettings()
+    if console_token is not None:
+        log.warning("a shared console token is no longer accepted: sign in as a supervisor")
+    app = web.Application(middlewares=[guard_middleware, auth_middleware, audit_middleware])
     app[STACK] = stack
     app[SESSIONS] = set()
     caps = limits or LimitSettings(max_calls=None, max_calls_per_address=None)
     app[ADMISSION] = Admission(caps.max_calls, caps.max_calls_per_address)
     # First at shutdown, before any socket is closed under a call (phone calls included).
     app.on_shutdown.append(_end_active_calls)
+    app[GUARD] = Guard(security, telephony.public_base_url)
+    app[AUTHENTICATOR] = Authenticator(AccessStore(cast(SqlStore, stack.store)), security)
+    app[OUTBOUND] = OutboundGate(security)
+    app.on_startup.append(_open_access)
+    app.on_response_prepare.append(add_security_headers)
     app.router.add_get("/healthz", health)
     app.router.add_get("/livez", live)
     app.router.add_get("/readyz", ready)
     app.router.add_get("/v1/ws", native_websocket)
+    register_signin(app)
+    register_audit(app)
     register_api(app, stack)
-    token = register_console(app, stack.desk, console_token)
-    if console_token is None:
-        log.warning("handoff console token (set CALLWRIGHT_CONSOLE_TOKEN to choose): %s", token)
+    register_console(app, stack.desk)
     add_page_routes(app)
-    register_telephony(app, stack, telephony or TelephonySettings())
+    register_telephony(app, stack, telephony)
     if drain is not None:
         from callwright.server.drain import install_drain
 
@@ -80,6 +100,13 @@ def create_app(
 
         install_heartbeat(app, stack.store, worker)
     return app
+
+
+async def _open_access(app: web.Application) -> None:
+    access = app[AUTHENTICATOR].access
+    await access.ensure_schema()
+    if not await access.list_users():
+        log.warning("no operator accounts yet: `callwright users add admin --role admin`")
 
 
 async def health(request: web.Request) -> web.Response:
@@ -105,11 +132,13 @@ async def native_websocket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_MESSAGE_BYTES, compress=False)
     await ws.prepare(request)
     stack, admission = request.app[STACK], request.app[ADMISSION]
-    refusal = admission.refusal(request.remote)
+    # Behind a trusted proxy the caller's own address counts, not the proxy's.
+    address = request.app[GUARD].client_address(request)
+    refusal = admission.refusal(address)
     if refusal is not None:
         await _refuse(ws, stack, refusal)
         return ws
-    with admission.connection(request.remote):
+    with admission.connection(address):
         await _serve_websocket_call(request, ws)
     return ws
 

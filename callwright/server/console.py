@@ -1,21 +1,17 @@
 """The handoff console's server side: sign-in, the live queue, and a person's audio.
 
-People sign in with their name and the console token (`CALLWRIGHT_CONSOLE_TOKEN`); they get
-a signed, HttpOnly cookie. The console WebSocket (`/v1/console/ws`) then carries the queue as
-it changes, the picked-up call's context packet and live transcript, and audio both ways as
-binary frames of 16 kHz PCM16. See docs/handoff.md for the messages.
+People sign in as users with the supervisor (or admin) role (`callwright.server.signin`);
+there is no shared console token. The console WebSocket (`/v1/console/ws`) then carries the
+queue as it changes, the picked-up call's context packet and live transcript, and audio both
+ways as binary frames of 16 kHz PCM16. See docs/handoff.md for the messages.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
 import logging
-import secrets
-import time
 from typing import Any
 
 import numpy as np
@@ -23,66 +19,24 @@ from aiohttp import WSMsgType, web
 
 from callwright.handoff.call import CallHandoff
 from callwright.handoff.desk import HandoffDesk
+from callwright.server import signin
+from callwright.server.auth import principal_of
 
 log = logging.getLogger(__name__)
 
-COOKIE = "cw_console"
-SESSION_S = 12 * 3600
 MAX_AUDIO_BYTES = 16000 * 2  # one second of 16 kHz PCM16 per message at most
 SNAPSHOT_EVERY_S = 2.0
 
 
-class ConsoleAuth:
-    """Checks the sign-in token and signs session cookies with a key derived from it.
-
-    Args:
-        token: the shared sign-in token.
-    """
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-        self._key = hashlib.sha256(b"callwright-console:" + token.encode()).digest()
-
-    def token_ok(self, token: str) -> bool:
-        return hmac.compare_digest(token.encode(), self._token.encode())
-
-    def cookie_for(self, name: str, now: float | None = None) -> str:
-        expires = int((now or time.time()) + SESSION_S)
-        body = f"{name.encode().hex()}.{expires}"
-        return f"{body}.{self._sign(body)}"
-
-    def name_from(self, cookie: str | None, now: float | None = None) -> str | None:
-        """The signed-in person's name, or None for a missing, forged or expired cookie."""
-        if not cookie or cookie.count(".") != 2:
-            return None
-        name_hex, expires, signature = cookie.split(".")
-        if not hmac.compare_digest(signature, self._sign(f"{name_hex}.{expires}")):
-            return None
-        try:
-            if int(expires) < (now or time.time()):
-                return None
-            return bytes.fromhex(name_hex).decode()
-        except ValueError:
-            return None
-
-    def _sign(self, body: str) -> str:
-        return hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()
-
-
-CONSOLE = web.AppKey("console", ConsoleAuth)
 DESK = web.AppKey("desk", HandoffDesk)
 
 
-def register(app: web.Application, desk: HandoffDesk, token: str | None) -> str:
-    """Adds the console routes; returns the sign-in token (generated when none is given)."""
-    token = token or secrets.token_urlsafe(12)
-    app[CONSOLE] = ConsoleAuth(token)
+def register(app: web.Application, desk: HandoffDesk) -> None:
+    """Adds the console routes (the auth middleware admits supervisors and admins only)."""
     app[DESK] = desk
-    app.router.add_post("/v1/console/signin", sign_in)
     app.router.add_post("/v1/console/signout", sign_out)
     app.router.add_get("/v1/console/me", me)
     app.router.add_get("/v1/console/ws", console_websocket)
-    return token
 
 
 def _error(status: int, code: str, message: str) -> web.Response:
@@ -90,36 +44,8 @@ def _error(status: int, code: str, message: str) -> web.Response:
 
 
 def _signed_in(request: web.Request) -> str | None:
-    return request.app[CONSOLE].name_from(request.cookies.get(COOKIE))
-
-
-async def sign_in(request: web.Request) -> web.Response:
-    try:
-        body = await request.json()
-        name, token = str(body["name"]).strip(), str(body["token"])
-    except (ValueError, KeyError, TypeError):
-        return _error(400, "bad_request", 'send {"name": ..., "token": ...} as JSON')
-    if not name or len(name) > 60:
-        return _error(400, "bad_name", "a name of 1 to 60 characters is required")
-    if not request.app[CONSOLE].token_ok(token):
-        log.warning("console sign-in refused for %r", name)
-        return _error(401, "bad_token", "wrong console token")
-    response = web.json_response({"name": name})
-    response.set_cookie(
-        COOKIE,
-        request.app[CONSOLE].cookie_for(name),
-        max_age=SESSION_S,
-        httponly=True,
-        samesite="Strict",
-        path="/",
-    )
-    return response
-
-
-async def sign_out(request: web.Request) -> web.Response:
-    response = web.json_response({"signed_out": True})
-    response.del_cookie(COOKIE, path="/")
-    return response
+    principal = principal_of(request)
+    return None if principal is None else principal.name
 
 
 async def me(request: web.Request) -> web.Response:
@@ -127,6 +53,11 @@ async def me(request: web.Request) -> web.Response:
     if name is None:
         return _error(401, "not_signed_in", "sign in to the console first")
     return web.json_response({"name": name})
+
+
+async def sign_out(request: web.Request) -> web.StreamResponse:
+    """The console's sign-out: the same as `/v1/auth/signout` (the session is revoked)."""
+    return await signin.sign_out(request)
 
 
 class ConsoleLine:

@@ -29,6 +29,11 @@ from callwright.agent.session import CallSession
 from callwright.agent.stack import AgentStack
 from callwright.core.responder import CallInfo
 from callwright.server.admission import ADMISSION, BUSY_LINE, Admission, record_rejection
+from callwright.server.audit import record
+from callwright.server.auth import principal_of
+from callwright.server.guard import GUARD
+from callwright.server.outbound import OutboundGate
+from callwright.server.signin import read_json_object
 from callwright.telephony import twiml
 from callwright.telephony.calls import TelephonyCalls
 from callwright.telephony.control import TwilioCallControl, TwilioRest
@@ -67,10 +72,18 @@ class Telephony:
 
 
 TELEPHONY = web.AppKey("telephony", Telephony)
+OUTBOUND = web.AppKey("outbound", OutboundGate)
 
 
 def register(app: web.Application, stack: AgentStack, settings: TelephonySettings) -> None:
-    """Adds the telephony routes to `app`."""
+    """Adds the telephony routes to `app`.
+
+    Raises:
+        ValueError: the REST API is configured without `CALLWRIGHT_PUBLIC_BASE_URL`.
+    """
+    if settings.twilio_rest_enabled and not settings.public_base_url:
+        # Outbound calls carry our URLs to the platform: never build them from a request.
+        raise ValueError("CALLWRIGHT_PUBLIC_BASE_URL is required once the Twilio REST API is set")
     app[TELEPHONY] = Telephony(
         stack=stack,
         settings=settings,
@@ -99,6 +112,8 @@ def _public_base(request: web.Request, settings: TelephonySettings) -> str:
     """The https:// base the platform used to reach us (what it signed)."""
     if settings.public_base_url:
         return settings.public_base_url.rstrip("/")
+    if not request.app[GUARD].trusts_proxy(request.remote):
+        return f"{request.scheme}://{request.host}"
     scheme = request.headers.get("X-Forwarded-Proto", request.scheme)
     host = request.headers.get("X-Forwarded-Host", request.host)
     return f"{scheme}://{host}"
@@ -321,18 +336,27 @@ async def _reject(
 
 
 async def place_outbound_call(request: web.Request) -> web.Response:
-    """Places a call through Twilio that streams to us once answered."""
+    """Places a call through Twilio that streams to us once answered (admins only)."""
     tel = request.app[TELEPHONY]
     if tel.rest is None:
         raise web.HTTPServiceUnavailable(text="outbound calls need Twilio REST credentials")
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise web.HTTPBadRequest(text="the body must be JSON") from exc
-    to, from_ = body.get("to") if isinstance(body, dict) else None, body.get("from")
+    body = await read_json_object(request)
+    to, from_ = body.get("to"), body.get("from")
     parameters = body.get("parameters") or {}
     if not isinstance(to, str) or not isinstance(from_, str) or not isinstance(parameters, dict):
-        raise web.HTTPBadRequest(text='"to" and "from" (strings) are required')
+        raise _outbound_error(400, "bad_request", '"to" and "from" (strings) are required')
+    gate = request.app[OUTBOUND]
+    refusal = gate.policy.refusal(to)
+    if refusal is not None:
+        await record(request, "outbound.refused", to, reason=refusal)
+        raise _outbound_error(403, "destination_refused", refusal)
+    principal = principal_of(request)
+    who = f"{principal.kind}:{principal.name}" if principal else "anonymous"
+    wait = gate.limits.retry_after(who)
+    if wait is not None:
+        await record(request, "outbound.refused", to, reason="rate limit")
+        raise _outbound_error(429, "rate_limited", "too many outbound calls; try again later")
+    gate.limits.add(who)
     params = {str(k): str(v) for k, v in parameters.items()} | {"caller": to}
     pending = tel.calls.expect("twilio", "outbound", caller=to, parameters=params)
     token = tel.tokens.issue(pending.ref, tel.settings.outbound_token_ttl_s)
@@ -349,8 +373,16 @@ async def place_outbound_call(request: web.Request) -> web.Response:
         log.warning("outbound call to %s failed: %s", to, exc)
         raise web.HTTPBadGateway(text=json.dumps({"error": str(exc)})) from exc
     tel.calls.set_call_sid(pending.ref, call_sid)
+    await record(request, "outbound.place", to, call_id=pending.call_id, call_sid=call_sid)
     log.info("outbound call %s to %s placed (call %s)", call_sid, to, pending.call_id)
     return web.json_response({"call_id": pending.call_id, "call_sid": call_sid}, status=201)
+
+
+def _outbound_error(status: int, code: str, message: str) -> web.HTTPError:
+    error_class = {400: web.HTTPBadRequest, 403: web.HTTPForbidden, 429: web.HTTPTooManyRequests}
+    return error_class[status](
+        text=json.dumps({"error": code, "message": message}), content_type="application/json"
+    )
 
 
 async def _shutdown(app: web.Application) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -110,8 +111,11 @@ class CallerSimulator:
         parameters: dict[str, str] | None = None,
         echo_gain: float = 0.0,
         echo_delay_ms: float = 150.0,
+        api_key: str | None = None,
     ) -> None:
         self.url = url
+        # /v1/ws needs an operator credential; tests set CALLWRIGHT_API_KEY once for all.
+        self.api_key = api_key or os.environ.get("CALLWRIGHT_API_KEY")
         self.voice = voice
         self.sample_rate = sample_rate
         self.turn_timeout_s = turn_timeout_s
@@ -144,7 +148,11 @@ class CallerSimulator:
             (line, np.zeros(0, np.int16) if line.keys else await self._synthesize_line(line))
             for line in script
         ]
-        async with aiohttp.ClientSession() as http, http.ws_connect(self.url) as ws:
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else None
+        async with (
+            aiohttp.ClientSession() as http,
+            http.ws_connect(self.url, headers=headers) as ws,
+        ):
             start = {"type": "start", "sample_rate": self.sample_rate, "caller": "+15550100"}
             await ws.send_str(json.dumps({**start, "parameters": self.parameters}))
             self._ws = ws

@@ -92,6 +92,25 @@ class PostgresCallStore:
         self._opened = True
         await self._apply_schema()
 
+    # Generic SQL for tables kept beside the calls (see `callwright.store.access`).
+    dialect = "postgresql"
+
+    async def sql_execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        """Runs one write statement (`?` placeholders) and commits; returns the rows changed."""
+        return await self._execute(sql, params)
+
+    async def sql_fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        """Runs one query (`?` placeholders); rows as dicts."""
+        return await self._fetch(sql, params)
+
+    async def sql_script(self, ddl: str) -> None:
+        """Applies idempotent DDL, serialized across workers like the schema."""
+        self._check_open()
+        await self.connect()
+        async with self._pool.connection() as conn:
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            await conn.execute(ddl)
+
     async def __aenter__(self) -> PostgresCallStore:
         await self.connect()
         return self

@@ -95,6 +95,31 @@ class SqliteCallStore:
         """Opens the database and applies the schema; does nothing if already open."""
         await self._run(lambda conn: None)
 
+    # Generic SQL for tables kept beside the calls (users, sessions, keys, audit log: see
+    # `callwright.store.access`), so they live in the same database as the calls.
+    dialect = "sqlite"
+
+    async def sql_execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        """Runs one write statement in its own transaction; returns the rows it changed."""
+        return await self._run(lambda conn: _write(conn, sql, params))
+
+    async def sql_fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        """Runs one query; rows as dicts."""
+        return await self._run(lambda conn: [dict(r) for r in conn.execute(sql, params)])
+
+    async def sql_script(self, ddl: str) -> None:
+        """Applies idempotent DDL (several statements) in one transaction."""
+
+        def apply(conn: sqlite3.Connection) -> None:
+            try:
+                conn.executescript(f"BEGIN IMMEDIATE;\n{ddl}\nCOMMIT;")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+        await self._run(apply)
+
     async def __aenter__(self) -> SqliteCallStore:
         await self.connect()
         return self

@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import numpy as np
 
-from tests.conftest import CONSOLE_TOKEN, http_base
+from tests.conftest import OPERATOR_PASSWORD, http_base
 
 
 @dataclass
@@ -81,8 +81,8 @@ async def console(ws_url: str, name: str = "Dana") -> AsyncIterator[ConsoleClien
     base = http_base(ws_url)
     # unsafe=True: the test server is an IP address, whose cookies aiohttp drops by default.
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-        signin = {"name": name, "token": CONSOLE_TOKEN}
-        async with http.post(f"{base}/v1/console/signin", json=signin) as response:
+        signin = {"name": name, "password": OPERATOR_PASSWORD}  # a supervisor of conftest
+        async with http.post(f"{base}/v1/auth/signin", json=signin) as response:
             assert response.status == 200, await response.text()
         async with http.ws_connect(f"{base}/v1/console/ws") as ws:
             client = ConsoleClient(ws)

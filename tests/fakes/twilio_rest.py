@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ from aiohttp import web
 from callwright.agent.stack import AgentStack
 from callwright.server.app import create_app
 from callwright.telephony.settings import TelephonySettings
+from tests.conftest import provision_operators
 
 ACCOUNT_SID = "AC" + "1" * 32
 AUTH_TOKEN = "fake-auth-token-0123456789abcdef"
@@ -159,8 +162,20 @@ async def fake_twilio() -> AsyncIterator[FakeTwilioRest]:
 
 @contextlib.asynccontextmanager
 async def serve_phone(stack: AgentStack, settings: TelephonySettings) -> AsyncIterator[str]:
-    """Runs a callwright server with these telephony settings; yields its http:// root."""
-    runner, url = await _listen(create_app(stack, settings))
+    """Runs a callwright server with these telephony settings; yields its http:// root.
+
+    The port is bound first, so the public base URL (required with the REST API) can name it.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    if settings.public_base_url is None:
+        settings = dataclasses.replace(settings, public_base_url=url)
+    await provision_operators(stack.store)
+    runner = web.AppRunner(create_app(stack, settings))
+    await runner.setup()
+    await web.SockSite(runner, sock).start()
     try:
         yield url
     finally:

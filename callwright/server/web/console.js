@@ -19,7 +19,7 @@ const ui = {
   signInView: $("signin-view"),
   form: $("signin-form"),
   name: $("name"),
-  token: $("token"),
+  password: $("password"),
   signIn: $("signin"),
   signInError: $("signin-error"),
   consoleView: $("console-view"),
@@ -88,6 +88,7 @@ async function checkSignedIn() {
     return;
   }
   if (response.status === 401) showSignIn();
+  else if (response.status === 403) showSignIn("the console needs the supervisor or admin role");
   else if (!response.ok) showSignIn(`the server answered HTTP ${response.status}`);
   else showConsole((await response.json()).name);
 }
@@ -97,7 +98,7 @@ function showSignIn(error = "") {
   ui.signInError.textContent = error;
   ui.conn.textContent = "";
   setState("signed-out");
-  (ui.name.value ? ui.token : ui.name).focus();
+  (ui.name.value ? ui.password : ui.name).focus();
 }
 
 function showConsole(name) {
@@ -112,19 +113,20 @@ ui.form.addEventListener("submit", async (event) => {
   ui.signInError.textContent = "";
   ui.signIn.disabled = true;
   try {
-    const response = await fetch("/v1/console/signin", {
+    const response = await fetch("/v1/auth/signin", {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({ name: ui.name.value.trim(), token: ui.token.value }),
+      body: JSON.stringify({ name: ui.name.value.trim(), password: ui.password.value }),
     });
     const body = await response.json().catch(() => ({}));
+    ui.password.value = "";
     if (response.status === 401) {
-      ui.signInError.textContent = "wrong console token";
-      ui.token.select();
+      ui.signInError.textContent = "wrong name or password";
     } else if (!response.ok) {
       ui.signInError.textContent = body.message || `sign-in failed: HTTP ${response.status}`;
+    } else if (body.role !== "supervisor" && body.role !== "admin") {
+      ui.signInError.textContent = "the console needs the supervisor or admin role";
     } else {
-      ui.token.value = "";
       showConsole(body.name);
     }
   } catch {

@@ -1,0 +1,69 @@
+"""Who may be called: the outbound destination policy and the per-credential rate limit.
+
+Numbers must be E.164 (`+` and 7 to 15 digits). Premium-rate and other costly prefixes are
+refused by default (`PREMIUM_PREFIXES`, documented in docs/security.md); operators add their
+own with `CALLWRIGHT_OUTBOUND_DENY`, or allow only some prefixes with `CALLWRIGHT_OUTBOUND_ALLOW`.
+A deny always wins over an allow.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from callwright.config import SecuritySettings
+from callwright.server.limits import SlidingWindow
+
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+
+# Refused unless the operator removes them by code: numbers that bill the caller per minute.
+PREMIUM_PREFIXES: tuple[str, ...] = (
+    "+1900",  # North America: premium-rate services
+    "+1976",  # North America: premium-rate (legacy 976 exchanges)
+    "+4490",  # UK: 090 premium-rate
+    "+4491",  # UK: 091 premium-rate
+    "+4498",  # UK: 098 sexual entertainment services
+    "+4409",  # UK: 09 written with the trunk zero kept (+44 09...)
+    "+979",  # International Premium Rate Service (ITU)
+    "+881",  # Global Mobile Satellite System
+    "+882",  # International Networks (shared-cost and premium ranges)
+    "+883",  # International Networks
+    "+870",  # Inmarsat
+    "+3389",  # France: 089 premium-rate
+    "+49900",  # Germany: 0900 premium-rate
+    "+34803",  # Spain: 803, 806, 807 premium-rate
+    "+34806",
+    "+34807",
+    "+3989",  # Italy: 89x premium-rate
+    "+61190",  # Australia: 190 premium-rate
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationPolicy:
+    """Which numbers outbound calls may go to."""
+
+    allow: tuple[str, ...] = ()
+    deny: tuple[str, ...] = PREMIUM_PREFIXES
+
+    @classmethod
+    def from_settings(cls, settings: SecuritySettings) -> DestinationPolicy:
+        return cls(allow=settings.outbound_allow, deny=PREMIUM_PREFIXES + settings.outbound_deny)
+
+    def refusal(self, number: str) -> str | None:
+        """Why `number` may not be called, or None if it may."""
+        if not E164.fullmatch(number):
+            return "the destination must be an E.164 number (+ and 7 to 15 digits)"
+        if any(number.startswith(prefix) for prefix in self.deny):
+            return "the destination is on the deny-list (premium-rate or blocked prefix)"
+        if self.allow and not any(number.startswith(prefix) for prefix in self.allow):
+            return "the destination is not on the allow-list"
+        return None
+
+
+class OutboundGate:
+    """The destination policy and the per-credential hourly limit of one server."""
+
+    def __init__(self, settings: SecuritySettings) -> None:
+        self.policy = DestinationPolicy.from_settings(settings)
+        self.limits = SlidingWindow(settings.outbound_per_hour, 3600.0)

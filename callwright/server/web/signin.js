@@ -1,0 +1,36 @@
+// The operator sign-in page: posts the name and password, then goes where the visitor was headed.
+
+const $ = (id) => document.getElementById(id);
+
+/** Only a path on this server: never an absolute URL someone put in ?next= (open redirect). */
+function nextPath() {
+  const next = new URLSearchParams(location.search).get("next") || "/dashboard";
+  return next.startsWith("/") && !next.startsWith("//") ? next : "/dashboard";
+}
+
+$("signin-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const error = $("signin-error");
+  error.textContent = "";
+  $("signin").disabled = true;
+  try {
+    const response = await fetch("/v1/auth/signin", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ name: $("name").value.trim(), password: $("password").value }),
+    });
+    const body = await response.json().catch(() => ({}));
+    $("password").value = "";
+    if (response.ok) {
+      location.assign(nextPath());
+      return;
+    }
+    error.textContent = response.status === 401 ? "wrong name or password" : body.message || `HTTP ${response.status}`;
+  } catch {
+    error.textContent = "could not reach the server";
+  } finally {
+    $("signin").disabled = false;
+  }
+});
+
+$("name").focus();

@@ -1,0 +1,88 @@
+"""Every operator route needs a credential; /healthz and the platforms' routes do not."""
+
+from __future__ import annotations
+
+import time
+
+import aiohttp
+import pytest
+
+from callwright.store.base import CallRecord
+from tests.conftest import ADMIN_HEADERS
+from tests.security.conftest import Server
+
+API_ROUTES = [
+    ("GET", "/v1/calls"),
+    ("GET", "/v1/calls/c-auth"),
+    ("GET", "/v1/calls/c-auth/recording.wav"),
+    ("GET", "/v1/kpis"),
+    ("GET", "/metrics"),
+    ("GET", "/v1/audit"),
+    ("POST", "/v1/calls/outbound"),
+    ("GET", "/v1/console/me"),
+    ("GET", "/v1/auth/me"),
+    ("GET", "/v1/no-such-route"),
+]
+PAGES = ["/dashboard", "/dashboard/calls/c-auth", "/talk", "/console", "/dashboard/audit"]
+
+
+@pytest.mark.parametrize(("method", "path"), API_ROUTES)
+async def test_api_routes_refuse_anonymous_requests(server: Server, method: str, path: str) -> None:
+    await server.stack.store.start_call(CallRecord("c-auth", "websocket", "+15550100", time.time()))
+    async with aiohttp.ClientSession() as http:
+        async with http.request(method, server.base + path, json={}) as response:
+            assert response.status == 401
+            assert response.headers["WWW-Authenticate"].startswith("Bearer")
+            assert (await response.json())["error"] == "unauthorized"
+        # A made-up bearer token, or a key-shaped one that was never issued, is no better.
+        for token in ("nonsense", "cwk_0123456789abcdef_" + "x" * 43):
+            headers = {"Authorization": f"Bearer {token}"}
+            async with http.request(method, server.base + path, headers=headers) as response:
+                assert response.status == 401
+
+
+@pytest.mark.parametrize("path", PAGES)
+async def test_pages_send_anonymous_visitors_to_sign_in(server: Server, path: str) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(server.base + path, allow_redirects=False) as response:
+            assert response.status == 303
+            assert response.headers["Location"].startswith("/signin?next=")
+        async with http.get(server.base + path) as followed:
+            assert followed.status == 200
+            assert 'id="password"' in await followed.text()
+
+
+async def test_native_websocket_needs_a_credential(server: Server) -> None:
+    ws_url = server.base.replace("http://", "ws://") + "/v1/ws"
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(ws_url)
+        assert refused.value.status == 401
+        async with http.ws_connect(ws_url, headers=ADMIN_HEADERS) as ws:
+            assert not ws.closed  # accepted: now it waits for the start message
+
+
+async def test_console_socket_needs_a_credential(server: Server) -> None:
+    ws_url = server.base.replace("http://", "ws://") + "/v1/console/ws"
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(ws_url)
+        assert refused.value.status == 401
+
+
+async def test_health_stays_open(server: Server) -> None:
+    async with aiohttp.ClientSession() as http, http.get(server.base + "/healthz") as response:
+        assert response.status == 200
+
+
+async def test_platform_routes_never_accept_operator_credentials(server: Server) -> None:
+    """A webhook or media stream with an admin's key and no platform signature is refused."""
+    async with aiohttp.ClientSession(headers=ADMIN_HEADERS) as http:
+        form = {"CallSid": "CA" + "0" * 32, "From": "+15550100"}
+        for path in ("/v1/twilio/incoming", "/v1/twilio/status", "/v1/telnyx/incoming"):
+            async with http.post(server.base + path, data=form) as response:
+                assert response.status == 403, path
+        ws_url = server.base.replace("http://", "ws://") + "/v1/twilio/stream/made-up-token"
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(ws_url)
+        assert refused.value.status == 403

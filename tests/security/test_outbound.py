@@ -1,0 +1,129 @@
+"""Outbound calls: admins only, a destination policy with premium-rate prefixes denied, a
+per-credential rate limit, URLs from CALLWRIGHT_PUBLIC_BASE_URL only, and clear 400s."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from callwright.agent.stack import AgentStack
+from callwright.config import SecuritySettings
+from callwright.server.app import create_app
+from callwright.server.auth import new_api_key
+from callwright.server.outbound import PREMIUM_PREFIXES, DestinationPolicy
+from callwright.telephony.settings import TelephonySettings
+from tests.conftest import ADMIN_HEADERS
+from tests.fakes.twilio_rest import ACCOUNT_SID, AUTH_TOKEN, fake_twilio
+from tests.security.conftest import secure_server
+
+PUBLIC = "https://voice.example.org"
+BODY = {"to": "+15550777", "from": "+15550199"}
+
+
+def rest_settings(url: str) -> TelephonySettings:
+    return TelephonySettings(
+        twilio_account_sid=ACCOUNT_SID,
+        twilio_auth_token=AUTH_TOKEN,
+        twilio_api_base_url=url,
+        public_base_url=PUBLIC,
+    )
+
+
+async def _post(base: str, body: Any, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    async with aiohttp.ClientSession(headers=ADMIN_HEADERS) as http:
+        async with http.post(f"{base}/v1/calls/outbound", json=body, headers=headers) as response:
+            text = await response.text()
+            return response.status, text
+
+
+async def test_outbound_is_for_admins_only(stack: AgentStack, tmp_path: Path) -> None:
+    async with fake_twilio() as rest:
+        async with secure_server(stack, tmp_path, telephony=rest_settings(rest.url)) as server:
+            async with aiohttp.ClientSession() as http:
+                async with http.post(f"{server.base}/v1/calls/outbound", json=BODY) as response:
+                    assert response.status == 401
+            secret, key = new_api_key("supervisor", "not an admin")
+            await server.access.add_key(key)
+            async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {secret}"}) as http:
+                async with http.post(f"{server.base}/v1/calls/outbound", json=BODY) as response:
+                    assert response.status == 403
+            assert rest.creates() == []
+
+
+async def test_bad_bodies_get_a_clear_400(stack: AgentStack, tmp_path: Path) -> None:
+    async with fake_twilio() as rest:
+        async with secure_server(stack, tmp_path, telephony=rest_settings(rest.url)) as server:
+            bodies: list[Any] = [[], "text", 42, None, {"to": 1, "from": "+1555"}, {"to": "+1"}]
+            for body in bodies:
+                status, text = await _post(server.base, body)
+                assert status == 400, body
+                assert "Traceback" not in text and "error" in text
+            async with aiohttp.ClientSession(headers=ADMIN_HEADERS) as http:
+                async with http.post(
+                    f"{server.base}/v1/calls/outbound", data=b"{not json"
+                ) as response:
+                    assert response.status == 400
+            assert rest.creates() == []
+
+
+@pytest.mark.parametrize("number", ["+19005550100", "+19765550100", "+449012345678", "+979123456"])
+async def test_premium_rate_destinations_are_refused(
+    stack: AgentStack, tmp_path: Path, number: str
+) -> None:
+    async with fake_twilio() as rest:
+        async with secure_server(stack, tmp_path, telephony=rest_settings(rest.url)) as server:
+            status, text = await _post(server.base, {**BODY, "to": number})
+            assert status == 403 and "deny-list" in text
+            assert rest.creates() == []
+
+
+def test_destination_policy() -> None:
+    default = DestinationPolicy()
+    assert default.refusal("+15550777") is None
+    assert default.refusal("+4915112345678") is None
+    for prefix in ("+1900", "+1976", "+4490", "+4491", "+4498", "+4409"):
+        assert prefix in PREMIUM_PREFIXES
+        assert default.refusal(prefix + "1234567") is not None
+    assert default.refusal("15550777") is not None  # not E.164
+    allow = DestinationPolicy.from_settings(SecuritySettings(outbound_allow=("+1555",)))
+    assert allow.refusal("+15550777") is None
+    assert allow.refusal("+4420712345678") is not None
+    both = DestinationPolicy.from_settings(
+        SecuritySettings(outbound_allow=("+1",), outbound_deny=("+1555",))
+    )
+    assert both.refusal("+15550777") is not None  # the deny wins
+    assert both.refusal("+19005550100") is not None  # premium stays denied under an allow
+
+
+async def test_per_key_rate_limit(stack: AgentStack, tmp_path: Path) -> None:
+    settings = SecuritySettings(outbound_per_hour=2)
+    async with fake_twilio() as rest:
+        telephony = rest_settings(rest.url)
+        async with secure_server(stack, tmp_path, settings, telephony) as server:
+            statuses = [(await _post(server.base, BODY))[0] for _ in range(3)]
+            assert statuses == [201, 201, 429]
+            assert len(rest.creates()) == 2
+
+
+async def test_urls_come_from_the_public_base_url(stack: AgentStack, tmp_path: Path) -> None:
+    """A forged X-Forwarded-Host cannot point the call's stream or callbacks elsewhere."""
+    async with fake_twilio() as rest:
+        async with secure_server(stack, tmp_path, telephony=rest_settings(rest.url)) as server:
+            forged = {"X-Forwarded-Host": "attacker.example", "X-Forwarded-Proto": "https"}
+            status, _ = await _post(server.base, BODY, forged)
+            assert status == 201
+            create = rest.creates()[0]
+            twiml, callback = create.one("Twiml") or "", create.one("StatusCallback") or ""
+            assert "attacker.example" not in twiml + callback
+            assert "wss://voice.example.org/v1/twilio/stream/" in twiml
+            assert callback.startswith(f"{PUBLIC}/v1/twilio/status?")
+
+
+def test_rest_api_without_public_base_url_refuses_to_start(stack: AgentStack) -> None:
+    settings = dataclasses.replace(rest_settings("http://127.0.0.1:9"), public_base_url=None)
+    with pytest.raises(ValueError, match="CALLWRIGHT_PUBLIC_BASE_URL"):
+        create_app(stack, settings)
