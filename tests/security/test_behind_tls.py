@@ -24,8 +24,10 @@ import pytest
 from aiohttp import web
 
 from callwright.agent.stack import AgentStack
+from callwright.config import SecuritySettings
 from callwright.server.app import create_app
-from tests.conftest import finished_call
+from callwright.telephony.settings import TelephonySettings
+from tests.conftest import ADMIN_HEADERS, finished_call, provision_operators
 from tests.security.worker_process import SILENCE_20MS, free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -104,7 +106,13 @@ def self_signed(certs: Path) -> None:
 @contextlib.asynccontextmanager
 async def worker(stack: AgentStack) -> AsyncIterator[int]:
     """The server on a free port, plus a route showing what the proxy forwarded."""
-    app = create_app(stack)
+    await provision_operators(stack.store)
+    # As docs/security.md says to deploy it: the public https address, nginx a trusted proxy.
+    app = create_app(
+        stack,
+        TelephonySettings(public_base_url="https://localhost"),
+        security=SecuritySettings(trusted_proxies=("127.0.0.1",)),
+    )
 
     async def forwarded(request: web.Request) -> web.Response:
         names = ("Host", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host")
@@ -142,7 +150,11 @@ async def test_calls_and_routes_through_nginx_tls(
                             live = r.status
                             break
                     await asyncio.sleep(0.1)
-                headers = {"X-Forwarded-For": "6.6.6.6", "X-Forwarded-Proto": "gopher"}
+                headers = {
+                    "X-Forwarded-For": "6.6.6.6",
+                    "X-Forwarded-Proto": "gopher",
+                    **ADMIN_HEADERS,
+                }
                 async with http.get(f"{base}/test/forwarded", ssl=client_tls, headers=headers) as r:
                     seen = await r.json()
                 async with http.get(
@@ -151,7 +163,7 @@ async def test_calls_and_routes_through_nginx_tls(
                     redirect = (r.status, r.headers.get("Location"))
                 events = []
                 url = f"wss://localhost:{tls_port}/v1/ws"
-                async with http.ws_connect(url, ssl=client_tls) as ws:
+                async with http.ws_connect(url, ssl=client_tls, headers=ADMIN_HEADERS) as ws:
                     await ws.send_str(json.dumps({"type": "start", "sample_rate": 16000}))
                     async with asyncio.timeout(60):
                         async for msg in ws:
