@@ -30,7 +30,7 @@ from callwright.sim.twilio_caller import new_sid, post_signed
 from callwright.store.base import CallRecord
 from callwright.telephony.settings import TelephonySettings
 from callwright.transports.jitter import WallClockClamp
-from tests.conftest import finished_call
+from tests.conftest import finished_call, operator_http, provision_operators
 from tests.fakes.twilio_rest import AUTH_TOKEN
 from tests.security.worker_process import SILENCE_20MS, SilentCaller, refused_call
 from tests.test_twilio_bad_input import ACCOUNT, finished, open_stream
@@ -47,6 +47,7 @@ class FakeClock:
 @contextlib.asynccontextmanager
 async def serve(stack: AgentStack, limits: LimitSettings) -> AsyncIterator[str]:
     """A server with these limits on a free port; yields its http:// root."""
+    await provision_operators(stack.store)
     app = create_app(
         dataclasses.replace(stack, limits=limits.call),
         TelephonySettings(twilio_auth_token=AUTH_TOKEN),
@@ -114,7 +115,7 @@ def test_timestamp_jump_is_pulled_back_to_the_wall_clock() -> None:
 async def test_live_call_cap_refuses_websocket_and_twilio_calls(stack: AgentStack) -> None:
     limits = LimitSettings(max_calls=2, max_calls_per_address=None)
     started = time.time() - 1
-    async with serve(stack, limits) as base, aiohttp.ClientSession() as http:
+    async with serve(stack, limits) as base, operator_http() as http:
         ws_url = base.replace("http", "ws", 1) + "/v1/ws"
         callers = [SilentCaller(ws_url) for _ in range(2)]
         running = [asyncio.create_task(c.run()) for c in callers]
@@ -159,7 +160,7 @@ async def test_one_address_cannot_hold_every_line(stack: AgentStack) -> None:
 
 async def test_start_then_nothing_ends_on_the_wall_clock(stack: AgentStack) -> None:
     limits = LimitSettings(None, None, CallLimits(idle_timeout_s=2.0))
-    async with serve(stack, limits) as base, aiohttp.ClientSession() as http:
+    async with serve(stack, limits) as base, operator_http() as http:
         async with http.ws_connect(base.replace("http", "ws", 1) + "/v1/ws") as ws:
             await ws.send_str(json.dumps({"type": "start", "sample_rate": 16000}))
             events = []
@@ -189,7 +190,7 @@ async def test_flooded_audio_is_held_to_one_and_a_half_times_real_time(stack: Ag
     audio_s = 9.0
     call = CallLimits(max_realtime_factor=1.5, burst_ms=1000.0)
     async with serve(stack, LimitSettings(None, None, call)) as base:
-        async with aiohttp.ClientSession() as http:
+        async with operator_http() as http:
             async with http.ws_connect(base.replace("http", "ws", 1) + "/v1/ws") as ws:
                 await ws.send_str(json.dumps({"type": "start", "sample_rate": 16000}))
                 started = json.loads((await ws.receive()).data)
@@ -206,7 +207,7 @@ async def test_flooded_audio_is_held_to_one_and_a_half_times_real_time(stack: Ag
 
 
 async def test_forged_timestamp_jump_allocates_no_silence(stack: AgentStack) -> None:
-    async with serve(stack, LimitSettings(None, None)) as base, aiohttp.ClientSession() as http:
+    async with serve(stack, LimitSettings(None, None)) as base, operator_http() as http:
         stream = await open_stream(http, base)
         for _ in range(10):
             await stream.send(stream.media())

@@ -21,7 +21,7 @@ from callwright.agent.stack import AgentStack
 from callwright.server.app import create_app
 from callwright.store.sqlite import SqliteCallStore
 from callwright.telephony.settings import TelephonySettings
-from tests.conftest import finished_call
+from tests.conftest import finished_call, provision_operators
 from tests.fakes.twilio_rest import AUTH_TOKEN
 from tests.security.worker_process import (
     SilentCaller,
@@ -84,6 +84,7 @@ async def test_sigterm_drains_live_calls_and_closes_the_store(tmp_path: Path) ->
 
 async def test_shutdown_without_drain_records_server_shutdown(stack: AgentStack) -> None:
     """Stopping a server (SIGINT, or an embedding app's cleanup) never says the caller hung up."""
+    await provision_operators(stack.store)
     app = create_app(stack, TelephonySettings(twilio_auth_token=AUTH_TOKEN))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

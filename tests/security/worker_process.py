@@ -17,6 +17,9 @@ from typing import Any
 
 import aiohttp
 
+from callwright.store.open import open_store
+from tests.conftest import ADMIN_HEADERS, provision_operators
+
 REPO = Path(__file__).resolve().parents[2]
 CLINIC = "examples/clinic/agent.py"
 SILENCE_20MS = b"\x00\x00" * 320  # 20 ms of 16 kHz PCM16
@@ -35,6 +38,12 @@ async def serve_worker(
     """`callwright serve` in a subprocess, yielded once `/livez` answers; killed at the end."""
     full_env = {**os.environ, "CALLWRIGHT_TTS": "espeak", "CALLWRIGHT_LOG_LEVEL": "INFO"}
     full_env.update(env or {})
+    # The worker's store knows the test admin's API key, which the callers below present.
+    store = await open_store(data_dir / "calls.sqlite3", full_env)
+    try:
+        await provision_operators(store)
+    finally:
+        await store.close()
     with log.open("ab") as out:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "callwright", "serve", "--agent", CLINIC, "--port", str(port),
@@ -70,7 +79,10 @@ class SilentCaller:
     hang_up: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def run(self) -> None:
-        async with aiohttp.ClientSession() as http, http.ws_connect(self.url) as ws:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.ws_connect(self.url, headers=ADMIN_HEADERS) as ws,
+        ):
             await ws.send_str(json.dumps({"type": "start", "sample_rate": 16000}))
             sender = asyncio.create_task(self._stream(ws))
             try:
@@ -105,7 +117,7 @@ class SilentCaller:
 async def refused_call(url: str) -> tuple[int | None, list[dict[str, Any]]]:
     """Opens a call that the server is expected to refuse; returns its close code and events."""
     events: list[dict[str, Any]] = []
-    async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
+    async with aiohttp.ClientSession() as http, http.ws_connect(url, headers=ADMIN_HEADERS) as ws:
         await ws.send_str(json.dumps({"type": "start", "sample_rate": 16000}))
         async for msg in ws:
             if msg.type == aiohttp.WSMsgType.TEXT:
