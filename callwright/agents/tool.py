@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args, get_origin, overload
 
 from callwright.core.responder import CallInfo
-from callwright.tools.registry import Tool
+from callwright.tools.registry import Tool, ToolRefused
 
 Handler = Callable[..., Awaitable[Any]]
 IdempotencyKey = Literal["call", "arguments"] | Callable[[dict[str, Any]], str] | None
@@ -97,9 +97,14 @@ class FunctionTool:
         handler = self.handler
         call_param = self.call_param
         accepts_key = "idempotency_key" in inspect.signature(handler).parameters
+        try:
+            hints = typing.get_type_hints(handler)
+        except Exception:  # a handler built at run time (HTTP tools) has no usable hints
+            hints = {}
 
         async def run(**arguments: Any) -> Any:
             key = arguments.pop("idempotency_key", None)
+            arguments = {k: coerce(hints.get(k), k, v) for k, v in arguments.items()}
             if accepts_key:
                 arguments["idempotency_key"] = key
             if call_param is not None:
@@ -302,6 +307,30 @@ def json_schema(hint: Any) -> dict[str, Any]:
     if hint is Any:
         return {}
     raise TypeError(f"no JSON schema for type {hint!r}")
+
+
+def coerce(hint: Any, name: str, value: Any) -> Any:
+    """An argument as its type hint says (the model sends dates as strings, numbers as text).
+
+    Raises:
+        ToolRefused: the value cannot be that type; the model is told, and no retry is made.
+    """
+    try:
+        if hint is dt.date and isinstance(value, str):
+            return dt.date.fromisoformat(value)
+        if hint is dt.time and isinstance(value, str):
+            return dt.time.fromisoformat(value)
+        if hint is dt.datetime and isinstance(value, str):
+            return dt.datetime.fromisoformat(value)
+        if isinstance(hint, type) and issubclass(hint, enum.Enum):
+            return hint(value)
+        if hint is int and isinstance(value, str | float) and not isinstance(value, bool):
+            return int(value)
+        if hint is float and isinstance(value, str | int) and not isinstance(value, bool):
+            return float(value)
+    except ValueError as exc:
+        raise ToolRefused(f"argument {name}: {exc}") from exc
+    return value
 
 
 def _json_type(value: Any) -> str:
