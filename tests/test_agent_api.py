@@ -406,3 +406,12 @@ async def test_idempotency_keys_run_a_side_effect_once() -> None:
     assert booked[-1]["date"] == dt.date(2026, 11, 25)
     bad = await one.run_now(ToolCall("v2", "book_visit", {"date": "next week"}))
     assert bad.error is not None and "argument date" in bad.error
+
+
+def test_agent_definitions_are_checked() -> None:
+    with pytest.raises(ValueError, match="unknown tools"):
+        Agent(name="a", flow=RETURNS, tools=[order_status])
+    with pytest.raises(ValueError, match="unknown nodes"):
+        Agent(name="a", flow=RETURNS, intents={"refund": ["refund"]}, tools=[start_return])
+    with pytest.raises(ValueError, match="duplicate tool"):
+        Agent(name="a", tools=[order_status, order_status])
