@@ -371,3 +371,47 @@ async def test_an_agent_with_its_own_code_runs_through_the_same_helpers() -> Non
         assert isinstance(call.responder, HasHandoffFacts)
         facts = call.responder.handoff_facts()
         assert facts is not None and facts["intent"] == "book an appointment"
+
+
+async def test_idempotency_keys_run_a_side_effect_once() -> None:
+    from callwright import ToolCall
+    from callwright.agents.gated_tools import GatedTools
+
+    runs: list[tuple[str, str]] = []
+
+    @tool(idempotency_key=lambda args: str(args["order_id"]))
+    async def refund(order_id: str, amount: int, idempotency_key: str) -> str:
+        """Refunds an order."""
+        runs.append((order_id, idempotency_key))
+        return "refunded"
+
+    assert await refund("1", 5, "k") == "refunded"  # still callable as a function
+    runs.clear()
+    agent = Agent(name="a", tools=[refund, book_visit])
+    one = GatedTools(agent, CallInfo("call-1", "test"), None, None)
+    other = GatedTools(agent, CallInfo("call-2", "test"), None, None)
+    first = await one.run_now(ToolCall("c1", "refund", {"order_id": "9", "amount": 5}))
+    again = await one.run_now(ToolCall("c2", "refund", {"order_id": "9", "amount": 7}))
+    assert first.result == again.result == "refunded"
+    assert len(runs) == 1  # the key is the order: the second refund is the first one's
+    # A confirmed tool's key is per phone call: the same yes twice in a call books once.
+    visit = ToolCall("v1", "book_visit", {"date": "2026-11-25"})
+    before = len(booked)
+    await one.run_now(visit)
+    await one.run_now(visit)
+    await other.run_now(visit)
+    keys = [entry["key"] for entry in booked[before:]]
+    assert len(keys) == 2 and keys[0] != keys[1]
+    # Arguments arrive as their hinted types; a bad one is refused without a retry.
+    assert booked[-1]["date"] == dt.date(2026, 11, 25)
+    bad = await one.run_now(ToolCall("v2", "book_visit", {"date": "next week"}))
+    assert bad.error is not None and "argument date" in bad.error
+
+
+def test_agent_definitions_are_checked() -> None:
+    with pytest.raises(ValueError, match="unknown tools"):
+        Agent(name="a", flow=RETURNS, tools=[order_status])
+    with pytest.raises(ValueError, match="unknown nodes"):
+        Agent(name="a", flow=RETURNS, intents={"refund": ["refund"]}, tools=[start_return])
+    with pytest.raises(ValueError, match="duplicate tool"):
+        Agent(name="a", tools=[order_status, order_status])

@@ -1,0 +1,1 @@
+"""The public agent API: `Agent`, `@tool`, the generic responder, loading and building agents."""

@@ -152,3 +152,9 @@ class Agent:
             unknown = sorted(set(self.intents) - set(self.flow.nodes))
             if unknown:
                 raise ValueError(f"agent {self.name!r}: intents for unknown nodes {unknown}")
+            if self.responders is None:
+                known = {*names, "search_knowledge"}
+                listed = {t for node in self.flow.nodes.values() for t in node.tools}
+                missing = sorted(listed - known)
+                if missing:
+                    raise ValueError(f"agent {self.name!r}: the flow names unknown tools {missing}")

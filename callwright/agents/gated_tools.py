@@ -130,7 +130,10 @@ class GatedTools(ToolRegistry):
         """What the model's calls go through: refused if not allowed, held if confirmed."""
         if not self.allowed(call.name):
             self.refused.append(call)
-            return ToolResult(call, None, error=f"refused: {call.name} is not allowed now")
+            steps = " or ".join(sorted(self._owners.get(call.name, ())))
+            why = f"{call.name} is not allowed now: it belongs to the {steps} step, which the "
+            why += "caller has not asked for; ask them what they want to do"
+            return ToolResult(call, None, error=f"refused: {why}")
         if self.needs_confirmation(call.name):
             self.pending = call
             note = "The system now reads the details back and asks the caller to confirm."

@@ -18,24 +18,20 @@ being served (its id, channel, caller number).
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
-import enum
+import hashlib
 import inspect
-import re
-import types
+import json
 import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal, get_args, get_origin, overload
+from typing import Any, Literal, overload
 
+from callwright.agents.tool_schema import coerce, parse_docstring, schema_of
 from callwright.core.responder import CallInfo
 from callwright.tools.registry import Tool
 
 Handler = Callable[..., Awaitable[Any]]
 IdempotencyKey = Literal["call", "arguments"] | Callable[[dict[str, Any]], str] | None
-
-_SECTION = re.compile(r"^\s*(Args|Arguments|Parameters|Returns|Raises|Yields|Example|Examples):")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +74,6 @@ class FunctionTool:
 
     def key_for(self, arguments: dict[str, Any], call_id: str) -> str | None:
         """The idempotency key of a call with these arguments, or None for no key."""
-        import hashlib
-        import json
-
         if self.idempotency_key is None and not self.confirm:
             return None
         if callable(self.idempotency_key):
@@ -97,9 +90,14 @@ class FunctionTool:
         handler = self.handler
         call_param = self.call_param
         accepts_key = "idempotency_key" in inspect.signature(handler).parameters
+        try:
+            hints = typing.get_type_hints(handler)
+        except Exception:  # a handler built at run time (HTTP tools) has no usable hints
+            hints = {}
 
         async def run(**arguments: Any) -> Any:
             key = arguments.pop("idempotency_key", None)
+            arguments = {k: coerce(hints.get(k), k, v) for k, v in arguments.items()}
             if accepts_key:
                 arguments["idempotency_key"] = key
             if call_param is not None:
@@ -192,123 +190,3 @@ def tool(
         )
 
     return decorate(function) if function is not None else decorate
-
-
-def parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
-    """The summary (text before the first section) and the `Args:` descriptions."""
-    summary: list[str] = []
-    args: dict[str, str] = {}
-    section: str | None = None
-    current: str | None = None
-    for line in doc.splitlines():
-        heading = _SECTION.match(line)
-        if heading:
-            section, current = heading.group(1), None
-            continue
-        if section is None:
-            summary.append(line.strip())
-        elif section in ("Args", "Arguments", "Parameters") and line.strip():
-            entry = re.match(r"^\s*(\*{0,2}\w+)(?:\s*\([^)]*\))?\s*:\s*(.*)$", line)
-            if entry and (current is None or _indent(line) <= _indent_of_args(doc)):
-                current = entry.group(1).lstrip("*")
-                args[current] = entry.group(2).strip()
-            elif current is not None:
-                args[current] = f"{args[current]} {line.strip()}".strip()
-    return " ".join(p for p in summary if p).strip(), args
-
-
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip())
-
-
-def _indent_of_args(doc: str) -> int:
-    lines = doc.splitlines()
-    for i, line in enumerate(lines):
-        if re.match(r"^\s*(Args|Arguments|Parameters):", line):
-            following = next((n for n in lines[i + 1 :] if n.strip()), "")
-            return _indent(following)
-    return 0
-
-
-def schema_of(handler: Handler, arg_docs: dict[str, str]) -> tuple[dict[str, Any], str | None]:
-    """The `object` schema of `handler`'s parameters, and its `CallInfo` parameter's name."""
-    hints = typing.get_type_hints(handler)
-    properties: dict[str, Any] = {}
-    required: list[str] = []
-    call_param: str | None = None
-    for param in inspect.signature(handler).parameters.values():
-        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            continue
-        if param.name == "idempotency_key":
-            continue  # filled by the runtime, never by the model
-        hint = hints.get(param.name)
-        if hint is CallInfo:
-            call_param = param.name
-            continue
-        if hint is None:
-            raise TypeError(f"{handler.__name__}: parameter {param.name!r} needs a type hint")
-        prop = json_schema(hint)
-        if param.name in arg_docs:
-            prop["description"] = arg_docs[param.name]
-        properties[param.name] = prop
-        if param.default is inspect.Parameter.empty:
-            required.append(param.name)
-    schema: dict[str, Any] = {"type": "object", "properties": properties}
-    if required:
-        schema["required"] = required
-    return schema, call_param
-
-
-def json_schema(hint: Any) -> dict[str, Any]:
-    """The JSON schema of one Python type hint."""
-    origin = get_origin(hint)
-    if hint is str:
-        return {"type": "string"}
-    if hint is bool:
-        return {"type": "boolean"}
-    if hint is int:
-        return {"type": "integer"}
-    if hint is float:
-        return {"type": "number"}
-    if hint is dt.date:
-        return {"type": "string", "format": "date"}
-    if hint is dt.time:
-        return {"type": "string", "description": "HH:MM, 24 hours"}
-    if hint is dt.datetime:
-        return {"type": "string", "format": "date-time"}
-    if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        return {"type": "string", "enum": [m.value for m in hint]}
-    if origin is Literal:
-        values = list(get_args(hint))
-        return {"type": _json_type(values[0]), "enum": values}
-    if origin in (list, tuple, set, frozenset) or hint in (list, tuple):
-        args = get_args(hint)
-        items = json_schema(args[0]) if args and args[0] is not Ellipsis else {}
-        return {"type": "array", "items": items}
-    if origin is dict or hint is dict:
-        return {"type": "object"}
-    if origin in (typing.Union, types.UnionType):
-        options = [a for a in get_args(hint) if a is not type(None)]
-        if len(options) == 1:
-            return json_schema(options[0])
-        return {"anyOf": [json_schema(a) for a in options]}
-    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
-        fields = typing.get_type_hints(hint)
-        return {
-            "type": "object",
-            "properties": {n: json_schema(t) for n, t in fields.items()},
-            "required": list(fields),
-        }
-    if hint is Any:
-        return {}
-    raise TypeError(f"no JSON schema for type {hint!r}")
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    return "string"
