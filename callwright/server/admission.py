@@ -53,6 +53,8 @@ class Admission:
         self.max_per_address = max_per_address
         self.draining = False
         self._calls: set[LiveCall] = set()
+        # Phone calls answered by webhook whose stream has not started yet: they hold a line.
+        self._reserved: dict[str, float] = {}  # call reference → monotonic expiry
         self._connections: Counter[str] = Counter()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -61,11 +63,31 @@ class Admission:
     def live(self) -> int:
         return len(self._calls)
 
+    @property
+    def reserved(self) -> int:
+        """Lines held for answered phone calls whose stream is still to come."""
+        now = time.monotonic()
+        for ref in [r for r, until in self._reserved.items() if until < now]:
+            del self._reserved[ref]
+        return len(self._reserved)
+
+    def reserve(self, ref: str, ttl_s: float) -> None:
+        """Holds a line for the call `ref` until its stream starts or `ttl_s` passes."""
+        self._reserved[ref] = time.monotonic() + ttl_s
+
+    def holds(self, ref: str) -> bool:
+        """Whether a line is held for the call `ref` (a webhook retry is the same call)."""
+        return self.reserved > 0 and ref in self._reserved
+
+    def release(self, ref: str) -> None:
+        """The call's stream started (or never will): its held line is free."""
+        self._reserved.pop(ref, None)
+
     def refusal(self, address: str | None = None) -> Refusal | None:
         """Why a new call would be refused now, or None if it may come in."""
         if self.draining:
             return Refusal("server_draining", "this server is shutting down; call again")
-        if self.max_calls is not None and self.live >= self.max_calls:
+        if self.max_calls is not None and self.live + self.reserved >= self.max_calls:
             return Refusal("busy", f"this server is at its limit of {self.max_calls} live calls")
         per = self.max_per_address
         if address is not None and per is not None and self._connections[address] >= per:

@@ -140,11 +140,12 @@ async def _verified_twilio_form(request: web.Request) -> dict[str, str]:
 
 async def _busy_answer(request: web.Request, provider: str, form: dict[str, str]) -> str | None:
     """The polite busy answer (TwiML/TeXML) if the worker takes no call now, recorded."""
-    refusal = _admission(request).refusal()
+    admission = _admission(request)
+    ref = form.get("CallSid") or form.get("CallControlId") or ""
+    refusal = None if admission.holds(ref) else admission.refusal()
     if refusal is None:
         return None
     store = request.app[TELEPHONY].stack.store
-    ref = form.get("CallSid") or form.get("CallControlId") or ""
     await record_rejection(store, provider, refusal.code, refusal.message, {"call_sid": ref})
     return twiml.busy(BUSY_LINE)
 
@@ -183,6 +184,7 @@ def _answer_with_stream(
     tel.calls.expect(provider, "inbound", ref=call_ref, caller=caller, parameters=params,
                      call_sid=call_ref)  # fmt: skip
     token = tel.tokens.issue(call_ref, tel.settings.stream_token_ttl_s)
+    _admission(request).reserve(call_ref, tel.settings.stream_token_ttl_s)
     base = _public_base(request, tel.settings)
     document = twiml.connect_stream(
         f"{_ws_base(base)}/v1/{provider}/stream/{token}", params, **stream_options
@@ -296,7 +298,9 @@ async def _stream(request: web.Request, dialect: MediaStreamDialect) -> web.Stre
              dialect.channel, call_ref, start.stream_id, call.call_id)  # fmt: skip
     tel.sockets.add(ws)
     try:
-        with _admission(request).call(session):
+        admission = _admission(request)
+        with admission.call(session):
+            admission.release(claim.ref)  # the line its webhook held is now this call's
             await _run_stream_session(tel, session, claim, call_ref)
     finally:
         tel.sockets.discard(ws)

@@ -227,3 +227,16 @@ async def test_forged_timestamp_jump_allocates_no_silence(stack: AgentStack) -> 
     assert recording is not None
     seconds = len(recording.pcm) / (2 * recording.channels * recording.sample_rate)
     assert seconds < 60.0, f"{seconds:.0f} s recorded for under a second of audio"
+
+
+async def test_answered_phone_calls_hold_their_line_until_the_stream(stack: AgentStack) -> None:
+    """A burst of webhooks cannot exceed the cap while their streams are still connecting."""
+    async with serve(stack, LimitSettings(1, None)) as base, aiohttp.ClientSession() as http:
+        sids = [new_sid("CA"), new_sid("CA"), None]
+        sids[2] = sids[0]  # a retry of the first webhook: the call that holds the line
+        answers = []
+        for sid in sids:
+            params = {"CallSid": sid or "", "AccountSid": ACCOUNT, "From": "+15550100"}
+            response = await post_signed(http, f"{base}/v1/twilio/incoming", params, AUTH_TOKEN)
+            answers.append([child.tag for child in ElementTree.fromstring(await response.text())])
+    assert answers == [["Connect", "Redirect"], ["Say", "Hangup"], ["Connect", "Redirect"]]

@@ -2,8 +2,9 @@
 
 Every worker has an id and a heartbeat row in the store, and every call carries the id of the
 worker that runs it. At start-up a worker marks cut off its own previous run's calls and the
-calls of workers whose heartbeat is stale, never those of a worker that is alive. Checked on
-the store contract (SQLite and a real PostgreSQL) and with real workers sharing PostgreSQL.
+calls of workers whose heartbeat is stale, never those of a worker that is alive; a live
+worker's heartbeat also sweeps the calls of a worker that stopped beating. Checked on the store
+contract (SQLite and a real PostgreSQL) and with real workers sharing PostgreSQL.
 """
 
 from __future__ import annotations
@@ -117,6 +118,20 @@ async def recorded(dsn: str, call_ids: list[str | None]) -> None:
         await store.close()
 
 
+async def cut_off_within(dsn: str, call_id: str, timeout_s: float) -> bool:
+    """Whether the call is marked cut off within `timeout_s`."""
+    store = await PostgresCallStore.open(dsn)
+    try:
+        for _ in range(int(timeout_s * 10)):
+            detail = await store.get_call(call_id)
+            if detail is not None and detail.record.status == "cut_off":
+                return True
+            await asyncio.sleep(0.1)
+        return False
+    finally:
+        await store.close()
+
+
 async def test_real_worker_restarted_on_postgres_leaves_the_other_workers_call(
     postgres_dsn: str, tmp_path: Path
 ) -> None:
@@ -124,7 +139,12 @@ async def test_real_worker_restarted_on_postgres_leaves_the_other_workers_call(
     ports = {"a": free_port(), "b": free_port()}
 
     def env(worker: str) -> dict[str, str]:
-        return {"CALLWRIGHT_DATABASE_URL": postgres_dsn, "CALLWRIGHT_WORKER_ID": f"worker-{worker}"}
+        return {
+            "CALLWRIGHT_DATABASE_URL": postgres_dsn,
+            "CALLWRIGHT_WORKER_ID": f"worker-{worker}",
+            "CALLWRIGHT_HEARTBEAT_SECONDS": "1",
+            "CALLWRIGHT_WORKER_STALE_SECONDS": "4",
+        }
 
     def url(worker: str) -> str:
         return f"ws://127.0.0.1:{ports[worker]}/v1/ws"
@@ -141,6 +161,9 @@ async def test_real_worker_restarted_on_postgres_leaves_the_other_workers_call(
             worker_b.send_signal(signal.SIGKILL)
             await worker_b.wait()
             await call_b
+        # Worker a's heartbeat notices that b stopped beating and sweeps b's call.
+        assert on_b.call_id is not None
+        swept_by_a = await cut_off_within(postgres_dsn, on_b.call_id, 30.0)
         # Worker b comes back under its id while a's call goes on.
         async with serve_worker(tmp_path / "b", ports["b"], log, env("b")):
             store = await PostgresCallStore.open(postgres_dsn)
@@ -159,6 +182,7 @@ async def test_real_worker_restarted_on_postgres_leaves_the_other_workers_call(
             a_end = await store.get_call(on_a.call_id)
         finally:
             await store.close()
+    assert swept_by_a
     assert a_worker == "worker-a"
     assert a_during is not None and a_during.record.status == "active"
     assert b_after is not None
