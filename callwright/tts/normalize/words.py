@@ -59,7 +59,7 @@ def say_national_phone(match: re.Match[str]) -> str:
 
 _TLDS = (
     "com|org|net|edu|gov|mil|int|io|co|us|uk|ca|au|de|fr|es|it|nl|eu|in|ai|app|dev|info|biz|"
-    "health|clinic|care|me|tv|ly|so"
+    "health|shop|store|care|me|tv|ly|so"
 )
 EMAIL = re.compile(r"(?<![\w.+-])(?P<user>[\w.+-]+)@(?P<domain>[\w-]+(?:\.[\w-]+)+)(?<!\.)\b")
 URL = re.compile(
@@ -87,12 +87,12 @@ def say_address_part(text: str) -> str:
 
 
 def say_email(match: re.Match[str]) -> str:
-    """Says "jane.doe@maple-clinic.com" → "jane dot doe at maple dash clinic dot com"."""
+    """Says "jane.doe@maple-bakery.com" → "jane dot doe at maple dash bakery dot com"."""
     return f"{say_address_part(match['user'])} at {say_address_part(match['domain'])}"
 
 
 def say_url(match: re.Match[str]) -> str:
-    """Says "https://www.maple-clinic.com/book" as "w w w dot maple dash clinic dot com
+    """Says "https://www.maple-bakery.com/book" as "w w w dot maple dash bakery dot com
     slash book"."""
     host = match["host"]
     spoken = ""
