@@ -17,7 +17,7 @@ from callwright.clinic.flow import CLINIC_FLOW, LINES, TASK_INTENTS
 from callwright.clinic.handoff_facts import clinic_facts
 from callwright.clinic.scheduling import Offer, Scheduling
 from callwright.clinic.tools import ClinicContext, clinic_tools
-from callwright.flows.engine import Ambiguous, FlowState, SlotContext, extract, fill
+from callwright.flows.engine import Ambiguous, FlowState, SlotContext, SlotSpec, extract, fill
 from callwright.flows.globals import match_global
 from callwright.flows.guardrails import Guardrails
 from callwright.flows.intents import match_intent
@@ -210,10 +210,9 @@ class Receptionist(Scheduling):
             return
         if intent is not None:
             self.state.go(intent)
-            _, ambiguous = fill(self.state, self.flow.node(intent).slots, text, self._slot_ctx)
-            if ambiguous is not None and self.state.verified is not None:
-                self._ask_which(ambiguous)
-                return
+            _, ambiguous = self._fill(text)
+            if ambiguous is not None:
+                self.state.pending["unsure"] = ambiguous
             await self.advance()
             return
         result = await self.tool("search_knowledge", question=text)
@@ -235,6 +234,10 @@ class Receptionist(Scheduling):
         dob = extract_dob(text, self.ctx.today)
         if dob is not None:
             state.slots["dob"] = dob
+        # What the caller adds for the task meanwhile ("...and I'd like Tuesday") is kept.
+        _, ambiguous = fill(state, self._task_slots(), text, self._slot_ctx)
+        if ambiguous is not None:
+            state.pending["unsure"] = ambiguous
         if "name_text" not in state.slots and "dob" not in state.slots:
             if not await self._verify_failed():
                 self.say(LINES["verify_again"])
@@ -255,6 +258,10 @@ class Receptionist(Scheduling):
             self.say(f"Thank you, {result.result['first_name']}.")
             state.node = state.resume or "menu"
             state.resume = None
+            unsure = state.pending.pop("unsure", None)
+            if isinstance(unsure, Ambiguous) and unsure.slot not in state.slots:
+                self._ask_which(unsure)
+                return
             await self.advance()
             return
         if not await self._verify_failed():
@@ -279,6 +286,10 @@ class Receptionist(Scheduling):
             state.node = "verify"
             state.awaiting = None
             self.say(LINES["verify"])
+            return
+        unsure = state.pending.pop("unsure", None)
+        if isinstance(unsure, Ambiguous) and unsure.slot not in state.slots:
+            self._ask_which(unsure)
             return
         if node.name == "menu":
             self.say(LINES["anything_else"])
@@ -310,20 +321,28 @@ class Receptionist(Scheduling):
             await self.advance()
             return
         if awaiting == "doctor_choice":
-            chosen = Directory(list(state.pending["candidates"])).match(text).best
-            index = extract_choice(text, len(state.pending["candidates"]))
+            candidates = list(state.pending["candidates"])
+            chosen = Directory(candidates).match(text).best
+            index = extract_choice(text, len(candidates))
+            answer = extract_yes_no(text)
             if chosen is None and index is not None:
-                chosen = state.pending["candidates"][index]
+                chosen = candidates[index]
+            if chosen is None and len(candidates) == 1 and answer is True:
+                chosen = candidates[0]
             if chosen is not None:
                 state.slots["doctor"] = chosen
             state.awaiting = None
+            state.pending = {}
+            if chosen is None:
+                # "No" or another name: take any other slot said and ask again.
+                fill(state, self._task_slots(), text, self._slot_ctx)
             await self.advance()
             return
         switch = self._switch_to(text)
         if switch is not None:
             verified = state.verified
             self.state = FlowState(switch, verified=verified)
-            fill(self.state, self.flow.node(switch).slots, text, self._slot_ctx)
+            self._fill(text)
             await self.advance()
             return
         offers: list[Offer] = state.pending.get("offers", [])
@@ -333,7 +352,8 @@ class Receptionist(Scheduling):
             state.slots["time"] = TimeSpec(time=time)
             await self.advance()
             return
-        changed, ambiguous = fill(state, node.slots, text, self._slot_ctx)
+        changed, ambiguous = self._fill(text)
+        changed = [c for c in changed if node.slot(c) is not None]
         if ambiguous is not None:
             self._ask_which(ambiguous)
             return
@@ -396,11 +416,22 @@ class Receptionist(Scheduling):
             return missing.ask
         return LINES["anything_else"]
 
+    def _fill(self, text: str) -> tuple[list[str], Ambiguous | None]:
+        """Keeps every task slot the caller gave, whichever node the call is in."""
+        return fill(self.state, self._task_slots(), text, self._slot_ctx)
+
+    def _task_slots(self) -> tuple[SlotSpec, ...]:
+        # The identity slots are read by `verify`, which checks them with a tool.
+        return tuple(s for s in self.flow.all_slots() if s.name not in ("name", "dob"))
+
     def _ask_which(self, ambiguous: Ambiguous) -> None:
         names = [c.spoken for c in ambiguous.candidates]
         self.state.pending = {"candidates": ambiguous.candidates}
         self.state.awaiting = "doctor_choice"
-        self.say(f"Did you mean {join_or(names)}?")
+        if len(names) == 1:
+            self.say(f"{names[0]}, is that right?")
+        else:
+            self.say(f"Did you mean {join_or(names)}?")
 
     def _back_to_menu(self, line: str) -> None:
         verified = self.state.verified

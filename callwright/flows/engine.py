@@ -38,6 +38,7 @@ from callwright.flows.slots import (
     extract_phone,
     extract_time,
     extract_yes_no,
+    without_replaced,
 )
 
 SlotKind = Literal["date", "time", "person", "dob", "phone", "yes_no", "text", "digits"]
@@ -103,10 +104,26 @@ class Flow:
         """May `node` call `tool`?"""
         return tool in self.nodes[node].tools
 
+    def all_slots(self) -> tuple[SlotSpec, ...]:
+        """Every slot of every node, once per name (the first node's spec wins).
+
+        Filling these on every turn is what lets a caller say things in their own order:
+        the day and time given with the request, the doctor given while verifying.
+        """
+        seen: dict[str, SlotSpec] = {}
+        for node in self.nodes.values():
+            for spec in node.slots:
+                seen.setdefault(spec.name, spec)
+        return tuple(seen.values())
+
 
 @dataclass(frozen=True, slots=True)
 class Ambiguous:
-    """A slot value the caller must choose between ("Doctor Patel or Doctor Park?")."""
+    """A slot value the caller must choose between ("Doctor Patel or Doctor Park?").
+
+    One candidate means the match was loose and needs a yes ("Doctor Nguyen, is that
+    right?").
+    """
 
     slot: str
     candidates: tuple[Person, ...]
@@ -191,6 +208,8 @@ def extract(spec: SlotSpec, text: str, ctx: SlotContext) -> Any:
     if spec.kind == "person":
         directory = ctx.directories[spec.directory or spec.name]
         match: NameMatch = directory.match(text)
+        if match.best is not None and not match.sure:
+            return Ambiguous(spec.name, (match.best,))
         if match.best is not None:
             return match.best
         if len(match.candidates) > 1:
@@ -206,17 +225,20 @@ def fill(
     """Extracts every slot of `specs` found in `text` into `state`, overwriting old values.
 
     Free-text and yes/no slots are only filled when the last question asked for them: "yes"
-    answers a question, it is not a value to pick up from any sentence.
+    answers a question, it is not a value to pick up from any sentence. Typed values are
+    read from the sentence without the part a correction replaces ("11 instead of 10" is
+    11), so a correction overwrites the slot it corrects.
 
     Returns:
         The names of the slots that changed, and an ambiguity to resolve, if any.
     """
     changed: list[str] = []
     ambiguous: Ambiguous | None = None
+    corrected = without_replaced(text)
     for spec in specs:
         if spec.kind in ("text", "yes_no", "digits") and state.awaiting != spec.name:
             continue
-        value = extract(spec, text, ctx)
+        value = extract(spec, text if spec.kind in ("text", "yes_no") else corrected, ctx)
         if isinstance(value, Ambiguous):
             ambiguous = ambiguous or value
         elif value is not None and state.slots.get(spec.name) != value:

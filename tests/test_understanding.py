@@ -1,0 +1,240 @@
+"""Understanding callers the agent was not tuned on: misheard names, slots given in any order,
+corrections, on text turns of the receptionist and on the general mechanisms in `flows/`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from callwright.clinic.flow import CLINIC_FLOW
+from callwright.flows.engine import Ambiguous, FlowState, SlotContext, fill
+from callwright.flows.names import Directory, Person
+from callwright.flows.phonetic import find_terms, phonetic_keys, sounds_like
+from callwright.flows.slots import tokens, without_replaced
+from tests.fakes.clinic import MONDAY, open_test_clinic, start
+
+DOCTORS = Directory(
+    [
+        Person("patel", "Anita", "Patel", "Doctor Patel"),
+        Person("nguyen", "Linh", "Nguyen", "Doctor Nguyen"),
+        Person("park", "James", "Park", "Doctor Park"),
+        Person("lopez", "Sofia", "Lopez", "Doctor Lopez"),
+    ]
+)
+DEC_10 = dt.date(2026, 12, 10)  # a Thursday, two and a half weeks after MONDAY
+
+
+# --- names the recogniser gets wrong --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("heard", "key"),
+    [
+        ("I'd like to make an appointment with Dr. New Year.", "nguyen"),
+        ("Can I see Doctor Win on Friday?", "nguyen"),
+        ("doctor new yen please", "nguyen"),
+        ("Dr. Pachel, please.", "patel"),
+        ("I want Doctor Petal", "patel"),
+        ("Book me in with Dr. Lopes", "lopez"),
+        ("with doctor bark", "park"),
+    ],
+)
+def test_misheard_doctor_names_match_by_sound(heard: str, key: str) -> None:
+    match = DOCTORS.match(heard)
+    assert match.best is not None and match.best.key == key
+
+
+@pytest.mark.parametrize(
+    "heard",
+    [
+        "When can I come in?",
+        "I need a checkup next week",
+        "I need to see a doctor",
+        "Could I get something on Wednesday afternoon",
+        "I have a rash on my arm",
+        "yes please",
+    ],
+)
+def test_everyday_words_are_not_names(heard: str) -> None:
+    assert DOCTORS.match(heard).best is None
+
+
+def test_loose_matches_are_unsure_and_exact_ones_sure() -> None:
+    assert not DOCTORS.match("Dr. New Year").sure
+    assert not DOCTORS.match("Dr. Pachel").sure
+    assert DOCTORS.match("Doctor Nguyen").sure
+    assert DOCTORS.match("Linh Nguyen").sure
+
+
+def test_insurer_terms_are_found_in_a_transcript() -> None:
+    insurers = ["Aetna", "Cigna", "Blue Cross", "Medicare"]
+    [found] = find_terms(tokens("Do you take that now?"), insurers, threshold=0.75)
+    assert found.term == "Aetna" and found.heard == "that now"
+    assert find_terms(tokens("do you take signa"), insurers)[0].term == "Cigna"
+    assert find_terms(tokens("can I bring my kids"), insurers) == []
+
+
+def test_phonetic_keys_fold_spellings_that_sound_alike() -> None:
+    assert phonetic_keys("Pattel") == phonetic_keys("Patel")
+    assert phonetic_keys("Signa") == phonetic_keys("Cigna")
+    assert "WN" in phonetic_keys("Nguyen")  # the "win" pronunciation
+    assert sounds_like("new year", "Nguyen") > sounds_like("new york", "Nguyen")
+    assert sounds_like("Lopez", "Patel") < 0.5
+
+
+# --- corrections ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("said", "hour"),
+    [
+        ("Actually, could we do 11 instead of 10?", 11),
+        ("actually eleven instead of ten", 11),
+        ("could you make it two rather than three", 14),
+        ("can we move it from nine to ten thirty", 10),
+        ("No, not ten, nine o'clock", 9),
+        ("Instead of ten, how about at noon?", 12),
+    ],
+)
+def test_a_corrected_time_replaces_the_old_one(said: str, hour: int) -> None:
+    state = FlowState("book", slots={"time": None})
+    ctx = SlotContext(today=MONDAY, directories={"doctors": DOCTORS})
+    changed, _ = fill(state, CLINIC_FLOW.node("book").slots, said, ctx)
+    assert "time" in changed and state.slots["time"].time.hour == hour
+
+
+@pytest.mark.parametrize(
+    ("said", "weekday"),
+    [
+        ("No, Tuesday.", 1),
+        ("Tuesday, not Wednesday", 1),
+        ("not Wednesday but Friday", 4),
+        ("rather than Monday could it be Thursday", 3),
+    ],
+)
+def test_a_corrected_day_replaces_the_old_one(said: str, weekday: int) -> None:
+    state = FlowState("book")
+    ctx = SlotContext(today=MONDAY, directories={"doctors": DOCTORS})
+    fill(state, CLINIC_FLOW.node("book").slots, said, ctx)
+    assert state.slots["date"].weekday() == weekday
+
+
+def test_without_replaced_keeps_what_is_not_corrected() -> None:
+    assert "tuesday" in without_replaced("Tuesday, not Wednesday")
+    assert "wednesday" not in without_replaced("Tuesday, not Wednesday")
+    assert without_replaced("I'm not sure, maybe Friday").endswith("maybe friday")
+
+
+def test_a_loose_name_is_an_ambiguity_of_one_to_confirm() -> None:
+    state = FlowState("book")
+    ctx = SlotContext(today=MONDAY, directories={"doctors": DOCTORS})
+    _, ambiguous = fill(state, CLINIC_FLOW.node("book").slots, "with Dr. New Year", ctx)
+    assert isinstance(ambiguous, Ambiguous) and [c.key for c in ambiguous.candidates] == ["nguyen"]
+    assert "doctor" not in state.slots
+
+
+# --- the receptionist: the issue's failures and mixed initiative ----------------------
+
+
+async def test_new_year_is_confirmed_as_nguyen_and_the_first_sentence_is_kept(
+    tmp_path: Path,
+) -> None:
+    async with open_test_clinic(tmp_path) as clinic:
+        talk = await start(clinic, "u-nguyen")
+        reply = await talk.say(
+            "I'd like to make an appointment with Dr. New Year for Thursday, "
+            "December 10th at 10 in the morning."
+        )
+        assert "name and date of birth" in reply
+        reply = await talk.say("John Smith, July 4th, 1990")
+        assert reply == "Thank you, John. Doctor Nguyen, is that right?"
+        reply = await talk.say("Yes, that's right.")
+        # Day and time from the first sentence, read back once; nothing asked again.
+        assert reply == (
+            "So that's Doctor Nguyen on Thursday the tenth at ten in the morning. Shall I book it?"
+        )
+        reply = await talk.say("Actually, could we do 11 instead of 10?")
+        assert "Doctor Nguyen on Thursday the tenth at eleven in the morning" in reply
+        await talk.say("Yes please.")
+        [booked] = await clinic.data.store.appointments("pat_john")
+        assert (booked.doctor_id, booked.start) == ("nguyen", dt.datetime(2026, 12, 10, 11, 0))
+
+
+async def test_pachel_is_confirmed_as_patel(tmp_path: Path) -> None:
+    async with open_test_clinic(tmp_path) as clinic:
+        talk = await start(clinic, "u-patel")
+        await talk.say("Hi, can I book in with Dr. Pachel?")
+        reply = await talk.say("Maria Garcia, born March 12, 1984")
+        assert reply == "Thank you, Maria. Doctor Patel, is that right?"
+        reply = await talk.say("yeah")
+        assert reply == "What day would you like to see Doctor Patel?"
+
+
+async def test_a_no_to_the_name_asks_for_the_doctor_again(tmp_path: Path) -> None:
+    async with open_test_clinic(tmp_path) as clinic:
+        talk = await start(clinic, "u-no")
+        await talk.say("I want to book with Doctor Pickle on Friday")
+        await talk.say("Maria Garcia, born March 12, 1984")
+        reply = await talk.say("No, Doctor Lopez")
+        # Doctor Lopez does not work on Fridays; the day given at the start is still used.
+        assert reply.startswith("Doctor Lopez has nothing free that day")
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        # Everything in the first sentence, in different orders.
+        ["Could I see Doctor Park on Friday at 10 am?", "Maria Garcia, March 12, 1984"],
+        [
+            "Friday at ten in the morning with Doctor Park, I'd like to book.",
+            "Maria Garcia, 3/12/1984",
+        ],
+        # Slots given while verifying.
+        [
+            "I need to book an appointment",
+            "It's Maria Garcia, March 12 1984, Doctor Park on Friday at 10",
+        ],
+        # Spread over turns, the doctor last.
+        [
+            "Can I schedule something for Friday?",
+            "Maria Garcia, March 12, 1984",
+            "at ten in the morning",
+            "Doctor Park please",
+        ],
+    ],
+)
+async def test_slots_given_in_any_order_lead_to_one_read_back(
+    tmp_path: Path, lines: list[str]
+) -> None:
+    async with open_test_clinic(tmp_path) as clinic:
+        talk = await start(clinic, "u-order")
+        replies = [await talk.say(line) for line in lines]
+        assert replies[-1].endswith(
+            "So that's Doctor Park on Friday the twenty seventh at ten in the morning. "
+            "Shall I book it?"
+        )
+        asked = " ".join(replies)
+        assert "What day" not in asked and "What time" not in asked
+
+
+@pytest.mark.parametrize(
+    ("correction", "expected"),
+    [
+        ("No, Tuesday.", "Tuesday the twenty fourth at three"),
+        ("Actually make it 4 instead of 3", "Wednesday the twenty fifth at four"),
+        ("could we do Thursday rather than Wednesday", "Thursday the twenty sixth at three"),
+        ("Sorry, not Wednesday, Friday at 9", "Friday the twenty seventh at nine in the morning"),
+    ],
+)
+async def test_corrections_at_the_read_back_replace_only_their_slot(
+    tmp_path: Path, correction: str, expected: str
+) -> None:
+    async with open_test_clinic(tmp_path) as clinic:
+        talk = await start(clinic, "u-correct")
+        await talk.say("Book me with Doctor Patel on Wednesday at 3 pm")
+        reply = await talk.say("John Smith, July 4, 1990")
+        assert "Doctor Patel on Wednesday the twenty fifth at three" in reply
+        reply = await talk.say(correction)
+        assert reply == f"So that's Doctor Patel on {expected}. Shall I book it?"
