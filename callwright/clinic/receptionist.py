@@ -196,6 +196,8 @@ class Receptionist(Scheduling):
     async def menu(self, text: str) -> None:
         awaiting = self.state.awaiting
         self.state.awaiting = None
+        if awaiting == "kb_clarify" and await self._clarified(text):
+            return
         answer = extract_yes_no(text)
         intent = task_intent(text)
         if awaiting == "offer_book" and answer is True and intent is None:
@@ -220,9 +222,27 @@ class Receptionist(Scheduling):
         if found:
             self.say(found)
             return
+        topics = (result.result or {}).get("clarify") if result.error is None else None
+        if topics:
+            self.state.pending = {"kb_keys": result.result["keys"], "question": text}
+            self.state.awaiting = "kb_clarify"
+            self.say(f"Are you asking about {join_or([t.lower() for t in topics])}?")
+            return
         self.record("follow_up", {"question": text})
         await self.ctx.emit("follow_up_requested", {"call_id": self.call.call_id, "question": text})
         self.say(LINES["not_sure"])
+
+    async def _clarified(self, text: str) -> bool:
+        """Answers the caller's pick after "are you asking about A or B?"; False if no pick."""
+        keys: list[str] = self.state.pending.get("kb_keys", [])
+        choices = [p for p in self.ctx.kb.passages if p.key in keys]
+        index = extract_choice(text, len(choices))
+        picked = choices[index] if index is not None else await self.ctx.kb.pick(text, choices)
+        self.state.pending = {}
+        if picked is None:
+            return False
+        self.say(picked.text)
+        return True
 
     # --- identity ----------------------------------------------------------------------
 
