@@ -8,8 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from callwright.clinic.flow import CLINIC_FLOW
-from callwright.flows.engine import Ambiguous, FlowState, SlotContext, fill
+from callwright.clinic.flow import ASK_DATE, ASK_DOB, CLINIC_FLOW, LINES
+from callwright.flows.engine import (
+    REPAIR_AGAIN,
+    REPAIR_SORRY,
+    Ambiguous,
+    FlowState,
+    SlotContext,
+    fill,
+    reprompt,
+)
 from callwright.flows.names import Directory, Person
 from callwright.flows.phonetic import find_terms, phonetic_keys, sounds_like
 from callwright.flows.slots import tokens, without_replaced
@@ -238,3 +246,43 @@ async def test_corrections_at_the_read_back_replace_only_their_slot(
         assert "Doctor Patel on Wednesday the twenty fifth at three" in reply
         reply = await talk.say(correction)
         assert reply == f"So that's Doctor Patel on {expected}. Shall I book it?"
+
+
+# --- repair -----------------------------------------------------------------------------
+
+
+async def test_a_day_not_understood_gets_a_narrower_question_then_a_person(
+    tmp_path: Path,
+) -> None:
+    async with open_test_clinic(tmp_path) as clinic:
+        talk = await start(clinic, "u-repair-day")
+        await talk.say("I'd like to book with Doctor Park.")
+        reply = await talk.say("Maria Garcia, March 12, 1984")
+        assert reply == "Thank you, Maria. What day would you like to see Doctor Park?"
+        reply = await talk.say("hmm, let me think")
+        assert reply == f"{REPAIR_SORRY} {ASK_DATE.retry}"
+        reply = await talk.say("uh, whenever really")
+        assert reply.startswith(REPAIR_AGAIN) and "front desk" in reply
+        reply = await talk.say("Friday at ten in the morning")
+        assert reply.endswith("Shall I book it?")
+
+
+async def test_a_date_of_birth_not_understood_twice_is_offered_on_the_keypad(
+    tmp_path: Path,
+) -> None:
+    async with open_test_clinic(tmp_path) as clinic:
+        talk = await start(clinic, "u-repair-dob")
+        await talk.say("I want to book an appointment")
+        assert await talk.say("Sarah Thompson") == LINES["ask_dob"]
+        reply = await talk.say("it's the, uh, first")
+        assert reply == f"{REPAIR_SORRY} {ASK_DOB.retry}"
+        reply = await talk.say("October, the first, I think")
+        assert reply.startswith(REPAIR_AGAIN) and "keypad" in reply
+        reply = await talk.say("10012000", "dtmf")
+        assert reply.startswith("Thank you, Sarah.")
+
+
+def test_reprompt_offers_the_keypad_only_for_what_can_be_keyed() -> None:
+    assert reprompt(ASK_DATE, 1) == f"{REPAIR_SORRY} {ASK_DATE.retry}"
+    assert "keypad" not in reprompt(ASK_DATE, 2) and "front desk" in reprompt(ASK_DATE, 2)
+    assert ASK_DOB.keypad in reprompt(ASK_DOB, 2)

@@ -9,10 +9,30 @@ from callwright.flows.engine import Flow, Node, SlotSpec
 from callwright.flows.intents import Intent, intents_from
 
 ASK_DOCTOR = SlotSpec("doctor", "person", "Which doctor would you like to see?", "doctors")
-ASK_DATE = SlotSpec("date", "date", "What day would you like to come in?")
-ASK_TIME = SlotSpec("time", "time", "What time would suit you?", optional=True)
-ASK_NAME = SlotSpec("name", "person", "What is your full name?", "patients")
-ASK_DOB = SlotSpec("dob", "dob", "And your date of birth?")
+ASK_DATE = SlotSpec(
+    "date", "date", "What day would you like to come in?", retry="Which day works for you?"
+)
+ASK_TIME = SlotSpec(
+    "time",
+    "time",
+    "What time would suit you?",
+    optional=True,
+    retry="What time that day? For example, ten in the morning.",
+)
+ASK_NAME = SlotSpec(
+    "name",
+    "person",
+    "What is your full name?",
+    "patients",
+    retry="What are your first and last name?",
+)
+ASK_DOB = SlotSpec(
+    "dob",
+    "dob",
+    "And your date of birth?",
+    retry="What is your date of birth? Month, day and year.",
+    keypad="as eight digits: two for the month, two for the day and four for the year",
+)
 
 KNOWLEDGE = frozenset({"search_knowledge", "transfer_to_front_desk"})
 

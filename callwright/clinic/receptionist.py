@@ -13,11 +13,19 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from callwright.clinic.flow import CLINIC_FLOW, LINES, TASK_INTENTS
+from callwright.clinic.flow import ASK_DOB, ASK_NAME, CLINIC_FLOW, LINES, TASK_INTENTS
 from callwright.clinic.handoff_facts import clinic_facts
 from callwright.clinic.scheduling import Offer, Scheduling
 from callwright.clinic.tools import ClinicContext, clinic_tools
-from callwright.flows.engine import Ambiguous, FlowState, SlotContext, SlotSpec, extract, fill
+from callwright.flows.engine import (
+    Ambiguous,
+    FlowState,
+    SlotContext,
+    SlotSpec,
+    extract,
+    fill,
+    reprompt,
+)
 from callwright.flows.globals import match_global
 from callwright.flows.guardrails import Guardrails
 from callwright.flows.intents import match_intent
@@ -258,16 +266,24 @@ class Receptionist(Scheduling):
         _, ambiguous = fill(state, self._task_slots(), text, self._slot_ctx)
         if ambiguous is not None:
             state.pending["unsure"] = ambiguous
+        if name is None and dob is None and state.awaiting in ("name", "dob"):
+            # Not understood: ask narrower, then offer the keypad or a person.
+            spec = ASK_DOB if state.awaiting == "dob" else ASK_NAME
+            self.say(reprompt(spec, state.fail(spec.name)))
+            return
         if "name_text" not in state.slots and "dob" not in state.slots:
-            if not await self._verify_failed():
-                self.say(LINES["verify_again"])
+            state.awaiting = "name"
+            self.say(reprompt(ASK_NAME, state.fail("name")))
             return
         if "dob" not in state.slots:
+            state.awaiting = "dob"
             self.say(LINES["ask_dob"])
             return
         if "name_text" not in state.slots:
+            state.awaiting = "name"
             self.say(LINES["ask_name"])
             return
+        state.awaiting = None
         result = await self.tool(
             "verify_identity",
             name=state.slots.pop("name_text"),
@@ -396,7 +412,7 @@ class Receptionist(Scheduling):
             self.say(LINES["what_change"])
             state.awaiting = "change"
         elif not await self._answer_question(text):
-            self.say(self._question())
+            self.say(self._repair())
 
     def _switch_to(self, text: str) -> str | None:
         """Another task the caller now asks for ("actually, cancel it instead"), if any."""
@@ -420,6 +436,21 @@ class Receptionist(Scheduling):
         self.say(answer)
         self.say(self._question())
         return True
+
+    def _repair(self) -> str:
+        """A narrower question for the slot whose answer was not understood."""
+        state = self.state
+        spec = None
+        if state.awaiting not in ("choice", "confirm", "change"):
+            spec = self.flow.node(state.node).slot(state.awaiting or "") or state.missing(
+                self.flow.node(state.node)
+            )
+        if spec is None:
+            return self._question()
+        narrower = ""
+        if spec.name == "doctor":
+            narrower = f"Which doctor: {join_or([d.spoken for d in self.ctx.doctors])}?"
+        return reprompt(spec, state.fail(spec.name), narrower)
 
     def _question(self) -> str:
         """The question the caller still has to answer."""

@@ -54,6 +54,10 @@ class SlotSpec:
         ask: the question that asks for it.
         directory: for kind "person", the name of the directory to match against.
         optional: the node can act without it.
+        retry: a narrower question for when the answer was not understood ("Which day
+            works for you?"); defaults to `ask`.
+        keypad: how to key the value in, offered after repeated failures ("as eight digits:
+            month, day and year"); empty when it cannot be keyed in.
     """
 
     name: str
@@ -61,6 +65,8 @@ class SlotSpec:
     ask: str
     directory: str | None = None
     optional: bool = False
+    retry: str = ""
+    keypad: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +223,33 @@ def extract(spec: SlotSpec, text: str, ctx: SlotContext) -> Any:
         return None
     stripped = text.strip()
     return stripped or None
+
+
+REPAIR_SORRY = "Sorry, I didn't catch that."
+REPAIR_AGAIN = "Sorry, I still didn't get that."
+
+
+def reprompt(spec: SlotSpec, failures: int, narrower: str = "") -> str:
+    """What to say when an answer to `spec`'s question was not understood.
+
+    The first time, a narrower question instead of the whole prompt; from the second time
+    on, also another way through: the keypad when the value can be keyed in, else a person.
+
+    Args:
+        spec: the slot that was asked for.
+        failures: how many answers to it were not understood, this one included.
+        narrower: a narrower question built for this call (listing the doctors, say);
+            defaults to the spec's own.
+    """
+    question = narrower or spec.retry or spec.ask
+    if failures < 2:
+        return f"{REPAIR_SORRY} {question}"
+    if spec.keypad:
+        return (
+            f"{REPAIR_AGAIN} You can also type it on your keypad, {spec.keypad}. "
+            "Or say front desk to speak to a person."
+        )
+    return f"{REPAIR_AGAIN} {question} Or say front desk to speak to a person."
 
 
 def fill(
