@@ -19,7 +19,7 @@ from callwright.flows.engine import (
     reprompt,
 )
 from callwright.flows.names import Directory, Person
-from callwright.flows.phonetic import find_terms, phonetic_keys, sounds_like
+from callwright.flows.phonetic import find_terms, phonetic_keys, respell, sounds_like
 from callwright.flows.slots import tokens, without_replaced
 from tests.fakes.clinic import MONDAY, open_test_clinic, start
 
@@ -286,3 +286,10 @@ def test_reprompt_offers_the_keypad_only_for_what_can_be_keyed() -> None:
     assert reprompt(ASK_DATE, 1) == f"{REPAIR_SORRY} {ASK_DATE.retry}"
     assert "keypad" not in reprompt(ASK_DATE, 2) and "front desk" in reprompt(ASK_DATE, 2)
     assert ASK_DOB.keypad in reprompt(ASK_DOB, 2)
+
+
+def test_respell_puts_the_term_a_transcript_misheard() -> None:
+    vocabulary = ["Aetna", "Cigna", "Doctor Nguyen"]
+    assert respell("Do you take that now?", vocabulary) == ("do you take Aetna", ["Aetna"])
+    assert respell("I have signa insurance", vocabulary) == ("i have Cigna insurance", ["Cigna"])
+    assert respell("what are your opening hours", vocabulary)[1] == []

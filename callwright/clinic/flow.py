@@ -34,6 +34,18 @@ ASK_DOB = SlotSpec(
     keypad="as eight digits: two for the month, two for the day and four for the year",
 )
 
+# Words of the clinic's domain the recogniser should know (doctors' names come from the
+# store): they bias Whisper and are matched by sound in questions ("that now" → Aetna).
+DOMAIN_TERMS = (
+    "Maple Street Clinic",
+    "Aetna",
+    "Cigna",
+    "Blue Cross",
+    "United Healthcare",
+    "Medicare",
+    "Medicaid",
+)
+
 KNOWLEDGE = frozenset({"search_knowledge", "transfer_to_front_desk"})
 
 CLINIC_FLOW = Flow(

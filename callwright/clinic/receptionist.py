@@ -13,7 +13,14 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from callwright.clinic.flow import ASK_DOB, ASK_NAME, CLINIC_FLOW, LINES, TASK_INTENTS
+from callwright.clinic.flow import (
+    ASK_DOB,
+    ASK_NAME,
+    CLINIC_FLOW,
+    DOMAIN_TERMS,
+    LINES,
+    TASK_INTENTS,
+)
 from callwright.clinic.handoff_facts import clinic_facts
 from callwright.clinic.scheduling import Offer, Scheduling
 from callwright.clinic.tools import ClinicContext, clinic_tools
@@ -30,8 +37,9 @@ from callwright.flows.globals import match_global
 from callwright.flows.guardrails import Guardrails
 from callwright.flows.intents import match_intent
 from callwright.flows.names import Directory
+from callwright.flows.phonetic import respell
 from callwright.flows.slots import TimeSpec, extract_choice, extract_dob, extract_yes_no
-from callwright.flows.speech import join_or
+from callwright.flows.speech import join_and, join_or
 from callwright.llm.base import (
     CallInfo,
     EndCall,
@@ -230,6 +238,8 @@ class Receptionist(Scheduling):
         if found:
             self.say(found)
             return
+        if await self._answer_respelled(text):
+            return
         topics = (result.result or {}).get("clarify") if result.error is None else None
         if topics:
             self.state.pending = {"kb_keys": result.result["keys"], "question": text}
@@ -239,6 +249,19 @@ class Receptionist(Scheduling):
         self.record("follow_up", {"question": text})
         await self.ctx.emit("follow_up_requested", {"call_id": self.call.call_id, "question": text})
         self.say(LINES["not_sure"])
+
+    async def _answer_respelled(self, text: str) -> bool:
+        """Asks again with misheard terms respelled ("that now" → Aetna), saying which."""
+        vocabulary = [*(d.spoken for d in self.ctx.doctors), *DOMAIN_TERMS]
+        respelled, terms = respell(text, vocabulary)
+        if not terms:
+            return False
+        result = await self.tool("search_knowledge", question=respelled)
+        found = (result.result or {}).get("answer") if result.error is None else None
+        if not found:
+            return False
+        self.say(f"If you mean {join_and(terms)}: {found}")
+        return True
 
     async def _clarified(self, text: str) -> bool:
         """Answers the caller's pick after "are you asking about A or B?"; False if no pick."""

@@ -239,3 +239,37 @@ def find_terms(
     """Every vocabulary term heard in `words` at or above `threshold`, best first."""
     found = [m for t in vocabulary if (m := best_span(words, t)) and m.score >= threshold]
     return sorted(found, key=lambda m: m.score, reverse=True)
+
+
+def respell(text: str, vocabulary: Iterable[str], threshold: float = 0.75) -> tuple[str, list[str]]:
+    """`text` with the runs of words that sound like a vocabulary term replaced by the term.
+
+    "do you take that now" → ("do you take Aetna", ["Aetna"]). Callers use it as a second
+    reading when the words as heard led nowhere, and confirm what it changed ("If you mean
+    Aetna: ..."), since a sound-alike can be wrong ("open" also sounds a little like Aetna).
+
+    Returns:
+        The respelled text (lower case, words only) and the terms put in, best match first.
+    """
+    words = re.findall(r"[a-z0-9']+", text.lower())
+    matches = find_terms(words, vocabulary, threshold)
+    taken: set[int] = set()
+    replaced: dict[int, tuple[int, str]] = {}
+    for m in matches:
+        span = set(range(m.start, m.start + len(m.heard.split())))
+        if span & taken or m.heard == m.term.lower():
+            continue
+        taken |= span
+        replaced[m.start] = (len(span), m.term)
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        if i in replaced:
+            length, term = replaced[i]
+            out.append(term)
+            i += length
+        else:
+            out.append(words[i])
+            i += 1
+    terms = [replaced[k][1] for k in sorted(replaced, key=lambda k: k)]
+    return " ".join(out), terms

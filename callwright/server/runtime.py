@@ -71,6 +71,10 @@ async def load_stack(settings: Settings) -> AgentStack:
     await stt.warm_up()
     tts = CachedTts(with_remote_tts(await _load_tts(settings.tts), settings.degradation))
     responders = await build_responders(settings)
+    vocabulary = getattr(responders, "vocabulary", None)
+    if callable(vocabulary):
+        # The agent's names and terms bias the recogniser (bench/stt_vocabulary.py).
+        stt.set_vocabulary(vocabulary())
     await tts.prewarm(speakable_pieces(responders.phrases()))
     store = await open_store(settings.store_path)
     observability = Observability.from_env()
