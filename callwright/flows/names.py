@@ -133,12 +133,12 @@ class Directory:
         best = 0.0
         length = len(name.split())
         for start, heard in spans(words, longest=length + 1):
-            score = sounds_like(heard, name)
             if start not in titled and (
-                len(heard) < 3
-                or score < self.untitled
-                or any(w in _EVERYDAY for w in heard.split())
+                len(heard) < 3 or any(w in _EVERYDAY for w in heard.split())
             ):
+                continue
+            score = sounds_like(heard, name)
+            if start not in titled and score < self.untitled:
                 continue  # away from a title, only a close match counts
             best = max(best, score)
         return best

@@ -171,6 +171,7 @@ def key_similarity(a: str, b: str) -> float:
     return max(0.0, 1.0 - key_distance(a, b) / max(len(a), len(b)))
 
 
+@lru_cache(maxsize=65536)
 def sounds_like(heard: str, term: str) -> float:
     """How likely `heard` (one or more words) is a transcription of `term`, from 0 to 1.
 
@@ -182,7 +183,9 @@ def sounds_like(heard: str, term: str) -> float:
         return 0.0
     if heard == term:
         return 1.0
-    spelling = difflib.SequenceMatcher(None, heard.replace(" ", ""), term.replace(" ", "")).ratio()
+    matcher = difflib.SequenceMatcher(None, heard.replace(" ", ""), term.replace(" ", ""))
+    # The full ratio is slow; the length bound rules most spans out first.
+    spelling = matcher.ratio() if matcher.real_quick_ratio() >= 0.6 else 0.0
     best = 0.0
     for ka in phonetic_keys(heard):
         for kb in phonetic_keys(term):
