@@ -20,7 +20,7 @@ from callwright.flows.engine import (
 )
 from callwright.flows.names import Directory, Person
 from callwright.flows.phonetic import find_terms, phonetic_keys, respell, sounds_like
-from callwright.flows.slots import tokens, without_replaced
+from callwright.flows.slots import extract_reason, tokens, without_replaced
 from tests.fakes.clinic import MONDAY, open_test_clinic, start
 
 DOCTORS = Directory(
@@ -293,3 +293,36 @@ def test_respell_puts_the_term_a_transcript_misheard() -> None:
     assert respell("Do you take that now?", vocabulary) == ("do you take Aetna", ["Aetna"])
     assert respell("I have signa insurance", vocabulary) == ("i have Cigna insurance", ["Cigna"])
     assert respell("what are your opening hours", vocabulary)[1] == []
+
+
+@pytest.mark.parametrize(
+    ("said", "reason"),
+    [
+        ("I'd like an appointment for a checkup with Doctor Patel", "a checkup"),
+        ("I need to come in because of my knee pain", "my knee pain"),
+        ("It's about a rash on my arm", "a rash"),
+        ("Book me for Thursday at ten", None),
+        ("Thanks for your help", None),
+        ("for Doctor Nguyen please", None),
+    ],
+)
+def test_the_reason_is_kept_but_a_day_time_or_doctor_is_not_one(
+    said: str, reason: str | None
+) -> None:
+    assert extract_reason(said, MONDAY) == reason
+
+
+async def test_a_reason_given_early_is_read_back_and_booked(tmp_path: Path) -> None:
+    async with open_test_clinic(tmp_path) as clinic:
+        talk = await start(clinic, "u-reason")
+        await talk.say("Hi, I need a checkup, can I book Doctor Park for Friday at 10 am?")
+        reply = await talk.say("Maria Garcia, March 12, 1984")
+        assert "Doctor Park on Friday the twenty seventh at ten in the morning" in reply
+        reply = await talk.say("Sorry, it's for a sore throat, not a checkup.")
+        assert reply == (
+            "So that's Doctor Park on Friday the twenty seventh at ten in the morning, "
+            "for a sore throat. Shall I book it?"
+        )
+        await talk.say("yes")
+        [booked] = await clinic.data.store.appointments("pat_maria")
+        assert booked.reason == "a sore throat"

@@ -19,6 +19,8 @@ ASK_TIME = SlotSpec(
     optional=True,
     retry="What time that day? For example, ten in the morning.",
 )
+# Kept when the caller says it ("for a checkup"), never asked for.
+ASK_REASON = SlotSpec("reason", "reason", "What is the visit for?", optional=True)
 ASK_NAME = SlotSpec(
     "name",
     "person",
@@ -56,7 +58,7 @@ CLINIC_FLOW = Flow(
         "verify": Node("verify", slots=(ASK_NAME, ASK_DOB), tools=KNOWLEDGE | {"verify_identity"}),
         "book": Node(
             "book",
-            slots=(ASK_DOCTOR, ASK_DATE, ASK_TIME),
+            slots=(ASK_DOCTOR, ASK_DATE, ASK_TIME, ASK_REASON),
             tools=KNOWLEDGE | {"check_availability", "book_appointment"},
             requires_identity=True,
             confirm=True,

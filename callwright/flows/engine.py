@@ -36,12 +36,13 @@ from callwright.flows.slots import (
     extract_digits,
     extract_dob,
     extract_phone,
+    extract_reason,
     extract_time,
     extract_yes_no,
     without_replaced,
 )
 
-SlotKind = Literal["date", "time", "person", "dob", "phone", "yes_no", "text", "digits"]
+SlotKind = Literal["date", "time", "person", "dob", "phone", "yes_no", "text", "digits", "reason"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +206,8 @@ def extract(spec: SlotSpec, text: str, ctx: SlotContext) -> Any:
         return found
     if spec.kind == "dob":
         return extract_dob(text, ctx.today)
+    if spec.kind == "reason":
+        return extract_reason(text, ctx.today)
     if spec.kind == "phone":
         return extract_phone(text)
     if spec.kind == "yes_no":

@@ -394,6 +394,40 @@ def without_replaced(text: str) -> str:
     return lowered
 
 
+# "for a checkup", "because of my knee", "about a rash": the reason runs to the end of the
+# clause, or to where the sentence turns to the doctor, the day or the time.
+_REASON = re.compile(
+    r"\b(?:for|because of|because|about|regarding|it's for|it is for)\s+"
+    r"(?P<reason>(?:(?!\b(?:with|on|at|next|this|tomorrow|today|and|but|please)\b)[^,.;!?])+)"
+)
+_NOT_A_REASON = frozenset(
+    {"me", "you", "it", "that", "this", "him", "her", "them", "now", "sure", "real", "one",
+     "an appointment", "appointment", "a visit", "visit", "booking", "a booking", "calling",
+     "the time", "your time", "your help", "help", "asking", "that one", "everything", "all"}
+)  # fmt: skip
+
+
+def extract_reason(text: str, today: dt.date) -> str | None:
+    """Why the caller wants to come in: "for a checkup" → "a checkup"; None when not said.
+
+    A phrase that is a day or a time ("for Thursday", "for ten") or a doctor ("for Doctor
+    Park") is not a reason.
+    """
+    for match in _REASON.finditer(text.lower().replace("’", "'")):
+        reason = " ".join(match.group("reason").split()).strip(" '")
+        words = tokens(reason)
+        if not words or reason in _NOT_A_REASON or len(words) > 8:
+            continue
+        if words[0] in ("doctor", "dr") or any(w in ("am", "pm", "o", "clock") for w in words):
+            continue
+        if extract_date(reason, today) is not None or extract_time(f"at {reason}") is not None:
+            continue
+        if _month_day(words) is not None or all(w.isdigit() for w in words):
+            continue
+        return reason
+    return None
+
+
 def extract_choice(text: str, count: int) -> int | None:
     """Which of `count` offered options the caller picked: "the first one", "2", "the last"."""
     words = tokens(text)
