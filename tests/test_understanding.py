@@ -199,6 +199,13 @@ async def test_a_no_to_the_name_asks_for_the_doctor_again(tmp_path: Path) -> Non
             "Friday at ten in the morning with Doctor Park, I'd like to book.",
             "Maria Garcia, 3/12/1984",
         ],
+        # Identity, doctor, day and time in one breath: one turn to the read-back.
+        [
+            "Hi, this is Maria Garcia, born March 12, 1984. Could I see Doctor Park on "
+            "Friday at 10 am?"
+        ],
+        # The name with the request, the date of birth asked for alone.
+        ["Maria Garcia here, can I book Doctor Park Friday at 10 am", "March 12, 1984"],
         # Slots given while verifying.
         [
             "I need to book an appointment",

@@ -231,6 +231,7 @@ class Receptionist(Scheduling):
             _, ambiguous = self._fill(text)
             if ambiguous is not None:
                 self.state.pending["unsure"] = ambiguous
+            self._keep_identity(text)
             await self.advance()
             return
         result = await self.tool("search_knowledge", question=text)
@@ -276,6 +277,14 @@ class Receptionist(Scheduling):
         return True
 
     # --- identity ----------------------------------------------------------------------
+
+    def _keep_identity(self, text: str) -> None:
+        """Keeps a name and date of birth said with the request, for the identity check."""
+        if extract(ASK_NAME, text, self._slot_ctx) is not None:
+            self.state.slots["name_text"] = text
+        dob = extract_dob(text, self.ctx.today)
+        if dob is not None:
+            self.state.slots["dob"] = dob
 
     async def verify(self, text: str) -> None:
         state = self.state
@@ -344,7 +353,10 @@ class Receptionist(Scheduling):
             state.resume = node.name
             state.node = "verify"
             state.awaiting = None
-            self.say(LINES["verify"])
+            if "name_text" in state.slots or "dob" in state.slots:
+                await self.verify("")  # said with the request: ask only for what is missing
+            else:
+                self.say(LINES["verify"])
             return
         unsure = state.pending.pop("unsure", None)
         if isinstance(unsure, Ambiguous) and unsure.slot not in state.slots:
