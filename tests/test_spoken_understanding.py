@@ -14,7 +14,7 @@ from callwright.flows.slots import extract_date
 from callwright.sim.caller import ScriptLine
 from callwright.sim.festival import FestivalTts
 from callwright.sim.twilio_caller import TwilioCallerSimulator
-from callwright.stt.whisper import WhisperOptions, WhisperStt
+from callwright.stt.whisper import WhisperOptions, WhisperStt, _collapse_repeats
 from callwright.telephony.settings import TelephonySettings
 from tests.fakes.twilio_rest import ACCOUNT_SID, AUTH_TOKEN, fake_twilio, serve_phone
 from tests.test_twilio_calls import Phone, record_of
@@ -78,3 +78,8 @@ def test_the_vocabulary_goes_in_as_whispers_previous_text() -> None:
         assert stt._prompt == [*tokenizer.sot_sequence, tokenizer.no_timestamps]
     finally:
         stt.close()
+
+
+def test_a_sentence_whisper_wrote_twice_in_a_row_is_kept_once() -> None:
+    assert _collapse_repeats("Do you take Aetna? Do you take Aetna?") == "Do you take Aetna?"
+    assert _collapse_repeats("Yes. No. Yes.") == "Yes. No. Yes."

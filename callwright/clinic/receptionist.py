@@ -425,7 +425,7 @@ class Receptionist(Scheduling):
             return
         changed, ambiguous = self._fill(text)
         changed = [c for c in changed if node.slot(c) is not None]
-        if ambiguous is not None:
+        if ambiguous is not None and node.slot(ambiguous.slot) is not None:
             self._ask_which(ambiguous)
             return
         if "date" in changed and "time" not in changed and awaiting == "choice":

@@ -187,7 +187,7 @@ class WhisperStt:
             decoded = self._decode_full_window(audio)
         compute_ms = 1000.0 * (time.perf_counter() - started)
 
-        text = decoded.text.strip()
+        text = _collapse_repeats(decoded.text.strip())
         avg_logprob = decoded.avg_logprob
         no_speech = (
             decoded.no_speech_prob > _NO_SPEECH_PROB
@@ -291,6 +291,20 @@ def _dbfs(audio: np.ndarray) -> float:
     """RMS level relative to full scale, in dB (-inf for digital silence)."""
     rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
     return 20.0 * math.log10(rms) if rms > 0.0 else -math.inf
+
+
+def _collapse_repeats(text: str) -> str:
+    """One copy of a sentence Whisper wrote twice in a row ("Do you take X? Do you take X?").
+
+    A decoder loop too short for the compression-ratio check; a prompt makes it likelier.
+    """
+    sentences = re.split(r"(?<=[.!?])\s+", text)
+    kept = [
+        s
+        for i, s in enumerate(sentences)
+        if i == 0 or _normalize(s) != _normalize(sentences[i - 1])
+    ]
+    return " ".join(kept)
 
 
 def _normalize(text: str) -> str:
