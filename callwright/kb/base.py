@@ -210,14 +210,15 @@ class KnowledgeBase:
             self._vectors = np.concatenate(vectors)
             self._owners = np.array([*range(len(texts)), *(i for i, _ in asked)], np.int64)
 
-    def _semantic(self, question: str) -> np.ndarray:
-        """Per passage, the best cosine between the question and the passage's vectors."""
-        scores = np.zeros(len(self.passages), np.float32)
+    def _semantic(self, questions: Sequence[str]) -> np.ndarray:
+        """Per question and passage, the best cosine with the passage's vectors."""
+        scores = np.zeros((len(questions), len(self.passages)), np.float32)
         if self.embedder is None or not len(self._owners):
             return scores
-        query = self.embedder.embed([question], "query")[0]
-        cosines = self._vectors @ query
-        np.maximum.at(scores, self._owners, cosines)
+        # One batch: a turn of several sentences costs one model call, not one per sentence.
+        cosines = self.embedder.embed(list(questions), "query") @ self._vectors.T
+        for row, found in zip(scores, cosines, strict=True):
+            np.maximum.at(row, self._owners, found)
         return scores
 
     def _build_lexical(self) -> None:
@@ -262,18 +263,45 @@ class KnowledgeBase:
         }
 
     def _search(self, question: str, limit: int) -> list[KbAnswer]:
+        return self._search_all([question], limit)[0]
+
+    def _search_all(self, questions: Sequence[str], limit: int) -> list[list[KbAnswer]]:
+        semantic = self._semantic(questions) if self.embedder is not None else None
+        return [self._rank(q, i, semantic, limit) for i, q in enumerate(questions)]
+
+    def _search_turn(self, turn: str, sentences: Sequence[str], limit: int) -> list[KbAnswer]:
+        """The best ranking of a whole turn or one of its sentences (see `judge`).
+
+        With several sentences only they are embedded, and the turn's meaning is the best of
+        theirs: the whole turn would cost one more model call and rarely means more.
+        """
+        texts = [turn, *sentences] if len(sentences) > 1 else [turn]
+        semantic = None
+        if self.embedder is not None:
+            semantic = self._semantic(texts[1:] if len(texts) > 1 else texts)
+            if len(texts) > 1:
+                semantic = np.vstack([semantic.max(axis=0, keepdims=True), semantic])
+        best: list[KbAnswer] = []
+        for i, text in enumerate(texts):
+            ranked = self._rank(text, i, semantic, limit)
+            if ranked and (not best or ranked[0].confidence > best[0].confidence):
+                best = ranked
+        return best
+
+    def _rank(
+        self, question: str, index: int, semantic: np.ndarray | None, limit: int
+    ) -> list[KbAnswer]:
         lexical = self._lexical(question)
-        if self.embedder is None:
+        if semantic is None:
             ranked = sorted(lexical.items(), key=lambda rc: -rc[1])  # stable: BM25 order
             return [
                 KbAnswer(self.passages[r], round(c, 3), lexical=round(c, 3))
                 for r, c in ranked[:limit]
             ]
-        semantic = self._semantic(question)
+        meaning = semantic[index]
         fused = [
             (
-                _SEMANTIC_WEIGHT * float(semantic[i])
-                + (1 - _SEMANTIC_WEIGHT) * lexical.get(i, 0.0),
+                _SEMANTIC_WEIGHT * float(meaning[i]) + (1 - _SEMANTIC_WEIGHT) * lexical.get(i, 0.0),
                 i,
             )
             for i in range(len(self.passages))
@@ -284,7 +312,7 @@ class KnowledgeBase:
                 self.passages[i],
                 round(f, 3),
                 lexical=round(lexical.get(i, 0.0), 3),
-                semantic=round(float(semantic[i]), 3),
+                semantic=round(float(meaning[i]), 3),
             )
             for f, i in fused[:limit]
         ]
@@ -304,12 +332,11 @@ class KnowledgeBase:
         Each sentence is also tried alone: in "Wait, stop! What is your address?" the first
         sentence is not part of the question.
         """
-        parts = [question, *(p for p in _SENTENCE_END.split(question) if p.strip())]
-        found: list[KbAnswer] = []
-        for part in dict.fromkeys(parts):
-            ranked = await self.search(part, 2)
-            if ranked and (not found or ranked[0].confidence > found[0].confidence):
-                found = ranked
+        sentences = [p.strip() for p in _SENTENCE_END.split(question) if p.strip()]
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(
+            self._executor, self._search_turn, question, list(dict.fromkeys(sentences)), 2
+        )
         if not found:
             return KbVerdict()
         best = found[0]

@@ -65,6 +65,11 @@ class _Cached:
             return self._compute(list(texts), role)
         return np.stack([r for r in rows if r is not None]) if rows else np.zeros((0, 0))
 
+    def forget(self) -> None:
+        """Drops the memo (benchmarks measure the model, not the memo)."""
+        with self._lock:
+            self._memo.clear()
+
     def _compute(self, texts: Sequence[str], role: Role) -> np.ndarray:
         raise NotImplementedError
 
