@@ -326,17 +326,21 @@ class KnowledgeBase:
         """The passage to answer from, or None when nothing is confident enough."""
         return (await self.judge(question)).answer
 
+    async def rank(self, question: str, limit: int = 2) -> list[KbAnswer]:
+        """The best passages for a caller's turn, whole or one of its sentences (as `judge`)."""
+        sentences = [p.strip() for p in _SENTENCE_END.split(question) if p.strip()]
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor, self._search_turn, question, list(dict.fromkeys(sentences)), limit
+        )
+
     async def judge(self, question: str) -> KbVerdict:
         """Answer, ask which of two passages is meant, or neither (see the module doc).
 
         Each sentence is also tried alone: in "Wait, stop! What is your address?" the first
         sentence is not part of the question.
         """
-        sentences = [p.strip() for p in _SENTENCE_END.split(question) if p.strip()]
-        loop = asyncio.get_running_loop()
-        found = await loop.run_in_executor(
-            self._executor, self._search_turn, question, list(dict.fromkeys(sentences)), 2
-        )
+        found = await self.rank(question)
         if not found:
             return KbVerdict()
         best = found[0]

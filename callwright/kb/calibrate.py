@@ -57,7 +57,7 @@ async def score_all(kb: KnowledgeBase, labels: list[tuple[str, str | None]]) -> 
     """The best two passages and the best score for every labelled question."""
     scored: list[Scored] = []
     for question, expected in labels:
-        ranked = await kb.search(question, 2)
+        ranked = await kb.rank(question, 2)  # what the agent's verdict is made from
         top = ranked[0].passage.key if ranked else ""
         second = ranked[1].passage.key if len(ranked) > 1 else ""
         scored.append(
