@@ -333,3 +333,37 @@ async def test_a_reason_given_early_is_read_back_and_booked(tmp_path: Path) -> N
         await talk.say("yes")
         [booked] = await clinic.data.store.appointments("pat_maria")
         assert booked.reason == "a sore throat"
+
+
+@pytest.mark.parametrize(
+    ("opener", "doctor", "day"),
+    [
+        ("Could you fit me in with Doctor Lopez next Tuesday around 3?", "Doctor Lopez", "Tuesday"),
+        ("Is Dr. Nguyen available Wednesday morning?", "Doctor Nguyen", "Wednesday"),
+        ("Do you have anything with Doctor Lopes on Thursday?", "Doctor Lopez", "Thursday"),
+        ("Any chance Doctor Park is free Friday at nine?", "Doctor Park", "Friday"),
+    ],
+)
+async def test_a_doctor_and_a_day_without_the_word_book_start_a_booking(
+    tmp_path: Path, opener: str, doctor: str, day: str
+) -> None:
+    async with open_test_clinic(tmp_path) as clinic:
+        talk = await start(clinic, "u-implied")
+        assert "name and date of birth" in await talk.say(opener)
+        reply = await talk.say("John Smith, July 4, 1990")
+        assert doctor in reply and day in reply, reply
+        assert "book_appointment" not in talk.tools_called()
+
+
+def test_the_node_implied_by_the_slots_given() -> None:
+    assert CLINIC_FLOW.implied_node(["doctor", "date"]) == "book"
+    assert CLINIC_FLOW.implied_node(["date", "time"]) == "book"  # the first node that takes them
+    assert CLINIC_FLOW.implied_node([]) is None
+    assert CLINIC_FLOW.implied_node(["doctor", "appointment"]) is None
+
+
+async def test_a_question_about_a_doctor_is_answered_not_booked(tmp_path: Path) -> None:
+    async with open_test_clinic(tmp_path) as clinic:
+        talk = await start(clinic, "u-doctor-question")
+        reply = await talk.say("Does Doctor Park see children?")
+        assert "Doctor Park sees children" in reply

@@ -239,6 +239,17 @@ class Receptionist(Scheduling):
         if found:
             self.say(found)
             return
+        implied = self._implied_task(text)
+        if implied is not None:
+            # Not a question the knowledge base answers, but a doctor, a day or a time: the
+            # task that takes them ("Is Doctor Nguyen free Wednesday morning?").
+            self.state.go(implied)
+            _, ambiguous = self._fill(text)
+            if ambiguous is not None:
+                self.state.pending["unsure"] = ambiguous
+            self._keep_identity(text)
+            await self.advance()
+            return
         if await self._answer_respelled(text):
             return
         topics = (result.result or {}).get("clarify") if result.error is None else None
@@ -277,6 +288,15 @@ class Receptionist(Scheduling):
         return True
 
     # --- identity ----------------------------------------------------------------------
+
+    def _implied_task(self, text: str) -> str | None:
+        """The task the slots said in `text` imply, if any (see `Flow.implied_node`)."""
+        trial = FlowState(self.state.node)
+        changed, ambiguous = fill(trial, self._task_slots(), text, self._slot_ctx)
+        given = [c for c in changed if c != "reason"]
+        if ambiguous is not None:
+            given.append(ambiguous.slot)
+        return self.flow.implied_node(given)
 
     def _keep_identity(self, text: str) -> None:
         """Keeps a name and date of birth said with the request, for the identity check."""

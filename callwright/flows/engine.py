@@ -111,6 +111,19 @@ class Flow:
         """May `node` call `tool`?"""
         return tool in self.nodes[node].tools
 
+    def implied_node(self, given: Sequence[str]) -> str | None:
+        """The first node (in flow order) that needs every slot in `given`, if any.
+
+        A caller who names a doctor and a day without saying "book" still asks for the node
+        that takes a doctor and a day.
+        """
+        wanted = set(given)
+        if not wanted:
+            return None
+        return next(
+            (n.name for n in self.nodes.values() if wanted <= {s.name for s in n.slots}), None
+        )
+
     def all_slots(self) -> tuple[SlotSpec, ...]:
         """Every slot of every node, once per name (the first node's spec wins).
 
