@@ -104,6 +104,9 @@ def test_phonetic_keys_fold_spellings_that_sound_alike() -> None:
         ("can we move it from nine to ten thirty", 10),
         ("No, not ten, nine o'clock", 9),
         ("Instead of ten, how about at noon?", 12),
+        ("Oh wait, could it be 10:30 rather than 11?", 10),
+        ("Not eleven, twelve.", 12),
+        ("not 3 but 4", 16),
     ],
 )
 def test_a_corrected_time_replaces_the_old_one(said: str, hour: int) -> None:

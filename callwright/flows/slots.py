@@ -374,7 +374,11 @@ _REPLACED = (
     re.compile(r"\bfrom\b[^,.;!?]*?\bto\b(?=\s+\S)"),
 )
 
-_NUMBER_FOR_NUMBER = re.compile(r"(?<!at )\b(\d{1,2}) (?=(?:instead of|rather than) \d)")
+# "eleven instead of ten", "not ten, eleven": a bare number replacing a number.
+_NUMBER_FOR_NUMBER = (
+    re.compile(r"(?<!at )(?<![\w:])(\d{1,2}) (?=(?:instead of|rather than) \d)"),
+    re.compile(r"(?<![\w:])not (?:at )?\d{1,2}(?::\d\d)?[, ]+(?:but )?(\d{1,2})\b(?!:)"),
+)
 
 
 def without_replaced(text: str) -> str:
@@ -387,8 +391,9 @@ def without_replaced(text: str) -> str:
     lowered = text.lower()
     # "eleven instead of ten": the number replacing a number is a time of the same kind.
     numbers = normalize_numbers(lowered)
-    if _NUMBER_FOR_NUMBER.search(numbers):
-        lowered = _NUMBER_FOR_NUMBER.sub(r"at \1 ", numbers)
+    for pattern in _NUMBER_FOR_NUMBER:
+        if pattern.search(numbers):
+            lowered = numbers = pattern.sub(r"at \1 ", numbers)
     for pattern in _REPLACED:
         lowered = pattern.sub(" ", lowered)
     return lowered
