@@ -158,4 +158,5 @@ LINES = {
     "slot_gone": "Sorry, that time has just been taken.",
     "error": "Sorry, I'm having trouble with our booking system right now.",
     "filler": "One moment while I check.",
+    "offer_person": "Or say front desk to speak to a person.",
 }

@@ -321,11 +321,11 @@ class Receptionist(Scheduling):
         if name is None and dob is None and state.awaiting in ("name", "dob"):
             # Not understood: ask narrower, then offer the keypad or a person.
             spec = ASK_DOB if state.awaiting == "dob" else ASK_NAME
-            self.say(reprompt(spec, state.fail(spec.name)))
+            self.say(reprompt(spec, state.fail(spec.name), person=LINES["offer_person"]))
             return
         if "name_text" not in state.slots and "dob" not in state.slots:
             state.awaiting = "name"
-            self.say(reprompt(ASK_NAME, state.fail("name")))
+            self.say(reprompt(ASK_NAME, state.fail("name"), person=LINES["offer_person"]))
             return
         if "dob" not in state.slots:
             state.awaiting = "dob"
@@ -505,7 +505,7 @@ class Receptionist(Scheduling):
         narrower = ""
         if spec.name == "doctor":
             narrower = f"Which doctor: {join_or([d.spoken for d in self.ctx.doctors])}?"
-        return reprompt(spec, state.fail(spec.name), narrower)
+        return reprompt(spec, state.fail(spec.name), narrower, LINES["offer_person"])
 
     def _question(self) -> str:
         """The question the caller still has to answer."""

@@ -245,7 +245,12 @@ REPAIR_SORRY = "Sorry, I didn't catch that."
 REPAIR_AGAIN = "Sorry, I still didn't get that."
 
 
-def reprompt(spec: SlotSpec, failures: int, narrower: str = "") -> str:
+def reprompt(
+    spec: SlotSpec,
+    failures: int,
+    narrower: str = "",
+    person: str = "Or ask for a person, and I'll put you through.",
+) -> str:
     """What to say when an answer to `spec`'s question was not understood.
 
     The first time, a narrower question instead of the whole prompt; from the second time
@@ -256,16 +261,14 @@ def reprompt(spec: SlotSpec, failures: int, narrower: str = "") -> str:
         failures: how many answers to it were not understood, this one included.
         narrower: a narrower question built for this call (listing the doctors, say);
             defaults to the spec's own.
+        person: how the agent offers a person (the words its handoff trigger knows).
     """
     question = narrower or spec.retry or spec.ask
     if failures < 2:
         return f"{REPAIR_SORRY} {question}"
     if spec.keypad:
-        return (
-            f"{REPAIR_AGAIN} You can also type it on your keypad, {spec.keypad}. "
-            "Or say front desk to speak to a person."
-        )
-    return f"{REPAIR_AGAIN} {question} Or say front desk to speak to a person."
+        return f"{REPAIR_AGAIN} You can also type it on your keypad, {spec.keypad}. {person}"
+    return f"{REPAIR_AGAIN} {question} {person}"
 
 
 def fill(
