@@ -28,17 +28,14 @@ from callwright.audio.resample import resample  # noqa: E402
 from callwright.audio.wav import read_wav  # noqa: E402
 from callwright.stt.whisper import WhisperOptions, WhisperStt  # noqa: E402
 
-VOCABULARY = [
-    "Doctor Patel",
-    "Doctor Nguyen",
-    "Doctor Park",
-    "Doctor Lopez",
-    "Aetna",
-    "Cigna",
-    "Blue Cross",
-    "Medicare",
-    "Maple Street Clinic",
-]
+DOCTORS = ["Doctor Patel", "Doctor Nguyen", "Doctor Park", "Doctor Lopez"]
+INSURERS = ["Aetna", "Cigna", "Blue Cross", "Medicare"]
+# What the clinic biases with (ClinicResponderFactory.vocabulary), and that plus insurers.
+VOCABULARIES = {
+    "none": [],
+    "doctors + clinic": [*DOCTORS, "Maple Street Clinic"],
+    "+ insurers": [*DOCTORS, "Maple Street Clinic", *INSURERS],
+}
 # (what the caller says, the word that must come back)
 LINES = [
     ("I'd like to make an appointment with Doctor Nguyen.", "nguyen"),
@@ -85,7 +82,7 @@ async def main() -> None:
         for text, word in LINES
     ]
     print(f"{len(clips)} clips: {len(VOICES)} voices x {len(LINES)} lines, 8 kHz µ-law")
-    for label, vocabulary in (("no vocabulary", []), ("clinic vocabulary", VOCABULARY)):
+    for label, vocabulary in VOCABULARIES.items():
         stt.set_vocabulary(vocabulary)
         hits, times, misses = 0, [], []
         for voice, _text, word, audio in clips:
@@ -101,8 +98,9 @@ async def main() -> None:
             f"{label:18} right {hits}/{len(clips)}  "
             f"p50 {times[len(times) // 2]:.0f} ms  p95 {times[int(len(times) * 0.95)]:.0f} ms"
         )
-        for miss in misses:
-            print(f"    missed: {miss}")
+        if "-v" in sys.argv:
+            for miss in misses:
+                print(f"    missed: {miss}")
     stt.close()
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from callwright.clinic.flow import DOMAIN_TERMS, LINES
+from callwright.clinic.flow import LINES, RECOGNISER_TERMS
 from callwright.clinic.receptionist import Receptionist
 from callwright.clinic.store import ClinicStore, Doctor, Patient
 from callwright.clinic.tools import ClinicContext
@@ -150,7 +150,7 @@ class ClinicResponderFactory:
 
     def vocabulary(self) -> list[str]:
         """Names and terms callers will say, to bias the speech recogniser with."""
-        return [*(d.spoken for d in self.data.doctors), *DOMAIN_TERMS]
+        return [*(d.spoken for d in self.data.doctors), *RECOGNISER_TERMS]
 
     def phrases(self) -> list[str]:
         """Fixed lines and knowledge answers, for pre-synthesis into the TTS cache."""
