@@ -7,14 +7,14 @@ import json
 import re
 from pathlib import Path
 
-from callwright.clinic.factory import GENERIC_WORDS, KB_THRESHOLDS, KNOWLEDGE_DIR
+from callwright.clinic.factory import GENERIC_WORDS, KB_LABELS, KB_THRESHOLDS, KNOWLEDGE_DIR
 from callwright.kb import KnowledgeBase
 from callwright.kb.base import load_passages, parse_markdown
 from callwright.kb.calibrate import Scored, choose_thresholds, read_labels, score_all, utility
 from callwright.kb.embed import shared_embedder
 from tests.fakes.clinic import open_test_clinic, start
 
-LABELS = Path(__file__).resolve().parent.parent / "callwright" / "clinic" / "kb_labels.tsv"
+LABELS = KB_LABELS
 
 
 def _words(text: str) -> str:

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 KNOWLEDGE_DIR = Path(__file__).resolve().parent / "knowledge"
 # Chosen by `python -m callwright.kb.calibrate` on kb_labels.tsv (see that file's header).
 KB_THRESHOLDS = Path(__file__).resolve().parent / "kb_thresholds.json"
+KB_LABELS = Path(__file__).resolve().parent / "kb_labels.tsv"
 GENERIC_WORDS = ("clinic", "office", "practice")
 Hook = Callable[[str, dict[str, Any]], Awaitable[None]]
 
