@@ -114,6 +114,8 @@ class Agent:
         stt_model: "tiny.en", "base" or a model folder; None: the server's setting.
         tts: "piper" or "espeak"; None: the server's setting.
         voice: the espeak-ng voice, when the agent speaks with espeak-ng.
+        vocabulary: names and domain words callers say, to bias the speech recogniser
+            (people, products, places); a custom responder factory may add its own.
         pronunciations: respellings the voice reads instead of a word ({"Nguyen": "win"}),
             applied before every other speech normalisation rule.
         handoff_facts: adds the agent's own facts to what a person taking the call over sees;
@@ -139,6 +141,7 @@ class Agent:
     stt_model: str | None = None
     tts: Literal["piper", "espeak"] | None = None
     voice: str | None = None
+    vocabulary: Sequence[str] = ()
     pronunciations: Mapping[str, str] = field(default_factory=dict)
     handoff_facts: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     responders: ResponderBuilder | None = None

@@ -132,6 +132,15 @@ class HasPhrases(Protocol):
 
 
 @runtime_checkable
+class HasVocabulary(Protocol):
+    """A responder factory whose names and terms should bias the speech recogniser."""
+
+    def vocabulary(self) -> list[str]:
+        """Names and domain words callers say (people, products, places)."""
+        ...
+
+
+@runtime_checkable
 class EmitsEvents(Protocol):
     """A responder factory that hands integration events (webhooks) to its receivers."""
 

@@ -36,11 +36,13 @@ from callwright.flows.slots import (
     extract_digits,
     extract_dob,
     extract_phone,
+    extract_reason,
     extract_time,
     extract_yes_no,
+    without_replaced,
 )
 
-SlotKind = Literal["date", "time", "person", "dob", "phone", "yes_no", "text", "digits"]
+SlotKind = Literal["date", "time", "person", "dob", "phone", "yes_no", "text", "digits", "reason"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,10 @@ class SlotSpec:
         ask: the question that asks for it.
         directory: for kind "person", the name of the directory to match against.
         optional: the node can act without it.
+        retry: a narrower question for when the answer was not understood ("Which day
+            works for you?"); defaults to `ask`.
+        keypad: how to key the value in, offered after repeated failures ("as eight digits:
+            month, day and year"); empty when it cannot be keyed in.
     """
 
     name: str
@@ -60,6 +66,8 @@ class SlotSpec:
     ask: str
     directory: str | None = None
     optional: bool = False
+    retry: str = ""
+    keypad: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +111,39 @@ class Flow:
         """May `node` call `tool`?"""
         return tool in self.nodes[node].tools
 
+    def implied_node(self, given: Sequence[str]) -> str | None:
+        """The first node (in flow order) that needs every slot in `given`, if any.
+
+        A caller who names a doctor and a day without saying "book" still asks for the node
+        that takes a doctor and a day.
+        """
+        wanted = set(given)
+        if not wanted:
+            return None
+        return next(
+            (n.name for n in self.nodes.values() if wanted <= {s.name for s in n.slots}), None
+        )
+
+    def all_slots(self) -> tuple[SlotSpec, ...]:
+        """Every slot of every node, once per name (the first node's spec wins).
+
+        Filling these on every turn is what lets a caller say things in their own order:
+        the day and time given with the request, the doctor given while verifying.
+        """
+        seen: dict[str, SlotSpec] = {}
+        for node in self.nodes.values():
+            for spec in node.slots:
+                seen.setdefault(spec.name, spec)
+        return tuple(seen.values())
+
 
 @dataclass(frozen=True, slots=True)
 class Ambiguous:
-    """A slot value the caller must choose between ("Doctor Patel or Doctor Park?")."""
+    """A slot value the caller must choose between ("Doctor Patel or Doctor Park?").
+
+    One candidate means the match was loose and needs a yes ("Doctor Nguyen, is that
+    right?").
+    """
 
     slot: str
     candidates: tuple[Person, ...]
@@ -182,6 +219,8 @@ def extract(spec: SlotSpec, text: str, ctx: SlotContext) -> Any:
         return found
     if spec.kind == "dob":
         return extract_dob(text, ctx.today)
+    if spec.kind == "reason":
+        return extract_reason(text, ctx.today)
     if spec.kind == "phone":
         return extract_phone(text)
     if spec.kind == "yes_no":
@@ -191,6 +230,8 @@ def extract(spec: SlotSpec, text: str, ctx: SlotContext) -> Any:
     if spec.kind == "person":
         directory = ctx.directories[spec.directory or spec.name]
         match: NameMatch = directory.match(text)
+        if match.best is not None and not match.sure:
+            return Ambiguous(spec.name, (match.best,))
         if match.best is not None:
             return match.best
         if len(match.candidates) > 1:
@@ -200,23 +241,56 @@ def extract(spec: SlotSpec, text: str, ctx: SlotContext) -> Any:
     return stripped or None
 
 
+REPAIR_SORRY = "Sorry, I didn't catch that."
+REPAIR_AGAIN = "Sorry, I still didn't get that."
+
+
+def reprompt(
+    spec: SlotSpec,
+    failures: int,
+    narrower: str = "",
+    person: str = "Or ask for a person, and I'll put you through.",
+) -> str:
+    """What to say when an answer to `spec`'s question was not understood.
+
+    The first time, a narrower question instead of the whole prompt; from the second time
+    on, also another way through: the keypad when the value can be keyed in, else a person.
+
+    Args:
+        spec: the slot that was asked for.
+        failures: how many answers to it were not understood, this one included.
+        narrower: a narrower question built for this call (listing the doctors, say);
+            defaults to the spec's own.
+        person: how the agent offers a person (the words its handoff trigger knows).
+    """
+    question = narrower or spec.retry or spec.ask
+    if failures < 2:
+        return f"{REPAIR_SORRY} {question}"
+    if spec.keypad:
+        return f"{REPAIR_AGAIN} You can also type it on your keypad, {spec.keypad}. {person}"
+    return f"{REPAIR_AGAIN} {question} {person}"
+
+
 def fill(
     state: FlowState, specs: Sequence[SlotSpec], text: str, ctx: SlotContext
 ) -> tuple[list[str], Ambiguous | None]:
     """Extracts every slot of `specs` found in `text` into `state`, overwriting old values.
 
     Free-text and yes/no slots are only filled when the last question asked for them: "yes"
-    answers a question, it is not a value to pick up from any sentence.
+    answers a question, it is not a value to pick up from any sentence. Typed values are
+    read from the sentence without the part a correction replaces ("11 instead of 10" is
+    11), so a correction overwrites the slot it corrects.
 
     Returns:
         The names of the slots that changed, and an ambiguity to resolve, if any.
     """
     changed: list[str] = []
     ambiguous: Ambiguous | None = None
+    corrected = without_replaced(text)
     for spec in specs:
         if spec.kind in ("text", "yes_no", "digits") and state.awaiting != spec.name:
             continue
-        value = extract(spec, text, ctx)
+        value = extract(spec, text if spec.kind in ("text", "yes_no") else corrected, ctx)
         if isinstance(value, Ambiguous):
             ambiguous = ambiguous or value
         elif value is not None and state.slots.get(spec.name) != value:

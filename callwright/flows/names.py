@@ -1,8 +1,11 @@
 """Names from a directory, matched the way Whisper mishears them.
 
-"Dr. Patel" comes out as "Dr. Pattel", "Garcia" as "Darcia". A name matches when it is
-spelled alike (difflib ratio) or sounds alike (same Soundex code, or the same code apart from
-the first letter). When two entries match about equally, the caller is asked which one.
+"Dr. Patel" comes out as "Dr. Pattel" or "Dr. Pachel", "Nguyen" as "New Year" or "Win",
+"Garcia" as "Darcia". A name matches when a run of heard words is spelled alike or sounds
+alike (`callwright.flows.phonetic`). Words right after a title ("Doctor", "Dr.") are taken
+for a name readily; elsewhere a match must be close and not an everyday word, so "when" is
+not Doctor Nguyen. A match that is not sure is flagged for the flow to confirm ("Doctor
+Nguyen, is that right?"); when two entries match about equally, the caller is asked which.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from callwright.flows.phonetic import sounds_like, spans
 from callwright.flows.slots import tokens
 
 _SOUNDEX = {
@@ -23,6 +27,14 @@ _SOUNDEX = {
     "r": "6",
 }
 _TITLES = {"doctor", "dr", "doc", "mr", "mrs", "ms", "miss"}
+# Everyday words Whisper writes when it did hear them: never a name unless after a title.
+_EVERYDAY = frozenset(
+    """a about after again all also am an and any are as at back be been before but by can
+    could day do does for from get go good have he her him his how i if in is it just know
+    like make may me my name need next no not now of off on one or our out please see she so
+    some that the then there they this time to today too two up us want was we week well
+    were what when where which who why will with would yeah yes you your""".split()
+)
 
 
 def soundex(word: str) -> str:
@@ -79,11 +91,13 @@ class NameMatch:
         best: the entry matched, when one stands out.
         candidates: entries that matched about equally (for "did you mean A or B?").
         score: the best entry's score.
+        sure: the best entry matched closely enough to use without asking.
     """
 
     best: Person | None
     candidates: tuple[Person, ...] = ()
     score: float = 0.0
+    sure: bool = True
 
 
 class Directory:
@@ -91,21 +105,55 @@ class Directory:
 
     Args:
         people: the entries.
-        threshold: lowest score that counts as a match.
+        threshold: lowest score that counts as a match right after a title.
         margin: a runner-up within this of the best makes the match ambiguous.
+        sure: lowest score used without confirming.
+        untitled: lowest score of words that do not follow a title.
     """
 
     def __init__(
-        self, people: Sequence[Person], threshold: float = 0.74, margin: float = 0.06
+        self,
+        people: Sequence[Person],
+        threshold: float = 0.74,
+        margin: float = 0.06,
+        sure: float = 0.88,
+        untitled: float = 0.85,
     ) -> None:
         self.people = list(people)
         self.threshold = threshold
         self.margin = margin
+        self.sure = sure
+        self.untitled = untitled
 
-    def score(self, words: Sequence[str], person: Person) -> float:
-        """Best match of the person's names against the words; full names score higher."""
-        last = max((similarity(w, person.last) for w in words if len(w) > 1), default=0.0)
-        first = max((similarity(w, person.first) for w in words if len(w) > 1), default=0.0)
+    def vocabulary(self) -> list[str]:
+        """The names as they are spoken, to bias the recogniser with."""
+        return list(dict.fromkeys(p.spoken or f"{p.first} {p.last}" for p in self.people))
+
+    def _name_score(self, words: Sequence[str], titled: set[int], name: str) -> float:
+        best = 0.0
+        length = len(name.split())
+        for start, heard in spans(words, longest=length + 1):
+            if start not in titled and (
+                len(heard) < 3 or any(w in _EVERYDAY for w in heard.split())
+            ):
+                continue
+            score = sounds_like(heard, name)
+            if start not in titled and score < self.untitled:
+                continue  # away from a title, only a close match counts
+            best = max(best, score)
+        return best
+
+    def score(self, words: Sequence[str], person: Person, titled: set[int] | None = None) -> float:
+        """Best match of the person's names against the words; full names score higher.
+
+        Args:
+            words: the transcript's words, titles removed.
+            person: the entry.
+            titled: indexes of words that came right after a title.
+        """
+        titled = titled or set()
+        last = self._name_score(words, titled, person.last)
+        first = self._name_score(words, titled, person.first)
         if first >= self.threshold and last >= 0.6:
             return min(1.0, (first + last) / 2 + 0.1)
         return last if last >= first else first * 0.9
@@ -114,15 +162,23 @@ class Directory:
         """Finds who `text` names.
 
         Args:
-            text: a transcript ("I'd like to see Dr. Pattel").
+            text: a transcript ("I'd like to see Dr. Pachel").
 
         Returns:
             The match; `best` is None when nobody matched or the match is ambiguous, in which
-            case `candidates` lists who it might be.
+            case `candidates` lists who it might be. `sure` is False for a loose match.
         """
-        words = [w for w in tokens(text) if w not in _TITLES and not w.isdigit()]
+        words: list[str] = []
+        titled: set[int] = set()
+        for word in tokens(text):
+            if word in _TITLES:
+                titled.add(len(words))
+            elif not word.isdigit():
+                words.append(word)
         scored = sorted(
-            ((self.score(words, p), p) for p in self.people), key=lambda sp: sp[0], reverse=True
+            ((self.score(words, p, titled), p) for p in self.people),
+            key=lambda sp: sp[0],
+            reverse=True,
         )
         hits = [(s, p) for s, p in scored if s >= self.threshold]
         if not hits:
@@ -131,4 +187,6 @@ class Directory:
         close = tuple(p for s, p in hits if top - s <= self.margin)
         if len(close) > 1:
             return NameMatch(best=None, candidates=close, score=top)
-        return NameMatch(best=hits[0][1], candidates=(hits[0][1],), score=top)
+        return NameMatch(
+            best=hits[0][1], candidates=(hits[0][1],), score=top, sure=top >= self.sure
+        )

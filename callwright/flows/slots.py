@@ -132,13 +132,17 @@ def extract_date(text: str, today: dt.date) -> dt.date | None:
         found = _safe_date(year or today.year, month, day)
         if found is not None and year is None and found < today:
             found = _safe_date(today.year + 1, month, day)
-        return found if found is not None and found >= today else None
+        if found is not None and found >= today:
+            return found
+        # A past date (a date of birth said in the same breath) is not the day wanted.
     for word in words:
         weekday = _weekday(word)
         if weekday is not None:
             # "Tuesday" and "next Tuesday" both mean the first Tuesday after today; the
             # read-back ("Tuesday the 10th") lets the caller correct a different reading.
             return today + dt.timedelta(days=(weekday - today.weekday()) % 7 or 7)
+    if md is not None:
+        return None  # "the 5th" is part of the past date, not another day
     # "the 3rd", but not "the 2nd one" (a choice among offered times).
     match = re.search(r"\bthe (\d{1,2})(st|nd|rd|th)\b(?! 1\b| option)", joined)
     if match:
@@ -270,7 +274,9 @@ def extract_time(text: str) -> TimeSpec | None:
         hour, minute = int(m.group(1)), int(m.group(2)[-2:].replace(" ", "0"))
     elif m := re.search(r"\b(\d{1,2}) ?(?:o ?clock|a m|p m|am|pm)\b", joined):
         hour = int(m.group(1))
-    elif m := re.search(r"\b(?:at|around|about|for) (\d{1,2})\b(?!st|nd|rd|th)", joined):
+    elif m := re.search(
+        r"\b(?:at|around|about|for|do|it|try|say|to) (\d{1,2})\b(?!st|nd|rd|th| \d)", joined
+    ):
         hour = int(m.group(1))
     elif m := re.search(r"\b(\d{1,2}) in the (?:morning|afternoon|evening)\b", joined):
         hour = int(m.group(1))
@@ -357,6 +363,74 @@ def extract_phone(text: str) -> str | None:
     if len(digits) != 10:
         return None
     return "+1" + digits
+
+
+# What a correction replaces: "instead of ten", "rather than Tuesday", "not Wednesday", and
+# "from ten" in "move it from ten to eleven". The clause ends at punctuation or "but".
+_CLAUSE_END = r"(?=[,.;!?]|\b(?:but|could|can|would|how|what|let|make|maybe|please|i|we)\b|$)"
+_REPLACED = (
+    re.compile(r"\b(?:instead of|rather than|in place of)\b[^,.;!?]*?" + _CLAUSE_END),
+    re.compile(r"\bnot\b(?! sure\b)[^,.;!?]*?" + _CLAUSE_END),
+    re.compile(r"\bfrom\b[^,.;!?]*?\bto\b(?=\s+\S)"),
+)
+
+# "eleven instead of ten", "not ten, eleven": a bare number replacing a number.
+_NUMBER_FOR_NUMBER = (
+    re.compile(r"(?<!at )(?<![\w:])(\d{1,2}) (?=(?:instead of|rather than) \d)"),
+    re.compile(r"(?<![\w:])not (?:at )?\d{1,2}(?::\d\d)?[, ]+(?:but )?(\d{1,2})\b(?!:)"),
+)
+
+
+def without_replaced(text: str) -> str:
+    """The transcript without the values a correction replaces.
+
+    "Could we do 11 instead of 10?" → "could we do 11 ?", "Tuesday, not Wednesday" →
+    "tuesday, ", "move it from ten to eleven" → "move it  eleven". Values are then read from
+    what is left, so the new value wins whichever order the caller says them in.
+    """
+    lowered = text.lower()
+    # "eleven instead of ten": the number replacing a number is a time of the same kind.
+    numbers = normalize_numbers(lowered)
+    for pattern in _NUMBER_FOR_NUMBER:
+        if pattern.search(numbers):
+            lowered = numbers = pattern.sub(r"at \1 ", numbers)
+    for pattern in _REPLACED:
+        lowered = pattern.sub(" ", lowered)
+    return lowered
+
+
+# "for a checkup", "because of my knee", "about a rash": the reason runs to the end of the
+# clause, or to where the sentence turns to the doctor, the day or the time.
+_REASON = re.compile(
+    r"\b(?:for|because of|because|about|regarding|it's for|it is for)\s+"
+    r"(?P<reason>(?:(?!\b(?:with|on|at|next|this|tomorrow|today|and|but|please)\b)[^,.;!?])+)"
+)
+_NOT_A_REASON = frozenset(
+    {"me", "you", "it", "that", "this", "him", "her", "them", "now", "sure", "real", "one",
+     "an appointment", "appointment", "a visit", "visit", "booking", "a booking", "calling",
+     "the time", "your time", "your help", "help", "asking", "that one", "everything", "all"}
+)  # fmt: skip
+
+
+def extract_reason(text: str, today: dt.date) -> str | None:
+    """Why the caller wants to come in: "for a checkup" → "a checkup"; None when not said.
+
+    A phrase that is a day or a time ("for Thursday", "for ten") or a doctor ("for Doctor
+    Park") is not a reason.
+    """
+    for match in _REASON.finditer(text.lower().replace("’", "'")):
+        reason = " ".join(match.group("reason").split()).strip(" '")
+        words = tokens(reason)
+        if not words or reason in _NOT_A_REASON or len(words) > 8:
+            continue
+        if words[0] in ("doctor", "dr") or any(w in ("am", "pm", "o", "clock") for w in words):
+            continue
+        if extract_date(reason, today) is not None or extract_time(f"at {reason}") is not None:
+            continue
+        if _month_day(words) is not None or all(w.isdigit() for w in words):
+            continue
+        return reason
+    return None
 
 
 def extract_choice(text: str, count: int) -> int | None:

@@ -1,5 +1,5 @@
-"""Knowledge base: a folder of markdown files, retrieved with SQLite FTS5 (BM25)."""
+"""Knowledge base: markdown passages, retrieved by words (SQLite FTS5, BM25) and by meaning."""
 
-from callwright.kb.base import KbAnswer, KnowledgeBase, Passage, load_passages
+from callwright.kb.base import KbAnswer, KbVerdict, KnowledgeBase, Passage, load_passages
 
-__all__ = ["KbAnswer", "KnowledgeBase", "Passage", "load_passages"]
+__all__ = ["KbAnswer", "KbVerdict", "KnowledgeBase", "Passage", "load_passages"]

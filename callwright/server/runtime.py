@@ -13,7 +13,7 @@ from callwright.agent.stack import AgentStack
 from callwright.agents.build import build_responders, escalation_for, runtime_for
 from callwright.agents.definition import Agent
 from callwright.config import Settings
-from callwright.core.responder import EmitsEvents, HasPhrases
+from callwright.core.responder import EmitsEvents, HasPhrases, HasVocabulary
 from callwright.handoff.packet import PacketSummarizer
 from callwright.observe.observer import Observability
 from callwright.observe.redact import install_log_redaction
@@ -84,6 +84,12 @@ async def load_stack(settings: Settings, agent: Agent) -> AgentStack:
     local_tts = await _load_tts(settings.tts, agent.voice)
     tts = CachedTts(with_remote_tts(local_tts, settings.degradation))
     responders = await build_responders(agent, runtime_for(settings))
+    vocabulary = [*agent.vocabulary]
+    if isinstance(responders, HasVocabulary):
+        vocabulary += responders.vocabulary()
+    if vocabulary:
+        # The agent's names and terms bias the recogniser (bench/stt_vocabulary.py).
+        stt.set_vocabulary(vocabulary)
     phrases = responders.phrases() if isinstance(responders, HasPhrases) else []
     speech = SpeechNormalizer(lexicon=agent.pronunciations, date_order=settings.date_order)
     await tts.prewarm(speakable_pieces([*phrases, *agent.phrases], speech, accepts_ssml(tts)))

@@ -6,6 +6,7 @@ import asyncio
 import math
 import re
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,8 @@ _FULL_WINDOW_SAMPLES = 30 * SAMPLE_RATE
 # Generous for fast speech, yet it stops a repetition loop long before 448 tokens.
 _TOKENS_PER_SECOND = 12
 _TOKEN_MARGIN = 16
+# Whisper's previous-text prompt holds at most half its 448-token context.
+_MAX_PROMPT_TOKENS = 223
 # faster-whisper's default threshold for "this text repeats itself".
 _COMPRESSION_RATIO_LIMIT = 2.4
 
@@ -62,6 +65,8 @@ class WhisperOptions:
         window: "speech" encodes only the utterance plus one second of padding (about ten times
             faster for short utterances); "full" encodes Whisper's usual 30 s window.
         language: language code; English-only models accept only "en".
+        vocabulary: names and terms the agent expects ("Doctor Nguyen", "Aetna"); they bias
+            the decoder towards these spellings (see `WhisperStt.set_vocabulary`).
     """
 
     model: str = "tiny.en"
@@ -70,6 +75,7 @@ class WhisperOptions:
     beam_size: int = 1
     window: Literal["speech", "full"] = "speech"
     language: str = "en"
+    vocabulary: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,10 +106,29 @@ class WhisperStt:
             language=options.language,
         )
         self._prompt = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
+        self._previous_text = ""
+        self.set_vocabulary(options.vocabulary)
         self._suppress = list(get_suppressed_tokens(self._tokenizer, (-1,)) or ())
         self._executor = ThreadPoolExecutor(
             max_workers=options.workers, thread_name_prefix="whisper"
         )
+
+    def set_vocabulary(self, terms: Sequence[str]) -> None:
+        """Biases recognition towards `terms` (the agent's names and domain words).
+
+        They go in as Whisper's "previous text" prompt, the way faster-whisper passes
+        `initial_prompt` and `hotwords`: the decoder then prefers these spellings when the
+        audio is close ("Doctor Nguyen" over "Dr. New Year"). Kept short: the prompt costs
+        decoder time on every utterance, and Whisper reads at most half its context from it.
+        Shared by every call of the process; an empty list removes the bias.
+        """
+        terms = [t.strip() for t in terms if t.strip()]
+        self._previous_text = ", ".join(dict.fromkeys(terms)) + "." if terms else ""
+        prompt = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
+        if self._previous_text:
+            tokens = self._tokenizer.encode(" " + self._previous_text)[-_MAX_PROMPT_TOKENS:]
+            prompt = [self._tokenizer.sot_prev, *tokens, *prompt]
+        self._prompt = prompt
 
     @classmethod
     def load(cls, options: WhisperOptions | None = None) -> WhisperStt:
@@ -162,7 +187,7 @@ class WhisperStt:
             decoded = self._decode_full_window(audio)
         compute_ms = 1000.0 * (time.perf_counter() - started)
 
-        text = decoded.text.strip()
+        text = _collapse_repeats(decoded.text.strip())
         avg_logprob = decoded.avg_logprob
         no_speech = (
             decoded.no_speech_prob > _NO_SPEECH_PROB
@@ -233,6 +258,7 @@ class WhisperStt:
             without_timestamps=audio.shape[0] <= _FULL_WINDOW_SAMPLES,
             condition_on_previous_text=False,
             vad_filter=False,
+            initial_prompt=self._previous_text or None,
         )
         texts: list[str] = []
         weighted_logprob = 0.0
@@ -265,6 +291,20 @@ def _dbfs(audio: np.ndarray) -> float:
     """RMS level relative to full scale, in dB (-inf for digital silence)."""
     rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
     return 20.0 * math.log10(rms) if rms > 0.0 else -math.inf
+
+
+def _collapse_repeats(text: str) -> str:
+    """One copy of a sentence Whisper wrote twice in a row ("Do you take X? Do you take X?").
+
+    A decoder loop too short for the compression-ratio check; a prompt makes it likelier.
+    """
+    sentences = re.split(r"(?<=[.!?])\s+", text)
+    kept = [
+        s
+        for i, s in enumerate(sentences)
+        if i == 0 or _normalize(s) != _normalize(sentences[i - 1])
+    ]
+    return " ".join(kept)
 
 
 def _normalize(text: str) -> str:

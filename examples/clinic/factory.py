@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -13,7 +14,8 @@ from typing import Any
 from callwright.core.responder import CallInfo
 from callwright.flows.guardrails import Guardrails
 from callwright.kb import KnowledgeBase
-from examples.clinic.flow import LINES
+from callwright.kb.embed import shared_embedder
+from examples.clinic.flow import LINES, RECOGNISER_TERMS
 from examples.clinic.receptionist import Receptionist
 from examples.clinic.store import ClinicStore, Doctor, Patient
 from examples.clinic.tools import ClinicContext
@@ -21,6 +23,10 @@ from examples.clinic.tools import ClinicContext
 log = logging.getLogger(__name__)
 
 KNOWLEDGE_DIR = Path(__file__).resolve().parent / "knowledge"
+# Chosen by `python -m callwright.kb.calibrate` on kb_labels.tsv (see that file's header).
+KB_THRESHOLDS = Path(__file__).resolve().parent / "kb_thresholds.json"
+KB_LABELS = Path(__file__).resolve().parent / "kb_labels.tsv"
+GENERIC_WORDS = ("clinic", "office", "practice")
 Hook = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
@@ -31,13 +37,17 @@ class ClinicOptions:
     Attributes:
         db_path: the clinic database (created and seeded when missing).
         knowledge_dir: folder of markdown files the agent answers from.
-        kb_threshold: confidence needed to answer from the knowledge base.
+        kb_threshold: confidence needed to answer from the knowledge base; None takes the
+            calibrated one (`kb_thresholds.json`, or 0.5 for words-only retrieval).
+        kb_embedder: sentence embedder for retrieval by meaning ("minilm-l6", "e5-small"),
+            or None for words only.
         today: the date calls are taken on (a function, so tests can pin it).
     """
 
     db_path: Path
     knowledge_dir: Path = KNOWLEDGE_DIR
-    kb_threshold: float = 0.5
+    kb_threshold: float | None = None
+    kb_embedder: str | None = "minilm-l6"
     today: Callable[[], dt.date] = dt.date.today
 
 
@@ -63,11 +73,28 @@ class ClinicData:
 async def open_clinic(options: ClinicOptions) -> ClinicData:
     """Opens the store and the knowledge base."""
     store = await ClinicStore.open(options.db_path)
+    embedder = None
+    if options.kb_embedder is not None:
+        # Loaded once per process and shared by every clinic and call.
+        embedder = await asyncio.to_thread(shared_embedder, options.kb_embedder)
+        if embedder is None:
+            log.warning(
+                "embedder %s not installed: knowledge base by words only", options.kb_embedder
+            )
+    threshold, clarify = 0.5, None
+    if embedder is not None and KB_THRESHOLDS.exists():
+        calibrated = json.loads(KB_THRESHOLDS.read_text(encoding="utf-8"))
+        if calibrated.get("embedder") == embedder.name:
+            threshold, clarify = calibrated["threshold"], calibrated["clarify"]
+    if options.kb_threshold is not None:
+        threshold, clarify = options.kb_threshold, None
     kb = await asyncio.to_thread(
         KnowledgeBase.from_folder,
         options.knowledge_dir,
-        options.kb_threshold,
-        ("clinic", "office", "practice"),
+        threshold,
+        GENERIC_WORDS,
+        embedder,
+        clarify,
     )
     return ClinicData(store, kb, await store.doctors(), await store.patients())
 
@@ -121,6 +148,10 @@ class ClinicResponderFactory:
         if len(self.receptionists) > 1000:
             self.receptionists.pop(next(iter(self.receptionists)))
         return receptionist
+
+    def vocabulary(self) -> list[str]:
+        """Names and terms callers will say, to bias the speech recogniser with."""
+        return [*(d.spoken for d in self.data.doctors), *RECOGNISER_TERMS]
 
     def phrases(self) -> list[str]:
         """Fixed lines and knowledge answers, for pre-synthesis into the TTS cache."""

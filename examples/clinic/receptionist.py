@@ -23,15 +23,31 @@ from callwright.core.responder import (
     TransferCall,
     TurnContext,
 )
-from callwright.flows.engine import Ambiguous, FlowState, SlotContext, extract, fill
+from callwright.flows.engine import (
+    Ambiguous,
+    FlowState,
+    SlotContext,
+    SlotSpec,
+    extract,
+    fill,
+    reprompt,
+)
 from callwright.flows.globals import match_global
 from callwright.flows.guardrails import Guardrails
 from callwright.flows.intents import match_intent
 from callwright.flows.names import Directory
+from callwright.flows.phonetic import respell
 from callwright.flows.slots import TimeSpec, extract_choice, extract_dob, extract_yes_no
-from callwright.flows.speech import join_or
+from callwright.flows.speech import join_and, join_or
 from callwright.tools.registry import ToolRegistry
-from examples.clinic.flow import CLINIC_FLOW, LINES, TASK_INTENTS
+from examples.clinic.flow import (
+    ASK_DOB,
+    ASK_NAME,
+    CLINIC_FLOW,
+    DOMAIN_TERMS,
+    LINES,
+    TASK_INTENTS,
+)
 from examples.clinic.handoff_facts import clinic_facts
 from examples.clinic.scheduling import Offer, Scheduling
 from examples.clinic.tools import ClinicContext, clinic_tools
@@ -196,6 +212,8 @@ class Receptionist(Scheduling):
     async def menu(self, text: str) -> None:
         awaiting = self.state.awaiting
         self.state.awaiting = None
+        if awaiting == "kb_clarify" and await self._clarified(text):
+            return
         answer = extract_yes_no(text)
         intent = task_intent(text)
         if awaiting == "offer_book" and answer is True and intent is None:
@@ -210,10 +228,10 @@ class Receptionist(Scheduling):
             return
         if intent is not None:
             self.state.go(intent)
-            _, ambiguous = fill(self.state, self.flow.node(intent).slots, text, self._slot_ctx)
-            if ambiguous is not None and self.state.verified is not None:
-                self._ask_which(ambiguous)
-                return
+            _, ambiguous = self._fill(text)
+            if ambiguous is not None:
+                self.state.pending["unsure"] = ambiguous
+            self._keep_identity(text)
             await self.advance()
             return
         result = await self.tool("search_knowledge", question=text)
@@ -221,11 +239,72 @@ class Receptionist(Scheduling):
         if found:
             self.say(found)
             return
+        implied = self._implied_task(text)
+        if implied is not None:
+            # Not a question the knowledge base answers, but a doctor, a day or a time: the
+            # task that takes them ("Is Doctor Nguyen free Wednesday morning?").
+            self.state.go(implied)
+            _, ambiguous = self._fill(text)
+            if ambiguous is not None:
+                self.state.pending["unsure"] = ambiguous
+            self._keep_identity(text)
+            await self.advance()
+            return
+        if await self._answer_respelled(text):
+            return
+        topics = (result.result or {}).get("clarify") if result.error is None else None
+        if topics:
+            self.state.pending = {"kb_keys": result.result["keys"], "question": text}
+            self.state.awaiting = "kb_clarify"
+            self.say(f"Are you asking about {join_or([t.lower() for t in topics])}?")
+            return
         self.record("follow_up", {"question": text})
         await self.ctx.emit("follow_up_requested", {"call_id": self.call.call_id, "question": text})
         self.say(LINES["not_sure"])
 
+    async def _answer_respelled(self, text: str) -> bool:
+        """Asks again with misheard terms respelled ("that now" → Aetna), saying which."""
+        vocabulary = [*(d.spoken for d in self.ctx.doctors), *DOMAIN_TERMS]
+        respelled, terms = respell(text, vocabulary)
+        if not terms:
+            return False
+        result = await self.tool("search_knowledge", question=respelled)
+        found = (result.result or {}).get("answer") if result.error is None else None
+        if not found:
+            return False
+        self.say(f"If you mean {join_and(terms)}: {found}")
+        return True
+
+    async def _clarified(self, text: str) -> bool:
+        """Answers the caller's pick after "are you asking about A or B?"; False if no pick."""
+        keys: list[str] = self.state.pending.get("kb_keys", [])
+        choices = [p for p in self.ctx.kb.passages if p.key in keys]
+        index = extract_choice(text, len(choices))
+        picked = choices[index] if index is not None else await self.ctx.kb.pick(text, choices)
+        self.state.pending = {}
+        if picked is None:
+            return False
+        self.say(picked.text)
+        return True
+
     # --- identity ----------------------------------------------------------------------
+
+    def _implied_task(self, text: str) -> str | None:
+        """The task the slots said in `text` imply, if any (see `Flow.implied_node`)."""
+        trial = FlowState(self.state.node)
+        changed, ambiguous = fill(trial, self._task_slots(), text, self._slot_ctx)
+        given = [c for c in changed if c != "reason"]
+        if ambiguous is not None:
+            given.append(ambiguous.slot)
+        return self.flow.implied_node(given)
+
+    def _keep_identity(self, text: str) -> None:
+        """Keeps a name and date of birth said with the request, for the identity check."""
+        if extract(ASK_NAME, text, self._slot_ctx) is not None:
+            self.state.slots["name_text"] = text
+        dob = extract_dob(text, self.ctx.today)
+        if dob is not None:
+            self.state.slots["dob"] = dob
 
     async def verify(self, text: str) -> None:
         state = self.state
@@ -235,16 +314,28 @@ class Receptionist(Scheduling):
         dob = extract_dob(text, self.ctx.today)
         if dob is not None:
             state.slots["dob"] = dob
+        # What the caller adds for the task meanwhile ("...and I'd like Tuesday") is kept.
+        _, ambiguous = fill(state, self._task_slots(), text, self._slot_ctx)
+        if ambiguous is not None:
+            state.pending["unsure"] = ambiguous
+        if name is None and dob is None and state.awaiting in ("name", "dob"):
+            # Not understood: ask narrower, then offer the keypad or a person.
+            spec = ASK_DOB if state.awaiting == "dob" else ASK_NAME
+            self.say(reprompt(spec, state.fail(spec.name), person=LINES["offer_person"]))
+            return
         if "name_text" not in state.slots and "dob" not in state.slots:
-            if not await self._verify_failed():
-                self.say(LINES["verify_again"])
+            state.awaiting = "name"
+            self.say(reprompt(ASK_NAME, state.fail("name"), person=LINES["offer_person"]))
             return
         if "dob" not in state.slots:
+            state.awaiting = "dob"
             self.say(LINES["ask_dob"])
             return
         if "name_text" not in state.slots:
+            state.awaiting = "name"
             self.say(LINES["ask_name"])
             return
+        state.awaiting = None
         result = await self.tool(
             "verify_identity",
             name=state.slots.pop("name_text"),
@@ -255,6 +346,10 @@ class Receptionist(Scheduling):
             self.say(f"Thank you, {result.result['first_name']}.")
             state.node = state.resume or "menu"
             state.resume = None
+            unsure = state.pending.pop("unsure", None)
+            if isinstance(unsure, Ambiguous) and unsure.slot not in state.slots:
+                self._ask_which(unsure)
+                return
             await self.advance()
             return
         if not await self._verify_failed():
@@ -278,7 +373,14 @@ class Receptionist(Scheduling):
             state.resume = node.name
             state.node = "verify"
             state.awaiting = None
-            self.say(LINES["verify"])
+            if "name_text" in state.slots or "dob" in state.slots:
+                await self.verify("")  # said with the request: ask only for what is missing
+            else:
+                self.say(LINES["verify"])
+            return
+        unsure = state.pending.pop("unsure", None)
+        if isinstance(unsure, Ambiguous) and unsure.slot not in state.slots:
+            self._ask_which(unsure)
             return
         if node.name == "menu":
             self.say(LINES["anything_else"])
@@ -310,20 +412,28 @@ class Receptionist(Scheduling):
             await self.advance()
             return
         if awaiting == "doctor_choice":
-            chosen = Directory(list(state.pending["candidates"])).match(text).best
-            index = extract_choice(text, len(state.pending["candidates"]))
+            candidates = list(state.pending["candidates"])
+            chosen = Directory(candidates).match(text).best
+            index = extract_choice(text, len(candidates))
+            answer = extract_yes_no(text)
             if chosen is None and index is not None:
-                chosen = state.pending["candidates"][index]
+                chosen = candidates[index]
+            if chosen is None and len(candidates) == 1 and answer is True:
+                chosen = candidates[0]
             if chosen is not None:
                 state.slots["doctor"] = chosen
             state.awaiting = None
+            state.pending = {}
+            if chosen is None:
+                # "No" or another name: take any other slot said and ask again.
+                fill(state, self._task_slots(), text, self._slot_ctx)
             await self.advance()
             return
         switch = self._switch_to(text)
         if switch is not None:
             verified = state.verified
             self.state = FlowState(switch, verified=verified)
-            fill(self.state, self.flow.node(switch).slots, text, self._slot_ctx)
+            self._fill(text)
             await self.advance()
             return
         offers: list[Offer] = state.pending.get("offers", [])
@@ -333,8 +443,9 @@ class Receptionist(Scheduling):
             state.slots["time"] = TimeSpec(time=time)
             await self.advance()
             return
-        changed, ambiguous = fill(state, node.slots, text, self._slot_ctx)
-        if ambiguous is not None:
+        changed, ambiguous = self._fill(text)
+        changed = [c for c in changed if node.slot(c) is not None]
+        if ambiguous is not None and node.slot(ambiguous.slot) is not None:
             self._ask_which(ambiguous)
             return
         if "date" in changed and "time" not in changed and awaiting == "choice":
@@ -356,7 +467,7 @@ class Receptionist(Scheduling):
             self.say(LINES["what_change"])
             state.awaiting = "change"
         elif not await self._answer_question(text):
-            self.say(self._question())
+            self.say(self._repair())
 
     def _switch_to(self, text: str) -> str | None:
         """Another task the caller now asks for ("actually, cancel it instead"), if any."""
@@ -381,6 +492,21 @@ class Receptionist(Scheduling):
         self.say(self._question())
         return True
 
+    def _repair(self) -> str:
+        """A narrower question for the slot whose answer was not understood."""
+        state = self.state
+        spec = None
+        if state.awaiting not in ("choice", "confirm", "change"):
+            spec = self.flow.node(state.node).slot(state.awaiting or "") or state.missing(
+                self.flow.node(state.node)
+            )
+        if spec is None:
+            return self._question()
+        narrower = ""
+        if spec.name == "doctor":
+            narrower = f"Which doctor: {join_or([d.spoken for d in self.ctx.doctors])}?"
+        return reprompt(spec, state.fail(spec.name), narrower, LINES["offer_person"])
+
     def _question(self) -> str:
         """The question the caller still has to answer."""
         state = self.state
@@ -396,11 +522,22 @@ class Receptionist(Scheduling):
             return missing.ask
         return LINES["anything_else"]
 
+    def _fill(self, text: str) -> tuple[list[str], Ambiguous | None]:
+        """Keeps every task slot the caller gave, whichever node the call is in."""
+        return fill(self.state, self._task_slots(), text, self._slot_ctx)
+
+    def _task_slots(self) -> tuple[SlotSpec, ...]:
+        # The identity slots are read by `verify`, which checks them with a tool.
+        return tuple(s for s in self.flow.all_slots() if s.name not in ("name", "dob"))
+
     def _ask_which(self, ambiguous: Ambiguous) -> None:
         names = [c.spoken for c in ambiguous.candidates]
         self.state.pending = {"candidates": ambiguous.candidates}
         self.state.awaiting = "doctor_choice"
-        self.say(f"Did you mean {join_or(names)}?")
+        if len(names) == 1:
+            self.say(f"{names[0]}, is that right?")
+        else:
+            self.say(f"Did you mean {join_or(names)}?")
 
     def _back_to_menu(self, line: str) -> None:
         verified = self.state.verified

@@ -145,7 +145,9 @@ class Scheduling:
     def _confirm_booking(self) -> None:
         doctor = self.state.slots["doctor"]
         self.state.awaiting = "confirm"
-        self.say(f"So that's {doctor.spoken} on {self._when_text()}. Shall I book it?")
+        reason = self.state.slots.get("reason")
+        purpose = f", for {reason}" if reason else ""
+        self.say(f"So that's {doctor.spoken} on {self._when_text()}{purpose}. Shall I book it?")
 
     def _confirm_reschedule(self) -> None:
         current: Appointment = self.state.slots["appointment"]
@@ -177,6 +179,8 @@ class Scheduling:
                 "time": slots["time"].time.isoformat("minutes"),
             }
             if state.node == "book":
+                if slots.get("reason"):
+                    when["reason"] = slots["reason"]
                 result = await self.tool("book_appointment", doctor=slots["doctor"].key, **when)
                 done = f"You're all set with {slots['doctor'].spoken} on {self._when_text()}."
             else:

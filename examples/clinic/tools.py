@@ -208,10 +208,17 @@ def clinic_tools(ctx: ClinicContext) -> ToolRegistry:
         return cancelled.to_dict()
 
     async def search_knowledge(question: str) -> dict[str, Any]:
-        answer = await ctx.kb.answer(question)
-        if answer is None:
-            return {"answer": None, "note": "not in the knowledge base: offer a follow-up"}
-        return {"answer": answer.passage.text, "confidence": answer.confidence}
+        verdict = await ctx.kb.judge(question)
+        if verdict.answer is not None:
+            return {"answer": verdict.answer.passage.text, "confidence": verdict.answer.confidence}
+        if verdict.choices:
+            return {
+                "answer": None,
+                "clarify": [p.title for p in verdict.choices],
+                "keys": [p.key for p in verdict.choices],
+                "note": "unsure which topic: ask the caller which one they mean",
+            }
+        return {"answer": None, "note": "not in the knowledge base: offer a follow-up"}
 
     async def transfer_to_front_desk(reason: str = "") -> dict[str, Any]:
         await ctx.emit("transfer_requested", {"call_id": ctx.call_id, "reason": reason})
