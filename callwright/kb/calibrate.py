@@ -3,7 +3,7 @@
     python -m callwright.kb.calibrate KNOWLEDGE_DIR LABELS.tsv [--generic w1,w2] [--write OUT]
 
 LABELS.tsv holds one caller question per line, a tab, and the key of the passage that answers
-it ("clinic/address") or "-" when the knowledge base does not answer it; "#" starts a comment.
+it ("visits/address") or "-" when the knowledge base does not answer it; "#" starts a comment.
 
 The answer threshold maximises the questions handled right: in-scope ones answered from the
 right passage, out-of-scope ones not answered (a wrong answer counts double: it misleads the

