@@ -270,6 +270,15 @@ class AccessStore:
             ),
         )
 
+    async def count_audit(self, action: str, actor: str, actor_kind: str, since: float) -> int:
+        """How many entries of this action by this actor since then."""
+        rows = await self._store.sql_fetch(
+            "SELECT COUNT(*) AS n FROM access_audit"
+            " WHERE action = ? AND actor = ? AND actor_kind = ? AND at >= ?",
+            (action, actor, actor_kind, since),
+        )
+        return int(rows[0]["n"])
+
     async def audit_entries(
         self,
         limit: int = 200,
