@@ -45,7 +45,10 @@ _KEY_RE = re.compile(r"cwk_([0-9a-f]{16})_([A-Za-z0-9_-]{20,100})")
 _RECORDING_RE = re.compile(r"/v1/calls/[^/]+/recording\.wav")
 # Platform routes: authenticated by the platform's signature or a stream token, never here.
 PLATFORM_PREFIXES = ("/v1/twilio/", "/v1/telnyx/")
-OPEN_PATHS = frozenset({"/healthz", "/signin", "/v1/auth/signin", "/favicon.ico"})
+# Health probes stay open for load balancers and orchestrators (/readyz, /livez: graceful drain).
+OPEN_PATHS = frozenset(
+    {"/healthz", "/readyz", "/livez", "/signin", "/v1/auth/signin", "/favicon.ico"}
+)
 OPEN_PREFIXES = ("/static/",)
 
 _hasher = PasswordHasher()
