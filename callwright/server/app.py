@@ -24,10 +24,9 @@ from callwright.server.audit import register as register_audit
 from callwright.server.auth import AUTHENTICATOR, Authenticator, auth_middleware
 from callwright.server.console import register as register_console
 from callwright.server.guard import GUARD, Guard, add_security_headers, guard_middleware
-from callwright.server.outbound import OutboundGate
+from callwright.server.outbound import OUTBOUND, OutboundGate
 from callwright.server.pages import add_page_routes
 from callwright.server.signin import register as register_signin
-from callwright.server.telephony import OUTBOUND
 from callwright.server.telephony import register as register_telephony
 from callwright.store.access import AccessStore, SqlStore
 from callwright.telephony.settings import TelephonySettings

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
@@ -23,6 +25,10 @@ from callwright.server.guard import GUARD
 log = logging.getLogger(__name__)
 
 MAX_LIMIT = 1000
+# The dashboard re-reads the calls list every 15 s: the same list read by the same credential
+# is recorded once per this many seconds, so the log says who looked without drowning in polls.
+REPEAT_S = 600.0
+MAX_REMEMBERED = 10_000
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -42,9 +48,7 @@ def _action(request: web.Request) -> tuple[str, str | None] | None:
         return "call.read", call_id
     if canonical == "/v1/calls":
         return "calls.export", request.query_string or None
-    if canonical == "/v1/kpis":
-        return "kpis.read", request.query_string or None
-    if canonical == "/v1/audit":
+        # KPIs are aggregates without personal data: not audited.    if canonical == "/v1/audit":
         return "audit.read", None
     return None
 
@@ -62,13 +66,39 @@ async def record(
         log.exception("could not write the audit entry %s %s by %s", action, target, actor)
 
 
+class RepeatFilter:
+    """Remembers recent (actor, action, target) list reads, bounded in memory."""
+
+    def __init__(self) -> None:
+        self._seen: OrderedDict[tuple[str, str, str | None], float] = OrderedDict()
+
+    def fresh(self, key: tuple[str, str, str | None], now: float | None = None) -> bool:
+        """True if `key` was not recorded in the last REPEAT_S seconds (and notes it now)."""
+        now = time.monotonic() if now is None else now
+        last = self._seen.get(key)
+        if last is not None and now - last < REPEAT_S:
+            return False
+        self._seen[key] = now
+        self._seen.move_to_end(key)
+        while len(self._seen) > MAX_REMEMBERED:
+            self._seen.popitem(last=False)
+        return True
+
+
+REPEATS = web.AppKey("audit_repeats", RepeatFilter)
+
+
 @web.middleware
 async def audit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     response = await handler(request)
     if response.status < 400:
         found = _action(request)
         if found is not None:
-            await record(request, found[0], found[1])
+            action, target = found
+            principal = principal_of(request)
+            actor = f"{principal.kind}:{principal.name}" if principal else "anonymous"
+            if action != "calls.export" or request.app[REPEATS].fresh((actor, action, target)):
+                await record(request, action, target)
     return response
 
 
@@ -89,4 +119,5 @@ async def list_audit(request: web.Request) -> web.Response:
 
 
 def register(app: web.Application) -> None:
+    app[REPEATS] = RepeatFilter()
     app.router.add_get("/v1/audit", list_audit)

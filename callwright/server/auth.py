@@ -31,7 +31,6 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from callwright.config import SecuritySettings
-from callwright.server.limits import SlidingWindow
 from callwright.store.access import ROLES, AccessStore, ApiKey, Role
 
 log = logging.getLogger(__name__)
@@ -46,9 +45,9 @@ _KEY_RE = re.compile(r"cwk_([0-9a-f]{16})_([A-Za-z0-9_-]{20,100})")
 _RECORDING_RE = re.compile(r"/v1/calls/[^/]+/recording\.wav")
 # Platform routes: authenticated by the platform's signature or a stream token, never here.
 PLATFORM_PREFIXES = ("/v1/twilio/", "/v1/telnyx/")
-# The probes (/livez, /readyz) are open: load balancers and Kubernetes carry no credential.
+# Health probes stay open for load balancers and orchestrators (/readyz, /livez: graceful drain).
 OPEN_PATHS = frozenset(
-    {"/healthz", "/livez", "/readyz", "/signin", "/v1/auth/signin", "/favicon.ico"}
+    {"/healthz", "/readyz", "/livez", "/signin", "/v1/auth/signin", "/favicon.ico"}
 )
 OPEN_PREFIXES = ("/static/",)
 
@@ -143,10 +142,6 @@ class Authenticator:
     def __init__(self, access: AccessStore, settings: SecuritySettings) -> None:
         self.access = access
         self.settings = settings
-        self._by_name = SlidingWindow(settings.login_failures_per_name, settings.login_window_s)
-        self._by_address = SlidingWindow(
-            settings.login_failures_per_address, settings.login_window_s
-        )
 
     async def principal(self, request: web.Request) -> Principal | None:
         header = request.headers.get("Authorization", "")
@@ -173,23 +168,35 @@ class Authenticator:
             return None
         return Principal("api_key", key.key_id, key.role, key.name)
 
-    def refused_for(self, name: str, address: str) -> float | None:
-        """Seconds to wait if this name or address failed too often, else None."""
-        waits = [self._by_name.retry_after(name.lower()), self._by_address.retry_after(address)]
-        known = [w for w in waits if w is not None]
-        return max(known) if known else None
+    async def refused_for(self, name: str, address: str) -> float | None:
+        """Seconds to wait if this name or address failed too often, else None.
+
+        The failures are counted in the store, so the limits hold across every worker.
+        """
+        window = self.settings.login_window_s
+        since = time.time() - window
+        waits: list[float] = []
+        limits = (
+            (f"name:{name.lower()}", self.settings.login_failures_per_name),
+            (f"address:{address}", self.settings.login_failures_per_address),
+        )
+        for key, limit in limits:
+            count, oldest = await self.access.login_failures(key, since)
+            if count >= limit and oldest is not None:
+                waits.append(max(1.0, oldest + window - time.time()))
+        return max(waits) if waits else None
 
     async def sign_in(self, name: str, password: str, address: str) -> str | None:
         """A new session token for a correct name and password, else None (failure counted)."""
         user = await self.access.get_user(name)
         if await password_matches(user.password_hash if user else None, password) and user:
-            self._by_name.clear(name.lower())
+            await self.access.clear_login_failures(f"name:{name.lower()}")
             token = secrets.token_urlsafe(32)
             expires = time.time() + self.settings.session_hours * 3600
             await self.access.add_session(digest(token), user.name, expires)
             return token
-        self._by_name.add(name.lower())
-        self._by_address.add(address)
+        keys = [f"name:{name.lower()}", f"address:{address}"]
+        await self.access.add_login_failure(keys, self.settings.login_window_s)
         return None
 
     async def sign_out(self, request: web.Request) -> None:

@@ -8,10 +8,16 @@ A deny always wins over an allow.
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from dataclasses import dataclass
 
+from aiohttp import web
+
 from callwright.config import SecuritySettings
+from callwright.server.audit import record
+from callwright.server.auth import AUTHENTICATOR, principal_of
 from callwright.server.limits import SlidingWindow
 
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -67,3 +73,35 @@ class OutboundGate:
     def __init__(self, settings: SecuritySettings) -> None:
         self.policy = DestinationPolicy.from_settings(settings)
         self.limits = SlidingWindow(settings.outbound_per_hour, 3600.0)
+
+
+OUTBOUND = web.AppKey("outbound", OutboundGate)
+
+
+def outbound_error(status: int, code: str, message: str) -> web.HTTPError:
+    error_class = {400: web.HTTPBadRequest, 403: web.HTTPForbidden, 429: web.HTTPTooManyRequests}
+    return error_class[status](
+        text=json.dumps({"error": code, "message": message}), content_type="application/json"
+    )
+
+
+async def admit_outbound(request: web.Request, to: str) -> None:
+    """Raises 403 for a refused destination, 429 past the credential's hourly limit.
+
+    The limit counts this credential's calls in the audit log (every worker's), plus this
+    worker's own window, which also covers requests racing each other here.
+    """
+    gate = request.app[OUTBOUND]
+    refusal = gate.policy.refusal(to)
+    if refusal is not None:
+        await record(request, "outbound.refused", to, reason=refusal)
+        raise outbound_error(403, "destination_refused", refusal)
+    principal = principal_of(request)
+    name, kind = (principal.name, principal.kind) if principal else ("anonymous", "anonymous")
+    access = request.app[AUTHENTICATOR].access
+    placed = await access.count_audit("outbound.place", name, kind, since=time.time() - 3600)
+    who = f"{kind}:{name}"
+    if placed >= gate.limits.limit or gate.limits.retry_after(who) is not None:
+        await record(request, "outbound.refused", to, reason="rate limit")
+        raise outbound_error(429, "rate_limited", "too many outbound calls; try again later")
+    gate.limits.add(who)

@@ -65,7 +65,7 @@ async def sign_in(request: web.Request) -> web.Response:
         return _error(400, "bad_request", "a name of 1 to 60 characters is required")
     auth = request.app[AUTHENTICATOR]
     address = request.app[GUARD].client_address(request)
-    wait = auth.refused_for(name, address)
+    wait = await auth.refused_for(name, address)
     if wait is not None:
         await record(request, "signin.refused", None, reason="too many failures")
         return _error(

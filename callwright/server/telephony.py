@@ -30,9 +30,8 @@ from callwright.agent.stack import AgentStack
 from callwright.core.responder import CallInfo
 from callwright.server.admission import ADMISSION, BUSY_LINE, Admission, record_rejection
 from callwright.server.audit import record
-from callwright.server.auth import principal_of
 from callwright.server.guard import GUARD
-from callwright.server.outbound import OutboundGate
+from callwright.server.outbound import admit_outbound, outbound_error
 from callwright.server.signin import read_json_object
 from callwright.telephony import twiml
 from callwright.telephony.calls import TelephonyCalls
@@ -72,7 +71,6 @@ class Telephony:
 
 
 TELEPHONY = web.AppKey("telephony", Telephony)
-OUTBOUND = web.AppKey("outbound", OutboundGate)
 
 
 def register(app: web.Application, stack: AgentStack, settings: TelephonySettings) -> None:
@@ -349,18 +347,7 @@ async def place_outbound_call(request: web.Request) -> web.Response:
     parameters = body.get("parameters") or {}
     if not isinstance(to, str) or not isinstance(from_, str) or not isinstance(parameters, dict):
         raise _outbound_error(400, "bad_request", '"to" and "from" (strings) are required')
-    gate = request.app[OUTBOUND]
-    refusal = gate.policy.refusal(to)
-    if refusal is not None:
-        await record(request, "outbound.refused", to, reason=refusal)
-        raise _outbound_error(403, "destination_refused", refusal)
-    principal = principal_of(request)
-    who = f"{principal.kind}:{principal.name}" if principal else "anonymous"
-    wait = gate.limits.retry_after(who)
-    if wait is not None:
-        await record(request, "outbound.refused", to, reason="rate limit")
-        raise _outbound_error(429, "rate_limited", "too many outbound calls; try again later")
-    gate.limits.add(who)
+    await admit_outbound(request, to)  # the destination policy and the rate limit
     params = {str(k): str(v) for k, v in parameters.items()} | {"caller": to}
     pending = tel.calls.expect("twilio", "outbound", caller=to, parameters=params)
     token = tel.tokens.issue(pending.ref, tel.settings.outbound_token_ttl_s)
@@ -383,10 +370,7 @@ async def place_outbound_call(request: web.Request) -> web.Response:
 
 
 def _outbound_error(status: int, code: str, message: str) -> web.HTTPError:
-    error_class = {400: web.HTTPBadRequest, 403: web.HTTPForbidden, 429: web.HTTPTooManyRequests}
-    return error_class[status](
-        text=json.dumps({"error": code, "message": message}), content_type="application/json"
-    )
+    return outbound_error(status, code, message)
 
 
 async def _shutdown(app: web.Application) -> None:

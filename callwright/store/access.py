@@ -187,6 +187,30 @@ class AccessStore:
             (time.time(), user_name),
         )
 
+    # --- failed sign-ins -------------------------------------------------------------------
+
+    async def add_login_failure(self, keys: list[str], window_s: float) -> None:
+        """Counts a failed sign-in against each key, forgetting failures older than the window."""
+        now = time.time()
+        await self._store.sql_execute("DELETE FROM login_failures WHERE at < ?", (now - window_s,))
+        for key in keys:
+            await self._store.sql_execute(
+                "INSERT INTO login_failures (failure_id, failure_key, at) VALUES (?, ?, ?)",
+                (uuid.uuid4().hex, key, now),
+            )
+
+    async def login_failures(self, key: str, since: float) -> tuple[int, float | None]:
+        """How many failures `key` had since then, and when the oldest of them was."""
+        rows = await self._store.sql_fetch(
+            "SELECT COUNT(*) AS n, MIN(at) AS oldest FROM login_failures"
+            " WHERE failure_key = ? AND at >= ?",
+            (key, since),
+        )
+        return int(rows[0]["n"]), rows[0]["oldest"]
+
+    async def clear_login_failures(self, key: str) -> None:
+        await self._store.sql_execute("DELETE FROM login_failures WHERE failure_key = ?", (key,))
+
     # --- API keys --------------------------------------------------------------------------
 
     async def add_key(self, key: ApiKey) -> None:
@@ -245,6 +269,15 @@ class AccessStore:
                 json.dumps(detail or {}, default=str),
             ),
         )
+
+    async def count_audit(self, action: str, actor: str, actor_kind: str, since: float) -> int:
+        """How many entries of this action by this actor since then."""
+        rows = await self._store.sql_fetch(
+            "SELECT COUNT(*) AS n FROM access_audit"
+            " WHERE action = ? AND actor = ? AND actor_kind = ? AND at >= ?",
+            (action, actor, actor_kind, since),
+        )
+        return int(rows[0]["n"])
 
     async def audit_entries(
         self,

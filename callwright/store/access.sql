@@ -43,3 +43,14 @@ CREATE TABLE IF NOT EXISTS access_audit (
 );
 
 CREATE INDEX IF NOT EXISTS access_audit_at_idx ON access_audit (at);
+
+-- Failed sign-ins, per key ("name:<lower-cased name>" or "address:<ip>"), shared by every
+-- worker so the limits hold across a cluster. Rows older than the window are deleted as new
+-- ones arrive.
+CREATE TABLE IF NOT EXISTS login_failures (
+    failure_id TEXT NOT NULL PRIMARY KEY,
+    failure_key TEXT NOT NULL,
+    at DOUBLE PRECISION NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS login_failures_key_idx ON login_failures (failure_key, at);

@@ -92,3 +92,20 @@ async def test_audit_log_is_append_only(store: AnyStore) -> None:
         except Exception as exc:
             assert "append-only" in str(exc)
     assert [e.actor for e in await access.audit_entries()] == ["bob", "ann"]
+
+
+async def test_login_failures_are_counted_in_a_window(store: AnyStore) -> None:
+    access = await AccessStore.open(store)
+    start = time.time()
+    await access.add_login_failure(["name:ann", "address:10.0.0.1"], window_s=60)
+    await access.add_login_failure(["name:ann"], window_s=60)
+    count, oldest = await access.login_failures("name:ann", start - 1)
+    assert count == 2 and oldest is not None and start - 1 <= oldest <= time.time()
+    assert (await access.login_failures("address:10.0.0.1", start - 1))[0] == 1
+    assert (await access.login_failures("name:ann", time.time() + 1))[0] == 0  # outside
+    await access.clear_login_failures("name:ann")
+    assert (await access.login_failures("name:ann", start - 1))[0] == 0
+    # A new failure forgets those older than its window.
+    await asyncio.sleep(0.05)
+    await access.add_login_failure(["name:bob"], window_s=0.01)
+    assert (await access.login_failures("address:10.0.0.1", 0))[0] == 0

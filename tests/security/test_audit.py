@@ -70,6 +70,16 @@ async def test_a_failed_sign_in_keeps_no_unknown_name(server: Server) -> None:
     assert typed not in str(await _entries(server))
 
 
+async def test_polling_the_calls_list_is_recorded_once(server: Server) -> None:
+    """The dashboard re-reads the list every 15 s: one entry per credential and query."""
+    async with aiohttp.ClientSession(headers=ADMIN_HEADERS) as http:
+        for query in ("limit=5", "limit=5", "limit=5", "status=ended"):
+            async with http.get(f"{server.base}/v1/calls?{query}") as response:
+                assert response.status == 200
+    exports = await _entries(server, action="calls.export")
+    assert sorted(str(e["target"]) for e in exports) == ["limit=5", "status=ended"]
+
+
 async def test_only_admins_read_the_audit_log(server: Server) -> None:
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         body = {"name": "Dana", "password": OPERATOR_PASSWORD}  # a supervisor

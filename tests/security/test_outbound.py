@@ -109,6 +109,20 @@ async def test_per_key_rate_limit(stack: AgentStack, tmp_path: Path) -> None:
             assert len(rest.creates()) == 2
 
 
+async def test_the_rate_limit_holds_across_workers(stack: AgentStack, tmp_path: Path) -> None:
+    """Two workers on one database: calls placed through either count against the key."""
+    settings = SecuritySettings(outbound_per_hour=2)
+    async with fake_twilio() as rest:
+        telephony = rest_settings(rest.url)
+        async with (
+            secure_server(stack, tmp_path, settings, telephony) as one,
+            secure_server(stack, tmp_path, settings, telephony) as two,
+        ):
+            statuses = [(await _post(s.base, BODY))[0] for s in (one, two, one, two)]
+            assert statuses == [201, 201, 429, 429]
+            assert len(rest.creates()) == 2
+
+
 async def test_urls_come_from_the_public_base_url(stack: AgentStack, tmp_path: Path) -> None:
     """A forged X-Forwarded-Host cannot point the call's stream or callbacks elsewhere."""
     async with fake_twilio() as rest:

@@ -150,3 +150,17 @@ def test_secure_settings_read_from_the_environment() -> None:
         metrics_token="scrape",
     )
     assert settings == expected
+
+
+async def test_the_limits_hold_across_workers(stack: AgentStack, tmp_path: Path) -> None:
+    """Two workers on one database: failures on one count on the other."""
+    settings = SecuritySettings(login_failures_per_name=2, login_failures_per_address=100)
+    async with (
+        secure_server(stack, tmp_path, settings) as one,
+        secure_server(stack, tmp_path, settings) as two,
+        aiohttp.ClientSession() as http,
+    ):
+        assert (await _sign_in(http, one.base, "Dana", "guess")).status == 401
+        assert (await _sign_in(http, two.base, "Dana", "guess")).status == 401
+        assert (await _sign_in(http, one.base, "Dana", OPERATOR_PASSWORD)).status == 429
+        assert (await _sign_in(http, two.base, "Dana", OPERATOR_PASSWORD)).status == 429

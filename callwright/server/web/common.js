@@ -149,4 +149,16 @@ export function setActiveNav(name) {
   for (const a of document.querySelectorAll(".topbar nav a")) {
     a.classList.toggle("active", a.dataset.nav === name);
   }
+  wireSignOut();
+}
+
+/** The top bar's "Sign out": revokes the session on the server, then shows the sign-in page. */
+function wireSignOut() {
+  const button = document.getElementById("operator-signout");
+  if (!button || button.dataset.wired) return;
+  button.dataset.wired = "1";
+  button.addEventListener("click", async () => {
+    await fetch("/v1/auth/signout", { method: "POST" }).catch(() => {});
+    location.assign("/signin");
+  });
 }

@@ -1,0 +1,32 @@
+"""The dashboard's sign-in and sign-out, in a real browser."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from tests.browser import chromium, console_errors, screenshot
+from tests.conftest import OPERATOR_PASSWORD
+from tests.security.conftest import Server
+
+
+async def test_sign_in_to_the_dashboard_and_out_again(server: Server) -> None:
+    async with chromium(signed_in=False) as browser:
+        page = await browser.new_page()
+        errors = console_errors(page)
+        await page.goto(f"{server.base}/talk")
+        assert unquote(page.url) == f"{server.base}/signin?next=/talk"
+        await screenshot(page, "sign-in")
+        await page.fill("#name", "Vic")  # a viewer
+        await page.fill("#password", OPERATOR_PASSWORD)
+        await page.click("#signin")
+        await page.wait_for_url(f"{server.base}/talk")
+        cookies = {c["name"]: c for c in await browser.cookies()}
+        assert cookies["cw_session"]["httpOnly"] and cookies["cw_session"]["sameSite"] == "Strict"
+
+        await page.goto(f"{server.base}/dashboard")
+        await page.wait_for_selector("body[data-loaded=true]")
+        await page.click("#operator-signout")
+        await page.wait_for_url(f"{server.base}/signin")
+        await page.goto(f"{server.base}/dashboard")
+        assert unquote(page.url) == f"{server.base}/signin?next=/dashboard"
+        assert errors == []
