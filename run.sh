@@ -14,6 +14,10 @@ STAMP="$VENV/.callwright-setup"
 apt_install() {
     local missing=()
     command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
+    # Caller voices of the eval suite: flite, and Festival with its HTS voice.
+    command -v flite >/dev/null 2>&1 || missing+=(flite)
+    command -v text2wave >/dev/null 2>&1 || missing+=(festival)
+    [ -d /usr/share/festival/voices/us/cmu_us_slt_arctic_hts ] || missing+=(festvox-us-slt-hts)
     # PostgreSQL server binaries: the store contract tests start a throwaway cluster.
     compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
     # Headless Chromium for the browser tests (Playwright drives it; it never downloads a browser).
