@@ -1,4 +1,5 @@
-"""Command line: `callwright serve` runs the server, `callwright call` places a simulated call."""
+"""Command line: `callwright serve` runs the server, `callwright call` places a simulated call,
+`callwright eval` runs a spoken scenario suite."""
 
 from __future__ import annotations
 
@@ -36,6 +37,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     call.add_argument("--voice", default="en-us", help="espeak-ng voice of the caller")
     call.add_argument("--no-transcribe", action="store_true", help="skip transcribing the agent")
 
+    from callwright.evals import cli as eval_cli
+
+    eval_cli.add_arguments(sub.add_parser("eval", help="run a spoken scenario suite"))
+
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=os.environ.get("CALLWRIGHT_LOG_LEVEL", "INFO"),
@@ -43,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command == "serve":
         return _serve(args)
+    if args.command == "eval":
+        return eval_cli.main(args)
     return asyncio.run(_call(args))
 
 

@@ -159,7 +159,10 @@ class CallerSimulator:
         return await self._call(play, hang_up)
 
     async def converse(
-        self, next_line: Callable[[], Awaitable[ScriptLine | None]], hang_up: bool = True
+        self,
+        next_line: Callable[[], Awaitable[ScriptLine | None]],
+        hang_up: bool = True,
+        wait_for_reply: bool = True,
     ) -> CallReport:
         """Runs a call whose caller decides each line once the agent's reply has ended.
 
@@ -167,11 +170,14 @@ class CallerSimulator:
             next_line: asked for the caller's next line after each reply (the greeting
                 first); None ends the script.
             hang_up: as in `run`.
+            wait_for_reply: False asks for the next line as soon as the agent's reply has
+                started (a caller who talks over it uses `barge_in_after_ms`).
         """
 
         async def play() -> None:
             while not self._ended.is_set():
-                await self._wait(self._turn_end)
+                if wait_for_reply:
+                    await self._wait(self._turn_end)
                 line = await next_line()
                 if line is None:
                     break

@@ -156,6 +156,7 @@ class TwilioCallerSimulator:
         self.noise = noise
         self.network = network
         self.echo = echo
+        self._wait_for_reply = True
         self.sample_rate = RATE
         self.report = PhoneCallReport(call_sid=new_sid("CA"), stream_sid=new_sid("MZ"))
         self._speech: asyncio.Queue[tuple[np.ndarray, TurnReport | None]] = asyncio.Queue()
@@ -172,13 +173,18 @@ class TwilioCallerSimulator:
         self._outbox: list[str] = []
 
     async def run(
-        self, script: Sequence[ScriptLine | KeyPresses] | NextLine, hang_up: bool = True
+        self,
+        script: Sequence[ScriptLine | KeyPresses] | NextLine,
+        hang_up: bool = True,
+        wait_for_reply: bool = True,
     ) -> PhoneCallReport:
         """Calls, plays the script, then hangs up (`hang_up=False`: waits for the agent to).
 
         `script` is the lines in order, or a function asked for the caller's next line once
-        the agent's reply has ended (the greeting first); it returns None to end.
+        the agent's reply has ended (the greeting first; with `wait_for_reply=False`, as soon
+        as the reply has started, for a caller who talks over it); it returns None to end.
         """
+        self._wait_for_reply = wait_for_reply
         lines = script if callable(script) else [(x, await self._prepare(x)) for x in script]
         async with aiohttp.ClientSession() as http:
             url = f"{self.base_url}/v1/twilio/incoming"
@@ -239,7 +245,8 @@ class TwilioCallerSimulator:
 
     async def _converse(self, ws: aiohttp.ClientWebSocketResponse, next_line: NextLine) -> None:
         while not self._ended.is_set():
-            await self._wait_reply_end()
+            if self._wait_for_reply:
+                await self._wait_reply_end()
             line = await next_line()
             if line is None or not await self._play_line(ws, line, await self._prepare(line)):
                 return

@@ -36,7 +36,8 @@ SPEECH_LEVEL_DBFS = -20.0
 class CallerVoice(Protocol):
     """Speaks a caller's line as int16 mono samples at `SAMPLE_RATE`."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     async def speak(self, text: str) -> np.ndarray:
         """The line's audio, trimmed of leading and trailing silence, at `SPEECH_LEVEL_DBFS`."""
