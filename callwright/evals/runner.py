@@ -230,11 +230,11 @@ class EvalRunner:
             echo = EchoPath(cond.echo_gain, cond.echo_delay_ms, rate) if cond.echo_gain else None
             sim = TwilioCallerSimulator(f"http://127.0.0.1:{port}", voice, self._token,
                                         turn_timeout_s=timeout, noise=noise, network=network,
-                                        echo=echo)  # fmt: skip
+                                        echo=echo, trim=False)  # fmt: skip
         else:
             sim = CallerSimulator(f"ws://127.0.0.1:{port}/v1/ws", voice, turn_timeout_s=timeout,
                                   echo_gain=cond.echo_gain, echo_delay_ms=cond.echo_delay_ms,
-                                  noise=noise, network=network)  # fmt: skip
+                                  noise=noise, network=network, trim=False)  # fmt: skip
         ear = _AgentEar(self.stack, sim, twilio)
         caller = self._caller(scenario)
         texts = [x.say for x in scenario.lines]

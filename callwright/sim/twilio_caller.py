@@ -144,6 +144,7 @@ class TwilioCallerSimulator:
         noise: NoiseSource | None = None,
         network: FrameNetwork[str] | None = None,
         echo: EchoPath | None = None,
+        trim: bool = True,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.voice = voice
@@ -156,6 +157,7 @@ class TwilioCallerSimulator:
         self.noise = noise
         self.network = network
         self.echo = echo
+        self.trim = trim  # as in CallerSimulator
         self._wait_for_reply = True
         self.sample_rate = RATE
         self.report = PhoneCallReport(call_sid=new_sid("CA"), stream_sid=new_sid("MZ"))
@@ -258,7 +260,7 @@ class TwilioCallerSimulator:
         for text in (p for p in line.text.split("|") if p.strip()):
             chunks = [c async for c in self.voice.synthesize(text)]
             audio = resample(np.concatenate(chunks), self.voice.sample_rate, RATE)
-            start, end = speech_bounds(audio, RATE)
+            start, end = speech_bounds(audio, RATE) if self.trim else (0, audio.size)
             parts.append(audio[start:end])
         gap = np.zeros(int(line.pause_ms * RATE / 1000), dtype=np.int16)
         joined: list[np.ndarray] = []
