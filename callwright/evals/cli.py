@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", type=Path, help="a scenario file or a folder of them")
     parser.add_argument("--agent", help="MODULE:FUNCTION, an async function (data_dir) -> "
                         "responder factory; default: the built-in agent")  # fmt: skip
-    parser.add_argument("--transport", choices=["twilio", "ws"], default="twilio")
+    parser.add_argument("--transport", choices=["ws", "twilio"], default="ws",
+                        help="for conditions other than phone and lossy (Twilio)")  # fmt: skip
     parser.add_argument("--conditions", help="comma-separated; default: each scenario's own")
     parser.add_argument("--parallel", type=int, default=2, help="calls at once (default 2)")
     parser.add_argument("--subset", help="only scenarios with this tag (e.g. fast)")

@@ -37,7 +37,6 @@ from callwright.sim.conditions import (
     NoiseSource,
     condition,
     insert_pause,
-    phone_line,
 )
 from callwright.sim.twilio_caller import KeyPresses, TwilioCallerSimulator
 from callwright.sim.voices import CallerVoice, VoiceAsTts, parse_voice
@@ -53,7 +52,9 @@ class EvalOptions:
     """How a suite runs.
 
     Attributes:
-        transport: "twilio" (phone protocol, µ-law 8 kHz) or "ws" (native WebSocket, 16 kHz).
+        transport: "ws" (native WebSocket, 16 kHz) or "twilio" (phone protocol, µ-law
+            8 kHz) for the conditions that do not choose: phone-band ones ("phone", "lossy")
+            always call over Twilio's protocol.
         parallel: pairs at once.
         work_dir: per-pair agent data and the calls' WAV recordings go here.
         turn_timeout_s: how long the caller waits for the agent at each step.
@@ -61,7 +62,7 @@ class EvalOptions:
         llm_caller: persona scenarios are played by the LLM in CALLWRIGHT_LLM_BASE_URL.
     """
 
-    transport: str = "twilio"
+    transport: str = "ws"
     parallel: int = 2
     work_dir: Path = Path("eval-out")
     turn_timeout_s: float = 15.0
@@ -161,8 +162,8 @@ class EvalRunner:
     async def run_pair(self, scenario: Scenario, cond_name: str) -> PairResult:
         """One call; any failure of the machinery is a failed pair with the reason."""
         started = time.monotonic()
-        result = PairResult(scenario.name, cond_name, scenario.voice, self.options.transport,
-                            False, [])  # fmt: skip
+        transport = "twilio" if condition(cond_name).phone_band else self.options.transport
+        result = PairResult(scenario.name, cond_name, scenario.voice, transport, False, [])
         folder = self.options.work_dir / "pairs" / result.key.replace("@", "--")
         folder.mkdir(parents=True, exist_ok=True)
         agent = await self.build_agent(folder)
@@ -216,9 +217,9 @@ class EvalRunner:
     async def _call(
         self, scenario: Scenario, cond: Condition, port: int
     ) -> tuple[CallDetail, CallReport]:
-        twilio = self.options.transport == "twilio"
-        shape = phone_line if cond.phone_band and not twilio else None
-        voice = VoiceAsTts(self._voice(scenario.voice), shape)
+        # A phone-band condition is a phone call: Twilio's protocol carries µ-law 8 kHz.
+        twilio = self.options.transport == "twilio" or cond.phone_band
+        voice = VoiceAsTts(self._voice(scenario.voice))
         rate = 8000 if twilio else 16000
         noise = NoiseSource(cond.snr_db, cond.seed, rate) if cond.snr_db is not None else None
         network: FrameNetwork[Any] | None = None

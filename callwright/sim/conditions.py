@@ -30,8 +30,8 @@ class Condition:
     Attributes:
         name: its id in scenario files and reports.
         description: one line for reports and docs.
-        phone_band: the caller's audio goes through an 8 kHz µ-law line (always so on the
-            Twilio transport, which carries µ-law).
+        phone_band: the call is a phone call: Twilio's Media Streams protocol, µ-law 8 kHz
+            (`phone_line` does the same to a clip).
         snr_db: continuous background noise at this ratio to the caller's speech level.
         loss: share of 20 ms frames lost on the way (concealed as silence where the protocol
             has no sequence numbers).
