@@ -185,3 +185,43 @@ def test_spoken_dates_of_birth_and_questions() -> None:
     assert spoken_date_of_birth("2004-03-22") == "March twenty-second, two thousand and four"
     assert what_is_asked("Thanks. And your date of birth?") == "dob"
     assert what_is_asked("Got it. Would you like me to book that?") == "yes_no"
+
+
+async def test_llm_caller_plays_the_persona_through_a_chat_endpoint() -> None:
+    from callwright.evals.callers import LlmCaller
+    from tests.fakes.openai_server import start_fake_openai
+
+    script = ["Hi, I'd like to book a checkup with Doctor Park.", "Bye now. [hang up]"]
+    async with start_fake_openai(script) as fake:
+        caller = LlmCaller({"goal": "book a checkup", "name": "Sarah"}, fake.base_url, "m")
+        first = await caller.next_line("Hello, how can I help?")
+        assert first is not None and first.say == script[0]
+        assert await caller.next_line("Sure, what day?") is None
+    system = fake.requests[0]["messages"][0]["content"]
+    assert "book a checkup" in system and "Sarah" in system
+    assert fake.requests[1]["messages"][-1] == {"role": "user", "content": "Sure, what day?"}
+
+
+def test_compare_lists_newly_failing_and_passing_and_latency_drift() -> None:
+    import io
+
+    from callwright.evals.judge import JudgedState
+    from callwright.evals.report import compare
+    from callwright.evals.runner import PairResult
+
+    def result(name: str, passed: bool, ttfa: float) -> PairResult:
+        return PairResult(name, "clean", "v", "ws", passed, [], JudgedState(ttfa_ms=[ttfa]))
+
+    previous = {"results": [
+        {"scenario": "a", "condition": "clean", "passed": True, "ttfa_p95_ms": 400.0},
+        {"scenario": "b", "condition": "clean", "passed": False, "ttfa_p95_ms": 500.0},
+        {"scenario": "c", "condition": "clean", "passed": True, "ttfa_p95_ms": 300.0},
+    ]}  # fmt: skip
+    now = [result("a", False, 450.0), result("b", True, 500.0), result("c", True, 600.0),
+           result("d", False, 100.0)]  # fmt: skip
+    out = io.StringIO()
+    summary = compare(now, previous, out)
+    assert summary["newly_failing"] == ["a@clean"] and summary["newly_passing"] == ["b@clean"]
+    assert summary["ttfa_p95_drift_ms_max"] == 300.0
+    assert summary["ttfa_p95_drift_ms_median"] == 50.0
+    assert "newly failing (1): a@clean" in out.getvalue()

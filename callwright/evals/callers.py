@@ -213,13 +213,19 @@ class LlmCaller:
             return None
         self.messages.append({"role": "user", "content": agent_said or "(ringing)"})
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-        body = {"model": self.model, "messages": self.messages, "max_tokens": 60}
+        body = {"model": self.model, "messages": self.messages, "max_tokens": 60, "stream": True}
         timeout = aiohttp.ClientTimeout(total=30)
+        parts: list[str] = []
         async with aiohttp.ClientSession(timeout=timeout) as http:
             async with http.post(self.url, json=body, headers=headers) as response:
                 response.raise_for_status()
-                reply = (await response.json())["choices"][0]["message"]["content"] or ""
-        reply = reply.strip()
+                async for raw in response.content:  # server-sent events, one per line
+                    line = raw.decode("utf-8").strip()
+                    if not line.startswith("data:") or line == "data: [DONE]":
+                        continue
+                    for choice in json.loads(line[5:]).get("choices", []):
+                        parts.append((choice.get("delta") or {}).get("content") or "")
+        reply = "".join(parts).strip()
         self.messages.append({"role": "assistant", "content": reply})
         if not reply or "[hang up]" in reply.lower():
             return None
