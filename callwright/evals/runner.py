@@ -28,6 +28,8 @@ from callwright.evals.callers import Caller, LlmCaller, PersonaCaller, ScriptedC
 from callwright.evals.judge import JudgedState, judge, percentile
 from callwright.evals.scenario import CallerLine, Scenario
 from callwright.llm.base import ResponderFactory
+from callwright.observe.observer import Observability
+from callwright.observe.redact import KINDS, RedactionPolicy
 from callwright.server.app import create_app
 from callwright.sim.caller import CallerSimulator, CallReport, ScriptLine
 from callwright.sim.conditions import (
@@ -141,6 +143,11 @@ class EvalRunner:
         self.options = options
         self._voices: dict[str, CachedVoice] = {}
         self._token = secrets.token_hex(16)
+        # Every caller is synthetic, so the eval keeps personal data in its records: redacted,
+        # a date argument reads "[DOB]" and could not be judged. Deployments stay redacted.
+        observed = stack.observability.options
+        keep = RedactionPolicy(**dict.fromkeys(KINDS, "keep"), name_parameters=())  # type: ignore[arg-type]
+        self._observability = Observability(dataclasses.replace(observed, redaction=keep))
 
     async def run(
         self,
@@ -169,7 +176,9 @@ class EvalRunner:
         agent = await self.build_agent(folder)
         app_runner: web.AppRunner | None = None
         try:
-            stack = dataclasses.replace(self.stack, responders=agent)
+            stack = dataclasses.replace(
+                self.stack, responders=agent, observability=self._observability
+            )
             settings = TelephonySettings(twilio_auth_token=self._token)
             app_runner = web.AppRunner(create_app(stack, settings, console_token=self._token))
             await app_runner.setup()
