@@ -37,6 +37,7 @@ async def test_fast_subset_passes_the_threshold(stack: AgentStack, tmp_path: Pat
     # Every pair really ran: a call was placed, recorded and judged.
     assert [r.reasons for r in results if any("did not run" in x for x in r.reasons)] == []
     assert all(r.call_id and r.state.transcript for r in results)
+    assert all(r.recording.endswith(".wav") for r in results)
     assert all((tmp_path / r.recording).stat().st_size > 44 for r in results)
     passed, total = pass_rates(results)["overall"]
     assert passed / total >= PASS_THRESHOLD, [(r.key, r.reasons) for r in results]
