@@ -1,8 +1,9 @@
 """The spoken eval suite as a CI gate: the clinic's fast subset, real calls, real models.
 
-The pass threshold is what the deterministic receptionist on main passes reliably today
-(3 of 5: the person, the emergency and the keypad; "opening hours" is heard as "opening
-errors" from the Festival voice, and the prescription pair depends on the handoff wording).
+The pass threshold is what the deterministic receptionist on main passes reliably today:
+in the full run of 2026-12-01 it passed 4 of these 5 (the person, the emergency, the keypad
+and the prescription; "opening hours" is heard as "opening errors" from the Festival voice),
+so the threshold is 3 of 5, leaving room for one pair that a loaded machine makes flaky.
 It is raised when the understanding work lands.
 """
 
