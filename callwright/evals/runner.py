@@ -25,6 +25,7 @@ from aiohttp import web
 
 from callwright.agent.stack import AgentStack
 from callwright.evals.callers import Caller, LlmCaller, PersonaCaller, ScriptedCaller
+from callwright.evals.ear import AgentEar, CachedVoice, finished_call
 from callwright.evals.judge import JudgedState, judge, percentile
 from callwright.evals.scenario import CallerLine, Scenario
 from callwright.llm.base import ResponderFactory
@@ -41,7 +42,7 @@ from callwright.sim.conditions import (
     insert_pause,
 )
 from callwright.sim.twilio_caller import KeyPresses, TwilioCallerSimulator
-from callwright.sim.voices import CallerVoice, VoiceAsTts, parse_voice
+from callwright.sim.voices import VoiceAsTts, parse_voice
 from callwright.store.base import CallDetail
 from callwright.telephony.settings import TelephonySettings
 
@@ -104,28 +105,6 @@ class PairResult:
             "outcome": self.state.outcome,
             "transcript": [{"role": r, "text": t} for r, t in self.state.transcript],
         }  # fmt: skip
-
-
-class CachedVoice:
-    """A caller voice that synthesizes each line once per run (Festival takes seconds)."""
-
-    def __init__(self, voice: CallerVoice) -> None:
-        self.voice = voice
-        self.name = voice.name
-        self._lines: dict[str, Any] = {}
-
-    async def speak(self, text: str) -> Any:
-        key = text.strip()
-        if key not in self._lines:
-            self._lines[key] = await self.voice.speak(key)
-        return self._lines[key]
-
-    async def warm(self, texts: list[str]) -> None:
-        """Synthesizes these lines now, so the caller answers without a synthesis delay."""
-        for text in texts:
-            for part in text.split("|"):
-                if part.strip():
-                    await self.speak(part)
 
 
 class EvalRunner:
@@ -245,7 +224,7 @@ class EvalRunner:
             sim = CallerSimulator(f"ws://127.0.0.1:{port}/v1/ws", voice, turn_timeout_s=timeout,
                                   echo_gain=cond.echo_gain, echo_delay_ms=cond.echo_delay_ms,
                                   noise=noise, network=network, trim=False)  # fmt: skip
-        ear = _AgentEar(self.stack, sim, twilio)
+        ear = AgentEar(self.stack, sim, twilio)
         caller = self._caller(scenario)
         texts = [x.say for x in scenario.lines]
         if isinstance(caller, PersonaCaller):
@@ -277,7 +256,7 @@ class EvalRunner:
         else:
             report = await sim.converse(next_line, hang_up, wait)  # type: ignore[arg-type]
         call_id = await ear.call_id()
-        return await _finished(self.stack, call_id), report
+        return await finished_call(self.stack, call_id), report
 
     async def _save_recording(self, detail: CallDetail, folder: Path) -> str:
         recording = await self.stack.store.get_recording(detail.record.call_id)
@@ -309,49 +288,3 @@ def _to_sim_line(
 
 def _spoken(text: str, cond: Condition) -> str:
     return insert_pause(text) if cond.pause_ms else text
-
-
-class _AgentEar:
-    """What the agent said since the caller last spoke, from the call store."""
-
-    def __init__(self, stack: AgentStack, sim: Any, twilio: bool) -> None:
-        self.stack = stack
-        self.sim = sim
-        self.twilio = twilio
-        self.seen = 0
-        self._call_id = ""
-
-    async def call_id(self) -> str:
-        if self._call_id:
-            return self._call_id
-        if not self.twilio:
-            self._call_id = self.sim.report.call_id
-            return self._call_id
-        sid = self.sim.report.call_sid
-        for record in await self.stack.store.list_calls(200):
-            if record.parameters.get("call_sid") == sid:
-                self._call_id = record.call_id
-        return self._call_id
-
-    async def new_words(self, wait_s: float = 2.0) -> str:
-        """Agent lines stored since the last call (waits briefly for the store to catch up)."""
-        deadline = time.monotonic() + wait_s
-        while True:
-            call_id = await self.call_id()
-            detail = await self.stack.store.get_call(call_id) if call_id else None
-            lines = [u.text for u in detail.utterances if u.role == "agent"] if detail else []
-            if len(lines) > self.seen or time.monotonic() >= deadline:
-                fresh, self.seen = lines[self.seen :], len(lines)
-                return " ".join(fresh)
-            await asyncio.sleep(0.1)
-
-
-async def _finished(stack: AgentStack, call_id: str, timeout_s: float = 20.0) -> CallDetail:
-    """The stored call once the server has finished writing it."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        detail = await stack.store.get_call(call_id) if call_id else None
-        if detail is not None and detail.record.status != "active":
-            return detail
-        await asyncio.sleep(0.1)
-    raise TimeoutError(f"call {call_id or '(no id)'} was never finished in the store")
