@@ -68,3 +68,30 @@ async def test_pairs_do_not_share_agent_state(stack: AgentStack, tmp_path: Path)
     assert [r.transport for r in results] == ["ws", "twilio"]
     assert results[0].call_id != results[1].call_id
     assert results[1].state.escalated is True
+
+
+def test_the_eval_command_writes_its_reports_and_compares(tmp_path: Path) -> None:
+    """`callwright eval` end to end in its own process: table, JSON, JUnit, HTML, comparison."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    previous = tmp_path / "previous.json"
+    previous.write_text(json.dumps({"results": [{"scenario": "dtmf-zero-for-a-person",
+                                                 "condition": "clean", "passed": False,
+                                                 "ttfa_p95_ms": None}]}))  # fmt: skip
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "callwright", "eval", str(SUITE), "--only",
+               "dtmf-zero-for-a-person", "--conditions", "clean", "--out", str(out),
+               "--junit", str(out / "junit.xml"), "--html", str(out / "report.html"),
+               "--compare", str(previous), "--min-pass-rate", "1"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(SUITE.parents[2]), "CALLWRIGHT_TTS": "espeak"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=240, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+    assert "dtmf-zero-for-a-person" in done.stdout and "overall        1/1" in done.stdout
+    assert "newly passing (1): dtmf-zero-for-a-person@clean" in done.stdout
+    results = json.loads((out / "results.json").read_text())
+    assert results["pass_rates"]["overall"] == {"passed": 1, "total": 1}
+    assert results["results"][0]["escalated"] is True
+    assert (out / "junit.xml").exists() and "<audio" in (out / "report.html").read_text()
