@@ -1,6 +1,6 @@
 """Command line: `callwright serve` runs an agent, `callwright call` places a simulated call,
-`callwright new NAME` creates a new agent folder, `callwright users` and `callwright keys` manage
-operator accounts and API keys."""
+`callwright new NAME` creates a new agent folder, `callwright eval` runs a spoken scenario suite,
+`callwright users` and `callwright keys` manage operator accounts and API keys."""
 
 from __future__ import annotations
 
@@ -53,6 +53,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     new.add_argument("name", help="the agent's name (and the folder's)")
     new.add_argument("--dir", type=Path, default=Path("."), help="where to create the folder")
 
+    from callwright.evals import cli as eval_cli
+
+    eval_cli.add_arguments(sub.add_parser("eval", help="run a spoken scenario suite"))
+
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=os.environ.get("CALLWRIGHT_LOG_LEVEL", "INFO"),
@@ -64,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _new(args)
     if args.command in ("users", "keys"):
         return asyncio.run(run_operators(args, Settings.from_env()))
+    if args.command == "eval":
+        return eval_cli.main(args)
     return asyncio.run(_call(args))
 
 

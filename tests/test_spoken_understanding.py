@@ -11,15 +11,15 @@ import pytest
 from callwright.agent.stack import AgentStack
 from callwright.flows.slots import extract_date
 from callwright.sim.caller import ScriptLine
-from callwright.sim.festival import FestivalTts
 from callwright.sim.twilio_caller import TwilioCallerSimulator
+from callwright.sim.voices import VoiceAsTts, parse_voice
 from callwright.stt.whisper import WhisperOptions, WhisperStt, _collapse_repeats
 from callwright.telephony.settings import TelephonySettings
 from examples.clinic.factory import ClinicResponderFactory
 from tests.fakes.twilio_rest import ACCOUNT_SID, AUTH_TOKEN, fake_twilio, serve_phone
 from tests.test_twilio_calls import Phone, record_of
 
-CALLER_VOICE = FestivalTts("festival:cmu_us_slt_arctic_hts")
+CALLER_VOICE = VoiceAsTts(parse_voice("festival:slt_hts"))
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,7 @@ import aiohttp
 import numpy as np
 
 from callwright.audio.resample import resample
+from callwright.sim.conditions import FrameNetwork, NoiseSource
 from callwright.tts.base import TextToSpeech
 
 FRAME_MS = 20
@@ -112,6 +113,9 @@ class CallerSimulator:
         echo_gain: float = 0.0,
         echo_delay_ms: float = 150.0,
         api_key: str | None = None,
+        noise: NoiseSource | None = None,
+        network: FrameNetwork[bytes] | None = None,
+        trim: bool = True,
     ) -> None:
         self.url = url
         # /v1/ws needs an operator credential; tests set CALLWRIGHT_API_KEY once for all.
@@ -135,6 +139,11 @@ class CallerSimulator:
         self._echo_gain = echo_gain
         self._playback = np.zeros(0, dtype=np.int16)
         self._echo_line = np.zeros(int(echo_delay_ms * sample_rate / 1000), dtype=np.int16)
+        # Background noise at the caller's end, and a network that loses or reorders frames.
+        self.noise = noise
+        self.network = network
+        # Trimming at 2 % of the peak cuts soft onsets; voices that trim themselves pass False.
+        self.trim = trim
 
     async def run(self, script: Sequence[ScriptLine], hang_up: bool = True) -> CallReport:
         """Runs the call and returns what happened.
@@ -148,6 +157,45 @@ class CallerSimulator:
             (line, np.zeros(0, np.int16) if line.keys else await self._synthesize_line(line))
             for line in script
         ]
+
+        async def play() -> None:
+            for line, audio in lines:
+                if not await self._say(line, audio):
+                    break
+
+        return await self._call(play, hang_up)
+
+    async def converse(
+        self,
+        next_line: Callable[[], Awaitable[ScriptLine | None]],
+        hang_up: bool = True,
+        wait_for_reply: bool = True,
+    ) -> CallReport:
+        """Runs a call whose caller decides each line once the agent's reply has ended.
+
+        Args:
+            next_line: asked for the caller's next line after each reply (the greeting
+                first); None ends the script.
+            hang_up: as in `run`.
+            wait_for_reply: False asks for the next line as soon as the agent's reply has
+                started (a caller who talks over it uses `barge_in_after_ms`).
+        """
+
+        async def play() -> None:
+            while not self._ended.is_set():
+                if wait_for_reply:
+                    await self._wait(self._turn_end)
+                line = await next_line()
+                if line is None:
+                    break
+                keys = bool(line.keys)
+                audio = np.zeros(0, np.int16) if keys else await self._synthesize_line(line)
+                if not await self._say(line, audio):
+                    break
+
+        return await self._call(play, hang_up)
+
+    async def _call(self, play: Callable[[], Awaitable[None]], hang_up: bool) -> CallReport:
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else None
         async with (
             aiohttp.ClientSession() as http,
@@ -160,9 +208,7 @@ class CallerSimulator:
             sender = asyncio.create_task(self._send(ws))
             try:
                 await self._wait(self._turn_end)  # the greeting
-                for line, audio in lines:
-                    if not await self._say(line, audio):
-                        break
+                await play()
                 await self._wait(self._turn_end)  # let the agent finish its last reply
                 if not hang_up:
                     with contextlib.suppress(asyncio.TimeoutError):
@@ -202,6 +248,8 @@ class CallerSimulator:
     async def _synthesize(self, text: str) -> np.ndarray:
         chunks = [c async for c in self.voice.synthesize(text)]
         audio = resample(np.concatenate(chunks), self.voice.sample_rate, self.sample_rate)
+        if not self.trim:
+            return audio
         start, end = speech_bounds(audio, self.sample_rate)
         return audio[start:end]
 
@@ -297,10 +345,25 @@ class CallerSimulator:
             else:
                 frame = silence
             frame = self._add_echo(frame)
+            if self.noise is not None:
+                frame = self.noise.mix(frame)
             # A live microphone delivers each frame once it has been captured.
             await asyncio.sleep(max(0.0, started + (sent + 1) * FRAME_MS / 1000 - time.monotonic()))
-            await ws.send_bytes(frame.astype("<i2").tobytes())
+            for data in self._through_network(frame.astype("<i2").tobytes()):
+                await ws.send_bytes(data)
             sent += 1
+
+    def _through_network(self, data: bytes) -> list[bytes]:
+        """What reaches the server this tick: the native protocol has no sequence numbers, so
+        a lost frame is concealed as silence (a receiver's jitter buffer would play that) and
+        a late one arrives with the next."""
+        if self.network is None:
+            return [data]
+        lost = self.network.lost
+        out = self.network.push(data)
+        if not out and self.network.lost > lost:
+            return [bytes(len(data))]
+        return out
 
     def _add_echo(self, frame: np.ndarray) -> np.ndarray:
         """Plays one frame of agent audio and lets it leak, delayed, into the microphone."""

@@ -18,7 +18,7 @@ import json
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,7 @@ from twilio.request_validator import RequestValidator
 from callwright.audio.mulaw import mulaw_decode, mulaw_encode
 from callwright.audio.resample import resample
 from callwright.sim.caller import CallReport, ScriptLine, TurnReport, speech_bounds
+from callwright.sim.conditions import EchoPath, FrameNetwork, NoiseSource
 from callwright.tts.base import TextToSpeech
 
 RATE = 8000
@@ -42,6 +43,10 @@ class KeyPresses:
     digits: str
     gap_ms: float = 250.0
     expect_reply: bool = True
+
+
+Line = ScriptLine | KeyPresses
+NextLine = Callable[[], Awaitable[Line | None]]
 
 
 @dataclass(slots=True)
@@ -120,6 +125,10 @@ class TwilioCallerSimulator:
         turn_timeout_s: how long to wait for the agent at each step.
         quiet_ms: agent silence that means its reply is over.
         impair: deliver frames like a bad network: every pair swapped, every 10th twice.
+        noise: background noise at the caller's end (8 kHz), mixed into every frame.
+        network: loses and reorders media messages (Twilio's sequence numbers and
+            timestamps let the server notice).
+        echo: a speakerphone: the agent's audio, as played, leaks back into the microphone.
     """
 
     def __init__(
@@ -132,6 +141,10 @@ class TwilioCallerSimulator:
         turn_timeout_s: float = 20.0,
         quiet_ms: float = 900.0,
         impair: bool = False,
+        noise: NoiseSource | None = None,
+        network: FrameNetwork[str] | None = None,
+        echo: EchoPath | None = None,
+        trim: bool = True,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.voice = voice
@@ -141,6 +154,11 @@ class TwilioCallerSimulator:
         self.turn_timeout_s = turn_timeout_s
         self.quiet_s = quiet_ms / 1000.0
         self.impair = impair
+        self.noise = noise
+        self.network = network
+        self.echo = echo
+        self.trim = trim  # as in CallerSimulator
+        self._wait_for_reply = True
         self.sample_rate = RATE
         self.report = PhoneCallReport(call_sid=new_sid("CA"), stream_sid=new_sid("MZ"))
         self._speech: asyncio.Queue[tuple[np.ndarray, TurnReport | None]] = asyncio.Queue()
@@ -157,10 +175,19 @@ class TwilioCallerSimulator:
         self._outbox: list[str] = []
 
     async def run(
-        self, script: Sequence[ScriptLine | KeyPresses], hang_up: bool = True
+        self,
+        script: Sequence[ScriptLine | KeyPresses] | NextLine,
+        hang_up: bool = True,
+        wait_for_reply: bool = True,
     ) -> PhoneCallReport:
-        """Calls, plays the script, then hangs up (`hang_up=False`: waits for the agent to)."""
-        lines = [(line, await self._prepare(line)) for line in script]
+        """Calls, plays the script, then hangs up (`hang_up=False`: waits for the agent to).
+
+        `script` is the lines in order, or a function asked for the caller's next line once
+        the agent's reply has ended (the greeting first; with `wait_for_reply=False`, as soon
+        as the reply has started, for a caller who talks over it); it returns None to end.
+        """
+        self._wait_for_reply = wait_for_reply
+        lines = script if callable(script) else [(x, await self._prepare(x)) for x in script]
         async with aiohttp.ClientSession() as http:
             url = f"{self.base_url}/v1/twilio/incoming"
             params = {
@@ -185,7 +212,7 @@ class TwilioCallerSimulator:
         http: aiohttp.ClientSession,
         stream_url: str,
         custom: dict[str, str],
-        lines: Sequence[tuple[ScriptLine | KeyPresses, np.ndarray | None]],
+        lines: Sequence[tuple[ScriptLine | KeyPresses, np.ndarray | None]] | NextLine,
         hang_up: bool = True,
     ) -> None:
         """The Media Streams part of the call, on an already answered call."""
@@ -199,7 +226,9 @@ class TwilioCallerSimulator:
             sender = asyncio.create_task(self._send(ws))
             try:
                 await self._wait_reply_end()  # the greeting
-                for line, audio in lines:
+                if callable(lines):
+                    await self._converse(ws, lines)
+                for line, audio in lines if not callable(lines) else []:
                     if self._ended.is_set() or not await self._play_line(ws, line, audio):
                         break
                 await self._wait_reply_end()
@@ -216,6 +245,14 @@ class TwilioCallerSimulator:
                 await asyncio.gather(sender, receiver, return_exceptions=True)
             report.close_code = ws.close_code
 
+    async def _converse(self, ws: aiohttp.ClientWebSocketResponse, next_line: NextLine) -> None:
+        while not self._ended.is_set():
+            if self._wait_for_reply:
+                await self._wait_reply_end()
+            line = await next_line()
+            if line is None or not await self._play_line(ws, line, await self._prepare(line)):
+                return
+
     async def _prepare(self, line: ScriptLine | KeyPresses) -> np.ndarray | None:
         if isinstance(line, KeyPresses):
             return None
@@ -223,7 +260,7 @@ class TwilioCallerSimulator:
         for text in (p for p in line.text.split("|") if p.strip()):
             chunks = [c async for c in self.voice.synthesize(text)]
             audio = resample(np.concatenate(chunks), self.voice.sample_rate, RATE)
-            start, end = speech_bounds(audio, RATE)
+            start, end = speech_bounds(audio, RATE) if self.trim else (0, audio.size)
             parts.append(audio[start:end])
         gap = np.zeros(int(line.pause_ms * RATE / 1000), dtype=np.int16)
         joined: list[np.ndarray] = []
@@ -314,6 +351,10 @@ class TwilioCallerSimulator:
                     self._spoken.set()
                 if frame.size < FRAME:
                     frame = np.concatenate([frame, silence[: FRAME - frame.size]])
+            if self.echo is not None:
+                frame = self.echo.mix(frame)
+            if self.noise is not None:
+                frame = self.noise.mix(frame)
             await asyncio.sleep(max(0.0, started + (chunk + 1) * 0.02 - time.monotonic()))
             chunk += 1
             self._seq += 1
@@ -332,6 +373,8 @@ class TwilioCallerSimulator:
                     out, held = [message, held], None
                 if chunk % 10 == 0:
                     out.append(message)  # a duplicate
+            if self.network is not None:
+                out = [m for sent in out for m in self.network.push(sent)]
             for text in out:
                 await ws.send_str(text)
             await self._play_tick(ws)
@@ -339,6 +382,9 @@ class TwilioCallerSimulator:
     async def _play_tick(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         """The phone plays 20 ms of agent audio; marks whose audio has played are echoed."""
         played = min(FRAME, int(self._playback.size))
+        if self.echo is not None:
+            heard = self._playback[:played]
+            self.echo.played(np.concatenate([heard, np.zeros(FRAME - played, np.int16)]))
         self._playback = self._playback[played:]
         self._played += played
         while self._marks and self._marks[0][1] <= self._played:

@@ -1,0 +1,1 @@
+"""The spoken eval suite: scenario files, simulated callers, judging by state, reports."""

@@ -1,0 +1,232 @@
+"""Who calls in a scenario: a script, a rule-driven persona, or (optionally) an LLM.
+
+Each caller is asked for its next line once the agent's reply has ended, with what the agent
+said since the caller last spoke; it answers with a line, or None to hang up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import aiohttp
+
+from callwright.evals.scenario import CallerLine
+
+UNITS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
+         "fourteen fifteen sixteen seventeen eighteen nineteen").split()  # fmt: skip
+TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+ORDINAL = {"one": "first", "two": "second", "three": "third", "five": "fifth", "eight": "eighth",
+           "nine": "ninth", "twelve": "twelfth"}  # fmt: skip
+
+
+def number_words(n: int) -> str:
+    """0-99 in words."""
+    if n < 20:
+        return UNITS[n]
+    tens, unit = divmod(n, 10)
+    return TENS[tens] + (f"-{UNITS[unit]}" if unit else "")
+
+
+def ordinal_words(n: int) -> str:
+    """1-31 as a spoken ordinal ("fourth", "twenty-first")."""
+    words = number_words(n)
+    head, _, last = words.rpartition("-")
+    last = ORDINAL.get(last, last[:-1] + "ieth" if last.endswith("y") else last + "th")
+    return f"{head}-{last}" if head else last
+
+
+def year_words(year: int) -> str:
+    """A year as people say it: "nineteen ninety", "two thousand", "two thousand and four"."""
+    century, rest = divmod(year, 100)
+    if year % 1000 < 10 and century % 10 == 0:
+        return "two thousand" + (f" and {UNITS[year % 10]}" if year % 10 else "")
+    if rest == 0:
+        return f"{number_words(century)} hundred"
+    tail = f"oh {UNITS[rest]}" if rest < 10 else number_words(rest)
+    return f"{number_words(century)} {tail}"
+
+
+def spoken_date_of_birth(value: str) -> str:
+    """`1990-07-04` → "July fourth, nineteen ninety"; anything else is said as written."""
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        return value
+    return f"{day.strftime('%B')} {ordinal_words(day.day)}, {year_words(day.year)}"
+
+
+AGAIN = "Sorry, could you say that again?"
+GOODBYE = "No, that's everything. Thank you, goodbye."
+
+
+class Caller(Protocol):
+    """Decides the caller's next line from what the agent just said."""
+
+    async def next_line(self, agent_said: str) -> CallerLine | None: ...
+
+
+class ScriptedCaller:
+    """Says its lines in order; a line with `after` waits for words matching it.
+
+    `next_line` returns None when the script is done. A line whose `after` regex is not in
+    what the agent said yet is held back (the runner asks again when the agent speaks again,
+    and says it anyway after the turn timeout).
+    """
+
+    def __init__(self, lines: tuple[CallerLine, ...]) -> None:
+        self.lines = list(lines)
+        self.heard = ""
+
+    def ready(self, agent_said: str) -> bool:
+        """Whether the next line's `after` condition holds for everything heard so far."""
+        if not self.lines or self.lines[0].after is None:
+            return True
+        return re.search(self.lines[0].after, self.heard + " " + agent_said, re.I) is not None
+
+    async def next_line(self, agent_said: str) -> CallerLine | None:
+        if not self.lines:
+            return None
+        self.heard = ""
+        return self.lines.pop(0)
+
+
+# What the agent asks for, recognised by the words of its last sentence(s).
+ASKS = [
+    ("name_dob", r"\bname\b.*\b(date of birth|birth ?date|born)\b|\b(date of birth|born)\b"
+                 r".*\bname\b"),
+    ("name", r"\b(your|full|the patient's) name\b|\bwho (am i|is) speaking\b|\bname,? please"),
+    ("dob", r"\b(date of birth|birth ?date|when were you born|born)\b"),
+    ("doctor", r"\b(which|what|who|a particular|preferred) (doctor|physician|provider)\b|"
+               r"\bdoctor would you\b|\bsee (which|whom)\b"),
+    ("day_time", r"\b(what|which) day and (what )?time\b|\bwhen would you like\b|"
+                 r"\bwhat date and time\b"),
+    ("day", r"\b(which|what) (day|date)\b|\bwhat day works\b|\bwhich day works\b"),
+    ("time", r"\b(what|which) time\b|\btime works\b|\bmorning or (the )?afternoon\b"),
+    ("reason", r"\b(reason|what brings you|what is it for|what's it for)\b"),
+    ("more", r"\banything else\b|\bsomething else\b|\bhelp you with anything\b"),
+    # Last: "would you like" and "shall I" also open the specific questions above.
+    ("yes_no", r"\b(is that (right|correct)|shall i|should i|do you want|would you like|"
+               r"does that|can i (book|go ahead)|is this|are you sure|correct\?|okay\?|"
+               r"please say yes or no)"),
+]  # fmt: skip
+
+
+def what_is_asked(agent_said: str) -> str | None:
+    """The first kind of question in the agent's last two sentences, or None."""
+    sentences = [s for s in re.split(r"(?<=[.?!])\s+", agent_said.strip()) if s]
+    tail = " ".join(sentences[-2:]).lower()
+    for kind, pattern in ASKS:
+        if re.search(pattern, tail):
+            return kind
+    return None
+
+
+@dataclass(slots=True)
+class PersonaCaller:
+    """A rule-driven caller answering what the agent asks from a persona.
+
+    Persona fields (all optional): `goal` (the first thing the caller says), `name`,
+    `date_of_birth` (ISO, said as people say it), `doctor`, `day`, `time`, `reason` (said as
+    written), `answer_yes` (to yes/no questions; default true), `max_turns` (default 10).
+    """
+
+    persona: dict[str, Any]
+    turns: int = 0
+    done: bool = False
+    unanswered: int = 0
+
+    def answer(self, kind: str | None) -> str:
+        p = self.persona
+        dob = spoken_date_of_birth(str(p.get("date_of_birth", "")))
+        answers = {
+            "yes_no": "Yes, that's right."
+            if p.get("answer_yes", True)
+            else "No, that's not right.",
+            "name_dob": f"{p.get('name', '')}, born {dob}.",
+            "name": f"It's {p.get('name', '')}.",
+            "dob": f"{dob}.",
+            "doctor": f"Doctor {p.get('doctor', '')}, please.",
+            "day_time": f"{p.get('day', '')} at {p.get('time', '')}.",
+            "day": f"{p.get('day', '')}, please.",
+            "time": f"{p.get('time', '')} would be good.",
+            "reason": f"{p.get('reason', 'Just a checkup')}.",
+        }
+        return answers.get(kind or "", "")
+
+    def phrases(self) -> list[str]:
+        """Everything this caller may say (to synthesize before the call)."""
+        kinds = [kind for kind, _ in ASKS]
+        fixed = [str(self.persona.get("goal", "Hi, I need some help.")), AGAIN, GOODBYE]
+        return [*fixed, *(self.answer(k) for k in kinds if self.answer(k))]
+
+    async def next_line(self, agent_said: str) -> CallerLine | None:
+        self.turns += 1
+        if self.done or self.turns > int(self.persona.get("max_turns", 10)):
+            return None
+        if self.turns == 1:
+            return CallerLine(say=str(self.persona.get("goal", "Hi, I need some help.")))
+        kind = what_is_asked(agent_said)
+        if kind == "more":
+            self.done = True
+            return CallerLine(say=GOODBYE)
+        words = self.answer(kind)
+        if not words or re.search(r"\b(goodbye|bye)\b", agent_said.lower()):
+            # Nothing asked that this persona can answer: after twice, the caller gives up.
+            self.unanswered += 1
+            if self.unanswered > 1 or "bye" in agent_said.lower():
+                return None
+            return CallerLine(say=AGAIN)
+        self.unanswered = 0
+        return CallerLine(say=words)
+
+
+class LlmCaller:
+    """A caller played by an OpenAI-compatible chat model, from the persona and its goal.
+
+    Args:
+        persona: as for `PersonaCaller`; `goal` says what the caller wants.
+        base_url: the endpoint (`CALLWRIGHT_LLM_BASE_URL`), model and key.
+    """
+
+    def __init__(
+        self, persona: dict[str, Any], base_url: str, model: str, api_key: str | None = None
+    ) -> None:
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.model = model
+        self.api_key = api_key
+        self.turns = 0
+        self.max_turns = int(persona.get("max_turns", 10))
+        facts = json.dumps({k: v for k, v in persona.items() if k != "max_turns"})
+        self.messages: list[dict[str, str]] = [{"role": "system", "content": (
+            "You are a person phoning a business. Facts about you and what you want: "
+            f"{facts}. Reply with one short spoken sentence, as people talk on the phone. "
+            "When you are done, say goodbye and then reply only [hang up]."
+        )}]  # fmt: skip
+
+    async def next_line(self, agent_said: str) -> CallerLine | None:
+        self.turns += 1
+        if self.turns > self.max_turns:
+            return None
+        self.messages.append({"role": "user", "content": agent_said or "(ringing)"})
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        body = {"model": self.model, "messages": self.messages, "max_tokens": 60, "stream": True}
+        timeout = aiohttp.ClientTimeout(total=30)
+        parts: list[str] = []
+        async with aiohttp.ClientSession(timeout=timeout) as http:
+            async with http.post(self.url, json=body, headers=headers) as response:
+                response.raise_for_status()
+                async for raw in response.content:  # server-sent events, one per line
+                    line = raw.decode("utf-8").strip()
+                    if not line.startswith("data:") or line == "data: [DONE]":
+                        continue
+                    for choice in json.loads(line[5:]).get("choices", []):
+                        parts.append((choice.get("delta") or {}).get("content") or "")
+        reply = "".join(parts).strip()
+        self.messages.append({"role": "assistant", "content": reply})
+        if not reply or "[hang up]" in reply.lower():
+            return None
+        return CallerLine(say=reply)
