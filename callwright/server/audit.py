@@ -48,9 +48,9 @@ def _action(request: web.Request) -> tuple[str, str | None] | None:
         return "call.read", call_id
     if canonical == "/v1/calls":
         return "calls.export", request.query_string or None
-        # KPIs are aggregates without personal data: not audited.    if canonical == "/v1/audit":
+    if canonical == "/v1/audit":
         return "audit.read", None
-    return None
+    return None  # KPIs (aggregates without personal data), pages, health: not audited
 
 
 async def record(

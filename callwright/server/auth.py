@@ -120,7 +120,9 @@ def key_with_secret(key_id: str, secret: str, role: Role, name: str) -> tuple[st
 
 def required_role(method: str, path: str) -> Role | str | None:
     """What a route needs: a role, "metrics" (scrape token or viewer), or None (open)."""
-    if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES + PLATFORM_PREFIXES):
+    # Dot segments are never open: an open prefix must not lead anywhere else.
+    dotted = any(segment in (".", "..") for segment in path.split("/"))
+    if not dotted and (path in OPEN_PATHS or path.startswith(OPEN_PREFIXES + PLATFORM_PREFIXES)):
         return None
     if path == "/metrics":
         return "metrics"

@@ -56,6 +56,8 @@ async def test_reads_downloads_and_sign_ins_are_audited(server: Server) -> None:
     assert "wrong-password" not in str(entries)
     only = await _entries(server, action="signin.failed")
     assert [e["actor"] for e in only] == ["Dana"]
+    # Reading the log is itself recorded.
+    assert any(e["action"] == "audit.read" for e in await _entries(server))
 
 
 async def test_a_failed_sign_in_keeps_no_unknown_name(server: Server) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import aiohttp
@@ -86,3 +87,18 @@ async def test_platform_routes_never_accept_operator_credentials(server: Server)
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
             await http.ws_connect(ws_url)
         assert refused.value.status == 403
+
+
+@pytest.mark.parametrize(
+    "path", ["/v1/twilio/../calls", "/static/%2e%2e/v1/calls", "/v1/telnyx/..%2f..%2fv1/calls"]
+)
+async def test_an_open_prefix_with_dot_segments_is_not_open(server: Server, path: str) -> None:
+    """Sent raw (clients normalise dot segments away), without a credential: refused (401, or
+    the sign-in page for what looks like a page)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nConnection: close\r\n\r\n"
+    writer.write(request.encode())
+    await writer.drain()
+    status_line = (await reader.readline()).decode()
+    writer.close()
+    assert status_line.split()[1] in ("401", "303"), status_line
