@@ -19,19 +19,20 @@ import wave
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
 from callwright.agent.stack import AgentStack
+from callwright.core.responder import ResponderFactory
 from callwright.evals.callers import Caller, LlmCaller, PersonaCaller, ScriptedCaller
 from callwright.evals.ear import AgentEar, CachedVoice, finished_call
 from callwright.evals.judge import JudgedState, judge, percentile
 from callwright.evals.scenario import CallerLine, Scenario
-from callwright.llm.base import ResponderFactory
 from callwright.observe.observer import Observability
 from callwright.observe.redact import KINDS, RedactionPolicy
 from callwright.server.app import create_app
+from callwright.server.auth import new_api_key
 from callwright.sim.caller import CallerSimulator, CallReport, ScriptLine
 from callwright.sim.conditions import (
     Condition,
@@ -43,6 +44,7 @@ from callwright.sim.conditions import (
 )
 from callwright.sim.twilio_caller import KeyPresses, TwilioCallerSimulator
 from callwright.sim.voices import VoiceAsTts, parse_voice
+from callwright.store.access import AccessStore, SqlStore
 from callwright.store.base import CallDetail
 from callwright.telephony.settings import TelephonySettings
 
@@ -122,6 +124,8 @@ class EvalRunner:
         self.options = options
         self._voices: dict[str, CachedVoice] = {}
         self._token = secrets.token_hex(16)
+        # The simulated callers present an operator key of their own (made in `run`).
+        self._api_key: str | None = None
         # Every caller is synthetic, so the eval keeps personal data in its records: redacted,
         # a date argument reads "[DOB]" and could not be judged. Deployments stay redacted.
         observed = stack.observability.options
@@ -134,6 +138,11 @@ class EvalRunner:
         progress: Callable[[PairResult], None] | None = None,
     ) -> list[PairResult]:
         """Runs every pair, `parallel` at once; results in the order of `pairs`."""
+        if self._api_key is None:
+            # /v1/ws needs an operator credential: a key of the eval's own in the stack's store.
+            self._api_key, record = new_api_key("viewer", "callwright eval")
+            access = await AccessStore.open(cast(SqlStore, self.stack.store))
+            await access.add_key(record)
         gate = asyncio.Semaphore(self.options.parallel)
 
         async def one(scenario: Scenario, cond: str) -> PairResult:
@@ -159,7 +168,7 @@ class EvalRunner:
                 self.stack, responders=agent, observability=self._observability
             )
             settings = TelephonySettings(twilio_auth_token=self._token)
-            app_runner = web.AppRunner(create_app(stack, settings, console_token=self._token))
+            app_runner = web.AppRunner(create_app(stack, settings))
             await app_runner.setup()
             site = web.TCPSite(app_runner, "127.0.0.1", 0)
             await site.start()
@@ -223,7 +232,8 @@ class EvalRunner:
         else:
             sim = CallerSimulator(f"ws://127.0.0.1:{port}/v1/ws", voice, turn_timeout_s=timeout,
                                   echo_gain=cond.echo_gain, echo_delay_ms=cond.echo_delay_ms,
-                                  noise=noise, network=network, trim=False)  # fmt: skip
+                                  noise=noise, network=network, trim=False,
+                                  api_key=self._api_key)  # fmt: skip
         ear = AgentEar(self.stack, sim, twilio)
         caller = self._caller(scenario)
         texts = [x.say for x in scenario.lines]
