@@ -151,6 +151,10 @@ class Agent:
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"agent {self.name!r}: duplicate tool names {duplicates}")
+        for defined in self.tools:
+            needed = set(defined.requires if isinstance(defined, FunctionTool) else ()) - set(names)
+            if needed:
+                raise ValueError(f"agent {self.name!r}: {defined.name} requires unknown {needed}")
         if self.flow is not None:
             unknown = sorted(set(self.intents) - set(self.flow.nodes))
             if unknown:

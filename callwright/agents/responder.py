@@ -228,11 +228,9 @@ class AgentResponder:
                 state.awaiting = missing.name
                 yield TextDelta(missing.ask)
                 return
-            action = next((t for t in node.tools if t in self.tools), None)
-            if action is not None:
-                arguments = self.tools.arguments(action)
-                call = ToolCall(f"flow_{uuid.uuid4().hex[:8]}", action, arguments)
-                if node.confirm or self.tools.needs_confirmation(action):
+            call = self._next_action(node.tools)
+            if call is not None:
+                if node.confirm or self.tools.needs_confirmation(call.name):
                     self.tools.pending = call
                     yield TextDelta(self.tools.readback(call))
                     return
@@ -245,6 +243,14 @@ class AgentResponder:
                 yield TextDelta(found.passage.text)
                 return
         yield TextDelta(lines.fallback)
+
+    def _next_action(self, names: frozenset[str]) -> ToolCall | None:
+        """The node's first tool (by name) whose required tools have already succeeded."""
+        for name in sorted(n for n in names if n in self.tools):
+            call = ToolCall(f"flow_{uuid.uuid4().hex[:8]}", name, self.tools.arguments(name))
+            if not self.tools.unmet(call):
+                return call
+        return None
 
     async def _run_confirmed(self, call: ToolCall) -> AsyncIterator[ResponseEvent]:
         lines = self.agent.lines
