@@ -14,7 +14,6 @@ Each caller turn goes through the same steps, with or without an LLM:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -39,6 +38,7 @@ from callwright.flows.guardrails import Guardrails
 from callwright.flows.intents import find_cue, intents_from, match_intent, words
 from callwright.flows.slots import extract_yes_no
 from callwright.kb import KnowledgeBase
+from callwright.kb.open import open_knowledge
 from callwright.llm.openai_compat import OpenAICompatResponder, OpenAICompatResponderFactory
 
 log = logging.getLogger(__name__)
@@ -72,8 +72,12 @@ class AgentResponderFactory:
         """Loads the agent's knowledge base (off the event loop) and returns the factory."""
         kb = None
         if agent.knowledge is not None:
-            kb = await asyncio.to_thread(
-                KnowledgeBase.from_folder, agent.knowledge, agent.knowledge_threshold
+            kb = await open_knowledge(
+                agent.knowledge,
+                agent.knowledge_threshold,
+                agent.knowledge_clarify,
+                agent.knowledge_generic,
+                agent.knowledge_embedder,
             )
         return cls(agent, runtime, kb)
 
