@@ -7,7 +7,7 @@ import json
 import pytest
 
 from callwright.agent.history import ConversationHistory, heard_text
-from callwright.llm.base import Message, ToolCall, ToolResult
+from callwright.core.responder import Message, ToolCall, ToolResult
 
 # 20 characters over 2000 ms: 100 ms per character.
 FIRST = "Your table is ready."

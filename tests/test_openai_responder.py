@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from callwright.llm.base import (
+from callwright.core.responder import (
     CallInfo,
     EndCall,
     Message,
