@@ -34,6 +34,7 @@ from callwright.core.responder import (
     ResponderFactory,
     ResponseEvent,
     TextDelta,
+    TokenUsage,
     ToolResult,
     TurnContext,
 )
@@ -135,7 +136,7 @@ class FallbackResponder:
                 self._primary_name,
                 first_ms=remaining_ms(deadline),
                 idle_ms=options.stall_ms,
-                restart_after=lambda event: isinstance(event, ToolResult),
+                restart_after=lambda event: isinstance(event, ToolResult | TokenUsage),
             )
             try:
                 async for event in stream:
