@@ -21,6 +21,7 @@ from typing import Any, Protocol, TypeVar, cast
 
 import numpy as np
 
+from callwright.core import env as read
 from callwright.core.clock import AudioClock
 from callwright.core.responder import CallInfo, ResponderFactory
 from callwright.core.timeline import TurnTimeline
@@ -88,7 +89,7 @@ class ObserveOptions:
         return cls(
             redaction=RedactionPolicy.from_env(env),
             prices=PriceTable.from_env(env),
-            record_audio=env.get("CALLWRIGHT_RECORD_AUDIO", "1") not in ("0", "false", "off"),
+            record_audio=read.flag(env, "CALLWRIGHT_RECORD_AUDIO", True),
         )
 
 
