@@ -40,7 +40,7 @@ from callwright.core.responder import CallInfo, HasHandoffFacts, Responder, Tran
 from callwright.core.timeline import TurnTimeline
 from callwright.handoff.call import CallHandoff
 from callwright.handoff.triggers import Escalation, EscalationTriggers
-from callwright.observe.recorder import CallRecorder
+from callwright.observe.record_writer import CallRecordWriter
 from callwright.store.base import CallRecord
 from callwright.stt.base import Transcript
 from callwright.transports.base import AudioIn, CallTransport, DtmfIn, HangupIn
@@ -76,7 +76,7 @@ class CallSession:
         self._stack = stack
         self._transport = transport
         self.state = CallState(
-            call, transport, AudioClock(), CallRecorder(stack.store, call.call_id)
+            call, transport, AudioClock(), CallRecordWriter(stack.store, call.call_id)
         )
         self._vad = stack.vad.open_stream(PIPELINE_RATE)
         self._endpointer = Endpointer(stack.turns)

@@ -32,7 +32,7 @@ from callwright.handoff.desk import HandoffDesk, HumanLine
 from callwright.handoff.hold_music import HoldAudio
 from callwright.handoff.packet import ContextPacket, PacketSummarizer, build_packet
 from callwright.handoff.triggers import Escalation
-from callwright.observe.recorder import CallRecorder
+from callwright.observe.record_writer import CallRecordWriter
 from callwright.store.base import Utterance
 from callwright.transports.base import CallTransport
 
@@ -53,7 +53,7 @@ class CallState(Protocol):
     call: CallInfo
     transport: CallTransport
     clock: AudioClock
-    recorder: CallRecorder
+    recorder: CallRecordWriter
     outcome: tuple[str, str] | None
     transcript: list[Utterance]
     tool_calls: list[dict[str, Any]]
