@@ -55,7 +55,11 @@ def tool_errors(request: dict[str, object]) -> list[str]:
 
 
 async def test_order_status_comes_from_the_backend(monkeypatch: pytest.MonkeyPatch) -> None:
-    script: list[ScriptItem] = [[FIND], "Your rain jacket was delivered six days ago."]
+    script: list[ScriptItem] = [
+        [FIND],
+        "Your rain jacket was delivered six days ago.",
+        "It came to the postcode you gave.",
+    ]
     async with shop_call(script, monkeypatch) as (call, backend, fake):
         assert call.greeting == agent.greeting
         turn = await call.say("Where is my order 1042? The postcode is 94107.")
@@ -72,6 +76,17 @@ async def test_order_status_comes_from_the_backend(monkeypatch: pytest.MonkeyPat
         assert "create_return" not in offered(fake.requests[0])
         assert "find_order" in offered(fake.requests[0])
         assert backend.returns == []
+        # On the next turn the model still sees what its tool returned, in order.
+        await call.say("Where did it go?")
+        later = fake.requests[2]["messages"]
+        roles = [m["role"] for m in later]
+        # system, greeting, question, the tool call, its result, the answer, the new question
+        assert roles == ["system", "assistant", "user", "assistant", "tool", "assistant", "user"]
+        assert later[1]["content"] == agent.greeting
+        assert later[3]["tool_calls"][0]["function"]["name"] == "find_order"
+        assert later[4]["tool_call_id"] == later[3]["tool_calls"][0]["id"]
+        assert json.loads(later[4]["content"])["item"] == "a rain jacket"
+        assert later[5]["content"] == "Your rain jacket was delivered six days ago."
 
 
 async def test_a_wrong_postcode_finds_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
