@@ -16,6 +16,7 @@ from typing import Literal
 from callwright.agent.limits import CallLimits
 from callwright.core import env as read
 from callwright.llm.fallback import LlmFallbackOptions
+from callwright.observe.observer import ObserveOptions
 from callwright.resilience import BreakerOptions
 from callwright.stt.fallback import SttFallbackOptions
 from callwright.stt.openai_compat import RemoteSttOptions
@@ -286,10 +287,19 @@ class Settings:
     drain: DrainSettings = field(default_factory=DrainSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    # Redaction, retention, prices and audio recording (CALLWRIGHT_REDACT, ..._PRICES, ...).
+    observe: ObserveOptions = field(default_factory=ObserveOptions)
+    # PostgreSQL (postgresql://...) for the call store; None: SQLite in the data folder.
+    database_url: str | None = None
 
     @property
     def store_path(self) -> Path:
         return self.data_dir / "calls.sqlite3"
+
+    @property
+    def store_env(self) -> dict[str, str]:
+        """What `store.open.open_store` reads: the database URL, if any."""
+        return {"CALLWRIGHT_DATABASE_URL": self.database_url or ""}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -333,6 +343,8 @@ class Settings:
             drain=DrainSettings.from_env(env),
             worker=WorkerSettings.from_env(env),
             security=SecuritySettings.from_env(env),
+            observe=ObserveOptions.from_env(env),
+            database_url=read.text(env, "CALLWRIGHT_DATABASE_URL"),
         )
 
 

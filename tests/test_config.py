@@ -86,3 +86,16 @@ ENV_NAMES = [
     "CALLWRIGHT_SEMANTIC_ENDPOINTING",
     "CALLWRIGHT_LLM_BASE_URL",
 ]
+
+
+def test_observability_and_the_database_come_from_the_same_settings() -> None:
+    env = {
+        "CALLWRIGHT_RECORD_AUDIO": "off",
+        "CALLWRIGHT_RETENTION_DAYS": "7",
+        "CALLWRIGHT_DATABASE_URL": "postgresql://db.test/calls",
+    }
+    settings = Settings.from_env(env)
+    assert settings.observe.record_audio is False
+    assert settings.observe.redaction.retention_days == 7.0
+    assert settings.store_env == {"CALLWRIGHT_DATABASE_URL": "postgresql://db.test/calls"}
+    assert Settings().store_env == {"CALLWRIGHT_DATABASE_URL": ""}  # SQLite in the data folder
