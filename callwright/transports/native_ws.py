@@ -92,7 +92,7 @@ class NativeWebSocketTransport:
 
     channel = "websocket"
 
-    def __init__(self, ws: web.WebSocketResponse, start: StartRequest, frame_ms: int = 20):
+    def __init__(self, ws: web.WebSocketResponse, start: StartRequest) -> None:
         self._ws = ws
         self.input_sample_rate = start.sample_rate
         self.output_sample_rate = start.output_sample_rate
