@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from callwright.audio.resample import resample  # noqa: E402
+from callwright.core.responder import CallInfo, Message, TextDelta, TurnContext  # noqa: E402
 from callwright.flows.names import Directory, Person  # noqa: E402
 from callwright.flows.slots import extract_dob, extract_time, extract_yes_no  # noqa: E402
-from callwright.llm.base import CallInfo, Message, TextDelta, TurnContext  # noqa: E402
 from callwright.stt.whisper import WhisperOptions, WhisperStt  # noqa: E402
 from callwright.tts.espeak import EspeakTts  # noqa: E402
 from examples.clinic.factory import ClinicOptions, ClinicResponderFactory  # noqa: E402

@@ -1,6 +1,8 @@
-"""Typed settings, read once from the environment and the command line.
+"""Typed settings, read once from the environment (every `CALLWRIGHT_*` variable of the server).
 
-Each stage gets its own options object; nothing reaches into a global.
+Each stage gets its own options object; nothing reaches into a global. Every value is parsed
+with `core.env` (one meaning of "1/true/yes/on", one error naming the variable); an unset or
+empty variable keeps its default. The README lists the variables.
 """
 
 from __future__ import annotations
@@ -12,9 +14,15 @@ from pathlib import Path
 from typing import Literal
 
 from callwright.agent.limits import CallLimits
-from callwright.degradation import DegradationSettings
+from callwright.core import env as read
+from callwright.llm.fallback import LlmFallbackOptions
+from callwright.observe.observer import ObserveOptions
+from callwright.resilience import BreakerOptions
+from callwright.stt.fallback import SttFallbackOptions
+from callwright.stt.openai_compat import RemoteSttOptions
 from callwright.telephony.settings import TelephonySettings
 from callwright.tts.normalize.dates import DateOrder
+from callwright.tts.openai_compat import RemoteTtsOptions
 from callwright.turns.endpointer import TurnOptions
 from callwright.turns.semantic import PatienceOptions
 
@@ -40,19 +48,6 @@ class LlmSettings:
     api_key: str | None = None
 
 
-def _optional_number(env: Mapping[str, str], name: str, default: float | None) -> float | None:
-    """A positive number from the environment; "0" or "none" turns the limit off."""
-    raw = env.get(name)
-    if raw is None or not raw.strip():
-        return default
-    if raw.strip().lower() in ("0", "none", "off"):
-        return None
-    value = float(raw)
-    if value <= 0:
-        raise ValueError(f"{name} must be positive (or 0/none to turn it off)")
-    return value
-
-
 @dataclass(frozen=True, slots=True)
 class LimitSettings:
     """What a worker admits, and what one call may take.
@@ -73,20 +68,20 @@ class LimitSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> LimitSettings:
         base, call = cls(), CallLimits()
-        max_calls = _optional_number(env, "CALLWRIGHT_MAX_CALLS", base.max_calls)
-        per_address = _optional_number(
+        max_calls = read.limit(env, "CALLWRIGHT_MAX_CALLS", base.max_calls)
+        per_address = read.limit(
             env, "CALLWRIGHT_MAX_CALLS_PER_ADDRESS", base.max_calls_per_address
         )
-        factor = float(env.get("CALLWRIGHT_MAX_REALTIME_FACTOR", call.max_realtime_factor))
-        if factor < 1.0:
-            raise ValueError("CALLWRIGHT_MAX_REALTIME_FACTOR must be at least 1")
+        factor = read.number(
+            env, "CALLWRIGHT_MAX_REALTIME_FACTOR", call.max_realtime_factor, minimum=1.0
+        )
         return cls(
             max_calls=None if max_calls is None else int(max_calls),
             max_calls_per_address=None if per_address is None else int(per_address),
             call=replace(
                 call,
-                max_call_s=_optional_number(env, "CALLWRIGHT_MAX_CALL_SECONDS", call.max_call_s),
-                idle_timeout_s=_optional_number(
+                max_call_s=read.limit(env, "CALLWRIGHT_MAX_CALL_SECONDS", call.max_call_s),
+                idle_timeout_s=read.limit(
                     env, "CALLWRIGHT_IDLE_TIMEOUT_SECONDS", call.idle_timeout_s
                 ),
                 max_realtime_factor=factor,
@@ -108,10 +103,7 @@ class DrainSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DrainSettings:
-        seconds = float(env.get("CALLWRIGHT_DRAIN_SECONDS", cls().seconds))
-        if seconds < 0:
-            raise ValueError("CALLWRIGHT_DRAIN_SECONDS must be >= 0")
-        return cls(seconds=seconds)
+        return cls(seconds=read.number(env, "CALLWRIGHT_DRAIN_SECONDS", cls().seconds, minimum=0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,17 +126,13 @@ class WorkerSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> WorkerSettings:
         base = cls()
-        heartbeat = float(env.get("CALLWRIGHT_HEARTBEAT_SECONDS", base.heartbeat_s))
-        stale = float(env.get("CALLWRIGHT_WORKER_STALE_SECONDS", base.stale_after_s))
+        heartbeat = read.number(env, "CALLWRIGHT_HEARTBEAT_SECONDS", base.heartbeat_s)
+        stale = read.number(env, "CALLWRIGHT_WORKER_STALE_SECONDS", base.stale_after_s)
         if heartbeat <= 0 or stale <= heartbeat:
             raise ValueError(
                 "need 0 < CALLWRIGHT_HEARTBEAT_SECONDS < CALLWRIGHT_WORKER_STALE_SECONDS"
             )
-        return cls(env.get("CALLWRIGHT_WORKER_ID") or None, heartbeat, stale)
-
-
-def _csv(value: str | None) -> tuple[str, ...]:
-    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+        return cls(read.text(env, "CALLWRIGHT_WORKER_ID"), heartbeat, stale)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,18 +174,95 @@ class SecuritySettings:
         """Reads CALLWRIGHT_ALLOWED_HOSTS, CALLWRIGHT_TRUSTED_PROXIES and friends."""
         env = os.environ if env is None else env
         base = cls()
-        secure = env.get("CALLWRIGHT_COOKIE_SECURE", "").strip().lower()
         return cls(
-            allowed_hosts=_csv(env.get("CALLWRIGHT_ALLOWED_HOSTS")),
-            allowed_origins=_csv(env.get("CALLWRIGHT_ALLOWED_ORIGINS")),
-            trusted_proxies=_csv(env.get("CALLWRIGHT_TRUSTED_PROXIES")),
-            cookie_secure=None if not secure else secure in ("1", "true", "yes", "on"),
-            session_hours=float(env.get("CALLWRIGHT_SESSION_HOURS", base.session_hours)),
-            metrics_token=env.get("CALLWRIGHT_METRICS_TOKEN") or None,
-            outbound_allow=_csv(env.get("CALLWRIGHT_OUTBOUND_ALLOW")),
-            outbound_deny=_csv(env.get("CALLWRIGHT_OUTBOUND_DENY")),
-            outbound_per_hour=int(env.get("CALLWRIGHT_OUTBOUND_PER_HOUR", base.outbound_per_hour)),
+            allowed_hosts=read.items(env, "CALLWRIGHT_ALLOWED_HOSTS"),
+            allowed_origins=read.items(env, "CALLWRIGHT_ALLOWED_ORIGINS"),
+            trusted_proxies=read.items(env, "CALLWRIGHT_TRUSTED_PROXIES"),
+            cookie_secure=read.optional_flag(env, "CALLWRIGHT_COOKIE_SECURE"),
+            session_hours=read.number(
+                env, "CALLWRIGHT_SESSION_HOURS", base.session_hours, positive=True
+            ),
+            metrics_token=read.text(env, "CALLWRIGHT_METRICS_TOKEN"),
+            outbound_allow=read.items(env, "CALLWRIGHT_OUTBOUND_ALLOW"),
+            outbound_deny=read.items(env, "CALLWRIGHT_OUTBOUND_DENY"),
+            outbound_per_hour=read.integer(
+                env, "CALLWRIGHT_OUTBOUND_PER_HOUR", base.outbound_per_hour, minimum=0
+            ),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class DegradationSettings:
+    """Remote providers (None: not used) and the deadlines of the chains around them.
+
+    Nothing is on by default: with no CALLWRIGHT_STT_BASE_URL or CALLWRIGHT_TTS_BASE_URL the
+    embedded models serve alone. Variables: CALLWRIGHT_STT_BASE_URL (an OpenAI-compatible
+    ".../v1"), CALLWRIGHT_STT_API_KEY, CALLWRIGHT_STT_REMOTE_MODEL ("whisper-1"),
+    CALLWRIGHT_STT_LANGUAGE ("en"; empty: detected), CALLWRIGHT_STT_DEADLINE_MS (800: then the
+    embedded Whisper takes over); CALLWRIGHT_TTS_BASE_URL, CALLWRIGHT_TTS_API_KEY,
+    CALLWRIGHT_TTS_REMOTE_MODEL ("tts-1"), CALLWRIGHT_TTS_VOICE ("alloy"),
+    CALLWRIGHT_TTS_FORMAT ("pcm" or "wav"), CALLWRIGHT_TTS_FIRST_AUDIO_MS (800);
+    CALLWRIGHT_LLM_FIRST_TOKEN_MS (1000: then the flow answers the turn),
+    CALLWRIGHT_LLM_STALL_MS (1200: the longest silence of a started LLM stream).
+
+    Attributes:
+        stt: a remote recognizer, with the embedded Whisper as its fallback.
+        tts: a remote voice, with the embedded voice chain (Piper, espeak-ng) as its fallback.
+        stt_fallback: deadlines and breaker of the recognizer chain.
+        llm_fallback: deadlines, lines and breaker of the LLM → flow chain.
+        tts_breaker: when to stop trying a remote voice that keeps failing.
+    """
+
+    stt: RemoteSttOptions | None = None
+    tts: RemoteTtsOptions | None = None
+    stt_fallback: SttFallbackOptions = field(default_factory=SttFallbackOptions)
+    llm_fallback: LlmFallbackOptions = field(default_factory=LlmFallbackOptions)
+    tts_breaker: BreakerOptions = field(default_factory=BreakerOptions)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> DegradationSettings:
+        """Reads the CALLWRIGHT_* variables listed in the module docstring.
+
+        Raises:
+            ValueError: a value is malformed.
+        """
+        env = os.environ if env is None else env
+        base = cls()
+        stt = None  # remote STT/TTS and the fallback deadlines: see the README
+        if read.text(env, "CALLWRIGHT_STT_BASE_URL"):
+            stt = RemoteSttOptions(
+                base_url=env["CALLWRIGHT_STT_BASE_URL"],
+                model=env.get("CALLWRIGHT_STT_REMOTE_MODEL", "whisper-1"),
+                api_key=env.get("CALLWRIGHT_STT_API_KEY") or None,
+                language=env.get("CALLWRIGHT_STT_LANGUAGE", "en") or None,
+            )
+        stt_fallback = base.stt_fallback
+        if env.get("CALLWRIGHT_STT_DEADLINE_MS"):
+            budget = read.number(env, "CALLWRIGHT_STT_DEADLINE_MS", 0.0, positive=True)
+            stt_fallback = replace(stt_fallback, budget_ms=budget, attempt_ms=budget * 0.875)
+        tts = None
+        if read.text(env, "CALLWRIGHT_TTS_BASE_URL"):
+            fmt = read.choice(env, "CALLWRIGHT_TTS_FORMAT", "pcm", ("pcm", "wav"))
+            tts = RemoteTtsOptions(
+                base_url=env["CALLWRIGHT_TTS_BASE_URL"],
+                model=env.get("CALLWRIGHT_TTS_REMOTE_MODEL", "tts-1"),
+                voice=env.get("CALLWRIGHT_TTS_VOICE", "alloy"),
+                api_key=env.get("CALLWRIGHT_TTS_API_KEY") or None,
+                response_format=fmt,  # type: ignore[arg-type]
+            )
+            if env.get("CALLWRIGHT_TTS_FIRST_AUDIO_MS"):
+                first = read.number(env, "CALLWRIGHT_TTS_FIRST_AUDIO_MS", 0.0, positive=True)
+                tts = replace(tts, first_audio_ms=first)
+        llm_fallback = base.llm_fallback
+        if env.get("CALLWRIGHT_LLM_FIRST_TOKEN_MS"):
+            first = read.number(env, "CALLWRIGHT_LLM_FIRST_TOKEN_MS", 0.0, positive=True)
+            llm_fallback = replace(llm_fallback, first_event_ms=first)
+        if env.get("CALLWRIGHT_LLM_STALL_MS"):
+            llm_fallback = replace(
+                llm_fallback,
+                stall_ms=read.number(env, "CALLWRIGHT_LLM_STALL_MS", 0.0, positive=True),
+            )
+        return cls(stt=stt, tts=tts, stt_fallback=stt_fallback, llm_fallback=llm_fallback)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,10 +287,19 @@ class Settings:
     drain: DrainSettings = field(default_factory=DrainSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    # Redaction, retention, prices and audio recording (CALLWRIGHT_REDACT, ..._PRICES, ...).
+    observe: ObserveOptions = field(default_factory=ObserveOptions)
+    # PostgreSQL (postgresql://...) for the call store; None: SQLite in the data folder.
+    database_url: str | None = None
 
     @property
     def store_path(self) -> Path:
         return self.data_dir / "calls.sqlite3"
+
+    @property
+    def store_env(self) -> dict[str, str]:
+        """What `store.open.open_store` reads: the database URL, if any."""
+        return {"CALLWRIGHT_DATABASE_URL": self.database_url or ""}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -233,50 +307,56 @@ class Settings:
         env = os.environ if env is None else env
         base = cls()
         llm = None
-        if env.get("CALLWRIGHT_LLM_BASE_URL"):
+        if read.text(env, "CALLWRIGHT_LLM_BASE_URL"):
             llm = LlmSettings(
-                base_url=env["CALLWRIGHT_LLM_BASE_URL"],
-                model=env.get("CALLWRIGHT_LLM_MODEL", "default"),
-                api_key=env.get("CALLWRIGHT_LLM_API_KEY"),
+                base_url=env["CALLWRIGHT_LLM_BASE_URL"].strip(),
+                model=read.text(env, "CALLWRIGHT_LLM_MODEL", "default") or "default",
+                api_key=read.text(env, "CALLWRIGHT_LLM_API_KEY"),
             )
-        turns = base.turns
-        if env.get("CALLWRIGHT_END_OF_TURN_MS"):
-            turns = replace(turns, end_of_turn_ms=float(env["CALLWRIGHT_END_OF_TURN_MS"]))
-        window = env.get("CALLWRIGHT_STT_WINDOW", base.stt.window)
-        if window not in ("speech", "full"):
-            raise ValueError("CALLWRIGHT_STT_WINDOW must be 'speech' or 'full'")
-        tts = env.get("CALLWRIGHT_TTS", base.tts)
-        if tts not in ("piper", "espeak"):
-            raise ValueError("CALLWRIGHT_TTS must be 'piper' or 'espeak'")
-        date_order = env.get("CALLWRIGHT_DATE_ORDER", base.date_order)
-        if date_order not in ("mdy", "dmy"):
-            raise ValueError("CALLWRIGHT_DATE_ORDER must be 'mdy' or 'dmy'")
-        return cls(
-            host=env.get("CALLWRIGHT_HOST", base.host),
-            port=int(env.get("CALLWRIGHT_PORT", base.port)),
-            data_dir=Path(env.get("CALLWRIGHT_DATA_DIR", str(base.data_dir))),
-            stt=SttSettings(
-                model=env.get("CALLWRIGHT_STT_MODEL", base.stt.model),
-                window=window,  # type: ignore[arg-type]
+        turns = replace(
+            base.turns,
+            end_of_turn_ms=read.number(
+                env, "CALLWRIGHT_END_OF_TURN_MS", base.turns.end_of_turn_ms, positive=True
             ),
-            tts=tts,  # type: ignore[arg-type]
+        )
+        return cls(
+            host=read.text(env, "CALLWRIGHT_HOST", base.host) or base.host,
+            port=read.integer(env, "CALLWRIGHT_PORT", base.port, minimum=0),
+            data_dir=Path(read.text(env, "CALLWRIGHT_DATA_DIR", str(base.data_dir)) or "var"),
+            stt=SttSettings(
+                model=read.text(env, "CALLWRIGHT_STT_MODEL", base.stt.model) or base.stt.model,
+                window=read.choice(  # type: ignore[arg-type]
+                    env, "CALLWRIGHT_STT_WINDOW", base.stt.window, ("speech", "full")
+                ),
+            ),
+            tts=read.choice(env, "CALLWRIGHT_TTS", base.tts, ("piper", "espeak")),  # type: ignore[arg-type]
             llm=llm,
             turns=turns,
             patience=_patience(env, turns),
-            log_level=env.get("CALLWRIGHT_LOG_LEVEL", base.log_level),
+            log_level=read.text(env, "CALLWRIGHT_LOG_LEVEL", base.log_level) or base.log_level,
             telephony=TelephonySettings.from_env(env),
             degradation=DegradationSettings.from_env(env),
-            date_order=date_order,  # type: ignore[arg-type]
+            date_order=read.choice(  # type: ignore[arg-type]
+                env, "CALLWRIGHT_DATE_ORDER", base.date_order, ("mdy", "dmy")
+            ),
             limits=LimitSettings.from_env(env),
             drain=DrainSettings.from_env(env),
             worker=WorkerSettings.from_env(env),
             security=SecuritySettings.from_env(env),
+            observe=ObserveOptions.from_env(env),
+            database_url=read.text(env, "CALLWRIGHT_DATABASE_URL"),
         )
 
 
 def _patience(env: Mapping[str, str], turns: TurnOptions) -> PatienceOptions:
-    """Semantic endpointing is on unless CALLWRIGHT_SEMANTIC_ENDPOINTING=0 (VAD silence only)."""
-    if env.get("CALLWRIGHT_SEMANTIC_ENDPOINTING", "1") not in ("0", "false", "off"):
+    """How long a pause must last before the agent answers.
+
+    Semantic endpointing (on unless CALLWRIGHT_SEMANTIC_ENDPOINTING=0) waits by how complete
+    the caller's words sound (`PatienceOptions`), so CALLWRIGHT_END_OF_TURN_MS then only
+    applies when the pause could not be transcribed. Off, every turn ends after
+    CALLWRIGHT_END_OF_TURN_MS of silence.
+    """
+    if read.flag(env, "CALLWRIGHT_SEMANTIC_ENDPOINTING", True):
         return PatienceOptions()
     fixed = turns.end_of_turn_ms
     return PatienceOptions(fixed, fixed, fixed, per_resume_ms=0.0, max_ms=fixed)

@@ -57,7 +57,7 @@ def read_password(stdin: TextIO = sys.stdin) -> str:
 
 async def run(args: argparse.Namespace, settings: Settings, out: TextIO = sys.stdout) -> int:
     """Runs one `users` or `keys` command against the configured store."""
-    store = await open_store(settings.store_path)
+    store = await open_store(settings.store_path, settings.store_env)
     try:
         access = await AccessStore.open(cast(SqlStore, store))
         if args.command == "users":

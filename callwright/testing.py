@@ -28,8 +28,9 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from callwright.agent.history import ConversationHistory
 from callwright.agents.build import build_responders, escalation_for, settings_for
 from callwright.agents.definition import Agent, AgentRuntime
 from callwright.core.responder import (
@@ -86,7 +87,7 @@ class TextCall:
     responder: Any
     info: CallInfo
     triggers: EscalationTriggers
-    history: list[Message] = field(default_factory=list)
+    conversation: ConversationHistory = field(default_factory=ConversationHistory)
     turns: list[Turn] = field(default_factory=list)
     greeting: str = ""
     ended: EndCall | None = None
@@ -104,6 +105,11 @@ class TextCall:
         return await self._turn(digits, "dtmf")
 
     @property
+    def history(self) -> list[Message]:
+        """What the responder sees: caller lines, replies, tool calls and their results."""
+        return list(self.conversation.messages)
+
+    @property
     def tool_results(self) -> list[ToolResult]:
         """Every tool call of the call so far."""
         return [r for turn in self.turns for r in turn.tool_results]
@@ -114,24 +120,25 @@ class TextCall:
         if trigger != "call_start":
             fired: Escalation | None = self.triggers.on_caller_turn(text, None, 0.0)
             if fired is not None:
-                self.history.append(Message("user", text))
+                self.conversation.add_user(text)
                 return self._handed_off(fired.reason)
-            self.history.append(Message("user", text))
+            self.conversation.add_user(text)
         turn = Turn()
         parts: list[str] = []
-        context = TurnContext(self.info, tuple(self.history), trigger)
+        context = TurnContext(self.info, self.conversation.messages, trigger)
         async for event in self.responder.respond(context):
             if isinstance(event, TextDelta):
                 parts.append(event.text)
             elif isinstance(event, ToolResult):
                 turn.tool_results.append(event)
+                self.conversation.add_tool_exchange(event)  # as the call session does
             elif isinstance(event, TransferCall):
                 turn.handoff = self.handoff = event.reason
             elif isinstance(event, EndCall):
                 turn.ended = self.ended = event
         turn.text = "".join(parts).strip()
         if turn.text:
-            self.history.append(Message("assistant", turn.text))
+            self.conversation.add_assistant(turn.text)
             self.triggers.on_agent_reply(turn.text, 0.0)
         self.turns.append(turn)
         return turn
@@ -232,13 +239,15 @@ class VoiceServer:
 
     url: str
     stack: Any
+    api_key: str | None = None
 
     async def call(self, lines: Sequence[str], voice: str = "en-us", **kwargs: Any) -> Any:
         """Places a call over the native WebSocket that speaks `lines`; returns its report."""
         from callwright.sim.caller import CallerSimulator, ScriptLine
         from callwright.tts.espeak import EspeakTts
 
-        simulator = CallerSimulator(self.url, EspeakTts(voice=voice, words_per_minute=150))
+        tts = EspeakTts(voice=voice, words_per_minute=150)
+        simulator = CallerSimulator(self.url, tts, api_key=self.api_key)
         return await simulator.run([ScriptLine(text) for text in lines], **kwargs)
 
     async def record(self, call_id: str, timeout_s: float = 15.0) -> Any:
@@ -267,18 +276,23 @@ async def voice_agent(
 
     from callwright.config import Settings
     from callwright.server.app import create_app
+    from callwright.server.auth import new_api_key
     from callwright.server.runtime import load_stack
+    from callwright.store.access import AccessStore, SqlStore
 
     base = settings if settings is not None else Settings.from_env()
     chosen = settings_for(replace(base, data_dir=data_dir), agent)
     stack = await load_stack(chosen, agent)
-    runner = web.AppRunner(create_app(stack, telephony or chosen.telephony, "test-token"))
+    # Calls need a credential like any caller's: a viewer key of this server's own.
+    api_key, record = new_api_key("viewer", "voice_agent")
+    await (await AccessStore.open(cast(SqlStore, stack.store))).add_key(record)
+    runner = web.AppRunner(create_app(stack, telephony or chosen.telephony))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     try:
-        yield VoiceServer(f"ws://127.0.0.1:{port}/v1/ws", stack)
+        yield VoiceServer(f"ws://127.0.0.1:{port}/v1/ws", stack, api_key)
     finally:
         await runner.cleanup()
         if isinstance(stack.responders, Closable):

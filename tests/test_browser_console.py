@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 import wave
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from urllib.parse import unquote
 from playwright.async_api import Page
 
 from callwright.agent.stack import AgentStack
+from callwright.handoff.desk import HandoffDesk
 from callwright.sim.caller import CallerSimulator, ScriptLine
 from callwright.stt.whisper import WhisperStt
 from callwright.tts.espeak import EspeakTts
@@ -94,6 +96,8 @@ async def test_console_picks_up_a_call_talks_and_hands_back(
     stack: AgentStack, oracle_stt: WhisperStt, tmp_path: Path
 ) -> None:
     assert stack.handoff.route in ("auto", "console")  # someone signed in: the console queue
+    # Its own handoff desk: who is signed in and who waits are this test's alone.
+    stack = dataclasses.replace(stack, desk=HandoffDesk())
     tail_s = 30.0
     mic = await write_speech_wav(
         tmp_path / "dana.wav", HUMAN_VOICE, [DANA_SAYS], lead_s=LEAD_S, tail_s=tail_s

@@ -2,25 +2,30 @@
 
 The numbers on the page are checked against the call store itself (KPIs recomputed here from
 the stored calls by their documented definitions), and the filters against the store's own
-filtering.
+filtering. The module has its own call store and metrics (the models are the session's), so
+every number is over its own calls.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import statistics
+from collections.abc import AsyncIterator
 
 import pytest
 from playwright.async_api import Page
 
 from callwright.agent.stack import AgentStack
+from callwright.observe.observer import Observability
 from callwright.sim.caller import CallerSimulator, ScriptLine
 from callwright.store.base import CallFilter, CallSummary
+from callwright.store.open import open_store
 from callwright.tts.espeak import EspeakTts
 from examples.clinic.front_desk import CLINIC_FACTS
 from tests.browser import chromium, console_errors, fmt_ms, placeholder_words, screenshot
-from tests.conftest import http_base
+from tests.conftest import http_base, serve
 
 CALLER_VOICE = EspeakTts(voice="en-us", words_per_minute=160)
 ALL = 10_000
@@ -77,6 +82,23 @@ async def _listed_ids(page: Page) -> set[str]:
 
 async def _store_ids(stack: AgentStack, query: CallFilter) -> set[str]:
     return {s.record.call_id for s in await stack.store.list_summaries(query)}
+
+
+@pytest.fixture(scope="module")
+async def stack(
+    stack: AgentStack, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[AgentStack]:
+    """The session's models with this module's own call store and metrics."""
+    store = await open_store(tmp_path_factory.mktemp("dashboard") / "calls.sqlite3", env={})
+    observability = Observability(stack.observability.options)
+    yield dataclasses.replace(stack, store=store, observability=observability)
+    await store.close()
+
+
+@pytest.fixture(scope="module")
+async def server_url(stack: AgentStack) -> AsyncIterator[str]:
+    async with serve(stack) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ import numpy as np
 from callwright.agent.session import UNHEARD_LINE
 from callwright.agent.silence import FillerOptions
 from callwright.agent.stack import AgentStack
-from callwright.llm.base import CallInfo, Message, TextDelta, TurnContext
+from callwright.core.responder import CallInfo, Message, TextDelta, TurnContext
 from callwright.llm.fallback import FallbackResponderFactory
 from callwright.llm.openai_compat import LlmOptions, OpenAICompatResponderFactory
 from callwright.resilience import CircuitBreaker

@@ -12,10 +12,10 @@ import pytest
 
 from callwright.agent.silence import CannedResponder
 from callwright.audio.resample import resample
-from callwright.llm.base import CallInfo, EndCall, Message, TextDelta, TurnContext
+from callwright.core.provider_events import bind_call_events, release_call_events
+from callwright.core.responder import CallInfo, EndCall, Message, TextDelta, TurnContext
 from callwright.llm.fallback import FallbackResponderFactory, LlmFallbackOptions
 from callwright.llm.openai_compat import LlmOptions, OpenAICompatResponderFactory
-from callwright.observe.provider_events import bind_call_events, release_call_events
 from callwright.resilience import (
     BreakerOptions,
     CircuitBreaker,

@@ -7,8 +7,7 @@ from pathlib import Path
 
 from callwright.agent.stack import AgentStack
 from callwright.agents.build import runtime_for
-from callwright.config import Settings
-from callwright.degradation import DegradationSettings
+from callwright.config import DegradationSettings, Settings
 from callwright.llm.fallback import FallbackResponderFactory
 from callwright.server.providers import with_llm_fallback, with_remote_stt, with_remote_tts
 from callwright.sim.caller import CallerSimulator, ScriptLine

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from callwright.core.timeline import TurnTimeline
 from callwright.evals.callers import PersonaCaller, spoken_date_of_birth, what_is_asked
 from callwright.evals.judge import judge, percentile, value_matches
 from callwright.evals.scenario import ScenarioError, load_scenarios, parse_scenario, resolve_dates
-from callwright.observe.timeline import TurnTimeline
 from callwright.store.base import CallDetail, CallRecord, StoredEvent, Utterance
 
 TUESDAY = dt.date(2026, 12, 1)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from callwright.core.responder import CallInfo
 from callwright.handoff.desk import HandoffDesk
 from callwright.handoff.hold_music import HoldAudio
 from callwright.handoff.packet import build_packet, spoken_value
 from callwright.handoff.triggers import Escalation, EscalationOptions, EscalationTriggers
-from callwright.llm.base import CallInfo
 from tests.fakes.clinic import open_test_clinic, start
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from callwright.agent.history import ConversationHistory, heard_text
-from callwright.llm.base import Message, ToolCall, ToolResult
+from callwright.core.responder import Message, ToolCall, ToolResult
 
 # 20 characters over 2000 ms: 100 ms per character.
 FIRST = "Your table is ready."
@@ -82,38 +82,11 @@ def test_messages_is_a_snapshot() -> None:
     assert len(history.messages) == 2
 
 
-def test_interrupted_reply_records_only_what_was_heard() -> None:
-    history = ConversationHistory()
-    history.add_user("What time is it ready?")
-    message = history.add_spoken(SPOKEN, 2300.0)
-    assert message.content == "Your table is ready. Please"
-    assert message.interrupted is True
-    assert history.last_assistant() is message
-
-
-def test_reply_heard_to_the_end_is_not_interrupted() -> None:
-    history = ConversationHistory()
-    message = history.add_spoken(SPOKEN, 3200.0)
-    assert message.content == f"{FIRST} {SECOND}"
-    assert message.interrupted is False
-
-
 def test_add_assistant_interrupted_flag() -> None:
     history = ConversationHistory()
     history.add_assistant(heard_text(SPOKEN, 1000.0), interrupted=True)
-    last = history.last_assistant()
-    assert last is not None
-    assert (last.content, last.interrupted) == ("Your table", True)
-
-
-def test_last_assistant_skips_tool_call_messages() -> None:
-    history = ConversationHistory()
-    assert history.last_assistant() is None
-    history.add_user("Book me in")
-    assert history.last_assistant() is None
-    spoken = history.add_assistant("One moment.")
-    history.add_tool_exchange(ToolResult(ToolCall("c1", "book", {"day": "tue"}), {"ok": True}))
-    assert history.last_assistant() is spoken
+    last = history.messages[-1]
+    assert (last.role, last.content, last.interrupted) == ("assistant", "Your table", True)
 
 
 def test_tool_calls_made_together_share_one_assistant_message() -> None:
@@ -152,3 +125,17 @@ def test_tool_result_for_unknown_call_is_rejected() -> None:
     with pytest.raises(ValueError, match="nope"):
         history.add_tool_result("nope", 1)
     assert len(history) == 0
+
+
+def test_a_held_call_that_runs_later_keeps_the_ids_unique() -> None:
+    """A confirmed tool reports its call id twice (held, then run); the wire needs it once."""
+    history = ConversationHistory()
+    call = ToolCall("c1", "create_return", {"order_id": "1042"})
+    history.add_tool_exchange(ToolResult(call, {"status": "awaiting_confirmation"}))
+    history.add_assistant("Shall I open it?")
+    history.add_user("Yes.")
+    history.add_tool_exchange(ToolResult(call, {"return_id": "R-0001"}))
+    calls = [c.call_id for m in history.messages if m.role == "assistant" for c in m.tool_calls]
+    answered = [m.tool_call_id for m in history.messages if m.role == "tool"]
+    assert len(set(calls)) == 2 and calls == answered
+    assert json.loads(history.messages[-1].content) == {"return_id": "R-0001"}

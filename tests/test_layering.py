@@ -8,16 +8,12 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "callwright"
 IMPORT = re.compile(r"^\s*(?:from|import) (callwright|examples)\.?(\w*)", re.MULTILINE)
-# Old module names kept as re-exports of `callwright.core` for code written against them.
-COMPAT = {"observe/timeline.py", "agent/clock.py", "observe/provider_events.py", "llm/base.py"}
 
 
 def imports_by_package() -> dict[str, set[str]]:
     edges: dict[str, set[str]] = defaultdict(set)
     for path in PACKAGE.rglob("*.py"):
         relative = path.relative_to(PACKAGE)
-        if str(relative) in COMPAT:
-            continue
         source = relative.parts[0].removesuffix(".py")
         for top, name in IMPORT.findall(path.read_text()):
             target = "examples" if top == "examples" else name

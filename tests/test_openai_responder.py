@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 
-from callwright.llm.base import (
+from callwright.core.responder import (
     CallInfo,
     EndCall,
     Message,
     Responder,
     ResponseEvent,
     TextDelta,
+    TokenUsage,
     ToolCall,
     ToolResult,
     Trigger,
@@ -103,7 +104,8 @@ async def test_text_streams_as_multiple_deltas_in_order() -> None:
     text = "We are open from nine until late, every day of the week."
     async with serving([text], api_key="sk-test") as (fake, responder):
         events = await collect(responder)
-    assert all(isinstance(event, TextDelta) for event in events)
+    assert all(isinstance(event, TextDelta) for event in events[:-1])
+    assert isinstance(events[-1], TokenUsage)  # the stream's trailing usage chunk
     assert len(events) > 5
     assert text_of(events) == text
     body = fake.requests[0]
@@ -138,7 +140,8 @@ async def test_tool_call_round_trip() -> None:
     assert len(results) == 1 and results[0].error is None
     assert results[0].call == ToolCall("call_abc", "check_availability", arguments)
     assert results[0].result == {"available": True, "times": ["19:00", "20:30"]}
-    assert isinstance(events[0], ToolResult)
+    spoken_or_run = [e for e in events if not isinstance(e, TokenUsage)]
+    assert isinstance(spoken_or_run[0], ToolResult)
     assert text_of(events) == "Yes, we have seven or half past eight."
     assert fake.requests[0]["tools"] == registry.schemas()
     assert len(fake.requests) == 2
@@ -319,3 +322,34 @@ async def test_registry_reports_missing_arguments_timeouts_and_exceptions() -> N
     assert registry.schemas()[1]["function"]["description"] == "Never finishes in time."
     with pytest.raises(ValueError, match="already registered"):
         registry.register(Tool("slow", "dup", {"type": "object"}, broken))
+
+
+async def test_token_counts_are_the_servers_own() -> None:
+    """The trailing usage chunk of every request is reported and metered exactly."""
+    from callwright.observe.usage import MeteredResponder, UsageMeter
+
+    seen: list[dict[str, Any]] = []
+    arguments = {"date": "2024-06-01", "party_size": 2}
+    script: list[ScriptItem] = [[FakeToolCall("check_availability", arguments)], "Yes."]
+    async with serving(script, tools=availability_registry(seen)) as (fake, responder):
+        meter = UsageMeter()
+        metered = MeteredResponder(responder, meter, lambda *_: None, "fake", counts_tokens=True)
+        events = await collect(metered)
+    assert all(r["stream_options"] == {"include_usage": True} for r in fake.requests)
+    sent = [(u["prompt_tokens"], u["completion_tokens"]) for u in fake.usage]
+    assert len(sent) == 2
+    assert [
+        (e.prompt_tokens, e.completion_tokens) for e in events if isinstance(e, TokenUsage)
+    ] == sent
+    usage = meter.snapshot()
+    assert (usage.llm_prompt_tokens, usage.llm_completion_tokens) == (
+        sum(p for p, _ in sent),
+        sum(c for _, c in sent),
+    )
+
+
+async def test_usage_can_be_left_out_for_servers_that_reject_it() -> None:
+    async with serving(["Hello."], stream_usage=False) as (fake, responder):
+        events = await collect(responder)
+    assert "stream_options" not in fake.requests[0] and fake.usage == []
+    assert not any(isinstance(e, TokenUsage) for e in events)

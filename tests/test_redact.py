@@ -15,7 +15,8 @@ from aiohttp import web
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from callwright.agent.stack import AgentStack
-from callwright.llm.base import CallInfo
+from callwright.core.responder import CallInfo
+from callwright.core.timeline import TurnTimeline
 from callwright.observe.observer import Observability, ObservedStore, ObserveOptions
 from callwright.observe.redact import (
     RedactingFilter,
@@ -24,7 +25,6 @@ from callwright.observe.redact import (
     RetentionJob,
     install_log_redaction,
 )
-from callwright.observe.timeline import TurnTimeline
 from callwright.observe.tracing import CallTracer
 from callwright.server.api import register
 from callwright.store.base import CallRecord, Utterance

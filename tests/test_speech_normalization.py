@@ -17,9 +17,9 @@ from callwright.agent import reply as reply_module
 from callwright.agent.playout import Playout
 from callwright.agent.reply import Reply, ReplyDeps
 from callwright.config import Settings
-from callwright.llm.base import CallInfo, Message, TurnContext
+from callwright.core.responder import CallInfo, Message, TurnContext
+from callwright.core.timeline import TurnTimeline
 from callwright.llm.openai_compat import LlmOptions, OpenAICompatResponderFactory
-from callwright.observe.timeline import TurnTimeline
 from callwright.tts.base import TextToSpeech
 from callwright.tts.cache import CachedTts
 from callwright.tts.espeak import EspeakTts

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from callwright.observe.timeline import TurnTimeline
+from callwright.core.timeline import TurnTimeline
 from callwright.store.base import CallFilter, CallRecord, CallStore, Usage, Utterance
 from callwright.store.postgres import PostgresCallStore
 from callwright.store.sql_common import ORPHAN_END_REASON

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from callwright.observe.timeline import TurnTimeline
+from callwright.core.timeline import TurnTimeline
 from callwright.store.base import CallRecord, CallStore, Utterance
 from callwright.store.sqlite import (
     ORPHAN_END_REASON,
@@ -277,7 +277,7 @@ async def test_timeline_columns_match_dataclass(tmp_path: Path) -> None:
 
 _CHILD = """
 import asyncio, sys
-from callwright.observe.timeline import TurnTimeline
+from callwright.core.timeline import TurnTimeline
 from callwright.store.base import CallRecord, Utterance
 from callwright.store.sqlite import SqliteCallStore
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from callwright.llm.base import TextDelta, ToolCall, ToolResult
+from callwright.core.responder import TextDelta, ToolCall, ToolResult
 from callwright.tools.registry import Tool, ToolRefused, ToolRegistry
 
 SCHEMA = {"type": "object", "properties": {"slot": {"type": "string"}}, "required": ["slot"]}

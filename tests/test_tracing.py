@@ -9,7 +9,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from callwright.observe.timeline import TurnTimeline
+from callwright.core.timeline import TurnTimeline
 from callwright.observe.tracing import CallTracer, otlp_endpoint
 
 START_NS = 1_700_000_000 * 10**9

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from callwright.agent.silence import SilenceOptions
 from callwright.agent.stack import AgentStack
-from callwright.llm.base import CallInfo, ResponseEvent, TextDelta, TurnContext
+from callwright.core.responder import CallInfo, ResponseEvent, TextDelta, TurnContext
 from callwright.sim.caller import CallerSimulator, ScriptLine
 from callwright.tts.espeak import EspeakTts
 from examples.clinic.front_desk import CLINIC_FACTS

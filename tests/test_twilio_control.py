@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlparse
 import aiohttp
 
 from callwright.agent.stack import AgentStack
+from callwright.core.responder import CallInfo, ResponseEvent, TextDelta, TransferCall, TurnContext
 from callwright.handoff.desk import HandoffDesk
-from callwright.llm.base import CallInfo, ResponseEvent, TextDelta, TransferCall, TurnContext
 from callwright.sim.caller import ScriptLine
 from callwright.sim.twilio_caller import TwilioCallerSimulator, parse_stream_twiml, post_signed
 from callwright.telephony.settings import TelephonySettings

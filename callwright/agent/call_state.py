@@ -8,7 +8,7 @@ from typing import Any
 from callwright.agent.history import ConversationHistory
 from callwright.core.clock import AudioClock
 from callwright.core.responder import CallInfo
-from callwright.observe.recorder import CallRecorder
+from callwright.observe.record_writer import CallRecordWriter
 from callwright.store.base import Utterance
 from callwright.transports.base import CallTransport
 
@@ -31,7 +31,7 @@ class CallState:
     call: CallInfo
     transport: CallTransport
     clock: AudioClock
-    recorder: CallRecorder
+    recorder: CallRecordWriter
     history: ConversationHistory = field(default_factory=ConversationHistory)
     outcome: tuple[str, str] | None = None
     transcript: list[Utterance] = field(default_factory=list)

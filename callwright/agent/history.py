@@ -69,17 +69,6 @@ class ConversationHistory:
     def __len__(self) -> int:
         return len(self._messages)
 
-    def add_system(self, text: str) -> Message:
-        """Appends a system message.
-
-        Args:
-            text: instructions for the responder.
-
-        Returns:
-            The message appended.
-        """
-        return self._append(Message(role="system", content=text))
-
     def add_user(self, text: str) -> Message:
         """Appends what the caller said.
 
@@ -102,22 +91,6 @@ class ConversationHistory:
             The message appended.
         """
         return self._append(Message(role="assistant", content=text, interrupted=interrupted))
-
-    def add_spoken(self, spoken: Sequence[tuple[str, float]], heard_ms: float) -> Message:
-        """Appends a reply, keeping only what the caller heard of it.
-
-        The message is recorded even when nothing was heard, so that the responder knows it
-        was cut off.
-
-        Args:
-            spoken: each synthesized piece with its audio duration in ms, in playback order.
-            heard_ms: how much of the reply's audio was played to the caller.
-
-        Returns:
-            The message appended; `interrupted` is set if part of the audio was not played.
-        """
-        total_ms = sum(max(duration, 0.0) for _, duration in spoken)
-        return self.add_assistant(heard_text(spoken, heard_ms), interrupted=heard_ms < total_ms)
 
     def add_tool_call(self, call: ToolCall) -> Message:
         """Records a tool call requested by the agent.
@@ -175,15 +148,13 @@ class ConversationHistory:
         Returns:
             The tool message appended.
         """
-        self.add_tool_call(event.call)
-        return self.add_tool_result(event.call.call_id, event.result, error=event.error)
-
-    def last_assistant(self) -> Message | None:
-        """Returns the last thing the agent said, skipping messages that only call tools."""
-        for message in reversed(self._messages):
-            if message.role == "assistant" and (message.content or not message.tool_calls):
-                return message
-        return None
+        call = event.call
+        used = {m.tool_call_id for m in self._messages if m.role == "tool"}
+        if call.call_id in used:
+            # A held call that runs on the caller's yes reports the same id a second time.
+            call = replace(call, call_id=f"{call.call_id}_{len(used)}")
+        self.add_tool_call(call)
+        return self.add_tool_result(call.call_id, event.result, error=event.error)
 
     def _append(self, message: Message) -> Message:
         self._messages.append(message)

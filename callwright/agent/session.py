@@ -40,7 +40,7 @@ from callwright.core.responder import CallInfo, HasHandoffFacts, Responder, Tran
 from callwright.core.timeline import TurnTimeline
 from callwright.handoff.call import CallHandoff
 from callwright.handoff.triggers import Escalation, EscalationTriggers
-from callwright.observe.recorder import CallRecorder
+from callwright.observe.record_writer import CallRecordWriter
 from callwright.store.base import CallRecord
 from callwright.stt.base import Transcript
 from callwright.transports.base import AudioIn, CallTransport, DtmfIn, HangupIn
@@ -76,7 +76,7 @@ class CallSession:
         self._stack = stack
         self._transport = transport
         self.state = CallState(
-            call, transport, AudioClock(), CallRecorder(stack.store, call.call_id)
+            call, transport, AudioClock(), CallRecordWriter(stack.store, call.call_id)
         )
         self._vad = stack.vad.open_stream(PIPELINE_RATE)
         self._endpointer = Endpointer(stack.turns)
@@ -110,7 +110,6 @@ class CallSession:
         self._next_timeline: TurnTimeline | None = None
         self._turn_count = 0
         self._carry_text = ""
-        self._turn_timeline: TurnTimeline | None = None  # the turn the handoff is answering
         self._dtmf = DtmfCollector(self._on_keypad_entry)
         limits = stack.limits
         self._pacer = RealTimePacer(limits.max_realtime_factor, limits.burst_ms)
@@ -362,16 +361,14 @@ class CallSession:
         """A caller turn goes to the handoff if one is under way, else past the triggers."""
         handoff = self.handoff
         # The handoff's first line answering this turn carries its timeline (TTFA, stages).
-        self._turn_timeline = timeline
         if handoff.mode == "human":
             await handoff.caller_said(text)
         elif handoff.mode != "agent":
-            await handoff.on_caller_text(text)
+            await handoff.on_caller_text(text, timeline)
         elif (escalation := self._triggers.on_caller_turn(text, confidence, end_ms)) is not None:
-            await handoff.escalate(escalation)
+            await handoff.escalate(escalation, timeline=timeline)
         else:
             self.voice.start("user_turn", timeline)
-        self._turn_timeline = None
 
     # --- what the voice did (VoiceListener) ---------------------------------------------
 
@@ -417,7 +414,7 @@ class CallSession:
         )
         self._silence.activity(caller_answered=True)
         if self.handoff.mode != "agent":
-            await self.handoff.on_caller_text(digits)
+            await self.handoff.on_caller_text(digits, timeline)
         else:
             self.voice.start("dtmf", timeline)
 
@@ -438,10 +435,11 @@ class CallSession:
         responder = CannedResponder(text, end_call=outcome)
         self.voice.start("silence", timeline or TurnTimeline(self._turn_count), responder)
 
-    async def _say_and_wait(self, text: str, outcome: str | None) -> None:
+    async def _say_and_wait(
+        self, text: str, outcome: str | None, timeline: TurnTimeline | None
+    ) -> None:
         """A policy line from the handoff, returning once the caller has heard it."""
         await self._hush()
-        timeline, self._turn_timeline = self._turn_timeline, None
         self._say_policy_line(text, outcome, timeline)
         await self.voice.wait_quiet()
 

@@ -236,6 +236,8 @@ class AgentVoice:
         }
         self._state.tool_calls.append(call)
         self._state.recorder.event("tool_call", self._state.clock.now_ms(), call)
+        # The model sees what its tools returned on later turns too, not only in this reply.
+        self._state.history.add_tool_exchange(result)
 
 
 def fully_heard(pieces: list[tuple[str, float]], heard_ms: float) -> list[str]:

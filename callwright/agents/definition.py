@@ -100,7 +100,15 @@ class Agent:
         greeting: the first thing the agent says.
         phrases: further lines said word for word, pre-synthesized at start-up.
         knowledge: a folder of markdown files the agent answers questions from.
-        knowledge_threshold: confidence needed to answer from the knowledge base.
+        knowledge_threshold: confidence needed to answer from the knowledge base; None:
+            the calibration file in the knowledge folder (`kb_thresholds.json`, written by
+            `python -m callwright.kb.calibrate`), else 0.5.
+        knowledge_clarify: confidence from which the caller is asked which of two passages
+            they mean; None: calibrated, else never.
+        knowledge_generic: words that say nothing in the agent's domain ("shop" for a shop),
+            ignored in questions like stopwords.
+        knowledge_embedder: the sentence embedder for retrieval by meaning ("minilm-l6",
+            "e5-small"), shared by every agent in the process; None: by words only.
         flow: nodes with typed slots and the tools each may call (`flows.Flow`). Without an
             LLM, a node runs the first of its tools once its slots are filled; with an LLM,
             a tool that belongs to a node is only offered while the call is in that node.
@@ -129,7 +137,10 @@ class Agent:
     greeting: str = "Hello, how can I help you?"
     phrases: Sequence[str] = ()
     knowledge: Path | None = None
-    knowledge_threshold: float = 0.5
+    knowledge_threshold: float | None = None
+    knowledge_clarify: float | None = None
+    knowledge_generic: Sequence[str] = ()
+    knowledge_embedder: str | None = "minilm-l6"
     flow: Flow | None = None
     intents: Mapping[str, Sequence[str]] = field(default_factory=dict)
     tools: Sequence[AgentTool] = ()
@@ -151,6 +162,10 @@ class Agent:
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"agent {self.name!r}: duplicate tool names {duplicates}")
+        for defined in self.tools:
+            needed = set(defined.requires if isinstance(defined, FunctionTool) else ()) - set(names)
+            if needed:
+                raise ValueError(f"agent {self.name!r}: {defined.name} requires unknown {needed}")
         if self.flow is not None:
             unknown = sorted(set(self.intents) - set(self.flow.nodes))
             if unknown:

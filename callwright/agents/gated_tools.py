@@ -2,8 +2,9 @@
 
 The same registry serves the LLM and the deterministic path, so the policy is the same on
 both: a tool that belongs to a flow node is offered (and runs) only while the call is in that
-node; a tool with `confirm=True` never runs when it is called: the call is held, the caller
-hears the details read back in fixed words, and it runs only after their own "yes".
+node; a tool that `requires` others runs only after they succeeded in the same call for the
+same arguments; a tool with `confirm=True` never runs when it is called: the call is held,
+the caller hears the details read back in fixed words, and it runs only after their own "yes".
 """
 
 from __future__ import annotations
@@ -79,12 +80,24 @@ class GatedTools(ToolRegistry):
                     self._owners.setdefault(name, set()).add(node.name)
         self.pending: ToolCall | None = None
         self.done: list[str] = []
+        self.succeeded: list[ToolCall] = []
         self.refused: list[ToolCall] = []
 
     def allowed(self, name: str) -> bool:
         """May `name` run now? Tools of no node always; a node's tools only in that node."""
         owners = self._owners.get(name)
         return not owners or (self._state is not None and self._state.node in owners)
+
+    def unmet(self, call: ToolCall) -> list[str]:
+        """The tools `call` requires that have not yet succeeded for the same arguments."""
+        defined = self._defined.get(call.name)
+        if defined is None:
+            return []
+        return [
+            name
+            for name in defined.requires
+            if not any(_same_subject(done, call) for done in self.succeeded if done.name == name)
+        ]
 
     def needs_confirmation(self, name: str) -> bool:
         """Does `name` wait for the caller's yes?"""
@@ -134,6 +147,12 @@ class GatedTools(ToolRegistry):
             why = f"{call.name} is not allowed now: it belongs to the {steps} step, which the "
             why += "caller has not asked for; ask them what they want to do"
             return ToolResult(call, None, error=f"refused: {why}")
+        unmet = self.unmet(call)
+        if unmet:
+            self.refused.append(call)
+            why = f"{call.name} needs {' and '.join(unmet)} to succeed first for the same "
+            why += "arguments; call it first"
+            return ToolResult(call, None, error=f"refused: {why}")
         if self.needs_confirmation(call.name):
             self.pending = call
             note = "The system now reads the details back and asks the caller to confirm."
@@ -145,6 +164,7 @@ class GatedTools(ToolRegistry):
         result = await super().run(call, self.key(call))
         if result.error is None:
             self.done.append(call.name)
+            self.succeeded.append(call)
         return result
 
     async def run_speaking(self, call: ToolCall) -> AsyncIterator[TextDelta | ToolResult]:
@@ -160,6 +180,15 @@ class GatedTools(ToolRegistry):
         finally:
             if not task.done():
                 task.cancel()
+
+
+def _same_subject(earlier: ToolCall, later: ToolCall) -> bool:
+    """Do two calls agree on every argument they share (compared as spoken text)?"""
+    shared = earlier.arguments.keys() & later.arguments.keys()
+    return all(
+        str(earlier.arguments[k]).strip().lower() == str(later.arguments[k]).strip().lower()
+        for k in shared
+    )
 
 
 def _knowledge_tool(kb: KnowledgeBase) -> Tool:

@@ -14,7 +14,6 @@ Each caller turn goes through the same steps, with or without an LLM:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -39,6 +38,7 @@ from callwright.flows.guardrails import Guardrails
 from callwright.flows.intents import find_cue, intents_from, match_intent, words
 from callwright.flows.slots import extract_yes_no
 from callwright.kb import KnowledgeBase
+from callwright.kb.open import open_knowledge
 from callwright.llm.openai_compat import OpenAICompatResponder, OpenAICompatResponderFactory
 
 log = logging.getLogger(__name__)
@@ -72,8 +72,12 @@ class AgentResponderFactory:
         """Loads the agent's knowledge base (off the event loop) and returns the factory."""
         kb = None
         if agent.knowledge is not None:
-            kb = await asyncio.to_thread(
-                KnowledgeBase.from_folder, agent.knowledge, agent.knowledge_threshold
+            kb = await open_knowledge(
+                agent.knowledge,
+                agent.knowledge_threshold,
+                agent.knowledge_clarify,
+                agent.knowledge_generic,
+                agent.knowledge_embedder,
             )
         return cls(agent, runtime, kb)
 
@@ -228,11 +232,9 @@ class AgentResponder:
                 state.awaiting = missing.name
                 yield TextDelta(missing.ask)
                 return
-            action = next((t for t in node.tools if t in self.tools), None)
-            if action is not None:
-                arguments = self.tools.arguments(action)
-                call = ToolCall(f"flow_{uuid.uuid4().hex[:8]}", action, arguments)
-                if node.confirm or self.tools.needs_confirmation(action):
+            call = self._next_action(node.tools)
+            if call is not None:
+                if node.confirm or self.tools.needs_confirmation(call.name):
                     self.tools.pending = call
                     yield TextDelta(self.tools.readback(call))
                     return
@@ -245,6 +247,14 @@ class AgentResponder:
                 yield TextDelta(found.passage.text)
                 return
         yield TextDelta(lines.fallback)
+
+    def _next_action(self, names: frozenset[str]) -> ToolCall | None:
+        """The node's first tool (by name) whose required tools have already succeeded."""
+        for name in sorted(n for n in names if n in self.tools):
+            call = ToolCall(f"flow_{uuid.uuid4().hex[:8]}", name, self.tools.arguments(name))
+            if not self.tools.unmet(call):
+                return call
+        return None
 
     async def _run_confirmed(self, call: ToolCall) -> AsyncIterator[ResponseEvent]:
         lines = self.agent.lines

@@ -22,7 +22,7 @@ import hashlib
 import inspect
 import json
 import typing
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, overload
 
@@ -54,6 +54,9 @@ class FunctionTool:
         filler: said when the call takes longer than `slow_after` seconds.
         slow_after: see `filler`.
         call_param: the name of the parameter that receives the `CallInfo`, if any.
+        requires: tools that must have succeeded earlier in the same call, with the same
+            values for the arguments they share, before this one may run ("check the
+            return is eligible before creating it"); the model is told which is missing.
     """
 
     name: str
@@ -68,6 +71,7 @@ class FunctionTool:
     filler: str | None = None
     slow_after: float = 0.7
     call_param: str | None = None
+    requires: tuple[str, ...] = ()
 
     async def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return await self.handler(*args, **kwargs)
@@ -133,6 +137,7 @@ def tool(
     confirm_prompt: str | None = None,
     filler: str | None = None,
     slow_after: float = 0.7,
+    requires: Sequence[str] = (),
 ) -> Callable[[Handler], FunctionTool]: ...
 
 
@@ -148,6 +153,7 @@ def tool(
     confirm_prompt: str | None = None,
     filler: str | None = None,
     slow_after: float = 0.7,
+    requires: Sequence[str] = (),
 ) -> FunctionTool | Callable[[Handler], FunctionTool]:
     """Makes an async function a tool; use as `@tool` or `@tool(timeout=..., confirm=True)`.
 
@@ -161,6 +167,8 @@ def tool(
         confirm_prompt: the read-back question, formatted with the arguments.
         filler: a line to say when the call is slow.
         slow_after: seconds before the filler is said.
+        requires: tools that must have succeeded earlier in the call with the same values
+            for the arguments they share (steps of a flow that must not be skipped).
 
     Returns:
         A `FunctionTool` (or a decorator making one).
@@ -187,6 +195,7 @@ def tool(
             filler=filler,
             slow_after=slow_after,
             call_param=call_param,
+            requires=tuple(requires),
         )
 
     return decorate(function) if function is not None else decorate

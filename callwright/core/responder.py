@@ -97,7 +97,15 @@ class TransferCall(EndCall):
     to: str | None = None
 
 
-ResponseEvent = TextDelta | ToolResult | EndCall
+@dataclass(frozen=True, slots=True)
+class TokenUsage:
+    """What one model request cost, as the server counted it (metered, never spoken)."""
+
+    prompt_tokens: int
+    completion_tokens: int
+
+
+ResponseEvent = TextDelta | ToolResult | EndCall | TokenUsage
 
 
 class Responder(Protocol):

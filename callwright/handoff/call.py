@@ -27,12 +27,13 @@ import numpy as np
 from callwright.audio.resample import StreamResampler
 from callwright.core.clock import AudioClock
 from callwright.core.responder import CallInfo
+from callwright.core.timeline import TurnTimeline
 from callwright.flows.slots import extract_yes_no
 from callwright.handoff.desk import HandoffDesk, HumanLine
 from callwright.handoff.hold_music import HoldAudio
 from callwright.handoff.packet import ContextPacket, PacketSummarizer, build_packet
 from callwright.handoff.triggers import Escalation
-from callwright.observe.recorder import CallRecorder
+from callwright.observe.record_writer import CallRecordWriter
 from callwright.store.base import Utterance
 from callwright.transports.base import CallTransport
 
@@ -53,7 +54,7 @@ class CallState(Protocol):
     call: CallInfo
     transport: CallTransport
     clock: AudioClock
-    recorder: CallRecorder
+    recorder: CallRecordWriter
     outcome: tuple[str, str] | None
     transcript: list[Utterance]
     tool_calls: list[dict[str, Any]]
@@ -115,6 +116,8 @@ class CallHandoff:
         desk: the server's handoff desk.
         options: routing and what the caller hears.
         say: speaks a line through the agent's voice; awaitable until it has been played.
+            Called with the line, the outcome it ends the call with (or None), and the
+            timeline of the caller turn it answers (or None: it answers no turn).
         hush: stops whatever the agent is saying (a person takes over mid-announcement).
         facts: the responder's facts about the call (`HandoffFacts`), or None.
         emit: sends integration events (webhooks).
@@ -126,7 +129,7 @@ class CallHandoff:
         state: CallState,
         desk: HandoffDesk,
         options: HandoffOptions,
-        say: Callable[[str, str | None], Coroutine[Any, Any, None]],
+        say: Callable[[str, str | None, TurnTimeline | None], Coroutine[Any, Any, None]],
         hush: Callable[[], Awaitable[None]],
         facts: Callable[[], dict[str, Any] | None],
         emit: EventSink | None = None,
@@ -156,7 +159,11 @@ class CallHandoff:
     # --- escalating ---------------------------------------------------------------------
 
     async def escalate(
-        self, escalation: Escalation, announced: bool = False, transfer_to: str | None = None
+        self,
+        escalation: Escalation,
+        announced: bool = False,
+        transfer_to: str | None = None,
+        timeline: TurnTimeline | None = None,
     ) -> None:
         """Records why, builds the packet, and routes the call (see the module docstring).
 
@@ -164,6 +171,7 @@ class CallHandoff:
             escalation: the trigger that fired.
             announced: the responder already told the caller they are being transferred.
             transfer_to: the number a phone transfer goes to (None: the configured one).
+            timeline: the caller turn that escalated; the first line answering it carries it.
         """
         if self.mode != "agent":
             return
@@ -181,18 +189,22 @@ class CallHandoff:
         route = self.options.route
         if route == "auto":
             route = "console" if self.desk.humans_signed_in else "phone"
-        if route == "phone" and await self._transfer(escalation, announced, transfer_to):
-            return
+        if route == "phone":
+            transferred = await self._transfer(escalation, announced, transfer_to, timeline)
+            if transferred:
+                return
+            if transferred is False and not announced:
+                timeline = None  # the connecting line before the failed transfer answered it
         if self.desk.humans_signed_in == 0:
             self.mode = "callback_offer"
             self._offered = True
-            await self._say(self.options.nobody_line, None)
+            await self._say(self.options.nobody_line, None, timeline)
             return
         self.mode = "waiting"
         self.desk.enqueue(packet, self)
         recorder.event("queued", state.clock.now_ms(), {"position": self._position()})
         if not announced:
-            await self._say(self.options.connecting_line, None)
+            await self._say(self.options.connecting_line, None, timeline)
         self._hold_task = asyncio.create_task(self._hold())
 
     async def _improve_summary(self, summarizer: PacketSummarizer) -> None:
@@ -208,14 +220,24 @@ class CallHandoff:
             with contextlib.suppress(Exception):
                 await self._line.send_event({"type": "packet", "packet": packet.to_dict()})
 
-    async def _transfer(self, escalation: Escalation, announced: bool, to: str | None) -> bool:
-        """A phone transfer with the packet sent ahead by webhook; False if not possible."""
+    async def _transfer(
+        self,
+        escalation: Escalation,
+        announced: bool,
+        to: str | None,
+        timeline: TurnTimeline | None,
+    ) -> bool | None:
+        """A phone transfer with the packet sent ahead by webhook.
+
+        Returns:
+            True once transferred; False if it failed; None if the line cannot transfer.
+        """
         state = self.state
         transfer = getattr(state.transport, "transfer", None)
         if transfer is None:
-            return False
+            return None
         if not announced:
-            await self._say(self.options.connecting_line, None)
+            await self._say(self.options.connecting_line, None, timeline)
         done = bool(await transfer(to, escalation.reason))
         kind = "transfer" if done else "transfer_failed"
         state.recorder.event(kind, state.clock.now_ms(), {"to": to, "reason": escalation.reason})
@@ -244,7 +266,7 @@ class CallHandoff:
                 self._offered = True
                 self.mode = "callback_offer"
                 self.state.recorder.event("callback_offered", self.state.clock.now_ms(), {})
-                await self._say(options.wait_limit_line, None)
+                await self._say(options.wait_limit_line, None, None)
                 return
             if now >= next_update:
                 next_update = now + options.update_interval_s
@@ -255,7 +277,7 @@ class CallHandoff:
                     self.state.clock.now_ms(),
                     {"position": position, "expected_wait_s": wait_s},
                 )
-                await self._say(position_line(position, wait_s), None)
+                await self._say(position_line(position, wait_s), None, None)
                 started, frames = loop.time(), 0
                 continue
             if options.hold_audio:
@@ -264,27 +286,27 @@ class CallHandoff:
                     frames += 1
             await asyncio.sleep(0.02)
 
-    async def on_caller_text(self, text: str) -> None:
-        """A caller turn while waiting or asked about a callback."""
+    async def on_caller_text(self, text: str, timeline: TurnTimeline | None = None) -> None:
+        """A caller turn while waiting or asked about a callback (`timeline`: that turn's)."""
         answer = extract_yes_no(text)
         wants_callback = "call me back" in text.lower() or "callback" in text.lower()
         if self.mode == "callback_offer" or (self.mode == "waiting" and wants_callback):
             if answer is True or wants_callback:
-                await self._schedule_callback()
+                await self._schedule_callback(timeline)
             elif answer is False:
-                await self._decline_callback()
+                await self._decline_callback(timeline)
             else:
-                await self._say(self.options.yes_or_no_line, None)
+                await self._say(self.options.yes_or_no_line, None, timeline)
             return
         if self.mode == "waiting":
-            position = self._position()
-            await self._say(position_line(position, self.desk.expected_wait_s(self._id)), None)
+            wait_s = self.desk.expected_wait_s(self._id)
+            await self._say(position_line(self._position(), wait_s), None, timeline)
 
     @property
     def _id(self) -> str:
         return self.state.call.call_id
 
-    async def _schedule_callback(self) -> None:
+    async def _schedule_callback(self, timeline: TurnTimeline | None) -> None:
         state = self.state
         self.mode = "done"
         await self._stop_hold()
@@ -293,20 +315,20 @@ class CallHandoff:
         state.recorder.event("callback_requested", state.clock.now_ms(), request)
         packet = self.packet.to_dict() if self.packet else {}
         await self._emit("callback_requested", {**request, "packet": packet})
-        await self._say(self.options.callback_yes_line, "callback_requested")
+        await self._say(self.options.callback_yes_line, "callback_requested", timeline)
 
-    async def _decline_callback(self) -> None:
+    async def _decline_callback(self, timeline: TurnTimeline | None) -> None:
         state = self.state
         state.recorder.event("callback_declined", state.clock.now_ms(), {})
         if self.desk.humans_signed_in and self.packet is not None:
             if self.desk.position(self._id) is None:
                 self.desk.enqueue(self.packet, self)
             self.mode = "waiting"
-            await self._say(self.options.keep_waiting_line, None)
+            await self._say(self.options.keep_waiting_line, None, timeline)
             self._hold_task = asyncio.create_task(self._hold())
             return
         self.mode = "done"
-        await self._say(self.options.callback_no_line, "escalated")
+        await self._say(self.options.callback_no_line, "escalated", timeline)
 
     async def _stop_hold(self) -> None:
         task, self._hold_task = self._hold_task, None
@@ -362,7 +384,7 @@ class CallHandoff:
         self.mode = "agent"
         self.desk.leave(self._id)
         # Spoken in the background: the person's console must not wait for the agent's line.
-        self._back_line = asyncio.create_task(self._say(self.options.back_line, None))
+        self._back_line = asyncio.create_task(self._say(self.options.back_line, None, None))
 
     async def end_by_human(self) -> None:
         """The person ends the call."""

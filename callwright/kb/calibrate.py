@@ -11,7 +11,8 @@ caller, while a missed one only costs a follow-up). Below it, the clarify thresh
 band where the caller is asked "do you mean A or B?": it is the lowest score at which asking
 still helps callers (their passage is one of the two offered) more than it bothers others
 (out of scope, or neither passage is theirs; a needless question costs half). `--write`
-stores both as JSON for the agent to load.
+stores both as JSON; written to `KNOWLEDGE_DIR/kb_thresholds.json`, every agent whose
+knowledge is that folder loads them (`kb.open.open_knowledge`) unless it sets its own.
 """
 
 from __future__ import annotations

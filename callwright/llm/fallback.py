@@ -12,7 +12,7 @@ fails too, the caller hears an apology; after `max_failed_turns` such turns in a
 cannot go on and the caller is offered a callback before the call ends.
 
 Every turn records which provider answered it (a `responder` event), and every failure a
-`provider_error` and a `fallback` event (observe/provider_events.py).
+`provider_error` and a `fallback` event (core/provider_events.py).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from callwright.core.responder import (
     ResponderFactory,
     ResponseEvent,
     TextDelta,
+    TokenUsage,
     ToolResult,
     TurnContext,
 )
@@ -135,7 +136,7 @@ class FallbackResponder:
                 self._primary_name,
                 first_ms=remaining_ms(deadline),
                 idle_ms=options.stall_ms,
-                restart_after=lambda event: isinstance(event, ToolResult),
+                restart_after=lambda event: isinstance(event, ToolResult | TokenUsage),
             )
             try:
                 async for event in stream:

@@ -27,6 +27,7 @@ from callwright.core.responder import (
     Message,
     ResponseEvent,
     TextDelta,
+    TokenUsage,
     ToolCall,
     ToolResult,
     TurnContext,
@@ -74,6 +75,9 @@ class LlmOptions:
         first_token_timeout_s: limit from sending a request to its first content or tool-call
             delta; a caller waiting in silence is the failure that matters most.
         max_tool_rounds: how many times one reply may run tools and ask the model again.
+        stream_usage: asks for the token counts at the end of each stream
+            (`stream_options.include_usage`), reported as `TokenUsage` events; turn it off
+            for a server that rejects the option.
     """
 
     base_url: str
@@ -85,6 +89,7 @@ class LlmOptions:
     request_timeout_s: float = 10.0
     first_token_timeout_s: float = 4.0
     max_tool_rounds: int = 4
+    stream_usage: bool = True
 
 
 def _wire_call(call: ToolCall) -> dict[str, Any]:
@@ -149,6 +154,7 @@ class _Completion:
     text: list[str] = field(default_factory=list)
     calls: dict[int, _PendingCall] = field(default_factory=dict)
     finish_reason: str | None = None
+    usage: TokenUsage | None = None
 
     def add_fragment(self, fragment: dict[str, Any]) -> None:
         index = fragment.get("index")
@@ -184,7 +190,12 @@ class _Completion:
             chunk = json.loads(data)
             if "error" in chunk:
                 raise LlmError(f"error in stream: {json.dumps(chunk['error'])[:_EXCERPT_CHARS]}")
-            # Only choice 0 is ever requested; a trailing usage chunk has no choices at all.
+            # Only choice 0 is ever requested; the trailing usage chunk has no choices at all.
+            usage = chunk.get("usage")
+            if isinstance(usage, dict):
+                self.usage = TokenUsage(
+                    int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+                )
             for choice in chunk.get("choices") or []:
                 if choice.get("index", 0) == 0:
                     delta = choice.get("delta") or {}
@@ -250,6 +261,8 @@ class OpenAICompatResponder:
             async with aclosing(self._stream(messages, completion, final=final)) as stream:
                 async for text in stream:
                     yield TextDelta(text)
+            if completion.usage is not None:
+                yield completion.usage
             if not completion.calls:
                 return
             calls = completion.tool_calls()
@@ -288,6 +301,8 @@ class OpenAICompatResponder:
             "temperature": self._options.temperature,
             "max_tokens": self._options.max_tokens,
         }
+        if self._options.stream_usage:
+            payload["stream_options"] = {"include_usage": True}
         if self._tools is not None and len(self._tools) > 0:
             payload["tools"] = self._tools.schemas()
             if final:

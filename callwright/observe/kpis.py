@@ -131,13 +131,11 @@ async def kpis_from_store(
     # every number describes the same set of calls.
     timelines = await store.list_timelines(since, until)
     if len(calls) != len(summaries):
-        timelines = await _timelines_of(store, calls, since, until)
+        timelines = await _timelines_of(store, calls)
     return compute_kpis(summaries, timelines, prices)
 
 
-async def _timelines_of(
-    store: CallStore, calls: set[str], since: float | None, until: float | None
-) -> list[TurnTimeline]:
+async def _timelines_of(store: CallStore, calls: set[str]) -> list[TurnTimeline]:
     out: list[TurnTimeline] = []
     for call_id in sorted(calls):
         detail = await store.get_call(call_id)

@@ -21,11 +21,12 @@ from typing import Any, Protocol, TypeVar, cast
 
 import numpy as np
 
+from callwright.core import env as read
 from callwright.core.clock import AudioClock
 from callwright.core.responder import CallInfo, ResponderFactory
 from callwright.core.timeline import TurnTimeline
+from callwright.observe.audio_recording import StereoRecording
 from callwright.observe.metrics import CallMetrics
-from callwright.observe.recording import CallRecording
 from callwright.observe.redact import RedactionPolicy, Redactor
 from callwright.observe.tracing import CallTrace, CallTracer
 from callwright.observe.usage import (
@@ -88,7 +89,7 @@ class ObserveOptions:
         return cls(
             redaction=RedactionPolicy.from_env(env),
             prices=PriceTable.from_env(env),
-            record_audio=env.get("CALLWRIGHT_RECORD_AUDIO", "1") not in ("0", "false", "off"),
+            record_audio=read.flag(env, "CALLWRIGHT_RECORD_AUDIO", True),
         )
 
 
@@ -129,7 +130,7 @@ class CallObserver:
         self.redactor = hub.redactor.for_call(call.parameters)
         self.meter = UsageMeter()
         self.clock = AudioClock()
-        self.recording: CallRecording | None = None
+        self.recording: StereoRecording | None = None
         self.trace: CallTrace | None = None
         self._store: CallStore | None = None
         self._escalated = False
@@ -143,7 +144,7 @@ class CallObserver:
         """The call's views of the stack and its transport."""
         self._store = stack.store
         if self.hub.options.record_audio:
-            self.recording = CallRecording(
+            self.recording = StereoRecording(
                 transport.input_sample_rate, transport.output_sample_rate
             )
         view = dataclasses.replace(

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Literal
 
+from callwright.core import env as read
 from callwright.store.base import CallStore, PurgeResult
 
 log = logging.getLogger(__name__)
@@ -117,9 +118,8 @@ class RedactionPolicy:
                 raise ValueError(f"CALLWRIGHT_REDACT: bad item {item!r}")
             overrides: dict[str, Any] = {kind: action}
             policy = replace(policy, **overrides)
-        keep_raw = env.get("CALLWRIGHT_KEEP_RAW_TRANSCRIPT", "0") in ("1", "true", "yes")
-        days = env.get("CALLWRIGHT_RETENTION_DAYS", "30").strip().lower()
-        retention = None if days in ("", "0", "none") else float(days)
+        keep_raw = read.flag(env, "CALLWRIGHT_KEEP_RAW_TRANSCRIPT", False)
+        retention = read.limit(env, "CALLWRIGHT_RETENTION_DAYS", 30.0)
         return replace(policy, keep_raw_transcript=keep_raw, retention_days=retention)
 
 

@@ -21,6 +21,7 @@ from callwright.core.responder import (
     Responder,
     ResponseEvent,
     TextDelta,
+    TokenUsage,
     TurnContext,
 )
 from callwright.store.base import Usage
@@ -180,8 +181,8 @@ class MeteredTts:
 class MeteredResponder:
     """Counts a responder's tokens (estimated from characters when it reports none).
 
-    A responder event with a `usage` attribute holding `prompt_tokens`/`completion_tokens`
-    gives exact counts; deterministic responders (`counts_tokens=False`) cost nothing.
+    `TokenUsage` events (the server's own counts) make the counts exact; deterministic
+    responders (`counts_tokens=False`) cost nothing.
     """
 
     def __init__(
@@ -208,13 +209,9 @@ class MeteredResponder:
         exact = False
         try:
             async for event in self._inner.respond(context):
-                usage = getattr(event, "usage", None)
-                if usage is not None:
+                if isinstance(event, TokenUsage):
                     exact = True
-                    self._meter.add_llm(
-                        int(getattr(usage, "prompt_tokens", 0)),
-                        int(getattr(usage, "completion_tokens", 0)),
-                    )
+                    self._meter.add_llm(event.prompt_tokens, event.completion_tokens)
                 if isinstance(event, TextDelta):
                     completion_chars += len(event.text)
                 yield event

@@ -22,10 +22,10 @@ from aiohttp import web
 
 from callwright.agent.stack import AgentStack
 from callwright.audio.wav import write_stereo_wav
+from callwright.observe.audio_recording import stereo_tracks
 from callwright.observe.kpis import kpis_from_store
 from callwright.observe.metrics import CONTENT_TYPE
 from callwright.observe.observer import Observability
-from callwright.observe.recording import stereo_tracks
 from callwright.observe.redact import Redactor, RetentionJob
 from callwright.observe.usage import cost_of
 from callwright.store.base import (

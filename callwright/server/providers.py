@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import logging
 
-from callwright.config import Settings
+from callwright.config import DegradationSettings, Settings
 from callwright.core.responder import HasDeterministicFallback, ResponderFactory
-from callwright.degradation import DegradationSettings
 from callwright.llm.fallback import FallbackResponderFactory
 from callwright.resilience import CircuitBreaker
 from callwright.stt.base import SpeechToText

@@ -17,6 +17,7 @@ from callwright.core.responder import EmitsEvents, HasPhrases, HasVocabulary
 from callwright.handoff.packet import PacketSummarizer
 from callwright.observe.observer import Observability
 from callwright.observe.redact import install_log_redaction
+from callwright.observe.tracing import CallTracer
 from callwright.server.providers import with_llm_fallback, with_remote_stt, with_remote_tts
 from callwright.store.open import open_store
 from callwright.stt.whisper import WhisperOptions, WhisperStt
@@ -93,8 +94,8 @@ async def load_stack(settings: Settings, agent: Agent) -> AgentStack:
     phrases = responders.phrases() if isinstance(responders, HasPhrases) else []
     speech = SpeechNormalizer(lexicon=agent.pronunciations, date_order=settings.date_order)
     await tts.prewarm(speakable_pieces([*phrases, *agent.phrases], speech, accepts_ssml(tts)))
-    store = await open_store(settings.store_path)
-    observability = Observability.from_env()
+    store = await open_store(settings.store_path, settings.store_env)
+    observability = Observability(settings.observe, tracer=CallTracer.from_env())
     install_log_redaction(observability.redactor)
     worker_id = settings.worker.worker_id or f"{socket.gethostname()}:{settings.port}"
     orphans = await store.register_worker(worker_id)

@@ -4,7 +4,7 @@ A request to the primary that has not answered by its deadline is abandoned (its
 closed), retried once if the turn's budget still has room for an attempt, and otherwise the
 fallback transcribes the same audio. A failing primary opens a circuit breaker, so while it is
 down calls go straight to the fallback instead of paying the deadline on every turn. Each
-failure and fallback is recorded on the call it happened in (observe/provider_events.py).
+failure and fallback is recorded on the call it happened in (core/provider_events.py).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -64,6 +64,7 @@ class CallTransport(Protocol):
         ...
 
 
+@runtime_checkable
 class ConfirmsPlayback(Protocol):
     """Optional capability: the peer reports which agent audio it has actually played.
 
@@ -87,5 +88,4 @@ class TransfersCalls(Protocol):
 
 def playback_confirmer(transport: object) -> Callable[[], int | None] | None:
     """The transport's `confirmed_played_samples`, or None when it cannot tell."""
-    method = getattr(transport, "confirmed_played_samples", None)
-    return method if callable(method) else None
+    return transport.confirmed_played_samples if isinstance(transport, ConfirmsPlayback) else None

@@ -34,6 +34,7 @@ from callwright.audio.frame import AudioFrame
 from callwright.audio.mulaw import mulaw_decode, mulaw_encode
 from callwright.transports.base import AudioIn, DtmfIn, HangupIn, InboundEvent
 from callwright.transports.jitter import JitterBuffer, WallClockClamp
+from callwright.transports.socket_writer import QueuedSocketWriter
 
 log = logging.getLogger(__name__)
 
@@ -169,8 +170,8 @@ class _Marks:
 class MediaStreamTransport:
     """One call over a telephony media stream.
 
-    Outbound messages go through a queue drained by one writer task, so the session never
-    waits on a slow peer and messages keep their order.
+    Outbound messages go through the shared `QueuedSocketWriter`, so the session never waits
+    on a slow peer and messages keep their order.
 
     Args:
         ws: the accepted WebSocket.
@@ -206,8 +207,9 @@ class MediaStreamTransport:
         self._marks = _Marks()
         self._sent_samples = 0
         self._frames_since_mark = 0
-        self._outbound: asyncio.Queue[tuple[str, str] | None] = asyncio.Queue()
-        self._writer = asyncio.create_task(self._write_loop(), name=f"{dialect.channel}-writer")
+        self._writer = QueuedSocketWriter(
+            ws, self._options.outbound_limit, f"{dialect.channel}-writer"
+        )
         self._closed = False
         self._remote_ended = False
         self._handed_over = False
@@ -352,9 +354,7 @@ class MediaStreamTransport:
 
     async def clear_audio(self) -> None:
         # Queued audio never leaves; the platform drops what it buffered and echoes its marks.
-        for item in self._drain_queue():
-            if item is not None and item[0] not in ("media", "mark"):
-                self._outbound.put_nowait(item)
+        self._writer.drop({"media", "mark"})
         self._marks.discard_through = self._marks.next_index - 1
         self._frames_since_mark = 0
         self._send({"event": "clear"})
@@ -366,18 +366,9 @@ class MediaStreamTransport:
         if self._dialect.stream_id_outbound:
             named = {"event": kind, self._dialect.stream_key: self.start.stream_id}
             message = named | {k: v for k, v in message.items() if k != "event"}
-        if self._outbound.qsize() > self._options.outbound_limit:
+        if not self._writer.put(kind, json.dumps(message, separators=(",", ":"))):
             log.warning("%s call %s: peer is not reading; closing", self.channel, self.call_ref)
             self._closed = True
-            self._outbound.put_nowait(None)
-            return
-        self._outbound.put_nowait((kind, json.dumps(message, separators=(",", ":"))))
-
-    def _drain_queue(self) -> list[tuple[str, str] | None]:
-        items = []
-        while not self._outbound.empty():
-            items.append(self._outbound.get_nowait())
-        return items
 
     # --- call control --------------------------------------------------------------------
 
@@ -403,22 +394,9 @@ class MediaStreamTransport:
                 await self._control.hangup()
             except Exception:
                 log.exception("%s call %s: hang-up failed", self.channel, self.call_ref)
-        self._outbound.put_nowait(None)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(asyncio.shield(self._writer), timeout=2.0)
         await self._shutdown(WSCloseCode.OK)
 
     async def _shutdown(self, code: int) -> None:
-        if not self._writer.done():
-            self._outbound.put_nowait(None)
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(self._writer), timeout=2.0)
+        await self._writer.finish()
         with contextlib.suppress(Exception):
             await self._ws.close(code=code)
-
-    async def _write_loop(self) -> None:
-        while (item := await self._outbound.get()) is not None:
-            try:
-                await self._ws.send_str(item[1])
-            except Exception:  # the peer vanished; the inbound loop will notice and end
-                return

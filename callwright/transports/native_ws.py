@@ -6,7 +6,6 @@ breaks it gets an `error` event; what cannot be recovered ends this call only.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -19,6 +18,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from callwright.audio.frame import SUPPORTED_RATES, AudioFrame
 from callwright.transports.base import AudioIn, DtmfIn, HangupIn, InboundEvent
+from callwright.transports.socket_writer import QueuedSocketWriter
 
 log = logging.getLogger(__name__)
 
@@ -86,20 +86,19 @@ def parse_start(raw: str) -> StartRequest:
 class NativeWebSocketTransport:
     """One call over callwright's native WebSocket protocol.
 
-    Outbound messages go through a queue drained by one writer task, so the session never
-    waits on a slow peer and messages keep their order.
+    Outbound messages go through the shared `QueuedSocketWriter`, so the session never waits
+    on a slow peer and messages keep their order.
     """
 
     channel = "websocket"
 
-    def __init__(self, ws: web.WebSocketResponse, start: StartRequest, frame_ms: int = 20):
+    def __init__(self, ws: web.WebSocketResponse, start: StartRequest) -> None:
         self._ws = ws
         self.input_sample_rate = start.sample_rate
         self.output_sample_rate = start.output_sample_rate
         self._max_frame_bytes = 2 * start.sample_rate * MAX_FRAME_MS // 1000
         self._received_samples = 0
-        self._outbound: asyncio.Queue[bytes | str | None] = asyncio.Queue()
-        self._writer = asyncio.create_task(self._write_loop(), name="ws-writer")
+        self._writer = QueuedSocketWriter(ws, OUTBOUND_LIMIT, "ws-writer")
         self._closed = False
 
     async def inbound(self) -> AsyncIterator[InboundEvent]:
@@ -174,59 +173,32 @@ class NativeWebSocketTransport:
         await self.send_event({"type": "error", "code": code, "message": message})
 
     async def send_audio(self, samples: np.ndarray) -> None:
-        self._enqueue(samples.astype("<i2", copy=False).tobytes())
+        self._enqueue("audio", samples.astype("<i2", copy=False).tobytes())
 
     async def send_event(self, event: Mapping[str, Any]) -> None:
-        self._enqueue(json.dumps(event, separators=(",", ":")))
+        self._enqueue("event", json.dumps(event, separators=(",", ":")))
 
-    def _enqueue(self, message: bytes | str) -> None:
+    def _enqueue(self, kind: str, message: bytes | str) -> None:
         if self._closed:
             return
-        if self._outbound.qsize() > OUTBOUND_LIMIT:
+        if not self._writer.put(kind, message):
             log.warning("websocket call: peer is not reading; closing")
             self._closed = True
-            self._outbound.put_nowait(None)
-            return
-        self._outbound.put_nowait(message)
 
     async def clear_audio(self) -> None:
         # Audio still in our queue never reaches the peer; then the peer drops its buffer.
-        kept = [m for m in self._drain_queue() if isinstance(m, str)]
-        for message in kept:
-            self._outbound.put_nowait(message)
+        self._writer.drop({"audio"})
         await self.send_event({"type": "clear"})
-
-    def _drain_queue(self) -> list[bytes | str | None]:
-        items = []
-        while not self._outbound.empty():
-            items.append(self._outbound.get_nowait())
-        return items
 
     async def close(self, reason: str) -> None:
         if self._closed:
             return
         await self.send_event({"type": "end", "reason": reason})
         self._closed = True
-        self._outbound.put_nowait(None)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(asyncio.shield(self._writer), timeout=2.0)
         await self._shutdown(WSCloseCode.OK)
 
     async def _shutdown(self, code: int) -> None:
         self._closed = True
-        if not self._writer.done():
-            self._outbound.put_nowait(None)
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(self._writer), timeout=2.0)
+        await self._writer.finish()
         with contextlib.suppress(Exception):
             await self._ws.close(code=code)
-
-    async def _write_loop(self) -> None:
-        while (message := await self._outbound.get()) is not None:
-            try:
-                if isinstance(message, bytes):
-                    await self._ws.send_bytes(message)
-                else:
-                    await self._ws.send_str(message)
-            except Exception:  # the peer vanished; the inbound loop will notice and end
-                return

@@ -2,7 +2,7 @@
 
 Chains nest: FallbackTts(remote, FallbackTts(piper, espeak)) tries a remote voice, then Piper,
 then espeak-ng. Each failure and fallback is recorded on the call it happened in
-(observe/provider_events.py); with a circuit breaker, a primary that keeps failing is skipped
+(core/provider_events.py); with a circuit breaker, a primary that keeps failing is skipped
 for a while instead of costing every sentence its deadline.
 """
 

@@ -109,10 +109,6 @@ class Endpointer:
         """End of the caller's latest speech window."""
         return self._speech_end
 
-    def reset(self) -> None:
-        """Drops any turn in progress (used when the call changes hands)."""
-        self.__init__(self.options)  # type: ignore[misc]
-
     def feed(self, window: VadWindow) -> list[TurnEvent]:
         """Consumes one VAD window and returns the events it causes."""
         opts = self.options

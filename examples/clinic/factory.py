@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -14,7 +12,7 @@ from typing import Any
 from callwright.core.responder import CallInfo
 from callwright.flows.guardrails import Guardrails
 from callwright.kb import KnowledgeBase
-from callwright.kb.embed import shared_embedder
+from callwright.kb.open import CALIBRATION_FILE, open_knowledge
 from examples.clinic.flow import LINES, RECOGNISER_TERMS
 from examples.clinic.receptionist import Receptionist
 from examples.clinic.store import ClinicStore, Doctor, Patient
@@ -24,7 +22,7 @@ log = logging.getLogger(__name__)
 
 KNOWLEDGE_DIR = Path(__file__).resolve().parent / "knowledge"
 # Chosen by `python -m callwright.kb.calibrate` on kb_labels.tsv (see that file's header).
-KB_THRESHOLDS = Path(__file__).resolve().parent / "kb_thresholds.json"
+KB_THRESHOLDS = KNOWLEDGE_DIR / CALIBRATION_FILE
 KB_LABELS = Path(__file__).resolve().parent / "kb_labels.tsv"
 GENERIC_WORDS = ("clinic", "office", "practice")
 Hook = Callable[[str, dict[str, Any]], Awaitable[None]]
@@ -73,28 +71,14 @@ class ClinicData:
 async def open_clinic(options: ClinicOptions) -> ClinicData:
     """Opens the store and the knowledge base."""
     store = await ClinicStore.open(options.db_path)
-    embedder = None
-    if options.kb_embedder is not None:
-        # Loaded once per process and shared by every clinic and call.
-        embedder = await asyncio.to_thread(shared_embedder, options.kb_embedder)
-        if embedder is None:
-            log.warning(
-                "embedder %s not installed: knowledge base by words only", options.kb_embedder
-            )
-    threshold, clarify = 0.5, None
-    if embedder is not None and KB_THRESHOLDS.exists():
-        calibrated = json.loads(KB_THRESHOLDS.read_text(encoding="utf-8"))
-        if calibrated.get("embedder") == embedder.name:
-            threshold, clarify = calibrated["threshold"], calibrated["clarify"]
-    if options.kb_threshold is not None:
-        threshold, clarify = options.kb_threshold, None
-    kb = await asyncio.to_thread(
-        KnowledgeBase.from_folder,
+    # The framework's knowledge loading: the shared embedder, and the thresholds calibrated
+    # in the knowledge folder (`kb_thresholds.json`) unless the options pin one.
+    kb = await open_knowledge(
         options.knowledge_dir,
-        threshold,
+        options.kb_threshold,
+        None,
         GENERIC_WORDS,
-        embedder,
-        clarify,
+        options.kb_embedder,
     )
     return ClinicData(store, kb, await store.doctors(), await store.patients())
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from callwright.llm.base import (
+from callwright.core.responder import (
     CallInfo,
     EndCall,
     Message,

@@ -11,6 +11,9 @@ with the next item of a script, streamed in the chunk format of the real API:
 - `Stall`: accepts the request, optionally streams some text, then never sends anything more;
 - `Malformed`: a stream whose chunk is not valid JSON.
 
+A request with `stream_options.include_usage` gets the real API's trailing usage chunk (no
+choices; counts recorded in `usage`).
+
 A request after the script is exhausted gets HTTP 500, so a test that asks too often fails.
 """
 
@@ -120,12 +123,15 @@ class FakeOpenAI:
         base_url: API root to put in `LlmOptions.base_url` (ends with "/v1").
         requests: JSON body of every request received, in order.
         headers: headers of every request received, in order.
+        usage: the token counts sent at the end of each completion that asked for them
+            (`stream_options.include_usage`), in order.
     """
 
     def __init__(self, script: Iterable[ScriptItem]) -> None:
         self.base_url = ""
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.usage: list[dict[str, int]] = []
         self._script: deque[ScriptItem] = deque(script)
         self._stop = asyncio.Event()
         self._completions = 0
@@ -166,10 +172,22 @@ class FakeOpenAI:
             reply = Reply(tool_calls=item)
         else:
             reply = item
-        for delta in _deltas(reply):
+        deltas = list(_deltas(reply))
+        for delta in deltas:
             await response.write(self._chunk(completion_id, model, delta))
         finish_reason = "tool_calls" if reply.tool_calls else "stop"
         await response.write(self._chunk(completion_id, model, {}, finish_reason))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            # The real API's last chunk: no choices, the request's token counts.
+            usage = {
+                "prompt_tokens": len(json.dumps(body["messages"])) // 4,
+                "completion_tokens": len(deltas),
+            }
+            usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+            self.usage.append(usage)
+            chunk = json.loads(self._chunk(completion_id, model, {})[6:])
+            chunk["choices"], chunk["usage"] = [], usage
+            await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response

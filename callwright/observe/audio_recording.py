@@ -24,7 +24,7 @@ RECORDING_RATE = 16000
 _RESYNC_MS = 40.0  # caller frames further than this from where we expect them: trust the stamp
 
 
-class CallRecording:
+class StereoRecording:
     """Two aligned tracks at `RECORDING_RATE`, built from the live audio of one call.
 
     Args:

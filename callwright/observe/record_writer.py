@@ -13,7 +13,7 @@ from callwright.store.base import CallRecord, CallStore, Utterance
 log = logging.getLogger(__name__)
 
 
-class CallRecorder:
+class CallRecordWriter:
     """Queues store writes for one call and applies them one by one on a background task.
 
     The session never awaits the database on its hot path; a failing store is logged and the

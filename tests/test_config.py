@@ -1,0 +1,101 @@
+"""Reading `CALLWRIGHT_*` variables: one meaning for booleans and numbers, clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from callwright.config import Settings
+from callwright.observe.observer import ObserveOptions
+from callwright.observe.redact import RedactionPolicy
+
+
+@pytest.mark.parametrize("value", ["1", "true", "YES", "on"])
+def test_every_true_spelling_means_true_everywhere(value: str) -> None:
+    env = {
+        "CALLWRIGHT_COOKIE_SECURE": value,
+        "CALLWRIGHT_KEEP_RAW_TRANSCRIPT": value,
+        "CALLWRIGHT_RECORD_AUDIO": value,
+        "CALLWRIGHT_SEMANTIC_ENDPOINTING": value,
+    }
+    settings = Settings.from_env(env)
+    assert settings.security.cookie_secure is True
+    assert RedactionPolicy.from_env(env).keep_raw_transcript is True
+    assert ObserveOptions.from_env(env).record_audio is True
+    assert settings.patience.complete_ms < settings.patience.incomplete_ms  # semantic on
+
+
+@pytest.mark.parametrize("value", ["0", "false", "No", "off"])
+def test_every_false_spelling_means_false_everywhere(value: str) -> None:
+    env = {
+        "CALLWRIGHT_COOKIE_SECURE": value,
+        "CALLWRIGHT_KEEP_RAW_TRANSCRIPT": value,
+        "CALLWRIGHT_RECORD_AUDIO": value,
+        "CALLWRIGHT_SEMANTIC_ENDPOINTING": value,
+        "CALLWRIGHT_END_OF_TURN_MS": "700",
+    }
+    settings = Settings.from_env(env)
+    assert settings.security.cookie_secure is False
+    assert RedactionPolicy.from_env(env).keep_raw_transcript is False
+    assert ObserveOptions.from_env(env).record_audio is False
+    # Semantic endpointing off: every turn ends after CALLWRIGHT_END_OF_TURN_MS of silence.
+    patience = settings.patience
+    assert patience.complete_ms == patience.neutral_ms == patience.incomplete_ms == 700.0
+    assert patience.max_ms == 700.0
+
+
+def test_unset_and_empty_keep_the_defaults() -> None:
+    assert Settings.from_env({}) == Settings.from_env({k: "" for k in ENV_NAMES})
+    assert Settings.from_env({}).security.cookie_secure is None
+    assert RedactionPolicy.from_env({"CALLWRIGHT_RETENTION_DAYS": ""}).retention_days == 30.0
+
+
+def test_limits_turn_off_with_zero_or_none() -> None:
+    env = {"CALLWRIGHT_MAX_CALLS": "none", "CALLWRIGHT_MAX_CALL_SECONDS": "0"}
+    limits = Settings.from_env(env).limits
+    assert limits.max_calls is None and limits.call.max_call_s is None
+    assert RedactionPolicy.from_env({"CALLWRIGHT_RETENTION_DAYS": "off"}).retention_days is None
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CALLWRIGHT_RECORD_AUDIO", "maybe"),
+        ("CALLWRIGHT_SEMANTIC_ENDPOINTING", "2"),
+        ("CALLWRIGHT_END_OF_TURN_MS", "soon"),
+        ("CALLWRIGHT_END_OF_TURN_MS", "-5"),
+        ("CALLWRIGHT_PORT", "80.5"),
+        ("CALLWRIGHT_MAX_REALTIME_FACTOR", "0.5"),
+        ("CALLWRIGHT_TTS", "festival"),
+        ("CALLWRIGHT_LLM_STALL_MS", "0"),
+    ],
+)
+def test_a_bad_value_fails_naming_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        Settings.from_env({name: value, "CALLWRIGHT_TTS_BASE_URL": "http://tts.test/v1"})
+        ObserveOptions.from_env({name: value})
+
+
+ENV_NAMES = [
+    "CALLWRIGHT_HOST",
+    "CALLWRIGHT_PORT",
+    "CALLWRIGHT_END_OF_TURN_MS",
+    "CALLWRIGHT_TTS",
+    "CALLWRIGHT_MAX_CALLS",
+    "CALLWRIGHT_DRAIN_SECONDS",
+    "CALLWRIGHT_COOKIE_SECURE",
+    "CALLWRIGHT_SEMANTIC_ENDPOINTING",
+    "CALLWRIGHT_LLM_BASE_URL",
+]
+
+
+def test_observability_and_the_database_come_from_the_same_settings() -> None:
+    env = {
+        "CALLWRIGHT_RECORD_AUDIO": "off",
+        "CALLWRIGHT_RETENTION_DAYS": "7",
+        "CALLWRIGHT_DATABASE_URL": "postgresql://db.test/calls",
+    }
+    settings = Settings.from_env(env)
+    assert settings.observe.record_audio is False
+    assert settings.observe.redaction.retention_days == 7.0
+    assert settings.store_env == {"CALLWRIGHT_DATABASE_URL": "postgresql://db.test/calls"}
+    assert Settings().store_env == {"CALLWRIGHT_DATABASE_URL": ""}  # SQLite in the data folder

@@ -1,0 +1,85 @@
+"""The queued socket writer shared by the WebSocket transports, over a real loopback socket."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import aiohttp
+from aiohttp import web
+
+from callwright.transports.socket_writer import QueuedSocketWriter
+
+Script = Callable[[QueuedSocketWriter], None]
+
+
+@asynccontextmanager
+async def writing(script: Script, limit: int = 100) -> AsyncIterator[list[bytes | str]]:
+    """A server whose handler runs `script` on a writer; yields what the client received."""
+    received: list[bytes | str] = []
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        writer = QueuedSocketWriter(ws, limit, "test-writer")
+        script(writer)  # synchronously: nothing is sent before it returns
+        await writer.finish()
+        await ws.close()
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.ws_connect(f"http://127.0.0.1:{port}/") as ws,
+        ):
+            async for msg in ws:
+                received.append(msg.data)
+        yield received
+    finally:
+        await runner.cleanup()
+
+
+async def test_messages_leave_in_order_text_and_binary() -> None:
+    def script(writer: QueuedSocketWriter) -> None:
+        for i in range(5):
+            assert writer.put("audio", bytes([i]))
+            assert writer.put("event", f"e{i}")
+
+    async with writing(script) as received:
+        expected: list[bytes | str] = []
+        for i in range(5):
+            expected += [bytes([i]), f"e{i}"]
+        assert received == expected
+
+
+async def test_dropping_audio_keeps_the_other_messages_in_order() -> None:
+    def script(writer: QueuedSocketWriter) -> None:
+        writer.put("audio", b"a1")
+        writer.put("event", "transcript")
+        writer.put("audio", b"a2")
+        writer.put("mark", "m1")
+        writer.drop({"audio", "mark"})  # barge-in: queued agent audio never leaves
+        writer.put("event", "clear")
+
+    async with writing(script) as received:
+        assert received == ["transcript", "clear"]
+
+
+async def test_a_peer_that_does_not_read_stops_the_writer() -> None:
+    results: list[bool] = []
+
+    def script(writer: QueuedSocketWriter) -> None:
+        results.extend(writer.put("event", str(i)) for i in range(6))
+        results.append(writer.put("event", "after"))  # dropped, not queued
+
+    async with writing(script, limit=3) as received:
+        # The 5th message finds 4 queued (> 3): the writer gives up; what was queued leaves.
+        assert results == [True, True, True, True, False, True, True]
+        assert received == ["0", "1", "2", "3"]
