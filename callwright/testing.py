@@ -228,17 +228,26 @@ async def agent_stack(
 
 @dataclass(slots=True)
 class VoiceServer:
-    """A live server for one agent on a loopback port (see `voice_agent`)."""
+    """A live server for one agent on a loopback port (see `voice_agent`).
+
+    Attributes:
+        url: the native WebSocket endpoint (`/v1/ws`).
+        stack: the agent's stack (its call store: `stack.store`).
+        api_key: an operator key in that store; `/v1/ws` and the other operator routes
+            need one (`Authorization: Bearer ...`).
+    """
 
     url: str
     stack: Any
+    api_key: str | None = None
 
     async def call(self, lines: Sequence[str], voice: str = "en-us", **kwargs: Any) -> Any:
         """Places a call over the native WebSocket that speaks `lines`; returns its report."""
         from callwright.sim.caller import CallerSimulator, ScriptLine
         from callwright.tts.espeak import EspeakTts
 
-        simulator = CallerSimulator(self.url, EspeakTts(voice=voice, words_per_minute=150))
+        tts = EspeakTts(voice=voice, words_per_minute=150)
+        simulator = CallerSimulator(self.url, tts, api_key=self.api_key)
         return await simulator.run([ScriptLine(text) for text in lines], **kwargs)
 
     async def record(self, call_id: str, timeout_s: float = 15.0) -> Any:
@@ -257,6 +266,10 @@ async def voice_agent(
 ) -> AsyncIterator[VoiceServer]:
     """Loads the real pipeline for `agent` (seconds: models) and serves it on a free port.
 
+    The server's operator routes need a credential since operator sign-in: the helper puts an
+    operator key of its own in the agent's call store (`VoiceServer.api_key`), and its calls
+    present it.
+
     Args:
         agent: the agent under test.
         data_dir: the call store and the agent's data go here.
@@ -267,18 +280,22 @@ async def voice_agent(
 
     from callwright.config import Settings
     from callwright.server.app import create_app
+    from callwright.server.auth import new_api_key
     from callwright.server.runtime import load_stack
+    from callwright.store.access import AccessStore
 
     base = settings if settings is not None else Settings.from_env()
     chosen = settings_for(replace(base, data_dir=data_dir), agent)
     stack = await load_stack(chosen, agent)
+    api_key, key_record = new_api_key("viewer", "callwright testing")
+    await (await AccessStore.open(stack.store)).add_key(key_record)
     runner = web.AppRunner(create_app(stack, telephony or chosen.telephony, "test-token"))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     try:
-        yield VoiceServer(f"ws://127.0.0.1:{port}/v1/ws", stack)
+        yield VoiceServer(f"ws://127.0.0.1:{port}/v1/ws", stack, api_key)
     finally:
         await runner.cleanup()
         if isinstance(stack.responders, Closable):
