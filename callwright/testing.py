@@ -28,7 +28,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from callwright.agents.build import build_responders, escalation_for, settings_for
 from callwright.agents.definition import Agent, AgentRuntime
@@ -282,13 +282,13 @@ async def voice_agent(
     from callwright.server.app import create_app
     from callwright.server.auth import new_api_key
     from callwright.server.runtime import load_stack
-    from callwright.store.access import AccessStore
+    from callwright.store.access import AccessStore, SqlStore
 
     base = settings if settings is not None else Settings.from_env()
     chosen = settings_for(replace(base, data_dir=data_dir), agent)
     stack = await load_stack(chosen, agent)
     api_key, key_record = new_api_key("viewer", "callwright testing")
-    await (await AccessStore.open(stack.store)).add_key(key_record)
+    await (await AccessStore.open(cast(SqlStore, stack.store))).add_key(key_record)
     runner = web.AppRunner(create_app(stack, telephony or chosen.telephony, "test-token"))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
