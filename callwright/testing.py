@@ -235,7 +235,14 @@ async def agent_stack(
 
 @dataclass(slots=True)
 class VoiceServer:
-    """A live server for one agent on a loopback port (see `voice_agent`)."""
+    """A live server for one agent on a loopback port (see `voice_agent`).
+
+    Attributes:
+        url: the native WebSocket endpoint (`/v1/ws`).
+        stack: the agent's stack (its call store: `stack.store`).
+        api_key: an operator key in that store; `/v1/ws` and the other operator routes
+            need one (`Authorization: Bearer ...`).
+    """
 
     url: str
     stack: Any
@@ -265,6 +272,10 @@ async def voice_agent(
     agent: Agent, data_dir: Path, settings: Any = None, telephony: Any = None
 ) -> AsyncIterator[VoiceServer]:
     """Loads the real pipeline for `agent` (seconds: models) and serves it on a free port.
+
+    The server's operator routes need a credential since operator sign-in: the helper puts an
+    operator key of its own in the agent's call store (`VoiceServer.api_key`), and its calls
+    present it.
 
     Args:
         agent: the agent under test.

@@ -98,7 +98,9 @@ class Reply:
         """Speaks fillers while the answer is slow, so the caller never waits in silence."""
         await asyncio.sleep(options.first_after_ms / 1000.0)
         for index in range(options.max_fillers):
-            if self._answer_audio:
+            # Pieces play in order: once the answer has text queued, a filler would only
+            # follow it (e.g. after a policy line that ends the call, on a slow voice).
+            if self._answer_audio or self._emitted:
                 return
             phrase = options.phrases[min(index, len(options.phrases) - 1)]
             self._fillers.append(phrase)

@@ -106,7 +106,8 @@ class CallSession:
             record=lambda kind, at_ms: self.state.recorder.event(kind, at_ms, {}),
         )
         self._speculation: tuple[float, asyncio.Task[Transcript]] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # all of the call's tasks
+        self._turn_tasks: set[asyncio.Task[None]] = set()  # those finishing a caller's turn
         self._next_timeline: TurnTimeline | None = None
         self._turn_count = 0
         self._carry_text = ""
@@ -200,10 +201,20 @@ class CallSession:
         # Not awaited here: ending cancels this task (it is one of the call's tasks).
         self._end_task = asyncio.create_task(self.end(line, expired))
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None], *, turn: bool = False) -> None:
+        """Runs `coro` as one of the call's tasks (cancelled at shutdown).
+
+        Args:
+            coro: the work.
+            turn: it handles a caller's turn, so the call counts as busy until it is done;
+                watchers that live as long as the call (silence, limits) are not turns.
+        """
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if turn:
+            self._turn_tasks.add(task)
+            task.add_done_callback(self._turn_tasks.discard)
 
     # --- inbound audio -------------------------------------------------------------------
 
@@ -256,7 +267,7 @@ class CallSession:
             timeline.mark("speech_end_ms", event.speech_end_ms)
             timeline.mark("end_of_turn_ms", self.state.clock.now_ms())
             self._next_timeline = None
-            self._spawn(self._finish_turn(event, timeline))
+            self._spawn(self._finish_turn(event, timeline), turn=True)
 
     # --- transcription -------------------------------------------------------------------
 
@@ -448,8 +459,7 @@ class CallSession:
             await self.voice.barge_in(self.state.clock.now_ms())
 
     def _busy(self) -> bool:
-        current = asyncio.current_task()
-        turns_pending = any(not t.done() and t is not current for t in self._tasks)
+        turns_pending = any(not t.done() for t in self._turn_tasks)
         on_hold = self.handoff.mode != "agent"  # the handoff decides what the caller hears
         return on_hold or self.voice.speaking or self._endpointer.in_turn or turns_pending
 

@@ -100,7 +100,9 @@ class AgentVoice:
             playout=self.playout,
             now_ms=self._state.clock.now_ms,
             on_tool_result=self._on_tool_result,
-            filler=self._stack.filler,
+            # Fillers cover a slow responder; a policy line (reprompt, goodbye, limit) is
+            # known at once and never gets one.
+            filler=self._stack.filler if responder is None else None,
             already_heard=self._heard_pieces if trigger == "user_turn" else (),
             speech=self._stack.speech,
         )
