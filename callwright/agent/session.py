@@ -36,8 +36,17 @@ from callwright.core.provider_events import (
     describe,
     release_call_events,
 )
-from callwright.core.responder import CallInfo, HasHandoffFacts, Responder, TransferCall, Trigger
+from callwright.core.responder import (
+    CallInfo,
+    ExpectedAnswer,
+    ExpectsAnswer,
+    HasHandoffFacts,
+    Responder,
+    TransferCall,
+    Trigger,
+)
 from callwright.core.timeline import TurnTimeline
+from callwright.flows.expected import answers, from_question
 from callwright.handoff.call import CallHandoff
 from callwright.handoff.triggers import Escalation, EscalationTriggers
 from callwright.observe.recorder import CallRecorder
@@ -53,7 +62,7 @@ from callwright.turns.endpointer import (
     TurnEnded,
     TurnEvent,
 )
-from callwright.turns.semantic import PatiencePolicy, completeness
+from callwright.turns.semantic import PatiencePolicy, completeness, ends_mid_sentence
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +95,7 @@ class CallSession:
         self._audio = CallerAudio(PIPELINE_RATE)
         self._pipeline_ms = 0.0  # end of the 16 kHz audio fed so far
         responder = stack.responders.for_call(call)
+        self._responder = responder
         self.voice = AgentVoice(stack, self.state, responder, self._echo, PIPELINE_RATE, self)
         self._triggers = EscalationTriggers(stack.escalation)
         self.handoff = CallHandoff(
@@ -283,17 +293,33 @@ class CallSession:
             self._endpointer.set_end_of_turn_ms(self._stack.turns.end_of_turn_ms)
             return
         text = f"{self._carry_text} {task.result().text}".strip()
-        verdict = completeness(text)
-        wait_ms = self._patience.end_of_turn_ms(verdict)
+        expected = None if self.voice.speaking else self._expected_answer()
+        answered = expected is not None and answers(expected, text)
+        verdict = completeness(text, answers_question=answered)
+        wait_ms = self._patience.end_of_turn_ms(verdict, mid_sentence=ends_mid_sentence(text))
         self._endpointer.set_end_of_turn_ms(wait_ms)
-        self.state.recorder.event(
-            "pause", end_ms, {"completeness": verdict.value, "wait_ms": wait_ms}
-        )
+        details: dict[str, Any] = {"completeness": verdict.value, "wait_ms": wait_ms}
+        if expected is not None:
+            details |= {"expected": list(expected.kinds), "answered": answered}
+        self.state.recorder.event("pause", end_ms, details)
         if self.voice.paused_at_ms is not None:
             if is_backchannel(text):
                 self.voice.resume(end_ms, text)
             else:
                 self.voice.barge_in_soon(self.voice.paused_at_ms)
+
+    def _expected_answer(self) -> ExpectedAnswer | None:
+        """What the agent's open question asks for: the responder's account, else the question."""
+        responder = self._responder
+        if isinstance(responder, ExpectsAnswer):
+            with contextlib.suppress(Exception):  # a hint only: never let it break the call
+                found = responder.expected_answer()
+                if found is not None:
+                    return found
+        last = self.state.history.last_assistant()
+        if last is None or last.interrupted:
+            return None
+        return from_question(last.content)
 
     def _drop_speculation(self) -> None:
         if self._speculation is not None:
