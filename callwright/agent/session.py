@@ -116,6 +116,7 @@ class CallSession:
             record=lambda kind, at_ms: self.state.recorder.event(kind, at_ms, {}),
         )
         self._speculation: tuple[float, asyncio.Task[Transcript]] | None = None
+        self._looked_at: float | None = None  # the overlap whose first words were looked at
         self._tasks: set[asyncio.Task[None]] = set()
         self._next_timeline: TurnTimeline | None = None
         self._turn_count = 0
@@ -242,9 +243,13 @@ class CallSession:
             self._silence.activity()
         paused_at = self.voice.paused_at_ms
         if paused_at is not None and self._endpointer.speaking:
+            overlap = self._pipeline_ms - paused_at
             # Still talking well past a backchannel's length: a real interruption.
-            if self._pipeline_ms - paused_at >= self._stack.barge_in_confirm_ms:
+            if overlap >= self._stack.barge_in_confirm_ms:
                 await self.voice.barge_in(paused_at)
+            elif overlap >= self._stack.quick_look_ms and self._looked_at != paused_at:
+                self._looked_at = paused_at
+                self._spawn(self._quick_look(paused_at))
 
     async def _on_turn_event(self, event: TurnEvent) -> None:
         if isinstance(event, SpeechStarted):
@@ -268,6 +273,23 @@ class CallSession:
             timeline.mark("end_of_turn_ms", self.state.clock.now_ms())
             self._next_timeline = None
             self._spawn(self._finish_turn(event, timeline))
+
+    async def _quick_look(self, paused_at: float) -> None:
+        """The first words of speech over the agent: anything but a backchannel stops it now.
+
+        The agent is ducked meanwhile; "uh-huh", "yeah, right" or nothing yet leave the
+        decision to the pause (or to `barge_in_confirm_ms` of speech).
+        """
+        audio = self._audio.extract(paused_at - PREROLL_MS, self._pipeline_ms)
+        try:
+            transcript = await self._stack.stt.transcribe(audio)
+        except Exception:
+            return  # the pause decides, as without a quick look
+        text = transcript.text.strip()
+        if self.voice.paused_at_ms != paused_at or not text or is_backchannel(text):
+            return
+        self.state.recorder.event("interruption_heard", self.state.clock.now_ms(), {})
+        await self.voice.barge_in(paused_at)
 
     # --- transcription -------------------------------------------------------------------
 
