@@ -5,7 +5,9 @@ of an earlier word (unfinished: the voice is mid-sentence there, as a caller who
 cut points come from Whisper's word timestamps. Each clip ends with 200 ms of silence, as when
 the end-of-turn decision is made, and is scored at 16 kHz and through the phone band (8 kHz
 µ-law). Prints, per voice, the mean probability of "finished" for each class, the accuracy at
-0.5 and the area under the ROC curve (0.5: no better than chance).
+0.5 and the area under the ROC curve (0.5: no better than chance). For comparison, the signal
+the runtime uses instead: the words and punctuation Whisper writes for the same clip (it hears
+the prosody too), judged by `turns.semantic.completeness` ("text": complete vs not).
 
     python bench/smart_turn.py
 """
@@ -25,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from bench.caller_voices import caller_voices, voice_name  # noqa: E402
 from callwright.audio.mulaw import mulaw_decode, mulaw_encode  # noqa: E402
 from callwright.audio.resample import resample  # noqa: E402
+from callwright.turns.semantic import Completeness, completeness  # noqa: E402
 from callwright.turns.smart_turn import SAMPLE_RATE, SmartTurn  # noqa: E402
 
 # (sentence, number of words of the unfinished prefix): the prefix stops where a caller pauses.
@@ -83,34 +86,44 @@ async def main() -> None:
     if model is None:
         raise SystemExit("Smart Turn is not installed (./run.sh setup installs it)")
     whisper = WhisperModel(str(get_model_path()), device="cpu", compute_type="int8", cpu_threads=2)
-    print(f"{'voice':14} {'band':6} {'n':>3} {'finished':>9} {'unfinished':>10} {'acc@0.5':>8} "
-          f"{'AUC':>5}")  # fmt: skip
+    print(f"{'voice':16} {'band':6} {'n':>3} {'finished':>9} {'unfinished':>10} {'acc@0.5':>8} "
+          f"{'AUC':>5} {'text acc':>8}")  # fmt: skip
     everything: dict[str, tuple[list[float], list[float]]] = {"16k": ([], []), "phone": ([], [])}
     times: list[float] = []
+    text_hits: dict[str, int] = {}
+    text_total: dict[str, int] = {}
     for voice in caller_voices():
         labelled = await clips(voice, whisper)
         for band in ("16k", "phone"):
             pos: list[float] = []
             neg: list[float] = []
+            text_right = 0
             for audio, finished in labelled:
                 clip = audio if band == "16k" else phone_band(audio)
                 start = time.perf_counter()
                 score = model.probability(clip)
                 times.append(time.perf_counter() - start)
                 (pos if finished else neg).append(score)
+                segments, _ = whisper.transcribe(clip.astype(np.float32) / 32768.0, language="en")
+                said = " ".join(s.text.strip() for s in segments)
+                hit = (completeness(said) is Completeness.COMPLETE) == finished
+                text_right += hit
+                text_total[band] = text_total.get(band, 0) + 1
+                text_hits[band] = text_hits.get(band, 0) + hit
             everything[band][0].extend(pos)
             everything[band][1].extend(neg)
             right = sum(p > 0.5 for p in pos) + sum(n <= 0.5 for n in neg)
             print(
-                f"{voice_name(voice):14} {band:6} {len(pos) + len(neg):>3} {np.mean(pos):>9.2f} "
+                f"{voice_name(voice):16} {band:6} {len(pos) + len(neg):>3} {np.mean(pos):>9.2f} "
                 f"{np.mean(neg):>10.2f} {right / (len(pos) + len(neg)):>8.2f} "
-                f"{auc(pos, neg):>5.2f}"
+                f"{auc(pos, neg):>5.2f} {text_right / len(labelled):>8.2f}"
             )
     for band, (pos, neg) in everything.items():
         right = sum(p > 0.5 for p in pos) + sum(n <= 0.5 for n in neg)
         print(
-            f"{'all':14} {band:6} {len(pos) + len(neg):>3} {np.mean(pos):>9.2f} "
-            f"{np.mean(neg):>10.2f} {right / (len(pos) + len(neg)):>8.2f} {auc(pos, neg):>5.2f}"
+            f"{'all':16} {band:6} {len(pos) + len(neg):>3} {np.mean(pos):>9.2f} "
+            f"{np.mean(neg):>10.2f} {right / (len(pos) + len(neg)):>8.2f} {auc(pos, neg):>5.2f} "
+            f"{text_hits[band] / text_total[band]:>8.2f}"
         )
     print(f"inference: median {1000 * float(np.median(times)):.0f} ms per clip (one thread)")
 

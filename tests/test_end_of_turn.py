@@ -81,6 +81,9 @@ def test_a_day_answers_which_day() -> None:
     assert answers(day, "Next Tuesday.", TODAY)
     assert not answers(day, "Um, let me think.", TODAY)
     assert completeness("Next Tuesday.", answers_question=True) is Completeness.COMPLETE
+    # Trailing dots only say the audio stopped; without an answered question they still hold.
+    assert completeness("Thursday, please...", answers_question=True) is Completeness.COMPLETE
+    assert completeness("Thursday, please...") is Completeness.INCOMPLETE
 
 
 def test_a_flow_exposes_its_awaited_slot_or_the_missing_ones() -> None:
@@ -146,3 +149,12 @@ async def test_a_spoken_name_and_date_of_birth_are_answered_without_the_long_wai
     assert sorted(last["expected"]) == ["dob", "person"] and last["answered"] is True
     assert last["completeness"] == "complete"
     assert last["wait_ms"] < stack.patience.neutral_ms
+
+
+def test_a_whole_answer_is_taken_at_once_even_from_a_caller_who_pauses() -> None:
+    options = PatienceOptions()
+    policy = PatiencePolicy(options)
+    for _ in range(3):
+        policy.caller_resumed(600.0)
+    assert policy.end_of_turn_ms(Completeness.COMPLETE, False, answered=True) == options.complete_ms
+    assert policy.end_of_turn_ms(Completeness.COMPLETE, False) == options.complete_ms + 450.0

@@ -318,7 +318,8 @@ class CallSession:
         expected = None if self.voice.speaking else self._expected_answer()
         answered = expected is not None and answers(expected, text)
         verdict = completeness(text, answers_question=answered)
-        wait_ms = self._patience.end_of_turn_ms(verdict, mid_sentence=ends_mid_sentence(text))
+        mid_sentence = ends_mid_sentence(text)
+        wait_ms = self._patience.end_of_turn_ms(verdict, mid_sentence, answered)
         self._endpointer.set_end_of_turn_ms(wait_ms)
         details: dict[str, Any] = {"completeness": verdict.value, "wait_ms": wait_ms}
         if expected is not None:

@@ -71,10 +71,14 @@ def completeness(text: str, answers_question: bool = False) -> Completeness:
     words = _WORD.findall(lowered)
     if not words:
         return Completeness.NEUTRAL
-    if stripped.endswith(("...", "…", ",", "-", "—")) or ends_mid_sentence(stripped):
+    if ends_mid_sentence(stripped):
         return Completeness.INCOMPLETE
     if answers_question:
+        # "Thursday, please..." answers "which day?": the recogniser's trailing dots or comma
+        # say only that the audio stopped.
         return Completeness.COMPLETE
+    if stripped.endswith(("...", "…", ",", "-", "—")):
+        return Completeness.INCOMPLETE
     if any(lowered.rstrip(" .?!").endswith(lead) for lead in _DICTATION_LEADS):
         return Completeness.INCOMPLETE
     if _half_dictated(words):
@@ -161,13 +165,16 @@ class PatiencePolicy:
         if pause_ms >= 250.0:
             self._resumes += 1
 
-    def end_of_turn_ms(self, verdict: Completeness, mid_sentence: bool = True) -> float:
+    def end_of_turn_ms(
+        self, verdict: Completeness, mid_sentence: bool = True, answered: bool = False
+    ) -> float:
         """Silence after which the turn counts as over.
 
         Args:
             verdict: how finished the words sound.
             mid_sentence: the words end on one a sentence cannot end on; only then may the wait
                 go past `sure_max_ms`.
+            answered: the words hold everything the agent's open question asked for.
         """
         opts = self.options
         base = {
@@ -176,4 +183,6 @@ class PatiencePolicy:
             Completeness.INCOMPLETE: opts.incomplete_ms,
         }[verdict]
         limit = opts.max_ms if mid_sentence else min(opts.max_ms, opts.sure_max_ms)
+        if verdict is Completeness.COMPLETE and answered:
+            return min(limit, base)  # the words are all there: a slow talker's pauses don't count
         return min(limit, base + self._resumes * opts.per_resume_ms)
