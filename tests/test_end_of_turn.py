@@ -6,7 +6,9 @@ import datetime as dt
 
 import pytest
 
+from callwright.agent.history import ConversationHistory
 from callwright.agent.stack import AgentStack
+from callwright.agent.turn_judge import TurnJudge
 from callwright.core.responder import ExpectedAnswer
 from callwright.flows.engine import Flow, FlowState, Node, SlotSpec
 from callwright.flows.expected import answers, from_flow, from_question
@@ -158,3 +160,36 @@ def test_a_whole_answer_is_taken_at_once_even_from_a_caller_who_pauses() -> None
         policy.caller_resumed(600.0)
     assert policy.end_of_turn_ms(Completeness.COMPLETE, False, answered=True) == options.complete_ms
     assert policy.end_of_turn_ms(Completeness.COMPLETE, False) == options.complete_ms + 450.0
+
+
+class _AsksForADay:
+    """A responder whose open question asks for a day (`ExpectsAnswer`)."""
+
+    def respond(self, context: object) -> object:
+        raise NotImplementedError
+
+    def expected_answer(self) -> ExpectedAnswer:
+        return ExpectedAnswer(("date",), ("date",))
+
+
+def test_the_judge_asks_the_responder_first_then_reads_the_question() -> None:
+    history = ConversationHistory()
+    history.add_assistant("Thanks. What is your phone number?")
+    by_question = TurnJudge(PatiencePolicy(), _Silent(), history)  # type: ignore[arg-type]
+    judged = by_question.judge("It's 555 010 1234.", over_the_agent=False)
+    assert judged.expected is not None and judged.expected.kinds == ("phone",)
+    assert judged.answered and judged.verdict is Completeness.COMPLETE
+    assert judged.record()["expected"] == ["phone"] and not judged.worth_rechecking
+    by_responder = TurnJudge(PatiencePolicy(), _AsksForADay(), history)  # type: ignore[arg-type]
+    judged = by_responder.judge("Friday, I think,", over_the_agent=False)
+    assert judged.expected is not None and judged.expected.kinds == ("date",) and judged.answered
+    # Over the agent, nothing is being answered: the words alone decide, and a long wait is
+    # worth judging again once the silence has grown.
+    judged = by_responder.judge("My number is 555 0100", over_the_agent=True)
+    assert judged.expected is None and judged.verdict is Completeness.INCOMPLETE
+    assert judged.worth_rechecking
+
+
+class _Silent:
+    def respond(self, context: object) -> object:
+        raise NotImplementedError

@@ -27,6 +27,7 @@ from callwright.agent.echo import EchoCanceller
 from callwright.agent.limits import RealTimePacer, WallClockWatch
 from callwright.agent.silence import CannedResponder, SilenceWatchdog
 from callwright.agent.stack import AgentStack
+from callwright.agent.turn_judge import RECHECK_MS, TurnJudge
 from callwright.agent.voice import AgentVoice
 from callwright.audio.frame import AudioFrame
 from callwright.audio.resample import StreamResampler
@@ -36,17 +37,8 @@ from callwright.core.provider_events import (
     describe,
     release_call_events,
 )
-from callwright.core.responder import (
-    CallInfo,
-    ExpectedAnswer,
-    ExpectsAnswer,
-    HasHandoffFacts,
-    Responder,
-    TransferCall,
-    Trigger,
-)
+from callwright.core.responder import CallInfo, HasHandoffFacts, Responder, TransferCall, Trigger
 from callwright.core.timeline import TurnTimeline
-from callwright.flows.expected import answers, from_question
 from callwright.handoff.call import CallHandoff
 from callwright.handoff.triggers import Escalation, EscalationTriggers
 from callwright.observe.recorder import CallRecorder
@@ -62,7 +54,7 @@ from callwright.turns.endpointer import (
     TurnEnded,
     TurnEvent,
 )
-from callwright.turns.semantic import PatiencePolicy, completeness, ends_mid_sentence
+from callwright.turns.semantic import PatiencePolicy
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +87,7 @@ class CallSession:
         self._audio = CallerAudio(PIPELINE_RATE)
         self._pipeline_ms = 0.0  # end of the 16 kHz audio fed so far
         responder = stack.responders.for_call(call)
-        self._responder = responder
+        self._judge = TurnJudge(self._patience, responder, self.state.history)
         self.voice = AgentVoice(stack, self.state, responder, self._echo, PIPELINE_RATE, self)
         self._triggers = EscalationTriggers(stack.escalation)
         self.handoff = CallHandoff(
@@ -117,6 +109,8 @@ class CallSession:
         )
         self._speculation: tuple[float, asyncio.Task[Transcript]] | None = None
         self._looked_at: float | None = None  # the overlap whose first words were looked at
+        self._span: tuple[float, float] | None = None  # the speech of the current pause
+        self._recheck_due: tuple[float, float, float] | None = None  # (start, end, wait) ms
         self._tasks: set[asyncio.Task[None]] = set()
         self._next_timeline: TurnTimeline | None = None
         self._turn_count = 0
@@ -241,6 +235,11 @@ class CallSession:
                 await self._on_turn_event(event)
         if self._endpointer.in_turn:
             self._silence.activity()
+        due = self._recheck_due
+        if due is not None and self._pipeline_ms - due[1] >= RECHECK_MS:
+            self._recheck_due = None
+            if self._endpointer.in_turn and self._endpointer.speech_end_ms == due[1]:
+                self._spawn(self._recheck(*due))
         paused_at = self.voice.paused_at_ms
         if paused_at is not None and self._endpointer.speaking:
             overlap = self._pipeline_ms - paused_at
@@ -302,6 +301,8 @@ class CallSession:
         task = asyncio.create_task(self._stack.stt.transcribe(audio))
         task.add_done_callback(lambda done: self._on_speculation(end_ms, done))
         self._speculation = (end_ms, task)
+        self._span = (start_ms, end_ms)
+        self._recheck_due = None
         # Until the words are known the turn is not over (up to the hard maximum): deciding
         # blind on a busy machine would answer "What is your..." before "...address?".
         self._endpointer.set_end_of_turn_ms(self._stack.patience.max_ms)
@@ -315,34 +316,36 @@ class CallSession:
             self._endpointer.set_end_of_turn_ms(self._stack.turns.end_of_turn_ms)
             return
         text = f"{self._carry_text} {task.result().text}".strip()
-        expected = None if self.voice.speaking else self._expected_answer()
-        answered = expected is not None and answers(expected, text)
-        verdict = completeness(text, answers_question=answered)
-        mid_sentence = ends_mid_sentence(text)
-        wait_ms = self._patience.end_of_turn_ms(verdict, mid_sentence, answered)
-        self._endpointer.set_end_of_turn_ms(wait_ms)
-        details: dict[str, Any] = {"completeness": verdict.value, "wait_ms": wait_ms}
-        if expected is not None:
-            details |= {"expected": list(expected.kinds), "answered": answered}
-        self.state.recorder.event("pause", end_ms, details)
+        judgement = self._judge.judge(text, over_the_agent=self.voice.speaking)
+        self._endpointer.set_end_of_turn_ms(judgement.wait_ms)
+        self.state.recorder.event("pause", end_ms, judgement.record())
+        if judgement.worth_rechecking and self._span is not None:
+            self._recheck_due = (self._span[0], end_ms, judgement.wait_ms)
         if self.voice.paused_at_ms is not None:
             if is_backchannel(text):
                 self.voice.resume(end_ms, text)
             else:
                 self.voice.barge_in_soon(self.voice.paused_at_ms)
 
-    def _expected_answer(self) -> ExpectedAnswer | None:
-        """What the agent's open question asks for: the responder's account, else the question."""
-        responder = self._responder
-        if isinstance(responder, ExpectsAnswer):
-            with contextlib.suppress(Exception):  # a hint only: never let it break the call
-                found = responder.expected_answer()
-                if found is not None:
-                    return found
-        last = self.state.history.last_assistant()
-        if last is None or last.interrupted:
-            return None
-        return from_question(last.content)
+    async def _recheck(self, start_ms: float, end_ms: float, wait_ms: float) -> None:
+        """The words judged again with the silence so far: the turn may end now after all."""
+        audio = self._audio.extract(start_ms - PREROLL_MS, self._pipeline_ms)
+        task = asyncio.create_task(self._stack.stt.transcribe(audio))
+        try:
+            transcript = await task
+        except Exception:
+            return  # the first judgement stands
+        endpointer, spec = self._endpointer, self._speculation
+        if not endpointer.in_turn or endpointer.speaking or endpointer.speech_end_ms != end_ms:
+            return  # the caller went on, or the turn already ended
+        if spec is None or spec[0] != end_ms:
+            return
+        text = f"{self._carry_text} {transcript.text}".strip()
+        judgement = self._judge.judge(text, over_the_agent=self.voice.speaking)
+        self.state.recorder.event("pause", end_ms, judgement.record() | {"recheck": True})
+        if judgement.wait_ms < wait_ms:
+            self._speculation = (end_ms, task)  # the turn's transcript is this one
+            endpointer.set_end_of_turn_ms(judgement.wait_ms)
 
     def _drop_speculation(self) -> None:
         if self._speculation is not None:
