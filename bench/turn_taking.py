@@ -87,6 +87,18 @@ class Results:
     stop_ms: list[float] = field(default_factory=list)
     long_waits: int = 0  # end-of-turn waits over 1.2 s (from the `pause` events)
     waits: int = 0
+    eot_wait_ms: list[float] = field(default_factory=list)  # speech end → end of turn, server
+    server_ttfa_ms: list[float] = field(default_factory=list)
+
+    def add_timelines(self, detail: dict[str, Any]) -> None:
+        """The server's view of each caller turn: the silence waited, and its TTFA."""
+        for t in detail["timelines"]:
+            if t.get("turn_index", 0) < 1 or t.get("interrupted"):
+                continue
+            if t.get("end_of_turn_ms") is not None and t.get("speech_end_ms") is not None:
+                self.eot_wait_ms.append(t["end_of_turn_ms"] - t["speech_end_ms"])
+            if t.get("ttfa_ms") is not None:
+                self.server_ttfa_ms.append(t["ttfa_ms"])
 
 
 @asynccontextmanager
@@ -150,6 +162,7 @@ async def measure(base: str, voice: TextToSpeech, results: Results, index: int) 
     report = await call(base, voice, [ScriptLine(line) for line in script])
     results.ttfa_ms += [t.ttfa_ms for t in report.turns if t.ttfa_ms is not None]
     detail = await detail_of(base, report)
+    results.add_timelines(detail)
     for event in detail["events"]:
         if event["kind"] == "pause":
             results.waits += 1
@@ -169,6 +182,7 @@ async def measure(base: str, voice: TextToSpeech, results: Results, index: int) 
         results.cut_offs += len(transcripts) > 1
         if len(transcripts) == 1:
             results.ttfa_ms += [t.ttfa_ms for t in report.turns if t.ttfa_ms is not None]
+            results.add_timelines(detail)
     # A backchannel 1.2 s into the agent's answer: no interruption, no gap in its voice.
     line = ScriptLine(
         BACKCHANNELS[index % len(BACKCHANNELS)], barge_in_after_ms=1200, expect_reply=False
@@ -196,6 +210,7 @@ def table(rows: Sequence[tuple[str, Results]]) -> str:
     head = (
         f"{'endpointing':12} {'turns':>5} {'TTFA p50':>9} {'TTFA p95':>9} {'cut off':>8} "
         f"{'waits>1.2s':>10} {'bc. int.':>8} {'bc. gap max':>11} {'stop p50':>9} {'stop p95':>9}"
+        f" {'wait p50':>9} {'wait p95':>9} {'srv p95':>8}"
     )
     lines = [head]
     for name, r in rows:
@@ -204,14 +219,16 @@ def table(rows: Sequence[tuple[str, Results]]) -> str:
             f"{name:12} {len(r.ttfa_ms):>5} {p(r.ttfa_ms, 0.5):>9} {p(r.ttfa_ms, 0.95):>9} "
             f"{f'{r.cut_offs}/{r.pause_trials}':>8} {f'{r.long_waits}/{r.waits}':>10} "
             f"{f'{r.false_interruptions}/{r.backchannel_trials}':>8} {gap:>11} "
-            f"{p(r.stop_ms, 0.5):>9} {p(r.stop_ms, 0.95):>9}"
+            f"{p(r.stop_ms, 0.5):>9} {p(r.stop_ms, 0.95):>9} {p(r.eot_wait_ms, 0.5):>9} "
+            f"{p(r.eot_wait_ms, 0.95):>9} {p(r.server_ttfa_ms, 0.95):>8}"
         )
     lines.append(
         "TTFA: caller's end of speech → first agent audio at the phone, ms, over answers and "
         "finished pausers; cut off: pausers answered before they finished; waits>1.2s: pauses "
         "given more than 1.2 s; bc. int.: backchannels that interrupted the agent; bc. gap max: "
         "longest agent silence at the phone after a backchannel, ms; stop: caller onset → "
-        "`clear` (agent stopped) at the phone, ms."
+        "`clear` (agent stopped) at the phone, ms; wait: the caller's silence the server waited "
+        "before deciding the turn was over, ms; srv: TTFA on the server's turn timeline, ms."
     )
     return "\n".join(lines)
 
@@ -236,6 +253,8 @@ async def main() -> None:
                     await measure(base, voice, results, index)  # type: ignore[arg-type]
         rows.append((name, results))
     print(table(rows))
+    load = os.getloadavg()[0]
+    print(f"load average (1 min) at the end: {load:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":
