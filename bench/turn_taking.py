@@ -85,6 +85,7 @@ class Results:
     false_interruptions: int = 0
     backchannel_gap_ms: list[float] = field(default_factory=list)
     stop_ms: list[float] = field(default_factory=list)
+    duck_ms: list[float] = field(default_factory=list)
     long_waits: int = 0  # end-of-turn waits over 1.2 s (from the `pause` events)
     waits: int = 0
     eot_wait_ms: list[float] = field(default_factory=list)  # speech end → end of turn, server
@@ -178,6 +179,11 @@ async def measure(base: str, voice: TextToSpeech, results: Results, index: int) 
         report = await call(base, voice, [ScriptLine(f"{first} | {second}", pause_ms=pause_ms)])
         detail = await detail_of(base, report)
         transcripts = [e for e in detail["events"] if e["kind"] == "transcript"]
+        if VERBOSE:
+            print(f"  pauser {pause_ms:.0f} ms: {first} | {second}", file=sys.stderr)
+            for event in detail["events"]:
+                if event["kind"] in ("pause", "transcript"):
+                    print(f"    {event['kind']:10} {event['data']}", file=sys.stderr)
         results.pause_trials += 1
         results.cut_offs += len(transcripts) > 1
         if len(transcripts) == 1:
@@ -199,8 +205,12 @@ async def measure(base: str, voice: TextToSpeech, results: Results, index: int) 
     report = await call(base, voice, [ScriptLine("What are your opening hours?"), line])
     onset = report.lines[1].speech_start_s if len(report.lines) > 1 else 0.0
     clears = [e["_received_s"] for e in report.of_type("clear") if e["_received_s"] >= onset]
-    if onset and clears:
-        results.stop_ms.append(round((clears[0] - onset) * 1000.0, 1))
+    if onset and clears:  # the first `clear` takes back the lead, resent ducked
+        results.duck_ms.append(round((clears[0] - onset) * 1000.0, 1))
+    detail = await detail_of(base, report)
+    barge = [e for e in detail["events"] if e["kind"] == "barge_in"]
+    if barge and "decided_at_ms" in barge[0]["data"]:
+        results.stop_ms.append(barge[0]["data"]["decided_at_ms"] - barge[0]["at_ms"])
 
 
 def table(rows: Sequence[tuple[str, Results]]) -> str:
@@ -209,7 +219,8 @@ def table(rows: Sequence[tuple[str, Results]]) -> str:
 
     head = (
         f"{'endpointing':12} {'turns':>5} {'TTFA p50':>9} {'TTFA p95':>9} {'cut off':>8} "
-        f"{'waits>1.2s':>10} {'bc. int.':>8} {'bc. gap max':>11} {'stop p50':>9} {'stop p95':>9}"
+        f"{'waits>1.2s':>10} {'bc. int.':>8} {'bc. gap max':>11} {'duck p50':>9} {'stop p50':>9} "
+        f"{'stop p95':>9}"
         f" {'wait p50':>9} {'wait p95':>9} {'srv p95':>8}"
     )
     lines = [head]
@@ -219,16 +230,18 @@ def table(rows: Sequence[tuple[str, Results]]) -> str:
             f"{name:12} {len(r.ttfa_ms):>5} {p(r.ttfa_ms, 0.5):>9} {p(r.ttfa_ms, 0.95):>9} "
             f"{f'{r.cut_offs}/{r.pause_trials}':>8} {f'{r.long_waits}/{r.waits}':>10} "
             f"{f'{r.false_interruptions}/{r.backchannel_trials}':>8} {gap:>11} "
-            f"{p(r.stop_ms, 0.5):>9} {p(r.stop_ms, 0.95):>9} {p(r.eot_wait_ms, 0.5):>9} "
+            f"{p(r.duck_ms, 0.5):>9} {p(r.stop_ms, 0.5):>9} {p(r.stop_ms, 0.95):>9} "
+            f"{p(r.eot_wait_ms, 0.5):>9} "
             f"{p(r.eot_wait_ms, 0.95):>9} {p(r.server_ttfa_ms, 0.95):>8}"
         )
     lines.append(
         "TTFA: caller's end of speech → first agent audio at the phone, ms, over answers and "
         "finished pausers; cut off: pausers answered before they finished; waits>1.2s: pauses "
         "given more than 1.2 s; bc. int.: backchannels that interrupted the agent; bc. gap max: "
-        "longest agent silence at the phone after a backchannel, ms; stop: caller onset → "
-        "`clear` (agent stopped) at the phone, ms; wait: the caller's silence the server waited "
-        "before deciding the turn was over, ms; srv: TTFA on the server's turn timeline, ms."
+        "longest agent silence at the phone after a backchannel, ms; duck: caller onset → the "
+        "agent ducked (`clear` of its lead) at the phone, ms; stop: caller onset → the reply "
+        "stopped for good (server audio timeline), ms; wait: the caller's silence the server "
+        "waited before deciding the turn was over, ms; srv: TTFA on the server's turn timeline, ms."
     )
     return "\n".join(lines)
 

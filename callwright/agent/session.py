@@ -65,6 +65,8 @@ UNHEARD_LINE = "Sorry, I didn't catch that. Could you say it again?"
 # Keypad presses are paced like audio, each counting this long: a phone sends ~10 a second at
 # most, and each one is written to the call's record.
 KEY_COST_MS = 100.0
+# Mean token probability the first words of speech over the agent need to stop it at once.
+QUICK_LOOK_CONFIDENCE = 0.3
 
 
 class CallSession:
@@ -286,6 +288,10 @@ class CallSession:
             return  # the pause decides, as without a quick look
         text = transcript.text.strip()
         if self.voice.paused_at_ms != paused_at or not text or is_backchannel(text):
+            return
+        # A murmur cut short comes back as a stray word ("And", "You") the recogniser is unsure
+        # of; only a confident reading stops the agent this early (it is ducked meanwhile).
+        if transcript.confidence is not None and transcript.confidence < QUICK_LOOK_CONFIDENCE:
             return
         self.state.recorder.event("interruption_heard", self.state.clock.now_ms(), {})
         await self.voice.barge_in(paused_at)

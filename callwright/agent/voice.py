@@ -183,7 +183,8 @@ class AgentVoice:
             state.history.add_assistant(heard, interrupted=True)
             state.add_utterance("agent", heard, interrupted=True)
         turn = reply.timeline.turn_index
-        state.recorder.event("barge_in", at_ms, {"heard": heard, "heard_ms": stop.heard_ms})
+        details = {"heard": heard, "heard_ms": stop.heard_ms, "decided_at_ms": state.clock.now_ms()}
+        state.recorder.event("barge_in", at_ms, details)
         await state.transport.send_event(
             {"type": "interruption", "turn": turn, "heard": heard, "at_ms": round(at_ms, 1)}
         )
