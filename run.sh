@@ -25,6 +25,9 @@ apt_install() {
     [ -x /usr/bin/chromium ] || missing+=(chromium)
     # nginx: the TLS proxy test runs the shipped deploy/nginx configuration in front of a worker.
     [ -x /usr/sbin/nginx ] || missing+=(nginx)
+    # Caller voices for the turn-taking benchmark and tests: flite, Festival with an HTS voice.
+    command -v flite >/dev/null 2>&1 || missing+=(flite)
+    [ -d /usr/share/festival/voices/us/cmu_us_slt_arctic_hts ] || missing+=(festival festvox-us-slt-hts)
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "setup: installing Debian packages: ${missing[*]}" >&2
     local sudo=""
@@ -46,6 +49,9 @@ setup() {
     "$VENV/bin/python" -m pip install -q -e ".[piper,whisper-base,dev]"
     # silero-vad's metadata asks for torch, which its ONNX model does not need.
     "$VENV/bin/python" -m pip install -q --no-deps "silero-vad>=5.1"
+    # The Smart Turn v3.2 end-of-turn model (BSD-2-Clause) is an ONNX file in Pipecat's wheel;
+    # only the file is used (callwright/turns/smart_turn.py), so none of Pipecat's dependencies.
+    "$VENV/bin/python" -m pip install -q --no-deps "pipecat-ai==1.14.0"
     echo "$want" >"$STAMP"
 }
 

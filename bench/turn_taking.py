@@ -1,12 +1,14 @@
-"""Turn-taking benchmark: barge-in stop latency, false interruptions, premature cut-offs, and
-what semantic endpointing costs (or saves) in time-to-first-audio.
+"""Turn-taking benchmark over the Twilio protocol: the tail of time-to-first-audio, mid-sentence
+pausers cut off, backchannels (false interruptions and the gap they leave in the agent's voice)
+and how fast a real interruption stops the agent.
 
-Runs `callwright serve` in its own process, twice: with semantic endpointing (the default) and
-with VAD silence only (CALLWRIGHT_SEMANTIC_ENDPOINTING=0, the 480 ms baseline), and speaks
-synthesized caller sets at it in real time.
+Starts `callwright serve` (the clinic receptionist, embedded models) in its own process and
+places phone calls over Twilio Media Streams (µ-law 8 kHz) with caller voices the agent was
+never tuned on: flite kal/awb/rms/slt, Festival HTS and espeak-ng.
 
-    python bench/turn_taking.py            # about 6 minutes
-    python bench/turn_taking.py --quick    # fewer trials
+    python bench/turn_taking.py               # every voice, about 15 minutes
+    python bench/turn_taking.py --voices 2    # the first two voices
+    python bench/turn_taking.py --baseline    # also VAD silence only (480 ms), for comparison
 """
 
 from __future__ import annotations
@@ -21,19 +23,45 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
 AGENT = "examples/clinic/agent.py"  # the agent the benchmark calls
 sys.path.insert(0, str(ROOT))
 
+from bench.caller_voices import caller_voices, voice_name  # noqa: E402
 from bench.operator_key import create_bench_key  # noqa: E402
-from bench.ttfa import free_port, percentile, wait_healthy  # noqa: E402
-from callwright.sim.caller import CallerSimulator, CallReport, ScriptLine  # noqa: E402
-from callwright.tts.espeak import EspeakTts  # noqa: E402
+from bench.ttfa import BENCH_AUTH_TOKEN, free_port, percentile, wait_healthy  # noqa: E402
+from callwright.sim.caller import ScriptLine  # noqa: E402
+from callwright.sim.twilio_caller import PhoneCallReport, TwilioCallerSimulator  # noqa: E402
+from callwright.tts.base import TextToSpeech  # noqa: E402
 
-VOICE = EspeakTts(voice="en-us", words_per_minute=160)
-BACKCHANNELS = ("Uh-huh.", "Mm-hmm.", "Yeah.", "Okay.", "Right.")
-INTERRUPTIONS = ("Wait, stop.", "Sorry, one question.", "Hold on, what is your address?")
+# Answers that end in names, dates, numbers, lists and self-corrections, in calls that ask for
+# them: booking (identity, doctor, day) and statements at the menu.
+ANSWER_CALLS: tuple[tuple[str, ...], ...] = (
+    (
+        "I'd like to book an appointment.",
+        "Maria Garcia, March twelfth, nineteen eighty four.",
+        "Doctor Patel, please.",
+        "Next Tuesday, no, sorry, Wednesday.",
+        "Thank you, goodbye.",
+    ),
+    (
+        "Can I make an appointment?",
+        "My name is John Smith, and I was born on July fourth, nineteen ninety.",
+        "I'd like to see Doctor Nguyen.",
+        "Thursday, please.",
+        "Thank you, goodbye.",
+    ),
+    (
+        "What are your opening hours?",
+        "I need a checkup, a flu shot and a blood test.",
+        "My number is five five five, zero one zero, one two three four.",
+        "Thank you, goodbye.",
+    ),
+)
 PAUSERS = (  # (first part, second part): the caller pauses between them
     ("I'd like to book an appointment on", "Tuesday morning."),
     ("Can I see the doctor", "next week?"),
@@ -41,19 +69,38 @@ PAUSERS = (  # (first part, second part): the caller pauses between them
     ("I need to cancel", "my appointment for Friday."),
     ("I was wondering if", "you are open on Saturday."),
     ("The best number to reach me is", "five five five, one two three four."),
+    ("Do you have anything on", "Monday afternoon?"),
+    ("I'm calling about my", "appointment next week."),
 )
-QUESTIONS = ("What are your opening hours?", "What is your address?", "Is there parking?")
+BACKCHANNELS = ("Uh-huh.", "Mm-hmm.", "Yeah.", "Okay.", "Right.")
+VERBOSE = "--verbose" in sys.argv
+INTERRUPTIONS = ("Wait, stop.", "Sorry, one question.", "Hold on, where are you located?")
 
 
 @dataclass
 class Results:
-    stop_latency_ms: list[float] = field(default_factory=list)
-    backchannel_trials: int = 0
-    false_interruptions: int = 0
+    ttfa_ms: list[float] = field(default_factory=list)
     pause_trials: int = 0
     cut_offs: int = 0
-    complete_ttfa_ms: list[float] = field(default_factory=list)
-    paused_ttfa_ms: list[float] = field(default_factory=list)
+    backchannel_trials: int = 0
+    false_interruptions: int = 0
+    backchannel_gap_ms: list[float] = field(default_factory=list)
+    stop_ms: list[float] = field(default_factory=list)
+    duck_ms: list[float] = field(default_factory=list)
+    long_waits: int = 0  # end-of-turn waits over 1.2 s (from the `pause` events)
+    waits: int = 0
+    eot_wait_ms: list[float] = field(default_factory=list)  # speech end → end of turn, server
+    server_ttfa_ms: list[float] = field(default_factory=list)
+
+    def add_timelines(self, detail: dict[str, Any]) -> None:
+        """The server's view of each caller turn: the silence waited, and its TTFA."""
+        for t in detail["timelines"]:
+            if t.get("turn_index", 0) < 1 or t.get("interrupted"):
+                continue
+            if t.get("end_of_turn_ms") is not None and t.get("speech_end_ms") is not None:
+                self.eot_wait_ms.append(t["end_of_turn_ms"] - t["speech_end_ms"])
+            if t.get("ttfa_ms") is not None:
+                self.server_ttfa_ms.append(t["ttfa_ms"])
 
 
 @asynccontextmanager
@@ -62,6 +109,7 @@ async def server(semantic: bool) -> AsyncIterator[str]:
     env = {
         **os.environ,
         "CALLWRIGHT_LOG_LEVEL": "WARNING",
+        "CALLWRIGHT_TWILIO_AUTH_TOKEN": BENCH_AUTH_TOKEN,
         "CALLWRIGHT_SEMANTIC_ENDPOINTING": "1" if semantic else "0",
     }
     with tempfile.TemporaryDirectory() as data_dir:
@@ -73,95 +121,155 @@ async def server(semantic: bool) -> AsyncIterator[str]:
         )  # fmt: skip
         try:
             await wait_healthy(f"http://127.0.0.1:{port}", process)
-            yield f"ws://127.0.0.1:{port}/v1/ws"
+            yield f"http://127.0.0.1:{port}"
         finally:
             process.terminate()
             process.wait(timeout=10)
 
 
-def stop_latency(report: CallReport) -> float | None:
-    """Caller's speech onset → the `clear` that silences the agent, at the caller."""
-    if len(report.turns) < 2:
-        return None
-    onset = report.turns[1].speech_start_s
-    clears = [e["_received_s"] for e in report.of_type("clear") if e["_received_s"] >= onset]
-    return round((clears[0] - onset) * 1000.0, 1) if clears else None
+async def call(base: str, voice: TextToSpeech, script: list[ScriptLine]) -> PhoneCallReport:
+    simulator = TwilioCallerSimulator(base, voice, BENCH_AUTH_TOKEN, turn_timeout_s=15.0)
+    return await simulator.run(script)
 
 
-async def measure(url: str, trials: int, results: Results) -> None:
-    for i in range(trials):
-        # A real interruption 1.5 s into the agent's answer.
-        report = await CallerSimulator(url, VOICE).run(
-            [
-                ScriptLine(QUESTIONS[i % len(QUESTIONS)]),
-                ScriptLine(INTERRUPTIONS[i % len(INTERRUPTIONS)], barge_in_after_ms=1500),
-            ]
-        )
-        latency = stop_latency(report)
-        if latency is not None:
-            results.stop_latency_ms.append(latency)
-        # A backchannel 1.2 s into the agent's answer.
-        report = await CallerSimulator(url, VOICE).run(
-            [
-                ScriptLine("What are your opening hours?"),
-                ScriptLine(
-                    BACKCHANNELS[i % len(BACKCHANNELS)], barge_in_after_ms=1200, expect_reply=False
-                ),
-            ]
-        )
-        results.backchannel_trials += 1
-        results.false_interruptions += bool(report.of_type("interruption"))
-        results.complete_ttfa_ms += [t.ttfa_ms for t in report.turns[:1] if t.ttfa_ms]
-        # A caller who pauses 0.5-1.5 s mid-sentence.
-        first, second = PAUSERS[i % len(PAUSERS)]
-        pause_ms = 500.0 + 1000.0 * (i % 5) / 4
-        report = await CallerSimulator(url, VOICE).run(
-            [ScriptLine(f"{first} | {second}", pause_ms=pause_ms)]
-        )
+async def detail_of(base: str, report: PhoneCallReport) -> dict[str, Any]:
+    """The server's record of a call (events, timelines), found by its call SID."""
+    async with aiohttp.ClientSession() as http:
+        for _ in range(20):
+            async with http.get(f"{base}/v1/calls?limit=1000") as response:
+                listed = (await response.json())["calls"]
+            for entry in listed:
+                async with http.get(f"{base}/v1/calls/{entry['call_id']}") as response:
+                    found: dict[str, Any] = await response.json()
+                if found["call"]["parameters"].get("call_sid") == report.call_sid:
+                    return found
+            await asyncio.sleep(0.25)
+    raise RuntimeError(f"no record of call {report.call_sid}")
+
+
+def longest_gap_ms(report: PhoneCallReport, since_s: float) -> float:
+    """The longest run of 20 ms ticks the phone had no agent audio to play, from `since_s`
+    until the last agent audio played (ducked audio is audio: it is not counted)."""
+    ticks = [(t, n) for t, n in report.playback if t >= since_s]
+    last = max((i for i, (_, n) in enumerate(ticks) if n > 0), default=-1)
+    longest = run = 0
+    for _, played in ticks[: last + 1]:
+        run = run + 1 if played == 0 else 0
+        longest = max(longest, run)
+    return 20.0 * longest
+
+
+async def measure(base: str, voice: TextToSpeech, results: Results, index: int) -> None:
+    # Answers: TTFA on every turn, and how long each pause was given.
+    script = ANSWER_CALLS[index % len(ANSWER_CALLS)]
+    report = await call(base, voice, [ScriptLine(line) for line in script])
+    results.ttfa_ms += [t.ttfa_ms for t in report.turns if t.ttfa_ms is not None]
+    detail = await detail_of(base, report)
+    results.add_timelines(detail)
+    for event in detail["events"]:
+        if event["kind"] == "pause":
+            results.waits += 1
+            results.long_waits += event["data"]["wait_ms"] > 1200
+        if VERBOSE and event["kind"] in ("pause", "transcript"):
+            print(f"  {event['kind']:10} {event['data']}", file=sys.stderr)
+    if VERBOSE:
+        print(f"  TTFA {[t.ttfa_ms for t in report.turns]}", file=sys.stderr)
+    # Mid-sentence pausers: 0.5 to 1.5 s of silence in the middle.
+    for k in range(2):
+        first, second = PAUSERS[(2 * index + k) % len(PAUSERS)]
+        pause_ms = 500.0 + 1000.0 * ((2 * index + k) % 5) / 4
+        report = await call(base, voice, [ScriptLine(f"{first} | {second}", pause_ms=pause_ms)])
+        detail = await detail_of(base, report)
+        transcripts = [e for e in detail["events"] if e["kind"] == "transcript"]
+        if VERBOSE:
+            print(f"  pauser {pause_ms:.0f} ms: {first} | {second}", file=sys.stderr)
+            for event in detail["events"]:
+                if event["kind"] in ("pause", "transcript"):
+                    print(f"    {event['kind']:10} {event['data']}", file=sys.stderr)
         results.pause_trials += 1
-        transcripts = report.of_type("transcript")
         results.cut_offs += len(transcripts) > 1
         if len(transcripts) == 1:
-            results.paused_ttfa_ms += [t.ttfa_ms for t in report.turns if t.ttfa_ms]
+            results.ttfa_ms += [t.ttfa_ms for t in report.turns if t.ttfa_ms is not None]
+            results.add_timelines(detail)
+    # A backchannel 1.2 s into the agent's answer: no interruption, no gap in its voice.
+    line = ScriptLine(
+        BACKCHANNELS[index % len(BACKCHANNELS)], barge_in_after_ms=1200, expect_reply=False
+    )
+    report = await call(base, voice, [ScriptLine("What are your opening hours?"), line])
+    detail = await detail_of(base, report)
+    results.backchannel_trials += 1
+    results.false_interruptions += any(e["kind"] == "barge_in" for e in detail["events"])
+    onset = report.lines[1].speech_start_s if len(report.lines) > 1 else 0.0
+    if onset:
+        results.backchannel_gap_ms.append(longest_gap_ms(report, onset))
+    # A real interruption 1.5 s into the answer: caller onset → `clear` at the phone.
+    line = ScriptLine(INTERRUPTIONS[index % len(INTERRUPTIONS)], barge_in_after_ms=1500)
+    report = await call(base, voice, [ScriptLine("What are your opening hours?"), line])
+    onset = report.lines[1].speech_start_s if len(report.lines) > 1 else 0.0
+    clears = [e["_received_s"] for e in report.of_type("clear") if e["_received_s"] >= onset]
+    if onset and clears:  # the first `clear` takes back the lead, resent ducked
+        results.duck_ms.append(round((clears[0] - onset) * 1000.0, 1))
+    detail = await detail_of(base, report)
+    barge = [e for e in detail["events"] if e["kind"] == "barge_in"]
+    if barge and "decided_at_ms" in barge[0]["data"]:
+        results.stop_ms.append(barge[0]["data"]["decided_at_ms"] - barge[0]["at_ms"])
 
 
 def table(rows: Sequence[tuple[str, Results]]) -> str:
     def p(values: list[float], q: float) -> str:
         return f"{percentile(values, q):.0f}" if values else "-"
 
-    lines = [
-        f"{'endpointing':14} {'stop p50':>9} {'stop p95':>9} {'false int.':>11} "
-        f"{'cut-offs':>9} {'TTFA done p50':>14} {'TTFA paused p50':>16}"
-    ]
+    head = (
+        f"{'endpointing':12} {'turns':>5} {'TTFA p50':>9} {'TTFA p95':>9} {'cut off':>8} "
+        f"{'waits>1.2s':>10} {'bc. int.':>8} {'bc. gap max':>11} {'duck p50':>9} {'stop p50':>9} "
+        f"{'stop p95':>9}"
+        f" {'wait p50':>9} {'wait p95':>9} {'srv p95':>8}"
+    )
+    lines = [head]
     for name, r in rows:
-        false_rate = f"{r.false_interruptions}/{r.backchannel_trials}"
-        cut_rate = f"{r.cut_offs}/{r.pause_trials}"
+        gap = f"{max(r.backchannel_gap_ms):.0f}" if r.backchannel_gap_ms else "-"
         lines.append(
-            f"{name:14} {p(r.stop_latency_ms, 0.5):>9} {p(r.stop_latency_ms, 0.95):>9} "
-            f"{false_rate:>11} {cut_rate:>9} {p(r.complete_ttfa_ms, 0.5):>14} "
-            f"{p(r.paused_ttfa_ms, 0.5):>16}"
+            f"{name:12} {len(r.ttfa_ms):>5} {p(r.ttfa_ms, 0.5):>9} {p(r.ttfa_ms, 0.95):>9} "
+            f"{f'{r.cut_offs}/{r.pause_trials}':>8} {f'{r.long_waits}/{r.waits}':>10} "
+            f"{f'{r.false_interruptions}/{r.backchannel_trials}':>8} {gap:>11} "
+            f"{p(r.duck_ms, 0.5):>9} {p(r.stop_ms, 0.5):>9} {p(r.stop_ms, 0.95):>9} "
+            f"{p(r.eot_wait_ms, 0.5):>9} "
+            f"{p(r.eot_wait_ms, 0.95):>9} {p(r.server_ttfa_ms, 0.95):>8}"
         )
     lines.append(
-        "stop: caller speech onset → agent silenced (clear) at the caller, ms; false int.: "
-        "backchannels that interrupted; cut-offs: mid-sentence pausers answered before they "
-        "finished; TTFA done: complete question; TTFA paused: after the paused caller finished."
+        "TTFA: caller's end of speech → first agent audio at the phone, ms, over answers and "
+        "finished pausers; cut off: pausers answered before they finished; waits>1.2s: pauses "
+        "given more than 1.2 s; bc. int.: backchannels that interrupted the agent; bc. gap max: "
+        "longest agent silence at the phone after a backchannel, ms; duck: caller onset → the "
+        "agent ducked (`clear` of its lead) at the phone, ms; stop: caller onset → the reply "
+        "stopped for good (server audio timeline), ms; wait: the caller's silence the server "
+        "waited before deciding the turn was over, ms; srv: TTFA on the server's turn timeline, ms."
     )
     return "\n".join(lines)
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--trials", type=int, default=10)
-    parser.add_argument("--quick", action="store_true", help="3 trials per set")
+    parser.add_argument("--voices", type=int, default=6, help="how many caller voices")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds per voice")
+    parser.add_argument("--baseline", action="store_true", help="also VAD silence only")
+    parser.add_argument("--verbose", action="store_true", help="print each answer call's turns")
     args = parser.parse_args()
-    trials = 3 if args.quick else args.trials
+    voices = caller_voices()[: args.voices]
+    configs = [("semantic", True)] + ([("VAD only", False)] if args.baseline else [])
     rows = []
-    for name, semantic in (("semantic", True), ("VAD only", False)):
+    for name, semantic in configs:
         results = Results()
-        async with server(semantic) as url:
-            await measure(url, trials, results)
+        async with server(semantic) as base:
+            for round_index in range(args.rounds):
+                for i, voice in enumerate(voices):
+                    index = round_index * len(voices) + i
+                    print(f"{name}: {voice_name(voice)} round {round_index + 1}", file=sys.stderr)
+                    await measure(base, voice, results, index)  # type: ignore[arg-type]
         rows.append((name, results))
     print(table(rows))
+    load = os.getloadavg()[0]
+    print(f"load average (1 min) at the end: {load:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

@@ -156,6 +156,13 @@ class ConversationHistory:
         self.add_tool_call(call)
         return self.add_tool_result(call.call_id, event.result, error=event.error)
 
+    def last_assistant(self) -> Message | None:
+        """Returns the last thing the agent said, skipping messages that only call tools."""
+        for message in reversed(self._messages):
+            if message.role == "assistant" and (message.content or not message.tool_calls):
+                return message
+        return None
+
     def _append(self, message: Message) -> Message:
         self._messages.append(message)
         return message

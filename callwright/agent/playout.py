@@ -4,8 +4,10 @@ Audio leaves in fixed frames at real-time pace with a small lead (frames the cli
 its jitter buffer). Sending faster would let the client buffer seconds of speech that a
 barge-in could not take back; sending at exactly real time would glitch on any jitter.
 
-The whole reply's audio is kept with a cursor, so a pause (the caller may only be saying
-"uh-huh") can rewind to what was actually heard and resume from there.
+The whole reply's audio is kept with a cursor, so a pause can rewind to what was actually
+heard and resume from there. While the caller's overlapping speech is being judged ("uh-huh",
+or a real interruption?) the reply is ducked instead: it goes on at a low volume, so a
+backchannel causes no gap, and comes back to full volume at once.
 """
 
 from __future__ import annotations
@@ -88,6 +90,8 @@ class Playout:
         self._first_sent = False
         self._closed = True
         self._paused = False
+        self._gain = 1.0  # volume of frames from now on (ducking)
+        self._frame_gain = 1.0  # volume the last frame ended at (ramps avoid clicks)
         self._play_end = 0.0  # monotonic time the client finishes playing what was sent
         self._wake = asyncio.Event()
         self._drained = asyncio.Event()
@@ -115,6 +119,7 @@ class Playout:
         self._first_sent = False
         self._closed = False
         self._paused = False
+        self._gain = 1.0
         self._drained.clear()
 
     def enqueue(self, samples: np.ndarray, text: str) -> None:
@@ -173,6 +178,21 @@ class Playout:
             self._drained.clear()
         return 1000.0 * heard / self.sample_rate
 
+    @property
+    def gain(self) -> float:
+        """Volume applied to the frames being sent (1.0: full; lower while ducked)."""
+        return self._gain
+
+    def duck(self, gain: float) -> None:
+        """Plays on at `gain` (0-1) from the next frame; `duck(1.0)` restores full volume.
+
+        While paused (rewound to what was heard), the first frame after `resume` starts at
+        `gain`; otherwise one frame ramps to it.
+        """
+        self._gain = min(1.0, max(0.0, gain))
+        if self._paused:
+            self._frame_gain = self._gain
+
     def resume(self) -> None:
         """Continues a paused reply from where the caller stopped hearing it."""
         if self._paused:
@@ -191,6 +211,7 @@ class Playout:
         self._pieces = []
         self._closed = True
         self._paused = False
+        self._gain = 1.0
         self._play_end = time.monotonic()  # the client is told to drop its buffer
         self._drained.set()
         return result
@@ -210,6 +231,7 @@ class Playout:
                 frame = self._audio[start : start + self._frame]
                 if frame.size < self._frame:
                     frame = np.concatenate([frame, np.zeros(self._frame - frame.size, np.int16)])
+                frame = self._apply_gain(frame)
                 self._cursor = min(start + self._frame, int(self._audio.size))
                 self._announce(start)
                 if (
@@ -224,6 +246,14 @@ class Playout:
                 self._play_end = max(self._play_end, time.monotonic()) + self._frame_s
             if self._closed and self._pending() == 0 and not self._paused:
                 self._drained.set()
+
+    def _apply_gain(self, frame: np.ndarray) -> np.ndarray:
+        start, end = self._frame_gain, self._gain
+        self._frame_gain = end
+        if start == 1.0 and end == 1.0:
+            return frame
+        ramp = np.linspace(start, end, frame.size, dtype=np.float32)  # one frame, no click
+        return (frame.astype(np.float32) * ramp).astype(np.int16)
 
     async def _pace(self) -> None:
         ahead = self._play_end - time.monotonic() - self._lead_s

@@ -27,6 +27,7 @@ from callwright.agent.echo import EchoCanceller
 from callwright.agent.limits import RealTimePacer, WallClockWatch
 from callwright.agent.silence import CannedResponder, SilenceWatchdog
 from callwright.agent.stack import AgentStack
+from callwright.agent.turn_judge import RECHECK_MS, TurnJudge
 from callwright.agent.voice import AgentVoice
 from callwright.audio.frame import AudioFrame
 from callwright.audio.resample import StreamResampler
@@ -53,7 +54,7 @@ from callwright.turns.endpointer import (
     TurnEnded,
     TurnEvent,
 )
-from callwright.turns.semantic import PatiencePolicy, completeness
+from callwright.turns.semantic import PatiencePolicy
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,8 @@ UNHEARD_LINE = "Sorry, I didn't catch that. Could you say it again?"
 # Keypad presses are paced like audio, each counting this long: a phone sends ~10 a second at
 # most, and each one is written to the call's record.
 KEY_COST_MS = 100.0
+# Mean token probability the first words of speech over the agent need to stop it at once.
+QUICK_LOOK_CONFIDENCE = 0.3
 
 
 class CallSession:
@@ -86,6 +89,7 @@ class CallSession:
         self._audio = CallerAudio(PIPELINE_RATE)
         self._pipeline_ms = 0.0  # end of the 16 kHz audio fed so far
         responder = stack.responders.for_call(call)
+        self._judge = TurnJudge(self._patience, responder, self.state.history)
         self.voice = AgentVoice(stack, self.state, responder, self._echo, PIPELINE_RATE, self)
         self._triggers = EscalationTriggers(stack.escalation)
         self.handoff = CallHandoff(
@@ -106,6 +110,9 @@ class CallSession:
             record=lambda kind, at_ms: self.state.recorder.event(kind, at_ms, {}),
         )
         self._speculation: tuple[float, asyncio.Task[Transcript]] | None = None
+        self._looked_at: float | None = None  # the overlap whose first words were looked at
+        self._span: tuple[float, float] | None = None  # the speech of the current pause
+        self._recheck_due: tuple[float, float, float] | None = None  # (start, end, wait) ms
         self._tasks: set[asyncio.Task[None]] = set()  # all of the call's tasks
         self._turn_tasks: set[asyncio.Task[None]] = set()  # those finishing a caller's turn
         self._next_timeline: TurnTimeline | None = None
@@ -240,11 +247,20 @@ class CallSession:
                 await self._on_turn_event(event)
         if self._endpointer.in_turn:
             self._silence.activity()
+        due = self._recheck_due
+        if due is not None and self._pipeline_ms - due[1] >= RECHECK_MS:
+            self._recheck_due = None
+            if self._endpointer.in_turn and self._endpointer.speech_end_ms == due[1]:
+                self._spawn(self._recheck(*due))
         paused_at = self.voice.paused_at_ms
         if paused_at is not None and self._endpointer.speaking:
+            overlap = self._pipeline_ms - paused_at
             # Still talking well past a backchannel's length: a real interruption.
-            if self._pipeline_ms - paused_at >= self._stack.barge_in_confirm_ms:
+            if overlap >= self._stack.barge_in_confirm_ms:
                 await self.voice.barge_in(paused_at)
+            elif overlap >= self._stack.quick_look_ms and self._looked_at != paused_at:
+                self._looked_at = paused_at
+                self._spawn(self._quick_look(paused_at))
 
     async def _on_turn_event(self, event: TurnEvent) -> None:
         if isinstance(event, SpeechStarted):
@@ -269,6 +285,27 @@ class CallSession:
             self._next_timeline = None
             self._spawn(self._finish_turn(event, timeline), turn=True)
 
+    async def _quick_look(self, paused_at: float) -> None:
+        """The first words of speech over the agent: anything but a backchannel stops it now.
+
+        The agent is ducked meanwhile; "uh-huh", "yeah, right" or nothing yet leave the
+        decision to the pause (or to `barge_in_confirm_ms` of speech).
+        """
+        audio = self._audio.extract(paused_at - PREROLL_MS, self._pipeline_ms)
+        try:
+            transcript = await self._stack.stt.transcribe(audio)
+        except Exception:
+            return  # the pause decides, as without a quick look
+        text = transcript.text.strip()
+        if self.voice.paused_at_ms != paused_at or not text or is_backchannel(text):
+            return
+        # A murmur cut short comes back as a stray word ("And", "You") the recogniser is unsure
+        # of; only a confident reading stops the agent this early (it is ducked meanwhile).
+        if transcript.confidence is not None and transcript.confidence < QUICK_LOOK_CONFIDENCE:
+            return
+        self.state.recorder.event("interruption_heard", self.state.clock.now_ms(), {})
+        await self.voice.barge_in(paused_at)
+
     # --- transcription -------------------------------------------------------------------
 
     def _utterance_audio(self, start_ms: float, end_ms: float) -> np.ndarray:
@@ -280,6 +317,8 @@ class CallSession:
         task = asyncio.create_task(self._stack.stt.transcribe(audio))
         task.add_done_callback(lambda done: self._on_speculation(end_ms, done))
         self._speculation = (end_ms, task)
+        self._span = (start_ms, end_ms)
+        self._recheck_due = None
         # Until the words are known the turn is not over (up to the hard maximum): deciding
         # blind on a busy machine would answer "What is your..." before "...address?".
         self._endpointer.set_end_of_turn_ms(self._stack.patience.max_ms)
@@ -293,17 +332,36 @@ class CallSession:
             self._endpointer.set_end_of_turn_ms(self._stack.turns.end_of_turn_ms)
             return
         text = f"{self._carry_text} {task.result().text}".strip()
-        verdict = completeness(text)
-        wait_ms = self._patience.end_of_turn_ms(verdict)
-        self._endpointer.set_end_of_turn_ms(wait_ms)
-        self.state.recorder.event(
-            "pause", end_ms, {"completeness": verdict.value, "wait_ms": wait_ms}
-        )
+        judgement = self._judge.judge(text, over_the_agent=self.voice.speaking)
+        self._endpointer.set_end_of_turn_ms(judgement.wait_ms)
+        self.state.recorder.event("pause", end_ms, judgement.record())
+        if judgement.worth_rechecking and self._span is not None:
+            self._recheck_due = (self._span[0], end_ms, judgement.wait_ms)
         if self.voice.paused_at_ms is not None:
             if is_backchannel(text):
                 self.voice.resume(end_ms, text)
             else:
                 self.voice.barge_in_soon(self.voice.paused_at_ms)
+
+    async def _recheck(self, start_ms: float, end_ms: float, wait_ms: float) -> None:
+        """The words judged again with the silence so far: the turn may end now after all."""
+        audio = self._audio.extract(start_ms - PREROLL_MS, self._pipeline_ms)
+        task = asyncio.create_task(self._stack.stt.transcribe(audio))
+        try:
+            transcript = await task
+        except Exception:
+            return  # the first judgement stands
+        endpointer, spec = self._endpointer, self._speculation
+        if not endpointer.in_turn or endpointer.speaking or endpointer.speech_end_ms != end_ms:
+            return  # the caller went on, or the turn already ended
+        if spec is None or spec[0] != end_ms:
+            return
+        text = f"{self._carry_text} {transcript.text}".strip()
+        judgement = self._judge.judge(text, over_the_agent=self.voice.speaking)
+        self.state.recorder.event("pause", end_ms, judgement.record() | {"recheck": True})
+        if judgement.wait_ms < wait_ms:
+            self._speculation = (end_ms, task)  # the turn's transcript is this one
+            endpointer.set_end_of_turn_ms(judgement.wait_ms)
 
     def _drop_speculation(self) -> None:
         if self._speculation is not None:

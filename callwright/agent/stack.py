@@ -38,6 +38,11 @@ class AgentStack:
     # words; backchannels ("uh-huh", "okay, sure") are shorter, and shorter interruptions are
     # decided by their transcript.
     barge_in_confirm_ms: float = 1200.0
+    # While overlapping speech is judged the agent plays on at this volume (-24 dB): it yields
+    # at once, with no gap for a backchannel. The first words are looked at this long into the
+    # overlap, and anything but a backchannel stops the agent then.
+    duck_gain: float = 0.06
+    quick_look_ms: float = 200.0
     silence: SilenceOptions = field(default_factory=SilenceOptions)
     filler: FillerOptions = field(default_factory=FillerOptions)
     # When a call goes to a person (triggers), how (routing, queue), and the shared queue.

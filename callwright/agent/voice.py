@@ -1,7 +1,8 @@
 """The speaking half of a call: replies, their playout, and being interrupted.
 
-Barge-in is two-step. Caller speech over the agent pauses it at once (`pause`); the words then
-decide: a backchannel resumes it where the caller stopped hearing (`resume`), anything else
+Barge-in is two-step. Caller speech over the agent ducks it at once (`pause`: it goes on at a
+low volume, so the caller hears the agent yield but no gap); the words then decide, the first
+ones within a few hundred ms: a backchannel restores full volume (`resume`), anything else
 ends the reply (`barge_in`), keeping in the history only what the caller heard.
 """
 
@@ -142,16 +143,23 @@ class AgentVoice:
             await asyncio.sleep(0.02)
 
     async def pause(self, at_ms: float) -> None:
-        """Caller speech over the agent: silence it at once; decide later if it is real."""
+        """Caller speech over the agent: duck it at once (no gap); decide soon if it is real."""
+        gain = self._stack.duck_gain
+        # Frames already at the caller (the playout's lead) would play at full volume: take
+        # them back and send them again, ducked, with no gap.
         heard_ms = self.playout.pause()
         await self._state.transport.clear_audio()
+        self.playout.duck(gain)
+        self.playout.resume()
         self.paused_at_ms = at_ms
-        self._state.recorder.event("agent_paused", at_ms, {"heard_ms": round(heard_ms, 1)})
+        details = {"heard_ms": round(heard_ms, 1), "ducked_to": gain}
+        self._state.recorder.event("agent_paused", at_ms, details)
 
     def resume(self, end_ms: float, text: str) -> None:
-        """It was only a backchannel or a noise: go on where the caller stopped hearing."""
+        """It was only a backchannel or a noise: back to full volume at once."""
         self.paused_at_ms = None
         self.backchannel_end_ms = end_ms
+        self.playout.duck(1.0)
         self.playout.resume()
         self._state.recorder.event("backchannel", end_ms, {"text": text})
 
@@ -177,7 +185,8 @@ class AgentVoice:
             state.history.add_assistant(heard, interrupted=True)
             state.add_utterance("agent", heard, interrupted=True)
         turn = reply.timeline.turn_index
-        state.recorder.event("barge_in", at_ms, {"heard": heard, "heard_ms": stop.heard_ms})
+        details = {"heard": heard, "heard_ms": stop.heard_ms, "decided_at_ms": state.clock.now_ms()}
+        state.recorder.event("barge_in", at_ms, details)
         await state.transport.send_event(
             {"type": "interruption", "turn": turn, "heard": heard, "at_ms": round(at_ms, 1)}
         )

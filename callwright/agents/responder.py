@@ -27,6 +27,7 @@ from callwright.agents.tool import FunctionTool
 from callwright.core.responder import (
     CallInfo,
     EndCall,
+    ExpectedAnswer,
     ResponseEvent,
     TextDelta,
     ToolCall,
@@ -34,6 +35,7 @@ from callwright.core.responder import (
     TurnContext,
 )
 from callwright.flows.engine import FlowState, SlotContext, fill
+from callwright.flows.expected import from_flow
 from callwright.flows.guardrails import Guardrails
 from callwright.flows.intents import find_cue, intents_from, match_intent, words
 from callwright.flows.slots import extract_yes_no
@@ -154,6 +156,16 @@ class AgentResponder:
         if self.agent.handoff_facts is not None:
             facts |= self.agent.handoff_facts(facts)
         return facts
+
+    def expected_answer(self) -> ExpectedAnswer | None:
+        """The slots the flow's open question asks for (`ExpectsAnswer`).
+
+        On the LLM path the model asks its own questions: None, and the runtime reads the
+        question it asked instead.
+        """
+        if self._llm is not None or self.state is None or self.agent.flow is None:
+            return None
+        return from_flow(self.agent.flow, self.state)
 
     @property
     def _start(self) -> str | None:

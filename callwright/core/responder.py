@@ -175,6 +175,29 @@ class HasDeterministicFallback(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class ExpectedAnswer:
+    """What the agent's open question asks for, so the runtime knows when an answer is whole.
+
+    Attributes:
+        kinds: slot kinds the answer must hold, all of them ("person", "dob", "date", "time",
+            "phone", "digits", "yes_no", "text").
+        names: the slots' names in the agent's own terms, for the call record.
+    """
+
+    kinds: tuple[str, ...]
+    names: tuple[str, ...] = ()
+
+
+@runtime_checkable
+class ExpectsAnswer(Protocol):
+    """A responder that can say what its last question asked for (flows, the LLM path)."""
+
+    def expected_answer(self) -> ExpectedAnswer | None:
+        """The slots the open question expects, or None when no question is open."""
+        ...
+
+
 @runtime_checkable
 class Closable(Protocol):
     """A responder factory holding resources (stores, HTTP sessions) to release."""

@@ -28,6 +28,8 @@ from callwright.core.provider_events import describe, report_provider_event
 from callwright.core.responder import (
     CallInfo,
     EndCall,
+    ExpectedAnswer,
+    ExpectsAnswer,
     HasHandoffFacts,
     HasPhrases,
     Responder,
@@ -120,6 +122,15 @@ class FallbackResponder:
             if isinstance(responder, HasHandoffFacts):
                 found = responder.handoff_facts()
                 if found and (found.get("slots") or responder is self.primary):
+                    return found
+        return None
+
+    def expected_answer(self) -> ExpectedAnswer | None:
+        """The fallback flow's open question if it has one, else the primary's."""
+        for responder in (self._fallback, self.primary):
+            if isinstance(responder, ExpectsAnswer):
+                found = responder.expected_answer()
+                if found is not None:
                     return found
         return None
 

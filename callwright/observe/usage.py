@@ -17,6 +17,8 @@ import numpy as np
 
 from callwright.core.responder import (
     CallInfo,
+    ExpectedAnswer,
+    ExpectsAnswer,
     HasHandoffFacts,
     Responder,
     ResponseEvent,
@@ -203,6 +205,11 @@ class MeteredResponder:
         """The wrapped responder's facts for a handoff (`HandoffFacts`), if it has any."""
         inner = self._inner
         return inner.handoff_facts() if isinstance(inner, HasHandoffFacts) else None
+
+    def expected_answer(self) -> ExpectedAnswer | None:
+        """The wrapped responder's open question (`ExpectsAnswer`), if it tells."""
+        inner = self._inner
+        return inner.expected_answer() if isinstance(inner, ExpectsAnswer) else None
 
     async def respond(self, context: TurnContext) -> AsyncIterator[ResponseEvent]:
         completion_chars = 0

@@ -19,7 +19,7 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -62,6 +62,10 @@ class PhoneCallReport(CallReport):
     marks_discarded: int = 0
     frames_received: int = 0
     close_code: int | None = None
+    # Every line spoken (replies expected or not), and each 20 ms playback tick of the phone:
+    # (monotonic time, agent samples it had to play), to measure gaps in the agent's voice.
+    lines: list[TurnReport] = field(default_factory=list)
+    playback: list[tuple[float, int]] = field(default_factory=list)
 
 
 def new_sid(prefix: str) -> str:
@@ -282,6 +286,7 @@ class TwilioCallerSimulator:
         else:
             await self._wait_reply_end()
         turn = TurnReport(line.text if isinstance(line, ScriptLine) else line.digits)
+        self.report.lines.append(turn)
         if isinstance(line, KeyPresses):
             for digit in line.digits:
                 await self._emit(ws, "dtmf", {"dtmf": {"track": "inbound_track", "digit": digit}})
@@ -385,6 +390,7 @@ class TwilioCallerSimulator:
         if self.echo is not None:
             heard = self._playback[:played]
             self.echo.played(np.concatenate([heard, np.zeros(FRAME - played, np.int16)]))
+        self.report.playback.append((time.monotonic(), played))
         self._playback = self._playback[played:]
         self._played += played
         while self._marks and self._marks[0][1] <= self._played:

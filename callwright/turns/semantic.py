@@ -55,8 +55,15 @@ _SHORT_ANSWERS = frozenset(
 _WORD = re.compile(r"[a-z0-9']+")
 
 
-def completeness(text: str) -> Completeness:
-    """Judges a (speculative) transcript of everything the caller said in this turn."""
+def completeness(text: str, answers_question: bool = False) -> Completeness:
+    """Judges a (speculative) transcript of everything the caller said in this turn.
+
+    Args:
+        text: the transcript.
+        answers_question: it holds everything the agent's open question asked for (a name and
+            a date of birth, a day): then it is complete unless its last word cannot end a
+            sentence ("...and I was born on").
+    """
     stripped = text.strip()
     if not stripped:
         return Completeness.NEUTRAL
@@ -64,20 +71,31 @@ def completeness(text: str) -> Completeness:
     words = _WORD.findall(lowered)
     if not words:
         return Completeness.NEUTRAL
+    if ends_mid_sentence(stripped):
+        return Completeness.INCOMPLETE
+    if answers_question:
+        # "Thursday, please..." answers "which day?": the recogniser's trailing dots or comma
+        # say only that the audio stopped.
+        return Completeness.COMPLETE
     if stripped.endswith(("...", "…", ",", "-", "—")):
         return Completeness.INCOMPLETE
     if any(lowered.rstrip(" .?!").endswith(lead) for lead in _DICTATION_LEADS):
         return Completeness.INCOMPLETE
     if _half_dictated(words):
         return Completeness.INCOMPLETE
-    last = words[-1]
-    if last in _TRAILING_FUNCTION_WORDS or (last in _HANGING_VERBS and len(words) <= 6):
+    if words[-1] in _HANGING_VERBS and len(words) <= 6:
         return Completeness.INCOMPLETE
     if stripped.endswith("?") or (len(words) <= 3 and words[0] in _SHORT_ANSWERS):
         return Completeness.COMPLETE
     if stripped.endswith((".", "!")) and len(words) >= 3:
         return Completeness.COMPLETE
     return Completeness.NEUTRAL
+
+
+def ends_mid_sentence(text: str) -> bool:
+    """True when the last word is one an English sentence cannot end on ("and", "the", "on")."""
+    words = _WORD.findall(text.lower().replace("’", "'"))
+    return bool(words) and words[-1] in _TRAILING_FUNCTION_WORDS
 
 
 def _half_dictated(words: list[str]) -> bool:
@@ -90,9 +108,26 @@ def _half_dictated(words: list[str]) -> bool:
             break
     if not tail:
         return False
+    if _ends_a_date(words, len(tail)):
+        return False
     digits = sum(len(w) if w.isdigit() else 1 for w in tail)
     # 10-11 digits is a full phone number, 8 a full date (MMDDYYYY); fewer means more to come.
     return 3 <= digits < 8 or digits == 9
+
+
+def _ends_a_date(words: list[str], tail_length: int) -> bool:
+    """ "March 3rd, 1980" / "the 12th of March 1984": a year closing a day and a month."""
+    year = words[-1]
+    if tail_length != 1 or not (year.isdigit() and len(year) == 4 and year[:2] in ("19", "20")):
+        return False
+    before = words[max(0, len(words) - 4) : -1]
+    return any(w in _MONTHS for w in before)
+
+
+_MONTHS = frozenset(
+    """january february march april may june july august september october november december
+    jan feb mar apr jun jul aug sep sept oct nov dec""".split()
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +140,9 @@ class PatienceOptions:
         incomplete_ms: silence when the caller is clearly not done.
         per_resume_ms: added for each time this caller resumed after a long pause.
         max_ms: hard maximum, whatever was said.
+        sure_max_ms: the maximum unless the words end on one a sentence cannot end on ("and",
+            "the", "on"): a caller who stopped on "March third, nineteen eighty" or on a
+            garbled word is answered by then.
     """
 
     complete_ms: float = 280.0
@@ -112,6 +150,7 @@ class PatienceOptions:
     incomplete_ms: float = 1800.0
     per_resume_ms: float = 150.0
     max_ms: float = 2500.0
+    sure_max_ms: float = 1200.0
 
 
 class PatiencePolicy:
@@ -126,12 +165,24 @@ class PatiencePolicy:
         if pause_ms >= 250.0:
             self._resumes += 1
 
-    def end_of_turn_ms(self, verdict: Completeness) -> float:
-        """Silence after which the turn counts as over."""
+    def end_of_turn_ms(
+        self, verdict: Completeness, mid_sentence: bool = True, answered: bool = False
+    ) -> float:
+        """Silence after which the turn counts as over.
+
+        Args:
+            verdict: how finished the words sound.
+            mid_sentence: the words end on one a sentence cannot end on; only then may the wait
+                go past `sure_max_ms`.
+            answered: the words hold everything the agent's open question asked for.
+        """
         opts = self.options
         base = {
             Completeness.COMPLETE: opts.complete_ms,
             Completeness.NEUTRAL: opts.neutral_ms,
             Completeness.INCOMPLETE: opts.incomplete_ms,
         }[verdict]
-        return min(opts.max_ms, base + self._resumes * opts.per_resume_ms)
+        limit = opts.max_ms if mid_sentence else min(opts.max_ms, opts.sure_max_ms)
+        if verdict is Completeness.COMPLETE and answered:
+            return min(limit, base)  # the words are all there: a slow talker's pauses don't count
+        return min(limit, base + self._resumes * opts.per_resume_ms)

@@ -16,6 +16,7 @@ from typing import Any
 from callwright.core.responder import (
     CallInfo,
     EndCall,
+    ExpectedAnswer,
     ResponseEvent,
     TextDelta,
     ToolCall,
@@ -32,6 +33,7 @@ from callwright.flows.engine import (
     fill,
     reprompt,
 )
+from callwright.flows.expected import from_flow
 from callwright.flows.globals import match_global
 from callwright.flows.guardrails import Guardrails
 from callwright.flows.intents import match_intent
@@ -114,6 +116,16 @@ class Receptionist(Scheduling):
     def handoff_facts(self) -> dict[str, Any]:
         """For the person who takes the call over (see `callwright.handoff.HandoffFacts`)."""
         return clinic_facts(self.ctx, self.state, list(self._done))
+
+    def expected_answer(self) -> ExpectedAnswer | None:
+        """What the open question asks for, so a whole answer is taken without waiting."""
+        state = self.state
+        if state.node == "verify":  # the name is kept as said ("name_text") until verified
+            kinds = [
+                k for k, key in (("person", "name_text"), ("dob", "dob")) if key not in state.slots
+            ]
+            return ExpectedAnswer(tuple(kinds)) if kinds else None
+        return from_flow(self.flow, state)
 
     def record(self, name: str, result: dict[str, Any]) -> None:
         """Records a flow decision (a flag, a follow-up) as a tool result on the call."""

@@ -1,0 +1,83 @@
+"""Deciding, from the words so far, how long the caller's silence must last to end the turn.
+
+The words are judged against the agent's open question (a whole answer to "your name and date
+of birth?" is finished, although a year at the end of a sentence looks like a number still being
+dictated), then against what an English sentence can end on. The judgement is made again when
+the silence has grown (`recheck_ms`): the recogniser, given the silence too, often writes a
+final full stop it did not write 64 ms into the pause, and a turn that looked unfinished ends
+there instead of waiting out the long patience.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+from callwright.agent.history import ConversationHistory
+from callwright.core.responder import ExpectedAnswer, ExpectsAnswer, Responder
+from callwright.flows.expected import answers, from_question
+from callwright.turns.semantic import Completeness, PatiencePolicy, completeness, ends_mid_sentence
+
+# Silence after which a long wait is judged again, with the silence in the recogniser's input.
+RECHECK_MS = 450.0
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """How finished the words are, and the silence that ends the turn."""
+
+    verdict: Completeness
+    wait_ms: float
+    expected: ExpectedAnswer | None
+    answered: bool
+
+    def record(self) -> dict[str, Any]:
+        """The call record's `pause` event data."""
+        data: dict[str, Any] = {"completeness": self.verdict.value, "wait_ms": self.wait_ms}
+        if self.expected is not None:
+            data |= {"expected": list(self.expected.kinds), "answered": self.answered}
+        return data
+
+    @property
+    def worth_rechecking(self) -> bool:
+        """A long wait that more silence may shorten (never on "and", "the", "on")."""
+        return self.wait_ms > RECHECK_MS and self.verdict is not Completeness.COMPLETE
+
+
+class TurnJudge:
+    """Per call: the responder's open question, the history, and the caller's patience."""
+
+    def __init__(
+        self, patience: PatiencePolicy, responder: Responder, history: ConversationHistory
+    ) -> None:
+        self.patience = patience
+        self._responder = responder
+        self._history = history
+
+    def judge(self, text: str, over_the_agent: bool) -> Judgement:
+        """Judges `text`, everything the caller said this turn.
+
+        Args:
+            text: the transcript.
+            over_the_agent: said while the agent talks: it answers no question.
+        """
+        expected = None if over_the_agent else self.expected_answer()
+        answered = expected is not None and answers(expected, text)
+        verdict = completeness(text, answers_question=answered)
+        mid_sentence = ends_mid_sentence(text)
+        wait_ms = self.patience.end_of_turn_ms(verdict, mid_sentence, answered)
+        return Judgement(verdict, wait_ms, expected, answered)
+
+    def expected_answer(self) -> ExpectedAnswer | None:
+        """What the agent's open question asks for: the responder's account, else the question."""
+        responder = self._responder
+        if isinstance(responder, ExpectsAnswer):
+            with contextlib.suppress(Exception):  # a hint only: never let it break the call
+                found = responder.expected_answer()
+                if found is not None:
+                    return found
+        last = self._history.last_assistant()
+        if last is None or last.interrupted:
+            return None
+        return from_question(last.content)

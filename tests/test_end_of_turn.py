@@ -1,0 +1,195 @@
+"""Knowing when the caller is done: the open question, the words, and how long to wait."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from callwright.agent.history import ConversationHistory
+from callwright.agent.stack import AgentStack
+from callwright.agent.turn_judge import TurnJudge
+from callwright.core.responder import ExpectedAnswer
+from callwright.flows.engine import Flow, FlowState, Node, SlotSpec
+from callwright.flows.expected import answers, from_flow, from_question
+from callwright.sim.caller import CallerSimulator, ScriptLine
+from callwright.tts.espeak import EspeakTts
+from callwright.turns.semantic import (
+    Completeness,
+    PatienceOptions,
+    PatiencePolicy,
+    completeness,
+    ends_mid_sentence,
+)
+
+TODAY = dt.date(2026, 12, 1)
+IDENTITY = ExpectedAnswer(("person", "dob"))
+VOICE = EspeakTts(voice="en-us", words_per_minute=160)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My name is John Smith, and I was born on March 3rd, 1980.",
+        "Maria Garcia, March 12th, 1984.",
+        "It's Ana Lopez, the 4th of July 1975.",
+    ],
+)
+def test_a_name_and_date_of_birth_answer_the_identity_question(text: str) -> None:
+    assert answers(IDENTITY, text, TODAY)
+    assert completeness(text, answers_question=True) is Completeness.COMPLETE
+
+
+def test_half_an_identity_answer_does_not_answer_it() -> None:
+    assert not answers(IDENTITY, "Maria Garcia.", TODAY)
+    assert not answers(IDENTITY, "my date of birth is March 12th, 1984.", TODAY)
+
+
+def test_an_answer_that_stops_on_and_is_held_even_when_it_holds_the_slots() -> None:
+    text = "Maria Garcia, March 12th, 1984, and"
+    assert answers(IDENTITY, text, TODAY)
+    assert completeness(text, answers_question=True) is Completeness.INCOMPLETE
+
+
+def test_a_date_of_birth_at_the_end_of_a_sentence_is_finished_without_a_question() -> None:
+    # Before: the four digits of the year read as a phone number being dictated.
+    assert completeness("I was born on March 3rd, 1980.") is Completeness.COMPLETE
+    assert completeness("Maria Garcia, March 12th, 1984.") is Completeness.COMPLETE
+    # A phone number half dictated still waits.
+    assert completeness("My number is 555 123") is Completeness.INCOMPLETE
+
+
+@pytest.mark.parametrize(
+    ("question", "kinds"),
+    [
+        ("Sure. First, what is your full name and date of birth?", ("dob", "person")),
+        ("Which day works for you?", ("date",)),
+        ("What time would suit you?", ("time",)),
+        ("And what is the best phone number to reach you?", ("phone",)),
+        ("Thanks. Can I book that for you?", ("yes_no",)),
+        ("Is that in the morning or the afternoon?", None),
+        ("How can I help you today?", None),
+        ("We open at eight.", None),
+    ],
+)
+def test_a_question_says_what_it_asks_for(question: str, kinds: tuple[str, ...] | None) -> None:
+    found = from_question(question)
+    assert (sorted(found.kinds) if found else None) == (sorted(kinds) if kinds else None)
+
+
+def test_a_day_answers_which_day() -> None:
+    day = from_question("Which day would you like to come in?")
+    assert day is not None
+    assert answers(day, "Next Tuesday.", TODAY)
+    assert not answers(day, "Um, let me think.", TODAY)
+    assert completeness("Next Tuesday.", answers_question=True) is Completeness.COMPLETE
+    # Trailing dots only say the audio stopped; without an answered question they still hold.
+    assert completeness("Thursday, please...", answers_question=True) is Completeness.COMPLETE
+    assert completeness("Thursday, please...") is Completeness.INCOMPLETE
+
+
+def test_a_flow_exposes_its_awaited_slot_or_the_missing_ones() -> None:
+    flow = Flow(
+        "f",
+        "menu",
+        {
+            "menu": Node("menu"),
+            "book": Node(
+                "book",
+                slots=(
+                    SlotSpec("date", "date", "What day?"),
+                    SlotSpec("time", "time", "What time?"),
+                    SlotSpec("note", "text", "Anything else?", optional=True),
+                ),
+            ),
+        },
+    )
+    state = FlowState("menu")
+    assert from_flow(flow, state) is None  # "how can I help?" expects nothing in particular
+    state.go("book")
+    missing = from_flow(flow, state)
+    assert missing is not None and missing.kinds == ("date", "time")
+    state.awaiting = "time"
+    awaited = from_flow(flow, state)
+    assert awaited is not None and awaited.names == ("time",)
+    state.awaiting = "confirm"
+    confirm = from_flow(flow, state)
+    assert confirm is not None and confirm.kinds == ("yes_no",)
+    assert answers(confirm, "Yes, please.", TODAY)
+
+
+def test_no_wait_beyond_the_sure_maximum_unless_the_sentence_cannot_end_there() -> None:
+    options = PatienceOptions()
+    policy = PatiencePolicy(options)
+    for _ in range(10):
+        policy.caller_resumed(800.0)  # a caller who pauses a lot gets more patience...
+    held = "I'd like to book an appointment on"
+    assert ends_mid_sentence(held)
+    assert policy.end_of_turn_ms(Completeness.INCOMPLETE, ends_mid_sentence(held)) > 1200.0
+    garbled = "My number is 555 123"  # incomplete, but it may end there
+    assert not ends_mid_sentence(garbled)
+    wait = policy.end_of_turn_ms(completeness(garbled), ends_mid_sentence(garbled))
+    assert wait == options.sure_max_ms == 1200.0  # ...but never past 1.2 s on such words
+
+
+async def test_a_spoken_name_and_date_of_birth_are_answered_without_the_long_wait(
+    stack: AgentStack, server_url: str
+) -> None:
+    report = await CallerSimulator(server_url, VOICE).run(
+        [
+            ScriptLine("I'd like to book an appointment."),
+            ScriptLine("Maria Garcia, March twelfth, nineteen eighty four."),
+        ]
+    )
+    detail = await stack.store.get_call(report.call_id)
+    assert detail is not None
+    said = [e["text"] for e in report.of_type("agent_text") if e["turn"] == 1]
+    assert any("date of birth" in text for text in said), said  # the question was asked
+    pauses = [e.data for e in detail.events if e.kind == "pause" and "expected" in e.data]
+    assert pauses, [e.data for e in detail.events if e.kind == "pause"]
+    last = pauses[-1]
+    assert sorted(last["expected"]) == ["dob", "person"] and last["answered"] is True
+    assert last["completeness"] == "complete"
+    assert last["wait_ms"] < stack.patience.neutral_ms
+
+
+def test_a_whole_answer_is_taken_at_once_even_from_a_caller_who_pauses() -> None:
+    options = PatienceOptions()
+    policy = PatiencePolicy(options)
+    for _ in range(3):
+        policy.caller_resumed(600.0)
+    assert policy.end_of_turn_ms(Completeness.COMPLETE, False, answered=True) == options.complete_ms
+    assert policy.end_of_turn_ms(Completeness.COMPLETE, False) == options.complete_ms + 450.0
+
+
+class _AsksForADay:
+    """A responder whose open question asks for a day (`ExpectsAnswer`)."""
+
+    def respond(self, context: object) -> object:
+        raise NotImplementedError
+
+    def expected_answer(self) -> ExpectedAnswer:
+        return ExpectedAnswer(("date",), ("date",))
+
+
+def test_the_judge_asks_the_responder_first_then_reads_the_question() -> None:
+    history = ConversationHistory()
+    history.add_assistant("Thanks. What is your phone number?")
+    by_question = TurnJudge(PatiencePolicy(), _Silent(), history)  # type: ignore[arg-type]
+    judged = by_question.judge("It's 555 010 1234.", over_the_agent=False)
+    assert judged.expected is not None and judged.expected.kinds == ("phone",)
+    assert judged.answered and judged.verdict is Completeness.COMPLETE
+    assert judged.record()["expected"] == ["phone"] and not judged.worth_rechecking
+    by_responder = TurnJudge(PatiencePolicy(), _AsksForADay(), history)  # type: ignore[arg-type]
+    judged = by_responder.judge("Friday, I think,", over_the_agent=False)
+    assert judged.expected is not None and judged.expected.kinds == ("date",) and judged.answered
+    # Over the agent, nothing is being answered: the words alone decide, and a long wait is
+    # worth judging again once the silence has grown.
+    judged = by_responder.judge("My number is 555 0100", over_the_agent=True)
+    assert judged.expected is None and judged.verdict is Completeness.INCOMPLETE
+    assert judged.worth_rechecking
+
+
+class _Silent:
+    def respond(self, context: object) -> object:
+        raise NotImplementedError
