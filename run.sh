@@ -15,7 +15,7 @@ STAMP="$VENV/.callwright-setup"
 apt_install() {
     local missing=()
     command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
-    # Caller voices the agent is not tuned on, for spoken tests and evals.
+    # Caller voices the agent is not tuned on, for spoken tests, evals and benchmarks.
     command -v flite >/dev/null 2>&1 || missing+=(flite)
     command -v text2wave >/dev/null 2>&1 || missing+=(festival)
     [ -d /usr/share/festival/voices/us/cmu_us_slt_arctic_hts ] || missing+=(festvox-us-slt-hts)
@@ -25,9 +25,6 @@ apt_install() {
     [ -x /usr/bin/chromium ] || missing+=(chromium)
     # nginx: the TLS proxy test runs the shipped deploy/nginx configuration in front of a worker.
     [ -x /usr/sbin/nginx ] || missing+=(nginx)
-    # Caller voices for the turn-taking benchmark and tests: flite, Festival with an HTS voice.
-    command -v flite >/dev/null 2>&1 || missing+=(flite)
-    [ -d /usr/share/festival/voices/us/cmu_us_slt_arctic_hts ] || missing+=(festival festvox-us-slt-hts)
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "setup: installing Debian packages: ${missing[*]}" >&2
     local sudo=""
