@@ -1,6 +1,6 @@
 """Command line: `callwright serve` runs an agent, `callwright call` places a simulated call,
 `callwright new NAME` creates a new agent folder, `callwright users` and `callwright keys` manage
-operator accounts and API keys."""
+operator accounts and API keys, `callwright dnc` the do-not-call list."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from callwright.compliance.commands import add_parsers as add_dnc_parsers
+from callwright.compliance.commands import run as run_dnc
 from callwright.config import LlmSettings, Settings
 from callwright.operators import add_parsers as add_operator_parsers
 from callwright.operators import run as run_operators
@@ -48,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--api-key", help="operator API key (default: $CALLWRIGHT_API_KEY); /v1/ws needs one"
     )
     add_operator_parsers(sub)
+    add_dnc_parsers(sub)
 
     new = sub.add_parser("new", help="create a folder with a new agent, its test and scenario")
     new.add_argument("name", help="the agent's name (and the folder's)")
@@ -64,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _new(args)
     if args.command in ("users", "keys"):
         return asyncio.run(run_operators(args, Settings.from_env()))
+    if args.command == "dnc":
+        return asyncio.run(run_dnc(args, Settings.from_env().store_path))
     return asyncio.run(_call(args))
 
 
@@ -72,6 +77,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from callwright.agents.build import settings_for
     from callwright.agents.loading import AgentLoadError, load_agent
+    from callwright.compliance.settings import ComplianceSettings
     from callwright.server.app import create_app
     from callwright.server.runtime import load_stack
 
@@ -124,6 +130,7 @@ def _serve(args: argparse.Namespace) -> int:
             drain=settings.drain,
             worker=settings.worker,
             security=settings.security,
+            compliance=ComplianceSettings.from_env(),
         )
 
     print(

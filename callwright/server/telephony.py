@@ -27,10 +27,12 @@ from aiohttp import WSCloseCode, web
 
 from callwright.agent.session import CallSession
 from callwright.agent.stack import AgentStack
+from callwright.compliance.numbers import NumberError, e164_or_as_given, to_e164
 from callwright.core.responder import CallInfo
 from callwright.server.admission import ADMISSION, BUSY_LINE, Admission, record_rejection
 from callwright.server.audit import record
 from callwright.server.auth import principal_of
+from callwright.server.compliance import compliance_of
 from callwright.server.guard import GUARD
 from callwright.server.outbound import OutboundGate
 from callwright.server.signin import read_json_object
@@ -179,8 +181,10 @@ def _answer_with_stream(
     if not call_ref:
         raise web.HTTPBadRequest(text="CallSid is required")
     tel = request.app[TELEPHONY]
-    caller = form.get("From") or None
-    params = {k: v for k, v in {"caller": caller, "to": form.get("To")}.items() if v}
+    region = compliance_of(request.app).settings.default_region
+    caller = e164_or_as_given(form.get("From"), region) or None
+    called = e164_or_as_given(form.get("To"), region)
+    params = {k: v for k, v in {"caller": caller, "to": called}.items() if v}
     tel.calls.expect(provider, "inbound", ref=call_ref, caller=caller, parameters=params,
                      call_sid=call_ref)  # fmt: skip
     token = tel.tokens.issue(call_ref, tel.settings.stream_token_ttl_s)
@@ -349,11 +353,19 @@ async def place_outbound_call(request: web.Request) -> web.Response:
     parameters = body.get("parameters") or {}
     if not isinstance(to, str) or not isinstance(from_, str) or not isinstance(parameters, dict):
         raise _outbound_error(400, "bad_request", '"to" and "from" (strings) are required')
+    try:
+        region = compliance_of(request.app).settings.default_region
+        to, from_ = to_e164(to, region), to_e164(from_, region)
+    except NumberError as exc:
+        raise _outbound_error(400, "bad_number", str(exc)) from exc
     gate = request.app[OUTBOUND]
     refusal = gate.policy.refusal(to)
     if refusal is not None:
         await record(request, "outbound.refused", to, reason=refusal)
         raise _outbound_error(403, "destination_refused", refusal)
+    if await compliance_of(request.app).dnc.find(to) is not None:
+        await record(request, "outbound.refused", to, reason="do-not-call")
+        raise _outbound_error(403, "do_not_call", "the number is on the do-not-call list")
     principal = principal_of(request)
     who = f"{principal.kind}:{principal.name}" if principal else "anonymous"
     wait = gate.limits.retry_after(who)
