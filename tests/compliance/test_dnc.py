@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import cast
 
 import aiohttp
 import pytest
@@ -16,6 +17,7 @@ import pytest
 from callwright.agent.stack import AgentStack
 from callwright.compliance.dnc import DoNotCallList, read_number_csv
 from callwright.compliance.numbers import NumberError
+from callwright.compliance.tables import SqlStore
 from callwright.store.postgres import PostgresCallStore
 from callwright.store.sqlite import SqliteCallStore
 from callwright.telephony.settings import TelephonySettings
@@ -123,7 +125,7 @@ async def test_a_listed_number_is_never_dialled(stack: AgentStack, tmp_path: Pat
             public_base_url="https://voice.example.org",
         )
         async with secure_server(stack, tmp_path, telephony=settings) as server:
-            await DoNotCallList(server.stack.store).add("+14155550131", "operator")
+            await DoNotCallList(cast(SqlStore, server.stack.store)).add("+14155550131", "operator")
             async with aiohttp.ClientSession(headers=ADMIN_HEADERS) as http:
                 url = f"{server.base}/v1/calls/outbound"
                 body = {"to": "415 555 0131", "from": "+14155550199"}
