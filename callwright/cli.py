@@ -121,8 +121,11 @@ def _serve(args: argparse.Namespace) -> int:
             "CALLWRIGHT_CONSOLE_TOKEN is ignored: the console signs in users (docs/security.md)"
         )
 
+    compliance = ComplianceSettings.from_env()
+
     async def app_factory() -> web.Application:
         stack = await load_stack(settings, agent)
+        stack = replace(stack, opt_out=compliance.opt_out_options(stack.opt_out))
         return create_app(
             stack,
             settings.telephony,
@@ -130,7 +133,7 @@ def _serve(args: argparse.Namespace) -> int:
             drain=settings.drain,
             worker=settings.worker,
             security=settings.security,
-            compliance=ComplianceSettings.from_env(),
+            compliance=compliance,
         )
 
     print(

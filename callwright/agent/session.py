@@ -16,7 +16,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -30,6 +30,8 @@ from callwright.agent.stack import AgentStack
 from callwright.agent.voice import AgentVoice
 from callwright.audio.frame import AudioFrame
 from callwright.audio.resample import StreamResampler
+from callwright.compliance.optout import OptOut, OptOutPolicy, add_to_do_not_call
+from callwright.compliance.tables import SqlStore
 from callwright.core.clock import AudioClock
 from callwright.core.provider_events import (
     bind_call_events,
@@ -88,6 +90,7 @@ class CallSession:
         responder = stack.responders.for_call(call)
         self.voice = AgentVoice(stack, self.state, responder, self._echo, PIPELINE_RATE, self)
         self._triggers = EscalationTriggers(stack.escalation)
+        self._opt_out = OptOutPolicy(stack.opt_out)
         self.handoff = CallHandoff(
             self.state,
             stack.desk,
@@ -363,7 +366,9 @@ class CallSession:
         handoff = self.handoff
         # The handoff's first line answering this turn carries its timeline (TTFA, stages).
         self._turn_timeline = timeline
-        if handoff.mode == "human":
+        if handoff.mode != "human" and (opt_out := self._opt_out.on_caller_turn(text, end_ms)):
+            await self._opted_out(opt_out)
+        elif handoff.mode == "human":
             await handoff.caller_said(text)
         elif handoff.mode != "agent":
             await handoff.on_caller_text(text)
@@ -395,6 +400,10 @@ class CallSession:
         if self.voice.speaking and self._dtmf.pending == "":
             await self.voice.barge_in(event.at_ms)
         escalation = None
+        if self.handoff.mode != "human" and self._dtmf.pending == "":
+            if (opt_out := self._opt_out.on_key(event.digit, event.at_ms)) is not None:
+                await self._opted_out(opt_out)
+                return
         if self.handoff.mode == "agent" and self._dtmf.pending == "":
             escalation = self._triggers.on_key(event.digit, event.at_ms)
         if escalation is not None:
@@ -420,6 +429,20 @@ class CallSession:
             await self.handoff.on_caller_text(digits)
         else:
             self.voice.start("dtmf", timeline)
+
+    async def _opted_out(self, opt_out: OptOut) -> None:
+        """The caller asked not to be called again: listed, told so, and the call ends."""
+        options = self._stack.opt_out
+        try:
+            outcome = await add_to_do_not_call(
+                cast(SqlStore, self._stack.store), self.call.caller, opt_out,
+                options.default_region,
+            )  # fmt: skip
+        except Exception as exc:  # the caller still hears the confirmation; the record says
+            log.exception("call %s: the opt-out was not stored", self.call.call_id)
+            outcome = {"added": False, "why": f"store error: {type(exc).__name__}"}
+        self.state.recorder.event("opt_out", opt_out.at_ms, opt_out.to_dict() | outcome)
+        await self._say_and_wait(options.confirmation, "opted_out")
 
     # --- dead air ------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from callwright.agent.limits import CallLimits
 from callwright.agent.silence import FillerOptions, SilenceOptions
+from callwright.compliance.optout import OptOutOptions
 from callwright.core.responder import ResponderFactory
 from callwright.handoff.call import HandoffOptions
 from callwright.handoff.desk import HandoffDesk
@@ -42,6 +43,8 @@ class AgentStack:
     filler: FillerOptions = field(default_factory=FillerOptions)
     # When a call goes to a person (triggers), how (routing, queue), and the shared queue.
     escalation: EscalationOptions = field(default_factory=EscalationOptions)
+    # Callers who ask not to be called again (compliance/optout.py): on for every agent.
+    opt_out: OptOutOptions = field(default_factory=OptOutOptions)
     handoff: HandoffOptions = field(default_factory=HandoffOptions)
     desk: HandoffDesk = field(default_factory=HandoffDesk)
     summarizer: PacketSummarizer | None = None  # an LLM improving handoff summaries

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from callwright.compliance.optout import OptOutOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,4 +36,13 @@ class ComplianceSettings:
             default_region=env.get("CALLWRIGHT_DEFAULT_REGION", base.default_region).upper(),
             opt_out=env.get("CALLWRIGHT_OPT_OUT", "1").lower() not in ("0", "false", "off"),
             opt_out_key=key,
+        )
+
+    def opt_out_options(self, base: OptOutOptions | None = None) -> OptOutOptions:
+        """The opt-out policy these settings ask for, over `base` (its confirmation line)."""
+        return replace(
+            base or OptOutOptions(),
+            enabled=self.opt_out,
+            key=self.opt_out_key,
+            default_region=self.default_region,
         )
