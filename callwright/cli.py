@@ -125,7 +125,11 @@ def _serve(args: argparse.Namespace) -> int:
 
     async def app_factory() -> web.Application:
         stack = await load_stack(settings, agent)
-        stack = replace(stack, opt_out=compliance.opt_out_options(stack.opt_out))
+        stack = replace(
+            stack,
+            opt_out=compliance.opt_out_options(stack.opt_out),
+            disclosure=compliance.disclosure_options(stack.disclosure),
+        )
         return create_app(
             stack,
             settings.telephony,

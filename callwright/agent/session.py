@@ -30,6 +30,7 @@ from callwright.agent.stack import AgentStack
 from callwright.agent.voice import AgentVoice
 from callwright.audio.frame import AudioFrame
 from callwright.audio.resample import StreamResampler
+from callwright.compliance.disclosure import PrefixedResponder, consent_answer
 from callwright.compliance.optout import OptOut, OptOutPolicy, add_to_do_not_call
 from callwright.compliance.tables import SqlStore
 from callwright.core.clock import AudioClock
@@ -73,7 +74,8 @@ class CallSession:
 
     def __init__(self, stack: AgentStack, transport: CallTransport, call: CallInfo) -> None:
         # The call's own views: metered stages, a redacting store, a recorded transport.
-        stack, transport = stack.observability.for_call(call).attach(stack, transport)
+        self._observer = stack.observability.for_call(call)
+        stack, transport = self._observer.attach(stack, transport)
         self.call = call
         self._stack = stack
         self._transport = transport
@@ -88,6 +90,8 @@ class CallSession:
         self._audio = CallerAudio(PIPELINE_RATE)
         self._pipeline_ms = 0.0  # end of the 16 kHz audio fed so far
         responder = stack.responders.for_call(call)
+        self._responder = responder
+        self._consent_asks = 0  # asked for recording consent and waiting for the answer
         self.voice = AgentVoice(stack, self.state, responder, self._echo, PIPELINE_RATE, self)
         self._triggers = EscalationTriggers(stack.escalation)
         self._opt_out = OptOutPolicy(stack.opt_out)
@@ -139,7 +143,7 @@ class CallSession:
         self.voice.begin()
         self._spawn(self._silence.run())
         self._spawn(self._watch_limits())
-        self.voice.start("call_start", TurnTimeline(turn_index=0))
+        self._greet()
         outcome, reason = "caller_hung_up", "connection closed"
         try:
             async for event in self._transport.inbound():
@@ -368,6 +372,8 @@ class CallSession:
         self._turn_timeline = timeline
         if handoff.mode != "human" and (opt_out := self._opt_out.on_caller_turn(text, end_ms)):
             await self._opted_out(opt_out)
+        elif self._consent_asks:
+            self._consent_answer(text, end_ms, timeline)
         elif handoff.mode == "human":
             await handoff.caller_said(text)
         elif handoff.mode != "agent":
@@ -429,6 +435,51 @@ class CallSession:
             await self.handoff.on_caller_text(digits)
         else:
             self.voice.start("dtmf", timeline)
+
+    # --- compliance: disclosure, consent, opt-out ----------------------------------------
+
+    def _greet(self) -> None:
+        """The agent's first words; on a phone call after the disclosure, and if a party is in an
+        all-party-consent jurisdiction, a consent question instead of the greeting."""
+        disclosure, timeline = self._stack.disclosure, TurnTimeline(turn_index=0)
+        if not disclosure.applies(self.call.channel):
+            self.voice.start("call_start", timeline)
+            return
+        why = disclosure.consent_needed(self.call.caller, self.call.parameters.get("to"))
+        data = {"text": disclosure.text, "consent_asked": why is not None, "jurisdiction": why}
+        self.state.recorder.event("disclosure", 0.0, data)
+        if why is None:
+            self.voice.start(
+                "call_start", timeline, PrefixedResponder(disclosure.text, self._responder)
+            )
+            return
+        self._observer.hold_recording()
+        self._consent_asks = 1
+        question = CannedResponder(f"{disclosure.text} {disclosure.question}")
+        self.voice.start("call_start", timeline, question)
+
+    def _consent_answer(self, text: str, at_ms: float, timeline: TurnTimeline) -> None:
+        """The caller's answer to the consent question; then the agent's greeting."""
+        disclosure = self._stack.disclosure
+        answer = consent_answer(text)
+        recorder = self.state.recorder
+        if answer is None and self._consent_asks < disclosure.max_asks:
+            self._consent_asks += 1
+            recorder.event("recording_consent", at_ms, {"answer": "unclear"})
+            self.voice.start("silence", timeline, CannedResponder(disclosure.reask))
+            return
+        self._consent_asks = 0
+        verdict = {True: "granted", False: "declined", None: "unclear"}[answer]
+        recorder.event("recording_consent", at_ms, {"answer": verdict})
+        if answer is True:
+            self._observer.release_recording()
+            line = disclosure.granted
+        else:
+            self._observer.stop_recording()
+            reason = "the caller declined" if answer is False else "no clear consent"
+            recorder.event("recording_stopped", at_ms, {"reason": reason})
+            line = disclosure.declined
+        self.voice.start("call_start", timeline, PrefixedResponder(line, self._responder))
 
     async def _opted_out(self, opt_out: OptOut) -> None:
         """The caller asked not to be called again: listed, told so, and the call ends."""

@@ -8,6 +8,7 @@ from typing import Any
 
 from callwright.agent.limits import CallLimits
 from callwright.agent.silence import FillerOptions, SilenceOptions
+from callwright.compliance.disclosure import DisclosureOptions
 from callwright.compliance.optout import OptOutOptions
 from callwright.core.responder import ResponderFactory
 from callwright.handoff.call import HandoffOptions
@@ -45,6 +46,8 @@ class AgentStack:
     escalation: EscalationOptions = field(default_factory=EscalationOptions)
     # Callers who ask not to be called again (compliance/optout.py): on for every agent.
     opt_out: OptOutOptions = field(default_factory=OptOutOptions)
+    # What phone calls open with: the disclosure and, where needed, recording consent.
+    disclosure: DisclosureOptions = field(default_factory=DisclosureOptions)
     handoff: HandoffOptions = field(default_factory=HandoffOptions)
     desk: HandoffDesk = field(default_factory=HandoffDesk)
     summarizer: PacketSummarizer | None = None  # an LLM improving handoff summaries

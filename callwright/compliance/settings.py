@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from callwright.compliance.disclosure import DisclosureOptions
 from callwright.compliance.optout import OptOutOptions
 
 
@@ -18,11 +19,18 @@ class ComplianceSettings:
             belong to ("US": "(415) 555-0100" is +14155550100).
         opt_out: whether the opt-out policy watches every call's caller turns.
         opt_out_key: a keypad key that opts out on its own ("" for none).
+        disclosure: phone calls open with the disclosure (recording, automated assistant).
+        disclosure_text: the disclosure's words ("" for the default).
+        consent: "jurisdiction" asks for recording consent where a party's jurisdiction needs
+            it, "always" asks everyone, "never" asks no one.
     """
 
     default_region: str = "US"
     opt_out: bool = True
     opt_out_key: str = ""
+    disclosure: bool = True
+    disclosure_text: str = ""
+    consent: str = "jurisdiction"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ComplianceSettings:
@@ -32,9 +40,15 @@ class ComplianceSettings:
         key = env.get("CALLWRIGHT_OPT_OUT_KEY", base.opt_out_key).strip()
         if key and (len(key) != 1 or key not in "0123456789*#"):
             raise ValueError("CALLWRIGHT_OPT_OUT_KEY must be one keypad key (0-9, * or #)")
+        consent = env.get("CALLWRIGHT_RECORDING_CONSENT", base.consent).strip().lower()
+        if consent not in ("jurisdiction", "always", "never"):
+            raise ValueError("CALLWRIGHT_RECORDING_CONSENT must be jurisdiction, always or never")
         return cls(
+            disclosure=_on(env.get("CALLWRIGHT_DISCLOSURE")),
+            disclosure_text=env.get("CALLWRIGHT_DISCLOSURE_TEXT", "").strip(),
+            consent=consent,
             default_region=env.get("CALLWRIGHT_DEFAULT_REGION", base.default_region).upper(),
-            opt_out=env.get("CALLWRIGHT_OPT_OUT", "1").lower() not in ("0", "false", "off"),
+            opt_out=_on(env.get("CALLWRIGHT_OPT_OUT")),
             opt_out_key=key,
         )
 
@@ -46,3 +60,19 @@ class ComplianceSettings:
             key=self.opt_out_key,
             default_region=self.default_region,
         )
+
+    def disclosure_options(self, base: DisclosureOptions | None = None) -> DisclosureOptions:
+        """The opening these settings ask for, over `base` (its lines and jurisdictions)."""
+        base = base or DisclosureOptions()
+        return replace(
+            base,
+            enabled=self.disclosure,
+            text=self.disclosure_text or base.text,
+            ask_consent=self.consent != "never",
+            always_ask=self.consent == "always",
+        )
+
+
+def _on(value: str | None) -> bool:
+    """A switch that is on unless set to 0, false, off or no."""
+    return (value or "1").strip().lower() not in ("0", "false", "off", "no")

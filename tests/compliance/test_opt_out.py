@@ -106,14 +106,14 @@ async def _call(
 async def test_a_caller_who_says_stop_calling_me_mid_call(
     own_stack: AgentStack, oracle_stt: WhisperStt
 ) -> None:
-    number = "(415) 555-0141"  # as a carrier might present it: the list keeps E.164
+    number = "(212) 555-0141"  # as a carrier might present it: the list keeps E.164
     script: list[ScriptLine | KeyPresses] = [
         ScriptLine("What are your opening hours?"),
         ScriptLine("Please take me off your calling list."),
     ]
     report = await _call(own_stack, script, number)
     detail = await record_of(own_stack, report.call_sid)
-    entry = await DoNotCallList(cast(SqlStore, own_stack.store)).find("+14155550141")
+    entry = await DoNotCallList(cast(SqlStore, own_stack.store)).find("+12125550141")
     assert entry is not None and entry.source == "opt_out"
     events = [e for e in detail.events if e.kind == "opt_out"]
     assert len(events) == 1
@@ -129,9 +129,9 @@ async def test_a_caller_who_says_stop_calling_me_mid_call(
 
 
 async def test_a_caller_who_presses_the_opt_out_key(own_stack: AgentStack) -> None:
-    report = await _call(own_stack, [KeyPresses("9")], "+14155550142")
+    report = await _call(own_stack, [KeyPresses("9")], "+12125550142")
     detail = await record_of(own_stack, report.call_sid)
-    entry = await DoNotCallList(cast(SqlStore, own_stack.store)).find("+14155550142")
+    entry = await DoNotCallList(cast(SqlStore, own_stack.store)).find("+12125550142")
     assert entry is not None and "key" in entry.reason
     events = [e for e in detail.events if e.kind == "opt_out"]
     assert [e.data["how"] for e in events] == ["key"]
