@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 
 from callwright.compliance.disclosure import DisclosureOptions
+from callwright.compliance.hours import CallingHoursOptions, CallingWindow
 from callwright.compliance.optout import OptOutOptions
 
 
@@ -31,6 +33,12 @@ class ComplianceSettings:
     disclosure: bool = True
     disclosure_text: str = ""
     consent: str = "jurisdiction"
+    hours: CallingHoursOptions = field(default_factory=CallingHoursOptions)
+    clock: Callable[[], dt.datetime] | None = None
+
+    def now(self) -> dt.datetime:
+        """The current time, from the injected clock if there is one."""
+        return self.clock() if self.clock is not None else dt.datetime.now(dt.UTC)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ComplianceSettings:
@@ -44,6 +52,7 @@ class ComplianceSettings:
         if consent not in ("jurisdiction", "always", "never"):
             raise ValueError("CALLWRIGHT_RECORDING_CONSENT must be jurisdiction, always or never")
         return cls(
+            hours=_hours(env),
             disclosure=_on(env.get("CALLWRIGHT_DISCLOSURE")),
             disclosure_text=env.get("CALLWRIGHT_DISCLOSURE_TEXT", "").strip(),
             consent=consent,
@@ -76,3 +85,32 @@ class ComplianceSettings:
 def _on(value: str | None) -> bool:
     """A switch that is on unless set to 0, false, off or no."""
     return (value or "1").strip().lower() not in ("0", "false", "off", "no")
+
+
+def _hours(env: Mapping[str, str]) -> CallingHoursOptions:
+    """CALLWRIGHT_CALLING_HOURS ("08:00-21:00" or "off"), CALLWRIGHT_CALLING_HOURS_STRICTER
+    ("US-FL=08:00-20:00,DE=09:00-20:00") and CALLWRIGHT_CALLING_HOLIDAYS
+    ("*=2026-12-25,US-TX=2026-03-02")."""
+    window_text = env.get("CALLWRIGHT_CALLING_HOURS", "").strip()
+    if window_text.lower() in ("off", "0", "false", "no"):
+        return CallingHoursOptions(enabled=False)
+    window = CallingWindow.parse(window_text) if window_text else CallingWindow()
+    stricter = {
+        place.strip(): CallingWindow.parse(text)
+        for place, text in _pairs(env.get("CALLWRIGHT_CALLING_HOURS_STRICTER", ""))
+    }
+    holidays: dict[str, frozenset[dt.date]] = {}
+    for place, day in _pairs(env.get("CALLWRIGHT_CALLING_HOLIDAYS", "")):
+        holidays[place] = holidays.get(place, frozenset()) | {dt.date.fromisoformat(day)}
+    return CallingHoursOptions(window=window, stricter=stricter, holidays=holidays)
+
+
+def _pairs(text: str) -> list[tuple[str, str]]:
+    pairs = []
+    for item in text.split(","):
+        if item.strip():
+            place, _, value = item.partition("=")
+            if not value:
+                raise ValueError(f"expected PLACE=VALUE, got {item!r}")
+            pairs.append((place.strip(), value.strip()))
+    return pairs

@@ -7,6 +7,7 @@ from typing import cast
 from aiohttp import web
 
 from callwright.compliance.dnc import DoNotCallList
+from callwright.compliance.hours import CallingHours
 from callwright.compliance.settings import ComplianceSettings
 from callwright.compliance.tables import SqlStore
 from callwright.store.base import CallStore
@@ -23,6 +24,7 @@ class ServerCompliance:
     def __init__(self, settings: ComplianceSettings, store: CallStore) -> None:
         self.settings = settings
         self.dnc = DoNotCallList(cast(SqlStore, store))
+        self.hours = CallingHours(settings.hours)
 
 
 COMPLIANCE = web.AppKey("compliance", ServerCompliance)

@@ -363,9 +363,17 @@ async def place_outbound_call(request: web.Request) -> web.Response:
     if refusal is not None:
         await record(request, "outbound.refused", to, reason=refusal)
         raise _outbound_error(403, "destination_refused", refusal)
-    if await compliance_of(request.app).dnc.find(to) is not None:
+    compliance = compliance_of(request.app)
+    if await compliance.dnc.find(to) is not None:
         await record(request, "outbound.refused", to, reason="do-not-call")
         raise _outbound_error(403, "do_not_call", "the number is on the do-not-call list")
+    hours = compliance.hours.check(to, compliance.settings.now())
+    if not hours.allowed:
+        retry_at = hours.next_allowed.isoformat() if hours.next_allowed else None
+        await record(request, "outbound.refused", to, reason="calling hours", retry_at=retry_at)
+        raise _outbound_error(
+            409, "outside_calling_hours", hours.reason or "outside calling hours", retry_at=retry_at
+        )
     principal = principal_of(request)
     who = f"{principal.kind}:{principal.name}" if principal else "anonymous"
     wait = gate.limits.retry_after(who)
@@ -394,11 +402,15 @@ async def place_outbound_call(request: web.Request) -> web.Response:
     return web.json_response({"call_id": pending.call_id, "call_sid": call_sid}, status=201)
 
 
-def _outbound_error(status: int, code: str, message: str) -> web.HTTPError:
-    error_class = {400: web.HTTPBadRequest, 403: web.HTTPForbidden, 429: web.HTTPTooManyRequests}
-    return error_class[status](
-        text=json.dumps({"error": code, "message": message}), content_type="application/json"
-    )
+def _outbound_error(status: int, code: str, message: str, **extra: Any) -> web.HTTPError:
+    error_class: dict[int, type[web.HTTPError]] = {
+        400: web.HTTPBadRequest,
+        403: web.HTTPForbidden,
+        409: web.HTTPConflict,
+        429: web.HTTPTooManyRequests,
+    }
+    body = {"error": code, "message": message} | extra
+    return error_class[status](text=json.dumps(body), content_type="application/json")
 
 
 async def _shutdown(app: web.Application) -> None:
