@@ -31,6 +31,7 @@ from callwright.agent.voice import AgentVoice
 from callwright.audio.frame import AudioFrame
 from callwright.audio.resample import StreamResampler
 from callwright.compliance.disclosure import PrefixedResponder, consent_answer
+from callwright.compliance.log import ComplianceLog, Kind
 from callwright.compliance.optout import OptOut, OptOutPolicy, add_to_do_not_call
 from callwright.compliance.tables import SqlStore
 from callwright.core.clock import AudioClock
@@ -92,6 +93,7 @@ class CallSession:
         responder = stack.responders.for_call(call)
         self._responder = responder
         self._consent_asks = 0  # asked for recording consent and waiting for the answer
+        self._consent_why: str | None = None  # the jurisdiction that needs it
         self.voice = AgentVoice(stack, self.state, responder, self._echo, PIPELINE_RATE, self)
         self._triggers = EscalationTriggers(stack.escalation)
         self._opt_out = OptOutPolicy(stack.opt_out)
@@ -114,6 +116,7 @@ class CallSession:
         )
         self._speculation: tuple[float, asyncio.Task[Transcript]] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._log_tasks: set[asyncio.Task[None]] = set()
         self._next_timeline: TurnTimeline | None = None
         self._turn_count = 0
         self._carry_text = ""
@@ -448,13 +451,14 @@ class CallSession:
         why = disclosure.consent_needed(self.call.caller, self.call.parameters.get("to"))
         data = {"text": disclosure.text, "consent_asked": why is not None, "jurisdiction": why}
         self.state.recorder.event("disclosure", 0.0, data)
+        self._log_compliance("disclosure", **data)
         if why is None:
             self.voice.start(
                 "call_start", timeline, PrefixedResponder(disclosure.text, self._responder)
             )
             return
         self._observer.hold_recording()
-        self._consent_asks = 1
+        self._consent_asks, self._consent_why = 1, why
         question = CannedResponder(f"{disclosure.text} {disclosure.question}")
         self.voice.start("call_start", timeline, question)
 
@@ -471,6 +475,7 @@ class CallSession:
         self._consent_asks = 0
         verdict = {True: "granted", False: "declined", None: "unclear"}[answer]
         recorder.event("recording_consent", at_ms, {"answer": verdict})
+        self._log_compliance("recording_consent", answer=verdict, jurisdiction=self._consent_why)
         if answer is True:
             self._observer.release_recording()
             line = disclosure.granted
@@ -481,13 +486,22 @@ class CallSession:
             line = disclosure.declined
         self.voice.start("call_start", timeline, PrefixedResponder(line, self._responder))
 
+    def _log_compliance(self, kind: Kind, **detail: Any) -> None:
+        """Appends to the compliance log in the background (the call never waits on it)."""
+        log_ = ComplianceLog(cast(SqlStore, self._stack.store))
+        writing = _log_safely(log_, kind, self.call.caller, self.call.call_id, detail)
+        task = asyncio.create_task(writing)
+        # Not in `_tasks`: the end of the call waits for these rather than cancelling them.
+        self._log_tasks.add(task)
+        task.add_done_callback(self._log_tasks.discard)
+
     async def _opted_out(self, opt_out: OptOut) -> None:
         """The caller asked not to be called again: listed, told so, and the call ends."""
         options = self._stack.opt_out
         try:
             outcome = await add_to_do_not_call(
                 cast(SqlStore, self._stack.store), self.call.caller, opt_out,
-                options.default_region,
+                options.default_region, self.call.call_id,
             )  # fmt: skip
         except Exception as exc:  # the caller still hears the confirmation; the record says
             log.exception("call %s: the opt-out was not stored", self.call.call_id)
@@ -542,12 +556,23 @@ class CallSession:
         for task in tasks:
             with contextlib.suppress(BaseException):
                 await task
+        if self._log_tasks:
+            await asyncio.wait(list(self._log_tasks), timeout=5.0)
         recorder = self.state.recorder
         recorder.event("call_ended", self.state.clock.now_ms(), {"outcome": outcome})
         await recorder.finish(outcome, reason)
         with contextlib.suppress(Exception):
             await self._transport.close(reason)
         log.info("call %s ended: %s (%s)", self.call.call_id, outcome, reason)
+
+
+async def _log_safely(
+    log_: ComplianceLog, kind: Kind, number: str | None, call_id: str, detail: dict[str, Any]
+) -> None:
+    try:
+        await log_.append(kind, number, call_id, **detail)
+    except Exception:
+        log.exception("call %s: compliance log entry %s not written", call_id, kind)
 
 
 def _facts_of(responder: Responder) -> dict[str, Any] | None:

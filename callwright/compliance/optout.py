@@ -13,8 +13,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from callwright.compliance.consent import ConsentRecords
 from callwright.compliance.dnc import DoNotCallList
-from callwright.compliance.numbers import NumberError
+from callwright.compliance.log import ComplianceLog
+from callwright.compliance.numbers import NumberError, to_e164
 from callwright.compliance.tables import SqlStore
 from callwright.flows.intents import words
 
@@ -139,15 +141,27 @@ class OptOutPolicy:
 
 
 async def add_to_do_not_call(
-    store: SqlStore, number: str | None, opt_out: OptOut, region: str = "US"
+    store: SqlStore,
+    number: str | None,
+    opt_out: OptOut,
+    region: str = "US",
+    call_id: str | None = None,
 ) -> dict[str, object]:
-    """Puts the caller's number on the do-not-call list; what happened, for the call's record."""
+    """Puts the caller's number on the do-not-call list, revokes its consent records, and
+    writes the compliance log; what happened, for the call's record."""
+    outcome: dict[str, object]
+    e164: str | None = None
     if not number:
-        return {"added": False, "why": "the caller's number is unknown"}
-    try:
-        added = await DoNotCallList(store).add(
-            number, "opt_out", f"{opt_out.how}: {opt_out.evidence}", region
-        )
-    except NumberError:
-        return {"added": False, "why": "the caller id is not a phone number"}
-    return {"added": added, "already_listed": not added}
+        outcome = {"added": False, "why": "the caller's number is unknown"}
+    else:
+        try:
+            e164 = to_e164(number, region)
+        except NumberError:
+            outcome = {"added": False, "why": "the caller id is not a phone number"}
+        else:
+            reason = f"{opt_out.how}: {opt_out.evidence}"
+            added = await DoNotCallList(store).add(e164, "opt_out", reason, region)
+            revoked = await ConsentRecords(store).revoke(e164, "opted out during a call")
+            outcome = {"added": added, "already_listed": not added, "consent_revoked": revoked}
+    await ComplianceLog(store).append("opt_out", e164, call_id, **opt_out.to_dict(), **outcome)
+    return outcome

@@ -34,6 +34,7 @@ class ComplianceSettings:
     disclosure_text: str = ""
     consent: str = "jurisdiction"
     hours: CallingHoursOptions = field(default_factory=CallingHoursOptions)
+    require_consent: bool = True
     clock: Callable[[], dt.datetime] | None = None
 
     def now(self) -> dt.datetime:
@@ -53,6 +54,7 @@ class ComplianceSettings:
             raise ValueError("CALLWRIGHT_RECORDING_CONSENT must be jurisdiction, always or never")
         return cls(
             hours=_hours(env),
+            require_consent=_on(env.get("CALLWRIGHT_REQUIRE_CONSENT")),
             disclosure=_on(env.get("CALLWRIGHT_DISCLOSURE")),
             disclosure_text=env.get("CALLWRIGHT_DISCLOSURE_TEXT", "").strip(),
             consent=consent,

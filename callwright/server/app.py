@@ -24,6 +24,7 @@ from callwright.server.audit import audit_middleware
 from callwright.server.audit import register as register_audit
 from callwright.server.auth import AUTHENTICATOR, Authenticator, auth_middleware
 from callwright.server.compliance import COMPLIANCE, ServerCompliance
+from callwright.server.compliance import register as register_compliance
 from callwright.server.console import register as register_console
 from callwright.server.guard import GUARD, Guard, add_security_headers, guard_middleware
 from callwright.server.outbound import OutboundGate
@@ -92,6 +93,7 @@ def create_app(
     app.router.add_get("/v1/ws", native_websocket)
     register_signin(app)
     register_audit(app)
+    register_compliance(app)
     register_api(app, stack)
     register_console(app, stack.desk)
     add_page_routes(app)

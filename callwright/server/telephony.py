@@ -32,7 +32,7 @@ from callwright.core.responder import CallInfo
 from callwright.server.admission import ADMISSION, BUSY_LINE, Admission, record_rejection
 from callwright.server.audit import record
 from callwright.server.auth import principal_of
-from callwright.server.compliance import compliance_of
+from callwright.server.compliance import compliance_of, outbound_refusal
 from callwright.server.guard import GUARD
 from callwright.server.outbound import OutboundGate
 from callwright.server.signin import read_json_object
@@ -363,17 +363,13 @@ async def place_outbound_call(request: web.Request) -> web.Response:
     if refusal is not None:
         await record(request, "outbound.refused", to, reason=refusal)
         raise _outbound_error(403, "destination_refused", refusal)
-    compliance = compliance_of(request.app)
-    if await compliance.dnc.find(to) is not None:
-        await record(request, "outbound.refused", to, reason="do-not-call")
-        raise _outbound_error(403, "do_not_call", "the number is on the do-not-call list")
-    hours = compliance.hours.check(to, compliance.settings.now())
-    if not hours.allowed:
-        retry_at = hours.next_allowed.isoformat() if hours.next_allowed else None
-        await record(request, "outbound.refused", to, reason="calling hours", retry_at=retry_at)
-        raise _outbound_error(
-            409, "outside_calling_hours", hours.reason or "outside calling hours", retry_at=retry_at
-        )
+    purpose = body.get("purpose")
+    if purpose is not None and not isinstance(purpose, str):
+        raise _outbound_error(400, "bad_request", '"purpose" must be a string')
+    refused = await outbound_refusal(compliance_of(request.app), to, purpose)
+    if refused is not None:
+        await record(request, "outbound.refused", to, reason=refused.reason, **refused.extra)
+        raise _outbound_error(refused.status, refused.code, refused.message, **refused.extra)
     principal = principal_of(request)
     who = f"{principal.kind}:{principal.name}" if principal else "anonymous"
     wait = gate.limits.retry_after(who)

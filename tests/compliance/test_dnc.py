@@ -3,11 +3,9 @@ API refusing a listed number before anything is dialled."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import cast
 
@@ -22,31 +20,11 @@ from callwright.store.postgres import PostgresCallStore
 from callwright.store.sqlite import SqliteCallStore
 from callwright.telephony.settings import TelephonySettings
 from tests.conftest import ADMIN_HEADERS
-from tests.fakes.twilio_rest import ACCOUNT_SID, AUTH_TOKEN, fake_twilio
-from tests.pg_cluster import postgres_cluster, reset_database
+from tests.fakes.twilio_rest import ACCOUNT_SID, AUTH_TOKEN, consent_to_calls, fake_twilio
 from tests.security.conftest import secure_server
 
 AnyStore = SqliteCallStore | PostgresCallStore
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def postgres_dsn() -> Iterator[str]:
-    with postgres_cluster() as dsn:
-        yield dsn
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AnyStore]:
-    s: AnyStore
-    if request.param == "sqlite":
-        s = await SqliteCallStore.open(tmp_path / "calls.db")
-    else:
-        dsn = request.getfixturevalue("postgres_dsn")
-        await asyncio.to_thread(reset_database, dsn)
-        s = await PostgresCallStore.open(dsn)
-    yield s
-    await s.close()
 
 
 async def test_the_list_in_both_stores(store: AnyStore) -> None:
@@ -126,6 +104,7 @@ async def test_a_listed_number_is_never_dialled(stack: AgentStack, tmp_path: Pat
         )
         async with secure_server(stack, tmp_path, telephony=settings) as server:
             await DoNotCallList(cast(SqlStore, server.stack.store)).add("+14155550131", "operator")
+            await consent_to_calls(server.stack.store, "+14155550131", "+14155550132")
             async with aiohttp.ClientSession(headers=ADMIN_HEADERS) as http:
                 url = f"{server.base}/v1/calls/outbound"
                 body = {"to": "415 555 0131", "from": "+14155550199"}

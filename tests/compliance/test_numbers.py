@@ -12,7 +12,7 @@ from callwright.compliance.numbers import NumberError, e164_or_as_given, to_e164
 from callwright.sim.twilio_caller import new_sid, parse_stream_twiml, post_signed
 from callwright.telephony.settings import TelephonySettings
 from tests.conftest import ADMIN_HEADERS
-from tests.fakes.twilio_rest import ACCOUNT_SID, AUTH_TOKEN, fake_twilio
+from tests.fakes.twilio_rest import ACCOUNT_SID, AUTH_TOKEN, consent_to_calls, fake_twilio
 from tests.security.conftest import secure_server
 
 
@@ -69,6 +69,7 @@ async def test_outbound_numbers_are_normalised_or_refused(
             public_base_url="https://voice.example.org",
         )
         async with secure_server(stack, tmp_path, telephony=settings) as server:
+            await consent_to_calls(server.stack.store, "+14155550777")
             async with aiohttp.ClientSession(headers=ADMIN_HEADERS) as http:
                 url = f"{server.base}/v1/calls/outbound"
                 body = {"to": "(415) 555-0777", "from": "415 555 0199"}

@@ -24,12 +24,16 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import cast
 
 from aiohttp import web
 
 from callwright.agent.stack import AgentStack
+from callwright.compliance.consent import ConsentRecords
 from callwright.compliance.settings import ComplianceSettings
+from callwright.compliance.tables import SqlStore
 from callwright.server.app import create_app
+from callwright.store.base import CallStore
 from callwright.telephony.settings import TelephonySettings
 from tests.conftest import provision_operators
 
@@ -160,6 +164,13 @@ async def fake_twilio() -> AsyncIterator[FakeTwilioRest]:
         yield fake
     finally:
         await runner.cleanup()
+
+
+async def consent_to_calls(store: CallStore, *numbers: str) -> None:
+    """Records the written consent to automated calls (any purpose) these numbers gave."""
+    records = ConsentRecords(cast(SqlStore, store))
+    for number in numbers:
+        await records.add(number, "*", "written", "signed form (test)")
 
 
 # Tuesday 2 June 2026, 18:00 UTC: 11:00 in California, 14:00 in New York (calling hours).

@@ -17,7 +17,7 @@ from callwright.server.auth import new_api_key
 from callwright.server.outbound import PREMIUM_PREFIXES, DestinationPolicy
 from callwright.telephony.settings import TelephonySettings
 from tests.conftest import ADMIN_HEADERS
-from tests.fakes.twilio_rest import ACCOUNT_SID, AUTH_TOKEN, fake_twilio
+from tests.fakes.twilio_rest import ACCOUNT_SID, AUTH_TOKEN, consent_to_calls, fake_twilio
 from tests.security.conftest import secure_server
 
 PUBLIC = "https://voice.example.org"
@@ -106,6 +106,7 @@ async def test_per_key_rate_limit(stack: AgentStack, tmp_path: Path) -> None:
     async with fake_twilio() as rest:
         telephony = rest_settings(rest.url)
         async with secure_server(stack, tmp_path, settings, telephony) as server:
+            await consent_to_calls(server.stack.store, BODY["to"])
             statuses = [(await _post(server.base, BODY))[0] for _ in range(3)]
             assert statuses == [201, 201, 429]
             assert len(rest.creates()) == 2
@@ -115,6 +116,7 @@ async def test_urls_come_from_the_public_base_url(stack: AgentStack, tmp_path: P
     """A forged X-Forwarded-Host cannot point the call's stream or callbacks elsewhere."""
     async with fake_twilio() as rest:
         async with secure_server(stack, tmp_path, telephony=rest_settings(rest.url)) as server:
+            await consent_to_calls(server.stack.store, BODY["to"])
             forged = {"X-Forwarded-Host": "attacker.example", "X-Forwarded-Proto": "https"}
             status, _ = await _post(server.base, BODY, forged)
             assert status == 201
