@@ -23,6 +23,7 @@ from callwright.server.api import register as register_api
 from callwright.server.audit import audit_middleware
 from callwright.server.audit import register as register_audit
 from callwright.server.auth import AUTHENTICATOR, Authenticator, auth_middleware
+from callwright.server.campaigns import register as register_campaigns
 from callwright.server.compliance import COMPLIANCE, ServerCompliance
 from callwright.server.compliance import register as register_compliance
 from callwright.server.console import register as register_console
@@ -98,6 +99,7 @@ def create_app(
     register_console(app, stack.desk)
     add_page_routes(app)
     register_telephony(app, stack, telephony)
+    register_campaigns(app)
     if drain is not None:
         from callwright.server.drain import install_drain
 

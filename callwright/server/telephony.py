@@ -20,6 +20,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,6 +76,9 @@ class Telephony:
 
 TELEPHONY = web.AppKey("telephony", Telephony)
 OUTBOUND = web.AppKey("outbound", OutboundGate)
+# Who else hears outbound calls' status callbacks (the campaign runner), if anyone.
+StatusHook = Callable[[str, str], Awaitable[None]]
+CALL_STATUS_HOOK: web.AppKey[StatusHook] = web.AppKey("call_status_hook")
 
 
 def register(app: web.Application, stack: AgentStack, settings: TelephonySettings) -> None:
@@ -204,6 +208,9 @@ async def twilio_status(request: web.Request) -> web.Response:
     if not call_sid or not status:
         raise web.HTTPBadRequest(text="CallSid and CallStatus are required")
     await tel.calls.status(call_sid, status, form, request.query.get("ref"))
+    hook = request.app.get(CALL_STATUS_HOOK)
+    if hook is not None:
+        await hook(call_sid, status)
     return web.Response(status=204)
 
 
@@ -377,25 +384,45 @@ async def place_outbound_call(request: web.Request) -> web.Response:
         await record(request, "outbound.refused", to, reason="rate limit")
         raise _outbound_error(429, "rate_limited", "too many outbound calls; try again later")
     gate.limits.add(who)
-    params = {str(k): str(v) for k, v in parameters.items()} | {"caller": to}
+    params = {str(k): str(v) for k, v in parameters.items()}
+    try:
+        call_id, call_sid = await dial_outbound(
+            request.app, to, from_, params, _public_base(request, tel.settings)
+        )
+    except Exception as exc:
+        log.warning("outbound call to %s failed: %s", to, exc)
+        raise web.HTTPBadGateway(text=json.dumps({"error": str(exc)})) from exc
+    await record(request, "outbound.place", to, call_id=call_id, call_sid=call_sid)
+    return web.json_response({"call_id": call_id, "call_sid": call_sid}, status=201)
+
+
+async def dial_outbound(
+    app: web.Application, to: str, from_: str, parameters: dict[str, str], base: str | None = None
+) -> tuple[str, str]:
+    """Places one call through the REST API that streams to us once answered; its call id and
+    CallSid. The caller has checked policy and compliance (the API, or a campaign's runner).
+
+    Raises:
+        RuntimeError: no REST credentials.
+        Exception: the platform refused the call.
+    """
+    tel = app[TELEPHONY]
+    if tel.rest is None:
+        raise RuntimeError("outbound calls need Twilio REST credentials")
+    base = (base or tel.settings.public_base_url or "").rstrip("/")
+    params = parameters | {"caller": to}
     pending = tel.calls.expect("twilio", "outbound", caller=to, parameters=params)
     token = tel.tokens.issue(pending.ref, tel.settings.outbound_token_ttl_s)
-    base = _public_base(request, tel.settings)
     document = twiml.connect_stream(
         f"{_ws_base(base)}/v1/twilio/stream/{token}",
         params,
         after_url=f"{base}/v1/twilio/after-stream",
     )
     status_url = f"{base}/v1/twilio/status?ref={pending.ref}"
-    try:
-        call_sid = await tel.rest.create_call(to, from_, document, status_url)
-    except Exception as exc:
-        log.warning("outbound call to %s failed: %s", to, exc)
-        raise web.HTTPBadGateway(text=json.dumps({"error": str(exc)})) from exc
+    call_sid = await tel.rest.create_call(to, from_, document, status_url)
     tel.calls.set_call_sid(pending.ref, call_sid)
-    await record(request, "outbound.place", to, call_id=pending.call_id, call_sid=call_sid)
     log.info("outbound call %s to %s placed (call %s)", call_sid, to, pending.call_id)
-    return web.json_response({"call_id": pending.call_id, "call_sid": call_sid}, status=201)
+    return pending.call_id, call_sid
 
 
 def _outbound_error(status: int, code: str, message: str, **extra: Any) -> web.HTTPError:
