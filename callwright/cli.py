@@ -1,6 +1,7 @@
 """Command line: `callwright serve` runs an agent, `callwright call` places a simulated call,
 `callwright new NAME` creates a new agent folder, `callwright users` and `callwright keys` manage
-operator accounts and API keys, `callwright dnc` the do-not-call list."""
+operator accounts and API keys, `callwright dnc` the do-not-call list, `callwright campaigns`
+outbound campaigns."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from callwright.campaigns.commands import add_parsers as add_campaign_parsers
+from callwright.campaigns.commands import run as run_campaigns
 from callwright.compliance.commands import add_parsers as add_dnc_parsers
 from callwright.compliance.commands import run as run_dnc
 from callwright.config import LlmSettings, Settings
@@ -51,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     add_operator_parsers(sub)
     add_dnc_parsers(sub)
+    add_campaign_parsers(sub)
 
     new = sub.add_parser("new", help="create a folder with a new agent, its test and scenario")
     new.add_argument("name", help="the agent's name (and the folder's)")
@@ -69,6 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(run_operators(args, Settings.from_env()))
     if args.command == "dnc":
         return asyncio.run(run_dnc(args, Settings.from_env().store_path))
+    if args.command == "campaigns":
+        return asyncio.run(run_campaigns(args, Settings.from_env().store_path))
     return asyncio.run(_call(args))
 
 

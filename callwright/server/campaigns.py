@@ -20,6 +20,7 @@ from typing import Any, cast
 
 from aiohttp import web
 
+from callwright.campaigns.commands import MOVES
 from callwright.campaigns.contacts import parse_contacts
 from callwright.campaigns.runner import CampaignRunner, Dialled, GateRefusal
 from callwright.campaigns.store import CampaignPlan, CampaignStore
@@ -174,22 +175,15 @@ async def get_campaign(request: web.Request) -> web.Response:
     })  # fmt: skip
 
 
-_MOVES = {
-    "pause": ("paused", ("running", "scheduled")),
-    "resume": ("running", ("paused",)),
-    "cancel": ("cancelled", ("running", "paused", "scheduled")),
-}
-
-
 async def control_campaign(request: web.Request) -> web.Response:
     action, campaign_id = request.match_info["action"], request.match_info["campaign_id"]
-    if action not in _MOVES:
+    if action not in MOVES:
         raise web.HTTPNotFound(text="no such action")
     store = request.app[CAMPAIGNS].store
     if await store.get(campaign_id) is None:
         raise web.HTTPNotFound(text="no such campaign")
-    status, only_from = _MOVES[action]
-    moved = await store.set_status(campaign_id, status, only_from)  # type: ignore[arg-type]
+    status, only_from = MOVES[action]
+    moved = await store.set_status(campaign_id, status, only_from)
     if moved and action == "cancel":
         await store.cancel_pending(campaign_id)
     await record(request, f"campaign.{action}", campaign_id, moved=moved)
