@@ -166,6 +166,10 @@ class CampaignRunner:
         if status in RETRY_STATUSES:
             await self._retry_or_fail(campaign, contact.attempts, key, status.replace("-", "_"),
                                       f"attempt {contact.attempts}: {status}")  # fmt: skip
+        elif status.startswith("machine:"):
+            # An answering machine: the voicemail was left after the beep, or the call hung up.
+            outcome = "voicemail" if status == "machine:voicemail" else "machine_no_message"
+            await self.store.update(cid, key, "done", outcome=outcome)
         elif status == "completed":
             await self.store.update(cid, key, "done", outcome="completed")
         elif status in FAILED_STATUSES:

@@ -35,6 +35,7 @@ class ComplianceSettings:
     consent: str = "jurisdiction"
     hours: CallingHoursOptions = field(default_factory=CallingHoursOptions)
     require_consent: bool = True
+    voicemail: str = ""
     clock: Callable[[], dt.datetime] | None = None
 
     def now(self) -> dt.datetime:
@@ -55,6 +56,7 @@ class ComplianceSettings:
         return cls(
             hours=_hours(env),
             require_consent=_on(env.get("CALLWRIGHT_REQUIRE_CONSENT")),
+            voicemail=env.get("CALLWRIGHT_VOICEMAIL", "").strip(),
             disclosure=_on(env.get("CALLWRIGHT_DISCLOSURE")),
             disclosure_text=env.get("CALLWRIGHT_DISCLOSURE_TEXT", "").strip(),
             consent=consent,

@@ -47,8 +47,10 @@ class _AppDialer:
         self._app = app
 
     async def dial(self, to: str, from_: str, parameters: dict[str, str], purpose: str) -> Dialled:
+        # Campaign calls are automated: Twilio's machine detection runs on each.
+        params = parameters | {"purpose": purpose}
         call_id, call_sid = await dial_outbound(
-            self._app, to, from_, parameters | {"purpose": purpose}
+            self._app, to, from_, params, machine_detection=True
         )
         return Dialled(call_id, call_sid)
 

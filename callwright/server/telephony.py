@@ -104,6 +104,7 @@ def register(app: web.Application, stack: AgentStack, settings: TelephonySetting
     app.router.add_post("/v1/twilio/incoming", twilio_incoming)
     app.router.add_post("/v1/twilio/status", twilio_status)
     app.router.add_post("/v1/twilio/after-stream", twilio_after_stream)
+    app.router.add_post("/v1/twilio/machine-detection", twilio_machine_detection)
     app.router.add_get("/v1/twilio/stream/{token}", twilio_stream)
     app.router.add_post("/v1/telnyx/incoming", telnyx_incoming)
     app.router.add_get("/v1/telnyx/stream/{token}", telnyx_stream)
@@ -211,6 +212,29 @@ async def twilio_status(request: web.Request) -> web.Response:
     hook = request.app.get(CALL_STATUS_HOOK)
     if hook is not None:
         await hook(call_sid, status)
+    return web.Response(status=204)
+
+
+async def twilio_machine_detection(request: web.Request) -> web.Response:
+    """Twilio's answering machine detection result: recorded on the call; on a machine, the
+    configured voicemail is left after the beep (or the call hangs up), and that is recorded."""
+    tel = request.app[TELEPHONY]
+    form = await _verified_twilio_form(request)
+    call_sid, answered_by = form.get("CallSid", ""), form.get("AnsweredBy", "")
+    if not call_sid or not answered_by:
+        raise web.HTTPBadRequest(text="CallSid and AnsweredBy are required")
+    await tel.calls.status(call_sid, f"answered_by:{answered_by}", form, request.query.get("ref"))
+    hook = request.app.get(CALL_STATUS_HOOK)
+    if answered_by.startswith("machine") or answered_by == "fax":
+        voicemail = compliance_of(request.app).settings.voicemail
+        action = "voicemail" if voicemail and answered_by != "fax" else "hangup"
+        document = twiml.busy(voicemail) if action == "voicemail" else twiml.hangup()
+        if tel.rest is not None:
+            # The stream (if it started) ends, and the message plays after the beep.
+            await tel.rest.update_call(call_sid, twiml=document)
+        await tel.calls.status(call_sid, f"machine:{action}", {}, request.query.get("ref"))
+        if hook is not None:
+            await hook(call_sid, f"machine:{action}")
     return web.Response(status=204)
 
 
@@ -397,7 +421,12 @@ async def place_outbound_call(request: web.Request) -> web.Response:
 
 
 async def dial_outbound(
-    app: web.Application, to: str, from_: str, parameters: dict[str, str], base: str | None = None
+    app: web.Application,
+    to: str,
+    from_: str,
+    parameters: dict[str, str],
+    base: str | None = None,
+    machine_detection: bool = False,
 ) -> tuple[str, str]:
     """Places one call through the REST API that streams to us once answered; its call id and
     CallSid. The caller has checked policy and compliance (the API, or a campaign's runner).
@@ -419,7 +448,8 @@ async def dial_outbound(
         after_url=f"{base}/v1/twilio/after-stream",
     )
     status_url = f"{base}/v1/twilio/status?ref={pending.ref}"
-    call_sid = await tel.rest.create_call(to, from_, document, status_url)
+    amd_url = f"{base}/v1/twilio/machine-detection?ref={pending.ref}" if machine_detection else None
+    call_sid = await tel.rest.create_call(to, from_, document, status_url, amd_url)
     tel.calls.set_call_sid(pending.ref, call_sid)
     log.info("outbound call %s to %s placed (call %s)", call_sid, to, pending.call_id)
     return pending.call_id, call_sid

@@ -198,3 +198,35 @@ async def test_a_restart_calls_no_one_twice(tmp_path: Path) -> None:
         assert state["+12125550182"].status == "in_call"
     finally:
         await store.close()
+
+
+async def test_an_answering_machine_gets_the_voicemail(stack: AgentStack) -> None:
+    message = "This is a reminder of your appointment tomorrow. Please call us back."
+    compliance = ComplianceSettings(
+        clock=lambda: dt.datetime(2026, 6, 2, 11, 0, tzinfo=LA), voicemail=message
+    )
+    number = "+14155550196"
+    await consent_to_calls(stack.store, number)
+    async with fake_twilio() as rest:
+        settings = TelephonySettings(
+            twilio_account_sid=ACCOUNT_SID, twilio_auth_token=AUTH_TOKEN,
+            twilio_api_base_url=rest.url,
+        )  # fmt: skip
+        async with serve_phone(stack, settings, compliance) as url, operator_http() as http:
+            body = {"name": "vm", "from": "+12125550100", "purpose": "reminders",
+                    "contacts": [{"number": number}], "pace_s": 0}  # fmt: skip
+            async with http.post(f"{url}/v1/campaigns", json=body) as response:
+                cid = (await response.json())["campaign_id"]
+            await rest.wait_for(1)
+            create = rest.creates()[0]
+            assert create.one("MachineDetection") == "DetectMessageEnd"
+            assert create.one("AsyncAmd") == "true"
+            amd_url = create.one("AsyncAmdStatusCallback") or ""
+            sid = (await _sids(http, url, cid))[number]
+            rest.known_call(sid)
+            params = {"CallSid": sid, "AnsweredBy": "machine_end_beep", "AccountSid": ACCOUNT_SID}
+            assert (await post_signed(http, amd_url, params, AUTH_TOKEN)).status == 204
+            updates = rest.updates_of(sid)
+            contact = (await _campaign(http, url, cid))["contacts"][0]
+    assert len(updates) == 1 and message in (updates[0].one("Twiml") or "")
+    assert (contact["status"], contact["outcome"]) == ("done", "voicemail")
