@@ -135,6 +135,9 @@ def _serve(args: argparse.Namespace) -> int:
             stack,
             opt_out=compliance.opt_out_options(stack.opt_out),
             disclosure=compliance.disclosure_options(stack.disclosure),
+            machine=replace(
+                stack.machine, enabled=compliance.listen_first, voicemail=compliance.voicemail
+            ),
         )
         return create_app(
             stack,

@@ -30,6 +30,7 @@ from callwright.agent.stack import AgentStack
 from callwright.agent.voice import AgentVoice
 from callwright.audio.frame import AudioFrame
 from callwright.audio.resample import StreamResampler
+from callwright.campaigns.machine import Detection, MachineDetector
 from callwright.compliance.disclosure import PrefixedResponder, consent_answer
 from callwright.compliance.log import ComplianceLog, Kind
 from callwright.compliance.optout import OptOut, OptOutPolicy, add_to_do_not_call
@@ -93,6 +94,12 @@ class CallSession:
         responder = stack.responders.for_call(call)
         self._responder = responder
         self._consent_asks = 0  # asked for recording consent and waiting for the answer
+        outbound = call.parameters.get("direction") == "outbound"
+        listen = stack.machine.enabled and outbound
+        # Until it decides, the callee's audio goes to the detector and no turn is taken.
+        self._machine = MachineDetector(PIPELINE_RATE, stack.machine.detection) if listen else None
+        self._awaiting_beep = False
+        self._machine_answered = False  # a machine answered: nothing it says is a turn
         self._consent_why: str | None = None  # the jurisdiction that needs it
         self.voice = AgentVoice(stack, self.state, responder, self._echo, PIPELINE_RATE, self)
         self._triggers = EscalationTriggers(stack.escalation)
@@ -146,7 +153,10 @@ class CallSession:
         self.voice.begin()
         self._spawn(self._silence.run())
         self._spawn(self._watch_limits())
-        self._greet()
+        if self._machine is None:
+            self._greet()
+        else:
+            self.state.recorder.event("machine_detection", 0.0, {"listening": True})
         outcome, reason = "caller_hung_up", "connection closed"
         try:
             async for event in self._transport.inbound():
@@ -233,6 +243,10 @@ class CallSession:
             samples = self._echo.process(samples, start)
         self._audio.append(samples, start)
         self._pipeline_ms += 1000.0 * samples.size / PIPELINE_RATE
+        if self._machine is not None:
+            found = self._machine.feed(samples)
+            if found is not None:
+                self._on_machine_detection(found)
         if self.handoff.mode == "human":
             await self.handoff.from_caller(samples)
         for window in await self._vad.process(samples, start):
@@ -247,6 +261,8 @@ class CallSession:
                 await self.voice.barge_in(paused_at)
 
     async def _on_turn_event(self, event: TurnEvent) -> None:
+        if self._machine_answered:
+            return  # the voicemail plays over the machine's recording, uninterrupted
         if isinstance(event, SpeechStarted):
             self.state.recorder.event("speech_started", event.at_ms)
             if self.voice.speaking:
@@ -370,6 +386,8 @@ class CallSession:
         self, text: str, confidence: float | None, end_ms: float, timeline: TurnTimeline
     ) -> None:
         """A caller turn goes to the handoff if one is under way, else past the triggers."""
+        if self._machine is not None or self._awaiting_beep or self._machine_answered:
+            return  # deciding who answered, or a machine: what it says is not a turn
         handoff = self.handoff
         # The handoff's first line answering this turn carries its timeline (TTFA, stages).
         self._turn_timeline = timeline
@@ -440,6 +458,34 @@ class CallSession:
             self.voice.start("dtmf", timeline)
 
     # --- compliance: disclosure, consent, opt-out ----------------------------------------
+
+    def _on_machine_detection(self, found: Detection) -> None:
+        """Who answered an outbound call: a person is greeted; a machine gets the voicemail
+        after its beep (or a hang-up)."""
+        machine, self._machine = self._stack.machine, None
+        if self._awaiting_beep:  # the beep came, or the greeting ended without one
+            self._awaiting_beep = False
+            self.state.recorder.event("beep", found.at_ms, {"heard": found.beep})
+            self._leave_voicemail(machine.voicemail)
+            return
+        data = {"verdict": found.verdict, "reason": found.reason, "beep": found.beep}
+        self.state.recorder.event("answered_by", found.at_ms, data)
+        if found.verdict != "machine":
+            self._greet()
+        elif found.beep:
+            self._machine_answered = True
+            self._leave_voicemail(machine.voicemail)
+        else:
+            self._machine_answered = True
+            self._awaiting_beep = True
+            self._machine = MachineDetector(PIPELINE_RATE, machine.beep_waiter())
+
+    def _leave_voicemail(self, message: str) -> None:
+        self.state.recorder.event("voicemail", self.state.clock.now_ms(), {"left": bool(message)})
+        if message:
+            self._say_policy_line(message, "voicemail")
+        else:
+            self._say_policy_line("", "answering_machine")
 
     def _greet(self) -> None:
         """The agent's first words; on a phone call after the disclosure, and if a party is in an

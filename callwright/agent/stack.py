@@ -8,6 +8,7 @@ from typing import Any
 
 from callwright.agent.limits import CallLimits
 from callwright.agent.silence import FillerOptions, SilenceOptions
+from callwright.campaigns.machine import MachineListening
 from callwright.compliance.disclosure import DisclosureOptions
 from callwright.compliance.optout import OptOutOptions
 from callwright.core.responder import ResponderFactory
@@ -48,6 +49,8 @@ class AgentStack:
     opt_out: OptOutOptions = field(default_factory=OptOutOptions)
     # What phone calls open with: the disclosure and, where needed, recording consent.
     disclosure: DisclosureOptions = field(default_factory=DisclosureOptions)
+    # Outbound calls: listen first, tell a person from an answering machine, leave voicemail.
+    machine: MachineListening = field(default_factory=MachineListening)
     handoff: HandoffOptions = field(default_factory=HandoffOptions)
     desk: HandoffDesk = field(default_factory=HandoffDesk)
     summarizer: PacketSummarizer | None = None  # an LLM improving handoff summaries

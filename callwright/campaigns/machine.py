@@ -41,6 +41,34 @@ class MachineDetectionOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class MachineListening:
+    """Whether outbound calls listen before greeting, and what a machine is left.
+
+    Attributes:
+        enabled: on outbound calls the agent waits for the callee's first words (or the
+            beep) instead of greeting at once, and decides whether a person answered.
+        voicemail: left on a machine after its beep ("": hang up instead).
+        wait_for_beep_ms: silence after a recorded greeting that ends it when no beep came.
+        detection: the detector's thresholds.
+    """
+
+    enabled: bool = False
+    voicemail: str = ""
+    wait_for_beep_ms: float = 5000.0
+    detection: MachineDetectionOptions = MachineDetectionOptions()
+
+    def beep_waiter(self) -> MachineDetectionOptions:
+        """Options of a detector that listens for the end of a recorded greeting: the beep, or
+        `wait_for_beep_ms` of silence after it (some machines never beep), or 30 s."""
+        never = 1e12
+        return MachineDetectionOptions(
+            machine_speech_ms=never, human_silence_ms=self.wait_for_beep_ms,
+            human_max_speech_ms=never, give_up_ms=30000.0,
+            beep_ms=self.detection.beep_ms, beep_purity=self.detection.beep_purity,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
 class Detection:
     """A decision: what answered, why, and when (ms of audio since the answer)."""
 

@@ -36,6 +36,7 @@ class ComplianceSettings:
     hours: CallingHoursOptions = field(default_factory=CallingHoursOptions)
     require_consent: bool = True
     voicemail: str = ""
+    listen_first: bool = False
     clock: Callable[[], dt.datetime] | None = None
 
     def now(self) -> dt.datetime:
@@ -57,6 +58,8 @@ class ComplianceSettings:
             hours=_hours(env),
             require_consent=_on(env.get("CALLWRIGHT_REQUIRE_CONSENT")),
             voicemail=env.get("CALLWRIGHT_VOICEMAIL", "").strip(),
+            listen_first=env.get("CALLWRIGHT_LISTEN_FIRST", "0").strip().lower()
+            in ("1", "true", "on", "yes"),
             disclosure=_on(env.get("CALLWRIGHT_DISCLOSURE")),
             disclosure_text=env.get("CALLWRIGHT_DISCLOSURE_TEXT", "").strip(),
             consent=consent,
