@@ -93,11 +93,11 @@ async def test_a_campaign_across_the_end_of_the_calling_window(stack: AgentStack
             assert [c.one("To") for c in rest.creates()] == [ann, bob]
             first = rest.creates()[0]
             assert "first_name" in (first.one("Twiml") or "")
+            # Past 21:00 in California (before the lines free up): nothing more goes out tonight.
+            clock.now = dt.datetime(2026, 6, 2, 21, 1, tzinfo=LA)
             sids = await _sids(http, url, cid)
             await _callback(http, rest, sids, ann, "completed")
             await _callback(http, rest, sids, bob, "no-answer")
-            # Past 21:00 in California: nothing more goes out tonight.
-            clock.now = dt.datetime(2026, 6, 2, 21, 1, tzinfo=LA)
 
             async def settled() -> bool:
                 state = {c["number"]: c for c in (await _campaign(http, url, cid))["contacts"]}
