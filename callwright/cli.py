@@ -1,6 +1,7 @@
 """Command line: `callwright serve` runs an agent, `callwright call` places a simulated call,
 `callwright new NAME` creates a new agent folder, `callwright eval` runs a spoken scenario suite,
-`callwright users` and `callwright keys` manage operator accounts and API keys."""
+`callwright users` and `callwright keys` manage operator accounts and API keys, `callwright dnc`
+the do-not-call list, `callwright campaigns` outbound campaigns."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from callwright.campaigns.commands import add_parsers as add_campaign_parsers
+from callwright.campaigns.commands import run as run_campaigns
+from callwright.compliance.commands import add_parsers as add_dnc_parsers
+from callwright.compliance.commands import run as run_dnc
 from callwright.config import LlmSettings, Settings
 from callwright.operators import add_parsers as add_operator_parsers
 from callwright.operators import run as run_operators
@@ -48,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--api-key", help="operator API key (default: $CALLWRIGHT_API_KEY); /v1/ws needs one"
     )
     add_operator_parsers(sub)
+    add_dnc_parsers(sub)
+    add_campaign_parsers(sub)
 
     new = sub.add_parser("new", help="create a folder with a new agent, its test and scenario")
     new.add_argument("name", help="the agent's name (and the folder's)")
@@ -70,6 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(run_operators(args, Settings.from_env()))
     if args.command == "eval":
         return eval_cli.main(args)
+    if args.command == "dnc":
+        return asyncio.run(run_dnc(args, Settings.from_env().store_path))
+    if args.command == "campaigns":
+        return asyncio.run(run_campaigns(args, Settings.from_env().store_path))
     return asyncio.run(_call(args))
 
 
@@ -78,6 +89,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from callwright.agents.build import settings_for
     from callwright.agents.loading import AgentLoadError, load_agent
+    from callwright.compliance.settings import ComplianceSettings
     from callwright.server.app import create_app
     from callwright.server.runtime import load_stack
 
@@ -121,8 +133,18 @@ def _serve(args: argparse.Namespace) -> int:
             "CALLWRIGHT_CONSOLE_TOKEN is ignored: the console signs in users (docs/security.md)"
         )
 
+    compliance = ComplianceSettings.from_env()
+
     async def app_factory() -> web.Application:
         stack = await load_stack(settings, agent)
+        stack = replace(
+            stack,
+            opt_out=compliance.opt_out_options(stack.opt_out),
+            disclosure=compliance.disclosure_options(stack.disclosure),
+            machine=replace(
+                stack.machine, enabled=compliance.listen_first, voicemail=compliance.voicemail
+            ),
+        )
         return create_app(
             stack,
             settings.telephony,
@@ -130,6 +152,7 @@ def _serve(args: argparse.Namespace) -> int:
             drain=settings.drain,
             worker=settings.worker,
             security=settings.security,
+            compliance=compliance,
         )
 
     print(

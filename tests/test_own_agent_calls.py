@@ -20,6 +20,7 @@ from aiohttp import web
 
 from callwright import load_agent
 from callwright.agent.stack import AgentStack
+from callwright.compliance.disclosure import DisclosureOptions
 from callwright.llm.openai_compat import LlmOptions
 from callwright.sim.caller import ScriptLine
 from callwright.sim.twilio_caller import TwilioCallerSimulator
@@ -131,7 +132,8 @@ def check_the_call(detail: CallDetail, report: Any, reply: str, requests: list[A
     assert messages[0]["role"] == "system" and "orders" in messages[0]["content"]
     assert word_overlap(LINE, messages[-1]["content"]) >= 0.75
     agent_lines = [u.text for u in detail.utterances if u.role == "agent"]
-    assert agent_lines[0] == "Hello, this is the parcel desk."
+    # A phone call opens with the disclosure (recording, automated assistant), then the greeting.
+    assert agent_lines[0] == f"{DisclosureOptions().text} Hello, this is the parcel desk."
     assert reply in agent_lines
     assert report.turns and report.turns[0].agent_audio, "the caller heard the answer"
 

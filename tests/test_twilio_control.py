@@ -20,7 +20,13 @@ from callwright.telephony.settings import TelephonySettings
 from callwright.tts.espeak import EspeakTts
 from tests.conftest import finished_call as finished
 from tests.conftest import operator_http
-from tests.fakes.twilio_rest import ACCOUNT_SID, AUTH_TOKEN, fake_twilio, serve_phone
+from tests.fakes.twilio_rest import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    consent_to_calls,
+    fake_twilio,
+    serve_phone,
+)
 
 CALLER_VOICE = EspeakTts(voice="en-us", words_per_minute=140)
 HUMAN = "+15550123"
@@ -151,12 +157,17 @@ async def test_outbound_call_with_parameters_and_status_callbacks(stack: AgentSt
             twilio_api_base_url=rest.url,
         )  # fmt: skip
         async with serve_phone(stack, settings) as url, operator_http() as http:
-            body = {"to": "+15550777", "from": "+15550199", "parameters": {"patient_id": "42"}}
+            await consent_to_calls(stack.store, "+14155550777")
+            body = {
+                "to": "+14155550777",
+                "from": "+14155550199",
+                "parameters": {"patient_id": "42"},
+            }
             async with http.post(f"{url}/v1/calls/outbound", json=body) as response:
                 assert response.status == 201
                 placed = await response.json()
             create = rest.creates()[0]
-            assert create.one("To") == "+15550777" and create.one("From") == "+15550199"
+            assert create.one("To") == "+14155550777" and create.one("From") == "+14155550199"
             assert create.form["StatusCallbackEvent"] == [
                 "initiated", "ringing", "answered", "completed"
             ]  # fmt: skip
@@ -196,8 +207,9 @@ async def test_unanswered_outbound_call_is_recorded(stack: AgentStack) -> None:
             twilio_api_base_url=rest.url,
         )  # fmt: skip
         async with serve_phone(stack, settings) as url, operator_http() as http:
+            await consent_to_calls(stack.store, "+14155550888")
             for outcome in ("busy", "no-answer"):
-                body = {"to": "+15550888", "from": "+15550199"}
+                body = {"to": "+14155550888", "from": "+14155550199"}
                 async with http.post(f"{url}/v1/calls/outbound", json=body) as response:
                     placed = await response.json()
                 callback = rest.creates()[-1].one("StatusCallback") or ""

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -31,6 +31,11 @@ from callwright.agent.turn_judge import RECHECK_MS, TurnJudge
 from callwright.agent.voice import AgentVoice
 from callwright.audio.frame import AudioFrame
 from callwright.audio.resample import StreamResampler
+from callwright.campaigns.machine import Detection, MachineDetector
+from callwright.compliance.disclosure import PrefixedResponder, consent_answer
+from callwright.compliance.log import ComplianceLog, Kind
+from callwright.compliance.optout import OptOut, OptOutPolicy, add_to_do_not_call
+from callwright.compliance.tables import SqlStore
 from callwright.core.clock import AudioClock
 from callwright.core.provider_events import (
     bind_call_events,
@@ -74,7 +79,8 @@ class CallSession:
 
     def __init__(self, stack: AgentStack, transport: CallTransport, call: CallInfo) -> None:
         # The call's own views: metered stages, a redacting store, a recorded transport.
-        stack, transport = stack.observability.for_call(call).attach(stack, transport)
+        self._observer = stack.observability.for_call(call)
+        stack, transport = self._observer.attach(stack, transport)
         self.call = call
         self._stack = stack
         self._transport = transport
@@ -90,8 +96,18 @@ class CallSession:
         self._pipeline_ms = 0.0  # end of the 16 kHz audio fed so far
         responder = stack.responders.for_call(call)
         self._judge = TurnJudge(self._patience, responder, self.state.history)
+        self._responder = responder
+        self._consent_asks = 0  # asked for recording consent and waiting for the answer
+        outbound = call.parameters.get("direction") == "outbound"
+        listen = stack.machine.enabled and outbound
+        # Until it decides, the callee's audio goes to the detector and no turn is taken.
+        self._machine = MachineDetector(PIPELINE_RATE, stack.machine.detection) if listen else None
+        self._awaiting_beep = False
+        self._machine_answered = False  # a machine answered: nothing it says is a turn
+        self._consent_why: str | None = None  # the jurisdiction that needs it
         self.voice = AgentVoice(stack, self.state, responder, self._echo, PIPELINE_RATE, self)
         self._triggers = EscalationTriggers(stack.escalation)
+        self._opt_out = OptOutPolicy(stack.opt_out)
         self.handoff = CallHandoff(
             self.state,
             stack.desk,
@@ -115,6 +131,7 @@ class CallSession:
         self._recheck_due: tuple[float, float, float] | None = None  # (start, end, wait) ms
         self._tasks: set[asyncio.Task[None]] = set()  # all of the call's tasks
         self._turn_tasks: set[asyncio.Task[None]] = set()  # those finishing a caller's turn
+        self._log_tasks: set[asyncio.Task[None]] = set()
         self._next_timeline: TurnTimeline | None = None
         self._turn_count = 0
         self._carry_text = ""
@@ -143,7 +160,10 @@ class CallSession:
         self.voice.begin()
         self._spawn(self._silence.run())
         self._spawn(self._watch_limits())
-        self.voice.start("call_start", TurnTimeline(turn_index=0))
+        if self._machine is None:
+            self._greet()
+        else:
+            self.state.recorder.event("machine_detection", 0.0, {"listening": True})
         outcome, reason = "caller_hung_up", "connection closed"
         try:
             async for event in self._transport.inbound():
@@ -240,6 +260,10 @@ class CallSession:
             samples = self._echo.process(samples, start)
         self._audio.append(samples, start)
         self._pipeline_ms += 1000.0 * samples.size / PIPELINE_RATE
+        if self._machine is not None:
+            found = self._machine.feed(samples)
+            if found is not None:
+                self._on_machine_detection(found)
         if self.handoff.mode == "human":
             await self.handoff.from_caller(samples)
         for window in await self._vad.process(samples, start):
@@ -263,6 +287,8 @@ class CallSession:
                 self._spawn(self._quick_look(paused_at))
 
     async def _on_turn_event(self, event: TurnEvent) -> None:
+        if self._machine_answered:
+            return  # the voicemail plays over the machine's recording, uninterrupted
         if isinstance(event, SpeechStarted):
             self.state.recorder.event("speech_started", event.at_ms)
             if self.voice.speaking:
@@ -428,9 +454,15 @@ class CallSession:
         self, text: str, confidence: float | None, end_ms: float, timeline: TurnTimeline
     ) -> None:
         """A caller turn goes to the handoff if one is under way, else past the triggers."""
+        if self._machine is not None or self._awaiting_beep or self._machine_answered:
+            return  # deciding who answered, or a machine: what it says is not a turn
         handoff = self.handoff
         # The handoff's first line answering this turn carries its timeline (TTFA, stages).
-        if handoff.mode == "human":
+        if handoff.mode != "human" and (opt_out := self._opt_out.on_caller_turn(text, end_ms)):
+            await self._opted_out(opt_out, timeline)
+        elif self._consent_asks:
+            self._consent_answer(text, end_ms, timeline)
+        elif handoff.mode == "human":
             await handoff.caller_said(text)
         elif handoff.mode != "agent":
             await handoff.on_caller_text(text, timeline)
@@ -461,6 +493,10 @@ class CallSession:
         if self.voice.speaking and self._dtmf.pending == "":
             await self.voice.barge_in(event.at_ms)
         escalation = None
+        if self.handoff.mode != "human" and self._dtmf.pending == "":
+            if (opt_out := self._opt_out.on_key(event.digit, event.at_ms)) is not None:
+                await self._opted_out(opt_out)
+                return
         if self.handoff.mode == "agent" and self._dtmf.pending == "":
             escalation = self._triggers.on_key(event.digit, event.at_ms)
         if escalation is not None:
@@ -486,6 +522,104 @@ class CallSession:
             await self.handoff.on_caller_text(digits, timeline)
         else:
             self.voice.start("dtmf", timeline)
+
+    # --- compliance: disclosure, consent, opt-out ----------------------------------------
+
+    def _on_machine_detection(self, found: Detection) -> None:
+        """Who answered an outbound call: a person is greeted; a machine gets the voicemail
+        after its beep (or a hang-up)."""
+        machine, self._machine = self._stack.machine, None
+        if self._awaiting_beep:  # the beep came, or the greeting ended without one
+            self._awaiting_beep = False
+            self.state.recorder.event("beep", found.at_ms, {"heard": found.beep})
+            self._leave_voicemail(machine.voicemail)
+            return
+        data = {"verdict": found.verdict, "reason": found.reason, "beep": found.beep}
+        self.state.recorder.event("answered_by", found.at_ms, data)
+        if found.verdict != "machine":
+            self._greet()
+        elif found.beep:
+            self._machine_answered = True
+            self._leave_voicemail(machine.voicemail)
+        else:
+            self._machine_answered = True
+            self._awaiting_beep = True
+            self._machine = MachineDetector(PIPELINE_RATE, machine.beep_waiter())
+
+    def _leave_voicemail(self, message: str) -> None:
+        self.state.recorder.event("voicemail", self.state.clock.now_ms(), {"left": bool(message)})
+        if message:
+            self._say_policy_line(message, "voicemail")
+        else:
+            self._say_policy_line("", "answering_machine")
+
+    def _greet(self) -> None:
+        """The agent's first words; on a phone call after the disclosure, and if a party is in an
+        all-party-consent jurisdiction, a consent question instead of the greeting."""
+        disclosure, timeline = self._stack.disclosure, TurnTimeline(turn_index=0)
+        if not disclosure.applies(self.call.channel):
+            self.voice.start("call_start", timeline)
+            return
+        why = disclosure.consent_needed(self.call.caller, self.call.parameters.get("to"))
+        data = {"text": disclosure.text, "consent_asked": why is not None, "jurisdiction": why}
+        self.state.recorder.event("disclosure", 0.0, data)
+        self._log_compliance("disclosure", **data)
+        if why is None:
+            self.voice.start(
+                "call_start", timeline, PrefixedResponder(disclosure.text, self._responder)
+            )
+            return
+        self._observer.hold_recording()
+        self._consent_asks, self._consent_why = 1, why
+        question = CannedResponder(f"{disclosure.text} {disclosure.question}")
+        self.voice.start("call_start", timeline, question)
+
+    def _consent_answer(self, text: str, at_ms: float, timeline: TurnTimeline) -> None:
+        """The caller's answer to the consent question; then the agent's greeting."""
+        disclosure = self._stack.disclosure
+        answer = consent_answer(text)
+        recorder = self.state.recorder
+        if answer is None and self._consent_asks < disclosure.max_asks:
+            self._consent_asks += 1
+            recorder.event("recording_consent", at_ms, {"answer": "unclear"})
+            self.voice.start("silence", timeline, CannedResponder(disclosure.reask))
+            return
+        self._consent_asks = 0
+        verdict = {True: "granted", False: "declined", None: "unclear"}[answer]
+        recorder.event("recording_consent", at_ms, {"answer": verdict})
+        self._log_compliance("recording_consent", answer=verdict, jurisdiction=self._consent_why)
+        if answer is True:
+            self._observer.release_recording()
+            line = disclosure.granted
+        else:
+            self._observer.stop_recording()
+            reason = "the caller declined" if answer is False else "no clear consent"
+            recorder.event("recording_stopped", at_ms, {"reason": reason})
+            line = disclosure.declined
+        self.voice.start("call_start", timeline, PrefixedResponder(line, self._responder))
+
+    def _log_compliance(self, kind: Kind, **detail: Any) -> None:
+        """Appends to the compliance log in the background (the call never waits on it)."""
+        log_ = ComplianceLog(cast(SqlStore, self._stack.store))
+        writing = _log_safely(log_, kind, self.call.caller, self.call.call_id, detail)
+        task = asyncio.create_task(writing)
+        # Not in `_tasks`: the end of the call waits for these rather than cancelling them.
+        self._log_tasks.add(task)
+        task.add_done_callback(self._log_tasks.discard)
+
+    async def _opted_out(self, opt_out: OptOut, timeline: TurnTimeline | None = None) -> None:
+        """The caller asked not to be called again: listed, told so, and the call ends."""
+        options = self._stack.opt_out
+        try:
+            outcome = await add_to_do_not_call(
+                cast(SqlStore, self._stack.store), self.call.caller, opt_out,
+                options.default_region, self.call.call_id,
+            )  # fmt: skip
+        except Exception as exc:  # the caller still hears the confirmation; the record says
+            log.exception("call %s: the opt-out was not stored", self.call.call_id)
+            outcome = {"added": False, "why": f"store error: {type(exc).__name__}"}
+        self.state.recorder.event("opt_out", opt_out.at_ms, opt_out.to_dict() | outcome)
+        await self._say_and_wait(options.confirmation, "opted_out", timeline)
 
     # --- dead air ------------------------------------------------------------------------
 
@@ -534,12 +668,23 @@ class CallSession:
         for task in tasks:
             with contextlib.suppress(BaseException):
                 await task
+        if self._log_tasks:
+            await asyncio.wait(list(self._log_tasks), timeout=5.0)
         recorder = self.state.recorder
         recorder.event("call_ended", self.state.clock.now_ms(), {"outcome": outcome})
         await recorder.finish(outcome, reason)
         with contextlib.suppress(Exception):
             await self._transport.close(reason)
         log.info("call %s ended: %s (%s)", self.call.call_id, outcome, reason)
+
+
+async def _log_safely(
+    log_: ComplianceLog, kind: Kind, number: str | None, call_id: str, detail: dict[str, Any]
+) -> None:
+    try:
+        await log_.append(kind, number, call_id, **detail)
+    except Exception:
+        log.exception("call %s: compliance log entry %s not written", call_id, kind)
 
 
 def _facts_of(responder: Responder) -> dict[str, Any] | None:

@@ -8,6 +8,9 @@ from typing import Any
 
 from callwright.agent.limits import CallLimits
 from callwright.agent.silence import FillerOptions, SilenceOptions
+from callwright.campaigns.machine import MachineListening
+from callwright.compliance.disclosure import DisclosureOptions
+from callwright.compliance.optout import OptOutOptions
 from callwright.core.responder import ResponderFactory
 from callwright.handoff.call import HandoffOptions
 from callwright.handoff.desk import HandoffDesk
@@ -47,6 +50,12 @@ class AgentStack:
     filler: FillerOptions = field(default_factory=FillerOptions)
     # When a call goes to a person (triggers), how (routing, queue), and the shared queue.
     escalation: EscalationOptions = field(default_factory=EscalationOptions)
+    # Callers who ask not to be called again (compliance/optout.py): on for every agent.
+    opt_out: OptOutOptions = field(default_factory=OptOutOptions)
+    # What phone calls open with: the disclosure and, where needed, recording consent.
+    disclosure: DisclosureOptions = field(default_factory=DisclosureOptions)
+    # Outbound calls: listen first, tell a person from an answering machine, leave voicemail.
+    machine: MachineListening = field(default_factory=MachineListening)
     handoff: HandoffOptions = field(default_factory=HandoffOptions)
     desk: HandoffDesk = field(default_factory=HandoffDesk)
     summarizer: PacketSummarizer | None = None  # an LLM improving handoff summaries

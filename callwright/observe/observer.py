@@ -131,6 +131,7 @@ class CallObserver:
         self.meter = UsageMeter()
         self.clock = AudioClock()
         self.recording: StereoRecording | None = None
+        self.recording_held = False  # kept, not written, until the caller's consent
         self.trace: CallTrace | None = None
         self._store: CallStore | None = None
         self._escalated = False
@@ -241,6 +242,21 @@ class CallObserver:
             with _guard("recording"):
                 self.recording.cut(self.clock.now_ms())
 
+    # --- recording consent (compliance/disclosure.py) ------------------------------------
+
+    def hold_recording(self) -> None:
+        """Keeps the recording in memory only, until `release_recording` or `stop_recording`."""
+        self.recording_held = True
+
+    def release_recording(self) -> None:
+        """The caller agreed: the recording is written from its start."""
+        self.recording_held = False
+
+    def stop_recording(self) -> None:
+        """The caller declined: nothing of the recording is kept, and nothing more is taken."""
+        self.recording = None
+        self.recording_held = False
+
     # --- writing as the call goes --------------------------------------------------------
 
     async def _flush_loop(self) -> None:
@@ -256,7 +272,7 @@ class CallObserver:
         if store is None:
             return
         call_id = self.call.call_id
-        if self.recording is not None:
+        if self.recording is not None and not self.recording_held:
             rec = self.recording
             chunk = rec.take_all() if final else rec.take_settled(self.clock.now_ms() - SETTLE_MS)
             if chunk is not None:

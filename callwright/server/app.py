@@ -15,6 +15,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from callwright.agent.session import CallSession
 from callwright.agent.stack import AgentStack
+from callwright.compliance.settings import ComplianceSettings
 from callwright.config import DrainSettings, LimitSettings, SecuritySettings, WorkerSettings
 from callwright.core.responder import CallInfo
 from callwright.server.admission import ADMISSION, Admission, Refusal, record_rejection
@@ -22,6 +23,9 @@ from callwright.server.api import register as register_api
 from callwright.server.audit import audit_middleware
 from callwright.server.audit import register as register_audit
 from callwright.server.auth import AUTHENTICATOR, Authenticator, auth_middleware
+from callwright.server.campaigns import register as register_campaigns
+from callwright.server.compliance import COMPLIANCE, ServerCompliance
+from callwright.server.compliance import register as register_compliance
 from callwright.server.console import register as register_console
 from callwright.server.guard import GUARD, Guard, add_security_headers, guard_middleware
 from callwright.server.outbound import OUTBOUND, OutboundGate
@@ -50,6 +54,7 @@ def create_app(
     drain: DrainSettings | None = None,
     worker: WorkerSettings | None = None,
     security: SecuritySettings | None = None,
+    compliance: ComplianceSettings | None = None,
 ) -> web.Application:
     """Builds the server around an already loaded stack.
 
@@ -63,6 +68,7 @@ def create_app(
         worker: given, the worker keeps a heartbeat in the store and marks the calls of dead
             workers cut off.
         security: allow-lists, proxies, sessions, the scrape token, outbound limits.
+        compliance: how numbers are read, opt-out, the do-not-call list (docs/compliance.md).
     """
     telephony = telephony or TelephonySettings()
     security = security or SecuritySettings()
@@ -78,6 +84,7 @@ def create_app(
     app[GUARD] = Guard(security, telephony.public_base_url)
     app[AUTHENTICATOR] = Authenticator(AccessStore(cast(SqlStore, stack.store)), security)
     app[OUTBOUND] = OutboundGate(security)
+    app[COMPLIANCE] = ServerCompliance(compliance or ComplianceSettings(), stack.store)
     app.on_startup.append(_open_access)
     app.on_response_prepare.append(add_security_headers)
     app.router.add_get("/healthz", health)
@@ -86,10 +93,12 @@ def create_app(
     app.router.add_get("/v1/ws", native_websocket)
     register_signin(app)
     register_audit(app)
+    register_compliance(app)
     register_api(app, stack)
     register_console(app, stack.desk)
     add_page_routes(app)
     register_telephony(app, stack, telephony)
+    register_campaigns(app)
     if drain is not None:
         from callwright.server.drain import install_drain
 

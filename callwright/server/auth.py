@@ -128,6 +128,8 @@ def required_role(method: str, path: str) -> Role | str | None:
         return "metrics"
     if path in ("/v1/calls/outbound", "/v1/audit", "/dashboard/audit"):
         return "admin"
+    if path.startswith(("/v1/compliance/", "/v1/campaigns", "/dashboard/campaigns")):
+        return "admin"  # the compliance log, consent records, campaigns
     if _RECORDING_RE.fullmatch(path) or path == "/console" or path.startswith("/v1/console/"):
         return "supervisor"
     return "viewer"  # everything else, unknown paths included

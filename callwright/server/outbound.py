@@ -12,6 +12,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
@@ -78,11 +79,16 @@ class OutboundGate:
 OUTBOUND = web.AppKey("outbound", OutboundGate)
 
 
-def outbound_error(status: int, code: str, message: str) -> web.HTTPError:
-    error_class = {400: web.HTTPBadRequest, 403: web.HTTPForbidden, 429: web.HTTPTooManyRequests}
-    return error_class[status](
-        text=json.dumps({"error": code, "message": message}), content_type="application/json"
-    )
+def outbound_error(status: int, code: str, message: str, **extra: Any) -> web.HTTPError:
+    """A JSON error for the outbound API; `extra` adds fields (e.g. `retry_at`)."""
+    error_class: dict[int, type[web.HTTPError]] = {
+        400: web.HTTPBadRequest,
+        403: web.HTTPForbidden,
+        409: web.HTTPConflict,
+        429: web.HTTPTooManyRequests,
+    }
+    body = {"error": code, "message": message} | extra
+    return error_class[status](text=json.dumps(body), content_type="application/json")
 
 
 async def admit_outbound(request: web.Request, to: str) -> None:

@@ -29,6 +29,7 @@ def add_page_routes(app: web.Application, root: Path = WEB_ROOT) -> None:
     app.router.add_get("/talk", _page(root / "talk.html"))
     app.router.add_get("/console", _page(root / "console.html"))
     app.router.add_get("/dashboard/audit", _page(root / "audit.html"))
+    app.router.add_get("/dashboard/campaigns", _page(root / "campaigns.html"))
     app.router.add_static(STATIC_PREFIX, root, append_version=False)
 
 

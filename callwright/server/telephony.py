@@ -20,6 +20,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,9 +28,11 @@ from aiohttp import WSCloseCode, web
 
 from callwright.agent.session import CallSession
 from callwright.agent.stack import AgentStack
+from callwright.compliance.numbers import NumberError, e164_or_as_given, to_e164
 from callwright.core.responder import CallInfo
 from callwright.server.admission import ADMISSION, BUSY_LINE, Admission, record_rejection
 from callwright.server.audit import record
+from callwright.server.compliance import compliance_of, outbound_refusal
 from callwright.server.guard import GUARD
 from callwright.server.outbound import admit_outbound, outbound_error
 from callwright.server.signin import read_json_object
@@ -71,6 +74,9 @@ class Telephony:
 
 
 TELEPHONY = web.AppKey("telephony", Telephony)
+# Who else hears outbound calls' status callbacks (the campaign runner), if anyone.
+StatusHook = Callable[[str, str], Awaitable[None]]
+CALL_STATUS_HOOK: web.AppKey[StatusHook] = web.AppKey("call_status_hook")
 
 
 def register(app: web.Application, stack: AgentStack, settings: TelephonySettings) -> None:
@@ -96,6 +102,7 @@ def register(app: web.Application, stack: AgentStack, settings: TelephonySetting
     app.router.add_post("/v1/twilio/incoming", twilio_incoming)
     app.router.add_post("/v1/twilio/status", twilio_status)
     app.router.add_post("/v1/twilio/after-stream", twilio_after_stream)
+    app.router.add_post("/v1/twilio/machine-detection", twilio_machine_detection)
     app.router.add_get("/v1/twilio/stream/{token}", twilio_stream)
     app.router.add_post("/v1/telnyx/incoming", telnyx_incoming)
     app.router.add_get("/v1/telnyx/stream/{token}", telnyx_stream)
@@ -177,8 +184,10 @@ def _answer_with_stream(
     if not call_ref:
         raise web.HTTPBadRequest(text="CallSid is required")
     tel = request.app[TELEPHONY]
-    caller = form.get("From") or None
-    params = {k: v for k, v in {"caller": caller, "to": form.get("To")}.items() if v}
+    region = compliance_of(request.app).settings.default_region
+    caller = e164_or_as_given(form.get("From"), region) or None
+    called = e164_or_as_given(form.get("To"), region)
+    params = {k: v for k, v in {"caller": caller, "to": called}.items() if v}
     tel.calls.expect(provider, "inbound", ref=call_ref, caller=caller, parameters=params,
                      call_sid=call_ref)  # fmt: skip
     token = tel.tokens.issue(call_ref, tel.settings.stream_token_ttl_s)
@@ -198,6 +207,32 @@ async def twilio_status(request: web.Request) -> web.Response:
     if not call_sid or not status:
         raise web.HTTPBadRequest(text="CallSid and CallStatus are required")
     await tel.calls.status(call_sid, status, form, request.query.get("ref"))
+    hook = request.app.get(CALL_STATUS_HOOK)
+    if hook is not None:
+        await hook(call_sid, status)
+    return web.Response(status=204)
+
+
+async def twilio_machine_detection(request: web.Request) -> web.Response:
+    """Twilio's answering machine detection result: recorded on the call; on a machine, the
+    configured voicemail is left after the beep (or the call hangs up), and that is recorded."""
+    tel = request.app[TELEPHONY]
+    form = await _verified_twilio_form(request)
+    call_sid, answered_by = form.get("CallSid", ""), form.get("AnsweredBy", "")
+    if not call_sid or not answered_by:
+        raise web.HTTPBadRequest(text="CallSid and AnsweredBy are required")
+    await tel.calls.status(call_sid, f"answered_by:{answered_by}", form, request.query.get("ref"))
+    hook = request.app.get(CALL_STATUS_HOOK)
+    if answered_by.startswith("machine") or answered_by == "fax":
+        voicemail = compliance_of(request.app).settings.voicemail
+        action = "voicemail" if voicemail and answered_by != "fax" else "hangup"
+        document = twiml.busy(voicemail) if action == "voicemail" else twiml.hangup()
+        if tel.rest is not None:
+            # The stream (if it started) ends, and the message plays after the beep.
+            await tel.rest.update_call(call_sid, twiml=document)
+        await tel.calls.status(call_sid, f"machine:{action}", {}, request.query.get("ref"))
+        if hook is not None:
+            await hook(call_sid, f"machine:{action}")
     return web.Response(status=204)
 
 
@@ -347,30 +382,68 @@ async def place_outbound_call(request: web.Request) -> web.Response:
     parameters = body.get("parameters") or {}
     if not isinstance(to, str) or not isinstance(from_, str) or not isinstance(parameters, dict):
         raise _outbound_error(400, "bad_request", '"to" and "from" (strings) are required')
+    try:
+        region = compliance_of(request.app).settings.default_region
+        to, from_ = to_e164(to, region), to_e164(from_, region)
+    except NumberError as exc:
+        raise _outbound_error(400, "bad_number", str(exc)) from exc
     await admit_outbound(request, to)  # the destination policy and the rate limit
-    params = {str(k): str(v) for k, v in parameters.items()} | {"caller": to}
+    purpose = body.get("purpose")
+    if purpose is not None and not isinstance(purpose, str):
+        raise _outbound_error(400, "bad_request", '"purpose" must be a string')
+    refused = await outbound_refusal(compliance_of(request.app), to, purpose)
+    if refused is not None:
+        await record(request, "outbound.refused", to, reason=refused.reason, **refused.extra)
+        raise _outbound_error(refused.status, refused.code, refused.message, **refused.extra)
+    params = {str(k): str(v) for k, v in parameters.items()}
+    try:
+        call_id, call_sid = await dial_outbound(
+            request.app, to, from_, params, _public_base(request, tel.settings)
+        )
+    except Exception as exc:
+        log.warning("outbound call to %s failed: %s", to, exc)
+        raise web.HTTPBadGateway(text=json.dumps({"error": str(exc)})) from exc
+    await record(request, "outbound.place", to, call_id=call_id, call_sid=call_sid)
+    return web.json_response({"call_id": call_id, "call_sid": call_sid}, status=201)
+
+
+async def dial_outbound(
+    app: web.Application,
+    to: str,
+    from_: str,
+    parameters: dict[str, str],
+    base: str | None = None,
+    machine_detection: bool = False,
+) -> tuple[str, str]:
+    """Places one call through the REST API that streams to us once answered; its call id and
+    CallSid. The caller has checked policy and compliance (the API, or a campaign's runner).
+
+    Raises:
+        RuntimeError: no REST credentials.
+        Exception: the platform refused the call.
+    """
+    tel = app[TELEPHONY]
+    if tel.rest is None:
+        raise RuntimeError("outbound calls need Twilio REST credentials")
+    base = (base or tel.settings.public_base_url or "").rstrip("/")
+    params = parameters | {"caller": to}
     pending = tel.calls.expect("twilio", "outbound", caller=to, parameters=params)
     token = tel.tokens.issue(pending.ref, tel.settings.outbound_token_ttl_s)
-    base = _public_base(request, tel.settings)
     document = twiml.connect_stream(
         f"{_ws_base(base)}/v1/twilio/stream/{token}",
         params,
         after_url=f"{base}/v1/twilio/after-stream",
     )
     status_url = f"{base}/v1/twilio/status?ref={pending.ref}"
-    try:
-        call_sid = await tel.rest.create_call(to, from_, document, status_url)
-    except Exception as exc:
-        log.warning("outbound call to %s failed: %s", to, exc)
-        raise web.HTTPBadGateway(text=json.dumps({"error": str(exc)})) from exc
+    amd_url = f"{base}/v1/twilio/machine-detection?ref={pending.ref}" if machine_detection else None
+    call_sid = await tel.rest.create_call(to, from_, document, status_url, amd_url)
     tel.calls.set_call_sid(pending.ref, call_sid)
-    await record(request, "outbound.place", to, call_id=pending.call_id, call_sid=call_sid)
     log.info("outbound call %s to %s placed (call %s)", call_sid, to, pending.call_id)
-    return web.json_response({"call_id": pending.call_id, "call_sid": call_sid}, status=201)
+    return pending.call_id, call_sid
 
 
-def _outbound_error(status: int, code: str, message: str) -> web.HTTPError:
-    return outbound_error(status, code, message)
+def _outbound_error(status: int, code: str, message: str, **extra: Any) -> web.HTTPError:
+    return outbound_error(status, code, message, **extra)
 
 
 async def _shutdown(app: web.Application) -> None:

@@ -54,15 +54,32 @@ class TwilioRest:
         await self._get().calls(call_sid).update_async(**changes)
 
     async def create_call(
-        self, to: str, from_: str, twiml_doc: str, status_callback: str | None
+        self,
+        to: str,
+        from_: str,
+        twiml_doc: str,
+        status_callback: str | None,
+        machine_detection_callback: str | None = None,
     ) -> str:
-        """Places a call that runs `twiml_doc` once answered; returns its CallSid."""
+        """Places a call that runs `twiml_doc` once answered; returns its CallSid.
+
+        With `machine_detection_callback`, Twilio's answering machine detection runs alongside
+        the call (`MachineDetection=DetectMessageEnd`, asynchronous) and posts its result
+        (`AnsweredBy`) there once the greeting ends, at the beep.
+        """
         extra: dict[str, Any] = {}
         if status_callback:
             extra = {
                 "status_callback": status_callback,
                 "status_callback_event": STATUS_EVENTS,
                 "status_callback_method": "POST",
+            }
+        if machine_detection_callback:
+            extra |= {
+                "machine_detection": "DetectMessageEnd",
+                "async_amd": "true",
+                "async_amd_status_callback": machine_detection_callback,
+                "async_amd_status_callback_method": "POST",
             }
         call = await self._get().calls.create_async(to=to, from_=from_, twiml=twiml_doc, **extra)
         return str(call.sid)

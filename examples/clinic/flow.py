@@ -123,6 +123,12 @@ TASK_INTENTS: list[Intent] = intents_from(
 LINES = {
     "greeting": "Hello, thanks for calling Maple Street Clinic. How can I help you today?",
     "goodbye": "Thank you for calling. Goodbye!",
+    "reminder": (
+        "Hi {name}, this is Maple Street Clinic with a reminder: you have an appointment with "
+        "{doctor} tomorrow at {time}. Will you be able to make it? You can also reschedule or "
+        "cancel it."
+    ),
+    "reminder_confirmed": "Great, we'll see you tomorrow. Goodbye!",
     "anything_else": "Is there anything else I can help with?",
     "thanks": "You're welcome. Is there anything else I can help with?",
     "fallback": (

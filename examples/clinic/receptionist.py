@@ -152,13 +152,25 @@ class Receptionist(Scheduling):
     async def _handle(self, context: TurnContext) -> None:
         if context.trigger == "call_start":
             await self.ctx.emit("call_started", {"call_id": self.call.call_id})
-            self.say(LINES["greeting"])
+            reminder = self.call.parameters.get("reminder") == "appointment"
+            self.say(self._reminder_line() if reminder else LINES["greeting"])
+            if reminder:
+                self.state.awaiting = "reminder"
             self.ctx.look_up_caller(self.call.caller)
             return
         if context.trigger == "silence":
             return
         last = next((m for m in reversed(context.history) if m.role == "user"), None)
         await self.turn(last.content if last else "")
+
+    def _reminder_line(self) -> str:
+        """The opening of a reminder call (the campaign's parameters)."""
+        p = self.call.parameters
+        return LINES["reminder"].format(
+            name=p.get("first_name", "there"),
+            doctor=p.get("doctor", "your doctor"),
+            time=p.get("appointment_time", ""),
+        )
 
     # --- one caller turn ---------------------------------------------------------------
 
@@ -224,6 +236,12 @@ class Receptionist(Scheduling):
     async def menu(self, text: str) -> None:
         awaiting = self.state.awaiting
         self.state.awaiting = None
+        if awaiting == "reminder" and task_intent(text) is None:
+            if extract_yes_no(text) is True:  # "yes, I'll be there": confirmed
+                self.record("confirm_appointment", dict(self.call.parameters))
+                self.say(LINES["reminder_confirmed"])
+                self.end("completed")
+                return
         if awaiting == "kb_clarify" and await self._clarified(text):
             return
         answer = extract_yes_no(text)

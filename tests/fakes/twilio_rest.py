@@ -19,15 +19,21 @@ import asyncio
 import base64
 import contextlib
 import dataclasses
+import datetime as dt
 import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import cast
 
 from aiohttp import web
 
 from callwright.agent.stack import AgentStack
+from callwright.compliance.consent import ConsentRecords
+from callwright.compliance.settings import ComplianceSettings
+from callwright.compliance.tables import SqlStore
 from callwright.server.app import create_app
+from callwright.store.base import CallStore
 from callwright.telephony.settings import TelephonySettings
 from tests.conftest import provision_operators
 
@@ -160,11 +166,27 @@ async def fake_twilio() -> AsyncIterator[FakeTwilioRest]:
         await runner.cleanup()
 
 
+async def consent_to_calls(store: CallStore, *numbers: str) -> None:
+    """Records the written consent to automated calls (any purpose) these numbers gave."""
+    records = ConsentRecords(cast(SqlStore, store))
+    for number in numbers:
+        await records.add(number, "*", "written", "signed form (test)")
+
+
+# Tuesday 2 June 2026, 18:00 UTC: 11:00 in California, 14:00 in New York (calling hours).
+MIDDAY = dt.datetime(2026, 6, 2, 18, 0, tzinfo=dt.UTC)
+DAYTIME = ComplianceSettings(clock=lambda: MIDDAY)
+
+
 @contextlib.asynccontextmanager
-async def serve_phone(stack: AgentStack, settings: TelephonySettings) -> AsyncIterator[str]:
+async def serve_phone(
+    stack: AgentStack, settings: TelephonySettings, compliance: ComplianceSettings = DAYTIME
+) -> AsyncIterator[str]:
     """Runs a callwright server with these telephony settings; yields its http:// root.
 
     The port is bound first, so the public base URL (required with the REST API) can name it.
+    Its clock is a fixed weekday midday in North America unless `compliance` says otherwise:
+    outbound calls in tests never depend on the hour the tests run at.
     """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -173,7 +195,7 @@ async def serve_phone(stack: AgentStack, settings: TelephonySettings) -> AsyncIt
     if settings.public_base_url is None:
         settings = dataclasses.replace(settings, public_base_url=url)
     await provision_operators(stack.store)
-    runner = web.AppRunner(create_app(stack, settings))
+    runner = web.AppRunner(create_app(stack, settings, compliance=compliance))
     await runner.setup()
     await web.SockSite(runner, sock).start()
     try:

@@ -13,12 +13,14 @@ import pytest
 from aiohttp import web
 
 from callwright.agent.stack import AgentStack
+from callwright.compliance.settings import ComplianceSettings
 from callwright.config import SecuritySettings
 from callwright.server.app import create_app
 from callwright.store.access import AccessStore
 from callwright.store.sqlite import SqliteCallStore
 from callwright.telephony.settings import TelephonySettings
 from tests.conftest import provision_operators
+from tests.fakes.twilio_rest import DAYTIME
 
 
 @dataclass(slots=True)
@@ -37,6 +39,7 @@ async def secure_server(
     data_dir: Path,
     security: SecuritySettings | None = None,
     telephony: TelephonySettings | None = None,
+    compliance: ComplianceSettings = DAYTIME,
 ) -> AsyncIterator[Server]:
     """Runs a server on a fresh SQLite store (with the test operators) on a loopback port."""
     store = await SqliteCallStore.open(data_dir / "calls.sqlite3")
@@ -45,7 +48,7 @@ async def secure_server(
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    runner = web.AppRunner(create_app(own, telephony, security=security))
+    runner = web.AppRunner(create_app(own, telephony, security=security, compliance=compliance))
     await runner.setup()
     await web.SockSite(runner, sock).start()
     try:

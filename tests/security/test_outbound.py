@@ -17,11 +17,11 @@ from callwright.server.auth import new_api_key
 from callwright.server.outbound import PREMIUM_PREFIXES, DestinationPolicy
 from callwright.telephony.settings import TelephonySettings
 from tests.conftest import ADMIN_HEADERS
-from tests.fakes.twilio_rest import ACCOUNT_SID, AUTH_TOKEN, fake_twilio
+from tests.fakes.twilio_rest import ACCOUNT_SID, AUTH_TOKEN, consent_to_calls, fake_twilio
 from tests.security.conftest import secure_server
 
 PUBLIC = "https://voice.example.org"
-BODY = {"to": "+15550777", "from": "+15550199"}
+BODY = {"to": "+14155550777", "from": "+14155550199"}
 
 
 def rest_settings(url: str) -> TelephonySettings:
@@ -70,7 +70,9 @@ async def test_bad_bodies_get_a_clear_400(stack: AgentStack, tmp_path: Path) -> 
             assert rest.creates() == []
 
 
-@pytest.mark.parametrize("number", ["+19005550100", "+19765550100", "+449012345678", "+979123456"])
+@pytest.mark.parametrize(
+    "number", ["+19005550100", "+19765550100", "+449012345678", "+979123456789"]
+)
 async def test_premium_rate_destinations_are_refused(
     stack: AgentStack, tmp_path: Path, number: str
 ) -> None:
@@ -83,19 +85,19 @@ async def test_premium_rate_destinations_are_refused(
 
 def test_destination_policy() -> None:
     default = DestinationPolicy()
-    assert default.refusal("+15550777") is None
+    assert default.refusal("+14155550777") is None
     assert default.refusal("+4915112345678") is None
     for prefix in ("+1900", "+1976", "+4490", "+4491", "+4498", "+4409"):
         assert prefix in PREMIUM_PREFIXES
         assert default.refusal(prefix + "1234567") is not None
     assert default.refusal("15550777") is not None  # not E.164
-    allow = DestinationPolicy.from_settings(SecuritySettings(outbound_allow=("+1555",)))
-    assert allow.refusal("+15550777") is None
+    allow = DestinationPolicy.from_settings(SecuritySettings(outbound_allow=("+1415",)))
+    assert allow.refusal("+14155550777") is None
     assert allow.refusal("+4420712345678") is not None
     both = DestinationPolicy.from_settings(
-        SecuritySettings(outbound_allow=("+1",), outbound_deny=("+1555",))
+        SecuritySettings(outbound_allow=("+1",), outbound_deny=("+1415",))
     )
-    assert both.refusal("+15550777") is not None  # the deny wins
+    assert both.refusal("+14155550777") is not None  # the deny wins
     assert both.refusal("+19005550100") is not None  # premium stays denied under an allow
 
 
@@ -104,6 +106,7 @@ async def test_per_key_rate_limit(stack: AgentStack, tmp_path: Path) -> None:
     async with fake_twilio() as rest:
         telephony = rest_settings(rest.url)
         async with secure_server(stack, tmp_path, settings, telephony) as server:
+            await consent_to_calls(server.stack.store, BODY["to"])
             statuses = [(await _post(server.base, BODY))[0] for _ in range(3)]
             assert statuses == [201, 201, 429]
             assert len(rest.creates()) == 2
@@ -127,6 +130,7 @@ async def test_urls_come_from_the_public_base_url(stack: AgentStack, tmp_path: P
     """A forged X-Forwarded-Host cannot point the call's stream or callbacks elsewhere."""
     async with fake_twilio() as rest:
         async with secure_server(stack, tmp_path, telephony=rest_settings(rest.url)) as server:
+            await consent_to_calls(server.stack.store, BODY["to"])
             forged = {"X-Forwarded-Host": "attacker.example", "X-Forwarded-Proto": "https"}
             status, _ = await _post(server.base, BODY, forged)
             assert status == 201

@@ -1,0 +1,176 @@
+"""The campaign runner: places a campaign's calls with a concurrency limit and pacing, retries
+busy and no-answer with backoff, and records each contact's outcome.
+
+Every decision is in the store, so any worker can run it and a restart calls no one twice: a
+contact is claimed (atomically) before it is dialled, and one left half-dialled by a dead
+worker is never dialled again (`CampaignStore.orphaned_dials`). The compliance checks (do-not-
+call, calling hours, consent) run on every dial through the `gate`; a call outside calling
+hours is rescheduled to the next permitted moment, not dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from callwright.campaigns.store import Campaign, CampaignStore, ContactState
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = ("busy", "no-answer")
+FAILED_STATUSES = ("failed", "canceled")
+
+
+@dataclass(frozen=True, slots=True)
+class GateRefusal:
+    """Why a contact may not be dialled now.
+
+    Attributes:
+        code: "do_not_call", "outside_calling_hours", "no_consent", "destination_refused".
+        reason: in words.
+        retry_at: epoch seconds when the call may be placed (calling hours), else None.
+    """
+
+    code: str
+    reason: str
+    retry_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Dialled:
+    call_id: str
+    call_sid: str
+
+
+class Dialer(Protocol):
+    """Places one call (the server's Twilio REST path) and says which call it became."""
+
+    async def dial(
+        self, to: str, from_: str, parameters: dict[str, str], purpose: str
+    ) -> Dialled: ...
+
+
+Gate = Callable[[str, str], Awaitable[GateRefusal | None]]
+
+
+class CampaignRunner:
+    """Advances every running campaign, one tick at a time.
+
+    Args:
+        store: the campaign tables.
+        dialer: places calls.
+        gate: the compliance checks before each dial.
+        clock: epoch seconds (injected in tests and simulations).
+        worker_id: who claims contacts.
+        tick_s: how often `run` ticks.
+    """
+
+    def __init__(
+        self,
+        store: CampaignStore,
+        dialer: Dialer,
+        gate: Gate,
+        clock: Callable[[], float],
+        worker_id: str,
+        tick_s: float = 1.0,
+    ) -> None:
+        self.store = store
+        self._dialer = dialer
+        self._gate = gate
+        self._clock = clock
+        self._worker_id = worker_id
+        self._tick_s = tick_s
+
+    async def run(self) -> None:
+        """Ticks until cancelled (a failing tick is logged, not fatal)."""
+        orphans = await self.store.orphaned_dials()
+        if orphans:
+            log.warning("%d campaign contacts were left mid-dial; marked unknown", orphans)
+        while True:
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("campaign tick failed")
+            await asyncio.sleep(self._tick_s)
+
+    async def tick(self) -> None:
+        for campaign in await self.store.all("running"):
+            await self._advance(campaign)
+
+    async def _advance(self, campaign: Campaign) -> None:
+        store, plan, cid = self.store, campaign.plan, campaign.campaign_id
+        now = self._clock()
+        if now < plan.starts_at:
+            return
+        if await store.open_left(cid) == 0:
+            await store.set_status(cid, "finished", ("running",))
+            return
+        free = plan.concurrency - await store.active(cid)
+        if free <= 0:
+            return
+        if plan.pace_s > 0:
+            if campaign.last_dial_at is not None and now - campaign.last_dial_at < plan.pace_s:
+                return
+            free = 1  # pacing: one dial per `pace_s`
+        for contact in await store.due(cid, now, free):
+            if await store.claim(contact, self._worker_id):
+                await store.mark_dialled(cid, now)
+                await self._dial(campaign, contact)
+
+    async def _dial(self, campaign: Campaign, contact: ContactState) -> None:
+        store, plan = self.store, campaign.plan
+        cid, key = campaign.campaign_id, contact.contact_id
+        refusal = await self._gate(contact.number, plan.purpose)
+        if refusal is not None and refusal.retry_at is not None:
+            # Not an attempt: the same contact, at the next permitted moment.
+            await store.update(cid, key, "pending", next_at=refusal.retry_at,
+                               attempts=contact.attempts, detail=refusal.reason)  # fmt: skip
+            return
+        if refusal is not None:
+            await store.update(cid, key, "skipped", outcome=refusal.code, detail=refusal.reason)
+            return
+        parameters = plan.parameters | contact.parameters | {"campaign_id": cid}
+        try:
+            placed = await self._dialer.dial(contact.number, plan.from_number, parameters,
+                                             plan.purpose)  # fmt: skip
+        except Exception as exc:
+            log.warning("campaign %s contact %s: dial failed: %s", cid, key, exc)
+            await self._retry_or_fail(campaign, contact.attempts + 1, key, "dial_error", str(exc))
+            return
+        await store.update(cid, key, "in_call", call_id=placed.call_id, call_sid=placed.call_sid)
+
+    async def _retry_or_fail(
+        self, campaign: Campaign, attempts: int, key: str, outcome: str, detail: str
+    ) -> None:
+        plan = campaign.plan
+        if attempts < plan.max_attempts:
+            wait = plan.retry_backoff_s * 2 ** (attempts - 1)
+            await self.store.update(campaign.campaign_id, key, "pending", outcome=outcome,
+                                    next_at=self._clock() + wait, detail=detail)  # fmt: skip
+        else:
+            await self.store.update(campaign.campaign_id, key, "failed", outcome=outcome,
+                                    detail=detail)  # fmt: skip
+
+    async def on_call_status(self, call_sid: str, status: str) -> None:
+        """A status callback of a campaign's call: its contact's outcome, or a retry."""
+        contact = await self.store.by_call_sid(call_sid)
+        if contact is None or contact.status != "in_call":
+            return
+        campaign = await self.store.get(contact.campaign_id)
+        if campaign is None:
+            return
+        cid, key = contact.campaign_id, contact.contact_id
+        if status in RETRY_STATUSES:
+            await self._retry_or_fail(campaign, contact.attempts, key, status.replace("-", "_"),
+                                      f"attempt {contact.attempts}: {status}")  # fmt: skip
+        elif status.startswith("machine:"):
+            # An answering machine: the voicemail was left after the beep, or the call hung up.
+            outcome = "voicemail" if status == "machine:voicemail" else "machine_no_message"
+            await self.store.update(cid, key, "done", outcome=outcome)
+        elif status == "completed":
+            await self.store.update(cid, key, "done", outcome="completed")
+        elif status in FAILED_STATUSES:
+            await self._retry_or_fail(campaign, contact.attempts, key, status, status)

@@ -1,0 +1,37 @@
+-- Campaign tables, kept in the call store's database (SQLite or PostgreSQL). Idempotent.
+
+CREATE TABLE IF NOT EXISTS campaigns (
+    campaign_id TEXT NOT NULL PRIMARY KEY,
+    name TEXT NOT NULL,
+    from_number TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    status TEXT NOT NULL,
+    concurrency INTEGER NOT NULL,
+    pace_s DOUBLE PRECISION NOT NULL,
+    max_attempts INTEGER NOT NULL,
+    retry_backoff_s DOUBLE PRECISION NOT NULL,
+    starts_at DOUBLE PRECISION NOT NULL,
+    parameters_json TEXT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    last_dial_at DOUBLE PRECISION
+);
+
+CREATE TABLE IF NOT EXISTS campaign_contacts (
+    campaign_id TEXT NOT NULL,
+    contact_id TEXT NOT NULL,
+    number TEXT NOT NULL,
+    parameters_json TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_at DOUBLE PRECISION NOT NULL,
+    claimed_by TEXT,
+    call_id TEXT,
+    call_sid TEXT,
+    outcome TEXT,
+    detail TEXT,
+    updated_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (campaign_id, contact_id)
+);
+
+CREATE INDEX IF NOT EXISTS campaign_contacts_due_idx ON campaign_contacts (status, next_at);
+CREATE INDEX IF NOT EXISTS campaign_contacts_sid_idx ON campaign_contacts (call_sid);

@@ -1,0 +1,276 @@
+"""Campaigns and their contacts in the call store's database, shared by every worker.
+
+A contact moves pending → dialing (claimed by one worker, atomically) → in_call (the platform
+took the call) → done / failed / skipped; busy and no-answer go back to pending with a later
+`next_at` until the attempts run out. A contact left in `dialing` by a worker that died is not
+dialled again (the dial may have gone out): it becomes `unknown` for an operator to look at.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Literal
+
+from callwright.campaigns.contacts import Contact
+from callwright.compliance.tables import SqlStore
+
+CampaignStatus = Literal["scheduled", "running", "paused", "cancelled", "finished"]
+ContactStatus = Literal["pending", "dialing", "in_call", "done", "failed", "skipped", "unknown"]
+OPEN_CONTACT = ("pending", "dialing", "in_call")
+INSERT_BATCH = 50
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignPlan:
+    """What a campaign is: who calls whom, for what, and how fast.
+
+    Attributes:
+        name: for people.
+        from_number: the caller id (E.164).
+        purpose: the consent purpose its calls need ("appointment_reminders").
+        concurrency: calls at once.
+        pace_s: at least this long between two dials.
+        max_attempts: dials per contact (busy and no-answer are retried).
+        retry_backoff_s: wait before the second attempt; doubled for each next one.
+        starts_at: epoch seconds; no dial before.
+        parameters: passed to every call (per-contact parameters win).
+    """
+
+    name: str
+    from_number: str
+    purpose: str
+    concurrency: int = 2
+    pace_s: float = 2.0
+    max_attempts: int = 3
+    retry_backoff_s: float = 900.0
+    starts_at: float = 0.0
+    parameters: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    campaign_id: str
+    plan: CampaignPlan
+    status: CampaignStatus
+    created_at: float
+    last_dial_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ContactState:
+    campaign_id: str
+    contact_id: str
+    number: str
+    parameters: dict[str, str]
+    status: ContactStatus
+    attempts: int
+    next_at: float
+    call_id: str | None
+    call_sid: str | None
+    outcome: str | None
+    detail: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+_CONTACT_COLUMNS = (
+    "campaign_id, contact_id, number, parameters_json, status, attempts, next_at, call_id,"
+    " call_sid, outcome, detail"
+)
+
+
+def _contact(row: dict[str, Any]) -> ContactState:
+    params = json.loads(row.pop("parameters_json"))
+    return ContactState(parameters=params, **row)
+
+
+class CampaignStore:
+    """Campaign tables in the call store's database."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+        self._ready = False
+
+    async def _ensure(self) -> None:
+        if not self._ready:
+            ddl = resources.files("callwright.campaigns").joinpath("schema.sql").read_text()
+            await self._store.sql_script(ddl)
+            self._ready = True
+
+    async def create(
+        self, plan: CampaignPlan, contacts: list[Contact], status: CampaignStatus = "running"
+    ) -> str:
+        await self._ensure()
+        campaign_id = uuid.uuid4().hex[:16]
+        now = time.time()
+        await self._store.sql_execute(
+            "INSERT INTO campaigns (campaign_id, name, from_number, purpose, status, concurrency,"
+            " pace_s, max_attempts, retry_backoff_s, starts_at, parameters_json, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                campaign_id, plan.name, plan.from_number, plan.purpose, status,
+                plan.concurrency, plan.pace_s, plan.max_attempts, plan.retry_backoff_s,
+                plan.starts_at, json.dumps(plan.parameters), now,
+            ),
+        )  # fmt: skip
+        for start in range(0, len(contacts), INSERT_BATCH):
+            batch = contacts[start : start + INSERT_BATCH]
+            values = ", ".join("(?, ?, ?, ?, 'pending', 0, ?, ?)" for _ in batch)
+            params: list[Any] = []
+            for index, contact in enumerate(batch, start=start):
+                params += [campaign_id, f"c{index:06d}", contact.number,
+                           json.dumps(contact.parameters), plan.starts_at, now]  # fmt: skip
+            await self._store.sql_execute(
+                "INSERT INTO campaign_contacts (campaign_id, contact_id, number, parameters_json,"
+                f" status, attempts, next_at, updated_at) VALUES {values}",
+                tuple(params),
+            )
+        return campaign_id
+
+    async def get(self, campaign_id: str) -> Campaign | None:
+        await self._ensure()
+        rows = await self._store.sql_fetch(
+            "SELECT * FROM campaigns WHERE campaign_id = ?", (campaign_id,)
+        )
+        return _campaign(rows[0]) if rows else None
+
+    async def all(self, status: str | None = None) -> list[Campaign]:
+        await self._ensure()
+        sql, params = "SELECT * FROM campaigns", tuple[str, ...]()
+        if status is not None:
+            sql, params = sql + " WHERE status = ?", (status,)
+        rows = await self._store.sql_fetch(sql + " ORDER BY created_at DESC", params)
+        return [_campaign(r) for r in rows]
+
+    async def set_status(
+        self, campaign_id: str, status: CampaignStatus, only_from: tuple[str, ...]
+    ) -> bool:
+        """Moves a campaign to `status` if it is in one of `only_from`; True if it moved."""
+        await self._ensure()
+        marks = ", ".join("?" for _ in only_from)
+        changed = await self._store.sql_execute(
+            f"UPDATE campaigns SET status = ? WHERE campaign_id = ? AND status IN ({marks})",
+            (status, campaign_id, *only_from),
+        )
+        return changed > 0
+
+    async def cancel_pending(self, campaign_id: str) -> int:
+        """A cancelled campaign's contacts not yet dialled are skipped; how many."""
+        return await self._store.sql_execute(
+            "UPDATE campaign_contacts SET status = 'skipped', outcome = 'cancelled', updated_at = ?"
+            " WHERE campaign_id = ? AND status = 'pending'",
+            (time.time(), campaign_id),
+        )
+
+    async def mark_dialled(self, campaign_id: str, at: float) -> None:
+        await self._store.sql_execute(
+            "UPDATE campaigns SET last_dial_at = ? WHERE campaign_id = ?", (at, campaign_id)
+        )
+
+    async def contacts(self, campaign_id: str) -> list[ContactState]:
+        await self._ensure()
+        rows = await self._store.sql_fetch(
+            f"SELECT {_CONTACT_COLUMNS} FROM campaign_contacts WHERE campaign_id = ?"
+            " ORDER BY contact_id",
+            (campaign_id,),
+        )
+        return [_contact(r) for r in rows]
+
+    async def progress(self, campaign_id: str) -> dict[str, int]:
+        await self._ensure()
+        rows = await self._store.sql_fetch(
+            "SELECT status, COUNT(*) AS n FROM campaign_contacts WHERE campaign_id = ?"
+            " GROUP BY status",
+            (campaign_id,),
+        )
+        return {r["status"]: int(r["n"]) for r in rows}
+
+    async def due(self, campaign_id: str, now: float, limit: int) -> list[ContactState]:
+        rows = await self._store.sql_fetch(
+            f"SELECT {_CONTACT_COLUMNS} FROM campaign_contacts WHERE campaign_id = ?"
+            " AND status = 'pending' AND next_at <= ? ORDER BY next_at, contact_id LIMIT ?",
+            (campaign_id, now, limit),
+        )
+        return [_contact(r) for r in rows]
+
+    async def claim(self, contact: ContactState, worker_id: str) -> bool:
+        """Takes a pending contact for one dial; only one worker ever wins it."""
+        changed = await self._store.sql_execute(
+            "UPDATE campaign_contacts SET status = 'dialing', claimed_by = ?,"
+            " attempts = attempts + 1, updated_at = ?"
+            " WHERE campaign_id = ? AND contact_id = ? AND status = 'pending'",
+            (worker_id, time.time(), contact.campaign_id, contact.contact_id),
+        )
+        return changed > 0
+
+    async def update(
+        self, campaign_id: str, contact_id: str, status: ContactStatus, **values: Any
+    ) -> None:
+        sets = ["status = ?", "updated_at = ?"]
+        params: list[Any] = [status, time.time()]
+        for column in ("next_at", "call_id", "call_sid", "outcome", "detail", "attempts"):
+            if column in values:
+                sets.append(f"{column} = ?")
+                params.append(values[column])
+        await self._store.sql_execute(
+            f"UPDATE campaign_contacts SET {', '.join(sets)}"
+            " WHERE campaign_id = ? AND contact_id = ?",
+            (*params, campaign_id, contact_id),
+        )
+
+    async def by_call_sid(self, call_sid: str) -> ContactState | None:
+        await self._ensure()
+        rows = await self._store.sql_fetch(
+            f"SELECT {_CONTACT_COLUMNS} FROM campaign_contacts WHERE call_sid = ?", (call_sid,)
+        )
+        return _contact(rows[0]) if rows else None
+
+    async def active(self, campaign_id: str) -> int:
+        rows = await self._store.sql_fetch(
+            "SELECT COUNT(*) AS n FROM campaign_contacts WHERE campaign_id = ?"
+            " AND status IN ('dialing', 'in_call')",
+            (campaign_id,),
+        )
+        return int(rows[0]["n"])
+
+    async def open_left(self, campaign_id: str) -> int:
+        rows = await self._store.sql_fetch(
+            "SELECT COUNT(*) AS n FROM campaign_contacts WHERE campaign_id = ?"
+            " AND status IN ('pending', 'dialing', 'in_call')",
+            (campaign_id,),
+        )
+        return int(rows[0]["n"])
+
+    async def orphaned_dials(self, stale_s: float = 120.0) -> int:
+        """Contacts `dialing` for longer than a dial can take become `unknown`; how many.
+
+        Their worker died between the claim and knowing whether the platform took the call,
+        so the call may have gone out: they are never dialled again automatically.
+        """
+        await self._ensure()
+        return await self._store.sql_execute(
+            "UPDATE campaign_contacts SET status = 'unknown', updated_at = ?, detail = ?"
+            " WHERE status = 'dialing' AND updated_at < ?",
+            (time.time(), "the worker stopped while dialling; not dialled again",
+             time.time() - stale_s),
+        )  # fmt: skip
+
+
+def _campaign(row: dict[str, Any]) -> Campaign:
+    plan = CampaignPlan(
+        name=row["name"],
+        from_number=row["from_number"],
+        purpose=row["purpose"],
+        concurrency=int(row["concurrency"]),
+        pace_s=float(row["pace_s"]),
+        max_attempts=int(row["max_attempts"]),
+        retry_backoff_s=float(row["retry_backoff_s"]),
+        starts_at=float(row["starts_at"]),
+        parameters=json.loads(row["parameters_json"]),
+    )
+    return Campaign(row["campaign_id"], plan, row["status"], row["created_at"], row["last_dial_at"])

@@ -1,0 +1,154 @@
+"""The compliance log: an append-only record of every disclosure, consent answer, opt-out,
+do-not-call block, calling-hours block and consent refusal, exportable for an audit.
+
+The database refuses updates and deletes of its rows (a trigger in SQLite, rules in
+PostgreSQL), like the access audit log.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from callwright.compliance.tables import ComplianceTables
+
+Kind = Literal[
+    "disclosure",
+    "recording_consent",
+    "opt_out",
+    "dnc_block",
+    "hours_block",
+    "consent_block",
+    "consent_added",
+    "consent_revoked",
+]
+
+_APPEND_ONLY = {
+    "sqlite": """
+CREATE TRIGGER IF NOT EXISTS compliance_log_no_update BEFORE UPDATE ON compliance_log
+BEGIN SELECT RAISE(ABORT, 'the compliance log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS compliance_log_no_delete BEFORE DELETE ON compliance_log
+BEGIN SELECT RAISE(ABORT, 'the compliance log is append-only'); END;
+""",
+    "postgresql": """
+CREATE OR REPLACE RULE compliance_log_no_update AS ON UPDATE TO compliance_log DO INSTEAD NOTHING;
+CREATE OR REPLACE RULE compliance_log_no_delete AS ON DELETE TO compliance_log DO INSTEAD NOTHING;
+""",
+}
+EXPORT_FIELDS = ("entry_id", "at", "kind", "number", "call_id", "detail")
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One line of the compliance log."""
+
+    entry_id: str
+    at: float
+    kind: str
+    number: str | None
+    call_id: str | None
+    detail: dict[str, Any]
+
+    def to_dict(self, full_numbers: bool = False) -> dict[str, Any]:
+        number = self.number if full_numbers else mask_number(self.number)
+        return {
+            "entry_id": self.entry_id,
+            "at": self.at,
+            "kind": self.kind,
+            "number": number,
+            "call_id": self.call_id,
+            "detail": self.detail,
+        }
+
+
+def mask_number(number: str | None) -> str | None:
+    """ "+14155550123" as "+1415*****23": enough to tell entries apart, not to dial."""
+    if not number or len(number) < 8:
+        return number
+    return number[:5] + "*" * (len(number) - 7) + number[-2:]
+
+
+class ComplianceLog(ComplianceTables):
+    """The compliance log in the call store's database."""
+
+    async def _ensure(self) -> None:
+        if not self._ready:
+            await super()._ensure()
+            await self._store.sql_script(_APPEND_ONLY.get(self._store.dialect, ""))
+
+    async def append(
+        self,
+        kind: Kind,
+        number: str | None = None,
+        call_id: str | None = None,
+        **detail: Any,
+    ) -> None:
+        """Appends one entry."""
+        await self._ensure()
+        await self._store.sql_execute(
+            "INSERT INTO compliance_log (entry_id, at, kind, number, call_id, detail_json)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                uuid.uuid4().hex,
+                time.time(),
+                kind,
+                number,
+                call_id,
+                json.dumps(detail, default=str),
+            ),
+        )
+
+    async def entries(
+        self,
+        since: float | None = None,
+        until: float | None = None,
+        kind: str | None = None,
+        limit: int = 10000,
+    ) -> list[LogEntry]:
+        """Entries in time order."""
+        await self._ensure()
+        sql = "SELECT entry_id, at, kind, number, call_id, detail_json FROM compliance_log"
+        sql += " WHERE 1 = 1"
+        params: list[Any] = []
+        for clause, value in (("at >= ?", since), ("at < ?", until), ("kind = ?", kind)):
+            if value is not None:
+                sql += f" AND {clause}"
+                params.append(value)
+        sql += " ORDER BY at, entry_id LIMIT ?"
+        params.append(max(0, limit))
+        rows = await self._store.sql_fetch(sql, tuple(params))
+        return [
+            LogEntry(
+                r["entry_id"],
+                r["at"],
+                r["kind"],
+                r["number"],
+                r["call_id"],
+                json.loads(r["detail_json"]),
+            )
+            for r in rows
+        ]
+
+
+def to_csv(entries: list[LogEntry], full_numbers: bool = False) -> str:
+    """The entries as CSV (detail as a JSON column)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_FIELDS)
+    for entry in entries:
+        row = entry.to_dict(full_numbers)
+        row["detail"] = json.dumps(row["detail"], sort_keys=True)
+        writer.writerow([_safe_cell(row[name]) for name in EXPORT_FIELDS])
+    return out.getvalue()
+
+
+def _safe_cell(value: Any) -> Any:
+    """A cell a spreadsheet will not run as a formula (CSV injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") and not value[1:2].isdigit():
+        return "'" + value
+    return value

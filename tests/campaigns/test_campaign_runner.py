@@ -1,0 +1,232 @@
+"""Campaigns end to end over the Twilio protocol (the fake REST API, signed status callbacks):
+a campaign that crosses the end of the calling window (an injected clock), retries, the
+compliance checks per contact, pause/resume/cancel, and a restart that calls no one twice."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+import aiohttp
+
+from callwright.agent.stack import AgentStack
+from callwright.campaigns.contacts import Contact, parse_contacts
+from callwright.campaigns.runner import CampaignRunner, Dialled, GateRefusal
+from callwright.campaigns.store import CampaignPlan, CampaignStore
+from callwright.compliance.dnc import DoNotCallList
+from callwright.compliance.settings import ComplianceSettings
+from callwright.compliance.tables import SqlStore
+from callwright.sim.twilio_caller import post_signed
+from callwright.store.sqlite import SqliteCallStore
+from callwright.telephony.settings import TelephonySettings
+from tests.conftest import operator_http
+from tests.fakes.twilio_rest import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    FakeTwilioRest,
+    consent_to_calls,
+    fake_twilio,
+    serve_phone,
+)
+
+LA = ZoneInfo("America/Los_Angeles")
+
+
+class Clock:
+    """A clock the test moves."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+async def _wait_for(condition: Any, within_s: float = 20.0) -> None:
+    for _ in range(int(within_s / 0.1)):
+        if await condition():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+async def _campaign(http: aiohttp.ClientSession, url: str, campaign_id: str) -> dict[str, Any]:
+    async with http.get(f"{url}/v1/campaigns/{campaign_id}") as response:
+        assert response.status == 200
+        return cast(dict[str, Any], await response.json())
+
+
+async def test_a_campaign_across_the_end_of_the_calling_window(stack: AgentStack) -> None:
+    clock = Clock(dt.datetime(2026, 6, 2, 20, 58, tzinfo=LA))
+    compliance = ComplianceSettings(clock=clock)
+    ann, bob, cat = "+14155550191", "+14155550192", "+14155550193"
+    listed, unconsented = "+14155550194", "+14155550195"
+    await consent_to_calls(stack.store, ann, bob, cat, listed)
+    await DoNotCallList(cast(SqlStore, stack.store)).add(listed, "operator")
+    csv_text = "number,first_name\n" + "\n".join(
+        f"{n},{name}" for n, name in
+        ((ann, "Ann"), (bob, "Bob"), (cat, "Cat"), (listed, "Dee"), (unconsented, "Eve"))
+    )  # fmt: skip
+    async with fake_twilio() as rest:
+        settings = TelephonySettings(
+            twilio_account_sid=ACCOUNT_SID, twilio_auth_token=AUTH_TOKEN,
+            twilio_api_base_url=rest.url,
+        )  # fmt: skip
+        async with serve_phone(stack, settings, compliance) as url, operator_http() as http:
+            body = {"name": "reminders", "from": "+12125550100", "purpose": "reminders",
+                    "contacts_csv": csv_text, "concurrency": 2, "pace_s": 0,
+                    "retry_backoff_s": 60, "max_attempts": 2}  # fmt: skip
+            async with http.post(f"{url}/v1/campaigns", json=body) as response:
+                assert response.status == 201
+                created = await response.json()
+            cid = created["campaign_id"]
+            assert created["contacts"] == 5
+
+            async def dialled(n: int) -> bool:
+                return len(rest.creates()) >= n
+
+            await _wait_for(lambda: dialled(2))  # the concurrency limit: two at once
+            await asyncio.sleep(1.5)
+            assert [c.one("To") for c in rest.creates()] == [ann, bob]
+            first = rest.creates()[0]
+            assert "first_name" in (first.one("Twiml") or "")
+            # Past 21:00 in California (before the lines free up): nothing more goes out tonight.
+            clock.now = dt.datetime(2026, 6, 2, 21, 1, tzinfo=LA)
+            sids = await _sids(http, url, cid)
+            await _callback(http, rest, sids, ann, "completed")
+            await _callback(http, rest, sids, bob, "no-answer")
+
+            async def settled() -> bool:
+                state = {c["number"]: c for c in (await _campaign(http, url, cid))["contacts"]}
+                return state[cat]["status"] == "pending" and state[cat]["detail"] is not None
+
+            await _wait_for(settled)
+            await asyncio.sleep(1.5)
+            assert len(rest.creates()) == 2
+            state = {c["number"]: c for c in (await _campaign(http, url, cid))["contacts"]}
+            tomorrow_8 = dt.datetime(2026, 6, 3, 8, 0, tzinfo=LA).timestamp()
+            assert state[cat]["next_at"] == tomorrow_8  # rescheduled, not dropped
+            assert state[ann]["status"] == "done" and state[ann]["outcome"] == "completed"
+            assert state[bob]["status"] == "pending" and state[bob]["outcome"] == "no_answer"
+            assert state[listed]["status"] == "skipped"
+            assert state[listed]["outcome"] == "do_not_call"
+            # Calling hours come before consent: Eve waits for the morning like Cat.
+            assert state[unconsented]["next_at"] == tomorrow_8
+            # Paused overnight, resumed in the morning: Bob's retry and Cat go out.
+            async with http.post(f"{url}/v1/campaigns/{cid}/pause") as response:
+                assert response.status == 200
+            clock.now = dt.datetime(2026, 6, 3, 8, 5, tzinfo=LA)
+            await asyncio.sleep(1.5)
+            assert len(rest.creates()) == 2, "a paused campaign dials no one"
+            async with http.post(f"{url}/v1/campaigns/{cid}/resume") as response:
+                assert response.status == 200
+            await _wait_for(lambda: dialled(4))
+            assert sorted(str(c.one("To")) for c in rest.creates()[2:]) == sorted([bob, cat])
+            sids = await _sids(http, url, cid)
+            await _callback(http, rest, sids, bob, "busy")  # the last attempt: failed
+            await _callback(http, rest, sids, cat, "completed")
+
+            async def finished() -> bool:
+                return (await _campaign(http, url, cid))["status"] == "finished"
+
+            await _wait_for(finished)
+            final = await _campaign(http, url, cid)
+            async with http.post(f"{url}/v1/campaigns/{cid}/cancel") as response:
+                assert response.status == 409  # finished: nothing to cancel
+    state = {c["number"]: c for c in final["contacts"]}
+    assert state[bob]["status"] == "failed" and state[bob]["attempts"] == 2
+    assert state[cat]["status"] == "done"
+    assert state[unconsented]["status"] == "skipped"
+    assert state[unconsented]["outcome"] == "no_consent"
+    assert final["progress"] == {"done": 2, "failed": 1, "skipped": 2}
+    called = [str(c.one("To")) for c in rest.creates()]
+    assert sorted(called) == sorted([ann, bob, bob, cat])  # nobody beyond their attempts
+
+
+async def _sids(http: aiohttp.ClientSession, url: str, cid: str) -> dict[str, str]:
+    contacts = (await _campaign(http, url, cid))["contacts"]
+    return {c["number"]: c["call_sid"] for c in contacts if c["call_sid"]}
+
+
+async def _callback(
+    http: aiohttp.ClientSession, rest: FakeTwilioRest, sids: dict[str, str], to: str, status: str
+) -> None:
+    """Twilio's status callback for the latest call to `to`, signed, to the URL it was given."""
+    create = next(c for c in reversed(rest.creates()) if c.one("To") == to)
+    callback = create.one("StatusCallback") or ""
+    params = {"CallSid": sids[to], "CallStatus": status, "AccountSid": ACCOUNT_SID}
+    assert (await post_signed(http, callback, params, AUTH_TOKEN)).status == 204
+
+
+class _CountingDialer:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    async def dial(self, to: str, from_: str, parameters: dict[str, str], purpose: str) -> Dialled:
+        self.calls.append(to)
+        return Dialled(f"call-{len(self.calls)}", f"CA{len(self.calls):032d}")
+
+
+async def _open(_: str, __: str) -> GateRefusal | None:
+    return None
+
+
+async def test_a_restart_calls_no_one_twice(tmp_path: Path) -> None:
+    store = await SqliteCallStore.open(tmp_path / "calls.sqlite3")
+    try:
+        campaigns = CampaignStore(store)
+        contacts = parse_contacts('[{"number": "+12125550181"}, {"number": "+12125550182"}]',
+                                  "json").contacts  # fmt: skip
+        assert contacts == [Contact("+12125550181"), Contact("+12125550182")]
+        plan = CampaignPlan("restart", "+12125550100", "reminders", concurrency=5, pace_s=0)
+        cid = await campaigns.create(plan, contacts)
+        first = (await campaigns.due(cid, 1e10, 5))[0]
+        # A worker claims the first contact and dies before it knows whether the dial went out.
+        assert await campaigns.claim(first, "worker-a")
+        assert not await campaigns.claim(first, "worker-b")  # claimed once, by one worker
+        assert await campaigns.orphaned_dials(stale_s=0.0) == 1
+        dialer = _CountingDialer()
+        runner = CampaignRunner(campaigns, dialer, _open, lambda: 1e10, "worker-b")
+        await runner.tick()
+        await runner.tick()
+        assert dialer.calls == ["+12125550182"]
+        state = {c.number: c for c in await campaigns.contacts(cid)}
+        assert state["+12125550181"].status == "unknown"
+        assert state["+12125550182"].status == "in_call"
+    finally:
+        await store.close()
+
+
+async def test_an_answering_machine_gets_the_voicemail(stack: AgentStack) -> None:
+    message = "This is a reminder of your appointment tomorrow. Please call us back."
+    compliance = ComplianceSettings(
+        clock=lambda: dt.datetime(2026, 6, 2, 11, 0, tzinfo=LA), voicemail=message
+    )
+    number = "+14155550196"
+    await consent_to_calls(stack.store, number)
+    async with fake_twilio() as rest:
+        settings = TelephonySettings(
+            twilio_account_sid=ACCOUNT_SID, twilio_auth_token=AUTH_TOKEN,
+            twilio_api_base_url=rest.url,
+        )  # fmt: skip
+        async with serve_phone(stack, settings, compliance) as url, operator_http() as http:
+            body = {"name": "vm", "from": "+12125550100", "purpose": "reminders",
+                    "contacts": [{"number": number}], "pace_s": 0}  # fmt: skip
+            async with http.post(f"{url}/v1/campaigns", json=body) as response:
+                cid = (await response.json())["campaign_id"]
+            await rest.wait_for(1)
+            create = rest.creates()[0]
+            assert create.one("MachineDetection") == "DetectMessageEnd"
+            assert create.one("AsyncAmd") == "true"
+            amd_url = create.one("AsyncAmdStatusCallback") or ""
+            sid = (await _sids(http, url, cid))[number]
+            rest.known_call(sid)
+            params = {"CallSid": sid, "AnsweredBy": "machine_end_beep", "AccountSid": ACCOUNT_SID}
+            assert (await post_signed(http, amd_url, params, AUTH_TOKEN)).status == 204
+            updates = rest.updates_of(sid)
+            contact = (await _campaign(http, url, cid))["contacts"][0]
+    assert len(updates) == 1 and message in (updates[0].one("Twiml") or "")
+    assert (contact["status"], contact["outcome"]) == ("done", "voicemail")

@@ -1,0 +1,33 @@
+"""The campaign tables in both stores (SQLite and PostgreSQL): one claim per contact, progress,
+and orphaned dials never dialled again."""
+
+from __future__ import annotations
+
+from callwright.campaigns.contacts import Contact
+from callwright.campaigns.store import CampaignPlan, CampaignStore
+from tests.compliance.conftest import AnyStore
+
+
+async def test_claims_progress_and_orphans(store: AnyStore) -> None:
+    campaigns = CampaignStore(store)
+    plan = CampaignPlan("both", "+12125550100", "reminders", parameters={"clinic": "x"})
+    contacts = [Contact(f"+1212555{n:04d}", {"n": str(n)}) for n in range(60)]  # two batches
+    cid = await campaigns.create(plan, contacts)
+    campaign = await campaigns.get(cid)
+    assert campaign is not None and campaign.plan == plan and campaign.status == "running"
+    due = await campaigns.due(cid, 1e10, 3)
+    assert [c.contact_id for c in due] == ["c000000", "c000001", "c000002"]
+    assert due[0].parameters == {"n": "0"}
+    assert await campaigns.claim(due[0], "w1")
+    assert not await campaigns.claim(due[0], "w2")
+    assert await campaigns.claim(due[1], "w2")
+    await campaigns.update(cid, due[1].contact_id, "in_call", call_sid="CA1", call_id="call-1")
+    assert (await campaigns.by_call_sid("CA1") or due[0]).contact_id == "c000001"
+    assert await campaigns.active(cid) == 2
+    assert await campaigns.orphaned_dials(stale_s=0.0) == 1  # the claimed, never-placed one
+    assert await campaigns.progress(cid) == {"pending": 58, "in_call": 1, "unknown": 1}
+    assert await campaigns.set_status(cid, "paused", ("running",))
+    assert not await campaigns.set_status(cid, "paused", ("running",))
+    assert await campaigns.set_status(cid, "cancelled", ("paused",))
+    assert await campaigns.cancel_pending(cid) == 58
+    assert [c.campaign_id for c in await campaigns.all("cancelled")] == [cid]
