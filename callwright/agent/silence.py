@@ -97,8 +97,12 @@ class SilenceWatchdog:
         options = self.options
         while True:
             await asyncio.sleep(0.25)
-            quiet_ms = self._now_ms() - self._last_activity_ms
-            if self._busy() or quiet_ms < options.reprompt_after_ms:
+            if self._busy():
+                # Silence is counted from when the agent (or a turn) is done: a line longer
+                # than the reprompt delay must not be followed at once by "Are you still there?".
+                self._last_activity_ms = self._now_ms()
+                continue
+            if self._now_ms() - self._last_activity_ms < options.reprompt_after_ms:
                 continue
             self._last_activity_ms = self._now_ms()
             if self._reprompts >= options.max_reprompts:

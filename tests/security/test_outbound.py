@@ -121,6 +121,7 @@ async def test_the_rate_limit_holds_across_workers(stack: AgentStack, tmp_path: 
             secure_server(stack, tmp_path, settings, telephony) as one,
             secure_server(stack, tmp_path, settings, telephony) as two,
         ):
+            await consent_to_calls(one.stack.store, BODY["to"])  # automated calls need consent
             statuses = [(await _post(s.base, BODY))[0] for s in (one, two, one, two)]
             assert statuses == [201, 201, 429, 429]
             assert len(rest.creates()) == 2
