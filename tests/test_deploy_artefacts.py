@@ -395,3 +395,14 @@ def test_dockerfile_installs_the_models_like_run_sh() -> None:
 def test_the_docs_point_to_the_deployment_guide(path: str) -> None:
     assert (REPO / "docs" / "deploy.md").is_file()
     assert "deploy.md" in (REPO / path).read_text()
+
+
+def test_kustomization_applies_the_workload_but_never_the_secret_template() -> None:
+    listed = yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml").read_text())["resources"]
+    kinds = set()
+    for name in listed:
+        docs = yaml.safe_load_all((DEPLOY / "k8s" / name).read_text())
+        kinds |= {doc["kind"] for doc in docs if doc}
+    assert {"Deployment", "Service", "ConfigMap", "HorizontalPodAutoscaler"} <= kinds
+    assert "PodDisruptionBudget" in kinds
+    assert "Secret" not in kinds
