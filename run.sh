@@ -25,6 +25,8 @@ apt_install() {
     [ -x /usr/bin/chromium ] || missing+=(chromium)
     # nginx: the TLS proxy test runs the shipped deploy/nginx configuration in front of a worker.
     [ -x /usr/sbin/nginx ] || missing+=(nginx)
+    # HAProxy: the balancer test runs the shipped deploy/haproxy configuration over two workers.
+    [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "setup: installing Debian packages: ${missing[*]}" >&2
     local sudo=""
