@@ -49,6 +49,9 @@ _TOKENS_PER_SECOND = 12
 _TOKEN_MARGIN = 16
 # Whisper's previous-text prompt holds at most half its 448-token context.
 _MAX_PROMPT_TOKENS = 223
+# Shorter clips are decoded without the vocabulary prompt: on a murmur or an "uh-huh" Whisper
+# copies prompt words ("Doctor Patel."), which turned backchannels into interruptions.
+_MIN_BIASED_S = 1.0
 # faster-whisper's default threshold for "this text repeats itself".
 _COMPRESSION_RATIO_LIMIT = 2.4
 
@@ -106,6 +109,7 @@ class WhisperStt:
             language=options.language,
         )
         self._prompt = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
+        self._plain_prompt = list(self._prompt)
         self._previous_text = ""
         self.set_vocabulary(options.vocabulary)
         self._suppress = list(get_suppressed_tokens(self._tokenizer, (-1,)) or ())
@@ -223,15 +227,17 @@ class WhisperStt:
         encoded = self._model.model.encode(
             ctranslate2.StorageView.from_array(features), to_cpu=False
         )
+        biased = audio.shape[0] >= _MIN_BIASED_S * SAMPLE_RATE
+        prompt = self._prompt if biased else self._plain_prompt
         max_length = min(
             self._model.max_length,
-            len(self._prompt)
+            len(prompt)
             + _TOKEN_MARGIN
             + math.ceil(_TOKENS_PER_SECOND * audio.shape[0] / SAMPLE_RATE),
         )
         result = self._model.model.generate(
             encoded,
-            [self._prompt],
+            [prompt],
             beam_size=self.options.beam_size,
             max_length=max_length,
             return_scores=True,
@@ -258,7 +264,11 @@ class WhisperStt:
             without_timestamps=audio.shape[0] <= _FULL_WINDOW_SAMPLES,
             condition_on_previous_text=False,
             vad_filter=False,
-            initial_prompt=self._previous_text or None,
+            initial_prompt=(
+                self._previous_text or None
+                if audio.shape[0] >= _MIN_BIASED_S * SAMPLE_RATE
+                else None
+            ),
         )
         texts: list[str] = []
         weighted_logprob = 0.0
