@@ -7,7 +7,7 @@ import contextlib
 import os
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -22,8 +22,11 @@ from callwright.server.auth import digest, hash_password, key_with_secret
 from callwright.server.runtime import load_stack
 from callwright.store.access import AccessStore, Role, SqlStore
 from callwright.store.base import CallDetail, CallStore
+from callwright.store.postgres import PostgresCallStore
+from callwright.store.sqlite import SqliteCallStore
 from callwright.stt.whisper import WhisperOptions, WhisperStt
 from examples.clinic.agent import agent as clinic_agent
+from tests.pg_cluster import AnyStore, postgres_cluster, reset_database
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
@@ -123,3 +126,24 @@ async def serve(stack: AgentStack) -> AsyncIterator[str]:
 async def server_url(stack: AgentStack) -> AsyncIterator[str]:
     async with serve(stack) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> Iterator[str]:
+    """One throwaway PostgreSQL cluster for the run; each test resets its database."""
+    with postgres_cluster() as dsn:
+        yield dsn
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AnyStore]:
+    """A fresh, empty call store of each kind (the store contract holds on both)."""
+    s: AnyStore
+    if request.param == "sqlite":
+        s = await SqliteCallStore.open(tmp_path / "calls.db")
+    else:
+        dsn = request.getfixturevalue("postgres_dsn")
+        await asyncio.to_thread(reset_database, dsn)
+        s = await PostgresCallStore.open(dsn)
+    yield s
+    await s.close()

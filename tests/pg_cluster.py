@@ -18,6 +18,9 @@ from pathlib import Path
 
 import psycopg
 
+from callwright.store.postgres import PostgresCallStore
+from callwright.store.sqlite import SqliteCallStore
+
 
 def _bin_dir() -> Path:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
@@ -77,3 +80,7 @@ def reset_database(dsn: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("DROP SCHEMA public CASCADE")
         conn.execute("CREATE SCHEMA public")
+
+
+# Either call store: the contract tests run on both.
+AnyStore = SqliteCallStore | PostgresCallStore

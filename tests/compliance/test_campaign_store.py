@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from callwright.campaigns.contacts import Contact
 from callwright.campaigns.store import CampaignPlan, CampaignStore
-from tests.compliance.conftest import AnyStore
+from tests.pg_cluster import AnyStore
 
 
 async def test_claims_progress_and_orphans(store: AnyStore) -> None:

@@ -17,9 +17,9 @@ from callwright.compliance.consent import ConsentRecords
 from callwright.compliance.log import ComplianceLog, mask_number
 from callwright.server.auth import new_api_key
 from callwright.telephony.settings import TelephonySettings
-from tests.compliance.conftest import AnyStore
 from tests.conftest import ADMIN_HEADERS
 from tests.fakes.twilio_rest import ACCOUNT_SID, AUTH_TOKEN, fake_twilio
+from tests.pg_cluster import AnyStore
 from tests.security.conftest import secure_server
 
 

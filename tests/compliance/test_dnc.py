@@ -16,14 +16,12 @@ from callwright.agent.stack import AgentStack
 from callwright.compliance.dnc import DoNotCallList, read_number_csv
 from callwright.compliance.numbers import NumberError
 from callwright.compliance.tables import SqlStore
-from callwright.store.postgres import PostgresCallStore
-from callwright.store.sqlite import SqliteCallStore
 from callwright.telephony.settings import TelephonySettings
 from tests.conftest import ADMIN_HEADERS
 from tests.fakes.twilio_rest import ACCOUNT_SID, AUTH_TOKEN, consent_to_calls, fake_twilio
+from tests.pg_cluster import AnyStore
 from tests.security.conftest import secure_server
 
-AnyStore = SqliteCallStore | PostgresCallStore
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -5,37 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-
-import pytest
 
 from callwright.server.auth import digest, new_api_key
 from callwright.store.access import AccessStore
-from callwright.store.postgres import PostgresCallStore
-from callwright.store.sqlite import SqliteCallStore
-from tests.pg_cluster import postgres_cluster, reset_database
-
-AnyStore = SqliteCallStore | PostgresCallStore
-
-
-@pytest.fixture(scope="module")
-def postgres_dsn() -> Iterator[str]:
-    with postgres_cluster() as dsn:
-        yield dsn
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AnyStore]:
-    s: AnyStore
-    if request.param == "sqlite":
-        s = await SqliteCallStore.open(tmp_path / "calls.db")
-    else:
-        dsn = request.getfixturevalue("postgres_dsn")
-        await asyncio.to_thread(reset_database, dsn)
-        s = await PostgresCallStore.open(dsn)
-    yield s
-    await s.close()
+from tests.pg_cluster import AnyStore
 
 
 async def test_users_and_sessions(store: AnyStore) -> None:
