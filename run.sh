@@ -2,7 +2,9 @@
 # callwright's one entry point for a fresh machine.
 #   ./run.sh            set up if needed, then serve the clinic example agent on the embedded models
 #                       (CALLWRIGHT_AGENT or --agent picks another)
-#   ./run.sh test       set up if needed, then run the test suite
+#   ./run.sh test       set up if needed, then run the test suite (test files in parallel
+#                       processes: CALLWRIGHT_TEST_WORKERS, default 4; `-n 0` runs in one process)
+#   ./run.sh lint       set up if needed, then ruff (lint and format) and mypy
 #   ./run.sh setup      only set up
 #   ./run.sh <args>     anything else goes to the `callwright` command (e.g. ./run.sh call)
 # Setup is idempotent: a stamp of the dependency files makes the second run start in seconds.
@@ -27,6 +29,10 @@ apt_install() {
     [ -x /usr/sbin/nginx ] || missing+=(nginx)
     # HAProxy: the balancer test runs the shipped deploy/haproxy configuration over two workers.
     [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+    # Real SIP peers for the SIP tests: SIPp, baresip (a softphone), Kamailio (the SIP edge).
+    command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
+    command -v baresip >/dev/null 2>&1 || missing+=(baresip)
+    [ -x /usr/sbin/kamailio ] || missing+=(kamailio)
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "setup: installing Debian packages: ${missing[*]}" >&2
     local sudo=""
@@ -62,11 +68,21 @@ case "$cmd" in
     setup)
         setup
         ;;
+    lint)
+        setup
+        "$VENV/bin/ruff" check .
+        "$VENV/bin/ruff" format --check .
+        "$VENV/bin/mypy" callwright examples tests bench
+        ;;
     test)
         shift || true
         setup
         set +e
-        "$VENV/bin/python" -m pytest "$@"
+        # Most spoken tests wait on real-time audio rather than compute, so test files run in
+        # parallel worker processes (pytest-xdist), each with its own models, servers, ports
+        # and temp dirs. A file runs whole on one worker (loadfile); files start longest first
+        # (tests/durations.py orders them; xdist's own reorder is off). A later `-n` wins.
+        "$VENV/bin/python" -m pytest -n "${CALLWRIGHT_TEST_WORKERS:-4}" --dist loadfile --no-loadscope-reorder "$@"
         rc=$?
         set -e
         if [ $rc -eq 5 ]; then

@@ -8,12 +8,25 @@ frame on the wire.
     python bench/ttfa.py --turns 20
     python bench/ttfa.py --turns 20 --concurrency 4
     python bench/ttfa.py --turns 20 --transport twilio   # phone calls: Twilio protocol, µ-law 8 kHz
+    python bench/ttfa.py --turns 12 --transport webrtc   # an aiortc peer: Opus 48 kHz over RTP
+    python bench/ttfa.py --turns 20 --transport sip      # phone calls: SIP and RTP, µ-law 8 kHz
+
+Over WebRTC the server sends silence between replies, so the caller's TTFA runs to the first
+received frame holding an audible sample (`callwright.sim.webrtc_caller`).
+    python bench/ttfa.py --turns 20 --transport twilio --fake-llm   # the LLM path
+
+`--fake-llm` starts the scripted OpenAI-compatible server (`tests/fakes/openai_server.py`) with
+`--ttft-ms` (300) and `--tokens-per-s` (50) and calls an LLM-first agent (`examples/shop`);
+`--llm URL` points the same agent at a real server instead. Every reply is different text, so
+nothing is cached. Turns that got no reply are counted, never dropped: a p95 that would land
+on one is printed as "none".
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import socket
 import statistics
@@ -21,8 +34,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -32,7 +46,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.operator_key import create_bench_key  # noqa: E402
 from callwright.sim.caller import CallerSimulator, CallReport, ScriptLine  # noqa: E402
+from callwright.sim.sip_caller import SipCallerSimulator  # noqa: E402
 from callwright.sim.twilio_caller import TwilioCallerSimulator  # noqa: E402
+from callwright.sim.webrtc_caller import WebRtcCallerSimulator  # noqa: E402
 from callwright.tts.espeak import EspeakTts  # noqa: E402
 
 QUESTIONS = (
@@ -41,13 +57,20 @@ QUESTIONS = (
     "Is there parking?",
     "Can I book an appointment?",
 )
+LLM_AGENT = "examples/shop/agent.py"  # LLM-first: every turn goes to the model
+LLM_QUESTIONS = (
+    "Where is my order?",
+    "When will my parcel arrive?",
+    "Can I change my delivery address?",
+    "Do you deliver on Saturdays?",
+)
 STAGES = (
-    ("end_of_turn", "end of speech → end-of-turn decision"),
-    ("transcript_ready", "→ transcript ready"),
-    ("first_token", "→ responder first token"),
-    ("first_sentence", "→ first sentence ready"),
-    ("tts_first_audio", "→ TTS first audio"),
-    ("first_audio_sent", "→ first audio frame sent"),
+    ("end_of_turn", "endpointing: end of speech → end of turn"),
+    ("transcript_ready", "STT: → transcript ready"),
+    ("first_token", "LLM: → first token"),
+    ("first_sentence", "→ first clause ready"),
+    ("tts_first_audio", "TTS: → first audio"),
+    ("first_audio_sent", "transport: → first audio frame sent"),
 )
 
 
@@ -57,7 +80,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def wait_healthy(base: str, server: subprocess.Popen[bytes], timeout_s: float = 120) -> None:
+async def wait_healthy(base: str, server: subprocess.Popen[bytes], timeout_s: float = 600) -> None:
     deadline = time.monotonic() + timeout_s
     async with aiohttp.ClientSession() as http:
         while time.monotonic() < deadline:
@@ -88,7 +111,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def scripts(
-    turns: int, per_call: int, questions: Sequence[str] = QUESTIONS
+    turns: int, per_call: int, questions: Sequence[str] = QUESTIONS, goodbye: bool = True
 ) -> list[list[ScriptLine]]:
     """Calls of `per_call` questions each (then goodbye) until `turns` questions are asked."""
     calls: list[list[ScriptLine]] = []
@@ -96,7 +119,7 @@ def scripts(
     while asked < turns:
         n = min(per_call, turns - asked)
         lines = [ScriptLine(questions[(asked + i) % len(questions)]) for i in range(n)]
-        calls.append([*lines, ScriptLine("Thank you, goodbye.")])
+        calls.append([*lines, ScriptLine("Thank you, goodbye.")] if goodbye else lines)
         asked += n
     return calls
 
@@ -112,51 +135,94 @@ async def run_calls(url: str, calls: list[list[ScriptLine]], concurrency: int) -
     return list(await asyncio.gather(*(one(s) for s in calls)))
 
 
-async def run_phone_calls(
+async def run_webrtc_calls(
     base: str, calls: list[list[ScriptLine]], concurrency: int
 ) -> list[CallReport]:
-    """The same calls over Twilio Media Streams; server timelines come from the call API."""
+    """The same calls from an aiortc peer (Opus); timelines arrive on the data channel."""
+    voice = EspeakTts(voice="en-us", words_per_minute=160)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(script: list[ScriptLine]) -> CallReport:
+        async with gate:
+            return await WebRtcCallerSimulator(base, voice).run(script)
+
+    return list(await asyncio.gather(*(one(s) for s in calls)))
+
+
+async def run_phone_calls(
+    base: str, calls: list[list[ScriptLine]], concurrency: int, sip_port: int | None = None
+) -> list[CallReport]:
+    """The same calls over Twilio Media Streams (or SIP and RTP to `sip_port`); server
+    timelines come from the call API."""
     voice = EspeakTts(voice="en-us", words_per_minute=140)
     gate = asyncio.Semaphore(concurrency)
 
     async def one(script: list[ScriptLine]) -> CallReport:
         async with gate:
+            if sip_port is not None:
+                return await SipCallerSimulator("127.0.0.1", sip_port, voice).run(script)
             return await TwilioCallerSimulator(base, voice, BENCH_AUTH_TOKEN).run(script)
 
     reports = list(await asyncio.gather(*(one(s) for s in calls)))
-    sids = {getattr(r, "call_sid", ""): r for r in reports}
+    key_of = "sip_call_id" if sip_port is not None else "call_sid"
+    sids = {getattr(r, key_of, ""): r for r in reports}
     await asyncio.sleep(1.0)  # let the last records land
     key = os.environ.get("CALLWRIGHT_API_KEY", "")
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as http:
         async with http.get(f"{base}/v1/calls?limit=1000") as response:
             listed = (await response.json())["calls"]
         for call in listed:
-            if call["channel"] != "twilio":
+            if call["channel"] not in ("twilio", "sip"):
                 continue
             async with http.get(f"{base}/v1/calls/{call['call_id']}") as response:
                 detail = await response.json()
-            report = sids.get(detail["call"]["parameters"].get("call_sid"))
+            report = sids.get(detail["call"]["parameters"].get(key_of))
             if report is not None:
                 report.call_id = call["call_id"]
                 report.events += [{"type": "turn_timeline", **t} for t in detail["timelines"]]
+                report.events += [
+                    {"type": e["kind"], "at_ms": e["at_ms"], **e["data"]}
+                    for e in detail["events"]
+                    if e["kind"] in ("llm", "llm_prepared", "head_start")
+                ]
     return reports
+
+
+def with_missing(values: Sequence[float], missing: int, q: float) -> float:
+    """The q-th percentile when `missing` turns got no reply (counted as endless waits)."""
+    ordered = sorted([*values, *([float("inf")] * missing)])
+    if not ordered:
+        return float("nan")
+    k = (len(ordered) - 1) * q
+    hi = int(k) if k == int(k) else min(int(k) + 1, len(ordered) - 1)
+    if ordered[hi] == float("inf"):
+        return float("inf")
+    return percentile(ordered, q)
 
 
 def summarize(reports: list[CallReport], label: str) -> str:
     client: list[float] = []
+    unanswered = 0
     timelines: list[dict[str, object]] = []
     for report in reports:
         client += [t.ttfa_ms for t in report.turns if t.ttfa_ms is not None]
+        unanswered += sum(t.ttfa_ms is None for t in report.turns)
         timelines += [t for t in report.of_type("turn_timeline") if t["turn_index"] != 0]
     answered = [t for t in timelines if t.get("ttfa_ms") is not None and not t.get("interrupted")]
-    rows = [f"time-to-first-audio, {label}: {len(answered)} turns in {len(reports)} calls"]
+    asked = sum(len(report.turns) for report in reports)
+    rows = [
+        f"time-to-first-audio, {label}: {asked} caller turns in {len(reports)} calls, "
+        f"{unanswered} with no reply"
+    ]
     rows.append(f"{'measure':44} {'p50 ms':>8} {'p95 ms':>8}")
 
-    def row(name: str, values: Sequence[float]) -> None:
-        if values:
-            rows.append(f"{name:44} {percentile(values, 0.5):8.0f} {percentile(values, 0.95):8.0f}")
+    def row(name: str, values: Sequence[float], missing: int = 0) -> None:
+        if values or missing:
+            p50, p95 = (with_missing(values, missing, q) for q in (0.5, 0.95))
+            cells = [f"{v:8.0f}" if v != float("inf") else f"{'none':>8}" for v in (p50, p95)]
+            rows.append(f"{name:44} {cells[0]} {cells[1]}")
 
-    row("TTFA at the caller (end of speech → audio in)", client)
+    row("TTFA at the caller (end of speech → audio in)", client, unanswered)
     row("TTFA at the server (timeline)", [float(t["ttfa_ms"]) for t in answered])  # type: ignore[arg-type]
     rows.append("per stage, each from the previous mark:")
     for key, name in STAGES:
@@ -175,7 +241,82 @@ def summarize(reports: list[CallReport], label: str) -> str:
     hits = [t.get("speculative_hit") for t in answered]
     if hits:
         rows.append(f"speculative transcripts kept: {sum(bool(h) for h in hits)}/{len(hits)}")
+    llm = [e for report in reports for e in report.of_type("llm")]
+    if llm:
+        used = sum(e.get("preemptive") == "used" for e in llm)
+        dropped = sum(e.get("preemptive") == "discarded" for e in llm)
+        hedged = sum(bool(e.get("hedged")) for e in llm)
+        rows.append(
+            f"LLM requests started early: {used} used, {dropped} discarded; hedged: {hedged}"
+        )
+    head_start_rows(reports, rows, row)
     return "\n".join(rows)
+
+
+HEAD_START_MARKS = (
+    ("words_ms", "speculative words known (LLM asked)"),
+    ("request_ms", "LLM request sent"),
+    ("first_token_ms", "first token"),
+    ("first_words_ms", "first words written (synthesized on their own)"),
+    ("first_clause_ms", "first clause written"),
+    ("audio_ready_ms", "first audio synthesized"),
+    ("end_of_turn_ms", "turn ended"),
+    ("taken_ms", "reply takes the head start's audio"),
+)
+
+
+def head_start_rows(reports: list[CallReport], rows: list[str], row: Any) -> None:
+    """The speculative reply (`head_start` events) against the caller's last speech sample;
+    `row(name, values)` adds a p50/p95 line to `rows`."""
+    heads: list[dict[str, Any]] = []
+    outcomes: dict[str, int] = {}
+    for report in reports:
+        prepared = sorted(float(e["at_ms"]) for e in report.of_type("llm_prepared"))
+        for head in report.of_type("head_start"):
+            outcome = str(head.get("outcome"))
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            if outcome != "used" or head.get("speech_end_ms") is None:
+                continue
+            words = float(head["words_ms"])
+            sent = [at for at in prepared if at >= words - 0.5]
+            heads.append({**head, "request_ms": sent[0] if sent else None})
+    if not outcomes:
+        return
+    summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
+    rows.append(f"head starts (first clause synthesized before the turn ended): {summary}")
+    if not heads:
+        return
+    rows.append("used head starts, from the caller's last speech sample:")
+    for key, name in HEAD_START_MARKS:
+        values = [
+            float(h[key]) - float(h["speech_end_ms"])
+            for h in heads
+            if isinstance(h.get(key), int | float)
+        ]
+        row(f"  {name}", values)
+    before = [
+        float(h["end_of_turn_ms"]) - float(h["first_token_ms"])
+        for h in heads
+        if isinstance(h.get("first_token_ms"), int | float)
+    ]
+    row("first token this long before the turn ended", before)
+
+
+@contextlib.asynccontextmanager
+async def llm_server(args: argparse.Namespace) -> AsyncIterator[str | None]:
+    """The LLM the agent uses: `--llm`, the scripted server (`--fake-llm`), or none."""
+    if args.llm:
+        yield args.llm
+        return
+    if not args.fake_llm:
+        yield None
+        return
+    from tests.fakes.openai_server import spoken_reply, start_fake_openai
+
+    async with start_fake_openai(
+        [], ttft_ms=args.ttft_ms, tokens_per_s=args.tokens_per_s, default=spoken_reply
+    ) as fake:
+        yield fake.base_url
 
 
 async def main() -> None:
@@ -186,42 +327,77 @@ async def main() -> None:
     parser.add_argument("--url", help="use a running server instead of starting one")
     parser.add_argument("--server-arg", action="append", default=[], help="extra serve flag")
     parser.add_argument(
-        "--transport", choices=["native", "twilio"], default="native",
-        help="native WebSocket at 16 kHz, or phone calls over Twilio Media Streams (8 kHz µ-law)",
+        "--transport", choices=["native", "twilio", "webrtc", "sip"], default="native",
+        help="native WebSocket at 16 kHz, phone calls (8 kHz µ-law) over Twilio Media Streams "
+        "or SIP and RTP, or WebRTC from an aiortc peer (Opus 48 kHz)",
     )  # fmt: skip
+    parser.add_argument("--llm", help="an OpenAI-compatible API root (…/v1) for an LLM agent")
+    parser.add_argument("--fake-llm", action="store_true", help="start the scripted LLM server")
+    parser.add_argument("--ttft-ms", type=float, default=300.0, help="scripted time to first token")
+    parser.add_argument("--tokens-per-s", type=float, default=50.0, help="scripted token rate")
+    parser.add_argument("--agent", help="the agent to call (default: clinic, or shop with an LLM)")
     args = parser.parse_args()
-    phone = args.transport == "twilio"
+    phone = args.transport in ("twilio", "sip")
+    http = phone or args.transport == "webrtc"
+    sip_port = free_port() if args.transport == "sip" else None
+    with_llm = bool(args.llm or args.fake_llm)
+    agent = args.agent or (LLM_AGENT if with_llm else AGENT)
 
     server: subprocess.Popen[bytes] | None = None
     url = args.url
     with tempfile.TemporaryDirectory() as data_dir:
-        if url is None:
-            create_bench_key(data_dir)
-            port = free_port()
-            env = {**os.environ, "CALLWRIGHT_LOG_LEVEL": "WARNING"}
-            if phone:
-                env["CALLWRIGHT_TWILIO_AUTH_TOKEN"] = BENCH_AUTH_TOKEN
-            server = subprocess.Popen(
-                [sys.executable, "-m", "callwright", "serve", "--agent", AGENT, "--port", str(port),
-                 "--data-dir", data_dir, *args.server_arg],
-                cwd=ROOT, env=env,
-            )  # fmt: skip
-            url = f"http://127.0.0.1:{port}" if phone else f"ws://127.0.0.1:{port}/v1/ws"
-            await wait_healthy(f"http://127.0.0.1:{port}", server)
-        try:
-            if phone:
-                calls = scripts(args.turns, args.per_call, PHONE_QUESTIONS)
-                reports = await run_phone_calls(url, calls, args.concurrency)
-            else:
-                calls = scripts(args.turns, args.per_call)
-                reports = await run_calls(url, calls, args.concurrency)
-        finally:
-            if server is not None:
-                server.terminate()
-                server.wait(timeout=10)
+        async with llm_server(args) as llm_url:
+            if url is None:
+                create_bench_key(data_dir)
+                port = free_port()
+                env = {**os.environ, "CALLWRIGHT_LOG_LEVEL": "WARNING"}
+                if llm_url:
+                    env |= {"CALLWRIGHT_LLM_BASE_URL": llm_url, "CALLWRIGHT_LLM_MODEL": "bench"}
+                if phone:
+                    env["CALLWRIGHT_TWILIO_AUTH_TOKEN"] = BENCH_AUTH_TOKEN
+                if sip_port is not None:
+                    env["CALLWRIGHT_SIP_PORT"] = str(sip_port)
+                    env["CALLWRIGHT_SIP_ALLOW_FROM"] = "127.0.0.1/32"
+                server = subprocess.Popen(
+                    [sys.executable, "-m", "callwright", "serve", "--agent", agent,
+                     "--port", str(port), "--data-dir", data_dir, *args.server_arg],
+                    cwd=ROOT, env=env,
+                )  # fmt: skip
+                url = f"http://127.0.0.1:{port}" if http else f"ws://127.0.0.1:{port}/v1/ws"
+            try:
+                if server is not None:  # inside the try: a server that never got healthy is stopped
+                    await wait_healthy(f"http://127.0.0.1:{port}", server, timeout_s=600)
+                if with_llm:
+                    calls = scripts(args.turns, args.per_call, LLM_QUESTIONS, goodbye=False)
+                elif phone:
+                    calls = scripts(args.turns, args.per_call, PHONE_QUESTIONS)
+                else:
+                    calls = scripts(args.turns, args.per_call)
+                if phone:
+                    reports = await run_phone_calls(url, calls, args.concurrency, sip_port)
+                elif args.transport == "webrtc":
+                    reports = await run_webrtc_calls(url, calls, args.concurrency)
+                else:
+                    reports = await run_calls(url, calls, args.concurrency)
+            finally:
+                if server is not None:
+                    server.terminate()  # it drains first; a loaded machine may take a while
+                    try:
+                        server.wait(timeout=60)
+                    except subprocess.TimeoutExpired:
+                        server.kill()
+                        server.wait()
     label = f"native WebSocket 16 kHz, {args.concurrency} call(s) at once"
     if phone:
         label = f"phone calls over Twilio Media Streams (µ-law 8 kHz), {args.concurrency} at once"
+    elif args.transport == "webrtc":
+        label = f"WebRTC from an aiortc peer (Opus 48 kHz), {args.concurrency} call(s) at once"
+    if sip_port is not None:
+        label = f"phone calls over SIP and RTP (µ-law 8 kHz), {args.concurrency} at once"
+    if with_llm:
+        label += f", LLM {'scripted ' if args.fake_llm else ''}agent {agent}"
+        if args.fake_llm:
+            label += f" ({args.ttft_ms:g} ms to first token, {args.tokens_per_s:g} tokens/s)"
     print(summarize(reports, label))
     client = [t.ttfa_ms for r in reports for t in r.turns if t.ttfa_ms is not None]
     if client:

@@ -87,10 +87,20 @@ class Results:
     backchannel_gap_ms: list[float] = field(default_factory=list)
     stop_ms: list[float] = field(default_factory=list)
     duck_ms: list[float] = field(default_factory=list)
+    duck_server_ms: list[float] = field(default_factory=list)  # onset → ducked, on the server
     long_waits: int = 0  # end-of-turn waits over 1.2 s (from the `pause` events)
     waits: int = 0
     eot_wait_ms: list[float] = field(default_factory=list)  # speech end → end of turn, server
     server_ttfa_ms: list[float] = field(default_factory=list)
+    # The same phone's longest agent silence in the second before the backchannel: what the
+    # loaded machine causes anyway (playout underruns), for comparison with the gap after it.
+    control_gap_ms: list[float] = field(default_factory=list)
+    # Per caller turn, ms: where TTFA went (see STAGES).
+    stages: dict[str, list[float]] = field(default_factory=dict)
+
+    def add_stage(self, name: str, value: float | None) -> None:
+        if value is not None:
+            self.stages.setdefault(name, []).append(value)
 
     def add_timelines(self, detail: dict[str, Any]) -> None:
         """The server's view of each caller turn: the silence waited, and its TTFA."""
@@ -101,6 +111,34 @@ class Results:
                 self.eot_wait_ms.append(t["end_of_turn_ms"] - t["speech_end_ms"])
             if t.get("ttfa_ms") is not None:
                 self.server_ttfa_ms.append(t["ttfa_ms"])
+            for name, (first, then) in STAGES.items():
+                if t.get(first) is not None and t.get(then) is not None:
+                    self.add_stage(name, t[then] - t[first])
+            self.add_stage("Whisper compute of the turn's transcript", t.get("stt_compute_ms"))
+            if VERBOSE:
+                print(f"    turn {t['turn_index']}: {stages_of(t)}", file=sys.stderr)
+
+
+STAGES = {  # name: (from mark, to mark) on the server's turn timeline
+    "the caller's silence waited (end of turn)": ("speech_end_ms", "end_of_turn_ms"),
+    "the responder's first sentence": ("end_of_turn_ms", "first_sentence_ms"),
+    "TTS of the first piece": ("first_sentence_ms", "tts_first_audio_ms"),
+    "first frame on the wire": ("tts_first_audio_ms", "first_audio_sent_ms"),
+}
+
+
+def stages_of(t: dict[str, Any]) -> str:
+    """One turn's stages on the server, ms from the previous mark (speech end first)."""
+    marks = ("end_of_turn", "transcript_ready", "first_token", "first_sentence", "tts_first_audio",
+             "first_audio_sent")  # fmt: skip
+    previous, parts = t.get("speech_end_ms"), []
+    for name in marks:
+        value = t.get(f"{name}_ms")
+        if value is not None and previous is not None:
+            parts.append(f"{name}+{value - previous:.0f}")
+            previous = value
+    hit = t.get("speculative_hit")
+    return f"ttfa={t.get('ttfa_ms')} {' '.join(parts)} stt={t.get('stt_compute_ms')} spec={hit}"
 
 
 @asynccontextmanager
@@ -120,11 +158,15 @@ async def server(semantic: bool) -> AsyncIterator[str]:
             cwd=ROOT, env=env,
         )  # fmt: skip
         try:
-            await wait_healthy(f"http://127.0.0.1:{port}", process)
+            await wait_healthy(f"http://127.0.0.1:{port}", process, timeout_s=900)  # loaded
             yield f"http://127.0.0.1:{port}"
         finally:
             process.terminate()
-            process.wait(timeout=10)
+            try:
+                process.wait(timeout=60)  # the server drains its calls first (up to 30 s)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 async def call(base: str, voice: TextToSpeech, script: list[ScriptLine]) -> PhoneCallReport:
@@ -134,7 +176,8 @@ async def call(base: str, voice: TextToSpeech, script: list[ScriptLine]) -> Phon
 
 async def detail_of(base: str, report: PhoneCallReport) -> dict[str, Any]:
     """The server's record of a call (events, timelines), found by its call SID."""
-    async with aiohttp.ClientSession() as http:
+    key = os.environ.get("CALLWRIGHT_API_KEY", "")
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as http:
         for _ in range(20):
             async with http.get(f"{base}/v1/calls?limit=1000") as response:
                 listed = (await response.json())["calls"]
@@ -147,10 +190,11 @@ async def detail_of(base: str, report: PhoneCallReport) -> dict[str, Any]:
     raise RuntimeError(f"no record of call {report.call_sid}")
 
 
-def longest_gap_ms(report: PhoneCallReport, since_s: float) -> float:
+def longest_gap_ms(report: PhoneCallReport, since_s: float, until_s: float | None = None) -> float:
     """The longest run of 20 ms ticks the phone had no agent audio to play, from `since_s`
-    until the last agent audio played (ducked audio is audio: it is not counted)."""
-    ticks = [(t, n) for t, n in report.playback if t >= since_s]
+    until the last agent audio played, or `until_s` (ducked audio is audio: not counted)."""
+    end = until_s if until_s is not None else float("inf")
+    ticks = [(t, n) for t, n in report.playback if since_s <= t < end]
     last = max((i for i, (_, n) in enumerate(ticks) if n > 0), default=-1)
     longest = run = 0
     for _, played in ticks[: last + 1]:
@@ -170,8 +214,14 @@ async def measure(base: str, voice: TextToSpeech, results: Results, index: int) 
         if event["kind"] == "pause":
             results.waits += 1
             results.long_waits += event["data"]["wait_ms"] > 1200
+            late = event["data"].get("judged_after_ms")
+            if late is not None:  # speech end → the pause's words judged (STT latency)
+                results.add_stage("words of a pause known", late)
         if VERBOSE and event["kind"] in ("pause", "transcript"):
             print(f"  {event['kind']:10} {event['data']}", file=sys.stderr)
+    if VERBOSE:
+        for utterance in detail.get("utterances", []):
+            print(f"  {utterance['role']:6} {utterance['text'][:90]}", file=sys.stderr)
     if VERBOSE:
         print(f"  TTFA {[t.ttfa_ms for t in report.turns]}", file=sys.stderr)
     # Mid-sentence pausers: 0.5 to 1.5 s of silence in the middle.
@@ -199,9 +249,16 @@ async def measure(base: str, voice: TextToSpeech, results: Results, index: int) 
     detail = await detail_of(base, report)
     results.backchannel_trials += 1
     results.false_interruptions += any(e["kind"] == "barge_in" for e in detail["events"])
+    if VERBOSE:
+        overlap = ("agent_paused", "interruption_heard", "backchannel", "barge_in", "transcript")
+        print(f"  backchannel {line.text!r}", file=sys.stderr)
+        for event in detail["events"]:
+            if event["kind"] in overlap:
+                print(f"    {event['kind']:18} {event['data']}", file=sys.stderr)
     onset = report.lines[1].speech_start_s if len(report.lines) > 1 else 0.0
     if onset:
         results.backchannel_gap_ms.append(longest_gap_ms(report, onset))
+        results.control_gap_ms.append(longest_gap_ms(report, onset - 1.0, onset))
     # A real interruption 1.5 s into the answer: caller onset → `clear` at the phone.
     line = ScriptLine(INTERRUPTIONS[index % len(INTERRUPTIONS)], barge_in_after_ms=1500)
     report = await call(base, voice, [ScriptLine("What are your opening hours?"), line])
@@ -210,6 +267,9 @@ async def measure(base: str, voice: TextToSpeech, results: Results, index: int) 
     if onset and clears:  # the first `clear` takes back the lead, resent ducked
         results.duck_ms.append(round((clears[0] - onset) * 1000.0, 1))
     detail = await detail_of(base, report)
+    paused = [e for e in detail["events"] if e["kind"] == "agent_paused"]
+    if paused and "decided_at_ms" in paused[0]["data"]:
+        results.duck_server_ms.append(paused[0]["data"]["decided_at_ms"] - paused[0]["at_ms"])
     barge = [e for e in detail["events"] if e["kind"] == "barge_in"]
     if barge and "decided_at_ms" in barge[0]["data"]:
         results.stop_ms.append(barge[0]["data"]["decided_at_ms"] - barge[0]["at_ms"])
@@ -221,18 +281,22 @@ def table(rows: Sequence[tuple[str, Results]]) -> str:
 
     head = (
         f"{'endpointing':12} {'turns':>5} {'TTFA p50':>9} {'TTFA p95':>9} {'cut off':>8} "
-        f"{'waits>1.2s':>10} {'bc. int.':>8} {'bc. gap max':>11} {'duck p50':>9} {'stop p50':>9} "
+        f"{'waits>1.2s':>10} {'bc. int.':>8} {'bc. gap max':>11} {'ctl. gap':>8} {'duck p50':>9} "
+        f"{'duck p95':>9} {'duck srv':>9} {'stop p50':>9} "
         f"{'stop p95':>9}"
         f" {'wait p50':>9} {'wait p95':>9} {'srv p95':>8}"
     )
     lines = [head]
     for name, r in rows:
         gap = f"{max(r.backchannel_gap_ms):.0f}" if r.backchannel_gap_ms else "-"
+        control = f"{max(r.control_gap_ms):.0f}" if r.control_gap_ms else "-"
         lines.append(
             f"{name:12} {len(r.ttfa_ms):>5} {p(r.ttfa_ms, 0.5):>9} {p(r.ttfa_ms, 0.95):>9} "
             f"{f'{r.cut_offs}/{r.pause_trials}':>8} {f'{r.long_waits}/{r.waits}':>10} "
-            f"{f'{r.false_interruptions}/{r.backchannel_trials}':>8} {gap:>11} "
-            f"{p(r.duck_ms, 0.5):>9} {p(r.stop_ms, 0.5):>9} {p(r.stop_ms, 0.95):>9} "
+            f"{f'{r.false_interruptions}/{r.backchannel_trials}':>8} {gap:>11} {control:>8} "
+            f"{p(r.duck_ms, 0.5):>9} {p(r.duck_ms, 0.95):>9} {p(r.duck_server_ms, 0.95):>9} "
+            f"{p(r.stop_ms, 0.5):>9} "
+            f"{p(r.stop_ms, 0.95):>9} "
             f"{p(r.eot_wait_ms, 0.5):>9} "
             f"{p(r.eot_wait_ms, 0.95):>9} {p(r.server_ttfa_ms, 0.95):>8}"
         )
@@ -240,11 +304,18 @@ def table(rows: Sequence[tuple[str, Results]]) -> str:
         "TTFA: caller's end of speech → first agent audio at the phone, ms, over answers and "
         "finished pausers; cut off: pausers answered before they finished; waits>1.2s: pauses "
         "given more than 1.2 s; bc. int.: backchannels that interrupted the agent; bc. gap max: "
-        "longest agent silence at the phone after a backchannel, ms; duck: caller onset → the "
-        "agent ducked (`clear` of its lead) at the phone, ms; stop: caller onset → the reply "
+        "longest agent silence at the phone after a backchannel, ms; ctl. gap: the same in the "
+        "second before it (underruns of a loaded machine); duck: caller onset → the "
+        "agent ducked (`clear` of its lead) at the phone, ms; duck srv: the same on the server's "
+        "audio timeline (the ducked lead sent), p95, ms; stop: caller onset → the reply "
         "stopped for good (server audio timeline), ms; wait: the caller's silence the server "
         "waited before deciding the turn was over, ms; srv: TTFA on the server's turn timeline, ms."
     )
+    for name, r in rows:
+        lines.append(f"\n{name}: where the time goes, per caller turn (server), ms")
+        lines.append(f"{'stage':44} {'p50':>8} {'p95':>8} {'n':>4}")
+        for stage, values in r.stages.items():
+            lines.append(f"{stage:44} {p(values, 0.5):>8} {p(values, 0.95):>8} {len(values):>4}")
     return "\n".join(lines)
 
 
@@ -257,7 +328,7 @@ async def main() -> None:
     args = parser.parse_args()
     voices = caller_voices()[: args.voices]
     configs = [("semantic", True)] + ([("VAD only", False)] if args.baseline else [])
-    rows = []
+    rows: list[tuple[str, Results]] = []
     for name, semantic in configs:
         results = Results()
         async with server(semantic) as base:
@@ -266,6 +337,8 @@ async def main() -> None:
                     index = round_index * len(voices) + i
                     print(f"{name}: {voice_name(voice)} round {round_index + 1}", file=sys.stderr)
                     await measure(base, voice, results, index)  # type: ignore[arg-type]
+                    # So far, in case a slow machine cuts the run short.
+                    print(table([*rows, (name, results)]), file=sys.stderr)
         rows.append((name, results))
     print(table(rows))
     load = os.getloadavg()[0]

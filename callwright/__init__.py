@@ -15,10 +15,12 @@ The public agent API (see docs/agents.md):
     agent = Agent(name="shop", instructions="...", greeting="...", tools=[order_status])
 """
 
-from callwright.agents.definition import Agent, AgentRuntime, Lines
+from callwright.agent.session_lines import SessionLines
+from callwright.agents.definition import Agent, AgentRuntime, Language, Lines
 from callwright.agents.http_tools import HttpToolSpec, http_tool
 from callwright.agents.loading import AgentLoadError, load_agent
 from callwright.agents.responder import AgentResponderFactory
+from callwright.agents.routing import ModelRoute
 from callwright.agents.tool import FunctionTool, tool
 from callwright.core.responder import (
     CallInfo,
@@ -32,6 +34,8 @@ from callwright.core.responder import (
     HasPhrases,
     HasVocabulary,
     Message,
+    Preempts,
+    PreviewsReply,
     Responder,
     ResponderFactory,
     TextDelta,
@@ -67,12 +71,17 @@ __all__ = [
     "HasPhrases",
     "HasVocabulary",
     "HttpToolSpec",
+    "Language",
     "Lines",
     "LlmOptions",
     "Message",
+    "ModelRoute",
     "Node",
+    "Preempts",
+    "PreviewsReply",
     "Responder",
     "ResponderFactory",
+    "SessionLines",
     "SlotSpec",
     "TextDelta",
     "TokenUsage",

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from callwright.agent.echo import ECHO_KINDS, EchoKind
 from callwright.agent.limits import CallLimits
 from callwright.core import env as read
 from callwright.llm.fallback import LlmFallbackOptions
@@ -41,11 +42,23 @@ class SttSettings:
 
 @dataclass(frozen=True, slots=True)
 class LlmSettings:
-    """An OpenAI-compatible endpoint; when absent the deterministic demo agent answers."""
+    """An OpenAI-compatible endpoint; when absent the deterministic demo agent answers.
+
+    Attributes:
+        hedge_after_ms: CALLWRIGHT_LLM_HEDGE_MS: no first token this long after a request,
+            a second request goes out and the first to answer is used (None/off: never).
+        hedge_base_url: CALLWRIGHT_LLM_HEDGE_BASE_URL: where the hedge goes (None: the same).
+        hedge_model: CALLWRIGHT_LLM_HEDGE_MODEL: the hedge's model (None: the same).
+        preemptive: CALLWRIGHT_LLM_PREEMPTIVE (on): start on the speculative transcript.
+    """
 
     base_url: str
     model: str
     api_key: str | None = None
+    hedge_after_ms: float | None = None
+    hedge_base_url: str | None = None
+    hedge_model: str | None = None
+    preemptive: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +72,20 @@ class LimitSettings:
             (CALLWRIGHT_MAX_CALLS_PER_ADDRESS). None: no cap.
         call: per-call limits: CALLWRIGHT_MAX_CALL_SECONDS, CALLWRIGHT_IDLE_TIMEOUT_SECONDS,
             CALLWRIGHT_MAX_REALTIME_FACTOR.
+        ready_max_loop_lag_ms: `/readyz` fails while the event loop's lag (p95 over the last
+            `load_window_s`) is above this (CALLWRIGHT_READY_MAX_LOOP_LAG_MS). None: never.
+        ready_max_cpu_percent: `/readyz` fails while the process uses more CPU than this, in
+            percent of one core, averaged over `load_window_s`
+            (CALLWRIGHT_READY_MAX_CPU_PERCENT). None: never.
+        load_window_s: the window those two are measured over (CALLWRIGHT_LOAD_WINDOW_SECONDS).
     """
 
     max_calls: int | None = 20
     max_calls_per_address: int | None = 8
     call: CallLimits = field(default_factory=CallLimits)
+    ready_max_loop_lag_ms: float | None = 250.0
+    ready_max_cpu_percent: float | None = None
+    load_window_s: float = 5.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> LimitSettings:
@@ -85,6 +107,15 @@ class LimitSettings:
                     env, "CALLWRIGHT_IDLE_TIMEOUT_SECONDS", call.idle_timeout_s
                 ),
                 max_realtime_factor=factor,
+            ),
+            ready_max_loop_lag_ms=read.limit(
+                env, "CALLWRIGHT_READY_MAX_LOOP_LAG_MS", base.ready_max_loop_lag_ms
+            ),
+            ready_max_cpu_percent=read.limit(
+                env, "CALLWRIGHT_READY_MAX_CPU_PERCENT", base.ready_max_cpu_percent
+            ),
+            load_window_s=read.number(
+                env, "CALLWRIGHT_LOAD_WINDOW_SECONDS", base.load_window_s, positive=True
             ),
         )
 
@@ -291,6 +322,8 @@ class Settings:
     observe: ObserveOptions = field(default_factory=ObserveOptions)
     # PostgreSQL (postgresql://...) for the call store; None: SQLite in the data folder.
     database_url: str | None = None
+    # CALLWRIGHT_ECHO_CANCELLER: webrtc (AEC3, default), correlation (numpy only) or off.
+    echo_canceller: EchoKind = "webrtc"
 
     @property
     def store_path(self) -> Path:
@@ -312,6 +345,10 @@ class Settings:
                 base_url=env["CALLWRIGHT_LLM_BASE_URL"].strip(),
                 model=read.text(env, "CALLWRIGHT_LLM_MODEL", "default") or "default",
                 api_key=read.text(env, "CALLWRIGHT_LLM_API_KEY"),
+                hedge_after_ms=read.limit(env, "CALLWRIGHT_LLM_HEDGE_MS", None),
+                hedge_base_url=read.text(env, "CALLWRIGHT_LLM_HEDGE_BASE_URL"),
+                hedge_model=read.text(env, "CALLWRIGHT_LLM_HEDGE_MODEL"),
+                preemptive=read.flag(env, "CALLWRIGHT_LLM_PREEMPTIVE", True),
             )
         turns = replace(
             base.turns,
@@ -345,6 +382,9 @@ class Settings:
             security=SecuritySettings.from_env(env),
             observe=ObserveOptions.from_env(env),
             database_url=read.text(env, "CALLWRIGHT_DATABASE_URL"),
+            echo_canceller=read.choice(  # type: ignore[arg-type]
+                env, "CALLWRIGHT_ECHO_CANCELLER", base.echo_canceller, ECHO_KINDS
+            ),
         )
 
 

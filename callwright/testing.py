@@ -37,6 +37,7 @@ from callwright.core.responder import (
     CallInfo,
     Closable,
     EndCall,
+    ExpectsAnswer,
     Message,
     ResponderFactory,
     TextDelta,
@@ -92,14 +93,28 @@ class TextCall:
     greeting: str = ""
     ended: EndCall | None = None
     handoff: str | None = None
+    language: str = "en"
 
-    async def say(self, text: str) -> Turn:
-        """The caller says `text`; returns what the agent did."""
+    async def say(self, text: str, language: str | None = None) -> Turn:
+        """The caller says `text`; returns what the agent did.
+
+        Args:
+            text: the caller's words.
+            language: the language they are in, when it is another of the agent's (a spoken
+                call switches when the recognizer hears it); the call stays in it.
+        """
+        if language is not None:
+            self.language = language
         return await self._turn(text, "user_turn")
 
     async def press(self, digits: str) -> Turn:
         """The caller types `digits` on the keypad (one turn, as the session makes it)."""
-        fired = self.triggers.on_key(digits[:1], 0.0) if digits else None
+        expected = (
+            self.responder.expected_answer() if isinstance(self.responder, ExpectsAnswer) else None
+        )
+        keyed = expected is not None and bool({"dob", "digits", "phone"} & set(expected.kinds))
+        # As in a call: the operator key acts alone, not inside a number the agent asked for.
+        fired = self.triggers.on_key(digits[:1], 0.0) if digits and not keyed else None
         if fired is not None:
             return self._handed_off(fired.reason)
         return await self._turn(digits, "dtmf")
@@ -125,7 +140,7 @@ class TextCall:
             self.conversation.add_user(text)
         turn = Turn()
         parts: list[str] = []
-        context = TurnContext(self.info, self.conversation.messages, trigger)
+        context = TurnContext(self.info, self.conversation.messages, trigger, self.language)
         async for event in self.responder.respond(context):
             if isinstance(event, TextDelta):
                 parts.append(event.text)
@@ -161,7 +176,9 @@ class TextSession:
         """A new call, greeting included (`TextCall.greeting`)."""
         info = CallInfo(call_id=f"text-{uuid.uuid4().hex[:12]}", channel=channel, caller=caller)
         triggers = EscalationTriggers(escalation_for(self.agent))
-        call = TextCall(self.responders.for_call(info), info, triggers)
+        call = TextCall(
+            self.responders.for_call(info), info, triggers, language=self.agent.language
+        )
         first = await call._turn("", "call_start")
         call.turns.clear()
         call.greeting = first.text
@@ -230,6 +247,7 @@ async def agent_stack(
         store=await open_store(data_dir / "calls.sqlite3", env={}),
         escalation=escalation_for(agent),
         events=responders.emit if isinstance(responders, EmitsEvents) else None,
+        session_lines=agent.session_lines_by_language(),
     )
 
 
@@ -308,4 +326,5 @@ async def voice_agent(
         await runner.cleanup()
         if isinstance(stack.responders, Closable):
             await stack.responders.close()
+        await stack.desk.close()  # the shared desk's connections, with a PostgreSQL store
         await stack.store.close()

@@ -1,9 +1,16 @@
-"""Shared fixtures: one loaded stack and one live server per test session."""
+"""Shared fixtures: one loaded stack and one live server per test process.
+
+`./run.sh test` runs test files in parallel worker processes (pytest-xdist, `--dist loadfile`):
+each file runs whole on one worker, and every session-scoped fixture here (models, servers,
+the PostgreSQL cluster) exists once per worker. So a test owns what it creates: ports from the
+OS (port 0), its own temp dirs and databases, no process-wide environment changes.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import re
 import time
@@ -16,7 +23,9 @@ import pytest
 from aiohttp import web
 
 from callwright.agent.stack import AgentStack
+from callwright.compliance.disclosure import DisclosureOptions
 from callwright.config import Settings
+from callwright.handoff.desk import HandoffDesk
 from callwright.server.app import create_app
 from callwright.server.auth import digest, hash_password, key_with_secret
 from callwright.server.runtime import load_stack
@@ -26,6 +35,9 @@ from callwright.store.postgres import PostgresCallStore
 from callwright.store.sqlite import SqliteCallStore
 from callwright.stt.whisper import WhisperOptions, WhisperStt
 from examples.clinic.agent import agent as clinic_agent
+from examples.clinic.factory import ClinicOptions, ClinicResponderFactory
+from examples.clinic.front_desk import DemoResponderFactory
+from tests import durations
 from tests.pg_cluster import AnyStore, postgres_cluster, reset_database
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -83,12 +95,63 @@ def word_overlap(expected: str, actual: str) -> float:
     return sum(w in got for w in want) / max(len(want), 1)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On xdist workers, orders the files longest first (`tests/durations.py`), so that no
+    worker is left running a long file alone at the end; a file's own order is kept."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        key = durations.sort_key(durations.load())
+        items.sort(key=lambda item: key(item.nodeid))
+
+
 @pytest.fixture(scope="session")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[AgentStack]:
     data_dir = tmp_path_factory.mktemp("callwright-data")
     loaded = await load_stack(Settings(data_dir=data_dir), clinic_agent)
     yield loaded
     await loaded.store.close()
+
+
+# A spoken call waits for the agent's opening before the caller speaks: the clinic's greeting
+# takes about four seconds and a phone call's disclosure five more; these take about one. For
+# tests that do not check the opening (the greeting and disclosure have their own tests).
+BRIEF_GREETING = "Hello."
+BRIEF_DISCLOSURE = "This call is recorded."
+
+
+def brief_opening(stack: AgentStack) -> DisclosureOptions:
+    """`stack`'s disclosure options with `BRIEF_DISCLOSURE` as the text."""
+    return dataclasses.replace(stack.disclosure, text=BRIEF_DISCLOSURE)
+
+
+@contextlib.asynccontextmanager
+async def brief_clinic(stack: AgentStack, data_dir: Path) -> AsyncIterator[AgentStack]:
+    """The process's models and call store with a clinic of their own: its own database in
+    `data_dir`, its own handoff desk, and a brief opening (`BRIEF_GREETING`, and on phone
+    calls `BRIEF_DISCLOSURE`)."""
+    clinic = await ClinicResponderFactory.open(
+        ClinicOptions(db_path=data_dir / "clinic.sqlite3", greeting=BRIEF_GREETING)
+    )
+    try:
+        yield dataclasses.replace(
+            stack,
+            responders=clinic,
+            events=clinic.emit,
+            desk=HandoffDesk(),
+            disclosure=brief_opening(stack),
+        )
+    finally:
+        await clinic.close()
+
+
+def brief_demo(stack: AgentStack) -> AgentStack:
+    """`stack` with the deterministic demo agent (its lines are known word for word) and a
+    brief opening (`BRIEF_GREETING`, and on phone calls `BRIEF_DISCLOSURE`)."""
+    return dataclasses.replace(
+        stack,
+        responders=DemoResponderFactory(greeting=BRIEF_GREETING),
+        disclosure=brief_opening(stack),
+    )
 
 
 @pytest.fixture(scope="session")

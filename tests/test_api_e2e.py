@@ -132,12 +132,22 @@ async def _recording(
     return frames, rate
 
 
-def _active_ms(track: np.ndarray, rate: int) -> np.ndarray:
-    """Start times (ms) of 20 ms windows with sound in them."""
+# Mean absolute sample value above which a 20 ms window holds sound.
+SILENCE = 300
+
+
+def _energy_ms(track: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start times (ms) of the track's 20 ms windows and their mean absolute sample value."""
     win = rate // 50
     n = track.size // win
     energy = np.abs(track[: n * win].astype(np.int32)).reshape(n, win).mean(axis=1)
-    return np.nonzero(energy > 300)[0] * 20.0
+    return np.arange(n) * 20.0, energy
+
+
+def _active_ms(track: np.ndarray, rate: int) -> np.ndarray:
+    """Start times (ms) of 20 ms windows with sound in them."""
+    starts, energy = _energy_ms(track, rate)
+    return starts[energy > SILENCE]
 
 
 async def test_recording_is_stereo_aligned_and_cut_at_barge_in(
@@ -166,19 +176,30 @@ async def test_recording_is_stereo_aligned_and_cut_at_barge_in(
         answer = agent_active[agent_active >= turn1.speech_end_ms][0]
         assert abs(answer - turn1.first_audio_sent_ms) < 200.0
 
-        # Barge-in: the agent track goes quiet soon after the caller starts talking over it.
+        # Barge-in: the agent plays on ducked (-24 dB) while the overlap is judged, then
+        # goes silent once it is judged a real interruption, until its next reply.
         frames, rate = await _recording(http, base, calls[1].call_id)
         detail = await stack.store.get_call(calls[1].call_id)
         assert detail is not None
-        barge = next(e for e in detail.events if e.kind == "agent_paused")
-        agent_active = _active_ms(frames[:, 1], rate)
+        ducked = next(e for e in detail.events if e.kind == "agent_paused")
+        stopped = next(e for e in detail.events if e.kind == "barge_in")
+        decided = float(stopped.data["decided_at_ms"])
         next_reply = next(t for t in detail.timelines if t.turn_index == 2).first_audio_sent_ms
-        assert next_reply is not None
-        between = agent_active[
-            (agent_active > barge.at_ms + 150) & (agent_active < next_reply - 40)
-        ]
-        assert between.size == 0, (barge.at_ms, next_reply, between[:5])
-        assert agent_active[agent_active < barge.at_ms].size > 20  # it had been talking
+        assert next_reply is not None and ducked.at_ms <= decided < next_reply
+        starts, energy = _energy_ms(frames[:, 1], rate)
+        before = energy[(starts < ducked.at_ms) & (energy > SILENCE)]
+        assert before.size > 20  # it had been talking
+        judged = energy[(starts > ducked.at_ms + 150) & (starts < decided)]
+        gain = float(ducked.data["ducked_to"])
+        # Ducked: no 20 ms window louder than the loudest before, scaled by the gain (with
+        # 6 dB to spare for the ramp of a single frame).
+        assert judged.size == 0 or judged.max() <= 2 * gain * before.max(), (
+            judged.max(),
+            before.max(),
+            gain,
+        )
+        after = starts[(starts > decided + 150) & (starts < next_reply - 40) & (energy > SILENCE)]
+        assert after.size == 0, (ducked.at_ms, decided, next_reply, after[:5])
 
 
 async def test_kpis_match_the_store(

@@ -97,7 +97,8 @@ async def test_console_picks_up_a_call_talks_and_hands_back(
 ) -> None:
     assert stack.handoff.route in ("auto", "console")  # someone signed in: the console queue
     # Its own handoff desk: who is signed in and who waits are this test's alone.
-    stack = dataclasses.replace(stack, desk=HandoffDesk())
+    desk = HandoffDesk()
+    stack = dataclasses.replace(stack, desk=desk)
     tail_s = 30.0
     mic = await write_speech_wav(
         tmp_path / "dana.wav", HUMAN_VOICE, [DANA_SAYS], lead_s=LEAD_S, tail_s=tail_s
@@ -118,7 +119,7 @@ async def test_console_picks_up_a_call_talks_and_hands_back(
         await page.wait_for_function(
             "document.getElementById('signin-error').textContent === 'wrong name or password'"
         )
-        assert stack.desk.humans_signed_in == 0
+        assert desk.humans_signed_in == 0
         await screenshot(page, "console-sign-in-refused")
         await page.fill("#password", OPERATOR_PASSWORD)  # Dana is a supervisor (conftest)
         await page.click("#signin")
@@ -126,7 +127,7 @@ async def test_console_picks_up_a_call_talks_and_hands_back(
         await page.wait_for_selector("body[data-console-state=queue]")
         assert "Dana" in await page.inner_text("#who")
         assert await page.is_visible("#signout")
-        await _until(lambda: stack.desk.humans_signed_in == 1, "Dana on the desk", 10)
+        await _until(lambda: desk.humans_signed_in == 1, "Dana on the desk", 10)
         await page.wait_for_function("document.getElementById('conn').textContent === 'connected'")
         assert await _dataset(page, "waiting") == "0"
 
@@ -231,8 +232,8 @@ async def test_console_picks_up_a_call_talks_and_hands_back(
         # --- signing out takes Dana off the desk ---
         await page.click("#signout")
         await page.wait_for_selector("body[data-console-state=signed-out]")
-        await _until(lambda: stack.desk.humans_signed_in == 0, "Dana off the desk", 10)
+        await _until(lambda: desk.humans_signed_in == 0, "Dana off the desk", 10)
         assert (await page.request.get(f"{base}/v1/console/me")).status == 401
         # The page's own 401s (the wrong password, signed out) are expected answers.
         assert [e for e in errors if "status of 401" not in e] == []
-    assert stack.desk.humans_signed_in == 0
+    assert desk.humans_signed_in == 0

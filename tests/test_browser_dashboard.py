@@ -25,7 +25,7 @@ from callwright.store.open import open_store
 from callwright.tts.espeak import EspeakTts
 from examples.clinic.front_desk import CLINIC_FACTS
 from tests.browser import chromium, console_errors, fmt_ms, placeholder_words, screenshot
-from tests.conftest import http_base, serve
+from tests.conftest import brief_clinic, http_base, serve
 
 CALLER_VOICE = EspeakTts(voice="en-us", words_per_minute=160)
 ALL = 10_000
@@ -88,10 +88,13 @@ async def _store_ids(stack: AgentStack, query: CallFilter) -> set[str]:
 async def stack(
     stack: AgentStack, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[AgentStack]:
-    """The session's models with this module's own call store and metrics."""
-    store = await open_store(tmp_path_factory.mktemp("dashboard") / "calls.sqlite3", env={})
+    """The session's models with this module's own call store, metrics and clinic (a one-word
+    greeting)."""
+    folder = tmp_path_factory.mktemp("dashboard")
+    store = await open_store(folder / "calls.sqlite3", env={})
     observability = Observability(stack.observability.options)
-    yield dataclasses.replace(stack, store=store, observability=observability)
+    async with brief_clinic(stack, folder) as clinic:
+        yield dataclasses.replace(clinic, store=store, observability=observability)
     await store.close()
 
 

@@ -18,6 +18,7 @@ from callwright.integrations.caldav import CalDavCalendar, CalDavOptions
 from callwright.sim.caller import CallerSimulator, ScriptLine
 from callwright.tts.espeak import EspeakTts
 from examples.clinic.factory import ClinicResponderFactory
+from tests.conftest import brief_clinic, serve
 from tests.fakes.clinic import open_test_clinic, start
 
 
@@ -99,6 +100,21 @@ async def test_booking_rescheduling_and_cancelling_reach_the_calendar(
         await calendar.close()
 
 
+@pytest.fixture(scope="module")
+async def stack(
+    stack: AgentStack, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[AgentStack]:
+    """The process's models with this module's own clinic (its database, a one-word greeting)."""
+    async with brief_clinic(stack, tmp_path_factory.mktemp("caldav-clinic")) as own:
+        yield own
+
+
+@pytest.fixture(scope="module")
+async def server_url(stack: AgentStack) -> AsyncIterator[str]:
+    async with serve(stack) as url:
+        yield url
+
+
 async def test_a_spoken_booking_lands_in_the_calendar(
     stack: AgentStack, server_url: str, radicale: str
 ) -> None:
@@ -109,6 +125,8 @@ async def test_a_spoken_booking_lands_in_the_calendar(
     )
     await calendar.ensure_calendar()
     clinic.add_hook(calendar.on_event)
+    # Only this call's booking counts (the module's clinic is its own, but seeded).
+    before = {a.id for a in await clinic.data.store.appointments("pat_sarah")}
     try:
         simulator = CallerSimulator(
             server_url, EspeakTts(voice="en-us", words_per_minute=160), turn_timeout_s=30.0
@@ -123,7 +141,8 @@ async def test_a_spoken_booking_lands_in_the_calendar(
         )
         thursday = extract_date("Thursday", dt.date.today())
         assert thursday is not None
-        [booked] = await clinic.data.store.appointments("pat_sarah")
+        appointments = await clinic.data.store.appointments("pat_sarah")
+        [booked] = [a for a in appointments if a.id not in before]
         assert booked.start == dt.datetime.combine(thursday, dt.time(11, 0))
         event = await calendar.get(booked.id)
         assert event is not None and "STATUS:CONFIRMED" in event

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import numpy as np
+import pytest
 
 from callwright.agent.stack import AgentStack
 from callwright.audio.wav import write_wav
@@ -12,11 +15,26 @@ from callwright.sim.report import transcribe_report
 from callwright.stt.whisper import WhisperStt
 from callwright.tts.espeak import EspeakTts
 from examples.clinic.factory import KNOWLEDGE_DIR
-from tests.conftest import ARTIFACTS, normalize, word_overlap
+from tests.conftest import ARTIFACTS, brief_clinic, normalize, serve, word_overlap
 
 CALLER_VOICE = EspeakTts(voice="en-us", words_per_minute=160)
 # The agent answers from its knowledge base, word for word.
 HOURS = next(p.text for p in load_passages(KNOWLEDGE_DIR) if p.key == "clinic/opening-hours")
+
+
+@pytest.fixture(scope="module")
+async def stack(
+    stack: AgentStack, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[AgentStack]:
+    """The process's models with this module's own clinic (its database, a one-word greeting)."""
+    async with brief_clinic(stack, tmp_path_factory.mktemp("call-e2e")) as own:
+        yield own
+
+
+@pytest.fixture(scope="module")
+async def server_url(stack: AgentStack) -> AsyncIterator[str]:
+    async with serve(stack) as url:
+        yield url
 
 
 async def test_three_turn_conversation(

@@ -1,4 +1,4 @@
-"""The receptionist's flow on text turns (the spoken versions are in test_clinic_calls.py)."""
+"""The receptionist's flow on text turns (one spoken call per task is in test_clinic_calls.py)."""
 
 from __future__ import annotations
 

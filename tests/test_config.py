@@ -5,8 +5,12 @@ from __future__ import annotations
 import pytest
 
 from callwright.config import Settings
+from callwright.integrations.webhooks import webhook_options_from_env
 from callwright.observe.observer import ObserveOptions
 from callwright.observe.redact import RedactionPolicy
+from callwright.observe.tracing import otlp_endpoint
+from callwright.observe.usage import PriceTable
+from callwright.telephony.settings import TWILIO_API_BASE_URL, TelephonySettings
 
 
 @pytest.mark.parametrize("value", ["1", "true", "YES", "on"])
@@ -72,7 +76,63 @@ def test_limits_turn_off_with_zero_or_none() -> None:
 def test_a_bad_value_fails_naming_the_variable(name: str, value: str) -> None:
     with pytest.raises(ValueError, match=name):
         Settings.from_env({name: value, "CALLWRIGHT_TTS_BASE_URL": "http://tts.test/v1"})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CALLWRIGHT_PRICES", "{not json"),
+        ("CALLWRIGHT_PRICES", "[0.01]"),
+        ("CALLWRIGHT_PRICES", '{"stt_per_hour": 1}'),
+        ("CALLWRIGHT_PRICES", "/nonexistent/prices.json"),
+        ("CALLWRIGHT_REDACT", "phone=shred"),
+        ("CALLWRIGHT_RETENTION_DAYS", "a month"),
+    ],
+)
+def test_a_bad_observability_value_fails_naming_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ValueError, match=name):
         ObserveOptions.from_env({name: value})
+    with pytest.raises(ValueError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_text_settings_are_stripped_and_empty_means_unset() -> None:
+    blank = {
+        "CALLWRIGHT_TWILIO_ACCOUNT_SID": " ",
+        "CALLWRIGHT_TWILIO_AUTH_TOKEN": "",
+        "CALLWRIGHT_TWILIO_API_BASE_URL": "  ",
+        "CALLWRIGHT_PUBLIC_BASE_URL": "",
+        "CALLWRIGHT_OTLP_ENDPOINT": " ",
+        "CALLWRIGHT_PRICES": " ",
+    }
+    assert TelephonySettings.from_env(blank) == TelephonySettings()
+    assert TelephonySettings().twilio_api_base_url == TWILIO_API_BASE_URL
+    assert otlp_endpoint(blank) is None
+    assert PriceTable.from_env(blank) == PriceTable()
+    set_ = {
+        "CALLWRIGHT_TWILIO_ACCOUNT_SID": " AC123 ",
+        "CALLWRIGHT_PUBLIC_BASE_URL": "https://calls.example ",
+        "CALLWRIGHT_OTLP_ENDPOINT": " http://otel.test:4318/v1/traces",
+    }
+    telephony = TelephonySettings.from_env(set_)
+    assert telephony.twilio_account_sid == "AC123"
+    assert telephony.public_base_url == "https://calls.example"
+    assert otlp_endpoint(set_) == "http://otel.test:4318/v1/traces"
+
+
+def test_webhooks_need_a_secret_and_follow_the_redaction_switch() -> None:
+    url = {"CALLWRIGHT_WEBHOOK_URL": "https://hooks.test/in"}
+    with pytest.raises(ValueError, match="CALLWRIGHT_WEBHOOK_SECRET"):
+        webhook_options_from_env({**url, "CALLWRIGHT_WEBHOOK_SECRET": " "})
+    signed = {**url, "CALLWRIGHT_WEBHOOK_SECRET": "s3cret"}
+    assert webhook_options_from_env(signed).redaction == RedactionPolicy()
+    for raw in ("none", "OFF", " raw "):
+        options = webhook_options_from_env({**signed, "CALLWRIGHT_WEBHOOK_REDACT": raw})
+        assert options.redaction is None
+    masked = webhook_options_from_env({**signed, "CALLWRIGHT_WEBHOOK_REDACT": "phone=mask"})
+    assert masked.redaction is not None and masked.redaction.phone == "mask"
+    with pytest.raises(ValueError, match="CALLWRIGHT_REDACT"):
+        webhook_options_from_env({**signed, "CALLWRIGHT_WEBHOOK_REDACT": "phone=shred"})
 
 
 ENV_NAMES = [

@@ -100,9 +100,17 @@ async def test_healthy_remote_providers_serve_the_call(stack: AgentStack, tmp_pa
         ) as audio,
         start_fake_openai([line]) as llm,
     ):
+        # The fakes run real Whisper and a real voice on a machine the other test files load
+        # too: deadlines that only a stalled provider misses (stalls are the tests below).
+        patient = {
+            name: "20000"
+            for name in ("CALLWRIGHT_STT_DEADLINE_MS", "CALLWRIGHT_TTS_FIRST_AUDIO_MS",
+                         "CALLWRIGHT_LLM_FIRST_TOKEN_MS", "CALLWRIGHT_LLM_STALL_MS")
+        }  # fmt: skip
         settings = Settings.from_env(
-            {**remote_env(audio.base_url, llm.base_url), "CALLWRIGHT_DATA_DIR": str(tmp_path)}
-        )
+            {**remote_env(audio.base_url, llm.base_url), **patient,
+             "CALLWRIGHT_DATA_DIR": str(tmp_path)}
+        )  # fmt: skip
         served = await remote_stack(stack, settings)
         assert isinstance(served.stt, FallbackStt) and isinstance(served.tts, FallbackTts)
         assert isinstance(served.responders, FallbackResponderFactory)

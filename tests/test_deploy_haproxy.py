@@ -185,3 +185,27 @@ async def test_haproxy_balances_checks_readyz_and_passes_websocket_calls(
         detail = await finished_call(b.stack, events[0]["call_id"])
         assert detail.record.outcome == "caller_ended"
         assert await a.stack.store.get_call(events[0]["call_id"]) is None
+
+
+async def test_haproxy_sends_a_dead_workers_requests_to_another_worker(
+    stack: AgentStack, tmp_path: Path
+) -> None:
+    # A worker is killed: until its health checks fail, the balancer still picks it. Those
+    # requests (a webhook, a stream's upgrade) must reach a live worker, not fail.
+    listen, port = free_port(), free_port()
+    base = f"http://127.0.0.1:{listen}"
+    async with contextlib.AsyncExitStack() as workers:
+        await workers.enter_async_context(worker("b", stack, port, listen, tmp_path / "b"))
+        dying = contextlib.AsyncExitStack()
+        await dying.enter_async_context(worker("a", stack, port, listen, tmp_path / "a"))
+        with haproxy(tmp_path, balancer_config(listen, port)):
+            seen: list[str] = []
+            for _ in range(100):  # until HAProxy listens and both workers passed their checks
+                with contextlib.suppress(aiohttp.ClientError, AssertionError):
+                    seen = (seen + await who_answers(base, 1))[-4:]
+                    if set(seen) == {"a", "b"}:
+                        break
+                await asyncio.sleep(0.1)
+            assert set(seen) == {"a", "b"}
+            await dying.aclose()  # a is gone; the balancer has not noticed yet
+            assert await who_answers(base, 6) == ["b"] * 6

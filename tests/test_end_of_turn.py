@@ -153,13 +153,15 @@ async def test_a_spoken_name_and_date_of_birth_are_answered_without_the_long_wai
     assert last["wait_ms"] < stack.patience.neutral_ms
 
 
-def test_a_whole_answer_is_taken_at_once_even_from_a_caller_who_pauses() -> None:
+def test_a_finished_sentence_is_taken_at_once_even_from_a_caller_who_pauses() -> None:
     options = PatienceOptions()
     policy = PatiencePolicy(options)
     for _ in range(3):
         policy.caller_resumed(600.0)
     assert policy.end_of_turn_ms(Completeness.COMPLETE, False, answered=True) == options.complete_ms
-    assert policy.end_of_turn_ms(Completeness.COMPLETE, False) == options.complete_ms + 450.0
+    assert policy.end_of_turn_ms(Completeness.COMPLETE, False) == options.complete_ms
+    # Words that say nothing either way get this caller's extra patience.
+    assert policy.end_of_turn_ms(Completeness.NEUTRAL, False) == options.neutral_ms + 450.0
 
 
 class _AsksForADay:
@@ -185,7 +187,7 @@ def test_the_judge_asks_the_responder_first_then_reads_the_question() -> None:
     assert judged.expected is not None and judged.expected.kinds == ("date",) and judged.answered
     # Over the agent, nothing is being answered: the words alone decide, and a long wait is
     # worth judging again once the silence has grown.
-    judged = by_responder.judge("My number is 555 0100", over_the_agent=True)
+    judged = by_responder.judge("My number is 555 01", over_the_agent=True)
     assert judged.expected is None and judged.verdict is Completeness.INCOMPLETE
     assert judged.worth_rechecking
 
@@ -193,3 +195,102 @@ def test_the_judge_asks_the_responder_first_then_reads_the_question() -> None:
 class _Silent:
     def respond(self, context: object) -> object:
         raise NotImplementedError
+
+
+@pytest.mark.parametrize(
+    "text", ["Where is my order?", "Can I change my booking?", "Is it 555 0100?", "Can I book?"]
+)
+def test_a_question_is_a_whole_turn(text: str) -> None:
+    # A verb or a number before the question mark does not leave the request hanging.
+    assert completeness(text) is Completeness.COMPLETE
+
+
+def test_a_question_that_stops_on_a_function_word_still_holds() -> None:
+    assert completeness("Do you have anything on?") is Completeness.INCOMPLETE
+    assert completeness("Could you tell me my?") is Completeness.INCOMPLETE
+
+
+def test_a_short_answer_before_a_comma_is_not_taken_for_the_whole_turn() -> None:
+    # "Thank you, goodbye." / "Wait, stop.": the pause at the comma is transcribed with a full
+    # stop; answering there would talk over the rest.
+    assert completeness("Thank you.") is Completeness.NEUTRAL
+    assert completeness("Wait.") is Completeness.NEUTRAL
+
+
+def test_an_answer_ending_on_and_is_held_no_longer_than_words_that_say_nothing() -> None:
+    options = PatienceOptions()
+    policy = PatiencePolicy(options)
+    text = "I'd like to see Doctor Patel and..."
+    verdict = completeness(text, answers_question=True)
+    assert verdict is Completeness.INCOMPLETE  # it still holds...
+    held = policy.end_of_turn_ms(verdict, ends_mid_sentence(text), answered=True)
+    assert held == options.neutral_ms  # ...but only as long as a neutral turn
+    policy.caller_resumed(800.0)  # a caller who pauses gets the same extra patience as there
+    held = policy.end_of_turn_ms(verdict, ends_mid_sentence(text), answered=True)
+    assert held == options.neutral_ms + options.per_resume_ms
+    # Without the open question answered, the same words may hold past it.
+    assert policy.end_of_turn_ms(verdict, ends_mid_sentence(text)) > options.sure_max_ms
+
+
+def test_a_year_after_a_day_ends_a_date_even_with_the_month_misheard() -> None:
+    assert completeness("My name is Ana Lopez, Mark 3rd, 1980.") is Completeness.COMPLETE
+    assert completeness("born on the twelfth, 1984.") is Completeness.COMPLETE
+    assert completeness("My extension is 1980") is Completeness.INCOMPLETE  # no day, no month
+
+
+def test_a_local_phone_number_is_whole_and_half_of_one_is_not() -> None:
+    assert completeness("The best number to reach me is 555-1234.") is Completeness.COMPLETE
+    assert completeness("The best number to reach me is 555 12") is Completeness.INCOMPLETE
+
+
+def test_trailing_dots_hold_until_the_recogniser_has_heard_the_silence() -> None:
+    # 64 ms into the pause "..." may mean the audio stopped mid-sentence; with 450 ms of the
+    # pause in its input the recogniser still writing it says nothing more.
+    assert completeness("Next Thursday, please...") is Completeness.INCOMPLETE
+    done = completeness("Next Thursday, please...", after_silence=True)
+    assert done is Completeness.COMPLETE
+    assert completeness("Thursday, please...", after_silence=True) is Completeness.NEUTRAL
+    # The words still hold: a trailing "and", a hanging verb, a number half dictated, and a
+    # comma (a clause still to come).
+    for held in ("Doctor Patel and...", "I need to cancel...", "My number is 555 12", "Well,"):
+        assert completeness(held, after_silence=True) is Completeness.INCOMPLETE, held
+    history = ConversationHistory()
+    history.add_assistant("Which doctor would you like to see?")
+    judge = TurnJudge(PatiencePolicy(), _Silent(), history)  # type: ignore[arg-type]
+    first = judge.judge("Thursday, please...", over_the_agent=False)
+    second = judge.judge("Thursday, please...", over_the_agent=False, after_silence=True)
+    assert first.worth_rechecking and second.wait_ms < first.wait_ms
+
+
+def test_part_of_what_the_question_asked_for_holds_the_turn_for_the_rest() -> None:
+    # A flite caller's "Maria Garcia, March twelfth, nineteen eighty four." paused at the
+    # comma before the year; "Maria Garsey, March 12." was taken as the whole answer.
+    options = PatienceOptions()
+    history = ConversationHistory()
+    history.add_assistant("Sure. First, what is your full name and date of birth?")
+    judge = TurnJudge(PatiencePolicy(options), _Silent(), history)  # type: ignore[arg-type]
+    for part in ("Maria Garsey, March 12.", "Maria Garcia.", "My birthday is March 12th."):
+        judged = judge.judge(part, over_the_agent=False)
+        assert not judged.answered and judged.verdict is Completeness.NEUTRAL, part
+        assert judged.wait_ms == options.neutral_ms, part
+    whole = judge.judge("Maria Garsey, March 12, 1984.", over_the_agent=False)
+    assert whole.answered and whole.wait_ms == options.complete_ms
+    # Words with none of it are judged by themselves.
+    other = judge.judge("I'd like to book an appointment.", over_the_agent=False)
+    assert other.verdict is Completeness.COMPLETE and other.wait_ms == options.complete_ms
+
+
+@pytest.mark.parametrize(
+    "text", ["Yes, it is.", "Yes, I do.", "Yes, we have.", "Can you repeat that?"]
+)
+def test_a_short_answer_ending_on_an_auxiliary_is_finished(text: str) -> None:
+    assert not ends_mid_sentence(text)
+    assert completeness(text) is Completeness.COMPLETE
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["The best number to reach me is", "My date of birth is", "I think that", "What I need is"],
+)
+def test_an_auxiliary_or_that_left_open_still_holds(text: str) -> None:
+    assert ends_mid_sentence(text)

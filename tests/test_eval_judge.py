@@ -10,6 +10,7 @@ import pytest
 
 from callwright.core.timeline import TurnTimeline
 from callwright.evals.callers import PersonaCaller, spoken_date_of_birth, what_is_asked
+from callwright.evals.cli import select_pairs
 from callwright.evals.judge import judge, percentile, value_matches
 from callwright.evals.scenario import ScenarioError, load_scenarios, parse_scenario, resolve_dates
 from callwright.store.base import CallDetail, CallRecord, StoredEvent, Utterance
@@ -151,6 +152,25 @@ def test_the_clinic_suite_loads_with_at_least_60_pairs() -> None:
     pairs = sum(len(s.conditions) for s in suite)
     assert pairs >= 60
     assert sum("fast" in s.tags for s in suite) >= 3
+
+
+def test_within_keeps_only_the_suites_own_pairs_of_those_conditions(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(
+        "scenarios:\n  - name: one\n    caller: {lines: [{say: Hi}]}\n    expect: {}\n"
+        "    conditions: [clean, phone, lossy]\n"
+        "  - name: two\n    caller: {lines: [{say: Hi}]}\n    expect: {}\n"
+        "    conditions: [clean, noisy]\n"
+    )
+    suite = load_scenarios(tmp_path, TUESDAY)
+    named = lambda pairs: [(s.name, c) for s, c in pairs]  # noqa: E731
+    assert named(select_pairs(suite, within=["lossy"])) == [("one", "lossy")]
+    assert named(select_pairs(suite, within=["clean", "noisy"])) == [
+        ("one", "clean"),
+        ("two", "clean"),
+        ("two", "noisy"),
+    ]
+    # --conditions replaces a scenario's own; --within only narrows them.
+    assert named(select_pairs(suite, ["lossy"])) == [("one", "lossy"), ("two", "lossy")]
 
 
 async def test_persona_caller_answers_what_is_asked() -> None:

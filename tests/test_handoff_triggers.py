@@ -5,11 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from callwright.core.responder import CallInfo
-from callwright.handoff.desk import HandoffDesk
+import pytest
+
 from callwright.handoff.hold_music import HoldAudio
 from callwright.handoff.packet import build_packet, spoken_value
 from callwright.handoff.triggers import Escalation, EscalationOptions, EscalationTriggers
+from callwright.testing import text_agent
+from examples.clinic.agent import agent as clinic_agent
+from examples.clinic.flow import LINES
 from tests.fakes.clinic import open_test_clinic, start
 
 
@@ -61,11 +64,54 @@ def test_loops_a_repeated_question_and_an_agent_that_does_not_understand() -> No
     assert results[-1] is not None and results[-1].trigger == "loop"
 
 
+# The callers' lines of the spoken trigger calls (tests/test_handoff_calls.py), by text through
+# the clinic receptionist: the triggers run before it, as in a call, and see its replies. A
+# question asked up to three times: the clinic's answer to the first must not end the call.
+CLINIC_TRIGGER_LINES = {
+    "the caller asked for a person": ["Please transfer me to a human."],
+    "the caller sounds angry": ["Honestly, this is ridiculous."],
+    "the caller asked the same thing twice": ["What is the capital of France?"] * 3,
+    "the caller needs something the agent must not handle": ["I need a refill of my prescription."],
+}
+
+
+@pytest.mark.parametrize("reason", list(CLINIC_TRIGGER_LINES))
+async def test_each_trigger_hands_a_clinic_call_off(reason: str, tmp_path: Path) -> None:
+    async with text_agent(clinic_agent, tmp_path) as session:
+        call = await session.call()
+        for line in CLINIC_TRIGGER_LINES[reason]:
+            turn = await call.say(line)
+            if call.handoff is not None:
+                break
+    assert (turn.handoff, call.ended) == (reason, None)
+    assert turn.text == ""  # the trigger answered, not the receptionist
+
+
 def test_low_confidence_needs_several_turns_in_a_row() -> None:
     triggers = EscalationTriggers(EscalationOptions(low_confidence_turns=3))
     seen = [triggers.on_caller_turn("mumble", c, 0.0) for c in (0.2, 0.3, 0.9, 0.2, 0.3, 0.1, None)]
     kinds = [e.trigger if e else None for e in seen]
     assert kinds == [None, None, None, None, None, "low_confidence", None]
+
+
+def test_a_poorly_heard_turn_the_agent_understood_does_not_count_towards_low_confidence() -> None:
+    triggers = EscalationTriggers(EscalationOptions(low_confidence_turns=3))
+    # A fast caller's name was heard with low confidence but understood; then two answers
+    # were not: the agent's own repair (the keypad) comes next, not a person.
+    assert triggers.on_caller_turn("John Smith, born to life for 1990.", 0.3, 0.0) is None
+    assert triggers.on_agent_reply("Thanks. And your date of birth?", 1.0) is None
+    assert triggers.on_caller_turn("Do I force 19-19?", 0.3, 2.0) is None
+    assert (
+        triggers.on_agent_reply("Sorry, I didn't catch that. What is your date of birth?", 3.0)
+        is None
+    )
+    assert triggers.on_caller_turn("Do I force 99T?", 0.3, 4.0) is None
+    assert (
+        triggers.on_agent_reply("Sorry, I still didn't get that. Type it on your keypad.", 5.0)
+        is None
+    )
+    fired = triggers.on_caller_turn("Mumble.", 0.3, 6.0)
+    assert fired is not None and fired.trigger == "low_confidence"
 
 
 def test_out_of_scope_topics() -> None:
@@ -102,36 +148,37 @@ async def test_the_packet_holds_what_the_flow_knows(tmp_path: Path) -> None:
     assert packet.escalation["trigger"] == "frustration"
 
 
+async def test_after_a_failed_identity_check_the_packet_says_unverified(tmp_path: Path) -> None:
+    """The caller fails the identity check twice, then asks for a person (the spoken version
+    of this call was in test_clinic_calls.py): nothing was read out, and the person is told
+    the caller is not verified."""
+    async with open_test_clinic(tmp_path) as clinic:
+        talk = await start(clinic, "c-unverified")
+        await talk.say("What are my upcoming appointments?")
+        wrong = "My name is Maria Garcia and my date of birth is January first, 1990."
+        assert await talk.say(wrong) == LINES["verify_again"]
+        assert await talk.say(wrong) == LINES["verify_failed"]
+        ask = "Could I please speak to a real person?"
+        escalation = EscalationTriggers().on_caller_turn(ask, 0.9, 9000.0)
+        facts = clinic.receptionists["c-unverified"].handoff_facts()
+        lines = [("agent" if m.role == "assistant" else "caller", m.content) for m in talk.history]
+        tools = [{"name": r.call.name, "error": r.error} for r in talk.tool_results]
+        assert escalation is not None and escalation.trigger == "explicit_request"
+        packet = build_packet(talk.call, escalation, lines, tools, facts)
+        assert await clinic.data.store.appointments("pat_maria") == []
+    assert [r.result for r in talk.tool_results if r.call.name == "verify_identity"] == [
+        {"verified": False},
+        {"verified": False},
+    ]
+    assert "list_appointments" not in talk.tools_called()
+    assert packet.identity["verified"] is False
+    assert packet.summary.startswith("Unverified caller")
+    assert packet.summary.endswith("Handed off because the caller asked for a person.")
+
+
 def test_spoken_values() -> None:
     assert spoken_value(dt.date(2026, 11, 27)) == "Friday 2026-11-27"
     assert spoken_value(dt.time(15, 0)) == "15:00"
-
-
-def test_the_desk_counts_positions_and_waits() -> None:
-    desk = HandoffDesk()
-    packet = build_packet(CallInfo("a", "test"), Escalation("loop", "r", 0.0), [], [], None)
-
-    class Line:
-        name = "Dana"
-
-        async def send_audio(self, samples: object) -> None: ...
-        async def send_event(self, event: object) -> None: ...
-
-    first = packet
-    second = build_packet(CallInfo("b", "test"), Escalation("loop", "r", 0.0), [], [], None)
-    desk.enqueue(first, None)  # type: ignore[arg-type]
-    desk.enqueue(second, None)  # type: ignore[arg-type]
-    assert (desk.position("a"), desk.position("b"), desk.position("c")) == (1, 2, None)
-    line = Line()
-    desk.sign_in(line)
-    assert desk.expected_wait_s("a") == 0.0  # a free person: next
-    assert desk.expected_wait_s("b") == desk.handle_time_s
-    assert desk.take("a", "Dana") is not None and desk.position("b") == 1
-    assert desk.expected_wait_s("b") == desk.handle_time_s  # Dana is busy with "a"
-    desk.leave("a")
-    assert desk.handle_time_s < desk.options.handle_time_s  # a short call lowers the average
-    snapshot = desk.snapshot()
-    assert snapshot["humans"] == ["Dana"] and [w["call_id"] for w in snapshot["waiting"]] == ["b"]
 
 
 def test_hold_audio_is_quiet_and_continuous() -> None:

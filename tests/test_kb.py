@@ -72,3 +72,15 @@ async def test_interjections_around_a_question_do_not_hide_it() -> None:
             assert answer is not None and answer.passage.key == key, question
     finally:
         kb.close()
+
+
+def test_topic_names_are_the_titles_of_two_words_or_more() -> None:
+    kb = KnowledgeBase(
+        parse_markdown(
+            "# Opening hours\nEight to six.\n# Parking\nBehind.\n# Phone and fax\nOn the web.\n"
+        )
+    )
+    try:
+        assert kb.topic_names() == ["Opening hours", "Phone and fax"]
+    finally:
+        kb.close()

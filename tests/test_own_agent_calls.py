@@ -28,7 +28,7 @@ from callwright.store.base import CallDetail
 from callwright.telephony.settings import TelephonySettings
 from callwright.testing import agent_stack
 from tests.conftest import word_overlap
-from tests.fakes.openai_server import FakeToolCall, ScriptItem, start_fake_openai
+from tests.fakes.openai_server import Conversation, FakeToolCall, start_fake_openai
 from tests.fakes.twilio_rest import ACCOUNT_SID, AUTH_TOKEN, fake_twilio, serve_phone
 from tests.test_twilio_calls import CALLER_VOICE, record_of
 
@@ -104,7 +104,7 @@ async def shop_backend() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
         await runner.cleanup()
 
 
-async def phone_call(served: AgentStack, script: list[Any]) -> tuple[CallDetail, Any]:
+async def phone_call(served: AgentStack, script: object) -> tuple[CallDetail, Any]:
     """One spoken Twilio call to `served`, the model following `script`."""
     async with fake_twilio() as rest:
         settings = TelephonySettings(
@@ -127,8 +127,9 @@ def check_the_call(detail: CallDetail, report: Any, reply: str, requests: list[A
     assert detail.record.channel == "twilio"
     said = [u.text for u in detail.utterances if u.role == "caller"]
     assert len(said) == 1 and word_overlap(LINE, said[0]) >= 0.75, said
-    # The model got what the caller said, with the agent's own instructions.
-    messages = requests[0]["messages"]
+    # The model got what the caller said, with the agent's own instructions (the turn's own
+    # request is the last one ending with the caller's words; earlier ones started on a pause).
+    messages = [r for r in requests if r["messages"][-1]["role"] == "user"][-1]["messages"]
     assert messages[0]["role"] == "system" and "orders" in messages[0]["content"]
     assert word_overlap(LINE, messages[-1]["content"]) >= 0.75
     agent_lines = [u.text for u in detail.utterances if u.role == "agent"]
@@ -152,7 +153,9 @@ async def test_yaml_agent_answers_a_phone_call_with_its_http_tool(
     stack: AgentStack, agent_folder: Path, tmp_path: Path
 ) -> None:
     reply = "Your order has shipped."
-    script: list[ScriptItem] = [[FakeToolCall("order_status", {"order_id": "1042"})], reply]
+    # Answered by where each request stands in the conversation: requests started early on
+    # the caller's pause (preemptive generation), however many, do not shift the answers.
+    script = Conversation({1: [[FakeToolCall("order_status", {"order_id": "1042"})], reply]})
     async with shop_backend() as (backend, seen), start_fake_openai(script) as fake:
         spec = agent_folder / "agent.yaml"
         spec.write_text(textwrap.dedent(AGENT_YAML).format(backend=backend))
@@ -172,14 +175,17 @@ async def test_yaml_agent_answers_a_phone_call_with_its_http_tool(
     ]
     assert calls[0]["result"] == {"order_id": "1042", "status": "shipped"}
     # The tool's result went back to the model before it answered.
-    assert '"shipped"' in fake.requests[1]["messages"][-1]["content"]
+    [after_tool] = [r for r in fake.requests if r["messages"][-1]["role"] == "tool"]
+    assert '"shipped"' in after_tool["messages"][-1]["content"]
 
 
 async def test_python_agent_answers_a_phone_call_with_its_tool(
     stack: AgentStack, agent_folder: Path, tmp_path: Path
 ) -> None:
     reply = "Your order is out for delivery."
-    script: list[ScriptItem] = [[FakeToolCall("order_status", {"order_id": "2077"})], reply]
+    # Answered by where each request stands in the conversation: requests started early on
+    # the caller's pause (preemptive generation), however many, do not shift the answers.
+    script = Conversation({1: [[FakeToolCall("order_status", {"order_id": "2077"})], reply]})
     async with start_fake_openai(script) as fake:
         agent = load_agent(str(agent_folder / "agent.py"))
         llm = LlmOptions(base_url=fake.base_url, model="fake")

@@ -265,3 +265,51 @@ def test_speakable_keeps_words_with_underscores_and_hashes() -> None:
 def test_negative_minimum_is_rejected() -> None:
     with pytest.raises(ValueError):
         SentenceBuffer(min_chars=-1)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (  # no comma for a while: the first piece ends before "on", marked as a clause
+            "Your order 4711 left our warehouse on Monday morning, and it arrives soon.",
+            ["Your order 4711 left our warehouse", "on Monday morning, and it arrives soon."],
+        ),
+        (  # an earlier clause mark still wins
+            "Your new appointment time, as requested, is on Friday at noon.",
+            ["Your new appointment time,", "as requested, is on Friday at noon."],
+        ),
+        (  # too few words before the opener: the sentence goes whole
+            "It is in the box. Thanks.",
+            ["It is in the box.", "Thanks."],
+        ),
+        (  # "only" starts with "on" but opens nothing; "to" binds to its verb
+            "Your parcel was sent only yesterday to reach you today.",
+            ["Your parcel was sent only yesterday to reach you today."],
+        ),
+        (  # never after punctuation, never inside a number or an address
+            "The total is $1,250.00 for the sofa and the chair.",
+            ["The total is $1,250.00 for the sofa", "and the chair."],
+        ),
+    ],
+)
+def test_a_models_first_piece_may_end_before_a_phrase(text: str, expected: list[str]) -> None:
+    assert _split(text, first_phrase_min_words=4) == expected
+    buffer = SentenceBuffer(first_phrase_min_words=4)
+    pieces = buffer.push(text) + buffer.flush()
+    # Noted, so the voice reads it as a clause; the text itself is what the model wrote.
+    cut = {expected[0]} if not expected[0].endswith((",", ".")) else set()
+    assert buffer.before_phrase == cut
+    assert " ".join(pieces) == " ".join(text.split())
+
+
+def test_only_the_first_piece_ends_before_a_phrase_and_only_when_asked() -> None:
+    text = "We have booked your visit with Doctor Patel. It is on Tuesday in the morning."
+    assert _split(text) == [
+        "We have booked your visit with Doctor Patel.",
+        "It is on Tuesday in the morning.",
+    ]
+    assert _split(text, first_phrase_min_words=4) == [
+        "We have booked your visit",
+        "with Doctor Patel.",
+        "It is on Tuesday in the morning.",
+    ]

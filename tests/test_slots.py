@@ -52,6 +52,11 @@ def test_number_words_become_digits(text: str, expected: str) -> None:
         ("December 3rd", dt.date(2026, 12, 3)),
         ("the 5th of January", dt.date(2027, 1, 5)),
         ("March 12, 1984", None),  # in the past: not a booking date
+        # The month misheard ("December" as "October"): the weekday picks the coming 16th.
+        ("Wednesday, October 16, please.", dt.date(2026, 12, 16)),
+        ("Tuesday, October 16", dt.date(2027, 10, 16)),  # no coming 16th is a Tuesday
+        # "December" lost in noise: beside a weekday the ordinal is still the day.
+        ("for Thursday to send her 10th at 10 in the morning", dt.date(2026, 12, 10)),
         ("the second one", None),  # a choice, not the 2nd of the month
         ("I'd like an appointment", None),
     ],
@@ -66,6 +71,11 @@ def test_dates(text: str, expected: dt.date | None) -> None:
         ("3 p.m.", 15, 0, None),
         ("at 3 PM", 15, 0, None),
         ("2:30", 14, 30, None),
+        ("930 in the morning, please.", 9, 30, "morning"),  # Whisper's "nine thirty"
+        ("1130 a.m.", 11, 30, None),
+        ("Monday, December 14, 2010.", 10, 0, None),  # Whisper's "the fourteenth at ten"
+        ("Friday, December 11, 10 in the morning", 10, 0, "morning"),  # the 11th is a day
+        ("To the afternoon, please.", 14, 0, "afternoon"),  # "two" heard as "to"
         ("half past two", 14, 30, None),
         ("quarter to four", 15, 45, None),
         ("quarter past nine", 9, 15, None),
@@ -135,6 +145,10 @@ def test_digits_phone_and_choices() -> None:
     assert extract_choice("the second, please", 2) == 1
     assert extract_choice("the later one", 2) == 1
     assert extract_choice("Tuesday", 2) is None
+    # espeak's "the first one" as Whisper wrote it; a number in a longer reply may be a time.
+    assert extract_choice("Number 1, please.", 2) == 0
+    assert extract_choice("option two", 2) == 1
+    assert extract_choice("2 please", 2) is None
 
 
 def test_names_fuzzy_sound_alike_and_ambiguous() -> None:

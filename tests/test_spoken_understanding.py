@@ -16,10 +16,20 @@ from callwright.sim.voices import VoiceAsTts, parse_voice
 from callwright.stt.whisper import WhisperOptions, WhisperStt, _collapse_repeats
 from callwright.telephony.settings import TelephonySettings
 from examples.clinic.factory import ClinicResponderFactory
+from tests.conftest import brief_clinic
 from tests.fakes.twilio_rest import ACCOUNT_SID, AUTH_TOKEN, fake_twilio, serve_phone
 from tests.test_twilio_calls import Phone, record_of
 
 CALLER_VOICE = VoiceAsTts(parse_voice("festival:slt_hts"))
+
+
+@pytest.fixture(scope="module")
+async def stack(
+    stack: AgentStack, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[AgentStack]:
+    """The process's models with this module's own clinic (its database, a brief opening)."""
+    async with brief_clinic(stack, tmp_path_factory.mktemp("understanding-clinic")) as own:
+        yield own
 
 
 @pytest.fixture(scope="module")

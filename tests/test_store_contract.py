@@ -67,6 +67,23 @@ async def test_errors(store: AnyStore) -> None:
     assert await store.get_call("ghost") is None
 
 
+async def test_a_call_recorded_early_gets_its_details_later(store: AnyStore) -> None:
+    # A phone stream is recorded before its start message says who is calling.
+    await store.start_call(CallRecord("early", "twilio", None, 1_700_000_000.0, {"a": "1"}))
+    await store.add_event("early", "pause", 10.0, {})
+    details = CallRecord("early", "ignored", "+15550100", 1_800_000_000.0, {"stream_sid": "MZ"})
+    await store.update_call_details(details)
+    detail = await store.get_call("early")
+    assert detail is not None
+    rec = detail.record
+    assert (rec.caller, rec.parameters) == ("+15550100", {"stream_sid": "MZ"})
+    # What the early write decided stays: the channel, the start, the status, the events.
+    assert (rec.channel, rec.started_at, rec.status) == ("twilio", 1_700_000_000.0, "active")
+    assert [e.kind for e in detail.events] == ["pause"]
+    with pytest.raises(UnknownCallError):
+        await store.update_call_details(_record("never-recorded"))
+
+
 async def test_concurrent_events_get_contiguous_seqs(store: AnyStore) -> None:
     await store.start_call(_record("busy"))
     await asyncio.gather(*(store.add_event("busy", "tick", float(i), {"i": i}) for i in range(40)))
@@ -197,3 +214,19 @@ async def test_closed_store_refuses_work(store: AnyStore) -> None:
     await store.close()
     with pytest.raises(StoreClosedError):
         await store.list_calls()
+
+
+async def test_a_handover_is_taken_once_by_whoever_asks_and_forgotten_at_expiry(
+    store: AnyStore,
+) -> None:
+    now = time.time()
+    await store.put_handover("after-stream:CA1", "<Response><Dial>+15550123</Dial></Response>",
+                             now + 60)  # fmt: skip
+    await store.put_handover("after-stream:CA2", "<Response><Hangup/></Response>", now - 1)
+    assert await store.take_handover("after-stream:CA2") is None  # expired
+    taken = await store.take_handover("after-stream:CA1")
+    assert taken == "<Response><Dial>+15550123</Dial></Response>"
+    assert await store.take_handover("after-stream:CA1") is None  # once
+    await store.put_handover("k", "first", now + 60)
+    await store.put_handover("k", "second", now + 60)  # the latest wins
+    assert await store.take_handover("k") == "second"

@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 import soxr
 
+from callwright.observe.usage import MeteredStt, UsageMeter
 from callwright.sim.espeak import espeak_clip
 from callwright.stt.base import SpeechToText, Transcript
+from callwright.stt.deadline import TranscriptionSkipped, optional_within
 from callwright.stt.models import base_path, resolve_model, tiny_en_path
 from callwright.stt.whisper import WhisperOptions, WhisperStt
 
@@ -209,3 +211,26 @@ async def test_base_model_is_assembled_and_transcribes(
         check_transcript(await stt.transcribe(audio), sentence, audio)
     finally:
         stt.close()
+
+
+async def test_an_optional_transcription_that_cannot_start_in_time_is_skipped(
+    speech_stt: WhisperStt, clips: dict[str, np.ndarray]
+) -> None:
+    # The pool is busy with a turn's transcript (no deadline: it always runs); a quick look
+    # queued behind it with no time to spare is skipped, not run, and not a provider error.
+    sentence, audio = next(iter(clips.items()))
+    errors: list[BaseException] = []
+    metered = MeteredStt(speech_stt, UsageMeter(), lambda _stage, _name, exc: errors.append(exc))
+    skipped_before = speech_stt.skipped
+    turn = asyncio.create_task(metered.transcribe(audio))
+    with optional_within(0.0):
+        look = asyncio.create_task(metered.transcribe(audio))
+    with optional_within(60.0):
+        in_time = asyncio.create_task(metered.transcribe(audio))
+    with pytest.raises(TranscriptionSkipped):
+        await look
+    check_transcript(await turn, sentence, audio)
+    check_transcript(await in_time, sentence, audio)
+    assert speech_stt.skipped == skipped_before + 1
+    assert errors == []
+    assert speech_stt.waiting == 0

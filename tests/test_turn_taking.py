@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import AsyncIterator
+
+import pytest
 
 from callwright.agent.silence import SilenceOptions
 from callwright.agent.stack import AgentStack
@@ -12,9 +15,24 @@ from callwright.core.responder import CallInfo, ResponseEvent, TextDelta, TurnCo
 from callwright.sim.caller import CallerSimulator, ScriptLine
 from callwright.tts.espeak import EspeakTts
 from examples.clinic.front_desk import CLINIC_FACTS
-from tests.conftest import serve, word_overlap
+from tests.conftest import brief_clinic, serve, word_overlap
 
 VOICE = EspeakTts(voice="en-us", words_per_minute=160)
+
+
+@pytest.fixture(scope="module")
+async def stack(
+    stack: AgentStack, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[AgentStack]:
+    """The process's models with this module's own clinic (its database, a one-word greeting)."""
+    async with brief_clinic(stack, tmp_path_factory.mktemp("turn-taking")) as own:
+        yield own
+
+
+@pytest.fixture(scope="module")
+async def server_url(stack: AgentStack) -> AsyncIterator[str]:
+    async with serve(stack) as url:
+        yield url
 
 
 async def test_a_caller_pausing_mid_sentence_is_not_cut_off(
@@ -31,18 +49,27 @@ async def test_a_caller_pausing_mid_sentence_is_not_cut_off(
     assert pauses[0]["completeness"] == "incomplete" and pauses[0]["wait_ms"] > 1000
 
 
+# The endpointer decides once per VAD window (32 ms) of audio that arrives in 20 ms frames.
+FRAME_SLACK_MS = 100.0
+
+
 async def test_a_complete_question_is_answered_sooner(stack: AgentStack, server_url: str) -> None:
     report = await CallerSimulator(server_url, VOICE).run(
         [ScriptLine("What are your opening hours?")]
     )
     detail = await stack.store.get_call(report.call_id)
     assert detail is not None
-    pauses = [e.data for e in detail.events if e.kind == "pause"]
-    assert pauses[-1]["completeness"] == "complete"
-    assert pauses[-1]["wait_ms"] < stack.turns.end_of_turn_ms
+    pauses = [e for e in detail.events if e.kind == "pause"]
+    last = pauses[-1]
+    assert last.data["completeness"] == "complete"
+    assert last.data["wait_ms"] < stack.turns.end_of_turn_ms
     timeline = next(t for t in detail.timelines if t.turn_index == 1)
-    assert timeline.end_of_turn_ms is not None and timeline.speech_end_ms is not None
-    assert timeline.end_of_turn_ms - timeline.speech_end_ms < stack.turns.end_of_turn_ms
+    assert timeline.end_of_turn_ms is not None
+    # The turn ended on the shorter wait, counted from the pause (the VAD's end of speech) or
+    # from when its words were known, whichever came later; not on the fixed end-of-turn
+    # silence. Whisper's time is not the endpointer's: it is taken out, not bounded.
+    allowed = max(last.data["wait_ms"], last.data["judged_after_ms"]) + FRAME_SLACK_MS
+    assert timeline.end_of_turn_ms - last.at_ms <= allowed
 
 
 async def test_a_backchannel_does_not_stop_the_agent(stack: AgentStack, server_url: str) -> None:
@@ -99,29 +126,40 @@ async def test_a_silent_caller_is_reprompted_then_the_call_ends(stack: AgentStac
 class SlowToolResponder:
     """Answers after a two-and-a-half second "tool call", like a slow calendar API."""
 
+    def __init__(self, answered_at: list[float]) -> None:
+        self.answered_at = answered_at  # time.monotonic() of each answer
+
     async def respond(self, context: TurnContext) -> AsyncIterator[ResponseEvent]:
         if context.trigger == "call_start":
             yield TextDelta("Hello.")
             return
         await asyncio.sleep(2.5)
+        self.answered_at.append(time.monotonic())
         yield TextDelta("Your appointment is booked for Tuesday.")
 
 
 class SlowToolFactory:
     name = "slow-tool"
 
+    def __init__(self) -> None:
+        self.answered_at: list[float] = []
+
     def for_call(self, call: CallInfo) -> SlowToolResponder:
-        return SlowToolResponder()
+        return SlowToolResponder(self.answered_at)
 
 
 async def test_a_slow_tool_gets_a_filler(stack: AgentStack) -> None:
-    async with serve(dataclasses.replace(stack, responders=SlowToolFactory())) as url:
+    slow = SlowToolFactory()
+    async with serve(dataclasses.replace(stack, responders=slow)) as url:
         report = await CallerSimulator(url, VOICE).run([ScriptLine("What is your address?")])
     said = [e["text"] for e in report.of_type("agent_text") if e["turn"] == 1]
     assert said[0] == "Let me check that for you."
     assert said[-1] == "Your appointment is booked for Tuesday."
-    # The filler made the wait audible: first audio long before the 2.5 s answer.
-    assert report.turns[0].ttfa_ms is not None and report.turns[0].ttfa_ms < 2000
+    # The filler filled the wait: it started playing while the tool was still running (its
+    # text event goes out as its audio starts), and the caller heard it.
+    filler = next(e for e in report.of_type("agent_text") if e["turn"] == 1)
+    assert len(slow.answered_at) == 1 and filler["_received_s"] < slow.answered_at[0]
+    assert report.turns[0].ttfa_ms is not None
 
 
 async def test_the_agent_does_not_interrupt_itself_on_speakerphone(

@@ -134,6 +134,30 @@ async def test_bad_input_ends_only_that_call(
         assert (await finished(stack, bystander.call_sid)).record.outcome == "caller_hung_up"
 
 
+async def test_a_stream_is_recorded_before_its_start_message(
+    stack: AgentStack, phone_url: str
+) -> None:
+    # A worker that died right after the upgrade would still leave this record (active, so a
+    # survivor marks it cut off); once the start message comes, the same record is the call's.
+    async with aiohttp.ClientSession() as http:
+        stream = await open_stream(http, phone_url, send_start=False)
+        early = [c for c in await stack.store.list_calls(1000)
+                 if c.parameters.get("call_sid") == stream.call_sid]  # fmt: skip
+        assert [(c.status, c.channel) for c in early] == [("active", "twilio")]
+        assert "stream_sid" not in early[0].parameters  # nothing the start message says yet
+        await stream.send(start_message(stream.stream_sid, stream.call_sid, ACCOUNT, {}))
+        await stream.send({"event": "stop", "streamSid": stream.stream_sid,
+                           "stop": {"callSid": stream.call_sid}})  # fmt: skip
+        await stream.closed_by_server()
+    detail = await finished(stack, stream.call_sid)
+    assert detail.record.call_id == early[0].call_id
+    assert detail.record.parameters["stream_sid"] == stream.stream_sid
+    assert detail.record.outcome == "caller_hung_up"
+    mine = [c for c in await stack.store.list_calls(1000)
+            if c.parameters.get("call_sid") == stream.call_sid]  # fmt: skip
+    assert len(mine) == 1  # one record per call, not an early one and a late one
+
+
 async def test_media_before_start_is_rejected_and_recorded(
     stack: AgentStack, phone_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -18,8 +18,8 @@ from callwright.sim.caller import ScriptLine
 from callwright.sim.twilio_caller import TwilioCallerSimulator, parse_stream_twiml, post_signed
 from callwright.telephony.settings import TelephonySettings
 from callwright.tts.espeak import EspeakTts
+from tests.conftest import brief_opening, operator_http
 from tests.conftest import finished_call as finished
-from tests.conftest import operator_http
 from tests.fakes.twilio_rest import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -33,7 +33,8 @@ HUMAN = "+15550123"
 
 
 class TransferResponder:
-    """Greets, then hands any caller to a human (at `to`, or the configured number)."""
+    """Greets, then hands any caller to a human (at `to`, or the configured number). The
+    calls' disclosure is brief too (`brief_opening`): the disclosure has its own tests."""
 
     def __init__(self, to: str | None = None) -> None:
         self.to = to
@@ -77,7 +78,11 @@ async def test_transfer_updates_the_live_call_with_dial(stack: AgentStack) -> No
         webhooks.append((kind, data))
 
     transferring = dataclasses.replace(
-        stack, responders=TransferFactory(), desk=HandoffDesk(), events=collect
+        stack,
+        responders=TransferFactory(),
+        desk=HandoffDesk(),
+        events=collect,
+        disclosure=brief_opening(stack),
     )
     async with fake_twilio() as rest:
         settings = TelephonySettings(
@@ -111,7 +116,10 @@ async def test_transfer_updates_the_live_call_with_dial(stack: AgentStack) -> No
 async def test_a_transfer_to_a_number_the_responder_names(stack: AgentStack) -> None:
     billing = "+15550199"
     transferring = dataclasses.replace(
-        stack, responders=TransferFactory(to=billing), desk=HandoffDesk()
+        stack,
+        responders=TransferFactory(to=billing),
+        desk=HandoffDesk(),
+        disclosure=brief_opening(stack),
     )
     async with fake_twilio() as rest:
         settings = TelephonySettings(
@@ -132,7 +140,9 @@ async def test_a_transfer_to_a_number_the_responder_names(stack: AgentStack) -> 
 
 
 async def test_transfer_without_credentials_answers_the_redirect(stack: AgentStack) -> None:
-    transferring = dataclasses.replace(stack, responders=TransferFactory())
+    transferring = dataclasses.replace(
+        stack, responders=TransferFactory(), disclosure=brief_opening(stack)
+    )
     settings = TelephonySettings(twilio_auth_token=AUTH_TOKEN, transfer_number=HUMAN)
     async with serve_phone(transferring, settings) as url:
         simulator = TwilioCallerSimulator(url, CALLER_VOICE, AUTH_TOKEN)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 
 import numpy as np
 
@@ -13,8 +12,7 @@ from callwright.sim.twilio_caller import TwilioCallerSimulator
 from callwright.telephony.settings import TelephonySettings
 from callwright.transports.jitter import JitterBuffer
 from callwright.tts.espeak import EspeakTts
-from examples.clinic.front_desk import DemoResponderFactory
-from tests.conftest import word_overlap
+from tests.conftest import brief_demo, word_overlap
 from tests.fakes.twilio_rest import AUTH_TOKEN, serve_phone
 
 
@@ -48,7 +46,7 @@ def test_a_lost_frame_costs_at_most_depth_frames() -> None:
 async def test_an_impaired_line_still_transcribes(stack: AgentStack) -> None:
     voice = EspeakTts(voice="en-us", words_per_minute=140)
     settings = TelephonySettings(twilio_auth_token=AUTH_TOKEN)
-    demo = dataclasses.replace(stack, responders=DemoResponderFactory())
+    demo = brief_demo(stack)  # known answers, a brief opening
     async with serve_phone(demo, settings) as url:
         simulator = TwilioCallerSimulator(url, voice, AUTH_TOKEN, impair=True)
         report = await simulator.run([ScriptLine("What are your opening hours?")])

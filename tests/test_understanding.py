@@ -69,6 +69,27 @@ def test_everyday_words_are_not_names(heard: str) -> None:
     assert DOCTORS.match(heard).best is None
 
 
+def test_an_everyday_word_after_a_title_is_not_a_first_name() -> None:
+    # "Doctor Nguyen" as Whisper wrote it from flite's kal voice: "and" is not "Anita" Patel.
+    assert DOCTORS.match("But wait, no, make it, Doctor and GUI in instead.").candidates == ()
+    assert DOCTORS.match("Doctor Anita, please.").best == DOCTORS.people[0]
+    # Away from a title an everyday word is never a name: "into" sounds like Anita.
+    assert DOCTORS.match("Could I come into seat after N G Y and this Friday?").candidates == ()
+    assert DOCTORS.match("I saw Anita last time.").best == DOCTORS.people[0]
+
+
+def test_a_name_after_a_title_outweighs_a_sound_alike_elsewhere() -> None:
+    # "book" heard as "break" in noise sounds like Park; the caller named Doctor Nguyen.
+    heard = "Hi, can I break an appointment with Doctor Nguyen for Tuesday, December 15th at 9."
+    match = DOCTORS.match(heard)
+    assert match.best is not None and match.best.key == "nguyen" and match.sure
+    # Two titled names stay a question.
+    assert [p.key for p in DOCTORS.match("Doctor Patel or Doctor Park?").candidates] == [
+        "patel",
+        "park",
+    ]
+
+
 def test_loose_matches_are_unsure_and_exact_ones_sure() -> None:
     assert not DOCTORS.match("Dr. New Year").sure
     assert not DOCTORS.match("Dr. Pachel").sure
@@ -320,6 +341,29 @@ def test_the_reason_is_kept_but_a_day_time_or_doctor_is_not_one(
     said: str, reason: str | None
 ) -> None:
     assert extract_reason(said, MONDAY) == reason
+
+
+async def test_a_misheard_topic_name_is_answered_by_its_sound_and_said(tmp_path: Path) -> None:
+    async with open_test_clinic(tmp_path) as clinic:
+        talk = await start(clinic, "u-topic")
+        # Festival's "opening hours" as Whisper tiny.en writes it, on a clean and a phone line.
+        reply = await talk.say("Hi, what are your opening errors?")
+        assert "if you mean opening hours" in reply.lower()
+        assert "eight in the morning" in reply
+        # A one-word topic is not respelled from any word that sounds a little like it.
+        reply = await talk.say("Can I bring my dog?")
+        assert "parking" not in reply.lower()
+
+
+async def test_a_few_words_after_an_answer_are_taken_as_thanks_not_a_question(
+    tmp_path: Path,
+) -> None:
+    async with open_test_clinic(tmp_path) as clinic:
+        talk = await start(clinic, "u-ack")
+        assert "parking" in await talk.say("Is there somewhere I can leave my car?")
+        # "Great, thanks." in pink noise, as Whisper wrote it.
+        assert await talk.say("Great, hence.") == LINES["thanks"]
+        assert not [r for r in talk.tool_results if r.call.name == "follow_up"]
 
 
 async def test_a_reason_given_early_is_read_back_and_booked(tmp_path: Path) -> None:

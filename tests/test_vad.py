@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -169,3 +170,65 @@ async def test_reset_gives_a_fresh_stream(vad: SileroVadModel, call16: np.ndarra
 def test_unsupported_rate_is_rejected(vad: SileroVadModel) -> None:
     with pytest.raises(ValueError, match="8000 and 16000"):
         vad.open_stream(22050)
+
+
+async def test_calls_at_once_are_batched_and_each_gets_exactly_its_own_result(
+    vad: SileroVadModel, call16: np.ndarray
+) -> None:
+    """Streams fed concurrently (one ONNX run for all of them per round) give each stream the
+    same probabilities as evaluating its windows alone, in order, with the unbatched model."""
+    other = with_silence(speak(OTHER_SENTENCE, 16000, voice="en-us+m3"), 16000)
+    audios = [call16, other, call16[::-1].copy(), other[: other.size // 2]]
+    chunks = [320, 320, 640, 1024]  # 20 ms, 40 ms, 64 ms (two windows per chunk)
+    sizes: list[int] = []
+    run_batch = vad._run_batch
+
+    def counted(requests: list[Any]) -> list[Any]:
+        sizes.append(len(requests))
+        return run_batch(requests)
+
+    vad._run_batch = counted  # type: ignore[method-assign]
+    try:
+        batched = await asyncio.gather(
+            *(run_stream(vad.open_stream(16000), a, c) for a, c in zip(audios, chunks, strict=True))
+        )
+    finally:
+        del vad._run_batch
+    assert max(sizes) > 1  # some rounds really held several calls
+    for audio, got in zip(audios, batched, strict=True):
+        floats = audio.astype(np.float32) / 32768.0
+        count = floats.size // 512
+        windows = floats[: count * 512].reshape(count, 512)
+        context = np.zeros(64, dtype=np.float32)
+        state = np.zeros((2, 1, 128), dtype=np.float32)
+        alone = []
+        for window in windows:  # the model's own session, one window at a time
+            output, state = vad._session.run(
+                None,
+                {"input": np.concatenate((context, window))[np.newaxis, :], "state": state,
+                 "sr": np.array(16000, dtype=np.int64)},
+            )  # fmt: skip
+            alone.append(float(output[0, 0]))
+            context = window[-64:]
+        assert [w.probability for w in got] == pytest.approx(alone, abs=1e-5)
+
+
+def test_the_model_outlives_an_event_loop_that_left_windows_waiting(
+    vad: SileroVadModel, call16: np.ndarray
+) -> None:
+    """A session-wide model serves calls on a new loop after an old loop closed mid-batch."""
+
+    async def start_then_leave() -> None:
+        stream = vad.open_stream(16000)
+        asyncio.get_running_loop().create_task(run_stream(stream, call16, 640))
+        await asyncio.sleep(0)  # its first windows are queued; the loop then closes
+
+    old = asyncio.new_event_loop()
+    old.run_until_complete(start_then_leave())
+    old.close()
+
+    async def fresh() -> list[VadWindow]:
+        return await asyncio.wait_for(run_stream(vad.open_stream(16000), call16, 320), 60)
+
+    windows = asyncio.run(fresh())
+    assert len(windows) == call16.size // 512

@@ -26,6 +26,9 @@ class CallState:
         outcome: set once something decided how the call ends (outcome, reason).
         transcript: the stored transcript so far (for the handoff's context packet).
         tool_calls: the tool calls so far, with results (the same).
+        turns: caller turns so far (spoken or keyed).
+        language: the language the call is in (the agent's main one until the caller
+            speaks another the agent knows).
     """
 
     call: CallInfo
@@ -36,6 +39,8 @@ class CallState:
     outcome: tuple[str, str] | None = None
     transcript: list[Utterance] = field(default_factory=list)
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    turns: int = 0
+    language: str = "en"
 
     def add_utterance(
         self,

@@ -48,6 +48,40 @@ class CallerAudio:
                 self._first_sample += excess
                 excess = 0
 
+    def last_speech_ms(self, start_ms: float, vad_end_ms: float, after_ms: float = 200.0) -> float:
+        """Where the caller's last speech sample is, near where the VAD said speech ended.
+
+        The VAD decides on 32 ms windows and lags or leads the voice by a window or two (a
+        quiet final consonant, its own hangover). Here speech is any 10 ms block louder than
+        2 % of the utterance's loudest block and three times the line's noise (measured in
+        the pause the VAD heard after `vad_end_ms + after_ms`), as a caller measuring their
+        own speech counts it.
+
+        Args:
+            start_ms: start of the utterance.
+            vad_end_ms: the VAD's end of speech.
+            after_ms: how far past it speech may still be found.
+
+        Returns:
+            The end of the last loud block, or `vad_end_ms` when the audio is not held.
+        """
+        block = self.sample_rate // 100
+        first_held = max(self._index(start_ms), self._first_sample)
+        audio = self.extract(start_ms, 1000.0 * self._total / self.sample_rate)
+        n = audio.size // block
+        search = min(n, round((vad_end_ms + after_ms - start_ms) / 10.0))
+        if search < 2:
+            return vad_end_ms
+        peaks = np.abs(audio[: n * block].astype(np.int32)).reshape(n, block).max(axis=1)
+        floor = 0.02 * float(peaks[:search].max())
+        pause = peaks[search:]
+        if pause.size >= 5:
+            floor = max(floor, 3.0 * float(np.median(pause)))
+        loud = np.flatnonzero(peaks[:search] > floor)
+        if loud.size == 0:
+            return vad_end_ms
+        return 1000.0 * (first_held + (int(loud[-1]) + 1) * block) / self.sample_rate
+
     def extract(self, start_ms: float, end_ms: float) -> np.ndarray:
         """Returns the held samples between two timeline positions (clipped to what is held)."""
         lo = max(self._index(start_ms), self._first_sample)

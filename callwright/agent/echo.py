@@ -1,138 +1,120 @@
-"""Removing the agent's own voice from the caller's audio (speakerphones, browsers without AEC).
+"""Removing the agent's own voice from the caller's audio (speakerphones, hands-free kits).
 
-We know exactly what the agent played, so the echo in the caller's channel is that reference,
-delayed and scaled (a room adds reverberation we do not model). The canceller cross-correlates
-recent caller audio with the reference. Where the caller's audio is almost entirely the echo
-(high correlation) it is gated to silence; otherwise the echo, at the estimated delay and gain,
-is subtracted. What is left is the caller's own voice, which VAD then judges.
+We know exactly what the agent sent, so the echo in the caller's channel is that reference,
+delayed by the network and the device and shaped by the room. A canceller is fed the reference
+on the session's 16 kHz timeline (`add_reference`, as each agent frame goes out) and cleans the
+caller's audio on the same timeline (`process`) before VAD and STT see it. Without it, the
+agent's voice coming back from a speakerphone reads as the caller barging in.
+
+Providers beside this module:
+- `echo_webrtc.WebRtcEchoCanceller` (default): WebRTC's AEC3, the canceller browsers and
+  LiveKit use, through LiveKit's audio-processing binding. It estimates the delay itself and
+  keeps the caller's voice during double talk.
+- `echo_correlation.CorrelationEchoCanceller`: a small numpy canceller (cross-correlation for
+  delay and gain, subtraction or gating). No native code; weaker on rooms and level changes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Literal, Protocol
 
 import numpy as np
 
-
-@dataclass(frozen=True, slots=True)
-class EchoOptions:
-    """Echo canceller settings.
-
-    Attributes:
-        max_delay_ms: longest echo path searched (playout lead + device + network).
-        history_ms: caller audio used to estimate delay and gain.
-        min_correlation: correlation needed to trust a delay/gain estimate.
-        gate_correlation: correlation above which the caller's audio is taken to be only echo
-            and silenced (the echo path shifts a little between replies, so subtraction alone
-            leaves a residue at the start of each reply).
-    """
-
-    max_delay_ms: float = 600.0
-    history_ms: float = 320.0
-    min_correlation: float = 0.5
-    gate_correlation: float = 0.8
+EchoKind = Literal["webrtc", "correlation", "off"]
+ECHO_KINDS: tuple[EchoKind, ...] = ("webrtc", "correlation", "off")
 
 
-class EchoCanceller:
-    """Per-call echo canceller on the 16 kHz pipeline timeline."""
-
-    def __init__(self, sample_rate: int = 16000, options: EchoOptions | None = None) -> None:
-        self.options = options or EchoOptions()
-        self.sample_rate = sample_rate
-        self._max_delay = int(self.options.max_delay_ms * sample_rate / 1000)
-        self._history = int(self.options.history_ms * sample_rate / 1000)
-        size = 4 * (self._max_delay + self._history)
-        self._ref = np.zeros(size, dtype=np.float32)  # ring indexed by timeline sample
-        self._ref_end = 0  # timeline sample one past the newest reference sample
-        self._mic = np.zeros(self._history, dtype=np.float32)
-        self._mic_end = 0
-        self._delay: int | None = None
-        self._gain = 0.0
-
-    def add_reference(self, samples: np.ndarray, at_ms: float) -> None:
-        """Records agent audio (int16 at `sample_rate`) sent at `at_ms` on the timeline."""
-        start = max(int(at_ms * self.sample_rate / 1000), self._ref_end)
-        n = int(samples.size)
-        if start - self._ref_end >= self._ref.size:
-            self._ref[:] = 0.0
-        else:
-            self._zero(self._ref_end, start)
-        idx = (start + np.arange(n)) % self._ref.size
-        self._ref[idx] = samples.astype(np.float32)
-        self._ref_end = start + n
-
-    def _zero(self, lo: int, hi: int) -> None:
-        if hi > lo:
-            self._ref[(np.arange(lo, hi)) % self._ref.size] = 0.0
-
-    def _reference(self, lo: int, hi: int) -> np.ndarray:
-        """Reference samples for timeline [lo, hi); zeros where nothing was played."""
-        out = np.zeros(hi - lo, dtype=np.float32)
-        oldest = self._ref_end - self._ref.size
-        a, b = max(lo, oldest, 0), min(hi, self._ref_end)
-        if b > a:
-            out[a - lo : b - lo] = self._ref[np.arange(a, b) % self._ref.size]
-        return out
+class EchoCanceller(Protocol):
+    """One call's echo canceller on the session's timeline (milliseconds since the call began)."""
 
     @property
     def active(self) -> bool:
-        """True while the agent has spoken recently enough to echo."""
-        return self._ref_end > 0
+        """True once there is agent audio that could echo (cleaning costs nothing before)."""
+        ...
+
+    def add_reference(self, samples: np.ndarray, at_ms: float) -> None:
+        """Records agent audio (int16 at the pipeline rate) sent at `at_ms`."""
+        ...
 
     def process(self, samples: np.ndarray, start_ms: float) -> np.ndarray:
-        """Returns the caller's int16 chunk starting at `start_ms` with the echo removed."""
+        """The caller's int16 chunk starting at `start_ms`, echo removed, same length."""
+        ...
+
+
+class NoEchoCanceller:
+    """For channels whose far end already cancels echo and for measuring without one."""
+
+    active = False
+
+    def add_reference(self, samples: np.ndarray, at_ms: float) -> None:
+        """Ignores the agent's audio."""
+
+    def process(self, samples: np.ndarray, start_ms: float) -> np.ndarray:
+        """Returns the caller's audio unchanged."""
+        return samples
+
+
+class ReferenceLine:
+    """The agent's audio on the session timeline: a ring of the last few seconds.
+
+    Silence where nothing was sent, so a reader can ask for any span and get what the caller's
+    device played (or would have) at that time.
+    """
+
+    def __init__(self, sample_rate: int, seconds: float) -> None:
+        self.sample_rate = sample_rate
+        self._ring = np.zeros(int(seconds * sample_rate), dtype=np.float32)
+        self.end = 0  # timeline sample one past the newest reference sample
+        self.last_audible = -(1 << 62)  # timeline sample of the newest non-silent reference
+
+    def add(self, samples: np.ndarray, at_ms: float) -> None:
+        """Writes agent samples sent at `at_ms`; a gap since the last write stays silent."""
+        start = max(int(at_ms * self.sample_rate / 1000), self.end)
+        if start - self.end >= self._ring.size:
+            self._ring[:] = 0.0
+        elif start > self.end:
+            self._write(self.end, None, start - self.end)
         n = int(samples.size)
-        start = round(start_ms * self.sample_rate / 1000)
-        x = samples.astype(np.float32)
-        self._push_mic(x)
-        window = self._reference(start - self._max_delay, start + n)
-        if not window.any():
-            return samples
-        if self._estimate(start + n) >= self.options.gate_correlation:
-            return np.zeros_like(samples)
-        if self._delay is None or self._gain <= 0.0:
-            return samples
-        echo = self._reference(start - self._delay, start - self._delay + n)
-        cleaned = x - self._gain * echo
-        return np.clip(np.rint(cleaned), -32768, 32767).astype(np.int16)
+        n_kept = min(n, self._ring.size)  # of a chunk longer than the ring, its end
+        self._write(start + n - n_kept, samples[n - n_kept :], n_kept)
+        self.end = start + n
+        if n and np.any(samples):
+            self.last_audible = self.end
 
-    def _push_mic(self, x: np.ndarray) -> None:
-        if x.size >= self._mic.size:
-            self._mic[:] = x[-self._mic.size :]
+    def _write(self, at: int, samples: np.ndarray | None, n: int) -> None:
+        """Writes `n` samples (None: silence) at timeline sample `at`, in at most two slices
+        of the ring (no index arrays: this runs for every frame of every call)."""
+        size = self._ring.size
+        i = at % size
+        first = min(n, size - i)
+        if samples is None:
+            self._ring[i : i + first] = 0.0
+            self._ring[: n - first] = 0.0
         else:
-            self._mic = np.roll(self._mic, -x.size)
-            self._mic[-x.size :] = x
-        self._mic_end += int(x.size)
+            self._ring[i : i + first] = samples[:first]
+            self._ring[: n - first] = samples[first:n]
 
-    def _estimate(self, end: int) -> float:
-        """Finds the delay with the strongest normalized correlation, and the echo's gain.
+    def span(self, lo: int, hi: int) -> np.ndarray:
+        """Reference samples for timeline [lo, hi); zeros where nothing was sent."""
+        out = np.zeros(hi - lo, dtype=np.float32)
+        a, b = max(lo, self.end - self._ring.size, 0), min(hi, self.end)
+        if b > a:
+            size = self._ring.size
+            i = a % size
+            first = min(b - a, size - i)
+            out[a - lo : a - lo + first] = self._ring[i : i + first]
+            out[a - lo + first : b - lo] = self._ring[: b - a - first]
+        return out
 
-        Returns the correlation of the caller's recent audio with the echo at that delay.
-        """
-        mic = self._mic
-        ref = self._reference(end - mic.size - self._max_delay, end)
-        if not mic.any() or not ref.any():
-            return 0.0
-        size = 1 << int(np.ceil(np.log2(ref.size + mic.size)))
-        corr = np.fft.irfft(np.fft.rfft(ref, size) * np.conj(np.fft.rfft(mic, size)), size)
-        corr = corr[: self._max_delay + 1]  # lag k: mic aligns with ref[k : k + len(mic)]
-        energy = np.cumsum(np.concatenate([[0.0], ref.astype(np.float64) ** 2]))
-        seg_energy = energy[mic.size : mic.size + corr.size] - energy[: corr.size]
-        norm = np.sqrt(np.maximum(seg_energy, 1e-9) * float(np.dot(mic, mic)))
-        # Lags whose reference is nearly silent would divide by almost nothing.
-        score = np.where(seg_energy > 0.05 * seg_energy.max(), corr / norm, -1.0)
-        lag = int(np.argmax(score))
-        best = float(score[lag])
-        if best < self.options.min_correlation:
-            return best  # the caller is talking over it, or no echo: keep what we had
-        if self._delay is not None:
-            current = self._max_delay - self._delay
-            if score[lag] < score[current] + 0.05:
-                lag = current  # a path does not jump for a marginally better fit
-        self._delay = self._max_delay - lag
-        aligned = ref[lag : lag + mic.size]
-        power = float(np.dot(aligned, aligned))
-        if power > 0:
-            gain = float(np.dot(mic, aligned)) / power
-            self._gain = min(max(gain, 0.0), 4.0)
-        return best
+
+def open_echo_canceller(kind: EchoKind, sample_rate: int) -> EchoCanceller:
+    """A new per-call canceller of the configured kind."""
+    if kind == "off":
+        return NoEchoCanceller()
+    if kind == "correlation":
+        from callwright.agent.echo_correlation import CorrelationEchoCanceller
+
+        return CorrelationEchoCanceller(sample_rate)
+    from callwright.agent.echo_webrtc import WebRtcEchoCanceller
+
+    return WebRtcEchoCanceller(sample_rate)

@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 SendAudio = Callable[[np.ndarray], Awaitable[None]]
 
 
+# The largest sample value still counted as silence (about -54 dBFS; Piper's leading silence
+# and resampling residue stay under it, speech starts well above it).
+AUDIBLE_FLOOR = 64
+
+
 @dataclass(slots=True)
 class _Piece:
     text: str
@@ -45,9 +50,13 @@ class PlayoutStop:
 class PlayoutHooks:
     """Callbacks from the playout loop (all optional)."""
 
-    on_first_frame: Callable[[int], None] | None = None
+    # The first frame holding an audible sample: the reply's id, and that sample's offset
+    # into the frame in ms (leading silence is not the agent answering).
+    on_first_frame: Callable[[int, float], None] | None = None
     on_piece_start: Callable[[int, str], None] | None = None
-    on_frame_sent: Callable[[np.ndarray], None] | None = None
+    # Each frame sent, and the time (monotonic) the client starts playing it: after the last
+    # frame it holds, or at once if it has run dry.
+    on_frame_sent: Callable[[np.ndarray, float], None] | None = None
 
 
 class Playout:
@@ -227,25 +236,40 @@ class Playout:
                 await self._pace()
                 if self._paused or self._pending() == 0:
                     break  # paused or stopped while we waited
-                start = self._cursor
-                frame = self._audio[start : start + self._frame]
-                if frame.size < self._frame:
-                    frame = np.concatenate([frame, np.zeros(self._frame - frame.size, np.int16)])
-                frame = self._apply_gain(frame)
-                self._cursor = min(start + self._frame, int(self._audio.size))
-                self._announce(start)
-                if (
-                    not self._runs
-                    or self._runs[-1][1] + self._sent_total - self._runs[-1][0] != start
-                ):
-                    self._runs.append((self._sent_total, start))
-                await self._send(frame)
-                self._sent_total += int(frame.size)
-                if self._hooks.on_frame_sent:
-                    self._hooks.on_frame_sent(frame)
-                self._play_end = max(self._play_end, time.monotonic()) + self._frame_s
+                await self._send_next()
             if self._closed and self._pending() == 0 and not self._paused:
                 self._drained.set()
+
+    async def refill_lead(self) -> None:
+        """Sends at once, while paused, the frames the lead allows; then `resume`.
+
+        After the caller's buffer was cleared (to resend its lead ducked), waiting for the
+        playout loop's next turn on a busy event loop would leave the caller in silence.
+        """
+        while self._paused and self._pending() > 0:
+            if self._play_end - time.monotonic() >= self._lead_s:
+                return
+            await self._send_next()
+
+    async def _send_next(self) -> None:
+        """Sends the frame at the cursor (padded with silence at the end of a reply)."""
+        start = self._cursor
+        frame = self._audio[start : start + self._frame]
+        if frame.size < self._frame:
+            frame = np.concatenate([frame, np.zeros(self._frame - frame.size, np.int16)])
+        frame = self._apply_gain(frame)
+        self._cursor = min(start + self._frame, int(self._audio.size))
+        self._announce(start)
+        if not self._runs or self._runs[-1][1] + self._sent_total - self._runs[-1][0] != start:
+            self._runs.append((self._sent_total, start))
+        await self._send(frame)
+        if not self._first_sent:
+            self._first_audible(frame)
+        self._sent_total += int(frame.size)
+        plays_at = max(self._play_end, time.monotonic())
+        if self._hooks.on_frame_sent:
+            self._hooks.on_frame_sent(frame, plays_at)
+        self._play_end = plays_at + self._frame_s
 
     def _apply_gain(self, frame: np.ndarray) -> np.ndarray:
         start, end = self._frame_gain, self._gain
@@ -260,11 +284,15 @@ class Playout:
         if ahead > 0:
             await asyncio.sleep(ahead)
 
-    def _announce(self, offset: int) -> None:
-        if not self._first_sent:
+    def _first_audible(self, frame: np.ndarray) -> None:
+        audible = np.flatnonzero(np.abs(frame.astype(np.int32)) > AUDIBLE_FLOOR)
+        if audible.size:
             self._first_sent = True
             if self._hooks.on_first_frame:
-                self._hooks.on_first_frame(self._reply_id)
+                offset_ms = 1000.0 * float(audible[0]) / self.sample_rate
+                self._hooks.on_first_frame(self._reply_id, offset_ms)
+
+    def _announce(self, offset: int) -> None:
         for piece in self._pieces:
             if not piece.announced and piece.start < offset + self._frame:
                 piece.announced = True

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from callwright.agent.first_words import first_words, rest_after
+from callwright.agent.head_start import (
+    FIRST_PHRASE_WORDS,
+    NORMALIZE_INLINE_CHARS,
+    HeadStart,
+    read_as_clause,
+    spoken_text,
+)
 from callwright.agent.playout import Playout
 from callwright.agent.sentences import SentenceBuffer
 from callwright.agent.silence import FillerOptions
@@ -20,7 +30,7 @@ log = logging.getLogger(__name__)
 
 # Pieces up to this long are normalised on the loop (well under a millisecond); longer ones
 # in a thread.
-_NORMALIZE_INLINE_CHARS = 600
+_NORMALIZE_INLINE_CHARS = NORMALIZE_INLINE_CHARS
 FALLBACK_APOLOGY = "Sorry, I'm having trouble on my end. Could you say that again?"
 
 
@@ -48,6 +58,9 @@ class ReplyDeps:
     already_heard: tuple[str, ...] = ()
     # Every piece passes through it on its way to TTS: written forms become spoken ones.
     speech: SpeechNormalizer = field(default_factory=SpeechNormalizer)
+    # The first piece of this reply as the prepared reply wrote it, synthesized while the
+    # turn was being decided: played at once if the reply's first piece is the same text.
+    head_start: HeadStart | None = None
 
 
 class Reply:
@@ -72,6 +85,15 @@ class Reply:
         self._skipped: list[str] = []
         self._emitted: list[str] = []
         self._answer_audio = False  # audio of the answer itself (not a filler) is queued
+        self._head_start = deps.head_start
+        self._head_offered = False  # the answer's first piece went to the head start
+        # The head start's first words, when the answer began with them: emitted as a piece
+        # of their own (their audio is ready first), the first piece then emits its rest.
+        self._head_words: str | None = None
+        self._words_asked = False
+        self._as_clause: set[str] = set()  # pieces the voice reads as a clause
+        self._first_piece: str | None = None  # the whole first piece, once its rest is out
+        self._buffer = SentenceBuffer()  # this reply's, once it runs
 
     async def run(self, context: TurnContext) -> ReplyResult:
         """Runs the reply to the end of its playback."""
@@ -90,6 +112,8 @@ class Reply:
             for task in (synth, filler):
                 if task is not None and not task.done():
                     task.cancel()
+            if self._head_start is not None:  # settled: used (and played) or not
+                self._head_start.close("discarded", "the reply ended first")
         if self._fillers:
             self.result.text = " ".join([*self._fillers, self.result.text]).strip()
         return self.result
@@ -108,14 +132,23 @@ class Reply:
             await asyncio.sleep(options.again_after_ms / 1000.0)
 
     async def _produce(self, context: TurnContext) -> None:
-        buffer = SentenceBuffer()
+        # A model's text may be cut at its first phrase, exactly as the head start cut it;
+        # fixed lines keep the pieces the phrase cache holds.
+        head = self._head_start
+        phrase_words = FIRST_PHRASE_WORDS if head is not None and head.from_model else 0
+        buffer = self._buffer = SentenceBuffer(first_phrase_min_words=phrase_words)
         texts: list[str] = []
         try:
             async for event in self._responder.respond(context):
                 if isinstance(event, TextDelta):
+                    if head is not None and not head.from_model:
+                        buffer.first_phrase_min_words = 0  # the model wrote nothing: a fixed line
                     self.timeline.mark("first_token_ms", self._deps.now_ms())
                     texts.append(event.text)
-                    for piece in buffer.push(event.text):
+                    pieces = buffer.push(event.text)
+                    if not pieces and buffer.next_is_first:
+                        await self._offer_first_words("".join(texts))
+                    for piece in pieces:
                         self._emit(piece)
                 elif isinstance(event, ToolResult):
                     self.result.tool_results.append(event)
@@ -135,7 +168,34 @@ class Reply:
         self.result.text = " ".join(self._emitted) if self._skipped else "".join(texts).strip()
         self._pieces.put_nowait(None)
 
+    async def _offer_first_words(self, written: str) -> None:
+        """Emits the head start's first words as a piece once the answer began with them
+        (asked once, when the answer's own text first has such words)."""
+        head = self._head_start
+        if head is None or self._words_asked or self._emitted or self._skip:
+            return
+        words = first_words(written)
+        if words is None:
+            return
+        self._words_asked = True
+        if await head.first_words_of(written) == words:
+            self._head_words = words
+            self._as_clause.add(words)
+            self._emit(words)
+
     def _emit(self, piece: str) -> None:
+        words = self._head_words
+        if words is not None and len(self._emitted) == 1 and self._emitted[0] == words:
+            # The first piece, whose first words are out already: the rest of it.
+            after = rest_after(piece, words)
+            rest = after if after is not None else piece.removeprefix(words).strip()
+            self._first_piece = piece
+            if piece in self._buffer.before_phrase:
+                self._as_clause.add(rest)
+            if not rest:
+                self._first_piece = None  # nothing more of it to take
+                return
+            piece = rest
         if self._skip and piece == self._skip[0]:
             self._skipped.append(self._skip.pop(0))
             return
@@ -144,26 +204,14 @@ class Reply:
         self.timeline.mark("first_sentence_ms", self._deps.now_ms())
         self._pieces.put_nowait(piece)
 
-    async def _spoken(self, piece: str, ssml: bool) -> str:
-        """The piece as the voice should read it; as written if normalisation fails."""
-        try:
-            if len(piece) <= _NORMALIZE_INLINE_CHARS:
-                return self._deps.speech.prepare(piece, ssml)
-            # A runaway piece (no sentence end) must not hold the event loop.
-            return await asyncio.to_thread(self._deps.speech.prepare, piece, ssml)
-        except Exception:
-            log.exception("reply %d: speech normalisation failed for a piece", self.reply_id)
-            return piece
-
     async def _synthesize(self) -> None:
         tts, playout = self._deps.tts, self._deps.playout
         ssml = accepts_ssml(tts)
         while (piece := await self._pieces.get()) is not None:
             is_filler = piece in self._fillers
             # The piece (as written) labels the audio: history keeps what the reply wrote.
-            spoken = await self._spoken(piece, ssml)
             try:
-                async for chunk in tts.synthesize(spoken):
+                async for chunk in await self._audio_of(piece, ssml, is_filler):
                     if not is_filler:
                         self._answer_audio = True
                         self.timeline.mark("tts_first_audio_ms", self._deps.now_ms())
@@ -173,3 +221,29 @@ class Reply:
             except Exception:
                 # One unspeakable piece must not silence the rest of the reply.
                 log.exception("reply %d: TTS failed for a piece", self.reply_id)
+
+    async def _audio_of(self, piece: str, ssml: bool, is_filler: bool) -> AsyncIterator[np.ndarray]:
+        """The piece's audio: synthesized ahead (the head start) if it is that text, else now."""
+        head = self._head_start
+        # Only the answer's first piece (or its first words and their rest) can have been
+        # synthesized ahead.
+        if head is not None and not is_filler and self._head_words is not None:
+            if not self._head_offered:
+                self._head_offered = True
+                words = head.take_first_words(piece)
+                if words is not None:
+                    return words
+            elif self._first_piece is not None:
+                first, self._first_piece = self._first_piece, None
+                ready = await head.take_rest(first)
+                if ready is not None:
+                    return ready
+        elif head is not None and not is_filler and not self._head_offered:
+            self._head_offered = True
+            ready = await head.take(piece)
+            if ready is not None:
+                return ready
+        as_clause = piece in self._buffer.before_phrase or piece in self._as_clause
+        text = read_as_clause(piece) if as_clause else piece
+        spoken = await spoken_text(self._deps.speech, text, ssml, _NORMALIZE_INLINE_CHARS)
+        return self._deps.tts.synthesize(spoken)

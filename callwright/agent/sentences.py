@@ -24,6 +24,13 @@ _ABBREVIATIONS = frozenset(
 # After "a.m."/"p.m." a capitalized word starts a new sentence, unless it is one of these.
 _TITLES = frozenset({"dr", "mr", "mrs", "ms", "prof", "st", "jr", "sr", "mt", "rev", "fr"})
 _MERIDIEM = frozenset({"a.m", "p.m"})
+# Words that open a new phrase, before which a speaker may pause: conjunctions and
+# prepositions (English's closed classes, not "to", whose infinitive binds to the verb).
+_PHRASE_OPENERS = frozenset(
+    "and but or so because since although though while whereas unless until if when where "
+    "which who whose on in at by for with from into onto within without after before during "
+    "through about between".split()
+)
 
 _RULE_LINE = re.compile(r"^[ \t]*([-*_=])(?:[ \t]*\1){2,}[ \t]*$", re.MULTILINE)
 _HEADING = re.compile(r"^[ \t]*#+[ \t]*", re.MULTILINE)
@@ -66,13 +73,28 @@ class SentenceBuffer:
         min_chars: shortest piece emitted on its own, except at flush.
         first_clause_min_chars: shortest first piece that may end at a clause boundary
             (",", ";", ":", " - ", " — ").
+        first_phrase_min_words: when set, the first piece may also end between two words,
+            after at least this many words (and `first_clause_min_chars`), where the next word
+            opens a phrase ("and", "but", "on", "in", "with"...): for text a model writes
+            token by token, whose first comma may come late. Such pieces are noted in
+            `before_phrase` (the voice should read them as a clause, not a finished
+            sentence). 0 (the default) never does: fixed lines keep the pieces they are
+            cached by. May be lowered between pushes.
+
+    Attributes:
+        first_phrase_min_words: as the argument.
+        before_phrase: the pieces emitted that end before a phrase rather than at a mark.
     """
 
-    def __init__(self, min_chars: int = 12, first_clause_min_chars: int = 24) -> None:
-        if min_chars < 0 or first_clause_min_chars < 0:
+    def __init__(
+        self, min_chars: int = 12, first_clause_min_chars: int = 24, first_phrase_min_words: int = 0
+    ) -> None:
+        if min_chars < 0 or first_clause_min_chars < 0 or first_phrase_min_words < 0:
             raise ValueError("minimum lengths must not be negative")
         self._min_chars = min_chars
         self._first_clause_min_chars = first_clause_min_chars
+        self.first_phrase_min_words = first_phrase_min_words
+        self.before_phrase: set[str] = set()
         self._pending = ""
         # Every boundary before this index of `_pending` has been decided against.
         self._scan_pos = 0
@@ -120,20 +142,24 @@ class SentenceBuffer:
     def _drain(self, final: bool) -> list[str]:
         pieces: list[str] = []
         while (cut := self._next_cut(final)) is not None:
-            end, resume = cut
+            end, resume, before_phrase = cut
             pieces.append(speakable(self._pending[:end]))
+            if before_phrase:
+                self.before_phrase.add(pieces[-1])
             self._pending = self._pending[resume:]
             self._scan_pos = 0
             self._first = False
         return pieces
 
-    def _next_cut(self, final: bool) -> tuple[int, int] | None:
-        """Finds the first boundary of the pending text: (end of the piece, start of the rest)."""
+    def _next_cut(self, final: bool) -> tuple[int, int, bool] | None:
+        """Finds the first boundary of the pending text: (end of the piece, start of the rest,
+        whether it is cut before a phrase)."""
         text = self._pending
         i = self._scan_pos
         while i < len(text):
             char = text[i]
             min_len = self._min_chars
+            before_phrase = False
             if char in _TERMINATORS:
                 after = _skip(text, _skip(text, i, _TERMINATORS), _CLOSERS)
                 verdict = _sentence_end(text, i, after, final)
@@ -147,6 +173,10 @@ class SentenceBuffer:
                 end = i + 1 if char in _CLAUSES else i
                 resume = after = i + 1
                 min_len = max(min_len, self._first_clause_min_chars)
+            elif self._first and self.first_phrase_min_words and char == " ":
+                verdict = _phrase_end(text, i, final, self.first_phrase_min_words)
+                end, resume, after, before_phrase = i, i + 1, i + 1, True
+                min_len = max(min_len, self._first_clause_min_chars)
             else:
                 i += 1
                 continue
@@ -154,7 +184,7 @@ class SentenceBuffer:
                 self._scan_pos = i
                 return None
             if verdict and len(speakable(text[:end])) >= max(min_len, 1):
-                return end, resume
+                return end, resume, before_phrase
             i = after
         self._scan_pos = len(text)
         return None
@@ -275,3 +305,17 @@ def _clause_end(text: str, i: int, final: bool) -> _Verdict:
         return False if final else None
     # Whitespace must follow: "1,000", "4:30" and "https://" are not clause boundaries.
     return text[i + 1].isspace()
+
+
+def _phrase_end(text: str, i: int, final: bool, min_words: int) -> _Verdict:
+    """Decides whether the space at `i` may end the first piece: after `min_words` words, the
+    last one ending in a letter or digit, and before a whole word that opens a phrase."""
+    if i == 0 or not text[i - 1].isalnum() or len(text[:i].split()) < min_words:
+        return False
+    j = _skip_space(text, i)
+    m = j
+    while m < len(text) and text[m].isalpha():
+        m += 1
+    if m == len(text):
+        return False if final else None  # the word may still grow ("on" → "only")
+    return m > j and text[m].isspace() and text[j:m].lower() in _PHRASE_OPENERS

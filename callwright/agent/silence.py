@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from callwright.core.responder import EndCall, ResponseEvent, TextDelta, TurnContext
+
+if TYPE_CHECKING:  # session_lines takes its English defaults from here
+    from callwright.agent.session_lines import SessionLines
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,8 @@ class SilenceWatchdog:
         speak: says a line; the second argument, if given, ends the call after it with
             that outcome.
         record: records an event on the call.
+        lines: the session's lines in the call's language at the moment (the reprompt and
+            the goodbye); None: those of `options`.
     """
 
     def __init__(
@@ -77,8 +83,10 @@ class SilenceWatchdog:
         busy: Callable[[], bool],
         speak: Callable[[str, str | None], None],
         record: Callable[[str, float], None],
+        lines: Callable[[], SessionLines] | None = None,
     ) -> None:
         self.options = options
+        self._lines = lines
         self._now_ms = now_ms
         self._busy = busy
         self._speak = speak
@@ -107,8 +115,9 @@ class SilenceWatchdog:
             self._last_activity_ms = self._now_ms()
             if self._reprompts >= options.max_reprompts:
                 self._record("caller_silent", self._now_ms())
-                self._speak(options.goodbye, "caller_silent")
+                goodbye = self._lines().silent_goodbye if self._lines else options.goodbye
+                self._speak(goodbye, "caller_silent")
                 return
             self._reprompts += 1
             self._record("reprompt", self._now_ms())
-            self._speak(options.reprompt, None)
+            self._speak(self._lines().still_there if self._lines else options.reprompt, None)

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from callwright.agent.echo import EchoKind
 from callwright.agent.limits import CallLimits
+from callwright.agent.session_lines import SessionLines
 from callwright.agent.silence import FillerOptions, SilenceOptions
 from callwright.campaigns.machine import MachineListening
 from callwright.compliance.disclosure import DisclosureOptions
 from callwright.compliance.optout import OptOutOptions
 from callwright.core.responder import ResponderFactory
 from callwright.handoff.call import HandoffOptions
-from callwright.handoff.desk import HandoffDesk
+from callwright.handoff.desk import Desk, HandoffDesk
 from callwright.handoff.packet import PacketSummarizer
 from callwright.handoff.triggers import EscalationOptions
 from callwright.observe.observer import Observability
@@ -24,6 +26,14 @@ from callwright.tts.normalize import SpeechNormalizer
 from callwright.turns.endpointer import TurnOptions
 from callwright.turns.semantic import PatienceOptions
 from callwright.vad.base import VoiceActivityModel
+
+
+@dataclass(frozen=True, slots=True)
+class SpokenLanguage:
+    """How the agent speaks one of its other languages: its voice and its normalisation."""
+
+    tts: TextToSpeech
+    speech: SpeechNormalizer
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +67,7 @@ class AgentStack:
     # Outbound calls: listen first, tell a person from an answering machine, leave voicemail.
     machine: MachineListening = field(default_factory=MachineListening)
     handoff: HandoffOptions = field(default_factory=HandoffOptions)
-    desk: HandoffDesk = field(default_factory=HandoffDesk)
+    desk: Desk = field(default_factory=HandoffDesk)  # PostgresDesk with the PostgreSQL store
     summarizer: PacketSummarizer | None = None  # an LLM improving handoff summaries
     # Integration events (webhooks) that are not the responder's: handoffs, callbacks.
     events: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None
@@ -67,3 +77,25 @@ class AgentStack:
     speech: SpeechNormalizer = field(default_factory=SpeechNormalizer)
     # Wall-clock limits of one call: maximum length, idle timeout, real-time pacing.
     limits: CallLimits = field(default_factory=CallLimits)
+    # Which canceller removes the agent's voice coming back from a speakerphone (agent/echo.py).
+    echo_canceller: EchoKind = "webrtc"
+    # The agent's main language (spoken by `tts` and `speech`) and its others, which a call
+    # switches to when the caller speaks them (the recognizer must detect languages).
+    language: str = "en"
+    languages: Mapping[str, SpokenLanguage] = field(default_factory=dict)
+    # The session's own lines by language (`Agent.session_lines`, `Language.session_lines`).
+    session_lines: Mapping[str, SessionLines] = field(default_factory=dict)
+
+    def spoken(self, language: str) -> SpokenLanguage:
+        """The voice and normalisation of `language` (the main ones for any other)."""
+        return self.languages.get(language) or SpokenLanguage(self.tts, self.speech)
+
+    def lines(self, language: str) -> SessionLines:
+        """What the session says in `language`: the agent's set for it, else the main
+        language's set, else the lines of the options above (English unless configured)."""
+        found = self.session_lines.get(language) or self.session_lines.get(self.language)
+        if found is not None:
+            return found
+        return SessionLines.of(
+            self.disclosure, self.silence, self.filler, self.limits, self.opt_out, self.handoff
+        )

@@ -6,6 +6,14 @@ dictated), then against what an English sentence can end on. The judgement is ma
 the silence has grown (`recheck_ms`): the recogniser, given the silence too, often writes a
 final full stop it did not write 64 ms into the pause, and a turn that looked unfinished ends
 there instead of waiting out the long patience.
+
+The interface, for anything that acts before the turn is over (a preemptive reply): one call,
+`TurnJudge.judge(text, over_the_agent) -> Judgement`, made by `agent/turn_transcriber.py` on
+the words of each pause (and again after `RECHECK_MS`). `Judgement.wait_ms` is the silence
+after which the turn ends unless the caller speaks again; `verdict is COMPLETE` means the
+words are finished (or hold everything the open question asked for). The call record's
+`pause` event carries the judgement and `judged_after_ms`, how long after the end of speech
+the words were known.
 """
 
 from __future__ import annotations
@@ -55,16 +63,23 @@ class TurnJudge:
         self._responder = responder
         self._history = history
 
-    def judge(self, text: str, over_the_agent: bool) -> Judgement:
+    def judge(self, text: str, over_the_agent: bool, after_silence: bool = False) -> Judgement:
         """Judges `text`, everything the caller said this turn.
 
         Args:
             text: the transcript.
             over_the_agent: said while the agent talks: it answers no question.
+            after_silence: transcribed with the pause's silence (the second look): trailing
+                dots no longer hold the turn, only the words do.
         """
         expected = None if over_the_agent else self.expected_answer()
         answered = expected is not None and answers(expected, text)
-        verdict = completeness(text, answers_question=answered)
+        verdict = completeness(text, answers_question=answered, after_silence=after_silence)
+        if verdict is Completeness.COMPLETE and expected is not None and not answered:
+            if partly_answers(expected, text):
+                # "Maria Garcia, March 12." to "your name and date of birth?": the rest (the
+                # year) is coming after the comma's pause, however finished the words look.
+                verdict = Completeness.NEUTRAL
         mid_sentence = ends_mid_sentence(text)
         wait_ms = self.patience.end_of_turn_ms(verdict, mid_sentence, answered)
         return Judgement(verdict, wait_ms, expected, answered)
@@ -81,3 +96,14 @@ class TurnJudge:
         if last is None or last.interrupted:
             return None
         return from_question(last.content)
+
+
+def partly_answers(expected: ExpectedAnswer, text: str) -> bool:
+    """`text` holds some of what `expected` asks for: one of its kinds, or the day and month
+    of a date of birth without its year. (Not all of it: that is `answers`.)"""
+    for kind in expected.kinds:
+        if answers(ExpectedAnswer((kind,)), text):
+            return True
+        if kind == "dob" and answers(ExpectedAnswer(("date",)), text):
+            return True
+    return False

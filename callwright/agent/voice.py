@@ -1,9 +1,8 @@
 """The speaking half of a call: replies, their playout, and being interrupted.
 
-Barge-in is two-step. Caller speech over the agent ducks it at once (`pause`: it goes on at a
-low volume, so the caller hears the agent yield but no gap); the words then decide, the first
-ones within a few hundred ms: a backchannel restores full volume (`resume`), anything else
-ends the reply (`barge_in`), keeping in the history only what the caller heard.
+The voice carries out what barge-in decides (agent/barge_in.py): `duck` lowers it at once
+(the caller hears the agent yield, but no gap), `restore` brings back full volume after a
+backchannel, `barge_in` ends the reply, keeping in the history only what the caller heard.
 """
 
 from __future__ import annotations
@@ -11,19 +10,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
+import time
 from collections.abc import Coroutine
+from dataclasses import replace
 from typing import Any, Protocol
 
 import numpy as np
 
 from callwright.agent.call_state import CallState
 from callwright.agent.echo import EchoCanceller
+from callwright.agent.head_start import HeadStart
 from callwright.agent.history import heard_text
 from callwright.agent.playout import Playout, PlayoutHooks
 from callwright.agent.reply import Reply, ReplyDeps, ReplyResult
+from callwright.agent.silence import FillerOptions
 from callwright.agent.stack import AgentStack
 from callwright.audio.resample import StreamResampler
-from callwright.core.responder import Responder, ToolResult, TransferCall, Trigger, TurnContext
+from callwright.core.responder import (
+    Message,
+    Preempts,
+    PreviewsReply,
+    Responder,
+    ToolResult,
+    TransferCall,
+    Trigger,
+    TurnContext,
+)
 from callwright.core.timeline import TurnTimeline
 from callwright.transports.base import playback_confirmer
 
@@ -78,12 +91,14 @@ class AgentVoice:
         self._reply: Reply | None = None
         self._reply_task: asyncio.Task[ReplyResult] | None = None
         self._count = 0
-        self.paused_at_ms: float | None = None  # caller speech paused the agent here
-        self.backchannel_end_ms: float | None = None  # a caller turn already taken as "uh-huh"
         self._background: set[asyncio.Task[Any]] = set()
         self._closing: asyncio.Task[None] | None = None
         self._heard_pieces: tuple[str, ...] = ()  # of the last interrupted reply, heard in full
         self._listener = listener
+        self._head_start: HeadStart | None = None  # for the turn being decided
+        # What the responder was last asked to prepare: (history length, the words).
+        self._prepared_key: tuple[int, tuple[str, ...]] | None = None
+        self._head_start_turns: dict[HeadStart, TurnTimeline] = {}  # handed to a reply
 
     @property
     def speaking(self) -> bool:
@@ -91,26 +106,97 @@ class AgentVoice:
         running = self._reply_task is not None and not self._reply_task.done()
         return running or self.playout.active
 
+    def prepare(self, text: str | None) -> None:
+        """Lets the responder start on what the caller probably said (`Preempts`), and
+        synthesizes the first clause of what it writes (`PreviewsReply`, `HeadStart`); None:
+        the caller went on, drop both. The same words again (a second look at a long pause
+        that only added a full stop) keep both: the request and its audio are well under way.
+        """
+        responder = self._responder
+        history = self._state.history.messages
+        key = (len(history), tuple(re.findall(r"\w+", text.lower()))) if text else None
+        if key is not None and key == self._prepared_key:
+            return
+        self._prepared_key = key
+        self._drop_head_start("the caller went on" if text is None else "newer words")
+        if not isinstance(responder, Preempts):
+            return
+        context = None
+        if text:
+            history = (*self._state.history.messages, Message(role="user", content=text))
+            context = TurnContext(
+                self._state.call, history, "user_turn", language=self._state.language
+            )
+        try:
+            responder.prepare(context)
+            # Only a reply the responder really started can be previewed: a turn answered in
+            # fixed words (no LLM, a guardrail, a goodbye) gets no head start.
+            if (
+                context is not None
+                and isinstance(responder, PreviewsReply)
+                and responder.has_preview()
+            ):
+                spoken = self._stack.spoken(self._state.language)
+                self._head_start = HeadStart(
+                    responder.preview(),
+                    spoken.tts,
+                    spoken.speech,
+                    self._state.clock.now_ms,
+                    on_closed=self._record_head_start,
+                )
+        except Exception:  # a head start only: the turn is answered without it
+            log.exception("call %s: preparing a reply failed", self._state.call.call_id)
+
+    def _filler(self) -> FillerOptions:
+        """The stack's filler timing, with the fillers of the call's language."""
+        phrases = self._stack.lines(self._state.language).fillers
+        return replace(self._stack.filler, phrases=phrases)
+
+    def _drop_head_start(self, reason: str) -> None:
+        head, self._head_start = self._head_start, None
+        if head is not None:
+            head.close("dropped", reason)
+
+    def _record_head_start(self, head: HeadStart) -> None:
+        data = head.record()
+        timeline = self._head_start_turns.pop(head, None)
+        if timeline is not None:  # the turn it was for: where the benchmark measures from
+            data |= {
+                "speech_end_ms": timeline.speech_end_ms,
+                "end_of_turn_ms": timeline.end_of_turn_ms,
+            }
+        self._state.recorder.event("head_start", head.marks["words_ms"], data)
+
     def start(
         self, trigger: Trigger, timeline: TurnTimeline, responder: Responder | None = None
     ) -> None:
         """Starts a reply (the call's responder unless another, e.g. a policy line, is given)."""
         self._count += 1
+        spoken = self._stack.spoken(self._state.language)
+        head_start = None
+        if responder is None and trigger == "user_turn":
+            head_start, self._head_start = self._head_start, None
+            self._prepared_key = None  # this turn's words are answered now
+            if head_start is not None:
+                self._head_start_turns[head_start] = timeline
         deps = ReplyDeps(
-            tts=self._stack.tts,
+            tts=spoken.tts,
             playout=self.playout,
             now_ms=self._state.clock.now_ms,
             on_tool_result=self._on_tool_result,
             # Fillers cover a slow responder; a policy line (reprompt, goodbye, limit) is
             # known at once and never gets one.
-            filler=self._stack.filler if responder is None else None,
+            filler=self._filler() if responder is None else None,
             already_heard=self._heard_pieces if trigger == "user_turn" else (),
-            speech=self._stack.speech,
+            speech=spoken.speech,
+            head_start=head_start,
         )
         self._heard_pieces = ()
         reply = Reply(self._count, responder or self._responder, deps, timeline)
         state = self._state
-        context = TurnContext(state.call, tuple(state.history.messages), trigger)
+        context = TurnContext(
+            state.call, tuple(state.history.messages), trigger, language=state.language
+        )
         self._reply = reply
         self._reply_task = asyncio.create_task(self._run(reply, context))
 
@@ -142,34 +228,28 @@ class AgentVoice:
         while self.speaking:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
 
-    async def pause(self, at_ms: float) -> None:
-        """Caller speech over the agent: duck it at once (no gap); decide soon if it is real."""
-        gain = self._stack.duck_gain
+    async def duck(self, at_ms: float, gain: float) -> None:
+        """Caller speech over the agent at `at_ms`: play on at `gain` from now, with no gap."""
         # Frames already at the caller (the playout's lead) would play at full volume: take
         # them back and send them again, ducked, with no gap.
         heard_ms = self.playout.pause()
         await self._state.transport.clear_audio()
         self.playout.duck(gain)
+        await self.playout.refill_lead()  # no gap: the ducked lead follows the clear at once
         self.playout.resume()
-        self.paused_at_ms = at_ms
-        details = {"heard_ms": round(heard_ms, 1), "ducked_to": gain}
+        # When the ducked lead was on its way, on the audio timeline: the yield's latency.
+        decided_at = round(self._state.clock.now_ms(), 1)
+        details = {"heard_ms": round(heard_ms, 1), "ducked_to": gain, "decided_at_ms": decided_at}
         self._state.recorder.event("agent_paused", at_ms, details)
 
-    def resume(self, end_ms: float, text: str) -> None:
+    def restore(self, end_ms: float, text: str) -> None:
         """It was only a backchannel or a noise: back to full volume at once."""
-        self.paused_at_ms = None
-        self.backchannel_end_ms = end_ms
         self.playout.duck(1.0)
         self.playout.resume()
         self._state.recorder.event("backchannel", end_ms, {"text": text})
 
-    def barge_in_soon(self, at_ms: float) -> None:
-        """`barge_in` from synchronous code (a callback)."""
-        self._spawn(self.barge_in(at_ms))
-
     async def barge_in(self, at_ms: float) -> None:
         """A real interruption: the reply ends; history keeps what the caller heard."""
-        self.paused_at_ms = None
         reply, task = self._reply, self._reply_task
         if reply is None:
             return  # already handled
@@ -201,6 +281,7 @@ class AgentVoice:
         """At the end of the call: keep what was heard of an unfinished reply, stop tasks."""
         if self.speaking and self._reply is not None and self._state.outcome is None:
             await self.barge_in(self._state.clock.now_ms())
+        self._drop_head_start("the call ended")
         pending = [*self._background, *([self._reply_task] if self._reply_task else [])]
         for task in pending:
             task.cancel()
@@ -224,13 +305,19 @@ class AgentVoice:
         state.recorder.timeline(timeline)
         await state.transport.send_event({"type": "turn_timeline", **timeline.to_dict()})
 
-    def _on_first_frame(self, reply_id: int) -> None:
+    def _on_first_frame(self, reply_id: int, offset_ms: float) -> None:
         if self._reply is not None and self._reply.reply_id == reply_id:
-            self._reply.timeline.mark("first_audio_sent_ms", self._state.clock.now_ms())
+            now_ms = self._state.clock.now_ms()
+            self._reply.timeline.mark("first_audio_sent_ms", now_ms + offset_ms)
 
-    def _on_frame_sent(self, frame: np.ndarray) -> None:
+    def _on_frame_sent(self, frame: np.ndarray, plays_at_s: float) -> None:
+        # Stamped when the caller plays it, not when it left: its echo follows the playing.
+        # After the event loop stalls, the caller's buffered lead plays on, so its echo moves
+        # by less than the send time did, and a reference stamped at sending would shift
+        # against the echo until the canceller found the delay again, letting it through.
         reference = self._echo_resampler.process(frame)
-        self._echo.add_reference(reference, self._state.clock.now_ms())
+        at_ms = self._state.clock.now_ms() + 1000.0 * (plays_at_s - time.monotonic())
+        self._echo.add_reference(reference, at_ms)
 
     def _on_piece_start(self, reply_id: int, text: str) -> None:
         if self._reply is not None and self._reply.reply_id == reply_id:

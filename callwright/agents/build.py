@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 from callwright.agents.definition import Agent, AgentRuntime
 from callwright.agents.responder import AgentResponderFactory
@@ -14,13 +15,28 @@ from callwright.handoff.triggers import EXPLICIT_CUES, EscalationOptions
 from callwright.llm.openai_compat import LlmOptions
 
 
-def runtime_for(settings: Settings, env: Mapping[str, str] | None = None) -> AgentRuntime:
-    """What the server gives an agent: its data folder, the configured LLM, the environment."""
+def runtime_for(
+    settings: Settings, env: Mapping[str, str] | None = None, store: Any = None
+) -> AgentRuntime:
+    """What the server gives an agent: its data folder, the configured LLM, the environment
+    and (once open) the call store."""
     llm = None
-    if settings.llm is not None:
-        llm = LlmOptions(settings.llm.base_url, settings.llm.model, settings.llm.api_key)
+    if (chosen := settings.llm) is not None:
+        hedge_s = None if chosen.hedge_after_ms is None else chosen.hedge_after_ms / 1000.0
+        llm = LlmOptions(
+            chosen.base_url,
+            chosen.model,
+            chosen.api_key,
+            hedge_after_s=hedge_s,
+            hedge_base_url=chosen.hedge_base_url,
+            hedge_model=chosen.hedge_model,
+            preemptive=chosen.preemptive,
+        )
     return AgentRuntime(
-        data_dir=settings.data_dir, llm=llm, env=dict(os.environ if env is None else env)
+        data_dir=settings.data_dir,
+        llm=llm,
+        env=dict(os.environ if env is None else env),
+        store=store,
     )
 
 
@@ -35,10 +51,11 @@ async def build_responders(agent: Agent, runtime: AgentRuntime) -> ResponderFact
     factory = await AgentResponderFactory.open(agent, runtime)
     url = runtime.env.get("CALLWRIGHT_WEBHOOK_URL")
     if url:
+        from callwright.integrations.outbox import outbox_for
         from callwright.integrations.webhooks import WebhookSender, webhook_options_from_env
 
         options = webhook_options_from_env(runtime.env)
-        sender = WebhookSender(options, runtime.data_dir / "webhooks.sqlite3")
+        sender = WebhookSender(options, outbox_for(runtime, "webhooks.sqlite3"))
         await sender.start()
         factory.add_hook(sender.emit)
     return factory

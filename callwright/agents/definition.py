@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from callwright.agent.session_lines import SessionLines
+from callwright.agents.routing import ModelRoute
 from callwright.agents.tool import FunctionTool
 from callwright.core.responder import ResponderFactory
 from callwright.flows.engine import Flow
@@ -78,12 +80,58 @@ class AgentRuntime:
         llm: the configured LLM, or None (no LLM: flows and knowledge only).
         env: the process environment (integrations switched on by variables).
         today: the date calls are taken on (a function, so tests can pin it).
+        store: the server's call store, or None; integrations keep what every worker must
+            see in it (the webhook outbox on PostgreSQL: `integrations.outbox.outbox_for`).
     """
 
     data_dir: Path
     llm: LlmOptions | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     today: Callable[[], dt.date] = dt.date.today
+    store: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Language:
+    """A language an agent speaks besides its main one: what changes when a call is in it.
+
+    A call starts in the agent's main language (`Agent.language`) and follows the caller:
+    an utterance Whisper hears in another of the agent's languages switches the call, and
+    from then on the responder is told the language (`TurnContext.language`), the voice and
+    the speech normalisation are this language's. More than one language needs the
+    multilingual recognizer (`stt_model="base"`): tiny.en hears English only.
+
+    Attributes:
+        code: the language's code, as Whisper names it ("es", "fr", "de").
+        greeting: the greeting, when the call starts in this language.
+        phrases: further lines said word for word in it, pre-synthesized at start-up.
+        lines: the generic responder's fixed lines in this language.
+        knowledge: a folder of markdown files answering questions in this language.
+        intents: cue phrases that move the call into a node of the flow, in this language.
+        goodbye_cues: phrases that end the call in this language.
+        guardrails: the guardrails' phrases in this language (`flows.guardrails`
+            `SPANISH_GUARDRAILS` for Spanish); None: the agent's.
+        voice: the espeak-ng voice ("es-419"); Piper voices are English only so far.
+        vocabulary: names and terms callers say in this language (recogniser bias).
+        date_order: how the normaliser reads numeric dates ("dmy": 10/12 is the tenth of
+            December).
+        session_lines: what the call session itself says in this language (disclosure,
+            "are you still there?", fillers, goodbyes: `SessionLines`); None: the main
+            language's.
+    """
+
+    code: str
+    greeting: str | None = None
+    phrases: Sequence[str] = ()
+    lines: Lines | None = None
+    knowledge: Path | None = None
+    intents: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    goodbye_cues: Sequence[str] = ()
+    guardrails: GuardrailOptions | None = None
+    voice: str | None = None
+    vocabulary: Sequence[str] = ()
+    date_order: Literal["mdy", "dmy"] = "dmy"
+    session_lines: SessionLines | None = None
 
 
 ResponderBuilder = Callable[[AgentRuntime], Awaitable[ResponderFactory]]
@@ -126,10 +174,19 @@ class Agent:
             (people, products, places); a custom responder factory may add its own.
         pronunciations: respellings the voice reads instead of a word ({"Nguyen": "win"}),
             applied before every other speech normalisation rule.
+        llm_routes: models for simple turns (greetings, yes/no, confirmations, questions the
+            knowledge base answers), by rules (`ModelRoute`); the first route that takes a
+            turn answers it, the configured model the rest. The route is in the call record.
         handoff_facts: adds the agent's own facts to what a person taking the call over sees;
             called with the generic responder's facts (intent, slots, done), returns more.
         responders: custom code: builds the agent's responder factory, replacing the
             generic responder (the fields above then only set the server's side).
+        language: the code of the main language, the one the fields above are in.
+        languages: the other languages the agent speaks (`Language`); the call follows the
+            caller into any of them.
+        session_lines: what the call session itself says in the main language (disclosure,
+            "are you still there?", fillers, goodbyes: `SessionLines`); None: the server's
+            settings (English by default).
     """
 
     name: str
@@ -154,10 +211,22 @@ class Agent:
     voice: str | None = None
     vocabulary: Sequence[str] = ()
     pronunciations: Mapping[str, str] = field(default_factory=dict)
+    llm_routes: Sequence[ModelRoute] = ()
     handoff_facts: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     responders: ResponderBuilder | None = None
+    language: str = "en"
+    languages: Sequence[Language] = ()
+    session_lines: SessionLines | None = None
 
     def __post_init__(self) -> None:
+        codes = [self.language, *(spoken.code for spoken in self.languages)]
+        if len(set(codes)) != len(codes):
+            raise ValueError(f"agent {self.name!r}: a language is listed twice in {codes}")
+        if len(codes) > 1 and self.stt_model in ("tiny.en", "base.en"):
+            raise ValueError(
+                f"agent {self.name!r}: languages {codes} need the multilingual recognizer "
+                f"(stt_model='base'); {self.stt_model} hears English only"
+            )
         names = [t.name for t in self.tools]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -176,3 +245,17 @@ class Agent:
                 missing = sorted(listed - known)
                 if missing:
                     raise ValueError(f"agent {self.name!r}: the flow names unknown tools {missing}")
+
+    def session_lines_by_language(self) -> dict[str, SessionLines]:
+        """The session's lines of each language that has its own (`AgentStack.session_lines`)."""
+        found = {self.language: self.session_lines}
+        found |= {spoken.code: spoken.session_lines for spoken in self.languages}
+        return {code: lines for code, lines in found.items() if lines is not None}
+
+    def language_codes(self) -> list[str]:
+        """Every language the agent speaks, its main one first."""
+        return [self.language, *(spoken.code for spoken in self.languages)]
+
+    def spoken(self, code: str) -> Language | None:
+        """The agent's `Language` of `code` (None for the main language or an unknown one)."""
+        return next((spoken for spoken in self.languages if spoken.code == code), None)

@@ -14,15 +14,17 @@ Each caller turn goes through the same steps, with or without an LLM:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import aclosing
 from dataclasses import replace
 from typing import Any
 
-from callwright.agents.definition import Agent, AgentRuntime
+from callwright.agents.definition import Agent, AgentRuntime, Language, Lines
 from callwright.agents.gated_tools import GatedTools, spoken_value
+from callwright.agents.routing import choose_route
 from callwright.agents.tool import FunctionTool
 from callwright.core.responder import (
     CallInfo,
@@ -30,14 +32,16 @@ from callwright.core.responder import (
     ExpectedAnswer,
     ResponseEvent,
     TextDelta,
+    TokenUsage,
     ToolCall,
     ToolResult,
     TurnContext,
 )
+from callwright.flows import spanish
 from callwright.flows.engine import FlowState, SlotContext, fill
 from callwright.flows.expected import from_flow
 from callwright.flows.guardrails import Guardrails
-from callwright.flows.intents import find_cue, intents_from, match_intent, words
+from callwright.flows.intents import Intent, find_cue, intents_from, match_intent, words
 from callwright.flows.slots import extract_yes_no
 from callwright.kb import KnowledgeBase
 from callwright.kb.open import open_knowledge
@@ -67,7 +71,17 @@ class AgentResponderFactory:
             self.llm = OpenAICompatResponderFactory(replace(runtime.llm, system_prompt=prompt))
         self.hooks: list[Hook] = []
         self.guardrails = Guardrails(agent.guardrails) if agent.guardrails else None
+        self.guardrails_by_language = {
+            spoken.code: Guardrails(spoken.guardrails)
+            for spoken in agent.languages
+            if spoken.guardrails is not None
+        }
         self.intents = intents_from(agent.intents)
+        # The agent's other languages: their intents and knowledge (see `AgentResponder`).
+        self.intents_by_language = {
+            spoken.code: intents_from(spoken.intents) for spoken in agent.languages
+        }
+        self.kb_by_language: dict[str, KnowledgeBase] = {}
 
     @classmethod
     async def open(cls, agent: Agent, runtime: AgentRuntime) -> AgentResponderFactory:
@@ -81,7 +95,17 @@ class AgentResponderFactory:
                 agent.knowledge_generic,
                 agent.knowledge_embedder,
             )
-        return cls(agent, runtime, kb)
+        factory = cls(agent, runtime, kb)
+        for spoken in agent.languages:
+            if spoken.knowledge is not None:
+                # By words unless the embedder is multilingual: MiniLM knows English only.
+                embedder = (
+                    agent.knowledge_embedder if agent.knowledge_embedder == "e5-small" else None
+                )
+                factory.kb_by_language[spoken.code] = await open_knowledge(
+                    spoken.knowledge, None, None, agent.knowledge_generic, embedder
+                )
+        return factory
 
     def for_call(self, call: CallInfo) -> AgentResponder:
         """Returns the responder that will serve `call`."""
@@ -91,6 +115,7 @@ class AgentResponderFactory:
         """The same agent without the LLM: what answers when the model fails."""
         factory = AgentResponderFactory(self.agent, replace(self.runtime, llm=None), self.kb)
         factory.hooks = self.hooks
+        factory.kb_by_language = self.kb_by_language
         return factory
 
     def phrases(self) -> list[str]:
@@ -122,6 +147,8 @@ class AgentResponderFactory:
             await self.llm.close()
         if self.kb is not None:
             self.kb.close()
+        for kb in self.kb_by_language.values():
+            kb.close()
 
 
 class AgentResponder:
@@ -134,18 +161,29 @@ class AgentResponder:
         flow = agent.flow
         self.state = FlowState(node=flow.start) if flow is not None else None
         self.tools = GatedTools(agent, call, factory.kb, self.state)
+        self._language = agent.language  # the call's, from each turn's context
         self._llm: OpenAICompatResponder | None = None
+        self._routed: dict[str, OpenAICompatResponder] = {}  # by route name
+        self._preparing: asyncio.Task[None] | None = None
+        self._prepared: OpenAICompatResponder | None = None  # the model it started
         if factory.llm is not None:
             # "{today}" in the instructions is the date of the call.
             today = factory.runtime.today().isoformat()
             options = factory.llm.options
             prompt = options.system_prompt.replace("{today}", today)
-            self._llm = OpenAICompatResponder(
-                call,
-                replace(options, system_prompt=prompt),
-                factory.llm.session,
-                tools=self.tools,  # the same gated registry on both paths
-            )
+            options = replace(options, system_prompt=prompt)
+            # The same gated registry on every path.
+            self._llm = OpenAICompatResponder(call, options, factory.llm.session, tools=self.tools)
+            for route in agent.llm_routes:
+                routed = replace(
+                    options,
+                    model=route.model,
+                    base_url=route.base_url or options.base_url,
+                    api_key=route.api_key or options.api_key,
+                )
+                self._routed[route.name] = OpenAICompatResponder(
+                    call, routed, factory.llm.session, tools=self.tools
+                )
 
     def handoff_facts(self) -> dict[str, Any] | None:
         """Intent (the flow node), slots and the tools that ran, for the person taking over."""
@@ -168,19 +206,65 @@ class AgentResponder:
         return from_flow(self.agent.flow, self.state)
 
     @property
+    def _spoken(self) -> Language | None:
+        """The agent's `Language` the call is in (None: its main language)."""
+        return self.agent.spoken(self._language)
+
+    @property
+    def _lines(self) -> Lines:
+        spoken = self._spoken
+        return spoken.lines if spoken is not None and spoken.lines else self.agent.lines
+
+    @property
+    def _kb(self) -> KnowledgeBase | None:
+        return self.factory.kb_by_language.get(self._language, self.factory.kb)
+
+    @property
+    def _intents(self) -> list[Intent]:
+        return self.factory.intents_by_language.get(self._language) or self.factory.intents
+
+    @property
+    def _goodbye_cues(self) -> Sequence[str]:
+        spoken = self._spoken
+        cues = spoken.goodbye_cues if spoken is not None else ()
+        return [*cues, *self.agent.goodbye_cues]
+
+    def _plain(self, text: str) -> str:
+        """Cues are matched on plain letters: "adiós" is "adios" in a Spanish call."""
+        return text if self._language == "en" else spanish.without_accents(text)
+
+    @property
     def _start(self) -> str | None:
         return self.agent.flow.start if self.agent.flow is not None else None
 
     async def respond(self, context: TurnContext) -> AsyncIterator[ResponseEvent]:
-        """Streams the reply to the latest turn (see the module docstring)."""
-        lines = self.agent.lines
+        """Streams the reply to the latest turn (see the module docstring).
+
+        With an LLM configured, a reply in fixed words (greeting, guardrail, goodbye,
+        confirmation) says it cost no tokens, so usage is not estimated from its characters.
+        """
+        asked = False
+        async for event in self._respond(context):
+            asked = asked or isinstance(event, TokenUsage)
+            yield event
+        if self._llm is not None and not asked:
+            yield TokenUsage(0, 0)
+
+    async def _respond(self, context: TurnContext) -> AsyncIterator[ResponseEvent]:
+        self._language = context.language
+        lines = self._lines
         if context.trigger == "call_start":
             await self.factory.emit("call_started", {"call_id": self.call.call_id})
-            yield TextDelta(self.agent.greeting)
+            spoken = self._spoken
+            greeting = spoken.greeting if spoken is not None and spoken.greeting else None
+            yield TextDelta(greeting or self.agent.greeting)
             return
         last = next((m for m in reversed(context.history) if m.role == "user"), None)
         text = last.content if last else ""
-        verdict = self.factory.guardrails.check(text) if self.factory.guardrails else None
+        guardrails = self.factory.guardrails_by_language.get(
+            self._language, self.factory.guardrails
+        )
+        verdict = guardrails.check(text) if guardrails else None
         if verdict is not None:
             said = {"emergency": lines.emergency, "abuse": lines.abuse}.get(verdict)
             yield TextDelta(said or lines.out_of_scope)
@@ -189,7 +273,7 @@ class AgentResponder:
             return
         pending, self.tools.pending = self.tools.pending, None
         if pending is not None:
-            answer = extract_yes_no(text)
+            answer = extract_yes_no(spanish.canonical(text) if self._language == "es" else text)
             if answer is True:
                 async for event in self._run_confirmed(pending):
                     yield event
@@ -197,7 +281,7 @@ class AgentResponder:
             if answer is False:
                 yield TextDelta(f"{lines.declined} {lines.anything_else}")
                 return
-        if find_cue(words(text), self.agent.goodbye_cues) is not None:
+        if find_cue(words(self._plain(text)), self._goodbye_cues) is not None:
             yield TextDelta(lines.goodbye)
             yield EndCall("caller said goodbye")
             return
@@ -214,17 +298,94 @@ class AgentResponder:
         state, flow = self.state, self.agent.flow
         if state is None or flow is None:
             return
-        intent = match_intent(text, self.factory.intents)
+        intent = match_intent(self._plain(text), self._intents)
         if intent is not None and intent != state.node:
             state.go(intent)
         node = flow.node(state.node)
         if node.slots:
-            ctx = SlotContext(today=self.factory.runtime.today())
+            ctx = SlotContext(today=self.factory.runtime.today(), language=self._language)
             fill(state, node.slots, text, ctx)
+
+    def prepare(self, context: TurnContext | None) -> None:
+        """Starts the model on a probable turn (`Preempts`) when the turn would reach it
+        unchanged: no guardrail, confirmation, goodbye or change of flow node in the way."""
+        if self._preparing is not None:
+            self._preparing.cancel()
+            self._preparing = None
+        self._prepared = None
+        if self._llm is None:
+            return
+        if context is None:
+            for llm in (self._llm, *self._routed.values()):
+                llm.prepare(None)
+            return
+        last = next((m for m in reversed(context.history) if m.role == "user"), None)
+        text = last.content if last else ""
+        guardrails, state = self.factory.guardrails, self.state
+        if not text or self.tools.pending is not None:
+            return
+        if guardrails is not None and guardrails.check(text) is not None:
+            return
+        if find_cue(words(self._plain(text)), self._goodbye_cues) is not None:
+            return
+        intent = match_intent(self._plain(text), self._intents)
+        if state is not None and intent is not None and intent != state.node:
+            return  # the node changes, and with it the tools offered
+        self._preparing = asyncio.create_task(self._prepare(context, text))
+
+    async def _prepare(self, context: TurnContext, text: str) -> None:
+        llm = await self._route(text, context)
+        llm.prepare(context)
+        self._prepared = llm
+
+    async def preview(self) -> AsyncIterator[str]:
+        """The prepared reply's text as the model writes it (`PreviewsReply`); empty when
+        nothing was prepared. Only text: tools never run before the turn is answered."""
+        preparing = self._preparing
+        if preparing is None:
+            return
+        try:
+            await asyncio.shield(preparing)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # the preview itself was stopped
+            return  # the preparation was replaced or abandoned
+        except Exception:
+            return
+        llm = self._prepared
+        if llm is None or preparing is not self._preparing:
+            return
+        async for text in llm.preview():
+            yield text
+
+    def has_preview(self) -> bool:
+        """Whether the model was started on the probable turn (`PreviewsReply`): not when the
+        turn would be answered in fixed words, by the flow or without an LLM."""
+        return self._preparing is not None and not self._preparing.cancelled()
+
+    async def _route(self, text: str, context: TurnContext) -> OpenAICompatResponder:
+        """The model for this turn (`Agent.llm_routes`), noted for the call record."""
+        assert self._llm is not None
+        route, kind = await choose_route(
+            text, context.history[:-1], self.agent.llm_routes, self.factory.kb
+        )
+        llm = self._routed[route.name] if route is not None else self._llm
+        llm.note = {"route": route.name if route is not None else "default", "turn_kind": kind}
+        return llm
 
     async def _from_llm(self, context: TurnContext) -> AsyncIterator[ResponseEvent]:
         assert self._llm is not None
-        stream_of = self._llm.respond(context)
+        if self._preparing is not None and not self._preparing.done():
+            # Still choosing its route: too late for a head start, and a request it sent now
+            # would only go unused.
+            self._preparing.cancel()
+        last = next((m for m in reversed(context.history) if m.role == "user"), None)
+        llm = await self._route(last.content if last else "", context)
+        for other in (self._llm, *self._routed.values()):
+            if other is not llm:
+                other.prepare(None)  # a head start on the wrong model is no use
+        stream_of = llm.respond(context)
         assert isinstance(stream_of, AsyncGenerator)
         async with aclosing(stream_of) as stream:
             async for event in stream:
@@ -235,7 +396,7 @@ class AgentResponder:
             yield TextDelta(self.tools.readback(self.tools.pending))
 
     async def _without_llm(self, text: str) -> AsyncIterator[ResponseEvent]:
-        lines = self.agent.lines
+        lines = self._lines
         state, flow = self.state, self.agent.flow
         if state is not None and flow is not None and state.node != flow.start:
             node = flow.node(state.node)
@@ -253,8 +414,8 @@ class AgentResponder:
                 async for event in self._run_confirmed(call):
                     yield event
                 return
-        if self.factory.kb is not None and text:
-            found = await self.factory.kb.answer(text)
+        if (kb := self._kb) is not None and text:
+            found = await kb.answer(text)
             if found is not None:
                 yield TextDelta(found.passage.text)
                 return
@@ -269,7 +430,7 @@ class AgentResponder:
         return None
 
     async def _run_confirmed(self, call: ToolCall) -> AsyncIterator[ResponseEvent]:
-        lines = self.agent.lines
+        lines = self._lines
         result: ToolResult | None = None
         async for event in self.tools.run_speaking(call):
             if isinstance(event, ToolResult):

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from callwright.campaigns.scheduled import ScheduledCall, ScheduledCalls
 from callwright.campaigns.store import Campaign, CampaignStore, ContactState
 
 log = logging.getLogger(__name__)
@@ -49,11 +50,13 @@ class Dialer(Protocol):
     """Places one call (the server's Twilio REST path) and says which call it became."""
 
     async def dial(
-        self, to: str, from_: str, parameters: dict[str, str], purpose: str
+        self, to: str, from_: str, parameters: dict[str, str], purpose: str | None
     ) -> Dialled: ...
 
 
-Gate = Callable[[str, str], Awaitable[GateRefusal | None]]
+# The compliance checks before a dial: (number, consent purpose or None for any).
+Gate = Callable[[str, str | None], Awaitable[GateRefusal | None]]
+SCHEDULED_PER_TICK = 5
 
 
 class CampaignRunner:
@@ -66,6 +69,7 @@ class CampaignRunner:
         clock: epoch seconds (injected in tests and simulations).
         worker_id: who claims contacts.
         tick_s: how often `run` ticks.
+        scheduled: single calls held back by calling hours, placed here when due.
     """
 
     def __init__(
@@ -76,8 +80,10 @@ class CampaignRunner:
         clock: Callable[[], float],
         worker_id: str,
         tick_s: float = 1.0,
+        scheduled: ScheduledCalls | None = None,
     ) -> None:
         self.store = store
+        self.scheduled = scheduled
         self._dialer = dialer
         self._gate = gate
         self._clock = clock
@@ -87,6 +93,8 @@ class CampaignRunner:
     async def run(self) -> None:
         """Ticks until cancelled (a failing tick is logged, not fatal)."""
         orphans = await self.store.orphaned_dials()
+        if self.scheduled is not None:
+            orphans += await self.scheduled.orphaned_dials()
         if orphans:
             log.warning("%d campaign contacts were left mid-dial; marked unknown", orphans)
         while True:
@@ -99,6 +107,32 @@ class CampaignRunner:
     async def tick(self) -> None:
         for campaign in await self.store.all("running"):
             await self._advance(campaign)
+        if self.scheduled is not None:
+            for call in await self.scheduled.due(self._clock(), SCHEDULED_PER_TICK):
+                if await self.scheduled.claim(call.scheduled_id, self._worker_id):
+                    await self._dial_scheduled(self.scheduled, call)
+
+    async def _dial_scheduled(self, scheduled: ScheduledCalls, call: ScheduledCall) -> None:
+        """A held-back single call: checked again, then dialled, held back again or refused."""
+        key = call.scheduled_id
+        refusal = await self._gate(call.to_number, call.purpose)
+        if refusal is not None and refusal.retry_at is not None:
+            await scheduled.update(key, "scheduled", due_at=refusal.retry_at,
+                                   detail=refusal.reason)  # fmt: skip
+            return
+        if refusal is not None:
+            await scheduled.update(key, "refused", outcome=refusal.code, detail=refusal.reason)
+            return
+        parameters = call.parameters | {"scheduled_id": key}
+        try:
+            placed = await self._dialer.dial(call.to_number, call.from_number, parameters,
+                                             call.purpose)  # fmt: skip
+        except Exception as exc:
+            log.warning("scheduled call %s: dial failed: %s", key, exc)
+            await scheduled.update(key, "failed", outcome="dial_error", detail=str(exc))
+            return
+        await scheduled.update(key, "placed", outcome="placed", call_id=placed.call_id,
+                               call_sid=placed.call_sid)  # fmt: skip
 
     async def _advance(self, campaign: Campaign) -> None:
         store, plan, cid = self.store, campaign.plan, campaign.campaign_id
@@ -133,6 +167,8 @@ class CampaignRunner:
             await store.update(cid, key, "skipped", outcome=refusal.code, detail=refusal.reason)
             return
         parameters = plan.parameters | contact.parameters | {"campaign_id": cid}
+        if plan.agent is not None:
+            parameters["agent"] = plan.agent  # the campaign's choice, not a contact's
         try:
             placed = await self._dialer.dial(contact.number, plan.from_number, parameters,
                                              plan.purpose)  # fmt: skip

@@ -35,3 +35,30 @@ CREATE TABLE IF NOT EXISTS campaign_contacts (
 
 CREATE INDEX IF NOT EXISTS campaign_contacts_due_idx ON campaign_contacts (status, next_at);
 CREATE INDEX IF NOT EXISTS campaign_contacts_sid_idx ON campaign_contacts (call_sid);
+
+-- Single outbound calls blocked by calling hours, placed at the next permitted moment.
+CREATE TABLE IF NOT EXISTS scheduled_calls (
+    scheduled_id TEXT NOT NULL PRIMARY KEY,
+    to_number TEXT NOT NULL,
+    from_number TEXT NOT NULL,
+    purpose TEXT,
+    parameters_json TEXT NOT NULL,
+    status TEXT NOT NULL,
+    due_at DOUBLE PRECISION NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    created_by TEXT,
+    claimed_by TEXT,
+    call_id TEXT,
+    call_sid TEXT,
+    outcome TEXT,
+    detail TEXT,
+    updated_at DOUBLE PRECISION NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS scheduled_calls_due_idx ON scheduled_calls (status, due_at);
+
+-- The agent a campaign's calls get (a name from the server's configured agents); added later.
+CREATE TABLE IF NOT EXISTS campaign_agents (
+    campaign_id TEXT NOT NULL PRIMARY KEY,
+    agent TEXT NOT NULL
+);

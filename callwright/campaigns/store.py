@@ -12,11 +12,10 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any, Literal
 
 from callwright.campaigns.contacts import Contact
-from callwright.compliance.tables import SqlStore
+from callwright.compliance.tables import SchemaTables
 
 CampaignStatus = Literal["scheduled", "running", "paused", "cancelled", "finished"]
 ContactStatus = Literal["pending", "dialing", "in_call", "done", "failed", "skipped", "unknown"]
@@ -38,6 +37,7 @@ class CampaignPlan:
         retry_backoff_s: wait before the second attempt; doubled for each next one.
         starts_at: epoch seconds; no dial before.
         parameters: passed to every call (per-contact parameters win).
+        agent: the name of the configured agent that takes its calls (None: the server's).
     """
 
     name: str
@@ -49,6 +49,7 @@ class CampaignPlan:
     retry_backoff_s: float = 900.0
     starts_at: float = 0.0
     parameters: dict[str, str] = field(default_factory=dict)
+    agent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,24 +84,22 @@ _CONTACT_COLUMNS = (
     " call_sid, outcome, detail"
 )
 
+# A campaign's agent is in a table of its own (added after the first release of the schema).
+_SELECT_CAMPAIGNS = (
+    "SELECT c.*, a.agent AS agent FROM campaigns c"
+    " LEFT JOIN campaign_agents a ON a.campaign_id = c.campaign_id"
+)
+
 
 def _contact(row: dict[str, Any]) -> ContactState:
     params = json.loads(row.pop("parameters_json"))
     return ContactState(parameters=params, **row)
 
 
-class CampaignStore:
+class CampaignStore(SchemaTables):
     """Campaign tables in the call store's database."""
 
-    def __init__(self, store: SqlStore) -> None:
-        self._store = store
-        self._ready = False
-
-    async def _ensure(self) -> None:
-        if not self._ready:
-            ddl = resources.files("callwright.campaigns").joinpath("schema.sql").read_text()
-            await self._store.sql_script(ddl)
-            self._ready = True
+    schema_package = "callwright.campaigns"
 
     async def create(
         self, plan: CampaignPlan, contacts: list[Contact], status: CampaignStatus = "running"
@@ -118,6 +117,11 @@ class CampaignStore:
                 plan.starts_at, json.dumps(plan.parameters), now,
             ),
         )  # fmt: skip
+        if plan.agent is not None:
+            await self._store.sql_execute(
+                "INSERT INTO campaign_agents (campaign_id, agent) VALUES (?, ?)",
+                (campaign_id, plan.agent),
+            )
         for start in range(0, len(contacts), INSERT_BATCH):
             batch = contacts[start : start + INSERT_BATCH]
             values = ", ".join("(?, ?, ?, ?, 'pending', 0, ?, ?)" for _ in batch)
@@ -135,16 +139,16 @@ class CampaignStore:
     async def get(self, campaign_id: str) -> Campaign | None:
         await self._ensure()
         rows = await self._store.sql_fetch(
-            "SELECT * FROM campaigns WHERE campaign_id = ?", (campaign_id,)
+            f"{_SELECT_CAMPAIGNS} WHERE c.campaign_id = ?", (campaign_id,)
         )
         return _campaign(rows[0]) if rows else None
 
     async def all(self, status: str | None = None) -> list[Campaign]:
         await self._ensure()
-        sql, params = "SELECT * FROM campaigns", tuple[str, ...]()
+        sql, params = _SELECT_CAMPAIGNS, tuple[str, ...]()
         if status is not None:
-            sql, params = sql + " WHERE status = ?", (status,)
-        rows = await self._store.sql_fetch(sql + " ORDER BY created_at DESC", params)
+            sql, params = sql + " WHERE c.status = ?", (status,)
+        rows = await self._store.sql_fetch(sql + " ORDER BY c.created_at DESC", params)
         return [_campaign(r) for r in rows]
 
     async def set_status(
@@ -272,5 +276,6 @@ def _campaign(row: dict[str, Any]) -> Campaign:
         retry_backoff_s=float(row["retry_backoff_s"]),
         starts_at=float(row["starts_at"]),
         parameters=json.loads(row["parameters_json"]),
+        agent=row.get("agent"),
     )
     return Campaign(row["campaign_id"], plan, row["status"], row["created_at"], row["last_dial_at"])

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from callwright.compliance.jurisdictions import ALL_PARTY_CONSENT, all_party_jurisdiction
 from callwright.core.responder import Responder, ResponseEvent, TextDelta, TurnContext
+from callwright.flows import spanish
 from callwright.flows.slots import extract_yes_no
 
 DISCLOSURE = (
@@ -37,8 +38,14 @@ _AGREE = re.compile(
 )
 
 
-def consent_answer(text: str) -> bool | None:
-    """True if the caller agrees to the recording, False if not, None if the answer is unclear."""
+def consent_answer(text: str, language: str = "en") -> bool | None:
+    """True if the caller agrees to the recording, False if not, None if the answer is unclear.
+
+    A Spanish answer ("sí, claro", "no, gracias") is read through the same rewriting the
+    flows use (`flows/spanish.py`), whose yes and no are English words.
+    """
+    if language == "es":
+        text = spanish.canonical(text)
     said = " ".join(re.findall(r"[a-z']+", text.lower().replace("’", "'")))
     if not said:
         return None

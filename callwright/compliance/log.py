@@ -26,6 +26,12 @@ Kind = Literal[
     "consent_block",
     "consent_added",
     "consent_revoked",
+    "consent_imported",
+    "dnc_added",
+    "dnc_removed",
+    "dnc_imported",
+    "call_scheduled",
+    "scheduled_call_cancelled",
 ]
 
 _APPEND_ONLY = {

@@ -18,14 +18,22 @@ class SqlStore(Protocol):
     async def sql_script(self, ddl: str) -> None: ...
 
 
-async def ensure_tables(store: SqlStore) -> None:
-    """Creates the compliance tables if they are not there (idempotent, cheap to repeat)."""
-    ddl = resources.files("callwright.compliance").joinpath("schema.sql").read_text("utf-8")
+async def apply_schema(store: SqlStore, package: str) -> None:
+    """Creates a package's tables (its `schema.sql`) if they are not there (idempotent)."""
+    ddl = resources.files(package).joinpath("schema.sql").read_text("utf-8")
     await store.sql_script(ddl)
 
 
-class ComplianceTables:
-    """Base of the classes that keep a compliance table: the schema is applied once each."""
+async def ensure_tables(store: SqlStore) -> None:
+    """Creates the compliance tables if they are not there (idempotent, cheap to repeat)."""
+    await apply_schema(store, "callwright.compliance")
+
+
+class SchemaTables:
+    """Base of the classes that keep tables beside the calls: their package's schema is
+    applied once per instance, before the first query."""
+
+    schema_package = "callwright.compliance"
 
     def __init__(self, store: SqlStore) -> None:
         self._store = store
@@ -33,5 +41,9 @@ class ComplianceTables:
 
     async def _ensure(self) -> None:
         if not self._ready:
-            await ensure_tables(self._store)
+            await apply_schema(self._store, self.schema_package)
             self._ready = True
+
+
+class ComplianceTables(SchemaTables):
+    """Base of the classes that keep a compliance table."""

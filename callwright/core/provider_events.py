@@ -12,6 +12,7 @@ Kinds recorded:
     fallback: {"stage", "from", "to", "reason"}: another provider did the work instead.
     responder: {"provider", "trigger", "attempts"}: which responder answered a turn.
     callback_offered: {"reason"}: the call could not go on and the caller was offered a callback.
+    llm_prepared: {"model"}: a request started on a speculative transcript went out.
 """
 
 from __future__ import annotations

@@ -60,6 +60,8 @@ class TurnContext:
     call: CallInfo
     history: Sequence[Message]
     trigger: Trigger = "user_turn"
+    # The call's language (the agent's main one until the caller speaks another it knows).
+    language: str = "en"
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +197,44 @@ class ExpectsAnswer(Protocol):
 
     def expected_answer(self) -> ExpectedAnswer | None:
         """The slots the open question expects, or None when no question is open."""
+        ...
+
+
+@runtime_checkable
+class Preempts(Protocol):
+    """A responder that can start on a turn before the turn has ended (preemptive generation).
+
+    The session calls `prepare` with the speculative transcript while the end of the turn is
+    still being decided, and with None when the caller went on talking. `respond` keeps what
+    was prepared only if the turn it is asked about matches; otherwise it starts again.
+    """
+
+    def prepare(self, context: TurnContext | None) -> None:
+        """Starts (or, with None, abandons) work on the probable next turn; never raises."""
+        ...
+
+
+@runtime_checkable
+class PreviewsReply(Protocol):
+    """A `Preempts` responder that shows the text of the reply it prepared as it is written,
+    so the runtime can synthesize its first clause (not play it) while the end of the turn
+    is still being decided.
+
+    A preview has no side effects: it only reads text (no tool runs, no flow state changes).
+    The runtime plays the synthesized audio only if the reply `respond` gives for the ended
+    turn starts with the same words; otherwise it is thrown away.
+    """
+
+    def preview(self) -> AsyncIterator[str]:
+        """The prepared reply's text deltas from its start, as they arrive; ends at the end of
+        its text, at a tool call, or when the preparation is dropped. Empty when nothing is
+        prepared."""
+        ...
+
+    def has_preview(self) -> bool:
+        """Whether the last `prepare` started a reply whose text `preview` can show (False:
+        the turn will be answered some other way, e.g. in fixed words, so nothing is worth
+        synthesizing ahead)."""
         ...
 
 

@@ -45,7 +45,12 @@ class TurnTimeline:
 
     @property
     def ttfa_ms(self) -> float | None:
-        """Caller's end of speech to the first agent audio on the wire."""
+        """Caller's last speech sample to the agent's first audible sample on the wire.
+
+        `speech_end_ms` is the last 10 ms block of speech near the VAD's end
+        (`CallerAudio.last_speech_ms`); `first_audio_sent_ms` the first sample above the
+        silence floor the playout sent, not its first (possibly silent) frame.
+        """
         if self.speech_end_ms is None or self.first_audio_sent_ms is None:
             return None
         return round(self.first_audio_sent_ms - self.speech_end_ms, 1)

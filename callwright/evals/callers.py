@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import aiohttp
 
 from callwright.evals.scenario import CallerLine
+from callwright.flows.slots import extract_time
 
 UNITS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
          "fourteen fifteen sixteen seventeen eighteen nineteen").split()  # fmt: skip
@@ -60,7 +61,9 @@ def spoken_date_of_birth(value: str) -> str:
 
 
 AGAIN = "Sorry, could you say that again?"
+_PRESENCE_CHECK = re.compile(r"\b(are you still (there|with me)|hello\?)[?.!]?", re.I)
 GOODBYE = "No, that's everything. Thank you, goodbye."
+FIRST_OPTION = "The first one, please."
 
 
 class Caller(Protocol):
@@ -108,9 +111,14 @@ ASKS = [
     ("time", r"\b(what|which) time\b|\btime works\b|\bmorning or (the )?afternoon\b"),
     ("reason", r"\b(reason|what brings you|what is it for|what's it for)\b"),
     ("more", r"\banything else\b|\bsomething else\b|\bhelp you with anything\b"),
+    # Options to pick from: "nine or half past nine. Which would you like?", "did you mean
+    # Doctor Patel or Doctor Park?". Before yes/no: "would you like" also opens a choice.
+    ("choice", r"\bor\b[^.?!]*\?|\bor\b[^?!]*[.!]\s*(which|what)\b[^.!]*\?|"
+               r"^(which|what)\b[^.!]*\bor\b[^.!]*\?"),
     # Last: "would you like" and "shall I" also open the specific questions above.
     ("yes_no", r"\b(is that (right|correct)|shall i|should i|do you want|would you like|"
-               r"does that|can i (book|go ahead)|is this|are you sure|correct\?|okay\?|"
+               r"does that|(would|does) that work|work for you|can i (book|go ahead)|is this|"
+               r"are you sure|correct\?|okay\?|"
                r"please say yes or no)"),
 ]  # fmt: skip
 
@@ -138,6 +146,8 @@ class PersonaCaller:
     turns: int = 0
     done: bool = False
     unanswered: int = 0
+    preference_said: int = 0
+    last_kind: str | None = None  # what the agent asked last ("keypad, please" does not say)
 
     def answer(self, kind: str | None) -> str:
         p = self.persona
@@ -157,11 +167,46 @@ class PersonaCaller:
         }
         return answers.get(kind or "", "")
 
+    def choose(self, agent_said: str) -> str:
+        """Picks among the options the agent offered: the persona's own time or doctor when
+        offered (said in the persona's words); a time not offered is asked for twice; else
+        the first option."""
+        sentences = [s for s in re.split(r"(?<=[.?!:])\s+", agent_said.strip()) if s]
+        listing = next((s for s in reversed(sentences[-3:]) if re.search(r"\bor\b", s, re.I)), "")
+        options = [o for o in re.split(r",\s*|\s+or\s+", listing.rstrip(".?!")) if o.strip()]
+        p = self.persona
+        wanted = extract_time(str(p.get("time", ""))) if p.get("time") else None
+        for option in options:  # the time asked for first: every option names the doctor
+            offered = extract_time(option)
+            if wanted and wanted.time and offered and offered.time == wanted.time:
+                return self._pick_time()
+        if wanted and wanted.time and self.preference_said < 2:
+            self.preference_said += 1  # not offered: the caller says what it wants, twice
+            return self._pick_time()
+        doctor = str(p.get("doctor", "")).lower()
+        doctors = [o for o in options if re.search(r"\b(doctor|dr)\b", o, re.I)]
+        if doctor and len(doctors) > 1 and any(doctor in o.lower() for o in doctors):
+            return self.answer("doctor")  # a choice of doctors ("Patel or Park?")
+        return FIRST_OPTION
+
+    def _wrong_doctor(self, agent_said: str) -> bool:
+        """Whether the question names a doctor who is not the persona's."""
+        doctor = str(self.persona.get("doctor", "")).lower()
+        named = re.findall(r"\b(?:doctor|dr\.?) ([a-z]+)", agent_said.lower())
+        return bool(doctor and named and doctor not in named)
+
+    def _pick_time(self) -> str:
+        time = str(self.persona.get("time", ""))
+        return f"{time[:1].upper()}{time[1:]}, please."
+
     def phrases(self) -> list[str]:
         """Everything this caller may say (to synthesize before the call)."""
         kinds = [kind for kind, _ in ASKS]
         fixed = [str(self.persona.get("goal", "Hi, I need some help.")), AGAIN, GOODBYE]
-        return [*fixed, *(self.answer(k) for k in kinds if self.answer(k))]
+        picks = [FIRST_OPTION, self._pick_time()] if self.persona.get("time") else [FIRST_OPTION]
+        if self.persona.get("doctor"):
+            picks.append(f"No, {self.answer('doctor')}")
+        return [*fixed, *picks, *(self.answer(k) for k in kinds if self.answer(k))]
 
     async def next_line(self, agent_said: str) -> CallerLine | None:
         self.turns += 1
@@ -169,11 +214,24 @@ class PersonaCaller:
             return None
         if self.turns == 1:
             return CallerLine(say=str(self.persona.get("goal", "Hi, I need some help.")))
+        # "Are you still there?" (the agent's prompt while the caller was slow to answer)
+        # hides the question before it: answer the question.
+        agent_said = _PRESENCE_CHECK.sub(" ", agent_said).strip()
         kind = what_is_asked(agent_said)
         if kind == "more":
             self.done = True
             return CallerLine(say=GOODBYE)
-        words = self.answer(kind)
+        keypad = re.search(r"\b(keypad|type it|key it in|enter it)\b", agent_said, re.I)
+        if kind is not None:
+            self.last_kind = kind
+        if keypad and self.last_kind == "dob" and self.persona.get("date_of_birth"):
+            # Offered the keypad for the date of birth: typed as month, day, year and #.
+            self.unanswered = 0
+            born = dt.date.fromisoformat(str(self.persona["date_of_birth"]))
+            return CallerLine(keys=born.strftime("%m%d%Y") + "#")
+        words = self.choose(agent_said) if kind == "choice" else self.answer(kind)
+        if kind == "yes_no" and self._wrong_doctor(agent_said):
+            words = f"No, {self.answer('doctor')}"  # "Doctor Patel, is that right?"
         if not words or re.search(r"\b(goodbye|bye)\b", agent_said.lower()):
             # Nothing asked that this persona can answer: after twice, the caller gives up.
             self.unanswered += 1

@@ -38,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--transport", choices=["ws", "twilio"], default="ws",
                         help="for conditions other than phone and lossy (Twilio)")  # fmt: skip
     parser.add_argument("--conditions", help="comma-separated; default: each scenario's own")
+    parser.add_argument("--within", help="comma-separated: of each scenario's own conditions, "
+                        "only these (the suite's own pairs, one condition at a time)")  # fmt: skip
     parser.add_argument("--parallel", type=int, default=2, help="calls at once (default 2)")
     parser.add_argument("--subset", help="only scenarios with this tag (e.g. fast)")
     parser.add_argument("--only", help="only scenarios whose name contains this")
@@ -58,13 +60,20 @@ def select_pairs(
     conditions: list[str] | None = None,
     subset: str | None = None,
     only: str | None = None,
+    within: list[str] | None = None,
 ) -> list[tuple[Scenario, str]]:
-    """Scenario x condition pairs to run: each scenario's own conditions, or the given ones."""
+    """Scenario x condition pairs to run: each scenario's own conditions, or the given ones.
+
+    `within` keeps, of the conditions a pair would run under, only these: the suite as it is,
+    run one condition at a time on a shared machine.
+    """
     pairs = []
     for scenario in scenarios:
         if (subset and subset not in scenario.tags) or (only and only not in scenario.name):
             continue
         for cond in conditions or scenario.conditions:
+            if within is not None and cond not in within:
+                continue
             if cond == "talk_over" and scenario.persona:
                 continue  # talking over needs a scripted caller
             pairs.append((scenario, cond))
@@ -113,10 +122,11 @@ def main(args: argparse.Namespace) -> int:
     """Runs the suite, prints the table, writes the reports; 1 below `--min-pass-rate`."""
     scenarios = load_scenarios(args.path, dt.date.today())
     conditions = args.conditions.split(",") if args.conditions else None
-    for cond in conditions or []:
+    within = args.within.split(",") if args.within else None
+    for cond in [*(conditions or []), *(within or [])]:
         if cond not in CONDITIONS:
             raise SystemExit(f"unknown condition {cond!r}; known: {', '.join(CONDITIONS)}")
-    pairs = select_pairs(scenarios, conditions, args.subset, args.only)
+    pairs = select_pairs(scenarios, conditions, args.subset, args.only, within)
     if not pairs:
         raise SystemExit("no scenario x condition pairs selected")
     args.out.mkdir(parents=True, exist_ok=True)

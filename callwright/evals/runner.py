@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import logging
 import os
 import secrets
@@ -155,8 +156,14 @@ class EvalRunner:
         return list(await asyncio.gather(*(one(s, c) for s, c in pairs)))
 
     async def run_pair(self, scenario: Scenario, cond_name: str) -> PairResult:
-        """One call; any failure of the machinery is a failed pair with the reason."""
+        """One call; any failure of the machinery is a failed pair with the reason.
+
+        Relative dates ("{date:friday}") are resolved against the day the call is placed,
+        the agent's own clock, and the expectations again against the day the call record
+        says it started, should midnight have passed in between.
+        """
         started = time.monotonic()
+        scenario = scenario.on(dt.date.today())
         transport = "twilio" if condition(cond_name).phone_band else self.options.transport
         result = PairResult(scenario.name, cond_name, scenario.voice, transport, False, [])
         folder = self.options.work_dir / "pairs" / result.key.replace("@", "--")
@@ -175,7 +182,8 @@ class EvalRunner:
             port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
             async with asyncio.timeout(self.options.pair_timeout_s):
                 detail, report = await self._call(scenario, condition(cond_name), port)
-            verdict = judge(scenario.expect, detail)
+            call_day = dt.datetime.fromtimestamp(detail.record.started_at).date()
+            verdict = judge(scenario.on(call_day).expect, detail)
             result.passed, result.reasons, result.state = (
                 verdict.passed,
                 verdict.reasons,
@@ -247,6 +255,10 @@ class EvalRunner:
         async def next_line() -> ScriptLine | KeyPresses | None:
             nonlocal said_first
             heard = await ear.new_words(wait_s=0.0 if talking_over and said_first else 2.0)
+            if not heard and isinstance(caller, PersonaCaller):
+                # The reply ended but is not stored yet (a loaded machine): a persona answers
+                # what it heard, so it waits for the words rather than say "pardon?".
+                heard = await ear.new_words(wait_s=6.0)
             if isinstance(caller, ScriptedCaller) and not talking_over:
                 deadline = time.monotonic() + timeout
                 while not caller.ready(heard) and time.monotonic() < deadline:

@@ -84,6 +84,16 @@ class Scenario:
     voice: str = DEFAULT_VOICE
     tags: tuple[str, ...] = ()
     source: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    today: dt.date | None = None  # the day its relative dates were resolved against
+
+    def on(self, today: dt.date) -> Scenario:
+        """The scenario with its relative dates resolved against `today` (a call's own date:
+        a suite started before midnight judges a call made after it by the call's day)."""
+        if today == self.today or not self.raw:
+            return self
+        where = self.source.rsplit(" (", 1)[0]
+        return parse_scenario(self.raw, where, today)
 
 
 def resolve_dates(text: str, today: dt.date) -> str:
@@ -241,6 +251,8 @@ def parse_scenario(data: Any, where: str, today: dt.date | None = None) -> Scena
     except ValueError as exc:
         raise f.error("voice", str(exc)) from None
     return Scenario(
+        raw=data,
+        today=today or dt.date.today(),
         name=name,
         description=f.get("description", str, ""),
         lines=lines,

@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from callwright.flows import spanish
 from callwright.flows.names import Directory, NameMatch, Person
 from callwright.flows.slots import (
     TimeSpec,
@@ -208,10 +209,19 @@ class SlotContext:
 
     today: dt.date
     directories: Mapping[str, Directory] = field(default_factory=dict)
+    # The caller's language: Spanish slot phrases are rewritten first (`flows/spanish.py`).
+    language: str = "en"
+
+
+_CANONICAL_KINDS = frozenset({"date", "time", "dob", "yes_no", "digits", "phone"})
 
 
 def extract(spec: SlotSpec, text: str, ctx: SlotContext) -> Any:
     """The value of one slot in `text`: a typed value, an `Ambiguous`, or None."""
+    if ctx.language == "es" and spec.kind in _CANONICAL_KINDS:
+        text = spanish.canonical(text)
+    elif ctx.language == "es" and spec.kind == "person":
+        text = spanish.without_accents(text)
     if spec.kind == "date":
         return extract_date(text, ctx.today)
     if spec.kind == "time":
@@ -243,6 +253,7 @@ def extract(spec: SlotSpec, text: str, ctx: SlotContext) -> Any:
 
 REPAIR_SORRY = "Sorry, I didn't catch that."
 REPAIR_AGAIN = "Sorry, I still didn't get that."
+REPAIR_KEYPAD = "You can also type it on your keypad, {keypad}."
 
 
 def reprompt(
@@ -250,6 +261,7 @@ def reprompt(
     failures: int,
     narrower: str = "",
     person: str = "Or ask for a person, and I'll put you through.",
+    repair: tuple[str, str, str] | None = None,
 ) -> str:
     """What to say when an answer to `spec`'s question was not understood.
 
@@ -262,13 +274,16 @@ def reprompt(
         narrower: a narrower question built for this call (listing the doctors, say);
             defaults to the spec's own.
         person: how the agent offers a person (the words its handoff trigger knows).
+        repair: the apology, the second apology and the keypad offer (with `{keypad}`) in
+            the call's language; English by default.
     """
+    sorry, again, keypad = repair or (REPAIR_SORRY, REPAIR_AGAIN, REPAIR_KEYPAD)
     question = narrower or spec.retry or spec.ask
     if failures < 2:
-        return f"{REPAIR_SORRY} {question}"
+        return f"{sorry} {question}"
     if spec.keypad:
-        return f"{REPAIR_AGAIN} You can also type it on your keypad, {spec.keypad}. {person}"
-    return f"{REPAIR_AGAIN} {question} {person}"
+        return f"{again} {keypad.format(keypad=spec.keypad)} {person}"
+    return f"{again} {question} {person}"
 
 
 def fill(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from callwright.flows import spanish
 from callwright.flows.intents import Intent, intents_from, match_intent
 
 GlobalIntent = Literal["human", "repeat", "back", "abort", "goodbye"]
@@ -59,6 +60,43 @@ GLOBAL_INTENTS: list[Intent] = intents_from(
 )
 
 
-def match_global(text: str) -> GlobalIntent | None:
-    """The global intent in `text`, if any."""
-    return match_intent(text, GLOBAL_INTENTS)  # type: ignore[return-value]
+# The same in Spanish, matched on the words without accents ("adiós" → "adios").
+GLOBAL_INTENTS_ES: list[Intent] = intents_from(
+    {
+        "human": [
+            "una persona",
+            "persona real",
+            "hablar con alguien",
+            "recepcion",
+            "recepcionista",
+            "operador",
+            "operadora",
+            "un agente",
+        ],
+        "goodbye": ["adios", "hasta luego", "eso es todo", "nada mas", "colgar"],
+        "repeat": [
+            "repite",
+            "repita",
+            "repetir",
+            "repetirlo",
+            "repitalo",
+            "repitelo",
+            "otra vez",
+            "no entendi",
+            "no le entendi",
+            "no escuche",
+            "como dice",
+        ],
+        "back": ["volver atras", "cambiar mi respuesta", "pregunta anterior"],
+        "abort": ["olvidalo", "olvidelo", "dejalo", "empezar de nuevo", "no importa"],
+    }
+)
+_GLOBAL_BY_LANGUAGE = {"en": GLOBAL_INTENTS, "es": GLOBAL_INTENTS_ES}
+
+
+def match_global(text: str, language: str = "en") -> GlobalIntent | None:
+    """The global intent in `text`, if any (English and Spanish cues; English for others)."""
+    if language == "es":
+        text = spanish.fold(text)
+    table = _GLOBAL_BY_LANGUAGE.get(language, GLOBAL_INTENTS)
+    return match_intent(text, table)  # type: ignore[return-value]

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from callwright.flows import spanish
 from callwright.flows.intents import find_cue, words
 
 Verdict = Literal["emergency", "abuse", "out_of_scope"]
@@ -61,6 +62,48 @@ class GuardrailOptions:
     out_of_scope: Sequence[str] = OUT_OF_SCOPE_CUES
 
 
+# The same in Spanish, written without accents (check the text through
+# `flows.spanish.without_accents`: "no puedo respirar", "sangrando mucho").
+EMERGENCY_CUES_ES = (
+    "dolor en el pecho",
+    "dolor de pecho",
+    "me duele el pecho",
+    "no puedo respirar",
+    "no puede respirar",
+    "dificultad para respirar",
+    "no respira",
+    "ataque al corazon",
+    "infarto",
+    "derrame cerebral",
+    "inconsciente",
+    "se ha desmayado",
+    "se desmayo",
+    "sangrando mucho",
+    "no para de sangrar",
+    "sobredosis",
+    "matarme",
+    "suicidarme",
+    "suicidio",
+    "convulsiones",
+    "convulsion",
+)
+ABUSE_CUES_ES = ("mierda", "puta", "puto", "cabron", "gilipollas", "imbecil", "idiota")
+OUT_OF_SCOPE_CUES_ES = (
+    "receta",
+    "recetar",
+    "diagnostico",
+    "diagnosticar",
+    "resultados de",
+    "consejo medico",
+    "que medicamento",
+    "cuanto debo tomar",
+    "dosis",
+)
+
+
+SPANISH_GUARDRAILS = GuardrailOptions(EMERGENCY_CUES_ES, ABUSE_CUES_ES, OUT_OF_SCOPE_CUES_ES)
+
+
 @dataclass(slots=True)
 class Guardrails:
     """Checks each caller turn before anything else sees it."""
@@ -68,8 +111,8 @@ class Guardrails:
     options: GuardrailOptions = field(default_factory=GuardrailOptions)
 
     def check(self, text: str) -> Verdict | None:
-        """The first rule `text` trips, in order of severity, or None."""
-        tokens = words(text)
+        """The first rule `text` trips, in order of severity, or None (accents ignored)."""
+        tokens = words(spanish.without_accents(text))
         for verdict, cues in (
             ("emergency", self.options.emergency),
             ("abuse", self.options.abuse),

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from callwright.flows.phonetic import sounds_like, spans
-from callwright.flows.slots import tokens
+from callwright.flows.slots import MONTHS, WEEKDAYS, tokens
 
 _SOUNDEX = {
     **dict.fromkeys("bfpv", "1"),
@@ -26,15 +26,69 @@ _SOUNDEX = {
     **dict.fromkeys("mn", "5"),
     "r": "6",
 }
-_TITLES = {"doctor", "dr", "doc", "mr", "mrs", "ms", "miss"}
+# Spanish titles too: "la doctora Patel" names Doctor Patel.
+_TITLES = {"doctor", "dr", "doc", "mr", "mrs", "ms", "miss", "doctora", "dra", "senor", "senora"}
 # Everyday words Whisper writes when it did hear them: never a name unless after a title.
 _EVERYDAY = frozenset(
     """a about after again all also am an and any are as at back be been before but by can
-    could day do does for from get go good have he her him his how i if in is it just know
-    like make may me my name need next no not now of off on one or our out please see she so
+    could day do does for from get go good have he her him his how i if in into is it just know
+    like make may me my name need next no not now of off on one onto or our out please see she so
     some that the then there they this time to today too two up us want was we week well
     were what when where which who why will with would yeah yes you your""".split()
 )
+
+
+_NOT_NAME = _EVERYDAY | frozenset(
+    """born birth date dob hi hello hey it's its i'm im thanks thank okay ok sure sorry um uh
+    mine first last full called speaking and yeah""".split()
+)
+
+
+def says_a_name(text: str) -> bool:
+    """Whether `text` holds a word that may be someone's name, in a directory or not.
+
+    Whisper capitalises names: a capitalised word that is not everyday, a date or the first
+    of its sentence ("Robert Brown, March third, 1970"), or in a short reply any word that
+    is not everyday ("brown."). "March third, 1970", "Yes, that's me" and "1990. Actually,
+    could we do 11?" say none.
+    """
+    dates = set(MONTHS) | set(WEEKDAYS)
+
+    def plain(word: str) -> bool:
+        lower = word.lower().split("'")[0]  # "I'd", "that's"
+        said = tokens(lower)
+        number = bool(said) and not said[0].isalpha()  # "nineteen", "third"
+        return len(lower) < 2 or lower in _NOT_NAME or lower in dates or number
+
+    words = re.findall(r"[A-Za-z][A-Za-z']*|[.!?]", text)
+    short = len([w for w in words if w.isalpha()]) <= 4
+    first = True
+    for word in words:
+        if word in ".!?":
+            first = True
+            continue
+        if not plain(word) and (short or (word[0].isupper() and not first)):
+            return True
+        first = False
+    return False
+
+
+def _spelled_joined(words: list[str]) -> list[str]:
+    """Letters spelled one by one, as Whisper writes a spelled name ("N.G.Y.N"), as a word."""
+    joined: list[str] = []
+    run: list[str] = []
+    for word in [*words, ""]:
+        if len(word) == 1 and word.isalpha() and word not in ("a", "i"):
+            run.append(word)
+            continue
+        if len(run) >= 2:
+            joined.append("".join(run))
+        else:
+            joined.extend(run)
+        run = []
+        if word:
+            joined.append(word)
+    return joined
 
 
 def soundex(word: str) -> str:
@@ -129,7 +183,10 @@ class Directory:
         """The names as they are spoken, to bias the recogniser with."""
         return list(dict.fromkeys(p.spoken or f"{p.first} {p.last}" for p in self.people))
 
-    def _name_score(self, words: Sequence[str], titled: set[int], name: str) -> float:
+    def _name_score(
+        self, words: Sequence[str], titled: set[int], name: str, untitled: float | None = None
+    ) -> float:
+        floor = self.untitled if untitled is None else untitled
         best = 0.0
         length = len(name.split())
         for start, heard in spans(words, longest=length + 1):
@@ -137,8 +194,10 @@ class Directory:
                 len(heard) < 3 or any(w in _EVERYDAY for w in heard.split())
             ):
                 continue
+            if heard != name.lower() and all(w in _EVERYDAY for w in heard.split()):
+                continue  # "Doctor and GUI in": Whisper heard "and", not "Anita"
             score = sounds_like(heard, name)
-            if start not in titled and score < self.untitled:
+            if start not in titled and score < floor:
                 continue  # away from a title, only a close match counts
             best = max(best, score)
         return best
@@ -170,7 +229,7 @@ class Directory:
         """
         words: list[str] = []
         titled: set[int] = set()
-        for word in tokens(text):
+        for word in _spelled_joined(tokens(text)):
             if word in _TITLES:
                 titled.add(len(words))
             elif not word.isdigit():
@@ -185,8 +244,22 @@ class Directory:
             return NameMatch(best=None)
         top = hits[0][0]
         close = tuple(p for s, p in hits if top - s <= self.margin)
+        if len(close) > 1 and titled:
+            # A name right after a title outweighs one heard elsewhere: in "can I break an
+            # appointment with Doctor Nguyen" the caller named Nguyen, "break" is not Park.
+            after_title = [
+                p for p in close if self._name_score(words, titled, p.last, 2.0) >= self.threshold
+            ]
+            if len(after_title) == 1:
+                close = (after_title[0],)
         if len(close) > 1:
             return NameMatch(best=None, candidates=close, score=top)
+        if close[0] is not hits[0][1]:
+            chosen = close[0]
+            score = next(s for s, p in hits if p is chosen)
+            return NameMatch(
+                best=chosen, candidates=(chosen,), score=score, sure=score >= self.sure
+            )
         return NameMatch(
             best=hits[0][1], candidates=(hits[0][1],), score=top, sure=top >= self.sure
         )

@@ -143,21 +143,27 @@ def _indel(a: str) -> float:
     return 0.5 if a in _WEAK else 1.0
 
 
+# Every letter a key can hold, and the costs between them, looked up rather than worked out:
+# the distance runs for every run of heard words against every term, on every turn.
+_KEY_LETTERS = "AFJKLMNPRSTWXY0"
+_SUBSTITUTION = {(a, b): _substitution(a, b) for a in _KEY_LETTERS for b in _KEY_LETTERS}
+_INDEL = {a: _indel(a) for a in _KEY_LETTERS}
+
+
 def key_distance(a: str, b: str) -> float:
     """Edit distance between two keys, with cheaper confusions between similar sounds."""
+    indel, substitution = _INDEL, _SUBSTITUTION
     previous = [0.0]
     for cb in b:
-        previous.append(previous[-1] + _indel(cb))
+        previous.append(previous[-1] + indel[cb])
     for ca in a:
-        current = [previous[0] + _indel(ca)]
+        cost_a = indel[ca]
+        current = [previous[0] + cost_a]
+        left = current[0]
         for j, cb in enumerate(b, 1):
-            current.append(
-                min(
-                    previous[j] + _indel(ca),
-                    current[j - 1] + _indel(cb),
-                    previous[j - 1] + _substitution(ca, cb),
-                )
-            )
+            swap = previous[j - 1] + substitution[ca, cb]
+            left = min(previous[j] + cost_a, left + indel[cb], swap)
+            current.append(left)
         previous = current
     return previous[-1]
 
@@ -185,14 +191,17 @@ def sounds_like(heard: str, term: str) -> float:
         return 1.0
     matcher = difflib.SequenceMatcher(None, heard.replace(" ", ""), term.replace(" ", ""))
     # The full ratio is slow; the length bound rules most spans out first.
-    spelling = matcher.ratio() if matcher.real_quick_ratio() >= 0.6 else 0.0
-    best = 0.0
+    quick = matcher.real_quick_ratio() >= 0.6 and matcher.quick_ratio() >= 0.6
+    best = matcher.ratio() if quick else 0.0
     for ka in phonetic_keys(heard):
         for kb in phonetic_keys(term):
             # Keys of one or two sounds match too easily to count fully.
             weight = 0.95 if min(len(ka), len(kb)) >= 3 else 0.85
+            longest = max(len(ka), len(kb))
+            if longest and weight * (1 - 0.5 * abs(len(ka) - len(kb)) / longest) <= best:
+                continue  # cannot beat what is found: half a sound per sound of length
             best = max(best, key_similarity(ka, kb) * weight)
-    return max(spelling, best)
+    return best
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,12 +229,34 @@ def spans(words: Sequence[str], longest: int = 3) -> Iterable[tuple[int, str]]:
                 yield start, " ".join(words[start : start + length])
 
 
-def best_span(words: Sequence[str], term: str) -> TermMatch | None:
-    """The run of words in `words` that sounds most like `term`."""
+def _score_bound(heard: str, term: str) -> float:
+    """An upper bound of `sounds_like(heard, term)` from lengths alone (no alignment).
+
+    Spelling similarity is at most 2·min/(sum) of the lengths; key similarity loses at least
+    half a sound per sound of difference in length.
+    """
+    a, b = len(heard.replace(" ", "")), len(term.replace(" ", ""))
+    bound = 2 * min(a, b) / (a + b) if a + b else 0.0
+    for ka in phonetic_keys(heard):
+        for kb in phonetic_keys(term):
+            longest = max(len(ka), len(kb))
+            if longest:
+                bound = max(bound, 0.95 * (1 - 0.5 * abs(len(ka) - len(kb)) / longest))
+    return bound
+
+
+def best_span(words: Sequence[str], term: str, floor: float = 0.0) -> TermMatch | None:
+    """The run of words in `words` that sounds most like `term`.
+
+    Runs that cannot score `floor` (judged by their lengths) are not aligned: most of them,
+    when a caller's turn is compared with a vocabulary on every turn.
+    """
     term_words = len(term.split())
     best: TermMatch | None = None
     for start, heard in spans(words, longest=term_words + 1):
         if len(heard) < 2:
+            continue
+        if floor > 0 and _score_bound(heard, term) < floor:
             continue
         score = sounds_like(heard, term)
         # A run much longer than the term borrows sounds from its neighbours.
@@ -240,7 +271,9 @@ def find_terms(
     words: Sequence[str], vocabulary: Iterable[str], threshold: float = 0.75
 ) -> list[TermMatch]:
     """Every vocabulary term heard in `words` at or above `threshold`, best first."""
-    found = [m for t in vocabulary if (m := best_span(words, t)) and m.score >= threshold]
+    found = [
+        m for t in vocabulary if (m := best_span(words, t, threshold)) and m.score >= threshold
+    ]
     return sorted(found, key=lambda m: m.score, reverse=True)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -75,6 +76,11 @@ def _safe_date(year: int, month: int, day: int) -> dt.date | None:
 
 def _month_day(words: list[str]) -> tuple[int, int, int | None] | None:
     """(month, day, year or None) from "march 12 1984", "12th of march", "the 3rd of may"."""
+    return next(_month_days(words), None)
+
+
+def _month_days(words: list[str]) -> Iterator[tuple[int, int, int | None]]:
+    """Every (month, day, year or None) in the words, in order (see `_month_day`)."""
     for i, word in enumerate(words):
         month = _month(word)
         if month is None:
@@ -84,12 +90,12 @@ def _month_day(words: list[str]) -> tuple[int, int, int | None] | None:
             after = after[1:]
         if after and (day := _day_number(after[0])) is not None:
             year = _year(after[1]) if len(after) > 1 else None
-            return month, day, year
+            yield month, day, year
+            continue
         before = [w for w in words[max(0, i - 3) : i] if w not in ("the", "of")]
         if before and (day := _day_number(before[-1])) is not None:
             year = _year(after[0]) if after else None
-            return month, day, year
-    return None
+            yield month, day, year
 
 
 def _year(word: str) -> int | None:
@@ -107,9 +113,11 @@ def _numeric_date(text: str) -> tuple[int, int, int] | None:
 def extract_date(text: str, today: dt.date) -> dt.date | None:
     """A calendar date in the future (or today) named in `text`.
 
-    Understands "today", "tomorrow", "the day after tomorrow", weekdays ("Tuesday",
-    "next Tuesday": the next one after today), "March 3rd", "the 3rd of March", and "the
-    3rd" alone (the next 3rd of a month).
+    Understands "today", "tomorrow", "the day after tomorrow", weekdays ("Tuesday", "this
+    Tuesday" and "next Tuesday": the first one after today, never today; "Tuesday next week":
+    the Tuesday of the following week), "March 3rd", "the 3rd of March", "Friday the 11th"
+    (the next 11th that is a Friday), and "the 3rd" alone (the next 3rd of a month). A date
+    in the past (a date of birth said in the same breath) is skipped for a later one.
 
     Args:
         text: a transcript.
@@ -127,32 +135,73 @@ def extract_date(text: str, today: dt.date) -> dt.date | None:
     if "today" in words:
         return today
     md = _month_day(words)
-    if md is not None:
-        month, day, year = md
+    weekday = next((w for w in map(_weekday, words) if w is not None), None)
+    for month, day, year in _month_days(words):
         found = _safe_date(year or today.year, month, day)
         if found is not None and year is None and found < today:
             found = _safe_date(today.year + 1, month, day)
         if found is not None and found >= today:
+            if year is None and weekday is not None and found.weekday() != weekday:
+                # "Wednesday, November 16th" said in December: the month was misheard when
+                # a 16th in the coming weeks is a Wednesday (the read-back says the month).
+                fits = [d for d in _next_days_numbered(day, today) if d.weekday() == weekday]
+                return fits[0] if fits else found
             return found
-        # A past date (a date of birth said in the same breath) is not the day wanted.
-    for word in words:
-        weekday = _weekday(word)
-        if weekday is not None:
-            # "Tuesday" and "next Tuesday" both mean the first Tuesday after today; the
-            # read-back ("Tuesday the 10th") lets the caller correct a different reading.
-            return today + dt.timedelta(days=(weekday - today.weekday()) % 7 or 7)
+        upcoming = _safe_date(today.year, month, day)
+        if upcoming is not None and upcoming < today:
+            upcoming = _safe_date(today.year + 1, month, day)
+        if (
+            year is not None
+            and 2001 <= year <= 2012
+            and weekday is not None
+            and upcoming is not None
+            and upcoming.weekday() == weekday
+            and (upcoming - today).days <= 60
+            and not ({"born", "birth"} & set(words))
+        ):
+            # "Monday, December 14, 2010": the weekday fits the coming December 14th, so the
+            # "year" is an hour misheard ("the fourteenth at ten"), not a date of birth.
+            return upcoming
+        # A past date (a date of birth said in the same breath) is not the day wanted: the
+        # day wanted may come after it ("born May 5th, 1978 ... on Friday, December 11th").
+    # "the 3rd", but not "the 2nd one" (a choice among offered times).
+    nth = re.search(r"\bthe (\d{1,2})(st|nd|rd|th)\b(?! 1\b| option)", joined)
+    if weekday is not None:
+        # Beside a weekday an ordinal is a day even without "the": in "Thursday to send her
+        # 10th" Whisper lost "December", not the day.
+        nth = nth or re.search(r"\b(\d{1,2})(st|nd|rd|th)\b(?! 1\b| option)", joined)
+        if nth is not None and md is None:
+            # "Friday the 11th": the next 11th that is a Friday, else the next 11th.
+            days = _next_days_numbered(int(nth.group(1)), today)
+            return next((d for d in days if d.weekday() == weekday), days[0] if days else None)
+        # "Friday", "this Friday" and "next Friday" all mean the first Friday after today
+        # (never today); "Friday next week" is the Friday of the following week. The
+        # read-back ("Friday the 4th") lets the caller correct a different reading.
+        found = today + dt.timedelta(days=(weekday - today.weekday()) % 7 or 7)
+        if "next week" in joined or "week after" in joined:
+            monday_next_week = today + dt.timedelta(days=7 - today.weekday())
+            found = monday_next_week + dt.timedelta(days=weekday)
+        return found
     if md is not None:
         return None  # "the 5th" is part of the past date, not another day
-    # "the 3rd", but not "the 2nd one" (a choice among offered times).
-    match = re.search(r"\bthe (\d{1,2})(st|nd|rd|th)\b(?! 1\b| option)", joined)
-    if match:
-        day = int(match.group(1))
-        for months_ahead in range(3):
-            month0 = today.month - 1 + months_ahead
-            found = _safe_date(today.year + month0 // 12, month0 % 12 + 1, day)
-            if found is not None and found >= today:
-                return found
-    return None
+    if nth is not None and not _BIRTH_YEAR.search(joined[nth.end() :]):
+        days = _next_days_numbered(int(nth.group(1)), today)
+        return days[0] if days else None
+    return None  # "the 1st, 2000" is a date of birth misheard, not a day to book
+
+
+_BIRTH_YEAR = re.compile(r"^\s*(?:of )?(?:19|20)\d\d\b")
+
+
+def _next_days_numbered(day: int, today: dt.date) -> list[dt.date]:
+    """The dates numbered `day` from today on, over the next three months."""
+    found = []
+    for months_ahead in range(3):
+        month0 = today.month - 1 + months_ahead
+        date = _safe_date(today.year + month0 // 12, month0 % 12 + 1, day)
+        if date is not None and date >= today:
+            found.append(date)
+    return found
 
 
 def extract_dob(text: str, today: dt.date | None = None) -> dt.date | None:
@@ -233,9 +282,30 @@ _THREE = re.compile(
 )
 
 
+_TWO = re.compile(
+    r"(^|[,.]\s*|\bat\s+)(?:to|too)\s+(?=(?:in\s+)?the\s+(?:afternoon|morning|evening)\b)", re.I
+)
+
+
 def _misheard_three(text: str) -> str:
-    """Whisper often hears "three" as "free": "Thursday, free in the afternoon", "at free"."""
-    return _THREE.sub(r"\1three", text)
+    """Whisper often hears "three" as "free" ("Thursday, free in the afternoon", "at free")
+    and "two" as "to" ("To the afternoon, please")."""
+    return _TWO.sub(r"\1two in ", _THREE.sub(r"\1three", text))
+
+
+_MONTH_DAY = re.compile(rf"\b({'|'.join(MONTHS)}) (?:the )?\d{{1,2}}(?:st|nd|rd|th)?\b")
+
+
+def _year_as_hour(words: list[str]) -> int | None:
+    """The hour in "Monday, December 14, 2010": Whisper's way of writing "the fourteenth at
+    ten" (see `extract_date`); only with a weekday and nothing that says born."""
+    if {"born", "birth"} & set(words) or not any(_weekday(w) is not None for w in words):
+        return None
+    for i, word in enumerate(words[:-2]):
+        if _month(word) is not None and _day_number(words[i + 1]) is not None:
+            if re.fullmatch(r"20(0[1-9]|1[0-2])", words[i + 2]):
+                return int(words[i + 2][2:])
+    return None
 
 
 def extract_time(text: str) -> TimeSpec | None:
@@ -253,13 +323,16 @@ def extract_time(text: str) -> TimeSpec | None:
     text = _misheard_three(text)
     norm = normalize_numbers(text).replace(".", " . ")
     words = tokens(text)
-    joined = " ".join(words)
+    # The day of a date is not an hour: "December 11, 10 in the morning" is ten, not 11:10.
+    joined = _MONTH_DAY.sub(r"\1 ", " ".join(words))
     period = next((_PERIOD_WORDS[w] for w in words if w in _PERIOD_WORDS), None)
     meridiem = _meridiem(" ".join(_WORD.findall(norm)))
     hour: int | None = None
     minute = 0
     if "noon" in words or "midday" in words:
         hour, meridiem = 12, "pm"
+    elif (year_hour := _year_as_hour(words)) is not None:
+        hour = year_hour
     elif m := re.search(r"\bhalf (?:past|after) (\d{1,2})\b", joined):
         hour, minute = int(m.group(1)), 30
     elif m := re.search(r"\bquarter (past|after|to|till|of) (\d{1,2})\b", joined):
@@ -272,6 +345,13 @@ def extract_time(text: str) -> TimeSpec | None:
         hour, minute = int(m.group(1)), int(m.group(2))
     elif m := re.search(r"\b(\d{1,2}) (\d{2}|o 0\d)\b(?! (?:19|20)\d\d)", joined):
         hour, minute = int(m.group(1)), int(m.group(2)[-2:].replace(" ", "0"))
+    elif m := re.search(
+        r"\b(1[0-2]|[1-9])([0-5]\d)\b"
+        r"(?= ?(?:o ?clock|a m|p m|am|pm|in the (?:morning|afternoon|evening)))",
+        joined,
+    ):
+        # Whisper writes "nine thirty in the morning" as "930 in the morning".
+        hour, minute = int(m.group(1)), int(m.group(2))
     elif m := re.search(r"\b(\d{1,2}) ?(?:o ?clock|a m|p m|am|pm)\b", joined):
         hour = int(m.group(1))
     elif m := re.search(
@@ -434,15 +514,17 @@ def extract_reason(text: str, today: dt.date) -> str | None:
 
 
 def extract_choice(text: str, count: int) -> int | None:
-    """Which of `count` offered options the caller picked: "the first one", "2", "the last"."""
+    """Which of `count` offered options the caller picked: "the first one", "2", "the last",
+    "number one", "option 2" (a bare number in a longer reply may be a time: "2 please")."""
     words = tokens(text)
     if "last" in words or "later" in words or "latest" in words:
         return count - 1
     if "earlier" in words or "earliest" in words:
         return 0
-    for word in words:
+    for i, word in enumerate(words):
         if m := re.fullmatch(r"(\d)(st|nd|rd|th)?", word):
             index = int(m.group(1)) - 1
-            if 0 <= index < count and (m.group(2) or len(words) == 1):
+            named = i > 0 and words[i - 1] in ("number", "option", "choice")
+            if 0 <= index < count and (m.group(2) or named or len(words) == 1):
                 return index
     return None

@@ -29,7 +29,7 @@ from callwright.core.clock import AudioClock
 from callwright.core.responder import CallInfo
 from callwright.core.timeline import TurnTimeline
 from callwright.flows.slots import extract_yes_no
-from callwright.handoff.desk import HandoffDesk, HumanLine
+from callwright.handoff.desk import Desk, HumanLine
 from callwright.handoff.hold_music import HoldAudio
 from callwright.handoff.packet import ContextPacket, PacketSummarizer, build_packet
 from callwright.handoff.triggers import Escalation
@@ -113,7 +113,7 @@ class CallHandoff:
 
     Args:
         state: the call's shared state.
-        desk: the server's handoff desk.
+        desk: the deployment's handoff desk (in memory, or shared through PostgreSQL).
         options: routing and what the caller hears.
         say: speaks a line through the agent's voice; awaitable until it has been played.
             Called with the line, the outcome it ends the call with (or None), and the
@@ -122,22 +122,26 @@ class CallHandoff:
         facts: the responder's facts about the call (`HandoffFacts`), or None.
         emit: sends integration events (webhooks).
         summarizer: improves the packet's summary in the background (an LLM), if given.
+        wording: `options` with the lines of the call's language at the moment, if the
+            session has them per language.
     """
 
     def __init__(
         self,
         state: CallState,
-        desk: HandoffDesk,
+        desk: Desk,
         options: HandoffOptions,
         say: Callable[[str, str | None, TurnTimeline | None], Coroutine[Any, Any, None]],
         hush: Callable[[], Awaitable[None]],
         facts: Callable[[], dict[str, Any] | None],
         emit: EventSink | None = None,
         summarizer: PacketSummarizer | None = None,
+        wording: Callable[[], HandoffOptions] | None = None,
     ) -> None:
         self.state = state
         self.desk = desk
-        self.options = options
+        self._options = options
+        self._wording = wording
         self._say = say
         self._hush = hush
         self._facts = facts
@@ -151,6 +155,11 @@ class CallHandoff:
         self._offered = False
         self._back_line: asyncio.Task[None] | None = None
         self._to_caller = StreamResampler(HUMAN_RATE, state.transport.output_sample_rate)
+
+    @property
+    def options(self) -> HandoffOptions:
+        """Routing, timing and the lines, in the call's language now."""
+        return self._wording() if self._wording is not None else self._options
 
     @property
     def human(self) -> str | None:
@@ -188,24 +197,26 @@ class CallHandoff:
             self._summary_task = asyncio.create_task(self._improve_summary(self._summarizer))
         route = self.options.route
         if route == "auto":
-            route = "console" if self.desk.humans_signed_in else "phone"
+            route = "console" if await self.desk.signed_in() else "phone"
         if route == "phone":
             transferred = await self._transfer(escalation, announced, transfer_to, timeline)
             if transferred:
                 return
             if transferred is False and not announced:
                 timeline = None  # the connecting line before the failed transfer answered it
-        if self.desk.humans_signed_in == 0:
+        if await self.desk.signed_in() == 0:
             self.mode = "callback_offer"
             self._offered = True
             await self._say(self.options.nobody_line, None, timeline)
             return
         self.mode = "waiting"
-        self.desk.enqueue(packet, self)
-        recorder.event("queued", state.clock.now_ms(), {"position": self._position()})
+        await self.desk.enqueue(packet, self)
+        position = await self._position()
+        recorder.event("queued", state.clock.now_ms(), {"position": position})
+        await self._tell_position(position)
         if not announced:
             await self._say(self.options.connecting_line, None, timeline)
-        self._hold_task = asyncio.create_task(self._hold())
+        self._hold_task = asyncio.create_task(self._hold(position))
 
     async def _improve_summary(self, summarizer: PacketSummarizer) -> None:
         """Replaces the flow's summary with the model's, wherever the packet has gone."""
@@ -214,7 +225,7 @@ class CallHandoff:
         self.packet = packet = dataclasses.replace(self.packet, summary=text, summary_by="llm")
         state = self.state
         state.recorder.event("handoff_summary", state.clock.now_ms(), {"summary": text})
-        self.desk.update_packet(packet)
+        await self.desk.update_packet(packet)
         await self._emit("handoff_summary", {"call_id": self._id, "summary": text})
         if self._line is not None:
             with contextlib.suppress(Exception):
@@ -249,11 +260,26 @@ class CallHandoff:
 
     # --- waiting ------------------------------------------------------------------------
 
-    def _position(self) -> int:
-        return self.desk.position(self.state.call.call_id) or 0
+    async def _position(self) -> int:
+        return await self.desk.position(self.state.call.call_id) or 0
 
-    async def _hold(self) -> None:
-        """Hold audio, a place-in-line update every interval, a callback offer at the limit."""
+    async def _tell_position(self, position: int) -> None:
+        """The caller's client hears of its place in line (a `queue_position` event)."""
+        with contextlib.suppress(Exception):  # a line that cannot take events just waits
+            await self.state.transport.send_event({"type": "queue_position", "position": position})
+
+    async def _hold(self, told: int = 0) -> None:
+        """Hold audio, a place-in-line update every interval, a callback offer at the limit;
+        a `queue_position` event whenever the place in line changes (`told`: the last one)."""
+        moved = asyncio.Event()  # the queue changed (on any worker): the place may have too
+        moved.set()  # it may have changed since `told`
+        unsubscribe = self.desk.subscribe(moved.set)
+        try:
+            await self._hold_until_done(moved, told)
+        finally:
+            unsubscribe()
+
+    async def _hold_until_done(self, moved: asyncio.Event, told: int) -> None:
         loop = asyncio.get_running_loop()
         options, call_id = self.options, self.state.call.call_id
         entered = loop.time()
@@ -261,6 +287,14 @@ class CallHandoff:
         audio = HoldAudio(self.state.transport.output_sample_rate)
         started, frames = loop.time(), 0
         while self.mode == "waiting":
+            if moved.is_set():
+                moved.clear()
+                position = await self._position()
+                if position and position != told:
+                    told = position
+                    clock = self.state.clock
+                    self.state.recorder.event("queue_position", clock.now_ms(), {"position": told})
+                    await self._tell_position(told)
             now = loop.time()
             if now - entered >= options.wait_limit_s and not self._offered:
                 self._offered = True
@@ -270,8 +304,8 @@ class CallHandoff:
                 return
             if now >= next_update:
                 next_update = now + options.update_interval_s
-                position = self._position()
-                wait_s = self.desk.expected_wait_s(call_id)
+                position = await self._position()
+                wait_s = await self.desk.expected_wait_s(call_id)
                 self.state.recorder.event(
                     "queue_update",
                     self.state.clock.now_ms(),
@@ -299,8 +333,8 @@ class CallHandoff:
                 await self._say(self.options.yes_or_no_line, None, timeline)
             return
         if self.mode == "waiting":
-            wait_s = self.desk.expected_wait_s(self._id)
-            await self._say(position_line(self._position(), wait_s), None, timeline)
+            wait_s = await self.desk.expected_wait_s(self._id)
+            await self._say(position_line(await self._position(), wait_s), None, timeline)
 
     @property
     def _id(self) -> str:
@@ -310,7 +344,7 @@ class CallHandoff:
         state = self.state
         self.mode = "done"
         await self._stop_hold()
-        self.desk.leave(self._id)
+        await self.desk.leave(self._id)
         request = {"call_id": self._id, "number": state.call.caller}
         state.recorder.event("callback_requested", state.clock.now_ms(), request)
         packet = self.packet.to_dict() if self.packet else {}
@@ -320,9 +354,8 @@ class CallHandoff:
     async def _decline_callback(self, timeline: TurnTimeline | None) -> None:
         state = self.state
         state.recorder.event("callback_declined", state.clock.now_ms(), {})
-        if self.desk.humans_signed_in and self.packet is not None:
-            if self.desk.position(self._id) is None:
-                self.desk.enqueue(self.packet, self)
+        if await self.desk.signed_in() and self.packet is not None:
+            await self.desk.enqueue(self.packet, self)
             self.mode = "waiting"
             await self._say(self.options.keep_waiting_line, None, timeline)
             self._hold_task = asyncio.create_task(self._hold())
@@ -382,7 +415,7 @@ class CallHandoff:
         state.recorder.event("handed_back", state.clock.now_ms(), {"human": self.human})
         self._line = None
         self.mode = "agent"
-        self.desk.leave(self._id)
+        await self.desk.leave(self._id)
         # Spoken in the background: the person's console must not wait for the agent's line.
         self._back_line = asyncio.create_task(self._say(self.options.back_line, None, None))
 
@@ -396,7 +429,7 @@ class CallHandoff:
         state.outcome = ("escalated", reason)
         state.recorder.event("human_ended", state.clock.now_ms(), {"human": self.human})
         self._line = None
-        self.desk.leave(self._id)
+        await self.desk.leave(self._id)
         await state.transport.close(reason)
 
     async def close(self) -> None:
@@ -407,7 +440,8 @@ class CallHandoff:
                 task.cancel()
         line, self._line = self._line, None
         if self.mode != "agent":
-            self.desk.leave(self._id)
+            with contextlib.suppress(Exception):  # a database gone away must not stop the end
+                await self.desk.leave(self._id)
         self.mode = "done"
         if line is not None:
             with contextlib.suppress(Exception):

@@ -1,8 +1,13 @@
 """The handoff desk: the queue of calls waiting for a person, and the people signed in.
 
-One desk per server, shared by every call and every console connection. It only keeps the
-order and the numbers (position, expected wait); each call's own `CallHandoff` does the
-talking, and a console connection (`HumanLine`) does the listening.
+One desk per deployment, shared by every call and every console connection. It only keeps
+the order and the numbers (position, expected wait) and puts a person through to a call;
+each call's own `CallHandoff` does the talking, and a console connection (`HumanLine`) does
+the listening.
+
+`Desk` is the contract. `HandoffDesk` (here) keeps it in this process's memory: one worker,
+the SQLite store. `PostgresDesk` (`handoff/pg_desk.py`) keeps it in PostgreSQL for several
+workers: a call waiting on one worker can be picked up from a console on another.
 """
 
 from __future__ import annotations
@@ -11,14 +16,11 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from callwright.handoff.packet import ContextPacket
-
-if TYPE_CHECKING:
-    from callwright.handoff.call import CallHandoff
 
 
 class HumanLine(Protocol):
@@ -35,12 +37,84 @@ class HumanLine(Protocol):
         ...
 
 
+class HeldCall(Protocol):
+    """What a console holds once its person has picked a call up."""
+
+    async def from_human(self, samples: np.ndarray) -> None:
+        """The person's microphone (16 kHz), to the caller."""
+        ...
+
+    async def hand_back(self) -> None:
+        """The agent takes the call back."""
+        ...
+
+    async def end_by_human(self) -> None:
+        """The person ends the call."""
+        ...
+
+
+class QueuedCall(HeldCall, Protocol):
+    """A call in the queue (its `CallHandoff`): a person can be put through to it."""
+
+    async def connect(self, line: HumanLine) -> None:
+        """From now on the caller talks to the person on `line`."""
+        ...
+
+
+class Desk(Protocol):
+    """The queue and the people signed in, as calls and consoles use them."""
+
+    def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Calls `listener` whenever the queue or the people change (on any worker)."""
+        ...
+
+    async def signed_in(self) -> int:
+        """How many people are signed in to the console."""
+        ...
+
+    async def sign_in(self, line: HumanLine) -> None: ...
+
+    async def sign_out(self, line: HumanLine) -> None: ...
+
+    async def enqueue(self, packet: ContextPacket, call: QueuedCall) -> None:
+        """Puts a call at the end of the queue (a call already waiting keeps its place)."""
+        ...
+
+    async def position(self, call_id: str) -> int | None:
+        """1 for the next call to be picked up; None when not waiting."""
+        ...
+
+    async def expected_wait_s(self, call_id: str) -> float | None:
+        """Position times the average handle time, shared among the people signed in."""
+        ...
+
+    async def update_packet(self, packet: ContextPacket) -> None:
+        """A better packet (an LLM's summary) for a call waiting or in progress."""
+        ...
+
+    async def pick_up(self, call_id: str, line: HumanLine) -> HeldCall | None:
+        """Takes a waiting call out of the queue and connects `line` to it (None if gone)."""
+        ...
+
+    async def leave(self, call_id: str) -> None:
+        """The call left the queue or a person (hung up, handed back, called back)."""
+        ...
+
+    async def snapshot(self) -> dict[str, Any]:
+        """What the console shows: people, waiting calls (with packets), calls in progress."""
+        ...
+
+    async def close(self) -> None:
+        """Takes this worker's calls and people off the desk (the worker stops)."""
+        ...
+
+
 @dataclass(slots=True)
 class WaitingCall:
     """A call in the queue."""
 
     packet: ContextPacket
-    handoff: CallHandoff
+    handoff: QueuedCall
     enqueued_at: float = field(default_factory=time.monotonic)
 
     @property
@@ -53,7 +127,7 @@ class ActiveCall:
     """A call a person is talking to."""
 
     packet: ContextPacket
-    handoff: CallHandoff
+    handoff: QueuedCall
     human: str
     started_at: float = field(default_factory=time.monotonic)
 
@@ -71,8 +145,16 @@ class DeskOptions:
     smoothing: float = 0.3
 
 
+def wait_estimate(position: int, humans: int, busy: int, handle_time_s: float) -> float:
+    """The expected wait of the call at `position` (see `Desk.expected_wait_s`)."""
+    free = max(humans - busy, 0)
+    if position <= free:
+        return 0.0
+    return math.ceil((position - free) / max(humans, 1)) * handle_time_s
+
+
 class HandoffDesk:
-    """Waiting calls in order, people signed in, and who is talking to whom."""
+    """A `Desk` in this process's memory: waiting calls in order, people, who talks to whom."""
 
     def __init__(self, options: DeskOptions | None = None) -> None:
         self.options = options or DeskOptions()
@@ -88,63 +170,60 @@ class HandoffDesk:
     def humans_signed_in(self) -> int:
         return len(self._humans)
 
-    def sign_in(self, line: HumanLine) -> None:
+    async def signed_in(self) -> int:
+        return len(self._humans)
+
+    async def sign_in(self, line: HumanLine) -> None:
         self._humans.append(line)
         self._changed()
 
-    def sign_out(self, line: HumanLine) -> None:
+    async def sign_out(self, line: HumanLine) -> None:
         if line in self._humans:
             self._humans.remove(line)
         self._changed()
 
     def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
-        """Calls `listener` whenever the queue changes; returns the unsubscribe function."""
         self._listeners.add(listener)
         return lambda: self._listeners.discard(listener)
 
     # --- the queue ---------------------------------------------------------------------
 
-    def enqueue(self, packet: ContextPacket, handoff: CallHandoff) -> None:
-        self._waiting.append(WaitingCall(packet, handoff))
+    async def enqueue(self, packet: ContextPacket, call: QueuedCall) -> None:
+        if any(w.call_id == packet.call_id for w in self._waiting):
+            return
+        self._waiting.append(WaitingCall(packet, call))
         self._changed()
 
-    def position(self, call_id: str) -> int | None:
-        """1 for the next call to be picked up; None when not waiting."""
+    async def position(self, call_id: str) -> int | None:
         for index, waiting in enumerate(self._waiting):
             if waiting.call_id == call_id:
                 return index + 1
         return None
 
-    def expected_wait_s(self, call_id: str) -> float | None:
-        """Position times the average handle time, shared among the people signed in."""
-        position = self.position(call_id)
+    async def expected_wait_s(self, call_id: str) -> float | None:
+        position = await self.position(call_id)
         if position is None:
             return None
-        free = max(self.humans_signed_in - len(self._active), 0)
-        if position <= free:
-            return 0.0
-        people = max(self.humans_signed_in, 1)
-        return math.ceil((position - free) / people) * self.handle_time_s
+        humans = self.humans_signed_in
+        return wait_estimate(position, humans, len(self._active), self.handle_time_s)
 
-    def update_packet(self, packet: ContextPacket) -> None:
-        """A better packet (an LLM's summary) for a call waiting or in progress."""
+    async def update_packet(self, packet: ContextPacket) -> None:
         for entry in (*self._waiting, self._active.get(packet.call_id)):
             if entry is not None and entry.packet.call_id == packet.call_id:
                 entry.packet = packet
         self._changed()
 
-    def take(self, call_id: str, human: str) -> WaitingCall | None:
-        """Removes a waiting call for `human` to pick up (None if it is gone)."""
+    async def pick_up(self, call_id: str, line: HumanLine) -> HeldCall | None:
         for waiting in self._waiting:
             if waiting.call_id == call_id:
                 self._waiting.remove(waiting)
-                self._active[call_id] = ActiveCall(waiting.packet, waiting.handoff, human)
+                self._active[call_id] = ActiveCall(waiting.packet, waiting.handoff, line.name)
                 self._changed()
-                return waiting
+                await waiting.handoff.connect(line)
+                return waiting.handoff
         return None
 
-    def leave(self, call_id: str) -> None:
-        """The call left the queue or a human (hung up, handed back, called back)."""
+    async def leave(self, call_id: str) -> None:
         self._waiting = [w for w in self._waiting if w.call_id != call_id]
         active = self._active.pop(call_id, None)
         if active is not None:
@@ -153,8 +232,7 @@ class HandoffDesk:
             self.handle_time_s = (1 - weight) * self.handle_time_s + weight * handled
         self._changed()
 
-    def snapshot(self) -> dict[str, Any]:
-        """What the console shows: waiting calls with their packets, and calls in progress."""
+    async def snapshot(self) -> dict[str, Any]:
         now = time.monotonic()
         return {
             "humans": [line.name for line in self._humans],
@@ -172,6 +250,9 @@ class HandoffDesk:
                 for call_id, a in self._active.items()
             ],
         }
+
+    async def close(self) -> None:
+        """Nothing to release (the `PostgresDesk` closes its connections)."""
 
     def _changed(self) -> None:
         for listener in list(self._listeners):

@@ -61,6 +61,8 @@ POSITIVE_WORDS = frozenset(
 NOT_UNDERSTOOD_CUES = (
     "didn't catch",
     "didn't understand",
+    "didn't get that",
+    "did not get that",
     "did not understand",
     "not sure i understood",
     "could you say it again",
@@ -215,6 +217,11 @@ class EscalationTriggers:
         stuck = tokens == self._last_reply or find_cue(tokens, self.options.not_understood_cues)
         self._last_reply = tokens
         self._misunderstood_run = self._misunderstood_run + 1 if stuck else 0
+        if not stuck:
+            # The agent understood the turn however poorly it was heard: a run of hard turns
+            # is one the agent also failed on, so its own repair (a narrower question, the
+            # keypad) gets its chance before a person is called.
+            self._low_confidence_run = 0
         if self.options.loops and self._misunderstood_run >= self.options.misunderstood_turns:
             self._misunderstood_run = 0
             return Escalation(

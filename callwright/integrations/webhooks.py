@@ -3,7 +3,9 @@
 Events (call started, appointment booked, call ended with a summary, ...) are queued without
 waiting and delivered by one background task: each POST is signed with HMAC-SHA256 over
 "<timestamp>.<body>" (header `X-Callwright-Signature: t=<ts>,v1=<hex>`), retried with
-exponential backoff, and written to a dead-letter table in SQLite when every attempt failed.
+exponential backoff, and written to a dead-letter record when every attempt failed (a SQLite
+file of the worker's, or with the PostgreSQL store an outbox every worker shares:
+`integrations/outbox.py`).
 Dead letters are retried periodically (and on `redeliver()`), so a receiver that was down
 gets the event later; the event id stays the same, so the receiver can deduplicate.
 
@@ -21,17 +23,17 @@ import hashlib
 import hmac
 import json
 import logging
-import sqlite3
 import time
 import uuid
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from callwright.core import env as read
+from callwright.integrations.outbox import DeadLetter, SqliteOutbox, WebhookOutbox
 from callwright.observe.redact import RedactionPolicy, Redactor
 
 log = logging.getLogger(__name__)
@@ -112,48 +114,26 @@ def verify_signature(secret: str, header: str, body: bytes, tolerance_s: float =
     return hmac.compare_digest(sign(secret, timestamp, body), header)
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS webhook_dead_letters (
-    event_id TEXT PRIMARY KEY, kind TEXT NOT NULL, body TEXT NOT NULL,
-    attempts INTEGER NOT NULL, last_error TEXT NOT NULL, failed_at REAL NOT NULL,
-    delivered_at REAL
-);
-"""
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """An event that could not be delivered (yet)."""
-
-    event_id: str
-    kind: str
-    body: str
-    attempts: int
-    last_error: str
-    delivered_at: float | None
-
-
 class WebhookSender:
     """Delivers events in the background. Call `start()` in the running loop, `close()` at exit.
 
     Args:
         options: receiver and retry policy.
-        db_path: SQLite file for the dead-letter record.
+        outbox: the record behind it (`integrations/outbox.py`), or the path of a SQLite file
+            for this worker's dead letters.
     """
 
-    def __init__(self, options: WebhookOptions, db_path: Path | str) -> None:
+    def __init__(self, options: WebhookOptions, outbox: WebhookOutbox | Path | str) -> None:
         self.options = options
-        self._db_path = str(db_path)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhooks-db")
-        self._db: sqlite3.Connection | None = None
+        self._outbox = outbox if not isinstance(outbox, Path | str) else SqliteOutbox(outbox)
         self._queue: asyncio.Queue[tuple[str, str, bytes]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
         self.delivered = 0
 
     async def start(self) -> None:
-        """Opens the dead-letter record and starts delivery and redelivery."""
-        await self._db_run(self._connect)
+        """Opens the record and starts delivery and redelivery."""
+        await self._outbox.open()
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=self.options.timeout_s)
         )
@@ -161,16 +141,6 @@ class WebhookSender:
             asyncio.create_task(self._deliver_loop(), name="webhooks"),
             asyncio.create_task(self._redeliver_loop(), name="webhooks-redeliver"),
         ]
-
-    def _connect(self) -> None:
-        if self._db_path != ":memory:":
-            Path(self._db_path).parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self._db_path, check_same_thread=False, isolation_level=None)
-        db.executescript(_SCHEMA)
-        self._db = db
-
-    async def _db_run(self, fn: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     async def emit(self, kind: str, data: dict[str, Any]) -> None:
         """Queues an event; returns at once (an agent event hook)."""
@@ -192,10 +162,20 @@ class WebhookSender:
         while True:
             event_id, kind, body = await self._queue.get()
             try:
+                try:
+                    await self._outbox.sending(event_id, kind, body)
+                except Exception:
+                    log.exception("webhook %s: not recorded in the outbox; sent anyway", event_id)
                 error = await self._deliver(event_id, body)
                 if error is not None:
-                    await self._db_run(self._dead_letter, event_id, kind, body, error)
+                    await self._outbox.dead_letter(
+                        event_id, kind, body, error, self.options.max_attempts
+                    )
                     log.warning("webhook %s (%s) dead-lettered: %s", event_id, kind, error)
+                else:
+                    await self._outbox.delivered(event_id)
+            except Exception:
+                log.exception("webhook %s: outbox not updated", event_id)
             finally:
                 self._queue.task_done()
 
@@ -227,69 +207,25 @@ class WebhookSender:
         except (aiohttp.ClientError, TimeoutError) as exc:
             return f"{type(exc).__name__}: {exc}"
 
-    def _dead_letter(
-        self, event_id: str, kind: str, body: bytes, error: str, attempts: int | None = None
-    ) -> None:
-        assert self._db is not None
-        attempts = self.options.max_attempts if attempts is None else attempts
-        self._db.execute(
-            "INSERT INTO webhook_dead_letters VALUES (?, ?, ?, ?, ?, ?, NULL) "
-            # failed_at stays the first failure: retention counts from there, not from the
-            # latest retry.
-            "ON CONFLICT(event_id) DO UPDATE SET attempts = attempts + excluded.attempts, "
-            "last_error = excluded.last_error",
-            (event_id, kind, body.decode(), attempts, error, time.time()),
-        )
-
-    def _pending_letters(self) -> list[tuple[str, str, str]]:
-        assert self._db is not None
-        return self._db.execute(
-            "SELECT event_id, kind, body FROM webhook_dead_letters WHERE delivered_at IS NULL "
-            "ORDER BY failed_at"
-        ).fetchall()
-
-    def _mark_delivered(self, event_id: str) -> None:
-        assert self._db is not None
-        self._db.execute(
-            "UPDATE webhook_dead_letters SET delivered_at = ? WHERE event_id = ?",
-            (time.time(), event_id),
-        )
-
     async def dead_letters(self) -> list[DeadLetter]:
         """The dead-letter record, delivered ones included."""
-
-        def query() -> list[DeadLetter]:
-            assert self._db is not None
-            rows = self._db.execute(
-                "SELECT event_id, kind, body, attempts, last_error, delivered_at "
-                "FROM webhook_dead_letters ORDER BY failed_at"
-            ).fetchall()
-            return [DeadLetter(*row) for row in rows]
-
-        result: list[DeadLetter] = await self._db_run(query)
-        return result
+        return await self._outbox.dead_letters()
 
     async def redeliver(self) -> int:
         """Retries every undelivered dead letter once; returns how many got through."""
         delivered = 0
-        for event_id, kind, body in await self._db_run(self._pending_letters):
+        for event_id, kind, body in await self._outbox.claim_undelivered():
             error = await self._post(event_id, body.encode())
             if error is None:
-                await self._db_run(self._mark_delivered, event_id)
+                await self._outbox.delivered(event_id)
                 delivered += 1
             else:
-                await self._db_run(self._dead_letter, event_id, kind, body.encode(), error, 1)
+                await self._outbox.dead_letter(event_id, kind, body.encode(), error, 1)
         return delivered
 
     async def purge_before(self, cutoff: float) -> int:
         """Deletes dead letters that failed before `cutoff`, delivered or not; returns how many."""
-
-        def purge() -> int:
-            assert self._db is not None
-            sql = "DELETE FROM webhook_dead_letters WHERE failed_at < ?"
-            return int(self._db.execute(sql, (cutoff,)).rowcount)
-
-        deleted: int = await self._db_run(purge)
+        deleted = await self._outbox.purge_before(cutoff)
         if deleted:
             log.info("retention: deleted %d webhook dead letters", deleted)
         return deleted
@@ -315,12 +251,10 @@ class WebhookSender:
         while not self._queue.empty():
             event_id, kind, body = self._queue.get_nowait()
             error = "not sent before shutdown"
-            await self._db_run(self._dead_letter, event_id, kind, body, error, 0)
+            await self._outbox.dead_letter(event_id, kind, body, error, 0)
         if self._session is not None:
             await self._session.close()
-        if self._db is not None:
-            await self._db_run(self._db.close)
-        self._executor.shutdown(wait=False)
+        await self._outbox.close()
 
 
 def webhook_options_from_env(env: Mapping[str, str]) -> WebhookOptions:
@@ -329,18 +263,22 @@ def webhook_options_from_env(env: Mapping[str, str]) -> WebhookOptions:
     Payloads follow the redaction policy (CALLWRIGHT_REDACT); CALLWRIGHT_WEBHOOK_REDACT
     overrides it for the webhook in the same "kind=action" form, or "none" for raw data.
     """
-    if not env.get("CALLWRIGHT_WEBHOOK_SECRET"):
+    url = read.text(env, "CALLWRIGHT_WEBHOOK_URL")
+    secret = read.text(env, "CALLWRIGHT_WEBHOOK_SECRET")
+    if url is None:
+        raise ValueError("CALLWRIGHT_WEBHOOK_URL is not set")
+    if secret is None:
         raise ValueError("CALLWRIGHT_WEBHOOK_SECRET is required when CALLWRIGHT_WEBHOOK_URL is set")
     policy = RedactionPolicy.from_env(env)
-    override = env.get("CALLWRIGHT_WEBHOOK_REDACT", "").strip()
+    override = read.text(env, "CALLWRIGHT_WEBHOOK_REDACT", "") or ""
     redaction: RedactionPolicy | None = policy
     if override.lower() in ("none", "off", "raw"):
         redaction = None
     elif override:
         redaction = RedactionPolicy.from_env({**env, "CALLWRIGHT_REDACT": override})
     return WebhookOptions(
-        env["CALLWRIGHT_WEBHOOK_URL"],
-        env["CALLWRIGHT_WEBHOOK_SECRET"],
+        url,
+        secret,
         redaction=redaction,
         retention_days=policy.retention_days,
     )

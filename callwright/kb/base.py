@@ -21,6 +21,7 @@ import asyncio
 import math
 import re
 import sqlite3
+import unicodedata
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -38,6 +39,15 @@ STOPWORDS = frozenset(
     you your you're yes no okay ok well also really much many some one could should might
     wondering question ask asking near nearby around here any anything something now wait
     stop hold sorry actually hey oh excuse hmm uh""".split()
+)
+# Spanish function words (accents folded, as the index folds them), so a Spanish knowledge
+# folder is searched by its informative words too; none of them is an English word.
+STOPWORDS |= frozenset(
+    """el la los las un una unos unas de del al y o u en con sin por para que cual cuales
+    quien como cuando donde cuanto cuanta cuantos es son esta estan ser estar hay tiene
+    tienen tengo puedo puede pueden quiero quisiera queria saber me mi mis su sus lo le les
+    se nos yo usted ustedes ellos este esta esto ese esa eso hola buenos buenas dias tardes
+    gracias si muy mas tambien ya pero porque favor""".split()
 )
 _HEADING = re.compile(r"^#{1,6}\s+(.*)$")
 _KEYWORDS = re.compile(r"^keywords:\s*(.*)$", re.IGNORECASE)
@@ -145,7 +155,9 @@ def load_passages(folder: Path) -> list[Passage]:
 def query_terms(question: str) -> list[str]:
     """The informative words of a question, in order, without repeats."""
     seen: list[str] = []
-    for term in _TERM.findall(question.lower().replace("’", "'").replace("'", "")):
+    plain = unicodedata.normalize("NFD", question.lower().replace("’", "'").replace("'", ""))
+    plain = "".join(c for c in plain if not unicodedata.combining(c))
+    for term in _TERM.findall(plain):
         if term not in STOPWORDS and term not in seen and len(term) > 1:
             seen.append(term)
     return seen
@@ -362,6 +374,16 @@ class KnowledgeBase:
     def close(self) -> None:
         """Stops the worker thread."""
         self._executor.shutdown(wait=False)
+
+    def topic_names(self) -> list[str]:
+        """Passage titles of two words or more, as a vocabulary to respell questions with.
+
+        Callers name a topic by its title ("opening hours"), and the recogniser mishears it
+        ("opening errors"); matched by sound against a two-word title, the words around the
+        mishearing anchor it. One-word titles are left out: a single word sounds like too many
+        others ("bring my" like "parking").
+        """
+        return list(dict.fromkeys(p.title for p in self.passages if len(p.title.split()) > 1))
 
     def phrases(self) -> Iterable[str]:
         """Every answer text, for pre-synthesis."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,8 @@ from callwright.core.responder import (
     ExpectsAnswer,
     HasHandoffFacts,
     HasPhrases,
+    Preempts,
+    PreviewsReply,
     Responder,
     ResponderFactory,
     ResponseEvent,
@@ -124,6 +126,26 @@ class FallbackResponder:
                 if found and (found.get("slots") or responder is self.primary):
                     return found
         return None
+
+    def prepare(self, context: TurnContext | None) -> None:
+        """Lets the primary start on a probable turn (`Preempts`), unless it is failing."""
+        if isinstance(self.primary, Preempts) and (context is None or not self._breaker.is_open):
+            self.primary.prepare(context)
+
+    async def preview(self) -> AsyncIterator[str]:
+        """The primary's prepared reply as it is written (`PreviewsReply`), if it shows one."""
+        if isinstance(self.primary, PreviewsReply) and not self._breaker.is_open:
+            async for text in self.primary.preview():
+                yield text
+
+    def has_preview(self) -> bool:
+        """Whether the primary prepared a reply it can preview, and is not failing."""
+        primary = self.primary
+        return (
+            isinstance(primary, PreviewsReply)
+            and not self._breaker.is_open
+            and (primary.has_preview())
+        )
 
     def expected_answer(self) -> ExpectedAnswer | None:
         """The fallback flow's open question if it has one, else the primary's."""

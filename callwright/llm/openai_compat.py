@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import aclosing
@@ -21,6 +22,7 @@ from typing import Any
 
 import aiohttp
 
+from callwright.core.provider_events import report_provider_event
 from callwright.core.responder import (
     CallInfo,
     EndCall,
@@ -31,6 +33,12 @@ from callwright.core.responder import (
     ToolCall,
     ToolResult,
     TurnContext,
+)
+from callwright.llm.completion_stream import (
+    CompletionStream,
+    LlmStreamError,
+    content_of,
+    first_to_answer,
 )
 from callwright.tools.registry import ToolRegistry
 
@@ -78,6 +86,12 @@ class LlmOptions:
         stream_usage: asks for the token counts at the end of each stream
             (`stream_options.include_usage`), reported as `TokenUsage` events; turn it off
             for a server that rejects the option.
+        hedge_after_s: when the first token has not come this long after the request, a
+            second request goes out (to `hedge_base_url`, or the same server) and the first
+            of the two to answer is used, the other cancelled; None never hedges.
+        hedge_base_url: where the hedge goes; None: `base_url`.
+        hedge_model: the model the hedge asks; None: `model`.
+        preemptive: whether `prepare` may start a request on a speculative transcript.
     """
 
     base_url: str
@@ -90,11 +104,28 @@ class LlmOptions:
     first_token_timeout_s: float = 4.0
     max_tool_rounds: int = 4
     stream_usage: bool = True
+    hedge_after_s: float | None = None
+    hedge_base_url: str | None = None
+    hedge_model: str | None = None
+    preemptive: bool = True
 
 
 def _wire_call(call: ToolCall) -> dict[str, Any]:
     function = {"name": call.name, "arguments": json.dumps(call.arguments)}
     return {"id": call.call_id, "type": "function", "function": function}
+
+
+_LANGUAGE_NAMES = {"es": "Spanish", "fr": "French", "de": "German", "it": "Italian"}
+_LANGUAGE_NAMES |= {"pt": "Portuguese", "nl": "Dutch", "pl": "Polish", "zh": "Chinese"}
+
+
+def in_language(system_prompt: str, context: TurnContext) -> str:
+    """The system prompt, told to answer in the call's language when it is not English."""
+    if context.language == "en":
+        return system_prompt
+    name = _LANGUAGE_NAMES.get(context.language, f"the language with code {context.language}")
+    note = f"The caller speaks {name}: answer in {name}."
+    return f"{system_prompt}\n\n{note}" if system_prompt else note
 
 
 def to_chat_messages(system_prompt: str, history: Sequence[Message]) -> Chat:
@@ -210,22 +241,6 @@ class _Completion:
         return text
 
 
-async def _next_sse_data(content: aiohttp.StreamReader, timeout_s: float) -> str | None:
-    """Reads the data of the next SSE event; None at the end of the stream."""
-    lines: list[str] = []
-    async with asyncio.timeout(max(timeout_s, 0.0)):
-        while True:
-            raw = await content.readline()
-            if not raw:
-                return "\n".join(lines) if lines else None
-            line = raw.decode("utf-8").rstrip("\r\n")
-            if not line and lines:
-                return "\n".join(lines)
-            # Comments (":") and the event/id/retry fields carry nothing we use.
-            if line.startswith("data:"):
-                lines.append(line[5:].removeprefix(" "))
-
-
 class OpenAICompatResponder:
     """Serves one call. Created by `OpenAICompatResponderFactory.for_call`."""
 
@@ -243,6 +258,70 @@ class OpenAICompatResponder:
         self._tools = tools
         self._greeting = greeting
         self._url = options.base_url.rstrip("/") + "/chat/completions"
+        hedge_root = options.hedge_base_url or options.base_url
+        self._hedge_url = hedge_root.rstrip("/") + "/chat/completions"
+        # A request started on a speculative transcript, and the payload it was sent with.
+        self._prefetch: tuple[str, CompletionStream] | None = None
+        # Added to this responder's `llm` call event (e.g. the route that chose the model).
+        self.note: dict[str, Any] = {}
+
+    def prepare(self, context: TurnContext | None) -> None:
+        """Starts the first request of the reply to `context` before it is asked for.
+
+        `respond` uses it only if it would send exactly the same request (the caller's last
+        words compared without case and punctuation); otherwise it is cancelled and a new
+        request goes out. Preparing the same request again (a second look at the same pause)
+        keeps the one in flight. None (the caller went on talking) cancels a prepared request.
+        """
+        if context is None or not self._options.preemptive or context.trigger != "user_turn":
+            self._drop_prefetch()
+            return
+        messages = to_chat_messages(
+            in_language(self._options.system_prompt, context), context.history
+        )
+        payload = self._payload(messages, final=self._options.max_tool_rounds == 0)
+        if self._prefetch is not None and self._prefetch[0] == _request_key(payload):
+            return  # the same request is already out: keep its head start
+        self._drop_prefetch()
+        stream = self._start(payload, "primary")
+        self._prefetch = (_request_key(payload), stream)
+        # When the head start began, on the call's clock: the benchmark sets it against the
+        # caller's last speech sample and the end of the turn.
+        report_provider_event("llm_prepared", {"model": payload.get("model")})
+        # Unclaimed for this long, the turn went another way: do not read it forever.
+        expire_s = self._options.first_token_timeout_s + self._options.request_timeout_s
+        asyncio.get_running_loop().call_later(expire_s, self._expire, stream)
+
+    async def preview(self) -> AsyncIterator[str]:
+        """The text of the prepared request's reply as it streams (`PreviewsReply`), taking
+        nothing from it: `respond` still reads it all. Ends at the end of the text, at a tool
+        call, on an error, or when the prepared request is dropped; empty if none is prepared.
+        """
+        if self._prefetch is None:
+            return
+        async for data in self._prefetch[1].replay():
+            text = content_of(data)
+            if text == "":
+                return
+            if text is not None:
+                yield text
+
+    def has_preview(self) -> bool:
+        """Whether a prepared request is in flight (`PreviewsReply`)."""
+        return self._prefetch is not None
+
+    def _expire(self, stream: CompletionStream) -> None:
+        if self._prefetch is not None and self._prefetch[1] is stream:
+            self._drop_prefetch()
+
+    def _drop_prefetch(self) -> None:
+        if self._prefetch is not None:
+            self._prefetch[1].close()
+            self._prefetch = None
+
+    async def close(self) -> None:
+        """Cancels a prepared request (the call ended)."""
+        self._drop_prefetch()
 
     async def respond(self, context: TurnContext) -> AsyncIterator[ResponseEvent]:
         """Streams the reply to the latest turn of `context.history`.
@@ -253,12 +332,16 @@ class OpenAICompatResponder:
         if context.trigger == "call_start" and self._greeting:
             yield TextDelta(self._greeting)
             return
-        messages = to_chat_messages(self._options.system_prompt, context.history)
+        messages = to_chat_messages(
+            in_language(self._options.system_prompt, context), context.history
+        )
         rounds = self._options.max_tool_rounds
         for round_index in range(rounds + 1):
             completion = _Completion()
             final = round_index == rounds
-            async with aclosing(self._stream(messages, completion, final=final)) as stream:
+            first = round_index == 0
+            stream_of = self._stream(messages, completion, final=final, first=first)
+            async with aclosing(stream_of) as stream:
                 async for text in stream:
                     yield TextDelta(text)
             if completion.usage is not None:
@@ -310,14 +393,26 @@ class OpenAICompatResponder:
                 payload["tool_choice"] = "none"
         return payload
 
-    async def _post(self, payload: dict[str, Any], timeout_s: float) -> aiohttp.ClientResponse:
+    def _start(self, payload: dict[str, Any], label: str) -> CompletionStream:
+        """Sends `payload` to the primary endpoint or the hedge endpoint, read in the background."""
+        options = self._options
+        url = self._hedge_url if label == "hedge" else self._url
+        if label == "hedge" and options.hedge_model:
+            payload = {**payload, "model": options.hedge_model}
+        timeout_s = min(options.request_timeout_s, options.first_token_timeout_s)
+        return CompletionStream(lambda: self._post(payload, timeout_s, url), label)
+
+    async def _post(
+        self, payload: dict[str, Any], timeout_s: float, url: str | None = None
+    ) -> aiohttp.ClientResponse:
+        url = url or self._url
         headers = {"Accept": "text/event-stream"}
         if self._options.api_key:
             headers["Authorization"] = f"Bearer {self._options.api_key}"
         response: aiohttp.ClientResponse | None = None
         try:
             async with asyncio.timeout(max(timeout_s, 0.0)):
-                response = await self._session().post(self._url, json=payload, headers=headers)
+                response = await self._session().post(url, json=payload, headers=headers)
                 if response.status < 400:
                     return response
                 body = await response.text(errors="replace")
@@ -325,38 +420,64 @@ class OpenAICompatResponder:
             if response is not None:
                 response.close()
             what = f"no response within {timeout_s:.1f}s" if isinstance(exc, TimeoutError) else exc
-            raise LlmError(f"POST {self._url} failed: {what}") from exc
+            raise LlmError(f"POST {url} failed: {what}") from exc
         response.release()
         excerpt = body[:_EXCERPT_CHARS]
         raise LlmError(
-            f"POST {self._url} answered HTTP {response.status}: {excerpt}",
+            f"POST {url} answered HTTP {response.status}: {excerpt}",
             status=response.status,
             body=excerpt,
         )
 
+    async def _open(self, payload: dict[str, Any], first: bool) -> CompletionStream:
+        """The request for `payload`: the prepared one if it matches, else a new (hedged) one."""
+        prefetch, self._prefetch = self._prefetch, None
+        preemptive: str | None = None
+        stream: CompletionStream | None = None
+        hedged = False
+        if prefetch is not None and first and prefetch[0] == _request_key(payload):
+            stream, preemptive = prefetch[1], "used"
+        elif prefetch is not None:
+            prefetch[1].close()
+            preemptive = "discarded"
+        if stream is None:
+            options = self._options
+            stream, hedged = await first_to_answer(
+                lambda label: self._start(payload, label),
+                options.hedge_after_s,
+                has_hedge=options.hedge_after_s is not None,
+            )
+        # Recorded when there is something to tell: a head start, a hedge, or a route.
+        if first and (preemptive or hedged or self.note):
+            model = payload.get("model")
+            if stream.label == "hedge":
+                model = self._options.hedge_model or model
+            note = {"model": model, "endpoint": stream.label, "preemptive": preemptive}
+            report_provider_event("llm", note | {"hedged": hedged} | self.note)
+        return stream
+
     async def _stream(
-        self, messages: Chat, completion: _Completion, *, final: bool
+        self, messages: Chat, completion: _Completion, *, final: bool, first: bool = False
     ) -> AsyncGenerator[str, None]:
         """Requests one completion and yields its content deltas; fills `completion`."""
         options = self._options
         loop = asyncio.get_running_loop()
         first_token_deadline = loop.time() + options.first_token_timeout_s
-        response = await self._post(
-            self._payload(messages, final),
-            min(options.request_timeout_s, options.first_token_timeout_s),
-        )
-        started = done = False
+        stream = await self._open(self._payload(messages, final), first)
+        started = False
         try:
             while True:
                 timeout_s = (
                     options.request_timeout_s if started else first_token_deadline - loop.time()
                 )
                 try:
-                    data = await _next_sse_data(response.content, timeout_s)
+                    data = await stream.next(timeout_s)
                 except TimeoutError as exc:
                     what = "stalled for" if started else "sent no first token within"
                     limit = options.request_timeout_s if started else options.first_token_timeout_s
                     raise LlmError(f"stream from {self._url} {what} {limit:g}s") from exc
+                except LlmStreamError as exc:
+                    raise LlmError(f"stream from {self._url} broke: {exc}") from exc
                 if data is None or data.strip() == "[DONE]":
                     done = data is not None or completion.finish_reason is not None
                     break
@@ -365,15 +486,19 @@ class OpenAICompatResponder:
                 if text is not None:
                     completion.text.append(text)
                     yield text
-        except (aiohttp.ClientError, ValueError) as exc:
-            raise LlmError(f"stream from {self._url} broke: {exc!r}") from exc
         finally:
-            if done:
-                response.release()
-            else:
-                response.close()
+            stream.close()
         if not done:
             raise LlmError(f"stream from {self._url} ended before the completion finished")
+
+
+def _request_key(payload: dict[str, Any]) -> str:
+    """A request as `prepare` compares it: the caller's last words without case or punctuation."""
+    messages = list(payload.get("messages") or [])
+    if messages and messages[-1].get("role") == "user":
+        words = re.findall(r"\w+", str(messages[-1].get("content") or "").lower())
+        messages[-1] = {**messages[-1], "content": " ".join(words)}
+    return json.dumps({**payload, "messages": messages}, sort_keys=True, default=str)
 
 
 class OpenAICompatResponderFactory:

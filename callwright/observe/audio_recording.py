@@ -22,6 +22,7 @@ from callwright.audio.resample import StreamResampler
 
 RECORDING_RATE = 16000
 _RESYNC_MS = 40.0  # caller frames further than this from where we expect them: trust the stamp
+_INITIAL_SAMPLES = 16000
 
 
 class StereoRecording:
@@ -39,8 +40,10 @@ class StereoRecording:
         self._caller_resampler = StreamResampler(caller_rate, rate)
         self._agent_resampler = StreamResampler(agent_rate, rate)
         self._base = 0  # absolute sample index of the first sample still held
-        self._caller = np.zeros(0, dtype=np.int16)
-        self._agent = np.zeros(0, dtype=np.int16)
+        # Held audio is [0, _end - _base) of buffers with room to spare, grown by doubling:
+        # a frame is written in place, not by concatenating new arrays.
+        self._caller = np.zeros(_INITIAL_SAMPLES, dtype=np.int16)
+        self._agent = np.zeros(_INITIAL_SAMPLES, dtype=np.int16)
         self._caller_next = 0  # absolute index where the next caller sample goes
         self._agent_next = 0  # absolute index where the caller's ear is done with agent audio
         self._end = 0  # absolute index of the end of everything recorded
@@ -90,9 +93,12 @@ class StereoRecording:
     def _grow(self, end: int) -> None:
         need = end - self._base
         if need > self._caller.size:
-            pad = np.zeros(need - self._caller.size, dtype=np.int16)
-            self._caller = np.concatenate([self._caller, pad])
-            self._agent = np.concatenate([self._agent, pad])
+            size = max(need, 2 * self._caller.size)
+            for name in ("_caller", "_agent"):
+                old = getattr(self, name)
+                grown = np.zeros(size, dtype=np.int16)
+                grown[: old.size] = old
+                setattr(self, name, grown)
 
     def take_settled(self, before_ms: float) -> tuple[float, bytes] | None:
         """Hands out (start_ms, interleaved stereo PCM16 LE) of the audio before `before_ms`."""
@@ -111,8 +117,10 @@ class StereoRecording:
         stereo[0::2] = self._caller[:count]
         stereo[1::2] = self._agent[:count]
         start_ms = 1000.0 * self._base / self.rate
-        self._caller = self._caller[count:]
-        self._agent = self._agent[count:]
+        held = self._end - until  # what stays (agent audio placed ahead of the caller's)
+        for buffer in (self._caller, self._agent):
+            buffer[:held] = buffer[count : count + held]
+            buffer[held:] = 0
         self._base = until
         return start_ms, stereo.tobytes()
 

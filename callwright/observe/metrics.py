@@ -9,6 +9,9 @@
 - `callwright_calls_total{outcome,contained}`: calls ended; containment rate is
   `sum(callwright_calls_total{contained="true"}) / sum(callwright_calls_total)`, and
   `callwright_containment_ratio` gives the same over this process's lifetime.
+- `callwright_event_loop_lag_seconds` (p95 over the load window),
+  `callwright_process_cpu_percent` (of one core), `callwright_process_resident_bytes`: the
+  worker's load (`server/load.py`).
 """
 
 from __future__ import annotations
@@ -63,6 +66,17 @@ class CallMetrics:
             "Share of the calls ended in this process that were contained.",
             registry=r,
         )
+        self.loop_lag = Gauge(
+            "callwright_event_loop_lag_seconds",
+            "Event-loop lag, p95 over the load window.",
+            registry=r,
+        )
+        self.cpu = Gauge(
+            "callwright_process_cpu_percent", "Process CPU, percent of one core.", registry=r
+        )
+        self.resident = Gauge(
+            "callwright_process_resident_bytes", "Resident memory of the process.", registry=r
+        )
         self._ended = 0
         self._contained = 0
 
@@ -83,6 +97,12 @@ class CallMetrics:
                 self.turn_latency.labels(stage=stage).observe(ms / 1000.0)
         if timeline.ttfa_ms is not None and timeline.ttfa_ms >= 0:
             self.turn_latency.labels(stage="ttfa").observe(timeline.ttfa_ms / 1000.0)
+
+    def worker_load(self, loop_lag_ms: float, cpu_percent: float, rss_bytes: int) -> None:
+        """The worker's current load (`server/load.py`)."""
+        self.loop_lag.set(loop_lag_ms / 1000.0)
+        self.cpu.set(cpu_percent)
+        self.resident.set(rss_bytes)
 
     def error(self, stage: str, provider: str) -> None:
         self.errors.labels(stage=stage, provider=provider).inc()

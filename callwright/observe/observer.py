@@ -25,7 +25,7 @@ from callwright.core import env as read
 from callwright.core.clock import AudioClock
 from callwright.core.responder import CallInfo, ResponderFactory
 from callwright.core.timeline import TurnTimeline
-from callwright.observe.audio_recording import StereoRecording
+from callwright.observe.audio_recording import RECORDING_RATE, StereoRecording
 from callwright.observe.metrics import CallMetrics
 from callwright.observe.redact import RedactionPolicy, Redactor
 from callwright.observe.tracing import CallTrace, CallTracer
@@ -145,11 +145,24 @@ class CallObserver:
         """The call's views of the stack and its transport."""
         self._store = stack.store
         if self.hub.options.record_audio:
-            self.recording = StereoRecording(
-                transport.input_sample_rate, transport.output_sample_rate
-            )
+            caller_rate, agent_rate = transport.input_sample_rate, transport.output_sample_rate
+            # A line with one rate both ways up to 16 kHz (a phone's 8 kHz) is recorded at it:
+            # nothing to resample on every frame, nothing lost the line carried.
+            same = caller_rate == agent_rate and caller_rate <= RECORDING_RATE
+            rate = caller_rate if same else RECORDING_RATE
+            self.recording = StereoRecording(caller_rate, agent_rate, rate)
+        # The voices of the agent's other languages are metered like its main one.
+        others: dict[str, Any] = {}
+        if getattr(stack, "languages", None):
+            others["languages"] = {
+                code: dataclasses.replace(
+                    spoken, tts=MeteredTts(spoken.tts, self.meter, self.provider_error)
+                )
+                for code, spoken in cast(Any, stack).languages.items()
+            }
         view = dataclasses.replace(
             cast(Any, stack),
+            **others,
             stt=MeteredStt(stack.stt, self.meter, self.provider_error),
             tts=MeteredTts(stack.tts, self.meter, self.provider_error),
             responders=MeteredResponderFactory(stack.responders, self.meter, self.provider_error),
@@ -295,13 +308,21 @@ class ObservedStore:
     def _redact(self) -> Redactor:
         return self._observer.redactor
 
-    async def start_call(self, record: CallRecord) -> None:
-        record = dataclasses.replace(
+    def _redacted(self, record: CallRecord) -> CallRecord:
+        return dataclasses.replace(
             record,
             caller=None if record.caller is None else self._redact.text(record.caller),
             parameters=self._redact.value(dict(record.parameters)),
         )
+
+    async def start_call(self, record: CallRecord) -> None:
+        record = self._redacted(record)
         await self._inner.start_call(record)
+        self._observer.started(record)
+
+    async def update_call_details(self, record: CallRecord) -> None:
+        record = self._redacted(record)
+        await self._inner.update_call_details(record)
         self._observer.started(record)
 
     async def add_event(

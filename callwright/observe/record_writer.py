@@ -26,9 +26,14 @@ class CallRecordWriter:
         self._queue: asyncio.Queue[Callable[[], Awaitable[None]] | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
-    def start(self, record: CallRecord) -> None:
+    def start(self, record: CallRecord, recorded_early: bool = False) -> None:
+        """Writes the call's record first; `recorded_early`: it exists (a phone stream's, written
+        before the WebSocket upgrade), so only its caller and parameters are set."""
         self._task = asyncio.create_task(self._drain(), name=f"recorder-{self.call_id}")
-        self._queue.put_nowait(lambda: self._store.start_call(record))
+        if recorded_early:
+            self._queue.put_nowait(lambda: self._store.update_call_details(record))
+        else:
+            self._queue.put_nowait(lambda: self._store.start_call(record))
 
     def event(self, kind: str, at_ms: float, data: Mapping[str, Any] | None = None) -> None:
         payload = dict(data or {})

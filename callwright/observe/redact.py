@@ -112,8 +112,8 @@ class RedactionPolicy:
         CALLWRIGHT_RETENTION_DAYS=30 (0 or "none": keep forever)."""
         env = os.environ if env is None else env
         policy = cls()
-        for item in filter(None, env.get("CALLWRIGHT_REDACT", "").split(",")):
-            kind, _, action = item.strip().partition("=")
+        for item in read.items(env, "CALLWRIGHT_REDACT"):
+            kind, _, action = item.partition("=")
             if kind not in KINDS or action not in ("redact", "mask", "keep"):
                 raise ValueError(f"CALLWRIGHT_REDACT: bad item {item!r}")
             overrides: dict[str, Any] = {kind: action}

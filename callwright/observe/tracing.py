@@ -26,17 +26,19 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.trace import Span, Status, StatusCode
 
+from callwright.core import env as read
 from callwright.core.timeline import STAGE_MARKS, TurnTimeline
 
 
 def otlp_endpoint(env: Mapping[str, str] | None = None) -> str | None:
     """The OTLP/HTTP traces URL from the environment, or None."""
     env = os.environ if env is None else env
-    if env.get("CALLWRIGHT_OTLP_ENDPOINT"):
-        return env["CALLWRIGHT_OTLP_ENDPOINT"]
-    if env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
-        return env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
-    base = env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    endpoint = read.text(env, "CALLWRIGHT_OTLP_ENDPOINT") or read.text(
+        env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+    )
+    if endpoint:
+        return endpoint
+    base = read.text(env, "OTEL_EXPORTER_OTLP_ENDPOINT")
     return f"{base.rstrip('/')}/v1/traces" if base else None
 
 

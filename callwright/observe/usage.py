@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
+from callwright.core import env as read
 from callwright.core.responder import (
     CallInfo,
     ExpectedAnswer,
     ExpectsAnswer,
     HasHandoffFacts,
+    Preempts,
+    PreviewsReply,
     Responder,
     ResponseEvent,
     TextDelta,
@@ -27,7 +30,8 @@ from callwright.core.responder import (
     TurnContext,
 )
 from callwright.store.base import Usage
-from callwright.stt.base import SpeechToText, Transcript
+from callwright.stt.base import DetectsLanguage, SpeechToText, Transcript
+from callwright.stt.deadline import TranscriptionSkipped
 from callwright.tts.base import TextToSpeech
 
 # Rough tokens per character of English text, for responders that report no token counts.
@@ -60,13 +64,18 @@ class PriceTable:
     def from_env(cls, env: Mapping[str, str] | None = None) -> PriceTable:
         """Reads CALLWRIGHT_PRICES: JSON (or a path to a JSON file) overriding any field."""
         env = os.environ if env is None else env
-        raw = env.get("CALLWRIGHT_PRICES", "").strip()
+        raw = read.text(env, "CALLWRIGHT_PRICES")
         if not raw:
             return cls()
-        if not raw.startswith("{"):
-            with open(raw, encoding="utf-8") as f:
-                raw = f.read()
-        data: dict[str, Any] = json.loads(raw)
+        try:
+            if not raw.startswith("{"):
+                with open(raw, encoding="utf-8") as f:
+                    raw = f.read()
+            data = json.loads(raw)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"CALLWRIGHT_PRICES must be JSON or a JSON file: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ValueError("CALLWRIGHT_PRICES must be a JSON object")
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
@@ -148,6 +157,25 @@ class MeteredStt:
         self._meter.add_stt(samples.size / self.sample_rate)
         try:
             return await self._inner.transcribe(samples)
+        except TranscriptionSkipped:
+            raise  # not a failure: an optional look the busy recogniser had no time for
+        except Exception as exc:
+            self._on_error("stt", self.name, exc)
+            raise
+
+    async def transcribe_detecting(
+        self, samples: np.ndarray, languages: Sequence[str], current: str
+    ) -> Transcript:
+        """The inner recognizer's language detection, metered (plain transcription when it
+        has none)."""
+        self._meter.add_stt(samples.size / self.sample_rate)
+        inner = self._inner
+        try:
+            if isinstance(inner, DetectsLanguage):
+                return await inner.transcribe_detecting(samples, languages, current)
+            return await inner.transcribe(samples)
+        except TranscriptionSkipped:
+            raise
         except Exception as exc:
             self._on_error("stt", self.name, exc)
             raise
@@ -210,6 +238,22 @@ class MeteredResponder:
         """The wrapped responder's open question (`ExpectsAnswer`), if it tells."""
         inner = self._inner
         return inner.expected_answer() if isinstance(inner, ExpectsAnswer) else None
+
+    def prepare(self, context: TurnContext | None) -> None:
+        """Lets the wrapped responder start on a probable turn (`Preempts`), if it can."""
+        if isinstance(self._inner, Preempts):
+            self._inner.prepare(context)
+
+    async def preview(self) -> AsyncIterator[str]:
+        """The wrapped responder's prepared reply as it is written (`PreviewsReply`), if any."""
+        if isinstance(self._inner, PreviewsReply):
+            async for text in self._inner.preview():
+                yield text
+
+    def has_preview(self) -> bool:
+        """Whether the wrapped responder prepared a reply it can preview (`PreviewsReply`)."""
+        inner = self._inner
+        return isinstance(inner, PreviewsReply) and inner.has_preview()
 
     async def respond(self, context: TurnContext) -> AsyncIterator[ResponseEvent]:
         completion_chars = 0

@@ -24,6 +24,9 @@ from callwright.store.base import CallRecord, CallStore
 log = logging.getLogger(__name__)
 
 BUSY_LINE = "Sorry, all our lines are busy right now. Please call again in a few minutes."
+# Handover key a worker leaves when it starts the stream of a call whose webhook another
+# worker answered: that worker then frees the line it held for the call.
+STREAM_STARTED = "stream-started:"
 
 
 class LiveCall(Protocol):
@@ -83,6 +86,10 @@ class Admission:
         """The call's stream started (or never will): its held line is free."""
         self._reserved.pop(ref, None)
 
+    def reserved_refs(self) -> list[str]:
+        """The calls this worker holds a line for."""
+        return list(self._reserved) if self.reserved else []
+
     def refusal(self, address: str | None = None) -> Refusal | None:
         """Why a new call would be refused now, or None if it may come in."""
         if self.draining:
@@ -119,12 +126,28 @@ class Admission:
                 self._idle.set()
 
     async def wait_idle(self, timeout_s: float) -> bool:
-        """Waits until no call is live; False if `timeout_s` passed first."""
-        try:
-            await asyncio.wait_for(self._idle.wait(), timeout_s)
-        except TimeoutError:
-            return False
-        return True
+        """Waits until no call is live and no line is held; False if `timeout_s` passed first.
+
+        A held line is a call whose webhook this worker answered: its stream may still come
+        here (the platform connects a few seconds later), and it is served, not dropped.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            if self._idle.is_set() and not self.reserved:
+                return True
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            if not self._idle.is_set():
+                try:
+                    await asyncio.wait_for(self._idle.wait(), remaining)
+                except TimeoutError:
+                    return False
+                continue
+            # Polled: a held line ends when its stream starts (here or, as the store says,
+            # elsewhere) or when its token expires; no event marks the last two.
+            await asyncio.sleep(min(0.25, remaining))
 
     async def end_all(self, line: str | None, outcome: str) -> None:
         """Ends every live call (each says `line` first) and waits for their records."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Mapping
 from typing import cast
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -19,6 +20,7 @@ from callwright.compliance.settings import ComplianceSettings
 from callwright.config import DrainSettings, LimitSettings, SecuritySettings, WorkerSettings
 from callwright.core.responder import CallInfo
 from callwright.server.admission import ADMISSION, Admission, Refusal, record_rejection
+from callwright.server.agents import install_agents
 from callwright.server.api import register as register_api
 from callwright.server.audit import audit_middleware
 from callwright.server.audit import register as register_audit
@@ -26,12 +28,19 @@ from callwright.server.auth import AUTHENTICATOR, Authenticator, auth_middleware
 from callwright.server.campaigns import register as register_campaigns
 from callwright.server.compliance import COMPLIANCE, ServerCompliance
 from callwright.server.compliance import register as register_compliance
+from callwright.server.compliance_lists import register as register_compliance_lists
 from callwright.server.console import register as register_console
 from callwright.server.guard import GUARD, Guard, add_security_headers, guard_middleware
+from callwright.server.load import WORKER_LOAD
+from callwright.server.load import register as register_load
 from callwright.server.outbound import OUTBOUND, OutboundGate
 from callwright.server.pages import add_page_routes
+from callwright.server.scheduled import register as register_scheduled
 from callwright.server.signin import register as register_signin
+from callwright.server.sip import register as register_sip
 from callwright.server.telephony import register as register_telephony
+from callwright.server.webrtc import register as register_webrtc
+from callwright.sip.settings import SipSettings
 from callwright.store.access import AccessStore, SqlStore
 from callwright.telephony.settings import TelephonySettings
 from callwright.transports.native_ws import NativeWebSocketTransport, ProtocolError, parse_start
@@ -55,6 +64,8 @@ def create_app(
     worker: WorkerSettings | None = None,
     security: SecuritySettings | None = None,
     compliance: ComplianceSettings | None = None,
+    sip: SipSettings | None = None,
+    agents: Mapping[str, AgentStack] | None = None,
 ) -> web.Application:
     """Builds the server around an already loaded stack.
 
@@ -62,13 +73,16 @@ def create_app(
         stack: the loaded stages, shared by every call.
         telephony: Twilio and Telnyx settings.
         console_token: no longer accepted (the console signs users in); ignored if given.
-        limits: admission caps (live calls, per address); None: no caps.
+        limits: admission caps (live calls, per address) and readiness thresholds; None: no
+            caps, and readiness follows only the drain.
         drain: given, SIGTERM drains the worker (see `server.drain`) and the store is closed
             at the end; the server then owns the stack's store.
         worker: given, the worker keeps a heartbeat in the store and marks the calls of dead
             workers cut off.
         security: allow-lists, proxies, sessions, the scrape token, outbound limits.
         compliance: how numbers are read, opt-out, the do-not-call list (docs/compliance.md).
+        sip: the SIP user agent (docs/sip.md); None or disabled: no SIP.
+        agents: named agents a campaign may pick for its calls (`server/agents.py`).
     """
     telephony = telephony or TelephonySettings()
     security = security or SecuritySettings()
@@ -77,7 +91,9 @@ def create_app(
     app = web.Application(middlewares=[guard_middleware, auth_middleware, audit_middleware])
     app[STACK] = stack
     app[SESSIONS] = set()
-    caps = limits or LimitSettings(max_calls=None, max_calls_per_address=None)
+    caps = limits or LimitSettings(
+        max_calls=None, max_calls_per_address=None, ready_max_loop_lag_ms=None
+    )
     app[ADMISSION] = Admission(caps.max_calls, caps.max_calls_per_address)
     # First at shutdown, before any socket is closed under a call (phone calls included).
     app.on_shutdown.append(_end_active_calls)
@@ -85,6 +101,7 @@ def create_app(
     app[AUTHENTICATOR] = Authenticator(AccessStore(cast(SqlStore, stack.store)), security)
     app[OUTBOUND] = OutboundGate(security)
     app[COMPLIANCE] = ServerCompliance(compliance or ComplianceSettings(), stack.store)
+    install_agents(app, agents)
     app.on_startup.append(_open_access)
     app.on_response_prepare.append(add_security_headers)
     app.router.add_get("/healthz", health)
@@ -94,11 +111,16 @@ def create_app(
     register_signin(app)
     register_audit(app)
     register_compliance(app)
+    register_compliance_lists(app)
     register_api(app, stack)
     register_console(app, stack.desk)
     add_page_routes(app)
+    register_scheduled(app, stack.store)
     register_telephony(app, stack, telephony)
+    register_webrtc(app, stack)
+    register_sip(app, stack, sip or SipSettings())
     register_campaigns(app)
+    register_load(app, caps, stack.observability.metrics, stack.store)
     if drain is not None:
         from callwright.server.drain import install_drain
 
@@ -127,11 +149,14 @@ async def live(request: web.Request) -> web.Response:
 
 
 async def ready(request: web.Request) -> web.Response:
-    """The worker takes new calls: 503 while it drains."""
+    """The worker takes new calls: 503 while it drains or is full (`server/load.py`)."""
     admission = request.app[ADMISSION]
-    body = {"live_calls": admission.live, "draining": admission.draining}
+    full = request.app[WORKER_LOAD].full_reasons()
+    body = {"live_calls": admission.live, "draining": admission.draining, "full": full}
     if admission.draining:
         return web.json_response({"status": "draining", **body}, status=503)
+    if full:
+        return web.json_response({"status": "full", **body}, status=503)
     return web.json_response({"status": "ok", **body})
 
 

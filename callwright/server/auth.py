@@ -103,6 +103,17 @@ async def password_matches(password_hash: str | None, password: str) -> bool:
     return await asyncio.to_thread(verify)
 
 
+COMPLIANCE_PREFIXES = (
+    "/v1/compliance/", "/v1/campaigns", "/dashboard/campaigns", "/v1/scheduled-calls",
+)  # fmt: skip
+# A supervisor may read the do-not-call list and consent records, add a number to the list
+# and revoke a consent; importing, removing, adding consent and exporting stay with admins.
+SUPERVISOR_COMPLIANCE = frozenset({
+    ("GET", "/v1/compliance/dnc"), ("GET", "/v1/compliance/consent"),
+    ("POST", "/v1/compliance/dnc"), ("POST", "/v1/compliance/consent/revoke"),
+})  # fmt: skip
+
+
 def new_api_key(role: Role, name: str) -> tuple[str, ApiKey]:
     """A fresh key: the secret to show once, and what is stored (its hash)."""
     key_id = secrets.token_hex(8)
@@ -124,12 +135,14 @@ def required_role(method: str, path: str) -> Role | str | None:
     dotted = any(segment in (".", "..") for segment in path.split("/"))
     if not dotted and (path in OPEN_PATHS or path.startswith(OPEN_PREFIXES + PLATFORM_PREFIXES)):
         return None
-    if path == "/metrics":
+    if path in ("/metrics", "/v1/load"):
         return "metrics"
     if path in ("/v1/calls/outbound", "/v1/audit", "/dashboard/audit"):
         return "admin"
-    if path.startswith(("/v1/compliance/", "/v1/campaigns", "/dashboard/campaigns")):
-        return "admin"  # the compliance log, consent records, campaigns
+    if (method, path) in SUPERVISOR_COMPLIANCE:
+        return "supervisor"  # reading the lists, and changes that only ever call fewer people
+    if path.startswith(COMPLIANCE_PREFIXES):
+        return "admin"  # the compliance log, consent records, campaigns, scheduled calls
     if _RECORDING_RE.fullmatch(path) or path == "/console" or path.startswith("/v1/console/"):
         return "supervisor"
     return "viewer"  # everything else, unknown paths included

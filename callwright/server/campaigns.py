@@ -1,8 +1,9 @@
 """Campaign routes and the runner's place in the server (docs/compliance.md, "Campaigns").
 
 - `POST /v1/campaigns` `{"name", "from", "purpose", "contacts": [...] | "contacts_csv": "...",
-  "concurrency", "pace_s", "max_attempts", "retry_backoff_s", "starts_at", "parameters"}`
-- `GET  /v1/campaigns`, `GET /v1/campaigns/{id}` (progress and every contact's outcome)
+  "agent", "concurrency", "pace_s", "max_attempts", "retry_backoff_s", "starts_at",
+  "parameters"}` (`agent`: a name from the server's configured agents, `server/agents.py`)
+- `GET  /v1/campaigns` (and the agents a campaign may pick), `GET /v1/campaigns/{id}`
 - `POST /v1/campaigns/{id}/pause|resume|cancel`
 
 Admin only (`server/auth.py`). The runner runs in every worker with Twilio REST credentials;
@@ -26,9 +27,11 @@ from callwright.campaigns.runner import CampaignRunner, Dialled, GateRefusal
 from callwright.campaigns.store import CampaignPlan, CampaignStore
 from callwright.compliance.numbers import NumberError, to_e164
 from callwright.compliance.tables import SqlStore
+from callwright.server.agents import agent_names
 from callwright.server.audit import record
 from callwright.server.compliance import compliance_of, outbound_refusal
 from callwright.server.outbound import OUTBOUND
+from callwright.server.scheduled import SCHEDULED
 from callwright.server.signin import read_json_object
 from callwright.server.telephony import CALL_STATUS_HOOK, TELEPHONY, dial_outbound
 
@@ -47,9 +50,11 @@ class _AppDialer:
     def __init__(self, app: web.Application) -> None:
         self._app = app
 
-    async def dial(self, to: str, from_: str, parameters: dict[str, str], purpose: str) -> Dialled:
+    async def dial(
+        self, to: str, from_: str, parameters: dict[str, str], purpose: str | None
+    ) -> Dialled:
         # Campaign calls are automated: Twilio's machine detection runs on each.
-        params = parameters | {"purpose": purpose}
+        params = parameters | ({"purpose": purpose} if purpose else {})
         call_id, call_sid = await dial_outbound(
             self._app, to, from_, params, machine_detection=True
         )
@@ -61,7 +66,7 @@ def register(app: web.Application) -> None:
     store = CampaignStore(cast(SqlStore, app[TELEPHONY].stack.store))
     compliance = compliance_of(app)
 
-    async def gate(number: str, purpose: str) -> GateRefusal | None:
+    async def gate(number: str, purpose: str | None) -> GateRefusal | None:
         denied = app[OUTBOUND].policy.refusal(number)
         if denied is not None:
             return GateRefusal("destination_refused", denied)
@@ -74,7 +79,7 @@ def register(app: web.Application) -> None:
 
     runner = CampaignRunner(
         store, _AppDialer(app), gate, lambda: compliance.settings.now().timestamp(),
-        worker_id=uuid.uuid4().hex[:12],
+        worker_id=uuid.uuid4().hex[:12], scheduled=app[SCHEDULED],
     )  # fmt: skip
     app[CAMPAIGNS] = Campaigns(store, runner)
     app[CALL_STATUS_HOOK] = runner.on_call_status
@@ -136,6 +141,11 @@ async def create_campaign(request: web.Request) -> web.Response:
     parameters = body.get("parameters") or {}
     if not isinstance(parameters, dict):
         raise _bad('"parameters" must be an object')
+    agent = body.get("agent") or None
+    if agent is not None and agent not in agent_names(request.app):
+        # Only a configured agent, by name: never a path or module from the request.
+        known = ", ".join(agent_names(request.app)) or "none configured"
+        raise _bad(f'"agent" must be one of the configured agents ({known})')
     plan = CampaignPlan(
         name=str(name), from_number=from_number, purpose=str(purpose),
         concurrency=int(_number(body, "concurrency", 2, 1, 50)),
@@ -143,11 +153,12 @@ async def create_campaign(request: web.Request) -> web.Response:
         max_attempts=int(_number(body, "max_attempts", 3, 1, 10)),
         retry_backoff_s=_number(body, "retry_backoff_s", 900.0, 0, 7 * 86400),
         starts_at=_number(body, "starts_at", 0.0, 0, 4e9),
-        parameters={str(k): str(v) for k, v in parameters.items()},
+        parameters={str(k): str(v) for k, v in parameters.items()}, agent=agent,
     )  # fmt: skip
     campaigns = request.app[CAMPAIGNS]
     campaign_id = await campaigns.store.create(plan, listed.contacts)
-    await record(request, "campaign.create", campaign_id, contacts=len(listed.contacts))
+    await record(request, "campaign.create", campaign_id, contacts=len(listed.contacts),
+                 agent=agent)  # fmt: skip
     return web.json_response(
         {"campaign_id": campaign_id, "contacts": len(listed.contacts), "rejected": listed.rejected},
         status=201,
@@ -160,8 +171,9 @@ async def list_campaigns(request: web.Request) -> web.Response:
     for campaign in await store.all():
         progress = await store.progress(campaign.campaign_id)
         out.append({"campaign_id": campaign.campaign_id, "name": campaign.plan.name,
-                    "status": campaign.status, "progress": progress})  # fmt: skip
-    return web.json_response({"campaigns": out})
+                    "status": campaign.status, "agent": campaign.plan.agent,
+                    "progress": progress})  # fmt: skip
+    return web.json_response({"campaigns": out, "agents": agent_names(request.app)})
 
 
 async def get_campaign(request: web.Request) -> web.Response:
@@ -174,6 +186,7 @@ async def get_campaign(request: web.Request) -> web.Response:
     return web.json_response({
         "campaign_id": campaign.campaign_id, "name": campaign.plan.name,
         "status": campaign.status, "purpose": campaign.plan.purpose,
+        "agent": campaign.plan.agent,
         "progress": await store.progress(campaign.campaign_id), "contacts": contacts,
     })  # fmt: skip
 

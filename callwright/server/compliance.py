@@ -20,8 +20,9 @@ from aiohttp import web
 from callwright.compliance.consent import ConsentRecords
 from callwright.compliance.dnc import DoNotCallList
 from callwright.compliance.hours import CallingHours
+from callwright.compliance.lists import ComplianceLists
 from callwright.compliance.log import ComplianceLog, to_csv
-from callwright.compliance.numbers import NumberError, to_e164
+from callwright.compliance.numbers import NumberError
 from callwright.compliance.settings import ComplianceSettings
 from callwright.compliance.tables import SqlStore
 from callwright.server.audit import record
@@ -44,6 +45,8 @@ class ServerCompliance:
         self.hours = CallingHours(settings.hours)
         self.consent = ConsentRecords(sql)
         self.log = ComplianceLog(sql)
+        # Changes to the lists, each with its compliance log entry (HTTP and command line).
+        self.lists = ComplianceLists(sql, settings.default_region)
 
 
 COMPLIANCE = web.AppKey("compliance", ServerCompliance)
@@ -158,16 +161,13 @@ async def add_consent(request: web.Request) -> web.Response:
     if obtained is not None and not isinstance(obtained, int | float | str):
         raise _error(web.HTTPBadRequest, "bad_request", "obtained_at: a time")
     try:
-        consent = await compliance.consent.add(
+        consent = await compliance.lists.consent_add(
             str(fields["number"]), str(fields["purpose"]), str(fields["method"]),
             str(fields["evidence"] or ""),
             _time(str(obtained), "obtained_at") if obtained is not None else None,
-            compliance.settings.default_region,
         )  # fmt: skip
     except (NumberError, ValueError) as exc:
         raise _error(web.HTTPBadRequest, "bad_request", str(exc)) from exc
-    await compliance.log.append("consent_added", consent.number, None, purpose=consent.purpose,
-                                method=consent.method, consent_id=consent.consent_id)  # fmt: skip
     await record(request, "compliance.consent_added", consent.number, purpose=consent.purpose)
     return web.json_response(consent.to_dict(), status=201)
 
@@ -182,21 +182,17 @@ async def revoke_consent(request: web.Request) -> web.Response:
         raise _error(web.HTTPBadRequest, "bad_request", '"purpose" must be a string')
     compliance = compliance_of(request.app)
     try:
-        revoked = await compliance.consent.revoke(
-            number, reason, purpose, compliance.settings.default_region
-        )
+        e164, revoked = await compliance.lists.consent_revoke(number, reason, purpose)
     except NumberError as exc:
         raise _error(web.HTTPBadRequest, "bad_number", str(exc)) from exc
-    e164 = to_e164(number, compliance.settings.default_region)
-    await compliance.log.append("consent_revoked", e164, None, reason=reason, purpose=purpose,
-                                revoked=revoked)  # fmt: skip
     await record(request, "compliance.consent_revoked", e164, revoked=revoked)
     return web.json_response({"revoked": revoked})
 
 
 async def list_consent(request: web.Request) -> web.Response:
     number = request.query.get("number", "")
-    records = await compliance_of(request.app).consent.of(number)
+    compliance = compliance_of(request.app)
+    records = await compliance.consent.of(number, compliance.settings.default_region)
     await record(request, "compliance.consent_read", number or None)
     body: dict[str, Any] = {"records": [r.to_dict() for r in records]}
     return web.json_response(body)

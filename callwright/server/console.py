@@ -17,8 +17,7 @@ from typing import Any
 import numpy as np
 from aiohttp import WSMsgType, web
 
-from callwright.handoff.call import CallHandoff
-from callwright.handoff.desk import HandoffDesk
+from callwright.handoff.desk import Desk, HeldCall
 from callwright.server import signin
 from callwright.server.auth import principal_of
 
@@ -28,10 +27,10 @@ MAX_AUDIO_BYTES = 16000 * 2  # one second of 16 kHz PCM16 per message at most
 SNAPSHOT_EVERY_S = 2.0
 
 
-DESK = web.AppKey("desk", HandoffDesk)
+DESK = web.AppKey("desk", Desk)
 
 
-def register(app: web.Application, desk: HandoffDesk) -> None:
+def register(app: web.Application, desk: Desk) -> None:
     """Adds the console routes (the auth middleware admits supervisors and admins only)."""
     app[DESK] = desk
     app.router.add_post("/v1/console/signout", sign_out)
@@ -66,7 +65,7 @@ class ConsoleLine:
     def __init__(self, ws: web.WebSocketResponse, name: str) -> None:
         self.ws = ws
         self.name = name
-        self.call: CallHandoff | None = None
+        self.call: HeldCall | None = None
 
     async def send_audio(self, samples: np.ndarray) -> None:
         if not self.ws.closed:
@@ -89,7 +88,7 @@ async def console_websocket(request: web.Request) -> web.StreamResponse:
     line = ConsoleLine(ws, name)
     changed = asyncio.Event()
     unsubscribe = desk.subscribe(changed.set)
-    desk.sign_in(line)
+    await desk.sign_in(line)
     pusher = asyncio.create_task(_push_queue(ws, desk, changed))
     log.info("console: %s signed in", name)
     try:
@@ -101,7 +100,8 @@ async def console_websocket(request: web.Request) -> web.StreamResponse:
     finally:
         pusher.cancel()
         unsubscribe()
-        desk.sign_out(line)
+        with contextlib.suppress(Exception):  # the database may be gone at shutdown
+            await desk.sign_out(line)
         if line.call is not None:  # the person went away mid-call: the agent takes it back
             await line.call.hand_back()
         with contextlib.suppress(BaseException):
@@ -110,10 +110,10 @@ async def console_websocket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def _push_queue(ws: web.WebSocketResponse, desk: HandoffDesk, changed: asyncio.Event) -> None:
+async def _push_queue(ws: web.WebSocketResponse, desk: Desk, changed: asyncio.Event) -> None:
     while not ws.closed:
         changed.clear()
-        await ws.send_str(json.dumps({"type": "queue", **desk.snapshot()}))
+        await ws.send_str(json.dumps({"type": "queue", **(await desk.snapshot())}))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(changed.wait(), SNAPSHOT_EVERY_S)
 
@@ -124,7 +124,7 @@ async def _from_microphone(line: ConsoleLine, data: bytes) -> None:
     await line.call.from_human(np.frombuffer(data, dtype="<i2").astype(np.int16))
 
 
-async def _command(desk: HandoffDesk, line: ConsoleLine, data: str) -> None:
+async def _command(desk: Desk, line: ConsoleLine, data: str) -> None:
     try:
         command = json.loads(data)
         kind = command["type"]
@@ -137,14 +137,13 @@ async def _command(desk: HandoffDesk, line: ConsoleLine, data: str) -> None:
                 {"type": "error", "code": "busy", "message": "hand back or end your call first"}
             )
             return
-        waiting = desk.take(str(command.get("call_id", "")), line.name)
-        if waiting is None:
+        held = await desk.pick_up(str(command.get("call_id", "")), line)
+        if held is None:
             await line.send_event(
                 {"type": "error", "code": "gone", "message": "that call is no longer waiting"}
             )
             return
-        line.call = waiting.handoff
-        await waiting.handoff.connect(line)
+        line.call = held
     elif kind in ("hand_back", "end_call") and line.call is not None:
         call, line.call = line.call, None
         await (call.hand_back() if kind == "hand_back" else call.end_by_human())

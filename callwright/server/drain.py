@@ -1,7 +1,8 @@
 """Graceful drain on SIGTERM, and the worker's heartbeat in the store.
 
 Drain: on SIGTERM the worker stops admitting (new calls get the busy answer, `/readyz` says
-503, `/livez` stays 200) and lets live calls finish for up to `DrainSettings.seconds`. Calls
+503, `/livez` stays 200) and lets live calls finish for up to `DrainSettings.seconds`; calls
+whose webhook it answered before are still served when their stream comes. Calls
 still live at the deadline hear a short line that the call must end and are recorded with
 outcome "server_shutdown". Then the server shuts down as on SIGINT and the store is closed
 (pending writes are flushed first).
@@ -67,6 +68,10 @@ def install_drain(app: web.Application, stack: AgentStack, settings: DrainSettin
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, on_sigterm)
 
     async def close_store(app: web.Application) -> None:
+        try:
+            await stack.desk.close()  # its calls and people off the shared desk
+        except Exception:
+            log.exception("handoff desk not closed cleanly")
         await stack.store.close()
         log.info("call store closed")
 

@@ -9,11 +9,12 @@ import time
 from collections.abc import Iterable
 
 from callwright.agent.sentences import SentenceBuffer
-from callwright.agent.stack import AgentStack
+from callwright.agent.stack import AgentStack, SpokenLanguage
 from callwright.agents.build import build_responders, escalation_for, runtime_for
 from callwright.agents.definition import Agent
 from callwright.config import Settings
 from callwright.core.responder import EmitsEvents, HasPhrases, HasVocabulary
+from callwright.handoff.open import open_desk
 from callwright.handoff.packet import PacketSummarizer
 from callwright.observe.observer import Observability
 from callwright.observe.redact import install_log_redaction
@@ -73,27 +74,26 @@ async def load_stack(settings: Settings, agent: Agent) -> AgentStack:
     `settings` should already hold the agent's choices (`agents.build.settings_for`).
     """
     started = time.monotonic()
+    codes = agent.language_codes()
+    if len(codes) > 1 and settings.stt.model.endswith(".en"):
+        raise ValueError(
+            f"agent {agent.name!r} speaks {', '.join(codes)}: that needs the multilingual "
+            f"recognizer (stt_model='base' or CALLWRIGHT_STT_MODEL=base); {settings.stt.model} "
+            "hears English only"
+        )
     vad = await asyncio.to_thread(SileroVadModel.load)
     stt_options = WhisperOptions(
         model=settings.stt.model,
         window=settings.stt.window,
         workers=settings.stt.workers,
         cpu_threads=settings.stt.cpu_threads,
+        language=agent.language,
     )
     stt = await asyncio.to_thread(WhisperStt.load, stt_options)
     await stt.warm_up()
     local_tts = await _load_tts(settings.tts, agent.voice)
     tts = CachedTts(with_remote_tts(local_tts, settings.degradation))
-    responders = await build_responders(agent, runtime_for(settings))
-    vocabulary = [*agent.vocabulary]
-    if isinstance(responders, HasVocabulary):
-        vocabulary += responders.vocabulary()
-    if vocabulary:
-        # The agent's names and terms bias the recogniser (bench/stt_vocabulary.py).
-        stt.set_vocabulary(vocabulary)
-    phrases = responders.phrases() if isinstance(responders, HasPhrases) else []
-    speech = SpeechNormalizer(lexicon=agent.pronunciations, date_order=settings.date_order)
-    await tts.prewarm(speakable_pieces([*phrases, *agent.phrases], speech, accepts_ssml(tts)))
+    # The store first: integrations (the webhook outbox) may keep their state in it.
     store = await open_store(settings.store_path, settings.store_env)
     observability = Observability(settings.observe, tracer=CallTracer.from_env())
     install_log_redaction(observability.redactor)
@@ -103,6 +103,23 @@ async def load_stack(settings: Settings, agent: Agent) -> AgentStack:
     orphans += await store.mark_orphans_cut_off(settings.worker.stale_after_s)
     if orphans:
         log.warning("marked %d calls of stopped workers as cut off", orphans)
+    desk = await open_desk(store, settings.worker.stale_after_s)
+    responders = await build_responders(agent, runtime_for(settings, store=store))
+    vocabulary = [*agent.vocabulary, *(w for s in agent.languages for w in s.vocabulary)]
+    if isinstance(responders, HasVocabulary):
+        vocabulary += responders.vocabulary()
+    if vocabulary:
+        # The agent's names and terms bias the recogniser (bench/stt_vocabulary.py).
+        stt.set_vocabulary(vocabulary)
+    phrases = responders.phrases() if isinstance(responders, HasPhrases) else []
+    speech = SpeechNormalizer(lexicon=agent.pronunciations, date_order=settings.date_order)
+    # Lines of the other languages are pre-synthesized in their own voices (below).
+    others = {p for spoken in agent.languages for p in spoken.phrases}
+    own = [p for p in [*phrases, *agent.phrases] if p not in others]
+    if agent.session_lines is not None:
+        own += agent.session_lines.all()
+    await tts.prewarm(speakable_pieces(own, speech, accepts_ssml(tts)))
+    languages = await _other_languages(agent, settings)
     log.info(
         "stack ready in %.1f s: vad=silero stt=%s tts=%s responder=%s",
         time.monotonic() - started,
@@ -119,9 +136,57 @@ async def load_stack(settings: Settings, agent: Agent) -> AgentStack:
         escalation=escalation_for(agent),
         summarizer=_summarizer(settings),
         store=store,
+        desk=desk,
         turns=settings.turns,
         patience=settings.patience,
         observability=observability,
         speech=speech,
         limits=settings.limits.call,
+        echo_canceller=settings.echo_canceller,
+        language=agent.language,
+        languages=languages,
+        session_lines=agent.session_lines_by_language(),
     )
+
+
+async def _other_languages(agent: Agent, settings: Settings) -> dict[str, SpokenLanguage]:
+    """The voices of the agent's other languages (espeak-ng: Piper speaks English only here),
+    each with its phrases pre-synthesized."""
+    languages: dict[str, SpokenLanguage] = {}
+    for spoken in agent.languages:
+        voice = with_remote_tts(EspeakTts(voice=spoken.voice or spoken.code), settings.degradation)
+        tts = CachedTts(voice)
+        speech = SpeechNormalizer(agent.pronunciations, spoken.date_order, spoken.code)
+        lines = [*spoken.phrases, *([spoken.greeting] if spoken.greeting else [])]
+        lines += spoken.lines.all() if spoken.lines is not None else []
+        lines += spoken.session_lines.all() if spoken.session_lines is not None else []
+        await tts.prewarm(speakable_pieces(lines, speech, accepts_ssml(tts)))
+        languages[spoken.code] = SpokenLanguage(tts, speech)
+    return languages
+
+
+async def load_named_agents(
+    settings: Settings, served: AgentStack, specs: dict[str, str]
+) -> dict[str, AgentStack]:
+    """The configured agents a campaign may pick (`server/agents.py`), each on the served
+    stack's models and store with its own responder, escalation and events.
+
+    Raises:
+        AgentLoadError: a spec that does not load.
+    """
+    from callwright.agents.loading import load_agent
+    from callwright.server.agents import agent_stack
+
+    stacks: dict[str, AgentStack] = {}
+    for name, spec in specs.items():
+        agent = load_agent(spec)
+        responders = await build_responders(agent, runtime_for(settings, store=served.store))
+        stacks[name] = agent_stack(
+            served,
+            responders=with_llm_fallback(responders, settings),
+            events=responders.emit if isinstance(responders, EmitsEvents) else None,
+            escalation=escalation_for(agent),
+            session_lines=agent.session_lines_by_language(),
+        )
+        log.info("agent %r for campaigns: %s (%s)", name, agent.name, responders.name)
+    return stacks

@@ -6,7 +6,9 @@
 - `GET  /v1/twilio/stream/{token}`: Twilio Media Streams WebSocket
 - `POST /v1/telnyx/incoming`: TeXML incoming-call webhook (Ed25519 signed)
 - `GET  /v1/telnyx/stream/{token}`: Telnyx media streaming WebSocket
-- `POST /v1/calls/outbound`: `{"to", "from", "parameters"}` places a call through Twilio
+- `POST /v1/calls/outbound`: `{"to", "from", "parameters", "purpose", "schedule"}` places a
+  call through Twilio (`"transport": "sip"`: through the SIP trunk, docs/sip.md; outside calling
+  hours: schedules it, `server/scheduled.py`)
 
 Every webhook is verified before anything else; a bad or missing signature gets 403 and a log
 line. A stream is accepted only with a token a verified webhook issued, once, within its TTL,
@@ -19,10 +21,9 @@ import asyncio
 import json
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import WSCloseCode, web
 
@@ -30,17 +31,32 @@ from callwright.agent.session import CallSession
 from callwright.agent.stack import AgentStack
 from callwright.compliance.numbers import NumberError, e164_or_as_given, to_e164
 from callwright.core.responder import CallInfo
-from callwright.server.admission import ADMISSION, BUSY_LINE, Admission, record_rejection
+from callwright.server.admission import (
+    ADMISSION,
+    BUSY_LINE,
+    STREAM_STARTED,
+    Admission,
+    record_rejection,
+)
+from callwright.server.agents import stack_for
 from callwright.server.audit import record
 from callwright.server.compliance import compliance_of, outbound_refusal
+from callwright.server.early_record import end_rejected, record_before_upgrade
 from callwright.server.guard import GUARD
 from callwright.server.outbound import admit_outbound, outbound_error
+from callwright.server.scheduled import schedule_outbound
 from callwright.server.signin import read_json_object
+from callwright.server.sip import SIP
+from callwright.server.sip_outbound import dial as dial_sip
+from callwright.store.access import SqlStore
+from callwright.store.base import CallStore
 from callwright.telephony import twiml
 from callwright.telephony.calls import TelephonyCalls
 from callwright.telephony.control import TwilioCallControl, TwilioRest
+from callwright.telephony.pending import PendingCalls, SqlPendingCalls
 from callwright.telephony.settings import TelephonySettings
 from callwright.telephony.signatures import TelnyxSignatures, TwilioSignatures
+from callwright.telephony.telnyx_control import TelnyxCallControl, TelnyxRest
 from callwright.telephony.tokens import StreamClaim, StreamTokens
 from callwright.transports.media_stream import (
     MediaStreamDialect,
@@ -70,6 +86,7 @@ class Telephony:
     twilio_signatures: TwilioSignatures
     telnyx_signatures: TelnyxSignatures
     rest: TwilioRest | None
+    telnyx: TelnyxRest | None = None
     sockets: set[web.WebSocketResponse] = field(default_factory=set)
 
 
@@ -77,6 +94,14 @@ TELEPHONY = web.AppKey("telephony", Telephony)
 # Who else hears outbound calls' status callbacks (the campaign runner), if anyone.
 StatusHook = Callable[[str, str], Awaitable[None]]
 CALL_STATUS_HOOK: web.AppKey[StatusHook] = web.AppKey("call_status_hook")
+
+
+def _pending_calls(store: CallStore) -> PendingCalls | None:
+    """Calls still to stream in the shared database on PostgreSQL (several workers), else
+    in this worker's memory: the setting that picks the store picks this too."""
+    if getattr(store, "dialect", "") == "postgresql":
+        return SqlPendingCalls(cast(SqlStore, store))
+    return None
 
 
 def register(app: web.Application, stack: AgentStack, settings: TelephonySettings) -> None:
@@ -91,13 +116,14 @@ def register(app: web.Application, stack: AgentStack, settings: TelephonySetting
     app[TELEPHONY] = Telephony(
         stack=stack,
         settings=settings,
-        calls=TelephonyCalls(stack.store),
+        calls=TelephonyCalls(stack.store, pending=_pending_calls(stack.store)),
         tokens=StreamTokens(settings.twilio_auth_token),
         twilio_signatures=TwilioSignatures(settings.twilio_auth_token),
         telnyx_signatures=TelnyxSignatures(
             settings.telnyx_public_key, settings.signature_tolerance_s
         ),
         rest=TwilioRest(settings) if settings.twilio_rest_enabled else None,
+        telnyx=_telnyx_rest(settings),
     )
     app.router.add_post("/v1/twilio/incoming", twilio_incoming)
     app.router.add_post("/v1/twilio/status", twilio_status)
@@ -168,12 +194,12 @@ async def twilio_incoming(request: web.Request) -> web.Response:
     if busy is not None:
         return web.Response(text=busy, content_type=XML)
     base = _public_base(request, tel.settings)
-    return _answer_with_stream(
+    return await _answer_with_stream(
         request, "twilio", form.get("CallSid", ""), form, after_url=f"{base}/v1/twilio/after-stream"
     )
 
 
-def _answer_with_stream(
+async def _answer_with_stream(
     request: web.Request,
     provider: str,
     call_ref: str,
@@ -188,7 +214,7 @@ def _answer_with_stream(
     caller = e164_or_as_given(form.get("From"), region) or None
     called = e164_or_as_given(form.get("To"), region)
     params = {k: v for k, v in {"caller": caller, "to": called}.items() if v}
-    tel.calls.expect(provider, "inbound", ref=call_ref, caller=caller, parameters=params,
+    await tel.calls.expect(provider, "inbound", ref=call_ref, caller=caller, parameters=params,
                      call_sid=call_ref)  # fmt: skip
     token = tel.tokens.issue(call_ref, tel.settings.stream_token_ttl_s)
     _admission(request).reserve(call_ref, tel.settings.stream_token_ttl_s)
@@ -240,7 +266,7 @@ async def twilio_after_stream(request: web.Request) -> web.Response:
     """What the call does once its stream ended: a transfer, or hanging up."""
     tel = request.app[TELEPHONY]
     form = await _verified_twilio_form(request)
-    document = tel.calls.take_after_stream(form.get("CallSid", "")) or twiml.hangup()
+    document = await tel.calls.take_after_stream(form.get("CallSid", "")) or twiml.hangup()
     return web.Response(text=document, content_type=XML)
 
 
@@ -264,7 +290,7 @@ async def telnyx_incoming(request: web.Request) -> web.Response:
     if busy is not None:
         return web.Response(text=busy, content_type=XML)
     call_ref = form.get("CallSid") or form.get("CallControlId") or ""
-    return _answer_with_stream(
+    return await _answer_with_stream(
         request, "telnyx", call_ref, form, bidirectional_mode="rtp", bidirectional_codec="PCMU"
     )
 
@@ -288,31 +314,43 @@ async def _stream(request: web.Request, dialect: MediaStreamDialect) -> web.Stre
     if not isinstance(claim, StreamClaim):
         log.warning("refused %s stream from %s: %s", dialect.channel, request.remote, claim)
         raise web.HTTPForbidden(text="invalid stream token")
+    # Recorded before the upgrade: a worker that dies from here on still leaves the call's record.
+    call_id = await record_before_upgrade(
+        tel.stack, dialect.channel, claim.ref, await tel.calls.find(claim.ref, None)
+    )
     ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, compress=False)
-    await ws.prepare(request)
     try:
+        await ws.prepare(request)
         start = await accept_stream(ws, dialect)
     except StreamProtocolError as exc:
-        await _reject(tel, ws, dialect.channel, exc.code, str(exc), claim.ref)
+        await _reject(tel, ws, call_id, exc.code, str(exc))
         return ws
+    except BaseException:
+        await end_rejected(tel.stack, call_id, "upgrade_failed", "the stream never started")
+        raise
     call_ref = start.call_ref
     # One stream per platform call, across every worker: a re-sent webhook's second token
     # cannot open a second stream for a call that already has one.
     if not await tel.stack.store.claim_once(
         f"stream-call:{dialect.channel}:{call_ref}", time.time() + ONE_STREAM_PER_CALL_S
     ):
-        await _reject(tel, ws, dialect.channel, "duplicate_stream",
-                      f"call {call_ref} already has a stream", call_ref)  # fmt: skip
+        await _reject(tel, ws, call_id, "duplicate_stream", f"call {call_ref} already has a stream")
         return ws
-    pending = tel.calls.find(claim.ref, call_ref)
+    pending = await tel.calls.find(claim.ref, call_ref)
+    if not tel.calls.expected_here(claim.ref):  # another worker answered it and holds a line
+        expires = time.time() + tel.settings.stream_token_ttl_s
+        await tel.stack.store.put_handover(STREAM_STARTED + claim.ref, call_ref, expires)
     expected = pending.call_sid if pending is not None else claim.ref
     if claim.ref != call_ref and expected is not None and expected != call_ref:
-        await _reject(tel, ws, dialect.channel, "wrong_call",
-                      f"the stream token is for {expected}, not {call_ref}", call_ref)  # fmt: skip
+        await _reject(tel, ws, call_id, "wrong_call",
+                      f"the stream token is for {expected}, not {call_ref}")  # fmt: skip
         return ws
     control: StreamCallControl | None = None
     if dialect is TWILIO:
         control = TwilioCallControl(call_ref, tel.calls, tel.rest, tel.settings.transfer_number)
+    elif dialect is TELNYX and tel.telnyx is not None:
+        called = pending.parameters.get("to") if pending else None
+        control = TelnyxCallControl(call_ref, tel.telnyx, tel.settings.transfer_number, called)
     transport = MediaStreamTransport(ws, dialect, start, control=control)
     caller = (pending.caller if pending else None) or start.parameters.get("caller")
     params = {**(pending.parameters if pending else {}), **start.parameters}
@@ -320,12 +358,14 @@ async def _stream(request: web.Request, dialect: MediaStreamDialect) -> web.Stre
     if pending is not None:
         params.setdefault("direction", pending.direction)
     call = CallInfo(
-        call_id=pending.call_id if pending else _new_id(),
+        call_id=call_id,
         channel=dialect.channel,
         caller=caller,
         parameters=params,
     )
-    session = CallSession(tel.stack, transport, call)
+    # A campaign's (or an admin's) outbound call may name a configured agent (server/agents.py).
+    stack = stack_for(request.app, tel.stack, params)
+    session = CallSession(stack, transport, call, recorded_early=True)
     started_at = time.time()
     log.info("%s call %s: stream %s started (call %s)",
              dialect.channel, call_ref, start.stream_id, call.call_id)  # fmt: skip
@@ -351,20 +391,17 @@ async def _run_stream_session(
     def record(kind: str, data: dict[str, Any]) -> None:
         session.state.recorder.event(kind, session.state.clock.now_ms(), data)
 
-    if tel.calls.stream_started(claim.ref, call_ref, record) is None:
-        tel.calls.stream_live(call_ref, session.call.call_id, record)
+    if await tel.calls.stream_started(claim.ref, call_ref, record) is None:
+        await tel.calls.stream_live(call_ref, session.call.call_id, record)
     await running
 
 
-def _new_id() -> str:
-    return uuid.uuid4().hex
-
-
 async def _reject(
-    tel: Telephony, ws: web.WebSocketResponse, channel: str, code: str, message: str, ref: str
+    tel: Telephony, ws: web.WebSocketResponse, call_id: str, code: str, message: str
 ) -> None:
-    """Refuses a stream that never became a valid call, and records that it happened."""
-    await record_rejection(tel.stack.store, channel, code, message, {"call_sid": ref})
+    """Refuses a stream that never became a valid call: its early record says so."""
+    log.warning("rejected stream of call %s: %s: %s", call_id, code, message)
+    await end_rejected(tel.stack, call_id, code, message)
     if not ws.closed:
         await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=code.encode()[:120])
 
@@ -375,9 +412,12 @@ async def _reject(
 async def place_outbound_call(request: web.Request) -> web.Response:
     """Places a call through Twilio that streams to us once answered (admins only)."""
     tel = request.app[TELEPHONY]
-    if tel.rest is None:
-        raise web.HTTPServiceUnavailable(text="outbound calls need Twilio REST credentials")
     body = await read_json_object(request)
+    over_sip = body.get("transport") == "sip"  # else Twilio
+    if over_sip and SIP not in request.app:
+        raise web.HTTPServiceUnavailable(text="SIP is not enabled (CALLWRIGHT_SIP_PORT)")
+    if tel.rest is None and not over_sip:
+        raise web.HTTPServiceUnavailable(text="outbound calls need Twilio REST credentials")
     to, from_ = body.get("to"), body.get("from")
     parameters = body.get("parameters") or {}
     if not isinstance(to, str) or not isinstance(from_, str) or not isinstance(parameters, dict):
@@ -391,11 +431,24 @@ async def place_outbound_call(request: web.Request) -> web.Response:
     purpose = body.get("purpose")
     if purpose is not None and not isinstance(purpose, str):
         raise _outbound_error(400, "bad_request", '"purpose" must be a string')
+    schedule = body.get("schedule", True)
+    if not isinstance(schedule, bool):
+        raise _outbound_error(400, "bad_request", '"schedule" must be true or false')
+    params = {str(k): str(v) for k, v in parameters.items()}
     refused = await outbound_refusal(compliance_of(request.app), to, purpose)
     if refused is not None:
         await record(request, "outbound.refused", to, reason=refused.reason, **refused.extra)
+        if schedule and refused.code == "outside_calling_hours":
+            # Held back, not dropped: placed at the next permitted moment (server/scheduled.py).
+            return await schedule_outbound(request, to, from_, purpose, params, refused)
         raise _outbound_error(refused.status, refused.code, refused.message, **refused.extra)
-    params = {str(k): str(v) for k, v in parameters.items()}
+    if over_sip:
+        try:
+            call_id = dial_sip(request.app[SIP], to, params)
+        except ValueError as exc:
+            raise _outbound_error(400, "no_sip_route", str(exc)) from exc
+        await record(request, "outbound.place", to, call_id=call_id, transport="sip")
+        return web.json_response({"call_id": call_id}, status=201)
     try:
         call_id, call_sid = await dial_outbound(
             request.app, to, from_, params, _public_base(request, tel.settings)
@@ -427,7 +480,7 @@ async def dial_outbound(
         raise RuntimeError("outbound calls need Twilio REST credentials")
     base = (base or tel.settings.public_base_url or "").rstrip("/")
     params = parameters | {"caller": to}
-    pending = tel.calls.expect("twilio", "outbound", caller=to, parameters=params)
+    pending = await tel.calls.expect("twilio", "outbound", caller=to, parameters=params)
     token = tel.tokens.issue(pending.ref, tel.settings.outbound_token_ttl_s)
     document = twiml.connect_stream(
         f"{_ws_base(base)}/v1/twilio/stream/{token}",
@@ -437,7 +490,7 @@ async def dial_outbound(
     status_url = f"{base}/v1/twilio/status?ref={pending.ref}"
     amd_url = f"{base}/v1/twilio/machine-detection?ref={pending.ref}" if machine_detection else None
     call_sid = await tel.rest.create_call(to, from_, document, status_url, amd_url)
-    tel.calls.set_call_sid(pending.ref, call_sid)
+    await tel.calls.set_call_sid(pending.ref, call_sid)
     log.info("outbound call %s to %s placed (call %s)", call_sid, to, pending.call_id)
     return pending.call_id, call_sid
 
@@ -452,3 +505,12 @@ async def _shutdown(app: web.Application) -> None:
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
     if tel.rest is not None:
         await tel.rest.aclose()
+    if tel.telnyx is not None:
+        await tel.telnyx.aclose()
+
+
+def _telnyx_rest(settings: TelephonySettings) -> TelnyxRest | None:
+    """Telnyx's Call Control API when an API key is configured (transfers, hang-ups)."""
+    if not settings.telnyx_api_key:
+        return None
+    return TelnyxRest(settings.telnyx_api_key, settings.telnyx_api_base_url)

@@ -20,6 +20,7 @@ import numpy as np
 
 from callwright.audio.resample import resample
 from callwright.sim.conditions import FrameNetwork, NoiseSource
+from callwright.sim.speakerphone import SpeakerphoneEcho
 from callwright.tts.base import TextToSpeech
 
 FRAME_MS = 20
@@ -80,6 +81,16 @@ class CallReport:
         return [e for e in self.events if e.get("type") == kind]
 
 
+# Agent samples at or under this are silence (Piper's leading silence, resampling residue).
+AUDIBLE_FLOOR = 64
+
+
+def first_audible_s(samples: np.ndarray, sample_rate: int) -> float | None:
+    """Seconds into `samples` of the first audible one; None if all are silence."""
+    audible = np.flatnonzero(np.abs(samples.astype(np.int32)) > AUDIBLE_FLOOR)
+    return float(audible[0]) / sample_rate if audible.size else None
+
+
 def speech_bounds(samples: np.ndarray, sample_rate: int) -> tuple[int, int]:
     """First and one-past-last sample of speech (10 ms blocks above 2 % of the peak)."""
     block = sample_rate // 100
@@ -136,9 +147,9 @@ class CallerSimulator:
         self._received: list[tuple[float, np.ndarray]] = []  # (arrival, audio), for tests
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         # A speakerphone: what the caller's device plays leaks back into its microphone.
-        self._echo_gain = echo_gain
-        self._playback = np.zeros(0, dtype=np.int16)
-        self._echo_line = np.zeros(int(echo_delay_ms * sample_rate / 1000), dtype=np.int16)
+        self._echo = (
+            SpeakerphoneEcho(echo_gain, echo_delay_ms, sample_rate) if echo_gain > 0.0 else None
+        )
         # Background noise at the caller's end, and a network that loses or reorders frames.
         self.noise = noise
         self.network = network
@@ -310,13 +321,7 @@ class CallerSimulator:
             await asyncio.wait_for(self._first_audio.wait(), self.turn_timeout_s)
 
     async def _wait(self, event: asyncio.Event) -> None:
-        done = asyncio.create_task(event.wait())
-        ended = asyncio.create_task(self._ended.wait())
-        await asyncio.wait(
-            {done, ended}, timeout=self.turn_timeout_s, return_when="FIRST_COMPLETED"
-        )
-        done.cancel()
-        ended.cancel()
+        await wait_or_end(event, self._ended, self.turn_timeout_s)
 
     async def _send(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         """Streams frames in real time: speech when there is some, silence otherwise."""
@@ -344,11 +349,12 @@ class CallerSimulator:
                     frame = np.concatenate([frame, silence[: self._frame - frame.size]])
             else:
                 frame = silence
-            frame = self._add_echo(frame)
-            if self.noise is not None:
-                frame = self.noise.mix(frame)
             # A live microphone delivers each frame once it has been captured.
             await asyncio.sleep(max(0.0, started + (sent + 1) * FRAME_MS / 1000 - time.monotonic()))
+            if self._echo is not None:
+                frame = self._echo.mix(frame, started + sent * FRAME_MS / 1000.0)
+            if self.noise is not None:
+                frame = self.noise.mix(frame)
             for data in self._through_network(frame.astype("<i2").tobytes()):
                 await ws.send_bytes(data)
             sent += 1
@@ -364,18 +370,6 @@ class CallerSimulator:
         if not out and self.network.lost > lost:
             return [bytes(len(data))]
         return out
-
-    def _add_echo(self, frame: np.ndarray) -> np.ndarray:
-        """Plays one frame of agent audio and lets it leak, delayed, into the microphone."""
-        if self._echo_gain <= 0.0:
-            return frame
-        played = self._playback[: self._frame]
-        self._playback = self._playback[self._frame :]
-        played = np.concatenate([played, np.zeros(self._frame - played.size, np.int16)])
-        self._echo_line = np.concatenate([self._echo_line, played])
-        leak, self._echo_line = self._echo_line[: self._frame], self._echo_line[self._frame :]
-        mixed = frame.astype(np.int32) + (self._echo_gain * leak).astype(np.int32)
-        return np.clip(mixed, -32768, 32767).astype(np.int16)
 
     async def _receive(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         try:
@@ -393,16 +387,19 @@ class CallerSimulator:
         return np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
 
     def _on_audio(self, samples: np.ndarray) -> None:
-        self._received.append((time.monotonic(), samples))
-        if self._echo_gain > 0.0:
-            self._playback = np.concatenate([self._playback, samples])
         now = time.monotonic()
+        self._received.append((now, samples))
+        if self._echo is not None:
+            self._echo.received(samples, now)
         turn = self._current
         if turn is None:
             self._report.greeting_audio.append(samples)
             return
         if turn.ttfa_ms is None and turn.speech_end_s and now >= turn.speech_end_s:
-            turn.ttfa_ms = round((now - turn.speech_end_s) * 1000.0, 1)
+            # Time to the first audible sample: silence on the line is not an answer yet.
+            offset_s = first_audible_s(samples, self.sample_rate)
+            if offset_s is not None:
+                turn.ttfa_ms = round((now + offset_s - turn.speech_end_s) * 1000.0, 1)
         turn.agent_audio.append(samples)
         self._first_audio.set()
 
@@ -417,8 +414,17 @@ class CallerSimulator:
             # Not on "interruption": that ends the reply the caller talked over, and the
             # decision can arrive after the caller's new line, whose answer is still to come.
             self._turn_end.set()
-        elif kind == "clear":
-            self._playback = np.zeros(0, dtype=np.int16)
+        elif kind == "clear" and self._echo is not None:
+            self._echo.clear(time.monotonic())
         elif kind == "end":
             self._report.ended_by_agent = True
             self._ended.set()
+
+
+async def wait_or_end(event: asyncio.Event, ended: asyncio.Event, timeout_s: float) -> None:
+    """Waits until `event` is set, the call has `ended`, or `timeout_s` passed."""
+    done = asyncio.create_task(event.wait())
+    over = asyncio.create_task(ended.wait())
+    await asyncio.wait({done, over}, timeout=timeout_s, return_when="FIRST_COMPLETED")
+    done.cancel()
+    over.cancel()

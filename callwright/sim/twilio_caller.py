@@ -28,7 +28,14 @@ from twilio.request_validator import RequestValidator
 
 from callwright.audio.mulaw import mulaw_decode, mulaw_encode
 from callwright.audio.resample import resample
-from callwright.sim.caller import CallReport, ScriptLine, TurnReport, speech_bounds
+from callwright.sim.caller import (
+    CallReport,
+    ScriptLine,
+    TurnReport,
+    first_audible_s,
+    speech_bounds,
+    wait_or_end,
+)
 from callwright.sim.conditions import EchoPath, FrameNetwork, NoiseSource
 from callwright.tts.base import TextToSpeech
 
@@ -133,6 +140,10 @@ class TwilioCallerSimulator:
         network: loses and reorders media messages (Twilio's sequence numbers and
             timestamps let the server notice).
         echo: a speakerphone: the agent's audio, as played, leaks back into the microphone.
+        replies_done: how many replies the server has finished playing on this call, if the
+            test can ask it (its call record): a reply is then over once it is counted, not
+            on silence alone, which a slow synthesizer or a stalled event loop on a loaded
+            machine also makes in the middle of a reply.
     """
 
     def __init__(
@@ -149,6 +160,7 @@ class TwilioCallerSimulator:
         network: FrameNetwork[str] | None = None,
         echo: EchoPath | None = None,
         trim: bool = True,
+        replies_done: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.voice = voice
@@ -162,6 +174,8 @@ class TwilioCallerSimulator:
         self.network = network
         self.echo = echo
         self.trim = trim  # as in CallerSimulator
+        self.replies_done = replies_done
+        self._replies_before = 0  # replies finished before the caller's last line
         self._wait_for_reply = True
         self.sample_rate = RATE
         self.report = PhoneCallReport(call_sid=new_sid("CA"), stream_sid=new_sid("MZ"))
@@ -285,6 +299,8 @@ class TwilioCallerSimulator:
             await asyncio.sleep(line.barge_in_after_ms / 1000.0)
         else:
             await self._wait_reply_end()
+        if self.replies_done is not None:
+            self._replies_before = await self.replies_done()
         turn = TurnReport(line.text if isinstance(line, ScriptLine) else line.digits)
         self.report.lines.append(turn)
         if isinstance(line, KeyPresses):
@@ -307,20 +323,19 @@ class TwilioCallerSimulator:
         return True
 
     async def _wait(self, event: asyncio.Event) -> None:
-        done = asyncio.create_task(event.wait())
-        ended = asyncio.create_task(self._ended.wait())
-        await asyncio.wait({done, ended}, timeout=self.turn_timeout_s,
-                           return_when="FIRST_COMPLETED")  # fmt: skip
-        done.cancel()
-        ended.cancel()
+        await wait_or_end(event, self._ended, self.turn_timeout_s)
 
     async def _wait_reply_end(self) -> None:
-        """Until the agent has said something and then been quiet for `quiet_ms`."""
+        """Until the agent has said something and then been quiet for `quiet_ms` (and, with
+        `replies_done`, the server has counted a reply finished since the caller's last line)."""
         deadline = time.monotonic() + self.turn_timeout_s
         while time.monotonic() < deadline and not self._ended.is_set():
             quiet = time.monotonic() - self._last_audio_s
             if self._last_audio_s and self._playback.size == 0 and quiet >= self.quiet_s:
-                return
+                if self.replies_done is None or await self.replies_done() > self._replies_before:
+                    return
+                await asyncio.sleep(0.1)  # the call record is read ten times a second at most
+                continue
             await asyncio.sleep(0.02)
 
     async def _emit(
@@ -428,7 +443,10 @@ class TwilioCallerSimulator:
                 return
             now = time.monotonic()
             if turn.ttfa_ms is None and turn.speech_end_s and now >= turn.speech_end_s:
-                turn.ttfa_ms = round((now - turn.speech_end_s) * 1000.0, 1)
+                # Time to the first audible sample: silence on the line is not an answer yet.
+                offset_s = first_audible_s(samples, RATE)
+                if offset_s is not None:
+                    turn.ttfa_ms = round((now + offset_s - turn.speech_end_s) * 1000.0, 1)
             turn.agent_audio.append(samples)
             self._first_audio.set()
         elif kind == "mark":

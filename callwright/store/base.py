@@ -176,6 +176,15 @@ class CallStore(Protocol):
 
     async def start_call(self, record: CallRecord) -> None: ...
 
+    async def update_call_details(self, record: CallRecord) -> None:
+        """Sets the caller and parameters of a call recorded before they were known (a phone
+        stream is recorded before its WebSocket upgrade; its start message names the call).
+
+        Raises:
+            UnknownCallError: no call with this id is recorded.
+        """
+        ...
+
     async def add_event(
         self, call_id: str, kind: str, at_ms: float, data: Mapping[str, Any]
     ) -> None: ...
@@ -254,6 +263,15 @@ class CallStore(Protocol):
 
         Claims are kept until `expires_at` (epoch seconds), then forgotten.
         """
+        ...
+
+    async def put_handover(self, key: str, value: str, expires_at: float) -> None:
+        """Leaves `value` under `key` for any worker on this store (replacing an older one)
+        until `expires_at` (epoch seconds)."""
+        ...
+
+    async def take_handover(self, key: str) -> str | None:
+        """The value left under `key`, removed as it is read (one worker gets it), or None."""
         ...
 
     async def close(self) -> None: ...

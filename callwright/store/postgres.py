@@ -12,6 +12,7 @@ starting together serialize the schema step on an advisory lock, since concurren
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from importlib import resources
@@ -55,10 +56,11 @@ class PostgresCallStore:
 
     Args:
         dsn: a libpq connection string or URL, e.g. "postgresql://callwright@db:5432/calls".
-        max_connections: pool size; one worker rarely needs more than a few.
+        max_connections: pool size: call writes of a busy worker (tens of calls, each
+            recording) queue for these; the heartbeat has a connection of its own.
     """
 
-    def __init__(self, dsn: str, max_connections: int = 4) -> None:
+    def __init__(self, dsn: str, max_connections: int = 10) -> None:
         self._dsn = dsn
         self._pool: AsyncConnectionPool[AsyncConnection[Any]] = AsyncConnectionPool(
             dsn,
@@ -70,9 +72,11 @@ class PostgresCallStore:
         self._opened = False
         self._closed = False
         self._worker_id: str | None = None  # set by register_worker; tags new calls
+        self._beat_conn: AsyncConnection[Any] | None = None
+        self._beat_lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, dsn: str, max_connections: int = 4) -> PostgresCallStore:
+    async def open(cls, dsn: str, max_connections: int = 10) -> PostgresCallStore:
         """Connects and applies the schema."""
         store = cls(dsn, max_connections)
         try:
@@ -94,6 +98,16 @@ class PostgresCallStore:
 
     # Generic SQL for tables kept beside the calls (see `callwright.store.access`).
     dialect = "postgresql"
+
+    @property
+    def dsn(self) -> str:
+        """The connection string (for connections of their own: `store.pg_notify`)."""
+        return self._dsn
+
+    @property
+    def worker_id(self) -> str | None:
+        """This worker's id, once `register_worker` has run."""
+        return self._worker_id
 
     async def sql_execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
         """Runs one write statement (`?` placeholders) and commits; returns the rows changed."""
@@ -221,6 +235,11 @@ class PostgresCallStore:
             return None
         return Recording(rows[0]["sample_rate"], b"".join(bytes(r["pcm"]) for r in rows))
 
+    async def update_call_details(self, record: CallRecord) -> None:
+        """Sets a recorded call's caller and parameters (see `CallStore`)."""
+        if await self._execute(q.UPDATE_CALL_DETAILS, q.call_details_params(record)) == 0:
+            raise UnknownCallError(f"no call {record.call_id!r} to update")
+
     async def end_call(self, call_id: str, outcome: str, end_reason: str) -> None:
         """Marks a call "ended" now, with its outcome and reason.
 
@@ -308,10 +327,25 @@ class PostgresCallStore:
             return (await conn.execute(_pg(q.MARK_OWN_ORPHANS), own)).rowcount
 
     async def heartbeat(self) -> None:
-        """Refreshes this worker's heartbeat (nothing before `register_worker`)."""
-        if self._worker_id is not None:
-            now = time.time()
-            await self._execute(q.HEARTBEAT, (self._worker_id, now, now))
+        """Refreshes this worker's heartbeat (nothing before `register_worker`).
+
+        On a connection of its own: with every pooled connection busy writing calls, a
+        heartbeat waiting its turn would look like a dead worker to the others, who would
+        then cut off its live calls.
+        """
+        if self._worker_id is None:
+            return
+        self._check_open()
+        async with self._beat_lock:
+            if self._beat_conn is None or self._beat_conn.closed:
+                self._beat_conn = await AsyncConnection.connect(self._dsn, autocommit=True)
+            try:
+                now = time.time()  # taken once the connection is ours: the row says now
+                await self._beat_conn.execute(_pg(q.HEARTBEAT), (self._worker_id, now, now))
+            except Exception:
+                await self._beat_conn.close()
+                self._beat_conn = None
+                raise
 
     async def retire_worker(self) -> None:
         """Removes this worker's heartbeat row."""
@@ -331,8 +365,26 @@ class PostgresCallStore:
             await conn.execute(_pg(q.PURGE_USED_ONCE), (time.time(),))
             return bool((await conn.execute(_pg(q.CLAIM_ONCE), (key, expires_at))).rowcount)
 
+    async def put_handover(self, key: str, value: str, expires_at: float) -> None:
+        """Leaves `value` under `key` until `expires_at` (see `CallStore.put_handover`)."""
+        self._check_open()
+        await self.connect()
+        async with self._pool.connection() as conn:
+            await conn.execute(_pg(q.PURGE_HANDOVERS), (time.time(),))
+            await conn.execute(_pg(q.PUT_HANDOVER), (key, value, expires_at))
+
+    async def take_handover(self, key: str) -> str | None:
+        """The value under `key`, removed as it is read; None if absent or expired."""
+        self._check_open()
+        await self.connect()
+        async with self._pool.connection() as conn:
+            row = await (await conn.execute(_pg(q.TAKE_HANDOVER), (key, time.time()))).fetchone()
+        return None if row is None else str(row[0])
+
     async def close(self) -> None:
         """Waits for the pool's connections to be returned and closes them. Idempotent."""
         if not self._closed:
             self._closed = True
+            if self._beat_conn is not None:
+                await self._beat_conn.close()
             await self._pool.close()

@@ -123,3 +123,12 @@ CREATE TABLE IF NOT EXISTS used_once (
     key TEXT NOT NULL PRIMARY KEY,
     expires_at DOUBLE PRECISION NOT NULL
 );
+
+-- Version 4: values one worker leaves for whichever worker the platform reaches next (the
+-- TwiML a call follows after its stream: a transfer), each taken once, forgotten at expiry.
+
+CREATE TABLE IF NOT EXISTS handovers (
+    key TEXT NOT NULL PRIMARY KEY,
+    value TEXT NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL
+);

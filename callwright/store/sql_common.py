@@ -22,7 +22,7 @@ from callwright.store.base import (
     Utterance,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 ORPHAN_END_REASON = "worker stopped"
 
 TIMELINE_FIELDS = tuple(TurnTimeline.field_names())
@@ -35,6 +35,8 @@ USAGE_FIELDS = ("stt_audio_s", "tts_chars", "llm_prompt_tokens", "llm_completion
 
 INSERT_CALL = f"INSERT INTO calls ({CALL_COLUMNS}) VALUES ({', '.join('?' * len(CALL_FIELDS))})"
 SELECT_CALL = f"SELECT {CALL_COLUMNS} FROM calls WHERE call_id = ?"
+# A call recorded before its stream named it: what the stream said, once it has.
+UPDATE_CALL_DETAILS = "UPDATE calls SET caller = ?, parameters_json = ? WHERE call_id = ?"
 INSERT_EVENT = """
 INSERT INTO call_events (call_id, seq, kind, at_ms, data_json)
 SELECT ?, COALESCE(MAX(seq) + 1, 0), ?, ?, ? FROM call_events WHERE call_id = ?
@@ -114,6 +116,12 @@ TAG_CALL = (
 )
 SELECT_CALL_WORKER = "SELECT worker_id FROM call_workers WHERE call_id = ?"
 PURGE_USED_ONCE = "DELETE FROM used_once WHERE expires_at < ?"
+PURGE_HANDOVERS = "DELETE FROM handovers WHERE expires_at < ?"
+PUT_HANDOVER = (
+    "INSERT INTO handovers (key, value, expires_at) VALUES (?, ?, ?)"
+    " ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at"
+)
+TAKE_HANDOVER = "DELETE FROM handovers WHERE key = ? AND expires_at >= ? RETURNING value"
 CLAIM_ONCE = "INSERT INTO used_once (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING"
 _OLD_CALLS = "SELECT call_id FROM calls WHERE started_at < ?"
 COUNT_OLD_RECORDINGS = (
@@ -187,6 +195,10 @@ def timelines_query(since: float | None, until: float | None) -> tuple[str, tupl
         sql += " AND c.started_at < ?"
         params.append(until)
     return sql + " ORDER BY c.started_at, t.call_id, t.turn_index", tuple(params)
+
+
+def call_details_params(record: CallRecord) -> tuple[Any, ...]:
+    return (record.caller, dumps(record.parameters), record.call_id)
 
 
 def call_params(record: CallRecord) -> tuple[Any, ...]:

@@ -164,6 +164,12 @@ class SqliteCallStore:
         params = q.timeline_params(call_id, timeline)
         await self._run(lambda conn: _write(conn, q.UPSERT_TIMELINE, params))
 
+    async def update_call_details(self, record: CallRecord) -> None:
+        """Sets a recorded call's caller and parameters (see `CallStore`)."""
+        params = q.call_details_params(record)
+        if await self._run(lambda conn: _write(conn, q.UPDATE_CALL_DETAILS, params)) == 0:
+            raise UnknownCallError(f"no call {record.call_id!r} to update")
+
     async def end_call(self, call_id: str, outcome: str, end_reason: str) -> None:
         """Marks a call "ended" now, with its outcome and reason.
 
@@ -305,6 +311,28 @@ class SqliteCallStore:
                 return bool(conn.execute(q.CLAIM_ONCE, (key, expires_at)).rowcount)
 
         return await self._run(claim)
+
+    async def put_handover(self, key: str, value: str, expires_at: float) -> None:
+        """Leaves `value` under `key` until `expires_at` (see `CallStore.put_handover`)."""
+        now = time.time()
+
+        def put(conn: sqlite3.Connection) -> None:
+            with _transaction(conn):
+                conn.execute(q.PURGE_HANDOVERS, (now,))
+                conn.execute(q.PUT_HANDOVER, (key, value, expires_at))
+
+        await self._run(put)
+
+    async def take_handover(self, key: str) -> str | None:
+        """The value under `key`, removed as it is read; None if absent or expired."""
+        now = time.time()
+
+        def take(conn: sqlite3.Connection) -> str | None:
+            with _transaction(conn):
+                row = conn.execute(q.TAKE_HANDOVER, (key, now)).fetchone()
+            return None if row is None else str(row[0])
+
+        return await self._run(take)
 
     async def close(self) -> None:
         """Waits for pending writes, closes the connection and stops the thread. Idempotent."""

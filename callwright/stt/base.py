@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -17,12 +18,15 @@ class Transcript:
         confidence: mean token probability in [0, 1], or None when the provider gives none.
         audio_ms: length of the audio that was transcribed.
         compute_ms: wall time the recognizer spent on it (queueing excluded).
+        language: the language the words were heard in, when the recognizer chose it among
+            several (`DetectsLanguage`); None otherwise.
     """
 
     text: str
     confidence: float | None
     audio_ms: float
     compute_ms: float
+    language: str | None = None
 
 
 class SpeechToText(Protocol):
@@ -33,4 +37,16 @@ class SpeechToText(Protocol):
 
     async def transcribe(self, samples: np.ndarray) -> Transcript:
         """Transcribes int16 mono samples at `sample_rate`."""
+        ...
+
+
+@runtime_checkable
+class DetectsLanguage(Protocol):
+    """A recognizer that also tells which of several languages an utterance is in."""
+
+    async def transcribe_detecting(
+        self, samples: np.ndarray, languages: Sequence[str], current: str
+    ) -> Transcript:
+        """Transcribes in the language of `languages` the audio is in, keeping `current`
+        unless the audio is clearly another; the transcript's `language` says which."""
         ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import re
 import time
@@ -19,6 +20,7 @@ from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
 
 from callwright.stt.base import Transcript
+from callwright.stt.deadline import TranscriptionSkipped, check_start, start_deadline
 from callwright.stt.models import resolve_model
 
 SAMPLE_RATE = 16000
@@ -54,6 +56,11 @@ _MAX_PROMPT_TOKENS = 223
 _MIN_BIASED_S = 1.0
 # faster-whisper's default threshold for "this text repeats itself".
 _COMPRESSION_RATIO_LIMIT = 2.4
+# A call changes language only on an utterance this long that Whisper gives to the other
+# language this clearly (its share of the probability of the agent's languages): on a short
+# "Sí." base put 84 % on English, and a wrong switch costs the caller the rest of the call.
+_SWITCH_MIN_S = 1.5
+_SWITCH_SHARE = 0.8
 
 
 @dataclass(frozen=True)
@@ -67,9 +74,13 @@ class WhisperOptions:
         beam_size: 1 is greedy decoding, the fastest.
         window: "speech" encodes only the utterance plus one second of padding (about ten times
             faster for short utterances); "full" encodes Whisper's usual 30 s window.
-        language: language code; English-only models accept only "en".
+        language: language code; English-only models accept only "en". With several
+            languages (`transcribe_detecting`), the main one.
         vocabulary: names and terms the agent expects ("Doctor Nguyen", "Aetna"); they bias
             the decoder towards these spellings (see `WhisperStt.set_vocabulary`).
+        other_beam_size: the beam for a language other than `language`. Greedy decoding of
+            Spanish phone audio (espeak-ng es-419 through µ-law) with Whisper base got 36 of
+            45 answers right; a beam of 5 got all 45, at about twice the decoding time.
     """
 
     model: str = "tiny.en"
@@ -79,6 +90,7 @@ class WhisperOptions:
     window: Literal["speech", "full"] = "speech"
     language: str = "en"
     vocabulary: tuple[str, ...] = ()
+    other_beam_size: int = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,12 +98,15 @@ class _Decoded:
     text: str
     avg_logprob: float | None
     no_speech_prob: float
+    language: str = "en"
 
 
 class WhisperStt:
     """Whisper behind the SpeechToText interface, shared by all calls of the process.
 
-    Inference runs on an executor with one thread per worker; the loaded model serves them all.
+    Inference runs on an executor with one thread per worker; the loaded model serves them all,
+    in arrival order, and optional requests that cannot start in time are skipped
+    (`stt/deadline.py`).
     """
 
     sample_rate = SAMPLE_RATE
@@ -102,20 +117,19 @@ class WhisperStt:
         self._model = model
         if not model.model.is_multilingual and options.language != "en":
             raise ValueError(f"{self.name} is English-only; language {options.language!r}")
-        self._tokenizer = Tokenizer(
-            model.hf_tokenizer,
-            model.model.is_multilingual,
-            task="transcribe",
-            language=options.language,
-        )
+        self._tokenizers: dict[str, Tokenizer] = {}
+        self._tokenizer = self._tokenizer_for(options.language)
         self._prompt = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
         self._plain_prompt = list(self._prompt)
         self._previous_text = ""
+        self._terms: list[str] = []
         self.set_vocabulary(options.vocabulary)
         self._suppress = list(get_suppressed_tokens(self._tokenizer, (-1,)) or ())
         self._executor = ThreadPoolExecutor(
             max_workers=options.workers, thread_name_prefix="whisper"
         )
+        self.waiting = 0  # requests queued or running on the pool
+        self.skipped = 0  # optional requests dropped at their deadline
 
     def set_vocabulary(self, terms: Sequence[str]) -> None:
         """Biases recognition towards `terms` (the agent's names and domain words).
@@ -127,12 +141,35 @@ class WhisperStt:
         Shared by every call of the process; an empty list removes the bias.
         """
         terms = [t.strip() for t in terms if t.strip()]
+        self._terms = list(dict.fromkeys(terms))
         self._previous_text = ", ".join(dict.fromkeys(terms)) + "." if terms else ""
-        prompt = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
-        if self._previous_text:
-            tokens = self._tokenizer.encode(" " + self._previous_text)[-_MAX_PROMPT_TOKENS:]
-            prompt = [self._tokenizer.sot_prev, *tokens, *prompt]
-        self._prompt = prompt
+        self._prompt = self._prompts(self.options.language)[0]
+
+    @property
+    def multilingual(self) -> bool:
+        """Whether the model hears languages other than English."""
+        return bool(self._model.model.is_multilingual)
+
+    def _tokenizer_for(self, language: str) -> Tokenizer:
+        tokenizer = self._tokenizers.get(language)
+        if tokenizer is None:
+            tokenizer = Tokenizer(
+                self._model.hf_tokenizer,
+                self._model.model.is_multilingual,
+                task="transcribe",
+                language=language,
+            )
+            self._tokenizers[language] = tokenizer
+        return tokenizer
+
+    def _prompts(self, language: str) -> tuple[list[int], list[int]]:
+        """The decoder prompts for `language`: with the vocabulary bias, and without."""
+        tokenizer = self._tokenizer_for(language)
+        plain = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        if not self._previous_text:
+            return plain, plain
+        tokens = tokenizer.encode(" " + self._previous_text)[-_MAX_PROMPT_TOKENS:]
+        return [tokenizer.sot_prev, *tokens, *plain], plain
 
     @classmethod
     def load(cls, options: WhisperOptions | None = None) -> WhisperStt:
@@ -162,8 +199,61 @@ class WhisperStt:
         audio_ms = 1000.0 * audio.shape[0] / SAMPLE_RATE
         if audio.size == 0 or _dbfs(audio) < _SILENCE_DBFS:
             return Transcript(text="", confidence=None, audio_ms=audio_ms, compute_ms=0.0)
+        return await self._queued(audio)
+
+    async def transcribe_detecting(
+        self, samples: np.ndarray, languages: Sequence[str], current: str
+    ) -> Transcript:
+        """Transcribes in whichever of `languages` the audio is in (`DetectsLanguage`).
+
+        Whisper's language detection runs on the same encoder output as the decoding, so it
+        costs one decoder step. The call keeps `current` unless the utterance is at least
+        `_SWITCH_MIN_S` long and the other language takes `_SWITCH_SHARE` of the probability
+        the agent's languages get together.
+
+        Raises:
+            ValueError: the model is English-only and another language is asked for.
+        """
+        wanted = tuple(dict.fromkeys([current, *languages]))
+        if not self.multilingual and wanted != ("en",):
+            raise ValueError(
+                f"{self.name} hears English only; languages {list(wanted)} need the "
+                "multilingual model (stt model 'base')"
+            )
+        audio = _to_float32(samples)
+        audio_ms = 1000.0 * audio.shape[0] / SAMPLE_RATE
+        if audio.size == 0 or _dbfs(audio) < _SILENCE_DBFS:
+            return Transcript("", None, audio_ms, 0.0, language=current)
+        return await self._queued(audio, wanted, current)
+
+    async def _queued(
+        self, audio: np.ndarray, languages: tuple[str, ...] = (), current: str | None = None
+    ) -> Transcript:
+        """Runs on the shared pool in arrival order; an optional request (`stt/deadline.py`)
+        still waiting at its deadline is skipped, not run. A request cancelled while it
+        waits never runs either (the executor drops cancelled work)."""
+        deadline = start_deadline()
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._transcribe_sync, audio)
+        self.waiting += 1
+        try:
+            return await loop.run_in_executor(
+                self._executor, self._run_if_in_time, deadline, audio, languages, current
+            )
+        except TranscriptionSkipped:
+            self.skipped += 1
+            raise
+        finally:
+            self.waiting -= 1
+
+    def _run_if_in_time(
+        self,
+        deadline: float | None,
+        audio: np.ndarray,
+        languages: tuple[str, ...],
+        current: str | None,
+    ) -> Transcript:
+        check_start(deadline)
+        return self._transcribe_sync(audio, languages, current)
 
     async def warm_up(self) -> None:
         """Runs one short inference so the first real call does not pay for lazy setup."""
@@ -176,19 +266,23 @@ class WhisperStt:
         """Stops the executor; the provider must not be used afterwards."""
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    def _transcribe_sync(self, audio: np.ndarray) -> Transcript:
+    def _transcribe_sync(
+        self, audio: np.ndarray, languages: tuple[str, ...] = (), current: str | None = None
+    ) -> Transcript:
         """Runs on the executor: inference, then the hallucination guards."""
         started = time.perf_counter()
         seconds = audio.shape[0] / SAMPLE_RATE
+        language = current or self.options.language
         decoded = None
         if self.options.window == "speech" and seconds <= _SPEECH_WINDOW_MAX_S:
-            decoded = self._decode_speech_window(audio)
+            decoded = self._decode_speech_window(audio, languages, language)
+            language = decoded.language
             # A highly compressible text is a repetition loop; faster-whisper's path retries
             # those at higher temperatures.
             if get_compression_ratio(decoded.text) > _COMPRESSION_RATIO_LIMIT:
                 decoded = None
         if decoded is None:
-            decoded = self._decode_full_window(audio)
+            decoded = self._decode_full_window(audio, language)
         compute_ms = 1000.0 * (time.perf_counter() - started)
 
         text = _collapse_repeats(decoded.text.strip())
@@ -208,9 +302,12 @@ class WhisperStt:
             confidence=confidence,
             audio_ms=1000.0 * seconds,
             compute_ms=compute_ms,
+            language=language if languages else None,
         )
 
-    def _decode_speech_window(self, audio: np.ndarray) -> _Decoded:
+    def _decode_speech_window(
+        self, audio: np.ndarray, languages: tuple[str, ...] = (), current: str = "en"
+    ) -> _Decoded:
         """Encodes the utterance plus padding instead of a full 30 s window.
 
         CTranslate2 accepts a shorter encoder input, and encoder cost grows faster than
@@ -228,7 +325,43 @@ class WhisperStt:
             ctranslate2.StorageView.from_array(features), to_cpu=False
         )
         biased = audio.shape[0] >= _MIN_BIASED_S * SAMPLE_RATE
-        prompt = self._prompt if biased else self._plain_prompt
+        language = current
+        if len(languages) > 1:
+            language = self._detect(encoded, languages, current, audio.shape[0] / SAMPLE_RATE)
+        if languages:
+            tokenizer = self._tokenizer_for(language)
+            with_bias, plain = self._prompts(language)
+        else:
+            tokenizer, with_bias, plain = self._tokenizer, self._prompt, self._plain_prompt
+        beam = self.options.beam_size
+        if language != self.options.language:
+            beam = max(beam, self.options.other_beam_size)
+        decoded = self._generate(encoded, with_bias if biased else plain, tokenizer, audio, beam)
+        copied = languages and with_bias is not plain and self._copies_prompt(decoded.text)
+        if biased and copied:
+            # The decoder wrote out the vocabulary instead of the words (seen on short Spanish
+            # answers: "Sí, por favor." → "Doctor Nguyen, Doctor Lopez, ..."): decode unbiased.
+            # Only across languages, where the prompt is in another language than the words.
+            decoded = self._generate(encoded, plain, tokenizer, audio, beam)
+        return dataclasses.replace(decoded, language=language)
+
+    def _copies_prompt(self, text: str) -> bool:
+        """Whether `text` is mostly the vocabulary prompt copied out (two terms or more)."""
+        said = _normalize(text).split()
+        terms = [t for t in (_normalize(x) for x in self._terms) if t]
+        copied = [t for t in terms if f" {t} " in f" {' '.join(said)} "]
+        covered = sum(len(t.split()) for t in copied)
+        return len(copied) >= 2 and covered >= 0.6 * len(said)
+
+    def _generate(
+        self,
+        encoded: ctranslate2.StorageView,
+        prompt: list[int],
+        tokenizer: Tokenizer,
+        audio: np.ndarray,
+        beam_size: int,
+    ) -> _Decoded:
+        """Greedy (or beam) decoding of the encoded window after `prompt`."""
         max_length = min(
             self._model.max_length,
             len(prompt)
@@ -238,7 +371,7 @@ class WhisperStt:
         result = self._model.model.generate(
             encoded,
             [prompt],
-            beam_size=self.options.beam_size,
+            beam_size=beam_size,
             max_length=max_length,
             return_scores=True,
             return_no_speech_prob=True,
@@ -250,17 +383,31 @@ class WhisperStt:
         # like faster-whisper, count the end-of-text token in the average.
         avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1) if tokens else None
         return _Decoded(
-            text=self._tokenizer.decode(tokens),
+            text=tokenizer.decode(tokens),
             avg_logprob=avg_logprob,
             no_speech_prob=float(result.no_speech_prob),
         )
 
-    def _decode_full_window(self, audio: np.ndarray) -> _Decoded:
+    def _detect(
+        self, encoded: ctranslate2.StorageView, languages: tuple[str, ...], current: str, s: float
+    ) -> str:
+        """The language of `languages` the encoded audio is in (see `transcribe_detecting`)."""
+        if s < _SWITCH_MIN_S:
+            return current
+        scores = dict(self._model.model.detect_language(encoded)[0])
+        shares = {code: scores.get(f"<|{code}|>", 0.0) for code in languages}
+        total = sum(shares.values())
+        best = max(shares, key=lambda code: shares[code])
+        if best != current and total > 0.0 and shares[best] / total >= _SWITCH_SHARE:
+            return best
+        return current
+
+    def _decode_full_window(self, audio: np.ndarray, language: str | None = None) -> _Decoded:
         """faster-whisper's own path: 30 s windows, its silence rule, its fallbacks."""
         segments, _ = self._model.transcribe(
             audio,
             beam_size=self.options.beam_size,
-            language=self.options.language,
+            language=language or self.options.language,
             without_timestamps=audio.shape[0] <= _FULL_WINDOW_SAMPLES,
             condition_on_previous_text=False,
             vad_filter=False,
@@ -279,7 +426,12 @@ class WhisperStt:
             token_count += len(segment.tokens) + 1
         avg_logprob = weighted_logprob / token_count if token_count else None
         # faster-whisper already dropped the segments its silence rule rejects.
-        return _Decoded(" ".join(t for t in texts if t), avg_logprob, no_speech_prob=0.0)
+        return _Decoded(
+            " ".join(t for t in texts if t),
+            avg_logprob,
+            no_speech_prob=0.0,
+            language=language or self.options.language,
+        )
 
 
 def _model_label(model: str) -> str:

@@ -109,7 +109,7 @@ class TwilioCallControl:
 
     async def hangup(self) -> bool:
         if self.rest is None:
-            self.calls.after_stream(self.call_sid, twiml.hangup())
+            await self.calls.after_stream(self.call_sid, twiml.hangup())
             return False  # closing the stream ends the call (via the <Redirect>)
         await self.rest.update_call(self.call_sid, status="completed")
         log.info("twilio call %s: hung up through the REST API", self.call_sid)
@@ -122,7 +122,7 @@ class TwilioCallControl:
             return False
         document = twiml.dial(number)
         if self.rest is None:
-            self.calls.after_stream(self.call_sid, document)
+            await self.calls.after_stream(self.call_sid, document)
         else:
             await self.rest.update_call(self.call_sid, twiml=document)
         log.info("twilio call %s: transferred to %s", self.call_sid, number)

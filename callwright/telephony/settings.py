@@ -6,7 +6,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from callwright.core import env as read
+
 TWILIO_API_BASE_URL = "https://api.twilio.com"
+TELNYX_API_BASE_URL = "https://api.telnyx.com/v2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +25,8 @@ class TelephonySettings:
             are computed over it; stream URLs are built from it). None: taken from the request.
         transfer_number: the human a `TransferCall` goes to when it names no number.
         telnyx_public_key: base64 Ed25519 public key of Telnyx's webhook signatures.
+        telnyx_api_key: Telnyx API key for its Call Control API (transfer, hang-up).
+        telnyx_api_base_url: Call Control API root; point it at a proxy or a fake.
         stream_token_ttl_s: how long a stream URL handed out by a webhook stays valid.
         outbound_token_ttl_s: the same for outbound calls (they ring before the stream starts).
         signature_tolerance_s: oldest Telnyx webhook timestamp accepted (replays).
@@ -33,6 +38,8 @@ class TelephonySettings:
     public_base_url: str | None = None
     transfer_number: str | None = None
     telnyx_public_key: str | None = None
+    telnyx_api_key: str | None = None
+    telnyx_api_base_url: str = TELNYX_API_BASE_URL
     stream_token_ttl_s: float = 30.0
     outbound_token_ttl_s: float = 120.0
     signature_tolerance_s: float = 300.0
@@ -47,11 +54,16 @@ class TelephonySettings:
         env = os.environ if env is None else env
         base = cls()
         return cls(
-            twilio_account_sid=env.get("CALLWRIGHT_TWILIO_ACCOUNT_SID") or None,
-            twilio_auth_token=env.get("CALLWRIGHT_TWILIO_AUTH_TOKEN") or None,
-            twilio_api_base_url=env.get("CALLWRIGHT_TWILIO_API_BASE_URL")
+            twilio_account_sid=read.text(env, "CALLWRIGHT_TWILIO_ACCOUNT_SID"),
+            twilio_auth_token=read.text(env, "CALLWRIGHT_TWILIO_AUTH_TOKEN"),
+            twilio_api_base_url=read.text(
+                env, "CALLWRIGHT_TWILIO_API_BASE_URL", base.twilio_api_base_url
+            )
             or base.twilio_api_base_url,
-            public_base_url=env.get("CALLWRIGHT_PUBLIC_BASE_URL") or None,
-            transfer_number=env.get("CALLWRIGHT_TRANSFER_NUMBER") or None,
-            telnyx_public_key=env.get("CALLWRIGHT_TELNYX_PUBLIC_KEY") or None,
+            public_base_url=read.text(env, "CALLWRIGHT_PUBLIC_BASE_URL"),
+            transfer_number=read.text(env, "CALLWRIGHT_TRANSFER_NUMBER"),
+            telnyx_public_key=read.text(env, "CALLWRIGHT_TELNYX_PUBLIC_KEY"),
+            telnyx_api_key=read.text(env, "CALLWRIGHT_TELNYX_API_KEY"),
+            telnyx_api_base_url=read.text(env, "CALLWRIGHT_TELNYX_API_BASE_URL")
+            or base.telnyx_api_base_url,
         )

@@ -28,9 +28,11 @@ class DtmfIn:
 
 @dataclass(frozen=True, slots=True)
 class HangupIn:
-    """The far end ended the call; `reason` becomes the call's outcome."""
+    """The far end ended the call; `reason` becomes the call's outcome and `detail` its
+    recorded end reason."""
 
     reason: str
+    detail: str = "ended by the caller"
 
 
 InboundEvent = AudioIn | DtmfIn | HangupIn

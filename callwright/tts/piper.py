@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncGenerator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,6 +25,45 @@ _WARM_UP_TEXT = "Hello."
 # starts well above this floor (about -54 dBFS).
 SILENCE_FLOOR = 64
 KEEP_BEFORE_SPEECH_MS = 5.0
+# The first sentence is split at a clause mark (Piper's model renders a whole phoneme
+# sequence at once, so a clause is the smallest piece that still sounds like speech): its head
+# goes first when it has at least this many phonemes and so does the rest...
+CLAUSE_MIN_PHONEMES = 4
+# ...and when the head plays long enough to cover the rest's synthesis with this margin, at
+# the voice's measured speed (no gap in the middle of a sentence, even on a loaded machine).
+GAP_SAFETY = 2.0
+_CLAUSE_MARKS = frozenset(",;:")
+_MAX_WAV_VALUE = 32767.0
+
+
+def clauses(
+    phonemes: list[str], min_phonemes: int = CLAUSE_MIN_PHONEMES, head_ratio: float = 0.0
+) -> list[list[str]]:
+    """Splits a sentence's phonemes after its first usable clause mark (",", ";", ":").
+
+    Args:
+        phonemes: one sentence, as Piper's phonemizer gives it (marks and spaces included).
+        min_phonemes: the fewest phonemes (spaces and marks not counted) either piece may have.
+        head_ratio: the head must have at least this fraction of the rest's phonemes (its
+            audio must last as long as the rest takes to synthesize).
+
+    Returns:
+        [head, rest], or the whole sentence as one piece if no mark qualifies.
+    """
+    for index, phoneme in enumerate(phonemes):
+        if phoneme not in _CLAUSE_MARKS:
+            continue
+        head, rest = phonemes[: index + 1], phonemes[index + 1 :]
+        n_head, n_rest = _sounds(head), _sounds(rest)
+        if n_head >= min_phonemes and n_rest >= min_phonemes and n_head >= head_ratio * n_rest:
+            while rest and rest[0].isspace():
+                rest = rest[1:]
+            return [head, rest]
+    return [phonemes]
+
+
+def _sounds(phonemes: list[str]) -> int:
+    return sum(1 for p in phonemes if not p.isspace() and p not in _CLAUSE_MARKS and p not in ".!?")
 
 
 def trim_leading_silence(
@@ -55,7 +95,11 @@ def trim_leading_silence(
 class PiperTts:
     """A loaded Piper voice, shared by every call in the process.
 
-    Piper produces one chunk per sentence; `synthesize` hands each sentence to the caller as
+    Piper's own API produces one chunk per sentence; `synthesize` goes one step finer for
+    the first sentence, which it renders in two parts split at a clause mark ("Sure," then
+    the rest) when the first part plays long enough to cover the synthesis of the second at
+    the speed measured so far (`realtime_factor`), so the first audio does not wait for the
+    whole sentence and no gap opens in it. Each piece is handed to the caller as
     soon as it is ready, the first without its leading silence (so the first sample the
     caller gets is speech: faster replies, honest time to first audio). Later sentences keep
     theirs: it is part of the pause between sentences. Inference runs on a single worker
@@ -87,6 +131,8 @@ class PiperTts:
         self.sample_rate: int = int(voice.config.sample_rate)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="piper-tts")
         self._closed = False
+        # Seconds of compute per second of audio, measured as it synthesizes (moving average).
+        self.realtime_factor = 0.15
 
     @classmethod
     def load(
@@ -168,7 +214,7 @@ class PiperTts:
         if self._closed:
             raise TtsError("PiperTts is closed")
         loop = asyncio.get_running_loop()
-        sentences: Iterator[Any] = self._voice.synthesize(text, syn_config=self._syn_config)
+        sentences: Iterator[np.ndarray] = self._pieces(text)
         first = True
         try:
             while True:
@@ -189,7 +235,7 @@ class PiperTts:
                     ) from exc
                 if chunk is None:
                     return
-                samples = chunk.audio_int16_array
+                samples = chunk
                 if first and samples.size:
                     samples = trim_leading_silence(samples, self.sample_rate)
                     first = False
@@ -197,6 +243,33 @@ class PiperTts:
                     yield samples
         finally:
             self._close_generator(sentences)
+
+    def _pieces(self, text: str) -> Iterator[np.ndarray]:
+        """int16 audio of `text`: the first sentence clause by clause, then sentence by sentence.
+
+        Runs on the worker thread one piece per `next()`, like Piper's own `synthesize`, with
+        the same post-processing (peak normalisation, volume, clipping).
+        """
+        voice, config = self._voice, self._syn_config
+        for index, sentence in enumerate(voice.phonemize(text)):
+            if not sentence:
+                continue
+            ratio = GAP_SAFETY * self.realtime_factor
+            for piece in clauses(sentence, head_ratio=ratio) if index == 0 else [sentence]:
+                started = time.perf_counter()
+                audio = voice.phoneme_ids_to_audio(voice.phonemes_to_ids(piece), config)
+                if audio.size:
+                    spent = (time.perf_counter() - started) * self.sample_rate / audio.size
+                    self.realtime_factor = 0.7 * self.realtime_factor + 0.3 * spent
+                if config.normalize_audio:
+                    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+                    audio = np.zeros_like(audio) if peak < 1e-8 else audio / peak
+                if config.volume != 1.0:
+                    audio = audio * config.volume
+                audio = np.clip(audio, -1.0, 1.0)
+                yield np.clip(audio * _MAX_WAV_VALUE, -_MAX_WAV_VALUE, _MAX_WAV_VALUE).astype(
+                    np.int16
+                )
 
     def _close_generator(self, sentences: Iterator[Any]) -> None:
         # If the caller was cancelled, a next() may still be running on the worker; queueing

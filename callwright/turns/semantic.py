@@ -27,6 +27,13 @@ _TRAILING_FUNCTION_WORDS = frozenset(
     does did have has had will would can could should may might must shall i'd i'll i'm i've
     we're you're it's there's let's like um uh er erm hmm well also plus just like maybe""".split()
 )
+# Auxiliaries that end a short answer after a subject pronoun ("it is", "I do", "we have").
+_AUXILIARIES = frozenset(
+    """is are was were am be been do does did have has had will would can could should may
+    might must shall""".split()
+)
+_SUBJECT_PRONOUNS = frozenset("i you he she it we they there that".split())
+_SHORT_ANSWER_WORDS = 4
 # Verbs that leave the caller's request hanging when they end the utterance.
 _HANGING_VERBS = frozenset(
     """book schedule make see get need want change cancel reschedule move check ask speak talk
@@ -53,9 +60,16 @@ _SHORT_ANSWERS = frozenset(
     """yes yeah yep no nope sure okay ok correct right exactly thanks goodbye bye please""".split()
 )
 _WORD = re.compile(r"[a-z0-9']+")
+# How the recogniser ends words it heard cut off: the audio stopped, maybe mid-sentence.
+_CUT_MARKS = ("...", "…", ",", "-", "—")
+_TRAILING_DOTS = ("...", "…")
 
 
-def completeness(text: str, answers_question: bool = False) -> Completeness:
+def completeness(
+    text: str,
+    answers_question: bool = False,
+    after_silence: bool = False,
+) -> Completeness:
     """Judges a (speculative) transcript of everything the caller said in this turn.
 
     Args:
@@ -63,8 +77,13 @@ def completeness(text: str, answers_question: bool = False) -> Completeness:
         answers_question: it holds everything the agent's open question asked for (a name and
             a date of birth, a day): then it is complete unless its last word cannot end a
             sentence ("...and I was born on").
+        after_silence: the recogniser heard the pause too (the second look, 450 ms into it):
+            trailing dots then say nothing about the audio stopping mid-sentence, and only the
+            words hold the turn (a trailing comma still does: a clause is still coming).
     """
     stripped = text.strip()
+    if after_silence and stripped.endswith(_TRAILING_DOTS):
+        stripped = stripped.rstrip("".join(_TRAILING_DOTS) + " ") + "."
     if not stripped:
         return Completeness.NEUTRAL
     lowered = stripped.lower().replace("’", "'")
@@ -77,25 +96,41 @@ def completeness(text: str, answers_question: bool = False) -> Completeness:
         # "Thursday, please..." answers "which day?": the recogniser's trailing dots or comma
         # say only that the audio stopped.
         return Completeness.COMPLETE
-    if stripped.endswith(("...", "…", ",", "-", "—")):
+    if stripped.endswith(_CUT_MARKS):
         return Completeness.INCOMPLETE
-    if any(lowered.rstrip(" .?!").endswith(lead) for lead in _DICTATION_LEADS):
+    if stripped.endswith("?"):
+        # A question is a whole turn ("Where is my order?", "Can I change it?"): a verb or a
+        # number before the question mark says nothing more is coming.
+        return Completeness.COMPLETE
+    if any(lowered.rstrip(" .!").endswith(lead) for lead in _DICTATION_LEADS):
         return Completeness.INCOMPLETE
     if _half_dictated(words):
         return Completeness.INCOMPLETE
     if words[-1] in _HANGING_VERBS and len(words) <= 6:
         return Completeness.INCOMPLETE
-    if stripped.endswith("?") or (len(words) <= 3 and words[0] in _SHORT_ANSWERS):
+    if len(words) <= 3 and words[0] in _SHORT_ANSWERS:
         return Completeness.COMPLETE
     if stripped.endswith((".", "!")) and len(words) >= 3:
+        # Not shorter: the recogniser writes "Thank you." or "Wait." for the words before a
+        # comma's pause ("Thank you, goodbye.", "Wait, stop.").
         return Completeness.COMPLETE
     return Completeness.NEUTRAL
 
 
 def ends_mid_sentence(text: str) -> bool:
-    """True when the last word is one an English sentence cannot end on ("and", "the", "on")."""
+    """True when the last word is one an English sentence cannot end on ("and", "the", "on").
+
+    An auxiliary after a subject pronoun is a short answer, not a clause left open ("Yes, it
+    is.", "Yes, I do."): up to four words, it ends the sentence. So does "that"
+    closing a question ("Can you repeat that?").
+    """
     words = _WORD.findall(text.lower().replace("’", "'"))
-    return bool(words) and words[-1] in _TRAILING_FUNCTION_WORDS
+    if not words or words[-1] not in _TRAILING_FUNCTION_WORDS:
+        return False
+    last, before = words[-1], words[-2] if len(words) > 1 else ""
+    if last in _AUXILIARIES and before in _SUBJECT_PRONOUNS and len(words) <= _SHORT_ANSWER_WORDS:
+        return False
+    return not (last == "that" and text.rstrip().endswith("?"))
 
 
 def _half_dictated(words: list[str]) -> bool:
@@ -111,22 +146,30 @@ def _half_dictated(words: list[str]) -> bool:
     if _ends_a_date(words, len(tail)):
         return False
     digits = sum(len(w) if w.isdigit() else 1 for w in tail)
-    # 10-11 digits is a full phone number, 8 a full date (MMDDYYYY); fewer means more to come.
-    return 3 <= digits < 8 or digits == 9
+    # 10-11 digits is a full phone number, 7 a local one ("555 1234"), 8 a full date
+    # (MMDDYYYY); other counts mean more to come.
+    return 3 <= digits < 7 or digits == 9
 
 
 def _ends_a_date(words: list[str], tail_length: int) -> bool:
-    """ "March 3rd, 1980" / "the 12th of March 1984": a year closing a day and a month."""
+    """ "March 3rd, 1980" / "the 12th of March 1984": a year closing a day or a month (the
+    month may be misheard: "Mark 3rd, 1980")."""
     year = words[-1]
     if tail_length != 1 or not (year.isdigit() and len(year) == 4 and year[:2] in ("19", "20")):
         return False
     before = words[max(0, len(words) - 4) : -1]
-    return any(w in _MONTHS for w in before)
+    return any(w in _MONTHS or _ORDINAL.fullmatch(w) or w in _ORDINAL_WORDS for w in before)
 
 
 _MONTHS = frozenset(
     """january february march april may june july august september october november december
     jan feb mar apr jun jul aug sep sept oct nov dec""".split()
+)
+_ORDINAL = re.compile(r"\d{1,2}(st|nd|rd|th)")
+_ORDINAL_WORDS = frozenset(
+    """first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth
+    thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth
+    thirtieth""".split()
 )
 
 
@@ -138,7 +181,8 @@ class PatienceOptions:
         complete_ms: silence before answering a finished-sounding utterance.
         neutral_ms: silence when the words say nothing either way.
         incomplete_ms: silence when the caller is clearly not done.
-        per_resume_ms: added for each time this caller resumed after a long pause.
+        per_resume_ms: added for each time this caller resumed after a long pause (not to
+            words that sound finished).
         max_ms: hard maximum, whatever was said.
         sure_max_ms: the maximum unless the words end on one a sentence cannot end on ("and",
             "the", "on"): a caller who stopped on "March third, nineteen eighty" or on a
@@ -174,7 +218,8 @@ class PatiencePolicy:
             verdict: how finished the words sound.
             mid_sentence: the words end on one a sentence cannot end on; only then may the wait
                 go past `sure_max_ms`.
-            answered: the words hold everything the agent's open question asked for.
+            answered: the words hold everything the agent's open question asked for: then
+                the wait is at most the neutral one, even on a trailing "and".
         """
         opts = self.options
         base = {
@@ -183,6 +228,15 @@ class PatiencePolicy:
             Completeness.INCOMPLETE: opts.incomplete_ms,
         }[verdict]
         limit = opts.max_ms if mid_sentence else min(opts.max_ms, opts.sure_max_ms)
-        if verdict is Completeness.COMPLETE and answered:
-            return min(limit, base)  # the words are all there: a slow talker's pauses don't count
+        if answered and verdict is not Completeness.COMPLETE:
+            # Everything the open question asked for is there: a trailing "and" may bring
+            # more, but it is held no longer than words that say nothing either way (the
+            # recogniser writes "and..." after a name it could not make out: "I'd like to see
+            # Doctor NGBY and..." waited 1.2 s for nothing).
+            base = opts.neutral_ms
+        if verdict is Completeness.COMPLETE:
+            # A finished sentence, or all the open question asked for: how often this caller
+            # paused mid-sentence says nothing about it ("Thank you, goodbye." after a long,
+            # hesitant answer waited 730 ms).
+            return min(limit, base)
         return min(limit, base + self._resumes * opts.per_resume_ms)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import weakref
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,25 +41,48 @@ def silero_onnx_path() -> Path:
     return path
 
 
+@dataclass(slots=True)
+class _Request:
+    """One stream's windows waiting for the next batch."""
+
+    windows: np.ndarray
+    context: np.ndarray
+    state: np.ndarray
+    sample_rate: int
+    future: asyncio.Future[tuple[list[float], np.ndarray, np.ndarray]]
+
+
 class SileroVadModel:
     """The loaded Silero model, shared by all calls of the process.
 
-    One onnxruntime session serves every stream (`InferenceSession.run` is thread-safe); each
-    stream keeps its own recurrent state. Inference runs on a small executor the model owns.
+    One onnxruntime session serves every stream; each stream keeps its own recurrent state.
+    Windows of all calls are batched: a stream's request joins a queue, and one task on the
+    loop runs everything queued in one executor hop, one ONNX run per round (the batch
+    dimension holds one row per call; a call with two windows in the queue gets a second
+    round, since each window needs the state the previous one left). With one call nothing
+    waits; under load, requests gather while the previous batch runs, so the loop makes one
+    executor hop per batch instead of one per call and frame, and ONNX runs once for many
+    windows.
     """
 
     def __init__(self, session: ort.InferenceSession, executor: ThreadPoolExecutor) -> None:
         self._session = session
         self._executor = executor
+        # A queue and its draining task per event loop: a model may outlive a loop (tests) or
+        # serve loops in several threads, and a future belongs to the loop it was made on.
+        self._batches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopBatches] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @classmethod
     def load(cls, num_threads: int = 1, model_path: Path | None = None) -> SileroVadModel:
         """Creates the shared session and executor.
 
         Args:
-            num_threads: worker threads of the executor, i.e. how many windows of different
-                calls can be evaluated at once. Each evaluation itself uses one thread, because
-                a 32 ms window is far too small to gain from intra-op parallelism.
+            num_threads: worker threads of the executor. Batches run one at a time, so one
+                is enough; more let an occasional direct `_run_windows` run beside a batch.
+                Each ONNX run itself uses one thread: a batch of 32 ms windows is still too
+                small to gain from intra-op parallelism.
             model_path: an ONNX file to use instead of the packaged one.
         """
         if num_threads < 1:
@@ -88,36 +113,86 @@ class SileroVadModel:
         state: np.ndarray,
         sample_rate: int,
     ) -> tuple[list[float], np.ndarray, np.ndarray]:
-        """Evaluates consecutive windows in order; runs on the executor.
+        """Evaluates one stream's consecutive windows in order (a batch of one)."""
+        return self._run_batch([(windows, context, state, sample_rate)])[0]
+
+    def _run_batch(
+        self, requests: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]]
+    ) -> list[tuple[list[float], np.ndarray, np.ndarray]]:
+        """Evaluates several streams' windows, batched across streams; runs on the executor.
 
         Args:
-            windows: float32 array of shape (n, window).
-            context: the last context samples before the first window.
-            state: recurrent state before the first window.
-            sample_rate: 8000 or 16000.
+            requests: per stream, (windows of shape (n, window), the context before the first
+                window, the recurrent state before it, the sample rate).
 
         Returns:
-            The probability of each window, the context and the state after the last one.
+            Per stream, in order: each window's probability, the context and the state after
+            its last window.
         """
-        sr = np.array(sample_rate, dtype=np.int64)
-        context_size = context.shape[0]
-        probabilities: list[float] = []
-        for window in windows:
-            model_input = np.concatenate((context, window))[np.newaxis, :]
-            output, state = self._session.run(
-                None, {"input": model_input, "state": state, "sr": sr}
-            )
-            probabilities.append(float(output[0, 0]))
-            context = window[-context_size:]
-        return probabilities, context, state
+        results: list[tuple[list[float], np.ndarray, np.ndarray]] = [
+            ([], context, state) for _, context, state, _ in requests
+        ]
+        for rate in {r[3] for r in requests}:
+            members = [i for i, r in enumerate(requests) if r[3] == rate]
+            sr = np.array(rate, dtype=np.int64)
+            rounds = max(requests[i][0].shape[0] for i in members)
+            for k in range(rounds):
+                rows = [i for i in members if requests[i][0].shape[0] > k]
+                model_input = np.stack(
+                    [np.concatenate((results[i][1], requests[i][0][k])) for i in rows]
+                )
+                state = np.concatenate([results[i][2] for i in rows], axis=1)
+                output, state_after = self._session.run(
+                    None, {"input": model_input, "state": state, "sr": sr}
+                )
+                for row, i in enumerate(rows):
+                    probabilities, context, _ = results[i]
+                    probabilities.append(float(output[row, 0]))
+                    window = requests[i][0][k]
+                    results[i] = (
+                        probabilities,
+                        window[-context.shape[0] :].copy(),
+                        state_after[:, row : row + 1, :].copy(),
+                    )
+        return results
 
     async def _evaluate(
         self, windows: np.ndarray, context: np.ndarray, state: np.ndarray, sample_rate: int
     ) -> tuple[list[float], np.ndarray, np.ndarray]:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._executor, self._run_windows, windows, context, state, sample_rate
-        )
+        batches = self._batches.get(loop)
+        if batches is None:
+            batches = self._batches[loop] = _LoopBatches()
+        future: asyncio.Future[tuple[list[float], np.ndarray, np.ndarray]] = loop.create_future()
+        batches.queue.append(_Request(windows, context, state, sample_rate, future))
+        if batches.drainer is None or batches.drainer.done():
+            batches.drainer = loop.create_task(self._drain(batches), name="silero-vad-batches")
+        return await future
+
+    async def _drain(self, batches: _LoopBatches) -> None:
+        """Runs queued requests in batches until the queue is empty."""
+        loop = asyncio.get_running_loop()
+        while batches.queue:
+            batch, batches.queue = batches.queue, []
+            jobs = [(r.windows, r.context, r.state, r.sample_rate) for r in batch]
+            try:
+                results = await loop.run_in_executor(self._executor, self._run_batch, jobs)
+            except Exception as exc:  # every caller in the batch hears of it
+                for request in batch:
+                    if not request.future.done():
+                        request.future.set_exception(exc)
+                continue
+            for request, result in zip(batch, results, strict=True):
+                if not request.future.done():  # a cancelled call no longer waits
+                    request.future.set_result(result)
+
+
+@dataclass(slots=True)
+class _LoopBatches:
+    """The requests waiting on one event loop, and the task that runs them."""
+
+    queue: list[_Request] = field(default_factory=list)
+    drainer: asyncio.Task[None] | None = None
 
 
 class SileroVadStream:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from callwright.core.responder import CallInfo
 from callwright.flows.guardrails import Guardrails
 from callwright.kb import KnowledgeBase
 from callwright.kb.open import CALIBRATION_FILE, open_knowledge
+from callwright.kb.urgency import EmergencyMeaning
 from examples.clinic.flow import LINES, RECOGNISER_TERMS
 from examples.clinic.receptionist import Receptionist
 from examples.clinic.store import ClinicStore, Doctor, Patient
@@ -40,6 +42,11 @@ class ClinicOptions:
         kb_embedder: sentence embedder for retrieval by meaning ("minilm-l6", "e5-small"),
             or None for words only.
         today: the date calls are taken on (a function, so tests can pin it).
+        knowledge_by_language: knowledge folders in the clinic's other languages, by code;
+            searched by words (the sentence embedder is English).
+        greeting: the first line of a call in English; None: the clinic's own ("Hello, thanks
+            for calling Maple Street Clinic. ..."). Tests that do not check the greeting use
+            one word, so that each spoken call starts sooner.
     """
 
     db_path: Path
@@ -47,6 +54,8 @@ class ClinicOptions:
     kb_threshold: float | None = None
     kb_embedder: str | None = "minilm-l6"
     today: Callable[[], dt.date] = dt.date.today
+    knowledge_by_language: Mapping[str, Path] = field(default_factory=dict)
+    greeting: str | None = None
 
 
 @dataclass(slots=True)
@@ -58,6 +67,8 @@ class ClinicData:
     doctors: list[Doctor]
     patients: list[Patient]
     hooks: list[Hook] = field(default_factory=list)
+    urgency: EmergencyMeaning | None = None  # emergencies by meaning (needs the embedder)
+    kb_by_language: dict[str, KnowledgeBase] = field(default_factory=dict)
 
     async def emit(self, kind: str, data: dict[str, Any]) -> None:
         """Hands an event to every hook (webhooks, calendar); a failing hook is logged."""
@@ -80,7 +91,21 @@ async def open_clinic(options: ClinicOptions) -> ClinicData:
         GENERIC_WORDS,
         options.kb_embedder,
     )
-    return ClinicData(store, kb, await store.doctors(), await store.patients())
+    urgency = None
+    if kb.embedder is not None:
+        urgency = await asyncio.to_thread(EmergencyMeaning, kb.embedder)
+    others = {
+        code: await open_knowledge(folder, None, None, GENERIC_WORDS, None)
+        for code, folder in options.knowledge_by_language.items()
+    }
+    return ClinicData(
+        store,
+        kb,
+        await store.doctors(),
+        await store.patients(),
+        urgency=urgency,
+        kb_by_language=others,
+    )
 
 
 class ClinicResponderFactory:
@@ -122,11 +147,14 @@ class ClinicResponderFactory:
             patients=self.data.patients,
             today=self.options.today(),
             emit=self.data.emit,
+            kb_by_language=dict(self.data.kb_by_language),
         )
 
     def for_call(self, call: CallInfo) -> Receptionist:
         """Returns the receptionist that will serve `call`."""
-        receptionist = Receptionist(call, self.context(call), self.guardrails)
+        receptionist = Receptionist(
+            call, self.context(call), self.guardrails, self.data.urgency, self.options.greeting
+        )
         # Kept so tests and the operator can see a call's flow state; bounded below.
         self.receptionists[call.call_id] = receptionist
         if len(self.receptionists) > 1000:
@@ -145,6 +173,8 @@ class ClinicResponderFactory:
         """Closes the store and the knowledge base."""
         await self.data.store.close()
         self.data.kb.close()
+        for kb in self.data.kb_by_language.values():
+            kb.close()
 
 
 def fixed_phrases(extra: Iterable[str] = ()) -> list[str]:

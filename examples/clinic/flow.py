@@ -143,6 +143,9 @@ LINES = {
     "emergency": (
         "This sounds like an emergency. Please hang up and dial nine one one right away."
     ),
+    "emergency_maybe": (
+        "If this is an emergency, please hang up and dial nine one one right away."
+    ),
     "abuse_warning": "I want to help, but I can't continue if the language stays abusive.",
     "abuse_end": "I'm going to end this call now. Goodbye.",
     "out_of_scope": (

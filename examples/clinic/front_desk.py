@@ -56,10 +56,11 @@ class DemoResponder:
     call: CallInfo
     misunderstood: int = 0
     said: list[str] = field(default_factory=list)
+    greeting: str | None = None  # None: CLINIC_FACTS["greeting"]
 
     async def respond(self, context: TurnContext) -> AsyncIterator[ResponseEvent]:
         intent = "greeting" if context.trigger == "call_start" else self._intent(context)
-        text = CLINIC_FACTS[intent]
+        text = self.greeting if intent == "greeting" and self.greeting else CLINIC_FACTS[intent]
         self.said.append(intent)
         # Stream sentence by sentence, as an LLM would, so the same pipeline path is exercised.
         for sentence in _sentences(text):
@@ -82,12 +83,20 @@ def _sentences(text: str) -> list[str]:
 
 
 class DemoResponderFactory:
-    """Creates the demo agent for each call."""
+    """Creates the demo agent for each call.
+
+    Args:
+        greeting: the first line of each call; None: the clinic's ("Hello, thanks for calling
+            Maple Street Clinic. ..."). Tests that do not check it use one word.
+    """
 
     name = "demo-clinic"
 
+    def __init__(self, greeting: str | None = None) -> None:
+        self.greeting = greeting
+
     def for_call(self, call: CallInfo) -> DemoResponder:
-        return DemoResponder(call)
+        return DemoResponder(call, greeting=self.greeting)
 
     def phrases(self) -> list[str]:
         """Everything the demo can say, for pre-synthesis into the TTS cache."""

@@ -1,14 +1,17 @@
 """The clinic receptionist without an LLM: the flow of `flow.py`, run deterministically.
 
 Every turn goes through the same gates in the same order: guardrails (emergency, abuse, out of
-scope), global intents (a human, repeat, go back, never mind, goodbye), then the current node.
-Facts come only from tools (availability, appointments) and the knowledge base; the lines in
-`LINES` state none.
+scope; emergencies also by meaning, `kb.urgency`), global intents (a human, repeat, go
+back, never mind, goodbye), then the current node. Facts come only from tools (availability,
+appointments) and the knowledge base; the lines in `LINES` state none.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import datetime as dt
+import re
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -24,6 +27,7 @@ from callwright.core.responder import (
     TransferCall,
     TurnContext,
 )
+from callwright.flows import spanish
 from callwright.flows.engine import (
     Ambiguous,
     FlowState,
@@ -35,24 +39,23 @@ from callwright.flows.engine import (
 )
 from callwright.flows.expected import from_flow
 from callwright.flows.globals import match_global
-from callwright.flows.guardrails import Guardrails
-from callwright.flows.intents import match_intent
-from callwright.flows.names import Directory
+from callwright.flows.guardrails import SPANISH_GUARDRAILS, Guardrails
+from callwright.flows.intents import match_intent, words
+from callwright.flows.names import Directory, Person, says_a_name
 from callwright.flows.phonetic import respell
-from callwright.flows.slots import TimeSpec, extract_choice, extract_dob, extract_yes_no
-from callwright.flows.speech import join_and, join_or
-from callwright.tools.registry import ToolRegistry
-from examples.clinic.flow import (
-    ASK_DOB,
-    ASK_NAME,
-    CLINIC_FLOW,
-    DOMAIN_TERMS,
-    LINES,
-    TASK_INTENTS,
+from callwright.flows.slots import (
+    TimeSpec,
+    extract_date,
+    extract_time,
+    extract_yes_no,
 )
+from callwright.kb.urgency import EmergencyMeaning
+from callwright.tools.registry import ToolRegistry
+from examples.clinic.flow import DOMAIN_TERMS, TASK_INTENTS
 from examples.clinic.handoff_facts import clinic_facts
 from examples.clinic.scheduling import Offer, Scheduling
 from examples.clinic.tools import ClinicContext, clinic_tools
+from examples.clinic.wording import ENGLISH, Wording, wording_for
 
 
 class Receptionist(Scheduling):
@@ -63,13 +66,19 @@ class Receptionist(Scheduling):
         call: CallInfo,
         ctx: ClinicContext,
         guardrails: Guardrails,
+        urgency: EmergencyMeaning | None = None,
+        greeting: str | None = None,
     ) -> None:
         self.call = call
+        self._greeting = greeting
+        self._urgency = urgency
         self.ctx = ctx
         self.tools: ToolRegistry = clinic_tools(ctx)
-        self.state = FlowState(CLINIC_FLOW.start)
-        self.flow = CLINIC_FLOW
+        self.w: Wording = ENGLISH
+        self.state = FlowState(self.w.flow.start)
+        self.flow = self.w.flow
         self._guardrails = guardrails
+        self._guardrails_es = Guardrails(SPANISH_GUARDRAILS)
         self._queue: asyncio.Queue[ResponseEvent | _Emit | None] = asyncio.Queue()
         self._said: list[str] = []
         self._abuse = 0
@@ -78,6 +87,17 @@ class Receptionist(Scheduling):
             today=ctx.today,
             directories={"doctors": ctx.doctor_directory, "patients": ctx.patient_directory},
         )
+        self._knowledge = {"en": ctx.kb, **ctx.kb_by_language}
+
+    def _follow_language(self, language: str) -> None:
+        """Speaks, listens and answers questions in the call's language from this turn on."""
+        wording = wording_for(language)
+        if wording is self.w:
+            return
+        self.w = wording
+        self.flow = wording.flow
+        self._slot_ctx = dataclasses.replace(self._slot_ctx, language=wording.language)
+        self.ctx.kb = self._knowledge.get(wording.language, self._knowledge["en"])
 
     # --- plumbing ----------------------------------------------------------------------
 
@@ -85,6 +105,7 @@ class Receptionist(Scheduling):
         """Streams the reply to the latest turn of `context.history`."""
         self._queue = asyncio.Queue()
         self._said = []
+        self._follow_language(context.language)
         task = asyncio.create_task(self._handle(context))
         task.add_done_callback(lambda _t: self._queue.put_nowait(None))
         try:
@@ -141,7 +162,7 @@ class Receptionist(Scheduling):
         else:
             key = ToolRegistry.idempotency_key(call, scope=self.call.call_id)
             result = ToolResult(call, None, error="no result")
-            async for event in self.tools.run_with_filler(call, LINES["filler"], key):
+            async for event in self.tools.run_with_filler(call, self.w.lines["filler"], key):
                 if isinstance(event, TextDelta):
                     self.say(event.text)
                 else:
@@ -153,7 +174,7 @@ class Receptionist(Scheduling):
         if context.trigger == "call_start":
             await self.ctx.emit("call_started", {"call_id": self.call.call_id})
             reminder = self.call.parameters.get("reminder") == "appointment"
-            self.say(self._reminder_line() if reminder else LINES["greeting"])
+            self.say(self._reminder_line() if reminder else self._greeting_line())
             if reminder:
                 self.state.awaiting = "reminder"
             self.ctx.look_up_caller(self.call.caller)
@@ -163,10 +184,16 @@ class Receptionist(Scheduling):
         last = next((m for m in reversed(context.history) if m.role == "user"), None)
         await self.turn(last.content if last else "")
 
+    def _greeting_line(self) -> str:
+        """The clinic's own greeting (`ClinicOptions.greeting`, English) or the wording's."""
+        if self._greeting and self.w is ENGLISH:
+            return self._greeting
+        return self.w.lines["greeting"]
+
     def _reminder_line(self) -> str:
         """The opening of a reminder call (the campaign's parameters)."""
         p = self.call.parameters
-        return LINES["reminder"].format(
+        return self.w.lines["reminder"].format(
             name=p.get("first_name", "there"),
             doctor=p.get("doctor", "your doctor"),
             time=p.get("appointment_time", ""),
@@ -176,49 +203,52 @@ class Receptionist(Scheduling):
 
     async def turn(self, text: str) -> None:
         """Decides and says what comes next after the caller said `text`."""
-        verdict = self._guardrails.check(text)
+        guardrails = self._guardrails_es if self.w.language == "es" else self._guardrails
+        verdict = guardrails.check(text)
         if verdict == "emergency":
-            self.say(LINES["emergency"])
-            self.record("flag_call", {"flag": "emergency", "text": text})
-            self._queue.put_nowait(
-                _Emit("call_flagged", {"call_id": self.call.call_id, "flag": "emergency"})
-            )
+            self.say(self.w.lines["emergency"])
+            self._flag("emergency", text)
             self.end("emergency")
             return
+        if verdict is None and self._urgency is not None and await self._urgency.check(text):
+            # Described in the caller's own words: the advice at once, and the call goes on
+            # (a routine caller misread costs a sentence, not the call).
+            self.say(self.w.lines["emergency_maybe"])
+            self._flag("possible_emergency", text)
         if verdict == "abuse":
             self._abuse += 1
             if self._abuse > 1:
-                self.say(LINES["abuse_end"])
+                self.say(self.w.lines["abuse_end"])
                 self.record("flag_call", {"flag": "abuse"})
                 self.end("abusive_caller")
             else:
-                self.say(LINES["abuse_warning"])
+                self.say(self.w.lines["abuse_warning"])
             return
         if verdict == "out_of_scope":
-            self.say(LINES["out_of_scope"])
+            self.say(self.w.lines["out_of_scope"])
             return
-        intent = match_global(text)
+        intent = match_global(text, self.w.language)
         if intent == "human":
             await self.tool("transfer_to_front_desk", reason="caller asked for a person")
-            self.say(LINES["transfer"])
+            self.say(self.w.lines["transfer"])
             self.end("transfer_requested", transfer=True)
             return
         if intent == "goodbye":
-            self.say(LINES["goodbye"])
+            self.say(self.w.lines["goodbye"])
             self.end("caller said goodbye")
             return
         if intent == "repeat":
-            self.say(self.state.last_said or LINES["greeting"])
+            self.say(self.state.last_said or self._greeting_line())
             return
         if intent == "abort":
             self._reset()
-            self.say(LINES["start_over"])
+            self.say(self.w.lines["start_over"])
             return
         if intent == "back":
             if self.state.back():
                 await self.advance()
             else:
-                self.say(LINES["nothing_to_go_back"])
+                self.say(self.w.lines["nothing_to_go_back"])
             return
         if self.state.node == "menu":
             await self.menu(text)
@@ -226,6 +256,10 @@ class Receptionist(Scheduling):
             await self.verify(text)
         else:
             await self.task_turn(text)
+
+    def _flag(self, flag: str, text: str) -> None:
+        self.record("flag_call", {"flag": flag, "text": text})
+        self._queue.put_nowait(_Emit("call_flagged", {"call_id": self.call.call_id, "flag": flag}))
 
     def _reset(self) -> None:
         verified = self.state.verified
@@ -236,24 +270,26 @@ class Receptionist(Scheduling):
     async def menu(self, text: str) -> None:
         awaiting = self.state.awaiting
         self.state.awaiting = None
-        if awaiting == "reminder" and task_intent(text) is None:
-            if extract_yes_no(text) is True:  # "yes, I'll be there": confirmed
+        if awaiting == "reminder" and self._task_intent(text) is None:
+            if self._yes_no(text) is True:  # "yes, I'll be there": confirmed
                 self.record("confirm_appointment", dict(self.call.parameters))
-                self.say(LINES["reminder_confirmed"])
+                self.say(self.w.lines["reminder_confirmed"])
                 self.end("completed")
                 return
         if awaiting == "kb_clarify" and await self._clarified(text):
             return
-        answer = extract_yes_no(text)
-        intent = task_intent(text)
+        answer = self._yes_no(text)
+        intent = self._task_intent(text)
         if awaiting == "offer_book" and answer is True and intent is None:
             intent = "book"
-        if awaiting in ("anything_else", "offer_book") and answer is False and intent is None:
-            self.say(LINES["goodbye"])
+        # "No, thanks" to "anything else?" is a no, not thanks to be answered.
+        done = intent in (None, "thanks")
+        if awaiting in ("anything_else", "offer_book") and answer is False and done:
+            self.say(self.w.lines["goodbye"])
             self.end("completed")
             return
         if intent == "thanks":
-            self.say(LINES["thanks"])
+            self.say(self.w.lines["thanks"])
             self.state.awaiting = "anything_else"
             return
         if intent is not None:
@@ -268,6 +304,7 @@ class Receptionist(Scheduling):
         found = (result.result or {}).get("answer") if result.error is None else None
         if found:
             self.say(found)
+            self.state.awaiting = "answered"
             return
         implied = self._implied_task(text)
         if implied is not None:
@@ -286,15 +323,26 @@ class Receptionist(Scheduling):
         if topics:
             self.state.pending = {"kb_keys": result.result["keys"], "question": text}
             self.state.awaiting = "kb_clarify"
-            self.say(f"Are you asking about {join_or([t.lower() for t in topics])}?")
+            self.say(self.w.says("clarify", topics=self.w.join_or([t.lower() for t in topics])))
+            return
+        if awaiting == "answered" and len(text.split()) <= 3 and "?" not in text:
+            # A few words after an answer, not a question and not understood, are the caller
+            # taking it in ("Great, thanks" heard as "Great, hence."), not a new question.
+            self.say(self.w.lines["thanks"])
+            self.state.awaiting = "anything_else"
             return
         self.record("follow_up", {"question": text})
         await self.ctx.emit("follow_up_requested", {"call_id": self.call.call_id, "question": text})
-        self.say(LINES["not_sure"])
+        self.say(self.w.lines["not_sure"])
 
     async def _answer_respelled(self, text: str) -> bool:
-        """Asks again with misheard terms respelled ("that now" → Aetna), saying which."""
-        vocabulary = [*(d.spoken for d in self.ctx.doctors), *DOMAIN_TERMS]
+        """Asks again with misheard terms respelled ("that now" → Aetna), saying which.
+
+        The terms are the doctors, the clinic's words and the knowledge base's topic names
+        ("opening errors" → opening hours).
+        """
+        topics = [t.lower() for t in self.ctx.kb.topic_names()]
+        vocabulary = [*(d.spoken for d in self.ctx.doctors), *DOMAIN_TERMS, *topics]
         respelled, terms = respell(text, vocabulary)
         if not terms:
             return False
@@ -302,14 +350,14 @@ class Receptionist(Scheduling):
         found = (result.result or {}).get("answer") if result.error is None else None
         if not found:
             return False
-        self.say(f"If you mean {join_and(terms)}: {found}")
+        self.say(self.w.says("if_you_mean", terms=self.w.join_and(terms), answer=found))
         return True
 
     async def _clarified(self, text: str) -> bool:
         """Answers the caller's pick after "are you asking about A or B?"; False if no pick."""
         keys: list[str] = self.state.pending.get("kb_keys", [])
         choices = [p for p in self.ctx.kb.passages if p.key in keys]
-        index = extract_choice(text, len(choices))
+        index = self._choice(text, len(choices))
         picked = choices[index] if index is not None else await self.ctx.kb.pick(text, choices)
         self.state.pending = {}
         if picked is None:
@@ -330,40 +378,73 @@ class Receptionist(Scheduling):
 
     def _keep_identity(self, text: str) -> None:
         """Keeps a name and date of birth said with the request, for the identity check."""
-        if extract(ASK_NAME, text, self._slot_ctx) is not None:
+        match = extract(self.flow.node("verify").slots[0], text, self._slot_ctx)
+        dob = extract(self.w.flow.node("verify").slots[1], text, self._slot_ctx)
+        born = re.search(r"\b(born|birth|nac[ií]\w*)\b", text, re.I) is not None
+        # A loose match counts beside a date of birth; alone in a request ("a sore throat
+        # since Monday") it is noise.
+        named = isinstance(match, Person) or (match is not None and dob is not None and born)
+        if named:
             self.state.slots["name_text"] = text
-        dob = extract_dob(text, self.ctx.today)
-        if dob is not None:
+        # A full date with the request is a date of birth only beside a name or "born": in
+        # "Monday, December 14, 2010" Whisper wrote "at ten" as a year.
+        if dob is not None and (named or born):
             self.state.slots["dob"] = dob
+        elif born and self._any_date(text):
+            # "born May 5th." [a pause] "1978, ...": the year comes in the next turn.
+            self.state.pending["dob_part"] = text
 
     async def verify(self, text: str) -> None:
         state = self.state
         name = extract(self.flow.node("verify").slots[0], text, self._slot_ctx)
+        dob_spec = self.flow.node("verify").slots[1]
+        dob = extract(dob_spec, text, self._slot_ctx)
+        part = state.pending.pop("dob_part", "")
+        birth_date = False  # a month and day that are part of the date of birth
+        if dob is None and part:
+            # "July 4th." [a pause] "1990.": the date of birth said over two turns.
+            dob = extract(dob_spec, f"{part} {text}", self._slot_ctx)
+            if dob is None and not text:
+                state.pending["dob_part"] = part  # asked for the rest: nothing said yet
+        if dob is None and self._any_date(text) and not self._any_hour(text):
+            # A month and day without the year yet (with an hour it is the day to book:
+            # "...on Thursday." [a pause] "December 10th at 10 in the morning.").
+            state.pending["dob_part"] = text
+            birth_date = True
+        if name is None and "name_text" not in state.slots and self._unlisted_name(text, bool(dob)):
+            # A name on no record is still a name (the check will say so), unless one was
+            # given: "1990, actually." ends a date of birth, it does not rename the caller.
+            name = text
+        if isinstance(name, Ambiguous) and state.awaiting == "dob" and "name_text" in state.slots:
+            name = None  # a loose match in the date of birth asked for ("June second...")
         if name is not None:
             state.slots["name_text"] = text
-        dob = extract_dob(text, self.ctx.today)
         if dob is not None:
             state.slots["dob"] = dob
-        # What the caller adds for the task meanwhile ("...and I'd like Tuesday") is kept.
-        _, ambiguous = fill(state, self._task_slots(), text, self._slot_ctx)
+        # What the caller adds for the task meanwhile ("...and I'd like Tuesday") is kept; a
+        # date in the answer is the date of birth, not the day wanted.
+        specs = self._task_slots()
+        if birth_date:
+            specs = tuple(s for s in specs if s.kind != "date")
+        _, ambiguous = fill(state, specs, text, self._slot_ctx)
         if ambiguous is not None:
             state.pending["unsure"] = ambiguous
         if name is None and dob is None and state.awaiting in ("name", "dob"):
             # Not understood: ask narrower, then offer the keypad or a person.
-            spec = ASK_DOB if state.awaiting == "dob" else ASK_NAME
-            self.say(reprompt(spec, state.fail(spec.name), person=LINES["offer_person"]))
+            spec = dob_spec if state.awaiting == "dob" else self.flow.node("verify").slots[0]
+            self.say(self._reprompt(spec, state.fail(spec.name)))
             return
         if "name_text" not in state.slots and "dob" not in state.slots:
             state.awaiting = "name"
-            self.say(reprompt(ASK_NAME, state.fail("name"), person=LINES["offer_person"]))
+            self.say(self._reprompt(self.flow.node("verify").slots[0], state.fail("name")))
             return
         if "dob" not in state.slots:
             state.awaiting = "dob"
-            self.say(LINES["ask_dob"])
+            self.say(self.w.lines["ask_dob"])
             return
         if "name_text" not in state.slots:
             state.awaiting = "name"
-            self.say(LINES["ask_name"])
+            self.say(self.w.lines["ask_name"])
             return
         state.awaiting = None
         result = await self.tool(
@@ -373,7 +454,7 @@ class Receptionist(Scheduling):
         )
         if result.error is None and (result.result or {}).get("verified"):
             state.verified = result.result["patient_id"]
-            self.say(f"Thank you, {result.result['first_name']}.")
+            self.say(self.w.says("thank_you_name", name=result.result["first_name"]))
             state.node = state.resume or "menu"
             state.resume = None
             unsure = state.pending.pop("unsure", None)
@@ -383,14 +464,21 @@ class Receptionist(Scheduling):
             await self.advance()
             return
         if not await self._verify_failed():
-            self.say(LINES["verify_again"])
+            self.say(self.w.lines["verify_again"])
+
+    def _unlisted_name(self, text: str, with_dob: bool) -> bool:
+        """Whether `text` gives a name that is on no record (a doctor's is not the caller's),
+        when a name was asked for or comes with the date of birth."""
+        if self.state.awaiting == "dob" and not with_dob:
+            return False
+        return says_a_name(text) and self.ctx.doctor_directory.match(text).best is None
 
     async def _verify_failed(self) -> bool:
         """Counts a failure; after the second, gives up on the task. True when it gave up."""
         if self.state.fail("verify") < 2:
             return False
         self.state = FlowState("menu")
-        self.say(LINES["verify_failed"])
+        self.say(self.w.lines["verify_failed"])
         return True
 
     # --- tasks -------------------------------------------------------------------------
@@ -406,14 +494,14 @@ class Receptionist(Scheduling):
             if "name_text" in state.slots or "dob" in state.slots:
                 await self.verify("")  # said with the request: ask only for what is missing
             else:
-                self.say(LINES["verify"])
+                self.say(self.w.lines["verify"])
             return
         unsure = state.pending.pop("unsure", None)
         if isinstance(unsure, Ambiguous) and unsure.slot not in state.slots:
             self._ask_which(unsure)
             return
         if node.name == "menu":
-            self.say(LINES["anything_else"])
+            self.say(self.w.lines["anything_else"])
             state.awaiting = "anything_else"
         elif node.name == "book":
             await self._when(confirm=self._confirm_booking)
@@ -444,8 +532,8 @@ class Receptionist(Scheduling):
         if awaiting == "doctor_choice":
             candidates = list(state.pending["candidates"])
             chosen = Directory(candidates).match(text).best
-            index = extract_choice(text, len(candidates))
-            answer = extract_yes_no(text)
+            index = self._choice(text, len(candidates))
+            answer = self._yes_no(text)
             if chosen is None and index is not None:
                 chosen = candidates[index]
             if chosen is None and len(candidates) == 1 and answer is True:
@@ -467,7 +555,7 @@ class Receptionist(Scheduling):
             await self.advance()
             return
         offers: list[Offer] = state.pending.get("offers", [])
-        index = extract_choice(text, len(offers)) if awaiting == "choice" else None
+        index = self._choice(text, len(offers)) if awaiting == "choice" else None
         if index is not None:
             state.slots["date"], time = offers[index]
             state.slots["time"] = TimeSpec(time=time)
@@ -480,11 +568,26 @@ class Receptionist(Scheduling):
             return
         if "date" in changed and "time" not in changed and awaiting == "choice":
             state.slots.pop("time", None)  # a new day: the offered times were for the old one
+        offered_days = {day for day, _ in offers}
+        if (
+            awaiting == "choice"
+            and "time" in changed
+            and "date" not in changed
+            and len(offered_days) == 1
+        ):
+            # Another time on the day offered ("the next opening is Tuesday... " "half past
+            # two, please"): that day, not the one first asked for.
+            state.slots["date"] = offered_days.pop()
         if changed:
             await self.advance()
             return
-        answer = extract_yes_no(text)
-        if awaiting == "choice" and answer is True and len(offers) == 1:
+        answer = self._yes_no(text)
+        if awaiting == "choice" and answer is True and offers:
+            if len(offers) > 1 and state.fail("choice") < 2:
+                # "Yes" to "nine or half past nine?": ask once more, shorter, not verbatim.
+                self.say(self.w.says("which_one", offers=self._offer_text(offers, short=True)))
+                return
+            # One option, or a second bare yes: the first one offered, read back to confirm.
             state.slots["date"], time = offers[0]
             state.slots["time"] = TimeSpec(time=time)
             await self.advance()
@@ -492,9 +595,9 @@ class Receptionist(Scheduling):
             await self._act()
         elif awaiting == "confirm" and answer is False:
             if state.node == "cancel":
-                self._back_to_menu(LINES["kept"])
+                self._back_to_menu(self.w.lines["kept"])
                 return
-            self.say(LINES["what_change"])
+            self.say(self.w.lines["what_change"])
             state.awaiting = "change"
         elif not await self._answer_question(text):
             self.say(self._repair())
@@ -503,16 +606,17 @@ class Receptionist(Scheduling):
         """Another task the caller now asks for ("actually, cancel it instead"), if any."""
         if self.state.awaiting == "confirm":
             return None
-        intent = task_intent(text)
+        intent = self._task_intent(text)
         if intent in (None, "thanks", self.state.node):
             return None
-        if intent == "book" and "book" not in text.lower():
+        if intent == "book" and self.w.language == "en" and "book" not in text.lower():
             return None  # "appointment" alone is not a new booking
         return intent
 
     async def _answer_question(self, text: str) -> bool:
         """A knowledge question in the middle of a task: answer it, then ask ours again."""
-        if not _is_question(text):
+        asks = self.w.is_question(text)
+        if not (_is_question(text) if asks is None else asks):
             return False
         result = await self.tool("search_knowledge", question=text)
         answer = (result.result or {}).get("answer") if result.error is None else None
@@ -534,23 +638,24 @@ class Receptionist(Scheduling):
             return self._question()
         narrower = ""
         if spec.name == "doctor":
-            narrower = f"Which doctor: {join_or([d.spoken for d in self.ctx.doctors])}?"
-        return reprompt(spec, state.fail(spec.name), narrower, LINES["offer_person"])
+            names = self.w.join_or([d.spoken for d in self.ctx.doctors])
+            narrower = self.w.says("which_doctor_narrow", names=names)
+        return self._reprompt(spec, state.fail(spec.name), narrower)
 
     def _question(self) -> str:
         """The question the caller still has to answer."""
         state = self.state
         offers: list[Offer] = state.pending.get("offers", [])
         if state.awaiting == "choice" and offers:
-            return f"Which would you like: {self._offer_text(offers)}?"
+            return self.w.says("which_would_you_like_list", offers=self._offer_text(offers))
         if state.awaiting == "confirm":
-            return "Shall I go ahead?"
+            return self.w.says("go_ahead")
         if state.awaiting == "change":
-            return LINES["what_change"]
+            return self.w.lines["what_change"]
         missing = state.missing(self.flow.node(state.node))
         if missing is not None:
             return missing.ask
-        return LINES["anything_else"]
+        return self.w.lines["anything_else"]
 
     def _fill(self, text: str) -> tuple[list[str], Ambiguous | None]:
         """Keeps every task slot the caller gave, whichever node the call is in."""
@@ -565,9 +670,32 @@ class Receptionist(Scheduling):
         self.state.pending = {"candidates": ambiguous.candidates}
         self.state.awaiting = "doctor_choice"
         if len(names) == 1:
-            self.say(f"{names[0]}, is that right?")
+            self.say(self.w.says("is_that_right", name=names[0]))
         else:
-            self.say(f"Did you mean {join_or(names)}?")
+            self.say(self.w.says("did_you_mean", names=self.w.join_or(names)))
+
+    def _task_intent(self, text: str) -> str | None:
+        if self.w.language == "en":
+            return task_intent(text)
+        return self.w.intent(text)
+
+    def _yes_no(self, text: str) -> bool | None:
+        return extract_yes_no(spanish.canonical(text) if self.w.language == "es" else text)
+
+    def _any_hour(self, text: str) -> bool:
+        """Whether `text` names a time of day with its hour ("at 10 in the morning")."""
+        heard = spanish.canonical(text) if self.w.language == "es" else text
+        spec = extract_time(heard)
+        return spec is not None and spec.time is not None
+
+    def _any_date(self, text: str) -> bool:
+        """Whether `text` names a month and day (any year: part of a date of birth)."""
+        heard = spanish.canonical(text) if self.w.language == "es" else text
+        return extract_date(heard, dt.date(1900, 1, 1)) is not None
+
+    def _reprompt(self, spec: SlotSpec, failures: int, narrower: str = "") -> str:
+        person = self.w.lines["offer_person"]
+        return reprompt(spec, failures, narrower, person, self.w.repair)
 
     def _back_to_menu(self, line: str) -> None:
         verified = self.state.verified
@@ -577,9 +705,24 @@ class Receptionist(Scheduling):
 
 def task_intent(text: str) -> str | None:
     """What the caller wants done; tolerant of Whisper's takes on "reschedule" ("rescage")."""
-    if any(w.startswith(("resch", "resc", "re-sch")) for w in text.lower().split()):
+    said = words(text)
+    if any(w.startswith(("resch", "resc", "re-sch")) for w in said):
         return "reschedule"
-    return match_intent(text, TASK_INTENTS)
+    intent = match_intent(text, TASK_INTENTS)
+    if intent not in (None, "book"):
+        return intent
+    # "appointment" alone reads as a booking; what the caller does with it decides.
+    refers = [i for i, w in enumerate(said) if w in _APPOINTMENT_WORDS]
+    if any(w in _MOVE_VERBS for w in said) and refers and "book" not in said:
+        return "reschedule"  # "move that appointment to Wednesday", "can I move it?"
+    asks_when = "when" in said or ("what" in said and ("time" in said or "day" in said))
+    if asks_when and any(i > 0 and said[i - 1] in ("my", "next") for i in refers):
+        return "lookup"  # "when my appointment is", "what time is my next appointment"
+    return intent
+
+
+_MOVE_VERBS = frozenset({"move", "change", "shift", "push", "postpone", "switch", "bring"})
+_APPOINTMENT_WORDS = frozenset({"appointment", "appointments", "booking", "visit", "it", "that"})
 
 
 _QUESTION_WORDS = (

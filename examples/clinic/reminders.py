@@ -65,13 +65,18 @@ async def reminder_contacts(clinic: ClinicStore, day: dt.date) -> list[Contact]:
 
 
 async def create_reminder_campaign(
-    store: SqlStore, clinic: ClinicStore, day: dt.date, from_number: str
+    store: SqlStore,
+    clinic: ClinicStore,
+    day: dt.date,
+    from_number: str,
+    concurrency: int = 2,
+    pace_s: float = 5.0,
 ) -> tuple[str, int]:
     """Creates the campaign for `day`; its id and how many patients it calls."""
     contacts = await reminder_contacts(clinic, day)
     plan = CampaignPlan(
         f"appointment reminders {day.isoformat()}", to_e164(from_number), PURPOSE,
-        concurrency=2, pace_s=5.0, max_attempts=2, retry_backoff_s=3600.0,
+        concurrency=concurrency, pace_s=pace_s, max_attempts=2, retry_backoff_s=3600.0,
     )  # fmt: skip
     return await CampaignStore(store).create(plan, contacts), len(contacts)
 

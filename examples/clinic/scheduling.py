@@ -12,20 +12,13 @@ from collections.abc import Callable
 from typing import Any
 
 from callwright.core.responder import ToolResult
+from callwright.flows import spanish
 from callwright.flows.engine import Flow, FlowState, SlotContext, extract
 from callwright.flows.names import Person
 from callwright.flows.slots import TimeSpec, extract_choice
-from callwright.flows.speech import (
-    join_and,
-    join_or,
-    speak_date,
-    speak_moment,
-    speak_time,
-    speak_when,
-)
-from examples.clinic.flow import LINES
 from examples.clinic.store import Appointment
 from examples.clinic.tools import ClinicContext
+from examples.clinic.wording import Wording
 
 Offer = tuple[dt.date, dt.time]
 _PERIODS = {"morning": (0, 12), "afternoon": (12, 17), "evening": (17, 24)}
@@ -44,6 +37,7 @@ class Scheduling:
     flow: Flow
     _slot_ctx: SlotContext
     _done: list[str]
+    w: Wording  # what is said, in the call's language
 
     def say(self, text: str) -> None:
         raise NotImplementedError
@@ -64,16 +58,16 @@ class Scheduling:
         state = self.state
         doctor = state.slots.get("doctor")
         if doctor is None:
-            names = join_or([d.spoken for d in self.ctx.doctors])
-            self.say(f"Which doctor would you like to see? We have {names}.")
+            names = self.w.join_or([d.spoken for d in self.ctx.doctors])
+            self.say(self.w.says("which_doctor", names=names))
             state.awaiting = "doctor"
             return
         day: dt.date | None = state.slots.get("date")
         if day is None:
             self.say(
-                f"What day would you like to see {doctor.spoken}?"
+                self.w.says("what_day_book", doctor=doctor.spoken)
                 if state.node == "book"
-                else "What day would you like to move it to?"
+                else self.w.says("what_day_move")
             )
             state.awaiting = "date"
             return
@@ -97,24 +91,25 @@ class Scheduling:
         if not offers:
             offers = await self._next_days(doctor.key, day)
             if not offers:
-                self.say(f"{doctor.spoken} has no openings in the next two weeks.")
-                self._back_to_menu(LINES["anything_else"])
+                self.say(self.w.says("no_openings", doctor=doctor.spoken))
+                self._back_to_menu(self.w.lines["anything_else"])
                 return
-            lead = f"{doctor.spoken} has nothing free that day. The next opening is"
+            lead = self.w.says("nothing_that_day", doctor=doctor.spoken)
         elif wanted is not None:
-            lead = f"{doctor.spoken} isn't free then. I have"
+            lead = self.w.says("not_free_then", doctor=doctor.spoken)
         else:
-            lead = f"{doctor.spoken} is free on"
+            lead = self.w.says("free_on", doctor=doctor.spoken)
         state.pending = {"offers": offers}
         state.awaiting = "choice"
-        question = "Would that work?" if len(offers) == 1 else "Which would you like?"
+        state.failures.pop("choice", None)  # new options: a bare "yes" gets one retry again
+        question = self.w.says("would_that_work" if len(offers) == 1 else "which_would_you_like")
         self.say(f"{lead} {self._offer_text(offers)}. {question}")
 
     async def _free(self, doctor: str, day: dt.date) -> list[dt.time] | None:
         result = await self.tool("check_availability", doctor=doctor, date=day.isoformat())
         if result.error is not None:
-            self.say(LINES["error"])
-            self._back_to_menu(LINES["anything_else"])
+            self.say(self.w.lines["error"])
+            self._back_to_menu(self.w.lines["anything_else"])
             return None
         return [dt.time.fromisoformat(t) for t in result.result["free"]]
 
@@ -128,51 +123,61 @@ class Scheduling:
                 return [(later, t) for t in free[:2]]
         return []
 
-    def _offer_text(self, offers: list[Offer]) -> str:
+    def _offer_text(self, offers: list[Offer], short: bool = False) -> str:
+        """The offers as said: "Tuesday the third at nine or half past nine"; `short` leaves
+        out a day they share ("nine in the morning, or half past nine")."""
         if len({d for d, _ in offers}) == 1:
             day = offers[0][0]
-            times = join_or([speak_time(t) for _, t in offers])
-            return f"{speak_date(day, self.ctx.today)} at {times}"
-        return join_or([speak_when(d, t, self.ctx.today) for d, t in offers])
+            if short:
+                return self.w.says("or_between").join([self.w.speak_time(t) for _, t in offers])
+            times = self.w.join_or([self.w.speak_time(t) for _, t in offers])
+            day_said = self.w.speak_date(day, self.ctx.today)
+            return self.w.says("day_at_times", day=day_said, times=times)
+        return self.w.join_or([self.w.when(d, t, self.ctx.today) for d, t in offers])
 
     # --- confirmations and actions -----------------------------------------------------
 
     def _when_text(self) -> str:
         spec: TimeSpec = self.state.slots["time"]
         assert spec.time is not None
-        return speak_when(self.state.slots["date"], spec.time, self.ctx.today)
+        return self.w.when(self.state.slots["date"], spec.time, self.ctx.today)
+
+    def _choice(self, text: str, count: int) -> int | None:
+        """Which of `count` offered options the caller picked, in the call's language."""
+        heard = spanish.canonical(text) if self.w.language == "es" else text
+        return extract_choice(heard, count)
+
+    def _moment(self, start: dt.datetime) -> str:
+        return self.w.when(start.date(), start.time(), self.ctx.today)
 
     def _confirm_booking(self) -> None:
         doctor = self.state.slots["doctor"]
         self.state.awaiting = "confirm"
         reason = self.state.slots.get("reason")
-        purpose = f", for {reason}" if reason else ""
-        self.say(f"So that's {doctor.spoken} on {self._when_text()}{purpose}. Shall I book it?")
+        purpose = self.w.says("purpose", reason=reason) if reason else ""
+        when = self._when_text()
+        self.say(self.w.says("confirm_book", doctor=doctor.spoken, when=when, purpose=purpose))
 
     def _confirm_reschedule(self) -> None:
         current: Appointment = self.state.slots["appointment"]
-        before = speak_moment(current.start, self.ctx.today)
+        before = self._moment(current.start)
         self.state.awaiting = "confirm"
-        self.say(
-            f"I'll move your appointment with {self._doctor_name(current.doctor_id)} from "
-            f"{before} to {self._when_text()}. Shall I go ahead?"
-        )
+        doctor = self._doctor_name(current.doctor_id)
+        self.say(self.w.says("confirm_move", doctor=doctor, before=before, when=self._when_text()))
 
     def _confirm_cancel(self) -> None:
         current: Appointment = self.state.slots["appointment"]
-        when = speak_moment(current.start, self.ctx.today)
+        when = self._moment(current.start)
         self.state.awaiting = "confirm"
-        self.say(
-            f"Just to confirm, you want to cancel your appointment with "
-            f"{self._doctor_name(current.doctor_id)} on {when}?"
-        )
+        doctor = self._doctor_name(current.doctor_id)
+        self.say(self.w.says("confirm_cancel", doctor=doctor, when=when))
 
     async def _act(self) -> None:
         state = self.state
         slots = state.slots
         if state.node == "cancel":
             result = await self.tool("cancel_appointment", appointment_id=slots["appointment"].id)
-            done = "Your appointment is cancelled."
+            done = self.w.says("cancelled")
         else:
             when = {
                 "date": slots["date"].isoformat(),
@@ -182,32 +187,32 @@ class Scheduling:
                 if slots.get("reason"):
                     when["reason"] = slots["reason"]
                 result = await self.tool("book_appointment", doctor=slots["doctor"].key, **when)
-                done = f"You're all set with {slots['doctor'].spoken} on {self._when_text()}."
+                done = self.w.says("booked", doctor=slots["doctor"].spoken, when=self._when_text())
             else:
                 current = slots["appointment"]
                 result = await self.tool(
                     "reschedule_appointment", appointment_id=current.id, **when
                 )
-                done = f"Done. Your appointment is now on {self._when_text()}."
+                done = self.w.says("moved", when=self._when_text())
         if result.error is not None:
             if "not available" in result.error or "already booked" in result.error:
-                self.say(LINES["slot_gone"])
+                self.say(self.w.lines["slot_gone"])
                 slots.pop("time", None)
                 await self.advance()
                 return
-            self.say(LINES["error"])
-            self._back_to_menu(LINES["anything_else"])
+            self.say(self.w.lines["error"])
+            self._back_to_menu(self.w.lines["anything_else"])
             return
         self._done.append(f"{state.node}:{result.result.get('id')}")
-        self._back_to_menu(f"{done} {LINES['anything_else']}")
+        self._back_to_menu(f"{done} {self.w.lines['anything_else']}")
 
     # --- existing appointments ---------------------------------------------------------
 
     async def _appointments(self) -> list[Appointment] | None:
         result = await self.tool("list_appointments")
         if result.error is not None:
-            self.say(LINES["error"])
-            self._back_to_menu(LINES["anything_else"])
+            self.say(self.w.lines["error"])
+            self._back_to_menu(self.w.lines["anything_else"])
             return None
         return [
             Appointment(
@@ -224,11 +229,12 @@ class Scheduling:
         return next(d for d in self.ctx.doctor_directory.people if d.key == doctor_id)
 
     def _doctor_name(self, doctor_id: str) -> str:
-        return next((d.spoken for d in self.ctx.doctors if d.id == doctor_id), "the doctor")
+        default = self.w.says("the_doctor")
+        return next((d.spoken for d in self.ctx.doctors if d.id == doctor_id), default)
 
     def _describe(self, appointment: Appointment) -> str:
-        when = speak_moment(appointment.start, self.ctx.today)
-        return f"with {self._doctor_name(appointment.doctor_id)} on {when}"
+        when = self._moment(appointment.start)
+        return self.w.says("describe", doctor=self._doctor_name(appointment.doctor_id), when=when)
 
     async def _lookup(self) -> None:
         found = await self._appointments()
@@ -236,11 +242,11 @@ class Scheduling:
             return
         if not found:
             self.state = FlowState("menu", verified=self.state.verified, awaiting="offer_book")
-            self.say(LINES["no_appointments"])
+            self.say(self.w.lines["no_appointments"])
             return
-        listed = join_and([self._describe(a) for a in found])
-        noun = "an appointment" if len(found) == 1 else "appointments"
-        self._back_to_menu(f"You have {noun} {listed}. {LINES['anything_else']}")
+        listed = self.w.join_and([self._describe(a) for a in found])
+        have = self.w.says("you_have_one" if len(found) == 1 else "you_have_many", listed=listed)
+        self._back_to_menu(f"{have} {self.w.lines['anything_else']}")
 
     async def _choose_appointment(self) -> bool:
         """Makes sure one appointment is chosen; False when the caller must answer first."""
@@ -252,15 +258,14 @@ class Scheduling:
             return False
         if not found:
             self.state = FlowState("menu", verified=state.verified, awaiting="offer_book")
-            self.say(LINES["no_appointments"])
+            self.say(self.w.lines["no_appointments"])
             return False
         if len(found) == 1:
             state.slots["appointment"] = found[0]
             state.slots["doctor"] = self._doctor_person(found[0].doctor_id)
             return True
-        question = (
-            f"You have appointments {join_or([self._describe(a) for a in found])}. Which one?"
-        )
+        listed = self.w.join_or([self._describe(a) for a in found])
+        question = self.w.says("which_appointment", listed=listed)
         state.pending = {"appointments": found, "question": question}
         state.awaiting = "appointment"
         self.say(question)
@@ -268,7 +273,7 @@ class Scheduling:
 
     def _pick_appointment(self, text: str) -> Appointment | None:
         found: list[Appointment] = self.state.pending.get("appointments", [])
-        index = extract_choice(text, len(found))
+        index = self._choice(text, len(found))
         if index is not None:
             return found[index]
         doctor = self.ctx.doctor_directory.match(text).best

@@ -11,20 +11,34 @@ appointments into a CalDAV calendar.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from pathlib import Path
 
 from callwright.agents.definition import AgentRuntime
 from callwright.integrations.caldav import CalDavCalendar, CalDavOptions
+from callwright.integrations.outbox import outbox_for
 from callwright.integrations.webhooks import WebhookSender, webhook_options_from_env
 from examples.clinic.factory import ClinicOptions, ClinicResponderFactory
 
 log = logging.getLogger(__name__)
 
 
-async def build_responders(runtime: AgentRuntime) -> ClinicResponderFactory:
-    """The clinic receptionist: deterministic, or LLM-guided when `runtime.llm` is set."""
+async def build_responders(
+    runtime: AgentRuntime, knowledge_by_language: Mapping[str, Path] | None = None
+) -> ClinicResponderFactory:
+    """The clinic receptionist: deterministic, or LLM-guided when `runtime.llm` is set.
+
+    Args:
+        runtime: what the server gives the agent.
+        knowledge_by_language: knowledge folders of the clinic's other languages, by code.
+    """
     env = runtime.env
     data_dir = runtime.data_dir
-    options = ClinicOptions(db_path=data_dir / "clinic.sqlite3", today=runtime.today)
+    options = ClinicOptions(
+        db_path=data_dir / "clinic.sqlite3",
+        today=runtime.today,
+        knowledge_by_language=dict(knowledge_by_language or {}),
+    )
     factory: ClinicResponderFactory
     if runtime.llm is None:
         factory = await ClinicResponderFactory.open(options)
@@ -34,7 +48,8 @@ async def build_responders(runtime: AgentRuntime) -> ClinicResponderFactory:
 
         factory = ClinicLlmResponderFactory(await open_clinic(options), options, runtime.llm)
     if env.get("CALLWRIGHT_WEBHOOK_URL"):
-        sender = WebhookSender(webhook_options_from_env(env), data_dir / "webhooks.sqlite3")
+        outbox = outbox_for(runtime, "webhooks.sqlite3")  # shared with the PostgreSQL store
+        sender = WebhookSender(webhook_options_from_env(env), outbox)
         await sender.start()
         factory.add_hook(sender.emit)
     if env.get("CALLWRIGHT_CALDAV_URL"):

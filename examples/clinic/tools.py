@@ -34,7 +34,7 @@ class ClinicContext:
     Attributes:
         call_id: the phone call.
         store: the clinic database.
-        kb: the knowledge base.
+        kb: the knowledge base (of the call's language).
         doctors: the doctor directory (for fuzzy names).
         patients: the patient directory.
         today: the date of the call.
@@ -54,6 +54,8 @@ class ClinicContext:
     emit: EventSink = _no_events
     patient: Patient | None = None
     caller_lookup: asyncio.Task[Patient | None] | None = None
+    # Knowledge in the clinic's other languages; `kb` is the one of the call's language.
+    kb_by_language: dict[str, KnowledgeBase] = field(default_factory=dict)
     doctor_directory: Directory = field(init=False)
     patient_directory: Directory = field(init=False)
 

@@ -165,12 +165,14 @@ class _CountingDialer:
     def __init__(self) -> None:
         self.calls: list[str] = []
 
-    async def dial(self, to: str, from_: str, parameters: dict[str, str], purpose: str) -> Dialled:
+    async def dial(
+        self, to: str, from_: str, parameters: dict[str, str], purpose: str | None
+    ) -> Dialled:
         self.calls.append(to)
         return Dialled(f"call-{len(self.calls)}", f"CA{len(self.calls):032d}")
 
 
-async def _open(_: str, __: str) -> GateRefusal | None:
+async def _open(_: str, __: str | None) -> GateRefusal | None:
     return None
 
 

@@ -4,6 +4,7 @@ and orphaned dials never dialled again."""
 from __future__ import annotations
 
 from callwright.campaigns.contacts import Contact
+from callwright.campaigns.scheduled import ScheduledCalls
 from callwright.campaigns.store import CampaignPlan, CampaignStore
 from tests.pg_cluster import AnyStore
 
@@ -31,3 +32,27 @@ async def test_claims_progress_and_orphans(store: AnyStore) -> None:
     assert await campaigns.set_status(cid, "cancelled", ("paused",))
     assert await campaigns.cancel_pending(cid) == 58
     assert [c.campaign_id for c in await campaigns.all("cancelled")] == [cid]
+
+
+async def test_a_campaigns_agent_and_scheduled_calls(store: AnyStore) -> None:
+    campaigns = CampaignStore(store)
+    plan = CampaignPlan("agent", "+12125550100", "surveys", agent="survey")
+    cid = await campaigns.create(plan, [Contact("+12125550201")])
+    assert (await campaigns.get(cid)) == (await campaigns.all())[0]
+    assert (await campaigns.get(cid)).plan.agent == "survey"  # type: ignore[union-attr]
+    scheduled = ScheduledCalls(store)
+    early = await scheduled.add("+12125550202", "+12125550100", None, {"a": "1"}, 100.0, "me")
+    late = await scheduled.add("+12125550203", "+12125550100", "p", {}, 200.0)
+    gone = await scheduled.add("+12125550204", "+12125550100", "p", {}, 50.0)
+    assert await scheduled.cancel(gone.scheduled_id)
+    assert not await scheduled.cancel(gone.scheduled_id)
+    due = await scheduled.due(150.0, 10)
+    assert [c.scheduled_id for c in due] == [early.scheduled_id]
+    assert due[0].parameters == {"a": "1"} and due[0].purpose is None
+    assert await scheduled.claim(early.scheduled_id, "w1")
+    assert not await scheduled.claim(early.scheduled_id, "w2")
+    assert not await scheduled.cancel(early.scheduled_id)  # already dialling
+    assert await scheduled.orphaned_dials(stale_s=0.0) == 1
+    assert (await scheduled.get(early.scheduled_id)).status == "unknown"  # type: ignore[union-attr]
+    assert [c.status for c in await scheduled.all()] == ["cancelled", "scheduled", "unknown"]
+    assert [c.scheduled_id for c in await scheduled.all("scheduled")] == [late.scheduled_id]

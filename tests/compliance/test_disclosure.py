@@ -18,6 +18,7 @@ from callwright.store.base import CallDetail
 from callwright.store.sqlite import SqliteCallStore
 from callwright.telephony.settings import TelephonySettings
 from examples.clinic.front_desk import CLINIC_FACTS, DemoResponderFactory
+from tests.conftest import BRIEF_GREETING
 from tests.fakes.twilio_rest import ACCOUNT_SID, AUTH_TOKEN, fake_twilio, serve_phone
 from tests.test_twilio_calls import CALLER_VOICE, record_of
 
@@ -68,10 +69,28 @@ def test_consent_answers(text: str, answer: bool | None) -> None:
     assert consent_answer(text) is answer
 
 
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("Sí.", True),
+        ("Sí, claro.", True),
+        ("De acuerdo.", True),
+        ("No.", False),
+        ("No, gracias.", False),
+        ("¿Cómo dice?", None),
+    ],
+)
+def test_consent_answers_in_the_call_language(text: str, answer: bool | None) -> None:
+    assert consent_answer(text, "es") is answer
+    assert consent_answer("Sí, claro.") is None  # read as English, "si" is no answer
+
+
 @pytest.fixture
 async def own_stack(stack: AgentStack, tmp_path: Path) -> AsyncIterator[AgentStack]:
     store = await SqliteCallStore.open(tmp_path / "calls.sqlite3")
-    yield dataclasses.replace(stack, store=store, responders=DemoResponderFactory())
+    # The disclosure is what these calls check; the greeting after it is one word.
+    greeting = BRIEF_GREETING
+    yield dataclasses.replace(stack, store=store, responders=DemoResponderFactory(greeting))
     await store.close()
 
 

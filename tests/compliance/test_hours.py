@@ -92,7 +92,7 @@ def test_settings_from_the_environment() -> None:
     assert not off.hours.enabled
 
 
-async def test_the_outbound_api_refuses_outside_the_window(
+async def test_the_outbound_api_refuses_outside_the_window_when_asked_not_to_schedule(
     stack: AgentStack, tmp_path: Path
 ) -> None:
     evening = ComplianceSettings(clock=lambda: at(LA, 21, 30))  # 00:30 in New York
@@ -106,7 +106,8 @@ async def test_the_outbound_api_refuses_outside_the_window(
         async with secure_server(stack, tmp_path, telephony=settings, compliance=evening) as server:
             async with aiohttp.ClientSession(headers=ADMIN_HEADERS) as http:
                 url = f"{server.base}/v1/calls/outbound"
-                async with http.post(url, json={"to": SF, "from": "+12125550199"}) as response:
+                body = {"to": SF, "from": "+12125550199", "schedule": False}
+                async with http.post(url, json=body) as response:
                     assert response.status == 409
                     body = await response.json()
             refusals = await server.access.audit_entries(action="outbound.refused")

@@ -20,8 +20,7 @@ from callwright.sim.twilio_caller import KeyPresses, PhoneCallReport, TwilioCall
 from callwright.store.sqlite import SqliteCallStore
 from callwright.stt.whisper import WhisperStt
 from callwright.telephony.settings import TelephonySettings
-from examples.clinic.front_desk import DemoResponderFactory
-from tests.conftest import word_overlap
+from tests.conftest import brief_demo, word_overlap
 from tests.fakes.twilio_rest import ACCOUNT_SID, AUTH_TOKEN, fake_twilio, serve_phone
 from tests.test_twilio_calls import CALLER_VOICE, heard, record_of
 
@@ -74,14 +73,10 @@ def test_the_key_and_the_switch() -> None:
 
 @pytest.fixture
 async def own_stack(stack: AgentStack, tmp_path: Path) -> AsyncIterator[AgentStack]:
-    """The demo agent on a store of this test's own, with 9 as the opt-out key."""
+    """The demo agent (a brief opening) on a store of this test's own, with 9 as the opt-out
+    key."""
     store = await SqliteCallStore.open(tmp_path / "calls.sqlite3")
-    yield dataclasses.replace(
-        stack,
-        store=store,
-        responders=DemoResponderFactory(),
-        opt_out=OptOutOptions(key="9"),
-    )
+    yield dataclasses.replace(brief_demo(stack), store=store, opt_out=OptOutOptions(key="9"))
     await store.close()
 
 

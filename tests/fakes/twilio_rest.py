@@ -22,7 +22,7 @@ import dataclasses
 import datetime as dt
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -180,13 +180,17 @@ DAYTIME = ComplianceSettings(clock=lambda: MIDDAY)
 
 @contextlib.asynccontextmanager
 async def serve_phone(
-    stack: AgentStack, settings: TelephonySettings, compliance: ComplianceSettings = DAYTIME
+    stack: AgentStack,
+    settings: TelephonySettings,
+    compliance: ComplianceSettings = DAYTIME,
+    agents: Mapping[str, AgentStack] | None = None,
 ) -> AsyncIterator[str]:
     """Runs a callwright server with these telephony settings; yields its http:// root.
 
     The port is bound first, so the public base URL (required with the REST API) can name it.
     Its clock is a fixed weekday midday in North America unless `compliance` says otherwise:
-    outbound calls in tests never depend on the hour the tests run at.
+    outbound calls in tests never depend on the hour the tests run at. `agents` are the named
+    agents campaigns may pick.
     """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -195,7 +199,7 @@ async def serve_phone(
     if settings.public_base_url is None:
         settings = dataclasses.replace(settings, public_base_url=url)
     await provision_operators(stack.store)
-    runner = web.AppRunner(create_app(stack, settings, compliance=compliance))
+    runner = web.AppRunner(create_app(stack, settings, compliance=compliance, agents=agents))
     await runner.setup()
     await web.SockSite(runner, sock).start()
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +40,7 @@ async def secure_server(
     security: SecuritySettings | None = None,
     telephony: TelephonySettings | None = None,
     compliance: ComplianceSettings = DAYTIME,
+    agents: Mapping[str, AgentStack] | None = None,
 ) -> AsyncIterator[Server]:
     """Runs a server on a fresh SQLite store (with the test operators) on a loopback port."""
     store = await SqliteCallStore.open(data_dir / "calls.sqlite3")
@@ -48,7 +49,9 @@ async def secure_server(
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    runner = web.AppRunner(create_app(own, telephony, security=security, compliance=compliance))
+    runner = web.AppRunner(
+        create_app(own, telephony, security=security, compliance=compliance, agents=agents)
+    )
     await runner.setup()
     await web.SockSite(runner, sock).start()
     try:

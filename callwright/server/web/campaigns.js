@@ -1,4 +1,5 @@
-// The campaigns page (admins): GET /v1/campaigns every few seconds, with pause/resume/cancel.
+// The campaigns page (admins): a form that creates a campaign, and GET /v1/campaigns every few
+// seconds with pause/resume/cancel. `body.dataset.refreshes` counts redraws (for tests).
 
 import { el, setActiveNav } from "./common.js";
 
@@ -24,6 +25,52 @@ function button(id, action) {
   return b;
 }
 
+let agentsShown = false;
+
+function showAgents(agents) {
+  if (agentsShown) return;
+  agentsShown = true;
+  const select = document.getElementById("agent-choice");
+  for (const name of agents || []) select.append(el("option", { value: name }, name));
+}
+
+async function create(event) {
+  event.preventDefault();
+  const form = event.target;
+  const data = new FormData(form);
+  const body = {
+    name: data.get("name"),
+    from: data.get("from"),
+    purpose: data.get("purpose"),
+    contacts_csv: data.get("contacts_csv"),
+    concurrency: Number(data.get("concurrency")),
+    pace_s: Number(data.get("pace_s")),
+    max_attempts: Number(data.get("max_attempts")),
+  };
+  if (data.get("agent")) body.agent = data.get("agent");
+  // A local date and time from the browser, sent as epoch seconds (the API's schedule).
+  if (data.get("starts_at")) body.starts_at = new Date(data.get("starts_at")).getTime() / 1000;
+  const result = document.getElementById("create-result");
+  const response = await fetch("/v1/campaigns", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify(body),
+  });
+  const answer = await response.json().catch(() => ({}));
+  if (response.ok) {
+    const n = answer.rejected.length;
+    const rejected = n ? `, ${n} ${n === 1 ? "row" : "rows"} rejected` : "";
+    result.textContent = `started with ${answer.contacts} contacts${rejected}`;
+    form.reset();
+  } else {
+    result.textContent = `not started: ${answer.message || `HTTP ${response.status}`}`;
+  }
+  result.dataset.ok = String(response.ok);
+  load();
+}
+
+document.getElementById("create-campaign").addEventListener("submit", create);
+
 async function load() {
   const rows = document.getElementById("campaign-rows");
   const response = await fetch("/v1/campaigns", { headers: { Accept: "application/json" } });
@@ -33,7 +80,8 @@ async function load() {
     error.classList.remove("hidden");
     return;
   }
-  const { campaigns } = await response.json();
+  const { campaigns, agents } = await response.json();
+  showAgents(agents);
   rows.replaceChildren(
     ...campaigns.map((c) => {
       const p = c.progress;
@@ -47,7 +95,8 @@ async function load() {
         "tr",
         { "data-campaign": c.campaign_id },
         el("td", {}, c.name),
-        el("td", {}, c.status),
+        el("td", {}, c.agent || "served agent"),
+        el("td", { "data-status": c.status }, c.status),
         el("td", {}, bar(p)),
         el("td", {}, String(p.done || 0)),
         el("td", {}, String(p.failed || 0)),
@@ -56,7 +105,8 @@ async function load() {
       );
     }),
   );
+  document.body.dataset.refreshes = String(Number(document.body.dataset.refreshes || 0) + 1);
 }
 
 load();
-setInterval(load, 5000);
+setInterval(load, 2000);

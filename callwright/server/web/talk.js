@@ -1,11 +1,15 @@
-// The talk page: one call over the native WebSocket protocol (docs/websocket-protocol.md).
+// The talk page: one call over WebRTC (docs/webrtc.md), or over the native WebSocket protocol
+// (docs/websocket-protocol.md) when WebRTC is missing or cannot connect; `?transport=websocket`
+// asks for the WebSocket. Both carry the same JSON events.
 
 import { AgentPlayer, Microphone } from "./audio.js";
 import { stageLegend } from "./charts.js";
 import { STAGES, cssVar, el, fmtMs, isNum, setActiveNav } from "./common.js";
+import { WebRtcLink } from "./webrtc-link.js";
 
 const INPUT_RATE = 16000;
 const OUTPUT_RATE = 24000;
+const WEBRTC_START_MS = 10000; // no "started" by then: the WebSocket instead
 
 const ui = {
   button: document.getElementById("call"),
@@ -48,8 +52,9 @@ function bubble(role, turn) {
 class Call {
   constructor() {
     this.ws = null;
+    this.rtc = null;
     this.mic = null;
-    this.player = new AgentPlayer(OUTPUT_RATE);
+    this.player = null;
     this.callId = null;
     this.agentBubbles = new Map(); // turn → bubble of the agent's reply
     this.timelines = [];
@@ -57,10 +62,56 @@ class Call {
     this.clears = 0;
     this.ended = false;
     this.levelTimer = 0;
+    this.started = null; // resolves on the "started" event
   }
 
   async start() {
     setState("connecting", "Connecting…", "Opening the microphone");
+    const wanted = new URLSearchParams(location.search).get("transport");
+    if (wanted !== "websocket" && WebRtcLink.supported()) {
+      try {
+        await this.startWebRtc();
+        return;
+      } catch (err) {
+        if (err.final || this.ended) throw err; // a WebSocket would be turned away too
+        addNote(`WebRTC did not connect (${err.message}); using the WebSocket`);
+        await this.rtc?.close();
+        this.rtc = null;
+      }
+    }
+    await this.startWebSocket();
+  }
+
+  async startWebRtc() {
+    document.body.dataset.transport = "webrtc";
+    const started = new Promise((resolve, reject) => {
+      this.started = resolve;
+      setTimeout(() => reject(new Error("no answer from the agent")), WEBRTC_START_MS);
+    });
+    this.rtc = new WebRtcLink({
+      onEvent: (event) => this.onEvent(event),
+      onClose: (reason) => (this.callId ? this.finish(reason) : null),
+    });
+    await this.rtc.open({ source: "talk-page", transport: "webrtc" });
+    document.body.dataset.codec = this.rtc.codec;
+    setState("connecting", "Connecting…", "Waiting for the agent");
+    await started;
+    this.levelTimer = setInterval(() => this.showRtcLevels(), 100);
+  }
+
+  async showRtcLevels() {
+    if (!this.rtc) return;
+    ui.micLevel.style.width = `${Math.min(100, this.rtc.micLevel() * 400)}%`;
+    ui.agentLevel.style.width = `${Math.min(100, this.rtc.agentLevel() * 400)}%`;
+    const stats = await this.rtc.stats();
+    document.body.dataset.framesSent = String(stats.packetsSent);
+    document.body.dataset.agentAudioMs = String(stats.agentAudioMs);
+    document.body.dataset.agentEnergy = String(stats.agentEnergy);
+  }
+
+  async startWebSocket() {
+    document.body.dataset.transport = "websocket";
+    this.player = new AgentPlayer(OUTPUT_RATE);
     await this.player.resume();
     this.mic = new Microphone({
       rate: INPUT_RATE,
@@ -103,14 +154,18 @@ class Call {
       document.body.dataset.agentAudioMs = String(Math.round((1000 * this.player.receivedSamples) / OUTPUT_RATE));
       return;
     }
-    const event = JSON.parse(msg.data);
+    this.onEvent(JSON.parse(msg.data));
+  }
+
+  onEvent(event) {
     switch (event.type) {
       case "started":
         this.callId = event.call_id;
         document.body.dataset.callId = event.call_id;
-        if (event.output_sample_rate !== OUTPUT_RATE) addNote(`server sends ${event.output_sample_rate} Hz`);
-        setState("live", "On call", `call ${event.call_id.slice(0, 8)} · speak any time`);
-        ui.conn.textContent = "connected";
+        if (this.ws && event.output_sample_rate !== OUTPUT_RATE) addNote(`server sends ${event.output_sample_rate} Hz`);
+        setState("live", "On call", `call ${event.call_id.slice(0, 8)} · speak any time${this.rtc ? ` · WebRTC ${event.codec}` : ""}`);
+        ui.conn.textContent = this.rtc ? "connected (WebRTC)" : "connected";
+        this.started?.();
         break;
       case "transcript":
         bubble("caller", event.turn).querySelector(".text").textContent = event.text;
@@ -127,10 +182,11 @@ class Call {
         break;
       }
       case "clear":
-        this.player.clear();
+        // Over WebRTC the server already dropped what was queued; nothing is buffered here.
+        this.player?.clear();
         this.clears += 1;
         document.body.dataset.clears = String(this.clears);
-        document.body.dataset.queuedAfterClearMs = String(Math.round(1000 * this.player.queuedS()));
+        document.body.dataset.queuedAfterClearMs = String(Math.round(1000 * (this.player?.queuedS() || 0)));
         break;
       case "interruption": {
         const node = this.agentBubbles.get(event.turn);
@@ -142,6 +198,8 @@ class Call {
         break;
       }
       case "agent_turn_end":
+        // The reply played to its end: marked, so a test can wait for it.
+        this.agentBubbles.get(event.turn)?.setAttribute("data-ended", "true");
         this.agentBubbles.delete(event.turn); // a later reply with the same turn gets its own bubble
         break;
       case "turn_timeline":
@@ -167,7 +225,10 @@ class Call {
   }
 
   hangUp() {
-    if (this.ws?.readyState === WebSocket.OPEN) {
+    if (this.rtc?.send({ type: "end" })) {
+      setState("ending", "Hanging up…");
+      setTimeout(() => this.finish("you hung up"), 3000);
+    } else if (this.ws?.readyState === WebSocket.OPEN) {
       setState("ending", "Hanging up…");
       this.ws.send(JSON.stringify({ type: "end" }));
       setTimeout(() => this.finish("you hung up"), 3000);
@@ -184,8 +245,12 @@ class Call {
     ui.agentLevel.style.width = "0";
     if (this.ws && this.ws.readyState <= WebSocket.OPEN) this.ws.close();
     await this.mic?.stop();
-    // Let the goodbye finish playing before closing the speaker.
-    setTimeout(() => this.player.close(), Math.min(10000, 1000 * this.player.queuedS() + 200));
+    // Let the goodbye finish playing before closing the speaker (WebRTC: what is still in the
+    // jitter buffer, a fraction of a second).
+    const rtc = this.rtc;
+    if (rtc) setTimeout(() => rtc.close(), 500);
+    const player = this.player;
+    if (player) setTimeout(() => player.close(), Math.min(10000, 1000 * player.queuedS() + 200));
     setState("ended", "Call ended", reason);
     ui.conn.textContent = "";
     addNote(`call ended: ${reason}`);

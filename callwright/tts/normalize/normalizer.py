@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Mapping
 from functools import partial
 
-from callwright.tts.normalize import dates, quantities, ssml, words
+from callwright.tts.normalize import dates, quantities, spanish, ssml, words
 from callwright.tts.normalize.dates import DateOrder
 from callwright.tts.normalize.lexicon import PronunciationLexicon
 
@@ -80,12 +80,17 @@ class SpeechNormalizer:
         lexicon: the agent's respellings (a mapping is turned into a PronunciationLexicon).
         date_order: how "12/10/2026" is read: "mdy" (December 10) or "dmy" (12 October);
             also the style dates are said in ("December tenth" or "the tenth of December").
+        language: "en" (the rules above), or "es": Spanish rules (`normalize/spanish.py`:
+            numbers, money, percentages, times, dates day first, abbreviations). Any other
+            language keeps its text as written, apart from the lexicon: English words would
+            be wrong in it.
     """
 
     def __init__(
         self,
         lexicon: PronunciationLexicon | Mapping[str, str] | None = None,
         date_order: DateOrder = "mdy",
+        language: str = "en",
     ) -> None:
         if date_order not in ("mdy", "dmy"):
             raise ValueError(f"date_order must be 'mdy' or 'dmy', got {date_order!r}")
@@ -93,11 +98,16 @@ class SpeechNormalizer:
             lexicon = PronunciationLexicon(lexicon or {})
         self.lexicon = lexicon
         self.date_order: DateOrder = date_order
-        self._rules = _rules(date_order)
+        self.language = language.split("-")[0].lower()
+        self._english = self.language == "en"
+        if self._english:
+            self._rules = _rules(date_order)
+        else:
+            self._rules = spanish.rules() if self.language == "es" else []
 
     def with_lexicon(self, lexicon: PronunciationLexicon | Mapping[str, str]) -> SpeechNormalizer:
         """The same rules with another lexicon (e.g. the agent of a call)."""
-        return SpeechNormalizer(lexicon, self.date_order)
+        return SpeechNormalizer(lexicon, self.date_order, self.language)
 
     def normalize(self, text: str) -> str:
         """Plain text as it should be spoken.
@@ -112,7 +122,9 @@ class SpeechNormalizer:
         spoken, held = self.lexicon.protect(text)
         for pattern, say in self._rules:
             spoken = pattern.sub(say, spoken)
-        spoken = self.lexicon.restore(quantities.say_numbers(spoken), held)
+        if self._english:
+            spoken = quantities.say_numbers(spoken)
+        spoken = self.lexicon.restore(spoken, held)
         spoken = _DOUBLE_STOP.sub("", " ".join(spoken.split()))
         original = text.rstrip()
         if original and original[-1] in _TERMINAL and spoken and spoken[-1] not in _TERMINAL:

@@ -1,0 +1,70 @@
+"""A call's outcome is the first one decided: a shutdown or a time limit that comes after a
+transfer (or any other ending) closes the call but does not rewrite why it ended."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from callwright.agent.session import CallSession
+from callwright.agent.stack import AgentStack
+from callwright.core.responder import CallInfo
+from callwright.transports.base import InboundEvent
+from tests.conftest import finished_call
+
+
+class QuietLine:
+    """A caller who stays on the line, silent, until we close it."""
+
+    channel = "test"
+    input_sample_rate = 16000
+    output_sample_rate = 16000
+
+    def __init__(self) -> None:
+        self.closed = asyncio.Event()
+
+    async def inbound(self) -> AsyncIterator[InboundEvent]:
+        await self.closed.wait()
+        return
+        yield  # an async generator that yields nothing
+
+    async def send_audio(self, samples: np.ndarray) -> None:
+        """Drops the agent's audio."""
+
+    async def send_event(self, event: Mapping[str, Any]) -> None:
+        """Drops control events."""
+
+    async def clear_audio(self) -> None:
+        """Nothing buffered."""
+
+    async def close(self, reason: str) -> None:
+        self.closed.set()
+
+
+async def test_a_shutdown_after_a_transfer_keeps_transferred(stack: AgentStack) -> None:
+    call = CallInfo(call_id=uuid.uuid4().hex, channel="test")
+    session = CallSession(stack, QuietLine(), call)
+    running = asyncio.create_task(session.run())
+    await asyncio.sleep(0.5)  # the greeting starts
+    # What the handoff does once the transfer went through, before the line closes.
+    session.state.outcome = ("transferred", "caller asked for a person")
+    await asyncio.wait_for(session.end(None, "server_shutdown"), 30)
+    await asyncio.wait_for(running, 30)
+    detail = await finished_call(stack, call.call_id)
+    assert detail.record.outcome == "transferred"
+    assert [e.data["outcome"] for e in detail.events if e.kind == "ending"] == ["server_shutdown"]
+
+
+async def test_a_shutdown_with_nothing_decided_is_the_outcome(stack: AgentStack) -> None:
+    call = CallInfo(call_id=uuid.uuid4().hex, channel="test")
+    session = CallSession(stack, QuietLine(), call)
+    running = asyncio.create_task(session.run())
+    await asyncio.sleep(0.5)
+    await asyncio.wait_for(session.end(None, "server_shutdown"), 30)
+    await asyncio.wait_for(running, 30)
+    detail = await finished_call(stack, call.call_id)
+    assert detail.record.outcome == "server_shutdown"

@@ -1,0 +1,255 @@
+"""The SIP parser, SDP offer/answer, digest authentication and RTP packets, on text and bytes
+(fast, no sockets). Expected values come from the RFCs, not from the code under test."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+
+from callwright.audio.alaw import alaw_decode, alaw_encode
+from callwright.sip.digest import DigestChallenger, authorization, digest_response, parse_digest
+from callwright.sip.message import (
+    MAX_MESSAGE_BYTES,
+    SipParseError,
+    address_uri,
+    header_params,
+    parse_message,
+    response_to,
+    uri_user_host,
+)
+from callwright.sip.sdp import SdpError, answer_sdp, parse_offer
+from callwright.transports.base import AudioIn, DtmfIn, InboundEvent
+from callwright.transports.rtp import RtpPeer, RtpStream, parse_rtp
+
+INVITE = (
+    "INVITE sip:agent@192.0.2.10 SIP/2.0\r\n"
+    "Via: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bK776asdhds;rport\r\n"
+    "Max-Forwards: 70\r\n"
+    'f: "Alice" <sip:+15551234567@example.com>;tag=1928301774\r\n'
+    "To: <sip:agent@192.0.2.10>\r\n"
+    "i: a84b4c76e66710@pc33.example.com\r\n"
+    "CSeq: 314159 INVITE\r\n"
+    "Contact: <sip:alice@198.51.100.7:5060>\r\n"
+    "Subject: folded\r\n  continuation\r\n"
+    "Content-Type: application/sdp\r\n"
+    "Content-Length: {length}\r\n\r\n"
+)
+OFFER = (
+    "v=0\r\no=alice 2890844526 2890844526 IN IP4 198.51.100.7\r\ns=-\r\n"
+    "c=IN IP4 198.51.100.7\r\nt=0 0\r\nm=audio 49170 RTP/AVP 18 8 0 101\r\n"
+    "a=rtpmap:18 G729/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\n"
+    "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\n"
+)
+
+
+def invite(body: str = OFFER, **replace: str) -> bytes:
+    text = INVITE.format(length=len(body.encode())) + body
+    for old, new in replace.items():
+        text = text.replace(old, new)
+    return text.encode()
+
+
+def test_an_invite_parses_with_compact_and_folded_headers() -> None:
+    msg = parse_message(invite())
+    assert (msg.method, msg.uri) == ("INVITE", "sip:agent@192.0.2.10")
+    assert msg.call_id == "a84b4c76e66710@pc33.example.com"
+    assert msg.cseq == (314159, "INVITE")
+    assert header_params(msg.get("from") or "")["tag"] == "1928301774"
+    assert address_uri(msg.get("from") or "") == "sip:+15551234567@example.com"
+    assert uri_user_host("sip:+15551234567@example.com:5080;user=phone") == (
+        "+15551234567",
+        "example.com",
+        5080,
+    )
+    assert msg.get("subject") == "folded continuation"
+    assert msg.body == OFFER.encode()
+
+
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        (b"hello world", 400),
+        (invite().replace(b"CSeq: 314159 INVITE", b"CSeq: x INVITE"), 400),
+        (invite().replace(b"CSeq: 314159 INVITE", b"CSeq: 314159 BYE"), 400),
+        (invite().replace(b"i: a84b4c76e66710@pc33.example.com\r\n", b""), 400),
+        (invite().replace(b"Content-Length: 256", b"Content-Length: 9999"), 400),
+        (invite().replace(b"Max-Forwards: 70", b"Max Forwards 70"), 400),
+        (b"GARBAGE\r\n\r\n", 0),
+        (invite() + b"x" * MAX_MESSAGE_BYTES, 513),
+    ],
+)
+def test_malformed_and_oversized_messages_are_refused_with_a_status(
+    data: bytes, status: int
+) -> None:
+    assert len(OFFER.encode()) == 256  # the replaced Content-Length above
+    with pytest.raises(SipParseError) as err:
+        parse_message(data)
+    assert err.value.status == status
+
+
+def test_a_response_copies_the_transaction_headers_and_adds_our_tag() -> None:
+    msg = parse_message(invite())
+    text = response_to(msg, 180, "Ringing", "abc").to_bytes().decode()
+    assert text.startswith("SIP/2.0 180 Ringing\r\n")
+    assert "Via: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bK776asdhds;rport\r\n" in text
+    assert "To: <sip:agent@192.0.2.10>;tag=abc\r\n" in text
+    assert "CSeq: 314159 INVITE\r\n" in text and text.endswith("Content-Length: 0\r\n\r\n")
+
+
+def test_sdp_takes_the_first_codec_we_support_and_answers_only_it() -> None:
+    offer = parse_offer(OFFER.encode())
+    assert (offer.host, offer.port, offer.codec, offer.payload_type) == (
+        "198.51.100.7",
+        49170,
+        "PCMA",
+        8,
+    )
+    assert offer.dtmf_payload == 101
+    answer = answer_sdp(offer, "192.0.2.10", 40000, 40001, 1, 1).decode()
+    assert "m=audio 40000 RTP/AVP 8 101\r\n" in answer
+    assert "c=IN IP4 192.0.2.10\r\n" in answer and "a=rtpmap:8 PCMA/8000" in answer
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (OFFER.replace("18 8 0 101", "18 101"), 488),  # G.729 only: no common codec
+        (OFFER.replace("m=audio", "m=video"), 488),
+        (OFFER.replace("c=IN IP4 198.51.100.7", "c=IN IP4 host.example"), 488),
+        (OFFER.replace("49170", "99999"), 400),
+        (OFFER.replace("v=0", "x"), 400),
+        ("v=0\r\nm=audio 1 RTP/AVP 0\r\n", 400),  # no connection address
+        (OFFER.replace("RTP/AVP", "RTP/SAVP"), 488),
+    ],
+)
+def test_unusable_sdp_is_refused_with_the_right_status(body: str, status: int) -> None:
+    with pytest.raises(SdpError) as err:
+        parse_offer(body.encode())
+    assert err.value.status == status
+
+
+def test_digest_matches_rfc_2617_and_our_challenges_check_credentials() -> None:
+    # RFC 2617 section 3.5's worked example.
+    assert (
+        digest_response(
+            "MD5",
+            "Mufasa",
+            "testrealm@host.com",
+            "Circle Of Life",
+            "GET",
+            "/dir/index.html",
+            "dcd98b7102dd2f0e8b11d0f600bfb0c093",
+            "auth",
+            "00000001",
+            "0a4f113b",
+        )
+        == "6629fae49393a05397450978507c4ef1"
+    )
+    now = [1000.0]
+    challenger = DigestChallenger("pbx", {"alice": "s3cret"}, nonce_ttl_s=60, clock=lambda: now[0])
+    challenge = challenger.challenge()
+    good = authorization(challenge, "INVITE", "sip:agent@pbx", "alice", "s3cret")
+    assert challenger.check(good, "INVITE").user == "alice"
+    assert challenger.check(good, "BYE").user is None  # the method is part of the hash
+    bad = authorization(challenge, "INVITE", "sip:agent@pbx", "alice", "guess")
+    assert challenger.check(bad, "INVITE").problem == "wrong password"
+    forged = good.replace(parse_digest(good)["nonce"], "5f5e100.00000000000000000000000000000000")
+    assert challenger.check(forged, "INVITE").problem == "a nonce we did not issue"
+    now[0] += 61
+    assert challenger.check(good, "INVITE").stale
+
+
+def rtp(pt: int, seq: int, stamp: int, payload: bytes, ssrc: int = 0x1234) -> bytes:
+    return struct.pack("!BBHII", 0x80, pt, seq, stamp, ssrc) + payload
+
+
+def test_rtp_parsing_and_g711_a_law_reference_values() -> None:
+    packet = rtp(0, 65535, 4294967200, b"\xff" * 160)
+    assert parse_rtp(packet) == (0, 65535, 4294967200, 0x1234, False, b"\xff" * 160)
+    assert parse_rtp(b"\x40" + packet[1:]) is None  # version 1
+    # G.711 A-law: 0xD5 is +8 and 0x55 is -8 (the smallest steps), 0xAA is +32256.
+    assert alaw_decode(b"\xd5\x55\xaa").tolist() == [8, -8, 32256]
+    assert alaw_encode(np.array([0, -1, 32767], np.int16)) == b"\xd5\x55\xaa"
+
+
+async def test_rtp_from_the_wrong_address_never_reaches_the_call_and_keys_are_read() -> None:
+    events: list[InboundEvent] = []
+    stream = RtpStream(events.append)
+    stream.start(RtpPeer("192.0.2.1", 4000, "PCMU", 0, 101))
+    stream.datagram_received(rtp(0, 1, 0, b"\xff" * 160), ("192.0.2.66", 4000))
+    stream.datagram_received(rtp(0, 1, 0, b"\xff" * 160), ("192.0.2.1", 4001))
+    assert events == [] and stream.stats.wrong_source == 2
+    # Wrapping sequence numbers and timestamps stay in order on one timeline.
+    stream.datagram_received(rtp(0, 65535, 4294967136, b"\xff" * 160), ("192.0.2.1", 4000))
+    stream.datagram_received(rtp(0, 0, 0, b"\xff" * 160), ("192.0.2.1", 4000))
+    stream.datagram_received(rtp(9, 1, 160, b"\xff" * 160), ("192.0.2.1", 4000))  # not ours
+    # RFC 4733: key 5, three end packets with the same timestamp: one key.
+    for end in (0x00, 0x80, 0x80, 0x80):
+        stream.datagram_received(
+            rtp(101, 2, 320, bytes([5, end | 10, 0, 160])), ("192.0.2.1", 4000)
+        )
+    stream.close()
+    audio = [e.frame.timestamp_ms for e in events if isinstance(e, AudioIn)]
+    assert audio == [0.0, 20.0]
+    assert [e.digit for e in events if isinstance(e, DtmfIn)] == ["5"]
+    assert stream.stats.bad == 1
+
+
+def options(port: int, branch: str) -> bytes:
+    return (
+        f"OPTIONS sip:agent@127.0.0.1:{port} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK{branch};rport\r\n"
+        "From: <sip:probe@127.0.0.1>;tag=1\r\nTo: <sip:agent@127.0.0.1>\r\n"
+        f"Call-ID: {branch}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    ).encode()
+
+
+async def test_a_flood_from_one_address_is_dropped_and_others_are_still_answered() -> None:
+    import asyncio
+    import socket
+
+    from callwright.sip.settings import SipSettings
+    from callwright.sip.ua import InviteServer, SipUserAgent
+
+    async def no_calls(invite: InviteServer) -> None:
+        raise AssertionError("no INVITE expected")
+
+    ua = SipUserAgent(SipSettings(enabled=True, port=0, requests_per_s=20), no_calls)
+    await ua.start()
+    flood = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        flood.bind(("127.0.0.1", 0))
+        other.bind(("127.0.0.2", 0))  # another address on loopback
+        for n in range(300):
+            flood.sendto(options(ua.port, f"f{n}"), ("127.0.0.1", ua.port))
+            if n % 25 == 0:
+                # Let the loop read: this is about the limiter, not the kernel's socket buffer.
+                await asyncio.sleep(0.001)
+        other.sendto(options(ua.port, "other"), ("127.0.0.1", ua.port))
+        other.settimeout(0.0)
+        flood.settimeout(0.0)
+        answered_other = b""
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            try:
+                answered_other = other.recv(4096)
+                break
+            except BlockingIOError:
+                continue
+        assert answered_other.startswith(b"SIP/2.0 200 OK")
+        answered_flood = 0
+        while True:
+            try:
+                flood.recv(4096)
+                answered_flood += 1
+            except BlockingIOError:
+                break
+        # A burst of twice the rate is answered; the rest were dropped unread.
+        assert 40 <= answered_flood < 60 and ua._limit.dropped >= 240
+    finally:
+        flood.close()
+        other.close()
+        ua.close()
