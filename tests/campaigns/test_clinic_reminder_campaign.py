@@ -29,7 +29,12 @@ from callwright.compliance.settings import ComplianceSettings
 from callwright.compliance.tables import SqlStore
 from callwright.server.runtime import speakable_pieces
 from callwright.sim.caller import ScriptLine
-from callwright.sim.twilio_caller import TwilioCallerSimulator, parse_stream_twiml, post_signed
+from callwright.sim.twilio_caller import (
+    PhoneCallReport,
+    TwilioCallerSimulator,
+    parse_stream_twiml,
+    post_signed,
+)
 from callwright.store.base import CallDetail
 from callwright.store.sqlite import SqliteCallStore
 from callwright.telephony.settings import TelephonySettings
@@ -126,17 +131,33 @@ async def _answer(
     prepared = [(ScriptLine(t), await callee._prepare(ScriptLine(t))) for t in lines]
     async with aiohttp.ClientSession() as phone:
         await callee.stream(phone, stream_url, custom, prepared, hang_up=not agent_ends)
-    return await finished_call(stack, contact["call_id"], timeout_s=30.0)
+    detail = await finished_call(stack, contact["call_id"], timeout_s=30.0)
+    _CALLEES[contact["call_id"]] = callee.report
+    return detail
 
 
 def _agent(detail: CallDetail) -> str:
     return " ".join(u.text for u in detail.utterances if u.role == "agent")
 
 
-def _dialogue(detail: CallDetail) -> list[tuple[str, str, float | None]]:
-    """The call as said and heard, and what happened, for a failing assertion's message."""
-    said = [(u.role, u.text, u.start_ms) for u in detail.utterances]
-    return said + [(e.kind, str(dict(e.data))[:200], e.at_ms) for e in detail.events]
+# What each patient's phone saw, by call id: for a failing assertion's message.
+_CALLEES: dict[str, PhoneCallReport] = {}
+
+
+def _dialogue(detail: CallDetail) -> str:
+    """The call as said and heard, what happened, and what the patient's phone did, for a
+    failing assertion's message (a string: pytest shows it whole)."""
+    said = [f"{u.role} @{u.start_ms}: {u.text}" for u in detail.utterances]
+    happened = [f"{e.kind} @{e.at_ms}: {str(dict(e.data))[:300]}" for e in detail.events]
+    phone = _CALLEES.get(detail.record.call_id)
+    seen = []
+    if phone is not None:
+        t0 = phone.playback[0][0] if phone.playback else 0.0  # the stream's first tick
+        seen = [f"phone: said {t.line!r} from {t.speech_start_s - t0:.2f} s to "
+                f"{t.speech_end_s - t0:.2f} s, ttfa {t.ttfa_ms}" for t in phone.lines]  # fmt: skip
+        seen += [f"phone: {phone.frames_received} frames, {phone.clears} clears, "
+                 f"ended by agent {phone.ended_by_agent}, events {phone.events[:5]}"]  # fmt: skip
+    return "\n".join(["", *said, *happened, *seen])
 
 
 def _flow_results(detail: CallDetail, name: str) -> list[dict[str, Any]]:
