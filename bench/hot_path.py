@@ -84,14 +84,20 @@ def main() -> None:
         resampler = StreamResampler(PIPELINE, PHONE)
         return lambda i: resampler.process(agent16[i * 320 : (i + 1) * 320])
 
-    def cancel() -> Callable[[int], object]:  # while the agent talks
-        echo = open_echo_canceller("webrtc", PIPELINE)
+    rng = np.random.default_rng(3)
+    hiss = [rng.normal(0, 20, 320).astype(np.int16) for _ in range(frames)]  # -64 dBFS
 
-        def step(i: int) -> object:
-            echo.add_reference(agent16[i * 320 : (i + 1) * 320], 20.0 * i)
-            return echo.process(mic[i], 20.0 * i)
+    def cancel(heard: list[np.ndarray]) -> Callable[[], Callable[[int], object]]:
+        def make() -> Callable[[int], object]:  # while the agent talks
+            echo = open_echo_canceller("webrtc", PIPELINE)
 
-        return step
+            def step(i: int) -> object:
+                echo.add_reference(agent16[i * 320 : (i + 1) * 320], 20.0 * i)
+                return echo.process(heard[i], 20.0 * i)
+
+            return step
+
+        return make
 
     def recording(rate: int) -> Callable[[], Callable[[int], object]]:
         def make() -> Callable[[int], object]:
@@ -114,7 +120,8 @@ def main() -> None:
         ("decode: JSON, base64, µ-law", lambda: decode),
         ("resample 8 -> 16 kHz (caller)", upsample),
         ("resample 16 -> 8 kHz (agent)", downsample),
-        ("echo canceller (webrtc) while the agent talks", cancel),
+        ("echo canceller, agent talks: speakerphone echo", cancel(mic)),
+        ("echo canceller, agent talks: handset line noise", cancel(hiss)),
         ("stereo recording at 16 kHz (resampled)", recording(PIPELINE)),
         ("stereo recording at 8 kHz (the line's rate)", recording(PHONE)),
         ("encode: µ-law, base64, JSON", lambda: encode),
