@@ -4,7 +4,8 @@
 
 Each step runs on the event loop for every frame of every call (Twilio Media Streams, µ-law
 8 kHz, the pipeline at 16 kHz): the transport's decode, resampling, the echo canceller while
-the agent talks, the call's stereo recording, and the outbound encode. Run it against another
+the agent talks (over a speakerphone's echo, and over a handset line's own noise at -64 dBFS),
+the call's stereo recording, and the outbound encode. Run it against another
 checkout (`PYTHONPATH=that/checkout`) to compare: the figures are CPU time on this process, so
 they depend less on what else the machine runs than wall-clock figures do.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import statistics
 import sys
 import time
@@ -22,7 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# This checkout, unless PYTHONPATH names another one to compare with.
+if not os.environ.get("PYTHONPATH"):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from callwright.agent.echo import open_echo_canceller
 from callwright.audio.frame import AudioFrame
