@@ -237,3 +237,32 @@ async def test_frame_clock_runs_each_caller_until_it_stops_in_separate_slots() -
     assert seen.count("a") == 6 and seen.count("b") == 3
     # Different slots of the period: the two callers' frames alternate, never come in pairs.
     assert seen[:6] in (["a", "b"] * 3, ["b", "a"] * 3)
+
+
+async def test_a_caller_that_leaves_mid_round_sends_no_more_frames() -> None:
+    clock = FrameClock()
+    seen: list[str] = []
+    handles: dict[str, int] = {}
+    done = asyncio.Event()
+
+    def ticker(name: str) -> Callable[[], Awaitable[bool]]:
+        async def tick() -> bool:
+            seen.append(name)
+            if name == "first" and seen.count("first") == 2:
+                # "fifth" shares this slot and comes next in it; both hung up meanwhile.
+                for other in ("fifth", "second"):
+                    clock.leave(handles[other])
+                done.set()
+            return True
+
+        return tick
+
+    for name in ("first", "second", "third", "fourth", "fifth"):
+        handles[name] = clock.join(ticker(name))
+    await asyncio.wait_for(done.wait(), 5.0)
+    await asyncio.sleep(0.1)  # a few more periods
+    for name in ("first", "third", "fourth"):
+        clock.leave(handles[name])
+    after = seen[seen.index("first", seen.index("first") + 1) :]
+    assert "fifth" not in after and "second" not in after
+    assert after.count("fourth") >= 2

@@ -55,6 +55,8 @@ class FrameClock:
             await asyncio.sleep(max(0.0, began + wake * FRAME_S / SLOTS - self._clock()))
             slot = self._slots[wake % SLOTS]
             for handle, tick in list(slot.items()):
+                if handle not in slot:
+                    continue  # left while an earlier caller's frame was being sent
                 try:
                     going = await tick()
                 except Exception:  # a broken connection: that caller stops sending
