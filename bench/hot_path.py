@@ -4,7 +4,8 @@
 
 Each step runs on the event loop for every frame of every call (Twilio Media Streams, µ-law
 8 kHz, the pipeline at 16 kHz): the transport's decode, resampling, the echo canceller while
-the agent talks, the call's stereo recording, and the outbound encode. Run it against another
+the agent talks (over a speakerphone's echo, and over a handset line's own noise at -64 dBFS),
+the call's stereo recording, and the outbound encode. Run it against another
 checkout (`PYTHONPATH=that/checkout`) to compare: the figures are CPU time on this process, so
 they depend less on what else the machine runs than wall-clock figures do.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import statistics
 import sys
 import time
@@ -22,7 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# This checkout, unless PYTHONPATH names another one to compare with.
+if not os.environ.get("PYTHONPATH"):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from callwright.agent.echo import open_echo_canceller
 from callwright.audio.frame import AudioFrame
@@ -84,14 +88,20 @@ def main() -> None:
         resampler = StreamResampler(PIPELINE, PHONE)
         return lambda i: resampler.process(agent16[i * 320 : (i + 1) * 320])
 
-    def cancel() -> Callable[[int], object]:  # while the agent talks
-        echo = open_echo_canceller("webrtc", PIPELINE)
+    rng = np.random.default_rng(3)
+    hiss = [rng.normal(0, 20, 320).astype(np.int16) for _ in range(frames)]  # -64 dBFS
 
-        def step(i: int) -> object:
-            echo.add_reference(agent16[i * 320 : (i + 1) * 320], 20.0 * i)
-            return echo.process(mic[i], 20.0 * i)
+    def cancel(heard: list[np.ndarray]) -> Callable[[], Callable[[int], object]]:
+        def make() -> Callable[[int], object]:  # while the agent talks
+            echo = open_echo_canceller("webrtc", PIPELINE)
 
-        return step
+            def step(i: int) -> object:
+                echo.add_reference(agent16[i * 320 : (i + 1) * 320], 20.0 * i)
+                return echo.process(heard[i], 20.0 * i)
+
+            return step
+
+        return make
 
     def recording(rate: int) -> Callable[[], Callable[[int], object]]:
         def make() -> Callable[[int], object]:
@@ -114,7 +124,8 @@ def main() -> None:
         ("decode: JSON, base64, µ-law", lambda: decode),
         ("resample 8 -> 16 kHz (caller)", upsample),
         ("resample 16 -> 8 kHz (agent)", downsample),
-        ("echo canceller (webrtc) while the agent talks", cancel),
+        ("echo canceller, agent talks: speakerphone echo", cancel(mic)),
+        ("echo canceller, agent talks: handset line noise", cancel(hiss)),
         ("stereo recording at 16 kHz (resampled)", recording(PIPELINE)),
         ("stereo recording at 8 kHz (the line's rate)", recording(PHONE)),
         ("encode: µ-law, base64, JSON", lambda: encode),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -229,3 +231,49 @@ async def test_webrtc_leaves_a_line_without_echo_untouched() -> None:
     canceller = open_echo_canceller("webrtc", 16000)
     out = cancel_in_chunks(canceller, agent, mic)
     assert np.array_equal(np.concatenate(out), mic[: len(out) * CHUNK])
+
+
+def noise(n: int, rms: float, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).normal(0.0, rms, n).astype(np.int16)
+
+
+async def test_webrtc_checks_a_quiet_handset_line_for_echo_every_100_ms() -> None:
+    """Line noise under the agent's voice is below speech: the correlations that look for an
+    echo run every 100 ms on it, and on every frame once the caller's audio is speech-loud."""
+    agent = await speech("We are open from eight in the morning to six in the evening.", "en-us")
+    canceller = open_echo_canceller("webrtc", 16000)
+    checks: list[int] = []
+    path = canceller._path  # type: ignore[attr-defined]
+    looked = path.only_echo
+
+    def counted(end: int) -> bool:
+        checks.append(end)
+        return bool(looked(end))
+
+    path.only_echo = counted
+    hiss = noise(agent.size, 20.0, 1)  # about -64 dBFS, a phone line's own noise
+    out = cancel_in_chunks(canceller, agent, hiss)
+    assert np.array_equal(np.concatenate(out), hiss[: len(out) * CHUNK])
+    seconds = len(out) * CHUNK / 16000
+    assert len(out) > 100 and len(checks) <= seconds * 10 + 1
+    assert all(b - a >= 1600 for a, b in itertools.pairwise(checks))
+    checks.clear()
+    loud = noise(CHUNK * 10, 2000.0, 2)  # the caller talking over the agent
+    for i in range(10):
+        canceller.process(loud[i * CHUNK : (i + 1) * CHUNK], (agent.size - 3200 + i * CHUNK) / 16)
+    assert len(checks) == 10
+
+
+async def test_webrtc_engages_on_a_quiet_echo() -> None:
+    """An echo quieter than speech is still found (at the 100 ms checks) and removed."""
+    agent = await speech("We are open from eight in the morning to six in the evening.", "en-us")
+    delay = 16 * 150
+    scale = 40.0 / max(1.0, float(np.sqrt(np.mean(agent.astype(np.float64) ** 2))))
+    mic = np.zeros(agent.size + delay, dtype=np.int16)
+    mic[delay:] = np.rint(agent * scale).astype(np.int16)
+    quiet = np.sqrt(np.mean(mic[delay:].astype(np.float64) ** 2))
+    assert 0 < quiet < 64  # below the level checked on every frame
+    canceller = open_echo_canceller("webrtc", 16000)
+    out = np.concatenate(cancel_in_chunks(canceller, agent, mic))
+    later = slice(16 * 1000, out.size)  # a second in: found and removed by then
+    assert rms_db(mic[later]) - rms_db(out[later]) > 15.0

@@ -3,13 +3,16 @@ capacity and the generator-bound verdict (text only: no server, no audio)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections import Counter
+from collections.abc import Awaitable, Callable
 
 import pytest
 
 from callwright.observe.loop_lag import ProcessUsage
 from callwright.sim.load import LoadBins, LoadOptions, StepBin, plan_call
-from callwright.sim.load_caller import CallPlan, LoadCaller, Target
+from callwright.sim.load_caller import CallPlan, LoadCaller, Target, media_payload_size
 from callwright.sim.load_clips import Clip
 from callwright.sim.load_report import (
     baseline_rss,
@@ -18,6 +21,7 @@ from callwright.sim.load_report import (
     server_processes,
     summarize_step,
 )
+from callwright.sim.load_ticks import FrameClock
 
 
 class Recorded:
@@ -195,3 +199,70 @@ def test_a_closing_line_is_only_ever_the_last_thing_a_caller_says() -> None:
         texts = [clip.text for clip, _ in plan.lines]
         assert "bye." not in texts[:-1]
         assert 2 <= len(texts) <= 4
+
+
+def test_media_payload_size_reads_only_media_messages() -> None:
+    payload = "f" * 216
+    media = {"event": "media", "streamSid": "MZ1", "media": {"payload": payload}}
+    assert media_payload_size(json.dumps(media, separators=(",", ":"))) == 216
+    mark = {"event": "mark", "streamSid": "MZ1", "mark": {"name": "cw-1"}}
+    assert media_payload_size(json.dumps(mark, separators=(",", ":"))) is None
+    spaced = json.dumps(media)  # not the compact form: left to the JSON parser
+    assert media_payload_size(spaced) is None
+    track_last = '{"event":"media","media":{"payload":"ab","track":"x"}}'
+    assert media_payload_size(track_last) is None
+
+
+async def test_frame_clock_runs_each_caller_until_it_stops_in_separate_slots() -> None:
+    clock = FrameClock()
+    seen: list[str] = []
+    last_done = asyncio.Event()
+
+    def ticker(name: str, frames: int) -> Callable[[], Awaitable[bool]]:
+        async def tick() -> bool:
+            seen.append(name)
+            if seen.count(name) < frames:
+                return True
+            if name == "a":
+                last_done.set()
+            return False
+
+        return tick
+
+    clock.join(ticker("a", 6))
+    clock.join(ticker("b", 3))
+    assert clock.callers == 2
+    await asyncio.wait_for(last_done.wait(), 5.0)
+    assert clock.callers == 0
+    assert seen.count("a") == 6 and seen.count("b") == 3
+    # Different slots of the period: the two callers' frames alternate, never come in pairs.
+    assert seen[:6] in (["a", "b"] * 3, ["b", "a"] * 3)
+
+
+async def test_a_caller_that_leaves_mid_round_sends_no_more_frames() -> None:
+    clock = FrameClock()
+    seen: list[str] = []
+    handles: dict[str, int] = {}
+    done = asyncio.Event()
+
+    def ticker(name: str) -> Callable[[], Awaitable[bool]]:
+        async def tick() -> bool:
+            seen.append(name)
+            if name == "first" and seen.count("first") == 2:
+                # "fifth" shares this slot and comes next in it; both hung up meanwhile.
+                for other in ("fifth", "second"):
+                    clock.leave(handles[other])
+                done.set()
+            return True
+
+        return tick
+
+    for name in ("first", "second", "third", "fourth", "fifth"):
+        handles[name] = clock.join(ticker(name))
+    await asyncio.wait_for(done.wait(), 5.0)
+    await asyncio.sleep(0.1)  # a few more periods
+    for name in ("first", "third", "fourth"):
+        clock.leave(handles[name])
+    after = seen[seen.index("first", seen.index("first") + 1) :]
+    assert "fifth" not in after and "second" not in after
+    assert after.count("fourth") >= 2

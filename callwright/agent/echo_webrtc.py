@@ -19,6 +19,10 @@ AEC3 has converged.
 
 AEC3 is engaged only once a stretch of the caller's audio has been nothing but the echo (most
 callers hold a handset or wear a headset, and their barge-ins should reach VAD untouched).
+Until then, that check (two correlations over most of a second of reference) runs on every
+frame loud enough to be speech, and every `QUIET_CHECK_MS` on quieter ones: a handset's line
+noise under the agent's voice would otherwise cost the check on every frame of every call,
+and audio below `QUIET_RMS` cannot start a turn, so the check may wait for it.
 
 While the agent has been silent for longer than any echo path, both streams skip the
 canceller: there is nothing to cancel, and a process with hundreds of calls should not spend a
@@ -42,6 +46,10 @@ ECHO_TAIL_MS = 1000  # the longest echo path kept cancelling after the agent sto
 # The aligned reference reaches AEC3 this much before its echo: a delay estimate a little too
 # long (reflections, the caller talking) must still leave the reference ahead of its echo.
 LEAD_MS = 24
+# Caller audio quieter than this (RMS of int16 samples, -54 dBFS: a phone line's own noise) is
+# not speech to VAD, so before engagement it is checked for being the echo only this often.
+QUIET_RMS = 64.0
+QUIET_CHECK_MS = 100
 
 
 class WebRtcEchoCanceller:
@@ -66,6 +74,8 @@ class WebRtcEchoCanceller:
         # barge-ins and backchannels. So it starts once the caller's audio has been the echo
         # and nothing else: then the line surely has an acoustic echo path.
         self._engaged = False
+        self._quiet_check = sample_rate * QUIET_CHECK_MS // 1000
+        self._next_check = 0  # timeline sample from which quiet audio is checked again
         self._apm = rtc.AudioProcessingModule(echo_cancellation=True)
 
     @property
@@ -86,13 +96,20 @@ class WebRtcEchoCanceller:
         start = round(start_ms * self.sample_rate / 1000)
         if start - self._line.last_audible > self._tail:
             return samples  # no echo can still be arriving
-        out = np.array(samples, dtype=np.int16, copy=True)
-        self._path.push_mic(out.astype(np.float32))
-        echo_only = self._path.only_echo(start + out.size)
+        mic = samples.astype(np.float32)
+        self._path.push_mic(mic)
         if not self._engaged:
-            if not echo_only:
+            quiet = float(np.dot(mic, mic)) < QUIET_RMS * QUIET_RMS * mic.size
+            if quiet and start < self._next_check:
+                return samples  # checked again within QUIET_CHECK_MS (module docstring)
+            self._next_check = start + self._quiet_check
+            if not self._path.only_echo(start + mic.size):
                 return samples  # no sign of an acoustic echo on this call yet
             self._engaged = True
+            echo_only = True
+        else:
+            echo_only = self._path.only_echo(start + mic.size)
+        out = np.array(samples, dtype=np.int16, copy=True)
         shift = self._aligned_shift()
         f = self._frame
         for i in range(0, out.size - f + 1, f):

@@ -30,6 +30,7 @@ import aiohttp
 from twilio.request_validator import RequestValidator
 
 from callwright.sim.load_clips import SILENCE_PHONE, SILENCE_WIDE, Clip
+from callwright.sim.load_ticks import frame_clock
 from callwright.sim.twilio_caller import parse_stream_twiml, post_signed, start_message
 
 NEW_REPLY_GAP_S = 6.0  # agent silence after which it speaks up by itself (a reprompt)
@@ -266,40 +267,63 @@ class LoadCaller:
         return False
 
     async def _send(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        """A frame every 20 ms on an absolute schedule (speech or silence), and playback."""
-        twilio = self.target.transport == "twilio"
-        began = time.monotonic()
+        """A frame every 20 ms on an absolute schedule (speech or silence), and playback,
+        from the process's frame clock (`sim/load_ticks.py`); runs until cancelled."""
+        broken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         tick = 0
         position = 0
-        while True:
-            clip = self._sending
-            if twilio:
-                payload = clip.phone_frames[position] if clip else SILENCE_PHONE
-            else:
-                payload = clip.wide_frames[position] if clip else SILENCE_WIDE  # type: ignore[assignment]
-            last = False
-            if clip is not None:
-                position += 1
-                last = position >= len(clip.phone_frames)
-                if last:
-                    self._sending, position = None, 0
-            tick += 1
-            await asyncio.sleep(max(0.0, began + tick * 0.02 - time.monotonic()))
-            if twilio:
-                self._seq += 1
-                # Formatted, not json.dumps: hundreds of calls send 50 of these a second.
-                await ws.send_str(
-                    f'{{"event":"media","sequenceNumber":"{self._seq}",'
-                    f'"streamSid":"{self._stream_sid}","media":{{"track":"inbound",'
-                    f'"chunk":"{tick}","timestamp":"{(tick - 1) * 20}","payload":"{payload}"}}}}'
-                )
-                await self._play_tick(ws)
-            else:
-                await ws.send_bytes(payload)  # type: ignore[arg-type]
-                self._played = min(self._received, self._played + 160)
+
+        async def send_frame() -> bool:
+            nonlocal tick, position
+            try:
+                tick, position = await self._send_frame(ws, tick, position)
+            except Exception as exc:  # the connection broke: this caller stops sending
+                if not broken.done():
+                    broken.set_exception(exc)
+                return False
+            return True
+
+        clock = frame_clock()
+        handle = clock.join(send_frame)
+        try:
+            await broken
+        finally:
+            clock.leave(handle)
+
+    async def _send_frame(
+        self, ws: aiohttp.ClientWebSocketResponse, tick: int, position: int
+    ) -> tuple[int, int]:
+        """Sends the frame at `position` of the line being said (or silence); returns the next
+        tick and position."""
+        twilio = self.target.transport == "twilio"
+        clip = self._sending
+        if twilio:
+            payload = clip.phone_frames[position] if clip else SILENCE_PHONE
+        else:
+            payload = clip.wide_frames[position] if clip else SILENCE_WIDE  # type: ignore[assignment]
+        last = False
+        if clip is not None:
+            position += 1
+            last = position >= len(clip.phone_frames)
             if last:
-                self._speech_end = self.clock()
-                self._spoken.set()
+                self._sending, position = None, 0
+        tick += 1
+        if twilio:
+            self._seq += 1
+            # Formatted, not json.dumps: hundreds of calls send 50 of these a second.
+            await ws.send_str(
+                f'{{"event":"media","sequenceNumber":"{self._seq}",'
+                f'"streamSid":"{self._stream_sid}","media":{{"track":"inbound",'
+                f'"chunk":"{tick}","timestamp":"{(tick - 1) * 20}","payload":"{payload}"}}}}'
+            )
+            await self._play_tick(ws)
+        else:
+            await ws.send_bytes(payload)  # type: ignore[arg-type]
+            self._played = min(self._received, self._played + 160)
+        if last:
+            self._speech_end = self.clock()
+            self._spoken.set()
+        return tick, position
 
     async def _play_tick(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         self._played = min(self._received, self._played + 160)
@@ -347,6 +371,10 @@ class LoadCaller:
             async for msg in ws:
                 if msg.type != aiohttp.WSMsgType.TEXT:
                     continue
+                size = media_payload_size(msg.data)
+                if size is not None:  # most messages: read without parsing the JSON
+                    self._agent_frame(size * 3 // 4)
+                    continue
                 event = json.loads(msg.data)
                 kind = event.get("event")
                 if kind == "media":
@@ -376,3 +404,20 @@ class LoadCaller:
                         self.live = False
         finally:
             self._ended.set()
+
+
+_MEDIA_HEAD = '{"event":"media",'
+_PAYLOAD = '"payload":"'
+
+
+def media_payload_size(text: str) -> int | None:
+    """Base64 characters of the payload of a server's `media` message (the payload last),
+    found without parsing the JSON (each caller of a load run receives 50 a second); None for
+    any other message."""
+    if not (text.startswith(_MEDIA_HEAD) and text.endswith('"}}')):
+        return None
+    at = text.rfind(_PAYLOAD)
+    if at < 0:
+        return None
+    begin, end = at + len(_PAYLOAD), len(text) - 3
+    return end - begin if text.find('"', begin) == end else None
