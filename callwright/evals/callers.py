@@ -14,8 +14,10 @@ from typing import Any, Protocol
 
 import aiohttp
 
+from callwright.core.responder import ExpectedAnswer
 from callwright.evals.scenario import CallerLine
-from callwright.flows.slots import extract_time
+from callwright.flows.expected import answers, from_question
+from callwright.flows.slots import extract_date, extract_dob, extract_time
 
 UNITS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
          "fourteen fifteen sixteen seventeen eighteen nineteen").split()  # fmt: skip
@@ -61,6 +63,12 @@ def spoken_date_of_birth(value: str) -> str:
 
 
 AGAIN = "Sorry, could you say that again?"
+# How an agent asks to hear something again.
+_REPEAT_REQUEST = re.compile(
+    r"\b(didn'?t (quite )?(catch|get|hear|understand)|(say|repeat) (that|it) again|"
+    r"could you repeat|(come|say) again|pardon)\b",
+    re.I,
+)
 _PRESENCE_CHECK = re.compile(r"\b(are you still (there|with me)|hello\?)[?.!]?", re.I)
 GOODBYE = "No, that's everything. Thank you, goodbye."
 FIRST_OPTION = "The first one, please."
@@ -75,26 +83,89 @@ class Caller(Protocol):
 class ScriptedCaller:
     """Says its lines in order; a line with `after` waits for words matching it.
 
-    `next_line` returns None when the script is done. A line whose `after` regex is not in
-    what the agent said yet is held back (the runner asks again when the agent speaks again,
-    and says it anyway after the turn timeout).
+    Like a person, it says its last line again (twice at most) when the agent asks for it
+    again instead of moving on: a request to repeat ("Sorry, I didn't catch that"), or a
+    question its last line already answers that the next line does not ("And your date of
+    birth?" after "June second, nineteen sixty-five" was heard as "June"). A yes or no said
+    over the agent, before the question it answers was asked, is said again once the
+    question comes (the agent takes a "yes" in the middle of its sentence for "I'm
+    listening"). `next_line` returns None when the script is done and nothing is asked
+    again. A line whose `after` regex is not in what the agent said yet is held back (the
+    runner asks again when the agent speaks again, and says it anyway after the turn
+    timeout).
+
+    Args:
+        lines: the script.
+        talks_over: the caller speaks into the agent's replies (the talk_over condition).
     """
 
-    def __init__(self, lines: tuple[CallerLine, ...]) -> None:
+    def __init__(self, lines: tuple[CallerLine, ...], talks_over: bool = False) -> None:
         self.lines = list(lines)
         self.heard = ""
+        self.talks_over = talks_over
+        self.last: CallerLine | None = None
+        self.repeats = 0
+        self.said_over = False  # the last line was said into a reply
+
+    @property
+    def done(self) -> bool:
+        """Whether every line has been said (a repeat may still come)."""
+        return not self.lines
 
     def ready(self, agent_said: str) -> bool:
-        """Whether the next line's `after` condition holds for everything heard so far."""
+        """Whether the caller speaks now: the next line's `after` condition holds for
+        everything heard so far, or the agent asked for the last line again."""
+        heard = self.heard + " " + agent_said
+        if self.asked_again(heard):
+            return True
         if not self.lines or self.lines[0].after is None:
             return True
-        return re.search(self.lines[0].after, self.heard + " " + agent_said, re.I) is not None
+        return re.search(self.lines[0].after, heard, re.I) is not None
+
+    def asked_again(self, agent_said: str) -> bool:
+        """Whether `agent_said` asks for the last line again (see the class)."""
+        last = self.last
+        if last is None or not last.say or self.repeats >= 2 or not agent_said.strip():
+            return False
+        said = _PRESENCE_CHECK.sub(" ", agent_said).strip()
+        expected = from_question(said)
+        upcoming = self.lines[0].say if self.lines else ""
+        if expected is not None and upcoming and _gives_all(expected, upcoming):
+            return False  # the agent moved on to what the next line answers
+        if _REPEAT_REQUEST.search(said):
+            return True
+        if expected is None or not _gives_all(expected, last.say):
+            return False
+        # "Is there anything else?" is a yes/no question too: a yes/no answer is only said
+        # again when it was said over the agent, before the question was heard.
+        return "yes_no" not in expected.kinds or self.said_over
 
     async def next_line(self, agent_said: str) -> CallerLine | None:
+        heard, self.heard = self.heard + " " + agent_said, ""
+        # Talking over, the words at hand are of the reply the last line was said into, not
+        # an answer to it: a caller with lines left goes on with them.
+        if (self.done or not self.talks_over) and self.asked_again(heard):
+            self.repeats += 1
+            self.said_over = False  # said again once the question was heard
+            return self.last
         if not self.lines:
             return None
-        self.heard = ""
-        return self.lines.pop(0)
+        self.said_over = self.talks_over and self.last is not None  # the first line is not
+        self.last, self.repeats = self.lines.pop(0), 0
+        return self.last
+
+
+def _gives_all(expected: ExpectedAnswer, text: str) -> bool:
+    return all(_gives(kind, text) for kind in expected.kinds)
+
+
+def _gives(kind: str, text: str) -> bool:
+    """Whether `text` gives a value of this kind of question (`flows.expected` kinds), a
+    date to book not being a date of birth."""
+    today = dt.date.today()
+    if kind == "date":
+        return extract_date(text, today) is not None and extract_dob(text, today) is None
+    return answers(ExpectedAnswer((kind,)), text, today)
 
 
 # What the agent asks for, recognised by the words of its last sentence(s).

@@ -209,9 +209,9 @@ class EvalRunner:
             self._voices[spec] = CachedVoice(parse_voice(spec))
         return self._voices[spec]
 
-    def _caller(self, scenario: Scenario) -> Caller:
+    def _caller(self, scenario: Scenario, talks_over: bool = False) -> Caller:
         if scenario.lines:
-            return ScriptedCaller(scenario.lines)
+            return ScriptedCaller(scenario.lines, talks_over=talks_over)
         base_url = os.environ.get("CALLWRIGHT_LLM_BASE_URL")
         if self.options.llm_caller and base_url:
             model = os.environ.get("CALLWRIGHT_LLM_MODEL", "default")
@@ -243,14 +243,13 @@ class EvalRunner:
                                   noise=noise, network=network, trim=False,
                                   api_key=self._api_key)  # fmt: skip
         ear = AgentEar(self.stack, sim, twilio)
-        caller = self._caller(scenario)
+        talking_over = cond.talk_over_ms is not None
+        caller = self._caller(scenario, talking_over)
         texts = [x.say for x in scenario.lines]
         if isinstance(caller, PersonaCaller):
             texts = caller.phrases()
         await self._voice(scenario.voice).warm([_spoken(t, cond) for t in texts if t])
         said_first = False
-
-        talking_over = cond.talk_over_ms is not None
 
         async def next_line() -> ScriptLine | KeyPresses | None:
             nonlocal said_first
@@ -264,10 +263,15 @@ class EvalRunner:
                 while not caller.ready(heard) and time.monotonic() < deadline:
                     caller.heard += " " + heard
                     heard = await ear.new_words(wait_s=1.0)
+            repeat = False
+            if isinstance(caller, ScriptedCaller) and talking_over and caller.done:
+                heard = await _unanswered_reply(ear, heard, timeout)
+                repeat = bool(heard)
             line = await caller.next_line(heard)
             if line is None:
                 return None
-            talk_over = cond.talk_over_ms if said_first else None
+            # A line said again waited for the question it answers.
+            talk_over = cond.talk_over_ms if said_first and not repeat else None
             said_first = True
             return _to_sim_line(line, cond, twilio, talk_over)
 
@@ -295,6 +299,15 @@ class EvalRunner:
 
         await asyncio.to_thread(write)
         return str(path.relative_to(self.options.work_dir))
+
+
+async def _unanswered_reply(ear: AgentEar, heard: str, wait_s: float) -> str:
+    """The reply a caller talking over the agent said its last line into, once that reply
+    has ended, if the agent did not take the line as a turn (no answer to it follows);
+    else "" (the caller was heard)."""
+    heard = f"{heard} {await ear.new_words(wait_s=wait_s)}".strip()
+    answered = await ear.new_words(wait_s=3.0)
+    return "" if answered else heard
 
 
 def _to_sim_line(

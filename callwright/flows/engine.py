@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from callwright.flows import spanish
+from callwright.flows.heard_numbers import hour_by_sound
 from callwright.flows.names import Directory, NameMatch, Person
 from callwright.flows.slots import (
     TimeSpec,
@@ -306,9 +307,28 @@ def fill(
         if spec.kind in ("text", "yes_no", "digits") and state.awaiting != spec.name:
             continue
         value = extract(spec, text if spec.kind in ("text", "yes_no") else corrected, ctx)
+        if spec.kind == "time" and _expects_time(state, spec, specs) and not _has_hour(value):
+            # A time is expected and none was heard: an hour may be there as other words.
+            respelled = hour_by_sound(corrected) if ctx.language == "en" else None
+            heard = extract(spec, respelled, ctx) if respelled else None
+            value = heard if _has_hour(heard) else value
         if isinstance(value, Ambiguous):
             ambiguous = ambiguous or value
         elif value is not None and state.slots.get(spec.name) != value:
             state.slots[spec.name] = value
             changed.append(spec.name)
     return changed, ambiguous
+
+
+def _has_hour(value: Any) -> bool:
+    return isinstance(value, TimeSpec) and value.time is not None
+
+
+def _expects_time(state: FlowState, spec: SlotSpec, specs: Sequence[SlotSpec]) -> bool:
+    """Whether the open question expects a time: it asks for this slot, offers options to
+    choose from (times, in a booking), or asks for another slot of the task while this one
+    is still missing ("What day?" is often answered "Monday at ten")."""
+    if state.awaiting in (spec.name, "choice"):
+        return True
+    asked_other = any(s.name == state.awaiting for s in specs)
+    return asked_other and spec.name not in state.slots

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from callwright.flows import spanish
-from callwright.flows.intents import Intent, intents_from, match_intent
+from callwright.flows.intents import Intent, intents_from, match_intent, words
 
 GlobalIntent = Literal["human", "repeat", "back", "abort", "goodbye"]
 
@@ -94,9 +95,54 @@ GLOBAL_INTENTS_ES: list[Intent] = intents_from(
 _GLOBAL_BY_LANGUAGE = {"en": GLOBAL_INTENTS, "es": GLOBAL_INTENTS_ES}
 
 
+# How a question opens, in each language (Whisper often leaves out the question mark).
+_QUESTION_OPENERS = {
+    "en": frozenset(
+        """where what when how who which why whose can could do does did is are will would
+        should may""".split()
+    ),
+    "es": frozenset("donde que cuando como quien cual cuales cuanto cuanta puedo puede".split()),
+}
+
+
 def match_global(text: str, language: str = "en") -> GlobalIntent | None:
-    """The global intent in `text`, if any (English and Spanish cues; English for others)."""
+    """The global intent in `text`, if any (English and Spanish cues; English for others).
+
+    A goodbye followed by a question is not the end of the call (`question_after_goodbye`).
+    """
     if language == "es":
         text = spanish.fold(text)
     table = _GLOBAL_BY_LANGUAGE.get(language, GLOBAL_INTENTS)
-    return match_intent(text, table)  # type: ignore[return-value]
+    intent = match_intent(text, table)
+    if intent == "goodbye" and question_after_goodbye(text, language) is not None:
+        return None
+    return intent  # type: ignore[return-value]
+
+
+def question_after_goodbye(text: str, language: str = "en") -> str | None:
+    """The question a caller asks after saying goodbye, or None.
+
+    "Bye, where exactly are you located?" is a greeting misheard ("Hi") or a last question:
+    either way the caller waits for the answer, which is about the words after the goodbye.
+
+    Returns:
+        The words after the last goodbye when they open a question or end with "?".
+    """
+    if language == "es":
+        text = spanish.fold(text)
+    table = _GLOBAL_BY_LANGUAGE.get(language, GLOBAL_INTENTS)
+    cues = next(intent.cues for intent in table if intent.name == "goodbye")
+    lowered = text.lower().replace("\u2019", "'")
+    ends = [
+        m.end()
+        for cue in cues
+        for m in re.finditer(rf"(?<![a-z']){re.escape(cue)}(?![a-z'])", lowered)
+    ]
+    if not ends:
+        return None
+    rest = text[max(ends) :].strip(" ,.;:!-")
+    tokens = words(rest)
+    openers = _QUESTION_OPENERS.get(language, _QUESTION_OPENERS["en"])
+    if tokens and (rest.endswith("?") or tokens[0] in openers):
+        return rest
+    return None

@@ -36,6 +36,7 @@ _EVERYDAY = frozenset(
     some that the then there they this time to today too two up us want was we week well
     were what when where which who why will with would yeah yes you your""".split()
 )
+EVERYDAY = _EVERYDAY
 
 
 _NOT_NAME = _EVERYDAY | frozenset(

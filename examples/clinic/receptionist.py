@@ -38,7 +38,7 @@ from callwright.flows.engine import (
     reprompt,
 )
 from callwright.flows.expected import from_flow
-from callwright.flows.globals import match_global
+from callwright.flows.globals import match_global, question_after_goodbye
 from callwright.flows.guardrails import SPANISH_GUARDRAILS, Guardrails
 from callwright.flows.intents import match_intent, words
 from callwright.flows.names import Directory, Person, says_a_name
@@ -227,6 +227,9 @@ class Receptionist(Scheduling):
         if verdict == "out_of_scope":
             self.say(self.w.lines["out_of_scope"])
             return
+        asked = question_after_goodbye(text, self.w.language)
+        if asked is not None:
+            text = asked  # "Bye, where are you?": the caller waits for this answer
         intent = match_global(text, self.w.language)
         if intent == "human":
             await self.tool("transfer_to_front_desk", reason="caller asked for a person")

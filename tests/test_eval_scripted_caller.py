@@ -1,0 +1,70 @@
+"""The scripted eval caller says a line again when the agent asks for it again, like a person."""
+
+from __future__ import annotations
+
+from callwright.evals.callers import ScriptedCaller
+from callwright.evals.scenario import CallerLine
+
+BIRTHDAY = CallerLine(say="June second, nineteen sixty-five.", after="birth|born")
+DOCTOR = CallerLine(say="Doctor Lopez.", after="doctor")
+
+
+def _said(line: CallerLine | None) -> str | None:
+    return None if line is None else line.say
+
+
+async def test_a_question_the_last_line_answered_gets_the_same_line_again() -> None:
+    caller = ScriptedCaller((BIRTHDAY, DOCTOR))
+    assert _said(await caller.next_line("What is your date of birth?")) == BIRTHDAY.say
+    # Heard as "June" only: the agent asks for the birthday again, not for the doctor.
+    again = "Thanks. And your date of birth?"
+    assert caller.ready(again)
+    assert _said(await caller.next_line(again)) == BIRTHDAY.say
+    # The agent moved on: the next line.
+    assert _said(await caller.next_line("Which doctor would you like to see?")) == DOCTOR.say
+
+
+async def test_a_request_to_repeat_gets_the_line_again_at_most_twice() -> None:
+    caller = ScriptedCaller((CallerLine(say="I'd like to make an appointment."), DOCTOR))
+    await caller.next_line("How can I help you today?")
+    sorry = "Sorry, I didn't catch that. How can I help you?"
+    said = [_said(await caller.next_line(sorry)) for _ in range(3)]
+    assert said == ["I'd like to make an appointment.", "I'd like to make an appointment.",
+                    DOCTOR.say]  # fmt: skip
+
+
+async def test_moving_on_or_a_question_the_line_does_not_answer_is_not_asked_again() -> None:
+    caller = ScriptedCaller((CallerLine(say="Maria Garcia, born March 12, 1984."),))
+    await caller.next_line("What is your full name and date of birth?")
+    # A birthday is no day to book: "what day?" is the next question, and the script is done.
+    assert not caller.asked_again("Thank you, Maria. What day would you like to come in?")
+    assert await caller.next_line("Thank you, Maria. What day would you like to come in?") is None
+
+
+async def test_a_yes_is_said_again_only_when_it_was_said_over_the_question() -> None:
+    readback = "So that's Doctor Lopez on Thursday at ten. Shall I book it?"
+    lines = (CallerLine(say="Book Doctor Lopez for Thursday at ten."), CallerLine(say="Yes."))
+    # Waiting for the question, a yes answers it: "anything else?" is not asked again.
+    polite = ScriptedCaller(lines)
+    await polite.next_line("How can I help?")
+    await polite.next_line(readback)
+    assert not polite.asked_again("You're all set. Is there anything else I can help with?")
+    # Said into the read-back, the yes was taken for "I'm listening": said again to the
+    # question, once; the answer to that is not asked again.
+    over = ScriptedCaller(lines, talks_over=True)
+    await over.next_line("How can I help?")
+    await over.next_line("Sure. First, what is your full name")
+    assert _said(await over.next_line(readback)) == "Yes."
+    assert await over.next_line("You're all set. Is there anything else I can help with?") is None
+
+
+async def test_talking_over_with_lines_left_goes_on_with_them() -> None:
+    name = CallerLine(say="John Smith, July fourth, nineteen ninety.")
+    change = CallerLine(say="Oh wait, make it Doctor Nguyen instead.")
+    caller = ScriptedCaller((CallerLine(say="Book Doctor Patel."), name, change), talks_over=True)
+    await caller.next_line("How can I help?")
+    await caller.next_line("")
+    # The words at hand are of the reply the birthday was said into, not an answer to it.
+    assert _said(await caller.next_line("First, what is your full name and date of birth?")) == (
+        change.say
+    )
