@@ -24,6 +24,7 @@ GAP_S = 0.05  # and this much silence between words
 class ToneVoice:
     """Says each word as a tone burst, words apart by a short silence; counts its calls."""
 
+    name = "tones"
     sample_rate = RATE
 
     def __init__(self) -> None:
@@ -42,6 +43,9 @@ class ToneVoice:
 
 class BurstCounter:
     """A recogniser that hears "w1 w2 ..." for each whole tone burst in a piece."""
+
+    name = "bursts"
+    sample_rate = RATE
 
     async def transcribe(self, samples: np.ndarray) -> Transcript:
         block = RATE // 100  # 10 ms blocks: a tone's zero crossings are no silence

@@ -46,7 +46,7 @@ async def test_a_caller_pausing_mid_sentence_is_not_cut_off(
     detail = await stack.store.get_call(report.call_id)
     assert detail is not None
     pauses = [e.data for e in detail.events if e.kind == "pause"]
-    assert pauses[0]["completeness"] == "incomplete" and pauses[0]["wait_ms"] > 1000
+    assert pauses[0]["completeness"] == "incomplete" and pauses[0]["wait_ms"] > 1000, pauses
 
 
 # The endpointer decides once per VAD window (32 ms) of audio that arrives in 20 ms frames.

@@ -5,9 +5,10 @@ carries the sentence's continuing intonation, and the words stop on one that doe
 thought. Synthesizing each half as a sentence of its own gives the first half a final fall and
 final lengthening, so the simulated caller sounds finished where a real one does not. Here the
 whole line is synthesized in one go and the silence is inserted at the word boundary the "|"
-marks: found by aligning the known words to the audio (Whisper's cross-attention, when a model
-is at hand), else estimated from the share of syllables before it, and in both cases moved to
-the quietest 10 ms nearby so no word is cut in two.
+marks. The words before it, said alone, give its place roughly (they end with final
+lengthening, so a little late); the quiet points around there are candidates, and the one whose
+two sides a recogniser hears most like the words before and after it wins, so no word is cut
+in two.
 """
 
 from __future__ import annotations
