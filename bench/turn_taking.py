@@ -62,15 +62,19 @@ ANSWER_CALLS: tuple[tuple[str, ...], ...] = (
         "Thank you, goodbye.",
     ),
 )
-PAUSERS = (  # (first part, second part): the caller pauses between them
-    ("I'd like to book an appointment on", "Tuesday morning."),
-    ("Can I see the doctor", "next week?"),
-    ("My date of birth is", "March third, nineteen eighty."),
-    ("I need to cancel", "my appointment for Friday."),
-    ("I was wondering if", "you are open on Saturday."),
-    ("The best number to reach me is", "five five five, one two three four."),
-    ("Do you have anything on", "Monday afternoon?"),
-    ("I'm calling about my", "appointment next week."),
+# Mid-sentence pausers: each line is synthesized whole and the caller falls silent at the "|",
+# a word boundary inside the sentence where the thought is open (after a word that opens a
+# phrase, inside a title and name, inside a number), so the voice before the pause keeps its
+# continuing intonation (callwright/sim/pausing.py).
+PAUSERS = (
+    "I'd like to book an appointment on | Tuesday morning.",
+    "Can I see Doctor | Patel sometime next week?",
+    "My date of birth is | March third, nineteen eighty.",
+    "I need to cancel my | appointment for Friday.",
+    "I was wondering if | you are open on Saturday.",
+    "The best number to reach me is five five five | one two three four.",
+    "Do you have anything on | Monday afternoon?",
+    "I'm calling about my | appointment next week.",
 )
 BACKCHANNELS = ("Uh-huh.", "Mm-hmm.", "Yeah.", "Okay.", "Right.")
 VERBOSE = "--verbose" in sys.argv
@@ -226,13 +230,13 @@ async def measure(base: str, voice: TextToSpeech, results: Results, index: int) 
         print(f"  TTFA {[t.ttfa_ms for t in report.turns]}", file=sys.stderr)
     # Mid-sentence pausers: 0.5 to 1.5 s of silence in the middle.
     for k in range(2):
-        first, second = PAUSERS[(2 * index + k) % len(PAUSERS)]
+        pauser = PAUSERS[(2 * index + k) % len(PAUSERS)]
         pause_ms = 500.0 + 1000.0 * ((2 * index + k) % 5) / 4
-        report = await call(base, voice, [ScriptLine(f"{first} | {second}", pause_ms=pause_ms)])
+        report = await call(base, voice, [ScriptLine(pauser, pause_ms=pause_ms)])
         detail = await detail_of(base, report)
         transcripts = [e for e in detail["events"] if e["kind"] == "transcript"]
         if VERBOSE:
-            print(f"  pauser {pause_ms:.0f} ms: {first} | {second}", file=sys.stderr)
+            print(f"  pauser {pause_ms:.0f} ms: {pauser}", file=sys.stderr)
             for event in detail["events"]:
                 if event["kind"] in ("pause", "transcript"):
                     print(f"    {event['kind']:10} {event['data']}", file=sys.stderr)

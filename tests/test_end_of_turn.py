@@ -210,6 +210,28 @@ def test_a_question_that_stops_on_a_function_word_still_holds() -> None:
     assert completeness("Could you tell me my?") is Completeness.INCOMPLETE
 
 
+@pytest.mark.parametrize(
+    "text", ["Can I see Doctor?", "I'd like an appointment with Dr.", "Put me through to Mr."]
+)
+def test_a_title_waiting_for_its_name_holds_the_turn(text: str) -> None:
+    assert ends_mid_sentence(text)
+    assert completeness(text) is Completeness.INCOMPLETE
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Can I see the Doctor?",  # a determiner: the common noun, capitalized or not
+        "I need to see a doctor.",
+        "Thank you, Doctor.",  # a form of address after a comma closes the sentence
+        "Can I see Doctor Patel?",  # the name came
+    ],
+)
+def test_the_word_doctor_as_a_noun_or_an_address_ends_a_sentence(text: str) -> None:
+    assert not ends_mid_sentence(text)
+    assert completeness(text) is Completeness.COMPLETE
+
+
 def test_a_short_answer_before_a_comma_is_not_taken_for_the_whole_turn() -> None:
     # "Thank you, goodbye." / "Wait, stop.": the pause at the comma is transcribed with a full
     # stop; answering there would talk over the rest.

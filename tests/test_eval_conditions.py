@@ -89,12 +89,19 @@ def test_echo_path_leaks_the_played_audio_with_its_delay_and_gain() -> None:
     assert np.array_equal(heard[onset : onset + 160], np.round(played * 0.5).astype(np.int16))
 
 
-def test_pause_goes_at_the_comma_nearest_the_middle_or_mid_line() -> None:
+def test_pause_goes_mid_phrase_never_after_a_comma_or_a_full_stop() -> None:
+    # No phrase-opening word: the boundary nearest the middle that follows no punctuation
+    # (after "July", not after "fourth," where a list item has ended).
     assert insert_pause("John Smith, July fourth, nineteen ninety.") == (
-        "John Smith, July fourth, | nineteen ninety."
+        "John Smith, July | fourth, nineteen ninety."
     )
+    # After the phrase-opening word nearest the middle (ends at 15 or 23 of 39 characters;
+    # at 13 or 21 of 33).
     assert insert_pause("I would like to see the doctor tomorrow") == (
-        "I would like to see | the doctor tomorrow"
+        "I would like to see the | doctor tomorrow"
+    )
+    assert insert_pause("Thanks. I was born on the fourth.") == (
+        "Thanks. I was | born on the fourth."
     )
     assert insert_pause("Yes please.") == "Yes please."
 

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from callwright.agent.stack import AgentStack
+from callwright.sim.pausing import spoken_texts
 from callwright.sim.voices import CallerVoice
 from callwright.store.base import CallDetail
 
@@ -29,9 +30,8 @@ class CachedVoice:
     async def warm(self, texts: list[str]) -> None:
         """Synthesizes these lines now, so the caller answers without a synthesis delay."""
         for text in texts:
-            for part in text.split("|"):
-                if part.strip():
-                    await self.speak(part)
+            for piece in spoken_texts(text):
+                await self.speak(piece)
 
 
 class AgentEar:

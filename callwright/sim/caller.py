@@ -18,8 +18,8 @@ from typing import Any
 import aiohttp
 import numpy as np
 
-from callwright.audio.resample import resample
 from callwright.sim.conditions import FrameNetwork, NoiseSource
+from callwright.sim.pausing import speak_line
 from callwright.sim.speakerphone import SpeakerphoneEcho
 from callwright.tts.base import TextToSpeech
 
@@ -249,20 +249,9 @@ class CallerSimulator:
         await self._wait(self._spoken)
 
     async def _synthesize_line(self, line: ScriptLine) -> np.ndarray:
-        parts = [await self._synthesize(part) for part in line.text.split("|") if part.strip()]
-        gap = np.zeros(int(line.pause_ms * self.sample_rate / 1000), dtype=np.int16)
-        joined: list[np.ndarray] = []
-        for index, part in enumerate(parts):
-            joined += [gap, part] if index else [part]
-        return np.concatenate(joined)
-
-    async def _synthesize(self, text: str) -> np.ndarray:
-        chunks = [c async for c in self.voice.synthesize(text)]
-        audio = resample(np.concatenate(chunks), self.voice.sample_rate, self.sample_rate)
-        if not self.trim:
-            return audio
-        start, end = speech_bounds(audio, self.sample_rate)
-        return audio[start:end]
+        return await speak_line(
+            self.voice, line.text, line.pause_ms, self.sample_rate, trim=self.trim
+        )
 
     async def _say(self, line: ScriptLine, audio: np.ndarray) -> bool:
         if self._ended.is_set():

@@ -10,7 +10,6 @@ pauses, talking over) shape each line before it is sent.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -94,22 +93,39 @@ def phone_line(samples: np.ndarray, sample_rate: int = 16000) -> np.ndarray:
     return resample(mulaw_decode(mulaw_encode(narrow)), 8000, sample_rate)
 
 
-def insert_pause(text: str) -> str:
-    """Marks a mid-sentence pause ("|") at the comma nearest the middle, else mid-line.
+# Closed-class words that open a phrase (articles, possessives, prepositions, auxiliaries,
+# conjunctions, the infinitive "to"): speakers who stop to plan stop mostly after such a word,
+# before the content word it announces (Maclay & Osgood 1959; Clark & Wasow 1998), so a pause
+# there leaves the sentence audibly open.
+_PHRASE_OPENERS = frozenset(
+    """a an the my your his her our their its this that to of for on in at with about from by
+    is are was were am be will would can could should and or but if""".split()
+)
 
-    Lines of fewer than four words are said in one breath.
+
+def insert_pause(text: str) -> str:
+    """Marks a mid-sentence pause ("|") where a caller planning the next words would stop.
+
+    The pause goes after a phrase-opening word ("to", "the", "on", "is") nearest the middle,
+    else at the word boundary nearest the middle that follows no punctuation: never after a
+    comma or a full stop, where a clause or a list item has ended and the pause would be a
+    caller who finished, not one who paused. Lines of fewer than four words are said in one
+    breath.
     """
     words = text.split()
     if len(words) < 4 or "|" in text:
         return text
+    # Boundaries after word i (not after the last word), with the character offset of each.
+    offsets, at = [], 0
+    for word in words:
+        at = text.index(word, at) + len(word)
+        offsets.append(at)
     middle = len(text) / 2
-    commas = [m.end() for m in re.finditer(r",\s", text)]
-    if commas:
-        cut = min(commas, key=lambda at: abs(at - middle))
-    else:
-        spaces = [m.start() for m in re.finditer(r" ", text)]
-        cut = min(spaces, key=lambda at: abs(at - middle))
-    return text[:cut].rstrip() + " | " + text[cut:].lstrip()
+    inside = [i for i in range(len(words) - 1) if words[i][-1].isalnum()]
+    openers = [i for i in inside if words[i].lower() in _PHRASE_OPENERS and i > 0]
+    candidates = openers or inside or list(range(len(words) - 1))
+    cut = min(candidates, key=lambda i: abs(offsets[i] - middle))
+    return " ".join(words[: cut + 1]) + " | " + " ".join(words[cut + 1 :])
 
 
 class NoiseSource:

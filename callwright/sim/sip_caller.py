@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from callwright.audio.mulaw import mulaw_decode, mulaw_encode
-from callwright.audio.resample import resample
-from callwright.sim.caller import CallReport, ScriptLine, TurnReport, speech_bounds, wait_or_end
+from callwright.sim.caller import CallReport, ScriptLine, TurnReport, wait_or_end
+from callwright.sim.pausing import speak_line
 from callwright.sip.message import SipMessage, address_uri, parse_message
 from callwright.sip.sdp import parse_offer
 from callwright.tts.base import TextToSpeech
@@ -247,17 +247,7 @@ class SipCallerSimulator:
         return self.report
 
     async def _prepare(self, line: ScriptLine) -> np.ndarray:
-        parts = []
-        for text in (p for p in line.text.split("|") if p.strip()):
-            chunks = [c async for c in self.voice.synthesize(text)]
-            audio = resample(np.concatenate(chunks), self.voice.sample_rate, RATE)
-            start, end = speech_bounds(audio, RATE)
-            parts.append(audio[start:end])
-        gap = np.zeros(int(line.pause_ms * RATE / 1000), dtype=np.int16)
-        joined: list[np.ndarray] = []
-        for index, part in enumerate(parts):
-            joined += [gap, part] if index else [part]
-        return np.concatenate(joined)
+        return await speak_line(self.voice, line.text, line.pause_ms, RATE, trim=True)
 
     async def _play_line(self, line: ScriptLine) -> bool:
         audio = await self._prepare(line)

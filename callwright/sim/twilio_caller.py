@@ -27,16 +27,15 @@ import numpy as np
 from twilio.request_validator import RequestValidator
 
 from callwright.audio.mulaw import mulaw_decode, mulaw_encode
-from callwright.audio.resample import resample
 from callwright.sim.caller import (
     CallReport,
     ScriptLine,
     TurnReport,
     first_audible_s,
-    speech_bounds,
     wait_or_end,
 )
 from callwright.sim.conditions import EchoPath, FrameNetwork, NoiseSource
+from callwright.sim.pausing import speak_line
 from callwright.tts.base import TextToSpeech
 
 RATE = 8000
@@ -274,17 +273,7 @@ class TwilioCallerSimulator:
     async def _prepare(self, line: ScriptLine | KeyPresses) -> np.ndarray | None:
         if isinstance(line, KeyPresses):
             return None
-        parts = []
-        for text in (p for p in line.text.split("|") if p.strip()):
-            chunks = [c async for c in self.voice.synthesize(text)]
-            audio = resample(np.concatenate(chunks), self.voice.sample_rate, RATE)
-            start, end = speech_bounds(audio, RATE) if self.trim else (0, audio.size)
-            parts.append(audio[start:end])
-        gap = np.zeros(int(line.pause_ms * RATE / 1000), dtype=np.int16)
-        joined: list[np.ndarray] = []
-        for index, part in enumerate(parts):
-            joined += [gap, part] if index else [part]
-        return np.concatenate(joined)
+        return await speak_line(self.voice, line.text, line.pause_ms, RATE, trim=self.trim)
 
     async def _play_line(
         self,

@@ -125,12 +125,37 @@ def ends_mid_sentence(text: str) -> bool:
     closing a question ("Can you repeat that?").
     """
     words = _WORD.findall(text.lower().replace("’", "'"))
+    if words and _ends_on_a_title(text):
+        return True
     if not words or words[-1] not in _TRAILING_FUNCTION_WORDS:
         return False
     last, before = words[-1], words[-2] if len(words) > 1 else ""
     if last in _AUXILIARIES and before in _SUBJECT_PRONOUNS and len(words) <= _SHORT_ANSWER_WORDS:
         return False
     return not (last == "that" and text.rstrip().endswith("?"))
+
+
+def _ends_on_a_title(text: str) -> bool:
+    """A title that announces a name ends no sentence: an abbreviated one ("Mr.", "Dr.") always
+    announces one; a spelled-out one only as a title, which the recogniser capitalizes and
+    which follows no determiner ("Can I see Doctor", not "see the doctor") and no comma (a
+    form of address closes a sentence: "Thank you, Doctor.")."""
+    raw = _RAW_WORD.findall(text.replace("’", "'"))
+    if not raw:
+        return False
+    last = raw[-1]
+    if last.lower() in _TITLE_ABBREVIATIONS:
+        return True
+    if last.lower() not in _TITLES or not last[0].isupper() or len(raw) < 2:
+        return False
+    before = text[: text.rstrip(" .?!").rfind(last)].rstrip()
+    return not before.endswith(",") and raw[-2].lower() not in _DETERMINERS
+
+
+_RAW_WORD = re.compile(r"[A-Za-z0-9']+")
+_TITLE_ABBREVIATIONS = frozenset("mr mrs ms dr prof".split())
+_TITLES = frozenset("doctor professor nurse".split())
+_DETERMINERS = frozenset("a an the my your our their his her its this that".split())
 
 
 def _half_dictated(words: list[str]) -> bool:
