@@ -15,6 +15,7 @@ from typing import Literal
 
 from callwright.agent.echo import ECHO_KINDS, EchoKind
 from callwright.agent.limits import CallLimits
+from callwright.agent.silence import SilenceOptions
 from callwright.core import env as read
 from callwright.llm.fallback import LlmFallbackOptions
 from callwright.observe.observer import ObserveOptions
@@ -324,6 +325,8 @@ class Settings:
     database_url: str | None = None
     # CALLWRIGHT_ECHO_CANCELLER: webrtc (AEC3, default), correlation (numpy only) or off.
     echo_canceller: EchoKind = "webrtc"
+    # Dead air: CALLWRIGHT_SILENCE_REPROMPT_SECONDS, CALLWRIGHT_SILENCE_MAX_REPROMPTS.
+    silence: SilenceOptions = field(default_factory=SilenceOptions)
 
     @property
     def store_path(self) -> Path:
@@ -385,7 +388,17 @@ class Settings:
             echo_canceller=read.choice(  # type: ignore[arg-type]
                 env, "CALLWRIGHT_ECHO_CANCELLER", base.echo_canceller, ECHO_KINDS
             ),
+            silence=_silence(env, base.silence),
         )
+
+
+def _silence(env: Mapping[str, str], base: SilenceOptions) -> SilenceOptions:
+    """When a silent caller is asked "Are you still there?", and how often before goodbye."""
+    seconds = read.number(
+        env, "CALLWRIGHT_SILENCE_REPROMPT_SECONDS", base.reprompt_after_ms / 1000.0, positive=True
+    )
+    reprompts = read.integer(env, "CALLWRIGHT_SILENCE_MAX_REPROMPTS", base.max_reprompts, 0)
+    return replace(base, reprompt_after_ms=seconds * 1000.0, max_reprompts=reprompts)
 
 
 def _patience(env: Mapping[str, str], turns: TurnOptions) -> PatienceOptions:

@@ -159,3 +159,13 @@ def test_observability_and_the_database_come_from_the_same_settings() -> None:
     assert settings.observe.redaction.retention_days == 7.0
     assert settings.store_env == {"CALLWRIGHT_DATABASE_URL": "postgresql://db.test/calls"}
     assert Settings().store_env == {"CALLWRIGHT_DATABASE_URL": ""}  # SQLite in the data folder
+
+
+def test_the_dead_air_policy_comes_from_the_environment() -> None:
+    default = Settings.from_env({}).silence
+    assert (default.reprompt_after_ms, default.max_reprompts) == (8000.0, 2)
+    env = {"CALLWRIGHT_SILENCE_REPROMPT_SECONDS": "12.5", "CALLWRIGHT_SILENCE_MAX_REPROMPTS": "0"}
+    silence = Settings.from_env(env).silence
+    assert (silence.reprompt_after_ms, silence.max_reprompts) == (12500.0, 0)
+    with pytest.raises(ValueError, match="CALLWRIGHT_SILENCE_REPROMPT_SECONDS"):
+        Settings.from_env({"CALLWRIGHT_SILENCE_REPROMPT_SECONDS": "0"})

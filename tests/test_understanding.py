@@ -326,6 +326,16 @@ def test_respell_puts_the_term_a_transcript_misheard() -> None:
     assert respell("what are your opening hours", vocabulary)[1] == []
 
 
+def test_respell_keeps_an_ordinary_phrase_that_only_sounds_like_a_name() -> None:
+    # Every word of it sounds like a word of the clinic's name, none is one: the caller said
+    # something else (a misheard "please stop calling me"), not the name.
+    vocabulary = ["Maple Street Clinic", "opening hours"]
+    assert respell("Her actually, please start calling me.", vocabulary)[1] == []
+    # A word of the name heard as itself anchors the rest.
+    assert respell("where is maple street clinics", vocabulary)[1] == ["Maple Street Clinic"]
+    assert respell("what are your opening errors", vocabulary)[1] == ["opening hours"]
+
+
 @pytest.mark.parametrize(
     ("said", "reason"),
     [

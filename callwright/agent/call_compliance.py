@@ -79,6 +79,9 @@ class CallCompliance:
         self._machine = MachineDetector(pipeline_rate, stack.machine.detection) if listen else None
         self._awaiting_beep = False
         self.machine_answered = False  # a machine answered: nothing it says is a turn
+        # When the detector decided a person answered: words that ended before it (their
+        # "Hello?") were its evidence, not a turn, even if their transcript comes later.
+        self._decided_at_ms: float | None = None
         self._log_tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -90,6 +93,10 @@ class CallCompliance:
     def takes_no_turns(self) -> bool:
         """Deciding who answered, or a machine answered: what is said is not a turn."""
         return self._machine is not None or self._awaiting_beep or self.machine_answered
+
+    def heard_while_deciding(self, end_ms: float) -> bool:
+        """Whether speech that ended at `end_ms` was heard before it was known who answered."""
+        return self._decided_at_ms is not None and end_ms <= self._decided_at_ms
 
     def start(self) -> None:
         """At the start of the call: greet, or listen first for an answering machine."""
@@ -120,6 +127,7 @@ class CallCompliance:
             self._state.recorder.event("beep", found.at_ms, {"heard": found.beep})
             self._leave_voicemail(machine.voicemail)
             return
+        self._decided_at_ms = max(found.at_ms, self._state.clock.now_ms())
         data = {"verdict": found.verdict, "reason": found.reason, "beep": found.beep}
         self._state.recorder.event("answered_by", found.at_ms, data)
         if found.verdict != "machine":

@@ -66,7 +66,7 @@ class TurnRouting:
     ) -> None:
         """A caller turn goes to the handoff if one is under way, else past the triggers."""
         compliance, handoff = self._compliance, self._handoff
-        if compliance.takes_no_turns:
+        if compliance.takes_no_turns or compliance.heard_while_deciding(end_ms):
             return  # deciding who answered, or a machine: what it says is not a turn
         # The handoff's first line answering this turn carries its timeline (TTFA, stages).
         if handoff.mode != "human" and (opt_out := compliance.opt_out_on_turn(text, end_ms)):

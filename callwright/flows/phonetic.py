@@ -277,6 +277,18 @@ def find_terms(
     return sorted(found, key=lambda m: m.score, reverse=True)
 
 
+def _anchored(match: TermMatch) -> bool:
+    """Whether a term of several words had at least one of its words heard as itself.
+
+    Sound alone, word for word across a whole phrase, fits ordinary phrases as well as names:
+    "please start calling" scores 0.78 against "Maple Street Clinic". A misheard name keeps a
+    word of it ("opening errors" for opening hours, "Doctor and GUI in" for Doctor Nguyen);
+    a one-word term ("that now" for Aetna) has nothing to anchor it and is taken on sound.
+    """
+    term_words = match.term.lower().split()
+    return len(term_words) < 2 or bool(set(term_words) & set(match.heard.split()))
+
+
 def respell(text: str, vocabulary: Iterable[str], threshold: float = 0.75) -> tuple[str, list[str]]:
     """`text` with the runs of words that sound like a vocabulary term replaced by the term.
 
@@ -293,7 +305,7 @@ def respell(text: str, vocabulary: Iterable[str], threshold: float = 0.75) -> tu
     replaced: dict[int, tuple[int, str]] = {}
     for m in matches:
         span = set(range(m.start, m.start + len(m.heard.split())))
-        if span & taken or m.heard == m.term.lower():
+        if span & taken or m.heard == m.term.lower() or not _anchored(m):
             continue
         taken |= span
         replaced[m.start] = (len(span), m.term)

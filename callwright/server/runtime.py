@@ -143,6 +143,7 @@ async def load_stack(settings: Settings, agent: Agent) -> AgentStack:
         speech=speech,
         limits=settings.limits.call,
         echo_canceller=settings.echo_canceller,
+        silence=settings.silence,
         language=agent.language,
         languages=languages,
         session_lines=agent.session_lines_by_language(),

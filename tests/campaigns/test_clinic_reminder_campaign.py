@@ -221,8 +221,11 @@ async def test_the_reminder_campaign_end_to_end(stack: AgentStack, tmp_path: Pat
                 "Yes, that's right.",
             ], False)  # fmt: skip
             await _status(http, rest, state[SUSAN]["call_sid"], SUSAN, "completed")
+            # Said again if the agent did not take it (the recogniser once heard "start calling
+            # me"), as a person would; understood the first time, the call ends before it.
             opted_out = await _answer(own, url, rest, state[TOM], [
                 "Hmm, actually, please stop calling me.",
+                "No. I said, stop calling me.",
             ], True)  # fmt: skip
             await _status(http, rest, state[TOM]["call_sid"], TOM, "completed")
             # Dana's phone: Twilio's detection hears a machine, and reports after the beep.

@@ -144,6 +144,9 @@ async def test_real_worker_restarted_on_postgres_leaves_the_other_workers_call(
             "CALLWRIGHT_WORKER_ID": f"worker-{worker}",
             "CALLWRIGHT_HEARTBEAT_SECONDS": "1",
             "CALLWRIGHT_WORKER_STALE_SECONDS": "4",
+            # The callers stay silent through a worker's restart, which a loaded machine can
+            # stretch past the default dead-air policy (three 8 s silences, then goodbye).
+            "CALLWRIGHT_SILENCE_REPROMPT_SECONDS": "300",
         }
 
     def url(worker: str) -> str:
