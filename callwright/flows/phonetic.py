@@ -281,9 +281,10 @@ def _anchored(match: TermMatch) -> bool:
     """Whether a term of several words had at least one of its words heard as itself.
 
     Sound alone, word for word across a whole phrase, fits ordinary phrases as well as names:
-    "please start calling" scores 0.78 against "Maple Street Clinic". A misheard name keeps a
-    word of it ("opening errors" for opening hours, "Doctor and GUI in" for Doctor Nguyen);
-    a one-word term ("that now" for Aetna) has nothing to anchor it and is taken on sound.
+    "please start calling" (a misheard "please stop calling") scored 0.78 against a business's
+    three-word name, and the caller's opt-out was answered with its address. A misheard name
+    keeps a word of it ("opening errors" for opening hours); a one-word term ("that now" for
+    Aetna) has nothing to anchor it and is taken on sound.
     """
     term_words = match.term.lower().split()
     return len(term_words) < 2 or bool(set(term_words) & set(match.heard.split()))
