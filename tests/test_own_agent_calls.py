@@ -113,7 +113,24 @@ async def phone_call(served: AgentStack, script: object) -> tuple[CallDetail, An
             twilio_api_base_url=rest.url,
         )
         async with serve_phone(served, settings) as url:
-            simulator = TwilioCallerSimulator(url, CALLER_VOICE, AUTH_TOKEN)
+            simulator: TwilioCallerSimulator
+
+            async def replies_done() -> int:
+                """Agent replies the call's record counts finished: a reply is over when the
+                server says so, not after a quiet spell (on a loaded machine the rest of a
+                sentence can take longer to synthesize than its first words took to play)."""
+                for record in await served.store.list_calls(50):
+                    if record.parameters.get("call_sid") == simulator.report.call_sid:
+                        detail = await served.store.get_call(record.call_id)
+                        return (
+                            0
+                            if detail is None
+                            else sum(u.role == "agent" for u in detail.utterances)
+                        )
+                return 0
+
+            simulator = TwilioCallerSimulator(url, CALLER_VOICE, AUTH_TOKEN,
+                                              replies_done=replies_done)  # fmt: skip
             rest.known_call(simulator.report.call_sid)
             report = await simulator.run([ScriptLine(LINE)])
             return await record_of(served, report.call_sid), report
