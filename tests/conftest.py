@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import datetime as dt
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -158,6 +159,32 @@ def brief_demo(stack: AgentStack) -> AgentStack:
 def oracle_stt() -> WhisperStt:
     """An independent check of what the caller heard: Whisper's full 30 s window."""
     return WhisperStt.load(WhisperOptions(window="full"))
+
+
+class MovableClock:
+    """A wall clock the test moves (`now`), for calling hours and schedules."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+async def wait_until(condition: Callable[[], Awaitable[bool]], within_s: float = 20.0) -> None:
+    """Polls `condition` every 0.1 s; fails the test if it is not true within `within_s`."""
+    for _ in range(int(within_s / 0.1)):
+        if await condition():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+async def agent_replies(store: CallStore, call_id: str) -> int:
+    """The agent replies the call's record counts finished so far (a simulated phone's sign
+    that a reply is over, rather than a quiet spell)."""
+    detail = await store.get_call(call_id)
+    return 0 if detail is None else sum(u.role == "agent" for u in detail.utterances)
 
 
 async def finished_call(stack: AgentStack, call_id: str, timeout_s: float = 15.0) -> CallDetail:

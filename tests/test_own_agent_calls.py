@@ -27,7 +27,7 @@ from callwright.sim.twilio_caller import TwilioCallerSimulator
 from callwright.store.base import CallDetail
 from callwright.telephony.settings import TelephonySettings
 from callwright.testing import agent_stack
-from tests.conftest import word_overlap
+from tests.conftest import agent_replies, word_overlap
 from tests.fakes.openai_server import Conversation, FakeToolCall, start_fake_openai
 from tests.fakes.twilio_rest import ACCOUNT_SID, AUTH_TOKEN, fake_twilio, serve_phone
 from tests.test_twilio_calls import CALLER_VOICE, record_of
@@ -121,12 +121,7 @@ async def phone_call(served: AgentStack, script: object) -> tuple[CallDetail, An
                 sentence can take longer to synthesize than its first words took to play)."""
                 for record in await served.store.list_calls(50):
                     if record.parameters.get("call_sid") == simulator.report.call_sid:
-                        detail = await served.store.get_call(record.call_id)
-                        return (
-                            0
-                            if detail is None
-                            else sum(u.role == "agent" for u in detail.utterances)
-                        )
+                        return await agent_replies(served.store, record.call_id)
                 return 0
 
             simulator = TwilioCallerSimulator(url, CALLER_VOICE, AUTH_TOKEN,

@@ -43,7 +43,13 @@ from callwright.tts.normalize import accepts_ssml
 from examples.clinic.flow import LINES
 from examples.clinic.reminders import PURPOSE, create_reminder_campaign, reminder_contacts
 from examples.clinic.store import Patient
-from tests.conftest import finished_call, operator_http
+from tests.conftest import (
+    MovableClock,
+    agent_replies,
+    finished_call,
+    operator_http,
+    wait_until,
+)
 from tests.fakes.clinic import MONDAY, open_test_clinic
 from tests.fakes.twilio_rest import (
     ACCOUNT_SID,
@@ -68,22 +74,6 @@ PATIENTS = [
     Patient("pat_rem_frank", "Frank", "Stone", dt.date(1961, 9, 10), "(212) 555-0176"),  # morning
 ]
 ANN, SUSAN, TOM, DANA, EVE, FRANK = (f"+1212555017{i}" for i in range(1, 7))
-
-
-class Clock:
-    def __init__(self, start: dt.datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
-async def _wait_for(condition: Any, within_s: float = 30.0) -> None:
-    for _ in range(int(within_s / 0.2)):
-        if await condition():
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError("timed out")
 
 
 async def _contacts(http: aiohttp.ClientSession, url: str, cid: str) -> dict[str, Any]:
@@ -120,8 +110,7 @@ async def _answer(
     stream_url, custom = parse_stream_twiml(_create_of(rest, contact["number"]).one("Twiml") or "")
 
     async def replies_done() -> int:
-        detail = await stack.store.get_call(contact["call_id"])
-        return 0 if detail is None else sum(u.role == "agent" for u in detail.utterances)
+        return await agent_replies(stack.store, contact["call_id"])
 
     callee = TwilioCallerSimulator(url, CALLER_VOICE, AUTH_TOKEN, caller=contact["number"],
                                    turn_timeout_s=30.0, quiet_ms=2000.0,
@@ -168,7 +157,7 @@ def _flow_results(detail: CallDetail, name: str) -> list[dict[str, Any]]:
 # session's models are loaded for this test alone on a busy machine.
 @pytest.mark.timeout(600)
 async def test_the_reminder_campaign_end_to_end(stack: AgentStack, tmp_path: Path) -> None:
-    clock = Clock(dt.datetime(2026, 11, 23, 20, 50, tzinfo=NY))
+    clock = MovableClock(dt.datetime(2026, 11, 23, 20, 50, tzinfo=NY))
     compliance = ComplianceSettings(clock=clock, voicemail=VOICEMAIL)
     store = await SqliteCallStore.open(tmp_path / "calls.sqlite3")
     async with open_test_clinic(tmp_path) as clinic, fake_twilio() as rest:
@@ -205,7 +194,7 @@ async def test_the_reminder_campaign_end_to_end(stack: AgentStack, tmp_path: Pat
             async def four_dialled() -> bool:
                 return len(rest.creates()) >= 4
 
-            await _wait_for(four_dialled)
+            await wait_until(four_dialled, 30.0)
             # 21:01 in New York: the window closes while the four calls are live.
             clock.now = dt.datetime(2026, 11, 23, 21, 1, tzinfo=NY)
             assert [c.one("To") for c in rest.creates()] == [ANN, SUSAN, TOM, DANA]
@@ -239,7 +228,7 @@ async def test_the_reminder_campaign_end_to_end(stack: AgentStack, tmp_path: Pat
                 now = await _contacts(http, url, cid)
                 return all(now[n]["status"] == "pending" and now[n]["detail"] for n in (EVE, FRANK))
 
-            await _wait_for(rescheduled)
+            await wait_until(rescheduled, 30.0)
             await asyncio.sleep(1.5)
             evening = await _contacts(http, url, cid)
         assert len(rest.creates()) == 4, "nobody is dialled after 21:00"
@@ -258,7 +247,7 @@ async def test_the_reminder_campaign_end_to_end(stack: AgentStack, tmp_path: Pat
             async def six_dialled() -> bool:
                 return len(rest.creates()) >= 6
 
-            await _wait_for(six_dialled)
+            await wait_until(six_dialled, 30.0)
             morning = await _contacts(http, url, cid)
             for number in (EVE, FRANK):
                 await _status(http, rest, morning[number]["call_sid"], number, "completed")
@@ -266,7 +255,7 @@ async def test_the_reminder_campaign_end_to_end(stack: AgentStack, tmp_path: Pat
             async def finished() -> bool:
                 return (await _contacts(http, url, cid))[""]["status"] == "finished"
 
-            await _wait_for(finished)
+            await wait_until(finished, 30.0)
             await asyncio.sleep(2.5)  # both workers tick again
             final = await _contacts(http, url, cid)
         dialled = [str(c.one("To")) for c in rest.creates()]
