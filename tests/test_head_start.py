@@ -428,3 +428,63 @@ async def test_a_slow_voice_synthesizes_the_first_piece_whole() -> None:
         await factory.close()
     assert tts.texts[0] == first_piece(CLOSING) and head.first_words is None
     assert result.text == CLOSING and head.outcome == "used"
+
+
+class SlowTts(RecordingTts):
+    """A voice on a machine loaded since its pace was measured: every synthesis waits first."""
+
+    def __init__(self, delay_s: float) -> None:
+        super().__init__()
+        self.name = "slow-voice-of-this-test"  # paces are noted per voice name
+        self.delay_s = delay_s
+
+    async def synthesize(self, text: str) -> AsyncIterator[np.ndarray]:
+        await asyncio.sleep(self.delay_s)
+        async for chunk in super().synthesize(text):
+            yield chunk
+
+
+async def test_first_words_slower_than_the_split_allows_wait_for_the_rest_of_their_clause() -> (
+    None
+):
+    # The split was allowed (the pace known before), but the first words' own synthesis took
+    # longer than their audio allows: played at once, the rest would follow after a gap.
+    async with start_fake_openai([CLOSING]) as fake:
+        factory = OpenAICompatResponderFactory(LlmOptions(fake.base_url, "main"))
+        responder = factory.for_call(CALL)
+        tts, closed = SlowTts(delay_s=1.0), list[HeadStart]()
+        responder.prepare(turn("What time do you close?"))
+        head = HeadStart(
+            responder.preview(), tts, SpeechNormalizer(), lambda: 0.0, closed.append, 0.2
+        )
+        async with asyncio.timeout(30):
+            while head.first_words is None and head.outcome is None:  # noqa: ASYNC110
+                await asyncio.sleep(0.005)
+        audio = head.take_first_words(head.first_words or "")
+        assert audio is not None
+        first = await anext(audio)
+        # Handed out only once the rest of the piece was synthesized too.
+        assert tts.done[:2] == CLOSING_AHEAD and first.size > 0
+        assert head.words_held and "words_held_ms" in head.marks
+        await audio.aclose()
+        head.close("discarded")
+        await factory.close()
+
+
+async def test_first_words_synthesized_fast_enough_play_before_the_rest_is_ready() -> None:
+    async with start_fake_openai([CLOSING]) as fake:
+        factory = OpenAICompatResponderFactory(LlmOptions(fake.base_url, "main"))
+        responder = factory.for_call(CALL)
+        tts, closed = RecordingTts(), list[HeadStart]()
+        responder.prepare(turn("What time do you close?"))
+        head = head_start(responder, tts, closed)
+        async with asyncio.timeout(30):
+            while head.first_words is None and head.outcome is None:  # noqa: ASYNC110
+                await asyncio.sleep(0.005)
+        audio = head.take_first_words(head.first_words or "")
+        assert audio is not None
+        await anext(audio)
+        assert not head.words_held and "words_held_ms" not in head.marks
+        await audio.aclose()
+        head.close("discarded")
+        await factory.close()
