@@ -457,18 +457,23 @@ class SlowTts(RecordingTts):
             yield chunk
 
 
+async def first_words_audio(head: HeadStart) -> list[np.ndarray]:
+    """The head start's first words' audio, taken by a reply as soon as they are known."""
+    async with asyncio.timeout(30):
+        while head.first_words is None and head.outcome is None:  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+    audio = head.take_first_words(head.first_words or "")
+    assert audio is not None
+    return [chunk async for chunk in audio]
+
+
 async def test_first_words_slower_than_the_split_allows_wait_for_the_rest_of_their_clause() -> None:
     # The split was allowed (the pace known before), but the first words' own synthesis took
     # longer than their audio allows: played at once, the rest would follow after a gap.
     slow = SlowTts(delay_s=1.0)
     async with prepared([CLOSING], "When do you close?", slow, max_split_pace=0.2) as call:
         tts, head = call.tts, call.head
-        async with asyncio.timeout(30):
-            while head.first_words is None and head.outcome is None:  # noqa: ASYNC110
-                await asyncio.sleep(0.005)
-        audio = head.take_first_words(head.first_words or "")
-        assert audio is not None
-        chunks = [chunk async for chunk in audio]
+        chunks = await first_words_audio(head)
         # Handed out only once the rest of the piece was synthesized too.
         assert tts.done[:2] == CLOSING_AHEAD and sum(c.size for c in chunks) > 0
         assert head.words_held and "words_held_ms" in head.marks
@@ -479,12 +484,7 @@ async def test_first_words_synthesized_fast_enough_play_before_the_rest_is_writt
     # Four tokens a second: the rest of the first piece is written about a second after them.
     async with prepared([CLOSING], "When do you close?", tokens_per_s=4) as call:
         head = call.head
-        async with asyncio.timeout(30):
-            while head.first_words is None and head.outcome is None:  # noqa: ASYNC110
-                await asyncio.sleep(0.005)
-        audio = head.take_first_words(head.first_words or "")
-        assert audio is not None
-        chunks = [chunk async for chunk in audio]
+        chunks = await first_words_audio(head)
         assert call.tts.done == CLOSING_AHEAD[:1] and sum(c.size for c in chunks) > 0
         assert not head.words_held and "words_held_ms" not in head.marks
         head.close("discarded")
