@@ -16,6 +16,7 @@ The public agent API (see docs/agents.md):
 """
 
 from callwright.agent.session_lines import SessionLines
+from callwright.agent.silence import SilenceOptions
 from callwright.agents.definition import Agent, AgentRuntime, Language, Lines
 from callwright.agents.http_tools import HttpToolSpec, http_tool
 from callwright.agents.loading import AgentLoadError, load_agent
@@ -82,6 +83,7 @@ __all__ = [
     "Responder",
     "ResponderFactory",
     "SessionLines",
+    "SilenceOptions",
     "SlotSpec",
     "TextDelta",
     "TokenUsage",

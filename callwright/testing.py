@@ -247,6 +247,7 @@ async def agent_stack(
         store=await open_store(data_dir / "calls.sqlite3", env={}),
         escalation=escalation_for(agent),
         events=responders.emit if isinstance(responders, EmitsEvents) else None,
+        silence=agent.silence or models.silence,
         session_lines=agent.session_lines_by_language(),
     )
 

@@ -415,3 +415,23 @@ def test_agent_definitions_are_checked() -> None:
         Agent(name="a", flow=RETURNS, intents={"refund": ["refund"]}, tools=[start_return])
     with pytest.raises(ValueError, match="duplicate tool"):
         Agent(name="a", tools=[order_status, order_status])
+
+
+def test_a_yaml_agent_sets_its_own_dead_air_policy(tmp_path: Path) -> None:
+    spec = write(
+        tmp_path / "agent.yaml",
+        """\
+        name: patient-desk
+        silence:
+          reprompt_after_seconds: 20
+          max_reprompts: 0
+        """,
+    )
+    silence = load_agent(str(spec), env={}).silence
+    assert silence is not None
+    assert (silence.reprompt_after_ms, silence.max_reprompts) == (20000.0, 0)
+    assert load_agent(str(write(tmp_path / "plain.yaml", "name: plain\n")), env={}).silence is None
+    bad = write(tmp_path / "bad.yaml", "name: x\nsilence:\n  max_reprompts: many\n")
+    with pytest.raises(AgentLoadError) as raised:
+        load_agent(str(bad), env={})
+    assert str(raised.value).startswith("bad.yaml line 3: silence.max_reprompts: must be")

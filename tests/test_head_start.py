@@ -5,9 +5,11 @@ away (LLM stream and audio) when it does not. Text-driven, against the scripted 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -122,23 +124,59 @@ def head_start(
     )
 
 
+@dataclass
+class Prepared:
+    """A call's responder on the scripted model server, a turn prepared, and its head start."""
+
+    fake: Any
+    responder: Any
+    tts: RecordingTts
+    closed: list[HeadStart]
+    head: HeadStart
+
+
+@contextlib.asynccontextmanager
+async def prepared(
+    script: list[Any],
+    question: str,
+    tts: RecordingTts | None = None,
+    max_split_pace: float = float("inf"),
+    **fake_options: Any,
+) -> AsyncIterator[Prepared]:
+    """The scripted model server answering with `script`, a responder that prepared a reply to
+    `question`, and the head start of that reply (its first words split off at any pace by
+    default, so no test depends on the machine)."""
+    async with start_fake_openai(script, **fake_options) as fake:
+        factory = OpenAICompatResponderFactory(LlmOptions(fake.base_url, "main"))
+        try:
+            responder = factory.for_call(CALL)
+            voice, closed = tts or RecordingTts(), list[HeadStart]()
+            responder.prepare(turn(question))
+            head = HeadStart(
+                responder.preview(),
+                voice,
+                SpeechNormalizer(),
+                lambda: 0.0,
+                on_closed=closed.append,
+                max_split_pace=max_split_pace,
+            )
+            yield Prepared(fake, responder, voice, closed, head)
+        finally:
+            await factory.close()
+
+
 async def test_the_first_clause_is_ready_before_the_turn_ends_and_is_not_synthesized_again() -> (
     None
 ):
-    async with start_fake_openai([CLOSING]) as fake:
-        factory = OpenAICompatResponderFactory(LlmOptions(fake.base_url, "main"))
-        responder = factory.for_call(CALL)
-        tts, closed = RecordingTts(), list[HeadStart]()
-        responder.prepare(turn("What time do you close?"))
-        head = head_start(responder, tts, closed)
+    async with prepared([CLOSING], "What time do you close?") as call:
+        fake, tts, closed, head = call.fake, call.tts, call.closed, call.head
         await settled(head, tts)
         # Before the turn ended: the first clause, and only it, was synthesized (its first words
         # first); nothing played.
         assert tts.texts == CLOSING_AHEAD and head.outcome is None
         assert words(" ".join(CLOSING_AHEAD)) == words(first_piece(CLOSING))
         # The turn ends with the same words (case and punctuation aside).
-        result = await play(responder, turn("what time do you close"), tts, head)
-        await factory.close()
+        result = await play(call.responder, turn("what time do you close"), tts, head)
     assert result.text == CLOSING
     assert len(fake.requests) == 1, "the prepared request answered the turn"
     assert tts.texts[:2] == CLOSING_AHEAD, "the head start's audio was played"
@@ -148,15 +186,10 @@ async def test_the_first_clause_is_ready_before_the_turn_ends_and_is_not_synthes
 
 
 async def test_other_final_words_throw_the_head_start_away() -> None:
-    async with start_fake_openai([CLOSING, ADDRESS]) as fake:
-        factory = OpenAICompatResponderFactory(LlmOptions(fake.base_url, "main"))
-        responder = factory.for_call(CALL)
-        tts, closed = RecordingTts(), list[HeadStart]()
-        responder.prepare(turn("What time do you close?"))
-        head = head_start(responder, tts, closed)
+    async with prepared([CLOSING, ADDRESS], "What time do you close?") as call:
+        fake, tts, closed, head = call.fake, call.tts, call.closed, call.head
         await settled(head, tts)
-        result = await play(responder, turn("Where are you?"), tts, head)
-        await factory.close()
+        result = await play(call.responder, turn("Where are you?"), tts, head)
     assert result.text == ADDRESS, "a new request answered the words really said"
     assert len(fake.requests) == 2
     # Synthesized ahead, never played: the reply's own pieces were synthesized instead.
@@ -166,17 +199,12 @@ async def test_other_final_words_throw_the_head_start_away() -> None:
 
 
 async def test_the_caller_going_on_drops_the_stream_and_the_audio() -> None:
-    async with start_fake_openai([CLOSING, ADDRESS]) as fake:
-        factory = OpenAICompatResponderFactory(LlmOptions(fake.base_url, "main"))
-        responder = factory.for_call(CALL)
-        tts, closed = RecordingTts(), list[HeadStart]()
-        responder.prepare(turn("What time do you close"))
-        head = head_start(responder, tts, closed)
+    async with prepared([CLOSING, ADDRESS], "What time do you close") as call:
+        fake, tts, closed, head = call.fake, call.tts, call.closed, call.head
         await settled(head, tts)
-        responder.prepare(None)  # the caller went on talking: what the session does
+        call.responder.prepare(None)  # the caller went on talking: what the session does
         head.close("dropped", "the caller went on")
-        result = await play(responder, turn("What time do you close on Sunday?"), tts, None)
-        await factory.close()
+        result = await play(call.responder, turn("What time do you close on Sunday?"), tts, None)
     assert head.outcome == "dropped" and closed == [head]
     assert result.text == ADDRESS and len(fake.requests) == 2
     assert tts.texts[:2] == CLOSING_AHEAD
@@ -275,17 +303,12 @@ async def test_a_fixed_line_keeps_its_cached_pieces_when_the_model_prepared_noth
 
 
 async def test_the_same_words_prepared_again_keep_the_request_in_flight() -> None:
-    async with start_fake_openai([CLOSING, ADDRESS]) as fake:
-        factory = OpenAICompatResponderFactory(LlmOptions(fake.base_url, "main"))
-        responder = factory.for_call(CALL)
-        tts, closed = RecordingTts(), list[HeadStart]()
-        responder.prepare(turn("What time do you close"))
-        head = head_start(responder, tts, closed)
-        await settled(head, tts)
+    async with prepared([CLOSING, ADDRESS], "What time do you close") as call:
+        fake, head = call.fake, call.head
+        await settled(head, call.tts)
         # A second look at the pause wrote a full stop: the same request, not a new one.
-        responder.prepare(turn("What time do you close?"))
-        result = await play(responder, turn("What time do you close?"), tts, head)
-        await factory.close()
+        call.responder.prepare(turn("What time do you close?"))
+        result = await play(call.responder, turn("What time do you close?"), call.tts, head)
     assert result.text == CLOSING and len(fake.requests) == 1
     assert head.outcome == "used"
 
@@ -308,15 +331,10 @@ async def test_a_turn_answered_before_its_preparation_began_sends_one_request(
 
 async def test_a_first_piece_cut_before_a_phrase_is_read_as_a_clause() -> None:
     parcel = "Your parcel left our warehouse on Monday morning, and it arrives soon."
-    async with start_fake_openai([parcel]) as fake:
-        factory = OpenAICompatResponderFactory(LlmOptions(fake.base_url, "main"))
-        responder = factory.for_call(CALL)
-        tts, closed = RecordingTts(), list[HeadStart]()
-        responder.prepare(turn("Where is my parcel?"))
-        head = head_start(responder, tts, closed)
+    async with prepared([parcel], "Where is my parcel?") as call:
+        tts, head = call.tts, call.head
         await settled(head, tts)
-        result = await play(responder, turn("Where is my parcel?"), tts, head)
-        await factory.close()
+        result = await play(call.responder, turn("Where is my parcel?"), tts, head)
     assert head.outcome == "used" and head.piece == "Your parcel left our warehouse"
     # The voice got a comma to read it as a clause (its first words too, synthesized first);
     # the reply's text is the model's own.
@@ -417,14 +435,56 @@ async def test_only_a_reply_the_model_was_started_on_gets_a_head_start(tmp_path:
 async def test_a_slow_voice_synthesizes_the_first_piece_whole() -> None:
     # A voice too slow to have the rest of the piece ready before the first words have played
     # (a loaded machine) would open a gap mid-clause: the piece is synthesized whole.
-    async with start_fake_openai([CLOSING]) as fake:
-        factory = OpenAICompatResponderFactory(LlmOptions(fake.base_url, "main"))
-        responder = factory.for_call(CALL)
-        tts, closed = RecordingTts(), list[HeadStart]()
-        responder.prepare(turn("What time do you close?"))
-        head = head_start(responder, tts, closed, split=False)
+    async with prepared([CLOSING], "What time do you close?", max_split_pace=-1.0) as call:
+        tts, head = call.tts, call.head
         await settled(head, tts)
-        result = await play(responder, turn("What time do you close?"), tts, head)
-        await factory.close()
+        result = await play(call.responder, turn("What time do you close?"), tts, head)
     assert tts.texts[0] == first_piece(CLOSING) and head.first_words is None
     assert result.text == CLOSING and head.outcome == "used"
+
+
+class SlowTts(RecordingTts):
+    """A voice on a machine loaded since its pace was measured: every synthesis waits first."""
+
+    def __init__(self, delay_s: float) -> None:
+        super().__init__()
+        self.name = "slow-voice-of-this-test"  # paces are noted per voice name
+        self.delay_s = delay_s
+
+    async def synthesize(self, text: str) -> AsyncIterator[np.ndarray]:
+        await asyncio.sleep(self.delay_s)
+        async for chunk in super().synthesize(text):
+            yield chunk
+
+
+async def first_words_audio(head: HeadStart) -> list[np.ndarray]:
+    """The head start's first words' audio, taken by a reply as soon as they are known."""
+    async with asyncio.timeout(30):
+        while head.first_words is None and head.outcome is None:  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+    audio = head.take_first_words(head.first_words or "")
+    assert audio is not None
+    return [chunk async for chunk in audio]
+
+
+async def test_first_words_slower_than_the_split_allows_wait_for_the_rest_of_their_clause() -> None:
+    # The split was allowed (the pace known before), but the first words' own synthesis took
+    # longer than their audio allows: played at once, the rest would follow after a gap.
+    slow = SlowTts(delay_s=1.0)
+    async with prepared([CLOSING], "When do you close?", slow, max_split_pace=0.2) as call:
+        tts, head = call.tts, call.head
+        chunks = await first_words_audio(head)
+        # Handed out only once the rest of the piece was synthesized too.
+        assert tts.done[:2] == CLOSING_AHEAD and sum(c.size for c in chunks) > 0
+        assert head.words_held and "words_held_ms" in head.marks
+        head.close("discarded")
+
+
+async def test_first_words_synthesized_fast_enough_play_before_the_rest_is_written() -> None:
+    # Four tokens a second: the rest of the first piece is written about a second after them.
+    async with prepared([CLOSING], "When do you close?", tokens_per_s=4) as call:
+        head = call.head
+        chunks = await first_words_audio(head)
+        assert call.tts.done == CLOSING_AHEAD[:1] and sum(c.size for c in chunks) > 0
+        assert not head.words_held and "words_held_ms" not in head.marks
+        head.close("discarded")

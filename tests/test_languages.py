@@ -24,7 +24,7 @@ from callwright.flows.slots import (
     extract_time,
     extract_yes_no,
 )
-from callwright.flows.spanish import canonical
+from callwright.flows.spanish import canonical, yes_or_no
 from callwright.llm.openai_compat import in_language
 from callwright.server.runtime import load_stack
 from callwright.stt.whisper import WhisperOptions, WhisperStt
@@ -83,6 +83,14 @@ def test_spanish_days_and_times(said: str, day: dt.date, time: dt.time | None) -
 )
 def test_spanish_yes_and_no(said: str, answer: bool | None) -> None:
     assert extract_yes_no(canonical(said)) is answer
+    # What a caller waiting for a person answers to the callback offer, in the call's language.
+    assert yes_or_no(said, "es") is answer
+
+
+def test_a_yes_or_no_is_read_in_the_calls_language() -> None:
+    assert yes_or_no("Yes please.", "en") is True and yes_or_no("No thanks.", "en") is False
+    # Read as English, a Spanish yes is no answer at all.
+    assert yes_or_no("Sí, por favor.", "en") is None and yes_or_no("Sí, por favor.", "es")
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+import pytest
 
 from callwright.agent.session import CallSession
 from callwright.agent.session_lines import SessionLines
@@ -21,6 +22,7 @@ from callwright.agents.responder import AgentResponderFactory
 from callwright.audio.frame import AudioFrame
 from callwright.compliance.disclosure import DisclosureOptions
 from callwright.core.responder import CallInfo
+from callwright.handoff.call import HandoffOptions, position_line
 from callwright.store.open import open_store
 from callwright.stt.openai_compat import OpenAICompatStt, RemoteSttOptions
 from callwright.transports.base import AudioIn, InboundEvent
@@ -67,6 +69,26 @@ def test_the_main_language_lines_are_the_configured_options_unless_the_agent_giv
     assert plain.lines("en").disclosure == "This call is recorded by a robot."
     spanish_first = Agent(name="es-first", language="es", session_lines=SESSION_LINES_ES)
     assert stack_of(spanish_first, disclosure=options).lines("es") == SESSION_LINES_ES
+
+
+def test_a_waiting_caller_hears_the_place_in_line_in_the_call_language() -> None:
+    stack = stack_of(clinic_es)
+    english = stack.lines("en").handoff_options(HandoffOptions())
+    spanish = stack.lines("es").handoff_options(HandoffOptions())
+    assert position_line(2, None, english) == (
+        "You're number 2 in line. Someone will be with you in a moment."
+    )
+    assert position_line(3, 61.0, english) == (
+        "You're number 3 in line. The expected wait is about 2 minutes."
+    )
+    assert position_line(1, 30.0, english).endswith("about 1 minute.")
+    assert position_line(2, 30.0, spanish) == (
+        "Es el número 2 en la cola. La espera será de 1 minuto aproximadamente."
+    )
+    assert position_line(4, 300.0, spanish).endswith("de 5 minutos aproximadamente.")
+    assert position_line(4, None, spanish).startswith("Es el número 4 en la cola.")
+    with pytest.raises(ValueError, match="position"):
+        SessionLines(handoff_position="Usted es el {numero} en la cola.")
 
 
 async def test_the_reprompt_follows_a_call_that_switched_language() -> None:

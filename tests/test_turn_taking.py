@@ -6,14 +6,17 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from callwright.agent.silence import SilenceOptions
 from callwright.agent.stack import AgentStack
+from callwright.agents.definition import Agent
 from callwright.core.responder import CallInfo, ResponseEvent, TextDelta, TurnContext
 from callwright.sim.caller import CallerSimulator, ScriptLine
 from callwright.sim.voices import VoiceAsTts, parse_voice
+from callwright.testing import agent_stack
 from callwright.tts.espeak import EspeakTts
 from examples.clinic.front_desk import CLINIC_FACTS
 from tests.conftest import brief_clinic, serve, word_overlap
@@ -118,17 +121,27 @@ async def test_wait_stop_interrupts_the_agent(stack: AgentStack, server_url: str
     assert paused, "the agent's audio stopped at the onset of the caller's speech"
 
 
-async def test_a_silent_caller_is_reprompted_then_the_call_ends(stack: AgentStack) -> None:
-    quick = dataclasses.replace(
-        stack, silence=SilenceOptions(reprompt_after_ms=1500, max_reprompts=2)
+async def test_a_silent_caller_is_reprompted_then_the_call_ends(
+    stack: AgentStack, tmp_path: Path
+) -> None:
+    # The agent's own dead-air policy (once, after 1.5 s), not the server's (twice, after 8 s).
+    agent = Agent(
+        name="quiet-line",
+        greeting="Hello.",
+        silence=SilenceOptions(reprompt_after_ms=1500, max_reprompts=1),
     )
-    async with serve(quick) as url:
-        report = await CallerSimulator(url, VOICE, turn_timeout_s=30).run([], hang_up=False)
+    quick = await agent_stack(agent, stack, tmp_path)
+    try:
+        async with serve(quick) as url:
+            simulator = CallerSimulator(url, VOICE, turn_timeout_s=30)
+            report = await simulator.run([], hang_up=False)
+        detail = await quick.store.get_call(report.call_id)
+    finally:
+        await quick.store.close()
     said = [e["text"] for e in report.of_type("agent_text")]
-    assert said.count("Are you still there?") == 2
+    assert said.count("Are you still there?") == 1
     assert any("Goodbye" in text for text in said[-2:])
     assert report.ended_by_agent
-    detail = await stack.store.get_call(report.call_id)
     assert detail is not None and detail.record.outcome == "caller_silent"
 
 

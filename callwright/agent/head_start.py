@@ -109,6 +109,9 @@ class HeadStart:
         self.reason = ""
         self._chunks: list[np.ndarray] = []  # the first words' audio, then the rest's
         self._words_end: int | None = None  # chunks of the first words, once all are in
+        # Their own synthesis was slower than the split allows (the machine got loaded since
+        # the pace was last measured): they wait for the rest of their clause.
+        self.words_held = False
         self._finished = False  # synthesis ended (all chunks in), or failed
         self._closed = False  # settled: its audio is gone
         self._failed = False
@@ -193,7 +196,11 @@ class HeadStart:
                 self._chunks.append(last)
                 self._wake()
             last = chunk
-        note_pace(self._tts, time.monotonic() - started, samples / self._tts.sample_rate)
+        spent, audio = time.monotonic() - started, samples / self._tts.sample_rate
+        note_pace(self._tts, spent, audio)
+        # The split keeps a margin of two (`first_words.MAX_SPLIT_PACE`); past twice the
+        # allowed pace the rest would not be ready before the first words have played.
+        self.words_held = audio > 0.0 and spent / audio > 2.0 * self._max_split_pace
         if last is not None:
             self._chunks.append(trim_trailing_silence(last, self._tts.sample_rate))
         self._words_end = len(self._chunks)  # the rest's synthesis starts after this
@@ -281,7 +288,21 @@ class HeadStart:
             return None
         self.outcome = "used"
         self._mark("taken_ms")
-        return self._audio(0, lambda: self._words_end, settle=False)
+        return self._first_words_audio()
+
+    async def _first_words_audio(self) -> AsyncIterator[np.ndarray]:
+        """The first words' chunks; held until the rest of their piece is synthesized when
+        their own synthesis showed the voice too slow to have it ready in time: a gap after
+        the first words would sound like the end of the turn, and dead air, where a later
+        start costs only the split's gain."""
+        while self._words_end is None and not self._finished:
+            await self._grew.wait()
+        if self.words_held:
+            self._mark("words_held_ms")
+            while not self._finished:
+                await self._grew.wait()
+        async for chunk in self._audio(0, lambda: self._words_end, settle=False):
+            yield chunk
 
     async def take_rest(self, piece: str) -> AsyncIterator[np.ndarray] | None:
         """After `take_first_words`: the audio of the rest of `piece` if it is the piece

@@ -4,8 +4,8 @@ The responder speaks for the agent (greeting, answers, its fixed lines); the ses
 for the call: the recording and automation disclosure and the consent exchange, "are you
 still there?" and the goodbye to a silent caller, the line for words it could not transcribe,
 fillers while a reply is slow, the time limit's and the server's goodbye, the opt-out
-confirmation, and what a caller waiting for a person hears (`HandoffOptions`' lines; the place
-in the queue is still said in English). An agent gives them per language
+confirmation, and what a caller waiting for a person hears (`HandoffOptions`' lines, the place
+in the queue among them). An agent gives them per language
 (`Agent.session_lines`, `Language.session_lines`); the session says the set of the call's
 language at the moment it speaks, so a call that switched to Spanish hears Spanish ones. A
 language without its own set uses the main language's, which are the stack's options
@@ -51,6 +51,8 @@ class SessionLines:
         handoff_connecting, handoff_nobody, handoff_wait_limit, handoff_callback_yes,
             handoff_keep_waiting, handoff_callback_no, handoff_yes_or_no, handoff_back: the
             handoff's lines (`HandoffOptions`: connecting_line, nobody_line...).
+        handoff_position, handoff_position_wait, handoff_minute_words: the place in line,
+            templates with {position} and {minutes} (`HandoffOptions.position_line`...).
     """
 
     disclosure: str = _DISCLOSURE.text
@@ -73,10 +75,14 @@ class SessionLines:
     handoff_callback_no: str = _HANDOFF.callback_no_line
     handoff_yes_or_no: str = _HANDOFF.yes_or_no_line
     handoff_back: str = _HANDOFF.back_line
+    handoff_position: str = _HANDOFF.position_line
+    handoff_position_wait: str = _HANDOFF.position_wait_line
+    handoff_minute_words: tuple[str, str] = _HANDOFF.minute_words
 
     def __post_init__(self) -> None:
         if not self.fillers:
             raise ValueError("fillers must not be empty")
+        self.handoff_options(_HANDOFF)  # the place-in-line templates are checked there
 
     @classmethod
     def of(
@@ -110,6 +116,9 @@ class SessionLines:
             handoff_callback_no=handoff.callback_no_line,
             handoff_yes_or_no=handoff.yes_or_no_line,
             handoff_back=handoff.back_line,
+            handoff_position=handoff.position_line,
+            handoff_position_wait=handoff.position_wait_line,
+            handoff_minute_words=handoff.minute_words,
         )
 
     def handoff_options(self, options: HandoffOptions) -> HandoffOptions:
@@ -124,6 +133,9 @@ class SessionLines:
             callback_no_line=self.handoff_callback_no,
             yes_or_no_line=self.handoff_yes_or_no,
             back_line=self.handoff_back,
+            position_line=self.handoff_position,
+            position_wait_line=self.handoff_position_wait,
+            minute_words=self.handoff_minute_words,
         )
 
     def all(self) -> list[str]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from callwright.agent.session_lines import SessionLines
+from callwright.agent.silence import SilenceOptions
 from callwright.agents.routing import ModelRoute
 from callwright.agents.tool import FunctionTool
 from callwright.core.responder import ResponderFactory
@@ -184,6 +185,10 @@ class Agent:
         language: the code of the main language, the one the fields above are in.
         languages: the other languages the agent speaks (`Language`); the call follows the
             caller into any of them.
+        silence: how long a silent caller is waited for before "are you still there?", and
+            how many times before goodbye (its lines are `session_lines`'); None: the
+            server's setting (CALLWRIGHT_SILENCE_*). An agent whose callers go to fetch a
+            card or a letter mid-call waits longer than a quick front desk.
         session_lines: what the call session itself says in the main language (disclosure,
             "are you still there?", fillers, goodbyes: `SessionLines`); None: the server's
             settings (English by default).
@@ -216,6 +221,7 @@ class Agent:
     responders: ResponderBuilder | None = None
     language: str = "en"
     languages: Sequence[Language] = ()
+    silence: SilenceOptions | None = None
     session_lines: SessionLines | None = None
 
     def __post_init__(self) -> None:

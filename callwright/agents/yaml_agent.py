@@ -19,6 +19,9 @@ tools:
 escalation:
   phrases: [speak to the manager]
   transfer_number: "+15550100"
+silence:                        # optional; else the server's CALLWRIGHT_SILENCE_*
+  reprompt_after_seconds: 12    # "are you still there?" after this much caller silence
+  max_reprompts: 2              # then goodbye
 ```
 
 Every error names the file, the line and the field ("agent.yaml line 12: tools[0].url:
@@ -29,11 +32,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from callwright.agent.silence import SilenceOptions
 from callwright.agents.definition import Agent
 from callwright.agents.http_tools import HttpToolSpec, http_tool, url_placeholders
 from callwright.tools.registry import _VALID_NAME
@@ -51,7 +56,9 @@ TOP_FIELDS = {
     "tts",
     "voice",
     "pronunciations",
+    "silence",
 }
+SILENCE_FIELDS = {"reprompt_after_seconds", "max_reprompts"}
 TOOL_FIELDS = {
     "name",
     "description",
@@ -213,6 +220,8 @@ def load_yaml_agent(path: Path, env: Mapping[str, str] | None = None) -> Agent:
         escalation = reader.mapping(node, "escalation", {"phrases", "transfer_number"})
         kwargs["escalation_cues"] = tuple(reader.strings(escalation, "escalation", "phrases"))
         kwargs["transfer_number"] = reader.text(escalation, node, "escalation", "transfer_number")
+    if "silence" in top:
+        kwargs["silence"] = _silence(reader, top["silence"])
     tools_node = top.get("tools")
     if tools_node is not None:
         if not isinstance(tools_node, yaml.SequenceNode):
@@ -224,6 +233,23 @@ def load_yaml_agent(path: Path, env: Mapping[str, str] | None = None) -> Agent:
                 raise reader.fail(tools_node.value[i], f"tools[{i}].name", "duplicate tool name")
         kwargs["tools"] = tuple(tools)
     return Agent(**kwargs)
+
+
+def _silence(reader: _Reader, node: yaml.Node) -> SilenceOptions:
+    """`silence:` how long a silent caller is waited for, and how many reprompts."""
+    fields = reader.mapping(node, "silence", SILENCE_FIELDS)
+    default = SilenceOptions()
+    seconds = reader.number(
+        fields, "silence", "reprompt_after_seconds", default.reprompt_after_ms / 1000.0
+    )
+    reprompts = default.max_reprompts
+    if "max_reprompts" in fields:
+        value = fields["max_reprompts"]
+        text = str(value.value) if isinstance(value, yaml.ScalarNode) else ""
+        if not text.isdigit():
+            raise reader.fail(value, "silence.max_reprompts", "must be a whole number, 0 or more")
+        reprompts = int(text)
+    return replace(default, reprompt_after_ms=seconds * 1000.0, max_reprompts=reprompts)
 
 
 def _tool(reader: _Reader, node: yaml.Node, where: str) -> Any:

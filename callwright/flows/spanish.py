@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from callwright.flows.slots import extract_yes_no
+
 _UNITS = {
     "cero": 0,
     "un": 1,
@@ -271,3 +273,9 @@ def canonical(text: str) -> str:
     spelled = re.sub(r"\b(\d{1,2}) (\d{2})\b(?= de la)", r"\1:\2", spelled)
     words = _yes_no(_calendar(_clock(spelled)))
     return re.sub(r"\s+([,.;!?])", r"\1", " ".join(words.split()))
+
+
+def yes_or_no(text: str, language: str) -> bool | None:
+    """Yes (True), no (False) or neither (None) in a call's language: a Spanish answer is read
+    through `canonical`, whose yes and no are the English words `extract_yes_no` reads."""
+    return extract_yes_no(canonical(text) if language == "es" else text)

@@ -28,7 +28,7 @@ from callwright.audio.resample import StreamResampler
 from callwright.core.clock import AudioClock
 from callwright.core.responder import CallInfo
 from callwright.core.timeline import TurnTimeline
-from callwright.flows.slots import extract_yes_no
+from callwright.flows.spanish import yes_or_no
 from callwright.handoff.desk import Desk, HumanLine
 from callwright.handoff.hold_music import HoldAudio
 from callwright.handoff.packet import ContextPacket, PacketSummarizer, build_packet
@@ -58,6 +58,7 @@ class CallState(Protocol):
     outcome: tuple[str, str] | None
     transcript: list[Utterance]
     tool_calls: list[dict[str, Any]]
+    language: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,15 +98,30 @@ class HandoffOptions:
     back_line: str = (
         "You're back with the automated assistant. Is there anything else I can help you with?"
     )
+    # The place in line: templates, filled with {position} and {minutes} (a number, and the
+    # word of `minute_words` that goes with it).
+    position_line: str = "You're number {position} in line. Someone will be with you in a moment."
+    position_wait_line: str = (
+        "You're number {position} in line. The expected wait is about {minutes}."
+    )
+    minute_words: tuple[str, str] = ("minute", "minutes")
+
+    def __post_init__(self) -> None:
+        for template in (self.position_line, self.position_wait_line):
+            try:
+                template.format(position=1, minutes="1 minute")
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ValueError(f"{template!r}: only {{position}} and {{minutes}}") from exc
 
 
-def position_line(position: int, wait_s: float | None) -> str:
-    """What a waiting caller hears about their place in line."""
+def position_line(position: int, wait_s: float | None, options: HandoffOptions) -> str:
+    """What a waiting caller hears about their place in line, in `options`' words."""
     if not wait_s:
-        return f"You're number {position} in line. Someone will be with you in a moment."
-    minutes = max(1, math.ceil(wait_s / 60))
-    unit = "minute" if minutes == 1 else "minutes"
-    return f"You're number {position} in line. The expected wait is about {minutes} {unit}."
+        return options.position_line.format(position=position, minutes="")
+    count = max(1, math.ceil(wait_s / 60))
+    one, many = options.minute_words
+    minutes = f"{count} {one if count == 1 else many}"
+    return options.position_wait_line.format(position=position, minutes=minutes)
 
 
 class CallHandoff:
@@ -311,7 +327,7 @@ class CallHandoff:
                     self.state.clock.now_ms(),
                     {"position": position, "expected_wait_s": wait_s},
                 )
-                await self._say(position_line(position, wait_s), None, None)
+                await self._say(position_line(position, wait_s, self.options), None, None)
                 started, frames = loop.time(), 0
                 continue
             if options.hold_audio:
@@ -322,7 +338,7 @@ class CallHandoff:
 
     async def on_caller_text(self, text: str, timeline: TurnTimeline | None = None) -> None:
         """A caller turn while waiting or asked about a callback (`timeline`: that turn's)."""
-        answer = extract_yes_no(text)
+        answer = yes_or_no(text, self.state.language)
         wants_callback = "call me back" in text.lower() or "callback" in text.lower()
         if self.mode == "callback_offer" or (self.mode == "waiting" and wants_callback):
             if answer is True or wants_callback:
@@ -334,7 +350,8 @@ class CallHandoff:
             return
         if self.mode == "waiting":
             wait_s = await self.desk.expected_wait_s(self._id)
-            await self._say(position_line(await self._position(), wait_s), None, timeline)
+            line = position_line(await self._position(), wait_s, self.options)
+            await self._say(line, None, timeline)
 
     @property
     def _id(self) -> str:

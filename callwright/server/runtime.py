@@ -143,7 +143,7 @@ async def load_stack(settings: Settings, agent: Agent) -> AgentStack:
         speech=speech,
         limits=settings.limits.call,
         echo_canceller=settings.echo_canceller,
-        silence=settings.silence,
+        silence=agent.silence or settings.silence,
         language=agent.language,
         languages=languages,
         session_lines=agent.session_lines_by_language(),
@@ -187,6 +187,7 @@ async def load_named_agents(
             responders=with_llm_fallback(responders, settings),
             events=responders.emit if isinstance(responders, EmitsEvents) else None,
             escalation=escalation_for(agent),
+            silence=agent.silence or served.silence,
             session_lines=agent.session_lines_by_language(),
         )
         log.info("agent %r for campaigns: %s (%s)", name, agent.name, responders.name)

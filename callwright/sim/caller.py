@@ -21,6 +21,7 @@ import numpy as np
 from callwright.sim.conditions import FrameNetwork, NoiseSource
 from callwright.sim.pausing import speak_line
 from callwright.sim.speakerphone import SpeakerphoneEcho
+from callwright.sim.waits import wait_or_end
 from callwright.tts.base import TextToSpeech
 
 FRAME_MS = 20
@@ -408,12 +409,3 @@ class CallerSimulator:
         elif kind == "end":
             self._report.ended_by_agent = True
             self._ended.set()
-
-
-async def wait_or_end(event: asyncio.Event, ended: asyncio.Event, timeout_s: float) -> None:
-    """Waits until `event` is set, the call has `ended`, or `timeout_s` passed."""
-    done = asyncio.create_task(event.wait())
-    over = asyncio.create_task(ended.wait())
-    await asyncio.wait({done, over}, timeout=timeout_s, return_when="FIRST_COMPLETED")
-    done.cancel()
-    over.cancel()

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from callwright.audio.mulaw import mulaw_decode, mulaw_encode
-from callwright.sim.caller import CallReport, ScriptLine, TurnReport, wait_or_end
+from callwright.sim.caller import CallReport, ScriptLine, TurnReport
 from callwright.sim.pausing import speak_line
+from callwright.sim.waits import wait_or_end, wait_reply_end
 from callwright.sip.message import SipMessage, address_uri, parse_message
 from callwright.sip.sdp import parse_offer
 from callwright.tts.base import TextToSpeech
@@ -276,11 +277,9 @@ class SipCallerSimulator:
         await wait_or_end(event, self._ended, self.turn_timeout_s)
 
     async def _wait_reply_end(self) -> None:
-        deadline = time.monotonic() + self.turn_timeout_s
-        while time.monotonic() < deadline and not self._ended.is_set():
-            if self._last_audio_s and time.monotonic() - self._last_audio_s >= self.quiet_s:
-                return
-            await asyncio.sleep(0.02)
+        await wait_reply_end(
+            lambda: self._last_audio_s, self.quiet_s, self._ended, self.turn_timeout_s
+        )
 
     async def _send(self) -> None:
         """One RTP packet every 20 ms: the current line's audio, else low noise."""

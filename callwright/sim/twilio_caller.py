@@ -32,10 +32,10 @@ from callwright.sim.caller import (
     ScriptLine,
     TurnReport,
     first_audible_s,
-    wait_or_end,
 )
 from callwright.sim.conditions import EchoPath, FrameNetwork, NoiseSource
 from callwright.sim.pausing import speak_line
+from callwright.sim.waits import wait_or_end, wait_reply_end
 from callwright.tts.base import TextToSpeech
 
 RATE = 8000
@@ -317,15 +317,15 @@ class TwilioCallerSimulator:
     async def _wait_reply_end(self) -> None:
         """Until the agent has said something and then been quiet for `quiet_ms` (and, with
         `replies_done`, the server has counted a reply finished since the caller's last line)."""
-        deadline = time.monotonic() + self.turn_timeout_s
-        while time.monotonic() < deadline and not self._ended.is_set():
-            quiet = time.monotonic() - self._last_audio_s
-            if self._last_audio_s and self._playback.size == 0 and quiet >= self.quiet_s:
-                if self.replies_done is None or await self.replies_done() > self._replies_before:
-                    return
-                await asyncio.sleep(0.1)  # the call record is read ten times a second at most
-                continue
-            await asyncio.sleep(0.02)
+        await wait_reply_end(
+            lambda: self._last_audio_s,
+            self.quiet_s,
+            self._ended,
+            self.turn_timeout_s,
+            playing=lambda: self._playback.size > 0,
+            replies_done=self.replies_done,
+            replies_before=self._replies_before,
+        )
 
     async def _emit(
         self, ws: aiohttp.ClientWebSocketResponse, kind: str, body: dict[str, Any]

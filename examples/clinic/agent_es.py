@@ -60,6 +60,11 @@ SESSION_LINES_ES = SessionLines(
     handoff_callback_no="De acuerdo. Llámenos cuando quiera. ¡Adiós!",
     handoff_yes_or_no="¿Quiere que le llamemos? Diga sí o no, por favor.",
     handoff_back="Vuelve a hablar con el asistente automático. ¿Puedo ayudarle en algo más?",
+    handoff_position="Es el número {position} en la cola. Enseguida le atenderá alguien.",
+    handoff_position_wait=(
+        "Es el número {position} en la cola. La espera será de {minutes} aproximadamente."
+    ),
+    handoff_minute_words=("minuto", "minutos"),
 )
 
 SPANISH = Language(

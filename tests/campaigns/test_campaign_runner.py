@@ -22,7 +22,7 @@ from callwright.compliance.tables import SqlStore
 from callwright.sim.twilio_caller import post_signed
 from callwright.store.sqlite import SqliteCallStore
 from callwright.telephony.settings import TelephonySettings
-from tests.conftest import operator_http
+from tests.conftest import MovableClock, operator_http, wait_until
 from tests.fakes.twilio_rest import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -35,24 +35,6 @@ from tests.fakes.twilio_rest import (
 LA = ZoneInfo("America/Los_Angeles")
 
 
-class Clock:
-    """A clock the test moves."""
-
-    def __init__(self, start: dt.datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
-async def _wait_for(condition: Any, within_s: float = 20.0) -> None:
-    for _ in range(int(within_s / 0.1)):
-        if await condition():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("timed out")
-
-
 async def _campaign(http: aiohttp.ClientSession, url: str, campaign_id: str) -> dict[str, Any]:
     async with http.get(f"{url}/v1/campaigns/{campaign_id}") as response:
         assert response.status == 200
@@ -60,7 +42,7 @@ async def _campaign(http: aiohttp.ClientSession, url: str, campaign_id: str) -> 
 
 
 async def test_a_campaign_across_the_end_of_the_calling_window(stack: AgentStack) -> None:
-    clock = Clock(dt.datetime(2026, 6, 2, 20, 58, tzinfo=LA))
+    clock = MovableClock(dt.datetime(2026, 6, 2, 20, 58, tzinfo=LA))
     compliance = ComplianceSettings(clock=clock)
     ann, bob, cat = "+14155550191", "+14155550192", "+14155550193"
     listed, unconsented = "+14155550194", "+14155550195"
@@ -88,7 +70,7 @@ async def test_a_campaign_across_the_end_of_the_calling_window(stack: AgentStack
             async def dialled(n: int) -> bool:
                 return len(rest.creates()) >= n
 
-            await _wait_for(lambda: dialled(2))  # the concurrency limit: two at once
+            await wait_until(lambda: dialled(2))  # the concurrency limit: two at once
             await asyncio.sleep(1.5)
             assert [c.one("To") for c in rest.creates()] == [ann, bob]
             first = rest.creates()[0]
@@ -103,7 +85,7 @@ async def test_a_campaign_across_the_end_of_the_calling_window(stack: AgentStack
                 state = {c["number"]: c for c in (await _campaign(http, url, cid))["contacts"]}
                 return state[cat]["status"] == "pending" and state[cat]["detail"] is not None
 
-            await _wait_for(settled)
+            await wait_until(settled)
             await asyncio.sleep(1.5)
             assert len(rest.creates()) == 2
             state = {c["number"]: c for c in (await _campaign(http, url, cid))["contacts"]}
@@ -123,7 +105,7 @@ async def test_a_campaign_across_the_end_of_the_calling_window(stack: AgentStack
             assert len(rest.creates()) == 2, "a paused campaign dials no one"
             async with http.post(f"{url}/v1/campaigns/{cid}/resume") as response:
                 assert response.status == 200
-            await _wait_for(lambda: dialled(4))
+            await wait_until(lambda: dialled(4))
             assert sorted(str(c.one("To")) for c in rest.creates()[2:]) == sorted([bob, cat])
             sids = await _sids(http, url, cid)
             await _callback(http, rest, sids, bob, "busy")  # the last attempt: failed
@@ -132,7 +114,7 @@ async def test_a_campaign_across_the_end_of_the_calling_window(stack: AgentStack
             async def finished() -> bool:
                 return (await _campaign(http, url, cid))["status"] == "finished"
 
-            await _wait_for(finished)
+            await wait_until(finished)
             final = await _campaign(http, url, cid)
             async with http.post(f"{url}/v1/campaigns/{cid}/cancel") as response:
                 assert response.status == 409  # finished: nothing to cancel

@@ -21,20 +21,12 @@ from callwright.compliance.settings import ComplianceSettings
 from callwright.server.auth import new_api_key
 from callwright.store.sqlite import SqliteCallStore
 from callwright.telephony.settings import TelephonySettings
-from tests.conftest import ADMIN_HEADERS
+from tests.conftest import ADMIN_HEADERS, MovableClock
 from tests.fakes.twilio_rest import ACCOUNT_SID, AUTH_TOKEN, fake_twilio
 from tests.security.conftest import secure_server
 
 LA = ZoneInfo("America/Los_Angeles")
 SF, OAKLAND = "+14155550161", "+15105550162"
-
-
-class Clock:
-    def __init__(self, start: dt.datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 async def _json(response: aiohttp.ClientResponse) -> Any:
@@ -44,7 +36,7 @@ async def _json(response: aiohttp.ClientResponse) -> Any:
 async def test_a_call_outside_the_window_is_scheduled_and_placed_once(
     stack: AgentStack, tmp_path: Path
 ) -> None:
-    clock = Clock(dt.datetime(2026, 6, 2, 21, 30, tzinfo=LA))
+    clock = MovableClock(dt.datetime(2026, 6, 2, 21, 30, tzinfo=LA))
     compliance = ComplianceSettings(clock=clock)
     store = await SqliteCallStore.open(tmp_path / "calls.sqlite3")
     for number in (SF, OAKLAND):
