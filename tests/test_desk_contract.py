@@ -81,10 +81,12 @@ async def until(check: Callable[[], bool], event: asyncio.Event, timeout_s: floa
             await event.wait()
 
 
-async def pg_desk(dsn: str, worker_id: str) -> tuple[PostgresCallStore, PostgresDesk]:
+async def pg_desk(
+    dsn: str, worker_id: str, **options: float
+) -> tuple[PostgresCallStore, PostgresDesk]:
     store = await PostgresCallStore.open(dsn)
     await store.register_worker(worker_id)
-    desk = await PostgresDesk.open(store, options=DeskOptions(handle_time_s=HANDLE_S))
+    desk = await PostgresDesk.open(store, options=DeskOptions(handle_time_s=HANDLE_S), **options)
     return store, desk
 
 
@@ -222,5 +224,72 @@ async def test_the_calls_and_people_of_a_dead_worker_are_off_the_desk(postgres_d
     finally:
         await alive.close()
         await dead.close()
+        await store_b.close()
+        await store_a.close()
+
+
+async def die(worker: PostgresDesk) -> None:
+    """What a killed worker does to the desk: it falls silent, and cleans nothing up."""
+    assert worker._keeping is not None
+    worker._keeping.cancel()
+    await worker._channels.close()
+
+
+# Each side of a call joined across workers says it is there 10 times a second here; one not
+# heard from for 2 s has gone.
+QUICK = {"alive_every_s": 0.1, "lost_after_s": 2.0}
+
+
+@pytest.mark.parametrize("dead", ["the console's worker", "the caller's worker"])
+async def test_a_conversation_across_workers_ends_cleanly_when_either_worker_dies(
+    postgres_dsn: str, dead: str
+) -> None:
+    await asyncio.to_thread(reset_database, postgres_dsn)
+    store_a, callers = await pg_desk(postgres_dsn, "worker-a", **QUICK)
+    store_b, consoles = await pg_desk(postgres_dsn, "worker-b", **QUICK)
+    try:
+        call, dana = Call(), Line("Dana")
+        await callers.enqueue(packet("joined"), call)
+        await consoles.sign_in(dana)
+        assert await consoles.pick_up("joined", dana) is not None
+        await until(lambda: {"type": "picked_up"} in dana.events, dana.changed)
+        # Both alive for longer than a side may stay unheard: nothing is let go.
+        await asyncio.sleep(3.0)
+        assert call.actions == [] and not any(e["type"] == "call_ended" for e in dana.events)
+        if dead == "the console's worker":
+            await die(consoles)
+            # The caller is not left with no one on the line: the agent takes the call back.
+            await until(lambda: call.actions == ["hand_back"], call.changed)
+        else:
+            await die(callers)
+            # The person is told the call is over, as when a caller hangs up.
+            ended = {"type": "call_ended", "call_id": "joined"}
+            await until(lambda: ended in dana.events, dana.changed)
+            assert call.actions == []
+    finally:
+        await consoles.close()
+        await callers.close()
+        await store_b.close()
+        await store_a.close()
+
+
+async def test_a_side_let_go_of_makes_the_other_let_go_too(postgres_dsn: str) -> None:
+    await asyncio.to_thread(reset_database, postgres_dsn)
+    store_a, callers = await pg_desk(postgres_dsn, "worker-a", **QUICK)
+    store_b, consoles = await pg_desk(postgres_dsn, "worker-b", **QUICK)
+    try:
+        call, dana = Call(), Line("Dana")
+        await callers.enqueue(packet("joined"), call)
+        await consoles.sign_in(dana)
+        assert await consoles.pick_up("joined", dana) is not None
+        await until(lambda: {"type": "picked_up"} in dana.events, dana.changed)
+        # The caller's worker forgot the call (it thought the console gone): when the
+        # console's worker next says it is there, it hears the call is gone, and says so.
+        callers._consoles.drop("joined")
+        ended = {"type": "call_ended", "call_id": "joined"}
+        await until(lambda: ended in dana.events, dana.changed)
+    finally:
+        await consoles.close()
+        await callers.close()
         await store_b.close()
         await store_a.close()

@@ -9,12 +9,17 @@ A call and the console that picks it up may be on different workers: the caller'
 on one, the person's WebSocket on the other. The two then talk through each worker's own
 channel (`store/pg_notify.py`): the call's events and 16 kHz audio to the console's worker
 (`RemoteLine`), the person's microphone and commands to the call's worker (`RemoteCall`).
-Rows of a worker whose heartbeat is stale are ignored: its calls and consoles are gone.
+Rows of a worker whose heartbeat is stale are ignored: its calls and consoles are gone. While
+a person talks to a caller on another worker, each side says every second that it is still
+there (`handoff/remote_peers.py`): when one worker dies mid-conversation, the other gives the
+call back to the agent, or tells the person the call has ended, within seconds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
 import logging
 import time
@@ -27,6 +32,7 @@ import numpy as np
 
 from callwright.handoff.desk import DeskOptions, HeldCall, HumanLine, QueuedCall, wait_estimate
 from callwright.handoff.packet import ContextPacket
+from callwright.handoff.remote_peers import PeerWatch
 from callwright.store.pg_notify import PgChannels, channel_name
 from callwright.store.postgres import PostgresCallStore
 
@@ -34,6 +40,8 @@ log = logging.getLogger(__name__)
 
 DESK_CHANNEL = "callwright_desk"
 AUDIO_CHUNK = 2400  # samples per message (150 ms at 16 kHz): well under the NOTIFY limit
+ALIVE_EVERY_S = 1.0  # how often each side of a call joined across workers says it is there
+LOST_AFTER_S = 5.0  # a side not heard from for this long has gone (a NOTIFY takes ms)
 _LIVE = "worker_id NOT IN (SELECT worker_id FROM workers WHERE heartbeat_at < ?)"
 _POSITION = (
     "SELECT COUNT(*) AS n FROM desk_queue WHERE human IS NULL AND " + _LIVE + " AND seq <= "
@@ -51,6 +59,8 @@ class PostgresDesk:
         worker_id: this worker's id (the store's, by default).
         options: the first handle-time estimate and its smoothing.
         stale_after_s: a worker whose heartbeat is older is dead (`WorkerSettings`).
+        alive_every_s: how often a side of a call joined across workers says it is there.
+        lost_after_s: a side not heard from for this long has gone.
     """
 
     def __init__(
@@ -59,6 +69,8 @@ class PostgresDesk:
         worker_id: str | None = None,
         options: DeskOptions | None = None,
         stale_after_s: float = 30.0,
+        alive_every_s: float = ALIVE_EVERY_S,
+        lost_after_s: float = LOST_AFTER_S,
     ) -> None:
         worker_id = worker_id or store.worker_id
         if not worker_id:
@@ -73,6 +85,10 @@ class PostgresDesk:
         self._calls: dict[str, QueuedCall] = {}  # calls of this worker in the desk
         self._lines: dict[str, HumanLine] = {}  # consoles of this worker, by line id
         self._line_ids: dict[int, str] = {}
+        self.alive_every_s = alive_every_s
+        self._consoles = PeerWatch(lost_after_s)  # this worker's calls, with a person elsewhere
+        self._held = PeerWatch(lost_after_s)  # calls elsewhere, held by this worker's consoles
+        self._keeping: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, store: PostgresCallStore, **kwargs: Any) -> PostgresDesk:
@@ -82,10 +98,15 @@ class PostgresDesk:
         await store.sql_script(ddl)
         await desk._forget_own_rows()
         await desk._channels.start()
+        desk._keeping = asyncio.create_task(desk._keep_joined(), name="desk-keep-joined")
         return desk
 
     async def close(self) -> None:
         """Takes this worker's calls and people off the desk; stops listening."""
+        if self._keeping is not None:
+            self._keeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keeping
         try:
             await self._forget_own_rows()
             await self._announce()
@@ -185,11 +206,13 @@ class PostgresDesk:
             await call.connect(line)
             return call
         connect = {"op": "connect", "call_id": call_id, "line_id": line_id, "name": line.name}
+        self._held.join(call_id, owner, line)
         await self._send(owner, {**connect, "worker": self.worker_id})
         return RemoteCall(self, owner, call_id)
 
     async def leave(self, call_id: str) -> None:
         self._calls.pop(call_id, None)
+        self._consoles.drop(call_id)
         rows = await self.store.sql_fetch(
             "DELETE FROM desk_queue WHERE call_id = ? RETURNING picked_at", (call_id,)
         )
@@ -261,12 +284,18 @@ class PostgresDesk:
             return
         message = json.loads(payload)
         op = message.get("op")
+        if op in ("alive", "gone"):
+            await self._on_peer(op, message)
+            return
         if op in ("event", "audio"):
             line = self._lines.get(str(message.get("line_id")))
             if line is None:
                 return  # that console has gone: the call's words are dropped, as locally
             if op == "event":
-                await line.send_event(message["event"])
+                event = message["event"]
+                if event.get("type") == "call_ended":
+                    self._held.drop(str(event.get("call_id")))
+                await line.send_event(event)
             else:
                 await line.send_audio(_pcm(message["pcm"]))
             return
@@ -276,13 +305,61 @@ class PostgresDesk:
             return
         if op == "connect":
             worker, line_id = str(message["worker"]), str(message["line_id"])
+            self._consoles.join(str(message["call_id"]), worker)
             await call.connect(RemoteLine(self, worker, line_id, str(message["name"])))
         elif op == "mic":
             await call.from_human(_pcm(message["pcm"]))
         elif op == "hand_back":
+            self._consoles.drop(str(message["call_id"]))
             await call.hand_back()
         elif op == "end":
+            self._consoles.drop(str(message["call_id"]))
             await call.end_by_human()
+
+    # --- both sides of a call joined across workers, kept joined -----------------------
+
+    async def _keep_joined(self) -> None:
+        """Every `alive_every_s`: tells each joined worker this side is there, and lets go
+        of the calls whose other side has gone quiet."""
+        while True:
+            await asyncio.sleep(self.alive_every_s)
+            try:
+                await self._let_go_of_lost()
+                for watch, side in ((self._consoles, "call"), (self._held, "line")):
+                    for call_id, peer in watch.joined():
+                        alive = {"op": "alive", "call_id": call_id, "side": side}
+                        await self._send(peer.worker, {**alive, "worker": self.worker_id})
+            except Exception:  # the database may be away for a moment: try again next time
+                log.exception("desk: keeping calls joined across workers failed")
+
+    async def _let_go_of_lost(self) -> None:
+        for call_id, peer in self._consoles.lost():
+            log.warning("call %s: the console on %s is gone; the agent takes it back",
+                        call_id, peer.worker)  # fmt: skip
+            call = self._calls.get(call_id)
+            if call is not None:
+                await call.hand_back()
+        for call_id, peer in self._held.lost():
+            log.warning("call %s: its worker %s is gone; the console is told", call_id, peer.worker)
+            if peer.line is not None:
+                await peer.line.send_event({"type": "call_ended", "call_id": call_id})
+
+    async def _on_peer(self, op: str, message: dict[str, Any]) -> None:
+        """The other side of a joined call is there ("alive"), or has no such call ("gone")."""
+        call_id, worker = str(message.get("call_id")), str(message.get("worker"))
+        if op == "gone":
+            held = self._held.drop(call_id)
+            if held is not None and held.line is not None:
+                await held.line.send_event({"type": "call_ended", "call_id": call_id})
+            call = self._calls.get(call_id)
+            if self._consoles.drop(call_id) is not None and call is not None:
+                await call.hand_back()  # the person's side let go: the agent takes it back
+            return
+        watch = self._consoles if message.get("side") == "line" else self._held
+        if not watch.heard(call_id, worker):
+            # A side this worker has let go of (handed back, ended, or thought lost): the
+            # other one must let go too, or it would keep a console on a call no one is on.
+            await self._send(worker, {"op": "gone", "call_id": call_id, "worker": self.worker_id})
 
 
 def _pcm(data: str) -> np.ndarray:
@@ -316,7 +393,9 @@ class RemoteCall:
         await self._desk._send_audio(self._worker, {"op": "mic", "call_id": self.call_id}, samples)
 
     async def hand_back(self) -> None:
+        self._desk._held.drop(self.call_id)
         await self._desk._send(self._worker, {"op": "hand_back", "call_id": self.call_id})
 
     async def end_by_human(self) -> None:
+        self._desk._held.drop(self.call_id)
         await self._desk._send(self._worker, {"op": "end", "call_id": self.call_id})
