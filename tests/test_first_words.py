@@ -3,18 +3,22 @@ words that can end a spoken clause, never a number or a word that needs the next
 
 from __future__ import annotations
 
+import dataclasses
 from types import SimpleNamespace
+from typing import Any, cast
 
 import numpy as np
 import pytest
 
 from callwright.agent.first_words import (
+    INITIAL_PACE,
+    VoicePace,
     first_words,
-    may_split,
-    note_pace,
     rest_after,
     trim_trailing_silence,
 )
+from callwright.agent.stack import AgentStack, SpokenLanguage
+from callwright.tts.normalize import SpeechNormalizer
 
 
 @pytest.mark.parametrize(
@@ -57,9 +61,25 @@ def test_the_first_words_keep_a_comma_of_the_silence_after_them() -> None:
 
 
 def test_the_first_words_go_out_alone_only_while_the_voice_is_fast() -> None:
-    voice = SimpleNamespace(name="voice-of-this-test")  # paces are noted per voice name
-    note_pace(voice, spent_s=0.05, audio_s=1.0)
-    assert may_split(voice, max_pace=0.1)
+    pace = VoicePace()
+    assert pace.pace == INITIAL_PACE and pace.allows_split(max_pace=0.2)
+    pace.note(spent_s=0.05, audio_s=1.0)  # the first measure replaces the assumption
+    assert pace.pace == pytest.approx(0.05) and pace.allows_split(max_pace=0.1)
     for _ in range(10):  # the machine got loaded: synthesis takes as long as the audio
-        note_pace(voice, spent_s=1.0, audio_s=1.0)
-    assert not may_split(voice, max_pace=0.1)
+        pace.note(spent_s=1.0, audio_s=1.0)
+    assert not pace.allows_split(max_pace=0.1)
+    pace.note(spent_s=1.0, audio_s=0.0)  # no audio: nothing measured
+    assert 0.9 < pace.pace <= 1.0
+
+
+def test_every_call_speaking_with_a_voice_shares_its_pace() -> None:
+    none = cast(Any, None)
+    voice, spanish = cast(Any, SimpleNamespace(name="main")), cast(Any, SimpleNamespace())
+    other = SpokenLanguage(spanish, SpeechNormalizer(language="es"))
+    stack = AgentStack(none, none, voice, none, none, languages={"es": other})
+    # The main voice's pace is one object whatever language asks for it; another voice has
+    # its own (one slow voice does not stop the other's split).
+    assert stack.spoken("en").pace is stack.pace is stack.spoken("fr").pace
+    assert stack.spoken("es").pace is other.pace and other.pace is not stack.pace
+    # A campaign's agent on the served stack speaks with the same voice, and shares its pace.
+    assert dataclasses.replace(stack, language="en").pace is stack.pace

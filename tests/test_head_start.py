@@ -448,7 +448,6 @@ class SlowTts(RecordingTts):
 
     def __init__(self, delay_s: float) -> None:
         super().__init__()
-        self.name = "slow-voice-of-this-test"  # paces are noted per voice name
         self.delay_s = delay_s
 
     async def synthesize(self, text: str) -> AsyncIterator[np.ndarray]:

@@ -43,11 +43,35 @@ SILENCE_FLOOR = 64  # the largest |int16 sample| counted as silence
 # their piece (up to about three times as long, and written a few tokens later) is synthesized
 # before they have played, twice over: a gap in the middle of a clause sounds like the end of
 # the turn. The pace is seconds of synthesis (wall clock, waiting for the voice included) per
-# second of audio, measured on the head starts' own syntheses, per voice (by name: a call's
-# voice is the shared one behind its own metering wrapper).
+# second of audio, measured on the head starts' own syntheses (`VoicePace`, one per voice,
+# shared by the calls that speak with it).
 MAX_SPLIT_PACE = 1.0 / 6.0
 INITIAL_PACE = 0.15  # before anything was measured (Piper's pace on a quiet 2-core machine)
-_pace: dict[str, float] = {}  # by the voice's name
+
+
+class VoicePace:
+    """How fast a voice synthesizes now: a moving average of seconds of synthesis per second
+    of audio, over the head starts' syntheses of every call that speaks with it.
+
+    Args:
+        initial: the pace assumed before anything was measured.
+    """
+
+    def __init__(self, initial: float = INITIAL_PACE) -> None:
+        self.pace = initial
+        self._measured = False
+
+    def note(self, spent_s: float, audio_s: float) -> None:
+        """The voice took `spent_s` for `audio_s` of audio."""
+        if audio_s <= 0.0:
+            return
+        pace = spent_s / audio_s
+        self.pace = pace if not self._measured else 0.7 * self.pace + 0.3 * pace
+        self._measured = True
+
+    def allows_split(self, max_pace: float = MAX_SPLIT_PACE) -> bool:
+        """Whether the voice is fast enough now for the first words to go out on their own."""
+        return self.pace <= max_pace
 
 
 def first_words(text: str, min_words: int = MIN_WORDS, min_chars: int = MIN_CHARS) -> str | None:
@@ -107,21 +131,3 @@ def trim_trailing_silence(
         return samples
     end = int(audible[-1]) + 1 + int(sample_rate * keep_ms / 1000.0)
     return samples[:end]
-
-
-def may_split(voice: object, max_pace: float = MAX_SPLIT_PACE) -> bool:
-    """Whether `voice` is fast enough now for the first words to go out on their own."""
-    return _pace.get(_name(voice), INITIAL_PACE) <= max_pace
-
-
-def note_pace(voice: object, spent_s: float, audio_s: float) -> None:
-    """Notes that `voice` took `spent_s` for `audio_s` of audio (a moving average)."""
-    if audio_s <= 0.0:
-        return
-    pace, name = spent_s / audio_s, _name(voice)
-    old = _pace.get(name)
-    _pace[name] = pace if old is None else 0.7 * old + 0.3 * pace
-
-
-def _name(voice: object) -> str:
-    return str(getattr(voice, "name", type(voice).__name__))

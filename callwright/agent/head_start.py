@@ -28,9 +28,8 @@ import numpy as np
 
 from callwright.agent.first_words import (
     MAX_SPLIT_PACE,
+    VoicePace,
     first_words,
-    may_split,
-    note_pace,
     rest_after,
     trim_trailing_silence,
 )
@@ -84,7 +83,9 @@ class HeadStart:
         now_ms: the call's clock (audio timeline), for the marks.
         on_closed: hears the head start once it is settled (used or thrown away).
         max_split_pace: the first words go to TTS on their own only while the voice's
-            measured pace is at most this (`first_words.may_split`).
+            measured pace is at most this (`VoicePace.allows_split`).
+        pace: the voice's pace, shared by the calls that speak with it (`AgentStack.spoken`);
+            None: measured by this head start alone.
     """
 
     def __init__(
@@ -95,8 +96,10 @@ class HeadStart:
         now_ms: Callable[[], float],
         on_closed: Callable[[HeadStart], None] | None = None,
         max_split_pace: float = MAX_SPLIT_PACE,
+        pace: VoicePace | None = None,
     ) -> None:
         self._tts = tts
+        self._pace = pace if pace is not None else VoicePace()
         self._speech = speech
         self._now_ms = now_ms
         self._on_closed = on_closed
@@ -181,7 +184,7 @@ class HeadStart:
             samples += chunk.size
             self._chunks.append(chunk)
             self._wake()
-        note_pace(self._tts, time.monotonic() - started, samples / self._tts.sample_rate)
+        self._pace.note(time.monotonic() - started, samples / self._tts.sample_rate)
 
     async def _synthesize_words(self, text: str) -> None:
         """The first words' audio, without the silence the voice ends a clip with (their
@@ -197,7 +200,7 @@ class HeadStart:
                 self._wake()
             last = chunk
         spent, audio = time.monotonic() - started, samples / self._tts.sample_rate
-        note_pace(self._tts, spent, audio)
+        self._pace.note(spent, audio)
         # The split keeps a margin of two (`first_words.MAX_SPLIT_PACE`); past twice the
         # allowed pace the rest would not be ready before the first words have played.
         self.words_held = audio > 0.0 and spent / audio > 2.0 * self._max_split_pace
@@ -221,7 +224,7 @@ class HeadStart:
                 self._mark("first_clause_ms")
                 return pieces[0], words
             written += text
-            if words is None and may_split(self._tts, self._max_split_pace):
+            if words is None and self._pace.allows_split(self._max_split_pace):
                 if (unit := first_words(written)) is not None:
                     self.first_words = unit
                     self._mark("first_words_ms")

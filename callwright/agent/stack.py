@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from callwright.agent.echo import EchoKind
+from callwright.agent.first_words import VoicePace
 from callwright.agent.limits import CallLimits
 from callwright.agent.session_lines import SessionLines
 from callwright.agent.silence import FillerOptions, SilenceOptions
@@ -30,10 +31,12 @@ from callwright.vad.base import VoiceActivityModel
 
 @dataclass(frozen=True, slots=True)
 class SpokenLanguage:
-    """How the agent speaks one of its other languages: its voice and its normalisation."""
+    """How the agent speaks one of its other languages: its voice, its normalisation, and
+    how fast the voice synthesizes now (shared by every call that speaks with it)."""
 
     tts: TextToSpeech
     speech: SpeechNormalizer
+    pace: VoicePace = field(default_factory=VoicePace)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +78,8 @@ class AgentStack:
     observability: Observability = field(default_factory=Observability)
     # What every reply's text goes through before TTS (rules and the pronunciation lexicon).
     speech: SpeechNormalizer = field(default_factory=SpeechNormalizer)
+    # How fast `tts` synthesizes now, measured across calls (the head start's split).
+    pace: VoicePace = field(default_factory=VoicePace)
     # Wall-clock limits of one call: maximum length, idle timeout, real-time pacing.
     limits: CallLimits = field(default_factory=CallLimits)
     # Which canceller removes the agent's voice coming back from a speakerphone (agent/echo.py).
@@ -88,7 +93,7 @@ class AgentStack:
 
     def spoken(self, language: str) -> SpokenLanguage:
         """The voice and normalisation of `language` (the main ones for any other)."""
-        return self.languages.get(language) or SpokenLanguage(self.tts, self.speech)
+        return self.languages.get(language) or SpokenLanguage(self.tts, self.speech, self.pace)
 
     def lines(self, language: str) -> SessionLines:
         """What the session says in `language`: the agent's set for it, else the main

@@ -143,6 +143,7 @@ class AgentVoice:
                     spoken.speech,
                     self._state.clock.now_ms,
                     on_closed=self._record_head_start,
+                    pace=spoken.pace,
                 )
         except Exception:  # a head start only: the turn is answered without it
             log.exception("call %s: preparing a reply failed", self._state.call.call_id)
