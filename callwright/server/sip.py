@@ -49,6 +49,7 @@ class SipServer:
         self.registration: Registration | None = None
         self.answered = 0  # calls this worker answered
         self._registering: asyncio.Task[None] | None = None
+        self.placing: set[asyncio.Task[None]] = set()  # outbound calls (`sip_outbound.dial`)
 
     @property
     def admission(self) -> Admission:

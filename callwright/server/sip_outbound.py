@@ -21,7 +21,6 @@ from callwright.store.base import CallRecord
 log = logging.getLogger(__name__)
 
 RING_TIMEOUT_S = 60.0
-_calls: set[asyncio.Task[None]] = set()
 
 
 def sip_target(server: SipServer, to: str) -> tuple[str, tuple[str, int]]:
@@ -53,8 +52,8 @@ def dial(server: SipServer, to: str, parameters: dict[str, str]) -> str:
     target, destination = sip_target(server, to)
     call_id = uuid.uuid4().hex
     task = asyncio.create_task(_call(server, call_id, to, target, destination, parameters))
-    _calls.add(task)
-    task.add_done_callback(_calls.discard)
+    server.placing.add(task)  # kept referenced until done (the loop holds tasks weakly)
+    task.add_done_callback(server.placing.discard)
     return call_id
 
 
@@ -150,6 +149,6 @@ async def consult(server: SipServer, target: str) -> SipDialog | None:
             media.rtp.close()
 
     task = asyncio.create_task(hold())
-    _calls.add(task)
-    task.add_done_callback(_calls.discard)
+    server.placing.add(task)  # kept referenced until done (the loop holds tasks weakly)
+    task.add_done_callback(server.placing.discard)
     return dialog
