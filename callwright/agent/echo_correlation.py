@@ -96,11 +96,17 @@ class EchoPathTracker:
     def only_echo(self, end: int) -> bool:
         """Whether the caller's recent audio is the echo and nothing else: the whole history
         or, after the path shifted mid-reply, its newest part alone correlates almost fully."""
-        gate = self.options.gate_correlation
-        if self.estimate(end) >= gate:
-            return True
+        return self.echo_likeness(end) >= self.options.gate_correlation
+
+    def echo_likeness(self, end: int) -> float:
+        """How closely the caller's recent audio follows the echo (the best correlation of the
+        whole history, or of its newest part when that alone is not at the gate); 0.0 when
+        either side is silent. `only_echo` is this against `gate_correlation`."""
+        best = self.estimate(end)
+        if best >= self.options.gate_correlation:
+            return best
         found = self._scores(self._mic[-self._recent :], end)
-        return found is not None and float(found[0].max()) >= gate
+        return best if found is None else max(best, float(found[0].max()))
 
     def estimate(self, end: int) -> float:
         """Updates delay and gain from the history ending at timeline sample `end`.
