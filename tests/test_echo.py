@@ -315,3 +315,35 @@ async def test_webrtc_engages_on_a_quiet_echo() -> None:
     out = np.concatenate(cancel_in_chunks(canceller, agent, mic))
     later = slice(16 * 1000, out.size)  # a second in: found and removed by then
     assert rms_db(mic[later]) - rms_db(out[later]) > 15.0
+
+
+def test_echo_likeness_is_the_best_normalized_correlation_of_history_or_its_newest_part() -> None:
+    """Checked against a direct computation (no FFT): the newest 100 ms alone is the delayed
+    reference (an echo path that just shifted), the rest of the history is not."""
+    from callwright.agent.echo import ReferenceLine
+    from callwright.agent.echo_correlation import EchoOptions, EchoPathTracker, options_span
+
+    rng = np.random.default_rng(7)
+    options = EchoOptions()
+    line = ReferenceLine(16000, 4 * options_span(options, 16000) / 16000)
+    tracker = EchoPathTracker(line, options)
+    reference = rng.normal(0.0, 3000.0, 16000).astype(np.int16)
+    line.add(reference, 0.0)
+    end, delay, recent = 16000, 16 * 230, 1600
+    mic = rng.normal(0.0, 500.0, 5120).astype(np.float32)  # history: unrelated sound
+    mic[-recent:] = 0.7 * reference[end - recent - delay : end - delay]
+    tracker.push_mic(mic)
+    likeness = tracker.echo_likeness(end)
+
+    def direct(window: np.ndarray) -> float:
+        best = -1.0
+        for lag in range(0, tracker.max_delay + 1, 1):
+            seg = reference[end - window.size - lag : end - lag].astype(np.float64)
+            denom = np.sqrt(np.dot(seg, seg) * np.dot(window, window))
+            best = max(best, float(np.dot(seg, window) / denom))
+        return best
+
+    expected = max(direct(mic.astype(np.float64)), direct(mic[-recent:].astype(np.float64)))
+    assert expected > 0.99  # the newest part is the echo
+    assert likeness == pytest.approx(expected, abs=1e-4)
+    assert tracker.only_echo(end)
