@@ -4,7 +4,8 @@
 
 Each step runs on the event loop for every frame of every call (Twilio Media Streams, µ-law
 8 kHz, the pipeline at 16 kHz): the transport's decode, resampling, the echo canceller while
-the agent talks (over a speakerphone's echo, and over a handset line's own noise at -64 dBFS),
+the agent talks (over a speakerphone's echo, and over a handset line's own noise at -64 dBFS,
+also in replies of 4 s with the caller's 2 s between, as in a call),
 the call's stereo recording, and the outbound encode. Run it against another
 checkout (`PYTHONPATH=that/checkout`) to compare: the figures are CPU time on this process, so
 they depend less on what else the machine runs than wall-clock figures do.
@@ -103,6 +104,19 @@ def main() -> None:
 
         return make
 
+    def cancel_replies(heard: list[np.ndarray]) -> Callable[[], Callable[[int], object]]:
+        def make() -> Callable[[int], object]:  # replies of 4 s, the caller's 2 s between
+            echo = open_echo_canceller("webrtc", PIPELINE)
+
+            def step(i: int) -> object:
+                if i % 300 < 200:
+                    echo.add_reference(agent16[i * 320 : (i + 1) * 320], 20.0 * i)
+                return echo.process(heard[i], 20.0 * i)
+
+            return step
+
+        return make
+
     def recording(rate: int) -> Callable[[], Callable[[int], object]]:
         def make() -> Callable[[int], object]:
             rec = StereoRecording(PHONE, PHONE, rate)
@@ -126,6 +140,7 @@ def main() -> None:
         ("resample 16 -> 8 kHz (agent)", downsample),
         ("echo canceller, agent talks: speakerphone echo", cancel(mic)),
         ("echo canceller, agent talks: handset line noise", cancel(hiss)),
+        ("echo canceller, 4 s replies: handset line noise", cancel_replies(hiss)),
         ("stereo recording at 16 kHz (resampled)", recording(PIPELINE)),
         ("stereo recording at 8 kHz (the line's rate)", recording(PHONE)),
         ("encode: µ-law, base64, JSON", lambda: encode),

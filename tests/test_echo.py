@@ -237,31 +237,69 @@ def noise(n: int, rms: float, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).normal(0.0, rms, n).astype(np.int16)
 
 
-async def test_webrtc_checks_a_quiet_handset_line_for_echo_every_100_ms() -> None:
-    """Line noise under the agent's voice is below speech: the correlations that look for an
-    echo run every 100 ms on it, and on every frame once the caller's audio is speech-loud."""
-    agent = await speech("We are open from eight in the morning to six in the evening.", "en-us")
-    canceller = open_echo_canceller("webrtc", 16000)
+def count_checks(canceller: EchoCanceller) -> list[int]:
+    """The timeline ends of the canceller's echo checks, as they happen."""
     checks: list[int] = []
     path = canceller._path  # type: ignore[attr-defined]
-    looked = path.only_echo
+    looked = path.echo_likeness
 
-    def counted(end: int) -> bool:
+    def counted(end: int) -> float:
         checks.append(end)
-        return bool(looked(end))
+        return float(looked(end))
 
-    path.only_echo = counted
+    path.echo_likeness = counted
+    return checks
+
+
+async def test_webrtc_checks_a_quiet_handset_line_for_echo_ever_less_often() -> None:
+    """Line noise under the agent's voice is below speech: the correlations that look for an
+    echo run on it 100 ms after the first look, then ever less often (200, 400, then every
+    800 ms) while it looks nothing like the echo, and on every frame once the caller's audio
+    is speech-loud."""
+    agent = await speech("We are open from eight in the morning to six in the evening.", "en-us")
+    canceller = open_echo_canceller("webrtc", 16000)
+    checks = count_checks(canceller)
     hiss = noise(agent.size, 20.0, 1)  # about -64 dBFS, a phone line's own noise
     out = cancel_in_chunks(canceller, agent, hiss)
     assert np.array_equal(np.concatenate(out), hiss[: len(out) * CHUNK])
     seconds = len(out) * CHUNK / 16000
-    assert len(out) > 100 and len(checks) <= seconds * 10 + 1
-    assert all(b - a >= 1600 for a, b in itertools.pairwise(checks))
+    assert len(out) > 100 and seconds > 2.5
+    gaps_ms = [(b - a) / 16 for a, b in itertools.pairwise(checks)]
+    assert gaps_ms[:3] == [100.0, 200.0, 400.0]
+    assert all(gap == 800.0 for gap in gaps_ms[3:])
+    assert len(checks) <= 4 + (seconds - 0.7) / 0.8
     checks.clear()
     loud = noise(CHUNK * 10, 2000.0, 2)  # the caller talking over the agent
     for i in range(10):
         canceller.process(loud[i * CHUNK : (i + 1) * CHUNK], (agent.size - 3200 + i * CHUNK) / 16)
     assert len(checks) == 10
+    # The speech-loud frames started the quiet checks afresh: 100 ms after the last one.
+    checks.clear()
+    tail = noise(CHUNK * 10, 20.0, 3)
+    for i in range(10):
+        canceller.process(tail[i * CHUNK : (i + 1) * CHUNK], (agent.size + i * CHUNK) / 16)
+    assert [(end - (agent.size - 3200 + 10 * CHUNK)) / 16 for end in checks[:1]] == [100.0]
+
+
+async def test_webrtc_engages_on_a_quiet_echo_that_comes_after_seconds_of_line_noise() -> None:
+    """The quiet checks' ever longer waits on a noisy line still find an echo that starts late
+    in a reply (a caller who switched to the speakerphone) within a second of it starting."""
+    words = "We are open from eight in the morning to six in the evening, Monday to Friday."
+    agent = await speech(words, "en-us")
+    delay, late = 16 * 150, 16 * 2000  # the echo path; the echo starts 2 s into the reply
+    scale = 40.0 / max(1.0, float(np.sqrt(np.mean(agent.astype(np.float64) ** 2))))
+    echo = np.zeros(agent.size + delay)
+    echo[delay:] = agent * scale
+    echo[:late] = 0.0
+    mic = np.rint(echo + noise(echo.size, 10.0, 4)).astype(np.int16)
+    assert float(np.sqrt(np.mean(mic[late:].astype(np.float64) ** 2))) < 64
+    canceller = open_echo_canceller("webrtc", 16000)
+    checks = count_checks(canceller)
+    out = np.concatenate(cancel_in_chunks(canceller, agent, mic))
+    assert len([end for end in checks if end <= late]) <= 6  # backed off on the noise alone
+    after = slice(late + 16 * 1000, out.size)  # found and removed within a second
+    assert out.size > after.start + 16 * 500
+    assert rms_db(mic[after]) - rms_db(out[after]) > 10.0
 
 
 async def test_webrtc_engages_on_a_quiet_echo() -> None:
@@ -277,3 +315,35 @@ async def test_webrtc_engages_on_a_quiet_echo() -> None:
     out = np.concatenate(cancel_in_chunks(canceller, agent, mic))
     later = slice(16 * 1000, out.size)  # a second in: found and removed by then
     assert rms_db(mic[later]) - rms_db(out[later]) > 15.0
+
+
+def test_echo_likeness_is_the_best_normalized_correlation_of_history_or_its_newest_part() -> None:
+    """Checked against a direct computation (no FFT): the newest 100 ms alone is the delayed
+    reference (an echo path that just shifted), the rest of the history is not."""
+    from callwright.agent.echo import ReferenceLine
+    from callwright.agent.echo_correlation import EchoOptions, EchoPathTracker, options_span
+
+    rng = np.random.default_rng(7)
+    options = EchoOptions()
+    line = ReferenceLine(16000, 4 * options_span(options, 16000) / 16000)
+    tracker = EchoPathTracker(line, options)
+    reference = rng.normal(0.0, 3000.0, 16000).astype(np.int16)
+    line.add(reference, 0.0)
+    end, delay, recent = 16000, 16 * 230, 1600
+    mic = rng.normal(0.0, 500.0, 5120).astype(np.float32)  # history: unrelated sound
+    mic[-recent:] = 0.7 * reference[end - recent - delay : end - delay]
+    tracker.push_mic(mic)
+    likeness = tracker.echo_likeness(end)
+
+    def direct(window: np.ndarray) -> float:
+        best = -1.0
+        for lag in range(0, tracker.max_delay + 1, 1):
+            seg = reference[end - window.size - lag : end - lag].astype(np.float64)
+            denom = np.sqrt(np.dot(seg, seg) * np.dot(window, window))
+            best = max(best, float(np.dot(seg, window) / denom))
+        return best
+
+    expected = max(direct(mic.astype(np.float64)), direct(mic[-recent:].astype(np.float64)))
+    assert expected > 0.99  # the newest part is the echo
+    assert likeness == pytest.approx(expected, abs=1e-4)
+    assert tracker.only_echo(end)

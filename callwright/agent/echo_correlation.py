@@ -67,11 +67,12 @@ class EchoPathTracker:
             self._mic[-x.size :] = x
 
     def _scores(
-        self, mic: np.ndarray, end: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        self, mic: np.ndarray, end: int, whitened: bool = True
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray] | None:
         """Normalized correlation of `mic` (ending at `end`) with the reference at every lag
         (lag k: `mic` aligns with the returned reference's [k : k + len(mic)]), the same
-        whitened (GCC-PHAT), and that reference; None when either is silent."""
+        whitened (GCC-PHAT; None unless `whitened`: it costs an FFT), and that reference;
+        None when either is silent."""
         if not mic.any():
             return None  # checked first: the reference span costs more
         ref = self._line.span(end - mic.size - self.max_delay, end)
@@ -85,22 +86,33 @@ class EchoPathTracker:
         corr = np.fft.irfft(cross, size)[: self.max_delay + 1]
         # Speech is periodic, so the plain correlation also peaks a pitch period either side
         # of the true delay; whitening the spectrum leaves one sharp peak at the echo path.
-        phat = np.fft.irfft(cross / np.maximum(np.abs(cross), 1e-9), size)[: self.max_delay + 1]
+        phat = (
+            np.fft.irfft(cross / np.maximum(np.abs(cross), 1e-9), size)[: self.max_delay + 1]
+            if whitened
+            else None
+        )
         energy = np.cumsum(np.concatenate([[0.0], ref.astype(np.float64) ** 2]))
         seg_energy = energy[mic.size : mic.size + corr.size] - energy[: corr.size]
         norm = np.sqrt(np.maximum(seg_energy, 1e-9) * float(np.dot(mic, mic)))
         # Lags whose reference is nearly silent would divide by almost nothing.
         loud = seg_energy > 0.05 * seg_energy.max()
-        return np.where(loud, corr / norm, -1.0), np.where(loud, phat, -np.inf), ref
+        peaks = None if phat is None else np.where(loud, phat, -np.inf)
+        return np.where(loud, corr / norm, -1.0), peaks, ref
 
     def only_echo(self, end: int) -> bool:
         """Whether the caller's recent audio is the echo and nothing else: the whole history
         or, after the path shifted mid-reply, its newest part alone correlates almost fully."""
-        gate = self.options.gate_correlation
-        if self.estimate(end) >= gate:
-            return True
-        found = self._scores(self._mic[-self._recent :], end)
-        return found is not None and float(found[0].max()) >= gate
+        return self.echo_likeness(end) >= self.options.gate_correlation
+
+    def echo_likeness(self, end: int) -> float:
+        """How closely the caller's recent audio follows the echo (the best correlation of the
+        whole history, or of its newest part when that alone is not at the gate); 0.0 when
+        either side is silent. `only_echo` is this against `gate_correlation`."""
+        best = self.estimate(end)
+        if best >= self.options.gate_correlation:
+            return best
+        found = self._scores(self._mic[-self._recent :], end, whitened=False)
+        return best if found is None else max(best, float(found[0].max()))
 
     def estimate(self, end: int) -> float:
         """Updates delay and gain from the history ending at timeline sample `end`.
@@ -112,6 +124,7 @@ class EchoPathTracker:
         if found is None:
             return 0.0
         score, phat, ref = found
+        assert phat is not None  # whitened
         lag = int(np.argmax(phat))
         best = float(score[lag])
         if best < self.options.min_correlation:

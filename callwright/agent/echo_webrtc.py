@@ -22,7 +22,11 @@ callers hold a handset or wear a headset, and their barge-ins should reach VAD u
 Until then, that check (two correlations over most of a second of reference) runs on every
 frame loud enough to be speech, and every `QUIET_CHECK_MS` on quieter ones: a handset's line
 noise under the agent's voice would otherwise cost the check on every frame of every call,
-and audio below `QUIET_RMS` cannot start a turn, so the check may wait for it.
+and audio below `QUIET_RMS` cannot start a turn, so the check may wait for it. On quiet audio
+that looks nothing like the echo (a handset's hiss) the wait doubles after each such check, up
+to `QUIET_CHECK_MAX_MS`, and starts again at `QUIET_CHECK_MS` with each reply, with any loud
+frame and with any check that finds a likeness: a quiet echo is still found within a reply,
+and a line that is only noise costs a few checks per reply instead of ten a second.
 
 While the agent has been silent for longer than any echo path, both streams skip the
 canceller: there is nothing to cancel, and a process with hundreds of calls should not spend a
@@ -50,6 +54,9 @@ LEAD_MS = 24
 # not speech to VAD, so before engagement it is checked for being the echo only this often.
 QUIET_RMS = 64.0
 QUIET_CHECK_MS = 100
+# The longest wait between two checks of quiet audio that looked nothing like the echo (its
+# correlation under `EchoOptions.min_correlation`), reached by doubling from QUIET_CHECK_MS.
+QUIET_CHECK_MAX_MS = 800
 
 
 class WebRtcEchoCanceller:
@@ -74,8 +81,11 @@ class WebRtcEchoCanceller:
         # barge-ins and backchannels. So it starts once the caller's audio has been the echo
         # and nothing else: then the line surely has an acoustic echo path.
         self._engaged = False
-        self._quiet_check = sample_rate * QUIET_CHECK_MS // 1000
+        self._quiet_first = sample_rate * QUIET_CHECK_MS // 1000
+        self._quiet_most = sample_rate * QUIET_CHECK_MAX_MS // 1000
+        self._quiet_check = self._quiet_first  # the current wait between quiet checks
         self._next_check = 0  # timeline sample from which quiet audio is checked again
+        self._unlike = options.min_correlation  # below it, quiet audio is not the echo
         self._apm = rtc.AudioProcessingModule(echo_cancellation=True)
 
     @property
@@ -95,15 +105,22 @@ class WebRtcEchoCanceller:
         """
         start = round(start_ms * self.sample_rate / 1000)
         if start - self._line.last_audible > self._tail:
+            self._quiet_check = self._quiet_first  # the next reply is checked afresh
             return samples  # no echo can still be arriving
         mic = samples.astype(np.float32)
         self._path.push_mic(mic)
         if not self._engaged:
             quiet = float(np.dot(mic, mic)) < QUIET_RMS * QUIET_RMS * mic.size
             if quiet and start < self._next_check:
-                return samples  # checked again within QUIET_CHECK_MS (module docstring)
-            self._next_check = start + self._quiet_check
-            if not self._path.only_echo(start + mic.size):
+                return samples  # checked again later (module docstring)
+            likeness = self._path.echo_likeness(start + mic.size)
+            if quiet and likeness < self._unlike:
+                self._next_check = start + self._quiet_check
+                self._quiet_check = min(2 * self._quiet_check, self._quiet_most)
+            else:
+                self._quiet_check = self._quiet_first
+                self._next_check = start + self._quiet_check
+            if likeness < self._path.options.gate_correlation:
                 return samples  # no sign of an acoustic echo on this call yet
             self._engaged = True
             echo_only = True

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 import aiohttp
 from twilio.request_validator import RequestValidator
 
-from callwright.sim.load_clips import SILENCE_PHONE, SILENCE_WIDE, Clip
+from callwright.sim.load_clips import NOISE_PHONE, NOISE_WIDE, Clip
 from callwright.sim.load_ticks import frame_clock
 from callwright.sim.twilio_caller import parse_stream_twiml, post_signed, start_message
 
@@ -121,6 +121,7 @@ class LoadCaller:
         self._seq = 1
         self._ended = asyncio.Event()
         self._hung_up = False
+        self._noise_offset = index * 7  # calls' noise frames out of step with each other
 
     async def run(self, http: aiohttp.ClientSession) -> CallOutcome:
         out = self.outcome
@@ -297,10 +298,13 @@ class LoadCaller:
         tick and position."""
         twilio = self.target.transport == "twilio"
         clip = self._sending
+        # Between lines the caller's line carries faint noise (never digital zero), each call
+        # at its own point of the loop.
+        noise = (tick + self._noise_offset) % len(NOISE_PHONE)
         if twilio:
-            payload = clip.phone_frames[position] if clip else SILENCE_PHONE
+            payload = clip.phone_frames[position] if clip else NOISE_PHONE[noise]
         else:
-            payload = clip.wide_frames[position] if clip else SILENCE_WIDE  # type: ignore[assignment]
+            payload = clip.wide_frames[position] if clip else NOISE_WIDE[noise]  # type: ignore[assignment]
         last = False
         if clip is not None:
             position += 1
