@@ -29,6 +29,10 @@ from callwright.turns.semantic import Completeness, PatiencePolicy, completeness
 
 # Silence after which a long wait is judged again, with the silence in the recogniser's input.
 RECHECK_MS = 450.0
+# Below this mean token probability the recogniser was guessing: words that read as a finished
+# sentence are not trusted to be one ("My date of birth is" heard as "My date of Darth
+# Vader."). Measured with `bench/pause_prosody.py` (README, "Turn-taking").
+UNSURE_CONFIDENCE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,12 +43,18 @@ class Judgement:
     wait_ms: float
     expected: ExpectedAnswer | None
     answered: bool
+    confidence: float | None = None
+    unsure: bool = False
 
     def record(self) -> dict[str, Any]:
         """The call record's `pause` event data."""
         data: dict[str, Any] = {"completeness": self.verdict.value, "wait_ms": self.wait_ms}
         if self.expected is not None:
             data |= {"expected": list(self.expected.kinds), "answered": self.answered}
+        if self.confidence is not None:
+            data["confidence"] = round(self.confidence, 3)
+        if self.unsure:
+            data["unsure"] = True
         return data
 
     @property
@@ -63,7 +73,13 @@ class TurnJudge:
         self._responder = responder
         self._history = history
 
-    def judge(self, text: str, over_the_agent: bool, after_silence: bool = False) -> Judgement:
+    def judge(
+        self,
+        text: str,
+        over_the_agent: bool,
+        after_silence: bool = False,
+        confidence: float | None = None,
+    ) -> Judgement:
         """Judges `text`, everything the caller said this turn.
 
         Args:
@@ -71,6 +87,8 @@ class TurnJudge:
             over_the_agent: said while the agent talks: it answers no question.
             after_silence: transcribed with the pause's silence (the second look): trailing
                 dots no longer hold the turn, only the words do.
+            confidence: the recogniser's mean token probability for the latest words, when
+                it gives one (`Transcript.confidence`).
         """
         expected = None if over_the_agent else self.expected_answer()
         answered = expected is not None and answers(expected, text)
@@ -80,9 +98,12 @@ class TurnJudge:
                 # "Maria Garcia, March 12." to "your name and date of birth?": the rest (the
                 # year) is coming after the comma's pause, however finished the words look.
                 verdict = Completeness.NEUTRAL
+        unsure = verdict is Completeness.COMPLETE and not answered and misheard(text, confidence)
+        if unsure:
+            verdict = UNSURE_VERDICT
         mid_sentence = ends_mid_sentence(text)
         wait_ms = self.patience.end_of_turn_ms(verdict, mid_sentence, answered)
-        return Judgement(verdict, wait_ms, expected, answered)
+        return Judgement(verdict, wait_ms, expected, answered, confidence, unsure)
 
     def expected_answer(self) -> ExpectedAnswer | None:
         """What the agent's open question asks for: the responder's account, else the question."""
@@ -107,3 +128,18 @@ def partly_answers(expected: ExpectedAnswer, text: str) -> bool:
         if kind == "dob" and answers(ExpectedAnswer(("date",)), text):
             return True
     return False
+
+
+# What words that read as finished but were heard unsurely count as.
+UNSURE_VERDICT = Completeness.NEUTRAL
+
+
+def misheard(text: str, confidence: float | None) -> bool:
+    """The recogniser was guessing at `text`, so its finished look proves nothing.
+
+    A question is exempt: its words ask something whatever was misheard in them, and the
+    agent's answer (or its request to repeat) is what the caller waits for.
+    """
+    if confidence is None or text.rstrip().endswith("?"):
+        return False
+    return confidence < UNSURE_CONFIDENCE
