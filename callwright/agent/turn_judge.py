@@ -29,10 +29,6 @@ from callwright.turns.semantic import Completeness, PatiencePolicy, completeness
 
 # Silence after which a long wait is judged again, with the silence in the recogniser's input.
 RECHECK_MS = 450.0
-# Below this mean token probability the recogniser was guessing: words that read as a finished
-# sentence are not trusted to be one ("My date of birth is" heard as "My date of Darth
-# Vader."). Measured with `bench/pause_prosody.py` (README, "Turn-taking").
-UNSURE_CONFIDENCE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +40,6 @@ class Judgement:
     expected: ExpectedAnswer | None
     answered: bool
     confidence: float | None = None
-    unsure: bool = False
 
     def record(self) -> dict[str, Any]:
         """The call record's `pause` event data."""
@@ -53,8 +48,6 @@ class Judgement:
             data |= {"expected": list(self.expected.kinds), "answered": self.answered}
         if self.confidence is not None:
             data["confidence"] = round(self.confidence, 3)
-        if self.unsure:
-            data["unsure"] = True
         return data
 
     @property
@@ -98,12 +91,13 @@ class TurnJudge:
                 # "Maria Garcia, March 12." to "your name and date of birth?": the rest (the
                 # year) is coming after the comma's pause, however finished the words look.
                 verdict = Completeness.NEUTRAL
-        unsure = verdict is Completeness.COMPLETE and not answered and misheard(text, confidence)
-        if unsure:
-            verdict = UNSURE_VERDICT
+        # The recogniser's confidence is recorded, not acted on: Whisper is confidently wrong
+        # about most first halves it writes as a finished sentence ("My date of birth is" as
+        # "My date of Darth Vader."), and finished answers heard unsurely are as common
+        # (`bench/pause_prosody.py`: area under the ROC curve 0.63 on those; README).
         mid_sentence = ends_mid_sentence(text)
         wait_ms = self.patience.end_of_turn_ms(verdict, mid_sentence, answered)
-        return Judgement(verdict, wait_ms, expected, answered, confidence, unsure)
+        return Judgement(verdict, wait_ms, expected, answered, confidence)
 
     def expected_answer(self) -> ExpectedAnswer | None:
         """What the agent's open question asks for: the responder's account, else the question."""
@@ -128,18 +122,3 @@ def partly_answers(expected: ExpectedAnswer, text: str) -> bool:
         if kind == "dob" and answers(ExpectedAnswer(("date",)), text):
             return True
     return False
-
-
-# What words that read as finished but were heard unsurely count as.
-UNSURE_VERDICT = Completeness.NEUTRAL
-
-
-def misheard(text: str, confidence: float | None) -> bool:
-    """The recogniser was guessing at `text`, so its finished look proves nothing.
-
-    A question is exempt: its words ask something whatever was misheard in them, and the
-    agent's answer (or its request to repeat) is what the caller waits for.
-    """
-    if confidence is None or text.rstrip().endswith("?"):
-        return False
-    return confidence < UNSURE_CONFIDENCE
