@@ -36,9 +36,8 @@ def _judge(question: str | None = None) -> TurnJudge:
     [
         "I was wondering if you",
         "Could you check whether it",
-        "I'm calling because we",
+        "Call me back once it",
         "I'm free any day except",
-        "My wife and I",
         "Could you tell me whether the clinic",
         "I'm calling because my son",
     ],

@@ -27,7 +27,7 @@ _TRAILING_FUNCTION_WORDS = frozenset(
     does did have has had will would can could should may might must shall i'd i'll i'm i've
     we're you're it's there's let's like um uh er erm hmm well also plus just like maybe
     except whether although unless whereas during despite among via per upon toward towards
-    between i we they he she""".split()
+    between""".split()
 )
 # Subordinators: a clause they open needs its verb, so "if you" or "whether it" ends nothing.
 _SUBORDINATORS = frozenset(
@@ -128,7 +128,7 @@ def completeness(
 
 def ends_mid_sentence(text: str) -> bool:
     """True when the last word is one an English sentence cannot end on ("and", "the", "on",
-    a subject pronoun, "you" or "it" right after "if" or "because"), or a clause opened by
+    "except"; "you" or "it" right after "if" or "because"), or a clause opened by
     "if", "whether" or "because" stops on its subject ("whether the clinic").
 
     An auxiliary after a subject pronoun is a short answer, not a clause left open ("Yes, it
