@@ -33,8 +33,8 @@ _TRAILING_FUNCTION_WORDS = frozenset(
 _SUBORDINATORS = frozenset(
     "if whether because when while although though unless since until once whereas".split()
 )
-# Those that are never prepositions: after them "the clinic" is a subject, not an object
-# ("whether the clinic", but "since the weekend" ends a sentence).
+# Those that are never prepositions: after them "the store" is a subject, not an object
+# ("whether the store", but "since the weekend" ends a sentence).
 _CLAUSE_ONLY_SUBORDINATORS = frozenset("if whether because although though unless whereas".split())
 # Auxiliaries that end a short answer after a subject pronoun ("it is", "I do", "we have").
 _AUXILIARIES = frozenset(
@@ -129,7 +129,7 @@ def completeness(
 def ends_mid_sentence(text: str) -> bool:
     """True when the last word is one an English sentence cannot end on ("and", "the", "on",
     "except"; "you" or "it" right after "if" or "because"), or a clause opened by
-    "if", "whether" or "because" stops on its subject ("whether the clinic").
+    "if", "whether" or "because" stops on its subject ("whether the store").
 
     An auxiliary after a subject pronoun is a short answer, not a clause left open ("Yes, it
     is.", "Yes, I do."): up to four words, it ends the sentence. So does "that"
@@ -156,7 +156,7 @@ def ends_mid_sentence(text: str) -> bool:
 
 def _subject_without_verb(words: list[str]) -> bool:
     """A clause opened by "if", "whether" or "because" that has its subject, a determiner and
-    one noun, but not yet its verb ("Could you tell me whether the clinic")."""
+    one noun, but not yet its verb ("Could you tell me whether the store")."""
     if len(words) < 3:
         return False
     opener, determiner, noun = words[-3:]
