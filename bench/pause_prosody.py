@@ -15,12 +15,14 @@ languages, and the signals the runtime has:
 - last run: length of the last voiced stretch against the median voiced stretch (final
   lengthening);
 - Smart Turn v3.2's probability of "finished" (when installed);
-- text: the words Whisper writes for the clip judged by `turns.semantic.completeness`.
+- text: the words Whisper writes for the clip judged by `turns.semantic.completeness`;
+- confidence: Whisper's mean token probability for them (`Transcript.confidence`), and what a
+  floor on it would hold among clips whose words look complete.
 Prints the area under the ROC curve of each (0.5: chance; under 0.5: the other way round), over
 all clips and over the unfinished clips whose words look complete (where a second signal would
 have to help), and the share of each class a threshold keeps at 95 % of finished answers.
 
-    python bench/pause_prosody.py [--voices N]
+    python bench/pause_prosody.py [--voices N] [--verbose]
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ RATE = 16000
 TAIL_S = 0.2
 FRAME = 640  # 40 ms pitch frames
 HOP = 160  # every 10 ms
+VERBOSE = "--verbose" in sys.argv
 
 
 def pitch_track(audio: np.ndarray) -> np.ndarray:
@@ -132,6 +135,7 @@ def keep_rate(pos: list[float], neg: list[float]) -> tuple[float, float]:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--voices", type=int, default=6)
+    parser.add_argument("--verbose", action="store_true", help="print every clip's words")
     args = parser.parse_args()
     stt = await asyncio.to_thread(default_stt)
     if stt is None:
@@ -149,9 +153,16 @@ async def main() -> None:
             measures = features(audio)
             if smart is not None:
                 measures["Smart Turn"] = smart.probability(audio)
-            said = (await stt.transcribe(audio)).text
+            transcript = await stt.transcribe(audio)
+            said = transcript.text
             text_complete = completeness(said) is Completeness.COMPLETE
             measures["text"] = float(text_complete)
+            # The recogniser's own certainty: a misheard first half ("My date of Darth Vader.")
+            # may read as a finished sentence, but was it heard clearly?
+            measures["confidence"] = transcript.confidence or 0.0
+            if VERBOSE:
+                print(f"  {'finished' if finished else 'pauser  '} {text_complete:d} "
+                      f"{measures['confidence']:.2f} {said!r}")  # fmt: skip
             rows.append((voice_name(voice), finished, measures, text_complete))
         print(f"{voice_name(voice)}: {sum(1 for r in rows if r[0] == voice_name(voice))} clips")
     names = list(rows[0][2])
@@ -172,6 +183,16 @@ async def main() -> None:
         hard_area = f"{auc(pos, hard):.2f}" if hard else "-"
         print(f"{name:12} {area:>8.2f} {hard_area:>14} {caught:>10.2f} "
               f"{np.mean(pos):>13.2f} {np.mean(neg):>15.2f}")  # fmt: skip
+    # What a confidence floor would do where it could act: on words that look complete, the
+    # share of finished answers it would hold back, and of pausers it would save.
+    done = [r[2]["confidence"] for r in pos_all if r[3]]
+    hard = [r[2]["confidence"] for r in neg_looks_done]
+    print(f"\nconfidence floor, over clips whose words look complete ({len(done)} finished, "
+          f"{len(hard)} pausers): share below it")  # fmt: skip
+    for floor in (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7):
+        held = float(np.mean(np.array(done) < floor)) if done else 0.0
+        saved = float(np.mean(np.array(hard) < floor)) if hard else 0.0
+        print(f"  {floor:.2f}: finished {held:.2f}, pausers {saved:.2f}")
 
 
 if __name__ == "__main__":

@@ -75,7 +75,17 @@ PAUSERS = (
     "The best number to reach me is five five five | one two three four.",
     "Do you have anything on | Monday afternoon?",
     "I'm calling about my | appointment next week.",
+    "I'd like to schedule a | follow-up visit with Doctor Nguyen.",
+    "Could you tell me whether the clinic | takes walk-in patients?",
+    "My son has had a fever and | a sore throat since yesterday.",
+    "I'm free any day except | Thursday and Friday.",
+    "The appointment is for my daughter | Emily Brown.",
+    "Is it possible to move my appointment to | later in the afternoon?",
+    "My insurance provider is | Blue Cross Blue Shield.",
+    "I think I left my | glasses at your office yesterday.",
 )
+# Four a voice: 24 over the six voices, enough to tell "at most 1 in 20" from 2 in 20.
+PAUSERS_PER_VOICE = 4
 BACKCHANNELS = ("Uh-huh.", "Mm-hmm.", "Yeah.", "Okay.", "Right.")
 VERBOSE = "--verbose" in sys.argv
 INTERRUPTIONS = ("Wait, stop.", "Sorry, one question.", "Hold on, where are you located?")
@@ -229,9 +239,10 @@ async def measure(base: str, voice: TextToSpeech, results: Results, index: int) 
     if VERBOSE:
         print(f"  TTFA {[t.ttfa_ms for t in report.turns]}", file=sys.stderr)
     # Mid-sentence pausers: 0.5 to 1.5 s of silence in the middle.
-    for k in range(2):
-        pauser = PAUSERS[(2 * index + k) % len(PAUSERS)]
-        pause_ms = 500.0 + 1000.0 * ((2 * index + k) % 5) / 4
+    for k in range(PAUSERS_PER_VOICE):
+        n = PAUSERS_PER_VOICE * index + k
+        pauser = PAUSERS[n % len(PAUSERS)]
+        pause_ms = 500.0 + 1000.0 * (n % 5) / 4
         report = await call(base, voice, [ScriptLine(pauser, pause_ms=pause_ms)])
         detail = await detail_of(base, report)
         transcripts = [e for e in detail["events"] if e["kind"] == "transcript"]
@@ -242,6 +253,11 @@ async def measure(base: str, voice: TextToSpeech, results: Results, index: int) 
                     print(f"    {event['kind']:10} {event['data']}", file=sys.stderr)
         results.pause_trials += 1
         results.cut_offs += len(transcripts) > 1
+        if len(transcripts) > 1:  # what the first half was heard as, and how it was judged
+            pauses = [e["data"] for e in detail["events"] if e["kind"] == "pause"]
+            heard = [e["data"].get("text") for e in transcripts]
+            print(f"  cut off ({pause_ms:.0f} ms): {pauser!r} heard {heard} {pauses[:2]}",
+                  file=sys.stderr)  # fmt: skip
         if len(transcripts) == 1:
             results.ttfa_ms += [t.ttfa_ms for t in report.turns if t.ttfa_ms is not None]
             results.add_timelines(detail)

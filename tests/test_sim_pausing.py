@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import numpy as np
+import pytest
 
+from callwright.sim import cut_cache, pausing
 from callwright.sim.pausing import (
     pause_points,
     quiet_candidates,
@@ -136,3 +139,65 @@ def _longest_run(mask: np.ndarray) -> tuple[int, int]:
                 best = (start, i)
             start = None
     return best
+
+
+async def test_a_cut_placed_once_is_reused_from_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The default recogniser's cuts are kept on disk: the second time the same voice says the
+    # same line, neither the words before the pause nor the recogniser are needed again.
+    recogniser = CountingRecogniser()
+    monkeypatch.setattr(pausing, "default_stt", lambda: recogniser)
+    monkeypatch.setattr(cut_cache, "cache_dir", lambda: tmp_path)
+    voice = ToneVoice()
+    first = await speak_line(voice, "w1 w2 | w3 w4", 500.0, RATE)
+    passes = recogniser.calls
+    assert voice.said == ["w1 w2 w3 w4", "w1 w2"] and passes > 0
+    assert _stored(tmp_path) == 1
+    again = await speak_line(voice, "w1 w2 | w3 w4", 700.0, RATE)
+    assert voice.said == ["w1 w2 w3 w4", "w1 w2", "w1 w2 w3 w4"]  # the whole line only
+    assert recogniser.calls == passes
+    # Same cut, longer silence: the audio differs only by the 200 ms more of it.
+    assert again.size == first.size + int(0.2 * RATE)
+    assert np.array_equal(_without_zeros(again), _without_zeros(first))
+    # Another line is another key: placed afresh.
+    await speak_line(voice, "w1 | w2 w3 w4", 500.0, RATE)
+    assert recogniser.calls > passes and _stored(tmp_path) == 2
+
+
+async def test_a_cut_is_not_kept_for_a_recogniser_passed_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cut_cache, "cache_dir", lambda: tmp_path)
+    await speak_line(ToneVoice(), "w1 w2 | w3 w4", 500.0, RATE, stt=BurstCounter())
+    assert _stored(tmp_path) == 0
+
+
+def test_a_cut_key_changes_with_the_audio_the_words_and_the_recogniser() -> None:
+    audio = np.arange(100, dtype=np.int16)
+    base = cut_cache.cut_key(audio, RATE, "a | b", "whisper-tiny.en")
+    assert base == cut_cache.cut_key(audio.copy(), RATE, "a | b", "whisper-tiny.en")
+    assert base != cut_cache.cut_key(audio[::-1], RATE, "a | b", "whisper-tiny.en")
+    assert base != cut_cache.cut_key(audio, RATE, "a b |", "whisper-tiny.en")
+    assert base != cut_cache.cut_key(audio, RATE, "a | b", "whisper-base")
+    assert base != cut_cache.cut_key(audio, 8000, "a | b", "whisper-tiny.en")
+
+
+class CountingRecogniser(BurstCounter):
+    """`BurstCounter` that counts its passes."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def transcribe(self, samples: np.ndarray) -> Transcript:
+        self.calls += 1
+        return await super().transcribe(samples)
+
+
+def _without_zeros(audio: np.ndarray) -> np.ndarray:
+    return audio[audio != 0]
+
+
+def _stored(folder: Path) -> int:
+    """How many cuts the cache holds (a sync helper: the async tests only count)."""
+    return len(list(folder.glob("*.json")))

@@ -39,12 +39,15 @@ class Judgement:
     wait_ms: float
     expected: ExpectedAnswer | None
     answered: bool
+    confidence: float | None = None
 
     def record(self) -> dict[str, Any]:
         """The call record's `pause` event data."""
         data: dict[str, Any] = {"completeness": self.verdict.value, "wait_ms": self.wait_ms}
         if self.expected is not None:
             data |= {"expected": list(self.expected.kinds), "answered": self.answered}
+        if self.confidence is not None:
+            data["confidence"] = round(self.confidence, 3)
         return data
 
     @property
@@ -63,7 +66,13 @@ class TurnJudge:
         self._responder = responder
         self._history = history
 
-    def judge(self, text: str, over_the_agent: bool, after_silence: bool = False) -> Judgement:
+    def judge(
+        self,
+        text: str,
+        over_the_agent: bool,
+        after_silence: bool = False,
+        confidence: float | None = None,
+    ) -> Judgement:
         """Judges `text`, everything the caller said this turn.
 
         Args:
@@ -71,6 +80,8 @@ class TurnJudge:
             over_the_agent: said while the agent talks: it answers no question.
             after_silence: transcribed with the pause's silence (the second look): trailing
                 dots no longer hold the turn, only the words do.
+            confidence: the recogniser's mean token probability for the latest words, when
+                it gives one (`Transcript.confidence`).
         """
         expected = None if over_the_agent else self.expected_answer()
         answered = expected is not None and answers(expected, text)
@@ -80,9 +91,13 @@ class TurnJudge:
                 # "Maria Garcia, March 12." to "your name and date of birth?": the rest (the
                 # year) is coming after the comma's pause, however finished the words look.
                 verdict = Completeness.NEUTRAL
+        # The recogniser's confidence is recorded, not acted on: Whisper is confidently wrong
+        # about most first halves it writes as a finished sentence ("My date of birth is" as
+        # "My date of Darth Vader."), and finished answers heard unsurely are as common
+        # (`bench/pause_prosody.py`: area under the ROC curve 0.63 on those; README).
         mid_sentence = ends_mid_sentence(text)
         wait_ms = self.patience.end_of_turn_ms(verdict, mid_sentence, answered)
-        return Judgement(verdict, wait_ms, expected, answered)
+        return Judgement(verdict, wait_ms, expected, answered, confidence)
 
     def expected_answer(self) -> ExpectedAnswer | None:
         """What the agent's open question asks for: the responder's account, else the question."""

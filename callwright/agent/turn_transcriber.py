@@ -152,8 +152,10 @@ class TurnTranscriber:
         if task.cancelled() or task.exception():
             self._endpointer.set_end_of_turn_ms(self._stack.turns.end_of_turn_ms)
             return
-        text = f"{self.carry_text} {task.result().text}".strip()
-        judgement = self._judge.judge(text, over_the_agent=self._over_the_agent())
+        heard = task.result()
+        text = f"{self.carry_text} {heard.text}".strip()
+        over = self._over_the_agent()
+        judgement = self._judge.judge(text, over_the_agent=over, confidence=heard.confidence)
         self._endpointer.set_end_of_turn_ms(judgement.wait_ms)
         # How late the words came: the wait cannot end before they are known.
         late = {"judged_after_ms": round(self._now_ms() - end_ms)}
@@ -179,7 +181,9 @@ class TurnTranscriber:
             return
         text = f"{self.carry_text} {transcript.text}".strip()
         over = self._over_the_agent()
-        judgement = self._judge.judge(text, over_the_agent=over, after_silence=True)
+        judgement = self._judge.judge(
+            text, over_the_agent=over, after_silence=True, confidence=transcript.confidence
+        )
         self._record("pause", end_ms, judgement.record() | {"recheck": True})
         if judgement.wait_ms < wait_ms:
             self._speculation = (end_ms, task)  # the turn's transcript is this one

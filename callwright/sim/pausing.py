@@ -22,6 +22,7 @@ from functools import lru_cache
 import numpy as np
 
 from callwright.audio.resample import resample
+from callwright.sim.cut_cache import cut_key, engine_label, load_cuts, store_cuts
 from callwright.stt.base import SpeechToText
 from callwright.stt.whisper import WhisperOptions, WhisperStt
 from callwright.tts.base import TextToSpeech
@@ -203,10 +204,20 @@ async def speak_line(
     if not counts:
         return audio
     words = whole.split()
-    ends_s = [(n, await spoken_length_s(voice, " ".join(words[:n]))) for n in counts]
+    key = None
     if stt is None:
+        # The default recogniser's cuts are kept on disk (`sim/cut_cache.py`); one passed in
+        # (a test's) is asked every time.
         stt = await asyncio.to_thread(default_stt)
+        if stt is not None:
+            key = cut_key(audio, rate, text, engine_label(stt))
+            cached = await load_cuts(key)
+            if cached is not None and len(cached) == len(counts):
+                return with_pauses(audio, cached, int(pause_ms * rate / 1000))
+    ends_s = [(n, await spoken_length_s(voice, " ".join(words[:n]))) for n in counts]
     points = await pause_points(audio, rate, words, ends_s, stt)
+    if key is not None:
+        await store_cuts(key, points)
     return with_pauses(audio, points, int(pause_ms * rate / 1000))
 
 

@@ -25,8 +25,17 @@ _TRAILING_FUNCTION_WORDS = frozenset(
     """a an the and or but so because if then than that which who whose to of for with on in at
     by from about into onto my your our their his her its is are was were am be been being do
     does did have has had will would can could should may might must shall i'd i'll i'm i've
-    we're you're it's there's let's like um uh er erm hmm well also plus just like maybe""".split()
+    we're you're it's there's let's like um uh er erm hmm well also plus just like maybe
+    except whether although unless whereas during despite among via per upon toward towards
+    between""".split()
 )
+# Subordinators: a clause they open needs its verb, so "if you" or "whether it" ends nothing.
+_SUBORDINATORS = frozenset(
+    "if whether because when while although though unless since until once whereas".split()
+)
+# Those that are never prepositions: after them "the store" is a subject, not an object
+# ("whether the store", but "since the weekend" ends a sentence).
+_CLAUSE_ONLY_SUBORDINATORS = frozenset("if whether because although though unless whereas".split())
 # Auxiliaries that end a short answer after a subject pronoun ("it is", "I do", "we have").
 _AUXILIARIES = frozenset(
     """is are was were am be been do does did have has had will would can could should may
@@ -118,7 +127,9 @@ def completeness(
 
 
 def ends_mid_sentence(text: str) -> bool:
-    """True when the last word is one an English sentence cannot end on ("and", "the", "on").
+    """True when the last word is one an English sentence cannot end on ("and", "the", "on",
+    "except"; "you" or "it" right after "if" or "because"), or a clause opened by
+    "if", "whether" or "because" stops on its subject ("whether the store").
 
     An auxiliary after a subject pronoun is a short answer, not a clause left open ("Yes, it
     is.", "Yes, I do."): up to four words, it ends the sentence. So does "that"
@@ -127,12 +138,33 @@ def ends_mid_sentence(text: str) -> bool:
     words = _WORD.findall(text.lower().replace("’", "'"))
     if words and _ends_on_a_title(text):
         return True
-    if not words or words[-1] not in _TRAILING_FUNCTION_WORDS:
+    if not words:
         return False
     last, before = words[-1], words[-2] if len(words) > 1 else ""
+    if last in ("you", "it") and before in _SUBORDINATORS:
+        # The subject of a clause still waiting for its verb ("I was wondering if you");
+        # elsewhere "you" and "it" are objects that end sentences ("Thank you.").
+        return True
+    if _subject_without_verb(words):
+        return True
+    if words[-1] not in _TRAILING_FUNCTION_WORDS:
+        return False
     if last in _AUXILIARIES and before in _SUBJECT_PRONOUNS and len(words) <= _SHORT_ANSWER_WORDS:
         return False
     return not (last == "that" and text.rstrip().endswith("?"))
+
+
+def _subject_without_verb(words: list[str]) -> bool:
+    """A clause opened by "if", "whether" or "because" that has its subject, a determiner and
+    one noun, but not yet its verb ("Could you tell me whether the store")."""
+    if len(words) < 3:
+        return False
+    opener, determiner, noun = words[-3:]
+    return (
+        opener in _CLAUSE_ONLY_SUBORDINATORS
+        and determiner in _DETERMINERS
+        and noun not in _TRAILING_FUNCTION_WORDS
+    )
 
 
 def _ends_on_a_title(text: str) -> bool:
