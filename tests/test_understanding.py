@@ -153,6 +153,39 @@ def test_a_corrected_day_replaces_the_old_one(said: str, weekday: int) -> None:
     assert state.slots["date"].weekday() == weekday
 
 
+@pytest.mark.parametrize(
+    ("said", "weekday", "hour"),
+    [
+        ("Next Tuesday, no, sorry, Wednesday.", 2, None),
+        ("Tuesday, I mean Wednesday", 2, None),
+        ("Thursday at ten, sorry, at eleven", 3, 11),
+        ("Thursday at ten, or rather eleven", 3, 11),
+        ("Friday at 3, no wait, 4", 4, 16),
+        # No repair: a leading "no" or "sorry" answers, and "no" inside a phrase is a word.
+        ("No, Tuesday.", 1, None),
+        ("Sorry, Tuesday works", 1, None),
+        ("I have no insurance, Tuesday is fine", 1, None),
+        ("Friday at 3 is fine, no problem", 4, 15),
+    ],
+)
+def test_a_speakers_own_repair_mid_sentence_replaces_what_it_repairs(
+    said: str, weekday: int, hour: int | None
+) -> None:
+    state = FlowState("book")
+    ctx = SlotContext(today=MONDAY, directories={"doctors": DOCTORS})
+    fill(state, CLINIC_FLOW.node("book").slots, said, ctx)
+    assert state.slots["date"].weekday() == weekday
+    time = state.slots.get("time")
+    assert (time.time.hour if time is not None else None) == hour
+
+
+def test_values_said_before_a_repair_of_another_kind_stand() -> None:
+    state = FlowState("book")
+    ctx = SlotContext(today=MONDAY, directories={"doctors": DOCTORS})
+    fill(state, CLINIC_FLOW.node("book").slots, "Doctor Patel on Tuesday, sorry, Wednesday", ctx)
+    assert state.slots["doctor"].key == "patel" and state.slots["date"].weekday() == 2
+
+
 def test_without_replaced_keeps_what_is_not_corrected() -> None:
     assert "tuesday" in without_replaced("Tuesday, not Wednesday")
     assert "wednesday" not in without_replaced("Tuesday, not Wednesday")

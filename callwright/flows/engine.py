@@ -41,6 +41,7 @@ from callwright.flows.slots import (
     extract_reason,
     extract_time,
     extract_yes_no,
+    self_repaired,
     without_replaced,
 )
 
@@ -303,10 +304,23 @@ def fill(
     changed: list[str] = []
     ambiguous: Ambiguous | None = None
     corrected = without_replaced(text)
+    # "Tuesday, no, sorry, Wednesday": a typed value is read after the speaker's own repair
+    # first, and from before it only if the repair did not give one of its kind.
+    repaired = self_repaired(corrected)
     for spec in specs:
         if spec.kind in ("text", "yes_no", "digits") and state.awaiting != spec.name:
             continue
-        value = extract(spec, text if spec.kind in ("text", "yes_no") else corrected, ctx)
+        if spec.kind in ("text", "yes_no"):
+            value = extract(spec, text, ctx)
+        elif repaired is not None:
+            before, after = repaired
+            value = extract(spec, after, ctx)
+            if value is None and spec.kind == "time" and extract(spec, before, ctx) is not None:
+                # "at ten, or rather eleven": a bare number repairing a time is a time.
+                value = extract(spec, f"at {after.strip()}", ctx)
+            value = extract(spec, before, ctx) if value is None else value
+        else:
+            value = extract(spec, corrected, ctx)
         if spec.kind == "time" and _expects_time(state, spec, specs) and not _has_hour(value):
             # A time is expected and none was heard: an hour may be there as other words.
             respelled = hour_by_sound(corrected) if ctx.language == "en" else None

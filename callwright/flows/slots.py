@@ -461,6 +461,28 @@ _NUMBER_FOR_NUMBER = (
 )
 
 
+# A speaker's own repair mid-sentence: "next Tuesday, no, sorry, Wednesday", "at ten, I mean
+# eleven". A one-word marker counts only set off by punctuation ("no," / ", sorry,"), so "no
+# insurance" or "sorry to bother you" are no repair; the longer ones stand on their own.
+_SELF_REPAIR = re.compile(
+    r"(?:(?<=[,.;!?])|^)\s*(?:no|nope|sorry|wait|oops|actually|no sorry|no wait|sorry no)"
+    r"\s*[,.;!?]"
+    r"|\b(?:i mean|i meant|or rather|make that|scratch that|no no)\b[,.;!?]?"
+)
+
+
+def self_repaired(text: str) -> tuple[str, str] | None:
+    """What a sentence said before its last self-repair, and what replaced it; None if the
+    speaker did not repair anything ("next Tuesday, no, sorry, Wednesday" → ("next tuesday",
+    "wednesday.")). A value after the repair replaces one of the same kind before it; values
+    of other kinds said before it stand ("Doctor Patel on Tuesday, I mean Wednesday")."""
+    lowered = text.lower()
+    last = max(_SELF_REPAIR.finditer(lowered), key=lambda m: m.start(), default=None)
+    if last is None or not lowered[: last.start()].strip(" ,.;!?"):
+        return None  # nothing before the marker to repair ("No, Tuesday." is an answer)
+    return lowered[: last.start()], lowered[last.end() :]
+
+
 def without_replaced(text: str) -> str:
     """The transcript without the values a correction replaces.
 
