@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from callwright.evals.callers import ScriptedCaller
+from callwright.evals.callers import ScriptedCaller, answers_the_choice
 from callwright.evals.scenario import CallerLine
 
 BIRTHDAY = CallerLine(say="June second, nineteen sixty-five.", after="birth|born")
@@ -68,3 +68,41 @@ async def test_talking_over_with_lines_left_goes_on_with_them() -> None:
     assert _said(await caller.next_line("First, what is your full name and date of birth?")) == (
         change.say
     )
+
+
+async def test_offered_the_keypad_after_a_birthday_the_caller_types_it_once() -> None:
+    caller = ScriptedCaller((BIRTHDAY, DOCTOR))
+    await caller.next_line("What is your date of birth?")
+    offer = (
+        "Sorry, I still didn't get that. You can also type it on your keypad, as eight "
+        "digits: two for the month, two for the day and four for the year."
+    )
+    assert caller.ready(offer)
+    typed = await caller.next_line(offer)
+    assert typed is not None and typed.keys == "06021965#" and not typed.say
+    # Offered again, the caller does not type it twice: it goes on (or says it again).
+    again = await caller.next_line(offer)
+    assert again is None or again.keys == ""
+
+
+async def test_a_keypad_offer_after_a_line_without_a_birthday_types_nothing() -> None:
+    caller = ScriptedCaller((DOCTOR, BIRTHDAY))
+    await caller.next_line("Which doctor would you like to see?")
+    line = await caller.next_line("You can also type it on your keypad.")
+    assert line is not None and line.keys == ""
+
+
+async def test_a_line_waiting_for_a_word_is_said_when_it_picks_an_offered_option() -> None:
+    at_three = CallerLine(say="Around three in the afternoon.", after="time")
+    caller = ScriptedCaller((DOCTOR, at_three))
+    await caller.next_line("Which doctor would you like to see?")
+    offer = (
+        "Doctor Lopez is free on Thursday at two or three in the afternoon. Which would you like?"
+    )
+    assert caller.ready(offer)  # "time" was never said: a person answers the choice
+    assert _said(await caller.next_line(offer)) == at_three.say
+    # Options of another kind (doctors) are not answered by a time.
+    waiting = ScriptedCaller((DOCTOR, at_three))
+    await waiting.next_line("Which doctor would you like to see?")
+    assert not waiting.ready("Did you mean Doctor Patel or Doctor Park?")
+    assert not answers_the_choice("We are open nine to five. Anything else?", at_three.say)

@@ -69,6 +69,8 @@ _REPEAT_REQUEST = re.compile(
     r"could you repeat|(come|say) again|pardon)\b",
     re.I,
 )
+# The agent offers the keypad ("You can also type it on your keypad").
+_KEYPAD_OFFER = re.compile(r"\b(keypad|type it|key it in|enter it)\b", re.I)
 _PRESENCE_CHECK = re.compile(r"\b(are you still (there|with me)|hello\?)[?.!]?", re.I)
 GOODBYE = "No, that's everything. Thank you, goodbye."
 FIRST_OPTION = "The first one, please."
@@ -89,10 +91,12 @@ class ScriptedCaller:
     birth?" after "June second, nineteen sixty-five" was heard as "June"). A yes or no said
     over the agent, before the question it answers was asked, is said again once the
     question comes (the agent takes a "yes" in the middle of its sentence for "I'm
-    listening"). `next_line` returns None when the script is done and nothing is asked
-    again. A line whose `after` regex is not in what the agent said yet is held back (the
-    runner asks again when the agent speaks again, and says it anyway after the turn
-    timeout).
+    listening"). Offered the keypad after a line that gave a date of birth, it types the
+    date (once). A line held back for its `after` words is said when it picks among
+    options the agent offered (`answers_the_choice`). `next_line` returns None when the
+    script is done and nothing is asked again. A line whose `after` regex is not in what
+    the agent said yet is held back (the runner asks again when the agent speaks again,
+    and says it anyway after the turn timeout).
 
     Args:
         lines: the script.
@@ -106,6 +110,7 @@ class ScriptedCaller:
         self.last: CallerLine | None = None
         self.repeats = 0
         self.said_over = False  # the last line was said into a reply
+        self.typed = False  # the last line's date of birth was typed on the keypad
 
     @property
     def done(self) -> bool:
@@ -114,12 +119,17 @@ class ScriptedCaller:
 
     def ready(self, agent_said: str) -> bool:
         """Whether the caller speaks now: the next line's `after` condition holds for
-        everything heard so far, or the agent asked for the last line again."""
+        everything heard so far, the next line picks among options the agent offered, the
+        agent asked for the last line again, or it offered the keypad for it."""
         heard = self.heard + " " + agent_said
         if self.asked_again(heard):
             return True
+        if self._keypad_due(heard) is not None:
+            return True
         if not self.lines or self.lines[0].after is None:
             return True
+        if answers_the_choice(heard, self.lines[0].say):
+            return True  # a person answers an offered choice, whatever word they waited for
         return re.search(self.lines[0].after, heard, re.I) is not None
 
     def asked_again(self, agent_said: str) -> bool:
@@ -140,8 +150,25 @@ class ScriptedCaller:
         # again when it was said over the agent, before the question was heard.
         return "yes_no" not in expected.kinds or self.said_over
 
+    def keyed(self, agent_said: str) -> CallerLine | None:
+        """The last line's date of birth typed as month, day, year and #, when the agent
+        offers the keypad after it (once): a person who was not understood types it."""
+        born = self._keypad_due(agent_said)
+        if born is None:
+            return None
+        self.typed = True
+        return CallerLine(keys=born.strftime("%m%d%Y") + "#")
+
+    def _keypad_due(self, agent_said: str) -> dt.date | None:
+        last = self.last
+        if last is None or not last.say or self.typed or not _KEYPAD_OFFER.search(agent_said):
+            return None
+        return extract_dob(last.say)
+
     async def next_line(self, agent_said: str) -> CallerLine | None:
         heard, self.heard = self.heard + " " + agent_said, ""
+        if (keys := self.keyed(heard)) is not None:
+            return keys
         # Talking over, the words at hand are of the reply the last line was said into, not
         # an answer to it: a caller with lines left goes on with them.
         if (self.done or not self.talks_over) and self.asked_again(heard):
@@ -151,7 +178,7 @@ class ScriptedCaller:
         if not self.lines:
             return None
         self.said_over = self.talks_over and self.last is not None  # the first line is not
-        self.last, self.repeats = self.lines.pop(0), 0
+        self.last, self.repeats, self.typed = self.lines.pop(0), 0, False
         return self.last
 
 
@@ -192,6 +219,26 @@ ASKS = [
                r"are you sure|correct\?|okay\?|"
                r"please say yes or no)"),
 ]  # fmt: skip
+
+
+def offered_options(agent_said: str) -> list[str]:
+    """The options listed with "or" in the agent's last three sentences ("nine, ten or
+    three in the afternoon. Which would you like?" → "nine", "ten", "three in the
+    afternoon"); empty when none are listed."""
+    sentences = [s for s in re.split(r"(?<=[.?!:])\s+", agent_said.strip()) if s]
+    listing = next((s for s in reversed(sentences[-3:]) if re.search(r"\bor\b", s, re.I)), "")
+    return [o for o in re.split(r",\s*|\s+or\s+", listing.rstrip(".?!")) if o.strip()]
+
+
+def answers_the_choice(agent_said: str, line: str) -> bool:
+    """Whether `line` picks among the options the agent just offered: it gives a time when
+    times were offered, a day when days were ("Which would you like?" after "at two or
+    three" is answered by "Around three in the afternoon")."""
+    if what_is_asked(agent_said) != "choice":
+        return False
+    options = offered_options(agent_said)
+    kinds = {kind for kind in ("time", "date") for o in options if _gives(kind, o)}
+    return any(_gives(kind, line) for kind in kinds) if line else False
 
 
 def what_is_asked(agent_said: str) -> str | None:
@@ -242,9 +289,7 @@ class PersonaCaller:
         """Picks among the options the agent offered: the persona's own time or doctor when
         offered (said in the persona's words); a time not offered is asked for twice; else
         the first option."""
-        sentences = [s for s in re.split(r"(?<=[.?!:])\s+", agent_said.strip()) if s]
-        listing = next((s for s in reversed(sentences[-3:]) if re.search(r"\bor\b", s, re.I)), "")
-        options = [o for o in re.split(r",\s*|\s+or\s+", listing.rstrip(".?!")) if o.strip()]
+        options = offered_options(agent_said)
         p = self.persona
         wanted = extract_time(str(p.get("time", ""))) if p.get("time") else None
         for option in options:  # the time asked for first: every option names the doctor
@@ -292,7 +337,7 @@ class PersonaCaller:
         if kind == "more":
             self.done = True
             return CallerLine(say=GOODBYE)
-        keypad = re.search(r"\b(keypad|type it|key it in|enter it)\b", agent_said, re.I)
+        keypad = _KEYPAD_OFFER.search(agent_said)
         if kind is not None:
             self.last_kind = kind
         if keypad and self.last_kind == "dob" and self.persona.get("date_of_birth"):
