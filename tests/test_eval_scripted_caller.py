@@ -106,3 +106,22 @@ async def test_a_line_waiting_for_a_word_is_said_when_it_picks_an_offered_option
     await waiting.next_line("Which doctor would you like to see?")
     assert not waiting.ready("Did you mean Doctor Patel or Doctor Park?")
     assert not answers_the_choice("We are open nine to five. Anything else?", at_three.say)
+
+
+async def test_offered_other_times_the_caller_says_the_one_it_asked_for_again() -> None:
+    request = CallerLine(say="Could I see Doctor Nguyen on Friday at ten in the morning?")
+    yes = CallerLine(say="Yes.", after="\\?")
+    caller = ScriptedCaller((request, yes))
+    await caller.next_line("How can I help you today?")
+    offer = (
+        "Doctor Nguyen is free on Friday at eight in the morning or half past eight. "
+        "Which would you like?"
+    )
+    # "Yes." would answer nothing: the request (with its time) is said again, once.
+    assert caller.ready(offer)
+    assert _said(await caller.next_line(offer)) == request.say
+    assert _said(await caller.next_line(offer)) == yes.say
+    # A read-back is no choice: the next line.
+    other = ScriptedCaller((request, yes))
+    await other.next_line("How can I help you today?")
+    assert _said(await other.next_line("So that's Friday at ten. Shall I book it?")) == yes.say

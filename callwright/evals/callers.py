@@ -93,7 +93,8 @@ class ScriptedCaller:
     question comes (the agent takes a "yes" in the middle of its sentence for "I'm
     listening"). Offered the keypad after a line that gave a date of birth, it types the
     date (once). A line held back for its `after` words is said when it picks among
-    options the agent offered (`answers_the_choice`). `next_line` returns None when the
+    options the agent offered (`answers_the_choice`); when no line left does, an earlier
+    line that does is said again (once). `next_line` returns None when the
     script is done and nothing is asked again. A line whose `after` regex is not in what
     the agent said yet is held back (the runner asks again when the agent speaks again,
     and says it anyway after the turn timeout).
@@ -111,6 +112,8 @@ class ScriptedCaller:
         self.repeats = 0
         self.said_over = False  # the last line was said into a reply
         self.typed = False  # the last line's date of birth was typed on the keypad
+        self.said: list[CallerLine] = []  # every line said, in order
+        self.restated: list[CallerLine] = []  # lines said again to pick an option
 
     @property
     def done(self) -> bool:
@@ -124,7 +127,7 @@ class ScriptedCaller:
         heard = self.heard + " " + agent_said
         if self.asked_again(heard):
             return True
-        if self._keypad_due(heard) is not None:
+        if self._keypad_due(heard) is not None or self._restated(heard) is not None:
             return True
         if not self.lines or self.lines[0].after is None:
             return True
@@ -169,6 +172,9 @@ class ScriptedCaller:
         heard, self.heard = self.heard + " " + agent_said, ""
         if (keys := self.keyed(heard)) is not None:
             return keys
+        if (wanted := self._restated(heard)) is not None:
+            self.restated.append(wanted)
+            return wanted
         # Talking over, the words at hand are of the reply the last line was said into, not
         # an answer to it: a caller with lines left goes on with them.
         if (self.done or not self.talks_over) and self.asked_again(heard):
@@ -179,7 +185,21 @@ class ScriptedCaller:
             return None
         self.said_over = self.talks_over and self.last is not None  # the first line is not
         self.last, self.repeats, self.typed = self.lines.pop(0), 0, False
+        self.said.append(self.last)
         return self.last
+
+    def _restated(self, agent_said: str) -> CallerLine | None:
+        """An earlier line that picks among the options just offered, when the next line
+        does not: offered "eight or half past eight" for the ten o'clock it asked for (heard
+        without "at ten"), a person says what they want again rather than "Yes". Once a line.
+        """
+        upcoming = self.lines[0].say if self.lines else ""
+        if what_is_asked(agent_said) != "choice" or answers_the_choice(agent_said, upcoming):
+            return None
+        for line in reversed(self.said):
+            if line not in self.restated and answers_the_choice(agent_said, line.say):
+                return line
+        return None
 
 
 def _gives_all(expected: ExpectedAnswer, text: str) -> bool:
