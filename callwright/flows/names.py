@@ -74,6 +74,21 @@ def says_a_name(text: str) -> bool:
     return False
 
 
+# Before a title these make it a role, not a title: "the doctor is fine", "my doctor".
+_DETERMINERS = frozenset("a an the that this my your our his her their la el mi su".split())
+
+
+def names_with_a_title(text: str) -> bool:
+    """Whether a title is said as a title, before a name, heard or not ("make it Doctor and
+    GUI in instead"): a title followed by a word and not after a determiner ("the doctor is
+    fine" names nobody)."""
+    words = tokens(text)
+    return any(
+        word in _TITLES and i + 1 < len(words) and (i == 0 or words[i - 1] not in _DETERMINERS)
+        for i, word in enumerate(words)
+    )
+
+
 def _spelled_joined(words: list[str]) -> list[str]:
     """Letters spelled one by one, as Whisper writes a spelled name ("N.G.Y.N"), as a word."""
     joined: list[str] = []
