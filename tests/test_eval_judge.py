@@ -208,7 +208,7 @@ def test_spoken_dates_of_birth_and_questions() -> None:
 
 
 async def test_llm_caller_plays_the_persona_through_a_chat_endpoint() -> None:
-    from callwright.evals.callers import LlmCaller
+    from callwright.evals.llm_caller import LlmCaller
     from tests.fakes.openai_server import start_fake_openai
 
     script = ["Hi, I'd like to book a checkup with Doctor Park.", "Bye now. [hang up]"]

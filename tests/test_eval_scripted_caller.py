@@ -125,3 +125,19 @@ async def test_offered_other_times_the_caller_says_the_one_it_asked_for_again() 
     other = ScriptedCaller((request, yes))
     await other.next_line("How can I help you today?")
     assert _said(await other.next_line("So that's Friday at ten. Shall I book it?")) == yes.say
+
+
+async def test_asked_for_the_doctor_it_just_named_the_caller_names_it_again() -> None:
+    change = CallerLine(say="Oh wait, no, make it Doctor Nguyen instead.", after="\\?")
+    yes = CallerLine(say="Yes.", after="\\?")
+    caller = ScriptedCaller((change, yes))
+    await caller.next_line("So that's Doctor Patel on Monday at ten. Shall I book it?")
+    # "Doctor and GUI in" was not understood: asked which doctor, the caller says it again.
+    assert _said(await caller.next_line("Which doctor would you like to see?")) == change.say
+    assert _said(await caller.next_line("Doctor Nguyen on Monday at ten. Shall I book it?")) == (
+        yes.say
+    )
+    # A next line that names the doctor itself is said instead.
+    lopez = ScriptedCaller((CallerLine(say="Book Doctor Patel."), DOCTOR))
+    await lopez.next_line("How can I help?")
+    assert _said(await lopez.next_line("Which doctor would you like to see?")) == DOCTOR.say

@@ -26,9 +26,10 @@ from aiohttp import web
 
 from callwright.agent.stack import AgentStack
 from callwright.core.responder import ResponderFactory
-from callwright.evals.callers import Caller, LlmCaller, PersonaCaller, ScriptedCaller
+from callwright.evals.callers import Caller, PersonaCaller, ScriptedCaller
 from callwright.evals.ear import AgentEar, CachedVoice, finished_call
 from callwright.evals.judge import JudgedState, judge, percentile
+from callwright.evals.llm_caller import LlmCaller
 from callwright.evals.scenario import CallerLine, Scenario
 from callwright.observe.observer import Observability
 from callwright.observe.redact import KINDS, RedactionPolicy
