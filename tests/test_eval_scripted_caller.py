@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from callwright.evals.callers import ScriptedCaller, answers_the_choice
-from callwright.evals.scenario import CallerLine
+from callwright.evals.ear import as_said
+from callwright.evals.scenario import CallerLine, load_file
 
 BIRTHDAY = CallerLine(say="June second, nineteen sixty-five.", after="birth|born")
 DOCTOR = CallerLine(say="Doctor Lopez.", after="doctor")
@@ -141,3 +144,21 @@ async def test_asked_for_the_doctor_it_just_named_the_caller_names_it_again() ->
     lopez = ScriptedCaller((CallerLine(say="Book Doctor Patel."), DOCTOR))
     await lopez.next_line("How can I help?")
     assert _said(await lopez.next_line("Which doctor would you like to see?")) == DOCTOR.say
+
+
+def test_a_files_pronunciations_reach_each_scenario_and_only_the_voice(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        'pronounce:\n  Nguyen: "Nuh-win"\nscenarios:\n'
+        '  - name: a\n    caller: {lines: [{say: "Doctor Nguyen, please."}]}\n'
+        "    expect: {escalated: false}\n"
+        '  - name: b\n    pronounce: {Lopez: "Low-pez"}\n'
+        '    caller: {lines: [{say: "Doctor nguyen or Doctor Lopez."}]}\n'
+        "    expect: {escalated: false}\n"
+    )
+    a, b = load_file(path)
+    assert a.pronounce == {"Nguyen": "Nuh-win"}
+    assert b.pronounce == {"Nguyen": "Nuh-win", "Lopez": "Low-pez"}
+    assert a.lines[0].say == "Doctor Nguyen, please."  # the script itself is unchanged
+    assert as_said(b.lines[0].say, b.pronounce) == "Doctor Nuh-win or Doctor Low-pez."
+    assert as_said("Nguyenville", a.pronounce) == "Nguyenville"  # whole words only
