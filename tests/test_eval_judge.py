@@ -171,6 +171,13 @@ def test_within_keeps_only_the_suites_own_pairs_of_those_conditions(tmp_path: Pa
     ]
     # --conditions replaces a scenario's own; --within only narrows them.
     assert named(select_pairs(suite, ["lossy"])) == [("one", "lossy"), ("two", "lossy")]
+    # --only takes a part of a name, or several (the pairs that failed).
+    assert named(select_pairs(suite, only="tw", within=["clean"])) == [("two", "clean")]
+    assert named(select_pairs(suite, only="one, two", within=["clean"])) == [
+        ("one", "clean"),
+        ("two", "clean"),
+    ]
+    assert named(select_pairs(suite, only="three", within=["clean"])) == []
 
 
 async def test_persona_caller_answers_what_is_asked() -> None:
