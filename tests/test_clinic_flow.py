@@ -63,6 +63,19 @@ async def test_a_no_naming_a_doctor_not_understood_asks_for_the_doctor(tmp_path:
         assert reply == LINES["what_change"]
 
 
+async def test_a_bare_yes_to_anything_else_asks_what_else(tmp_path: Path) -> None:
+    async with open_test_clinic(tmp_path) as clinic:
+        talk = await start(clinic, "c-what-else")
+        reply = await talk.say("Do you take Aetna insurance?")
+        reply = await talk.say("Okay, thanks.")
+        assert reply.endswith("Is there anything else I can help with?")
+        reply = await talk.say("Yes.")
+        assert reply == "Sure, what else can I help you with?"
+        assert "follow_up" not in talk.tools_called()
+        reply = await talk.say("Where is the clinic?")
+        assert "Maple Street" in reply
+
+
 async def test_offers_free_times_and_takes_a_choice(tmp_path: Path) -> None:
     async with open_test_clinic(tmp_path) as clinic:
         talk = await start(clinic, "c-offer")

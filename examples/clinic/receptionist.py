@@ -295,6 +295,12 @@ class Receptionist(Scheduling):
             self.say(self.w.lines["thanks"])
             self.state.awaiting = "anything_else"
             return
+        short = len(words(text)) <= 3
+        if awaiting == "anything_else" and answer is True and intent is None and short:
+            # A bare "yes" to "anything else?": there is something, not said yet.
+            self.say(self.w.lines["what_else"])
+            self.state.awaiting = "anything_else"
+            return
         if intent is not None:
             self.state.go(intent)
             _, ambiguous = self._fill(text)
