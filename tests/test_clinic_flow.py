@@ -42,6 +42,40 @@ async def test_book_with_a_change_of_mind_keeps_the_doctor(tmp_path: Path) -> No
         assert len(await clinic.data.store.appointments("pat_maria")) == 1
 
 
+async def test_a_no_naming_a_doctor_not_understood_asks_for_the_doctor(tmp_path: Path) -> None:
+    async with open_test_clinic(tmp_path) as clinic:
+        talk = await start(clinic, "c-redoctor")
+        await talk.say("I want to book Doctor Patel for next Wednesday at half past two.")
+        reply = await talk.say("Maria Garcia, March 12, 1984")
+        assert reply.endswith("Shall I book it?") and "Doctor Patel" in reply
+        # The new doctor's name was lost ("Nguyen" heard as "and GUI in"): the doctor is
+        # what the caller changes, so the question is which doctor, not what to change.
+        reply = await talk.say("Oh wait, no, make it Doctor and GUI in instead.")
+        assert "Which doctor would you like to see?" in reply
+        assert "the day or the time" not in reply
+        reply = await talk.say("Doctor Nguyen, please.")
+        assert "Doctor Nguyen on Wednesday the twenty fifth at half past two" in reply
+        # A "no" that names the doctor as a role, not by title, still asks what to change.
+        talk = await start(clinic, "c-what-change")
+        await talk.say("I want to book Doctor Patel for next Wednesday at half past two.")
+        await talk.say("Maria Garcia, March 12, 1984")
+        reply = await talk.say("No, the doctor is right but not like that.")
+        assert reply == LINES["what_change"]
+
+
+async def test_a_bare_yes_to_anything_else_asks_what_else(tmp_path: Path) -> None:
+    async with open_test_clinic(tmp_path) as clinic:
+        talk = await start(clinic, "c-what-else")
+        reply = await talk.say("Do you take Aetna insurance?")
+        reply = await talk.say("Okay, thanks.")
+        assert reply.endswith("Is there anything else I can help with?")
+        reply = await talk.say("Yes.")
+        assert reply == "Sure, what else can I help you with?"
+        assert "follow_up" not in talk.tools_called()
+        reply = await talk.say("Where is the clinic?")
+        assert "Maple Street" in reply
+
+
 async def test_offers_free_times_and_takes_a_choice(tmp_path: Path) -> None:
     async with open_test_clinic(tmp_path) as clinic:
         talk = await start(clinic, "c-offer")

@@ -171,6 +171,13 @@ def test_within_keeps_only_the_suites_own_pairs_of_those_conditions(tmp_path: Pa
     ]
     # --conditions replaces a scenario's own; --within only narrows them.
     assert named(select_pairs(suite, ["lossy"])) == [("one", "lossy"), ("two", "lossy")]
+    # --only takes a part of a name, or several (the pairs that failed).
+    assert named(select_pairs(suite, only="tw", within=["clean"])) == [("two", "clean")]
+    assert named(select_pairs(suite, only="one, two", within=["clean"])) == [
+        ("one", "clean"),
+        ("two", "clean"),
+    ]
+    assert named(select_pairs(suite, only="three", within=["clean"])) == []
 
 
 async def test_persona_caller_answers_what_is_asked() -> None:
@@ -208,7 +215,7 @@ def test_spoken_dates_of_birth_and_questions() -> None:
 
 
 async def test_llm_caller_plays_the_persona_through_a_chat_endpoint() -> None:
-    from callwright.evals.callers import LlmCaller
+    from callwright.evals.llm_caller import LlmCaller
     from tests.fakes.openai_server import start_fake_openai
 
     script = ["Hi, I'd like to book a checkup with Doctor Park.", "Bye now. [hang up]"]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from callwright.evals.callers import ScriptedCaller
-from callwright.evals.scenario import CallerLine
+from pathlib import Path
+
+from callwright.evals.callers import ScriptedCaller, answers_the_choice
+from callwright.evals.ear import as_said
+from callwright.evals.scenario import CallerLine, load_file
 
 BIRTHDAY = CallerLine(say="June second, nineteen sixty-five.", after="birth|born")
 DOCTOR = CallerLine(say="Doctor Lopez.", after="doctor")
@@ -68,3 +71,94 @@ async def test_talking_over_with_lines_left_goes_on_with_them() -> None:
     assert _said(await caller.next_line("First, what is your full name and date of birth?")) == (
         change.say
     )
+
+
+async def test_offered_the_keypad_after_a_birthday_the_caller_types_it_once() -> None:
+    caller = ScriptedCaller((BIRTHDAY, DOCTOR))
+    await caller.next_line("What is your date of birth?")
+    offer = (
+        "Sorry, I still didn't get that. You can also type it on your keypad, as eight "
+        "digits: two for the month, two for the day and four for the year."
+    )
+    assert caller.ready(offer)
+    typed = await caller.next_line(offer)
+    assert typed is not None and typed.keys == "06021965#" and not typed.say
+    # Offered again, the caller does not type it twice: it goes on (or says it again).
+    again = await caller.next_line(offer)
+    assert again is None or again.keys == ""
+
+
+async def test_a_keypad_offer_after_a_line_without_a_birthday_types_nothing() -> None:
+    caller = ScriptedCaller((DOCTOR, BIRTHDAY))
+    await caller.next_line("Which doctor would you like to see?")
+    line = await caller.next_line("You can also type it on your keypad.")
+    assert line is not None and line.keys == ""
+
+
+async def test_a_line_waiting_for_a_word_is_said_when_it_picks_an_offered_option() -> None:
+    at_three = CallerLine(say="Around three in the afternoon.", after="time")
+    caller = ScriptedCaller((DOCTOR, at_three))
+    await caller.next_line("Which doctor would you like to see?")
+    offer = (
+        "Doctor Lopez is free on Thursday at two or three in the afternoon. Which would you like?"
+    )
+    assert caller.ready(offer)  # "time" was never said: a person answers the choice
+    assert _said(await caller.next_line(offer)) == at_three.say
+    # Options of another kind (doctors) are not answered by a time.
+    waiting = ScriptedCaller((DOCTOR, at_three))
+    await waiting.next_line("Which doctor would you like to see?")
+    assert not waiting.ready("Did you mean Doctor Patel or Doctor Park?")
+    assert not answers_the_choice("We are open nine to five. Anything else?", at_three.say)
+
+
+async def test_offered_other_times_the_caller_says_the_one_it_asked_for_again() -> None:
+    request = CallerLine(say="Could I see Doctor Nguyen on Friday at ten in the morning?")
+    yes = CallerLine(say="Yes.", after="\\?")
+    caller = ScriptedCaller((request, yes))
+    await caller.next_line("How can I help you today?")
+    offer = (
+        "Doctor Nguyen is free on Friday at eight in the morning or half past eight. "
+        "Which would you like?"
+    )
+    # "Yes." would answer nothing: the request (with its time) is said again, once.
+    assert caller.ready(offer)
+    assert _said(await caller.next_line(offer)) == request.say
+    assert _said(await caller.next_line(offer)) == yes.say
+    # A read-back is no choice: the next line.
+    other = ScriptedCaller((request, yes))
+    await other.next_line("How can I help you today?")
+    assert _said(await other.next_line("So that's Friday at ten. Shall I book it?")) == yes.say
+
+
+async def test_asked_for_the_doctor_it_just_named_the_caller_names_it_again() -> None:
+    change = CallerLine(say="Oh wait, no, make it Doctor Nguyen instead.", after="\\?")
+    yes = CallerLine(say="Yes.", after="\\?")
+    caller = ScriptedCaller((change, yes))
+    await caller.next_line("So that's Doctor Patel on Monday at ten. Shall I book it?")
+    # "Doctor and GUI in" was not understood: asked which doctor, the caller says it again.
+    assert _said(await caller.next_line("Which doctor would you like to see?")) == change.say
+    assert _said(await caller.next_line("Doctor Nguyen on Monday at ten. Shall I book it?")) == (
+        yes.say
+    )
+    # A next line that names the doctor itself is said instead.
+    lopez = ScriptedCaller((CallerLine(say="Book Doctor Patel."), DOCTOR))
+    await lopez.next_line("How can I help?")
+    assert _said(await lopez.next_line("Which doctor would you like to see?")) == DOCTOR.say
+
+
+def test_a_files_pronunciations_reach_each_scenario_and_only_the_voice(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        'pronounce:\n  Nguyen: "Nuh-win"\nscenarios:\n'
+        '  - name: a\n    caller: {lines: [{say: "Doctor Nguyen, please."}]}\n'
+        "    expect: {escalated: false}\n"
+        '  - name: b\n    pronounce: {Lopez: "Low-pez"}\n'
+        '    caller: {lines: [{say: "Doctor nguyen or Doctor Lopez."}]}\n'
+        "    expect: {escalated: false}\n"
+    )
+    a, b = load_file(path)
+    assert a.pronounce == {"Nguyen": "Nuh-win"}
+    assert b.pronounce == {"Nguyen": "Nuh-win", "Lopez": "Low-pez"}
+    assert a.lines[0].say == "Doctor Nguyen, please."  # the script itself is unchanged
+    assert as_said(b.lines[0].say, b.pronounce) == "Doctor Nuh-win or Doctor Low-pez."
+    assert as_said("Nguyenville", a.pronounce) == "Nguyenville"  # whole words only

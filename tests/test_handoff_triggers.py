@@ -94,6 +94,19 @@ def test_low_confidence_needs_several_turns_in_a_row() -> None:
     assert kinds == [None, None, None, None, None, "low_confidence", None]
 
 
+def test_a_keyed_entry_ends_a_run_of_poorly_heard_turns() -> None:
+    triggers = EscalationTriggers(EscalationOptions(low_confidence_turns=3))
+    # Two birthdays not understood, then typed on the keypad the agent offered; the caller's
+    # next spoken turn is heard poorly again: the first of a new run, not the third.
+    assert triggers.on_caller_turn("Do I force 19-19?", 0.3, 0.0) is None
+    assert triggers.on_caller_turn("Do I force 99T?", 0.3, 1.0) is None
+    triggers.on_keyed_entry()
+    assert triggers.on_caller_turn("Jump Smith, Port July 4, 1990.", 0.39, 2.0) is None
+    assert triggers.on_caller_turn("Mumble.", 0.3, 3.0) is None
+    fired = triggers.on_caller_turn("Mumble.", 0.3, 4.0)
+    assert fired is not None and fired.trigger == "low_confidence"
+
+
 def test_a_poorly_heard_turn_the_agent_understood_does_not_count_towards_low_confidence() -> None:
     triggers = EscalationTriggers(EscalationOptions(low_confidence_turns=3))
     # A fast caller's name was heard with low confidence but understood; then two answers

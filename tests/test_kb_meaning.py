@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from callwright.kb import KnowledgeBase
-from callwright.kb.base import load_passages, parse_markdown
+from callwright.kb.base import load_passages, parse_markdown, without_opening
 from callwright.kb.calibrate import Scored, choose_thresholds, read_labels, score_all, utility
 from callwright.kb.embed import shared_embedder
 from examples.clinic.factory import GENERIC_WORDS, KB_LABELS, KB_THRESHOLDS, KNOWLEDGE_DIR
@@ -101,3 +101,36 @@ async def test_paraphrased_questions_of_the_issue_are_answered(tmp_path: Path) -
         assert "Maple Street" in reply
         reply = await talk.say("Do you sell vitamins?")
         assert reply.startswith("I'm not sure about that one")
+
+
+def test_an_opening_clause_is_cut_only_before_a_question_of_its_own() -> None:
+    assert without_opening("Bye, where exactly are you located?") == (
+        "where exactly are you located?"
+    )
+    assert without_opening("Hi there, is parking free?") == "is parking free?"
+    assert without_opening("Yes, please.") is None  # too little after it to be a question
+    assert without_opening("I was hoping, if possible, to park") is None  # a clause of four
+    assert without_opening("Where are you located?") is None
+
+
+async def test_a_misheard_opening_word_does_not_lower_the_question(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text(
+        "# Address\nQuestions: Where are you? | What is your address?\n"
+        "We are at 1 Elm Street, next to the library.\n\n"
+        "# Parking\nQuestions: Where can I park?\nParking is behind the building.\n"
+    )
+    kb = KnowledgeBase.from_folder(tmp_path, embedder=shared_embedder())
+    try:
+        for opener in ("Bye", "5", "So", "Okay then"):
+            for question in ("where exactly are you located?", "can I bring my dog?"):
+                alone = (await kb.rank(question))[0]
+                opened = (await kb.rank(f"{opener}, {question}"))[0]
+                assert opened.passage == alone.passage
+                assert opened.confidence == alone.confidence, (opener, question)
+        # The whole sentence alone scores the address lower with a misheard greeting: the cut
+        # is what keeps it.
+        whole = (await kb.search("Bye, where exactly are you located?"))[0]
+        alone = (await kb.rank("where exactly are you located?"))[0]
+        assert whole.confidence < alone.confidence
+    finally:
+        kb.close()

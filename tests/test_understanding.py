@@ -78,6 +78,19 @@ def test_an_everyday_word_after_a_title_is_not_a_first_name() -> None:
     assert DOCTORS.match("I saw Anita last time.").best == DOCTORS.people[0]
 
 
+def test_a_short_word_away_from_a_title_is_not_a_longer_name() -> None:
+    # flite kal's "Oh, actually, could you push it to Wednesday..." as Whisper wrote it:
+    # "end" has Anita's sound key (A-N-T) but three letters of her five.
+    heard = "Paul, actually, could you push it to end the December 16th at 11 instead?"
+    assert DOCTORS.match(heard).candidates == ()
+    # After a title a short word still counts ("Win" for Nguyen), and so do names of
+    # about their length away from one, accented or not.
+    assert DOCTORS.match("Dr. Win, please.").best == DOCTORS.people[1]
+    assert DOCTORS.match("Can I see Anita on Friday?").best == DOCTORS.people[0]
+    patients = Directory([Person("maria", "María", "García", "María García")])
+    assert patients.match("María García, doce de marzo").best == patients.people[0]
+
+
 def test_a_name_after_a_title_outweighs_a_sound_alike_elsewhere() -> None:
     # "book" heard as "break" in noise sounds like Park; the caller named Doctor Nguyen.
     heard = "Hi, can I break an appointment with Doctor Nguyen for Tuesday, December 15th at 9."

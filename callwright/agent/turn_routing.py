@@ -126,6 +126,7 @@ class TurnRouting:
             {"type": "transcript", "role": "caller", "turn": state.turns, "text": digits}
         )
         self._silence.activity(caller_answered=True)
+        self._triggers.on_keyed_entry()
         if self._handoff.mode != "agent":
             await self._handoff.on_caller_text(digits, timeline)
         else:

@@ -7,17 +7,24 @@ said since the caller last spoke; it answers with a line, or None to hang up.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import aiohttp
-
-from callwright.core.responder import ExpectedAnswer
+from callwright.evals.asked import (
+    ASKS,
+    KEYPAD_OFFER,
+    PRESENCE_CHECK,
+    REPEAT_REQUEST,
+    answers_the_choice,
+    gives_all,
+    offered_options,
+    what_is_asked,
+)
 from callwright.evals.scenario import CallerLine
-from callwright.flows.expected import answers, from_question
-from callwright.flows.slots import extract_date, extract_dob, extract_time
+from callwright.flows.expected import from_question
+from callwright.flows.names import names_with_a_title
+from callwright.flows.slots import extract_dob, extract_time
 
 UNITS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
          "fourteen fifteen sixteen seventeen eighteen nineteen").split()  # fmt: skip
@@ -63,13 +70,6 @@ def spoken_date_of_birth(value: str) -> str:
 
 
 AGAIN = "Sorry, could you say that again?"
-# How an agent asks to hear something again.
-_REPEAT_REQUEST = re.compile(
-    r"\b(didn'?t (quite )?(catch|get|hear|understand)|(say|repeat) (that|it) again|"
-    r"could you repeat|(come|say) again|pardon)\b",
-    re.I,
-)
-_PRESENCE_CHECK = re.compile(r"\b(are you still (there|with me)|hello\?)[?.!]?", re.I)
 GOODBYE = "No, that's everything. Thank you, goodbye."
 FIRST_OPTION = "The first one, please."
 
@@ -84,12 +84,16 @@ class ScriptedCaller:
     """Says its lines in order; a line with `after` waits for words matching it.
 
     Like a person, it says its last line again (twice at most) when the agent asks for it
-    again instead of moving on: a request to repeat ("Sorry, I didn't catch that"), or a
-    question its last line already answers that the next line does not ("And your date of
-    birth?" after "June second, nineteen sixty-five" was heard as "June"). A yes or no said
-    over the agent, before the question it answers was asked, is said again once the
-    question comes (the agent takes a "yes" in the middle of its sentence for "I'm
-    listening"). `next_line` returns None when the script is done and nothing is asked
+    again instead of moving on: a request to repeat ("Sorry, I didn't catch that"), a
+    question for the doctor its last line named, or a question its last line already
+    answers that the next line does not ("And your date of birth?" after "June second,
+    nineteen sixty-five" was heard as "June"). A yes or no said over the agent, before the
+    question it answers was asked, is said again once the question comes (the agent takes
+    a "yes" in the middle of its sentence for "I'm listening"). Offered the keypad after a
+    line that gave a date of birth, it types the date (once). A line held back for its
+    `after` words is said when it picks among options the agent offered
+    (`answers_the_choice`); when no line left does, an earlier line that does is said
+    again (once). `next_line` returns None when the script is done and nothing is asked
     again. A line whose `after` regex is not in what the agent said yet is held back (the
     runner asks again when the agent speaks again, and says it anyway after the turn
     timeout).
@@ -106,6 +110,9 @@ class ScriptedCaller:
         self.last: CallerLine | None = None
         self.repeats = 0
         self.said_over = False  # the last line was said into a reply
+        self.typed = False  # the last line's date of birth was typed on the keypad
+        self.said: list[CallerLine] = []  # every line said, in order
+        self.restated: list[CallerLine] = []  # lines said again to pick an option
 
     @property
     def done(self) -> bool:
@@ -114,12 +121,17 @@ class ScriptedCaller:
 
     def ready(self, agent_said: str) -> bool:
         """Whether the caller speaks now: the next line's `after` condition holds for
-        everything heard so far, or the agent asked for the last line again."""
+        everything heard so far, the next line picks among options the agent offered, the
+        agent asked for the last line again, or it offered the keypad for it."""
         heard = self.heard + " " + agent_said
         if self.asked_again(heard):
             return True
+        if self._keypad_due(heard) is not None or self._restated(heard) is not None:
+            return True
         if not self.lines or self.lines[0].after is None:
             return True
+        if answers_the_choice(heard, self.lines[0].say):
+            return True  # a person answers an offered choice, whatever word they waited for
         return re.search(self.lines[0].after, heard, re.I) is not None
 
     def asked_again(self, agent_said: str) -> bool:
@@ -127,21 +139,44 @@ class ScriptedCaller:
         last = self.last
         if last is None or not last.say or self.repeats >= 2 or not agent_said.strip():
             return False
-        said = _PRESENCE_CHECK.sub(" ", agent_said).strip()
+        said = PRESENCE_CHECK.sub(" ", agent_said).strip()
         expected = from_question(said)
         upcoming = self.lines[0].say if self.lines else ""
-        if expected is not None and upcoming and _gives_all(expected, upcoming):
+        if expected is not None and upcoming and gives_all(expected, upcoming):
             return False  # the agent moved on to what the next line answers
-        if _REPEAT_REQUEST.search(said):
+        if REPEAT_REQUEST.search(said):
             return True
-        if expected is None or not _gives_all(expected, last.say):
+        if what_is_asked(said) == "doctor" and names_with_a_title(last.say):
+            # "Which doctor would you like to see?" after "make it Doctor Nguyen instead".
+            return not names_with_a_title(upcoming)
+        if expected is None or not gives_all(expected, last.say):
             return False
         # "Is there anything else?" is a yes/no question too: a yes/no answer is only said
         # again when it was said over the agent, before the question was heard.
         return "yes_no" not in expected.kinds or self.said_over
 
+    def keyed(self, agent_said: str) -> CallerLine | None:
+        """The last line's date of birth typed as month, day, year and #, when the agent
+        offers the keypad after it (once): a person who was not understood types it."""
+        born = self._keypad_due(agent_said)
+        if born is None:
+            return None
+        self.typed = True
+        return CallerLine(keys=born.strftime("%m%d%Y") + "#")
+
+    def _keypad_due(self, agent_said: str) -> dt.date | None:
+        last = self.last
+        if last is None or not last.say or self.typed or not KEYPAD_OFFER.search(agent_said):
+            return None
+        return extract_dob(last.say)
+
     async def next_line(self, agent_said: str) -> CallerLine | None:
         heard, self.heard = self.heard + " " + agent_said, ""
+        if (keys := self.keyed(heard)) is not None:
+            return keys
+        if (wanted := self._restated(heard)) is not None:
+            self.restated.append(wanted)
+            return wanted
         # Talking over, the words at hand are of the reply the last line was said into, not
         # an answer to it: a caller with lines left goes on with them.
         if (self.done or not self.talks_over) and self.asked_again(heard):
@@ -151,57 +186,22 @@ class ScriptedCaller:
         if not self.lines:
             return None
         self.said_over = self.talks_over and self.last is not None  # the first line is not
-        self.last, self.repeats = self.lines.pop(0), 0
+        self.last, self.repeats, self.typed = self.lines.pop(0), 0, False
+        self.said.append(self.last)
         return self.last
 
-
-def _gives_all(expected: ExpectedAnswer, text: str) -> bool:
-    return all(_gives(kind, text) for kind in expected.kinds)
-
-
-def _gives(kind: str, text: str) -> bool:
-    """Whether `text` gives a value of this kind of question (`flows.expected` kinds), a
-    date to book not being a date of birth."""
-    today = dt.date.today()
-    if kind == "date":
-        return extract_date(text, today) is not None and extract_dob(text, today) is None
-    return answers(ExpectedAnswer((kind,)), text, today)
-
-
-# What the agent asks for, recognised by the words of its last sentence(s).
-ASKS = [
-    ("name_dob", r"\bname\b.*\b(date of birth|birth ?date|born)\b|\b(date of birth|born)\b"
-                 r".*\bname\b"),
-    ("name", r"\b(your|full|the patient's) name\b|\bwho (am i|is) speaking\b|\bname,? please"),
-    ("dob", r"\b(date of birth|birth ?date|when were you born|born)\b"),
-    ("doctor", r"\b(which|what|who|a particular|preferred) (doctor|physician|provider)\b|"
-               r"\bdoctor would you\b|\bsee (which|whom)\b"),
-    ("day_time", r"\b(what|which) day and (what )?time\b|\bwhen would you like\b|"
-                 r"\bwhat date and time\b"),
-    ("day", r"\b(which|what) (day|date)\b|\bwhat day works\b|\bwhich day works\b"),
-    ("time", r"\b(what|which) time\b|\btime works\b|\bmorning or (the )?afternoon\b"),
-    ("reason", r"\b(reason|what brings you|what is it for|what's it for)\b"),
-    ("more", r"\banything else\b|\bsomething else\b|\bhelp you with anything\b"),
-    # Options to pick from: "nine or half past nine. Which would you like?", "did you mean
-    # Doctor Patel or Doctor Park?". Before yes/no: "would you like" also opens a choice.
-    ("choice", r"\bor\b[^.?!]*\?|\bor\b[^?!]*[.!]\s*(which|what)\b[^.!]*\?|"
-               r"^(which|what)\b[^.!]*\bor\b[^.!]*\?"),
-    # Last: "would you like" and "shall I" also open the specific questions above.
-    ("yes_no", r"\b(is that (right|correct)|shall i|should i|do you want|would you like|"
-               r"does that|(would|does) that work|work for you|can i (book|go ahead)|is this|"
-               r"are you sure|correct\?|okay\?|"
-               r"please say yes or no)"),
-]  # fmt: skip
-
-
-def what_is_asked(agent_said: str) -> str | None:
-    """The first kind of question in the agent's last two sentences, or None."""
-    sentences = [s for s in re.split(r"(?<=[.?!])\s+", agent_said.strip()) if s]
-    tail = " ".join(sentences[-2:]).lower()
-    for kind, pattern in ASKS:
-        if re.search(pattern, tail):
-            return kind
-    return None
+    def _restated(self, agent_said: str) -> CallerLine | None:
+        """An earlier line that picks among the options just offered, when the next line
+        does not: offered "eight or half past eight" for the ten o'clock it asked for (heard
+        without "at ten"), a person says what they want again rather than "Yes". Once a line.
+        """
+        upcoming = self.lines[0].say if self.lines else ""
+        if what_is_asked(agent_said) != "choice" or answers_the_choice(agent_said, upcoming):
+            return None
+        for line in reversed(self.said):
+            if line not in self.restated and answers_the_choice(agent_said, line.say):
+                return line
+        return None
 
 
 @dataclass(slots=True)
@@ -242,9 +242,7 @@ class PersonaCaller:
         """Picks among the options the agent offered: the persona's own time or doctor when
         offered (said in the persona's words); a time not offered is asked for twice; else
         the first option."""
-        sentences = [s for s in re.split(r"(?<=[.?!:])\s+", agent_said.strip()) if s]
-        listing = next((s for s in reversed(sentences[-3:]) if re.search(r"\bor\b", s, re.I)), "")
-        options = [o for o in re.split(r",\s*|\s+or\s+", listing.rstrip(".?!")) if o.strip()]
+        options = offered_options(agent_said)
         p = self.persona
         wanted = extract_time(str(p.get("time", ""))) if p.get("time") else None
         for option in options:  # the time asked for first: every option names the doctor
@@ -287,12 +285,12 @@ class PersonaCaller:
             return CallerLine(say=str(self.persona.get("goal", "Hi, I need some help.")))
         # "Are you still there?" (the agent's prompt while the caller was slow to answer)
         # hides the question before it: answer the question.
-        agent_said = _PRESENCE_CHECK.sub(" ", agent_said).strip()
+        agent_said = PRESENCE_CHECK.sub(" ", agent_said).strip()
         kind = what_is_asked(agent_said)
         if kind == "more":
             self.done = True
             return CallerLine(say=GOODBYE)
-        keypad = re.search(r"\b(keypad|type it|key it in|enter it)\b", agent_said, re.I)
+        keypad = KEYPAD_OFFER.search(agent_said)
         if kind is not None:
             self.last_kind = kind
         if keypad and self.last_kind == "dob" and self.persona.get("date_of_birth"):
@@ -311,51 +309,3 @@ class PersonaCaller:
             return CallerLine(say=AGAIN)
         self.unanswered = 0
         return CallerLine(say=words)
-
-
-class LlmCaller:
-    """A caller played by an OpenAI-compatible chat model, from the persona and its goal.
-
-    Args:
-        persona: as for `PersonaCaller`; `goal` says what the caller wants.
-        base_url: the endpoint (`CALLWRIGHT_LLM_BASE_URL`), model and key.
-    """
-
-    def __init__(
-        self, persona: dict[str, Any], base_url: str, model: str, api_key: str | None = None
-    ) -> None:
-        self.url = base_url.rstrip("/") + "/chat/completions"
-        self.model = model
-        self.api_key = api_key
-        self.turns = 0
-        self.max_turns = int(persona.get("max_turns", 10))
-        facts = json.dumps({k: v for k, v in persona.items() if k != "max_turns"})
-        self.messages: list[dict[str, str]] = [{"role": "system", "content": (
-            "You are a person phoning a business. Facts about you and what you want: "
-            f"{facts}. Reply with one short spoken sentence, as people talk on the phone. "
-            "When you are done, say goodbye and then reply only [hang up]."
-        )}]  # fmt: skip
-
-    async def next_line(self, agent_said: str) -> CallerLine | None:
-        self.turns += 1
-        if self.turns > self.max_turns:
-            return None
-        self.messages.append({"role": "user", "content": agent_said or "(ringing)"})
-        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-        body = {"model": self.model, "messages": self.messages, "max_tokens": 60, "stream": True}
-        timeout = aiohttp.ClientTimeout(total=30)
-        parts: list[str] = []
-        async with aiohttp.ClientSession(timeout=timeout) as http:
-            async with http.post(self.url, json=body, headers=headers) as response:
-                response.raise_for_status()
-                async for raw in response.content:  # server-sent events, one per line
-                    line = raw.decode("utf-8").strip()
-                    if not line.startswith("data:") or line == "data: [DONE]":
-                        continue
-                    for choice in json.loads(line[5:]).get("choices", []):
-                        parts.append((choice.get("delta") or {}).get("content") or "")
-        reply = "".join(parts).strip()
-        self.messages.append({"role": "assistant", "content": reply})
-        if not reply or "[hang up]" in reply.lower():
-            return None
-        return CallerLine(say=reply)

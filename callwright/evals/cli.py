@@ -42,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "only these (the suite's own pairs, one condition at a time)")  # fmt: skip
     parser.add_argument("--parallel", type=int, default=2, help="calls at once (default 2)")
     parser.add_argument("--subset", help="only scenarios with this tag (e.g. fast)")
-    parser.add_argument("--only", help="only scenarios whose name contains this")
+    parser.add_argument("--only", help="only scenarios whose name contains this (or, comma-"
+                        "separated, one of these: the pairs that failed)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("eval-out"),
                         help="folder for results.json, recordings and agent data")  # fmt: skip
     parser.add_argument("--json", type=Path, help="results JSON (default OUT/results.json)")
@@ -65,11 +66,15 @@ def select_pairs(
     """Scenario x condition pairs to run: each scenario's own conditions, or the given ones.
 
     `within` keeps, of the conditions a pair would run under, only these: the suite as it is,
-    run one condition at a time on a shared machine.
+    run one condition at a time on a shared machine. `only` is a part of a name, or several
+    separated by commas (any of them).
     """
+    parts = [o.strip() for o in (only or "").split(",") if o.strip()]
     pairs = []
     for scenario in scenarios:
-        if (subset and subset not in scenario.tags) or (only and only not in scenario.name):
+        if subset and subset not in scenario.tags:
+            continue
+        if parts and not any(part in scenario.name for part in parts):
             continue
         for cond in conditions or scenario.conditions:
             if within is not None and cond not in within:

@@ -4,6 +4,7 @@ record, and caller lines synthesized once per run."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import Any
 
@@ -11,6 +12,14 @@ from callwright.agent.stack import AgentStack
 from callwright.sim.pausing import spoken_texts
 from callwright.sim.voices import CallerVoice
 from callwright.store.base import CallDetail
+
+
+def as_said(text: str, pronounce: dict[str, str]) -> str:
+    """`text` with each word of `pronounce` replaced by how the caller says it (whole words,
+    any case): what the caller's voice is given to read, not what the caller means."""
+    for word, said in pronounce.items():
+        text = re.sub(rf"\b{re.escape(word)}\b", said, text, flags=re.I)
+    return text
 
 
 class CachedVoice:

@@ -26,9 +26,10 @@ from aiohttp import web
 
 from callwright.agent.stack import AgentStack
 from callwright.core.responder import ResponderFactory
-from callwright.evals.callers import Caller, LlmCaller, PersonaCaller, ScriptedCaller
-from callwright.evals.ear import AgentEar, CachedVoice, finished_call
+from callwright.evals.callers import Caller, PersonaCaller, ScriptedCaller
+from callwright.evals.ear import AgentEar, CachedVoice, as_said, finished_call
 from callwright.evals.judge import JudgedState, judge, percentile
+from callwright.evals.llm_caller import LlmCaller
 from callwright.evals.scenario import CallerLine, Scenario
 from callwright.observe.observer import Observability
 from callwright.observe.redact import KINDS, RedactionPolicy
@@ -248,7 +249,9 @@ class EvalRunner:
         texts = [x.say for x in scenario.lines]
         if isinstance(caller, PersonaCaller):
             texts = caller.phrases()
-        await self._voice(scenario.voice).warm([_spoken(t, cond) for t in texts if t])
+        said = scenario.pronounce
+        voiced = [_spoken(as_said(t, said), cond) for t in texts if t]
+        await self._voice(scenario.voice).warm(voiced)
         said_first = False
 
         async def next_line() -> ScriptLine | KeyPresses | None:
@@ -273,7 +276,7 @@ class EvalRunner:
             # A line said again waited for the question it answers.
             talk_over = cond.talk_over_ms if said_first and not repeat else None
             said_first = True
-            return _to_sim_line(line, cond, twilio, talk_over)
+            return _to_sim_line(line, cond, twilio, talk_over, said)
 
         waits_for_agent = scenario.expect.outcome not in (None, "caller_hung_up")
         hang_up, wait = not waits_for_agent, not talking_over
@@ -311,13 +314,17 @@ async def _unanswered_reply(ear: AgentEar, heard: str, wait_s: float) -> str:
 
 
 def _to_sim_line(
-    line: CallerLine, cond: Condition, twilio: bool, talk_over_ms: float | None
+    line: CallerLine,
+    cond: Condition,
+    twilio: bool,
+    talk_over_ms: float | None,
+    pronounce: dict[str, str],
 ) -> ScriptLine | KeyPresses:
     if line.keys:
         return (
             KeyPresses(line.keys) if twilio else ScriptLine(f"[keys {line.keys}]", keys=line.keys)
         )
-    text = _spoken(line.say, cond)
+    text = _spoken(as_said(line.say, pronounce), cond)
     return ScriptLine(text, barge_in_after_ms=talk_over_ms, pause_ms=cond.pause_ms or 1000.0)
 
 

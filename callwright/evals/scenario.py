@@ -73,6 +73,9 @@ class Scenario:
         voice: the caller's voice (`engine:voice[@wpm]`).
         tags: labels; "fast" puts it in the CI subset.
         source: the file it came from.
+        pronounce: how the caller says words its voice would read wrong, as a respelling
+            the synthesizer reads right ({"Nguyen": "Nuh-win"}): flite reads an unknown name
+            letter by letter, which no caller does. Only what the voice says changes.
     """
 
     name: str
@@ -84,6 +87,7 @@ class Scenario:
     voice: str = DEFAULT_VOICE
     tags: tuple[str, ...] = ()
     source: str = ""
+    pronounce: dict[str, str] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     today: dt.date | None = None  # the day its relative dates were resolved against
 
@@ -223,7 +227,7 @@ def _caller(data: Any, where: str) -> tuple[tuple[CallerLine, ...], dict[str, An
 def parse_scenario(data: Any, where: str, today: dt.date | None = None) -> Scenario:
     """One scenario from its parsed YAML mapping; `where` prefixes error messages."""
     f = _Fields(data, where)
-    f.only({"name", "description", "caller", "expect", "conditions", "voice", "tags"})
+    f.only({"name", "description", "caller", "expect", "conditions", "voice", "tags", "pronounce"})
     name = f.get("name", str)
     if not name or not re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", name):
         raise f.error(
@@ -262,7 +266,14 @@ def parse_scenario(data: Any, where: str, today: dt.date | None = None) -> Scena
         voice=voice,
         tags=f.strings("tags"),
         source=where,
+        pronounce=_pronounce(f.get("pronounce", dict, {}), f"{where}.pronounce"),
     )
+
+
+def _pronounce(data: dict[Any, Any], where: str) -> dict[str, str]:
+    if not all(isinstance(k, str) and isinstance(v, str) and k and v for k, v in data.items()):
+        raise ScenarioError(f"{where}: expected words mapped to how they are said")
+    return dict(data)
 
 
 def load_file(path: Path, today: dt.date | None = None) -> list[Scenario]:
@@ -275,6 +286,17 @@ def load_file(path: Path, today: dt.date | None = None) -> list[Scenario]:
         items = data["scenarios"]
         if not isinstance(items, list):
             raise ScenarioError(f"{path}.scenarios: expected a list")
+        # A file's `pronounce` applies to each of its scenarios; a scenario's own adds to it.
+        shared = data.get("pronounce") or {}
+        if not isinstance(shared, dict) or set(data) - {"scenarios", "pronounce"}:
+            raise ScenarioError(f"{path}: only `scenarios` and `pronounce` at the top level")
+        if shared:
+            items = [
+                {**item, "pronounce": {**shared, **(item.get("pronounce") or {})}}
+                if isinstance(item, dict)
+                else item
+                for item in items
+            ]
         return [parse_scenario(item, f"{path}[{i}]", today) for i, item in enumerate(items)]
     return [parse_scenario(data, str(path), today)]
 

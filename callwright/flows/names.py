@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from callwright.flows.phonetic import sounds_like, spans
 from callwright.flows.slots import MONTHS, WEEKDAYS, tokens
+from callwright.flows.spanish import without_accents
 
 _SOUNDEX = {
     **dict.fromkeys("bfpv", "1"),
@@ -37,6 +38,10 @@ _EVERYDAY = frozenset(
     were what when where which who why will with would yeah yes you your""".split()
 )
 EVERYDAY = _EVERYDAY
+# Away from a title, words shorter than this share of a name's letters are another word,
+# whatever their sound key ("end" and "Anita" are both A-N-T): Whisper writes a name it
+# does not know as words of about its length ("Pachel", "Darcia", "New Year").
+_SHORTEST = 0.7
 
 
 _NOT_NAME = _EVERYDAY | frozenset(
@@ -72,6 +77,21 @@ def says_a_name(text: str) -> bool:
             return True
         first = False
     return False
+
+
+# Before a title these make it a role, not a title: "the doctor is fine", "my doctor".
+_DETERMINERS = frozenset("a an the that this my your our his her their la el mi su".split())
+
+
+def names_with_a_title(text: str) -> bool:
+    """Whether a title is said as a title, before a name, heard or not ("make it Doctor and
+    GUI in instead"): a title followed by a word and not after a determiner ("the doctor is
+    fine" names nobody)."""
+    words = tokens(text)
+    return any(
+        word in _TITLES and i + 1 < len(words) and (i == 0 or words[i - 1] not in _DETERMINERS)
+        for i, word in enumerate(words)
+    )
 
 
 def _spelled_joined(words: list[str]) -> list[str]:
@@ -197,6 +217,8 @@ class Directory:
                 continue
             if heard != name.lower() and all(w in _EVERYDAY for w in heard.split()):
                 continue  # "Doctor and GUI in": Whisper heard "and", not "Anita"
+            if start not in titled and len(heard.replace(" ", "")) < _SHORTEST * len(name):
+                continue  # "end" is not "Anita": a name misheard keeps about its length
             score = sounds_like(heard, name)
             if start not in titled and score < floor:
                 continue  # away from a title, only a close match counts
@@ -212,8 +234,8 @@ class Directory:
             titled: indexes of words that came right after a title.
         """
         titled = titled or set()
-        last = self._name_score(words, titled, person.last)
-        first = self._name_score(words, titled, person.first)
+        last = self._name_score(words, titled, without_accents(person.last))
+        first = self._name_score(words, titled, without_accents(person.first))
         if first >= self.threshold and last >= 0.6:
             return min(1.0, (first + last) / 2 + 0.1)
         return last if last >= first else first * 0.9
@@ -230,7 +252,8 @@ class Directory:
         """
         words: list[str] = []
         titled: set[int] = set()
-        for word in _spelled_joined(tokens(text)):
+        # Plain letters: the tokenizer would cut "María" into "mar" and "a".
+        for word in _spelled_joined(tokens(without_accents(text))):
             if word in _TITLES:
                 titled.add(len(words))
             elif not word.isdigit():
@@ -249,7 +272,9 @@ class Directory:
             # A name right after a title outweighs one heard elsewhere: in "can I break an
             # appointment with Doctor Nguyen" the caller named Nguyen, "break" is not Park.
             after_title = [
-                p for p in close if self._name_score(words, titled, p.last, 2.0) >= self.threshold
+                p
+                for p in close
+                if self._name_score(words, titled, without_accents(p.last), 2.0) >= self.threshold
             ]
             if len(after_title) == 1:
                 close = (after_title[0],)

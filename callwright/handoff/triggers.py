@@ -187,6 +187,11 @@ class EscalationTriggers:
             return Escalation("explicit_request", f"the caller pressed {digit}", at_ms)
         return None
 
+    def on_keyed_entry(self) -> None:
+        """A complete keypad entry: a turn heard exactly, so a run of poorly heard turns
+        ends (the agent's keypad offer worked; a person is not called for the next turn)."""
+        self._low_confidence_run = 0
+
     def on_caller_turn(
         self, text: str, confidence: float | None, at_ms: float
     ) -> Escalation | None:

@@ -56,6 +56,10 @@ _QUESTIONS = re.compile(r"^questions:\s*(.*)$", re.IGNORECASE)
 _SEMANTIC_WEIGHT = 0.7
 _TERM = re.compile(r"[a-z0-9]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# A short clause before the first comma that opens a sentence: "Hi,", "So,", "Okay then,",
+# or a greeting the recogniser got wrong ("Bye,", "5,"). Its word changes the sentence's
+# meaning vector and share of covered words although the question is all after it.
+_OPENING = re.compile(r"^\s*[^\s,]+(?:\s+[^\s,]+)?\s*,\s*(?P<rest>\S+(?:\s+\S+){2,})$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +165,13 @@ def query_terms(question: str) -> list[str]:
         if term not in STOPWORDS and term not in seen and len(term) > 1:
             seen.append(term)
     return seen
+
+
+def without_opening(sentence: str) -> str | None:
+    """The sentence after a one- or two-word opening clause and its comma ("Hi, where are
+    you?" → "where are you?"), when at least three words follow; else None."""
+    found = _OPENING.match(sentence)
+    return found["rest"] if found else None
 
 
 class KnowledgeBase:
@@ -341,6 +352,7 @@ class KnowledgeBase:
     async def rank(self, question: str, limit: int = 2) -> list[KbAnswer]:
         """The best passages for a caller's turn, whole or one of its sentences (as `judge`)."""
         sentences = [p.strip() for p in _SENTENCE_END.split(question) if p.strip()]
+        sentences += [rest for s in sentences if (rest := without_opening(s))]
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._executor, self._search_turn, question, list(dict.fromkeys(sentences)), limit
@@ -350,7 +362,10 @@ class KnowledgeBase:
         """Answer, ask which of two passages is meant, or neither (see the module doc).
 
         Each sentence is also tried alone: in "Wait, stop! What is your address?" the first
-        sentence is not part of the question.
+        sentence is not part of the question; and without a short opening clause
+        (`without_opening`): "Bye, where exactly are you located?" (a misheard "Hi") is the
+        address question. Each variant can only raise the best score, and only where it
+        means more than the whole turn did.
         """
         found = await self.rank(question)
         if not found:

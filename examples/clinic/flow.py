@@ -130,6 +130,7 @@ LINES = {
     ),
     "reminder_confirmed": "Great, we'll see you tomorrow. Goodbye!",
     "anything_else": "Is there anything else I can help with?",
+    "what_else": "Sure, what else can I help you with?",
     "thanks": "You're welcome. Is there anything else I can help with?",
     "fallback": (
         "Sorry, I didn't catch that. I can book, move or cancel an appointment, "

@@ -41,7 +41,7 @@ from callwright.flows.expected import from_flow
 from callwright.flows.globals import match_global, question_after_goodbye
 from callwright.flows.guardrails import SPANISH_GUARDRAILS, Guardrails
 from callwright.flows.intents import match_intent, words
-from callwright.flows.names import Directory, Person, says_a_name
+from callwright.flows.names import Directory, Person, names_with_a_title, says_a_name
 from callwright.flows.phonetic import respell
 from callwright.flows.slots import (
     TimeSpec,
@@ -293,6 +293,12 @@ class Receptionist(Scheduling):
             return
         if intent == "thanks":
             self.say(self.w.lines["thanks"])
+            self.state.awaiting = "anything_else"
+            return
+        short = len(words(text)) <= 3
+        if awaiting == "anything_else" and answer is True and intent is None and short:
+            # A bare "yes" to "anything else?": there is something, not said yet.
+            self.say(self.w.lines["what_else"])
             self.state.awaiting = "anything_else"
             return
         if intent is not None:
@@ -599,6 +605,13 @@ class Receptionist(Scheduling):
         elif awaiting == "confirm" and answer is False:
             if state.node == "cancel":
                 self._back_to_menu(self.w.lines["kept"])
+                return
+            if node.slot("doctor") is not None and names_with_a_title(text):
+                # "No, make it Doctor <not understood> instead": the doctor is what changes,
+                # so ask for the doctor, not which of doctor, day and time.
+                state.slots.pop("doctor", None)
+                state.awaiting = None
+                await self.advance()
                 return
             self.say(self.w.lines["what_change"])
             state.awaiting = "change"

@@ -12,6 +12,7 @@ LINES_ES = {
     ),
     "reminder_confirmed": "Perfecto, le esperamos mañana. ¡Adiós!",
     "anything_else": "¿Puedo ayudarle en algo más?",
+    "what_else": "Claro, ¿en qué más puedo ayudarle?",
     "thanks": "De nada. ¿Puedo ayudarle en algo más?",
     "fallback": (
         "Perdone, no le he entendido. Puedo pedir, cambiar o cancelar una cita, "
