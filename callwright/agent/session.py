@@ -208,6 +208,8 @@ class CallSession:
             log.exception("call %s failed", self.call.call_id)
             outcome, reason = "error", f"{type(exc).__name__}: {exc}"
         finally:
+            if inbound.merged:  # how far behind real time the call ran, in frames caught up
+                log.info("call %s: %d frames caught up", self.call.call_id, inbound.merged)
             if self.state.outcome is not None:
                 outcome, reason = self.state.outcome
             await self._shutdown(outcome, reason)
