@@ -159,3 +159,30 @@ def test_leaving_early_stops_the_reader_and_closes_the_transports_stream() -> No
         return closed.is_set()
 
     assert asyncio.run(run())
+
+
+def test_a_stuck_call_leaves_the_rest_unread() -> None:
+    pulled: list[int] = []
+
+    async def source() -> AsyncIterator[InboundEvent]:
+        for i in range(20):
+            pulled.append(i)
+            yield _frame(i)
+
+    async def run() -> tuple[int, int]:
+        reader = InboundReader(source(), _nothing, max_queued=3)
+        events = reader.events()
+        first = await anext(events)
+        assert isinstance(first, AudioIn)
+        await asyncio.sleep(0.02)  # the call is stuck on its first chunk
+        stuck = len(pulled)
+        rest = [e async for e in events]
+        samples = first.frame.num_samples + sum(
+            e.frame.num_samples for e in rest if isinstance(e, AudioIn)
+        )
+        return stuck, samples
+
+    stuck, samples = asyncio.run(run())
+    # The first chunk took three frames off the queue, three more were read behind it.
+    assert stuck == 6, "read ahead by at most the limit"
+    assert samples == 20 * FRAME, "and the rest once the call went on"

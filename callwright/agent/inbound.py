@@ -33,6 +33,9 @@ MAX_MERGE_MS = 200.0
 # Frames closer than this to the end of the previous one are one stream; a wider gap is left to
 # the call (which fills lost audio with silence).
 CONTIGUOUS_MS = 1.0
+# Events read ahead of the call at most (10 s of 20 ms frames): a call stuck for longer leaves
+# the rest in the transport's socket, as it did before it had a reader.
+MAX_QUEUED = 500
 
 
 class InboundReader:
@@ -43,6 +46,7 @@ class InboundReader:
         on_arrival: awaited for each event as it is read, before the next read (so a pacing
             wait holds the transport's socket, not the call).
         max_merge_ms: the most audio merged into one chunk.
+        max_queued: the most events read ahead of the call.
     """
 
     def __init__(
@@ -50,12 +54,15 @@ class InboundReader:
         events: AsyncIterator[InboundEvent],
         on_arrival: Callable[[InboundEvent], Awaitable[None]],
         max_merge_ms: float = MAX_MERGE_MS,
+        max_queued: int = MAX_QUEUED,
     ) -> None:
         self._events = events
         self._on_arrival = on_arrival
         self._max_merge_ms = max_merge_ms
         self._queue: deque[InboundEvent] = deque()
         self._ready = asyncio.Event()
+        self._room = asyncio.Event()
+        self._max_queued = max_queued
         self._done = False
         self._error: Exception | None = None
         self.merged = 0  # frames handed over inside another frame's chunk (a sign of lag)
@@ -73,7 +80,9 @@ class InboundReader:
                         return
                     self._ready.clear()
                     await self._ready.wait()
-                yield self._take()
+                event = self._take()
+                self._room.set()
+                yield event
         finally:
             reader.cancel()
             with contextlib.suppress(BaseException):
@@ -89,6 +98,9 @@ class InboundReader:
                 self._queue.append(event)
                 self._ready.set()
                 await self._on_arrival(event)
+                while len(self._queue) >= self._max_queued:
+                    self._room.clear()
+                    await self._room.wait()
         except Exception as exc:  # the call's loop raises it, as if it had read it itself
             self._error = exc
         finally:
