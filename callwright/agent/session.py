@@ -27,6 +27,7 @@ from callwright.agent.call_compliance import CallCompliance
 from callwright.agent.call_state import CallState
 from callwright.agent.caller_audio import CallerAudio
 from callwright.agent.echo import open_echo_canceller
+from callwright.agent.inbound import InboundReader
 from callwright.agent.limits import RealTimePacer, WallClockWatch
 from callwright.agent.silence import CannedResponder, SilenceWatchdog
 from callwright.agent.stack import AgentStack
@@ -47,7 +48,7 @@ from callwright.core.timeline import TurnTimeline
 from callwright.handoff.call import CallHandoff
 from callwright.observe.record_writer import CallRecordWriter
 from callwright.store.base import CallRecord
-from callwright.transports.base import AudioIn, CallTransport, DtmfIn, HangupIn
+from callwright.transports.base import AudioIn, CallTransport, DtmfIn, HangupIn, InboundEvent
 from callwright.turns.endpointer import (
     Endpointer,
     PauseStarted,
@@ -190,30 +191,41 @@ class CallSession:
         self._spawn(self._watch_limits())
         self._compliance.start()
         outcome, reason = "caller_hung_up", "connection closed"
+        # Read apart from handled: frames that wait while the call is busy are handled together.
+        inbound = InboundReader(self._transport.inbound(), self._arrived)
         try:
-            async for event in self._transport.inbound():
-                if isinstance(event, AudioIn):
-                    self._watch.inbound()
-                    await self._on_audio(event.frame)
-                    # A sender faster than real time waits here (its socket is not read).
-                    await self._pacer.pace(event.frame.duration_ms)
-                elif isinstance(event, DtmfIn):
-                    self._watch.inbound()
-                    await self._key_pacer.pace(KEY_COST_MS)
-                    self.state.recorder.event("dtmf", event.at_ms, {"digit": event.digit})
-                    await self._routing.key(event)
-                elif isinstance(event, HangupIn):
-                    outcome, reason = event.reason, event.detail
-                    break
+            async with contextlib.aclosing(inbound.events()) as events:
+                async for event in events:
+                    if isinstance(event, AudioIn):
+                        await self._on_audio(event.frame)
+                    elif isinstance(event, DtmfIn):
+                        self.state.recorder.event("dtmf", event.at_ms, {"digit": event.digit})
+                        await self._routing.key(event)
+                    elif isinstance(event, HangupIn):
+                        outcome, reason = event.reason, event.detail
+                        break
         except Exception as exc:
             log.exception("call %s failed", self.call.call_id)
             outcome, reason = "error", f"{type(exc).__name__}: {exc}"
         finally:
+            if inbound.merged:  # how far behind real time the call ran, in frames caught up
+                log.info("call %s: %d frames caught up", self.call.call_id, inbound.merged)
             if self.state.outcome is not None:
                 outcome, reason = self.state.outcome
             await self._shutdown(outcome, reason)
             release_call_events(provider_events)
             self._ended.set()
+
+    async def _arrived(self, event: InboundEvent) -> None:
+        """Each event as it is read, whatever the call is busy with."""
+        if isinstance(event, AudioIn):
+            self._watch.inbound()
+            self.state.clock.on_inbound(event.frame.end_ms)  # arrival, not handling, sets it
+            # A sender faster than real time waits here (its socket is not read).
+            await self._pacer.pace(event.frame.duration_ms)
+        elif isinstance(event, DtmfIn):
+            self._watch.inbound()
+            await self._key_pacer.pace(KEY_COST_MS)
 
     async def end(self, line: str | None, outcome: str) -> None:
         """Ends the call from outside the conversation (server drain, time limits).
@@ -277,7 +289,6 @@ class CallSession:
     # --- inbound audio -------------------------------------------------------------------
 
     async def _on_audio(self, frame: AudioFrame) -> None:
-        self.state.clock.on_inbound(frame.end_ms)
         gap = frame.timestamp_ms - self._pipeline_ms
         if gap > GAP_FILL_MS:  # lost frames: the timeline keeps going, as silence
             await self._feed(np.zeros(int(gap * PIPELINE_RATE / 1000), dtype=np.int16))
