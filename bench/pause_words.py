@@ -6,9 +6,11 @@ would run on past the end of the last word Whisper wrote. This measures that gap
 word's own probability and length, from Whisper's word alignment (the cross-attention
 alignment faster-whisper uses for `word_timestamps=True`, run on the encoder output the
 transcript was decoded from), on the labelled clips of bench/pause_prosody.py (six voices,
-phone band, 200 ms of silence after each).
+phone band, 200 ms of silence after each). Without the alignment: the VAD's speech per
+syllable written, against the voice's own pace (a swallowed word leaves speech unaccounted for).
 
-Prints, per measure, the area under the ROC curve (oriented so finished answers score high),
+Prints, per measure, the area under the ROC curve (oriented so finished answers score high;
+a measure that goes the other way is turned round, its medians printed negated),
 over all clips and over the unfinished clips whose words look complete (those the words let
 through), and the share of those pausers a threshold catches while 95 % and 98 % of finished
 answers stay on the finished side; and what the alignment costs per clip.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 import time
 from pathlib import Path
@@ -42,12 +45,22 @@ RATE = 16000
 SPEECH = 0.5  # the endpointer's speech threshold (turns/endpointer.py)
 
 
-async def vad_end_s(model: SileroVadModel, audio: np.ndarray) -> float:
-    """End of the last window the VAD calls speech, in seconds from the clip's start."""
+async def vad_span_s(model: SileroVadModel, audio: np.ndarray) -> tuple[float, float]:
+    """Start of the first and end of the last window the VAD calls speech, in seconds."""
     stream = model.open_stream(RATE)
     windows = await stream.process(audio, 0.0)
-    ends = [w.end_ms for w in windows if w.probability >= SPEECH]
-    return ends[-1] / 1000.0 if ends else 0.0
+    speech = [w for w in windows if w.probability >= SPEECH]
+    if not speech:
+        return 0.0, 0.0
+    return speech[0].start_ms / 1000.0, speech[-1].end_ms / 1000.0
+
+
+def syllables(text: str) -> int:
+    """Roughly how many syllables `text` says: vowel groups of a word, one per digit."""
+    count = 0
+    for word in re.findall(r"[a-z']+|\d", text.lower()):
+        count += 1 if word.isdigit() else max(1, len(re.findall(r"[aeiouy]+", word)))
+    return count
 
 
 def aligned_words(stt: WhisperStt, audio: np.ndarray) -> tuple[str, list[dict], float]:
@@ -93,10 +106,13 @@ async def main() -> None:
     rows: list[tuple[bool, bool, dict[str, float]]] = []
     costs: list[float] = []
     for voice in caller_voices()[: args.voices]:
-        for audio, finished in await clips(voice):
+        voice_clips = await clips(voice)
+        finished_count = sum(1 for _, done in voice_clips if done)
+        voice_rows: list[dict[str, float]] = []
+        for audio, finished in voice_clips:
             text, words, cost = await asyncio.to_thread(aligned_words, stt, audio)
             costs.append(cost)
-            end = await vad_end_s(vad, audio)
+            start, end = await vad_span_s(vad, audio)
             looks_done = completeness(text) is Completeness.COMPLETE
             last = words[-1] if words else {"end": 0.0, "start": 0.0, "probability": 0.0}
             measures = {
@@ -104,12 +120,21 @@ async def main() -> None:
                 "unwritten speech": -(end - float(last["end"])) * 1000.0,
                 "last word prob": float(last["probability"]),
                 "last word ms": (float(last["end"]) - float(last["start"])) * 1000.0,
+                # Speech the words do not account for, without Whisper's alignment: the
+                # VAD's speech per written syllable (normalized per voice below).
+                "ms per syllable": -1000.0 * (end - start) / max(1, syllables(text)),
             }
             if args.verbose:
                 print(f"  {'finished' if finished else 'pauser  '} {looks_done:d} "
                       f"gap {-measures['unwritten speech']:5.0f} ms "
                       f"p {measures['last word prob']:.2f} {text!r}")  # fmt: skip
             rows.append((finished, looks_done, measures))
+            voice_rows.append(measures)
+        # A caller's pace is known from their earlier turns; here, from the voice's finished
+        # clips (its median), so a slow voice is not taken for one that swallowed a word.
+        pace = float(np.median([m["ms per syllable"] for m in voice_rows[:finished_count]]))
+        for m in voice_rows:  # both negative: the ratio to the voice's pace, negated
+            m["ms per syllable"] = -m["ms per syllable"] / pace
         print(f"{voice_name(voice)}: done, {len(rows)} clips so far", flush=True)
     pos = [r for r in rows if r[0]]
     neg = [r for r in rows if not r[0]]
@@ -126,6 +151,8 @@ async def main() -> None:
         n = [r[2][name] for r in neg]
         h = [r[2][name] for r in hard]
         d = [r[2][name] for r in done]
+        if auc(p, n) < 0.5:  # it goes the other way: orient it so finished scores high
+            p, n, h, d = ([-v for v in x] for x in (p, n, h, d))
         print(f"{name:18} {auc(p, n):>8.2f} {auc(p, h) if h else 0.0:>14.2f} "
               f"{caught(d, h, 0.95):>10.2f} {caught(d, h, 0.98):>10.2f} "
               f"{np.median(p):>12.2f} {np.median(n):>10.2f}")  # fmt: skip
