@@ -7,6 +7,7 @@ two desks with their own worker ids on one throwaway cluster stand for two worke
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -240,19 +241,34 @@ async def die(worker: PostgresDesk) -> None:
 QUICK = {"alive_every_s": 0.1, "lost_after_s": 2.0}
 
 
-@pytest.mark.parametrize("dead", ["the console's worker", "the caller's worker"])
-async def test_a_conversation_across_workers_ends_cleanly_when_either_worker_dies(
-    postgres_dsn: str, dead: str
-) -> None:
-    await asyncio.to_thread(reset_database, postgres_dsn)
-    store_a, callers = await pg_desk(postgres_dsn, "worker-a", **QUICK)
-    store_b, consoles = await pg_desk(postgres_dsn, "worker-b", **QUICK)
+@contextlib.asynccontextmanager
+async def joined_across_workers(
+    dsn: str,
+) -> AsyncIterator[tuple[PostgresDesk, PostgresDesk, Call, Line]]:
+    """A call waiting on worker A, picked up by Dana's console on worker B (both quick to
+    say they are there); yields A's desk, B's desk, the call and Dana's line."""
+    await asyncio.to_thread(reset_database, dsn)
+    store_a, callers = await pg_desk(dsn, "worker-a", **QUICK)
+    store_b, consoles = await pg_desk(dsn, "worker-b", **QUICK)
     try:
         call, dana = Call(), Line("Dana")
         await callers.enqueue(packet("joined"), call)
         await consoles.sign_in(dana)
         assert await consoles.pick_up("joined", dana) is not None
         await until(lambda: {"type": "picked_up"} in dana.events, dana.changed)
+        yield callers, consoles, call, dana
+    finally:
+        await consoles.close()
+        await callers.close()
+        await store_b.close()
+        await store_a.close()
+
+
+@pytest.mark.parametrize("dead", ["the console's worker", "the caller's worker"])
+async def test_a_conversation_across_workers_ends_cleanly_when_either_worker_dies(
+    postgres_dsn: str, dead: str
+) -> None:
+    async with joined_across_workers(postgres_dsn) as (callers, consoles, call, dana):
         # Both alive for longer than a side may stay unheard: nothing is let go.
         await asyncio.sleep(3.0)
         assert call.actions == [] and not any(e["type"] == "call_ended" for e in dana.events)
@@ -266,30 +282,12 @@ async def test_a_conversation_across_workers_ends_cleanly_when_either_worker_die
             ended = {"type": "call_ended", "call_id": "joined"}
             await until(lambda: ended in dana.events, dana.changed)
             assert call.actions == []
-    finally:
-        await consoles.close()
-        await callers.close()
-        await store_b.close()
-        await store_a.close()
 
 
 async def test_a_side_let_go_of_makes_the_other_let_go_too(postgres_dsn: str) -> None:
-    await asyncio.to_thread(reset_database, postgres_dsn)
-    store_a, callers = await pg_desk(postgres_dsn, "worker-a", **QUICK)
-    store_b, consoles = await pg_desk(postgres_dsn, "worker-b", **QUICK)
-    try:
-        call, dana = Call(), Line("Dana")
-        await callers.enqueue(packet("joined"), call)
-        await consoles.sign_in(dana)
-        assert await consoles.pick_up("joined", dana) is not None
-        await until(lambda: {"type": "picked_up"} in dana.events, dana.changed)
+    async with joined_across_workers(postgres_dsn) as (callers, _, _, dana):
         # The caller's worker forgot the call (it thought the console gone): when the
         # console's worker next says it is there, it hears the call is gone, and says so.
         callers._consoles.drop("joined")
         ended = {"type": "call_ended", "call_id": "joined"}
         await until(lambda: ended in dana.events, dana.changed)
-    finally:
-        await consoles.close()
-        await callers.close()
-        await store_b.close()
-        await store_a.close()
