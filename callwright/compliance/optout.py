@@ -23,6 +23,11 @@ from callwright.flows.intents import words
 _CALL = r"(?:call|calling|calls|ring|ringing|phone|phoning|contact|contacting|text|texting|bother|bothering|dial|dialing|dialling)"  # noqa: E501
 _ME = r"(?:me|us|my (?:phone|number|cell|mobile|house|home)|this (?:number|phone|house|line)|here)"
 _LIST = r"(?:list|lists|database|system|records|directory|roster)"
+# A list named by what it is for: with one of these before it, the list's own word may be
+# missing or misheard ("take me off your calling, Liz" is how a recogniser heard "calling list").
+_LIST_KIND = r"(?:calling|contact|contacts|dialing|dialling|mailing|marketing|sales)"
+# Lists a caller may leave that are not for calling them: "take me off the waiting list".
+_OTHER_LIST = r"(?:waiting|wait|standby|cancellation|guest|shopping)\b"
 _NEGATION = frozenset(("don't", "dont", "not", "never", "no", "won't", "wouldn't", "shouldn't"))
 
 # Each pattern runs over the turn's words joined by single spaces.
@@ -33,7 +38,7 @@ _NEVER_AGAIN = re.compile(
     rf"\b(?:(?:don't|dont|do not|shouldn't)\s+(?:ever\s+)?{_CALL}\s+{_ME}\s+(?:again|anymore|any more|ever)|never\s+{_CALL}\s+{_ME})\b"  # noqa: E501
 )
 _REMOVE = re.compile(
-    rf"\b(?:take|remove|delete|drop|get|scratch|cross|strike)\s+(?:me|us|my (?:name|number|phone number)|this number)\s+(?:off|from|out of)\s+(?:\w+\s+){{0,4}}?{_LIST}\b"  # noqa: E501
+    rf"\b(?:take|remove|delete|drop|get|scratch|cross|strike)\s+(?:me|us|my (?:name|number|phone number)|this number)\s+(?:off|from|out of)\s+(?:(?:(?!{_OTHER_LIST})\w+\s+){{0,4}}?{_LIST}\b|(?:your|the|this)\s+{_LIST_KIND}\b)"  # noqa: E501
 )
 _DO_NOT_CALL_LIST = re.compile(
     r"\b(?:(?:put|add|place|register|sign)\s+(?:me|us|my (?:name|number|phone number)|this number)"

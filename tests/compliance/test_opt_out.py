@@ -37,6 +37,9 @@ from tests.test_twilio_calls import CALLER_VOICE, heard, record_of
         "Don't ever call me again.",
         "Never call this number again.",
         "Just lose my number.",
+        # The list's own word misheard: what the list is for still says which one.
+        "Please take me off your calling, Liz.",
+        "Remove my number from your marketing lease.",
     ],
 )
 def test_requests_to_stop_are_opt_outs(text: str) -> None:
@@ -54,6 +57,9 @@ def test_requests_to_stop_are_opt_outs(text: str) -> None:
         "Am I on your do not call list?",
         "I'll stop calling you so often.",
         "I want to cancel my appointment.",
+        "Take me off the call and put my wife on.",
+        "Can you get me off the phone quickly?",
+        "Please take me off the waiting list for Tuesday.",
     ],
 )
 def test_other_sentences_are_not(text: str) -> None:
