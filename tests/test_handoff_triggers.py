@@ -64,6 +64,21 @@ def test_loops_a_repeated_question_and_an_agent_that_does_not_understand() -> No
     assert results[-1] is not None and results[-1].trigger == "loop"
 
 
+def test_saying_again_what_the_agent_asked_to_hear_again_is_no_loop() -> None:
+    # A fast caller's birthday, misheard as a question both times: asked to say it again,
+    # the caller did (the agent's own repair, the keypad, comes next, not a person).
+    triggers = EscalationTriggers()
+    misheard = "Do I force 99t?"
+    assert triggers.on_caller_turn(misheard, 0.5, 0.0) is None
+    asked = "Sorry, I didn't catch that. What is your date of birth? Month, day and year."
+    assert triggers.on_agent_reply(asked, 1.0) is None
+    assert triggers.on_caller_turn(misheard, 0.5, 2.0) is None
+    # A question asked again after an answer that did not ask for it again is still a loop.
+    assert triggers.on_agent_reply("I'm not sure about that one. Anything else?", 3.0) is None
+    again = triggers.on_caller_turn(misheard, 0.5, 4.0)
+    assert again is not None and again.trigger == "loop"
+
+
 # The callers' lines of the spoken trigger calls (tests/test_handoff_calls.py), by text through
 # the clinic receptionist: the triggers run before it, as in a call, and see its replies. A
 # question asked up to three times: the clinic's answer to the first must not end the call.

@@ -70,6 +70,18 @@ NOT_UNDERSTOOD_CUES = (
     "couldn't find",
     "i'm not sure",
 )
+# Of those, the ones that ask the caller to say it again: a caller who then says the same
+# words again does as asked (a misheard birthday, "Do I force 99t?", can read as a question).
+SAY_AGAIN_CUES = (
+    "didn't catch",
+    "didn't understand",
+    "didn't get that",
+    "did not get that",
+    "did not understand",
+    "not sure i understood",
+    "could you say it again",
+    "could you repeat",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,13 +102,16 @@ class EscalationOptions:
         misunderstood_turns: agent replies in a row that say it did not understand, or that
             repeat its previous reply word for word.
         repeated_question_overlap: a caller turn sharing this much of its words with an
-            earlier one (of at least `min_question_words`) is the same question asked twice.
+            earlier one (of at least `min_question_words`) is the same question asked twice,
+            unless the agent's reply just before asked the caller to say it again.
         min_question_words: shorter turns ("yes", "no") are never a repeated question.
         low_confidence: escalate after several poorly transcribed turns in a row.
         confidence_floor: a turn whose transcript confidence is below this is poorly heard.
         low_confidence_turns: how many such turns in a row.
         out_of_scope: topics the flow marks as out of scope escalate.
         out_of_scope_cues: those topics' phrases.
+        not_understood_cues: phrases of an agent reply that did not understand.
+        say_again_cues: phrases of an agent reply that asks the caller to say it again.
     """
 
     explicit: bool = True
@@ -117,6 +132,7 @@ class EscalationOptions:
     out_of_scope: bool = True
     out_of_scope_cues: Sequence[str] = OUT_OF_SCOPE_CUES
     not_understood_cues: Sequence[str] = NOT_UNDERSTOOD_CUES
+    say_again_cues: Sequence[str] = SAY_AGAIN_CUES
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +196,7 @@ class EscalationTriggers:
         self._low_confidence_run = 0
         self._misunderstood_run = 0
         self._last_reply: list[str] = []
+        self._asked_again = False  # the agent's last reply asked the caller to say it again
 
     def on_key(self, digit: str, at_ms: float) -> Escalation | None:
         """A keypad key; the configured one (0) asks for a person."""
@@ -203,7 +220,7 @@ class EscalationTriggers:
             (opts.explicit, self._explicit),
             (opts.out_of_scope, self._out_of_scope),
             (opts.frustration, self._frustration),
-            (opts.loops and question, self._repeated_question),
+            (opts.loops and question and not self._asked_again, self._repeated_question),
             (opts.low_confidence, lambda t, at: self._low_confidence(confidence, t, at)),
         )
         fired = None
@@ -220,6 +237,7 @@ class EscalationTriggers:
         if not tokens:
             return None
         stuck = tokens == self._last_reply or find_cue(tokens, self.options.not_understood_cues)
+        self._asked_again = find_cue(tokens, self.options.say_again_cues) is not None
         self._last_reply = tokens
         self._misunderstood_run = self._misunderstood_run + 1 if stuck else 0
         if not stuck:
