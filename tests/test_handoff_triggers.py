@@ -79,6 +79,20 @@ def test_saying_again_what_the_agent_asked_to_hear_again_is_no_loop() -> None:
     assert again is not None and again.trigger == "loop"
 
 
+def test_a_request_said_again_to_an_offer_answers_it() -> None:
+    # Offered other times than the ten o'clock asked for, the caller asks for it again: an
+    # answer to the offer, not a loop. Asked again after a plain answer, it is one.
+    triggers = EscalationTriggers()
+    request = "Could I get an appointment with Doctor Nguyen on Friday in the morning?"
+    assert triggers.on_caller_turn(request, 0.9, 0.0) is None
+    offer = "Doctor Nguyen is free on Friday at eight or half past eight. Which would you like?"
+    assert triggers.on_agent_reply(offer, 1.0) is None
+    assert triggers.on_caller_turn(request, 0.9, 2.0) is None
+    assert triggers.on_agent_reply("We are open from eight to six.", 3.0) is None
+    again = triggers.on_caller_turn(request, 0.9, 4.0)
+    assert again is not None and again.trigger == "loop"
+
+
 # The callers' lines of the spoken trigger calls (tests/test_handoff_calls.py), by text through
 # the clinic receptionist: the triggers run before it, as in a call, and see its replies. A
 # question asked up to three times: the clinic's answer to the first must not end the call.

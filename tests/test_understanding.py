@@ -359,6 +359,21 @@ async def test_a_date_of_birth_not_understood_twice_is_offered_on_the_keypad(
         assert reply.startswith("Thank you, Sarah.")
 
 
+async def test_the_name_said_again_with_a_misheard_birthday_is_a_failed_answer_too(
+    tmp_path: Path,
+) -> None:
+    async with open_test_clinic(tmp_path) as clinic:
+        talk = await start(clinic, "u-repair-dob-again")
+        await talk.say("I want to book an appointment")
+        line = "Sure, it's Sarah Thompson and my date of birth is due life worth, 2000."
+        assert await talk.say(line) == LINES["ask_dob"]
+        assert await talk.say(line) == f"{REPAIR_SORRY} {ASK_DOB.retry}"
+        reply = await talk.say(line)
+        assert reply.startswith(REPAIR_AGAIN) and "keypad" in reply
+        reply = await talk.say("10012000", "dtmf")
+        assert reply.startswith("Thank you, Sarah.")
+
+
 def test_reprompt_offers_the_keypad_only_for_what_can_be_keyed() -> None:
     assert reprompt(ASK_DATE, 1) == f"{REPAIR_SORRY} {ASK_DATE.retry}"
     assert "keypad" not in reprompt(ASK_DATE, 2) and "a person" in reprompt(ASK_DATE, 2)

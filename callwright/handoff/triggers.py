@@ -103,7 +103,9 @@ class EscalationOptions:
             repeat its previous reply word for word.
         repeated_question_overlap: a caller turn sharing this much of its words with an
             earlier one (of at least `min_question_words`) is the same question asked twice,
-            unless the agent's reply just before asked the caller to say it again.
+            unless it answers the agent's reply just before: a reply that asked the caller to
+            say it again, or that understood them and asked them something ("Which would you
+            like?" after offering other times than the ones asked for, said again).
         min_question_words: shorter turns ("yes", "no") are never a repeated question.
         low_confidence: escalate after several poorly transcribed turns in a row.
         confidence_floor: a turn whose transcript confidence is below this is poorly heard.
@@ -196,7 +198,9 @@ class EscalationTriggers:
         self._low_confidence_run = 0
         self._misunderstood_run = 0
         self._last_reply: list[str] = []
-        self._asked_again = False  # the agent's last reply asked the caller to say it again
+        # The agent's last reply asked the caller to say it again, or asked them something
+        # (a choice, a day) having understood them: what they say next answers it.
+        self._answering = False
 
     def on_key(self, digit: str, at_ms: float) -> Escalation | None:
         """A keypad key; the configured one (0) asks for a person."""
@@ -220,7 +224,7 @@ class EscalationTriggers:
             (opts.explicit, self._explicit),
             (opts.out_of_scope, self._out_of_scope),
             (opts.frustration, self._frustration),
-            (opts.loops and question and not self._asked_again, self._repeated_question),
+            (opts.loops and question and not self._answering, self._repeated_question),
             (opts.low_confidence, lambda t, at: self._low_confidence(confidence, t, at)),
         )
         fired = None
@@ -237,7 +241,8 @@ class EscalationTriggers:
         if not tokens:
             return None
         stuck = tokens == self._last_reply or find_cue(tokens, self.options.not_understood_cues)
-        self._asked_again = find_cue(tokens, self.options.say_again_cues) is not None
+        asked_again = find_cue(tokens, self.options.say_again_cues) is not None
+        self._answering = asked_again or (not stuck and text.rstrip().endswith("?"))
         self._last_reply = tokens
         self._misunderstood_run = self._misunderstood_run + 1 if stuck else 0
         if not stuck:

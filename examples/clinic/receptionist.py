@@ -438,6 +438,18 @@ class Receptionist(Scheduling):
         _, ambiguous = fill(state, specs, text, self._slot_ctx)
         if ambiguous is not None:
             state.pending["unsure"] = ambiguous
+        if (
+            state.awaiting == "dob"
+            and "dob" not in state.slots
+            and not birth_date
+            and "dob_part" not in state.pending
+            and name is not None
+        ):
+            # The name again, and the date of birth asked for not understood ("...and my date
+            # of birth is due life worth, 1990."): a failed answer too, or the same question
+            # would come back unchanged, never narrower, never the keypad.
+            self.say(self._reprompt(dob_spec, state.fail(dob_spec.name)))
+            return
         if name is None and dob is None and state.awaiting in ("name", "dob"):
             # Not understood: ask narrower, then offer the keypad or a person.
             spec = dob_spec if state.awaiting == "dob" else self.flow.node("verify").slots[0]
