@@ -123,6 +123,9 @@ async def test_offered_other_times_the_caller_says_the_one_it_asked_for_again() 
     # "Yes." would answer nothing: the request (with its time) is said again, once.
     assert caller.ready(offer)
     assert _said(await caller.next_line(offer)) == request.say
+    # Offered the same again, it settles for one of them (once), then goes on.
+    assert caller.ready(offer)
+    assert _said(await caller.next_line(offer)) == "The first one, please."
     assert _said(await caller.next_line(offer)) == yes.say
     # A read-back is no choice: the next line.
     other = ScriptedCaller((request, yes))

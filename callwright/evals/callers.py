@@ -93,7 +93,8 @@ class ScriptedCaller:
     line that gave a date of birth, it types the date (once). A line held back for its
     `after` words is said when it picks among options the agent offered
     (`answers_the_choice`); when no line left does, an earlier line that does is said
-    again (once). `next_line` returns None when the script is done and nothing is asked
+    again (once), and offered a choice again after that, it settles for the first option
+    (once), as the persona caller does. `next_line` returns None when the script is done and nothing is asked
     again. A line whose `after` regex is not in what the agent said yet is held back (the
     runner asks again when the agent speaks again, and says it anyway after the turn
     timeout).
@@ -113,6 +114,7 @@ class ScriptedCaller:
         self.typed = False  # the last line's date of birth was typed on the keypad
         self.said: list[CallerLine] = []  # every line said, in order
         self.restated: list[CallerLine] = []  # lines said again to pick an option
+        self.settled = False  # took the first option offered, having asked for its own
 
     @property
     def done(self) -> bool:
@@ -127,6 +129,8 @@ class ScriptedCaller:
         if self.asked_again(heard):
             return True
         if self._keypad_due(heard) is not None or self._restated(heard) is not None:
+            return True
+        if self._settles(heard):
             return True
         if not self.lines or self.lines[0].after is None:
             return True
@@ -177,6 +181,9 @@ class ScriptedCaller:
         if (wanted := self._restated(heard)) is not None:
             self.restated.append(wanted)
             return wanted
+        if self._settles(heard):
+            self.settled = True
+            return CallerLine(say=FIRST_OPTION)
         # Talking over, the words at hand are of the reply the last line was said into, not
         # an answer to it: a caller with lines left goes on with them.
         if (self.done or not self.talks_over) and self.asked_again(heard):
@@ -189,6 +196,14 @@ class ScriptedCaller:
         self.last, self.repeats, self.typed = self.lines.pop(0), 0, False
         self.said.append(self.last)
         return self.last
+
+    def _settles(self, agent_said: str) -> bool:
+        """Offered a choice again after saying what it wanted again, with no line left that
+        picks: a person takes one of the options rather than say "Yes" to "Which one?"."""
+        upcoming = self.lines[0].say if self.lines else ""
+        if self.settled or not self.restated or what_is_asked(agent_said) != "choice":
+            return False
+        return not answers_the_choice(agent_said, upcoming)
 
     def _restated(self, agent_said: str) -> CallerLine | None:
         """An earlier line that picks among the options just offered, when the next line
