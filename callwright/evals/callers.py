@@ -94,10 +94,10 @@ class ScriptedCaller:
     `after` words is said when it picks among options the agent offered
     (`answers_the_choice`); when no line left does, an earlier line that does is said
     again (once), and offered a choice again after that, it settles for the first option
-    (once), as the persona caller does. `next_line` returns None when the script is done and nothing is asked
-    again. A line whose `after` regex is not in what the agent said yet is held back (the
-    runner asks again when the agent speaks again, and says it anyway after the turn
-    timeout).
+    (once), as the persona caller does. `next_line` returns None when the script is done
+    and nothing is asked again. A line whose `after` regex is not in what the agent said
+    yet is held back (the runner asks again when the agent speaks again, and says it anyway
+    after the turn timeout).
 
     Args:
         lines: the script.
