@@ -308,4 +308,11 @@ async def records_called(
             details = [await stack.store.get_call(r.call_id) for r in found]
             return [d for d in details if d is not None]
         await asyncio.sleep(0.1)
-    raise AssertionError(f"no finished SIP call to {to_user}")
+    # What the store holds for that user, if anything: a call still active, and how far it got.
+    held = [r for r in await stack.store.list_calls(5000) if r.parameters.get("to") == to_user]
+    story = []
+    for r in held:
+        detail = await stack.store.get_call(r.call_id)
+        kinds = [e.kind for e in detail.events] if detail is not None else []
+        story.append((r.channel, r.status, r.end_reason, kinds[-12:]))
+    raise AssertionError(f"no finished SIP call to {to_user}; the store has {story}")

@@ -91,6 +91,7 @@ class SipCallerSimulator:
         self._speech: asyncio.Queue[tuple[np.ndarray, TurnReport]] = asyncio.Queue()
         self._spoken = asyncio.Event()
         self._ended = asyncio.Event()
+        self._bye_answered = asyncio.Event()  # the agent's side answered the caller's BYE
         self._first_audio = asyncio.Event()
         self._current: TurnReport | None = None
         self._last_audio_s = 0.0
@@ -161,13 +162,29 @@ class SipCallerSimulator:
         return False
 
     async def _sip_loop(self) -> None:
-        """Requests from the agent's side inside the call: BYE, REFER."""
+        """Requests from the agent's side inside the call (BYE, REFER), and the answer to the
+        caller's own BYE."""
         while True:
             data, addr = await self._sip_in.queue.get()
             with contextlib.suppress(Exception):
                 msg = parse_message(data)
                 if msg.is_request:
                     await self._on_request(msg, addr)
+                elif msg.cseq[1] == "BYE" and msg.status >= 200:
+                    self._bye_answered.set()
+
+    async def _bye(self) -> None:
+        """Hangs up: BYE, sent again at 0.5, 1, 2 and 4 s intervals (RFC 3261's timer E
+        over UDP) until it is answered, for 8 s at most; a busy peer may read it late."""
+        self._cseq += 1
+        bye = self._request("BYE", self._remote_target, self._cseq)
+        interval, deadline = 0.5, time.monotonic() + 8.0
+        while time.monotonic() < deadline and not self._ended.is_set():
+            self._sip.sendto(bye, self.target)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._bye_answered.wait(), interval)
+                return
+            interval = min(2 * interval, 4.0)
 
     async def _on_request(self, msg: SipMessage, addr: tuple[str, int]) -> None:
         status = {"BYE": "200 OK", "REFER": "202 Accepted"}.get(msg.method or "", "200 OK")
@@ -236,9 +253,7 @@ class SipCallerSimulator:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._ended.wait(), self.turn_timeout_s)
             if not self._ended.is_set():
-                self._cseq += 1
-                self._sip.sendto(self._request("BYE", self._remote_target, self._cseq), self.target)
-                await asyncio.sleep(0.2)
+                await self._bye()
         finally:
             for task in tasks:
                 task.cancel()
