@@ -61,6 +61,7 @@ async def test_an_impaired_line_still_transcribes(stack: AgentStack) -> None:
     assert detail is not None
     said = [u.text for u in detail.utterances if u.role == "caller"]
     # Reordered, duplicated and late frames must not garble the words that carry the meaning
-    # (tiny.en on 8 kHz espeak sometimes hears "What are" as "Well, tell").
-    assert len(said) == 1 and word_overlap("your opening hours", said[0]) == 1.0, said
+    # (tiny.en on 8 kHz espeak sometimes hears "What are" as "Well, tell", and "your" as
+    # "you" on a clean line too: neither carries it).
+    assert len(said) == 1 and word_overlap("opening hours", said[0]) == 1.0, said
     assert report.turns[0].agent_audio and np.concatenate(report.turns[0].agent_audio).size > 8000
