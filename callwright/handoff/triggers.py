@@ -58,20 +58,8 @@ NEGATIVE_WORDS = frozenset(
 POSITIVE_WORDS = frozenset(
     "yes great thanks thank perfect good fine okay ok wonderful lovely excellent sure".split()
 )
-NOT_UNDERSTOOD_CUES = (
-    "didn't catch",
-    "didn't understand",
-    "didn't get that",
-    "did not get that",
-    "did not understand",
-    "not sure i understood",
-    "could you say it again",
-    "could you repeat",
-    "couldn't find",
-    "i'm not sure",
-)
-# Of those, the ones that ask the caller to say it again: a caller who then says the same
-# words again does as asked (a misheard birthday, "Do I force 99t?", can read as a question).
+# A reply that asks the caller to say it again: a caller who then says the same words again
+# does as asked (a misheard birthday, "Do I force 99t?", can read as a question).
 SAY_AGAIN_CUES = (
     "didn't catch",
     "didn't understand",
@@ -82,6 +70,8 @@ SAY_AGAIN_CUES = (
     "could you say it again",
     "could you repeat",
 )
+# A reply that did not understand: one that asks to hear it again, or found nothing to say.
+NOT_UNDERSTOOD_CUES = (*SAY_AGAIN_CUES, "couldn't find", "i'm not sure")
 
 
 @dataclass(frozen=True, slots=True)
