@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
 
 from callwright.kb import KnowledgeBase
 from callwright.kb.base import load_passages, parse_markdown, without_opening
 from callwright.kb.calibrate import Scored, choose_thresholds, read_labels, score_all, utility
-from callwright.kb.embed import shared_embedder
+from callwright.kb.embed import Role, shared_embedder
+from callwright.kb.urgency import EmergencyMeaning
 from examples.clinic.factory import GENERIC_WORDS, KB_LABELS, KB_THRESHOLDS, KNOWLEDGE_DIR
 from tests.fakes.clinic import open_test_clinic, start
 
@@ -132,5 +136,48 @@ async def test_a_misheard_opening_word_does_not_lower_the_question(tmp_path: Pat
         whole = (await kb.search("Bye, where exactly are you located?"))[0]
         alone = (await kb.rank("where exactly are you located?"))[0]
         assert whole.confidence < alone.confidence
+    finally:
+        kb.close()
+
+
+class _CountingEmbedder:
+    """The shared embedder, counting the model calls the memo does not serve."""
+
+    name = "counting"
+
+    def __init__(self) -> None:
+        self.inner = shared_embedder()
+        assert self.inner is not None
+        self.batches: list[list[str]] = []
+        self.seen: set[tuple[str, str]] = set()
+
+    def embed(self, texts: Sequence[str], role: Role) -> np.ndarray:
+        new = [t for t in texts if (role, t) not in self.seen]
+        if new:
+            self.batches.append(new)
+            self.seen.update((role, t) for t in new)
+        return self.inner.embed(texts, role)
+
+
+async def test_a_turn_checked_for_urgency_then_searched_costs_one_model_call(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "a.md").write_text(
+        "# Address\nQuestions: Where are you?\nWe are at 1 Elm Street.\n\n"
+        "# Parking\nQuestions: Where can I park?\nParking is behind the building.\n"
+    )
+    embedder = _CountingEmbedder()
+    kb = KnowledgeBase.from_folder(tmp_path, embedder=embedder)
+    urgency = EmergencyMeaning(embedder)
+    try:
+        for turn in (
+            "Hi, where exactly are you located?",  # searched also as "where exactly ..."
+            "Sorry. Okay, so where can I park my car?",  # two sentences and a cut one
+            "Where can I leave my bicycle when I come in?",
+        ):
+            embedder.batches.clear()
+            await urgency.check(turn)
+            await kb.judge(turn)
+            assert len(embedder.batches) == 1, (turn, embedder.batches)
     finally:
         kb.close()

@@ -301,7 +301,12 @@ def respell(text: str, vocabulary: Iterable[str], threshold: float = 0.75) -> tu
         The respelled text (lower case, words only) and the terms put in, best match first.
     """
     words = re.findall(r"[a-z0-9']+", text.lower())
-    matches = find_terms(words, vocabulary, threshold)
+    heard = set(words)
+    # A term of several words is only put in where one of its words was heard as itself
+    # (`_anchored`), so one with none of them in the turn is not aligned at all: most of a
+    # vocabulary, on most turns, and most of what the alignment costs.
+    anchorable = [t for t in vocabulary if len(t.split()) < 2 or heard & set(t.lower().split())]
+    matches = find_terms(words, anchorable, threshold)
     taken: set[int] = set()
     replaced: dict[int, tuple[int, str]] = {}
     for m in matches:

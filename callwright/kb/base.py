@@ -174,6 +174,24 @@ def without_opening(sentence: str) -> str | None:
     return found["rest"] if found else None
 
 
+def turn_sentences(turn: str) -> list[str]:
+    """What a caller's turn is searched as besides the whole: its sentences and each one
+    without a short opening clause (`without_opening`), in order, without repeats."""
+    sentences = [p.strip() for p in _SENTENCE_END.split(turn) if p.strip()]
+    sentences += [rest for s in sentences if (rest := without_opening(s))]
+    return list(dict.fromkeys(sentences))
+
+
+def embedded_texts(turn: str) -> list[str]:
+    """The texts the knowledge base embeds for a turn (see `KnowledgeBase._search_turn`).
+
+    Others that embed the same turn (`kb.urgency`) put these in their own batch, so that the
+    embedder's memo serves the knowledge base and a turn costs one model call.
+    """
+    sentences = turn_sentences(turn)
+    return sentences if len(sentences) > 1 else [turn]
+
+
 class KnowledgeBase:
     """Passages indexed in an in-memory SQLite FTS5 table.
 
@@ -351,11 +369,10 @@ class KnowledgeBase:
 
     async def rank(self, question: str, limit: int = 2) -> list[KbAnswer]:
         """The best passages for a caller's turn, whole or one of its sentences (as `judge`)."""
-        sentences = [p.strip() for p in _SENTENCE_END.split(question) if p.strip()]
-        sentences += [rest for s in sentences if (rest := without_opening(s))]
+        sentences = turn_sentences(question)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            self._executor, self._search_turn, question, list(dict.fromkeys(sentences)), limit
+            self._executor, self._search_turn, question, sentences, limit
         )
 
     async def judge(self, question: str) -> KbVerdict:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from callwright.kb.base import embedded_texts
 from callwright.kb.embed import Embedder, shared_embedder
 
 # What emergencies sound like when described plainly: one line per kind, in lay words.
@@ -80,8 +81,9 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 def units(text: str) -> list[str]:
     """What is embedded of a turn: its sentences when it has several, else the whole turn.
 
-    The same texts the knowledge base embeds for the turn (`KnowledgeBase.rank`), so the
-    embedder's memo serves the second of the two and a turn costs one model call.
+    Embedded in one batch with the texts the knowledge base embeds for the turn
+    (`kb.base.embedded_texts`), so the embedder's memo serves the knowledge base and a turn
+    costs one model call.
     """
     sentences = list(dict.fromkeys(p.strip() for p in _SENTENCE_END.split(text) if p.strip()))
     return sentences if len(sentences) > 1 else [text]
@@ -126,7 +128,10 @@ class EmergencyMeaning:
         """The sentence most like an emergency (blocking: a few ms of CPU)."""
         if len(text.split()) < MIN_WORDS:
             return UrgencyScore(0.0, -1.0, "")
-        vectors = self.embedder.embed(units(text), "query")
+        scored = units(text)
+        # The knowledge base's texts for the turn ride in the same model call (see units).
+        batch = list(dict.fromkeys([*scored, *embedded_texts(text)]))
+        vectors = self.embedder.embed(batch, "query")[: len(scored)]
         to_emergency = vectors @ self._emergency.T
         best = to_emergency.max(axis=1)
         margins = best - (vectors @ self._routine.T).max(axis=1)
