@@ -146,8 +146,9 @@ class _CountingEmbedder:
     name = "counting"
 
     def __init__(self) -> None:
-        self.inner = shared_embedder()
-        assert self.inner is not None
+        inner = shared_embedder()
+        assert inner is not None
+        self.inner = inner
         self.batches: list[list[str]] = []
         self.seen: set[tuple[str, str]] = set()
 
