@@ -95,6 +95,37 @@ async def test_offers_free_times_and_takes_a_choice(tmp_path: Path) -> None:
         assert booked.start == dt.datetime(2026, 11, 27, 8, 30)
 
 
+async def test_the_part_of_day_said_again_to_its_times_asks_for_the_hour(tmp_path: Path) -> None:
+    # The words of a phone call with a fast espeak voice: "two in the afternoon" came back
+    # as "Good afternoon" each time.
+    async with open_test_clinic(tmp_path) as clinic:
+        talk = await start(clinic, "c-period")
+        await talk.say("I'd like to book an appointment with Doctor Nguyen, please.")
+        await talk.say("John Smith, born July 4, 1990.")
+        reply = await talk.say("Friday, please.")
+        assert "at eight in the morning or half past eight" in reply
+        reply = await talk.say("Good afternoon, please.")
+        assert "at noon or half past twelve. Which would you like?" in reply
+        # The same part of the day to its own times: the caller wants another hour in it.
+        reply = await talk.say("Good afternoon, please.")
+        assert reply == "What time in the afternoon would suit you?"
+        reply = await talk.say("To the afternoon will be good.")
+        assert reply == (
+            "So that's Doctor Nguyen on Friday the twenty seventh at two. Shall I book it?"
+        )
+        await talk.say("Yes")
+        [booked] = await clinic.data.store.appointments("pat_john")
+        assert booked.start == dt.datetime(2026, 11, 27, 14, 0)
+        # Another part of the day than the times offered is a new request, answered with
+        # that part's times, not with the question.
+        talk = await start(clinic, "c-period-other")
+        await talk.say("I'd like to book an appointment with Doctor Nguyen, please.")
+        await talk.say("Maria Garcia, March 12, 1984")
+        await talk.say("Thursday afternoon, please.")
+        reply = await talk.say("Actually, in the morning, please.")
+        assert "at eight in the morning or half past eight" in reply
+
+
 async def test_a_taken_slot_and_a_day_off_get_alternatives(tmp_path: Path) -> None:
     async with open_test_clinic(tmp_path) as clinic:
         await clinic.data.store.book(

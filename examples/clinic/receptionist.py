@@ -628,7 +628,7 @@ class Receptionist(Scheduling):
             self.say(self.w.lines["what_change"])
             state.awaiting = "change"
         elif not await self._answer_question(text):
-            self.say(self._repair())
+            self.say(self._repair(text))
 
     def _switch_to(self, text: str) -> str | None:
         """Another task the caller now asks for ("actually, cancel it instead"), if any."""
@@ -654,9 +654,12 @@ class Receptionist(Scheduling):
         self.say(self._question())
         return True
 
-    def _repair(self) -> str:
+    def _repair(self, text: str = "") -> str:
         """A narrower question for the slot whose answer was not understood."""
         state = self.state
+        within = self._time_within(text)
+        if within is not None:
+            return within
         spec = None
         if state.awaiting not in ("choice", "confirm", "change"):
             spec = self.flow.node(state.node).slot(state.awaiting or "") or state.missing(
@@ -669,6 +672,31 @@ class Receptionist(Scheduling):
             names = self.w.join_or([d.spoken for d in self.ctx.doctors])
             narrower = self.w.says("which_doctor_narrow", names=names)
         return self._reprompt(spec, state.fail(spec.name), narrower)
+
+    def _time_within(self, text: str) -> str | None:
+        """Asks for the hour when the caller, offered times, names again only the part of
+        the day they are in ("in the afternoon, please" to "noon or half past twelve").
+
+        The caller has turned the times down, and its hour was lost (on a poor line "two in
+        the afternoon" came back as "Good afternoon" every time): the same list again would
+        get the same answer. Asked "what time?", the caller says the hour in its own words.
+        """
+        state = self.state
+        node = self.flow.node(state.node)
+        offers: list[Offer] = state.pending.get("offers", [])
+        spec = node.slot("time")
+        kept = state.slots.get("time")
+        if state.awaiting != "choice" or not offers or spec is None:
+            return None
+        if not isinstance(kept, TimeSpec) or kept.time is not None or kept.period is None:
+            return None
+        heard = extract_time(spanish.canonical(text) if self.w.language == "es" else text)
+        if heard is None or heard.time is not None or heard.period != kept.period:
+            return None
+        state.awaiting = spec.name
+        if self.w.language == "en":
+            return self.w.says("what_time_in", period=kept.period)
+        return spec.retry or spec.ask
 
     def _question(self) -> str:
         """The question the caller still has to answer."""

@@ -38,6 +38,7 @@ TEMPLATES_EN = {
     "which_one": "Sorry, which one: {offers}?",
     "which_doctor_narrow": "Which doctor: {names}?",
     "which_would_you_like_list": "Which would you like: {offers}?",
+    "what_time_in": "What time in the {period} would suit you?",
     "go_ahead": "Shall I go ahead?",
     "is_that_right": "{name}, is that right?",
     "did_you_mean": "Did you mean {names}?",
