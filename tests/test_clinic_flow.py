@@ -126,6 +126,25 @@ async def test_the_part_of_day_said_again_to_its_times_asks_for_the_hour(tmp_pat
         assert "at eight in the morning or half past eight" in reply
 
 
+async def test_an_hour_not_heard_twice_can_be_typed_on_the_keypad(tmp_path: Path) -> None:
+    async with open_test_clinic(tmp_path) as clinic:
+        talk = await start(clinic, "c-keyed-time")
+        await talk.say("I'd like to book an appointment with Doctor Nguyen, please.")
+        await talk.say("John Smith, born July 4, 1990.")
+        await talk.say("Friday, please.")
+        await talk.say("Good afternoon, please.")
+        reply = await talk.say("Good afternoon, please.")
+        assert reply == "What time in the afternoon would suit you?"
+        reply = await talk.say("Good afternoon, what be good?")
+        assert reply.startswith("Sorry, I didn't catch that. What time that day?")
+        reply = await talk.say("Good afternoon, what's been good?")
+        assert "type it on your keypad, the hour and then the minutes" in reply
+        reply = await talk.say("200")  # the keys 2 0 0 and #, as the caller's turn
+        assert reply == (
+            "So that's Doctor Nguyen on Friday the twenty seventh at two. Shall I book it?"
+        )
+
+
 async def test_a_taken_slot_and_a_day_off_get_alternatives(tmp_path: Path) -> None:
     async with open_test_clinic(tmp_path) as clinic:
         await clinic.data.store.book(

@@ -206,6 +206,19 @@ async def test_persona_caller_answers_what_is_asked() -> None:
     assert await caller.next_line("Thank you for calling. Goodbye!") is None
 
 
+async def test_persona_offered_the_keypad_for_the_time_types_its_hour_and_minutes() -> None:
+    caller = PersonaCaller({"goal": "I'd like to book.", "time": "two in the afternoon"})
+    await caller.next_line("Hello, how can I help you today?")
+    line = await caller.next_line("What time in the afternoon would suit you?")
+    assert line is not None and line.say == "two in the afternoon would be good."
+    line = await caller.next_line(
+        "Sorry, I still didn't get that. You can also type it on your keypad, the hour and "
+        "then the minutes, like two three zero for half past two. Or say front desk to speak "
+        "to a person."
+    )
+    assert line is not None and line.keys == "200#" and not line.say
+
+
 def test_spoken_dates_of_birth_and_questions() -> None:
     assert spoken_date_of_birth("2000-10-01") == "October first, two thousand"
     assert spoken_date_of_birth("1965-06-02") == "June second, nineteen sixty-five"

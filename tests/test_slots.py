@@ -17,10 +17,21 @@ from callwright.flows.slots import (
     extract_phone,
     extract_time,
     extract_yes_no,
+    keyed_time,
 )
 from callwright.flows.speech import speak_dob, speak_time, speak_when
 
 MONDAY = dt.date(2026, 11, 23)
+
+
+def test_a_time_typed_on_the_keypad() -> None:
+    assert keyed_time("200", "afternoon") == TimeSpec(dt.time(14, 0), "afternoon")
+    assert keyed_time("230") == TimeSpec(dt.time(14, 30))  # office hours: two is afternoon
+    assert keyed_time("1000") == TimeSpec(dt.time(10, 0))
+    assert keyed_time("9", "evening") == TimeSpec(dt.time(21, 0), "evening")
+    assert keyed_time("1430", "morning") == TimeSpec(dt.time(14, 30), "morning")
+    assert keyed_time("275") is None  # no 75th minute
+    assert keyed_time("0") is None and keyed_time("12345") is None and keyed_time("2a") is None
 
 
 @pytest.mark.parametrize(

@@ -279,6 +279,14 @@ class PersonaCaller:
         named = re.findall(r"\b(?:doctor|dr\.?) ([a-z]+)", agent_said.lower())
         return bool(doctor and named and doctor not in named)
 
+    def _typed_time(self) -> str | None:
+        """The persona's time as keys: the hour on the 12-hour clock, the minutes, and #."""
+        wanted = extract_time(str(self.persona.get("time", "")))
+        if wanted is None or wanted.time is None:
+            return None
+        hour = wanted.time.hour % 12 or 12
+        return f"{hour}{wanted.time.minute:02d}#"
+
     def _pick_time(self) -> str:
         time = str(self.persona.get("time", ""))
         return f"{time[:1].upper()}{time[1:]}, please."
@@ -313,6 +321,10 @@ class PersonaCaller:
             self.unanswered = 0
             born = dt.date.fromisoformat(str(self.persona["date_of_birth"]))
             return CallerLine(keys=born.strftime("%m%d%Y") + "#")
+        if keypad and self.last_kind == "time" and (typed := self._typed_time()):
+            # Offered the keypad for the time: typed as the hour and then the minutes.
+            self.unanswered = 0
+            return CallerLine(keys=typed)
         words = self.choose(agent_said) if kind == "choice" else self.answer(kind)
         if kind == "yes_no" and self._wrong_doctor(agent_said):
             words = f"No, {self.answer('doctor')}"  # "Doctor Patel, is that right?"

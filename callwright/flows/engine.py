@@ -41,6 +41,7 @@ from callwright.flows.slots import (
     extract_reason,
     extract_time,
     extract_yes_no,
+    keyed_time,
     self_repaired,
     without_replaced,
 )
@@ -321,7 +322,12 @@ def fill(
             value = extract(spec, before, ctx) if value is None else value
         else:
             value = extract(spec, corrected, ctx)
-        if spec.kind == "time" and _expects_time(state, spec, specs) and not _has_hour(value):
+        if spec.kind == "time" and state.awaiting == spec.name and text.strip().isdigit():
+            # Typed on the keypad (offered after answers not understood), in the part of
+            # the day already said ("in the afternoon", its hour lost).
+            kept = state.slots.get(spec.name)
+            value = keyed_time(text.strip(), kept.period if isinstance(kept, TimeSpec) else None)
+        elif spec.kind == "time" and _expects_time(state, spec, specs) and not _has_hour(value):
             # A time is expected and none was heard: an hour may be there as other words.
             respelled = hour_by_sound(corrected) if ctx.language == "en" else None
             heard = extract(spec, respelled, ctx) if respelled else None

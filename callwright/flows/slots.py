@@ -308,6 +308,26 @@ def _year_as_hour(words: list[str]) -> int | None:
     return None
 
 
+def keyed_time(digits: str, period: Period | None = None) -> TimeSpec | None:
+    """A time typed on the keypad as the hour and then the minutes ("230", "1000", "2").
+
+    The hour is read as a spoken one is: in `period` when the caller named a part of the
+    day, else as office hours (1 to 7 is the afternoon); "1430" is already a 24-hour time.
+
+    Returns:
+        The time, or None when the digits are not one.
+    """
+    if not re.fullmatch(r"\d{1,4}", digits):
+        return None
+    hour, minute = (int(digits), 0) if len(digits) <= 2 else (int(digits[:-2]), int(digits[-2:]))
+    if not 1 <= hour <= 23 or not 0 <= minute < 60:
+        return None
+    resolved = _resolve_hour(hour, None, period)
+    if resolved is None:
+        return None
+    return TimeSpec(time=dt.time(resolved, minute), period=period)
+
+
 def extract_time(text: str) -> TimeSpec | None:
     """A time of day from "3 p.m.", "2:30", "half past two", "quarter to four", "noon",
     "ten o'clock", "at nine", "2 30 in the afternoon", or only "in the morning".

@@ -18,6 +18,7 @@ ASK_TIME = SlotSpec(
     "What time would suit you?",
     optional=True,
     retry="What time that day? For example, ten in the morning.",
+    keypad="the hour and then the minutes, like two three zero for half past two",
 )
 # Kept when the caller says it ("for a checkup"), never asked for.
 ASK_REASON = SlotSpec("reason", "reason", "What is the visit for?", optional=True)

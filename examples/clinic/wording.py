@@ -113,6 +113,7 @@ def _spanish_flow() -> Flow:
             ASK_TIME,
             ask="¿A qué hora le vendría bien?",
             retry="¿A qué hora ese día? Por ejemplo, a las diez de la mañana.",
+            keypad="la hora y luego los minutos, por ejemplo dos tres cero para las dos y media",
         ),
         ASK_REASON.name: dataclasses.replace(ASK_REASON, ask="¿Cuál es el motivo de la visita?"),
         ASK_NAME.name: dataclasses.replace(
