@@ -135,6 +135,10 @@ async def test_an_hour_not_heard_twice_can_be_typed_on_the_keypad(tmp_path: Path
         await talk.say("Good afternoon, please.")
         reply = await talk.say("Good afternoon, please.")
         assert reply == "What time in the afternoon would suit you?"
+        # A question in the middle is answered, and the hour asked for again.
+        reply = await talk.say("Where are you located?")
+        assert "Maple Street" in reply
+        assert reply.endswith("What time in the afternoon would suit you?")
         reply = await talk.say("Good afternoon, what be good?")
         assert reply.startswith("Sorry, I didn't catch that. What time that day?")
         reply = await talk.say("Good afternoon, what's been good?")

@@ -708,7 +708,17 @@ class Receptionist(Scheduling):
             return self.w.says("go_ahead")
         if state.awaiting == "change":
             return self.w.lines["what_change"]
-        missing = state.missing(self.flow.node(state.node))
+        node = self.flow.node(state.node)
+        asked = node.slot(state.awaiting or "")
+        if asked is not None and asked.name not in state.slots:
+            return asked.ask
+        kept = state.slots.get("time")
+        if asked is not None and asked.kind == "time" and isinstance(kept, TimeSpec):
+            # Asked for the hour in a part of the day (`_time_within`), an optional slot.
+            if kept.time is None and kept.period is not None and self.w.language == "en":
+                return self.w.says("what_time_in", period=kept.period)
+            return asked.retry or asked.ask
+        missing = state.missing(node)
         if missing is not None:
             return missing.ask
         return self.w.lines["anything_else"]
