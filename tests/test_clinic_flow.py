@@ -139,8 +139,7 @@ async def test_an_hour_not_heard_twice_can_be_typed_on_the_keypad(tmp_path: Path
         reply = await talk.say("Where are you located?")
         assert "Maple Street" in reply
         assert reply.endswith("What time in the afternoon would suit you?")
-        reply = await talk.say("Good afternoon, what be good?")
-        assert reply.startswith("Sorry, I didn't catch that. What time that day?")
+        # The hour was lost twice before the question: one more miss offers the keypad.
         reply = await talk.say("Good afternoon, what's been good?")
         assert "type it on your keypad, the hour and then the minutes" in reply
         reply = await talk.say("200")  # the keys 2 0 0 and #, as the caller's turn

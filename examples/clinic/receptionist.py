@@ -694,6 +694,8 @@ class Receptionist(Scheduling):
         if heard is None or heard.time is not None or heard.period != kept.period:
             return None
         state.awaiting = spec.name
+        # Its hour was lost twice already: one more miss and the keypad is offered.
+        state.fail(spec.name)
         if self.w.language == "en":
             return self.w.says("what_time_in", period=kept.period)
         return spec.retry or spec.ask
