@@ -453,6 +453,27 @@ async def test_a_reason_given_early_is_read_back_and_booked(tmp_path: Path) -> N
         assert booked.reason == "a sore throat"
 
 
+async def test_a_misheard_birthday_is_not_kept_as_the_visits_reason(tmp_path: Path) -> None:
+    async with open_test_clinic(tmp_path) as clinic:
+        talk = await start(clinic, "u-not-a-reason")
+        await talk.say("I'd like to book Doctor Park for Friday at 10 am.")
+        reply = await talk.say("John Smith.")
+        assert "date of birth" in reply
+        reply = await talk.say("Do I for 99 feet?")  # "July 4th, 1990" as the phone heard it
+        assert "date of birth" in reply
+        reply = await talk.say("July 4, 1990.")
+        assert reply.endswith(
+            "So that's Doctor Park on Friday the twenty seventh at ten in the morning. "
+            "Shall I book it?"
+        )
+        # Given with a birthday that was understood, a reason is the caller's and is kept.
+        talk = await start(clinic, "u-a-reason")
+        await talk.say("I'd like to book Doctor Park for Friday at 10 am.")
+        await talk.say("Maria Garcia.")
+        reply = await talk.say("March 12, 1984, and it's for a sore throat.")
+        assert reply.endswith("at ten in the morning, for a sore throat. Shall I book it?")
+
+
 @pytest.mark.parametrize(
     ("opener", "doctor", "day"),
     [

@@ -435,6 +435,13 @@ class Receptionist(Scheduling):
         specs = self._task_slots()
         if birth_date:
             specs = tuple(s for s in specs if s.kind != "date")
+        lost = (state.awaiting == "dob" and dob is None and not birth_date) or (
+            state.awaiting == "name" and name is None
+        )
+        if lost:
+            # The answer asked for was not understood: its words are that answer misheard
+            # ("Do I for 99 feet?" for a birthday), not the visit's reason in free text.
+            specs = tuple(s for s in specs if s.kind != "reason")
         _, ambiguous = fill(state, specs, text, self._slot_ctx)
         if ambiguous is not None:
             state.pending["unsure"] = ambiguous
