@@ -126,6 +126,42 @@ async def test_the_part_of_day_said_again_to_its_times_asks_for_the_hour(tmp_pat
         assert "at eight in the morning or half past eight" in reply
 
 
+async def test_half_past_an_hour_not_heard_asks_for_the_time(tmp_path: Path) -> None:
+    # flite slt's "half past two" as the recogniser wrote it, twice: "half past you".
+    async with open_test_clinic(tmp_path) as clinic:
+        talk = await start(clinic, "c-half-past")
+        await talk.say("Hello, could I come in to see Doctor Nguyen this Friday?")
+        reply = await talk.say("John Smith, born July 4, 1990.")
+        assert "at eight in the morning or half past eight" in reply
+        reply = await talk.say("Half past you, please.")
+        assert reply == "What time would suit you?"
+        reply = await talk.say("Half past you would be good.")
+        assert "type it on your keypad" in reply
+        reply = await talk.say("230")
+        assert reply == (
+            "So that's Doctor Nguyen on Friday the twenty seventh at half past two. "
+            "Shall I book it?"
+        )
+
+
+async def test_the_request_said_again_to_offered_times_is_not_a_lost_hour(
+    tmp_path: Path,
+) -> None:
+    # The caller says its whole request again (its "at ten" lost): the day and doctor are
+    # there, so the times are offered again rather than a question for the hour.
+    async with open_test_clinic(tmp_path) as clinic:
+        talk = await start(clinic, "c-restated")
+        request = (
+            "Could I get an appointment with Doctor Nguyen on Friday, December 11, in the morning?"
+        )
+        await talk.say(request)
+        reply = await talk.say("John Smith, born July 4, 1990.")
+        assert "at eight in the morning or half past eight" in reply
+        reply = await talk.say(request)
+        assert "What time" not in reply
+        assert "eight in the morning or half past eight" in reply
+
+
 async def test_an_hour_not_heard_twice_can_be_typed_on_the_keypad(tmp_path: Path) -> None:
     async with open_test_clinic(tmp_path) as clinic:
         talk = await start(clinic, "c-keyed-time")

@@ -206,6 +206,23 @@ async def test_persona_caller_answers_what_is_asked() -> None:
     assert await caller.next_line("Thank you for calling. Goodbye!") is None
 
 
+async def test_persona_says_no_to_a_read_back_of_another_day() -> None:
+    wanted = dt.date.today() + dt.timedelta(days=9)
+    misheard = wanted - dt.timedelta(days=1)
+    said = f"{wanted:%A}, {wanted:%B} {wanted.day}"
+    caller = PersonaCaller({"goal": "I'd like to book.", "day": said})
+    await caller.next_line("Hello, how can I help you today?")
+    line = await caller.next_line(
+        f"So that's Doctor Nguyen on {misheard:%A}, {misheard:%B} {misheard.day} at two. "
+        "Shall I book it?"
+    )
+    assert line is not None and line.say == f"No, {said}, please."
+    line = await caller.next_line(
+        f"So that's Doctor Nguyen on {wanted:%A}, {wanted:%B} {wanted.day} at two. Shall I book it?"
+    )
+    assert line is not None and line.say == "Yes, that's right."
+
+
 async def test_persona_offered_the_keypad_for_the_time_types_its_hour_and_minutes() -> None:
     caller = PersonaCaller({"goal": "I'd like to book.", "time": "two in the afternoon"})
     await caller.next_line("Hello, how can I help you today?")

@@ -24,6 +24,12 @@ from callwright.flows.speech import speak_dob, speak_time, speak_when
 MONDAY = dt.date(2026, 11, 23)
 
 
+def test_half_past_as_the_recogniser_writes_it() -> None:
+    assert extract_time("Have past two, please.") == TimeSpec(dt.time(14, 30))
+    assert extract_time("half passed 3") == TimeSpec(dt.time(15, 30))
+    assert extract_time("I have to go at 3") == TimeSpec(dt.time(15, 0))  # not "half to"
+
+
 def test_a_time_typed_on_the_keypad() -> None:
     assert keyed_time("200", "afternoon") == TimeSpec(dt.time(14, 0), "afternoon")
     assert keyed_time("230") == TimeSpec(dt.time(14, 30))  # office hours: two is afternoon

@@ -24,7 +24,7 @@ from callwright.evals.asked import (
 from callwright.evals.scenario import CallerLine
 from callwright.flows.expected import from_question
 from callwright.flows.names import names_with_a_title
-from callwright.flows.slots import extract_dob, extract_time
+from callwright.flows.slots import extract_date, extract_dob, extract_time
 
 UNITS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
          "fourteen fifteen sixteen seventeen eighteen nineteen").split()  # fmt: skip
@@ -234,6 +234,7 @@ class PersonaCaller:
     unanswered: int = 0
     preference_said: int = 0
     last_kind: str | None = None  # what the agent asked last ("keypad, please" does not say)
+    day_corrected: int = 0  # read-backs of another day than the persona's, said no to
 
     def answer(self, kind: str | None) -> str:
         p = self.persona
@@ -272,6 +273,17 @@ class PersonaCaller:
         if doctor and len(doctors) > 1 and any(doctor in o.lower() for o in doctors):
             return self.answer("doctor")  # a choice of doctors ("Patel or Park?")
         return FIRST_OPTION
+
+    def _wrong_day(self, agent_said: str) -> bool:
+        """Whether the question reads back another day than the persona's (twice at most):
+        a caller who asked for Wednesday, December 16th does not agree to November 16th."""
+        today = dt.date.today()
+        wanted = extract_date(str(self.persona.get("day", "")), today)
+        read = extract_date(agent_said, today)
+        if wanted is None or read is None or read == wanted or self.day_corrected >= 2:
+            return False
+        self.day_corrected += 1
+        return True
 
     def _wrong_doctor(self, agent_said: str) -> bool:
         """Whether the question names a doctor who is not the persona's."""
@@ -328,6 +340,8 @@ class PersonaCaller:
         words = self.choose(agent_said) if kind == "choice" else self.answer(kind)
         if kind == "yes_no" and self._wrong_doctor(agent_said):
             words = f"No, {self.answer('doctor')}"  # "Doctor Patel, is that right?"
+        elif kind == "yes_no" and self._wrong_day(agent_said):
+            words = f"No, {self.answer('day')}"  # "...on Tuesday, November sixteenth?"
         if not words or re.search(r"\b(goodbye|bye)\b", agent_said.lower()):
             # Nothing asked that this persona can answer: after twice, the caller gives up.
             self.unanswered += 1

@@ -308,6 +308,13 @@ def _year_as_hour(words: list[str]) -> int | None:
     return None
 
 
+# "half past", "quarter to" and the recogniser's "have past"/"half passed": the words that
+# come before an hour, whether or not one was heard after them.
+HOUR_TO_FOLLOW = re.compile(
+    r"\b(?:(?:half|have) (?:past|passed|after)|quarter (?:past|after|to|till|of))\b", re.I
+)
+
+
 def keyed_time(digits: str, period: Period | None = None) -> TimeSpec | None:
     """A time typed on the keypad as the hour and then the minutes ("230", "1000", "2").
 
@@ -353,7 +360,8 @@ def extract_time(text: str) -> TimeSpec | None:
         hour, meridiem = 12, "pm"
     elif (year_hour := _year_as_hour(words)) is not None:
         hour = year_hour
-    elif m := re.search(r"\bhalf (?:past|after) (\d{1,2})\b", joined):
+    elif m := re.search(r"\b(?:half|have) (?:past|passed|after) (\d{1,2})\b", joined):
+        # "have past two", "half passed two": how the recogniser often writes "half past".
         hour, minute = int(m.group(1)), 30
     elif m := re.search(r"\bquarter (past|after|to|till|of) (\d{1,2})\b", joined):
         hour, minute = int(m.group(2)), 15

@@ -44,6 +44,7 @@ from callwright.flows.intents import match_intent, words
 from callwright.flows.names import Directory, Person, names_with_a_title, says_a_name
 from callwright.flows.phonetic import respell
 from callwright.flows.slots import (
+    HOUR_TO_FOLLOW,
     TimeSpec,
     extract_date,
     extract_time,
@@ -664,9 +665,9 @@ class Receptionist(Scheduling):
     def _repair(self, text: str = "") -> str:
         """A narrower question for the slot whose answer was not understood."""
         state = self.state
-        within = self._time_within(text)
-        if within is not None:
-            return within
+        lost = self._hour_lost(text)
+        if lost is not None:
+            return lost
         spec = None
         if state.awaiting not in ("choice", "confirm", "change"):
             spec = self.flow.node(state.node).slot(state.awaiting or "") or state.missing(
@@ -680,32 +681,39 @@ class Receptionist(Scheduling):
             narrower = self.w.says("which_doctor_narrow", names=names)
         return self._reprompt(spec, state.fail(spec.name), narrower)
 
-    def _time_within(self, text: str) -> str | None:
-        """Asks for the hour when the caller, offered times, names again only the part of
-        the day they are in ("in the afternoon, please" to "noon or half past twelve").
+    def _hour_lost(self, text: str) -> str | None:
+        """Asks for the time itself when the caller, offered times, answers with a time whose
+        hour was lost: only the part of the day the times are already in ("in the afternoon,
+        please" to "noon or half past twelve"), or "half past" with no hour after it.
 
-        The caller has turned the times down, and its hour was lost (on a poor line "two in
-        the afternoon" came back as "Good afternoon" every time): the same list again would
-        get the same answer. Asked "what time?", the caller says the hour in its own words.
+        The caller has turned the times down, and its hour did not come through (on a poor
+        line "two in the afternoon" came back as "Good afternoon" every time, "half past
+        two" as "half past you"): the same list again would get the same answer. Asked for
+        the time, the caller says it in other words, and one more miss offers the keypad.
         """
         state = self.state
-        node = self.flow.node(state.node)
         offers: list[Offer] = state.pending.get("offers", [])
-        spec = node.slot("time")
-        kept = state.slots.get("time")
+        spec = self.flow.node(state.node).slot("time")
         if state.awaiting != "choice" or not offers or spec is None:
             return None
-        if not isinstance(kept, TimeSpec) or kept.time is not None or kept.period is None:
+        heard_text = spanish.canonical(text) if self.w.language == "es" else text
+        heard = extract_time(heard_text)
+        if heard is not None and heard.time is not None:
             return None
-        heard = extract_time(spanish.canonical(text) if self.w.language == "es" else text)
-        if heard is None or heard.time is not None or heard.period != kept.period:
+        kept = state.slots.get("time")
+        period = kept.period if isinstance(kept, TimeSpec) and kept.time is None else None
+        same_period = heard is not None and period is not None and heard.period == period
+        no_hour = self.w.language == "en" and HOUR_TO_FOLLOW.search(heard_text) is not None
+        if not (same_period or no_hour):
             return None
+        given, _ = fill(FlowState(state.node), self._task_slots(), text, self._slot_ctx)
+        if set(given) - {"time", "reason"}:
+            return None  # the request said again, its day or doctor: not an answer to these
         state.awaiting = spec.name
-        # Its hour was lost twice already: one more miss and the keypad is offered.
-        state.fail(spec.name)
-        if self.w.language == "en":
-            return self.w.says("what_time_in", period=kept.period)
-        return spec.retry or spec.ask
+        state.fail(spec.name)  # its hour was lost twice already: one more miss, the keypad
+        if same_period and period is not None and self.w.language == "en":
+            return self.w.says("what_time_in", period=period)
+        return spec.ask
 
     def _question(self) -> str:
         """The question the caller still has to answer."""
@@ -723,7 +731,7 @@ class Receptionist(Scheduling):
             return asked.ask
         kept = state.slots.get("time")
         if asked is not None and asked.kind == "time" and isinstance(kept, TimeSpec):
-            # Asked for the hour in a part of the day (`_time_within`), an optional slot.
+            # Asked for the hour in a part of the day (`_hour_lost`), an optional slot.
             if kept.time is None and kept.period is not None and self.w.language == "en":
                 return self.w.says("what_time_in", period=kept.period)
             return asked.retry or asked.ask
