@@ -453,6 +453,28 @@ async def test_a_reason_given_early_is_read_back_and_booked(tmp_path: Path) -> N
         assert booked.reason == "a sore throat"
 
 
+async def test_the_rest_of_a_request_said_after_a_pause_is_kept_not_a_failed_name(
+    tmp_path: Path,
+) -> None:
+    async with open_test_clinic(tmp_path) as clinic:
+        talk = await start(clinic, "u-rest-of-request")
+        reply = await talk.say("Hello, I need to book an appointment with Doctor Nguyen.")
+        assert reply == "Sure. First, what is your full name and date of birth?"
+        # The caller paused after the doctor and went on with the day and time.
+        reply = await talk.say("on Thursday at 10 in the morning.")
+        assert reply == "Got it. And your full name and date of birth?"
+        reply = await talk.say("John Smith, July 4, 1990.")
+        assert reply == (
+            "Thank you, John. So that's Doctor Nguyen on Thursday the twenty sixth at ten in "
+            "the morning. Shall I book it?"
+        )
+        # Words that are neither the answer nor the request are still a failed answer.
+        talk = await start(clinic, "u-not-understood")
+        await talk.say("Hello, I need to book an appointment with Doctor Nguyen.")
+        reply = await talk.say("Uh, well, the.")
+        assert reply.startswith("Sorry, I didn't catch that.")
+
+
 async def test_a_misheard_birthday_is_not_kept_as_the_visits_reason(tmp_path: Path) -> None:
     async with open_test_clinic(tmp_path) as clinic:
         talk = await start(clinic, "u-not-a-reason")

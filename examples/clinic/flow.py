@@ -155,6 +155,7 @@ LINES = {
         "I can book you in with a doctor, or transfer you to the front desk."
     ),
     "verify": "Sure. First, what is your full name and date of birth?",
+    "verify_after_request": "Got it. And your full name and date of birth?",
     "verify_again": (
         "Sorry, I couldn't match that name and date of birth. "
         "Could you say your full name and date of birth again?"

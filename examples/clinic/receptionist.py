@@ -443,7 +443,7 @@ class Receptionist(Scheduling):
             # The answer asked for was not understood: its words are that answer misheard
             # ("Do I for 99 feet?" for a birthday), not the visit's reason in free text.
             specs = tuple(s for s in specs if s.kind != "reason")
-        _, ambiguous = fill(state, specs, text, self._slot_ctx)
+        added, ambiguous = fill(state, specs, text, self._slot_ctx)
         if ambiguous is not None:
             state.pending["unsure"] = ambiguous
         if (
@@ -465,6 +465,11 @@ class Receptionist(Scheduling):
             return
         if "name_text" not in state.slots and "dob" not in state.slots:
             state.awaiting = "name"
+            if added and name is None and dob is None and not birth_date:
+                # The rest of the request, not an answer ("...with Doctor Nguyen." [a pause]
+                # "on Thursday at ten."): kept, and the question asked again, not a failure.
+                self.say(self.w.lines["verify_after_request"])
+                return
             self.say(self._reprompt(self.flow.node("verify").slots[0], state.fail("name")))
             return
         if "dob" not in state.slots:

@@ -35,6 +35,7 @@ LINES_ES = {
         "Puedo darle cita con un médico, o pasarle con recepción."
     ),
     "verify": "Claro. Primero, ¿cuál es su nombre completo y su fecha de nacimiento?",
+    "verify_after_request": "Entendido. ¿Y su nombre completo y su fecha de nacimiento?",
     "verify_again": (
         "Perdone, no encuentro ese nombre con esa fecha de nacimiento. "
         "¿Puede decirme otra vez su nombre completo y su fecha de nacimiento?"
