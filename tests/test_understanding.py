@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from callwright.core.responder import Message
 from callwright.flows.engine import (
     REPAIR_AGAIN,
     REPAIR_SORRY,
@@ -473,6 +474,23 @@ async def test_the_rest_of_a_request_said_after_a_pause_is_kept_not_a_failed_nam
         await talk.say("Hello, I need to book an appointment with Doctor Nguyen.")
         reply = await talk.say("Uh, well, the.")
         assert reply.startswith("Sorry, I didn't catch that.")
+
+
+async def test_a_few_words_over_an_answer_get_the_answer_again_not_thanks(
+    tmp_path: Path,
+) -> None:
+    async with open_test_clinic(tmp_path) as clinic:
+        talk = await start(clinic, "u-over-answer")
+        answer = await talk.say("What time do you guys close during the night?")
+        assert "six in the evening" in answer
+        # The caller went on with its question ("...during the week?") over the answer,
+        # heard as "Sweet.", and the reply stopped after its first words.
+        talk.history[-1] = Message("assistant", "We are open from eight in", interrupted=True)
+        reply = await talk.say("Sweet.")
+        assert reply == answer
+        # After an answer heard whole, the same few words are the caller taking it in.
+        reply = await talk.say("Sweet.")
+        assert reply.startswith("You're welcome.")
 
 
 async def test_a_misheard_birthday_is_not_kept_as_the_visits_reason(tmp_path: Path) -> None:

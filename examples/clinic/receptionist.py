@@ -72,6 +72,7 @@ class Receptionist(Scheduling):
     ) -> None:
         self.call = call
         self._greeting = greeting
+        self._cut_off = False  # the caller spoke over the last reply and did not hear it all
         self._urgency = urgency
         self.ctx = ctx
         self.tools: ToolRegistry = clinic_tools(ctx)
@@ -183,6 +184,8 @@ class Receptionist(Scheduling):
         if context.trigger == "silence":
             return
         last = next((m for m in reversed(context.history) if m.role == "user"), None)
+        spoken = next((m for m in reversed(context.history) if m.role == "assistant"), None)
+        self._cut_off = spoken is not None and spoken.interrupted
         await self.turn(last.content if last else "")
 
     def _greeting_line(self) -> str:
@@ -334,6 +337,13 @@ class Receptionist(Scheduling):
             self.state.pending = {"kb_keys": result.result["keys"], "question": text}
             self.state.awaiting = "kb_clarify"
             self.say(self.w.says("clarify", topics=self.w.join_or([t.lower() for t in topics])))
+            return
+        if awaiting == "answered" and self._cut_off and len(text.split()) <= 3:
+            # Said over the answer and not understood: the end of the caller's own question
+            # after a pause ("...during the" [a pause] "week?" heard as "Sweet."), not thanks
+            # for an answer they did not hear. The answer again, whole.
+            self.say(self.state.last_said)
+            self.state.awaiting = "answered"
             return
         if awaiting == "answered" and len(text.split()) <= 3 and "?" not in text:
             # A few words after an answer, not a question and not understood, are the caller
