@@ -396,6 +396,13 @@ def test_respell_keeps_an_ordinary_phrase_that_only_sounds_like_a_name() -> None
     # A word of the name heard as itself anchors the rest.
     assert respell("where is maple street clinics", vocabulary)[1] == ["Maple Street Clinic"]
     assert respell("what are your opening errors", vocabulary)[1] == ["opening hours"]
+    # A word heard with another ending of its stem anchors too ("open" for "opening").
+    assert respell("Hi, what are your open errors?", vocabulary)[1] == ["opening hours"]
+    # ... before a one-word term that sounds like one of its words ("open" like Aetna).
+    with_insurers = [*vocabulary, "Aetna"]
+    assert respell("Hi, what are your open errors?", with_insurers)[1] == ["opening hours"]
+    assert respell("Do you take that now?", with_insurers)[1] == ["Aetna"]
+    assert respell("Can I open an account?", vocabulary)[1] == []
 
 
 @pytest.mark.parametrize(

@@ -278,7 +278,8 @@ def find_terms(
 
 
 def _anchored(match: TermMatch) -> bool:
-    """Whether a term of several words had at least one of its words heard as itself.
+    """Whether a term of several words had at least one of its words heard as itself (or
+    with another ending of its stem).
 
     Sound alone, word for word across a whole phrase, fits ordinary phrases as well as names:
     "please start calling" (a misheard "please stop calling") scored 0.78 against a business's
@@ -287,7 +288,16 @@ def _anchored(match: TermMatch) -> bool:
     Aetna) has nothing to anchor it and is taken on sound.
     """
     term_words = match.term.lower().split()
-    return len(term_words) < 2 or bool(set(term_words) & set(match.heard.split()))
+    return len(term_words) < 2 or any(_same_stem(w, match.heard.split()) for w in term_words)
+
+
+def _same_stem(word: str, heard: Iterable[str]) -> bool:
+    """Whether `word` was heard as itself or with another ending of the same stem ("open"
+    for "opening": the recogniser keeps the stem and loses the ending)."""
+    return any(
+        h == word or (min(len(h), len(word)) >= 4 and (h.startswith(word) or word.startswith(h)))
+        for h in heard
+    )
 
 
 def respell(text: str, vocabulary: Iterable[str], threshold: float = 0.75) -> tuple[str, list[str]]:
@@ -301,12 +311,18 @@ def respell(text: str, vocabulary: Iterable[str], threshold: float = 0.75) -> tu
         The respelled text (lower case, words only) and the terms put in, best match first.
     """
     words = re.findall(r"[a-z0-9']+", text.lower())
-    heard = set(words)
     # A term of several words is only put in where one of its words was heard as itself
     # (`_anchored`), so one with none of them in the turn is not aligned at all: most of a
     # vocabulary, on most turns, and most of what the alignment costs.
-    anchorable = [t for t in vocabulary if len(t.split()) < 2 or heard & set(t.lower().split())]
-    matches = find_terms(words, anchorable, threshold)
+    anchorable = [
+        t
+        for t in vocabulary
+        if len(t.split()) < 2 or any(_same_stem(w, words) for w in t.lower().split())
+    ]
+    # A term of several words with a word heard as itself has that word as evidence besides
+    # its sound, so it takes its words before a one-word sound-alike ("open errors" is
+    # opening hours, not "Aetna errors").
+    matches = sorted(find_terms(words, anchorable, threshold), key=lambda m: -len(m.term.split()))
     taken: set[int] = set()
     replaced: dict[int, tuple[int, str]] = {}
     for m in matches:
