@@ -725,7 +725,7 @@ class Receptionist(Scheduling):
         if set(given) - {"time", "reason"}:
             return None  # the request said again, its day or doctor: not an answer to these
         state.awaiting = spec.name
-        state.fail(spec.name)  # its hour was lost twice already: one more miss, the keypad
+        state.fail(spec.name)  # its hour is already lost once: one more miss, the keypad
         if same_period and period is not None and self.w.language == "en":
             return self.w.says("what_time_in", period=period)
         return spec.ask
