@@ -38,6 +38,7 @@ def test_a_time_typed_on_the_keypad() -> None:
     assert keyed_time("1430", "morning") == TimeSpec(dt.time(14, 30), "morning")
     assert keyed_time("275") is None  # no 75th minute
     assert keyed_time("0") is None and keyed_time("12345") is None and keyed_time("2a") is None
+    assert keyed_time("2²") is None  # a digit to Unicode, not a key
 
 
 @pytest.mark.parametrize(

@@ -322,11 +322,17 @@ def fill(
             value = extract(spec, before, ctx) if value is None else value
         else:
             value = extract(spec, corrected, ctx)
-        if spec.kind == "time" and state.awaiting == spec.name and text.strip().isdigit():
+        keyed = text.strip()
+        if (
+            spec.kind == "time"
+            and state.awaiting == spec.name
+            and keyed.isascii()
+            and keyed.isdigit()
+        ):
             # Typed on the keypad (offered after answers not understood), in the part of
             # the day already said ("in the afternoon", its hour lost).
             kept = state.slots.get(spec.name)
-            value = keyed_time(text.strip(), kept.period if isinstance(kept, TimeSpec) else None)
+            value = keyed_time(keyed, kept.period if isinstance(kept, TimeSpec) else None)
         elif spec.kind == "time" and _expects_time(state, spec, specs) and not _has_hour(value):
             # A time is expected and none was heard: an hour may be there as other words.
             respelled = hour_by_sound(corrected) if ctx.language == "en" else None

@@ -324,7 +324,7 @@ def keyed_time(digits: str, period: Period | None = None) -> TimeSpec | None:
     Returns:
         The time, or None when the digits are not one.
     """
-    if not re.fullmatch(r"\d{1,4}", digits):
+    if not re.fullmatch(r"[0-9]{1,4}", digits):  # not \d: "²" is a digit that int() refuses
         return None
     hour, minute = (int(digits), 0) if len(digits) <= 2 else (int(digits[:-2]), int(digits[-2:]))
     if not 1 <= hour <= 23 or not 0 <= minute < 60:

@@ -726,7 +726,11 @@ class Receptionist(Scheduling):
             return None  # the request said again, its day or doctor: not an answer to these
         state.awaiting = spec.name
         state.fail(spec.name)  # its hour is already lost once: one more miss, the keypad
-        if same_period and period is not None and self.w.language == "en":
+        return self._time_question(spec, period if same_period else None)
+
+    def _time_question(self, spec: SlotSpec, period: str | None) -> str:
+        """The question for the time: within the part of the day already said, if any."""
+        if period is not None and self.w.language == "en":
             return self.w.says("what_time_in", period=period)
         return spec.ask
 
@@ -748,7 +752,7 @@ class Receptionist(Scheduling):
         if asked is not None and asked.kind == "time" and isinstance(kept, TimeSpec):
             # Asked for the hour in a part of the day (`_hour_lost`), an optional slot.
             if kept.time is None and kept.period is not None and self.w.language == "en":
-                return self.w.says("what_time_in", period=kept.period)
+                return self._time_question(asked, kept.period)
             return asked.retry or asked.ask
         missing = state.missing(node)
         if missing is not None:
