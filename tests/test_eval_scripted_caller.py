@@ -165,3 +165,37 @@ def test_a_files_pronunciations_reach_each_scenario_and_only_the_voice(tmp_path:
     assert a.lines[0].say == "Doctor Nguyen, please."  # the script itself is unchanged
     assert as_said(b.lines[0].say, b.pronounce) == "Doctor Nuh-win or Doctor Low-pez."
     assert as_said("Nguyenville", a.pronounce) == "Nguyenville"  # whole words only
+
+
+async def test_asked_which_topic_it_meant_the_caller_names_the_one_its_question_was_about() -> (
+    None
+):
+    question = CallerLine(say="Hi, what are your opening hours?")
+    bye = CallerLine(say="Thanks, bye.")
+    caller = ScriptedCaller((question, bye))
+    await caller.next_line("How can I help you today?")
+    clarify = "Are you asking about phone and fax or opening hours?"
+    assert caller.ready(clarify)
+    assert _said(await caller.next_line(clarify)) == "Opening hours, please."
+    # Named once: asked the same again, the script goes on.
+    assert _said(await caller.next_line(clarify)) == bye.say
+    # A choice of topics its question was not about is no reason to name one.
+    other = ScriptedCaller((CallerLine(say="Do you take Aetna?"), bye))
+    await other.next_line("How can I help you today?")
+    assert _said(await other.next_line(clarify)) == bye.say
+
+
+async def test_offered_times_again_the_caller_restates_only_the_request_in_hand() -> None:
+    booking = CallerLine(say="Can I book Doctor Nguyen for Tuesday, December 15th at 9?")
+    yes = CallerLine(say="Yes.", after="\\?")
+    move = CallerLine(say="I need to move it to Wednesday, December 16th at two in the afternoon.")
+    caller = ScriptedCaller((booking, yes, move))
+    await caller.next_line("How can I help you today?")
+    await caller.next_line("So that's Tuesday the fifteenth at nine. Shall I book it?")
+    asked = "You're all set. Is there anything else I can help with?"
+    assert _said(await caller.next_line(asked)) == move.say
+    offer = "Doctor Nguyen is free on Wednesday at noon or half past twelve. Which would you like?"
+    # The move (its hour lost on the line) is said again; the finished booking never is.
+    said = [_said(await caller.next_line(offer)) for _ in range(3)]
+    assert booking.say not in said
+    assert said[0] == move.say

@@ -115,6 +115,8 @@ class ScriptedCaller:
         self.said: list[CallerLine] = []  # every line said, in order
         self.restated: list[CallerLine] = []  # lines said again to pick an option
         self.settled = False  # took the first option offered, having asked for its own
+        self.task_from = 0  # index in `said` of the first line of the request in hand
+        self.named: list[str] = []  # topics picked by name from an offered choice
 
     @property
     def done(self) -> bool:
@@ -130,7 +132,7 @@ class ScriptedCaller:
             return True
         if self._keypad_due(heard) is not None or self._restated(heard) is not None:
             return True
-        if self._settles(heard):
+        if self._settles(heard) or self._named_topic(heard) is not None:
             return True
         if not self.lines or self.lines[0].after is None:
             return True
@@ -184,6 +186,11 @@ class ScriptedCaller:
         if self._settles(heard):
             self.settled = True
             return CallerLine(say=FIRST_OPTION)
+        if (topic := self._named_topic(heard)) is not None:
+            self.named.append(topic.lower())
+            return CallerLine(say=f"{topic[0].upper()}{topic[1:]}, please.")
+        if what_is_asked(heard) == "more":
+            self.task_from = len(self.said)  # "Anything else?": what comes next is a new request
         # Talking over, the words at hand are of the reply the last line was said into, not
         # an answer to it: a caller with lines left goes on with them.
         if (self.done or not self.talks_over) and self.asked_again(heard):
@@ -213,10 +220,47 @@ class ScriptedCaller:
         upcoming = self.lines[0].say if self.lines else ""
         if what_is_asked(agent_said) != "choice" or answers_the_choice(agent_said, upcoming):
             return None
-        for line in reversed(self.said):
+        # Only the request in hand: a booking finished earlier is not what the caller wants
+        # now (a reschedule whose time was lost must not become the first booking again).
+        for line in reversed(self.said[self.task_from :]):
             if line not in self.restated and answers_the_choice(agent_said, line.say):
                 return line
         return None
+
+    def _named_topic(self, agent_said: str) -> str | None:
+        """The option the last line named, when the agent asks which of several things it
+        meant ("Are you asking about phone and fax or opening hours?" after "What are your
+        opening hours?" was misheard): a person names it rather than move on. Once a topic;
+        options that are times or days are left to `_restated` and the next line."""
+        last = self.last.say if self.last is not None and self.last.say else ""
+        upcoming = self.lines[0].say if self.lines else ""
+        if not last or what_is_asked(agent_said) != "choice":
+            return None
+        if answers_the_choice(agent_said, upcoming) or answers_the_choice(agent_said, last):
+            return None
+        said, next_words = set(content_words(last)), set(content_words(upcoming))
+        for option in offered_options(agent_said):
+            words = content_words(option)
+            # The option's own words are its tail: "Are you asking about phone and fax".
+            topic = words[-2:] if len(words) > 2 else words
+            if topic and all(w in next_words for w in topic):
+                return None  # the script's next line names it
+            if topic and all(w in said for w in topic):
+                name = " ".join(option.split()[-len(topic) :])  # as the agent said it
+                return None if name.lower() in self.named else name
+        return None
+
+
+# Words that say nothing of what an option is about.
+FRAME_WORDS = frozenset(
+    "a an the and are you your our asking about do did mean is it for to of or what which "
+    "hi hello please".split()
+)
+
+
+def content_words(text: str) -> list[str]:
+    """The words of `text` that say what it is about, lower-case, in order."""
+    return [w for w in re.findall(r"[a-z']+", text.lower()) if w not in FRAME_WORDS]
 
 
 @dataclass(slots=True)
