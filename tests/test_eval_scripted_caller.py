@@ -167,9 +167,7 @@ def test_a_files_pronunciations_reach_each_scenario_and_only_the_voice(tmp_path:
     assert as_said("Nguyenville", a.pronounce) == "Nguyenville"  # whole words only
 
 
-async def test_asked_which_topic_it_meant_the_caller_names_the_one_its_question_was_about() -> (
-    None
-):
+async def test_asked_which_topic_it_meant_the_caller_names_the_one_it_asked_about() -> None:
     question = CallerLine(say="Hi, what are your opening hours?")
     bye = CallerLine(say="Thanks, bye.")
     caller = ScriptedCaller((question, bye))
