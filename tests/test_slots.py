@@ -20,6 +20,7 @@ from callwright.flows.slots import (
     keyed_time,
 )
 from callwright.flows.speech import speak_dob, speak_time, speak_when
+from examples.clinic.wording import speak_date_es
 
 MONDAY = dt.date(2026, 11, 23)
 
@@ -198,3 +199,12 @@ def test_spoken_dates_and_times() -> None:
     assert speak_time(dt.time(10, 5)) == "ten oh five"
     assert speak_dob(dt.date(1984, 3, 12)) == "March twelfth, nineteen eighty four"
     assert "January" in speak_when(dt.date(2027, 1, 20), dt.time(9, 0), MONDAY)
+
+
+def test_a_date_more_than_six_months_away_is_said_with_its_year() -> None:
+    # "November sixteenth" said in late November is a year away: the read-back must say so.
+    far = speak_when(dt.date(2027, 11, 16), dt.time(14, 0), MONDAY)
+    assert far == "Tuesday, November sixteenth, twenty twenty seven at two"
+    near = speak_when(dt.date(2027, 1, 20), dt.time(9, 0), MONDAY)
+    assert "twenty twenty" not in near  # two months ahead: the month is enough
+    assert speak_date_es(dt.date(2027, 11, 16), MONDAY).endswith("de dos mil veintisiete")

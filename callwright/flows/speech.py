@@ -106,13 +106,22 @@ def speak_time(value: dt.time) -> str:
     )
 
 
+# A date further than this from today is said with its year: "November sixteenth" in December
+# is a year away, and a caller who meant this November must hear that to say no.
+YEAR_SAID_AFTER_DAYS = 182
+
+
 def speak_date(value: dt.date, today: dt.date | None = None) -> str:
-    """ "Tuesday the third"; the month is added when the date is not within the next 3 weeks."""
+    """ "Tuesday the third"; the month is added when the date is not within the next 3 weeks,
+    the year when it is more than six months away."""
     weekday = WEEKDAYS[value.weekday()].capitalize()
     day = ordinal_words(value.day)
     if today is not None and 0 <= (value - today).days <= 20:
         return f"{weekday} the {day}"
-    return f"{weekday}, {MONTHS[value.month - 1].capitalize()} {day}"
+    spoken = f"{weekday}, {MONTHS[value.month - 1].capitalize()} {day}"
+    if today is not None and abs((value - today).days) > YEAR_SAID_AFTER_DAYS:
+        spoken += f", {year_words(value.year)}"
+    return spoken
 
 
 def speak_dob(value: dt.date) -> str:

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from callwright.flows import spanish
 from callwright.flows.engine import Flow
 from callwright.flows.intents import Intent, intents_from, match_intent
-from callwright.flows.speech import join_and, join_or, speak_date, speak_time
+from callwright.flows.speech import (
+    YEAR_SAID_AFTER_DAYS,
+    join_and,
+    join_or,
+    speak_date,
+    speak_time,
+)
 from callwright.tts.normalize.spanish import MONTHS as MESES
 from callwright.tts.normalize.spanish import cardinal, say_time
 from examples.clinic.flow import (
@@ -76,12 +82,16 @@ _DIAS = ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domin
 
 
 def speak_date_es(value: dt.date, today: dt.date | None = None) -> str:
-    """ "el jueves tres"; the month is added when the date is not within the next 3 weeks."""
+    """ "el jueves tres"; the month is added when the date is not within the next 3 weeks,
+    the year when it is more than six months away (as `speak_date`)."""
     day = "primero" if value.day == 1 else cardinal(value.day)
     spoken = f"el {_DIAS[value.weekday()]} {day}"
     if today is not None and 0 <= (value - today).days <= 20:
         return spoken
-    return f"{spoken} de {MESES[value.month - 1]}"
+    spoken = f"{spoken} de {MESES[value.month - 1]}"
+    if today is not None and abs((value - today).days) > YEAR_SAID_AFTER_DAYS:
+        spoken += f" de {cardinal(value.year)}"
+    return spoken
 
 
 def speak_time_es(value: dt.time) -> str:
