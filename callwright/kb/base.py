@@ -174,10 +174,15 @@ def without_opening(sentence: str) -> str | None:
     return found["rest"] if found else None
 
 
+def split_sentences(text: str) -> list[str]:
+    """The sentences of `text` (split after ".", "!" or "?"), in order, without repeats."""
+    return list(dict.fromkeys(p.strip() for p in _SENTENCE_END.split(text) if p.strip()))
+
+
 def turn_sentences(turn: str) -> list[str]:
     """What a caller's turn is searched as besides the whole: its sentences and each one
     without a short opening clause (`without_opening`), in order, without repeats."""
-    sentences = [p.strip() for p in _SENTENCE_END.split(turn) if p.strip()]
+    sentences = split_sentences(turn)
     sentences += [rest for s in sentences if (rest := without_opening(s))]
     return list(dict.fromkeys(sentences))
 

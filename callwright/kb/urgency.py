@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from callwright.kb.base import embedded_texts
+from callwright.kb.base import embedded_texts, split_sentences
 from callwright.kb.embed import Embedder, shared_embedder
 
 # What emergencies sound like when described plainly: one line per kind, in lay words.
@@ -75,7 +74,6 @@ ROUTINE = (
 FLOOR = 0.46
 MARGIN = 0.01
 MIN_WORDS = 3
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 def units(text: str) -> list[str]:
@@ -85,7 +83,7 @@ def units(text: str) -> list[str]:
     (`kb.base.embedded_texts`), so the embedder's memo serves the knowledge base and a turn
     costs one model call.
     """
-    sentences = list(dict.fromkeys(p.strip() for p in _SENTENCE_END.split(text) if p.strip()))
+    sentences = split_sentences(text)
     return sentences if len(sentences) > 1 else [text]
 
 
