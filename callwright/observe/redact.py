@@ -230,8 +230,10 @@ class Redactor:
 
 
 # Credentials that travel in URLs: query values named like one, and stream tokens in the path.
+# A decimal fraction is no credential: the latency log's "first_token=212.4" stays readable.
 _SECRET_QUERY = re.compile(
-    r"(?i)((?<![\w-])[\w-]{0,32}(?:token|key|secret|signature|password|sig)=)[^&;#\s\"]++"
+    r"(?i)((?<![\w-])[\w-]{0,32}(?:token|key|secret|signature|password|sig)=)"
+    r"(?!\d++\.\d++(?:[&;#\s\"]|$))[^&;#\s\"]++"
 )
 _STREAM_PATH = re.compile(r"(/stream/)[^/?#\s\"]++")
 _QUOTED = re.compile(r'"([^"]*+)"')

@@ -87,6 +87,11 @@ def test_access_log_keeps_status_and_size_and_hides_tokens() -> None:
     assert mask_secrets("/x?access_token=abc&api_key=def") == (
         "/x?access_token=[SECRET]&api_key=[SECRET]"
     )
+    # A latency figure is no credential; a token of digits (or starting like a number) is.
+    assert mask_secrets("ttfa_ms=396.4 first_token=212.4 tts=0.5") == (
+        "ttfa_ms=396.4 first_token=212.4 tts=0.5"
+    )
+    assert mask_secrets("/x?token=123456&sig=12.5abc") == "/x?token=[SECRET]&sig=[SECRET]"
 
 
 def test_log_filter_uses_the_access_line_rules_for_the_access_logger() -> None:
