@@ -126,6 +126,10 @@ def test_no_wait_beyond_the_sure_maximum_unless_the_sentence_cannot_end_there() 
     held = "I'd like to book an appointment on"
     assert ends_mid_sentence(held)
     assert policy.end_of_turn_ms(Completeness.INCOMPLETE, ends_mid_sentence(held)) > 1200.0
+    # A word begun and cut off is judged by the words before it.
+    assert ends_mid_sentence("I'd like to schedule a f-")
+    assert ends_mid_sentence("Can I move it to the appoint—")
+    assert not ends_mid_sentence("I need a flu sh-")  # "I need a flu." may end there
     garbled = "My number is 555 123"  # incomplete, but it may end there
     assert not ends_mid_sentence(garbled)
     wait = policy.end_of_turn_ms(completeness(garbled), ends_mid_sentence(garbled))

@@ -72,6 +72,8 @@ _WORD = re.compile(r"[a-z0-9']+")
 # How the recogniser ends words it heard cut off: the audio stopped, maybe mid-sentence.
 _CUT_MARKS = ("...", "…", ",", "-", "—")
 _TRAILING_DOTS = ("...", "…")
+# A word the recogniser heard begun and cut off, last: "a f-", "the appoint—".
+_BEGUN_WORD = re.compile(r"\s[A-Za-z']++[-—]\s*+$")
 
 
 def completeness(
@@ -135,6 +137,11 @@ def ends_mid_sentence(text: str) -> bool:
     is.", "Yes, I do."): up to four words, it ends the sentence. So does "that"
     closing a question ("Can you repeat that?").
     """
+    begun = _BEGUN_WORD.search(text)
+    if begun is not None and begun.start() > 0:
+        # "I'd like to schedule a f-": a word cut off as it began says only that the audio
+        # stopped; the sentence is judged on the words before it ("...schedule a").
+        return ends_mid_sentence(text[: begun.start()])
     words = _WORD.findall(text.lower().replace("’", "'"))
     if words and _ends_on_a_title(text):
         return True
