@@ -39,6 +39,9 @@ def test_explicit_requests_and_the_zero_key() -> None:
 def test_frustration_anger_agitation_and_falling_mood() -> None:
     assert fired(["This is ridiculous."]) == ["frustration"]
     assert fired(["No, no, no, that's not what I said"]) == ["frustration"]
+    # Numbers said again are dictation: a phone number, a birthday misheard as "19, 19, 19".
+    assert fired(["My number is five five five, five five five, one one one one."]) == [None]
+    assert fired(["Do I for 19, 19, 19."]) == [None]
     mood = fired(["Yes thanks", "Okay fine", "No", "No that's wrong", "Why is this still wrong"])
     assert mood == [None, None, None, None, "frustration"]
     # Three "no"s from the start are not a fall: nothing better came before them.

@@ -165,9 +165,22 @@ def _is_question(text: str, tokens: list[str], min_words: int) -> bool:
     return text.rstrip().endswith("?") or tokens[0] in _QUESTION_STARTS
 
 
+# Digits said again are dictation, not agitation: "five five five", "one one two", or a
+# birthday the recogniser wrote as "19, 19, 19".
+_NUMBER_WORDS = frozenset(
+    "zero oh one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy "
+    "eighty ninety hundred double triple".split()
+)
+
+
 def _longest_run(tokens: list[str]) -> tuple[str, int]:
+    """The word said most times in a row, and how many; numbers do not count."""
     best, run = ("", 0), 0
     for index, token in enumerate(tokens):
+        if token.isdigit() or token in _NUMBER_WORDS:
+            run = 0
+            continue
         run = run + 1 if index and tokens[index - 1] == token else 1
         if run > best[1]:
             best = (token, run)
