@@ -177,6 +177,10 @@ async def test_asked_which_topic_it_meant_the_caller_names_the_one_it_asked_abou
     assert _said(await caller.next_line(clarify)) == "Opening hours, please."
     # Named once: asked the same again, the script goes on.
     assert _said(await caller.next_line(clarify)) == bye.say
+    # A topic of several words is named whole, as the agent said it.
+    fax = ScriptedCaller((CallerLine(say="What are your phone and fax numbers?"), bye))
+    await fax.next_line("How can I help you today?")
+    assert _said(await fax.next_line(clarify)) == "Phone and fax, please."
     # A choice of topics its question was not about is no reason to name one.
     other = ScriptedCaller((CallerLine(say="Do you take Aetna?"), bye))
     await other.next_line("How can I help you today?")

@@ -246,7 +246,11 @@ class ScriptedCaller:
             if topic and all(w in next_words for w in topic):
                 return None  # the script's next line names it
             if topic and all(w in said for w in topic):
-                name = " ".join(option.split()[-len(topic) :])  # as the agent said it
+                # As the agent said it, from the topic's first word: "phone and fax".
+                raw = option.split()
+                starts = [i for i, w in enumerate(raw) if topic[0] in content_words(w)]
+                first = starts[-1] if starts else max(0, len(raw) - len(topic))
+                name = " ".join(raw[first:]).rstrip(",.?!")
                 return None if name.lower() in self.named else name
         return None
 
