@@ -25,6 +25,7 @@ from callwright.evals.scenario import CallerLine
 from callwright.flows.expected import from_question
 from callwright.flows.names import names_with_a_title
 from callwright.flows.slots import extract_date, extract_dob, extract_time
+from callwright.kb.base import query_terms
 
 UNITS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
          "fourteen fifteen sixteen seventeen eighteen nineteen").split()  # fmt: skip
@@ -238,9 +239,9 @@ class ScriptedCaller:
             return None
         if answers_the_choice(agent_said, upcoming) or answers_the_choice(agent_said, last):
             return None
-        said, next_words = set(content_words(last)), set(content_words(upcoming))
+        said, next_words = set(query_terms(last)), set(query_terms(upcoming))
         for option in offered_options(agent_said):
-            words = content_words(option)
+            words = query_terms(option)
             # The option's own words are its tail: "Are you asking about phone and fax".
             topic = words[-2:] if len(words) > 2 else words
             if topic and all(w in next_words for w in topic):
@@ -248,23 +249,11 @@ class ScriptedCaller:
             if topic and all(w in said for w in topic):
                 # As the agent said it, from the topic's first word: "phone and fax".
                 raw = option.split()
-                starts = [i for i, w in enumerate(raw) if topic[0] in content_words(w)]
+                starts = [i for i, w in enumerate(raw) if topic[0] in query_terms(w)]
                 first = starts[-1] if starts else max(0, len(raw) - len(topic))
                 name = " ".join(raw[first:]).rstrip(",.?!")
                 return None if name.lower() in self.named else name
         return None
-
-
-# Words that say nothing of what an option is about.
-FRAME_WORDS = frozenset(
-    "a an the and are you your our asking about do did mean is it for to of or what which "
-    "hi hello please".split()
-)
-
-
-def content_words(text: str) -> list[str]:
-    """The words of `text` that say what it is about, lower-case, in order."""
-    return [w for w in re.findall(r"[a-z']+", text.lower()) if w not in FRAME_WORDS]
 
 
 @dataclass(slots=True)
