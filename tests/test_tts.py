@@ -19,6 +19,7 @@ from callwright.tts.base import TextToSpeech, TtsError
 from callwright.tts.cache import CachedTts, normalize_text
 from callwright.tts.espeak import EspeakTts, parse_wav_header
 from callwright.tts.fallback import FallbackTts
+from callwright.tts.phrases import phrase_cuts
 from callwright.tts.piper import PiperTts, clauses, trim_leading_silence
 from tests.conftest import word_overlap
 
@@ -196,6 +197,52 @@ def test_clauses_split_once_where_the_head_is_long_enough(piper: PiperTts) -> No
     # A head too short for the rest at this speed moves to the next mark.
     later = split("Yes, of course, we can do that for you.", ratio=0.4)
     assert len(later) == 2 and len(later[0]) > len(pieces[0])
+
+
+def test_phrase_cuts_come_before_a_conjunction_or_preposition_after_the_head() -> None:
+    text = "Doctor Patel is free on Wednesday the ninth at nine in the morning or half past nine."
+    heads = [head for head, _ in phrase_cuts(text, 3)]
+    assert heads == [
+        "Doctor Patel is free",
+        "Doctor Patel is free on Wednesday the ninth",
+        "Doctor Patel is free on Wednesday the ninth at nine",
+        "Doctor Patel is free on Wednesday the ninth at nine in the morning",
+    ]
+    # Each cut is the whole text, the rest starting on its opener.
+    for head, rest in phrase_cuts(text, 3):
+        assert f"{head} {rest}" == text and rest.split()[0] in ("on", "at", "in", "or")
+    # Not after a mark (a clause mark is cut at already), not inside "to" + verb, not with a
+    # head under the minimum or a rest of one word.
+    assert list(phrase_cuts("Well, and then we wanted to go home.", 2)) == []
+    assert list(phrase_cuts("Call me on Monday.", 3)) == []
+    assert list(phrase_cuts("We are open on weekends.", 3)) == [("We are open", "on weekends.")]
+    assert list(phrase_cuts("I will see you at.", 4)) == []
+
+
+async def test_piper_cuts_a_long_first_sentence_with_no_comma_before_a_phrase(
+    piper: PiperTts, oracle_stt: WhisperStt
+) -> None:
+    text = (
+        "Your parcel left our warehouse this morning and should reach the post office near "
+        "your home by Friday."
+    )
+    piper.realtime_factor = 0.1  # the head must cover the rest's synthesis: a quiet machine
+    chunks = await chunks_of(piper, text)
+    assert len(chunks) == 2
+    # The head is the shorter piece: what the caller waits for is its synthesis alone.
+    assert chunks[0].size < chunks[1].size
+    assert all(rms(c) > 1000 for c in chunks)
+    heard = await oracle_stt.transcribe(resample(np.concatenate(chunks), piper.sample_rate, 16000))
+    assert word_overlap(text, heard.text) >= 0.8
+    # A short sentence stays whole: its synthesis is quick and a cut would only be heard.
+    piper.realtime_factor = 0.1
+    assert len(await chunks_of(piper, "We are open on weekends.")) == 1
+    # A slower voice moves the cut later: the head must play while the rest is synthesized.
+    piper.realtime_factor = 2.0
+    slow = await chunks_of(piper, text)
+    assert len(slow) == 2 and slow[0].size > 1.5 * chunks[0].size  # "and" → "by Friday"
+    assert slow[0].size >= 3.0 * slow[1].size  # about 4x in phonemes: twice the 2.0 speed
+    piper.realtime_factor = 0.15  # as loaded, for the module's other tests
 
 
 async def test_piper_audio_is_speech_like_and_scales_with_text(piper: PiperTts) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from callwright.tts.phrases import PHRASE_OPENERS
+
 _TERMINATORS = frozenset(".!?…")
 _CLOSERS = frozenset("\"')]}’”»*_")
 _OPENERS = frozenset("\"'([{‘“«*_#¿¡•-")
@@ -24,14 +26,6 @@ _ABBREVIATIONS = frozenset(
 # After "a.m."/"p.m." a capitalized word starts a new sentence, unless it is one of these.
 _TITLES = frozenset({"dr", "mr", "mrs", "ms", "prof", "st", "jr", "sr", "mt", "rev", "fr"})
 _MERIDIEM = frozenset({"a.m", "p.m"})
-# Words that open a new phrase, before which a speaker may pause: conjunctions and
-# prepositions (English's closed classes, not "to", whose infinitive binds to the verb).
-_PHRASE_OPENERS = frozenset(
-    "and but or so because since although though while whereas unless until if when where "
-    "which who whose on in at by for with from into onto within without after before during "
-    "through about between".split()
-)
-
 _RULE_LINE = re.compile(r"^[ \t]*([-*_=])(?:[ \t]*\1){2,}[ \t]*$", re.MULTILINE)
 _HEADING = re.compile(r"^[ \t]*#+[ \t]*", re.MULTILINE)
 _BULLET = re.compile(r"^[ \t]*(?:[-+•]|\*+(?=\s))[ \t]+", re.MULTILINE)
@@ -318,4 +312,4 @@ def _phrase_end(text: str, i: int, final: bool, min_words: int) -> _Verdict:
         m += 1
     if m == len(text):
         return False if final else None  # the word may still grow ("on" → "only")
-    return m > j and text[m].isspace() and text[j:m].lower() in _PHRASE_OPENERS
+    return m > j and text[m].isspace() and text[j:m].lower() in PHRASE_OPENERS

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from callwright.tts.base import TtsError
+from callwright.tts.phrases import phrase_cuts
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,12 @@ CLAUSE_MIN_PHONEMES = 4
 # the voice's measured speed (no gap in the middle of a sentence, even on a loaded machine).
 GAP_SAFETY = 2.0
 _CLAUSE_MARKS = frozenset(",;:")
+# A first sentence with no usable clause mark is cut before a phrase ("Doctor Patel is free, |
+# on Wednesday the ninth at nine...") when it has at least this many phonemes: shorter ones
+# are synthesized in well under 100 ms, and a cut there would only change how they sound.
+PHRASE_SPLIT_MIN_PHONEMES = 40
+# The fewest words the head of such a cut may have.
+PHRASE_HEAD_MIN_WORDS = 3
 _MAX_WAV_VALUE = 32767.0
 
 
@@ -97,9 +104,10 @@ class PiperTts:
 
     Piper's own API produces one chunk per sentence; `synthesize` goes one step finer for
     the first sentence, which it renders in two parts split at a clause mark ("Sure," then
-    the rest) when the first part plays long enough to cover the synthesis of the second at
-    the speed measured so far (`realtime_factor`), so the first audio does not wait for the
-    whole sentence and no gap opens in it. Each piece is handed to the caller as
+    the rest), or before a phrase when a long sentence has no mark (`tts/phrases.py`), when
+    the first part plays long enough to cover the synthesis of the second at the speed
+    measured so far (`realtime_factor`), so the first audio does not wait for the whole
+    sentence and no gap opens in it. Each piece is handed to the caller as
     soon as it is ready, the first without its leading silence (so the first sample the
     caller gets is speech: faster replies, honest time to first audio). Later sentences keep
     theirs: it is part of the pause between sentences. Inference runs on a single worker
@@ -251,11 +259,15 @@ class PiperTts:
         the same post-processing (peak normalisation, volume, clipping).
         """
         voice, config = self._voice, self._syn_config
-        for index, sentence in enumerate(voice.phonemize(text)):
+        sentences = voice.phonemize(text)
+        for index, sentence in enumerate(sentences):
             if not sentence:
                 continue
             ratio = GAP_SAFETY * self.realtime_factor
-            for piece in clauses(sentence, head_ratio=ratio) if index == 0 else [sentence]:
+            pieces = clauses(sentence, head_ratio=ratio) if index == 0 else [sentence]
+            if len(pieces) == 1 and index == 0 and len(sentences) == 1:
+                pieces = self._cut_before_phrase(text, sentence, ratio)
+            for piece in pieces:
                 started = time.perf_counter()
                 audio = voice.phoneme_ids_to_audio(voice.phonemes_to_ids(piece), config)
                 if audio.size:
@@ -270,6 +282,22 @@ class PiperTts:
                 yield np.clip(audio * _MAX_WAV_VALUE, -_MAX_WAV_VALUE, _MAX_WAV_VALUE).astype(
                     np.int16
                 )
+
+    def _cut_before_phrase(self, text: str, sentence: list[str], ratio: float) -> list[list[str]]:
+        """`text`, one sentence with no usable clause mark, as [head, rest] cut before the
+        first phrase whose head plays long enough to cover the rest's synthesis (the head
+        read as a clause, with a comma); [sentence] when none does or it is short."""
+        if _sounds(sentence) < PHRASE_SPLIT_MIN_PHONEMES:
+            return [sentence]
+        for head_text, rest_text in phrase_cuts(text, PHRASE_HEAD_MIN_WORDS):
+            head = [p for part in self._voice.phonemize(head_text + ",") for p in part]
+            rest = [p for part in self._voice.phonemize(rest_text) for p in part]
+            n_head, n_rest = _sounds(head), _sounds(rest)
+            if n_rest < CLAUSE_MIN_PHONEMES:
+                break  # later cuts leave even less
+            if n_head >= CLAUSE_MIN_PHONEMES and n_head >= ratio * n_rest:
+                return [head, rest]
+        return [sentence]
 
     def _close_generator(self, sentences: Iterator[Any]) -> None:
         # If the caller was cancelled, a next() may still be running on the worker; queueing
