@@ -288,6 +288,22 @@ def test_trailing_dots_hold_until_the_recogniser_has_heard_the_silence() -> None
     assert first.worth_rechecking and second.wait_ms < first.wait_ms
 
 
+def test_a_second_look_is_taken_only_where_it_can_end_the_wait_sooner() -> None:
+    # The second look starts 450 ms into the pause and is a whole transcription (150-300 ms
+    # on two cores): a 520 ms wait is over before it could shorten anything.
+    judge = TurnJudge(PatiencePolicy(), _Silent(), ConversationHistory())  # type: ignore[arg-type]
+    neutral = judge.judge("Thursday, please", over_the_agent=False)
+    assert neutral.verdict is Completeness.NEUTRAL and neutral.wait_ms == 520.0
+    assert not neutral.worth_rechecking
+    # A caller who paused twice before gets 150 ms more each time: 820 ms leaves room.
+    patience = PatiencePolicy()
+    patience.caller_resumed(600.0)
+    patience.caller_resumed(600.0)
+    hesitant = TurnJudge(patience, _Silent(), ConversationHistory())  # type: ignore[arg-type]
+    judged = hesitant.judge("Thursday, please", over_the_agent=False)
+    assert judged.wait_ms == 820.0 and judged.worth_rechecking
+
+
 def test_part_of_what_the_question_asked_for_holds_the_turn_for_the_rest() -> None:
     # A flite caller's "Maria Garcia, March twelfth, nineteen eighty four." paused at the
     # comma before the year; "Maria Garsey, March 12." was taken as the whole answer.

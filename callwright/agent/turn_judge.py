@@ -29,6 +29,10 @@ from callwright.turns.semantic import Completeness, PatiencePolicy, completeness
 
 # Silence after which a long wait is judged again, with the silence in the recogniser's input.
 RECHECK_MS = 450.0
+# The second look is a whole transcription (150-300 ms on two cores): on a wait that ends
+# sooner than this after RECHECK_MS it could shorten nothing, and its work would compete
+# with the reply's synthesis at the very moment the turn ends.
+RECHECK_LEAD_MS = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +56,10 @@ class Judgement:
 
     @property
     def worth_rechecking(self) -> bool:
-        """A long wait that more silence may shorten (never on "and", "the", "on")."""
-        return self.wait_ms > RECHECK_MS and self.verdict is not Completeness.COMPLETE
+        """A long wait that more silence may shorten, long enough for a second transcription
+        to end before it does (not the neutral 520 ms)."""
+        long_enough = self.wait_ms >= RECHECK_MS + RECHECK_LEAD_MS
+        return long_enough and self.verdict is not Completeness.COMPLETE
 
 
 class TurnJudge:
