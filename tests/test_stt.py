@@ -16,7 +16,7 @@ from callwright.sim.espeak import espeak_clip
 from callwright.stt.base import SpeechToText, Transcript
 from callwright.stt.deadline import TranscriptionSkipped, optional_within
 from callwright.stt.models import base_path, resolve_model, tiny_en_path
-from callwright.stt.whisper import WhisperOptions, WhisperStt
+from callwright.stt.whisper import WhisperOptions, WhisperStt, _Decoded, _unloop
 
 SENTENCES = (
     "I would like to speak to someone in customer service.",
@@ -181,6 +181,29 @@ async def test_long_utterance_falls_back_to_full_window(speech_stt: WhisperStt) 
     assert transcript.audio_ms == pytest.approx(audio.shape[0] / 16.0)
     # Both 30 s windows were decoded: the words of every sentence are there, in order.
     assert word_errors(transcript.text, " ".join(talk)) <= len(talk), transcript.text
+
+
+def test_a_loop_over_one_sentence_is_that_sentence_once() -> None:
+    # Cut short by the token limit mid-copy, as the decoder stops.
+    loop = "Doctor Patel. Doctor Patel. Doctor Patel. Doctor Patel. Doctor Patel. Doctor Pat"
+    assert _unloop(loop) == "Doctor Patel."
+    assert _unloop("Can I make an appointment? " * 4) == "Can I make an appointment?"
+    # A loop inside a sentence (digits, a word) is not one: the slower path decodes it.
+    assert _unloop("The number is 5, " + "5, " * 20 + "5") is None
+    assert _unloop("Thank you. " + "Goodbye goodbye goodbye " * 8) is None
+
+
+async def test_a_sentence_loop_is_not_decoded_again_in_the_full_window(
+    speech_stt: WhisperStt, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The vocabulary prompt makes tiny.en loop over a short answer ("Doctor Patel." until the
+    # token limit); faster-whisper's path then spent 600-700 ms more on the same words.
+    loop = " Doctor Patel." * 12 + " Doctor"
+    monkeypatch.setattr(speech_stt, "_generate", lambda *_args: _Decoded(loop, -0.2, 0.01))
+    full_window: list[object] = []
+    monkeypatch.setattr(speech_stt, "_decode_full_window", lambda *a: full_window.append(a))
+    transcript = await speech_stt.transcribe(speak("Doctor Patel, please."))
+    assert transcript.text == "Doctor Patel." and not full_window
 
 
 def test_unknown_model_is_rejected(tmp_path: Path) -> None:
