@@ -206,6 +206,20 @@ async def test_a_sentence_loop_is_not_decoded_again_in_the_full_window(
     assert transcript.text == "Doctor Patel." and not full_window
 
 
+async def test_any_other_loop_is_decoded_again_and_logged_without_its_words(
+    speech_stt: WhisperStt, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    loop = " The number is 5" + ", 5" * 40
+    monkeypatch.setattr(speech_stt, "_generate", lambda *_args: _Decoded(loop, -0.2, 0.01))
+    again = _Decoded("The number is 555 0100.", -0.3, 0.01)
+    monkeypatch.setattr(speech_stt, "_decode_full_window", lambda *_args: again)
+    with caplog.at_level("INFO", logger="callwright.stt.whisper"):
+        transcript = await speech_stt.transcribe(speak("The number is five five five."))
+    assert transcript.text == "The number is 555 0100."
+    logged = [r.getMessage() for r in caplog.records if "decoder loop" in r.getMessage()]
+    assert len(logged) == 1 and "number" not in logged[0] and "555" not in logged[0]
+
+
 def test_unknown_model_is_rejected(tmp_path: Path) -> None:
     assert (tiny_en_path() / "model.bin").is_file()
     with pytest.raises(ValueError, match="Unknown Whisper model"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import math
 import re
 import time
@@ -22,6 +23,8 @@ from faster_whisper.transcribe import get_compression_ratio, get_suppressed_toke
 from callwright.stt.base import Transcript
 from callwright.stt.deadline import TranscriptionSkipped, check_start, start_deadline
 from callwright.stt.models import resolve_model
+
+logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
 # Below this level the input holds no speech worth a model call (about ±33 in int16 RMS).
@@ -274,6 +277,7 @@ class WhisperStt:
         seconds = audio.shape[0] / SAMPLE_RATE
         language = current or self.options.language
         decoded = None
+        looped = False
         if self.options.window == "speech" and seconds <= _SPEECH_WINDOW_MAX_S:
             decoded = self._decode_speech_window(audio, languages, language)
             language = decoded.language
@@ -283,9 +287,19 @@ class WhisperStt:
             # which retries at higher temperatures (a 30 s window: 600-700 ms more here).
             if get_compression_ratio(decoded.text) > _COMPRESSION_RATIO_LIMIT:
                 once = _unloop(decoded.text)
+                looped = once is None
                 decoded = None if once is None else dataclasses.replace(decoded, text=once)
         if decoded is None:
+            looped_ms = 1000.0 * (time.perf_counter() - started)
             decoded = self._decode_full_window(audio, language)
+            if looped:  # no words logged: they are the caller's
+                logger.info(
+                    "a decoder loop on %.1f s of audio (%.0f ms), decoded again in the 30 s "
+                    "window (%.0f ms)",
+                    seconds,
+                    looped_ms,
+                    1000.0 * (time.perf_counter() - started) - looped_ms,
+                )
         compute_ms = 1000.0 * (time.perf_counter() - started)
 
         text = _collapse_repeats(decoded.text.strip())
