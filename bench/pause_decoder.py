@@ -35,9 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.caller_voices import caller_voices, voice_name  # noqa: E402
 from bench.pause_prosody import clips  # noqa: E402
-from bench.pause_words import caught  # noqa: E402
+from bench.pause_words import caught, tiny_en  # noqa: E402
 from bench.smart_turn import auc  # noqa: E402
-from callwright.sim.pausing import default_stt  # noqa: E402
 from callwright.stt.whisper import WhisperStt  # noqa: E402
 from callwright.turns.semantic import Completeness, completeness, ends_mid_sentence  # noqa: E402
 
@@ -107,9 +106,7 @@ async def main() -> None:
     parser.add_argument("--voices", type=int, default=6)
     parser.add_argument("--verbose", action="store_true", help="print every clip")
     args = parser.parse_args()
-    stt = await asyncio.to_thread(default_stt)
-    if not isinstance(stt, WhisperStt):
-        raise SystemExit("Whisper tiny.en is not installed")
+    stt = await tiny_en()
     rows: list[tuple[bool, dict[str, float], bool]] = []
     costs: list[float] = []
     for voice in caller_voices()[: args.voices]:

@@ -86,6 +86,14 @@ def aligned_words(stt: WhisperStt, audio: np.ndarray) -> tuple[str, list[dict], 
     return text, words, 1000.0 * (time.perf_counter() - started)
 
 
+async def tiny_en() -> WhisperStt:
+    """The simulators' Whisper tiny.en, as the agent runs it (exits if it is not installed)."""
+    stt = await asyncio.to_thread(default_stt)
+    if not isinstance(stt, WhisperStt):
+        raise SystemExit("Whisper tiny.en is not installed")
+    return stt
+
+
 def caught(pos: list[float], neg: list[float], keep: float) -> float:
     """Share of `neg` below the threshold that keeps `keep` of `pos` at or above it."""
     if not neg:
@@ -99,9 +107,7 @@ async def main() -> None:
     parser.add_argument("--voices", type=int, default=6)
     parser.add_argument("--verbose", action="store_true", help="print every clip")
     args = parser.parse_args()
-    stt = await asyncio.to_thread(default_stt)
-    if not isinstance(stt, WhisperStt):
-        raise SystemExit("Whisper tiny.en is not installed")
+    stt = await tiny_en()
     vad = SileroVadModel.load()
     rows: list[tuple[bool, bool, dict[str, float]]] = []
     costs: list[float] = []
