@@ -183,11 +183,15 @@ async def test_long_utterance_falls_back_to_full_window(speech_stt: WhisperStt) 
     assert word_errors(transcript.text, " ".join(talk)) <= len(talk), transcript.text
 
 
-def test_a_loop_over_one_sentence_is_that_sentence_once() -> None:
+def test_a_loop_over_one_sentence_or_clause_is_that_sentence_or_clause_once() -> None:
     # Cut short by the token limit mid-copy, as the decoder stops.
     loop = "Doctor Patel. Doctor Patel. Doctor Patel. Doctor Patel. Doctor Patel. Doctor Pat"
     assert _unloop(loop) == "Doctor Patel."
     assert _unloop("Can I make an appointment? " * 4) == "Can I make an appointment?"
+    assert _unloop("Thank you, goodbye. " * 5) == "Thank you, goodbye."
+    # "Doctor Patel," at the comma's pause of "Doctor Patel, please." (flite slt, kal): the
+    # comma kept, as the decoder wrote it, so the words still read as a clause going on.
+    assert _unloop(" Doctor Patel," * 9 + " Doctor") == "Doctor Patel,"
     # A loop inside a sentence (digits, a word) is not one: the slower path decodes it.
     assert _unloop("The number is 5, " + "5, " * 20 + "5") is None
     assert _unloop("Thank you. " + "Goodbye goodbye goodbye " * 8) is None

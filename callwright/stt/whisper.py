@@ -487,21 +487,36 @@ def _collapse_repeats(text: str) -> str:
 
 
 def _unloop(text: str) -> str | None:
-    """The text of a decoder loop over whole sentences, each said once; None for any other.
+    """The text of a decoder loop over whole sentences or clauses, each said once; None for
+    any other.
 
-    "Doctor Patel. Doctor Patel. Doctor Pat" is "Doctor Patel." (the loop stopped at the
-    token limit, mid-copy). Words outside the repeated sentences, or repeats that still
-    compress like a loop ("5, 5, 5, 5, ..." is one sentence), give None.
+    "Doctor Patel. Doctor Patel. Doctor Pat" is "Doctor Patel." and "Doctor Patel, Doctor
+    Patel, Doctor" is "Doctor Patel," (the loop stopped at the token limit, mid-copy). A
+    repeated clause must hold a word: "5, 5, 5, 5" may be dictation, and is left to the
+    slower path, as are repeats that still compress like a loop.
     """
-    sentences = re.split(r"(?<=[.!?])\s+", text.strip())
-    if len(sentences) > 1 and not sentences[-1].endswith((".", "!", "?")):
-        cut, before = _normalize(sentences[-1]), _normalize(sentences[-2])
-        if not cut or before.startswith(cut):
-            sentences.pop()  # the copy the token limit cut short
-    once = _collapse_repeats(" ".join(sentences))
-    if len(once.split()) == 0 or once == text.strip():
-        return None
-    return once if get_compression_ratio(once) <= _COMPRESSION_RATIO_LIMIT else None
+    for unit in (_SENTENCE, _CLAUSE):
+        parts = [p.strip() for p in unit.findall(text.strip()) if p.strip()]
+        if len(parts) > 1 and not parts[-1].endswith(_MARKS):
+            cut, before = _normalize(parts[-1]), _normalize(parts[-2])
+            if not cut or before.startswith(cut):
+                parts.pop()  # the copy the token limit cut short
+        kept = [p for i, p in enumerate(parts) if i == 0 or not _same_words(p, parts[i - 1])]
+        once = " ".join(kept)
+        if len(kept) < len(parts) and get_compression_ratio(once) <= _COMPRESSION_RATIO_LIMIT:
+            return once
+    return None
+
+
+_MARKS = (".", "!", "?", ",", ";")
+_SENTENCE = re.compile(r"[^.!?]+[.!?]*")
+_CLAUSE = re.compile(r"[^.!?,;]+[.!?,;]*")
+
+
+def _same_words(a: str, b: str) -> bool:
+    """Two clauses with the same words, at least one of them a word of letters."""
+    words = _normalize(a)
+    return words == _normalize(b) and re.search(r"[a-z]{2}", words) is not None
 
 
 def _normalize(text: str) -> str:
