@@ -206,6 +206,20 @@ async def test_persona_caller_answers_what_is_asked() -> None:
     assert await caller.next_line("Thank you for calling. Goodbye!") is None
 
 
+async def test_persona_gives_its_name_when_asked_for_the_first_and_last_name() -> None:
+    # The clinic's narrower question after a name and birthday it could not make out
+    # (issue12-fast-espeak-caller-books): the caller said "could you say that again?" twice
+    # and hung up.
+    caller = PersonaCaller({"goal": "I'd like to book.", "name": "John Smith"})
+    await caller.next_line("Hello, how can I help you today?")
+    retry = "Sorry, I didn't catch that. What are your first and last name?"
+    line = await caller.next_line(retry)
+    assert line is not None and line.say is not None and "John Smith" in line.say
+    assert what_is_asked("Could you give me your full legal name?") == "name"
+    assert what_is_asked("What is your name, please?") == "name"
+    assert what_is_asked("And your date of birth?") == "dob"
+
+
 async def test_persona_says_no_to_a_read_back_of_another_day() -> None:
     wanted = dt.date.today() + dt.timedelta(days=9)
     misheard = wanted - dt.timedelta(days=1)

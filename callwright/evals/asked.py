@@ -39,7 +39,9 @@ def gives(kind: str, text: str) -> bool:
 ASKS = [
     ("name_dob", r"\bname\b.*\b(date of birth|birth ?date|born)\b|\b(date of birth|born)\b"
                  r".*\bname\b"),
-    ("name", r"\b(your|full|the patient's) name\b|\bwho (am i|is) speaking\b|\bname,? please"),
+    # "your name", "your first and last name", "your full legal name".
+    ("name", r"\b(your|full|the patient's)( \w+){0,3} names?\b|\bwho (am i|is) speaking\b|"
+             r"\bname,? please"),
     ("dob", r"\b(date of birth|birth ?date|when were you born|born)\b"),
     ("doctor", r"\b(which|what|who|a particular|preferred) (doctor|physician|provider)\b|"
                r"\bdoctor would you\b|\bsee (which|whom)\b"),
