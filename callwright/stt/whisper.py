@@ -281,8 +281,8 @@ class WhisperStt:
         if self.options.window == "speech" and seconds <= _SPEECH_WINDOW_MAX_S:
             decoded = self._decode_speech_window(audio, languages, language)
             language = decoded.language
-            # A highly compressible text is a repetition loop. A sentence said over and over
-            # ("Doctor Patel. Doctor Patel. Doctor Pat") is that sentence, once: the vocabulary
+            # A highly compressible text is a repetition loop. A sentence or clause said over
+            # and over ("Doctor Patel, Doctor Patel, Doctor") is that, once: the vocabulary
             # prompt makes short answers loop so. Any other loop goes to faster-whisper's path,
             # which retries at higher temperatures (a 30 s window: 600-700 ms more here).
             if get_compression_ratio(decoded.text) > _COMPRESSION_RATIO_LIMIT:

@@ -265,7 +265,7 @@ class PiperTts:
                 continue
             ratio = GAP_SAFETY * self.realtime_factor
             pieces = clauses(sentence, head_ratio=ratio) if index == 0 else [sentence]
-            if len(pieces) == 1 and index == 0 and len(sentences) == 1:
+            if len(pieces) == 1 and len(sentences) == 1:
                 pieces = self._cut_before_phrase(text, sentence, ratio)
             for piece in pieces:
                 started = time.perf_counter()
