@@ -327,6 +327,68 @@ def test_resample_rejects_bad_arguments() -> None:
     assert resample(np.zeros(0, dtype=np.int16), 8000, 16000).shape == (0,)
 
 
+# --- the half-band path between 8 and 16 kHz --------------------------------------------
+
+
+def test_phone_rates_stream_through_the_half_band_filter_by_default() -> None:
+    assert StreamResampler(8000, 16000).quality == "HB"
+    assert StreamResampler(16000, 8000).quality == "HB"
+    assert StreamResampler(24000, 8000).quality == "VR"  # not a factor of two
+    with pytest.raises(ValueError, match="factor of two"):
+        StreamResampler(24000, 8000, quality="HB")
+
+
+@pytest.mark.parametrize(("from_rate", "to_rate"), [(8000, 16000), (16000, 8000)])
+def test_half_band_passes_the_phone_band_flat(from_rate: int, to_rate: int) -> None:
+    for freq in (300.0, 1000.0, 2500.0, 3400.0):
+        _, out = _stream(
+            StreamResampler(from_rate, to_rate), _tone(freq, from_rate), _frames_20ms(from_rate)
+        )
+        assert out.shape[0] == to_rate
+        # within 0.05 dB (int16 rounding included)
+        assert _amplitude_at(out, to_rate, freq) == pytest.approx(10000.0, rel=0.006)
+
+
+def test_half_band_upsampling_adds_no_image() -> None:
+    # Doubling the rate mirrors each tone at 8000 - f unless the filter removes it.
+    for freq in (400.0, 2000.0, 3600.0):
+        _, out = _stream(StreamResampler(8000, 16000), _tone(freq, 8000), _frames_20ms(8000))
+        assert _amplitude_at(out, 16000, 8000.0 - freq) < 10000.0 * 10 ** (-70 / 20)
+
+
+def test_half_band_downsampling_folds_nothing_back() -> None:
+    for freq in (4400.0, 6000.0, 7600.0):
+        _, out = _stream(StreamResampler(16000, 8000), _tone(freq, 16000), _frames_20ms(16000))
+        assert _amplitude_at(out, 8000, 8000.0 - freq) < 10000.0 * 10 ** (-70 / 20)
+
+
+@pytest.mark.parametrize(("from_rate", "to_rate"), [(8000, 16000), (16000, 8000)])
+def test_half_band_is_time_aligned_with_a_few_ms_of_lag(from_rate: int, to_rate: int) -> None:
+    # A click at 0.25 s comes out at 0.25 s of the output's own timeline.
+    click = np.zeros(from_rate // 2, dtype=np.int16)
+    click[from_rate // 4] = 20000
+    resampler = StreamResampler(from_rate, to_rate)
+    chunks, out = _stream(resampler, click, _frames_20ms(from_rate))
+    assert out.shape[0] == to_rate // 2
+    assert int(np.argmax(np.abs(out))) == to_rate // 4
+    # The filter fills once: only the first frame comes out short, by at most 4 ms.
+    full = to_rate // 50
+    assert all(c.shape[0] == full for c in chunks[1:-1])
+    assert full - chunks[0].shape[0] <= 4 * to_rate // 1000
+    assert chunks[-1].shape[0] == full - chunks[0].shape[0]
+
+
+@pytest.mark.parametrize(("from_rate", "to_rate"), [(8000, 16000), (16000, 8000)])
+def test_half_band_output_does_not_depend_on_chunking(from_rate: int, to_rate: int) -> None:
+    rng = np.random.default_rng(11)
+    signal = np.rint(rng.standard_normal(from_rate) * 3000).astype(np.int16)
+    sizes = itertools.cycle([1, 441, 7, 1000, 0, 333])
+    _, irregular = _stream(StreamResampler(from_rate, to_rate), signal, lambda _: next(sizes))
+    _, framed = _stream(StreamResampler(from_rate, to_rate), signal, _frames_20ms(from_rate))
+    np.testing.assert_array_equal(irregular, framed)
+    assert framed.shape[0] == to_rate
+
+
 # --- WAV --------------------------------------------------------------------------------
 
 
