@@ -269,6 +269,25 @@ def test_a_local_phone_number_is_whole_and_half_of_one_is_not() -> None:
     assert completeness("The best number to reach me is 555 12") is Completeness.INCOMPLETE
 
 
+def test_nine_digits_are_a_number_heard_short_not_one_stopped_before_its_last_digit() -> None:
+    assert completeness("My number is 555 123 456") is Completeness.NEUTRAL
+    assert completeness("My number is 555 123 456.") is Completeness.COMPLETE
+    assert completeness("My number is 555 123") is Completeness.INCOMPLETE  # between groups
+
+
+def test_an_item_named_but_not_given_is_not_a_whole_utterance() -> None:
+    # "My date of birth is | March third" heard up to the pause without its "is".
+    for bare in ("My date of birth.", "my phone number.", "Um, my name.", "So my address."):
+        assert completeness(bare) is Completeness.INCOMPLETE, bare
+    for whole in (
+        "I need to update my date of birth.",
+        "My date of birth is March 3rd, 1980.",
+        "My name is Ana Lopez.",
+        "My date of birth?",  # asked back: a question
+    ):
+        assert completeness(whole) is not Completeness.INCOMPLETE, whole
+
+
 def test_trailing_dots_hold_until_the_recogniser_has_heard_the_silence() -> None:
     # 64 ms into the pause "..." may mean the audio stopped mid-sentence; with 450 ms of the
     # pause in its input the recogniser still writing it says nothing more.

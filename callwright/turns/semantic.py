@@ -64,6 +64,14 @@ _DICTATION_LEADS = (
     "it's spelled",
     "account number is",
 )
+# The same announcements without their verb, as a whole utterance ("My date of birth."): the
+# recogniser often drops the "is" a caller paused after, and the words alone name an item
+# without giving it. (Only as the whole utterance: "I need to change my date of birth." is
+# finished.)
+_BARE_ANNOUNCEMENTS = frozenset(
+    lead[: -len(" is")] for lead in _DICTATION_LEADS if lead.endswith(" is")
+)
+_LEADING_FILLERS = frozenset("um uh er erm so and well okay ok yeah oh".split())
 _DIGIT_WORDS = frozenset("zero oh one two three four five six seven eight nine ten".split())
 _SHORT_ANSWERS = frozenset(
     """yes yeah yep no nope sure okay ok correct right exactly thanks goodbye bye please""".split()
@@ -114,6 +122,8 @@ def completeness(
         # number before the question mark says nothing more is coming.
         return Completeness.COMPLETE
     if any(lowered.rstrip(" .!").endswith(lead) for lead in _DICTATION_LEADS):
+        return Completeness.INCOMPLETE
+    if _bare_announcement(words):
         return Completeness.INCOMPLETE
     if _half_dictated(words):
         return Completeness.INCOMPLETE
@@ -197,6 +207,15 @@ _TITLES = frozenset("doctor professor nurse".split())
 _DETERMINERS = frozenset("a an the my your our their his her its this that".split())
 
 
+def _bare_announcement(words: list[str]) -> bool:
+    """The utterance only names an item it is about to give: "My date of birth.", "Um, my
+    phone number."."""
+    start = 0
+    while start < len(words) - 1 and words[start] in _LEADING_FILLERS:
+        start += 1
+    return " ".join(words[start:]) in _BARE_ANNOUNCEMENTS
+
+
 def _half_dictated(words: list[str]) -> bool:
     """A run of digits that stops short of a phone number or a date."""
     tail: list[str] = []
@@ -211,8 +230,10 @@ def _half_dictated(words: list[str]) -> bool:
         return False
     digits = sum(len(w) if w.isdigit() else 1 for w in tail)
     # 10-11 digits is a full phone number, 7 a local one ("555 1234"), 8 a full date
-    # (MMDDYYYY); other counts mean more to come.
-    return 3 <= digits < 7 or digits == 9
+    # (MMDDYYYY); 3-6 are a number's first groups (callers pause between 3-3-4). Nine is not
+    # held: a ten-digit number heard with one digit lost ("five five five" as "55") is far
+    # more common than a caller stopping before the last digit, and it waited 1.2 s.
+    return 3 <= digits < 7
 
 
 def _ends_a_date(words: list[str], tail_length: int) -> bool:
