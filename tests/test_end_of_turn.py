@@ -279,7 +279,11 @@ def test_an_item_named_but_not_given_is_not_a_whole_utterance() -> None:
     # "My date of birth is | March third" heard up to the pause without its "is".
     for bare in ("My date of birth.", "my phone number.", "Um, my name.", "So my address."):
         assert completeness(bare) is Completeness.INCOMPLETE, bare
+    # as the recogniser may spell it
+    assert completeness("My day of birth.") is Completeness.INCOMPLETE
     for whole in (
+        "My mother.",  # who the appointment is for: not "my number"
+        "My daughter.",
         "I need to update my date of birth.",
         "My date of birth is March 3rd, 1980.",
         "My name is Ana Lopez.",

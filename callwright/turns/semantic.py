@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
+from callwright.turns.dictation import DICTATION_LEADS, bare_announcement, half_dictated
+
 
 class Completeness(Enum):
     """How finished an utterance sounds."""
@@ -48,31 +50,6 @@ _HANGING_VERBS = frozenset(
     """book schedule make see get need want change cancel reschedule move check ask speak talk
     know find tell give call pay order""".split()
 )
-# Phrases that announce something the caller is about to dictate.
-_DICTATION_LEADS = (
-    "my number is",
-    "my phone number is",
-    "the number is",
-    "my date of birth is",
-    "my birthday is",
-    "date of birth is",
-    "born on",
-    "my email is",
-    "my email address is",
-    "my name is",
-    "my address is",
-    "it's spelled",
-    "account number is",
-)
-# The same announcements without their verb, as a whole utterance ("My date of birth."): the
-# recogniser often drops the "is" a caller paused after, and the words alone name an item
-# without giving it. (Only as the whole utterance: "I need to change my date of birth." is
-# finished.)
-_BARE_ANNOUNCEMENTS = frozenset(
-    lead[: -len(" is")] for lead in _DICTATION_LEADS if lead.endswith(" is")
-)
-_LEADING_FILLERS = frozenset("um uh er erm so and well okay ok yeah oh".split())
-_DIGIT_WORDS = frozenset("zero oh one two three four five six seven eight nine ten".split())
 _SHORT_ANSWERS = frozenset(
     """yes yeah yep no nope sure okay ok correct right exactly thanks goodbye bye please""".split()
 )
@@ -121,11 +98,11 @@ def completeness(
         # A question is a whole turn ("Where is my order?", "Can I change it?"): a verb or a
         # number before the question mark says nothing more is coming.
         return Completeness.COMPLETE
-    if any(lowered.rstrip(" .!").endswith(lead) for lead in _DICTATION_LEADS):
+    if any(lowered.rstrip(" .!").endswith(lead) for lead in DICTATION_LEADS):
         return Completeness.INCOMPLETE
-    if _bare_announcement(words):
+    if bare_announcement(words):
         return Completeness.INCOMPLETE
-    if _half_dictated(words):
+    if half_dictated(words):
         return Completeness.INCOMPLETE
     if words[-1] in _HANGING_VERBS and len(words) <= 6:
         return Completeness.INCOMPLETE
@@ -205,57 +182,6 @@ _RAW_WORD = re.compile(r"[A-Za-z0-9']+")
 _TITLE_ABBREVIATIONS = frozenset("mr mrs ms dr prof".split())
 _TITLES = frozenset("doctor professor nurse".split())
 _DETERMINERS = frozenset("a an the my your our their his her its this that".split())
-
-
-def _bare_announcement(words: list[str]) -> bool:
-    """The utterance only names an item it is about to give: "My date of birth.", "Um, my
-    phone number."."""
-    start = 0
-    while start < len(words) - 1 and words[start] in _LEADING_FILLERS:
-        start += 1
-    return " ".join(words[start:]) in _BARE_ANNOUNCEMENTS
-
-
-def _half_dictated(words: list[str]) -> bool:
-    """A run of digits that stops short of a phone number or a date."""
-    tail: list[str] = []
-    for word in reversed(words):
-        if word.isdigit() or word in _DIGIT_WORDS:
-            tail.append(word)
-        else:
-            break
-    if not tail:
-        return False
-    if _ends_a_date(words, len(tail)):
-        return False
-    digits = sum(len(w) if w.isdigit() else 1 for w in tail)
-    # 10-11 digits is a full phone number, 7 a local one ("555 1234"), 8 a full date
-    # (MMDDYYYY); 3-6 are a number's first groups (callers pause between 3-3-4). Nine is not
-    # held: a ten-digit number heard with one digit lost ("five five five" as "55") is far
-    # more common than a caller stopping before the last digit, and it waited 1.2 s.
-    return 3 <= digits < 7
-
-
-def _ends_a_date(words: list[str], tail_length: int) -> bool:
-    """ "March 3rd, 1980" / "the 12th of March 1984": a year closing a day or a month (the
-    month may be misheard: "Mark 3rd, 1980")."""
-    year = words[-1]
-    if tail_length != 1 or not (year.isdigit() and len(year) == 4 and year[:2] in ("19", "20")):
-        return False
-    before = words[max(0, len(words) - 4) : -1]
-    return any(w in _MONTHS or _ORDINAL.fullmatch(w) or w in _ORDINAL_WORDS for w in before)
-
-
-_MONTHS = frozenset(
-    """january february march april may june july august september october november december
-    jan feb mar apr jun jul aug sep sept oct nov dec""".split()
-)
-_ORDINAL = re.compile(r"\d{1,2}(st|nd|rd|th)")
-_ORDINAL_WORDS = frozenset(
-    """first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth
-    thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth
-    thirtieth""".split()
-)
 
 
 @dataclass(frozen=True, slots=True)
