@@ -130,6 +130,10 @@ def test_no_wait_beyond_the_sure_maximum_unless_the_sentence_cannot_end_there() 
     assert ends_mid_sentence("I'd like to schedule a f-")
     assert ends_mid_sentence("Can I move it to the appoint—")
     assert not ends_mid_sentence("I need a flu sh-")  # "I need a flu." may end there
+    # ...unless that word is one no sentence ends on ("a-": the article cut off)
+    assert ends_mid_sentence("I'd like to schedule a-")
+    assert ends_mid_sentence("Can I move it to-")
+    assert not ends_mid_sentence("I'd like to schedule it-")
     garbled = "My number is 555 123"  # incomplete, but it may end there
     assert not ends_mid_sentence(garbled)
     wait = policy.end_of_turn_ms(completeness(garbled), ends_mid_sentence(garbled))

@@ -126,6 +126,10 @@ def ends_mid_sentence(text: str) -> bool:
     """
     begun = _BEGUN_WORD.search(text)
     if begun is not None and begun.start() > 0:
+        if begun.group().strip(" -—").lower() in _TRAILING_FUNCTION_WORDS:
+            # "I'd like to schedule a-": the article with a cut mark, or a word begun with
+            # it; either way no sentence ends there.
+            return True
         # "I'd like to schedule a f-": a word cut off as it began says only that the audio
         # stopped; the sentence is judged on the words before it ("...schedule a").
         return ends_mid_sentence(text[: begun.start()])
