@@ -16,6 +16,8 @@ flat to ±0.001 dB up to 3.6 kHz and at least 79 dB down from 4.4 kHz (at 16 kHz
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 import numpy.typing as npt
 
@@ -51,17 +53,20 @@ def _zeros(size: int) -> Samples:
     return np.zeros(size, dtype=np.float32)
 
 
-class _Stream:
+class _Stream(ABC):
     """soxr.ResampleStream's interface, so StreamResampler can hold either."""
 
+    @abstractmethod
     def process(self, samples: Samples) -> Samples:
-        raise NotImplementedError
+        """The next chunk converted."""
 
+    @abstractmethod
     def flush(self) -> Samples:
-        raise NotImplementedError
+        """The filter's tail, then a fresh stream."""
 
+    @abstractmethod
     def reset(self) -> None:
-        raise NotImplementedError
+        """Forgets the stream."""
 
     def resample_chunk(self, samples: Samples, last: bool = False) -> Samples:
         """The next chunk converted; with `last`, the filter's tail too, then a fresh stream."""
@@ -79,8 +84,7 @@ class HalfBandUp(_Stream):
 
     def __init__(self) -> None:
         self._taps = (2.0 * _EVEN).astype(np.float32)
-        self._history = _zeros(2 * _K - 1)
-        self._skip = DELAY_SAMPLES
+        self.reset()
 
     def reset(self) -> None:
         """Forgets the stream."""
@@ -119,18 +123,14 @@ class HalfBandDown(_Stream):
 
     def __init__(self) -> None:
         self._taps = _EVEN.astype(np.float32)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forgets the stream."""
         self._odd = _zeros(2 * _K - 1)  # past odd-indexed inputs
         self._even = _zeros(_K - 1)  # past even-indexed inputs
         self._pending = _zeros(0)  # a sample waiting for its pair
         self._skip = _K - 1  # leading output that only fills the filter
-        self._consumed = 0
-
-    def reset(self) -> None:
-        """Forgets the stream."""
-        self._odd = _zeros(2 * _K - 1)
-        self._even = _zeros(_K - 1)
-        self._pending = _zeros(0)
-        self._skip = _K - 1
         self._consumed = 0
 
     def process(self, samples: Samples) -> Samples:
