@@ -10,6 +10,10 @@ Numbers are compared as words ("10" and "ten" are the same word; "Dr." is "docto
 Run from the repository root:
 
     .venv/bin/python -m bench.stt_voices [--models tiny.en,base] [--verbose]
+    .venv/bin/python -m bench.stt_voices --models tiny.en --stream-back VR,HB
+
+`--stream-back` brings each line's 8 kHz audio back to 16 kHz as a call does, in 20 ms frames
+through the server's streaming resampler with each given quality, one column each.
 """
 
 from __future__ import annotations
@@ -18,10 +22,13 @@ import argparse
 import asyncio
 import re
 from collections import defaultdict
+from typing import cast
 
 import numpy as np
 
 from bench.stt_window import edit_distance
+from callwright.audio.mulaw import mulaw_decode, mulaw_encode
+from callwright.audio.resample import QUALITIES, Quality, StreamResampler, resample
 from callwright.evals.callers import number_words, ordinal_words, year_words
 from callwright.sim.conditions import phone_line
 from callwright.sim.voices import EVAL_VOICES, parse_voice
@@ -57,30 +64,49 @@ def normalize(text: str) -> list[str]:
     return out
 
 
+def streamed_back(audio: np.ndarray, quality: Quality) -> np.ndarray:
+    """16 kHz speech over an 8 kHz µ-law line, brought back in 20 ms frames as a call does."""
+    line = mulaw_decode(mulaw_encode(resample(audio, 16000, 8000)))
+    resampler = StreamResampler(8000, 16000, quality)
+    frames = [resampler.process(line[i : i + 160]) for i in range(0, line.size, 160)]
+    return np.concatenate([*frames, resampler.flush()])
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="tiny.en,base")
+    parser.add_argument(
+        "--stream-back", default="", help=f"comma-separated qualities of {', '.join(QUALITIES)}"
+    )
     parser.add_argument("--verbose", action="store_true", help="print every wrong transcript")
     args = parser.parse_args()
+    backs: list[Quality | None] = [cast(Quality, q) for q in args.stream_back.split(",") if q]
+    backs = backs or [None]
 
     clips = []
     for spec in EVAL_VOICES:
         voice = parse_voice(spec)
         for text in SENTENCES:
-            clips.append((spec, text, phone_line(await voice.speak(text))))
-    seconds = [audio.size / 16000 for _, _, audio in clips]
+            speech = await voice.speak(text)
+            heard = {
+                back: phone_line(speech) if back is None else streamed_back(speech, back)
+                for back in backs
+            }
+            clips.append((spec, text, heard))
+    seconds = [audio[backs[0]].size / 16000 for _, _, audio in clips]
     print(f"{len(clips)} utterances ({len(EVAL_VOICES)} voices), {min(seconds):.1f}-"
           f"{max(seconds):.1f} s, 8 kHz µ-law, speech-length window\n")  # fmt: skip
 
     table: dict[str, dict[str, tuple[int, int]]] = {}
     compute: dict[str, list[float]] = {}
-    for model in args.models.split(","):
-        stt = WhisperStt.load(WhisperOptions(model=model, window="speech"))
+    for model_name, back in ((m, b) for m in args.models.split(",") for b in backs):
+        model = model_name if back is None else f"{model_name}/{back}"
+        stt = WhisperStt.load(WhisperOptions(model=model_name, window="speech"))
         await stt.warm_up()
         errors: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         compute[model] = []
-        for spec, text, audio in clips:
-            transcript = await stt.transcribe(audio)
+        for spec, text, heard in clips:
+            transcript = await stt.transcribe(heard[back])
             compute[model].append(transcript.compute_ms)
             reference = normalize(text)
             distance = edit_distance(normalize(transcript.text), reference)
