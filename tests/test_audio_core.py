@@ -387,6 +387,7 @@ def test_half_band_output_does_not_depend_on_chunking(from_rate: int, to_rate: i
     _, framed = _stream(StreamResampler(from_rate, to_rate), signal, _frames_20ms(from_rate))
     np.testing.assert_array_equal(irregular, framed)
     assert framed.shape[0] == to_rate
+    np.testing.assert_array_equal(resample(signal, from_rate, to_rate, quality="HB"), framed)
 
 
 # --- WAV --------------------------------------------------------------------------------
