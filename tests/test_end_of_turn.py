@@ -262,6 +262,18 @@ def test_an_answer_ending_on_and_is_held_no_longer_than_words_that_say_nothing()
     assert policy.end_of_turn_ms(verdict, ends_mid_sentence(text)) > options.sure_max_ms
 
 
+def test_a_date_written_with_a_cardinal_day_or_a_split_year_is_finished() -> None:
+    # Before: "3, 1980" read as five digits of a number still being dictated (held 1.2 s).
+    for date in (
+        "My date of birth is March 3, 1980.",
+        "My date of birth is March 3rd, 19 80.",
+        "I was born on 3-3-1980.",
+    ):
+        assert completeness(date) is Completeness.COMPLETE, date
+    assert completeness("I was born March 12 19") is Completeness.INCOMPLETE  # year half said
+    assert completeness("Room 12, 1980") is not Completeness.COMPLETE  # no month, no ordinal
+
+
 def test_a_year_after_a_day_ends_a_date_even_with_the_month_misheard() -> None:
     assert completeness("My name is Ana Lopez, Mark 3rd, 1980.") is Completeness.COMPLETE
     assert completeness("born on the twelfth, 1984.") is Completeness.COMPLETE

@@ -73,13 +73,31 @@ def half_dictated(words: list[str]) -> bool:
 
 
 def _ends_a_date(words: list[str], tail_length: int) -> bool:
-    """ "March 3rd, 1980" / "the 12th of March 1984": a year closing a day or a month (the
-    month may be misheard: "Mark 3rd, 1980")."""
-    year = words[-1]
-    if tail_length != 1 or not (year.isdigit() and len(year) == 4 and year[:2] in ("19", "20")):
+    """A year closing a date: "March 3rd, 1980", "March 3, 1980", "the 12th of March 1984",
+    the year in its two spoken halves ("March 3rd, 19 80"), or all in numbers ("3-3-1980").
+    The month may be misheard ("Mark 3rd, 1980"): a day's ordinal is enough."""
+    if _is_year(words[-1]):
+        year_words = 1
+    elif len(words) >= 2 and words[-2] in ("19", "20") and _is_number(words[-1], 2):
+        year_words = 2  # "nineteen eighty" written as two numbers
+    else:
         return False
-    before = words[max(0, len(words) - 4) : -1]
+    days = words[len(words) - tail_length : len(words) - year_words]  # numbers before the year
+    if len(days) > 2 or not all(_is_number(d, 2) and 1 <= int(d) <= 31 for d in days):
+        return False
+    if len(days) == 2:
+        return True  # day and month in numbers
+    start = len(words) - year_words - len(days)
+    before = words[max(0, start - 3) : start + len(days)]
     return any(w in _MONTHS or _ORDINAL.fullmatch(w) or w in _ORDINAL_WORDS for w in before)
+
+
+def _is_year(word: str) -> bool:
+    return word.isdigit() and len(word) == 4 and word[:2] in ("19", "20")
+
+
+def _is_number(word: str, most_digits: int) -> bool:
+    return word.isdigit() and len(word) <= most_digits
 
 
 _MONTHS = frozenset(
