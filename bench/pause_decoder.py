@@ -21,7 +21,6 @@ for the prompt, how many pausers and how many finished answers it holds.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
 import time
@@ -35,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.caller_voices import caller_voices, voice_name  # noqa: E402
 from bench.pause_prosody import clips  # noqa: E402
-from bench.pause_words import caught, tiny_en  # noqa: E402
+from bench.pause_words import caught, clip_args, tiny_en  # noqa: E402
 from bench.smart_turn import auc  # noqa: E402
 from callwright.stt.whisper import WhisperStt  # noqa: E402
 from callwright.turns.semantic import Completeness, completeness, ends_mid_sentence  # noqa: E402
@@ -102,10 +101,7 @@ def held(text: str) -> bool:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--voices", type=int, default=6)
-    parser.add_argument("--verbose", action="store_true", help="print every clip")
-    args = parser.parse_args()
+    args = clip_args(__doc__)
     stt = await tiny_en()
     rows: list[tuple[bool, dict[str, float], bool]] = []
     costs: list[float] = []

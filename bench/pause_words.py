@@ -102,11 +102,16 @@ def caught(pos: list[float], neg: list[float], keep: float) -> float:
     return float(np.mean(np.array(neg) < threshold))
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def clip_args(doc: str | None) -> argparse.Namespace:
+    """`--voices N` and `--verbose`, as the benches over bench/pause_prosody.py's clips take."""
+    parser = argparse.ArgumentParser(description=doc)
     parser.add_argument("--voices", type=int, default=6)
     parser.add_argument("--verbose", action="store_true", help="print every clip")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+async def main() -> None:
+    args = clip_args(__doc__)
     stt = await tiny_en()
     vad = SileroVadModel.load()
     rows: list[tuple[bool, bool, dict[str, float]]] = []

@@ -56,6 +56,16 @@ def _zeros(size: int) -> Samples:
 class _Stream(ABC):
     """soxr.ResampleStream's interface, so StreamResampler can hold either."""
 
+    _skip: int  # leading output still to drop: it only fills the filter
+
+    def _drop_lead(self, out: Samples) -> Samples:
+        """`out` less what is left of the leading output that only fills the filter."""
+        if not self._skip:
+            return out
+        cut = min(self._skip, out.size)
+        self._skip -= cut
+        return out[cut:]
+
     @abstractmethod
     def process(self, samples: Samples) -> Samples:
         """The next chunk converted."""
@@ -103,11 +113,7 @@ class HalfBandUp(_Stream):
         start = self._history.size - (_K - 1)
         out[1::2] = buffer[start : start + samples.size]
         self._history = buffer[-self._history.size :]
-        if self._skip:
-            cut = min(self._skip, out.size)
-            self._skip -= cut
-            out = out[cut:]
-        return out
+        return self._drop_lead(out)
 
     def flush(self) -> Samples:
         """The filter's tail (what the delay still holds), then a fresh stream."""
@@ -150,11 +156,7 @@ class HalfBandDown(_Stream):
         out += np.float32(_CENTRE) * even[:pairs]
         self._odd = odd[-self._odd.size :]
         self._even = even[-self._even.size :]
-        if self._skip:
-            cut = min(self._skip, out.size)
-            self._skip -= cut
-            out = out[cut:]
-        return out
+        return self._drop_lead(out)
 
     def flush(self) -> Samples:
         """The filter's tail, so that the whole stream gives round(len / 2) samples."""
@@ -163,3 +165,22 @@ class HalfBandDown(_Stream):
         tail = self.process(_zeros(2 * _K))[: max(0, total - emitted)]
         self.reset()
         return tail
+
+
+def is_half_band_pair(from_rate: int, to_rate: int) -> bool:
+    """The rates differ by exactly a factor of two (8 <-> 16 kHz, 24 <-> 48 kHz)."""
+    return from_rate == 2 * to_rate or to_rate == 2 * from_rate
+
+
+def half_band(from_rate: int, to_rate: int) -> HalfBandUp | HalfBandDown:
+    """The stream that converts `from_rate` to `to_rate`.
+
+    Raises:
+        ValueError: the rates do not differ by a factor of two.
+    """
+    if not is_half_band_pair(from_rate, to_rate):
+        raise ValueError(
+            f"resampling quality 'HB' converts by a factor of two only, not {from_rate} -> "
+            f"{to_rate} Hz"
+        )
+    return HalfBandUp() if to_rate > from_rate else HalfBandDown()

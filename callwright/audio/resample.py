@@ -58,7 +58,7 @@ import numpy as np
 import numpy.typing as npt
 import soxr
 
-from callwright.audio.halfband import HalfBandDown, HalfBandUp
+from callwright.audio.halfband import HalfBandDown, HalfBandUp, half_band, is_half_band_pair
 
 Quality = Literal["VHQ", "HQ", "MQ", "LQ", "QQ", "VR", "HB"]
 QUALITIES: tuple[str, ...] = get_args(Quality)
@@ -94,30 +94,16 @@ def _to_int16(samples: npt.NDArray[np.float32]) -> npt.NDArray[np.int16]:
     return samples.astype(np.int16)
 
 
-def is_half_band_pair(from_rate: int, to_rate: int) -> bool:
-    """The rates differ by exactly a factor of two (8 <-> 16 kHz, 24 <-> 48 kHz)."""
-    return from_rate == 2 * to_rate or to_rate == 2 * from_rate
-
-
 def default_stream_quality(from_rate: int, to_rate: int) -> Quality:
     """The half-band FIR where the rates differ by a factor of two, else soxr's VR engine."""
     return "HB" if is_half_band_pair(from_rate, to_rate) else DEFAULT_STREAM_QUALITY
-
-
-def _half_band(from_rate: int, to_rate: int) -> HalfBandUp | HalfBandDown:
-    if not is_half_band_pair(from_rate, to_rate):
-        raise ValueError(
-            f"resampling quality 'HB' converts by a factor of two only, not {from_rate} -> "
-            f"{to_rate} Hz"
-        )
-    return HalfBandUp() if to_rate > from_rate else HalfBandDown()
 
 
 def _make_stream(
     from_rate: int, to_rate: int, quality: Quality
 ) -> soxr.ResampleStream | HalfBandUp | HalfBandDown:
     if quality == "HB":
-        return _half_band(from_rate, to_rate)
+        return half_band(from_rate, to_rate)
     if quality != "VR":
         return soxr.ResampleStream(from_rate, to_rate, 1, dtype=np.float32, quality=quality)
     try:
@@ -162,7 +148,7 @@ def resample(
     if samples.size == 0:
         return np.zeros(0, dtype=np.int16)
     if checked == "HB":
-        out = _half_band(from_rate, to_rate).resample_chunk(samples.astype(np.float32), True)
+        out = half_band(from_rate, to_rate).resample_chunk(samples.astype(np.float32), True)
     elif checked == "VR":
         stream = _make_stream(from_rate, to_rate, checked)
         out = stream.resample_chunk(samples.astype(np.float32), last=True)
