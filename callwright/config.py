@@ -78,7 +78,11 @@ class LimitSettings:
         ready_max_cpu_percent: `/readyz` fails while the process uses more CPU than this, in
             percent of one core, averaged over `load_window_s`
             (CALLWRIGHT_READY_MAX_CPU_PERCENT). None: never.
-        load_window_s: the window those two are measured over (CALLWRIGHT_LOAD_WINDOW_SECONDS).
+        ready_max_stt_wait_ms: `/readyz` fails while transcriptions wait longer than this for the
+            shared embedded recogniser (p95 over `load_window_s`; CALLWRIGHT_READY_MAX_STT_WAIT_MS):
+            every turn's end then comes that much later, while the event loop stays on time.
+            None: never.
+        load_window_s: the window those are measured over (CALLWRIGHT_LOAD_WINDOW_SECONDS).
     """
 
     max_calls: int | None = 20
@@ -86,6 +90,7 @@ class LimitSettings:
     call: CallLimits = field(default_factory=CallLimits)
     ready_max_loop_lag_ms: float | None = 250.0
     ready_max_cpu_percent: float | None = None
+    ready_max_stt_wait_ms: float | None = 300.0
     load_window_s: float = 5.0
 
     @classmethod
@@ -114,6 +119,9 @@ class LimitSettings:
             ),
             ready_max_cpu_percent=read.limit(
                 env, "CALLWRIGHT_READY_MAX_CPU_PERCENT", base.ready_max_cpu_percent
+            ),
+            ready_max_stt_wait_ms=read.limit(
+                env, "CALLWRIGHT_READY_MAX_STT_WAIT_MS", base.ready_max_stt_wait_ms
             ),
             load_window_s=read.number(
                 env, "CALLWRIGHT_LOAD_WINDOW_SECONDS", base.load_window_s, positive=True

@@ -87,9 +87,11 @@ class Workers:
             "CALLWRIGHT_TRUSTED_PROXIES": "127.0.0.1",
             "CALLWRIGHT_MAX_CALLS": "0",
             "CALLWRIGHT_MAX_CALLS_PER_ADDRESS": "0",
-            # On a loaded 2-core CI machine the loop runs late; readiness on lag would take
-            # every worker out of the balancer, which is not what this test is about.
+            # On a loaded 2-core CI machine the loop runs late and 30 calls queue for Whisper;
+            # readiness on either would take every worker out of the balancer, which is not
+            # what this test is about.
             "CALLWRIGHT_READY_MAX_LOOP_LAG_MS": "0",
+            "CALLWRIGHT_READY_MAX_STT_WAIT_MS": "0",
             "CALLWRIGHT_TTS": "espeak",
             "CALLWRIGHT_LOG_LEVEL": "WARNING",
         }

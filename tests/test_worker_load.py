@@ -16,6 +16,7 @@ from callwright.config import LimitSettings
 from callwright.server.admission import ADMISSION, Admission
 from callwright.server.app import ready
 from callwright.server.load import WORKER_LOAD, WorkerLoad, get_load
+from callwright.stt.queue_waits import QueueWaits
 
 
 class Call:
@@ -23,11 +24,13 @@ class Call:
         return None
 
 
-async def client_for(limits: LimitSettings) -> tuple[TestClient[Any, Any], WorkerLoad]:
+async def client_for(
+    limits: LimitSettings, stt: Any = None
+) -> tuple[TestClient[Any, Any], WorkerLoad]:
     app = web.Application()
     admission = Admission(limits.max_calls, None)
     app[ADMISSION] = admission
-    load = WorkerLoad(admission, limits)
+    load = WorkerLoad(admission, limits, stt=stt)
     app[WORKER_LOAD] = load
     app.router.add_get("/readyz", ready)
     app.router.add_get("/v1/load", get_load)
@@ -103,6 +106,42 @@ async def test_readyz_fails_over_the_cpu_threshold() -> None:
         await client.close()
 
 
+class QueuedRecognizer:
+    """A recognizer with a queue (as the embedded Whisper has), its waits on a test clock."""
+
+    name = "queued"
+    sample_rate = 16000
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.waits = QueueWaits(lambda: self.now)
+
+    def queue_wait_ms(self, window_s: float) -> float:
+        return self.waits.wait_ms(window_s)
+
+
+async def test_readyz_fails_while_transcriptions_wait_for_the_recognizer() -> None:
+    stt = QueuedRecognizer()
+    limits = LimitSettings(max_calls=None, ready_max_loop_lag_ms=None, ready_max_stt_wait_ms=300.0)
+    client, load = await client_for(limits, stt)
+    try:
+        token = stt.waits.queued()
+        stt.now += 0.2
+        assert (await client.get("/readyz")).status == 200  # 200 ms: keeping up
+        stt.now += 0.2
+        r = await client.get("/readyz")
+        body = await r.json()
+        assert r.status == 503 and body["full"] == ["stt_backlog"], body
+        assert (await (await client.get("/v1/load")).json())["stt_wait_ms"] == 400.0
+        stt.waits.started(token)  # it started after 400 ms; the window still holds that wait
+        assert (await client.get("/readyz")).status == 503
+        stt.now += limits.load_window_s + 0.1  # the window has moved past it
+        assert (await client.get("/readyz")).status == 200
+    finally:
+        await load.stop()
+        await client.close()
+
+
 async def test_draining_wins_over_everything(
     worker: tuple[TestClient[Any, Any], WorkerLoad],
 ) -> None:
@@ -134,7 +173,13 @@ def test_thresholds_are_read_from_the_environment() -> None:
             "CALLWRIGHT_READY_MAX_LOOP_LAG_MS": "0",
             "CALLWRIGHT_READY_MAX_CPU_PERCENT": "180",
             "CALLWRIGHT_LOAD_WINDOW_SECONDS": "10",
+            "CALLWRIGHT_READY_MAX_STT_WAIT_MS": "450",
         }
+    )
+    assert limits.ready_max_stt_wait_ms == 450.0
+    assert (
+        LimitSettings.from_env({"CALLWRIGHT_READY_MAX_STT_WAIT_MS": "0"}).ready_max_stt_wait_ms
+        is None
     )
     assert limits.ready_max_loop_lag_ms is None
     assert limits.ready_max_cpu_percent == 180.0

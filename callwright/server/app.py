@@ -92,7 +92,10 @@ def create_app(
     app[STACK] = stack
     app[SESSIONS] = set()
     caps = limits or LimitSettings(
-        max_calls=None, max_calls_per_address=None, ready_max_loop_lag_ms=None
+        max_calls=None,
+        max_calls_per_address=None,
+        ready_max_loop_lag_ms=None,
+        ready_max_stt_wait_ms=None,
     )
     app[ADMISSION] = Admission(caps.max_calls, caps.max_calls_per_address)
     # First at shutdown, before any socket is closed under a call (phone calls included).
@@ -120,7 +123,7 @@ def create_app(
     register_webrtc(app, stack)
     register_sip(app, stack, sip or SipSettings())
     register_campaigns(app)
-    register_load(app, caps, stack.observability.metrics, stack.store)
+    register_load(app, caps, stack.observability.metrics, stack.store, stack.stt)
     if drain is not None:
         from callwright.server.drain import install_drain
 

@@ -2,9 +2,11 @@
 
 A worker is full when it holds `max_calls` calls (live or with a line held for a stream still
 to come), when its event loop runs late (p95 lag over the load window above
-`ready_max_loop_lag_ms`: every call's 20 ms frames are then late), or when its CPU is above
-`ready_max_cpu_percent`. `/readyz` fails while it is full or draining, so a balancer sends new
-calls elsewhere; a full worker still answers a call that reaches it with the busy line.
+`ready_max_loop_lag_ms`: every call's 20 ms frames are then late), when its CPU is above
+`ready_max_cpu_percent`, or when transcriptions wait for its embedded recogniser longer than
+`ready_max_stt_wait_ms` (every turn's end is then late, though the loop is on time).
+`/readyz` fails while it is full or draining, so a balancer sends new calls elsewhere; a full
+worker still answers a call that reaches it with the busy line.
 
 `GET /v1/load` (the scrape token or a viewer) gives the same figures as JSON, plus the raw
 loop-lag samples newer than `?since=N`, so a load generator can compute exact percentiles per
@@ -28,6 +30,7 @@ from callwright.observe.loop_lag import LoopLagProbe, ProcessUsage, cpu_percent,
 from callwright.observe.metrics import CallMetrics
 from callwright.server.admission import ADMISSION, STREAM_STARTED, Admission
 from callwright.store.base import CallStore
+from callwright.stt.base import HasQueue, SpeechToText
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,8 @@ class WorkerLoad:
         admission: the worker's live calls and drain state.
         limits: the thresholds (`LimitSettings`).
         metrics: gauges to keep current (loop lag, CPU, memory), if given.
+        store: the call store, to free lines held for streams another worker started.
+        stt: the worker's shared recognizer; its queue counts if it has one (`HasQueue`).
     """
 
     def __init__(
@@ -50,9 +55,11 @@ class WorkerLoad:
         limits: LimitSettings,
         metrics: CallMetrics | None = None,
         store: CallStore | None = None,
+        stt: SpeechToText | None = None,
     ) -> None:
         self.admission = admission
         self.store = store
+        self._queue = stt if isinstance(stt, HasQueue) else None
         self.limits = limits
         self.metrics = metrics
         self.probe = LoopLagProbe()
@@ -117,7 +124,16 @@ class WorkerLoad:
         cpu_cap = limits.ready_max_cpu_percent
         if cpu_cap is not None and self.cpu_percent() > cpu_cap:
             reasons.append("cpu")
+        wait_cap = limits.ready_max_stt_wait_ms
+        if wait_cap is not None and self.stt_wait_ms() > wait_cap:
+            reasons.append("stt_backlog")
         return reasons
+
+    def stt_wait_ms(self) -> float:
+        """How long transcriptions waited for the recognizer over the load window (0: no queue)."""
+        if self._queue is None:
+            return 0.0
+        return self._queue.queue_wait_ms(self.limits.load_window_s)
 
     def snapshot(self) -> dict[str, Any]:
         """The load as JSON-ready figures."""
@@ -137,6 +153,7 @@ class WorkerLoad:
                 "window_s": self.limits.load_window_s,
             },
             "cpu_percent": round(self.cpu_percent(), 1),
+            "stt_wait_ms": round(self.stt_wait_ms(), 1),
             "cpu_seconds": round(usage.cpu_s, 3),
             "cpu_count": os.cpu_count() or 1,
             "rss_bytes": usage.rss_bytes,
@@ -170,9 +187,10 @@ def register(
     limits: LimitSettings,
     metrics: CallMetrics | None,
     store: CallStore | None = None,
+    stt: SpeechToText | None = None,
 ) -> None:
     """Adds `/v1/load` and samples the load while the app runs."""
-    load = WorkerLoad(app[ADMISSION], limits, metrics, store)
+    load = WorkerLoad(app[ADMISSION], limits, metrics, store, stt)
     app[WORKER_LOAD] = load
 
     async def on_startup(app: web.Application) -> None:

@@ -50,3 +50,13 @@ class DetectsLanguage(Protocol):
         """Transcribes in the language of `languages` the audio is in, keeping `current`
         unless the audio is clearly another; the transcript's `language` says which."""
         ...
+
+
+@runtime_checkable
+class HasQueue(Protocol):
+    """A recognizer whose requests wait for a shared pool (the embedded Whisper): how long they
+    wait says whether it keeps up with the calls (`/readyz`, server/load.py)."""
+
+    def queue_wait_ms(self, window_s: float) -> float:
+        """The wait before a request starts, p95 over the last `window_s` (stt/queue_waits.py)."""
+        ...

@@ -24,7 +24,7 @@ from callwright.resilience import (
     deadline_in,
     remaining_ms,
 )
-from callwright.stt.base import SpeechToText, Transcript
+from callwright.stt.base import HasQueue, SpeechToText, Transcript
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,12 @@ class FallbackStt:
         self.breaker = CircuitBreaker(self.options.breaker)
         self.name = f"{primary.name}|{fallback.name}"
         self.sample_rate = primary.sample_rate
+
+    def queue_wait_ms(self, window_s: float) -> float:
+        """The longer wait of the two recognizers' queues, where they have one (`HasQueue`):
+        the embedded fallback's grows while the primary is down and it serves every call."""
+        queues = [r for r in (self.primary, self.fallback) if isinstance(r, HasQueue)]
+        return max((r.queue_wait_ms(window_s) for r in queues), default=0.0)
 
     async def close(self) -> None:
         """Closes the primary's connections; the fallback belongs to whoever loaded it."""

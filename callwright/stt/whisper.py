@@ -23,6 +23,7 @@ from faster_whisper.transcribe import get_compression_ratio, get_suppressed_toke
 from callwright.stt.base import Transcript
 from callwright.stt.deadline import TranscriptionSkipped, check_start, start_deadline
 from callwright.stt.models import resolve_model
+from callwright.stt.queue_waits import QueueWaits
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +134,7 @@ class WhisperStt:
         )
         self.waiting = 0  # requests queued or running on the pool
         self.skipped = 0  # optional requests dropped at their deadline
+        self._waits = QueueWaits()
 
     def set_vocabulary(self, terms: Sequence[str]) -> None:
         """Biases recognition towards `terms` (the agent's names and domain words).
@@ -238,25 +240,33 @@ class WhisperStt:
         deadline = start_deadline()
         loop = asyncio.get_running_loop()
         self.waiting += 1
+        token = self._waits.queued()
         try:
             return await loop.run_in_executor(
-                self._executor, self._run_if_in_time, deadline, audio, languages, current
+                self._executor, self._run_if_in_time, token, deadline, audio, languages, current
             )
         except TranscriptionSkipped:
             self.skipped += 1
             raise
         finally:
             self.waiting -= 1
+            self._waits.left(token)  # no-op once started
 
     def _run_if_in_time(
         self,
+        token: int,
         deadline: float | None,
         audio: np.ndarray,
         languages: tuple[str, ...],
         current: str | None,
     ) -> Transcript:
         check_start(deadline)
+        self._waits.started(token)
         return self._transcribe_sync(audio, languages, current)
+
+    def queue_wait_ms(self, window_s: float) -> float:
+        """How long requests waited for a free worker (`HasQueue`)."""
+        return self._waits.wait_ms(window_s)
 
     async def warm_up(self) -> None:
         """Runs one short inference so the first real call does not pay for lazy setup."""
