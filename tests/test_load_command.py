@@ -78,5 +78,7 @@ async def test_load_ramps_spoken_phone_calls_and_reports_each_step(
     # The server's own figures came through /v1/load: from this process, not the callers'.
     assert report["server"]["pid"] == os.getpid() != process.pid
     assert all(s["server_loop_lag_ms"]["n"] > 0 for s in steps)
+    # ...the wait for its embedded recogniser among them (the stack's Whisper has a queue).
+    assert all(s["server_stt_wait_ms"]["n"] > 0 for s in steps)
     assert all(s["server_cpu_percent"] is not None for s in steps)
     assert steps[-1]["live_calls_max"] == 2

@@ -96,6 +96,10 @@ def summarize_step(index: int, target: int, step: StepBin, baseline_rss: int | N
         "frames_late_share": round(sum(1 for x in late if x > 0) / len(late), 4) if late else None,
         "jitter_ms": _pcts(step.jitter_ms),
         "server_loop_lag_ms": _pcts(step.server_lag_ms),
+        # Each poll gives the p95 wait for the embedded recogniser over the server's window.
+        "server_stt_wait_ms": _pcts(
+            [float(p["stt_wait_ms"]) for p in step.server_polls if "stt_wait_ms" in p]
+        ),
         "server_cpu_percent": server["cpu_percent"],
         "server_cpu_percent_per_call": None
         if server["cpu_percent"] is None or per_call is None
@@ -168,15 +172,16 @@ def _f(value: Any) -> str:
 
 
 def print_table(report: dict, out: TextIO) -> None:
-    head = ("step live ttfa50 ttfa95 ttfa99 lag95 lag99 late% jit95 srvlag95 srvcpu% "
-            "cpu%/call MB/call bad unans gen-lag95 gen-cpu% load1m")  # fmt: skip
+    head = ("step live ttfa50 ttfa95 ttfa99 lag95 lag99 late% jit95 srvlag95 sttwait95 "
+            "srvcpu% cpu%/call MB/call bad unans gen-lag95 gen-cpu% load1m")  # fmt: skip
     print(head, file=out)
     for s in report["steps"]:
         late = s["frames_late_share"]
         row = [s["step"], s["live_calls"], s["ttfa_ms"]["p50"], s["ttfa_ms"]["p95"],
                s["ttfa_ms"]["p99"], s["frame_lag_ms"]["p95"], s["frame_lag_ms"]["p99"],
                None if late is None else round(100 * late, 1), s["jitter_ms"]["p95"],
-               s["server_loop_lag_ms"]["p95"], s["server_cpu_percent"],
+               s["server_loop_lag_ms"]["p95"], s["server_stt_wait_ms"]["p95"],
+               s["server_cpu_percent"],
                s["server_cpu_percent_per_call"], s["server_rss_mb_per_call"], s["bad_calls"],
                s["unanswered_lines"], s["generator_loop_lag_ms"]["p95"],
                s["generator_cpu_percent"], s["machine_load_1m"]]  # fmt: skip

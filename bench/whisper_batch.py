@@ -1,0 +1,101 @@
+"""Would batching several calls' utterances into one Whisper run raise embedded capacity?
+
+An embedded worker's calls queue for one Whisper pool, one utterance per run. This bench
+transcribes the same utterances (flite voices, padded to one length as a batch must be) one at
+a time and as one batch through CTranslate2, as the server's speech-window path does (encoder,
+then greedy decoding after the plain prompt), and prints the wall and CPU time of each and
+whether the words came out the same.
+
+Run from the repository root:
+
+    .venv/bin/python bench/whisper_batch.py [--batch 4] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from functools import partial
+
+import ctranslate2
+import numpy as np
+
+from callwright.sim.voices import parse_voice
+from callwright.stt.whisper import WhisperOptions, WhisperStt
+
+LINES = (
+    "I'd like to book an appointment for Tuesday morning.",
+    "What are your opening hours on Saturday?",
+    "My date of birth is March third, nineteen eighty.",
+    "Can I see Doctor Patel sometime next week?",
+    "I need to cancel my appointment for Friday.",
+    "Is there parking near the clinic?",
+    "The best number to reach me is five five five, one two three four.",
+    "My insurance provider is Blue Cross Blue Shield.",
+)
+VOICES = ("flite:slt", "flite:kal", "flite:awb", "flite:rms")
+
+
+def features(stt: WhisperStt, clips: list[np.ndarray]) -> list[np.ndarray]:
+    """Log-mel features of each clip, padded with silence to the longest plus one second."""
+    model = stt._model
+    length = max(c.shape[0] for c in clips) + 16000
+    out = []
+    for clip in clips:
+        audio = clip.astype(np.float32) / 32768.0
+        padded = np.concatenate((audio, np.zeros(length - audio.shape[0], np.float32)))
+        feats = model.feature_extractor(padded)[:, :-1]
+        out.append(feats[:, : feats.shape[1] - feats.shape[1] % 2])
+    return out
+
+
+def run(stt: WhisperStt, batch: list[np.ndarray]) -> list[str]:
+    """Encodes and greedily decodes `batch` in one CTranslate2 call each."""
+    model = stt._model
+    stacked = np.ascontiguousarray(np.stack(batch), dtype=np.float32)
+    encoded = model.model.encode(ctranslate2.StorageView.from_array(stacked), to_cpu=False)
+    prompt = stt._plain_prompt
+    results = model.model.generate(encoded, [prompt] * len(batch), beam_size=1, max_length=80)
+    return [stt._tokenizer.decode(r.sequences_ids[0]).strip() for r in results]
+
+
+def one_by_one(stt: WhisperStt, batch: list[np.ndarray]) -> list[str]:
+    return [run(stt, [x])[0] for x in batch]
+
+
+def timed(fn: Callable[[], list[str]]) -> tuple[float, float, list[str]]:
+    """Wall and CPU milliseconds of `fn`, and what it returned."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    value = fn()
+    return 1000 * (time.perf_counter() - wall), 1000 * (time.process_time() - cpu), value
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batch", type=int, default=4, help="utterances per batched run")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    stt = WhisperStt.load(WhisperOptions(model="tiny.en"))
+    voices = [parse_voice(v) for v in VOICES]
+    clips = [voices[i % len(voices)].speak_blocking(line) for i, line in enumerate(LINES)]
+    groups = [clips[i : i + args.batch] for i in range(0, len(clips), args.batch)]
+    feats = [features(stt, group) for group in groups]
+    run(stt, feats[0])  # warm-up
+    print(f"{len(clips)} utterances in groups of {args.batch}, tiny.en, ms per group")
+    print("round  one-by-one wall / cpu   batched wall / cpu   cpu saved   same words")
+    for round_ in range(args.rounds):
+        one = [timed(partial(one_by_one, stt, f)) for f in feats]
+        together = [timed(partial(run, stt, f)) for f in feats]
+        same = all(a[2] == b[2] for a, b in zip(one, together, strict=True))
+        one_wall, one_cpu = np.mean([o[0] for o in one]), np.mean([o[1] for o in one])
+        bat_wall, bat_cpu = np.mean([t[0] for t in together]), np.mean([t[1] for t in together])
+        print(
+            f"{round_:5d}  {one_wall:8.0f} / {one_cpu:5.0f}      {bat_wall:8.0f} / {bat_cpu:5.0f}"
+            f"   {100 * (1 - bat_cpu / one_cpu):7.0f} %   {same}"
+        )
+    stt.close()
+
+
+if __name__ == "__main__":
+    main()
