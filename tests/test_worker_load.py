@@ -13,6 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from callwright.config import LimitSettings
+from callwright.observe.metrics import CallMetrics
 from callwright.server.admission import ADMISSION, Admission
 from callwright.server.app import ready
 from callwright.server.load import WORKER_LOAD, WorkerLoad, get_load
@@ -25,12 +26,12 @@ class Call:
 
 
 async def client_for(
-    limits: LimitSettings, stt: Any = None
+    limits: LimitSettings, stt: Any = None, metrics: CallMetrics | None = None
 ) -> tuple[TestClient[Any, Any], WorkerLoad]:
     app = web.Application()
     admission = Admission(limits.max_calls, None)
     app[ADMISSION] = admission
-    load = WorkerLoad(admission, limits, stt=stt)
+    load = WorkerLoad(admission, limits, metrics, stt=stt)
     app[WORKER_LOAD] = load
     app.router.add_get("/readyz", ready)
     app.router.add_get("/v1/load", get_load)
@@ -123,7 +124,8 @@ class QueuedRecognizer:
 async def test_readyz_fails_while_transcriptions_wait_for_the_recognizer() -> None:
     stt = QueuedRecognizer()
     limits = LimitSettings(max_calls=None, ready_max_loop_lag_ms=None, ready_max_stt_wait_ms=300.0)
-    client, load = await client_for(limits, stt)
+    metrics = CallMetrics()
+    client, load = await client_for(limits, stt, metrics)
     try:
         token = stt.waits.queued()
         stt.now += 0.2
@@ -133,6 +135,13 @@ async def test_readyz_fails_while_transcriptions_wait_for_the_recognizer() -> No
         body = await r.json()
         assert r.status == 503 and body["full"] == ["stt_backlog"], body
         assert (await (await client.get("/v1/load")).json())["stt_wait_ms"] == 400.0
+        await asyncio.sleep(1.2)  # the load's one-second tick sets the gauge
+        (gauge,) = [
+            line.split()[1]
+            for line in metrics.render().decode().splitlines()
+            if line.startswith("callwright_stt_queue_wait_seconds ")
+        ]
+        assert float(gauge) == pytest.approx(0.4)
         stt.waits.started(token)  # it started after 400 ms; the window still holds that wait
         assert (await client.get("/readyz")).status == 503
         stt.now += limits.load_window_s + 0.1  # the window has moved past it

@@ -10,8 +10,9 @@
   `sum(callwright_calls_total{contained="true"}) / sum(callwright_calls_total)`, and
   `callwright_containment_ratio` gives the same over this process's lifetime.
 - `callwright_event_loop_lag_seconds` (p95 over the load window),
-  `callwright_process_cpu_percent` (of one core), `callwright_process_resident_bytes`: the
-  worker's load (`server/load.py`).
+  `callwright_process_cpu_percent` (of one core), `callwright_process_resident_bytes`,
+  `callwright_stt_queue_wait_seconds` (p95 wait for the embedded recogniser over the load
+  window): the worker's load (`server/load.py`).
 """
 
 from __future__ import annotations
@@ -77,6 +78,11 @@ class CallMetrics:
         self.resident = Gauge(
             "callwright_process_resident_bytes", "Resident memory of the process.", registry=r
         )
+        self.stt_wait = Gauge(
+            "callwright_stt_queue_wait_seconds",
+            "Wait of transcriptions for the embedded recogniser, p95 over the load window.",
+            registry=r,
+        )
         self._ended = 0
         self._contained = 0
 
@@ -98,11 +104,14 @@ class CallMetrics:
         if timeline.ttfa_ms is not None and timeline.ttfa_ms >= 0:
             self.turn_latency.labels(stage="ttfa").observe(timeline.ttfa_ms / 1000.0)
 
-    def worker_load(self, loop_lag_ms: float, cpu_percent: float, rss_bytes: int) -> None:
+    def worker_load(
+        self, loop_lag_ms: float, cpu_percent: float, rss_bytes: int, stt_wait_ms: float = 0.0
+    ) -> None:
         """The worker's current load (`server/load.py`)."""
         self.loop_lag.set(loop_lag_ms / 1000.0)
         self.cpu.set(cpu_percent)
         self.resident.set(rss_bytes)
+        self.stt_wait.set(stt_wait_ms / 1000.0)
 
     def error(self, stage: str, provider: str) -> None:
         self.errors.labels(stage=stage, provider=provider).inc()

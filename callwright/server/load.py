@@ -88,7 +88,10 @@ class WorkerLoad:
                 log.exception("checking the store for streams started elsewhere failed")
             if self.metrics is not None:
                 self.metrics.worker_load(
-                    self.loop_lag_p95_ms(), self.cpu_percent(), self._usage[-1].rss_bytes
+                    self.loop_lag_p95_ms(),
+                    self.cpu_percent(),
+                    self._usage[-1].rss_bytes,
+                    self.stt_wait_ms(),
                 )
 
     async def release_streams_started_elsewhere(self) -> int:
