@@ -8,7 +8,7 @@ whether the words came out the same.
 
 Run from the repository root:
 
-    .venv/bin/python bench/whisper_batch.py [--batch 4] [--rounds 3]
+    .venv/bin/python bench/whisper_batch.py [--batch 4] [--rounds 3] [--threads 2]
 """
 
 from __future__ import annotations
@@ -75,14 +75,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch", type=int, default=4, help="utterances per batched run")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2, help="CTranslate2 threads a run uses")
     args = parser.parse_args()
-    stt = WhisperStt.load(WhisperOptions(model="tiny.en"))
+    stt = WhisperStt.load(WhisperOptions(model="tiny.en", cpu_threads=args.threads))
     voices = [parse_voice(v) for v in VOICES]
     clips = [voices[i % len(voices)].speak_blocking(line) for i, line in enumerate(LINES)]
     groups = [clips[i : i + args.batch] for i in range(0, len(clips), args.batch)]
     feats = [features(stt, group) for group in groups]
     run(stt, feats[0])  # warm-up
-    print(f"{len(clips)} utterances in groups of {args.batch}, tiny.en, ms per group")
+    print(
+        f"{len(clips)} utterances in groups of {args.batch}, tiny.en on {args.threads} "
+        "thread(s), ms per group"
+    )
     print("round  one-by-one wall / cpu   batched wall / cpu   cpu saved   same words")
     for round_ in range(args.rounds):
         one = [timed(partial(one_by_one, stt, f)) for f in feats]
