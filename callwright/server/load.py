@@ -5,8 +5,9 @@ to come), when its event loop runs late (p95 lag over the load window above
 `ready_max_loop_lag_ms`: every call's 20 ms frames are then late), when its CPU is above
 `ready_max_cpu_percent`, or when transcriptions wait for its embedded recogniser longer than
 `ready_max_stt_wait_ms` (every turn's end is then late, though the loop is on time).
-`/readyz` fails while it is full or draining, so a balancer sends new calls elsewhere; a full
-worker still answers a call that reaches it with the busy line.
+`/readyz` fails while it is full or draining, so a balancer sends new calls elsewhere. A
+worker at its line limit answers a call that still reaches it with the busy line; the other
+reasons only steer the balancer.
 
 `GET /v1/load` (the scrape token or a viewer) gives the same figures as JSON, plus the raw
 loop-lag samples newer than `?since=N`, so a load generator can compute exact percentiles per
