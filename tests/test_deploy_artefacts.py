@@ -261,6 +261,8 @@ def test_dashboard_queries_only_exported_metrics() -> None:
     assert 'stage="ttfa"' in text and "histogram_quantile(0.5," in text
     assert "histogram_quantile(0.95," in text and "by (le, stage)" in text
     assert "callwright_active_calls" in used and "callwright_errors_total" in used
+    # And what readiness reads, so an operator sees why a worker left the balancer.
+    assert {"callwright_event_loop_lag_seconds", "callwright_stt_queue_wait_seconds"} <= used
 
 
 def test_the_autoscaler_uses_the_exported_live_calls_gauge() -> None:
