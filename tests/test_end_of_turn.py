@@ -308,6 +308,19 @@ def test_an_item_named_but_not_given_is_not_a_whole_utterance() -> None:
         assert completeness(whole) is not Completeness.INCOMPLETE, whole
 
 
+def test_an_item_named_but_not_given_may_be_held_past_the_sure_maximum() -> None:
+    # The "is" the caller paused after is lost, not absent: "my date of birth is" cannot end
+    # a sentence, so a pause of 1.25 s there must not be answered at 1.2 s.
+    options = PatienceOptions()
+    policy = PatiencePolicy(options)
+    for bare in ("My date of birth.", "My day of birth.", "Um, my phone number."):
+        assert ends_mid_sentence(bare), bare
+        wait = policy.end_of_turn_ms(completeness(bare), ends_mid_sentence(bare))
+        assert wait > options.sure_max_ms, bare
+    for whole in ("My mother.", "I need to update my date of birth.", "My name is Ana Lopez."):
+        assert not ends_mid_sentence(whole), whole
+
+
 def test_trailing_dots_hold_until_the_recogniser_has_heard_the_silence() -> None:
     # 64 ms into the pause "..." may mean the audio stopped mid-sentence; with 450 ms of the
     # pause in its input the recogniser still writing it says nothing more.

@@ -118,7 +118,8 @@ def completeness(
 def ends_mid_sentence(text: str) -> bool:
     """True when the last word is one an English sentence cannot end on ("and", "the", "on",
     "except"; "you" or "it" right after "if" or "because"), or a clause opened by
-    "if", "whether" or "because" stops on its subject ("whether the store").
+    "if", "whether" or "because" stops on its subject ("whether the store"), or the whole
+    utterance names an item without its "is" ("My date of birth.").
 
     An auxiliary after a subject pronoun is a short answer, not a clause left open ("Yes, it
     is.", "Yes, I do."): up to four words, it ends the sentence. So does "that"
@@ -144,6 +145,12 @@ def ends_mid_sentence(text: str) -> bool:
         # elsewhere "you" and "it" are objects that end sentences ("Thank you.").
         return True
     if _subject_without_verb(words):
+        return True
+    if bare_announcement(words) and not text.rstrip().endswith("?"):
+        # "My date of birth." as the whole utterance is "my date of birth is" with the "is"
+        # the caller paused after lost by the recogniser: a sentence cannot end there, so
+        # the wait may pass the 1.2 s a sentence that could be finished gets. (Asked back,
+        # "My date of birth?" is a whole question.)
         return True
     if words[-1] not in _TRAILING_FUNCTION_WORDS:
         return False
