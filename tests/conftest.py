@@ -105,6 +105,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items.sort(key=lambda item: key(item.nodeid))
 
 
+# Lines of a rerun test's first failure printed at the end of the run.
+_RERUN_TAIL_LINES = 25
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Prints the end of each rerun test's first failure: a test that passed on its second
+    try leaves only its name in the summary, and the cause of a flaky failure is otherwise
+    lost with the run."""
+    for report in terminalreporter.stats.get("rerun", []):
+        text = getattr(report, "longreprtext", "") or str(getattr(report, "longrepr", ""))
+        tail = "\n".join(text.splitlines()[-_RERUN_TAIL_LINES:])
+        terminalreporter.write_sep("-", f"first failure of rerun {report.nodeid}")
+        terminalreporter.write_line(tail)
+
+
 @pytest.fixture(scope="session")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[AgentStack]:
     data_dir = tmp_path_factory.mktemp("callwright-data")
