@@ -8,6 +8,8 @@ alignment faster-whisper uses for `word_timestamps=True`, run on the encoder out
 transcript was decoded from), on the labelled clips of bench/pause_prosody.py (six voices,
 phone band, 200 ms of silence after each). Without the alignment: the VAD's speech per
 syllable written, against the voice's own pace (a swallowed word leaves speech unaccounted for).
+And without the rest of the sentence: the last `--tail` seconds of the speech transcribed on
+their own, whose words may then end on one a sentence cannot end on ("...appointment to").
 
 Prints, per measure, the area under the ROC curve (oriented so finished answers score high;
 a measure that goes the other way is turned round, its medians printed negated),
@@ -38,7 +40,7 @@ from bench.pause_prosody import clips  # noqa: E402
 from bench.smart_turn import auc  # noqa: E402
 from callwright.sim.pausing import default_stt  # noqa: E402
 from callwright.stt.whisper import WhisperStt  # noqa: E402
-from callwright.turns.semantic import Completeness, completeness  # noqa: E402
+from callwright.turns.semantic import Completeness, completeness, ends_mid_sentence  # noqa: E402
 from callwright.vad.silero import SileroVadModel  # noqa: E402
 
 RATE = 16000
@@ -107,7 +109,22 @@ def clip_args(doc: str | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=doc)
     parser.add_argument("--voices", type=int, default=6)
     parser.add_argument("--verbose", action="store_true", help="print every clip")
+    parser.add_argument(
+        "--tail", type=float, default=1.0, help="seconds of speech transcribed alone (0: off)"
+    )
     return parser.parse_args()
+
+
+async def tail_ends_mid_sentence(
+    stt: WhisperStt, audio: np.ndarray, start: float, end: float, seconds: float
+) -> tuple[bool, str]:
+    """Whether the last `seconds` of the speech, transcribed alone (and 200 ms after it), end
+    on a word no sentence ends on: without the sentence before it the recogniser has no
+    reason to round it off."""
+    first = int(max(start, end - seconds) * RATE)
+    last = min(audio.size, int((end + 0.2) * RATE))
+    heard = await stt.transcribe(audio[first:last])
+    return ends_mid_sentence(heard.text), heard.text
 
 
 async def main() -> None:
@@ -115,6 +132,7 @@ async def main() -> None:
     stt = await tiny_en()
     vad = SileroVadModel.load()
     rows: list[tuple[bool, bool, dict[str, float]]] = []
+    tails: list[tuple[bool, bool, bool]] = []  # (finished, words look done, the tail holds)
     costs: list[float] = []
     for voice in caller_voices()[: args.voices]:
         voice_clips = await clips(voice)
@@ -139,6 +157,11 @@ async def main() -> None:
                 print(f"  {'finished' if finished else 'pauser  '} {looks_done:d} "
                       f"gap {-measures['unwritten speech']:5.0f} ms "
                       f"p {measures['last word prob']:.2f} {text!r}")  # fmt: skip
+            if args.tail > 0:
+                held, tail = await tail_ends_mid_sentence(stt, audio, start, end, args.tail)
+                tails.append((finished, looks_done, held))
+                if args.verbose:
+                    print(f"    last {args.tail:.1f} s alone: {tail!r}{' (held)' if held else ''}")
             rows.append((finished, looks_done, measures))
             voice_rows.append(measures)
         # A caller's pace is known from their earlier turns; here, from the voice's finished
@@ -167,6 +190,12 @@ async def main() -> None:
         print(f"{name:18} {auc(p, n):>8.2f} {auc(p, h) if h else 0.0:>14.2f} "
               f"{caught(d, h, 0.95):>10.2f} {caught(d, h, 0.98):>10.2f} "
               f"{np.median(p):>12.2f} {np.median(n):>10.2f}")  # fmt: skip
+    if tails:
+        done_held = [held for fin, looks, held in tails if fin and looks]
+        hard_held = [held for fin, looks, held in tails if not fin and looks]
+        print(f"the last {args.tail:.1f} s transcribed alone end mid-sentence, of those whose "
+              f"words look complete: {sum(hard_held)}/{len(hard_held)} pausers, "
+              f"{sum(done_held)}/{len(done_held)} finished answers")  # fmt: skip
     print(f"\nword alignment per clip: p50 {np.median(costs):.0f} ms, "
           f"p95 {np.quantile(costs, 0.95):.0f} ms")  # fmt: skip
 
