@@ -240,6 +240,15 @@ def test_the_word_doctor_as_a_noun_or_an_address_ends_a_sentence(text: str) -> N
     assert completeness(text) is Completeness.COMPLETE
 
 
+def test_a_form_of_address_is_judged_by_the_words_before_it() -> None:
+    # "Can I see Doctor | Patel" written "Can I see, Doctor?": without the address, "Can I
+    # see" still wants its object.
+    assert completeness("Can I see, Doctor?") is Completeness.INCOMPLETE
+    assert completeness("I need to speak to, Doctor.") is Completeness.INCOMPLETE
+    for whole in ("Thank you, Doctor.", "Can I see you tomorrow, Doctor?", "Yes, Doctor."):
+        assert completeness(whole) is not Completeness.INCOMPLETE, whole
+
+
 def test_a_short_answer_before_a_comma_is_not_taken_for_the_whole_turn() -> None:
     # "Thank you, goodbye." / "Wait, stop.": the pause at the comma is transcribed with a full
     # stop; answering there would talk over the rest.

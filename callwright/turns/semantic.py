@@ -94,6 +94,13 @@ def completeness(
         return Completeness.COMPLETE
     if stripped.endswith(_CUT_MARKS):
         return Completeness.INCOMPLETE
+    address = _FORM_OF_ADDRESS.search(stripped)
+    if address is not None and address.start() > 0:
+        # A form of address completes no sentence: "Can I see, Doctor?" is "Can I see" (the
+        # recogniser's comma before a title whose name the caller paused before), while
+        # "Thank you, Doctor." is "Thank you". Only the words before it may hold the turn.
+        if completeness(stripped[: address.start()]) is Completeness.INCOMPLETE:
+            return Completeness.INCOMPLETE
     if stripped.endswith("?"):
         # A question is a whole turn ("Where is my order?", "Can I change it?"): a verb or a
         # number before the question mark says nothing more is coming.
@@ -190,6 +197,8 @@ def _ends_on_a_title(text: str) -> bool:
 
 
 _RAW_WORD = re.compile(r"[A-Za-z0-9']+")
+# A spelled-out title after a comma, last: how the recogniser writes a form of address.
+_FORM_OF_ADDRESS = re.compile(r",\s*+(?:Doctor|Professor|Nurse)[.?!]*+$")
 _TITLE_ABBREVIATIONS = frozenset("mr mrs ms dr prof".split())
 _TITLES = frozenset("doctor professor nurse".split())
 _DETERMINERS = frozenset("a an the my your our their his her its this that".split())
