@@ -4,11 +4,13 @@ An embedded worker's calls queue for one Whisper pool, one utterance per run. Th
 transcribes the same utterances (flite voices, padded to one length as a batch must be) one at
 a time and as one batch through CTranslate2, as the server's speech-window path does (encoder,
 then greedy decoding after the plain prompt), and prints the wall and CPU time of each and
-whether the words came out the same.
+whether the words came out the same. With `--window S`, every clip is padded to at least S
+seconds (the server pads to 12) and the CPU of one utterance is split into the encoder's and
+the decoder's.
 
 Run from the repository root:
 
-    .venv/bin/python bench/whisper_batch.py [--batch 4] [--rounds 3] [--threads 2]
+    .venv/bin/python bench/whisper_batch.py [--batch 4] [--rounds 3] [--threads 2] [--window 12]
 """
 
 from __future__ import annotations
@@ -37,10 +39,11 @@ LINES = (
 VOICES = ("flite:slt", "flite:kal", "flite:awb", "flite:rms")
 
 
-def features(stt: WhisperStt, clips: list[np.ndarray]) -> list[np.ndarray]:
-    """Log-mel features of each clip, padded with silence to the longest plus one second."""
+def features(stt: WhisperStt, clips: list[np.ndarray], window_s: float = 0.0) -> list[np.ndarray]:
+    """Log-mel features of each clip, padded with silence to the longest plus one second, and
+    to at least `window_s` seconds."""
     model = stt._model
-    length = max(c.shape[0] for c in clips) + 16000
+    length = max(max(c.shape[0] for c in clips) + 16000, int(window_s * 16000))
     out = []
     for clip in clips:
         audio = clip.astype(np.float32) / 32768.0
@@ -60,6 +63,17 @@ def run(stt: WhisperStt, batch: list[np.ndarray]) -> list[str]:
     return [stt._tokenizer.decode(r.sequences_ids[0]).strip() for r in results]
 
 
+def split_cpu(stt: WhisperStt, feats: np.ndarray) -> tuple[float, float]:
+    """CPU milliseconds of the encoder and of the greedy decoding of one utterance."""
+    model = stt._model
+    view = ctranslate2.StorageView.from_array(np.ascontiguousarray(feats[np.newaxis]))
+    start = time.process_time()
+    encoded = model.model.encode(view, to_cpu=False)
+    encoded_at = time.process_time()
+    model.model.generate(encoded, [stt._plain_prompt], beam_size=1, max_length=80)
+    return 1000 * (encoded_at - start), 1000 * (time.process_time() - encoded_at)
+
+
 def one_by_one(stt: WhisperStt, batch: list[np.ndarray]) -> list[str]:
     return [run(stt, [x])[0] for x in batch]
 
@@ -76,13 +90,23 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4, help="utterances per batched run")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2, help="CTranslate2 threads a run uses")
+    parser.add_argument(
+        "--window", type=float, default=0.0, help="pad every clip to at least this many seconds"
+    )
     args = parser.parse_args()
     stt = WhisperStt.load(WhisperOptions(model="tiny.en", cpu_threads=args.threads))
     voices = [parse_voice(v) for v in VOICES]
     clips = [voices[i % len(voices)].speak_blocking(line) for i, line in enumerate(LINES)]
     groups = [clips[i : i + args.batch] for i in range(0, len(clips), args.batch)]
-    feats = [features(stt, group) for group in groups]
+    feats = [features(stt, group, args.window) for group in groups]
     run(stt, feats[0])  # warm-up
+    if args.window:
+        splits = [split_cpu(stt, f) for group in feats for f in group for _ in range(args.rounds)]
+        encoder, decoder = np.median([s[0] for s in splits]), np.median([s[1] for s in splits])
+        print(
+            f"one utterance in a {feats[0][0].shape[1] / 100:.1f} s window: encoder {encoder:.0f}"
+            f" ms CPU, decoder {decoder:.0f} ms CPU (medians of {len(splits)})"
+        )
     print(
         f"{len(clips)} utterances in groups of {args.batch}, tiny.en on {args.threads} "
         "thread(s), ms per group"
