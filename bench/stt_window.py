@@ -6,6 +6,9 @@ configuration and prints median / p95 compute time and word error rate.
 Run from the repository root:
 
     .venv/bin/python -m bench.stt_window [--no-base] [--base-full] [--phone]
+        [--min-windows 12,8,6]
+
+`--min-windows` adds a tiny.en speech-window row per shortest encoder input (seconds).
 """
 
 from __future__ import annotations
@@ -112,6 +115,9 @@ async def main() -> None:
     parser.add_argument("--base-full", action="store_true", help="also run base, full window")
     parser.add_argument("--phone", action="store_true", help="pass audio through 8 kHz first")
     parser.add_argument("--verbose", action="store_true", help="print every wrong transcript")
+    parser.add_argument(
+        "--min-windows", default="", help="shortest speech windows to compare, e.g. 12,8,6"
+    )
     args = parser.parse_args()
 
     clips = [Clip(t, v, speak(t, v, args.phone)) for v in VOICES for t in SENTENCES]
@@ -124,6 +130,10 @@ async def main() -> None:
         ("tiny.en / speech", WhisperOptions(model="tiny.en", window="speech")),
         ("tiny.en / full", WhisperOptions(model="tiny.en", window="full")),
     ]
+    for seconds_text in filter(None, args.min_windows.split(",")):
+        shortest = float(seconds_text)
+        options = WhisperOptions(model="tiny.en", window="speech", min_window_s=shortest)
+        configs.append((f"tiny.en / >= {shortest:g} s", options))
     if not args.no_base:
         configs.append(("base / speech", WhisperOptions(model="base", window="speech")))
         if args.base_full:

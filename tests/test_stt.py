@@ -111,6 +111,37 @@ async def test_speech_window_matches_full_window(
         assert words(short.text)
 
 
+class EncoderSpy:
+    """Stands in for a CTranslate2 Whisper model, noting the length of each encoder input."""
+
+    def __init__(self, real: object) -> None:
+        self.real = real
+        self.frames: list[int] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.real, name)
+
+    def encode(self, features: object, **kwargs: object) -> object:
+        self.frames.append(int(features.shape[2]))  # type: ignore[attr-defined]
+        return self.real.encode(features, **kwargs)  # type: ignore[attr-defined]
+
+
+async def test_the_shortest_speech_window_is_an_option() -> None:
+    sentence = "Please cancel my subscription."
+    audio = speak(sentence)
+    assert audio.shape[0] < 5 * 16000  # shorter than either window below, padding included
+    for shortest in (6.0, 12.0):
+        stt = WhisperStt.load(WhisperOptions(model="tiny.en", cpu_threads=1, min_window_s=shortest))
+        spy = EncoderSpy(stt._model.model)
+        stt._model.model = spy
+        try:
+            check_transcript(await stt.transcribe(audio), sentence, audio)
+        finally:
+            stt.close()
+        # Whisper's features, one per 10 ms; a fallback may encode the full window after it.
+        assert spy.frames[0] == int(shortest * 100), spy.frames
+
+
 async def test_short_answer_is_not_repeated(speech_stt: WhisperStt) -> None:
     # With a window barely longer than the utterance, tiny.en says "Yes. Yes. Yes. ...".
     for reply in ("Yes.", "Correct.", "Sure, go ahead."):

@@ -85,6 +85,10 @@ class WhisperOptions:
         other_beam_size: the beam for a language other than `language`. Greedy decoding of
             Spanish phone audio (espeak-ng es-419 through µ-law) with Whisper base got 36 of
             45 answers right; a beam of 5 got all 45, at about twice the decoding time.
+        min_window_s: the shortest encoder input of the "speech" window, utterance and padding
+            together. The encoder's cost grows with it (164 ms of CPU at 12 s, 68 ms at 6 s
+            here), but tiny.en repeats or cuts short utterances over shorter windows (see
+            `_MIN_WINDOW_S`); `python -m bench.stt_window --min-windows 12,8` compares them.
     """
 
     model: str = "tiny.en"
@@ -95,6 +99,7 @@ class WhisperOptions:
     language: str = "en"
     vocabulary: tuple[str, ...] = ()
     other_beam_size: int = 5
+    min_window_s: float = _MIN_WINDOW_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,9 +345,10 @@ class WhisperStt:
         CTranslate2 accepts a shorter encoder input, and encoder cost grows faster than
         linearly with its length. The padding is real silence appended to the audio, so its
         features get the same normalisation as the speech: at least one second of it, and
-        enough to reach `_MIN_WINDOW_S`.
+        enough to reach the options' `min_window_s`.
         """
-        pad = max(_PAD_SECONDS * SAMPLE_RATE, _MIN_WINDOW_S * SAMPLE_RATE - audio.shape[0])
+        shortest = self.options.min_window_s * SAMPLE_RATE
+        pad = max(_PAD_SECONDS * SAMPLE_RATE, shortest - audio.shape[0])
         padded = np.concatenate((audio, np.zeros(int(pad), np.float32)))
         features = self._model.feature_extractor(padded)[:, :-1]
         # The encoder's first convolution has stride 2: give it an even number of frames.
