@@ -197,10 +197,10 @@ def _ends_on_a_title(text: str) -> bool:
 
 
 _RAW_WORD = re.compile(r"[A-Za-z0-9']+")
-# A spelled-out title after a comma, last: how the recogniser writes a form of address.
-_FORM_OF_ADDRESS = re.compile(r",\s*+(?:Doctor|Professor|Nurse)[.?!]*+$")
 _TITLE_ABBREVIATIONS = frozenset("mr mrs ms dr prof".split())
 _TITLES = frozenset("doctor professor nurse".split())
+# A spelled-out title after a comma, last: how the recogniser writes a form of address.
+_FORM_OF_ADDRESS = re.compile(rf",\s*+(?:{'|'.join(sorted(_TITLES))})[.?!]*+$", re.IGNORECASE)
 _DETERMINERS = frozenset("a an the my your our their his her its this that".split())
 
 
