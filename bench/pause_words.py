@@ -104,15 +104,17 @@ def caught(pos: list[float], neg: list[float], keep: float) -> float:
     return float(np.mean(np.array(neg) < threshold))
 
 
-def clip_args(doc: str | None) -> argparse.Namespace:
+def clip_parser(doc: str | None) -> argparse.ArgumentParser:
     """`--voices N` and `--verbose`, as the benches over bench/pause_prosody.py's clips take."""
     parser = argparse.ArgumentParser(description=doc)
     parser.add_argument("--voices", type=int, default=6)
     parser.add_argument("--verbose", action="store_true", help="print every clip")
-    parser.add_argument(
-        "--tail", type=float, default=1.0, help="seconds of speech transcribed alone (0: off)"
-    )
-    return parser.parse_args()
+    return parser
+
+
+def clip_args(doc: str | None) -> argparse.Namespace:
+    """The arguments of `clip_parser`, parsed."""
+    return clip_parser(doc).parse_args()
 
 
 async def tail_ends_mid_sentence(
@@ -128,7 +130,11 @@ async def tail_ends_mid_sentence(
 
 
 async def main() -> None:
-    args = clip_args(__doc__)
+    parser = clip_parser(__doc__)
+    parser.add_argument(
+        "--tail", type=float, default=1.0, help="seconds of speech transcribed alone (0: off)"
+    )
+    args = parser.parse_args()
     stt = await tiny_en()
     vad = SileroVadModel.load()
     rows: list[tuple[bool, bool, dict[str, float]]] = []
