@@ -53,24 +53,30 @@ def features(stt: WhisperStt, clips: list[np.ndarray], window_s: float = 0.0) ->
     return out
 
 
+def encode(stt: WhisperStt, batch: list[np.ndarray]) -> ctranslate2.StorageView:
+    """The encoder's output for `batch`, in one CTranslate2 call."""
+    stacked = np.ascontiguousarray(np.stack(batch), dtype=np.float32)
+    return stt._model.model.encode(ctranslate2.StorageView.from_array(stacked), to_cpu=False)
+
+
+def decode(stt: WhisperStt, encoded: ctranslate2.StorageView, count: int) -> list[str]:
+    """Greedy decoding of `count` encoded utterances after the plain prompt, in one call."""
+    prompt = stt._plain_prompt
+    results = stt._model.model.generate(encoded, [prompt] * count, beam_size=1, max_length=80)
+    return [stt._tokenizer.decode(r.sequences_ids[0]).strip() for r in results]
+
+
 def run(stt: WhisperStt, batch: list[np.ndarray]) -> list[str]:
     """Encodes and greedily decodes `batch` in one CTranslate2 call each."""
-    model = stt._model
-    stacked = np.ascontiguousarray(np.stack(batch), dtype=np.float32)
-    encoded = model.model.encode(ctranslate2.StorageView.from_array(stacked), to_cpu=False)
-    prompt = stt._plain_prompt
-    results = model.model.generate(encoded, [prompt] * len(batch), beam_size=1, max_length=80)
-    return [stt._tokenizer.decode(r.sequences_ids[0]).strip() for r in results]
+    return decode(stt, encode(stt, batch), len(batch))
 
 
 def split_cpu(stt: WhisperStt, feats: np.ndarray) -> tuple[float, float]:
     """CPU milliseconds of the encoder and of the greedy decoding of one utterance."""
-    model = stt._model
-    view = ctranslate2.StorageView.from_array(np.ascontiguousarray(feats[np.newaxis]))
     start = time.process_time()
-    encoded = model.model.encode(view, to_cpu=False)
+    encoded = encode(stt, [feats])
     encoded_at = time.process_time()
-    model.model.generate(encoded, [stt._plain_prompt], beam_size=1, max_length=80)
+    decode(stt, encoded, 1)
     return 1000 * (encoded_at - start), 1000 * (time.process_time() - encoded_at)
 
 
