@@ -267,12 +267,27 @@ class VoiceServer:
     stack: Any
     api_key: str | None = None
 
-    async def call(self, lines: Sequence[str], voice: str = "en-us", **kwargs: Any) -> Any:
-        """Places a call over the native WebSocket that speaks `lines`; returns its report."""
+    async def call(self, lines: Sequence[str], voice: str = "flite:slt", **kwargs: Any) -> Any:
+        """Places a call over the native WebSocket that speaks `lines`; returns its report.
+
+        Args:
+            lines: what the caller says, one turn each.
+            voice: the caller's voice, `engine:voice[@wpm]` (`sim.voices`; espeak-ng, flite
+                or Festival), or an espeak-ng voice name alone ("en-us"). The default,
+                flite's `slt`, is one Whisper tiny.en hears well, so that a test of the
+                agent does not fail on a misheard word; espeak voices are harder callers.
+            **kwargs: passed to `CallerSimulator.run`.
+        """
         from callwright.sim.caller import CallerSimulator, ScriptLine
+        from callwright.sim.voices import VoiceAsTts, parse_voice
+        from callwright.tts.base import TextToSpeech
         from callwright.tts.espeak import EspeakTts
 
-        tts = EspeakTts(voice=voice, words_per_minute=150)
+        tts: TextToSpeech = (
+            VoiceAsTts(parse_voice(voice))
+            if ":" in voice
+            else EspeakTts(voice=voice, words_per_minute=150)
+        )
         simulator = CallerSimulator(self.url, tts, api_key=self.api_key)
         return await simulator.run([ScriptLine(text) for text in lines], **kwargs)
 

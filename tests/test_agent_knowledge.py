@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from callwright import Agent
+from callwright import Agent, Lines
 from callwright.kb.open import CALIBRATION_FILE
 from callwright.testing import text_agent
 
@@ -66,3 +66,24 @@ async def test_a_calibration_for_another_embedder_is_ignored(tmp_path: Path) -> 
     other = {"embedder": "e5-small", "threshold": 1.01, "clarify": 1.01}
     agent = Agent(name="desk", knowledge=folder_with(tmp_path, other))
     assert await reply_to(agent, "Where can I park?") == PARKING
+
+
+HOURS = "The desk answers calls from nine in the morning to five in the evening."
+
+
+async def test_a_topic_misheard_by_sound_is_answered_and_named(tmp_path: Path) -> None:
+    # "opening errors" is how Whisper tiny.en heard Festival's "opening hours".
+    folder = tmp_path / "knowledge"
+    folder.mkdir()
+    (folder / "desk.md").write_text(f"# Opening hours\n{HOURS}\n\n# Address\n{PARKING}\n")
+    agent = Agent(name="desk", knowledge=folder)
+    assert await reply_to(agent, "What are your opening errors?") == (
+        f"If you mean opening hours: {HOURS}"
+    )
+    # Heard right, no second reading to name.
+    assert await reply_to(agent, "What are your opening hours?") == HOURS
+    # Nothing that sounds like a topic: the fallback, as before.
+    assert await reply_to(agent, "Do you sell umbrellas?") == agent.lines.fallback
+    # An agent may turn the second reading off.
+    strict = Agent(name="desk", knowledge=folder, lines=Lines(if_you_mean=""))
+    assert await reply_to(strict, "What are your opening errors?") == strict.lines.fallback

@@ -14,7 +14,6 @@ from pathlib import Path
 from playwright.async_api import Page
 
 from callwright.agent.stack import AgentStack
-from callwright.tts.espeak import EspeakTts
 from examples.clinic.front_desk import CLINIC_FACTS
 from tests.browser import (
     caller_lines,
@@ -28,8 +27,9 @@ from tests.browser import (
 )
 from tests.conftest import finished_call as _ended_call
 from tests.conftest import http_base, word_overlap
+from tests.voices import CLEAR_CALLER
 
-CALLER_VOICE = EspeakTts(voice="en-us", words_per_minute=160)
+CALLER_VOICE = CLEAR_CALLER
 QUESTION = "What are your opening hours?"
 
 

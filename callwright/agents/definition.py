@@ -44,6 +44,10 @@ class Lines:
         declined: the caller said no to a confirmation.
         failed: a tool failed.
         anything_else: offered after a task is done.
+        if_you_mean: the knowledge base's answer to the question respelled by sound ("opening
+            errors" read as the topic "opening hours"), with `{terms}` (what was respelled)
+            and `{answer}`; the caller hears which reading was answered. Empty: no second
+            reading.
     """
 
     fallback: str = "Sorry, I can't help with that on this line."
@@ -56,6 +60,7 @@ class Lines:
     declined: str = "Okay, I won't do that."
     failed: str = "Sorry, something went wrong on our side. Please try again later."
     anything_else: str = "Is there anything else I can help with?"
+    if_you_mean: str = "If you mean {terms}: {answer}"
 
     def all(self) -> list[str]:
         """Every line that is said exactly as written."""

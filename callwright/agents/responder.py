@@ -42,6 +42,7 @@ from callwright.flows.engine import FlowState, SlotContext, fill
 from callwright.flows.expected import from_flow
 from callwright.flows.guardrails import Guardrails
 from callwright.flows.intents import Intent, find_cue, intents_from, match_intent, words
+from callwright.flows.phonetic import respell
 from callwright.flows.slots import extract_yes_no
 from callwright.kb import KnowledgeBase
 from callwright.kb.open import open_knowledge
@@ -419,7 +420,32 @@ class AgentResponder:
             if found is not None:
                 yield TextDelta(found.passage.text)
                 return
+            respelled = await self._answer_respelled(kb, text)
+            if respelled is not None:
+                yield TextDelta(respelled)
+                return
         yield TextDelta(lines.fallback)
+
+    async def _answer_respelled(self, kb: KnowledgeBase, text: str) -> str | None:
+        """The answer to `text` read again with misheard terms respelled by sound, or None.
+
+        The recogniser mishears a topic's name ("opening errors"); matched by sound against
+        the knowledge base's topic names and the agent's vocabulary, the words heard as
+        themselves anchor the reading. A sound-alike can be wrong, so the reply says which
+        reading it answers ("If you mean opening hours: ...").
+        """
+        template = self._lines.if_you_mean
+        if not template:
+            return None
+        # Topic names are headings ("Opening hours"); in a sentence they are lower case.
+        topics = [t.lower() for t in kb.topic_names()]
+        respelled, terms = respell(text, [*topics, *self.agent.vocabulary])
+        if not terms:
+            return None
+        found = await kb.answer(respelled)
+        if found is None:
+            return None
+        return template.format(terms=", ".join(terms), answer=found.passage.text)
 
     def _next_action(self, names: frozenset[str]) -> ToolCall | None:
         """The node's first tool (by name) whose required tools have already succeeded."""

@@ -59,7 +59,7 @@ from tests.fakes.twilio_rest import (
     fake_twilio,
     serve_phone,
 )
-from tests.test_twilio_calls import CALLER_VOICE
+from tests.voices import CLEAR_CALLER as CALLER_VOICE
 
 NY = ZoneInfo("America/New_York")
 TOMORROW = MONDAY + dt.timedelta(days=1)
