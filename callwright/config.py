@@ -37,8 +37,9 @@ class SttSettings:
 
     model: str = "tiny.en"
     window: Literal["speech", "full"] = "speech"
-    workers: int = 1
-    cpu_threads: int = 2
+    workers: int = 2
+    cpu_threads: int = 1
+    solo_threads: int = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,6 +376,13 @@ class Settings:
                 model=read.text(env, "CALLWRIGHT_STT_MODEL", base.stt.model) or base.stt.model,
                 window=read.choice(  # type: ignore[arg-type]
                     env, "CALLWRIGHT_STT_WINDOW", base.stt.window, ("speech", "full")
+                ),
+                workers=read.integer(env, "CALLWRIGHT_STT_WORKERS", base.stt.workers, minimum=1),
+                cpu_threads=read.integer(
+                    env, "CALLWRIGHT_STT_THREADS", base.stt.cpu_threads, minimum=1
+                ),
+                solo_threads=read.integer(
+                    env, "CALLWRIGHT_STT_SOLO_THREADS", base.stt.solo_threads, minimum=1
                 ),
             ),
             tts=read.choice(env, "CALLWRIGHT_TTS", base.tts, ("piper", "espeak")),  # type: ignore[arg-type]

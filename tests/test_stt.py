@@ -131,9 +131,12 @@ async def test_the_shortest_speech_window_is_an_option() -> None:
     audio = speak(sentence)
     assert audio.shape[0] < 5 * 16000  # shorter than either window below, padding included
     for shortest in (6.0, 12.0):
-        stt = WhisperStt.load(WhisperOptions(model="tiny.en", cpu_threads=1, min_window_s=shortest))
-        spy = EncoderSpy(stt._model.model)
-        stt._model.model = spy
+        options = WhisperOptions(
+            model="tiny.en", cpu_threads=1, solo_threads=1, min_window_s=shortest
+        )
+        stt = WhisperStt.load(options)
+        spy = EncoderSpy(stt._engines.shared)
+        stt._engines.shared = spy
         try:
             check_transcript(await stt.transcribe(audio), sentence, audio)
         finally:

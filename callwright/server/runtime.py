@@ -87,6 +87,7 @@ async def load_stack(settings: Settings, agent: Agent) -> AgentStack:
         window=settings.stt.window,
         workers=settings.stt.workers,
         cpu_threads=settings.stt.cpu_threads,
+        solo_threads=settings.stt.solo_threads,
         language=agent.language,
     )
     stt = await asyncio.to_thread(WhisperStt.load, stt_options)

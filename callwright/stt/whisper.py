@@ -24,6 +24,7 @@ from callwright.stt.base import Transcript
 from callwright.stt.deadline import TranscriptionSkipped, check_start, start_deadline
 from callwright.stt.models import resolve_model
 from callwright.stt.queue_waits import QueueWaits
+from callwright.stt.whisper_engines import WhisperEngines, load_solo
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +74,11 @@ class WhisperOptions:
 
     Attributes:
         model: "tiny.en", "base" (multilingual) or a CTranslate2 model directory.
-        cpu_threads: threads of one inference.
+        cpu_threads: threads of an inference that runs beside others.
         workers: inferences that may run at once (each uses `cpu_threads`).
+        solo_threads: threads of an inference that starts while no other runs (a second
+            instance of the weights, `stt/whisper_engines.py`); not above `cpu_threads`: one
+            instance only.
         beam_size: 1 is greedy decoding, the fastest.
         window: "speech" encodes only the utterance plus one second of padding (about ten times
             faster for short utterances); "full" encodes Whisper's usual 30 s window.
@@ -92,8 +96,9 @@ class WhisperOptions:
     """
 
     model: str = "tiny.en"
-    cpu_threads: int = 2
-    workers: int = 1
+    cpu_threads: int = 1
+    workers: int = 2
+    solo_threads: int = 2
     beam_size: int = 1
     window: Literal["speech", "full"] = "speech"
     language: str = "en"
@@ -120,8 +125,14 @@ class WhisperStt:
 
     sample_rate = SAMPLE_RATE
 
-    def __init__(self, model: WhisperModel, options: WhisperOptions) -> None:
+    def __init__(
+        self,
+        model: WhisperModel,
+        options: WhisperOptions,
+        solo: ctranslate2.models.Whisper | None = None,
+    ) -> None:
         self.options = options
+        self._engines = WhisperEngines(model.model, solo)
         self.name = f"whisper-{_model_label(options.model)}"
         self._model = model
         if not model.model.is_multilingual and options.language != "en":
@@ -198,7 +209,10 @@ class WhisperStt:
             cpu_threads=options.cpu_threads,
             num_workers=options.workers,
         )
-        return cls(model, options)
+        solo = None
+        if options.solo_threads > options.cpu_threads and options.window == "speech":
+            solo = load_solo(str(resolve_model(options.model)), options.solo_threads)
+        return cls(model, options, solo)
 
     async def transcribe(self, samples: np.ndarray) -> Transcript:
         """Transcribes int16 mono samples at 16 kHz.
@@ -267,7 +281,8 @@ class WhisperStt:
     ) -> Transcript:
         check_start(deadline)
         self._waits.started(token)
-        return self._transcribe_sync(audio, languages, current)
+        with self._engines.engine() as engine:
+            return self._transcribe_sync(audio, languages, current, engine)
 
     def queue_wait_ms(self, window_s: float) -> float:
         """How long requests waited for a free worker (`HasQueue`)."""
@@ -279,22 +294,32 @@ class WhisperStt:
         noise = (0.05 * rng.standard_normal(SAMPLE_RATE // 2)).astype(np.float32)
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, self._transcribe_sync, noise)
+        if self._engines.solo is not None:
+            solo = self._engines.solo
+            await loop.run_in_executor(self._executor, self._transcribe_sync, noise, (), None, solo)
 
     def close(self) -> None:
         """Stops the executor; the provider must not be used afterwards."""
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     def _transcribe_sync(
-        self, audio: np.ndarray, languages: tuple[str, ...] = (), current: str | None = None
+        self,
+        audio: np.ndarray,
+        languages: tuple[str, ...] = (),
+        current: str | None = None,
+        engine: ctranslate2.models.Whisper | None = None,
     ) -> Transcript:
-        """Runs on the executor: inference, then the hallucination guards."""
+        """Runs on the executor: inference (on `engine`, by default the shared instance), then
+        the hallucination guards."""
         started = time.perf_counter()
         seconds = audio.shape[0] / SAMPLE_RATE
         language = current or self.options.language
         decoded = None
         looped = False
         if self.options.window == "speech" and seconds <= _SPEECH_WINDOW_MAX_S:
-            decoded = self._decode_speech_window(audio, languages, language)
+            decoded = self._decode_speech_window(
+                audio, languages, language, engine or self._model.model
+            )
             language = decoded.language
             # A highly compressible text is a repetition loop. A sentence or clause said over
             # and over ("Doctor Patel, Doctor Patel, Doctor") is that, once: the vocabulary
@@ -338,7 +363,11 @@ class WhisperStt:
         )
 
     def _decode_speech_window(
-        self, audio: np.ndarray, languages: tuple[str, ...] = (), current: str = "en"
+        self,
+        audio: np.ndarray,
+        languages: tuple[str, ...],
+        current: str,
+        engine: ctranslate2.models.Whisper,
     ) -> _Decoded:
         """Encodes the utterance plus padding instead of a full 30 s window.
 
@@ -354,13 +383,12 @@ class WhisperStt:
         # The encoder's first convolution has stride 2: give it an even number of frames.
         frames = min(_MAX_FRAMES, features.shape[1] - features.shape[1] % 2)
         features = np.ascontiguousarray(features[np.newaxis, :, :frames], dtype=np.float32)
-        encoded = self._model.model.encode(
-            ctranslate2.StorageView.from_array(features), to_cpu=False
-        )
+        encoded = engine.encode(ctranslate2.StorageView.from_array(features), to_cpu=False)
         biased = audio.shape[0] >= _MIN_BIASED_S * SAMPLE_RATE
         language = current
         if len(languages) > 1:
-            language = self._detect(encoded, languages, current, audio.shape[0] / SAMPLE_RATE)
+            seconds = audio.shape[0] / SAMPLE_RATE
+            language = self._detect(engine, encoded, languages, current, seconds)
         if languages:
             tokenizer = self._tokenizer_for(language)
             with_bias, plain = self._prompts(language)
@@ -369,13 +397,14 @@ class WhisperStt:
         beam = self.options.beam_size
         if language != self.options.language:
             beam = max(beam, self.options.other_beam_size)
-        decoded = self._generate(encoded, with_bias if biased else plain, tokenizer, audio, beam)
+        prompt = with_bias if biased else plain
+        decoded = self._generate(engine, encoded, prompt, tokenizer, audio, beam)
         copied = languages and with_bias is not plain and self._copies_prompt(decoded.text)
         if biased and copied:
             # The decoder wrote out the vocabulary instead of the words (seen on short Spanish
             # answers: "Sí, por favor." → "Doctor Nguyen, Doctor Lopez, ..."): decode unbiased.
             # Only across languages, where the prompt is in another language than the words.
-            decoded = self._generate(encoded, plain, tokenizer, audio, beam)
+            decoded = self._generate(engine, encoded, plain, tokenizer, audio, beam)
         return dataclasses.replace(decoded, language=language)
 
     def _copies_prompt(self, text: str) -> bool:
@@ -388,6 +417,7 @@ class WhisperStt:
 
     def _generate(
         self,
+        engine: ctranslate2.models.Whisper,
         encoded: ctranslate2.StorageView,
         prompt: list[int],
         tokenizer: Tokenizer,
@@ -401,7 +431,7 @@ class WhisperStt:
             + _TOKEN_MARGIN
             + math.ceil(_TOKENS_PER_SECOND * audio.shape[0] / SAMPLE_RATE),
         )
-        result = self._model.model.generate(
+        result = engine.generate(
             encoded,
             [prompt],
             beam_size=beam_size,
@@ -422,12 +452,17 @@ class WhisperStt:
         )
 
     def _detect(
-        self, encoded: ctranslate2.StorageView, languages: tuple[str, ...], current: str, s: float
+        self,
+        engine: ctranslate2.models.Whisper,
+        encoded: ctranslate2.StorageView,
+        languages: tuple[str, ...],
+        current: str,
+        s: float,
     ) -> str:
         """The language of `languages` the encoded audio is in (see `transcribe_detecting`)."""
         if s < _SWITCH_MIN_S:
             return current
-        scores = dict(self._model.model.detect_language(encoded)[0])
+        scores = dict(engine.detect_language(encoded)[0])
         shares = {code: scores.get(f"<|{code}|>", 0.0) for code in languages}
         total = sum(shares.values())
         best = max(shares, key=lambda code: shares[code])
