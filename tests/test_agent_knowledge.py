@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from callwright import Agent, Lines
+from callwright import Agent, Language, Lines
 from callwright.kb.open import CALIBRATION_FILE
 from callwright.testing import text_agent
 
@@ -87,3 +87,17 @@ async def test_a_topic_misheard_by_sound_is_answered_and_named(tmp_path: Path) -
     # An agent may turn the second reading off.
     strict = Agent(name="desk", knowledge=folder, lines=Lines(if_you_mean=""))
     assert await reply_to(strict, "What are your opening errors?") == strict.lines.fallback
+
+
+async def test_the_english_wording_is_not_said_in_a_call_in_another_language(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "knowledge"
+    folder.mkdir()
+    (folder / "desk.md").write_text(f"# Opening hours\n{HOURS}\n")
+    spanish = Language("es", greeting="Hola.", knowledge=folder)  # Lines of its own: none
+    agent = Agent(name="desk", knowledge=folder, languages=(spanish,), stt_model="base")
+    async with text_agent(agent) as session:
+        call = await session.call()
+        reply = await call.say("What are your opening errors?", "es")
+    assert not reply.text.startswith("If you mean"), reply.text

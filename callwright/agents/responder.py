@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 Hook = Any  # Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
+_ENGLISH_IF_YOU_MEAN = Lines().if_you_mean
+
+
 class AgentResponderFactory:
     """Creates the generic responder of one `Agent` for each call.
 
@@ -435,8 +438,8 @@ class AgentResponder:
         reading it answers ("If you mean opening hours: ...").
         """
         template = self._lines.if_you_mean
-        if not template:
-            return None
+        if not template or (self._language != "en" and template == _ENGLISH_IF_YOU_MEAN):
+            return None  # off, or no wording of the agent's own for this language
         # Topic names are headings ("Opening hours"); in a sentence they are lower case.
         topics = [t.lower() for t in kb.topic_names()]
         respelled, terms = respell(text, [*topics, *self.agent.vocabulary])
