@@ -318,7 +318,7 @@ class WhisperStt:
         looped = False
         if self.options.window == "speech" and seconds <= _SPEECH_WINDOW_MAX_S:
             decoded = self._decode_speech_window(
-                audio, languages, language, engine or self._model.model
+                audio, languages, language, engine or self._engines.shared
             )
             language = decoded.language
             # A highly compressible text is a repetition loop. A sentence or clause said over
