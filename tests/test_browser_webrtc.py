@@ -29,13 +29,16 @@ async def _dataset(page: Page, name: str) -> str | None:
 async def test_webrtc_call_from_the_talk_page_with_barge_in(
     stack: AgentStack, server_url: str, tmp_path: Path
 ) -> None:
-    # The second question starts while the agent is still reading out the opening hours.
+    # The second question starts while the agent is still reading out the opening hours (about
+    # five seconds of them): 2.5 s after the first question, which a loaded machine's answer
+    # still starts before, and a quick one has not yet finished. The microphone is a file, so
+    # the caller cannot wait for the answer as the WebSocket test's scripted one does.
     mic = await speech_wav(
         tmp_path / "mic.wav",
         CALLER_VOICE,
         ["What are your opening hours?", "What is your address?"],
         lead_s=6.0,
-        gap_s=1.5,
+        gap_s=2.5,
         tail_s=10.0,
     )
     async with chromium(mic) as browser:

@@ -142,10 +142,15 @@ async def test_barge_in_clears_and_keeps_what_was_heard(stack: AgentStack, phone
     assert cut[0].text and full.startswith(cut[0].text) and len(cut[0].text) < len(full)
     barge = [e for e in detail.events if e.kind == "barge_in"]
     assert len(barge) == 1
-    # What the marks confirmed is what counts: never more than the phone played before the
-    # clear (the simulator played 20 ms per tick and echoed marks only for played audio).
-    played_ms = 1000.0 * sum(a.size for a in report.turns[0].agent_audio) / 8000
-    assert 0 < barge[0].data["heard_ms"] <= played_ms
+    # What the marks confirmed is what counts: never more than the phone played of the reply
+    # before the clear that stopped it (the simulator plays 20 ms per tick and echoes marks
+    # only for played audio). The reply plays on ducked while the overlap is judged, so that
+    # is the phone's playback up to the last clear, not the audio received before the
+    # interruption's words were spoken.
+    stopped_s = max(e["_received_s"] for e in report.of_type("clear"))
+    reply_from_s = report.turns[0].speech_end_s
+    played = sum(n for t, n in report.playback if reply_from_s <= t <= stopped_s)
+    assert 0 < barge[0].data["heard_ms"] <= 1000.0 * played / 8000
     # The agent then answers the question that interrupted it.
     assert any("Maple Street" in u.text for u in detail.utterances if u.role == "agent")
 
