@@ -189,9 +189,13 @@ class SecuritySettings:
             None: on when the public base URL or the request is https.
         session_hours: how long a sign-in lasts.
         metrics_token: the scrape token `/metrics` also accepts (`Authorization: Bearer`).
-        login_failures_per_name: failed sign-ins per user name per window before refusing.
+        login_failures_per_name: failed sign-ins per user name from one address (an IPv6
+            /64) per window before that address is refused for that name.
         login_failures_per_address: failed sign-ins per client address per window.
-        login_window_s: the window of both limits.
+        login_failures_per_name_total: failed sign-ins per user name from all addresses per
+            window; past it, addresses that already failed for the name are refused (others
+            still get their password checked: strangers cannot lock an operator out).
+        login_window_s: the window of the limits.
         outbound_allow: if set, outbound calls only to numbers starting with these prefixes.
         outbound_deny: prefixes refused on top of the premium-rate defaults.
         outbound_per_hour: outbound calls one credential may place per hour.
@@ -205,6 +209,7 @@ class SecuritySettings:
     metrics_token: str | None = None
     login_failures_per_name: int = 5
     login_failures_per_address: int = 20
+    login_failures_per_name_total: int = 50
     login_window_s: float = 900.0
     outbound_allow: tuple[str, ...] = ()
     outbound_deny: tuple[str, ...] = ()

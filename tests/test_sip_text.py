@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 from callwright.audio.alaw import alaw_decode, alaw_encode
-from callwright.sip.digest import DigestChallenger, authorization, digest_response, parse_digest
+from callwright.sip.digest import (
+    MAX_DIGEST_CHARS,
+    DigestChallenger,
+    authorization,
+    digest_response,
+    parse_digest,
+)
 from callwright.sip.message import (
     MAX_MESSAGE_BYTES,
     SipParseError,
@@ -161,6 +167,24 @@ def test_digest_matches_rfc_2617_and_our_challenges_check_credentials() -> None:
     assert challenger.check(good, "INVITE").stale
 
 
+def test_digest_credentials_a_stranger_pads_are_refused_unparsed_and_padding_hides_nothing() -> (
+    None
+):
+    challenger = DigestChallenger("pbx", {"alice": "s3cret"})
+    good = authorization(challenger.challenge(), "INVITE", "sip:agent@pbx", "alice", "s3cret")
+    # A run of name characters with no "=" (the shape that made an unanchored pattern scan
+    # it again from every position) before real parameters: the parameters are still found.
+    padded = good.replace("Digest ", "Digest " + "a" * 1000 + " ", 1)
+    assert len(padded) <= MAX_DIGEST_CHARS
+    assert parse_digest(padded)["username"] == "alice"
+    assert challenger.check(padded, "INVITE").user == "alice"
+    # Longer than any real credentials: refused without being parsed.
+    oversized = good + ", x=" + "a" * MAX_DIGEST_CHARS
+    assert parse_digest(oversized) == {}
+    assert challenger.check(oversized, "INVITE").user is None
+    assert challenger.check("Digest " + "a" * 8000, "INVITE").user is None
+
+
 def rtp(pt: int, seq: int, stamp: int, payload: bytes, ssrc: int = 0x1234) -> bytes:
     return struct.pack("!BBHII", 0x80, pt, seq, stamp, ssrc) + payload
 
@@ -253,3 +277,64 @@ async def test_a_flood_from_one_address_is_dropped_and_others_are_still_answered
         flood.close()
         other.close()
         ua.close()
+
+
+def test_only_a_response_that_may_set_up_a_dialog_carries_the_record_route() -> None:
+    routed = invite(**{"Max-Forwards: 70\r\n": "Max-Forwards: 70\r\nRecord-Route: <sip:p1;lr>\r\n"})
+    request = parse_message(routed)
+    assert response_to(request, 180, "Ringing").get("record-route") == "<sip:p1;lr>"
+    assert response_to(request, 200, "OK").get("record-route") == "<sip:p1;lr>"
+    for status in (100, 401, 403, 486):  # RFC 3261 12.1.1: only 101-299 set up a dialog
+        response = response_to(request, status, "x")
+        assert response.get("record-route") is None
+        assert response.get("via") == request.get("via")
+
+
+async def test_a_refused_invite_from_a_stranger_is_answered_once_and_never_with_more_bytes() -> (
+    None
+):
+    import asyncio
+    import socket
+
+    from aiohttp import web
+
+    from callwright.server.sip import SipServer
+    from callwright.sip.settings import SipSettings
+    from callwright.sip.transaction import T1
+
+    # Digest users, so an INVITE without credentials is challenged (401); the stack is never
+    # reached by a request that does not authenticate.
+    settings = SipSettings(enabled=True, port=0, users={"alice": "s3cret"})
+    server = SipServer(web.Application(), None, settings)  # type: ignore[arg-type]
+    await server.start()
+    victim = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        victim.bind(("127.0.0.1", 0))
+        victim.settimeout(0.0)
+        port = victim.getsockname()[1]
+        # As large as a request may be: Record-Route headers a response could copy back.
+        route = ",".join(f"<sip:proxy{n}.example.com;lr>" for n in range(60))
+        padding = "".join(f"Record-Route: {route}\r\n" for _ in range(3))
+        via = "198.51.100.7:5060;branch=z9hG4bK776asdhds;rport"
+        request = invite(
+            **{
+                via: f"127.0.0.1:{port};branch=z9hG4bKamp",
+                "Max-Forwards: 70\r\n": "Max-Forwards: 70\r\n" + padding,
+            }
+        )
+        victim.sendto(request, ("127.0.0.1", server.ua.port))
+        received: list[bytes] = []
+        # Timer G would retransmit a final answer after T1, 2 T1, 4 T1...: wait past two.
+        for _ in range(int(3.5 * T1 / 0.05)):
+            await asyncio.sleep(0.05)
+            while True:
+                try:
+                    received.append(victim.recv(65535))
+                except BlockingIOError:
+                    break
+        statuses = [parse_message(data).status for data in received]
+        assert statuses == [100, 401]
+        assert sum(map(len, received)) < len(request)
+    finally:
+        victim.close()
+        await server.close()

@@ -106,6 +106,7 @@ def create_app(
     app[COMPLIANCE] = ServerCompliance(compliance or ComplianceSettings(), stack.store)
     install_agents(app, agents)
     app.on_startup.append(_open_access)
+    app.on_cleanup.append(_close_access)
     app.on_response_prepare.append(add_security_headers)
     app.router.add_get("/healthz", health)
     app.router.add_get("/livez", live)
@@ -133,6 +134,10 @@ def create_app(
 
         install_heartbeat(app, stack.store, worker)
     return app
+
+
+async def _close_access(app: web.Application) -> None:
+    app[AUTHENTICATOR].close()
 
 
 async def _open_access(app: web.Application) -> None:

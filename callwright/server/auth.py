@@ -31,6 +31,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from callwright.config import SecuritySettings
+from callwright.server.login_limits import Attempt, ChecksBusy, LoginLimits, PasswordChecks
 from callwright.store.access import ROLES, AccessStore, ApiKey, Role
 
 log = logging.getLogger(__name__)
@@ -93,14 +94,21 @@ async def hash_password(password: str) -> str:
     return await asyncio.to_thread(_hasher.hash, password)
 
 
-async def password_matches(password_hash: str | None, password: str) -> bool:
-    def verify() -> bool:
-        try:
-            return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
-        except (VerificationError, InvalidHashError):
-            return False
+def _verify(password_hash: str | None, password: str) -> bool:
+    """Whether `password` matches (blocking: argon2). No hash costs what a wrong password does."""
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+    except (VerificationError, InvalidHashError):
+        return False
 
-    return await asyncio.to_thread(verify)
+
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    """How a sign-in went: a session token, or why not (the seconds to wait, or busy)."""
+
+    token: str | None = None
+    wait_s: float | None = None
+    busy: bool = False
 
 
 COMPLIANCE_PREFIXES = (
@@ -159,6 +167,8 @@ class Authenticator:
     def __init__(self, access: AccessStore, settings: SecuritySettings) -> None:
         self.access = access
         self.settings = settings
+        self._limits = LoginLimits(access, settings)
+        self._checks = PasswordChecks()
 
     async def principal(self, request: web.Request) -> Principal | None:
         header = request.headers.get("Authorization", "")
@@ -185,36 +195,29 @@ class Authenticator:
             return None
         return Principal("api_key", key.key_id, key.role, key.name)
 
-    async def refused_for(self, name: str, address: str) -> float | None:
-        """Seconds to wait if this name or address failed too often, else None.
-
-        The failures are counted in the store, so the limits hold across every worker.
-        """
-        window = self.settings.login_window_s
-        since = time.time() - window
-        waits: list[float] = []
-        limits = (
-            (f"name:{name.lower()}", self.settings.login_failures_per_name),
-            (f"address:{address}", self.settings.login_failures_per_address),
-        )
-        for key, limit in limits:
-            count, oldest = await self.access.login_failures(key, since)
-            if count >= limit and oldest is not None:
-                waits.append(max(1.0, oldest + window - time.time()))
-        return max(waits) if waits else None
-
-    async def sign_in(self, name: str, password: str, address: str) -> str | None:
-        """A new session token for a correct name and password, else None (failure counted)."""
+    async def sign_in(self, name: str, password: str, address: str) -> SignIn:
+        """A new session for a correct name and password, within the limits
+        (`server/login_limits.py`): an attempt is counted before its password is checked."""
+        attempt = await self._limits.begin(name, address)
+        if not isinstance(attempt, Attempt):
+            return SignIn(wait_s=attempt)
         user = await self.access.get_user(name)
-        if await password_matches(user.password_hash if user else None, password) and user:
-            await self.access.clear_login_failures(f"name:{name.lower()}")
-            token = secrets.token_urlsafe(32)
-            expires = time.time() + self.settings.session_hours * 3600
-            await self.access.add_session(digest(token), user.name, expires)
-            return token
-        keys = [f"name:{name.lower()}", f"address:{address}"]
-        await self.access.add_login_failure(keys, self.settings.login_window_s)
-        return None
+        stored = user.password_hash if user else None
+        try:
+            right = await self._checks.run(lambda: _verify(stored, password)) and user
+        except ChecksBusy:
+            await self._limits.not_checked(attempt)
+            return SignIn(busy=True)
+        if not right or user is None:
+            return SignIn()  # the attempt stays counted as a failure
+        await self._limits.succeeded(attempt)
+        token = secrets.token_urlsafe(32)
+        expires = time.time() + self.settings.session_hours * 3600
+        await self.access.add_session(digest(token), user.name, expires)
+        return SignIn(token=token)
+
+    def close(self) -> None:
+        self._checks.close()
 
     async def sign_out(self, request: web.Request) -> None:
         token = request.cookies.get(SESSION_COOKIE)

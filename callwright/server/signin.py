@@ -4,7 +4,7 @@ people to.
 
 A successful sign-in sets `cw_session`: HttpOnly, SameSite=Strict, Secure when served over
 https (or when configured). Failures are counted per user name and per address; past the
-limit, sign-in answers 429 without checking the password.
+limit, sign-in answers 429 without checking the password (`server/login_limits.py`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from callwright.server.audit import record
+from callwright.server.audit import REPEATS, record
 from callwright.server.auth import (
     AUTHENTICATOR,
     MAX_NAME,
@@ -28,6 +28,7 @@ from callwright.server.auth import (
     principal_of,
 )
 from callwright.server.guard import GUARD
+from callwright.server.login_limits import address_key
 
 log = logging.getLogger(__name__)
 
@@ -65,14 +66,20 @@ async def sign_in(request: web.Request) -> web.Response:
         return _error(400, "bad_request", "a name of 1 to 60 characters is required")
     auth = request.app[AUTHENTICATOR]
     address = request.app[GUARD].client_address(request)
-    wait = await auth.refused_for(name, address)
-    if wait is not None:
-        await record(request, "signin.refused", None, reason="too many failures")
+    outcome = await auth.sign_in(name, password, address)
+    if outcome.wait_s is not None:
+        # Once per address and window, not per request: a flood would fill the audit log.
+        if request.app[REPEATS].fresh((address_key(address), "signin.refused", None)):
+            await record(request, "signin.refused", None, reason="too many failures")
         return _error(
             429, "too_many_attempts", "too many failed sign-ins; try again later",
-            **{"Retry-After": str(max(1, math.ceil(wait)))},
+            **{"Retry-After": str(max(1, math.ceil(outcome.wait_s)))},
         )  # fmt: skip
-    token = await auth.sign_in(name, password, address)
+    if outcome.busy:
+        return _error(
+            503, "busy", "too many sign-ins at once; try again shortly", **{"Retry-After": "1"}
+        )
+    token = outcome.token
     if token is None:
         # Only a real user's name is kept: what else was typed may be a password.
         known = name if await auth.access.get_user(name) is not None else "(unknown user)"

@@ -110,7 +110,7 @@ class SipServer:
             return True
         if not settings.users:
             log.warning("sip: refused INVITE from %s: not on the allow-list", source)
-            self.ua.answer(invite, 403, "Forbidden")
+            self.ua.refuse_unauthenticated(invite, 403, "Forbidden")
             return False
         check = self._digest.check(invite.request.get("authorization"), "INVITE")
         if check.user is not None:
@@ -119,9 +119,9 @@ class SipServer:
             log.warning("sip: refused INVITE from %s: %s", source, check.problem)
         if check.problem in ("no credentials", "the nonce expired"):
             challenge = self._digest.challenge(stale=check.stale)
-            self.ua.answer(invite, 401, "Unauthorized", www_authenticate=challenge)
+            self.ua.refuse_unauthenticated(invite, 401, "Unauthorized", www_authenticate=challenge)
         else:
-            self.ua.answer(invite, 403, "Forbidden")
+            self.ua.refuse_unauthenticated(invite, 403, "Forbidden")
         return False
 
     async def _record_refusal(self, invite: InviteServer, code: str, message: str) -> None:

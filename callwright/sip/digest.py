@@ -17,11 +17,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 ALGORITHMS = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}
-_PARAM = re.compile(r'([A-Za-z0-9_-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s,]+)')
+# A parameter name begins only where no name character precedes it: unanchored, a run of name
+# characters with no "=" would be scanned again from each of its positions (quadratic, on the
+# event loop, for a header any stranger can send).
+_PARAM = re.compile(r'(?<![A-Za-z0-9_-])([A-Za-z0-9_-]++)\s*+=\s*+("(?:[^"\\]|\\.)*+"|[^\s,]++)')
+# Real credentials (a user, a realm, a nonce, a URI and a 64-digit SHA-256 response) fit in a
+# few hundred characters; longer ones are refused unparsed.
+MAX_DIGEST_CHARS = 2048
 
 
 def parse_digest(value: str) -> dict[str, str]:
-    """The parameters of a `Digest ...` challenge or credentials header (empty if not Digest)."""
+    """The parameters of a `Digest ...` challenge or credentials header (empty if not Digest,
+    or longer than `MAX_DIGEST_CHARS`)."""
+    if len(value) > MAX_DIGEST_CHARS:
+        return {}
     scheme, _, rest = value.strip().partition(" ")
     if scheme.lower() != "digest":
         return {}

@@ -240,9 +240,13 @@ def new_branch() -> str:
 def response_to(
     request: SipMessage, status: int, reason: str, to_tag: str | None = None
 ) -> SipMessage:
-    """A response to `request`: its Via, From, To (with our tag), Call-ID and CSeq."""
+    """A response to `request`: its Via, From, To (with our tag), Call-ID and CSeq; and its
+    Record-Route only in a response that may set up a dialog (101-299, RFC 3261 12.1.1)."""
     msg = SipMessage(status=status, reason=reason)
-    for name in ("via", "record-route"):
+    # A refusal carrying a stranger's Record-Route back would send more bytes than came in (and
+    # to a source address UDP cannot vouch for).
+    names = ("via", "record-route") if 100 < status < 300 else ("via",)
+    for name in names:
         for value in (v for k, v in request.headers if k == name):
             msg.add(name, value)
     msg.add("from", request.get("from") or "")

@@ -250,6 +250,19 @@ class SipUserAgent(asyncio.DatagramProtocol):
         if status >= 200:
             invite.retransmit = asyncio.create_task(self._retransmit(invite))
 
+    def refuse_unauthenticated(
+        self, invite: InviteServer, status: int, reason: str, **headers: str
+    ) -> None:
+        """A final refusal (401, 403) of an INVITE that did not authenticate, sent once.
+
+        Retransmitted until an ACK, a forged UDP source would get ten copies over 32 s. A peer
+        that lost it retransmits its INVITE, and the retransmission gets the same answer again.
+        """
+        if not invite.final:
+            invite.last = self.reply(
+                invite.request, invite.source, status, reason, invite.local_tag, b"", **headers
+            )
+
     async def _retransmit(self, invite: InviteServer) -> None:
         """Timer G until the ACK; after 32 s without one, a 2xx dialog is ended."""
         interval, waited = T1, 0.0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Literal, Protocol
@@ -189,14 +190,25 @@ class AccessStore:
 
     # --- failed sign-ins -------------------------------------------------------------------
 
-    async def add_login_failure(self, keys: list[str], window_s: float) -> None:
-        """Counts a failed sign-in against each key, forgetting failures older than the window."""
+    async def add_login_failure(self, keys: list[str], window_s: float) -> list[str]:
+        """Counts a failed sign-in against each key, forgetting failures older than the window;
+        returns the ids of the failures written (`remove_login_failures` strikes them off)."""
         now = time.time()
         await self._store.sql_execute("DELETE FROM login_failures WHERE at < ?", (now - window_s,))
+        ids = []
         for key in keys:
+            failure_id = uuid.uuid4().hex
             await self._store.sql_execute(
                 "INSERT INTO login_failures (failure_id, failure_key, at) VALUES (?, ?, ?)",
-                (uuid.uuid4().hex, key, now),
+                (failure_id, key, now),
+            )
+            ids.append(failure_id)
+        return ids
+
+    async def remove_login_failures(self, failure_ids: Sequence[str]) -> None:
+        for failure_id in failure_ids:
+            await self._store.sql_execute(
+                "DELETE FROM login_failures WHERE failure_id = ?", (failure_id,)
             )
 
     async def login_failures(self, key: str, since: float) -> tuple[int, float | None]:
