@@ -6,8 +6,10 @@ import io
 import json
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import aiohttp
 import pytest
@@ -195,3 +197,88 @@ def test_common_words_after_i_am_are_not_names() -> None:
         assert learned.text(line) == line and learned.names == ()
     learned = redactor.learn("My name is John Smith and I'm not sure of the date.")
     assert learned.text("John, I'm not sure.") == "[NAME], I'm not sure."
+
+
+async def test_a_name_a_tool_was_given_is_redacted_in_the_store_the_trace_and_later_lines(
+    tmp_path: Path,
+) -> None:
+    store = await SqliteCallStore.open(tmp_path / "calls.db")
+    exporter = InMemorySpanExporter()
+    obs = Observability(tracer=CallTracer(exporter, batch=False))
+    observer = obs.for_call(CallInfo("tool-name", "twilio", None, {}))
+    view = ObservedStore(store, observer)
+    await view.start_call(CallRecord("tool-name", "twilio", None, 1_700_000_000.0, {}))
+    # The caller never said "my name is": the name reached the call only as a tool argument.
+    tool = {"name": "book", "arguments": {"name": PII["name"], "day": "Tuesday"}, "result": "ok"}
+    await view.add_event("tool-name", "tool_call", 1000.0, tool)
+    await view.add_utterance("tool-name", Utterance(0, "agent", "Thanks Ada, you're booked."))
+    await view.end_call("tool-name", "completed", "done")
+    detail = await store.get_call("tool-name")
+    assert detail is not None
+    stored = json.dumps([e.data for e in detail.events]) + detail.utterances[0].text
+    assert "Lovelace" not in stored and "Ada" not in stored
+    assert "Tuesday" in stored and '"book"' in stored  # the tool's own name is no person's
+    spans = exporter.get_finished_spans()
+    attributes = json.dumps([dict(s.attributes or {}) for s in spans], default=str)
+    assert "tool book" in {s.name for s in spans} and "Lovelace" not in attributes
+    await store.close()
+
+
+async def test_the_text_a_failing_voice_was_given_stays_out_of_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from callwright.tts.base import TtsError
+    from callwright.tts.fallback import FallbackTts
+    from callwright.tts.normalize import SpeechNormalizer
+
+    class Failing:
+        name, sample_rate = "failing", 16000
+
+        async def synthesize(self, text: str) -> AsyncIterator[Any]:
+            raise TtsError("down")
+            yield  # pragma: no cover
+
+    class Quiet(Failing):
+        name = "quiet"
+
+        async def synthesize(self, text: str) -> AsyncIterator[Any]:
+            import numpy as np
+
+            yield np.zeros(160, np.int16)
+
+    # What the voice gets is the reply after normalization: digits spelled out, which the log's
+    # patterns no longer recognise as a phone number.
+    spoken = SpeechNormalizer().prepare(f"Your number is {PII['phone']}", False)
+    assert "five" in spoken
+    with caplog.at_level(logging.WARNING):
+        chunks = [c async for c in FallbackTts(Failing(), Quiet()).synthesize(spoken)]
+    assert chunks and "failing failed" in caplog.text
+    assert "five" not in caplog.text and spoken[:20] not in caplog.text
+
+
+async def test_integration_events_of_a_call_know_the_names_it_learned(tmp_path: Path) -> None:
+    sent: list[tuple[str, dict[str, Any]]] = []
+
+    async def sink(kind: str, data: dict[str, Any]) -> None:
+        sent.append((kind, data))
+
+    @dataclass
+    class Stack:
+        store: Any
+        events: Any
+        stt: Any = field(default_factory=lambda: SimpleNamespace(name="stt", sample_rate=16000))
+        tts: Any = field(default_factory=lambda: SimpleNamespace(name="tts", sample_rate=16000))
+        responders: Any = field(default_factory=lambda: SimpleNamespace(name="agent"))
+
+    store = await SqliteCallStore.open(tmp_path / "calls.db")
+    hub = Observability(ObserveOptions(record_audio=False))
+    observer = hub.for_call(CallInfo("hook", "twilio", None, {}))
+    line = SimpleNamespace(channel="twilio", input_sample_rate=8000, output_sample_rate=8000)
+    view, _ = observer.attach(Stack(store, sink), cast(Any, line))
+    await view.store.start_call(CallRecord("hook", "twilio", None, 1_700_000_000.0, {}))
+    await view.store.add_utterance("hook", Utterance(0, "caller", f"My name is {PII['name']}."))
+    # A handoff summary written later names the caller without saying "my name is" again.
+    await view.events("handoff", {"summary": "Ada wants to move her Lovelace appointment."})
+    assert sent and "Ada" not in json.dumps(sent) and "Lovelace" not in json.dumps(sent)
+    assert "appointment" in sent[0][1]["summary"]
+    await store.close()

@@ -75,24 +75,9 @@ class WebhookOptions:
 
 
 def redact_event(data: Mapping[str, Any], policy: RedactionPolicy) -> dict[str, Any]:
-    """The event data per the policy; values of name fields are names wherever they appear."""
-    names: list[str] = []
-
-    def collect(value: Any) -> None:
-        if isinstance(value, Mapping):
-            for key, inner in value.items():
-                if key in policy.name_parameters and isinstance(inner, str) and inner.strip():
-                    names.append(inner.strip())
-                collect(inner)
-        elif isinstance(value, list | tuple):
-            for inner in value:
-                collect(inner)
-
-    collect(data)
-    # As for a name the caller gave: its parts alone ("Thanks Ada") are the name too.
-    parts = [part for name in names for part in name.split() if len(part) > 2]
-    redactor = Redactor(policy, names=(*names, *parts))
-    redacted: dict[str, Any] = redactor.value(dict(data))
+    """The event data per the policy; values of name fields are names wherever they appear
+    (and their parts alone: "Thanks Ada")."""
+    redacted: dict[str, Any] = Redactor(policy).with_field_names(data).value(dict(data))
     return redacted
 
 

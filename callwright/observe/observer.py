@@ -15,7 +15,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, cast
 
@@ -27,7 +27,7 @@ from callwright.core.responder import CallInfo, ResponderFactory
 from callwright.core.timeline import TurnTimeline
 from callwright.observe.audio_recording import RECORDING_RATE, StereoRecording
 from callwright.observe.metrics import CallMetrics
-from callwright.observe.redact import RedactionPolicy, Redactor
+from callwright.observe.redact import KINDS, RedactionPolicy, Redactor
 from callwright.observe.tracing import CallTrace, CallTracer
 from callwright.observe.usage import (
     MeteredResponderFactory,
@@ -153,6 +153,8 @@ class CallObserver:
             self.recording = StereoRecording(caller_rate, agent_rate, rate)
         # The voices of the agent's other languages are metered like its main one.
         others: dict[str, Any] = {}
+        if getattr(stack, "events", None) is not None:
+            others["events"] = self._events_knowing_names(cast(Any, stack).events)
         if getattr(stack, "languages", None):
             others["languages"] = {
                 code: dataclasses.replace(
@@ -169,6 +171,21 @@ class CallObserver:
             store=cast(CallStore, ObservedStore(stack.store, self)),
         )
         return cast(S, view), cast(CallTransport, ObservedTransport(transport, self))
+
+    def _events_knowing_names(
+        self, sink: Callable[[str, dict[str, Any]], Awaitable[None]]
+    ) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
+        """The integration events (webhooks) of this call with the names it learned redacted:
+        a receiver's own redaction sees one event, not the caller who said "I'm Ada" earlier.
+        Only names: what else the receiver gets is its own policy's to decide."""
+
+        async def emit(kind: str, data: dict[str, Any]) -> None:
+            known = self.redactor
+            others = {k: "keep" for k in KINDS if k != "name"}
+            names_only = dataclasses.replace(known.policy, **others)  # type: ignore[arg-type]
+            await sink(kind, Redactor(names_only, known.names).value(data))
+
+        return emit
 
     # --- from the store view -------------------------------------------------------------
 
@@ -328,6 +345,11 @@ class ObservedStore:
     async def add_event(
         self, call_id: str, kind: str, at_ms: float, data: Mapping[str, Any]
     ) -> None:
+        if kind == "tool_call":
+            # A name a tool was given or found ({"name": "Ada Lovelace"} in its arguments, not
+            # the tool's own name) is the caller's for the rest of the call, as one they said.
+            about_caller = [data.get("arguments"), data.get("result")]
+            self._observer.redactor = self._redact.with_field_names(about_caller)
         clean = self._redact.value(dict(data))
         await self._inner.add_event(call_id, kind, at_ms, clean)
         self._observer.event(kind, at_ms, clean)

@@ -195,6 +195,31 @@ class Redactor:
                 text = _PATTERNS[kind].sub(lambda m, k=kind: self._match(k, m), text)  # type: ignore[misc]
         return text
 
+    def with_field_names(self, value: Any) -> Redactor:
+        """A redactor that also knows the names held in `value`'s name fields (the policy's
+        `name_parameters`: a tool's `{"name": "Ada Lovelace"}`), and their parts ("Thanks Ada").
+        """
+        if self.policy.name == "keep":
+            return self
+        found: list[str] = []
+
+        def collect(inner: Any) -> None:
+            if isinstance(inner, Mapping):
+                for key, item in inner.items():
+                    if key in self.policy.name_parameters and isinstance(item, str):
+                        if item.strip() and item.strip() not in self.names:
+                            found.append(item.strip())
+                    collect(item)
+            elif isinstance(inner, list | tuple):
+                for item in inner:
+                    collect(item)
+
+        collect(value)
+        if not found:
+            return self
+        parts = [p for n in found for p in n.split() if len(p) > 2]
+        return replace(self, names=(*self.names, *found, *parts))
+
     def value(self, value: Any) -> Any:
         """Redacts every string inside dicts, lists and tuples (keys are left as they are)."""
         if isinstance(value, str):

@@ -104,10 +104,12 @@ class FallbackTts:
                     self.breaker.abandon()  # the caller stopped listening (barge-in)
                 # Stops the primary's work now if our caller stopped listening (barge-in).
                 await _aclose(stream)
+        # The length only: the text is the agent's words after speech normalization (numbers
+        # and dates spelled out), which the log's pattern-based redaction cannot recognise.
         logger.warning(
-            "%s failed on %r, speaking with %s instead: %s",
+            "%s failed on %d characters of text, speaking with %s instead: %s",
             self.primary.name,
-            text[:60],
+            len(text),
             self.fallback.name,
             primary_error,
         )
