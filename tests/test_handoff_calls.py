@@ -242,3 +242,77 @@ async def test_with_an_llm_the_summary_is_rewritten_by_it(stack: AgentStack) -> 
     assert '"trigger": "explicit_request"' in prompt and '"summary"' not in prompt
     detail = await finished(stack, report.call_id)
     assert [e["summary"] for e in events_of(detail, "handoff_summary")] == [better]
+
+
+class DeskThatFailsWhileHolding(HandoffDesk):
+    """Takes the call into its queue, then its store goes away (a lost database connection)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = 0
+
+    async def signed_in(self) -> int:
+        return 1  # someone is on the console: the call is queued for them
+
+    async def position(self, call_id: str) -> int | None:
+        self.asked += 1
+        if self.asked > 1:
+            raise ConnectionError("the desk's database went away")
+        return await super().position(call_id)
+
+
+async def test_a_desk_that_fails_while_the_caller_holds_turns_into_a_callback_offer(
+    stack: AgentStack,
+) -> None:
+    desk = DeskThatFailsWhileHolding()
+    own = dataclasses.replace(stack, desk=desk)
+    async with serve(own) as url:
+        report = await place(url, [ScriptLine(ASK_FOR_A_PERSON), ACCEPT_CALLBACK])
+    detail = await finished(stack, report.call_id)
+    # The failure is on the call's record, and the caller was offered what needs no desk.
+    errors = events_of(detail, "error")
+    assert errors and errors[0]["stage"] == "handoff" and "database" in errors[0]["error"]
+    said = agent_said(report)
+    assert "I'll connect you with a member of our team" in said
+    assert "Would you like us to call you back" in said
+    assert events_of(detail, "callback_requested")
+    assert detail.record.outcome == "callback_requested"
+
+
+class FactsFail:
+    """Forwards to the agent's responder, except that its account of the call raises."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def handoff_facts(self) -> dict[str, Any] | None:
+        raise RuntimeError("the agent's own bug")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class FactsFailFactory:
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def for_call(self, call: Any) -> FactsFail:
+        return FactsFail(self._inner.for_call(call))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+async def test_a_turn_that_fails_is_recorded_and_the_caller_is_asked_again(
+    stack: AgentStack,
+) -> None:
+    own = dataclasses.replace(
+        stack, desk=HandoffDesk(), responders=FactsFailFactory(stack.responders)
+    )
+    async with serve(own) as url:
+        report = await place(url, [ScriptLine(ASK_FOR_A_PERSON)])
+    detail = await finished(stack, report.call_id)
+    errors = events_of(detail, "error")
+    assert errors and errors[0]["stage"] == "turn" and "own bug" in errors[0]["error"]
+    # Not silence: the agent asks the caller to say it again.
+    assert "Could you say it again" in agent_said(report)

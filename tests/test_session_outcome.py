@@ -68,3 +68,27 @@ async def test_a_shutdown_with_nothing_decided_is_the_outcome(stack: AgentStack)
     await asyncio.wait_for(running, 30)
     detail = await finished_call(stack, call.call_id)
     assert detail.record.outcome == "server_shutdown"
+
+
+async def test_an_ending_line_the_caller_hangs_up_on_keeps_what_they_heard(
+    stack: AgentStack,
+) -> None:
+    line = QuietLine()
+    call = CallInfo(call_id=uuid.uuid4().hex, channel="test")
+    session = CallSession(stack, line, call)
+    running = asyncio.create_task(session.run())
+    await asyncio.sleep(0.5)
+    await asyncio.wait_for(session.voice.wait_quiet(), 30)  # the greeting played out
+    goodbye = (
+        "Thanks for calling. We have to end this call now, because we did not hear anything "
+        "from you for a while, and we hope to hear from you again very soon. Goodbye."
+    )
+    session._say_policy_line(goodbye, "caller_silent")
+    await asyncio.sleep(2.0)  # the first sentence is out, the rest is not
+    line.closed.set()  # the caller hangs up
+    await asyncio.wait_for(running, 30)
+    detail = await finished_call(stack, call.call_id)
+    cut = [u for u in detail.utterances if u.role == "agent" and u.interrupted]
+    assert len(cut) == 1 and cut[0].text
+    assert goodbye.startswith(cut[0].text) and cut[0].text != goodbye
+    assert detail.record.outcome == "caller_silent"

@@ -187,3 +187,33 @@ async def test_socket_dropping_mid_call_keeps_the_record(
     assert "call_ended" in [e.kind for e in detail.events]
     # This "phone" never echoed a mark, so by the marks the caller heard none of the greeting.
     assert not [u for u in detail.utterances if u.role == "agent"]
+
+
+class StoreFailingAtStreamClaims:
+    """The call store, except that claiming a call's one stream fails (a lost connection)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    async def claim_once(self, key: str, expires_at: float) -> bool:
+        if key.startswith("stream-call:"):
+            raise ConnectionError("the database went away")
+        result: bool = await self._inner.claim_once(key, expires_at)
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+async def test_a_stream_whose_setup_fails_ends_its_early_record(stack: AgentStack) -> None:
+    import dataclasses
+
+    failing = dataclasses.replace(stack, store=StoreFailingAtStreamClaims(stack.store))
+    settings = TelephonySettings(twilio_auth_token=AUTH_TOKEN)
+    async with serve_phone(failing, settings) as url, aiohttp.ClientSession() as http:
+        stream = await open_stream(http, url)
+        assert await stream.closed_by_server() == 1008
+    # Not left "active" for good on a worker that lives on: ended, and why.
+    detail = await finished(stack, stream.call_sid)
+    assert detail.record.outcome == "rejected"
+    assert [e.data["code"] for e in detail.events if e.kind == "rejected"] == ["setup_failed"]

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from callwright.agent.history import ConversationHistory
 from callwright.core.clock import AudioClock
+from callwright.core.provider_events import describe
 from callwright.core.responder import CallInfo
 from callwright.observe.record_writer import CallRecordWriter
 from callwright.store.base import Utterance
 from callwright.transports.base import CallTransport
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -62,3 +67,14 @@ class CallState:
         )
         self.transcript.append(utterance)
         self.recorder.utterance(utterance)
+
+    def task_failed(self, task: asyncio.Task[Any], stage: str) -> BaseException | None:
+        """The error a finished task of this call raised, logged and recorded (an `error`
+        event: stage and error), or None if it succeeded or was cancelled. A done-callback:
+        nothing awaits the call's background tasks, so their failures are said here."""
+        if task.cancelled() or (error := task.exception()) is None:
+            return None
+        log.error("call %s: %s failed", self.call.call_id, stage, exc_info=error)
+        details = {"stage": stage, "error": describe(error)}
+        self.recorder.event("error", self.clock.now_ms(), details)
+        return error

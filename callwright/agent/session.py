@@ -282,9 +282,18 @@ class CallSession:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda done: self._task_done(done, turn))
         if turn:
             self._turn_tasks.add(task)
             task.add_done_callback(self._turn_tasks.discard)
+
+    def _task_done(self, task: asyncio.Task[None], turn: bool) -> None:
+        """A failed turn still gets an answer: the caller is never left waiting in silence."""
+        failed = self.state.task_failed(task, "turn" if turn else "call")
+        if failed is None or not turn or self.state.outcome is not None:
+            return
+        if self.handoff.mode == "agent" and not self.voice.speaking:
+            self._say_policy_line(self._stack.lines(self.state.language).unheard, None)
 
     # --- inbound audio -------------------------------------------------------------------
 

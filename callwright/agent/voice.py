@@ -276,11 +276,15 @@ class AgentVoice:
 
     def begin(self) -> None:
         """Starts the playout loop; call once the call is up."""
-        self._spawn(self.playout.run())
+        self._spawn(self.playout.run(), "playout")
 
     async def close(self) -> None:
         """At the end of the call: keep what was heard of an unfinished reply, stop tasks."""
-        if self.speaking and self._reply is not None and self._state.outcome is None:
+        # The line may be cut by the caller hanging up, an ending line included ("goodbye",
+        # the time limit): what they heard of it stays in the transcript.
+        producing = self._reply_task is not None and not self._reply_task.done()
+        playing = self.playout.active and self._state.outcome is None
+        if self._reply is not None and (producing or playing):
             await self.barge_in(self._state.clock.now_ms())
         self._drop_head_start("the call ended")
         pending = [*self._background, *([self._reply_task] if self._reply_task else [])]
@@ -293,10 +297,18 @@ class AgentVoice:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._closing, timeout=3.0)
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None], stage: str = "voice") -> None:
         task = asyncio.create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        task.add_done_callback(lambda done: self._failed(done, stage))
+
+    def _failed(self, task: asyncio.Task[None], stage: str) -> None:
+        if self._state.task_failed(task, stage) is not None and stage == "playout":
+            # Nothing more can be said to the caller: end the call rather than leave it mute.
+            if self._state.outcome is None:
+                self._state.outcome = ("error", "the agent's audio output failed")
+            self._closing = asyncio.create_task(self._state.transport.close("error"))
 
     async def _finish_timeline(self, timeline: TurnTimeline) -> None:
         if timeline.speech_end_ms is None and timeline.turn_index != 0:

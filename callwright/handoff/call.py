@@ -26,6 +26,7 @@ import numpy as np
 
 from callwright.audio.resample import StreamResampler
 from callwright.core.clock import AudioClock
+from callwright.core.provider_events import describe
 from callwright.core.responder import CallInfo
 from callwright.core.timeline import TurnTimeline
 from callwright.flows.spanish import yes_or_no
@@ -226,13 +227,34 @@ class CallHandoff:
             await self._say(self.options.nobody_line, None, timeline)
             return
         self.mode = "waiting"
-        await self.desk.enqueue(packet, self)
-        position = await self._position()
+        try:
+            await self.desk.enqueue(packet, self)
+            position = await self._position()
+        except Exception as error:
+            await self._desk_failed(error, timeline)
+            return
         recorder.event("queued", state.clock.now_ms(), {"position": position})
         await self._tell_position(position)
         if not announced:
             await self._say(self.options.connecting_line, None, timeline)
-        self._hold_task = asyncio.create_task(self._hold(position))
+        self._hold_task = asyncio.create_task(self._hold_or_offer(position))
+
+    async def _desk_failed(self, error: Exception, timeline: TurnTimeline | None) -> None:
+        """The desk (its shared store) failed while the caller waits for a person: offer a
+        callback, which needs no desk, rather than hold a line nobody can pick up."""
+        log.error("call %s: the handoff desk failed", self._id, exc_info=error)
+        details = {"stage": "handoff", "error": describe(error)}
+        self.state.recorder.event("error", self.state.clock.now_ms(), details)
+        if self.mode == "waiting":
+            self.mode = "callback_offer"
+            self._offered = True
+            await self._say(self.options.nobody_line, None, timeline)
+
+    async def _hold_or_offer(self, told: int = 0) -> None:
+        try:
+            await self._hold(told)
+        except Exception as error:
+            await self._desk_failed(error, None)
 
     async def _improve_summary(self, summarizer: PacketSummarizer) -> None:
         """Replaces the flow's summary with the model's, wherever the packet has gone."""
@@ -361,7 +383,10 @@ class CallHandoff:
         state = self.state
         self.mode = "done"
         await self._stop_hold()
-        await self.desk.leave(self._id)
+        try:
+            await self.desk.leave(self._id)
+        except Exception:  # the callback needs no desk: it is recorded and sent below
+            log.exception("call %s: could not leave the queue", self._id)
         request = {"call_id": self._id, "number": state.call.caller}
         state.recorder.event("callback_requested", state.clock.now_ms(), request)
         packet = self.packet.to_dict() if self.packet else {}
@@ -372,10 +397,14 @@ class CallHandoff:
         state = self.state
         state.recorder.event("callback_declined", state.clock.now_ms(), {})
         if await self.desk.signed_in() and self.packet is not None:
-            await self.desk.enqueue(self.packet, self)
             self.mode = "waiting"
+            try:
+                await self.desk.enqueue(self.packet, self)
+            except Exception as error:
+                await self._desk_failed(error, timeline)
+                return
             await self._say(self.options.keep_waiting_line, None, timeline)
-            self._hold_task = asyncio.create_task(self._hold())
+            self._hold_task = asyncio.create_task(self._hold_or_offer())
             return
         self.mode = "done"
         await self._say(self.options.callback_no_line, "escalated", timeline)

@@ -63,6 +63,7 @@ from callwright.transports.media_stream import (
     MediaStreamTransport,
     StreamCallControl,
     StreamProtocolError,
+    StreamStart,
     accept_stream,
 )
 from callwright.transports.telnyx import TELNYX
@@ -328,6 +329,45 @@ async def _stream(request: web.Request, dialect: MediaStreamDialect) -> web.Stre
     except BaseException:
         await end_rejected(tel.stack, call_id, "upgrade_failed", "the stream never started")
         raise
+    try:
+        session = await _stream_session(request, tel, ws, dialect, claim, start, call_id)
+    except Exception:
+        # Whatever failed between the upgrade and the call (the store, a bad parameter), the
+        # early record is ended, never left "active" on a worker that lives on.
+        log.exception("%s stream of call %s could not be set up", dialect.channel, call_id)
+        try:
+            await _reject(tel, ws, call_id, "setup_failed", "the call could not be set up")
+        finally:
+            await ws.close()
+        return ws
+    if session is None:
+        return ws
+    call, call_ref = session.call, start.call_ref
+    started_at = time.time()
+    log.info("%s call %s: stream %s started (call %s)",
+             dialect.channel, call_ref, start.stream_id, call.call_id)  # fmt: skip
+    tel.sockets.add(ws)
+    try:
+        admission = _admission(request)
+        with admission.call(session):
+            admission.release(claim.ref)  # the line its webhook held is now this call's
+            await _run_stream_session(tel, session, claim, call_ref)
+    finally:
+        tel.sockets.discard(ws)
+        tel.calls.stream_ended(call_ref, call.call_id, started_at)
+    return ws
+
+
+async def _stream_session(
+    request: web.Request,
+    tel: Telephony,
+    ws: web.WebSocketResponse,
+    dialect: MediaStreamDialect,
+    claim: StreamClaim,
+    start: StreamStart,
+    call_id: str,
+) -> CallSession | None:
+    """The session of a stream that started, or None if it was refused (and recorded so)."""
     call_ref = start.call_ref
     # One stream per platform call, across every worker: a re-sent webhook's second token
     # cannot open a second stream for a call that already has one.
@@ -335,7 +375,7 @@ async def _stream(request: web.Request, dialect: MediaStreamDialect) -> web.Stre
         f"stream-call:{dialect.channel}:{call_ref}", time.time() + ONE_STREAM_PER_CALL_S
     ):
         await _reject(tel, ws, call_id, "duplicate_stream", f"call {call_ref} already has a stream")
-        return ws
+        return None
     pending = await tel.calls.find(claim.ref, call_ref)
     if not tel.calls.expected_here(claim.ref):  # another worker answered it and holds a line
         expires = time.time() + tel.settings.stream_token_ttl_s
@@ -344,7 +384,7 @@ async def _stream(request: web.Request, dialect: MediaStreamDialect) -> web.Stre
     if claim.ref != call_ref and expected is not None and expected != call_ref:
         await _reject(tel, ws, call_id, "wrong_call",
                       f"the stream token is for {expected}, not {call_ref}")  # fmt: skip
-        return ws
+        return None
     control: StreamCallControl | None = None
     if dialect is TWILIO:
         control = TwilioCallControl(call_ref, tel.calls, tel.rest, tel.settings.transfer_number)
@@ -365,20 +405,7 @@ async def _stream(request: web.Request, dialect: MediaStreamDialect) -> web.Stre
     )
     # A campaign's (or an admin's) outbound call may name a configured agent (server/agents.py).
     stack = stack_for(request.app, tel.stack, params)
-    session = CallSession(stack, transport, call, recorded_early=True)
-    started_at = time.time()
-    log.info("%s call %s: stream %s started (call %s)",
-             dialect.channel, call_ref, start.stream_id, call.call_id)  # fmt: skip
-    tel.sockets.add(ws)
-    try:
-        admission = _admission(request)
-        with admission.call(session):
-            admission.release(claim.ref)  # the line its webhook held is now this call's
-            await _run_stream_session(tel, session, claim, call_ref)
-    finally:
-        tel.sockets.discard(ws)
-        tel.calls.stream_ended(call_ref, call.call_id, started_at)
-    return ws
+    return CallSession(stack, transport, call, recorded_early=True)
 
 
 async def _run_stream_session(
