@@ -22,7 +22,7 @@ Prints the area under the ROC curve of each (0.5: chance; under 0.5: the other w
 all clips and over the unfinished clips whose words look complete (where a second signal would
 have to help), and the share of each class a threshold keeps at 95 % of finished answers.
 
-    python bench/pause_prosody.py [--voices N] [--verbose]
+    python bench/pause_prosody.py [--voices N] [--verbose] [--beam N]
 """
 
 from __future__ import annotations
@@ -136,8 +136,15 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--voices", type=int, default=6)
     parser.add_argument("--verbose", action="store_true", help="print every clip's words")
+    parser.add_argument("--beam", type=int, default=1, help="Whisper's beam (1: greedy, as calls)")
     args = parser.parse_args()
-    stt = await asyncio.to_thread(default_stt)
+    if args.beam == 1:
+        stt = await asyncio.to_thread(default_stt)
+    else:
+        from callwright.stt.whisper import WhisperOptions, WhisperStt
+
+        options = WhisperOptions(cpu_threads=1, solo_threads=1, beam_size=args.beam)
+        stt = await asyncio.to_thread(WhisperStt.load, options)
     if stt is None:
         raise SystemExit("Whisper tiny.en is not installed")
     smart = None

@@ -1,7 +1,8 @@
 """Who may be called: the outbound destination policy and the per-credential rate limit.
 
 Numbers must be E.164 (`+` and 7 to 15 digits). Premium-rate and other costly prefixes are
-refused by default (`PREMIUM_PREFIXES`, documented in docs/security.md); operators add their
+refused by default (`PREMIUM_PREFIXES`, and whatever libphonenumber's numbering plans classify
+as premium-rate, shared-cost or personal; documented in docs/security.md); operators add their
 own with `CALLWRIGHT_OUTBOUND_DENY`, or allow only some prefixes with `CALLWRIGHT_OUTBOUND_ALLOW`.
 A deny always wins over an allow.
 """
@@ -14,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import phonenumbers
 from aiohttp import web
 
 from callwright.config import SecuritySettings
@@ -63,9 +65,30 @@ class DestinationPolicy:
             return "the destination must be an E.164 number (+ and 7 to 15 digits)"
         if any(number.startswith(prefix) for prefix in self.deny):
             return "the destination is on the deny-list (premium-rate or blocked prefix)"
+        if _costly(number):
+            return "the destination is a premium-rate, shared-cost or personal number"
         if self.allow and not any(number.startswith(prefix) for prefix in self.allow):
             return "the destination is not on the allow-list"
         return None
+
+
+# What the numbering plans say bills the caller, in every country libphonenumber knows: the
+# prefix list above covers only some, and personal numbers (UK 070) are a known fraud route.
+_COSTLY_TYPES = frozenset(
+    {
+        phonenumbers.PhoneNumberType.PREMIUM_RATE,
+        phonenumbers.PhoneNumberType.SHARED_COST,
+        phonenumbers.PhoneNumberType.PERSONAL_NUMBER,
+    }
+)
+
+
+def _costly(number: str) -> bool:
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return False  # the E.164 check above already said what a number must look like
+    return phonenumbers.number_type(parsed) in _COSTLY_TYPES
 
 
 class OutboundGate:

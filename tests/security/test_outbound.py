@@ -146,3 +146,24 @@ def test_rest_api_without_public_base_url_refuses_to_start(stack: AgentStack) ->
     settings = dataclasses.replace(rest_settings("http://127.0.0.1:9"), public_base_url=None)
     with pytest.raises(ValueError, match="CALLWRIGHT_PUBLIC_BASE_URL"):
         create_app(stack, settings)
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "+43900123456",  # Austria 0900: premium-rate
+        "+3290212345",  # Belgium 0902: premium-rate
+        "+319001234567",  # Netherlands 0900: premium-rate
+        "+448711234567",  # UK 0871: shared cost
+        "+447012345678",  # UK 070: personal numbers, a known toll-fraud route
+    ],
+)
+def test_costly_numbers_outside_the_prefix_list_are_refused_by_their_numbering_plan(
+    number: str,
+) -> None:
+    assert not any(number.startswith(prefix) for prefix in PREMIUM_PREFIXES)
+    refusal = DestinationPolicy().refusal(number)
+    assert refusal is not None and "premium-rate" in refusal
+    # Ordinary numbers of the same countries still pass.
+    assert DestinationPolicy().refusal("+43512345678") is None  # Innsbruck landline
+    assert DestinationPolicy().refusal("+442071838750") is None  # London landline
