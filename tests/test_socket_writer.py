@@ -83,3 +83,46 @@ async def test_a_peer_that_does_not_read_stops_the_writer() -> None:
         # The 5th message finds 4 queued (> 3): the writer gives up; what was queued leaves.
         assert results == [True, True, True, True, False, True, True]
         assert received == ["0", "1", "2", "3"]
+
+
+async def test_a_peer_that_reads_nothing_is_cut_off_when_the_call_closes() -> None:
+    import asyncio
+
+    from callwright.transports.socket_writer import close_websocket
+
+    closed = asyncio.Event()
+    seen: dict[str, object] = {}
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        writer = QueuedSocketWriter(ws, 4, "test-writer")
+        big = b"x" * 1_000_000
+        # Until the socket's buffers are full and the writer stalls (it has no event for it).
+        while writer.put("audio", big):  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+        # The close handshake cannot get through either; the connection is cut instead of
+        # waiting on the peer for ever.
+        await close_websocket(ws, writer, 1000, timeout_s=0.5)
+        await asyncio.sleep(0)
+        seen["transport"] = request.transport
+        closed.set()
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.ws_connect(f"http://127.0.0.1:{port}/", max_msg_size=0),
+        ):
+            await asyncio.wait_for(closed.wait(), 30)  # never reading a message
+            transport = seen["transport"]
+            assert transport is None or transport.is_closing()  # type: ignore[attr-defined]
+    finally:
+        await runner.cleanup()

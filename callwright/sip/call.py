@@ -18,7 +18,8 @@ import numpy as np
 
 from callwright.sip.dialog import SipDialog
 from callwright.sip.message import address_uri, uri_user_host
-from callwright.transports.base import AudioIn, HangupIn, InboundEvent
+from callwright.transports.base import HangupIn, InboundEvent
+from callwright.transports.inbound_queue import BoundedInbound
 from callwright.transports.rtp import RATE, RtpStats, RtpStream
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,6 @@ log = logging.getLogger(__name__)
 # After the transferee reports its call to the target answered, the target has this long to
 # end our consultation leg (RFC 3891: it replaced it) before we hang the leg up ourselves.
 REPLACE_GRACE_S = 5.0
-MAX_QUEUED_EVENTS = 250  # 5 s of 20 ms frames waiting for the session: beyond, audio is dropped
 
 
 class SipCallTransport:
@@ -65,11 +65,13 @@ class SipCallTransport:
     ) -> Callable[[InboundEvent], None]:
         """The function an `RtpStream` delivers into: audio beyond the limit is dropped."""
 
+        def dropped(_event: InboundEvent) -> None:
+            stats().overflow += 1
+
+        bounded = BoundedInbound(queue, dropped)
+
         def put(event: InboundEvent) -> None:
-            if isinstance(event, AudioIn) and queue.qsize() >= MAX_QUEUED_EVENTS:
-                stats().overflow += 1
-                return
-            queue.put_nowait(event)
+            bounded.put(event)
 
         return put
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import json
 import logging
 import math
@@ -34,7 +33,7 @@ from callwright.audio.frame import AudioFrame
 from callwright.audio.mulaw import mulaw_decode, mulaw_encode
 from callwright.transports.base import AudioIn, DtmfIn, HangupIn, InboundEvent
 from callwright.transports.jitter import JitterBuffer, WallClockClamp
-from callwright.transports.socket_writer import QueuedSocketWriter
+from callwright.transports.socket_writer import QueuedSocketWriter, close_websocket
 
 log = logging.getLogger(__name__)
 
@@ -219,6 +218,7 @@ class MediaStreamTransport:
         )
         self._media_head = '{"event":"media"' + named + ',"media":{"payload":"'
         self._closed = False
+        self._stalled: asyncio.Task[None] | None = None  # closing a peer that stopped reading
         self._remote_ended = False
         self._handed_over = False
 
@@ -368,7 +368,7 @@ class MediaStreamTransport:
         self._send({"event": "clear"})
 
     def _send(self, message: dict[str, Any]) -> None:
-        if self._closed:
+        if self._closed or self._stalled is not None:
             return
         kind = str(message["event"])
         if self._dialect.stream_id_outbound:
@@ -377,11 +377,13 @@ class MediaStreamTransport:
         self._put(kind, json.dumps(message, separators=(",", ":")))
 
     def _put(self, kind: str, text: str) -> None:
-        if self._closed:
+        if self._closed or self._stalled is not None:
             return
         if not self._writer.put(kind, text):
             log.warning("%s call %s: peer is not reading; closing", self.channel, self.call_ref)
-            self._closed = True
+            # Ended as any call is (hung up through call control, the socket closed), so the
+            # session's inbound loop ends too: the peer may well keep sending.
+            self._stalled = asyncio.create_task(self.close("peer_not_reading"))
 
     # --- call control --------------------------------------------------------------------
 
@@ -410,6 +412,4 @@ class MediaStreamTransport:
         await self._shutdown(WSCloseCode.OK)
 
     async def _shutdown(self, code: int) -> None:
-        await self._writer.finish()
-        with contextlib.suppress(Exception):
-            await self._ws.close(code=code)
+        await close_websocket(self._ws, self._writer, code)

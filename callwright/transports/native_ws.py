@@ -6,7 +6,7 @@ breaks it gets an `error` event; what cannot be recovered ends this call only.
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Mapping
@@ -18,7 +18,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from callwright.audio.frame import SUPPORTED_RATES, AudioFrame
 from callwright.transports.base import AudioIn, DtmfIn, HangupIn, InboundEvent
-from callwright.transports.socket_writer import QueuedSocketWriter
+from callwright.transports.socket_writer import QueuedSocketWriter, close_websocket
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,7 @@ class NativeWebSocketTransport:
         self._received_samples = 0
         self._writer = QueuedSocketWriter(ws, OUTBOUND_LIMIT, "ws-writer")
         self._closed = False
+        self._stalled: asyncio.Task[None] | None = None  # closing a peer that stopped reading
 
     async def inbound(self) -> AsyncIterator[InboundEvent]:
         """Yields caller audio and control events until the socket closes."""
@@ -179,11 +180,12 @@ class NativeWebSocketTransport:
         self._enqueue("event", json.dumps(event, separators=(",", ":")))
 
     def _enqueue(self, kind: str, message: bytes | str) -> None:
-        if self._closed:
+        if self._closed or self._stalled is not None:
             return
         if not self._writer.put(kind, message):
             log.warning("websocket call: peer is not reading; closing")
-            self._closed = True
+            # Closed as any call is, so the inbound loop ends even if the peer keeps sending.
+            self._stalled = asyncio.create_task(self._shutdown(WSCloseCode.POLICY_VIOLATION))
 
     async def clear_audio(self) -> None:
         # Audio still in our queue never reaches the peer; then the peer drops its buffer.
@@ -199,6 +201,4 @@ class NativeWebSocketTransport:
 
     async def _shutdown(self, code: int) -> None:
         self._closed = True
-        await self._writer.finish()
-        with contextlib.suppress(Exception):
-            await self._ws.close(code=code)
+        await close_websocket(self._ws, self._writer, code)

@@ -2,7 +2,8 @@
 
 The session never waits on a slow peer: messages go into a queue drained, in order, by one
 writer task. A peer that stops reading cannot grow the queue without bound: past `limit`
-messages the writer gives up (the transport then ends the call). On barge-in, queued agent
+messages the writer gives up, and the transport then ends the call (`close_websocket` cuts
+the connection if the peer does not read the close either). On barge-in, queued agent
 audio is dropped before it ever leaves, while control messages stay in order.
 """
 
@@ -76,3 +77,18 @@ class QueuedSocketWriter:
                     await self._ws.send_str(item[1])
             except Exception:  # the peer vanished; the inbound loop will notice and end
                 return
+
+
+async def close_websocket(
+    ws: web.WebSocketResponse, writer: QueuedSocketWriter, code: int, timeout_s: float = 3.0
+) -> None:
+    """Closes `ws` once what is queued has left (or `finish` gave up on it); a peer that does not
+    read cannot hold the close up either: after `timeout_s` the connection is cut."""
+    await writer.finish()
+    try:
+        await asyncio.wait_for(ws.close(code=code), timeout_s)
+    except Exception:  # no close handshake from a peer that stopped reading: cut it off
+        request = getattr(ws, "_req", None)  # the request it was upgraded from
+        transport = getattr(request, "transport", None)
+        if transport is not None:
+            transport.abort()

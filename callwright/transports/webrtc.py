@@ -35,6 +35,7 @@ from aiortc.mediastreams import MediaStreamError
 from callwright.audio.frame import AudioFrame
 from callwright.audio.resample import StreamResampler
 from callwright.transports.base import AudioIn, DtmfIn, HangupIn, InboundEvent
+from callwright.transports.inbound_queue import BoundedInbound
 from callwright.transports.jitter import WallClockClamp
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,8 @@ class WebRtcTransport:
         self._out = StreamResampler(self.output_sample_rate, self.track.rate)
         self._in: StreamResampler | None = None
         self._events: asyncio.Queue[InboundEvent | None] = asyncio.Queue()
+        # A peer sending faster than real time, or flooding keys, cannot grow it without bound.
+        self._inbound = BoundedInbound(self._events)
         self._channel: RTCDataChannel | None = None
         self._pending_events: list[str] = []
         self._sent_samples = 0
@@ -160,7 +163,7 @@ class WebRtcTransport:
                 frame = await track.recv()
                 audio = self._to_pipeline(frame)
                 if audio is not None:
-                    self._events.put_nowait(AudioIn(audio))
+                    self._inbound.put(AudioIn(audio))
         except MediaStreamError:
             self._events.put_nowait(HangupIn("connection_lost"))
 
@@ -210,7 +213,7 @@ class WebRtcTransport:
             if len(digit) != 1 or digit not in DTMF_DIGITS:
                 self._error("bad_dtmf", "digit must be one of 0-9, *, #, A-D")
                 return
-            self._events.put_nowait(DtmfIn(digit, self._heard_until_ms))
+            self._inbound.put(DtmfIn(digit, self._heard_until_ms))
         elif kind == "end":
             self._events.put_nowait(HangupIn("caller_ended"))
         elif kind == "ping":
