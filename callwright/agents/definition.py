@@ -256,6 +256,13 @@ class Agent:
                 missing = sorted(listed - known)
                 if missing:
                     raise ValueError(f"agent {self.name!r}: the flow names unknown tools {missing}")
+                guarded = sorted(n.name for n in self.flow.nodes.values() if n.requires_identity)
+                identifying = [t for t in self.tools if getattr(t, "identifies", False)]
+                if guarded and not identifying:
+                    raise ValueError(
+                        f"agent {self.name!r}: nodes {guarded} require identity, but no tool "
+                        "identifies the caller (@tool(identifies=True))"
+                    )
 
     def session_lines_by_language(self) -> dict[str, SessionLines]:
         """The session's lines of each language that has its own (`AgentStack.session_lines`)."""

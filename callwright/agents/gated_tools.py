@@ -4,12 +4,16 @@ The same registry serves the LLM and the deterministic path, so the policy is th
 both: a tool that belongs to a flow node is offered (and runs) only while the call is in that
 node; a tool that `requires` others runs only after they succeeded in the same call for the
 same arguments; a tool with `confirm=True` never runs when it is called: the call is held,
-the caller hears the details read back in fixed words, and it runs only after their own "yes".
+the caller hears the details read back in fixed words, and it runs only after their own "yes"
+(a node's `confirm` holds its tools the same way, and what runs is what was read back: an
+argument the caller gave as a slot is the caller's value, not the model's); in a node that
+`requires_identity`, only tools that `identify` the caller run until one of them succeeded.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Any
@@ -74,19 +78,44 @@ class GatedTools(ToolRegistry):
             self.register(_knowledge_tool(kb))
         flow = agent.flow
         self._owners: dict[str, set[str]] = {}
+        # Nodes whose action is read back (`Node.confirm`) and that need a verified caller.
+        self._confirming: set[str] = set()
+        self._identity_nodes: set[str] = set()
         if flow is not None:
             for node in flow.nodes.values():
                 for name in node.tools:
                     self._owners.setdefault(name, set()).add(node.name)
+                if node.confirm:
+                    self._confirming.add(node.name)
+                if node.requires_identity:
+                    self._identity_nodes.add(node.name)
+        self._identifying = {n for n, d in self._defined.items() if d.identifies}
         self.pending: ToolCall | None = None
         self.done: list[str] = []
         self.succeeded: list[ToolCall] = []
         self.refused: list[ToolCall] = []
 
     def allowed(self, name: str) -> bool:
-        """May `name` run now? Tools of no node always; a node's tools only in that node."""
+        """May `name` run now? Tools of no node always; a node's tools only in that node, and
+        in a node that `requires_identity` only the identifying ones until one succeeded."""
         owners = self._owners.get(name)
-        return not owners or (self._state is not None and self._state.node in owners)
+        if not owners:
+            return True
+        state = self._state
+        if state is None or state.node not in owners:
+            return False
+        return not self.needs_identity(name)
+
+    def identifies(self, name: str) -> bool:
+        """Does a success of `name` verify the caller (`FunctionTool.identifies`)?"""
+        return name in self._identifying
+
+    def needs_identity(self, name: str) -> bool:
+        """Is `name` waiting for the caller to be verified (`FunctionTool.identifies`)?"""
+        state = self._state
+        if state is None or state.verified is not None or name in self._identifying:
+            return False
+        return state.node in self._identity_nodes and state.node in self._owners.get(name, ())
 
     def unmet(self, call: ToolCall) -> list[str]:
         """The tools `call` requires that have not yet succeeded for the same arguments."""
@@ -100,9 +129,14 @@ class GatedTools(ToolRegistry):
         ]
 
     def needs_confirmation(self, name: str) -> bool:
-        """Does `name` wait for the caller's yes?"""
+        """Does `name` wait for the caller's yes (its own `confirm`, or its node's)?"""
         defined = self._defined.get(name)
-        return defined is not None and defined.confirm
+        if defined is not None and defined.confirm:
+            return True
+        # A node's confirm is for its action, not for the check of who is calling.
+        return name not in self._identifying and bool(
+            self._owners.get(name, set()) & self._confirming
+        )
 
     def key(self, call: ToolCall) -> str | None:
         """The idempotency key of `call` (see `FunctionTool.key_for`)."""
@@ -124,8 +158,16 @@ class GatedTools(ToolRegistry):
         slots = self._state.slots
         return {k: spoken_value(v) for k, v in slots.items() if k in wanted}
 
+    def with_slots(self, call: ToolCall) -> ToolCall:
+        """`call` with every argument the caller gave as a slot set to the caller's value: what
+        is read back and confirmed is what runs, whatever the model wrote."""
+        given = self.arguments(call.name)
+        if all(call.arguments.get(k) == v for k, v in given.items()):
+            return call
+        return dataclasses.replace(call, arguments={**call.arguments, **given})
+
     def readback(self, call: ToolCall) -> str:
-        """The fixed-words question that asks the caller to confirm `call`."""
+        """The fixed-words question that asks the caller to confirm `call` (its arguments)."""
         defined = self._defined.get(call.name)
         if defined is not None and defined.confirm_prompt:
             try:
@@ -133,20 +175,37 @@ class GatedTools(ToolRegistry):
             except (KeyError, IndexError, ValueError):
                 pass
         slots = self._state.slots if self._state is not None else {}
+
+        def said(key: str, value: Any) -> str:
+            # A slot's own value speaks better ("Wednesday, November twenty fifth"), but only
+            # when it is the argument that will run.
+            slot = slots.get(key)
+            same = slot is not None and spoken_value(slot) == value
+            return _say(slot if same else value)
+
         details = ", ".join(
-            f"{k.replace('_', ' ')} {_say(slots.get(k, v))}" for k, v in call.arguments.items()
+            f"{k.replace('_', ' ')} {said(k, v)}" for k, v in call.arguments.items()
         )
         action = call.name.replace("_", " ")
         return self._agent.lines.confirm.format(action=action, details=details or "as discussed")
 
     async def run(self, call: ToolCall, idempotency_key: str | None = None) -> ToolResult:
         """What the model's calls go through: refused if not allowed, held if confirmed."""
+        if self.needs_identity(call.name):
+            self.refused.append(call)
+            ways = " or ".join(sorted(self._identifying)) or "an identity check"
+            why = f"{call.name} needs the caller's identity verified first ({ways})"
+            return ToolResult(call, None, error=f"refused: {why}")
         if not self.allowed(call.name):
             self.refused.append(call)
             steps = " or ".join(sorted(self._owners.get(call.name, ())))
             why = f"{call.name} is not allowed now: it belongs to the {steps} step, which the "
             why += "caller has not asked for; ask them what they want to do"
             return ToolResult(call, None, error=f"refused: {why}")
+        problem = self.invalid(call)
+        if problem is not None:  # before any hold: nothing unchecked is read back or run
+            self.refused.append(call)
+            return ToolResult(call, None, error=f"refused: {problem}")
         unmet = self.unmet(call)
         if unmet:
             self.refused.append(call)
@@ -154,7 +213,7 @@ class GatedTools(ToolRegistry):
             why += "arguments; call it first"
             return ToolResult(call, None, error=f"refused: {why}")
         if self.needs_confirmation(call.name):
-            self.pending = call
+            self.pending = self.with_slots(call)
             note = "The system now reads the details back and asks the caller to confirm."
             return ToolResult(call, {"status": "awaiting_confirmation", "note": note})
         return await self.run_now(call)
@@ -165,6 +224,8 @@ class GatedTools(ToolRegistry):
         if result.error is None:
             self.done.append(call.name)
             self.succeeded.append(call)
+            if call.name in self._identifying and self._state is not None:
+                self._state.verified = _caller_id(result.result, call)
         return result
 
     async def run_speaking(self, call: ToolCall) -> AsyncIterator[TextDelta | ToolResult]:
@@ -180,6 +241,15 @@ class GatedTools(ToolRegistry):
         finally:
             if not task.done():
                 task.cancel()
+
+
+def _caller_id(result: Any, call: ToolCall) -> str:
+    """Who an identifying tool found: its result's id, else the call that verified them."""
+    if isinstance(result, dict):
+        for key in ("id", "caller_id", "customer_id", "patient_id", "account_id"):
+            if result.get(key) is not None:
+                return str(result[key])
+    return call.call_id
 
 
 def _same_subject(earlier: ToolCall, later: ToolCall) -> bool:

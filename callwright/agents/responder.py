@@ -410,6 +410,14 @@ class AgentResponder:
                 yield TextDelta(missing.ask)
                 return
             call = self._next_action(node.tools)
+            if call is not None and self.tools.identifies(call.name) and state.verified is None:
+                # A node that `requires_identity`: its identifying tool first, in code.
+                checked = await self.tools.run_now(call)
+                if checked.error is not None or state.verified is None:
+                    state.go(flow.start)
+                    yield TextDelta(lines.failed)
+                    return
+                call = self._next_action(node.tools - {call.name})
             if call is not None:
                 if node.confirm or self.tools.needs_confirmation(call.name):
                     self.tools.pending = call
@@ -451,8 +459,10 @@ class AgentResponder:
         return template.format(terms=", ".join(terms), answer=found.passage.text)
 
     def _next_action(self, names: frozenset[str]) -> ToolCall | None:
-        """The node's first tool (by name) whose required tools have already succeeded."""
-        for name in sorted(n for n in names if n in self.tools):
+        """The node's first tool that may run now (identifying ones first, then by name)
+        whose required tools have already succeeded."""
+        ready = sorted(n for n in names if n in self.tools and self.tools.allowed(n))
+        for name in sorted(ready, key=lambda n: not self.tools.identifies(n)):
             call = ToolCall(f"flow_{uuid.uuid4().hex[:8]}", name, self.tools.arguments(name))
             if not self.tools.unmet(call):
                 return call

@@ -57,6 +57,8 @@ class FunctionTool:
         requires: tools that must have succeeded earlier in the same call, with the same
             values for the arguments they share, before this one may run ("check the
             return is eligible before creating it"); the model is told which is missing.
+        identifies: a successful call verifies who the caller is (a lookup by name and date
+            of birth): the tools of flow nodes with `requires_identity` run only after one.
     """
 
     name: str
@@ -72,6 +74,7 @@ class FunctionTool:
     slow_after: float = 0.7
     call_param: str | None = None
     requires: tuple[str, ...] = ()
+    identifies: bool = False
 
     async def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return await self.handler(*args, **kwargs)
@@ -138,6 +141,7 @@ def tool(
     filler: str | None = None,
     slow_after: float = 0.7,
     requires: Sequence[str] = (),
+    identifies: bool = False,
 ) -> Callable[[Handler], FunctionTool]: ...
 
 
@@ -154,6 +158,7 @@ def tool(
     filler: str | None = None,
     slow_after: float = 0.7,
     requires: Sequence[str] = (),
+    identifies: bool = False,
 ) -> FunctionTool | Callable[[Handler], FunctionTool]:
     """Makes an async function a tool; use as `@tool` or `@tool(timeout=..., confirm=True)`.
 
@@ -169,6 +174,7 @@ def tool(
         slow_after: seconds before the filler is said.
         requires: tools that must have succeeded earlier in the call with the same values
             for the arguments they share (steps of a flow that must not be skipped).
+        identifies: a successful call verifies the caller (opens `requires_identity` nodes).
 
     Returns:
         A `FunctionTool` (or a decorator making one).
@@ -196,6 +202,7 @@ def tool(
             slow_after=slow_after,
             call_param=call_param,
             requires=tuple(requires),
+            identifies=identifies,
         )
 
     return decorate(function) if function is not None else decorate

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from callwright.core.responder import TextDelta, ToolCall, ToolResult
+from callwright.tools.arguments import argument_errors
 
 logger = logging.getLogger(__name__)
 
@@ -216,6 +217,18 @@ class ToolRegistry:
             del self._done[key]  # a failed call may be tried again
         return result
 
+    def invalid(self, call: ToolCall) -> str | None:
+        """Why `call`'s arguments do not fit its tool's schema (`tools/arguments.py`), or None
+        (an unknown tool is the run's to report)."""
+        tool = self._tools.get(call.name)
+        if tool is None:
+            return None
+        required = tool.parameters.get("required", [])
+        missing = [arg for arg in required if arg not in call.arguments]
+        if missing:
+            return f"missing required argument(s): {', '.join(missing)}"
+        return argument_errors(tool.parameters, call.arguments)
+
     async def run_many(self, calls: Sequence[ToolCall], scope: str = "") -> list[ToolResult]:
         """Runs calls concurrently; results in the order of `calls`."""
         keys = [self.idempotency_key(call, scope) if scope else None for call in calls]
@@ -251,10 +264,9 @@ class ToolRegistry:
         if tool is None:
             available = ", ".join(self._tools) or "none"
             return done(error=f"unknown tool {call.name!r}; available tools: {available}")
-        required = tool.parameters.get("required", [])
-        missing = [arg for arg in required if arg not in call.arguments]
-        if missing:
-            return done(error=f"missing required argument(s): {', '.join(missing)}")
+        problem = self.invalid(call)
+        if problem is not None:
+            return done(error=problem)
         arguments = dict(call.arguments)
         if key is not None:
             arguments["idempotency_key"] = key
