@@ -282,3 +282,14 @@ async def test_integration_events_of_a_call_know_the_names_it_learned(tmp_path: 
     assert sent and "Ada" not in json.dumps(sent) and "Lovelace" not in json.dumps(sent)
     assert "appointment" in sent[0][1]["summary"]
     await store.close()
+
+
+def test_a_name_given_in_spanish_is_learned_and_redacted() -> None:
+    for line, name in (
+        ("Me llamo Carlos Mendoza.", "Mendoza"),
+        ("Mi nombre es José Muñoz.", "Muñoz"),
+    ):
+        learned = Redactor().learn(line)
+        assert name not in learned.text(line)
+        assert learned.text(f"Gracias, {name.split()[0]}.") == "Gracias, [NAME]."
+    assert Redactor().learn("me llamo la atención").names == ()  # no capitalized name

@@ -83,7 +83,10 @@ async def test_a_spanish_caller_books_an_appointment_by_phone(tmp_path: Path) ->
     # Every reply after the caller's first words is the Spanish receptionist's.
     verify = "Claro. Primero, ¿cuál es su nombre completo y su fecha de nacimiento?"
     assert agent_lines[1] == verify, dialogue
-    assert "Gracias, Carlos." in " ".join(agent_lines), dialogue
+    # The agent thanked Carlos by name; the stored transcript keeps the name redacted (the
+    # patient lookup was given it, so it is the caller's wherever it appears).
+    assert "Gracias, [NAME]." in " ".join(agent_lines), dialogue
+    assert "Carlos" not in dialogue and "Mendoza" not in dialogue
     # The offer of that Tuesday's first two free times (Doctor Patel starts at nine).
     offer = "Doctor Patel tiene libre el martes"
     assert any(line.startswith(offer) for line in agent_lines), dialogue

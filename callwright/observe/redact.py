@@ -66,10 +66,12 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     ),
     # The cue in any case, the name capitalized (as recognizers write names): "I'm sorry",
     # "this is the office" and "I am not sure" introduce nobody.
+    # Spanish cues too ("me llamo", "mi nombre es": the agents speak it), and accented names.
     "name": re.compile(
-        r"\b(?i:my name is|my name's|name is|this is|i am|i'm)\s{1,3}"
+        r"\b(?i:my name is|my name's|name is|this is|i am|i'm|me llamo|mi nombre es)\s{1,3}"
         r"(?!(?:" + _NOT_NAMES + r")\b)"
-        r"(?P<name>[A-Z][a-z'-]++(?:\s{1,3}(?!(?:" + _NOT_NAMES + r")\b)[A-Z][a-z'-]++)?)",
+        r"(?P<name>[A-ZÀ-Ý][a-zß-ÿ'-]++"
+        r"(?:\s{1,3}(?!(?:" + _NOT_NAMES + r")\b)[A-ZÀ-Ý][a-zß-ÿ'-]++)?)",
     ),
 }
 # Read-only view for tests and benchmarks that exercise each pattern on its own.
