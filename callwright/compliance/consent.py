@@ -88,7 +88,11 @@ class ConsentRecords(ComplianceTables):
     async def revoke(
         self, number: str, reason: str, purpose: str | None = None, region: str = "US"
     ) -> int:
-        """Revokes the number's records (of one purpose, or all); how many were revoked."""
+        """Revokes the number's records (of one purpose, or all); how many were revoked.
+
+        Revoking one purpose revokes a consent for any purpose (`ANY_PURPOSE`) too: a blanket
+        consent would otherwise go on covering the purpose the person just refused.
+        """
         await self._ensure()
         sql = (
             "UPDATE outbound_consent SET revoked_at = ?, revoked_reason = ?"
@@ -96,8 +100,8 @@ class ConsentRecords(ComplianceTables):
         )
         params: tuple[object, ...] = (time.time(), reason, to_e164(number, region))
         if purpose is not None:
-            sql += " AND purpose = ?"
-            params += (purpose,)
+            sql += " AND purpose IN (?, ?)"
+            params += (purpose, ANY_PURPOSE)
         return await self._store.sql_execute(sql, params)
 
     async def of(self, number: str, region: str = "US") -> list[ConsentRecord]:

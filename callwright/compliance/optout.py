@@ -45,12 +45,25 @@ _DO_NOT_CALL_LIST = re.compile(
     r"\s+(?:on|to|up for)|i'm on|im on|i am on|we're on|we are on)\s+(?:\w+\s+){0,2}?"
     r"(?:do not|don't|dont) call (?:list|registry)\b"
 )
+# "Don't call me." / "Please do not contact this number.": the request ends the sentence (the
+# turn) or is made for good; "don't call me Bob" or "don't call me back yet" asks for no
+# such thing.
+_DONT_CALL = re.compile(
+    rf"\b(?:don't|dont|do not)\s+(?:ever\s+)?{_CALL}\s+{_ME}(?:\s+(?:again|anymore|any more|ever|at all|please))*$"  # noqa: E501
+)
+# "I don't want any more calls", "I do not want to be called again".
+_NO_MORE_CALLS = re.compile(
+    r"\b(?:don't|dont|do not)\s+want\s+(?:any\s+more|anymore|more|your|these|those)\s+(?:phone\s+)?calls\b"  # noqa: E501
+    r"|\b(?:don't|dont|do not)\s+want\s+to\s+be\s+(?:called|contacted|phoned)(?:\s+(?:again|anymore|any more|ever))?(?:$|\s+(?:again|anymore|by you|from you))"  # noqa: E501
+)
 _OPT_OUT = re.compile(r"\b(?:opt me out|opt out|opting out|unsubscribe me|unsubscribe)\b")
 _LOSE_NUMBER = re.compile(r"\b(?:lose|delete|forget|erase) my (?:phone )?number\b")
 
 PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("stop_calling", _STOP),
     ("never_again", _NEVER_AGAIN),
+    ("do_not_call_me", _DONT_CALL),
+    ("no_more_calls", _NO_MORE_CALLS),
     ("remove_from_list", _REMOVE),
     ("do_not_call_list", _DO_NOT_CALL_LIST),
     ("opt_out", _OPT_OUT),

@@ -40,6 +40,18 @@ async def test_consent_records_in_both_stores(store: AnyStore) -> None:
         await records.add("+14155550181", "reminders", "telepathy")
 
 
+async def test_refusing_one_purpose_ends_a_consent_for_any_purpose(store: AnyStore) -> None:
+    records = ConsentRecords(store)
+    await records.add("+14155550183", "*", "written")
+    await records.add("+14155550183", "reminders", "web_form")
+    # "No more marketing calls": the blanket consent must not go on covering marketing.
+    assert await records.revoke("+14155550183", "asked on a call", "marketing") == 1
+    assert await records.valid("+14155550183", "marketing") is None
+    # The consent given for that purpose alone stands.
+    kept = await records.valid("+14155550183", "reminders")
+    assert kept is not None and kept.purpose == "reminders"
+
+
 async def test_the_log_is_append_only_in_both_stores(store: AnyStore) -> None:
     log = ComplianceLog(store)
     await log.append("dnc_block", "+14155550182", "call-1", source="import:x.csv")

@@ -40,6 +40,12 @@ from tests.test_twilio_calls import CALLER_VOICE, heard, record_of
         # The list's own word misheard: what the list is for still says which one.
         "Please take me off your calling, Liz.",
         "Remove my number from your marketing lease.",
+        # A plain "do not": ending the sentence, or made for good.
+        "Please do not call this number.",
+        "Don't call me.",
+        "Do not contact me",
+        "I don't want any more calls.",
+        "I do not want to be called again.",
     ],
 )
 def test_requests_to_stop_are_opt_outs(text: str) -> None:
@@ -60,6 +66,9 @@ def test_requests_to_stop_are_opt_outs(text: str) -> None:
         "Take me off the call and put my wife on.",
         "Can you get me off the phone quickly?",
         "Please take me off the waiting list for Tuesday.",
+        "Don't call me Bob, call me Robert.",
+        "Don't call me back, I'll call you tomorrow.",
+        "I don't want calls during dinner.",
     ],
 )
 def test_other_sentences_are_not(text: str) -> None:
