@@ -202,3 +202,29 @@ def test_words_that_went_on_after_a_restored_pause_are_timed_from_their_first_du
     policy.was_ducked(20000.0)
     made_up = "And in each and in the end of the presentation,"
     assert policy.pause_words(made_up, 20930.0) is Decision.RESTORE
+
+
+async def test_a_reply_built_from_many_chunks_plays_exactly_what_was_queued() -> None:
+    sent: list[np.ndarray] = []
+
+    async def send(frame: np.ndarray) -> None:
+        sent.append(frame.copy())
+
+    playout = Playout(send, 8000, frame_ms=20, lead_ms=10_000.0)
+    rng = np.random.default_rng(7)
+    # Chunks of odd sizes, past several growths of the reply's buffer; and a second reply,
+    # which must not see the first one's audio.
+    for reply, text in ((1, "first"), (2, "second")):
+        playout.begin_reply(reply)
+        chunks = [
+            rng.integers(-9000, 9000, size, dtype=np.int16) for size in rng.integers(1, 3000, 40)
+        ]
+        for chunk in chunks:
+            playout.enqueue(chunk, text)
+        sent.clear()
+        while playout._pending() > 0:
+            await playout._send_next()
+        played = np.concatenate(sent)
+        expected = np.concatenate(chunks)
+        assert np.array_equal(played[: expected.size], expected)
+        assert not played[expected.size :].any()  # the last frame padded with silence

@@ -93,6 +93,9 @@ class Playout:
         self._lead_s = lead_ms / 1000.0
         self._hooks = hooks or PlayoutHooks()
         self._audio = np.zeros(0, dtype=np.int16)  # the current reply, all of it
+        # `_audio` is the written part of this buffer, which doubles when full: copying the
+        # whole reply for each chunk of a long one was quadratic, on the event loop.
+        self._buffer = self._audio
         self._cursor = 0  # next sample of the reply to send
         self._pieces: list[_Piece] = []
         self._reply_id = -1
@@ -120,7 +123,7 @@ class Playout:
 
     def begin_reply(self, reply_id: int) -> None:
         """Starts a new reply; any audio left from the previous one is dropped."""
-        self._audio = np.zeros(0, dtype=np.int16)
+        self._audio = self._buffer = np.zeros(0, dtype=np.int16)
         self._cursor = 0
         self._pieces = []
         self._runs = []
@@ -141,7 +144,13 @@ class Playout:
             piece.length += int(samples.size)  # another chunk of the same piece
         else:
             self._pieces.append(_Piece(text, offset, int(samples.size)))
-        self._audio = np.concatenate([self._audio, samples.astype(np.int16, copy=False)])
+        size = offset + int(samples.size)
+        if size > self._buffer.size:
+            grown = np.empty(max(size, 2 * self._buffer.size, self.sample_rate), dtype=np.int16)
+            grown[:offset] = self._audio
+            self._buffer = grown
+        self._buffer[offset:size] = samples
+        self._audio = self._buffer[:size]
         self._wake.set()
 
     def close_reply(self) -> None:
@@ -215,7 +224,7 @@ class Playout:
             heard_ms=1000.0 * heard / self.sample_rate,
             pieces=[(p.text, 1000.0 * p.length / self.sample_rate) for p in self._pieces],
         )
-        self._audio = np.zeros(0, dtype=np.int16)
+        self._audio = self._buffer = np.zeros(0, dtype=np.int16)
         self._cursor = 0
         self._pieces = []
         self._closed = True
