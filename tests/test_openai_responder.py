@@ -353,3 +353,25 @@ async def test_usage_can_be_left_out_for_servers_that_reject_it() -> None:
         events = await collect(responder)
     assert "stream_options" not in fake.requests[0] and fake.usage == []
     assert not any(isinstance(e, TokenUsage) for e in events)
+
+
+def test_a_long_call_sends_only_its_newest_turns_from_a_caller_turn_on() -> None:
+    from callwright.llm.openai_compat import EARLIER_LEFT_OUT
+
+    history: list[Message] = []
+    for n in range(200):  # an hour's call: 200 exchanges, one with a tool
+        history.append(Message(role="user", content=f"Question number {n} about the clinic?"))
+        if n == 150:
+            call = ToolCall(f"call_{n}", "check_availability", {"date": "today"})
+            history.append(Message(role="assistant", content="", tool_calls=[call]))
+            history.append(Message(role="tool", content="[]", tool_call_id=f"call_{n}"))
+        history.append(Message(role="assistant", content=f"Answer number {n}, " + "x" * 100))
+    messages = to_chat_messages("Be brief.", history, max_history_chars=4000)
+    assert sum(len(json.dumps(m)) for m in messages[1:]) <= 4000
+    assert messages[0] == {"role": "system", "content": f"Be brief.\n\n{EARLIER_LEFT_OUT}"}
+    assert messages[1]["role"] == "user"  # never a tool result without its call
+    assert messages[-1]["content"].startswith("Answer number 199")
+    assert messages[-2] == {"role": "user", "content": "Question number 199 about the clinic?"}
+    # A short call is sent whole, without the note.
+    short = to_chat_messages("Be brief.", history[:4], max_history_chars=4000)
+    assert len(short) == 5 and short[0]["content"] == "Be brief."

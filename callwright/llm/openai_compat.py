@@ -92,6 +92,10 @@ class LlmOptions:
         hedge_base_url: where the hedge goes; None: `base_url`.
         hedge_model: the model the hedge asks; None: `model`.
         preemptive: whether `prepare` may start a request on a speculative transcript.
+        max_history_chars: the conversation sent with each request, at most (about a
+            quarter as many tokens); the oldest turns are left out past it, so an hour's call
+            neither overflows a small model's context nor costs quadratically. Raise it for a
+            long-context model.
     """
 
     base_url: str
@@ -108,6 +112,7 @@ class LlmOptions:
     hedge_base_url: str | None = None
     hedge_model: str | None = None
     preemptive: bool = True
+    max_history_chars: int = 16_000
 
 
 def _wire_call(call: ToolCall) -> dict[str, Any]:
@@ -128,7 +133,12 @@ def in_language(system_prompt: str, context: TurnContext) -> str:
     return f"{system_prompt}\n\n{note}" if system_prompt else note
 
 
-def to_chat_messages(system_prompt: str, history: Sequence[Message]) -> Chat:
+EARLIER_LEFT_OUT = "(Earlier turns of this call are left out.)"
+
+
+def to_chat_messages(
+    system_prompt: str, history: Sequence[Message], max_history_chars: int | None = None
+) -> Chat:
     """Converts the conversation to chat-completions messages.
 
     An interrupted assistant message gets `INTERRUPTED_MARKER` appended so the model knows
@@ -137,11 +147,34 @@ def to_chat_messages(system_prompt: str, history: Sequence[Message]) -> Chat:
     Args:
         system_prompt: leading system message; omitted when empty.
         history: the conversation so far.
+        max_history_chars: when set, the oldest turns are left out until the conversation
+            fits (always from a caller's turn on, so no tool result loses its call, and never
+            the last caller turn); the system prompt then says so.
 
     Returns:
         The `messages` list of a chat-completions request.
     """
-    messages: Chat = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    turns = _wire_history(history)
+    if max_history_chars is not None:
+        turns = _recent(turns, max_history_chars)
+        if len(turns) < len(history):
+            system_prompt = f"{system_prompt}\n\n{EARLIER_LEFT_OUT}".strip()
+    head: Chat = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    return head + turns
+
+
+def _recent(turns: Chat, budget: int) -> Chat:
+    """The newest turns that fit `budget` characters, starting at a caller's turn."""
+    sizes = [len(json.dumps(turn, default=str)) for turn in turns]
+    starts = [i for i, turn in enumerate(turns) if turn["role"] == "user"]
+    for start in starts:
+        if sum(sizes[start:]) <= budget:
+            return turns[start:]
+    return turns[starts[-1] :] if starts else turns
+
+
+def _wire_history(history: Sequence[Message]) -> Chat:
+    messages: Chat = []
     for message in history:
         if message.role == "tool":
             messages.append(
@@ -277,7 +310,9 @@ class OpenAICompatResponder:
             self._drop_prefetch()
             return
         messages = to_chat_messages(
-            in_language(self._options.system_prompt, context), context.history
+            in_language(self._options.system_prompt, context),
+            context.history,
+            self._options.max_history_chars,
         )
         payload = self._payload(messages, final=self._options.max_tool_rounds == 0)
         if self._prefetch is not None and self._prefetch[0] == _request_key(payload):
@@ -333,7 +368,9 @@ class OpenAICompatResponder:
             yield TextDelta(self._greeting)
             return
         messages = to_chat_messages(
-            in_language(self._options.system_prompt, context), context.history
+            in_language(self._options.system_prompt, context),
+            context.history,
+            self._options.max_history_chars,
         )
         rounds = self._options.max_tool_rounds
         for round_index in range(rounds + 1):
