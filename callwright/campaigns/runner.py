@@ -109,7 +109,7 @@ class CampaignRunner:
             await self._advance(campaign)
         if self.scheduled is not None:
             for call in await self.scheduled.due(self._clock(), SCHEDULED_PER_TICK):
-                if await self.scheduled.claim(call.scheduled_id, self._worker_id):
+                if await self.scheduled.claim(call.scheduled_id, self._worker_id, call.due_at):
                     await self._dial_scheduled(self.scheduled, call)
 
     async def _dial_scheduled(self, scheduled: ScheduledCalls, call: ScheduledCall) -> None:

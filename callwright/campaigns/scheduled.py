@@ -125,13 +125,18 @@ class ScheduledCalls(SchemaTables):
         )
         return [_scheduled(r) for r in rows]
 
-    async def claim(self, scheduled_id: str, worker_id: str) -> bool:
-        """Takes a due call for one dial; only one worker ever wins it."""
-        changed = await self._store.sql_execute(
+    async def claim(self, scheduled_id: str, worker_id: str, due_at: float | None = None) -> bool:
+        """Takes a due call for one dial; only one worker ever wins it. With `due_at` (what
+        `due` listed), not a call another worker moved to later meanwhile."""
+        sql = (
             "UPDATE scheduled_calls SET status = 'dialing', claimed_by = ?, updated_at = ?"
-            " WHERE scheduled_id = ? AND status = 'scheduled'",
-            (worker_id, time.time(), scheduled_id),
+            " WHERE scheduled_id = ? AND status = 'scheduled'"
         )
+        params: tuple[object, ...] = (worker_id, time.time(), scheduled_id)
+        if due_at is not None:
+            sql += " AND due_at = ?"
+            params += (due_at,)
+        changed = await self._store.sql_execute(sql, params)
         return changed > 0
 
     async def cancel(self, scheduled_id: str) -> bool:

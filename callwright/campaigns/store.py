@@ -203,13 +203,17 @@ class CampaignStore(SchemaTables):
         return [_contact(r) for r in rows]
 
     async def claim(self, contact: ContactState, worker_id: str) -> bool:
-        """Takes a pending contact for one dial; only one worker ever wins it."""
+        """Takes a pending contact for one dial; only one worker ever wins it, and only as
+        `due` listed it: one another worker tried meanwhile and put back for later (a busy
+        line's retry wait) has other attempts and next_at, and is not redialled early."""
         changed = await self._store.sql_execute(
             "UPDATE campaign_contacts SET status = 'dialing', claimed_by = ?,"
             " attempts = attempts + 1, updated_at = ?"
-            " WHERE campaign_id = ? AND contact_id = ? AND status = 'pending'",
-            (worker_id, time.time(), contact.campaign_id, contact.contact_id),
-        )
+            " WHERE campaign_id = ? AND contact_id = ? AND status = 'pending'"
+            " AND attempts = ? AND next_at = ?",
+            (worker_id, time.time(), contact.campaign_id, contact.contact_id,
+             contact.attempts, contact.next_at),
+        )  # fmt: skip
         return changed > 0
 
     async def update(

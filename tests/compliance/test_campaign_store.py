@@ -56,3 +56,24 @@ async def test_a_campaigns_agent_and_scheduled_calls(store: AnyStore) -> None:
     assert (await scheduled.get(early.scheduled_id)).status == "unknown"  # type: ignore[union-attr]
     assert [c.status for c in await scheduled.all()] == ["cancelled", "scheduled", "unknown"]
     assert [c.scheduled_id for c in await scheduled.all("scheduled")] == [late.scheduled_id]
+
+
+async def test_a_stale_due_list_cannot_redial_a_contact_put_back_for_later(store: AnyStore) -> None:
+    campaigns = CampaignStore(store)
+    cid = await campaigns.create(
+        CampaignPlan("retry", "+12125550100", "reminders"), [Contact("+12125550301")]
+    )
+    seen_by_w1 = await campaigns.due(cid, 1e10, 1)
+    seen_by_w2 = await campaigns.due(cid, 1e10, 1)  # both workers listed it
+    assert await campaigns.claim(seen_by_w1[0], "w1")
+    # The line was busy: w1 puts it back with a retry wait.
+    await campaigns.update(cid, seen_by_w1[0].contact_id, "pending", next_at=5000.0)
+    assert not await campaigns.claim(seen_by_w2[0], "w2")  # its list is out of date
+    again = await campaigns.due(cid, 6000.0, 1)
+    assert again and await campaigns.claim(again[0], "w2")  # once the wait is over
+    scheduled = ScheduledCalls(store)
+    call = await scheduled.add("+12125550302", "+12125550100", None, {}, 100.0)
+    listed = (await scheduled.due(150.0, 10))[0]
+    await scheduled.update(call.scheduled_id, "scheduled", due_at=900.0)  # moved later
+    assert not await scheduled.claim(listed.scheduled_id, "w2", listed.due_at)
+    assert await scheduled.claim(listed.scheduled_id, "w2", 900.0)
