@@ -372,6 +372,15 @@ def test_a_long_call_sends_only_its_newest_turns_from_a_caller_turn_on() -> None
     assert messages[1]["role"] == "user"  # never a tool result without its call
     assert messages[-1]["content"].startswith("Answer number 199")
     assert messages[-2] == {"role": "user", "content": "Question number 199 about the clinic?"}
-    # A short call is sent whole, without the note.
-    short = to_chat_messages("Be brief.", history[:4], max_history_chars=4000)
-    assert len(short) == 5 and short[0]["content"] == "Be brief."
+    # A short call is sent whole, the greeting before its first caller turn too, no note.
+    greeted = [Message(role="assistant", content="Hello, how can I help?"), *history[:4]]
+    short = to_chat_messages("Be brief.", greeted, max_history_chars=4000)
+    assert [m["role"] for m in short] == [
+        "system",
+        "assistant",
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+    ]
+    assert short[0]["content"] == "Be brief."

@@ -166,6 +166,8 @@ def to_chat_messages(
 def _recent(turns: Chat, budget: int) -> Chat:
     """The newest turns that fit `budget` characters, starting at a caller's turn."""
     sizes = [len(json.dumps(turn, default=str)) for turn in turns]
+    if sum(sizes) <= budget:
+        return turns  # all of it, the greeting before the first caller turn included
     starts = [i for i, turn in enumerate(turns) if turn["role"] == "user"]
     for start in starts:
         if sum(sizes[start:]) <= budget:
