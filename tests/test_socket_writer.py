@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import aiohttp
 from aiohttp import web
 
-from callwright.transports.socket_writer import QueuedSocketWriter
+from callwright.transports.socket_writer import QueuedSocketWriter, close_websocket
 
 Script = Callable[[QueuedSocketWriter], None]
+Handler = Callable[[web.Request], Awaitable[web.WebSocketResponse]]
+
+
+@asynccontextmanager
+async def serving(handler: Handler) -> AsyncIterator[str]:
+    """A loopback server whose one route is `handler`; yields its URL."""
+    app = web.Application()
+    app.router.add_get("/", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/"
+    finally:
+        await runner.cleanup()
 
 
 @asynccontextmanager
@@ -27,23 +44,11 @@ async def writing(script: Script, limit: int = 100) -> AsyncIterator[list[bytes 
         await ws.close()
         return ws
 
-    app = web.Application()
-    app.router.add_get("/", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        async with (
-            aiohttp.ClientSession() as http,
-            http.ws_connect(f"http://127.0.0.1:{port}/") as ws,
-        ):
+    async with serving(handler) as url:
+        async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
             async for msg in ws:
                 received.append(msg.data)
         yield received
-    finally:
-        await runner.cleanup()
 
 
 async def test_messages_leave_in_order_text_and_binary() -> None:
@@ -86,10 +91,6 @@ async def test_a_peer_that_does_not_read_stops_the_writer() -> None:
 
 
 async def test_a_peer_that_reads_nothing_is_cut_off_when_the_call_closes() -> None:
-    import asyncio
-
-    from callwright.transports.socket_writer import close_websocket
-
     closed = asyncio.Event()
     seen: dict[str, object] = {}
 
@@ -109,20 +110,11 @@ async def test_a_peer_that_reads_nothing_is_cut_off_when_the_call_closes() -> No
         closed.set()
         return ws
 
-    app = web.Application()
-    app.router.add_get("/", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        async with (
-            aiohttp.ClientSession() as http,
-            http.ws_connect(f"http://127.0.0.1:{port}/", max_msg_size=0),
-        ):
-            await asyncio.wait_for(closed.wait(), 30)  # never reading a message
-            transport = seen["transport"]
-            assert transport is None or transport.is_closing()  # type: ignore[attr-defined]
-    finally:
-        await runner.cleanup()
+    async with (
+        serving(handler) as url,
+        aiohttp.ClientSession() as http,
+        http.ws_connect(url, max_msg_size=0),
+    ):
+        await asyncio.wait_for(closed.wait(), 30)  # never reading a message
+        transport = seen["transport"]
+        assert transport is None or transport.is_closing()  # type: ignore[attr-defined]

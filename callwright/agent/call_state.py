@@ -68,13 +68,17 @@ class CallState:
         self.transcript.append(utterance)
         self.recorder.utterance(utterance)
 
-    def task_failed(self, task: asyncio.Task[Any], stage: str) -> BaseException | None:
-        """The error a finished task of this call raised, logged and recorded (an `error`
-        event: stage and error), or None if it succeeded or was cancelled. A done-callback:
-        nothing awaits the call's background tasks, so their failures are said here."""
-        if task.cancelled() or (error := task.exception()) is None:
-            return None
+    def record_failure(self, error: BaseException, stage: str) -> None:
+        """Logs a failure of this call's own work and records it (an `error` event)."""
         log.error("call %s: %s failed", self.call.call_id, stage, exc_info=error)
         details = {"stage": stage, "error": describe(error)}
         self.recorder.event("error", self.clock.now_ms(), details)
+
+    def task_failed(self, task: asyncio.Task[Any], stage: str) -> BaseException | None:
+        """The error a finished task of this call raised, recorded (`record_failure`), or None
+        if it succeeded or was cancelled. A done-callback: nothing awaits the call's
+        background tasks, so their failures are said here."""
+        if task.cancelled() or (error := task.exception()) is None:
+            return None
+        self.record_failure(error, stage)
         return error

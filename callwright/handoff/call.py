@@ -26,7 +26,6 @@ import numpy as np
 
 from callwright.audio.resample import StreamResampler
 from callwright.core.clock import AudioClock
-from callwright.core.provider_events import describe
 from callwright.core.responder import CallInfo
 from callwright.core.timeline import TurnTimeline
 from callwright.flows.spanish import yes_or_no
@@ -60,6 +59,10 @@ class CallState(Protocol):
     transcript: list[Utterance]
     tool_calls: list[dict[str, Any]]
     language: str
+
+    def record_failure(self, error: BaseException, stage: str) -> None:
+        """Logs a failure of the call's own work and records it (an `error` event)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,9 +245,7 @@ class CallHandoff:
     async def _desk_failed(self, error: Exception, timeline: TurnTimeline | None) -> None:
         """The desk (its shared store) failed while the caller waits for a person: offer a
         callback, which needs no desk, rather than hold a line nobody can pick up."""
-        log.error("call %s: the handoff desk failed", self._id, exc_info=error)
-        details = {"stage": "handoff", "error": describe(error)}
-        self.state.recorder.event("error", self.state.clock.now_ms(), details)
+        self.state.record_failure(error, "handoff")
         if self.mode == "waiting":
             self.mode = "callback_offer"
             self._offered = True
