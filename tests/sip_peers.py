@@ -22,6 +22,7 @@ from callwright.config import LimitSettings
 from callwright.server.admission import ADMISSION, Admission
 from callwright.server.app import create_app
 from callwright.server.sip import SIP, SipServer
+from callwright.sim.sip_caller import SipCallReport
 from callwright.sip.settings import SipSettings
 from callwright.store.base import CallDetail
 from tests.conftest import provision_operators
@@ -295,9 +296,14 @@ def baresip_config(folder: Path, listen: str, source_wav: Path) -> Path:
 
 
 async def records_called(
-    stack: AgentStack, to_user: str, count: int = 1, timeout_s: float = 20.0
+    stack: AgentStack,
+    to_user: str,
+    count: int = 1,
+    timeout_s: float = 20.0,
+    phone: SipCallReport | None = None,
 ) -> list[CallDetail]:
-    """The finished SIP call records of calls to the user `to_user` (each test dials its own)."""
+    """The finished SIP call records of calls to the user `to_user` (each test dials its own);
+    `phone`: the calling phone's report, told in the failure (a refusal has no `to`)."""
     for _ in range(int(timeout_s * 10)):
         found = [
             r
@@ -309,10 +315,19 @@ async def records_called(
             return [d for d in details if d is not None]
         await asyncio.sleep(0.1)
     # What the store holds for that user, if anything: a call still active, and how far it got.
-    held = [r for r in await stack.store.list_calls(5000) if r.parameters.get("to") == to_user]
-    story = []
+    sip_call_id = phone.sip_call_id if phone is not None else None
+    held = [
+        r
+        for r in await stack.store.list_calls(5000)
+        if r.parameters.get("to") == to_user
+        or (sip_call_id and r.parameters.get("sip_call_id") == sip_call_id)
+    ]
+    story: list[Any] = []
     for r in held:
         detail = await stack.store.get_call(r.call_id)
         kinds = [e.kind for e in detail.events] if detail is not None else []
         story.append((r.channel, r.status, r.end_reason, kinds[-12:]))
+    if phone is not None:
+        heard = (phone.final_status, len(phone.lines), phone.frames_received, phone.ended_by_agent)
+        story.append(("phone: final status, lines, frames, hung up by agent", heard))
     raise AssertionError(f"no finished SIP call to {to_user}; the store has {story}")

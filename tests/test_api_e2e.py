@@ -189,7 +189,12 @@ async def test_recording_is_stereo_aligned_and_cut_at_barge_in(
         starts, energy = _energy_ms(frames[:, 1], rate)
         before = energy[(starts < ducked.at_ms) & (energy > SILENCE)]
         assert before.size > 20  # it had been talking
-        judged = energy[(starts > ducked.at_ms + 150) & (starts < decided)]
+        # The duck takes effect when its ducked lead was sent (`decided_at_ms`): how long after
+        # the overlap's onset that is depends on the machine (a benchmark's figure, not this
+        # test's). From then until the interruption is decided, the agent plays on ducked.
+        ducked_from = float(ducked.data["decided_at_ms"])
+        assert ducked.at_ms <= ducked_from <= decided
+        judged = energy[(starts > ducked_from + 20) & (starts < decided)]
         gain = float(ducked.data["ducked_to"])
         # Ducked: no 20 ms window louder than the loudest before, scaled by the gain (with
         # 6 dB to spare for the ramp of a single frame).
@@ -197,6 +202,7 @@ async def test_recording_is_stereo_aligned_and_cut_at_barge_in(
             judged.max(),
             before.max(),
             gain,
+            (ducked.at_ms, ducked_from, decided),
         )
         after = starts[(starts > decided + 150) & (starts < next_reply - 40) & (energy > SILENCE)]
         assert after.size == 0, (ducked.at_ms, decided, next_reply, after[:5])

@@ -100,7 +100,7 @@ async def test_sip_call_books_a_clinic_appointment(stack: AgentStack) -> None:
             ],
             hang_up=False,
         )
-        [record] = await records_called(stack, called, timeout_s=40)
+        [record] = await records_called(stack, called, timeout_s=40, phone=report)
     detail = await finished_call(stack, record.record.call_id)
     booked = [(a.doctor_id, a.start, a.status) for a in await store.appointments("pat_sarah")]
     monday_two = dt.datetime.combine(monday, dt.time(14, 0))
