@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import random
 import socket
+import string
 import wave
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -293,6 +295,12 @@ def baresip_config(folder: Path, listen: str, source_wav: Path) -> Path:
     user_host = listen.rsplit(":", 1)[0]
     (folder / "accounts").write_text(f"<sip:caller@{user_host}>;regint=0;audio_codecs=PCMU\n")
     return folder
+
+
+def called_user(prefix: str) -> str:
+    """A user for one test to dial: letters only, since a run of digits in a record's
+    parameters ("agent-38391826") is redacted as a phone number and would not be found."""
+    return f"{prefix}-{''.join(random.choices(string.ascii_lowercase, k=10))}"
 
 
 async def records_called(

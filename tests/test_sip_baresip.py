@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import uuid
 import wave
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from callwright.tts.espeak import EspeakTts
 from tests.conftest import normalize
 from tests.sip_peers import (
     baresip_config,
+    called_user,
     demo_stack,
     free_port,
     records_called,
@@ -69,7 +69,7 @@ async def test_baresip_call_has_audio_both_ways_and_is_transferred_by_refer(
             allow_from=(peer,),
             transfer_target=f"sip:desk@{ns.host_ip}:{desk_port}",
         ) as server:
-            called = f"agent-{uuid.uuid4().hex[:8]}"
+            called = called_user("agent")
             folder = baresip_config(tmp_path / "baresip", f"{ns.peer_ip}:5060", source)
             phone = await asyncio.create_subprocess_exec(
                 *ns.command("baresip", "-f", str(folder), "-t", "45",

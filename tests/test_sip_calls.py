@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import unquote
@@ -24,7 +23,7 @@ from callwright.tts.espeak import EspeakTts
 from examples.clinic.factory import ClinicResponderFactory
 from examples.clinic.front_desk import CLINIC_FACTS
 from tests.conftest import brief_clinic, brief_demo, finished_call
-from tests.sip_peers import free_port, records_called, sip_server
+from tests.sip_peers import called_user, free_port, records_called, sip_server
 
 # Phone-band espeak transcribes reliably with tiny.en at 140 words per minute.
 CALLER_VOICE = EspeakTts(voice="en-us", words_per_minute=140)
@@ -44,7 +43,7 @@ async def test_spoken_sip_call_is_interrupted_then_transferred_by_refer(
     stack: AgentStack,
 ) -> None:
     async with sip_server(brief_demo(stack), transfer_target=DESK) as server:
-        called = f"agent-{uuid.uuid4().hex[:8]}"
+        called = called_user("agent")
         phone = SipCallerSimulator(
             "127.0.0.1", server.port, CALLER_VOICE, turn_timeout_s=30, to_user=called
         )
@@ -86,7 +85,7 @@ async def test_sip_call_books_a_clinic_appointment(stack: AgentStack) -> None:
     async with sip_server(stack) as server:
         # The caller speaks with a Piper voice: phone-band espeak defeats tiny.en too often for
         # a five-turn booking (the README's eval figures by condition).
-        called = f"clinic-{uuid.uuid4().hex[:8]}"
+        called = called_user("clinic")
         phone = SipCallerSimulator(
             "127.0.0.1", server.port, stack.tts, turn_timeout_s=30, to_user=called
         )
@@ -126,7 +125,7 @@ async def test_attended_transfer_consults_the_target_then_refers_with_replaces(
         async with sip_server(
             brief_demo(stack), transfer_target=target, transfer_mode="attended"
         ) as server:
-            called = f"agent-{uuid.uuid4().hex[:8]}"
+            called = called_user("agent")
             phone = SipCallerSimulator(
                 "127.0.0.1", server.port, CALLER_VOICE, turn_timeout_s=30, to_user=called
             )
