@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from playwright.async_api import Page
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from callwright.agent.stack import AgentStack
 from examples.clinic.front_desk import CLINIC_FACTS
@@ -40,6 +41,17 @@ async def _wait_for_text(page: Page, selector: str, text: str, timeout_ms: float
         arg=[selector, text],
         timeout=timeout_ms,
     )
+
+
+async def _story(stack: AgentStack, page: Page) -> str:
+    """The call's utterances and turn-taking events so far (a failure's report)."""
+    call_id = await _dataset(page, "callId")
+    detail = await stack.store.get_call(call_id) if call_id else None
+    if detail is None:
+        return f"no record of call {call_id!r}"
+    events = [(e.kind, round(e.at_ms), str(e.data)[:160]) for e in detail.events]
+    said = [(u.role, u.text[:60], u.interrupted) for u in detail.utterances]
+    return f"not interrupted: {said} {events}"
 
 
 async def _dataset(page: Page, name: str) -> str | None:
@@ -159,7 +171,10 @@ async def test_barge_in_from_the_talk_page(stack: AgentStack, server_url: str) -
         )
         await page.evaluate("window.callerMic.say(1)")
         cut = page.locator('.bubble.agent.interrupted[data-turn="1"]')
-        await cut.wait_for(timeout=40_000)
+        try:
+            await cut.wait_for(timeout=40_000)
+        except PlaywrightTimeout:  # what the call heard and decided instead, for the report
+            raise AssertionError(await _story(stack, page)) from None
         # What the caller heard is kept, and it is the start of the full answer.
         heard = await cut.locator(".text").inner_text()
         assert heard and CLINIC_FACTS["hours"].startswith(heard) and heard != CLINIC_FACTS["hours"]
