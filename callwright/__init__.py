@@ -48,6 +48,7 @@ from callwright.core.responder import (
 )
 from callwright.flows.engine import Flow, Node, SlotSpec
 from callwright.flows.guardrails import GuardrailOptions
+from callwright.handoff.triggers import EscalationOptions
 from callwright.llm.openai_compat import LlmOptions
 from callwright.tools.registry import Tool, ToolRefused
 
@@ -62,6 +63,7 @@ __all__ = [
     "Closable",
     "EmitsEvents",
     "EndCall",
+    "EscalationOptions",
     "ExpectedAnswer",
     "ExpectsAnswer",
     "Flow",

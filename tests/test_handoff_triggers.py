@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from callwright.agents.build import escalation_for
+from callwright.agents.definition import Agent
 from callwright.handoff.hold_music import HoldAudio
 from callwright.handoff.packet import build_packet, spoken_value
 from callwright.handoff.triggers import Escalation, EscalationOptions, EscalationTriggers
@@ -159,9 +161,26 @@ def test_a_poorly_heard_turn_the_agent_understood_does_not_count_towards_low_con
     assert fired is not None and fired.trigger == "low_confidence"
 
 
-def test_out_of_scope_topics() -> None:
-    assert fired(["Can you refill my prescription?"]) == ["out_of_scope"]
-    assert fired(["refill"], EscalationOptions(out_of_scope_cues=("billing",))) == [None]
+def test_out_of_scope_topics_are_the_agents_own() -> None:
+    billing = EscalationOptions(out_of_scope_cues=("billing", "refund"))
+    assert fired(["I have a question about my billing."], billing) == ["out_of_scope"]
+    assert fired(["Can you refill my prescription?"], billing) == [None]
+    # No topic is out of scope by default: another domain's words ask for no one.
+    assert fired(["Can you refill my prescription?", "What is my billing date?"]) == [None, None]
+
+
+def test_a_noun_for_a_person_inside_another_phrase_asks_for_no_one() -> None:
+    # Said by callers of agents in other domains than the clinic: none asks for a person.
+    lines = [
+        "Is the travel agent discount still on?",
+        "I need the number for human resources.",
+        "Which tour operator runs the boat trip?",
+        "The charger I bought doesn't work, I want to send it back.",
+    ]
+    assert fired(lines) == [None] * len(lines)
+    # The noun on its own, or in a request, does.
+    requests = ["Agent!", "A human, please.", "Operator, operator.", "Let me talk to an agent."]
+    assert [fired([line]) for line in requests] == [["explicit_request"]] * len(requests)
 
 
 async def test_the_packet_holds_what_the_flow_knows(tmp_path: Path) -> None:
@@ -232,3 +251,18 @@ def test_hold_audio_is_quiet_and_continuous() -> None:
     assert all(f.size == 160 for f in frames)
     peak = max(int(abs(f.astype(int)).max()) for f in frames)
     assert 500 < peak < 4000  # audible, well below full scale
+
+
+def test_an_agent_sets_its_own_triggers_and_adds_its_phrases() -> None:
+    own = Agent(
+        name="billing-desk",
+        escalation=EscalationOptions(out_of_scope_cues=("legal advice",), frustration=False),
+        escalation_cues=("the manager",),
+    )
+    options = escalation_for(own)
+    assert fired(["Can you give me legal advice?"], options) == ["out_of_scope"]
+    assert fired(["Get me the manager."], options) == ["explicit_request"]
+    assert fired(["Let me talk to an agent."], options) == ["explicit_request"]
+    assert fired(["This is ridiculous."], options) == [None]  # frustration is off
+    # An agent that says nothing gets the defaults, with no topic out of scope.
+    assert fired(["Can you give me legal advice?"], escalation_for(Agent(name="plain"))) == [None]

@@ -31,6 +31,7 @@ from callwright.stt.whisper import WhisperOptions, WhisperStt
 from callwright.testing import text_agent
 from callwright.tts.normalize import SpeechNormalizer
 from examples.clinic.agent_es import agent as bilingual_clinic
+from examples.clinic.scope import GUARDRAILS_ES
 from examples.clinic.store import ClinicStore
 
 WEDNESDAY = dt.date(2026, 12, 2)  # the day these calls are taken on
@@ -182,8 +183,13 @@ async def test_a_spanish_emergency_ends_the_call_in_spanish(tmp_path: Path) -> N
 def test_spanish_guardrails() -> None:
     spanish = Guardrails(SPANISH_GUARDRAILS)
     assert spanish.check("Creo que es un infarto.") == "emergency"
-    assert spanish.check("¿Me puede recetar un antibiótico?") == "out_of_scope"
-    assert spanish.check("Quiero pedir una cita para una revisión.") is None
+    # What is out of scope is the agent's own: the framework's Spanish rules name no topic,
+    # the clinic's name its medical ones.
+    assert spanish.check("¿Me puede recetar un antibiótico?") is None
+    clinic = Guardrails(GUARDRAILS_ES)
+    assert clinic.check("¿Me puede recetar un antibiótico?") == "out_of_scope"
+    assert clinic.check("Creo que es un infarto.") == "emergency"
+    assert clinic.check("Quiero pedir una cita para una revisión.") is None
 
 
 async def test_a_caller_who_switches_language_is_answered_in_it(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from callwright.agents.definition import Agent, AgentRuntime
 from callwright.agents.responder import AgentResponderFactory
 from callwright.config import Settings
 from callwright.core.responder import ResponderFactory
-from callwright.handoff.triggers import EXPLICIT_CUES, EscalationOptions
+from callwright.handoff.triggers import EscalationOptions
 from callwright.llm.openai_compat import LlmOptions
 
 
@@ -78,6 +78,7 @@ def settings_for(settings: Settings, agent: Agent) -> Settings:
 
 
 def escalation_for(agent: Agent) -> EscalationOptions:
-    """The escalation triggers, with the agent's own phrases for asking for a person."""
-    cues = tuple(dict.fromkeys([*EXPLICIT_CUES, *agent.escalation_cues]))
-    return EscalationOptions(explicit_cues=cues)
+    """The agent's escalation triggers, with its own phrases for asking for a person."""
+    options = agent.escalation or EscalationOptions()
+    cues = tuple(dict.fromkeys([*options.explicit_cues, *agent.escalation_cues]))
+    return replace(options, explicit_cues=cues)

@@ -22,6 +22,7 @@ from callwright.agents.tool import FunctionTool
 from callwright.core.responder import ResponderFactory
 from callwright.flows.engine import Flow
 from callwright.flows.guardrails import GuardrailOptions
+from callwright.handoff.triggers import EscalationOptions
 from callwright.llm.openai_compat import LlmOptions
 from callwright.tools.registry import Tool
 
@@ -170,6 +171,10 @@ class Agent:
         tools: `@tool` functions (or `tools.Tool`s) the agent may call.
         lines: the generic responder's fixed lines.
         escalation_cues: phrases that hand the caller to a person (added to the defaults).
+        escalation: the handoff triggers and their thresholds (`EscalationOptions`: which
+            topics are out of scope, the anger phrases, loops); None: the defaults, which
+            hand over on a request for a person, anger, loops and poorly heard turns, and on
+            no topic. `escalation_cues` are added to its explicit-request phrases.
         transfer_number: where a phone transfer goes when the deployment names none.
         guardrails: phrases checked before anything else sees a turn; None: no guardrails.
         goodbye_cues: phrases that end the call after `lines.goodbye`.
@@ -213,6 +218,7 @@ class Agent:
     tools: Sequence[AgentTool] = ()
     lines: Lines = field(default_factory=Lines)
     escalation_cues: Sequence[str] = ()
+    escalation: EscalationOptions | None = None
     transfer_number: str | None = None
     guardrails: GuardrailOptions | None = None
     goodbye_cues: Sequence[str] = DEFAULT_GOODBYE_CUES

@@ -38,28 +38,19 @@ EMERGENCY_CUES = (
     "seizure",
 )
 ABUSE_CUES = ("fuck", "fucking", "shit", "bitch", "asshole", "bastard", "idiot", "stupid bot")
-OUT_OF_SCOPE_CUES = (
-    "prescription",
-    "prescribe",
-    "refill",
-    "diagnose",
-    "diagnosis",
-    "test results",
-    "lab results",
-    "medical advice",
-    "what medicine",
-    "how much should i take",
-    "dosage",
-)
 
 
 @dataclass(frozen=True, slots=True)
 class GuardrailOptions:
-    """The phrases each rule reacts to; replace them to adapt the agent to another domain."""
+    """The phrases each rule reacts to; replace them to adapt the agent to another domain.
+
+    Emergencies and abuse are the same everywhere; what is out of scope is the agent's own
+    (prescriptions at a doctor's office, investment advice at a bank), so no topic is by default.
+    """
 
     emergency: Sequence[str] = EMERGENCY_CUES
     abuse: Sequence[str] = ABUSE_CUES
-    out_of_scope: Sequence[str] = OUT_OF_SCOPE_CUES
+    out_of_scope: Sequence[str] = ()
 
 
 # The same in Spanish, written without accents (check the text through
@@ -88,20 +79,9 @@ EMERGENCY_CUES_ES = (
     "convulsion",
 )
 ABUSE_CUES_ES = ("mierda", "puta", "puto", "cabron", "gilipollas", "imbecil", "idiota")
-OUT_OF_SCOPE_CUES_ES = (
-    "receta",
-    "recetar",
-    "diagnostico",
-    "diagnosticar",
-    "resultados de",
-    "consejo medico",
-    "que medicamento",
-    "cuanto debo tomar",
-    "dosis",
-)
 
 
-SPANISH_GUARDRAILS = GuardrailOptions(EMERGENCY_CUES_ES, ABUSE_CUES_ES, OUT_OF_SCOPE_CUES_ES)
+SPANISH_GUARDRAILS = GuardrailOptions(EMERGENCY_CUES_ES, ABUSE_CUES_ES)
 
 
 @dataclass(slots=True)

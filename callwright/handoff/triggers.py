@@ -11,27 +11,39 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from callwright.flows.guardrails import OUT_OF_SCOPE_CUES
 from callwright.flows.intents import find_cue, words
 
 TriggerName = Literal[
     "explicit_request", "frustration", "loop", "low_confidence", "out_of_scope", "agent_decision"
 ]
 
+# Phrases, not bare nouns: "Is the travel agent discount still on?" and "human resources"
+# ask for no one. A bare noun asks for a person when it is the whole turn (`ALONE_CUES`).
 EXPLICIT_CUES = (
-    "agent",
-    "human",
+    "an agent",
+    "live agent",
+    "real agent",
+    "human agent",
+    "agent please",
+    "a human",
+    "real human",
+    "human being",
     "a person",
     "real person",
+    "live person",
     "representative",
-    "operator",
+    "an operator",
+    "the operator",
     "transfer me",
     "speak to someone",
     "talk to someone",
     "speak with someone",
-    "front desk",
-    "receptionist",
+    "talk with someone",
 )
+# A turn of only one of these nouns, with at most these few words around it ("Agent!",
+# "A human, please.", "Operator, operator.") asks for a person.
+ALONE_CUES = ("agent", "human", "operator", "person", "representative")
+_ALONE_FILLERS = frozenset("a an the real live please uh um just".split())
 ANGER_CUES = (
     "ridiculous",
     "useless",
@@ -44,8 +56,6 @@ ANGER_CUES = (
     "waste of time",
     "not helping",
     "not listening",
-    "doesn't work",
-    "does not work",
     "terrible",
     "unacceptable",
     "fed up",
@@ -81,6 +91,7 @@ class EscalationOptions:
     Attributes:
         explicit: asking for a person ("agent", "representative", "transfer me") escalates.
         explicit_cues: the phrases of an explicit request.
+        alone_cues: words that ask for a person when they are the whole turn ("Agent!").
         explicit_key: the keypad key that asks for a person.
         frustration: anger words, agitated repetition or falling sentiment escalate.
         anger_cues: phrases that are frustration on their own.
@@ -100,14 +111,16 @@ class EscalationOptions:
         low_confidence: escalate after several poorly transcribed turns in a row.
         confidence_floor: a turn whose transcript confidence is below this is poorly heard.
         low_confidence_turns: how many such turns in a row.
-        out_of_scope: topics the flow marks as out of scope escalate.
-        out_of_scope_cues: those topics' phrases.
+        out_of_scope: topics the agent marks as out of scope escalate.
+        out_of_scope_cues: those topics' phrases; none by default (they are the agent's own:
+            prescriptions at a doctor's office, investment advice at a bank).
         not_understood_cues: phrases of an agent reply that did not understand.
         say_again_cues: phrases of an agent reply that asks the caller to say it again.
     """
 
     explicit: bool = True
     explicit_cues: Sequence[str] = EXPLICIT_CUES
+    alone_cues: Sequence[str] = ALONE_CUES
     explicit_key: str = "0"
     frustration: bool = True
     anger_cues: Sequence[str] = ANGER_CUES
@@ -122,7 +135,7 @@ class EscalationOptions:
     confidence_floor: float = 0.45
     low_confidence_turns: int = 3
     out_of_scope: bool = True
-    out_of_scope_cues: Sequence[str] = OUT_OF_SCOPE_CUES
+    out_of_scope_cues: Sequence[str] = ()
     not_understood_cues: Sequence[str] = NOT_UNDERSTOOD_CUES
     say_again_cues: Sequence[str] = SAY_AGAIN_CUES
 
@@ -267,6 +280,10 @@ class EscalationTriggers:
 
     def _explicit(self, tokens: list[str], at_ms: float) -> Escalation | None:
         cue = find_cue(tokens, self.options.explicit_cues)
+        if cue is None:
+            said = set(tokens) - _ALONE_FILLERS
+            alone = [c for c in self.options.alone_cues if said == {c}]
+            cue = alone[0] if alone else None
         if cue is None:
             return None
         return Escalation("explicit_request", "the caller asked for a person", at_ms, {"cue": cue})

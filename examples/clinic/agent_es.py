@@ -13,8 +13,8 @@ from functools import partial
 from pathlib import Path
 
 from callwright import Agent, Language, SessionLines
-from callwright.flows.guardrails import SPANISH_GUARDRAILS
 from examples.clinic.flow import LINES
+from examples.clinic.scope import ESCALATION, GUARDRAILS_ES
 from examples.clinic.setup import build_responders
 from examples.clinic.wording_es import LINES_ES, TEMPLATES_ES
 
@@ -73,7 +73,7 @@ SPANISH = Language(
     phrases=[v for k, v in LINES_ES.items() if k not in ("filler", "reminder")]
     + [v for v in TEMPLATES_ES.values() if "{" not in v],
     knowledge=KNOWLEDGE_ES,
-    guardrails=SPANISH_GUARDRAILS,
+    guardrails=GUARDRAILS_ES,
     voice="es-419",
     vocabulary=("Clínica Maple Street", "cita"),
     session_lines=SESSION_LINES_ES,
@@ -85,4 +85,5 @@ agent = Agent(
     responders=partial(build_responders, knowledge_by_language={"es": KNOWLEDGE_ES}),
     stt_model="base",
     languages=(SPANISH,),
+    escalation=ESCALATION,
 )

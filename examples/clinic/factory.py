@@ -17,6 +17,7 @@ from callwright.kb.open import CALIBRATION_FILE, open_knowledge
 from callwright.kb.urgency import EmergencyMeaning
 from examples.clinic.flow import LINES, RECOGNISER_TERMS
 from examples.clinic.receptionist import Receptionist
+from examples.clinic.scope import GUARDRAILS
 from examples.clinic.store import ClinicStore, Doctor, Patient
 from examples.clinic.tools import ClinicContext
 
@@ -121,7 +122,7 @@ class ClinicResponderFactory:
     def __init__(self, data: ClinicData, options: ClinicOptions) -> None:
         self.data = data
         self.options = options
-        self.guardrails = Guardrails()
+        self.guardrails = Guardrails(GUARDRAILS)
         self.receptionists: dict[str, Receptionist] = {}
 
     @classmethod

@@ -39,7 +39,7 @@ from callwright.flows.engine import (
 )
 from callwright.flows.expected import from_flow
 from callwright.flows.globals import match_global, question_after_goodbye
-from callwright.flows.guardrails import SPANISH_GUARDRAILS, Guardrails
+from callwright.flows.guardrails import Guardrails
 from callwright.flows.intents import match_intent, words
 from callwright.flows.names import Directory, Person, names_with_a_title, says_a_name
 from callwright.flows.phonetic import respell
@@ -55,6 +55,7 @@ from callwright.tools.registry import ToolRegistry
 from examples.clinic.flow import DOMAIN_TERMS, TASK_INTENTS
 from examples.clinic.handoff_facts import clinic_facts
 from examples.clinic.scheduling import Offer, Scheduling
+from examples.clinic.scope import GUARDRAILS_ES
 from examples.clinic.tools import ClinicContext, clinic_tools
 from examples.clinic.wording import ENGLISH, Wording, wording_for
 
@@ -80,7 +81,7 @@ class Receptionist(Scheduling):
         self.state = FlowState(self.w.flow.start)
         self.flow = self.w.flow
         self._guardrails = guardrails
-        self._guardrails_es = Guardrails(SPANISH_GUARDRAILS)
+        self._guardrails_es = Guardrails(GUARDRAILS_ES)
         self._queue: asyncio.Queue[ResponseEvent | _Emit | None] = asyncio.Queue()
         self._said: list[str] = []
         self._abuse = 0
