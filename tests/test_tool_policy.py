@@ -4,7 +4,9 @@ what runs, and arguments outside the tool's schema never reach it."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import enum
 from typing import Literal
 
 import pytest
@@ -147,3 +149,94 @@ def test_a_flow_that_requires_identity_needs_a_tool_that_identifies() -> None:
                 },
             ),
         )
+
+
+class Size(enum.Enum):
+    SMALL = "small"
+    LARGE = "large"
+
+
+class Seats(enum.IntEnum):
+    ONE = 1
+    TWO = 2
+
+
+@dataclasses.dataclass
+class Address:
+    street: str
+    postcode: str = "00000"
+
+
+received: dict[str, object] = {}
+
+
+@tool
+async def find_orders(email: str, since: int | None = None, size: Size | None = None) -> str:
+    """Finds orders."""
+    received.update(email=email, since=since, size=size)
+    return "found"
+
+
+@tool
+async def seat(seats: Seats, tier: Literal[1, 2], ids: list[int], days: list[dt.date]) -> str:
+    """Seats a party."""
+    received.update(seats=seats, tier=tier, ids=ids, days=days)
+    return "seated"
+
+
+@tool
+async def ship(to: Address) -> str:
+    """Ships an order."""
+    received.update(to=to)
+    return "shipped"
+
+
+HINTED = Agent(name="hinted", tools=[find_orders, seat, ship], knowledge_embedder=None)
+
+
+async def run_hinted(
+    name: str, arguments: dict[str, object]
+) -> tuple[str | None, dict[str, object]]:
+    received.clear()
+    tools = GatedTools(HINTED, CallInfo("c2", "test"), None, None)
+    result = await tools.run(ToolCall("m2", name, arguments))
+    return result.error, dict(received)
+
+
+async def test_optional_arguments_may_be_null_and_arrive_as_their_hinted_types() -> None:
+    # A model sends null for an optional argument it does not know: allowed, and None arrives.
+    error, got = await run_hinted("find_orders", {"email": "a@b.c", "since": None})
+    assert error is None and got["since"] is None
+    error, got = await run_hinted(
+        "find_orders", {"email": "a@b.c", "since": "2024", "size": "small"}
+    )
+    assert error is None and got["since"] == 2024 and got["size"] is Size.SMALL
+    error, _ = await run_hinted("find_orders", {"email": "a@b.c", "since": "last year"})
+    assert error is not None and "since" in error
+
+
+async def test_numbers_in_enums_lists_and_dataclasses_arrive_converted() -> None:
+    arguments: dict[str, object] = {
+        "seats": "2",
+        "tier": "1",
+        "ids": ["7", 8],
+        "days": ["2026-12-24"],
+    }
+    error, got = await run_hinted("seat", arguments)
+    assert error is None, error
+    assert got == {"seats": Seats.TWO, "tier": 1, "ids": [7, 8], "days": [dt.date(2026, 12, 24)]}
+    error, _ = await run_hinted("seat", arguments | {"ids": ["seven"]})
+    assert error is not None and "item 0" in error
+    error, got = await run_hinted("ship", {"to": {"street": "1 Main St"}})
+    assert error is None and got["to"] == Address("1 Main St")
+
+
+def test_schemas_say_what_the_checks_accept() -> None:
+    props = seat.parameters["properties"]
+    assert props["seats"] == {"type": "integer", "enum": [1, 2]}  # an IntEnum is no string
+    assert props["ids"] == {"type": "array", "items": {"type": "integer"}}
+    since = find_orders.parameters["properties"]["since"]
+    assert since == {"anyOf": [{"type": "integer"}, {"type": "null"}]}
+    assert find_orders.parameters["required"] == ["email"]
+    # A dataclass's fields with defaults are not required.
+    assert ship.parameters["properties"]["to"]["required"] == ["street"]

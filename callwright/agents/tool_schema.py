@@ -102,7 +102,8 @@ def json_schema(hint: Any) -> dict[str, Any]:
     if hint is dt.datetime:
         return {"type": "string", "format": "date-time"}
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        return {"type": "string", "enum": [m.value for m in hint]}
+        values = [m.value for m in hint]
+        return {"type": _json_type(values[0]) if values else "string", "enum": values}
     if origin is Literal:
         values = list(get_args(hint))
         return {"type": _json_type(values[0]), "enum": values}
@@ -113,17 +114,20 @@ def json_schema(hint: Any) -> dict[str, Any]:
     if origin is dict or hint is dict:
         return {"type": "object"}
     if origin in (typing.Union, types.UnionType):
-        options = [a for a in get_args(hint) if a is not type(None)]
-        if len(options) == 1:
-            return json_schema(options[0])
-        return {"anyOf": [json_schema(a) for a in options]}
+        args = get_args(hint)
+        options = [json_schema(a) for a in args if a is not type(None)]
+        if type(None) in args:  # Optional: the model may send null ("not given")
+            options.append({"type": "null"})
+        return options[0] if len(options) == 1 else {"anyOf": options}
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):
         fields = typing.get_type_hints(hint)
-        return {
-            "type": "object",
-            "properties": {n: json_schema(t) for n, t in fields.items()},
-            "required": list(fields),
-        }
+        needed = [
+            f.name
+            for f in dataclasses.fields(hint)
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        ]
+        schema = {"type": "object", "properties": {n: json_schema(t) for n, t in fields.items()}}
+        return schema | ({"required": needed} if needed else {})
     if hint is Any:
         return {}
     raise TypeError(f"no JSON schema for type {hint!r}")
@@ -132,25 +136,74 @@ def json_schema(hint: Any) -> dict[str, Any]:
 def coerce(hint: Any, name: str, value: Any) -> Any:
     """An argument as its type hint says (the model sends dates as strings, numbers as text).
 
+    Optional and union hints take the first of their types the value converts to; list items
+    and dataclass fields are converted one by one.
+
     Raises:
         ToolRefused: the value cannot be that type; the model is told, and no retry is made.
     """
     try:
-        if hint is dt.date and isinstance(value, str):
-            return dt.date.fromisoformat(value)
-        if hint is dt.time and isinstance(value, str):
-            return dt.time.fromisoformat(value)
-        if hint is dt.datetime and isinstance(value, str):
-            return dt.datetime.fromisoformat(value)
-        if isinstance(hint, type) and issubclass(hint, enum.Enum):
-            return hint(value)
-        if hint is int and isinstance(value, str | float) and not isinstance(value, bool):
-            return int(value)
-        if hint is float and isinstance(value, str | int) and not isinstance(value, bool):
-            return float(value)
-    except ValueError as exc:
+        return _coerce(hint, value)
+    except (ValueError, TypeError) as exc:
         raise ToolRefused(f"argument {name}: {exc}") from exc
+
+
+def _coerce(hint: Any, value: Any) -> Any:
+    origin = get_origin(hint)
+    if value is None:
+        return None
+    if origin in (typing.Union, types.UnionType):
+        errors: list[str] = []
+        for option in (a for a in get_args(hint) if a is not type(None)):
+            try:
+                return _coerce(option, value)
+            except (ValueError, TypeError) as exc:
+                errors.append(str(exc))
+        raise ValueError("; ".join(errors) or f"{value!r} fits none of its types")
+    if origin is Literal:
+        values = get_args(hint)
+        if value in values:
+            return value
+        matched = [v for v in values if isinstance(value, str) and str(v) == value.strip()]
+        if matched:
+            return matched[0]
+        raise ValueError(f"{value!r} is not one of {list(values)}")
+    if origin in (list, tuple, set, frozenset) and isinstance(value, list | tuple):
+        args = get_args(hint)
+        item = args[0] if args and args[0] is not Ellipsis else Any
+        items = [_coerce(item, v) for v in value]
+        return items if origin is list else origin(items)
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type) and isinstance(value, dict):
+        fields = typing.get_type_hints(hint)
+        return hint(**{k: _coerce(fields.get(k, Any), v) for k, v in value.items()})
+    if hint is dt.date and isinstance(value, str):
+        return dt.date.fromisoformat(value)
+    if hint is dt.time and isinstance(value, str):
+        return dt.time.fromisoformat(value)
+    if hint is dt.datetime and isinstance(value, str):
+        return dt.datetime.fromisoformat(value)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return _enum_member(hint, value)
+    if hint is int and isinstance(value, str | float) and not isinstance(value, bool):
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError(f"{value!r} is not a whole number")
+        return int(value)
+    if hint is float and isinstance(value, str | int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (str, int, float, bool) and not isinstance(value, hint):
+        raise ValueError(f"expected {hint.__name__}, got {type(value).__name__} {value!r:.40}")
     return value
+
+
+def _enum_member(hint: type[enum.Enum], value: Any) -> enum.Enum:
+    """The member of `hint` with the value `value` (or its value written as text)."""
+    try:
+        return hint(value)
+    except ValueError:
+        for member in hint:
+            if isinstance(value, str) and str(member.value) == value.strip():
+                return member
+        raise
 
 
 def _json_type(value: Any) -> str:

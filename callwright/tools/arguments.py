@@ -4,9 +4,9 @@ The model writes the arguments; nothing it invents may reach a backend unseen. C
 for every tool on every path: no argument the schema does not name (unless it allows
 `additionalProperties`), each one of its declared type (a boolean is not the string "false",
 a number is not a boolean; a number written as text is, the tool converts it), and within its
-`enum` if it has one. The subset of JSON Schema our
-tools' schemas use (`tools/schema.py` writes them from type hints); nested objects and arrays
-are checked by type only.
+`enum` if it has one (a number written as text counts as the number); an array's items are
+checked against its `items`. The subset of JSON Schema our tools' schemas use
+(`agents/tool_schema.py` writes them from type hints); nested objects are checked by type only.
 """
 
 from __future__ import annotations
@@ -51,9 +51,23 @@ def _value_error(spec: Mapping[str, Any], value: Any) -> str | None:
     kinds = kind if isinstance(kind, list) else [kind] if kind else []
     if kinds and not any(_is(k, value) for k in kinds):
         return f"expected {' or '.join(kinds)}, got {type(value).__name__} {value!r:.40}"
-    if "enum" in spec and value not in spec["enum"]:
+    if "enum" in spec and not _in_enum(value, spec["enum"]):
         return f"{value!r:.40} is not one of {spec['enum']}"
+    items = spec.get("items")
+    if isinstance(items, Mapping) and isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            problem = _value_error(items, item)
+            if problem:
+                return f"item {index}: {problem}"
     return None
+
+
+def _in_enum(value: Any, allowed: Any) -> bool:
+    """Whether `value` is one of `allowed`, a number written as text counting as the number."""
+    if value in allowed:
+        return True
+    numbers = [v for v in allowed if isinstance(v, int | float) and not isinstance(v, bool)]
+    return isinstance(value, str) and any(str(v) == value.strip() for v in numbers)
 
 
 def _is(kind: str, value: Any) -> bool:
