@@ -17,11 +17,13 @@ from typing import Any, Literal
 
 from callwright.agent.session_lines import SessionLines
 from callwright.agent.silence import SilenceOptions
+from callwright.agents.definition_checks import check_definition
 from callwright.agents.routing import ModelRoute
 from callwright.agents.tool import FunctionTool
 from callwright.core.responder import ResponderFactory
 from callwright.flows.engine import Flow
 from callwright.flows.guardrails import GuardrailOptions
+from callwright.flows.names import Directory
 from callwright.handoff.triggers import EscalationOptions
 from callwright.llm.openai_compat import LlmOptions
 from callwright.tools.registry import Tool
@@ -169,6 +171,9 @@ class Agent:
             a tool that belongs to a node is only offered while the call is in that node.
         intents: cue phrases that move the call into a node of the flow, by node name.
         tools: `@tool` functions (or `tools.Tool`s) the agent may call.
+        directories: the people a "person" slot matches a spoken name against, by the
+            slot's `directory` (or its name): `flows.names.Directory` of `Person`s, matched
+            by sound ("Doctor Win" is Doctor Nguyen).
         lines: the generic responder's fixed lines.
         escalation_cues: phrases that hand the caller to a person (added to the defaults).
         escalation: the handoff triggers and their thresholds (`EscalationOptions`: which
@@ -216,6 +221,7 @@ class Agent:
     flow: Flow | None = None
     intents: Mapping[str, Sequence[str]] = field(default_factory=dict)
     tools: Sequence[AgentTool] = ()
+    directories: Mapping[str, Directory] = field(default_factory=dict)
     lines: Lines = field(default_factory=Lines)
     escalation_cues: Sequence[str] = ()
     escalation: EscalationOptions | None = None
@@ -244,31 +250,7 @@ class Agent:
                 f"agent {self.name!r}: languages {codes} need the multilingual recognizer "
                 f"(stt_model='base'); {self.stt_model} hears English only"
             )
-        names = [t.name for t in self.tools]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"agent {self.name!r}: duplicate tool names {duplicates}")
-        for defined in self.tools:
-            needed = set(defined.requires if isinstance(defined, FunctionTool) else ()) - set(names)
-            if needed:
-                raise ValueError(f"agent {self.name!r}: {defined.name} requires unknown {needed}")
-        if self.flow is not None:
-            unknown = sorted(set(self.intents) - set(self.flow.nodes))
-            if unknown:
-                raise ValueError(f"agent {self.name!r}: intents for unknown nodes {unknown}")
-            if self.responders is None:
-                known = {*names, "search_knowledge"}
-                listed = {t for node in self.flow.nodes.values() for t in node.tools}
-                missing = sorted(listed - known)
-                if missing:
-                    raise ValueError(f"agent {self.name!r}: the flow names unknown tools {missing}")
-                guarded = sorted(n.name for n in self.flow.nodes.values() if n.requires_identity)
-                identifying = [t for t in self.tools if getattr(t, "identifies", False)]
-                if guarded and not identifying:
-                    raise ValueError(
-                        f"agent {self.name!r}: nodes {guarded} require identity, but no tool "
-                        "identifies the caller (@tool(identifies=True))"
-                    )
+        check_definition(self)
 
     def session_lines_by_language(self) -> dict[str, SessionLines]:
         """The session's lines of each language that has its own (`AgentStack.session_lines`)."""

@@ -166,6 +166,7 @@ class AgentResponder:
         self.state = FlowState(node=flow.start) if flow is not None else None
         self.tools = GatedTools(agent, call, factory.kb, self.state)
         self._language = agent.language  # the call's, from each turn's context
+        self._entered = ""  # the `say` of a node the caller has just entered
         self._llm: OpenAICompatResponder | None = None
         self._routed: dict[str, OpenAICompatResponder] = {}  # by route name
         self._preparing: asyncio.Task[None] | None = None
@@ -290,6 +291,9 @@ class AgentResponder:
             yield EndCall("caller said goodbye")
             return
         self._follow_flow(text)
+        entered, self._entered = self._entered, ""
+        if entered:  # the node's own line on entering it, then its question or the model
+            yield TextDelta(f"{entered} ")
         if self._llm is not None:
             async for event in self._from_llm(context):
                 yield event
@@ -305,9 +309,14 @@ class AgentResponder:
         intent = match_intent(self._plain(text), self._intents)
         if intent is not None and intent != state.node:
             state.go(intent)
+            self._entered = flow.node(intent).say
         node = flow.node(state.node)
         if node.slots:
-            ctx = SlotContext(today=self.factory.runtime.today(), language=self._language)
+            ctx = SlotContext(
+                today=self.factory.runtime.today(),
+                directories=self.agent.directories,
+                language=self._language,
+            )
             fill(state, node.slots, text, ctx)
 
     def prepare(self, context: TurnContext | None) -> None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from callwright.flows import spanish
 from callwright.flows.heard_numbers import hour_by_sound
@@ -73,6 +73,11 @@ class SlotSpec:
     retry: str = ""
     keypad: str = ""
 
+    def __post_init__(self) -> None:
+        kinds = get_args(SlotKind)
+        if self.kind not in kinds:
+            raise ValueError(f"slot {self.name!r}: unknown kind {self.kind!r}; one of {kinds}")
+
 
 @dataclass(frozen=True, slots=True)
 class Node:
@@ -94,6 +99,12 @@ class Node:
     confirm: bool = False
     say: str = ""
 
+    def __post_init__(self) -> None:
+        if isinstance(self.tools, str) or not all(isinstance(t, str) for t in self.tools):
+            raise TypeError(f"node {self.name!r}: tools are tool names, got {self.tools!r}")
+        # A list or set of names is as good as a frozenset (the dataclass is frozen).
+        object.__setattr__(self, "tools", frozenset(self.tools))
+
     def slot(self, name: str) -> SlotSpec | None:
         """The node's slot called `name`."""
         return next((s for s in self.slots if s.name == name), None)
@@ -106,6 +117,14 @@ class Flow:
     name: str
     start: str
     nodes: Mapping[str, Node]
+
+    def __post_init__(self) -> None:
+        if self.start not in self.nodes:
+            raise ValueError(f"flow {self.name!r}: start node {self.start!r} is not in its nodes")
+        renamed = sorted(f"{key!r}: {node.name!r}" for key, node in self.nodes.items()
+                         if key != node.name)  # fmt: skip
+        if renamed:
+            raise ValueError(f"flow {self.name!r}: nodes must be keyed by their name ({renamed})")
 
     def node(self, name: str) -> Node:
         """The node called `name`."""
