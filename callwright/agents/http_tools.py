@@ -5,6 +5,12 @@ filled in URL-quoted. The other arguments go in the query string for GET and DEL
 a JSON body otherwise. A JSON response is the tool's result, any other body its text; an
 error status is a tool failure the model is told about. Responses are read up to a limit, so
 a misbehaving backend cannot exhaust memory.
+
+The model writes the arguments, and a caller's words steer the model: a path argument of
+"." or ".." (which would climb to another endpoint of the API) is refused, and redirects are
+not followed (one would carry the credential header to wherever the backend points). A
+request with side effects carries the call's idempotency key (`Idempotency-Key`), so a retry
+after a timeout is one the backend can recognise.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from urllib.parse import quote
 import aiohttp
 
 from callwright.agents.tool import FunctionTool
+from callwright.tools.registry import ToolRefused
 
 MAX_RESPONSE_BYTES = 256 * 1024
 
@@ -81,13 +88,15 @@ def http_tool(
     in_url = set(url_placeholders(spec.url))
     method = spec.method.upper()
 
-    async def call_api(**arguments: Any) -> Any:
-        arguments.pop("idempotency_key", None)
-        url = spec.url.format(**{k: quote(str(arguments.get(k, "")), safe="") for k in in_url})
+    async def call_api(idempotency_key: str | None = None, **arguments: Any) -> Any:
+        key = idempotency_key
+        url = spec.url.format(**{k: _path_value(k, arguments.get(k, "")) for k in in_url})
         rest = {k: v for k, v in arguments.items() if k not in in_url}
         headers = {"Accept": "application/json", **spec.headers}
         if spec.auth_header and spec.auth_value:
             headers[spec.auth_header] = spec.auth_value
+        if key and method not in ("GET", "HEAD"):
+            headers["Idempotency-Key"] = str(key)
         request: dict[str, Any] = {"headers": headers}
         if method in ("GET", "DELETE"):
             request["params"] = {k: _query_value(v) for k, v in rest.items()}
@@ -96,11 +105,14 @@ def http_tool(
         own = session is None
         http = aiohttp.ClientSession() if session is None else session()
         try:
-            async with http.request(method, url, **request) as response:
-                body = await response.content.read(MAX_RESPONSE_BYTES + 1)
-                if len(body) > MAX_RESPONSE_BYTES:
-                    raise HttpToolError(f"{spec.name}: response larger than {MAX_RESPONSE_BYTES}")
+            async with http.request(method, url, allow_redirects=False, **request) as response:
+                body = await _read_limited(response, spec.name)
                 text = body.decode(response.charset or "utf-8", errors="replace")
+                if 300 <= response.status < 400:
+                    raise HttpToolError(
+                        f"{method} {spec.name} answered HTTP {response.status} (a redirect, "
+                        "not followed: point the tool's url at its final address)"
+                    )
                 if response.status >= 400:
                     raise HttpToolError(f"{method} {spec.name} answered HTTP {response.status}")
                 if "json" in (response.content_type or ""):
@@ -122,6 +134,24 @@ def http_tool(
         confirm_prompt=spec.confirm_prompt,
         filler=spec.filler,
     )
+
+
+def _path_value(name: str, value: Any) -> str:
+    """An argument as one URL path segment; one that would climb the path is refused."""
+    text = str(value)
+    if text.strip() in ("", ".", ".."):
+        raise ToolRefused(f"argument {name}: {text!r} is not a value for the path")
+    return quote(text, safe="")
+
+
+async def _read_limited(response: aiohttp.ClientResponse, name: str) -> bytes:
+    """The whole body, however many chunks it comes in, up to `MAX_RESPONSE_BYTES`."""
+    body = bytearray()
+    async for chunk in response.content.iter_any():
+        body += chunk
+        if len(body) > MAX_RESPONSE_BYTES:
+            raise HttpToolError(f"{name}: response larger than {MAX_RESPONSE_BYTES}")
+    return bytes(body)
 
 
 def _query_value(value: Any) -> str:
