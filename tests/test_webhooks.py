@@ -6,10 +6,14 @@ import asyncio
 import json
 import socket
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from aiohttp import web
 
+from callwright.agents.definition import Agent, AgentRuntime
+from callwright.agents.responder import AgentResponderFactory
+from callwright.config import DrainSettings
 from callwright.integrations.webhooks import (
     EVENT_ID_HEADER,
     SIGNATURE_HEADER,
@@ -17,6 +21,7 @@ from callwright.integrations.webhooks import (
     WebhookSender,
     verify_signature,
 )
+from callwright.server.drain import install_drain
 
 SECRET = "whsec_test"
 
@@ -137,3 +142,126 @@ async def test_periodic_redelivery(tmp_path: Path) -> None:
     finally:
         await sender.close()
         await receiver.stop()
+
+
+async def test_a_hanging_receiver_holds_no_more_than_the_queue_and_nothing_is_lost(
+    tmp_path: Path,
+) -> None:
+    hang = asyncio.Event()
+
+    async def never_answers(request: web.Request) -> web.Response:
+        await hang.wait()
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", never_answers)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    limits = options(port, timeout_s=30.0, senders=2, max_queued=3)
+    sender = WebhookSender(limits, tmp_path / "dead.sqlite3")
+    await sender.start()
+    try:
+        for n in range(20):
+            await sender.emit("call_started", {"n": n})
+        await asyncio.sleep(0.2)  # two in flight, three queued, the rest kept on disk
+        assert sender.overflowed == 20 - 2 - 3
+        kept = await sender.dead_letters()
+        assert len(kept) == 15 and {k.last_error for k in kept} == {"queue full: not sent yet"}
+    finally:
+        await sender.close()  # the queued and the in-flight ones are kept too
+        hang.set()
+        await runner.cleanup()
+    reopened = WebhookSender(limits, tmp_path / "dead.sqlite3")
+    await reopened.start()
+    try:
+        numbers = sorted(json.loads(k.body)["data"]["n"] for k in await reopened.dead_letters())
+        assert numbers == list(range(20))
+    finally:
+        await reopened.close()
+
+
+async def test_a_redirect_is_a_failure_not_a_delivery_elsewhere(tmp_path: Path) -> None:
+    elsewhere = Receiver(free_port())
+    await elsewhere.start()
+
+    async def moved(request: web.Request) -> web.Response:
+        raise web.HTTPPermanentRedirect(f"http://127.0.0.1:{elsewhere.port}/hook")
+
+    app = web.Application()
+    app.router.add_post("/hook", moved)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    sender = WebhookSender(options(port, max_attempts=1), tmp_path / "dead.sqlite3")
+    await sender.start()
+    try:
+        await sender.emit("call_started", {"call_id": "c1"})
+        await sender.drain()
+        [letter] = await sender.dead_letters()
+        assert "redirect" in letter.last_error and letter.delivered_at is None
+        assert sender.delivered == 0 and elsewhere.received == []
+    finally:
+        await sender.close()
+        await runner.cleanup()
+        await elsewhere.stop()
+
+
+async def test_redelivery_goes_through_every_dead_letter_a_batch_at_a_time(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    sender = WebhookSender(options(port, max_attempts=1, redeliver_batch=4), tmp_path / "d.sqlite3")
+    await sender.start()
+    try:
+        for n in range(11):  # nobody listens: every one is dead-lettered
+            await sender.emit("call_started", {"n": n})
+        await sender.drain()
+        assert len(await sender.dead_letters()) == 11
+        receiver = Receiver(port)
+        await receiver.start()
+        try:
+            assert await sender.redeliver() == 11
+        finally:
+            await receiver.stop()
+        assert sorted(r["data"]["n"] for r in receiver.received) == list(range(11))
+    finally:
+        await sender.close()
+
+
+async def test_a_server_that_stops_keeps_the_webhooks_it_had_not_sent(tmp_path: Path) -> None:
+    # The agent's responders close with the server (before its store): a generic agent's
+    # sender then keeps the events still queued.
+    port = free_port()  # nobody listens: what is not yet sent must survive the stop
+    sender = WebhookSender(options(port, timeout_s=30.0, backoff_s=30.0), tmp_path / "d.sqlite3")
+    await sender.start()
+    factory = AgentResponderFactory(Agent(name="plain", knowledge_embedder=None),
+                                    AgentRuntime(data_dir=tmp_path), None)  # fmt: skip
+    factory.add_hook(sender.emit, close=sender.close)
+    closed: list[str] = []
+
+    class Closing:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        async def close(self) -> None:
+            closed.append(self.name)
+
+    stack = SimpleNamespace(desk=Closing("desk"), store=Closing("store"), responders=factory)
+    app = web.Application()
+    install_drain(app, stack, DrainSettings())  # type: ignore[arg-type]
+    runner = web.AppRunner(app)
+    await runner.setup()
+    for n in range(3):
+        await factory.emit("call_started", {"n": n})
+    await runner.cleanup()
+    assert closed == ["desk", "store"]
+    reopened = WebhookSender(options(port), tmp_path / "d.sqlite3")
+    await reopened.start()
+    try:
+        kept = [json.loads(k.body)["data"]["n"] for k in await reopened.dead_letters()]
+        assert sorted(kept) == [0, 1, 2]
+    finally:
+        await reopened.close()

@@ -57,7 +57,7 @@ async def build_responders(agent: Agent, runtime: AgentRuntime) -> ResponderFact
         options = webhook_options_from_env(runtime.env)
         sender = WebhookSender(options, outbox_for(runtime, "webhooks.sqlite3"))
         await sender.start()
-        factory.add_hook(sender.emit)
+        factory.add_hook(sender.emit, close=sender.close)
     return factory
 
 

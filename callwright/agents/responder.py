@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import replace
 from typing import Any
@@ -74,6 +74,7 @@ class AgentResponderFactory:
             prompt = agent.instructions or runtime.llm.system_prompt
             self.llm = OpenAICompatResponderFactory(replace(runtime.llm, system_prompt=prompt))
         self.hooks: list[Hook] = []
+        self._closers: list[Callable[[], Awaitable[None]]] = []
         self.guardrails = Guardrails(agent.guardrails) if agent.guardrails else None
         self.guardrails_by_language = {
             spoken.code: Guardrails(spoken.guardrails)
@@ -133,9 +134,12 @@ class AgentResponderFactory:
             lines += list(self.kb.phrases())
         return [line for line in dict.fromkeys(lines) if line]
 
-    def add_hook(self, hook: Hook) -> None:
-        """Adds a receiver of the agent's events (webhooks)."""
+    def add_hook(self, hook: Hook, close: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Adds a receiver of the agent's events (webhooks); `close` runs with the factory's
+        (a sender keeps what it has not sent yet)."""
         self.hooks.append(hook)
+        if close is not None:
+            self._closers.append(close)
 
     async def emit(self, kind: str, data: dict[str, Any]) -> None:
         """Hands an event to every hook; a failing hook is logged, never raised."""
@@ -146,7 +150,13 @@ class AgentResponderFactory:
                 log.exception("hook failed for %s", kind)
 
     async def close(self) -> None:
-        """Closes the LLM's HTTP session and the knowledge base."""
+        """Closes the event receivers, the LLM's HTTP session and the knowledge base."""
+        closers, self._closers = self._closers, []
+        for close in closers:
+            try:
+                await close()
+            except Exception:
+                log.exception("an event receiver did not close cleanly")
         if self.llm is not None:
             await self.llm.close()
         if self.kb is not None:

@@ -50,8 +50,12 @@ class WebhookOutbox(Protocol):
         """Every attempt failed (`attempts` more of them): kept for redelivery."""
         ...
 
-    async def claim_undelivered(self) -> list[tuple[str, str, str]]:
-        """Events to try again (event id, kind, body), oldest first; now this worker's."""
+    async def claim_undelivered(
+        self, limit: int = 100, after: str | None = None
+    ) -> list[tuple[str, str, str]]:
+        """At most `limit` events to try again (event id, kind, body), oldest first, from
+        the one after the event `after` on (a round goes through them a batch at a time);
+        now this worker's."""
         ...
 
     async def dead_letters(self) -> list[DeadLetter]:
@@ -118,10 +122,14 @@ class SqliteOutbox:
         params = (event_id, kind, body.decode(), attempts, error, time.time())
         await self._run(_UPSERT_LETTER, params)
 
-    async def claim_undelivered(self) -> list[tuple[str, str, str]]:
+    async def claim_undelivered(
+        self, limit: int = 100, after: str | None = None
+    ) -> list[tuple[str, str, str]]:
         rows = await self._run(
-            "SELECT event_id, kind, body FROM webhook_dead_letters WHERE delivered_at IS NULL "
-            "ORDER BY failed_at"
+            "SELECT event_id, kind, body FROM webhook_dead_letters WHERE delivered_at IS NULL"
+            " AND (? IS NULL OR (failed_at, event_id) > ((SELECT failed_at FROM"
+            " webhook_dead_letters WHERE event_id = ?), ?)) ORDER BY failed_at, event_id LIMIT ?",
+            (after, after, after, limit),
         )
         return [tuple(row) for row in rows]
 
@@ -214,15 +222,22 @@ class SqlOutbox:
             (event_id, kind, body.decode(), now, attempts, error, now),
         )
 
-    async def claim_undelivered(self) -> list[tuple[str, str, str]]:
+    async def claim_undelivered(
+        self, limit: int = 100, after: str | None = None
+    ) -> list[tuple[str, str, str]]:
         now = time.time()
+        # A batch is claimed at a time (sent well within the lease); rows another worker is
+        # claiming at this instant are skipped, not waited for.
         rows = await self._store.sql_fetch(
-            "UPDATE webhook_outbox SET claimed_by = ?, claimed_at = ? WHERE delivered_at IS NULL"
-            " AND (claimed_by IS NULL OR claimed_at < ?) RETURNING event_id, kind, body,"
-            " created_at",
-            (self._worker_id, now, now - self._lease_s),
+            "UPDATE webhook_outbox SET claimed_by = ?, claimed_at = ? WHERE event_id IN"
+            " (SELECT event_id FROM webhook_outbox WHERE delivered_at IS NULL"
+            " AND (claimed_by IS NULL OR claimed_at < ?) AND (CAST(? AS TEXT) IS NULL OR"
+            " (created_at, event_id) > ((SELECT created_at FROM webhook_outbox"
+            " WHERE event_id = ?), ?)) ORDER BY created_at, event_id LIMIT ?"
+            " FOR UPDATE SKIP LOCKED) RETURNING event_id, kind, body, created_at",
+            (self._worker_id, now, now - self._lease_s, after, after, after, limit),
         )
-        rows.sort(key=lambda r: float(r["created_at"]))
+        rows.sort(key=lambda r: (float(r["created_at"]), str(r["event_id"])))
         return [(str(r["event_id"]), str(r["kind"]), str(r["body"])) for r in rows]
 
     async def dead_letters(self) -> list[DeadLetter]:

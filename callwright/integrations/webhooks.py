@@ -1,13 +1,17 @@
 """Outgoing, signed webhooks with retries and a dead-letter record.
 
 Events (call started, appointment booked, call ended with a summary, ...) are queued without
-waiting and delivered by one background task: each POST is signed with HMAC-SHA256 over
+waiting and delivered by a few background tasks side by side (a receiver that hangs holds
+those, not every event behind one): each POST is signed with HMAC-SHA256 over
 "<timestamp>.<body>" (header `X-Callwright-Signature: t=<ts>,v1=<hex>`), retried with
 exponential backoff, and written to a dead-letter record when every attempt failed (a SQLite
 file of the worker's, or with the PostgreSQL store an outbox every worker shares:
 `integrations/outbox.py`).
-Dead letters are retried periodically (and on `redeliver()`), so a receiver that was down
-gets the event later; the event id stays the same, so the receiver can deduplicate.
+Dead letters are retried periodically (and on `redeliver()`), a batch claimed at a time, so a
+receiver that was down gets the event later; the event id stays the same, so the receiver can
+deduplicate. The queue in memory is bounded: past `max_queued` events an event goes straight
+to the dead-letter record, and at shutdown the queued ones do, so none is lost. A redirect is
+not followed (the signed event would go where the receiver points): it counts as a failure.
 
 Events carry personal data (a handoff packet has the caller's number and words), so they follow
 the redaction policy before they are queued: the receiver, the queue and the dead-letter record
@@ -55,6 +59,10 @@ class WebhookOptions:
         events: event kinds to send; empty sends all.
         redaction: what this destination may receive; None sends events unredacted (only
             for a receiver trusted with personal data).
+        senders: deliveries side by side.
+        max_queued: events waiting in memory at most; more go to the dead-letter record.
+        redeliver_batch: dead letters claimed at a time (a claim is a lease: a batch must be
+            sent well within it, or another worker would claim it again).
         retention_days: dead letters older than this are deleted, delivered or not; None keeps
             them.
     """
@@ -67,6 +75,9 @@ class WebhookOptions:
     redeliver_every_s: float = 60.0
     events: frozenset[str] = frozenset()
     redaction: RedactionPolicy | None = field(default_factory=RedactionPolicy)
+    senders: int = 4
+    max_queued: int = 1000
+    redeliver_batch: int = 20
     retention_days: float | None = 30.0
 
     def __post_init__(self) -> None:
@@ -111,10 +122,12 @@ class WebhookSender:
     def __init__(self, options: WebhookOptions, outbox: WebhookOutbox | Path | str) -> None:
         self.options = options
         self._outbox = outbox if not isinstance(outbox, Path | str) else SqliteOutbox(outbox)
-        self._queue: asyncio.Queue[tuple[str, str, bytes]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[str, str, bytes]] = asyncio.Queue(options.max_queued)
         self._tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
+        self._closed = False
         self.delivered = 0
+        self.overflowed = 0  # events that went straight to the dead-letter record
 
     async def start(self) -> None:
         """Opens the record and starts delivery and redelivery."""
@@ -123,7 +136,10 @@ class WebhookSender:
             timeout=aiohttp.ClientTimeout(total=self.options.timeout_s)
         )
         self._tasks = [
-            asyncio.create_task(self._deliver_loop(), name="webhooks"),
+            *(
+                asyncio.create_task(self._deliver_loop(), name=f"webhooks-{n}")
+                for n in range(max(1, self.options.senders))
+            ),
             asyncio.create_task(self._redeliver_loop(), name="webhooks-redeliver"),
         ]
 
@@ -137,6 +153,13 @@ class WebhookSender:
         body = json.dumps(
             {"id": event_id, "type": kind, "created_at": time.time(), "data": data}, default=str
         ).encode()
+        if self._closed or self._queue.full():  # kept for redelivery rather than held in memory
+            self.overflowed += 1
+            if self.overflowed == 1 or self.overflowed % 100 == 0:
+                log.warning("webhooks: %d events past the queue's limit, kept for redelivery",
+                            self.overflowed)  # fmt: skip
+            await self._outbox.dead_letter(event_id, kind, body, "queue full: not sent yet", 0)
+            return
         self._queue.put_nowait((event_id, kind, body))
 
     async def drain(self) -> None:
@@ -151,7 +174,13 @@ class WebhookSender:
                     await self._outbox.sending(event_id, kind, body)
                 except Exception:
                     log.exception("webhook %s: not recorded in the outbox; sent anyway", event_id)
-                error = await self._deliver(event_id, body)
+                try:
+                    error = await self._deliver(event_id, body)
+                except asyncio.CancelledError:  # shutdown mid-delivery: kept, not lost
+                    await self._outbox.dead_letter(
+                        event_id, kind, body, "not sent before shutdown", 0
+                    )
+                    raise
                 if error is not None:
                     await self._outbox.dead_letter(
                         event_id, kind, body, error, self.options.max_attempts
@@ -185,9 +214,13 @@ class WebhookSender:
             EVENT_ID_HEADER: event_id,
         }
         try:
-            async with self._session.post(self.options.url, data=body, headers=headers) as r:
+            async with self._session.post(
+                self.options.url, data=body, headers=headers, allow_redirects=False
+            ) as r:
                 if 200 <= r.status < 300:
                     return None
+                if 300 <= r.status < 400:
+                    return f"HTTP {r.status} (a redirect: not followed)"
                 return f"HTTP {r.status}"
         except (aiohttp.ClientError, TimeoutError) as exc:
             return f"{type(exc).__name__}: {exc}"
@@ -197,16 +230,21 @@ class WebhookSender:
         return await self._outbox.dead_letters()
 
     async def redeliver(self) -> int:
-        """Retries every undelivered dead letter once; returns how many got through."""
-        delivered = 0
-        for event_id, kind, body in await self._outbox.claim_undelivered():
-            error = await self._post(event_id, body.encode())
-            if error is None:
-                await self._outbox.delivered(event_id)
-                delivered += 1
-            else:
-                await self._outbox.dead_letter(event_id, kind, body.encode(), error, 1)
-        return delivered
+        """Retries every undelivered dead letter once, a batch at a time; returns how many
+        got through."""
+        delivered, after = 0, None
+        while True:
+            batch = await self._outbox.claim_undelivered(self.options.redeliver_batch, after)
+            for event_id, kind, body in batch:
+                error = await self._post(event_id, body.encode())
+                if error is None:
+                    await self._outbox.delivered(event_id)
+                    delivered += 1
+                else:
+                    await self._outbox.dead_letter(event_id, kind, body.encode(), error, 1)
+            if len(batch) < self.options.redeliver_batch:
+                return delivered
+            after = batch[-1][0]
 
     async def purge_before(self, cutoff: float) -> int:
         """Deletes dead letters that failed before `cutoff`, delivered or not; returns how many."""
@@ -228,6 +266,9 @@ class WebhookSender:
 
     async def close(self) -> None:
         """Stops the background tasks; queued events not yet sent are dead-lettered."""
+        if self._closed:
+            return
+        self._closed = True
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -23,6 +23,7 @@ from aiohttp import web
 
 from callwright.agent.stack import AgentStack
 from callwright.config import DrainSettings, WorkerSettings
+from callwright.core.responder import Closable
 from callwright.server.admission import ADMISSION
 from callwright.store.base import CallStore
 
@@ -72,6 +73,11 @@ def install_drain(app: web.Application, stack: AgentStack, settings: DrainSettin
             await stack.desk.close()  # its calls and people off the shared desk
         except Exception:
             log.exception("handoff desk not closed cleanly")
+        if isinstance(stack.responders, Closable):  # webhooks not sent yet go to the outbox
+            try:
+                await stack.responders.close()
+            except Exception:
+                log.exception("the agent's responders did not close cleanly")
         await stack.store.close()
         log.info("call store closed")
 
