@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -153,8 +154,15 @@ def to_csv(entries: list[LogEntry], full_numbers: bool = False) -> str:
     return out.getvalue()
 
 
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9][0-9 .()*-]*")  # masked digits included
+
+
 def _safe_cell(value: Any) -> Any:
-    """A cell a spreadsheet will not run as a formula (CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") and not value[1:2].isdigit():
+    """A cell a spreadsheet will not run as a formula (CSV injection): a leading `=`, `@`, tab
+    or carriage return always gets a quote; `+` and `-` only spare a plain number ("+1555...").
+    """
+    if not isinstance(value, str) or not value:
+        return value
+    if value[0] in "=@\t\r" or (value[0] in "+-" and not _PLAIN_NUMBER.fullmatch(value)):
         return "'" + value
     return value

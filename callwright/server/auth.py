@@ -242,6 +242,15 @@ def unauthorized(message: str = "sign in or send an API key") -> web.HTTPUnautho
     )
 
 
+def stricter(first: Role | str | None, second: Role | str | None) -> Role | str | None:
+    """The need that admits fewer principals ("metrics" admits a viewer or the scrape token)."""
+    rank: dict[str | None, int] = {None: 0, "metrics": 1}
+    rank |= {role: n + 1 for role, n in ROLE_RANK.items()}
+    if rank[first] == rank[second]:
+        return first if first != "metrics" else second
+    return first if rank[first] > rank[second] else second
+
+
 def forbidden(needed: str) -> web.HTTPForbidden:
     return web.HTTPForbidden(
         text=f'{{"error": "forbidden", "message": "this needs the {needed} role"}}',
@@ -252,7 +261,11 @@ def forbidden(needed: str) -> web.HTTPForbidden:
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuses operator routes without a good enough credential (401, 403, or the sign-in page)."""
-    needed = required_role(request.method, request.path)
+    # The router decodes each path segment after splitting ("a%2Fb" is one call id), while
+    # the decoded path reads it as two: the stricter of both readings decides.
+    raw = request.raw_path.split("?", 1)[0]
+    needed = stricter(required_role(request.method, request.path),
+                      required_role(request.method, raw))  # fmt: skip
     if needed is None:
         return await handler(request)
     found = await request.app[AUTHENTICATOR].principal(request)

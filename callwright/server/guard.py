@@ -80,11 +80,17 @@ class Guard:
                 allowed |= set(LOCAL_NAMES)
         return host in allowed
 
-    def origin_ok(self, origin: str, port: int | None, local_ip: str | None = None) -> bool:
+    def origin_ok(
+        self, origin: str, port: int | None, local_ip: str | None = None, https: bool = False
+    ) -> bool:
+        """Whether a browser's `Origin` is this server's; over https, only its https origin
+        (a page served over plain http on the same name is anyone's on the network path)."""
         if origin in self.settings.allowed_origins:
             return True
         parts = urlsplit(origin)
         if parts.scheme not in ("http", "https") or not parts.netloc:
+            return False
+        if https and parts.scheme != "https":
             return False
         return self.host_ok(parts.netloc, port, local_ip)
 
@@ -143,7 +149,7 @@ async def guard_middleware(request: web.Request, handler: Handler) -> web.Stream
             content_type="application/json",
         )
     origin = request.headers.get("Origin")
-    if origin is not None and not guard.origin_ok(origin, port, local_ip):
+    if origin is not None and not guard.origin_ok(origin, port, local_ip, guard.is_https(request)):
         log.warning("refused request from origin %.80r (%s)", origin, request.remote)
         raise web.HTTPForbidden(
             text='{"error": "forbidden_origin", "message": "cross-origin request refused"}',
@@ -158,3 +164,10 @@ async def add_security_headers(request: web.Request, response: web.StreamRespons
         response.headers.setdefault(name, value)
     # The pages' policy on every response: harmless on JSON, audio and scripts.
     response.headers.setdefault("Content-Security-Policy", CSP)
+    # Pages and API answers hold transcripts, numbers and recordings: never kept by a browser
+    # (its back button after signing out) or a cache on the way. Static files may be.
+    if not request.path.startswith("/static/"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    guard = request.app.get(GUARD)
+    if guard is not None and guard.is_https(request):
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")

@@ -40,6 +40,6 @@ async def _redirect_to_dashboard(request: web.Request) -> web.Response:
 def _page(path: Path) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handler(request: web.Request) -> web.StreamResponse:
         # Pages are tiny and change with deployments; never let a browser keep a stale one.
-        return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
+        return web.FileResponse(path, headers={"Cache-Control": "no-store"})
 
     return handler

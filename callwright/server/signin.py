@@ -129,7 +129,7 @@ async def me(request: web.Request) -> web.Response:
 
 
 async def signin_page(request: web.Request) -> web.StreamResponse:
-    return web.FileResponse(SIGNIN_PAGE, headers={"Cache-Control": "no-cache"})
+    return web.FileResponse(SIGNIN_PAGE, headers={"Cache-Control": "no-store"})
 
 
 def register(app: web.Application) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from callwright.agent.stack import AgentStack
 from callwright.compliance.consent import ConsentRecords
-from callwright.compliance.log import ComplianceLog, mask_number
+from callwright.compliance.log import ComplianceLog, LogEntry, mask_number, to_csv
 from callwright.server.auth import new_api_key
 from callwright.telephony.settings import TelephonySettings
 from tests.conftest import ADMIN_HEADERS
@@ -129,3 +129,13 @@ async def test_outbound_needs_consent_and_every_step_is_logged(
     assert {r["number"] for r in rows} == {"+1415*****83"}  # masked unless asked for
     assert json.loads(rows[0]["detail"]) == {"purpose": "reminders"}
     assert len(exports) == 2
+
+
+def test_the_csv_export_runs_no_formula_but_keeps_numbers_as_they_are() -> None:
+    crafted = ["=1+cmd|' /C calc'!A0", "@SUM(A1)", "-2+3", "+1+HYPERLINK(x)", "\t=1"]
+    entries = [LogEntry(f"e{n}", 0.0, "dnc_block", None, value, {}) for n, value in
+               enumerate(crafted)]  # fmt: skip
+    entries.append(LogEntry("e9", 0.0, "dnc_block", "+14155550182", "+1 (415) 555-0182", {}))
+    rows = list(csv.DictReader(io.StringIO(to_csv(entries, full_numbers=True))))
+    assert [r["call_id"] for r in rows[:-1]] == ["'" + value for value in crafted]
+    assert (rows[-1]["number"], rows[-1]["call_id"]) == ("+14155550182", "+1 (415) 555-0182")

@@ -7,7 +7,9 @@ import time
 
 import aiohttp
 import pytest
+from yarl import URL
 
+from callwright.server.auth import new_api_key
 from callwright.store.base import CallRecord
 from tests.conftest import ADMIN_HEADERS
 from tests.security.conftest import Server
@@ -102,3 +104,18 @@ async def test_an_open_prefix_with_dot_segments_is_not_open(server: Server, path
     status_line = (await reader.readline()).decode()
     writer.close()
     assert status_line.split()[1] in ("401", "303"), status_line
+
+
+async def test_a_recording_path_with_an_encoded_slash_still_needs_a_supervisor(
+    server: Server,
+) -> None:
+    # The router reads "a%2Fb" as one call id; the role must not be read from "a/b" (two
+    # segments, which no longer look like a recording and would need only a viewer).
+    secret, key = new_api_key("viewer", "a viewer")
+    await server.access.add_key(key)
+    headers = {"Authorization": f"Bearer {secret}"}
+    async with aiohttp.ClientSession(headers=headers) as http:
+        for call_id in ("abc", "a%2Fb"):
+            url = URL(f"{server.base}/v1/calls/{call_id}/recording.wav", encoded=True)
+            async with http.get(url) as response:
+                assert response.status == 403, call_id

@@ -23,6 +23,17 @@ async def test_pages_carry_the_security_headers(server: Server, path: str) -> No
     assert headers["X-Frame-Options"] == "DENY"
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Referrer-Policy"] == "no-referrer"
+    # Pages hold personal data: no browser or cache keeps them (static files may be kept).
+    assert headers.get("Cache-Control") == (None if path.startswith("/static/") else "no-store")
+
+
+async def test_api_answers_are_never_stored(server: Server) -> None:
+    async with aiohttp.ClientSession(headers=ADMIN_HEADERS) as http:
+        for path in ("/v1/calls", "/v1/kpis", "/v1/audit"):
+            async with http.get(server.base + path) as response:
+                assert response.status == 200, path
+                assert response.headers["Cache-Control"] == "no-store", path
+                assert "Strict-Transport-Security" not in response.headers  # plain http here
 
 
 async def test_errors_carry_them_too(server: Server) -> None:

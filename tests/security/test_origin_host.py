@@ -123,3 +123,11 @@ def test_the_address_a_connection_arrived_on_is_a_host() -> None:
     assert not guard.host_ok("rebound.example:8765", 8765, "192.168.1.5")
     assert guard.host_ok("[fe80::1]:8765", 8765, "fe80::1")
     assert not guard.origin_ok("null", 8765, "192.168.1.5")
+
+
+def test_over_https_only_the_https_origin_is_this_servers() -> None:
+    guard = Guard(SecuritySettings(), "https://voice.example.com")
+    assert guard.origin_ok("https://voice.example.com", 8080, https=True)
+    # A page on plain http with the same name is whoever answers on the network path.
+    assert not guard.origin_ok("http://voice.example.com", 8080, https=True)
+    assert guard.origin_ok("http://voice.example.com", 8080, https=False)

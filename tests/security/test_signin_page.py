@@ -30,3 +30,26 @@ async def test_sign_in_to_the_dashboard_and_out_again(server: Server) -> None:
         await page.goto(f"{server.base}/dashboard")
         assert unquote(page.url) == f"{server.base}/signin?next=/dashboard"
         assert errors == []
+
+
+async def test_a_next_that_browsers_read_as_another_site_leads_to_the_dashboard(
+    server: Server,
+) -> None:
+    # "/\evil.example" and "/<tab>/evil.example" start with one slash, but a browser resolves
+    # both to https://evil.example/: after signing in, the operator stays on this server.
+    for crafted in ("%2F%5Cevil.example", "%2F%09%2Fevil.example", "%2F%2Fevil.example"):
+        async with chromium(signed_in=False) as browser:
+            page = await browser.new_page()
+            await page.goto(f"{server.base}/signin?next={crafted}")
+            await page.fill("#name", "Vic")
+            await page.fill("#password", OPERATOR_PASSWORD)
+            await page.click("#signin")
+            await page.wait_for_url(f"{server.base}/dashboard")
+    # A path of this server, with its query, is still where the operator goes.
+    async with chromium(signed_in=False) as browser:
+        page = await browser.new_page()
+        await page.goto(f"{server.base}/signin?next=%2Fdashboard%3Fslow_ms%3D800")
+        await page.fill("#name", "Vic")
+        await page.fill("#password", OPERATOR_PASSWORD)
+        await page.click("#signin")
+        await page.wait_for_url(f"{server.base}/dashboard?slow_ms=800")

@@ -2,10 +2,19 @@
 
 const $ = (id) => document.getElementById(id);
 
-/** Only a path on this server: never an absolute URL someone put in ?next= (open redirect). */
+/** Only a path on this server: never another site someone put in ?next= (open redirect).
+ * Resolved as the browser will resolve it, so "/\evil.example" or "/<tab>/evil.example"
+ * (which browsers read as "//evil.example") go to the dashboard instead. */
 function nextPath() {
   const next = new URLSearchParams(location.search).get("next") || "/dashboard";
-  return next.startsWith("/") && !next.startsWith("//") ? next : "/dashboard";
+  let target;
+  try {
+    target = new URL(next, location.origin);
+  } catch {
+    return "/dashboard";
+  }
+  if (target.origin !== location.origin || !next.startsWith("/")) return "/dashboard";
+  return target.pathname + target.search + target.hash;
 }
 
 $("signin-form").addEventListener("submit", async (event) => {
