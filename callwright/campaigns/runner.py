@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -57,6 +58,7 @@ class Dialer(Protocol):
 # The compliance checks before a dial: (number, consent purpose or None for any).
 Gate = Callable[[str, str | None], Awaitable[GateRefusal | None]]
 SCHEDULED_PER_TICK = 5
+SWEEP_EVERY_S = 60.0  # how often contacts left in a call with no final status are looked for
 
 
 class CampaignRunner:
@@ -70,6 +72,8 @@ class CampaignRunner:
         worker_id: who claims contacts.
         tick_s: how often `run` ticks.
         scheduled: single calls held back by calling hours, placed here when due.
+        silent_after_s: a contact in a call this long without its final status becomes
+            `unknown` (its callback was lost), freeing the line (longer than any call).
     """
 
     def __init__(
@@ -81,6 +85,7 @@ class CampaignRunner:
         worker_id: str,
         tick_s: float = 1.0,
         scheduled: ScheduledCalls | None = None,
+        silent_after_s: float = 2 * 3600.0,
     ) -> None:
         self.store = store
         self.scheduled = scheduled
@@ -89,6 +94,8 @@ class CampaignRunner:
         self._clock = clock
         self._worker_id = worker_id
         self._tick_s = tick_s
+        self._silent_after_s = silent_after_s
+        self._swept_at = 0.0  # monotonic time of the last sweep for silent calls
 
     async def run(self) -> None:
         """Ticks until cancelled (a failing tick is logged, not fatal)."""
@@ -105,6 +112,12 @@ class CampaignRunner:
             await asyncio.sleep(self._tick_s)
 
     async def tick(self) -> None:
+        if time.monotonic() - self._swept_at >= SWEEP_EVERY_S:
+            self._swept_at = time.monotonic()
+            silent = await self.store.silent_calls(self._silent_after_s)
+            if silent:
+                log.warning("%d campaign contacts had no final call status; marked unknown",
+                            silent)  # fmt: skip
         for campaign in await self.store.all("running"):
             await self._advance(campaign)
         if self.scheduled is not None:

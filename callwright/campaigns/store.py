@@ -268,6 +268,20 @@ class CampaignStore(SchemaTables):
              time.time() - stale_s),
         )  # fmt: skip
 
+    async def silent_calls(self, stale_s: float) -> int:
+        """Contacts `in_call` with no final status for `stale_s` become `unknown`; how many.
+
+        Their final status callback was lost (a worker down, a refused signature, or one that
+        came before the dial had stored the call's id): each would hold one of its campaign's
+        lines for good, and the campaign would never finish.
+        """
+        await self._ensure()
+        return await self._store.sql_execute(
+            "UPDATE campaign_contacts SET status = 'unknown', updated_at = ?, detail = ?"
+            " WHERE status = 'in_call' AND updated_at < ?",
+            (time.time(), "no final call status was heard", time.time() - stale_s),
+        )
+
 
 def _campaign(row: dict[str, Any]) -> Campaign:
     plan = CampaignPlan(

@@ -77,9 +77,12 @@ def register(app: web.Application) -> None:
         retry_at = _epoch(retry) if isinstance(retry, str) else None
         return GateRefusal(refused.code, refused.message, retry_at)
 
+    # A call's final status is due within its longest length (plus ringing and slack).
+    longest = app[TELEPHONY].stack.limits.max_call_s or 4 * 3600.0
     runner = CampaignRunner(
         store, _AppDialer(app), gate, lambda: compliance.settings.now().timestamp(),
         worker_id=uuid.uuid4().hex[:12], scheduled=app[SCHEDULED],
+        silent_after_s=longest + 1800.0,
     )  # fmt: skip
     app[CAMPAIGNS] = Campaigns(store, runner)
     app[CALL_STATUS_HOOK] = runner.on_call_status

@@ -214,3 +214,29 @@ async def test_an_answering_machine_gets_the_voicemail(stack: AgentStack) -> Non
             contact = (await _campaign(http, url, cid))["contacts"][0]
     assert len(updates) == 1 and message in (updates[0].one("Twiml") or "")
     assert (contact["status"], contact["outcome"]) == ("done", "voicemail")
+
+
+async def test_a_lost_final_status_frees_its_line_and_the_campaign_finishes(
+    tmp_path: Path,
+) -> None:
+    store = await SqliteCallStore.open(tmp_path / "calls.sqlite3")
+    try:
+        campaigns = CampaignStore(store)
+        contacts = [Contact("+12125550181"), Contact("+12125550182")]
+        plan = CampaignPlan("lost", "+12125550100", "reminders", concurrency=1, pace_s=0)
+        cid = await campaigns.create(plan, contacts)
+        dialer = _CountingDialer()
+        runner = CampaignRunner(campaigns, dialer, _open, lambda: 1e10, "worker-a",
+                                silent_after_s=0.5)  # fmt: skip
+        await runner.tick()  # the first contact is in a call; its final status never comes
+        await runner.tick()
+        assert len(dialer.calls) == 1 and await campaigns.active(cid) == 1
+        await asyncio.sleep(0.6)
+        runner._swept_at = 0.0  # the next sweep is due (one a minute otherwise)
+        await runner.tick()
+        state = {c.number: c for c in await campaigns.contacts(cid)}
+        first = state[dialer.calls[0]]
+        assert (first.status, first.detail) == ("unknown", "no final call status was heard")
+        assert len(dialer.calls) == 2  # its line went to the second contact
+    finally:
+        await store.close()
