@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
+import aiohttp.web
 import pytest
 
 from callwright.agent.stack import AgentStack
@@ -79,6 +80,7 @@ async def test_booking_rescheduling_and_cancelling_reach_the_calendar(
             await talk.say("John Smith, July 4th, 1990")
             await talk.say("Yes please")
             [booked] = await clinic.data.store.appointments("pat_john")
+            await calendar.flush()  # the hook queues; the calendar is written behind it
             event = await calendar.get(booked.id)
             assert event is not None
             assert "DTSTART:20261125T093000" in event and "STATUS:CONFIRMED" in event
@@ -86,11 +88,13 @@ async def test_booking_rescheduling_and_cancelling_reach_the_calendar(
             await talk.say("Actually I need to reschedule that appointment.")
             await talk.say("Thursday at 3 pm")
             await talk.say("Yes")
+            await calendar.flush()  # the hook queues; the calendar is written behind it
             event = await calendar.get(booked.id)
             assert event is not None and "DTSTART:20261126T150000" in event
 
             await talk.say("Sorry, I want to cancel my appointment.")
             await talk.say("Yes")
+            await calendar.flush()  # the hook queues; the calendar is written behind it
             event = await calendar.get(booked.id)
             assert event is not None and "STATUS:CANCELLED" in event
             [cancelled] = await clinic.data.store.appointments("pat_john")
@@ -144,9 +148,44 @@ async def test_a_spoken_booking_lands_in_the_calendar(
         appointments = await clinic.data.store.appointments("pat_sarah")
         [booked] = [a for a in appointments if a.id not in before]
         assert booked.start == dt.datetime.combine(thursday, dt.time(11, 0))
+        await calendar.flush()  # the hook queues; the calendar is written behind it
         event = await calendar.get(booked.id)
         assert event is not None and "STATUS:CONFIRMED" in event
         assert f"DTSTART:{thursday:%Y%m%d}T110000" in event
     finally:
         clinic.data.hooks.remove(calendar.on_event)
         await calendar.close()
+
+
+async def test_a_calendar_that_does_not_answer_never_holds_up_the_booking() -> None:
+    # The hook returns while the calendar still holds the first write: a booking tool that
+    # awaits its events is not kept waiting (its timeout would retry a booking already made).
+    arrived, release = asyncio.Event(), asyncio.Event()
+    written: list[str] = []
+
+    async def slow_put(request: aiohttp.web.Request) -> aiohttp.web.Response:
+        arrived.set()
+        await release.wait()
+        written.append(request.path)
+        return aiohttp.web.Response(status=201)
+
+    app = aiohttp.web.Application()
+    app.router.add_put("/cal/{uid}", slow_put)
+    runner = aiohttp.web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await aiohttp.web.TCPSite(runner, "127.0.0.1", port).start()
+    calendar = CalDavCalendar(CalDavOptions(f"http://127.0.0.1:{port}/cal/", timeout_s=60.0))
+    try:
+        booked = {"id": "apt_1", "start": "2026-12-09T09:30:00", "status": "booked"}
+        moved = booked | {"start": "2026-12-10T15:00:00"}
+        await calendar.on_event("appointment_booked", booked)
+        await calendar.on_event("appointment_rescheduled", moved)
+        await asyncio.wait_for(arrived.wait(), 30)  # the calendar has the first write now
+        assert written == []  # and both hooks have long returned
+        release.set()
+        await calendar.flush()
+        assert written == ["/cal/apt_1.ics", "/cal/apt_1.ics"]  # in order, both made
+    finally:
+        await calendar.close()
+        await runner.cleanup()

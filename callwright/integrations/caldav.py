@@ -4,10 +4,16 @@ Plain CalDAV over HTTP: MKCALENDAR once, then one iCalendar resource per appoint
 booking and rescheduling (same UID, so the event moves) and marked STATUS:CANCELLED on
 cancellation, so the calendar keeps the history the way front desks expect. The embedded store
 stays the system of record; the calendar is a copy the staff look at.
+
+Writes go out in the background, in order, from a bounded queue: the hook returns at once, so a
+slow or unreachable calendar never holds up the booking tool (whose timeout would then retry a
+booking already made). A write that fails is tried twice more, then logged.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import logging
 from dataclasses import dataclass
@@ -16,6 +22,9 @@ from typing import Any
 import aiohttp
 
 log = logging.getLogger(__name__)
+
+MAX_PENDING_WRITES = 1000
+RETRY_PAUSES_S = (1.0, 5.0)
 _MKCALENDAR_BODY = """<?xml version="1.0" encoding="utf-8"?>
 <C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
   <D:set><D:prop><D:displayname>{name}</D:displayname></D:prop></D:set>
@@ -77,6 +86,8 @@ class CalDavCalendar:
     def __init__(self, options: CalDavOptions) -> None:
         self.options = options
         self._session: aiohttp.ClientSession | None = None
+        self._writes: asyncio.Queue[tuple[dict[str, Any], str]] = asyncio.Queue(MAX_PENDING_WRITES)
+        self._writer: asyncio.Task[None] | None = None
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -121,13 +132,46 @@ class CalDavCalendar:
             return await response.text()
 
     async def on_event(self, kind: str, data: dict[str, Any]) -> None:
-        """Event hook: mirrors booked, moved and cancelled appointments."""
+        """Event hook: mirrors booked, moved and cancelled appointments (queued; at once)."""
         if kind not in ("appointment_booked", "appointment_rescheduled", "appointment_cancelled"):
             return
         summary = f"Appointment {data.get('doctor_id', '')} / {data.get('patient_id', '')}"
-        await self.put(data, summary)
+        if self._writes.full():
+            log.warning("calendar: %d writes waiting; appointment %s not mirrored",
+                        self._writes.qsize(), data.get("id"))  # fmt: skip
+            return
+        self._writes.put_nowait((dict(data), summary))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_all(), name="caldav-writes")
 
-    async def close(self) -> None:
-        """Closes the HTTP session."""
+    async def flush(self) -> None:
+        """Returns once every queued write was made (or given up on)."""
+        await self._writes.join()
+
+    async def _write_all(self) -> None:
+        while True:
+            appointment, summary = await self._writes.get()
+            try:
+                for attempt in range(len(RETRY_PAUSES_S) + 1):
+                    try:
+                        await self.put(appointment, summary)
+                        break
+                    except (aiohttp.ClientError, TimeoutError, RuntimeError) as exc:
+                        if attempt == len(RETRY_PAUSES_S):
+                            log.warning("calendar: appointment %s not mirrored: %s",
+                                        appointment.get("id"), exc)  # fmt: skip
+                        else:
+                            await asyncio.sleep(RETRY_PAUSES_S[attempt])
+            finally:
+                self._writes.task_done()
+
+    async def close(self, flush_s: float = 5.0) -> None:
+        """Makes the queued writes (for up to `flush_s`), then closes the HTTP session."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.flush(), flush_s)
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
         if self._session is not None:
             await self._session.close()

@@ -68,6 +68,7 @@ class ClinicData:
     doctors: list[Doctor]
     patients: list[Patient]
     hooks: list[Hook] = field(default_factory=list)
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     urgency: EmergencyMeaning | None = None  # emergencies by meaning (needs the embedder)
     kb_by_language: dict[str, KnowledgeBase] = field(default_factory=dict)
 
@@ -130,9 +131,12 @@ class ClinicResponderFactory:
         """Opens the clinic's data and returns the factory."""
         return cls(await open_clinic(options), options)
 
-    def add_hook(self, hook: Hook) -> None:
-        """Adds a receiver of clinic events (webhooks, calendar sync)."""
+    def add_hook(self, hook: Hook, close: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Adds a receiver of clinic events (webhooks, calendar sync); `close` runs with the
+        factory's (what they have not sent yet is kept or written)."""
         self.data.hooks.append(hook)
+        if close is not None:
+            self.data.closers.append(close)
 
     async def emit(self, kind: str, data: dict[str, Any]) -> None:
         """Sends an event that is not the receptionist's (a handoff) to the same hooks."""
@@ -171,7 +175,13 @@ class ClinicResponderFactory:
         return fixed_phrases(self.data.kb.phrases())
 
     async def close(self) -> None:
-        """Closes the store and the knowledge base."""
+        """Closes the event receivers, the store and the knowledge base."""
+        closers, self.data.closers = self.data.closers, []
+        for close in closers:
+            try:
+                await close()
+            except Exception:
+                log.exception("an event receiver did not close cleanly")
         await self.data.store.close()
         self.data.kb.close()
         for kb in self.data.kb_by_language.values():

@@ -51,7 +51,7 @@ async def build_responders(
         outbox = outbox_for(runtime, "webhooks.sqlite3")  # shared with the PostgreSQL store
         sender = WebhookSender(webhook_options_from_env(env), outbox)
         await sender.start()
-        factory.add_hook(sender.emit)
+        factory.add_hook(sender.emit, close=sender.close)
     if env.get("CALLWRIGHT_CALDAV_URL"):
         calendar = CalDavCalendar(
             CalDavOptions(
@@ -64,5 +64,5 @@ async def build_responders(
             await calendar.ensure_calendar()
         except Exception:
             log.exception("CalDAV calendar unavailable; appointments stay in the embedded store")
-        factory.add_hook(calendar.on_event)
+        factory.add_hook(calendar.on_event, close=calendar.close)
     return factory
