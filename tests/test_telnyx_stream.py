@@ -65,6 +65,12 @@ async def test_unsigned_or_stale_telnyx_webhooks_get_403(telnyx_url: str) -> Non
         tampered = signed(body)
         async with http.post(url, data=body + b"&To=1", headers=tampered) as response:
             assert response.status == 403
+        # A timestamp of "nan" is signed like any other, but lies outside every window.
+        stamp = "nan"
+        forever = base64.b64encode(KEY.sign(stamp.encode() + b"|" + body)).decode()
+        headers = {**form, "telnyx-signature-ed25519": forever, "telnyx-timestamp": stamp}
+        async with http.post(url, data=body, headers=headers) as response:
+            assert response.status == 403
 
 
 async def test_spoken_call_over_telnyx(

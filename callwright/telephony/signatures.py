@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import time
 from collections.abc import Mapping
 
@@ -59,6 +60,8 @@ class TelnyxSignatures:
             sent = float(timestamp)
             raw = base64.b64decode(signature, validate=True)
         except (ValueError, binascii.Error):
+            return "malformed Telnyx signature headers"
+        if not math.isfinite(sent):  # "nan" passes every comparison with the window
             return "malformed Telnyx signature headers"
         if abs((time.time() if now is None else now) - sent) > self._tolerance_s:
             return f"telnyx-timestamp {timestamp} is outside the {self._tolerance_s:.0f} s window"
