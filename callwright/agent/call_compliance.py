@@ -100,6 +100,13 @@ class CallCompliance:
 
     def start(self) -> None:
         """At the start of the call: greet, or listen first for an answering machine."""
+        disclosure, call = self._stack.disclosure, self._call
+        if disclosure.applies(call.channel) and disclosure.consent_needed(
+            call.caller, call.parameters.get("to")
+        ):
+            # Held from the first sample: what is heard before the question (a "Hello?" while
+            # listening for a machine) is not written unless the caller agrees.
+            self._observer.hold_recording()
         if self._machine is None:
             self.greet()
         else:

@@ -93,3 +93,16 @@ async def test_a_machine_gets_the_voicemail(stack: AgentStack) -> None:
     assert agent == [VOICEMAIL]  # no greeting, no disclosure to a machine: just the message
     assert detail.record.outcome == "voicemail"
     assert report.ended_by_agent
+
+
+async def test_what_is_heard_before_the_consent_question_is_not_kept_without_a_yes(
+    stack: AgentStack,
+) -> None:
+    # California: every party must agree to the recording. The callee's "Hello?" comes while
+    # the agent listens for a machine, before the question is asked; they never say yes.
+    detail, _ = await _outbound(stack, "+14155550196", "Hello?")
+    assert [e["verdict"] for e in _events(detail, "answered_by")] == ["human"]
+    assert _events(detail, "disclosure")[0]["consent_asked"] is True
+    assert {"answer": "granted"} not in _events(detail, "recording_consent")
+    assert not detail.has_recording
+    assert await stack.store.get_recording(detail.record.call_id) is None
