@@ -293,3 +293,22 @@ def test_a_name_given_in_spanish_is_learned_and_redacted() -> None:
         assert name not in learned.text(line)
         assert learned.text(f"Gracias, {name.split()[0]}.") == "Gracias, [NAME]."
     assert Redactor().learn("me llamo la atención").names == ()  # no capitalized name
+
+
+def test_names_joined_by_an_apostrophe_or_a_hyphen_are_redacted_whole_and_learned() -> None:
+    for line, name in (
+        ("Hi, my name is Siobhan O'Brien.", "O'Brien"),
+        ("This is Mary-Jane Watson calling.", "Mary-Jane"),
+        ("Name's Ada Lovelace.", "Lovelace"),
+        ("Hello, this is Dr Okafor.", "Okafor"),
+    ):
+        learned = Redactor().learn(line)
+        assert name not in learned.text(line), line
+        assert name not in learned.text(f"Thanks {name}, one moment."), line
+    assert Redactor().learn("I am A").names == ()  # a lone capital is no name to learn
+
+
+def test_a_house_number_with_a_letter_and_a_phone_with_an_extension_are_redacted() -> None:
+    redactor = Redactor()
+    assert redactor.text("I live at 221B Baker Street, London.") == "I live at [ADDRESS], London."
+    assert redactor.text("Call 555-010-0100x23 please.") == "Call [PHONE]x23 please."

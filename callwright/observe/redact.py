@@ -39,6 +39,9 @@ _NOT_NAMES = "|".join(
     Really Afraid Glad Happy Looking Trying Still Going Available Back Done Ready
     Doctor Dr Mr Mrs Ms Your My Our Is Are In On At Calling About Interested""".split()
 )
+# One part of a name: a capital and lower-case letters, and parts joined by an apostrophe or a
+# hyphen; at least two letters in all (a lone capital is no name to learn).
+_NAME_PART = r"[A-ZÀ-Ý](?:[a-zß-ÿ]++|(?=['’-]))(?:['’-][A-Za-zÀ-ÿ][a-zß-ÿ]*+)*+"
 # Every pattern runs in time linear in the text: no quantifier nests another that can match the
 # same characters, repeats are possessive (`*+`, `++`: no backtracking into them), and matches
 # may only start where a lookbehind allows, so a long run is not rescanned from each character.
@@ -59,7 +62,7 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     # not followed by a letter and needs 7+ digits: "+1 (555) 010-0100", "555 0100 123".
     "phone": re.compile(r"(?<![\w+])\+?\(?\d[\d\s().-]*+"),
     "address": re.compile(
-        r"\b\d{1,5}\s{1,3}(?:[A-Z][\w'-]*+\s{1,3}){1,3}"
+        r"\b\d{1,5}[A-Za-z]?\s{1,3}(?:[A-Z][\w'-]*+\s{1,3}){1,3}"
         r"(?:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl"
         r"|terrace|close|square)\b\.?",
         re.IGNORECASE,
@@ -67,11 +70,19 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     # The cue in any case, the name capitalized (as recognizers write names): "I'm sorry",
     # "this is the office" and "I am not sure" introduce nobody.
     # Spanish cues too ("me llamo", "mi nombre es": the agents speak it), and accented names.
+    # A name's part may join others by an apostrophe or a hyphen ("O'Brien", "Mary-Jane"); a
+    # title before it is not part of it ("this is Dr Okafor").
     "name": re.compile(
-        r"\b(?i:my name is|my name's|name is|this is|i am|i'm|me llamo|mi nombre es)\s{1,3}"
+        r"\b(?i:my name is|my name's|name's|name is|this is|i am|i'm|me llamo|mi nombre es)"
+        r"\s{1,3}(?:(?:Dr|Doctor|Mr|Mrs|Ms|Miss)\.?\s{1,3})?"
         r"(?!(?:" + _NOT_NAMES + r")\b)"
-        r"(?P<name>[A-ZÀ-Ý][a-zß-ÿ'-]++"
-        r"(?:\s{1,3}(?!(?:" + _NOT_NAMES + r")\b)[A-ZÀ-Ý][a-zß-ÿ'-]++)?)",
+        r"(?P<name>"
+        + _NAME_PART
+        + r"(?:\s{1,3}(?!(?:"
+        + _NOT_NAMES
+        + r")\b)"
+        + _NAME_PART
+        + r")?)",
     ),
 }
 # Read-only view for tests and benchmarks that exercise each pattern on its own.
@@ -137,6 +148,9 @@ def _phone_end(run: str, text: str, run_end: int) -> int:
             continue
         following = run[i + 1 : i + 2] or after
         if not following or not (following.isalnum() or following == "_"):
+            return i + 1
+        # An extension glued on ("555-010-0100x23"): the number ends before it.
+        if i == len(run) - 1 and following in "xX" and text[run_end + 1 : run_end + 2].isdigit():
             return i + 1
     return 0
 
