@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.caller_voices import caller_voices, voice_name  # noqa: E402
 from bench.operator_key import create_bench_key  # noqa: E402
-from bench.ttfa import BENCH_AUTH_TOKEN, free_port, percentile, wait_healthy  # noqa: E402
+from bench.ttfa import BENCH_AUTH_TOKEN, free_port, wait_healthy, with_missing  # noqa: E402
 from callwright.sim.caller import ScriptLine  # noqa: E402
 from callwright.sim.twilio_caller import PhoneCallReport, TwilioCallerSimulator  # noqa: E402
 from callwright.tts.base import TextToSpeech  # noqa: E402
@@ -94,8 +94,12 @@ INTERRUPTIONS = ("Wait, stop.", "Sorry, one question.", "Hold on, where are you 
 @dataclass
 class Results:
     ttfa_ms: list[float] = field(default_factory=list)
+    unanswered: int = 0  # caller turns the agent never answered: endless waits in the TTFA
     pause_trials: int = 0
     cut_offs: int = 0
+    unheard_pausers: int = 0  # pausers of whom no transcript came at all
+    stop_missed: int = 0  # interruptions the agent never stopped for
+    duck_missed: int = 0  # interruptions the phone never saw ducked
     backchannel_trials: int = 0
     false_interruptions: int = 0
     backchannel_gap_ms: list[float] = field(default_factory=list)
@@ -222,6 +226,8 @@ async def measure(base: str, voice: TextToSpeech, results: Results, index: int) 
     script = ANSWER_CALLS[index % len(ANSWER_CALLS)]
     report = await call(base, voice, [ScriptLine(line) for line in script])
     results.ttfa_ms += [t.ttfa_ms for t in report.turns if t.ttfa_ms is not None]
+    results.unanswered += sum(t.ttfa_ms is None for t in report.turns)
+    results.unanswered += max(0, len(script) - len(report.turns))  # lines never reached
     detail = await detail_of(base, report)
     results.add_timelines(detail)
     for event in detail["events"]:
@@ -253,6 +259,7 @@ async def measure(base: str, voice: TextToSpeech, results: Results, index: int) 
                     print(f"    {event['kind']:10} {event['data']}", file=sys.stderr)
         results.pause_trials += 1
         results.cut_offs += len(transcripts) > 1
+        results.unheard_pausers += not transcripts
         if len(transcripts) > 1:  # what the first half was heard as, and how it was judged
             pauses = [e["data"] for e in detail["events"] if e["kind"] == "pause"]
             heard = [e["data"].get("text") for e in transcripts]
@@ -260,6 +267,7 @@ async def measure(base: str, voice: TextToSpeech, results: Results, index: int) 
                   file=sys.stderr)  # fmt: skip
         if len(transcripts) == 1:
             results.ttfa_ms += [t.ttfa_ms for t in report.turns if t.ttfa_ms is not None]
+            results.unanswered += sum(t.ttfa_ms is None for t in report.turns)
             results.add_timelines(detail)
     # A backchannel 1.2 s into the agent's answer: no interruption, no gap in its voice.
     line = ScriptLine(
@@ -286,6 +294,8 @@ async def measure(base: str, voice: TextToSpeech, results: Results, index: int) 
     clears = [e["_received_s"] for e in report.of_type("clear") if e["_received_s"] >= onset]
     if onset and clears:  # the first `clear` takes back the lead, resent ducked
         results.duck_ms.append(round((clears[0] - onset) * 1000.0, 1))
+    else:
+        results.duck_missed += 1
     detail = await detail_of(base, report)
     paused = [e for e in detail["events"] if e["kind"] == "agent_paused"]
     if paused and "decided_at_ms" in paused[0]["data"]:
@@ -293,14 +303,21 @@ async def measure(base: str, voice: TextToSpeech, results: Results, index: int) 
     barge = [e for e in detail["events"] if e["kind"] == "barge_in"]
     if barge and "decided_at_ms" in barge[0]["data"]:
         results.stop_ms.append(barge[0]["data"]["decided_at_ms"] - barge[0]["at_ms"])
+    else:
+        results.stop_missed += 1
 
 
 def table(rows: Sequence[tuple[str, Results]]) -> str:
-    def p(values: list[float], q: float) -> str:
-        return f"{percentile(values, q):.0f}" if values else "-"
+    def p(values: list[float], q: float, missing: int = 0) -> str:
+        """Nearest rank; what never came (`missing`) counts as an endless wait ("none")."""
+        if not values and not missing:
+            return "-"
+        found = with_missing(values, missing, q)
+        return "none" if found == float("inf") else f"{found:.0f}"
 
     head = (
-        f"{'endpointing':12} {'turns':>5} {'TTFA p50':>9} {'TTFA p95':>9} {'cut off':>8} "
+        f"{'endpointing':12} {'answered':>9} {'TTFA p50':>9} {'TTFA p95':>9} {'cut off':>8} "
+        f"{'unheard':>7} "
         f"{'waits>1.2s':>10} {'bc. int.':>8} {'bc. gap max':>11} {'ctl. gap':>8} {'duck p50':>9} "
         f"{'duck p95':>9} {'duck srv':>9} {'stop p50':>9} "
         f"{'stop p95':>9}"
@@ -311,24 +328,30 @@ def table(rows: Sequence[tuple[str, Results]]) -> str:
         gap = f"{max(r.backchannel_gap_ms):.0f}" if r.backchannel_gap_ms else "-"
         control = f"{max(r.control_gap_ms):.0f}" if r.control_gap_ms else "-"
         lines.append(
-            f"{name:12} {len(r.ttfa_ms):>5} {p(r.ttfa_ms, 0.5):>9} {p(r.ttfa_ms, 0.95):>9} "
-            f"{f'{r.cut_offs}/{r.pause_trials}':>8} {f'{r.long_waits}/{r.waits}':>10} "
+            f"{name:12} {f'{len(r.ttfa_ms)}/{len(r.ttfa_ms) + r.unanswered}':>9} "
+            f"{p(r.ttfa_ms, 0.5, r.unanswered):>9} {p(r.ttfa_ms, 0.95, r.unanswered):>9} "
+            f"{f'{r.cut_offs}/{r.pause_trials}':>8} {r.unheard_pausers:>7} "
+            f"{f'{r.long_waits}/{r.waits}':>10} "
             f"{f'{r.false_interruptions}/{r.backchannel_trials}':>8} {gap:>11} {control:>8} "
-            f"{p(r.duck_ms, 0.5):>9} {p(r.duck_ms, 0.95):>9} {p(r.duck_server_ms, 0.95):>9} "
-            f"{p(r.stop_ms, 0.5):>9} "
-            f"{p(r.stop_ms, 0.95):>9} "
+            f"{p(r.duck_ms, 0.5, r.duck_missed):>9} {p(r.duck_ms, 0.95, r.duck_missed):>9} "
+            f"{p(r.duck_server_ms, 0.95):>9} "
+            f"{p(r.stop_ms, 0.5, r.stop_missed):>9} "
+            f"{p(r.stop_ms, 0.95, r.stop_missed):>9} "
             f"{p(r.eot_wait_ms, 0.5):>9} "
             f"{p(r.eot_wait_ms, 0.95):>9} {p(r.server_ttfa_ms, 0.95):>8}"
         )
     lines.append(
         "TTFA: caller's end of speech → first agent audio at the phone, ms, over answers and "
-        "finished pausers; cut off: pausers answered before they finished; waits>1.2s: pauses "
+        "finished pausers, nearest rank, a turn never answered counted as an endless wait "
+        "(answered: turns answered / asked); cut off: pausers answered before they finished; "
+        "unheard: pausers of whom no transcript came; waits>1.2s: pauses "
         "given more than 1.2 s; bc. int.: backchannels that interrupted the agent; bc. gap max: "
         "longest agent silence at the phone after a backchannel, ms; ctl. gap: the same in the "
         "second before it (underruns of a loaded machine); duck: caller onset → the "
         "agent ducked (`clear` of its lead) at the phone, ms; duck srv: the same on the server's "
         "audio timeline (the ducked lead sent), p95, ms; stop: caller onset → the reply "
-        "stopped for good (server audio timeline), ms; wait: the caller's silence the server "
+        "stopped for good (server audio timeline), ms, an interruption never stopped for (or "
+        "never ducked) counted as endless; wait: the caller's silence the server "
         "waited before deciding the turn was over, ms; srv: TTFA on the server's turn timeline, ms."
     )
     for name, r in rows:

@@ -296,3 +296,19 @@ def test_compare_lists_newly_failing_and_passing_and_latency_drift() -> None:
     assert summary["ttfa_p95_drift_ms_max"] == 300.0
     assert summary["ttfa_p95_drift_ms_median"] == 50.0
     assert "newly failing (1): a@clean" in out.getvalue()
+
+
+def test_a_caller_turn_never_answered_is_over_any_latency_budget() -> None:
+    s = scenario({"ttfa_p95_ms": 800})
+    answered = record(ttfa=[300.0, 400.0, 500.0])
+    assert judge(s.expect, answered).passed
+    # The same call with one more caller turn the agent never answered: not a faster call.
+    silent = record(ttfa=[300.0, 400.0, 500.0])
+    silent.timelines.append(TurnTimeline(turn_index=3, speech_end_ms=9000.0))
+    verdict = judge(s.expect, silent)
+    assert not verdict.passed and verdict.state.unanswered == 1
+    assert "1 caller turns never answered" in verdict.reasons[0]
+    # A turn the caller cut off before any reply is not the agent's silence.
+    cut = record(ttfa=[300.0, 400.0, 500.0])
+    cut.timelines.append(TurnTimeline(turn_index=3, speech_end_ms=9000.0, interrupted=True))
+    assert judge(s.expect, cut).passed

@@ -18,6 +18,7 @@ from callwright.sim.load_report import (
     baseline_rss,
     build_report,
     capacity,
+    percentiles,
     server_processes,
     summarize_step,
 )
@@ -266,3 +267,13 @@ async def test_a_caller_that_leaves_mid_round_sends_no_more_frames() -> None:
     after = seen[seen.index("first", seen.index("first") + 1) :]
     assert "fifth" not in after and "second" not in after
     assert after.count("fourth") >= 2
+
+
+def test_a_line_with_no_reply_is_an_endless_wait_in_the_ttfa_figures() -> None:
+    # Nearest rank: the p95 of 20 lines is the 19th slowest; with one never answered it is
+    # still an answer, with two it is the missing reply, which fails any objective.
+    assert percentiles([400.0] * 19, missing=1) == {
+        "n": 19, "missing": 1, "p50": 400.0, "p95": 400.0, "p99": None
+    }  # fmt: skip
+    assert percentiles([400.0] * 18, missing=2)["p95"] is None
+    assert percentiles([100.0 * i for i in range(1, 16)])["p95"] == 1500.0  # 15 lines: the slowest

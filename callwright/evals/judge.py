@@ -24,6 +24,7 @@ class JudgedState:
     outcome: str | None = None
     transcript: list[tuple[str, str]] = field(default_factory=list)  # (role, text)
     ttfa_ms: list[float] = field(default_factory=list)
+    unanswered: int = 0  # caller turns the agent never answered (nor was cut off in)
 
     @property
     def agent_text(self) -> list[str]:
@@ -31,7 +32,8 @@ class JudgedState:
 
     @property
     def ttfa_p95_ms(self) -> float | None:
-        return percentile(self.ttfa_ms, 95)
+        """Over every caller turn: one never answered counts as an endless wait."""
+        return percentile([*self.ttfa_ms, *([math.inf] * self.unanswered)], 95)
 
 
 @dataclass(slots=True)
@@ -60,6 +62,9 @@ def state_of(detail: CallDetail) -> JudgedState:
         outcome=detail.record.outcome,
         transcript=[(u.role, u.text) for u in detail.utterances],
         ttfa_ms=[t.ttfa_ms for t in detail.timelines if t.ttfa_ms is not None],
+        unanswered=sum(
+            t.turn_index >= 1 and t.ttfa_ms is None and not t.interrupted for t in detail.timelines
+        ),
     )
 
 
@@ -127,7 +132,11 @@ def judge(expect: Expectation, detail: CallDetail) -> Verdict:
             reasons.append(f"agent said {found.group(0)!r} (/{pattern}/ is forbidden)")
     p95 = state.ttfa_p95_ms
     if expect.ttfa_p95_ms is not None and p95 is not None and p95 > expect.ttfa_p95_ms:
-        reasons.append(f"TTFA p95 {p95:.0f} ms over the {expect.ttfa_p95_ms:.0f} ms budget")
+        unanswered = (
+            f" ({state.unanswered} caller turns never answered)" if state.unanswered else ""
+        )
+        reasons.append(f"TTFA p95 {p95:.0f} ms over the {expect.ttfa_p95_ms:.0f} ms budget"
+                       f"{unanswered}")  # fmt: skip
     if detail.record.status == "active":
         reasons.append("the call never finished")
     return Verdict(not reasons, reasons, state)

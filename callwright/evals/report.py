@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import os
 import xml.etree.ElementTree as ET
 from collections import defaultdict
@@ -15,7 +16,9 @@ from callwright.evals.runner import PairResult
 
 
 def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0f}"
+    if value is None:
+        return "-"
+    return "none" if value == float("inf") else f"{value:.0f}"  # "none": a turn never answered
 
 
 def print_table(results: list[PairResult], out: TextIO) -> None:
@@ -25,7 +28,7 @@ def print_table(results: list[PairResult], out: TextIO) -> None:
     for r in results:
         verdict = "pass" if r.passed else "FAIL"
         why = "; ".join(r.reasons)[:160]
-        caller = percentile(r.caller_ttfa_ms, 95)
+        caller = r.caller_p95_ms
         out.write(f"{r.scenario:<{width}}  {r.condition:<12}  {verdict:<6}  "
                   f"{_ms(r.state.ttfa_p95_ms):>6}  {_ms(caller):>8}  {why}\n")  # fmt: skip
     out.write("\n")
@@ -119,8 +122,9 @@ def compare(results: list[PairResult], previous: dict[str, Any], out: TextIO) ->
     drift = []
     for r in results:
         old = before.get(r.key, {}).get("ttfa_p95_ms")
-        if old is not None and r.state.ttfa_p95_ms is not None:
-            drift.append(r.state.ttfa_p95_ms - old)
+        now = r.state.ttfa_p95_ms
+        if old is not None and now is not None and math.isfinite(now):
+            drift.append(now - old)
     summary = {"newly_failing": newly_failing, "newly_passing": newly_passing,
                "ttfa_p95_drift_ms_median": percentile(drift, 50),
                "ttfa_p95_drift_ms_max": max(drift, default=None)}  # fmt: skip

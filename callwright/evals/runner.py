@@ -13,6 +13,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
+import math
 import os
 import secrets
 import time
@@ -54,6 +55,11 @@ log = logging.getLogger(__name__)
 AgentBuilder = Callable[[Path], Awaitable[ResponderFactory]]
 
 
+def _finite(value: float | None) -> float | None:
+    """A p95 for JSON: one that lands on a turn never answered is null (the counts say why)."""
+    return None if value is None or math.isinf(value) else value
+
+
 @dataclass(frozen=True, slots=True)
 class EvalOptions:
     """How a suite runs.
@@ -90,6 +96,7 @@ class PairResult:
     state: JudgedState = field(default_factory=JudgedState)
     call_id: str = ""
     caller_ttfa_ms: list[float] = field(default_factory=list)
+    caller_unanswered: int = 0  # the caller's lines that got no reply
     recording: str = ""  # WAV file, relative to the work folder
     seconds: float = 0.0
 
@@ -97,14 +104,20 @@ class PairResult:
     def key(self) -> str:
         return f"{self.scenario}@{self.condition}"
 
+    @property
+    def caller_p95_ms(self) -> float | None:
+        """At the caller, over every line: one that got no reply counts as an endless wait."""
+        missing = [math.inf] * self.caller_unanswered
+        return percentile([*self.caller_ttfa_ms, *missing], 95)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "scenario": self.scenario, "condition": self.condition, "voice": self.voice,
             "transport": self.transport, "passed": self.passed, "reasons": self.reasons,
             "call_id": self.call_id, "recording": self.recording, "seconds": self.seconds,
-            "ttfa_ms": self.state.ttfa_ms, "ttfa_p95_ms": self.state.ttfa_p95_ms,
-            "caller_ttfa_ms": self.caller_ttfa_ms,
-            "caller_ttfa_p95_ms": percentile(self.caller_ttfa_ms, 95),
+            "ttfa_ms": self.state.ttfa_ms, "ttfa_p95_ms": _finite(self.state.ttfa_p95_ms),
+            "caller_ttfa_ms": self.caller_ttfa_ms, "caller_unanswered": self.caller_unanswered,
+            "caller_ttfa_p95_ms": _finite(self.caller_p95_ms), "unanswered": self.state.unanswered,
             "tool_calls": self.state.tool_calls, "escalated": self.state.escalated,
             "outcome": self.state.outcome,
             "transcript": [{"role": r, "text": t} for r, t in self.state.transcript],
@@ -192,6 +205,7 @@ class EvalRunner:
             )
             result.call_id = detail.record.call_id
             result.caller_ttfa_ms = [t.ttfa_ms for t in report.turns if t.ttfa_ms is not None]
+            result.caller_unanswered = sum(t.ttfa_ms is None for t in report.turns)
             result.recording = await self._save_recording(detail, folder)
         except Exception as exc:  # the pair fails; the suite goes on
             log.exception("pair %s failed to run", result.key)

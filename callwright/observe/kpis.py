@@ -18,7 +18,12 @@ Definitions (over the calls started in [since, until) that have finished, i.e. s
 - **drop_off_after_greeting_rate**: dropped after greeting / calls.
 - **avg_call_length_s**: mean of (ended_at - started_at).
 - **avg_cost_per_call**: mean cost total (`observe.usage.cost_of` with the price table).
-- **ttfa**: p50/p95 of time-to-first-audio over caller turns (turn index > 0) with one.
+- **rejected**: connections refused before becoming calls (busy line, draining), beside the
+  calls rather than in them.
+- **ttfa**: p50/p95 of time-to-first-audio over caller turns (turn index > 0) with one, and
+  beside them `answered` (those turns) and `unanswered` (caller turns the agent never answered
+  and the caller did not cut off): a percentile over the answered alone would flatter a
+  worker that fails to answer.
 - **stages**: p50/p95 of each stage's duration (`TurnTimeline.breakdown`) over the same turns.
 
 Rates are None when there are no calls; percentiles None when there are no samples.
@@ -99,6 +104,9 @@ def compute_kpis(
     costs = [cost_of(s.usage, s.duration_s, s.record.channel, prices).total for s in calls]
     turns = [t for t in timelines if t.turn_index > 0]
     ttfa = [t.ttfa_ms for t in turns if t.ttfa_ms is not None]
+    # Caller turns the agent never answered (and the caller did not cut off): not in the
+    # percentiles, which are over answered turns, but counted beside them.
+    unanswered = sum(t.ttfa_ms is None and not t.interrupted for t in turns)
     stages: dict[str, list[float]] = {}
     for t in turns:
         for stage, ms in t.breakdown().items():
@@ -106,6 +114,7 @@ def compute_kpis(
                 stages.setdefault(stage, []).append(ms)
     return {
         "calls": n,
+        "rejected": sum(s.record.outcome == "rejected" for s in summaries),
         "containment_rate": _rate(sum(is_contained(s) for s in calls), n),
         "task_completion_rate": _rate(sum(s.record.outcome == "completed" for s in calls), n),
         "escalation_rate": _rate(len(escalated), n),
@@ -113,7 +122,7 @@ def compute_kpis(
         "drop_off_after_greeting_rate": _rate(sum(dropped_after_greeting(s) for s in calls), n),
         "avg_call_length_s": _mean(lengths),
         "avg_cost_per_call": None if not costs else round(sum(costs) / len(costs), 6),
-        "ttfa": _p50_p95(ttfa),
+        "ttfa": _p50_p95(ttfa) | {"answered": len(ttfa), "unanswered": unanswered},
         "stages": {stage: _p50_p95(values) for stage, values in stages.items()},
     }
 

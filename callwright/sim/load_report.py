@@ -16,6 +16,7 @@ held at least 80 % of its target of live calls.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -29,13 +30,16 @@ BAD_ENDINGS = ("failed", "refused", "dropped")
 HELD_SHARE = 0.8  # a step whose live calls stayed under this share of its target is not counted
 
 
-def _pcts(values: list[float]) -> dict[str, float | int | None]:
-    if not values:
-        return {"n": 0, "p50": None, "p95": None, "p99": None}
-    arr = np.asarray(values)
-    p50, p95, p99 = np.percentile(arr, [50, 95, 99])
-    return {"n": int(arr.size), "p50": round(float(p50), 1), "p95": round(float(p95), 1),
-            "p99": round(float(p99), 1)}  # fmt: skip
+def percentiles(values: list[float], missing: int = 0) -> dict[str, float | int | None]:
+    """Nearest-rank percentiles (as the KPIs and the benchmarks compute them); `missing`
+    values that never came (lines with no reply) count as endless waits: a percentile that
+    lands on one is None, and fails any objective."""
+    ordered = sorted([*values, *([math.inf] * missing)])
+    out: dict[str, float | int | None] = {"n": len(values), "missing": missing}
+    for name, p in (("p50", 50), ("p95", 95), ("p99", 99)):
+        found = ordered[max(1, math.ceil(p / 100 * len(ordered))) - 1] if ordered else None
+        out[name] = None if found is None or math.isinf(found) else round(found, 1)
+    return out
 
 
 def _server(step: StepBin, baseline_rss: int | None) -> dict[str, Any]:
@@ -78,7 +82,7 @@ def summarize_step(index: int, target: int, step: StepBin, baseline_rss: int | N
     server = _server(step, baseline_rss)
     per_call = live if live >= 1 else None
     own_cpu = step.generator_cpu_max if len(step.generator_usage) >= 2 else None
-    own_lag = _pcts(step.generator_lag_ms)
+    own_lag = percentiles(step.generator_lag_ms)
     bound = (own_lag["p95"] or 0.0) > GENERATOR_LAG_MS or (own_cpu or 0.0) > GENERATOR_CPU_PERCENT
     late = step.late_ms
     return {
@@ -91,13 +95,13 @@ def summarize_step(index: int, target: int, step: StepBin, baseline_rss: int | N
         "bad_calls": sum(step.ended[k] for k in BAD_ENDINGS),
         "unanswered_lines": step.unanswered,
         "reasons": dict(step.reasons),
-        "ttfa_ms": _pcts(step.ttfa_ms),
-        "frame_lag_ms": _pcts(late),
+        "ttfa_ms": percentiles(step.ttfa_ms, step.unanswered),
+        "frame_lag_ms": percentiles(late),
         "frames_late_share": round(sum(1 for x in late if x > 0) / len(late), 4) if late else None,
-        "jitter_ms": _pcts(step.jitter_ms),
-        "server_loop_lag_ms": _pcts(step.server_lag_ms),
+        "jitter_ms": percentiles(step.jitter_ms),
+        "server_loop_lag_ms": percentiles(step.server_lag_ms),
         # Each poll gives the p95 wait for the embedded recogniser over the server's window.
-        "server_stt_wait_ms": _pcts(
+        "server_stt_wait_ms": percentiles(
             [float(p["stt_wait_ms"]) for p in step.server_polls if "stt_wait_ms" in p]
         ),
         "server_cpu_percent": server["cpu_percent"],

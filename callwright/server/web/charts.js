@@ -61,7 +61,11 @@ export function percentileBars(rows, W = DEFAULT_WIDTH) {
 /** Rows for `percentileBars` from the KPI API's `ttfa` and `stages`. */
 export function stageRows(kpis) {
   const rows = [];
-  if (kpis?.ttfa) rows.push({ label: "time to first audio", color: cssVar("--accent"), bold: true, ...kpis.ttfa });
+  if (kpis?.ttfa) {
+    // Turns never answered are not in the percentiles: the label says how many there were.
+    const missed = kpis.ttfa.unanswered ? ` (${kpis.ttfa.unanswered} unanswered)` : "";
+    rows.push({ label: `time to first audio${missed}`, color: cssVar("--accent"), bold: true, ...kpis.ttfa });
+  }
   const stages = kpis?.stages || {};
   const known = STAGES.map(([mark, label, colour]) => {
     const key = Object.keys(stages).find((k) => stageOf(k)?.[0] === mark);
