@@ -312,3 +312,27 @@ def test_a_house_number_with_a_letter_and_a_phone_with_an_extension_are_redacted
     redactor = Redactor()
     assert redactor.text("I live at 221B Baker Street, London.") == "I live at [ADDRESS], London."
     assert redactor.text("Call 555-010-0100x23 please.") == "Call [PHONE]x23 please."
+
+
+async def test_a_name_learned_later_is_redacted_in_the_lines_already_stored(
+    tmp_path: Path,
+) -> None:
+    # "Your full name?" answered with the name alone: a name only once a tool is given it.
+    store = await SqliteCallStore.open(tmp_path / "calls.db")
+    observer = Observability().for_call(CallInfo("late-name", "twilio", None, {}))
+    view = ObservedStore(store, observer)
+    await view.start_call(CallRecord("late-name", "twilio", None, 1_700_000_000.0, {}))
+    await view.add_utterance("late-name", Utterance(0, "agent", "Can I have your full name?"))
+    await view.add_event("late-name", "transcript", 2000.0, {"text": "Ada Lovelace"})
+    await view.add_utterance("late-name", Utterance(1, "caller", "Ada Lovelace"))
+    tool = {"name": "verify", "arguments": {"name": "Ada Lovelace"}, "result": "ok"}
+    await view.add_event("late-name", "tool_call", 3000.0, tool)
+    await view.add_utterance("late-name", Utterance(2, "caller", "Tuesday, please."))
+    await view.end_call("late-name", "completed", "done")
+    detail = await store.get_call("late-name")
+    assert detail is not None
+    assert [u.text for u in detail.utterances] == [
+        "Can I have your full name?", "[NAME]", "Tuesday, please."
+    ]  # fmt: skip
+    assert "Lovelace" not in json.dumps([e.data for e in detail.events])
+    await store.close()

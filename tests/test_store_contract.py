@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 
@@ -91,6 +92,25 @@ async def test_concurrent_events_get_contiguous_seqs(store: AnyStore) -> None:
     assert detail is not None
     assert [e.seq for e in detail.events] == list(range(40))
     assert sorted(e.data["i"] for e in detail.events) == list(range(40))
+
+
+async def test_events_are_rewritten_in_place_where_they_change(store: AnyStore) -> None:
+    await store.start_call(_record("rewrite"))
+    await store.add_event("rewrite", "transcript", 1.0, {"text": "Ada Lovelace"})
+    await store.add_event("rewrite", "pause", 2.0, {"wait_ms": 400})
+    await store.start_call(_record("other"))
+    await store.add_event("other", "transcript", 1.0, {"text": "Ada Lovelace"})
+
+    def hide(data: dict[str, Any]) -> dict[str, Any]:
+        return {k: ("[NAME]" if v == "Ada Lovelace" else v) for k, v in data.items()}
+
+    assert await store.rewrite_events("rewrite", hide) == 1
+    detail, other = await store.get_call("rewrite"), await store.get_call("other")
+    assert detail is not None and other is not None
+    assert [(e.seq, e.kind, e.data) for e in detail.events] == [
+        (0, "transcript", {"text": "[NAME]"}), (1, "pause", {"wait_ms": 400})
+    ]  # fmt: skip
+    assert other.events[0].data == {"text": "Ada Lovelace"}  # another call's are its own
 
 
 async def test_writes_before_start_call_are_kept(store: AnyStore) -> None:

@@ -6,7 +6,7 @@ with everything up to that point.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -188,6 +188,13 @@ class CallStore(Protocol):
     async def add_event(
         self, call_id: str, kind: str, at_ms: float, data: Mapping[str, Any]
     ) -> None: ...
+
+    async def rewrite_events(
+        self, call_id: str, rewrite: Callable[[dict[str, Any]], dict[str, Any]]
+    ) -> int:
+        """Stores each of the call's events' data as `rewrite` returns it, where it changed
+        (a name learned late is redacted in what was recorded before); how many changed."""
+        ...
 
     async def add_utterance(self, call_id: str, utterance: Utterance) -> None: ...
 

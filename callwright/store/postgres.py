@@ -13,8 +13,9 @@ starting together serialize the schema step on an advisory lock, since concurren
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from typing import Any
 
@@ -198,6 +199,19 @@ class PostgresCallStore:
             # Concurrent appends to one call would read the same MAX(seq): serialize per call.
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (call_id,))
             await conn.execute(_pg(q.INSERT_EVENT), params)
+
+    async def rewrite_events(
+        self, call_id: str, rewrite: Callable[[dict[str, Any]], dict[str, Any]]
+    ) -> int:
+        """Stores each event's data as `rewrite` returns it, where it changed."""
+        changed = 0
+        for row in await self._fetch(q.SELECT_EVENTS, (call_id,)):
+            data = json.loads(row["data_json"])
+            new = rewrite(data)
+            if new != data:
+                await self._execute(q.UPDATE_EVENT_DATA, (q.dumps(new), call_id, row["seq"]))
+                changed += 1
+        return changed
 
     async def add_utterance(self, call_id: str, utterance: Utterance) -> None:
         """Stores a transcript line; saving the same index again replaces it."""

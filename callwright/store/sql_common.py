@@ -75,6 +75,7 @@ SELECT_UTTERANCES = (
     " WHERE call_id = ? ORDER BY idx"
 )
 SELECT_EVENTS = "SELECT seq, kind, at_ms, data_json FROM call_events WHERE call_id = ? ORDER BY seq"
+UPDATE_EVENT_DATA = "UPDATE call_events SET data_json = ? WHERE call_id = ? AND seq = ?"
 SELECT_TIMELINES = (
     f"SELECT {', '.join(TIMELINE_FIELDS)} FROM turn_timelines WHERE call_id = ? ORDER BY turn_index"
 )

@@ -16,6 +16,7 @@ before the next one runs, so it cannot disturb other calls.
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -153,6 +154,24 @@ class SqliteCallStore:
         # Serialized here so the caller may mutate `data` as soon as this is awaited.
         params = (call_id, kind, at_ms, q.dumps(data), call_id)
         await self._run(lambda conn: _write(conn, q.INSERT_EVENT, params))
+
+    async def rewrite_events(
+        self, call_id: str, rewrite: Callable[[dict[str, Any]], dict[str, Any]]
+    ) -> int:
+        """Stores each event's data as `rewrite` returns it, where it changed."""
+
+        def run(conn: sqlite3.Connection) -> int:
+            changed = 0
+            with _transaction(conn):
+                for row in conn.execute(q.SELECT_EVENTS, (call_id,)).fetchall():
+                    data = json.loads(row["data_json"])
+                    new = rewrite(data)
+                    if new != data:
+                        conn.execute(q.UPDATE_EVENT_DATA, (q.dumps(new), call_id, row["seq"]))
+                        changed += 1
+            return changed
+
+        return await self._run(run)
 
     async def add_utterance(self, call_id: str, utterance: Utterance) -> None:
         """Stores a transcript line; saving the same index again replaces it."""
