@@ -113,6 +113,20 @@ async def test_events_are_rewritten_in_place_where_they_change(store: AnyStore) 
     assert other.events[0].data == {"text": "Ada Lovelace"}  # another call's are its own
 
 
+async def test_timelines_of_finished_calls_leave_out_live_and_refused_ones(
+    store: AnyStore,
+) -> None:
+    for call_id, outcome in (("done", "completed"), ("live", None), ("busy", "rejected")):
+        await store.start_call(_record(call_id, started_at=1_800_000_000.0))
+        timeline = TurnTimeline(turn_index=1, speech_end_ms=1000.0, first_audio_sent_ms=1400.0)
+        await store.add_timeline(call_id, timeline)
+        if outcome is not None:
+            await store.end_call(call_id, outcome, "")
+    everything = await store.list_timelines(since=1_800_000_000.0)
+    finished = await store.list_timelines(since=1_800_000_000.0, finished=True)
+    assert (len(everything), len(finished)) == (3, 1)
+
+
 async def test_writes_before_start_call_are_kept(store: AnyStore) -> None:
     await store.add_event("early", "speech_started", 5.0, {})
     await store.add_utterance("early", Utterance(0, "caller", "hello"))

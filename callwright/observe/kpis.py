@@ -135,19 +135,7 @@ async def kpis_from_store(
 ) -> dict[str, Any]:
     """Reads the calls started in [since, until) and computes their KPIs."""
     summaries = await store.list_summaries(CallFilter(limit=MAX_CALLS, since=since, until=until))
-    calls = {s.record.call_id for s in finished_calls(summaries)}
     # Timelines of unfinished or rejected calls would skew nothing much, but keep them out so
-    # every number describes the same set of calls.
-    timelines = await store.list_timelines(since, until)
-    if len(calls) != len(summaries):
-        timelines = await _timelines_of(store, calls)
+    # every number describes the same set of calls (one query, not one per call).
+    timelines = await store.list_timelines(since, until, finished=True)
     return compute_kpis(summaries, timelines, prices)
-
-
-async def _timelines_of(store: CallStore, calls: set[str]) -> list[TurnTimeline]:
-    out: list[TurnTimeline] = []
-    for call_id in sorted(calls):
-        detail = await store.get_call(call_id)
-        if detail is not None:
-            out.extend(detail.timelines)
-    return out

@@ -227,9 +227,10 @@ class CallStore(Protocol):
     async def list_summaries(self, query: CallFilter) -> list[CallSummary]: ...
 
     async def list_timelines(
-        self, since: float | None = None, until: float | None = None
+        self, since: float | None = None, until: float | None = None, finished: bool = False
     ) -> list[TurnTimeline]:
-        """Timelines of the calls started in [since, until)."""
+        """Timelines of the calls started in [since, until); `finished`: only of the calls
+        that are over and were not refused (those the KPIs describe)."""
         ...
 
     async def purge_before(self, cutoff: float) -> PurgeResult:

@@ -305,10 +305,11 @@ class PostgresCallStore:
         return [q.summary_from(r) for r in await self._fetch(sql, params)]
 
     async def list_timelines(
-        self, since: float | None = None, until: float | None = None
+        self, since: float | None = None, until: float | None = None, finished: bool = False
     ) -> list[TurnTimeline]:
-        """Timelines of the calls started in [since, until), oldest call first."""
-        sql, params = q.timelines_query(since, until)
+        """Timelines of the calls started in [since, until) (`finished`: of the calls over
+        and not refused), oldest call first."""
+        sql, params = q.timelines_query(since, until, finished)
         return [q.timeline_from(r) for r in await self._fetch(sql, params)]
 
     async def purge_before(self, cutoff: float) -> PurgeResult:

@@ -182,12 +182,16 @@ def summaries_query(query: CallFilter) -> tuple[str, tuple[Any, ...]]:
     return sql, tuple(params)
 
 
-def timelines_query(since: float | None, until: float | None) -> tuple[str, tuple[Any, ...]]:
+def timelines_query(
+    since: float | None, until: float | None, finished: bool = False
+) -> tuple[str, tuple[Any, ...]]:
     """The SELECT for `list_timelines` and its parameters."""
     sql = (
         f"SELECT {', '.join(f't.{f}' for f in TIMELINE_FIELDS)} FROM turn_timelines t"
         " JOIN calls c ON c.call_id = t.call_id WHERE 1 = 1"
     )
+    if finished:  # the calls the KPIs describe: over, and not refused before they began
+        sql += " AND c.status IN ('ended', 'cut_off') AND COALESCE(c.outcome, '') <> 'rejected'"
     params: list[Any] = []
     if since is not None:
         sql += " AND c.started_at >= ?"

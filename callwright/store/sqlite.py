@@ -250,10 +250,11 @@ class SqliteCallStore:
         )
 
     async def list_timelines(
-        self, since: float | None = None, until: float | None = None
+        self, since: float | None = None, until: float | None = None, finished: bool = False
     ) -> list[TurnTimeline]:
-        """Timelines of the calls started in [since, until), oldest call first."""
-        sql, params = q.timelines_query(since, until)
+        """Timelines of the calls started in [since, until) (`finished`: of the calls over
+        and not refused), oldest call first."""
+        sql, params = q.timelines_query(since, until, finished)
         return await self._run(
             lambda conn: [q.timeline_from(row) for row in conn.execute(sql, params)]
         )
