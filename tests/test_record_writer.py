@@ -87,3 +87,19 @@ async def test_a_write_after_the_end_is_written_not_dropped(tmp_path: Path) -> N
         await asyncio.sleep(0.01)
     assert detail is not None and [e.kind for e in detail.events] == ["status_callback"]
     await store.close()
+
+
+async def test_a_record_whose_start_was_lost_is_written_at_its_end(tmp_path: Path) -> None:
+    # The store was down through every try of the start; it is back when the call ends.
+    store = await SqliteCallStore.open(tmp_path / "calls.db")
+    flaky = Flaky(store, start_call=4)
+    writer = CallRecordWriter(flaky, "c4")
+    writer.start(CallRecord("c4", "twilio", "+15550100", time.time(), {"to": "+15550199"}))
+    writer.event("transcript", 100.0, {"text": "hello"})
+    await writer.finish("caller_hung_up", "bye")
+    detail = await store.get_call("c4")
+    assert detail is not None, "every call leaves a record"
+    assert (detail.record.status, detail.record.outcome) == ("ended", "caller_hung_up")
+    assert detail.record.parameters == {"to": "+15550199"}
+    assert [e.kind for e in detail.events] == ["transcript"]
+    await store.close()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from callwright.core.timeline import TurnTimeline
 from callwright.store.base import CallRecord, CallStore, Utterance
+from callwright.store.sqlite import CallExistsError, UnknownCallError
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +39,13 @@ class CallRecordWriter:
         self._task: asyncio.Task[None] | None = None
         self._finished = False
         self._late: set[asyncio.Task[None]] = set()
+        self._record: CallRecord | None = None
 
     def start(self, record: CallRecord, recorded_early: bool = False) -> None:
         """Writes the call's record first; `recorded_early`: it exists (a phone stream's, written
         before the WebSocket upgrade), so only its caller and parameters are set."""
         self._task = asyncio.create_task(self._drain(), name=f"recorder-{self.call_id}")
+        self._record = record
         if recorded_early:
             self._put(lambda: self._store.update_call_details(record), vital=True)
         else:
@@ -59,11 +63,24 @@ class CallRecordWriter:
 
     async def finish(self, outcome: str, end_reason: str) -> None:
         """Records the end of the call and waits until everything is written."""
-        self._put(lambda: self._store.end_call(self.call_id, outcome, end_reason), vital=True)
+        self._put(lambda: self._end(outcome, end_reason), vital=True)
         self._queue.put_nowait(None)
         self._finished = True
         if self._task is not None:
             await asyncio.shield(self._task)
+
+    async def _end(self, outcome: str, end_reason: str) -> None:
+        """Ends the record; one whose start never got written (the store was down for all its
+        tries) is written now, so the call still leaves a record."""
+        try:
+            await self._store.end_call(self.call_id, outcome, end_reason)
+        except UnknownCallError:
+            if self._record is None:
+                raise
+            log.warning("call %s: its record's start was lost; written at its end", self.call_id)
+            with contextlib.suppress(CallExistsError):
+                await self._store.start_call(self._record)
+            await self._store.end_call(self.call_id, outcome, end_reason)
 
     def _put(self, write: Write, vital: bool = False) -> None:
         if not self._finished:
