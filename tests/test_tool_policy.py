@@ -14,7 +14,10 @@ import pytest
 from callwright import Agent, CallInfo, ToolCall, tool
 from callwright.agents.gated_tools import GatedTools
 from callwright.flows.engine import Flow, FlowState, Node
+from callwright.llm.openai_compat import LlmOptions
+from callwright.testing import text_agent
 from callwright.tools.arguments import argument_errors
+from tests.fakes.openai_server import FakeToolCall, Reply, ScriptItem, start_fake_openai
 
 ran: list[tuple[str, dict[str, object]]] = []
 
@@ -240,3 +243,25 @@ def test_schemas_say_what_the_checks_accept() -> None:
     assert find_orders.parameters["required"] == ["email"]
     # A dataclass's fields with defaults are not required.
     assert ship.parameters["properties"]["to"]["required"] == ["street"]
+
+
+async def test_words_before_a_call_that_changes_something_are_not_said() -> None:
+    # The model claims the cancellation in the same completion that asks for it: the claim is
+    # not heard (the call waits for the caller's yes); a plain answer is said in full.
+    cancel = FakeToolCall("cancel_visit", {"date": "2026-11-25"})
+    script: list[ScriptItem] = [
+        Reply("Done, your visit is cancelled.", [cancel]),
+        Reply("We open at nine on weekdays."),
+    ]
+    async with start_fake_openai(script) as fake:
+        llm = LlmOptions(base_url=fake.base_url, model="fake-model")
+        async with text_agent(CANCELLING, llm=llm) as session:
+            call = await session.call()
+            held = await call.say("Please cancel my visit on the twenty-fifth.")
+            answer = await call.say("When do you open?")
+    assert "Done" not in held.text and "cancelled" not in held.text, held.text
+    assert held.text == "Just to confirm: cancel visit, date 2026-11-25. Shall I go ahead?"
+    assert answer.text == "We open at nine on weekdays."
+
+
+CANCELLING = Agent(name="visits", tools=[cancel_visit], knowledge_embedder=None)

@@ -149,6 +149,13 @@ class GatedTools(ToolRegistry):
         """Only the tools allowed now are offered to the model."""
         return [tool.schema() for tool in self if self.allowed(tool.name)]
 
+    def changes_things(self, name: str) -> bool:
+        """A side-effect tool, or one that waits for the caller's yes."""
+        return super().changes_things(name) or self.needs_confirmation(name)
+
+    def offers_changes(self) -> bool:
+        return any(self.changes_things(t.name) for t in self if self.allowed(t.name))
+
     def arguments(self, name: str) -> dict[str, Any]:
         """The flow's slot values that are arguments of tool `name`."""
         tool = self.get(name)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
@@ -41,6 +42,13 @@ from callwright.llm.completion_stream import (
     first_to_answer,
 )
 from callwright.tools.registry import ToolRegistry
+
+log = logging.getLogger(__name__)
+
+# Words a completion writes while a tool that changes something is offered wait this long (in
+# characters, about two sentences) for the completion to show whether it calls one: a preamble
+# to a call is short; past this it is an answer, and waiting longer would only delay it.
+HOLD_MAX_CHARS = 160
 
 INTERRUPTED_MARKER = " [interrupted by caller]"
 END_CALL_TOOL = "end_call"
@@ -379,15 +387,36 @@ class OpenAICompatResponder:
             completion = _Completion()
             final = round_index == rounds
             first = round_index == 0
+            # Words written before a call that changes something ("Done, it's cancelled.")
+            # would be heard before the call ran, or was held for the caller's yes: while such
+            # a tool is offered, a completion's words wait until it is known to call none.
+            hold = not final and self._tools is not None and self._tools.offers_changes()
+            held: list[str] = []
             stream_of = self._stream(messages, completion, final=final, first=first)
             async with aclosing(stream_of) as stream:
                 async for text in stream:
-                    yield TextDelta(text)
+                    if not hold:
+                        yield TextDelta(text)
+                        continue
+                    held.append(text)
+                    if sum(map(len, held)) > HOLD_MAX_CHARS:  # an answer, not a preamble
+                        hold = False
+                        yield TextDelta("".join(held))
+                        held.clear()
             if completion.usage is not None:
                 yield completion.usage
+            calls = completion.tool_calls() if completion.calls else []
+            changes = self._tools is not None and any(
+                self._tools.changes_things(call.name) for call, _ in calls
+            )
+            if held and not changes:
+                yield TextDelta("".join(held))
+            elif held:
+                log.info("words before a call that changes something were not said: %d chars",
+                         sum(map(len, held)))  # fmt: skip
+                completion.text.clear()  # the caller never heard them
             if not completion.calls:
                 return
-            calls = completion.tool_calls()
             end = next((call for call, _ in calls if call.name == END_CALL_TOOL), None)
             if final and end is None:
                 raise LlmError(f"model still calling tools after {rounds} tool rounds")

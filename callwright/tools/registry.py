@@ -174,6 +174,15 @@ class ToolRegistry:
         """Returns every tool in the chat-completions `tools` format, in registration order."""
         return [tool.schema() for tool in self._tools.values()]
 
+    def changes_things(self, name: str) -> bool:
+        """Does a call of `name` change something (book, cancel, refund)?"""
+        tool = self._tools.get(name)
+        return tool is not None and tool.side_effect
+
+    def offers_changes(self) -> bool:
+        """Is any tool the model is offered now one that changes something?"""
+        return any(self.changes_things(tool.name) for tool in self._tools.values())
+
     @staticmethod
     def idempotency_key(call: ToolCall, scope: str = "") -> str:
         """A key that is the same for the same tool, arguments and scope (e.g. the call id)."""
