@@ -189,3 +189,28 @@ async def test_a_calendar_that_does_not_answer_never_holds_up_the_booking() -> N
     finally:
         await calendar.close()
         await runner.cleanup()
+
+
+async def test_a_bad_appointment_does_not_stop_the_writes_behind_it() -> None:
+    written: list[str] = []
+
+    async def put(request: aiohttp.web.Request) -> aiohttp.web.Response:
+        written.append(request.path)
+        return aiohttp.web.Response(status=201)
+
+    app = aiohttp.web.Application()
+    app.router.add_put("/cal/{uid}", put)
+    runner = aiohttp.web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await aiohttp.web.TCPSite(runner, "127.0.0.1", port).start()
+    calendar = CalDavCalendar(CalDavOptions(f"http://127.0.0.1:{port}/cal/"))
+    try:
+        await calendar.on_event("appointment_booked", {"id": "apt_bad", "start": "someday"})
+        good = {"id": "apt_2", "start": "2026-12-09T09:30:00", "status": "booked"}
+        await calendar.on_event("appointment_booked", good)
+        await asyncio.wait_for(calendar.flush(), 30)
+        assert written == ["/cal/apt_2.ics"]
+    finally:
+        await calendar.close()
+        await runner.cleanup()

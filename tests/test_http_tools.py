@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
+from callwright import Agent, CallInfo, ToolCall
+from callwright.agents.gated_tools import GatedTools
 from callwright.agents.http_tools import HttpToolError, HttpToolSpec, http_tool
 from callwright.tools.registry import ToolRefused
 
@@ -59,7 +61,8 @@ async def servers() -> AsyncIterator[tuple[str, str, list[tuple[str, str, str | 
 
 def tool(url: str, method: str = "GET") -> HttpToolSpec:
     params = {"type": "object", "properties": {"order_id": {"type": "string"}}}
-    return HttpToolSpec("orders", "Orders.", url, method, params, auth_header="Authorization",
+    name = "orders" if method == "GET" else "returns_create"
+    return HttpToolSpec(name, "Orders.", url, method, params, auth_header="Authorization",
                         auth_value=SECRET)  # fmt: skip
 
 
@@ -102,3 +105,18 @@ async def test_a_request_with_side_effects_carries_its_idempotency_key(
     create = http_tool(tool(f"{shop}/returns/{{order_id}}", "POST"))
     result = await create.handler(idempotency_key="k-123", order_id="7")
     assert result == {"path": "/returns/7", "key": "k-123"}
+
+
+async def test_a_tool_that_is_not_a_read_gets_its_key_through_the_agents_tools(
+    servers: tuple[str, str, list[tuple[str, str, str | None]]],
+) -> None:
+    shop, _, _ = servers
+    create = http_tool(tool(f"{shop}/returns/{{order_id}}", "POST"))
+    read = http_tool(tool(f"{shop}/orders/{{order_id}}"))
+    tools = GatedTools(Agent(name="shop", tools=[create, read], knowledge_embedder=None),
+                       CallInfo("c1", "test"), None, None)  # fmt: skip
+    made = await tools.run(ToolCall("m1", "returns_create", {"order_id": "7"}))
+    looked = await tools.run(ToolCall("m2", "orders", {"order_id": "7"}))
+    assert made.error is None and made.result["key"]  # the registry's key, sent as a header
+    assert looked.error is None and looked.result["key"] is None
+    assert tools.changes_things("returns_create") and not tools.changes_things("orders")

@@ -336,3 +336,9 @@ async def test_a_name_learned_later_is_redacted_in_the_lines_already_stored(
     ]  # fmt: skip
     assert "Lovelace" not in json.dumps([e.data for e in detail.events])
     await store.close()
+
+
+def test_a_capital_before_an_apostrophe_alone_is_no_name() -> None:
+    learned = Redactor().learn("I'm O' uh, O'Brien.")
+    assert "O" not in learned.names
+    assert learned.text("Take vitamin B and call O'Brien.").startswith("Take vitamin B")

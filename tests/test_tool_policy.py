@@ -265,3 +265,20 @@ async def test_words_before_a_call_that_changes_something_are_not_said() -> None
 
 
 CANCELLING = Agent(name="visits", tools=[cancel_visit], knowledge_embedder=None)
+
+
+@tool
+async def place(position: tuple[int, str], level: Literal[1, 2]) -> str:
+    """Places an item."""
+    received.update(position=position, level=level)
+    return "placed"
+
+
+async def test_a_pair_is_converted_item_by_item_and_a_literal_is_its_member() -> None:
+    agent = Agent(name="placing", tools=[place], knowledge_embedder=None)
+    tools = GatedTools(agent, CallInfo("c3", "test"), None, None)
+    received.clear()
+    result = await tools.run(ToolCall("m3", "place", {"position": ["3", "shelf"], "level": 2.0}))
+    assert result.error is None, result.error
+    assert received == {"position": (3, "shelf"), "level": 2}
+    assert type(received["level"]) is int

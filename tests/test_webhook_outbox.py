@@ -62,6 +62,22 @@ async def test_dead_letters_are_kept_until_delivered(outbox: WebhookOutbox) -> N
     assert await outbox.dead_letters() == []
 
 
+async def test_a_round_of_redelivery_goes_through_every_letter_a_batch_at_a_time(
+    outbox: WebhookOutbox,
+) -> None:
+    for n in range(5):
+        await outbox.sending(f"evt_{n}", "call_started", b"{}")
+        await outbox.dead_letter(f"evt_{n}", "call_started", b"{}", "HTTP 503", 1)
+        await asyncio.sleep(0.01)  # distinct failure and creation times: a stable order
+    first = [e for e, _, _ in await outbox.claim_undelivered(2)]
+    assert first == ["evt_0", "evt_1"]
+    await outbox.delivered("evt_1")  # the batch's last row, delivered meanwhile
+    second = [e for e, _, _ in await outbox.claim_undelivered(2, after=first[-1])]
+    assert second == ["evt_2", "evt_3"]
+    third = [e for e, _, _ in await outbox.claim_undelivered(2, after=second[-1])]
+    assert third == ["evt_4"]
+
+
 async def test_an_event_another_worker_could_not_deliver_is_delivered_by_this_one(
     pg_store: PostgresCallStore,
 ) -> None:

@@ -72,12 +72,6 @@ def _check_generic_flow(agent: Defined, flow: Flow, names: list[str]) -> None:
     missing = sorted(listed - known)
     if missing:
         raise ValueError(f"{who}: the flow names unknown tools {missing}")
-    if flow.node(flow.start).slots:
-        raise ValueError(
-            f"{who}: the start node {flow.start!r} has slots, which are only asked for in "
-            "the node a caller's words lead to: move them into a node of their own and give "
-            "it `intents`"
-        )
     for node in flow.nodes.values():
         for spec in node.slots:
             directory = spec.directory or spec.name

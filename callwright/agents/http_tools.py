@@ -133,6 +133,9 @@ def http_tool(
         confirm=spec.confirm,
         confirm_prompt=spec.confirm_prompt,
         filler=spec.filler,
+        # A request that is not a read changes something: it gets a key (sent as the
+        # Idempotency-Key header; the same request in the same call runs once).
+        idempotency_key=None if method in ("GET", "HEAD") else "call",
     )
 
 

@@ -107,6 +107,11 @@ def json_schema(hint: Any) -> dict[str, Any]:
     if origin is Literal:
         values = list(get_args(hint))
         return {"type": _json_type(values[0]), "enum": values}
+    if origin is tuple and len(get_args(hint)) > 1 and get_args(hint)[1] is not Ellipsis:
+        # A fixed pair (tuple[int, str]): each position its own type.
+        positions = [json_schema(a) for a in get_args(hint)]
+        count = len(positions)
+        return {"type": "array", "prefixItems": positions, "minItems": count, "maxItems": count}
     if origin in (list, tuple, set, frozenset) or hint in (list, tuple):
         args = get_args(hint)
         items = json_schema(args[0]) if args and args[0] is not Ellipsis else {}
@@ -162,15 +167,22 @@ def _coerce(hint: Any, value: Any) -> Any:
         raise ValueError("; ".join(errors) or f"{value!r} fits none of its types")
     if origin is Literal:
         values = get_args(hint)
-        if value in values:
-            return value
+        if value in values:  # the member itself (2.0 given for Literal[1, 2] is the 2)
+            return next(v for v in values if v == value)
         matched = [v for v in values if isinstance(value, str) and str(v) == value.strip()]
         if matched:
             return matched[0]
         raise ValueError(f"{value!r} is not one of {list(values)}")
-    if origin in (list, tuple, set, frozenset) and isinstance(value, list | tuple):
+    if origin is tuple and isinstance(value, list | tuple):
         args = get_args(hint)
-        item = args[0] if args and args[0] is not Ellipsis else Any
+        if len(args) == 2 and args[1] is Ellipsis:  # tuple[int, ...]: every item an int
+            return tuple(_coerce(args[0], v) for v in value)
+        if args and len(args) != len(value):
+            raise ValueError(f"expected {len(args)} items, got {len(value)}")
+        return tuple(_coerce(a, v) for a, v in zip(args or [Any] * len(value), value, strict=True))
+    if origin in (list, set, frozenset) and isinstance(value, list | tuple):
+        args = get_args(hint)
+        item = args[0] if args else Any
         items = [_coerce(item, v) for v in value]
         return items if origin is list else origin(items)
     if dataclasses.is_dataclass(hint) and isinstance(hint, type) and isinstance(value, dict):

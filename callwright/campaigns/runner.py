@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from callwright.campaigns.scheduled import ScheduledCall, ScheduledCalls
-from callwright.campaigns.store import Campaign, CampaignStore, ContactState
+from callwright.campaigns.store import SILENT_CALL_DETAIL, Campaign, CampaignStore, ContactState
 
 log = logging.getLogger(__name__)
 
@@ -206,8 +206,11 @@ class CampaignRunner:
     async def on_call_status(self, call_sid: str, status: str) -> None:
         """A status callback of a campaign's call: its contact's outcome, or a retry."""
         contact = await self.store.by_call_sid(call_sid)
-        if contact is None or contact.status != "in_call":
+        late = contact is not None and contact.status == "unknown"
+        if contact is None or (contact.status != "in_call" and not late):
             return
+        if late and contact.detail != SILENT_CALL_DETAIL:
+            return  # unknown for another reason (its worker died while dialling)
         campaign = await self.store.get(contact.campaign_id)
         if campaign is None:
             return

@@ -20,6 +20,9 @@ from callwright.compliance.tables import SchemaTables
 CampaignStatus = Literal["scheduled", "running", "paused", "cancelled", "finished"]
 ContactStatus = Literal["pending", "dialing", "in_call", "done", "failed", "skipped", "unknown"]
 OPEN_CONTACT = ("pending", "dialing", "in_call")
+# What `silent_calls` writes on a contact it marks unknown: a final status that comes after
+# all (a transferred call can outlast the agent's longest) still settles it.
+SILENT_CALL_DETAIL = "no final call status was heard"
 INSERT_BATCH = 50
 
 
@@ -279,7 +282,7 @@ class CampaignStore(SchemaTables):
         return await self._store.sql_execute(
             "UPDATE campaign_contacts SET status = 'unknown', updated_at = ?, detail = ?"
             " WHERE status = 'in_call' AND updated_at < ?",
-            (time.time(), "no final call status was heard", time.time() - stale_s),
+            (time.time(), SILENT_CALL_DETAIL, time.time() - stale_s),
         )
 
 

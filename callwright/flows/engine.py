@@ -100,10 +100,11 @@ class Node:
     say: str = ""
 
     def __post_init__(self) -> None:
-        if isinstance(self.tools, str) or not all(isinstance(t, str) for t in self.tools):
+        names = (self.tools,) if isinstance(self.tools, str) else tuple(self.tools)
+        if isinstance(self.tools, str) or not all(isinstance(t, str) for t in names):
             raise TypeError(f"node {self.name!r}: tools are tool names, got {self.tools!r}")
-        # A list or set of names is as good as a frozenset (the dataclass is frozen).
-        object.__setattr__(self, "tools", frozenset(self.tools))
+        # A list, set or generator of names is as good as a frozenset (the dataclass is frozen).
+        object.__setattr__(self, "tools", frozenset(names))
 
     def slot(self, name: str) -> SlotSpec | None:
         """The node's slot called `name`."""

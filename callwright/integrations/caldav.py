@@ -162,6 +162,10 @@ class CalDavCalendar:
                                         appointment.get("id"), exc)  # fmt: skip
                         else:
                             await asyncio.sleep(RETRY_PAUSES_S[attempt])
+                    except Exception:  # not the calendar's fault: trying again changes nothing
+                        log.exception("calendar: appointment %s not mirrored",
+                                      appointment.get("id"))  # fmt: skip
+                        break
             finally:
                 self._writes.task_done()
 
@@ -171,7 +175,7 @@ class CalDavCalendar:
             await asyncio.wait_for(self.flush(), flush_s)
         if self._writer is not None:
             self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._writer
         if self._session is not None:
             await self._session.close()

@@ -11,6 +11,7 @@ next, one worker at a time (the claim is one `UPDATE`), with the same event id.
 from __future__ import annotations
 
 import asyncio
+import math
 import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -186,6 +187,9 @@ class SqlOutbox:
         self._store = store
         self._worker_id = worker_id
         self._lease_s = lease_s
+        # The sort key of the last row claimed: the next batch starts after it even if that
+        # row is gone by then (delivered at the first try, its record is deleted).
+        self._last: tuple[float, str] | None = None
 
     async def open(self) -> None:
         await self._store.sql_script(_OUTBOX_SCHEMA)
@@ -226,18 +230,25 @@ class SqlOutbox:
         self, limit: int = 100, after: str | None = None
     ) -> list[tuple[str, str, str]]:
         now = time.time()
+        start = self._last if after is not None and self._last and self._last[1] == after else None
+        if after is not None and start is None:  # not this outbox's last batch: read its key
+            found = await self._store.sql_fetch(
+                "SELECT created_at FROM webhook_outbox WHERE event_id = ?", (after,)
+            )
+            start = (float(found[0]["created_at"]), after) if found else (math.inf, after)
         # A batch is claimed at a time (sent well within the lease); rows another worker is
         # claiming at this instant are skipped, not waited for.
         rows = await self._store.sql_fetch(
             "UPDATE webhook_outbox SET claimed_by = ?, claimed_at = ? WHERE event_id IN"
             " (SELECT event_id FROM webhook_outbox WHERE delivered_at IS NULL"
-            " AND (claimed_by IS NULL OR claimed_at < ?) AND (CAST(? AS TEXT) IS NULL OR"
-            " (created_at, event_id) > ((SELECT created_at FROM webhook_outbox"
-            " WHERE event_id = ?), ?)) ORDER BY created_at, event_id LIMIT ?"
-            " FOR UPDATE SKIP LOCKED) RETURNING event_id, kind, body, created_at",
-            (self._worker_id, now, now - self._lease_s, after, after, after, limit),
+            " AND (claimed_by IS NULL OR claimed_at < ?) AND (created_at, event_id) > (?, ?)"
+            " ORDER BY created_at, event_id LIMIT ? FOR UPDATE SKIP LOCKED)"
+            " RETURNING event_id, kind, body, created_at",
+            (self._worker_id, now, now - self._lease_s, *(start or (-math.inf, "")), limit),
         )
         rows.sort(key=lambda r: (float(r["created_at"]), str(r["event_id"])))
+        if rows:
+            self._last = (float(rows[-1]["created_at"]), str(rows[-1]["event_id"]))
         return [(str(r["event_id"]), str(r["kind"]), str(r["body"])) for r in rows]
 
     async def dead_letters(self) -> list[DeadLetter]:

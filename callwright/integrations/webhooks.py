@@ -153,7 +153,10 @@ class WebhookSender:
         body = json.dumps(
             {"id": event_id, "type": kind, "created_at": time.time(), "data": data}, default=str
         ).encode()
-        if self._closed or self._queue.full():  # kept for redelivery rather than held in memory
+        if self._closed:  # the record behind it is closed too
+            log.warning("webhooks: %s event after shutdown not sent (%s)", kind, event_id)
+            return
+        if self._queue.full():  # kept for redelivery rather than held in memory
             self.overflowed += 1
             if self.overflowed == 1 or self.overflowed % 100 == 0:
                 log.warning("webhooks: %d events past the queue's limit, kept for redelivery",

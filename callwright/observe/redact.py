@@ -41,7 +41,7 @@ _NOT_NAMES = "|".join(
 )
 # One part of a name: a capital and lower-case letters, and parts joined by an apostrophe or a
 # hyphen; at least two letters in all (a lone capital is no name to learn).
-_NAME_PART = r"[A-ZÀ-Ý](?:[a-zß-ÿ]++|(?=['’-]))(?:['’-][A-Za-zÀ-ÿ][a-zß-ÿ]*+)*+"
+_NAME_PART = r"[A-ZÀ-Ý](?:[a-zß-ÿ]++|(?=['’-][A-Za-zÀ-ÿ]))(?:['’-][A-Za-zÀ-ÿ][a-zß-ÿ]*+)*+"
 # Every pattern runs in time linear in the text: no quantifier nests another that can match the
 # same characters, repeats are possessive (`*+`, `++`: no backtracking into them), and matches
 # may only start where a lookbehind allows, so a long run is not rescanned from each character.

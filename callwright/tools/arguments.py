@@ -53,6 +53,14 @@ def _value_error(spec: Mapping[str, Any], value: Any) -> str | None:
         return f"expected {' or '.join(kinds)}, got {type(value).__name__} {value!r:.40}"
     if "enum" in spec and not _in_enum(value, spec["enum"]):
         return f"{value!r:.40} is not one of {spec['enum']}"
+    positions = spec.get("prefixItems")
+    if isinstance(positions, list) and isinstance(value, list | tuple):
+        if len(value) != len(positions):
+            return f"expected {len(positions)} items, got {len(value)}"
+        for index, (each, item) in enumerate(zip(positions, value, strict=True)):
+            problem = _value_error(each, item) if isinstance(each, Mapping) else None
+            if problem:
+                return f"item {index}: {problem}"
     items = spec.get("items")
     if isinstance(items, Mapping) and isinstance(value, list | tuple):
         for index, item in enumerate(value):
