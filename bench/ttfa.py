@@ -202,7 +202,12 @@ def summarize(reports: list[CallReport], label: str, planned: int | None = None)
         client += [t.ttfa_ms for t in report.turns if t.ttfa_ms is not None]
         unanswered += sum(t.ttfa_ms is None for t in report.turns)
         timelines += [t for t in report.of_type("turn_timeline") if t["turn_index"] != 0]
-    answered = [t for t in timelines if t.get("ttfa_ms") is not None and not t.get("interrupted")]
+    failed = sum(bool(t.get("failed")) for t in timelines)  # the apology of a failed responder
+    answered = [
+        t
+        for t in timelines
+        if t.get("ttfa_ms") is not None and not t.get("interrupted") and not t.get("failed")
+    ]
     asked = sum(len(report.turns) for report in reports)
     if planned is not None and planned > asked:
         unanswered += planned - asked  # lines a call ended before
@@ -211,6 +216,9 @@ def summarize(reports: list[CallReport], label: str, planned: int | None = None)
         f"time-to-first-audio, {label}: {asked} caller turns in {len(reports)} calls, "
         f"{unanswered} with no reply"
     ]
+    if failed:  # seen on the native WebSocket, whose events carry it
+        rows.append(f"{failed} replies were the apology of a failed responder: not answers at "
+                    "the server; the caller's row times them as heard")  # fmt: skip
     rows.append(f"{'measure':44} {'p50 ms':>8} {'p95 ms':>8}")
 
     def row(name: str, values: Sequence[float], missing: int = 0) -> None:

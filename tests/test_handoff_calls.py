@@ -316,3 +316,39 @@ async def test_a_turn_that_fails_is_recorded_and_the_caller_is_asked_again(
     assert errors and errors[0]["stage"] == "turn" and "own bug" in errors[0]["error"]
     # Not silence: the agent asks the caller to say it again.
     assert "Could you say it again" in agent_said(report)
+
+
+class RespondFails:
+    """A responder whose answer to a caller fails mid-reply (the greeting works)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    async def respond(self, context: Any) -> AsyncIterator[Any]:
+        if context.trigger != "call_start":
+            raise RuntimeError("the model's server fell over")
+        async for event in self._inner.respond(context):
+            yield event
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class RespondFailsFactory(FactsFailFactory):
+    def for_call(self, call: Any) -> RespondFails:  # type: ignore[override]
+        return RespondFails(self._inner.for_call(call))
+
+
+async def test_a_reply_that_fails_is_apologised_for_and_not_counted_as_an_answer(
+    stack: AgentStack,
+) -> None:
+    own = dataclasses.replace(
+        stack, desk=HandoffDesk(), responders=RespondFailsFactory(stack.responders)
+    )
+    async with serve(own) as url:
+        report = await place(url, [ScriptLine("What are your opening hours?")])
+    detail = await finished(stack, report.call_id)
+    assert "trouble on my end" in agent_said(report)  # not silence
+    assert events_of(detail, "reply_failed") == [{"turn": 1}]
+    failed = [t for t in report.of_type("turn_timeline") if t.get("failed")]
+    assert [t["turn_index"] for t in failed] == [1]  # what the benchmarks leave out of TTFA

@@ -21,6 +21,7 @@ from callwright.integrations.webhooks import (
     WebhookSender,
     verify_signature,
 )
+from callwright.server.agents import install_agents
 from callwright.server.drain import install_drain
 
 SECRET = "whsec_test"
@@ -251,13 +252,15 @@ async def test_a_server_that_stops_keeps_the_webhooks_it_had_not_sent(tmp_path: 
 
     stack = SimpleNamespace(desk=Closing("desk"), store=Closing("store"), responders=factory)
     app = web.Application()
+    named = SimpleNamespace(responders=Closing("a named agent"))  # CALLWRIGHT_AGENTS
+    install_agents(app, {"reminders": named})  # type: ignore[dict-item]
     install_drain(app, stack, DrainSettings())  # type: ignore[arg-type]
     runner = web.AppRunner(app)
     await runner.setup()
     for n in range(3):
         await factory.emit("call_started", {"n": n})
     await runner.cleanup()
-    assert closed == ["desk", "store"]
+    assert closed == ["desk", "a named agent", "store"]
     reopened = WebhookSender(options(port), tmp_path / "d.sqlite3")
     await reopened.start()
     try:

@@ -207,7 +207,10 @@ class AgentVoice:
         if result.text:
             state.history.add_assistant(result.text)
             state.add_utterance("agent", result.text)
-        await self._finish_timeline(reply.timeline)
+        if result.failed:  # the apology answered: the turn was no answer, and figures say so
+            turn = reply.timeline.turn_index
+            state.recorder.event("reply_failed", state.clock.now_ms(), {"turn": turn})
+        await self._finish_timeline(reply.timeline, failed=result.failed)
         await state.transport.send_event(
             {"type": "agent_turn_end", "turn": reply.timeline.turn_index, "interrupted": False}
         )
@@ -310,13 +313,16 @@ class AgentVoice:
                 self._state.outcome = ("error", "the agent's audio output failed")
             self._closing = asyncio.create_task(self._state.transport.close("error"))
 
-    async def _finish_timeline(self, timeline: TurnTimeline) -> None:
+    async def _finish_timeline(self, timeline: TurnTimeline, failed: bool = False) -> None:
         if timeline.speech_end_ms is None and timeline.turn_index != 0:
             return  # a policy line (reprompt, goodbye to a silent caller): no caller turn
         state = self._state
         log.info("call %s %s", state.call.call_id, timeline.log_line())
         state.recorder.timeline(timeline)
-        await state.transport.send_event({"type": "turn_timeline", **timeline.to_dict()})
+        event = {"type": "turn_timeline", **timeline.to_dict()}
+        if failed:  # answered by the apology of a responder that failed
+            event["failed"] = True
+        await state.transport.send_event(event)
 
     def _on_first_frame(self, reply_id: int, offset_ms: float) -> None:
         if self._reply is not None and self._reply.reply_id == reply_id:

@@ -25,6 +25,7 @@ from callwright.agent.stack import AgentStack
 from callwright.config import DrainSettings, WorkerSettings
 from callwright.core.responder import Closable
 from callwright.server.admission import ADMISSION
+from callwright.server.agents import AGENTS
 from callwright.store.base import CallStore
 
 log = logging.getLogger(__name__)
@@ -73,11 +74,14 @@ def install_drain(app: web.Application, stack: AgentStack, settings: DrainSettin
             await stack.desk.close()  # its calls and people off the shared desk
         except Exception:
             log.exception("handoff desk not closed cleanly")
-        if isinstance(stack.responders, Closable):  # webhooks not sent yet go to the outbox
-            try:
-                await stack.responders.close()
-            except Exception:
-                log.exception("the agent's responders did not close cleanly")
+        # Webhooks not sent yet go to the outbox: the served agent's, and each named one's.
+        named = app[AGENTS].values() if AGENTS in app else []
+        for responders in (stack.responders, *(other.responders for other in named)):
+            if isinstance(responders, Closable):
+                try:
+                    await responders.close()
+                except Exception:
+                    log.exception("an agent's responders did not close cleanly")
         await stack.store.close()
         log.info("call store closed")
 

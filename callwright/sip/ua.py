@@ -141,6 +141,11 @@ class SipUserAgent(asyncio.DatagramProtocol):
         else:
             self._on_response(msg)
 
+    def _may_answer(self, msg: SipMessage, addr: Address) -> bool:
+        """Whether an INVITE may be a call we take: from the allow-list, or with credentials
+        to check. Anything else is refused at once, and needs no provisional answer first."""
+        return self.settings.allowed(addr[0]) or bool(msg.get("authorization"))
+
     def _refuse_unparsed(self, data: bytes, addr: Address, status: int, reason: str) -> None:
         """Answers a request we could not parse, if enough of it is there to address a reply."""
         head = data[:4096].split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace").split("\r\n")
@@ -189,7 +194,8 @@ class SipUserAgent(asyncio.DatagramProtocol):
                 _, old = self._invites.popitem(last=False)
                 if old.retransmit is not None:
                     old.retransmit.cancel()
-            self.reply(msg, addr, 100, "Trying")
+            if self._may_answer(msg, addr):  # a stranger gets no 100 before it is refused
+                self.reply(msg, addr, 100, "Trying")
             self.spawn(self._on_invite(invite))
         elif method == "OPTIONS":
             self.reply(msg, addr, 200, "OK", allow=ALLOW, accept="application/sdp")
