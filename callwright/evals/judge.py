@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from callwright.evals.scenario import Expectation, ExpectedToolCall
+from callwright.observe.kpis import percentile  # nearest rank, as the KPIs
 from callwright.store.base import ESCALATION_KINDS, CallDetail
 
 
@@ -43,14 +44,6 @@ class Verdict:
     passed: bool
     reasons: list[str]
     state: JudgedState
-
-
-def percentile(values: list[float], pct: float) -> float | None:
-    """Nearest-rank percentile; None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
 
 
 def state_of(detail: CallDetail) -> JudgedState:

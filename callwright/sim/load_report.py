@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from callwright.observe.kpis import percentile as nearest_rank
 from callwright.sim.load import LoadBins, StepBin
 
 GENERATOR_LAG_MS = 20.0
@@ -34,10 +35,10 @@ def percentiles(values: list[float], missing: int = 0) -> dict[str, float | int 
     """Nearest-rank percentiles (as the KPIs and the benchmarks compute them); `missing`
     values that never came (lines with no reply) count as endless waits: a percentile that
     lands on one is None, and fails any objective."""
-    ordered = sorted([*values, *([math.inf] * missing)])
+    counted = [*values, *([math.inf] * missing)]
     out: dict[str, float | int | None] = {"n": len(values), "missing": missing}
     for name, p in (("p50", 50), ("p95", 95), ("p99", 99)):
-        found = ordered[max(1, math.ceil(p / 100 * len(ordered))) - 1] if ordered else None
+        found = nearest_rank(counted, p)
         out[name] = None if found is None or math.isinf(found) else round(found, 1)
     return out
 
