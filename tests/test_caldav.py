@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -157,6 +158,25 @@ async def test_a_spoken_booking_lands_in_the_calendar(
         await calendar.close()
 
 
+@contextlib.asynccontextmanager
+async def calendar_at(
+    put: Callable[[aiohttp.web.Request], Awaitable[aiohttp.web.Response]], timeout_s: float = 5.0
+) -> AsyncIterator[CalDavCalendar]:
+    """A calendar whose server answers each PUT with `put`; both closed on exit."""
+    app = aiohttp.web.Application()
+    app.router.add_put("/cal/{uid}", put)
+    runner = aiohttp.web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await aiohttp.web.TCPSite(runner, "127.0.0.1", port).start()
+    calendar = CalDavCalendar(CalDavOptions(f"http://127.0.0.1:{port}/cal/", timeout_s=timeout_s))
+    try:
+        yield calendar
+    finally:
+        await calendar.close()
+        await runner.cleanup()
+
+
 async def test_a_calendar_that_does_not_answer_never_holds_up_the_booking() -> None:
     # The hook returns while the calendar still holds the first write: a booking tool that
     # awaits its events is not kept waiting (its timeout would retry a booking already made).
@@ -169,14 +189,7 @@ async def test_a_calendar_that_does_not_answer_never_holds_up_the_booking() -> N
         written.append(request.path)
         return aiohttp.web.Response(status=201)
 
-    app = aiohttp.web.Application()
-    app.router.add_put("/cal/{uid}", slow_put)
-    runner = aiohttp.web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await aiohttp.web.TCPSite(runner, "127.0.0.1", port).start()
-    calendar = CalDavCalendar(CalDavOptions(f"http://127.0.0.1:{port}/cal/", timeout_s=60.0))
-    try:
+    async with calendar_at(slow_put, timeout_s=60.0) as calendar:
         booked = {"id": "apt_1", "start": "2026-12-09T09:30:00", "status": "booked"}
         moved = booked | {"start": "2026-12-10T15:00:00"}
         await calendar.on_event("appointment_booked", booked)
@@ -186,9 +199,6 @@ async def test_a_calendar_that_does_not_answer_never_holds_up_the_booking() -> N
         release.set()
         await calendar.flush()
         assert written == ["/cal/apt_1.ics", "/cal/apt_1.ics"]  # in order, both made
-    finally:
-        await calendar.close()
-        await runner.cleanup()
 
 
 async def test_a_bad_appointment_does_not_stop_the_writes_behind_it() -> None:
@@ -198,19 +208,9 @@ async def test_a_bad_appointment_does_not_stop_the_writes_behind_it() -> None:
         written.append(request.path)
         return aiohttp.web.Response(status=201)
 
-    app = aiohttp.web.Application()
-    app.router.add_put("/cal/{uid}", put)
-    runner = aiohttp.web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await aiohttp.web.TCPSite(runner, "127.0.0.1", port).start()
-    calendar = CalDavCalendar(CalDavOptions(f"http://127.0.0.1:{port}/cal/"))
-    try:
+    async with calendar_at(put) as calendar:
         await calendar.on_event("appointment_booked", {"id": "apt_bad", "start": "someday"})
         good = {"id": "apt_2", "start": "2026-12-09T09:30:00", "status": "booked"}
         await calendar.on_event("appointment_booked", good)
         await asyncio.wait_for(calendar.flush(), 30)
         assert written == ["/cal/apt_2.ics"]
-    finally:
-        await calendar.close()
-        await runner.cleanup()

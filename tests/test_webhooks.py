@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -25,13 +26,16 @@ from callwright.server.agents import install_agents
 from callwright.server.drain import install_drain
 
 SECRET = "whsec_test"
+Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 class Receiver:
     """A webhook receiver on a fixed loopback port that can be up, failing or down."""
 
-    def __init__(self, port: int, fail_first: int = 0) -> None:
+    def __init__(self, port: int, fail_first: int = 0, handler: Handler | None = None) -> None:
+        """`handler`: answers in its own way (hangs, redirects) instead of `handle`."""
         self.port = port
+        self._handler = handler
         self.fail_first = fail_first
         self.received: list[dict[str, Any]] = []
         self.valid: list[bool] = []
@@ -50,7 +54,7 @@ class Receiver:
 
     async def start(self) -> None:
         app = web.Application()
-        app.router.add_post("/hook", self.handle)
+        app.router.add_post("/hook", self._handler or self.handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
@@ -154,13 +158,9 @@ async def test_a_hanging_receiver_holds_no_more_than_the_queue_and_nothing_is_lo
         await hang.wait()
         return web.Response(status=204)
 
-    app = web.Application()
-    app.router.add_post("/hook", never_answers)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    limits = options(port, timeout_s=30.0, senders=2, max_queued=3)
+    receiver = Receiver(free_port(), handler=never_answers)
+    await receiver.start()
+    limits = options(receiver.port, timeout_s=30.0, senders=2, max_queued=3)
     sender = WebhookSender(limits, tmp_path / "dead.sqlite3")
     await sender.start()
     try:
@@ -173,7 +173,7 @@ async def test_a_hanging_receiver_holds_no_more_than_the_queue_and_nothing_is_lo
     finally:
         await sender.close()  # the queued and the in-flight ones are kept too
         hang.set()
-        await runner.cleanup()
+        await receiver.stop()
     reopened = WebhookSender(limits, tmp_path / "dead.sqlite3")
     await reopened.start()
     try:
@@ -190,13 +190,9 @@ async def test_a_redirect_is_a_failure_not_a_delivery_elsewhere(tmp_path: Path) 
     async def moved(request: web.Request) -> web.Response:
         raise web.HTTPPermanentRedirect(f"http://127.0.0.1:{elsewhere.port}/hook")
 
-    app = web.Application()
-    app.router.add_post("/hook", moved)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    sender = WebhookSender(options(port, max_attempts=1), tmp_path / "dead.sqlite3")
+    redirecting = Receiver(free_port(), handler=moved)
+    await redirecting.start()
+    sender = WebhookSender(options(redirecting.port, max_attempts=1), tmp_path / "dead.sqlite3")
     await sender.start()
     try:
         await sender.emit("call_started", {"call_id": "c1"})
@@ -206,7 +202,7 @@ async def test_a_redirect_is_a_failure_not_a_delivery_elsewhere(tmp_path: Path) 
         assert sender.delivered == 0 and elsewhere.received == []
     finally:
         await sender.close()
-        await runner.cleanup()
+        await redirecting.stop()
         await elsewhere.stop()
 
 
