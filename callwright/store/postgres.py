@@ -13,7 +13,6 @@ starting together serialize the schema step on an advisory lock, since concurren
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
@@ -204,14 +203,11 @@ class PostgresCallStore:
         self, call_id: str, rewrite: Callable[[dict[str, Any]], dict[str, Any]]
     ) -> int:
         """Stores each event's data as `rewrite` returns it, where it changed."""
-        changed = 0
-        for row in await self._fetch(q.SELECT_EVENTS, (call_id,)):
-            data = json.loads(row["data_json"])
-            new = rewrite(data)
-            if new != data:
-                await self._execute(q.UPDATE_EVENT_DATA, (q.dumps(new), call_id, row["seq"]))
-                changed += 1
-        return changed
+        rows = await self._fetch(q.SELECT_EVENTS, (call_id,))
+        updates = q.event_updates(call_id, rows, rewrite)
+        for params in updates:
+            await self._execute(q.UPDATE_EVENT_DATA, params)
+        return len(updates)
 
     async def add_utterance(self, call_id: str, utterance: Utterance) -> None:
         """Stores a transcript line; saving the same index again replaces it."""

@@ -8,7 +8,7 @@ name to value) in both stores.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, cast
 
 from callwright.core.timeline import TurnTimeline
@@ -286,6 +286,22 @@ def summary_from(row: Mapping[str, Any]) -> CallSummary:
         last_event_ms=row["last_event_ms"],
         usage=usage_from(row),
     )
+
+
+def event_updates(
+    call_id: str,
+    rows: Iterable[Mapping[str, Any]],
+    rewrite: Callable[[dict[str, Any]], dict[str, Any]],
+) -> list[tuple[str, str, int]]:
+    """`UPDATE_EVENT_DATA` parameters for the events (`SELECT_EVENTS` rows) that `rewrite`
+    changes."""
+    updates = []
+    for row in rows:
+        data = json.loads(row["data_json"])
+        new = rewrite(data)
+        if new != data:
+            updates.append((dumps(new), call_id, int(row["seq"])))
+    return updates
 
 
 def dumps(data: Mapping[str, Any]) -> str:

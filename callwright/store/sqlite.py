@@ -16,7 +16,6 @@ before the next one runs, so it cannot disturb other calls.
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -161,15 +160,11 @@ class SqliteCallStore:
         """Stores each event's data as `rewrite` returns it, where it changed."""
 
         def run(conn: sqlite3.Connection) -> int:
-            changed = 0
+            rows = conn.execute(q.SELECT_EVENTS, (call_id,)).fetchall()
+            updates = q.event_updates(call_id, rows, rewrite)  # outside the write transaction
             with _transaction(conn):
-                for row in conn.execute(q.SELECT_EVENTS, (call_id,)).fetchall():
-                    data = json.loads(row["data_json"])
-                    new = rewrite(data)
-                    if new != data:
-                        conn.execute(q.UPDATE_EVENT_DATA, (q.dumps(new), call_id, row["seq"]))
-                        changed += 1
-            return changed
+                conn.executemany(q.UPDATE_EVENT_DATA, updates)
+            return len(updates)
 
         return await self._run(run)
 
