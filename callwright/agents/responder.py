@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import aclosing
 from dataclasses import replace
 from typing import Any
@@ -26,6 +26,7 @@ from callwright.agents.definition import Agent, AgentRuntime, Language, Lines
 from callwright.agents.gated_tools import GatedTools, spoken_value
 from callwright.agents.routing import choose_route
 from callwright.agents.tool import FunctionTool
+from callwright.core.hooks import Closer, EventHooks, Hook
 from callwright.core.responder import (
     CallInfo,
     EndCall,
@@ -49,7 +50,6 @@ from callwright.kb.open import open_knowledge
 from callwright.llm.openai_compat import OpenAICompatResponder, OpenAICompatResponderFactory
 
 log = logging.getLogger(__name__)
-Hook = Any  # Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
 _ENGLISH_IF_YOU_MEAN = Lines().if_you_mean
@@ -73,8 +73,7 @@ class AgentResponderFactory:
         if runtime.llm is not None:
             prompt = agent.instructions or runtime.llm.system_prompt
             self.llm = OpenAICompatResponderFactory(replace(runtime.llm, system_prompt=prompt))
-        self.hooks: list[Hook] = []
-        self._closers: list[Callable[[], Awaitable[None]]] = []
+        self.hooks = EventHooks()
         self.guardrails = Guardrails(agent.guardrails) if agent.guardrails else None
         self.guardrails_by_language = {
             spoken.code: Guardrails(spoken.guardrails)
@@ -134,29 +133,18 @@ class AgentResponderFactory:
             lines += list(self.kb.phrases())
         return [line for line in dict.fromkeys(lines) if line]
 
-    def add_hook(self, hook: Hook, close: Callable[[], Awaitable[None]] | None = None) -> None:
+    def add_hook(self, hook: Hook, close: Closer | None = None) -> None:
         """Adds a receiver of the agent's events (webhooks); `close` runs with the factory's
         (a sender keeps what it has not sent yet)."""
-        self.hooks.append(hook)
-        if close is not None:
-            self._closers.append(close)
+        self.hooks.add(hook, close)
 
     async def emit(self, kind: str, data: dict[str, Any]) -> None:
         """Hands an event to every hook; a failing hook is logged, never raised."""
-        for hook in self.hooks:
-            try:
-                await hook(kind, data)
-            except Exception:
-                log.exception("hook failed for %s", kind)
+        await self.hooks.emit(kind, data)
 
     async def close(self) -> None:
         """Closes the event receivers, the LLM's HTTP session and the knowledge base."""
-        closers, self._closers = self._closers, []
-        for close in closers:
-            try:
-                await close()
-            except Exception:
-                log.exception("an event receiver did not close cleanly")
+        await self.hooks.close()
         if self.llm is not None:
             await self.llm.close()
         if self.kb is not None:

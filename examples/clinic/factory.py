@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from callwright.core.hooks import Closer, EventHooks, Hook
 from callwright.core.responder import CallInfo
 from callwright.flows.guardrails import Guardrails
 from callwright.kb import KnowledgeBase
@@ -28,7 +29,6 @@ KNOWLEDGE_DIR = Path(__file__).resolve().parent / "knowledge"
 KB_THRESHOLDS = KNOWLEDGE_DIR / CALIBRATION_FILE
 KB_LABELS = Path(__file__).resolve().parent / "kb_labels.tsv"
 GENERIC_WORDS = ("clinic", "office", "practice")
-Hook = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,18 +67,13 @@ class ClinicData:
     kb: KnowledgeBase
     doctors: list[Doctor]
     patients: list[Patient]
-    hooks: list[Hook] = field(default_factory=list)
-    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    hooks: EventHooks = field(default_factory=EventHooks)
     urgency: EmergencyMeaning | None = None  # emergencies by meaning (needs the embedder)
     kb_by_language: dict[str, KnowledgeBase] = field(default_factory=dict)
 
     async def emit(self, kind: str, data: dict[str, Any]) -> None:
         """Hands an event to every hook (webhooks, calendar); a failing hook is logged."""
-        for hook in self.hooks:
-            try:
-                await hook(kind, data)
-            except Exception:
-                log.exception("hook failed for %s", kind)
+        await self.hooks.emit(kind, data)
 
 
 async def open_clinic(options: ClinicOptions) -> ClinicData:
@@ -131,12 +126,10 @@ class ClinicResponderFactory:
         """Opens the clinic's data and returns the factory."""
         return cls(await open_clinic(options), options)
 
-    def add_hook(self, hook: Hook, close: Callable[[], Awaitable[None]] | None = None) -> None:
+    def add_hook(self, hook: Hook, close: Closer | None = None) -> None:
         """Adds a receiver of clinic events (webhooks, calendar sync); `close` runs with the
         factory's (what they have not sent yet is kept or written)."""
-        self.data.hooks.append(hook)
-        if close is not None:
-            self.data.closers.append(close)
+        self.data.hooks.add(hook, close)
 
     async def emit(self, kind: str, data: dict[str, Any]) -> None:
         """Sends an event that is not the receptionist's (a handoff) to the same hooks."""
@@ -176,12 +169,7 @@ class ClinicResponderFactory:
 
     async def close(self) -> None:
         """Closes the event receivers, the store and the knowledge base."""
-        closers, self.data.closers = self.data.closers, []
-        for close in closers:
-            try:
-                await close()
-            except Exception:
-                log.exception("an event receiver did not close cleanly")
+        await self.data.hooks.close()
         await self.data.store.close()
         self.data.kb.close()
         for kb in self.data.kb_by_language.values():
