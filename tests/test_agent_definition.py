@@ -4,12 +4,17 @@ promises (a node's `say`, a person slot's directory) happens in calls."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from callwright import Agent, Flow, ModelRoute, Node, SlotSpec, tool
+from callwright.agents.definition import AgentRuntime
+from callwright.agents.responder import AgentResponderFactory
 from callwright.flows.names import Directory, Person
+from callwright.llm.openai_compat import LlmOptions
 from callwright.testing import text_agent
 
 booked: list[dict[str, str]] = []
@@ -115,3 +120,34 @@ async def test_a_node_says_its_line_on_entering_and_a_person_slot_matches_its_di
         # Heard with the surname misspelt: matched by sound to the stylist of the directory.
         turn = await call.say("With Maria Lopes, please.")
     assert booked == [{"stylist": "Maria Lopez"}], turn.text
+
+
+@tool
+async def refund_order(order_id: str, reason: str = "not said") -> str:
+    """Refunds an order."""
+    return f"Refunded {order_id}."
+
+
+def refunding(slots: tuple[SlotSpec, ...]) -> Agent:
+    node = Node("refund", slots, frozenset({"refund_order"}))
+    return Agent(name="returns", tools=[refund_order], flow=menu_and(node))
+
+
+async def test_a_required_argument_no_slot_fills_is_refused_without_a_model(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without a model, the flow calls a node's tool with the slots' values: a required
+    argument no slot fills would fail every call ("missing required argument"), so the agent
+    is refused when it is opened, naming the tool and the argument (not the optional one)."""
+    unfilled = refunding((SlotSpec("email", "text", "Your email?"),))
+    with pytest.raises(ValueError, match=r"refund_order \(order_id\)") as refused:
+        await AgentResponderFactory.open(unfilled, AgentRuntime(data_dir=tmp_path))
+    assert "reason" not in str(refused.value)
+    # With a slot of that name, it opens; with a model, it opens and the fallback is warned of.
+    filled = refunding((SlotSpec("order_id", "digits", "Your order number?"),))
+    await (await AgentResponderFactory.open(filled, AgentRuntime(data_dir=tmp_path))).close()
+    runtime = AgentRuntime(data_dir=tmp_path, llm=LlmOptions("http://127.0.0.1:9/v1", "m"))
+    with caplog.at_level(logging.WARNING, logger="callwright.agents.responder"):
+        factory = await AgentResponderFactory.open(unfilled, runtime)
+    await factory.close()
+    assert any("refund_order (order_id)" in r.getMessage() for r in caplog.records)

@@ -94,3 +94,23 @@ def _check_generic_flow(agent: Defined, flow: Flow, names: list[str]) -> None:
                 f"{who}: node {name!r} requires identity but cannot run a tool that "
                 f"identifies the caller ({sorted(identifying)}): list one in its tools"
             )
+
+
+def unfillable_arguments(agent: Defined) -> list[str]:
+    """The flow's tools whose required arguments no slot of the flow fills, each as "tool
+    (argument, ...)". Without a model the generic responder calls a node's tool with the
+    slots' values, so these can run only when the model writes the arguments."""
+    flow = agent.flow
+    if flow is None or agent.responders is not None:
+        return []
+    filled = {spec.name for node in flow.nodes.values() for spec in node.slots}
+    listed = {t for node in flow.nodes.values() for t in node.tools}
+    found = []
+    for defined in agent.tools:
+        if defined.name not in listed:
+            continue  # offered to the model only
+        required = defined.parameters.get("required", [])
+        unfilled = [name for name in required if name not in filled]
+        if unfilled:
+            found.append(f"{defined.name} ({', '.join(unfilled)})")
+    return sorted(found)

@@ -23,6 +23,7 @@ from dataclasses import replace
 from typing import Any
 
 from callwright.agents.definition import Agent, AgentRuntime, Language, Lines
+from callwright.agents.definition_checks import unfillable_arguments
 from callwright.agents.gated_tools import GatedTools, spoken_value
 from callwright.agents.routing import choose_route
 from callwright.agents.tool import FunctionTool
@@ -89,7 +90,27 @@ class AgentResponderFactory:
 
     @classmethod
     async def open(cls, agent: Agent, runtime: AgentRuntime) -> AgentResponderFactory:
-        """Loads the agent's knowledge base (off the event loop) and returns the factory."""
+        """Loads the agent's knowledge base (off the event loop) and returns the factory.
+
+        Raises:
+            ValueError: without a model, a tool of the flow has a required argument that no
+                slot fills: it could never run (with a model, only the fallback is warned of).
+        """
+        unfillable = unfillable_arguments(agent)
+        if unfillable and runtime.llm is None:
+            raise ValueError(
+                f"agent {agent.name!r}: without a model the flow cannot call "
+                f"{'; '.join(unfillable)}: no slot of the flow fills these required arguments. "
+                "Add a slot of that name to a node, give the argument a default, or configure "
+                "a model (CALLWRIGHT_LLM_BASE_URL)"
+            )
+        if unfillable:
+            log.warning(
+                "agent %r: if the model fails, the fallback without it cannot call %s "
+                "(no slot fills these required arguments)",
+                agent.name,
+                "; ".join(unfillable),
+            )
         kb = None
         if agent.knowledge is not None:
             kb = await open_knowledge(
