@@ -182,7 +182,7 @@ async def run_phone_calls(
                 report.events += [
                     {"type": e["kind"], "at_ms": e["at_ms"], **e["data"]}
                     for e in detail["events"]
-                    if e["kind"] in ("llm", "llm_prepared", "head_start")
+                    if e["kind"] in ("llm", "llm_prepared", "head_start", "reply_failed")
                 ]
     return reports
 
@@ -198,10 +198,27 @@ def summarize(reports: list[CallReport], label: str, planned: int | None = None)
     client: list[float] = []
     unanswered = 0
     timelines: list[dict[str, object]] = []
+    unaligned = 0
     for report in reports:
-        client += [t.ttfa_ms for t in report.turns if t.ttfa_ms is not None]
-        unanswered += sum(t.ttfa_ms is None for t in report.turns)
-        timelines += [t for t in report.of_type("turn_timeline") if t["turn_index"] != 0]
+        caller_timelines = [t for t in report.of_type("turn_timeline") if t["turn_index"] != 0]
+        # A reply that was the apology of a failed responder is no answer (the native protocol's
+        # timeline says so; on the phone transports the record's `reply_failed` event does).
+        failed_turns = {int(e["turn"]) for e in report.of_type("reply_failed")}
+        failed_turns |= {int(t["turn_index"]) for t in caller_timelines if t.get("failed")}
+        timelines += [
+            {**t, "failed": True} if t["turn_index"] in failed_turns else t
+            for t in caller_timelines
+        ]
+        aligned = len(caller_timelines) == len(report.turns)  # caller turn k is server turn k
+        unaligned += 0 if aligned else len(failed_turns)
+        for k, turn in enumerate(report.turns, start=1):
+            if turn.ttfa_ms is None or (aligned and k in failed_turns):
+                unanswered += 1
+            else:
+                client.append(turn.ttfa_ms)
+        # Where turns cannot be paired, a failed one keeps its time and also counts as
+        # unanswered: the figure can only come out worse, never better, than the truth.
+        unanswered += 0 if aligned else len(failed_turns)
     failed = sum(bool(t.get("failed")) for t in timelines)  # the apology of a failed responder
     answered = [
         t
@@ -216,9 +233,12 @@ def summarize(reports: list[CallReport], label: str, planned: int | None = None)
         f"time-to-first-audio, {label}: {asked} caller turns in {len(reports)} calls, "
         f"{unanswered} with no reply"
     ]
-    if failed:  # seen on the native WebSocket, whose events carry it
-        rows.append(f"{failed} replies were the apology of a failed responder: not answers at "
-                    "the server; the caller's row times them as heard")  # fmt: skip
+    if failed:
+        rows.append(f"{failed} replies were the apology of a failed responder: counted as no "
+                    "reply in both rows")  # fmt: skip
+    if unaligned:
+        rows.append(f"{unaligned} of those in calls whose turns the server counted otherwise: "
+                    "counted as no reply beside their time at the caller")  # fmt: skip
     rows.append(f"{'measure':44} {'p50 ms':>8} {'p95 ms':>8}")
 
     def row(name: str, values: Sequence[float], missing: int = 0) -> None:
