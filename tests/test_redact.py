@@ -181,6 +181,33 @@ async def test_raw_transcript_kept_only_where_configured_and_retention(
     assert detail is not None and len(detail.utterances) == 3  # the redacted record stays
 
 
+async def test_record_retention_deletes_whole_records_only_when_set(tmp_path: Path) -> None:
+    store = await SqliteCallStore.open(tmp_path / "calls.db")
+    started = 1_700_000_000.0
+    await store.start_call(CallRecord("c", "websocket", None, started, {}))
+    await store.add_utterance("c", Utterance(0, "caller", "my number is [PHONE]"))
+    await store.end_call("c", "completed", "ok")
+    at_400_days = started + 400 * 86400
+    kept = RetentionJob(store, 30.0, clock=lambda: at_400_days)  # records: kept by default
+    assert (await kept.run_once()).calls == 0 and await store.get_call("c") is not None
+    young = RetentionJob(store, 30.0, clock=lambda: at_400_days, record_retention_days=401)
+    assert (await young.run_once()).calls == 0 and await store.get_call("c") is not None
+    due = RetentionJob(store, None, clock=lambda: at_400_days, record_retention_days=365)
+    assert (await due.run_once()).calls == 1
+    assert await store.get_call("c") is None
+    await store.close()
+
+
+def test_record_retention_is_read_from_the_environment() -> None:
+    assert RedactionPolicy.from_env({}).record_retention_days is None
+    days = {"CALLWRIGHT_RECORD_RETENTION_DAYS": "365"}
+    assert RedactionPolicy.from_env(days).record_retention_days == 365.0
+    off = {"CALLWRIGHT_RECORD_RETENTION_DAYS": "none"}
+    assert RedactionPolicy.from_env(off).record_retention_days is None
+    with pytest.raises(ValueError):
+        RedactionPolicy.from_env({"CALLWRIGHT_RECORD_RETENTION_DAYS": "-3"})
+
+
 async def test_default_policy_keeps_no_raw_transcript(tmp_path: Path) -> None:
     store = await SqliteCallStore.open(tmp_path / "calls.db")
     observer = Observability().for_call(CallInfo("c", "websocket"))

@@ -230,6 +230,34 @@ async def test_raw_transcript_and_purge(store: AnyStore) -> None:
     assert detail is not None and [u.text for u in detail.utterances] == ["my number is [PHONE]"]
 
 
+async def test_whole_records_of_ended_calls_are_purged(store: AnyStore) -> None:
+    """Record retention deletes everything kept of a call that is over and older than the
+    cutoff (line, event, timeline, usage, recording, raw line), leaves a newer call whole,
+    and never touches a call still going on, however old."""
+    old, new = 1_600_000_000.0, 1_700_000_000.0
+    for call_id, started in (("old", old), ("live", old), ("new", new)):
+        await store.start_call(_record(call_id, started))
+        await store.add_utterance(call_id, Utterance(0, "caller", "my number is [PHONE]"))
+        await store.add_raw_utterance(call_id, Utterance(0, "caller", "my number is 555 0100"))
+        await store.add_event(call_id, "pause", 10.0, {"wait_ms": 280})
+        await store.add_timeline(call_id, TurnTimeline(1, speech_end_ms=900.0))
+        await store.set_usage(call_id, Usage(stt_audio_s=2.0))
+        await store.add_recording_chunk(call_id, 0, 0.0, 16000, b"\x00\x00" * 64)
+    await store.end_call("old", "completed", "ok")
+    await store.end_call("new", "completed", "ok")
+    assert await store.purge_calls_before(new - 1) == 1
+    assert await store.get_call("old") is None
+    assert await store.get_raw_utterances("old") == []
+    assert await store.get_recording("old") is None
+    assert [t.turn_index for t in await store.list_timelines(since=old - 1, until=old + 1)] == [1]
+    for kept in ("live", "new"):
+        detail = await store.get_call(kept)
+        assert detail is not None and [e.kind for e in detail.events] == ["pause"]
+        assert detail.usage.stt_audio_s == 2.0 and detail.has_recording
+        assert len(detail.timelines) == 1 and len(detail.utterances) == 1
+    assert await store.purge_calls_before(new - 1) == 0  # nothing more to delete
+
+
 async def test_mark_orphans_cut_off(store: AnyStore) -> None:
     await store.start_call(_record("orphan", 1_700_000_000.0))
     await store.add_event("orphan", "tick", 2500.0, {})

@@ -103,6 +103,8 @@ class RedactionPolicy:
         keep_raw_transcript: also store the unredacted transcript (until retention).
         retention_days: raw transcripts and recordings older than this are deleted; None keeps
             them forever.
+        record_retention_days: whole call records (the redacted lines, events, timelines,
+            usage) of calls older than this are deleted; None (the default) keeps them.
     """
 
     phone: Action = "redact"
@@ -114,6 +116,7 @@ class RedactionPolicy:
     name_parameters: tuple[str, ...] = _NAME_PARAMETERS
     keep_raw_transcript: bool = False
     retention_days: float | None = 30.0
+    record_retention_days: float | None = None
 
     def action(self, kind: str) -> Action:
         action: Action = getattr(self, kind)
@@ -122,7 +125,8 @@ class RedactionPolicy:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RedactionPolicy:
         """CALLWRIGHT_REDACT="phone=mask,name=keep", CALLWRIGHT_KEEP_RAW_TRANSCRIPT=1,
-        CALLWRIGHT_RETENTION_DAYS=30 (0 or "none": keep forever)."""
+        CALLWRIGHT_RETENTION_DAYS=30 (0 or "none": keep forever),
+        CALLWRIGHT_RECORD_RETENTION_DAYS (unset, 0 or "none": keep whole records forever)."""
         env = os.environ if env is None else env
         policy = cls()
         for item in read.items(env, "CALLWRIGHT_REDACT"):
@@ -133,7 +137,13 @@ class RedactionPolicy:
             policy = replace(policy, **overrides)
         keep_raw = read.flag(env, "CALLWRIGHT_KEEP_RAW_TRANSCRIPT", False)
         retention = read.limit(env, "CALLWRIGHT_RETENTION_DAYS", 30.0)
-        return replace(policy, keep_raw_transcript=keep_raw, retention_days=retention)
+        records = read.limit(env, "CALLWRIGHT_RECORD_RETENTION_DAYS", None)
+        return replace(
+            policy,
+            keep_raw_transcript=keep_raw,
+            retention_days=retention,
+            record_retention_days=records,
+        )
 
 
 def _phone_end(run: str, text: str, run_end: int) -> int:
@@ -343,12 +353,15 @@ def install_log_redaction(
 
 
 class RetentionJob:
-    """Deletes raw transcripts and recordings older than the policy's retention period.
+    """Deletes raw transcripts and recordings older than the policy's retention period, and
+    whole call records older than the record retention period.
 
     Args:
         store: the call store.
-        retention_days: age limit; None disables the job.
+        retention_days: age limit of raw transcripts and recordings; None keeps them.
         clock: wall-clock seconds (injectable for tests).
+        record_retention_days: age limit of whole records of calls that are over; None keeps
+            them.
     """
 
     def __init__(
@@ -356,21 +369,29 @@ class RetentionJob:
         store: CallStore,
         retention_days: float | None,
         clock: Callable[[], float] = time.time,
+        record_retention_days: float | None = None,
     ) -> None:
         self._store = store
         self._days = retention_days
         self._clock = clock
+        self._record_days = record_retention_days
 
     async def run_once(self) -> PurgeResult:
         """One pass; returns what it deleted."""
-        if self._days is None:
-            return PurgeResult()
-        result = await self._store.purge_before(self._clock() - self._days * 86400.0)
-        if result.raw_utterances or result.recordings:
+        now = self._clock()
+        calls = 0
+        if self._record_days is not None:
+            calls = await self._store.purge_calls_before(now - self._record_days * 86400.0)
+        result = PurgeResult(calls=calls)
+        if self._days is not None:
+            parts = await self._store.purge_before(now - self._days * 86400.0)
+            result = replace(parts, calls=calls)
+        if result.raw_utterances or result.recordings or result.calls:
             log.info(
-                "retention: deleted %d raw transcript lines and %d recordings",
+                "retention: deleted %d raw transcript lines, %d recordings and %d call records",
                 result.raw_utterances,
                 result.recordings,
+                result.calls,
             )
         return result
 

@@ -202,7 +202,12 @@ async def _retention(app: web.Application) -> Any:
     import contextlib
 
     stack = app[API_STACK]
-    job = RetentionJob(stack.store, stack.observability.options.redaction.retention_days)
+    policy = stack.observability.options.redaction
+    job = RetentionJob(
+        stack.store,
+        policy.retention_days,
+        record_retention_days=policy.record_retention_days,
+    )
     task = asyncio.create_task(job.run(), name="retention")
     yield
     task.cancel()

@@ -169,6 +169,7 @@ class PurgeResult:
 
     raw_utterances: int = 0
     recordings: int = 0
+    calls: int = 0  # whole records (`purge_calls_before`)
 
 
 class CallStore(Protocol):
@@ -235,6 +236,11 @@ class CallStore(Protocol):
 
     async def purge_before(self, cutoff: float) -> PurgeResult:
         """Deletes raw transcripts and recordings of calls started before `cutoff`."""
+        ...
+
+    async def purge_calls_before(self, cutoff: float) -> int:
+        """Deletes the whole record (events, lines, timelines, usage, recording) of every call
+        started before `cutoff` that is over; returns how many calls."""
         ...
 
     async def mark_orphans_cut_off(self, stale_after_s: float | None = None) -> int:

@@ -318,6 +318,16 @@ class PostgresCallStore:
             raw = (await conn.execute(_pg(q.PURGE_RAW_UTTERANCES), (cutoff,))).rowcount
         return PurgeResult(raw_utterances=raw, recordings=int(count[0]) if count else 0)
 
+    async def purge_calls_before(self, cutoff: float) -> int:
+        """Deletes the whole record of every call started before `cutoff` that is over (one
+        transaction)."""
+        self._check_open()
+        await self.connect()
+        async with self._pool.connection() as conn:
+            for statement in q.PURGE_CALL_PARTS:
+                await conn.execute(_pg(statement), (cutoff,))
+            return (await conn.execute(_pg(q.PURGE_CALLS), (cutoff,))).rowcount
+
     async def mark_orphans_cut_off(self, stale_after_s: float | None = None) -> int:
         """Marks orphaned "active" calls as "cut_off"; returns how many (see the SQLite store)."""
         now = time.time()

@@ -130,6 +130,21 @@ COUNT_OLD_RECORDINGS = (
 )
 PURGE_RECORDINGS = f"DELETE FROM recording_chunks WHERE call_id IN ({_OLD_CALLS})"
 PURGE_RAW_UTTERANCES = f"DELETE FROM raw_utterances WHERE call_id IN ({_OLD_CALLS})"
+# Whole records (retention of call records): calls that are over, and everything kept of them.
+_OLD_ENDED_CALLS = "SELECT call_id FROM calls WHERE started_at < ? AND status <> 'active'"
+_CALL_TABLES = (
+    "call_events",
+    "utterances",
+    "turn_timelines",
+    "call_usage",
+    "recording_chunks",
+    "raw_utterances",
+    "call_workers",
+)
+PURGE_CALL_PARTS = tuple(
+    f"DELETE FROM {table} WHERE call_id IN ({_OLD_ENDED_CALLS})" for table in _CALL_TABLES
+)
+PURGE_CALLS = "DELETE FROM calls WHERE started_at < ? AND status <> 'active'"
 
 _ESCALATION_IN = ", ".join(f"'{kind}'" for kind in ESCALATION_KINDS)
 _ESCALATION_EXISTS = (

@@ -266,6 +266,17 @@ class SqliteCallStore:
 
         return await self._run(purge)
 
+    async def purge_calls_before(self, cutoff: float) -> int:
+        """Deletes the whole record of every call started before `cutoff` that is over."""
+
+        def purge(conn: sqlite3.Connection) -> int:
+            with _transaction(conn):
+                for statement in q.PURGE_CALL_PARTS:
+                    conn.execute(statement, (cutoff,))
+                return int(conn.execute(q.PURGE_CALLS, (cutoff,)).rowcount)
+
+        return await self._run(purge)
+
     async def mark_orphans_cut_off(self, stale_after_s: float | None = None) -> int:
         """Marks orphaned "active" calls as "cut_off"; returns how many.
 
