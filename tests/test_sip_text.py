@@ -17,6 +17,7 @@ from callwright.sip.digest import (
     parse_digest,
 )
 from callwright.sip.message import (
+    MAX_HEADER_PARAMS,
     MAX_MESSAGE_BYTES,
     SipParseError,
     address_uri,
@@ -26,6 +27,7 @@ from callwright.sip.message import (
     uri_user_host,
 )
 from callwright.sip.sdp import SdpError, answer_sdp, parse_offer
+from callwright.sip.transaction import response_address
 from callwright.transports.base import AudioIn, DtmfIn, InboundEvent
 from callwright.transports.rtp import RtpPeer, RtpStream, parse_rtp
 
@@ -84,6 +86,9 @@ def test_an_invite_parses_with_compact_and_folded_headers() -> None:
         (invite().replace(b"Max-Forwards: 70", b"Max Forwards 70"), 400),
         (b"GARBAGE\r\n\r\n", 0),
         (invite() + b"x" * MAX_MESSAGE_BYTES, 513),
+        # Digits `int` refuses though `str.isdigit` takes them: a clear 400, not a ValueError.
+        (invite().replace(b"CSeq: 314159", "CSeq: 31415²".encode()), 400),
+        (invite().replace(b"Content-Length: 256", "Content-Length: 25⁶".encode()), 400),
     ],
 )
 def test_malformed_and_oversized_messages_are_refused_with_a_status(
@@ -93,6 +98,25 @@ def test_malformed_and_oversized_messages_are_refused_with_a_status(
     with pytest.raises(SipParseError) as err:
         parse_message(data)
     assert err.value.status == status
+
+
+def test_only_the_first_parameters_of_a_header_are_read() -> None:
+    """Reading thousands of parameters a stranger packs into one Via cost milliseconds of the
+    event loop a datagram: only the first MAX_HEADER_PARAMS are read."""
+    flood = "".join(f";p{n}={n}" for n in range(4000))
+    params = header_params(f"SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKx{flood}")
+    assert len(params) == MAX_HEADER_PARAMS and params["branch"] == "z9hG4bKx"
+
+
+def test_ports_in_other_scripts_digits_are_no_ports() -> None:
+    assert uri_user_host("sip:alice@198.51.100.7:5²60") == ("alice", "198.51.100.7", None)
+    assert uri_user_host("sip:alice@198.51.100.7:5060") == ("alice", "198.51.100.7", 5060)
+    request = parse_message(
+        invite()
+        .replace(b"198.51.100.7:5060;branch", "198.51.100.7:5²60;branch".encode())
+        .replace(b";rport", b"")
+    )
+    assert response_address(request, ("198.51.100.7", 5070)) == ("198.51.100.7", 5060)
 
 
 def test_a_response_copies_the_transaction_headers_and_adds_our_tag() -> None:
@@ -337,4 +361,63 @@ async def test_a_refused_invite_from_a_stranger_is_answered_once_and_never_with_
         assert sum(map(len, received)) < len(request)
     finally:
         victim.close()
+        await server.close()
+
+
+async def test_a_call_that_cannot_be_set_up_is_refused_and_keeps_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A failure while a call is being set up (here: building our SDP answer) ends in a 500,
+    with its RTP sockets closed and no dialog kept, not in an answered call with no session."""
+    import asyncio
+    import ipaddress
+    import socket
+
+    from aiohttp import web
+
+    from callwright.server.sip import CallMedia, SipServer
+    from callwright.sip.settings import SipSettings
+
+    def broken(self: CallMedia, offer: object) -> bytes:
+        raise RuntimeError("cannot build the answer")
+
+    monkeypatch.setattr(CallMedia, "answer", broken)
+    opened: list[RtpStream] = []
+    open_media = SipServer.open_media
+
+    async def tracked(self: SipServer) -> CallMedia:
+        media = await open_media(self)
+        opened.append(media.rtp)
+        return media
+
+    monkeypatch.setattr(SipServer, "open_media", tracked)
+    allowed = (ipaddress.ip_network("127.0.0.0/8"),)
+    settings = SipSettings(enabled=True, port=0, allow_from=allowed)
+    server = SipServer(web.Application(), None, settings)  # type: ignore[arg-type]
+    await server.start()
+    phone = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        phone.bind(("127.0.0.1", 0))
+        phone.settimeout(0.0)
+        via = "198.51.100.7:5060;branch=z9hG4bK776asdhds;rport"
+        phone.sendto(
+            invite(**{via: f"127.0.0.1:{phone.getsockname()[1]};branch=z9hG4bKsetup"}),
+            ("127.0.0.1", server.ua.port),
+        )
+        statuses: list[int] = []
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            try:
+                statuses.append(parse_message(phone.recv(65535)).status)
+            except BlockingIOError:
+                continue
+            if statuses[-1] >= 200:
+                break
+        assert statuses[-1:] == [500]
+        assert server.ua.dialogs == 0 and server.answered == 0
+        assert len(opened) == 1
+        sockets = [opened[0]._transport, opened[0]._rtcp]
+        assert all(t is not None and t.is_closing() for t in sockets)
+    finally:
+        phone.close()
         await server.close()

@@ -24,7 +24,7 @@ from callwright.server.admission import ADMISSION, Admission, record_rejection
 from callwright.sip.call import SipCallTransport
 from callwright.sip.dialog import SipDialog, run_session_timer
 from callwright.sip.digest import DigestChallenger
-from callwright.sip.message import address_uri, header_params, uri_user_host
+from callwright.sip.message import address_uri, header_params, is_number, uri_user_host
 from callwright.sip.register import Registration
 from callwright.sip.sdp import CODECS, AudioOffer, SdpError, answer_sdp, build_sdp, parse_offer
 from callwright.sip.settings import SipSettings
@@ -136,8 +136,33 @@ class SipServer:
         return CallMedia(self.settings.contact_host, queue, rtp, *ports)
 
     async def _take(self, invite: InviteServer, offer: AudioOffer, source: str) -> None:
-        request, ua, settings = invite.request, self.ua, self.settings
         media = await self.open_media()
+        try:
+            call, dialog = await self._answer(invite, offer, media)
+        except Exception:
+            # Never an answered call with no session: its RTP sockets and dialog would stay.
+            log.exception("sip call %s: could not be set up", invite.request.call_id)
+            media.rtp.close()
+            if not invite.final:
+                self.ua.answer(invite, 500, "Server Internal Error")
+            return
+        if call is None or dialog is None:
+            return
+        log.info(
+            "sip call %s: answered from %s (call %s, %s)",
+            invite.request.call_id,
+            source,
+            call.call_id,
+            offer.codec,
+        )
+        await self.run_call(call, dialog, media, offer, invite.request.call_id)
+
+    async def _answer(
+        self, invite: InviteServer, offer: AudioOffer, media: CallMedia
+    ) -> tuple[CallInfo | None, SipDialog | None]:
+        """Rings, then answers `invite` (the call and its dialog), or None if it was
+        cancelled first. What can fail is done before the 200 OK."""
+        request, ua, settings = invite.request, self.ua, self.settings
         if settings.ring_s > 0:
             ua.answer(invite, 180, "Ringing")
             try:
@@ -147,7 +172,11 @@ class SipServer:
         if invite.cancelled.is_set() or invite.final:
             log.info("sip call %s: cancelled before the answer", request.call_id)
             media.rtp.close()
-            return
+            return None, None
+        caller_user, _, _ = uri_user_host(address_uri(request.get("from") or ""))
+        called_user, _, _ = uri_user_host(request.uri)
+        params = {"direction": "inbound", "to": called_user}
+        call = CallInfo(uuid.uuid4().hex, "sip", caller_user or None, params)
         dialog = SipDialog(
             ua,
             request.call_id,
@@ -158,23 +187,12 @@ class SipServer:
             remote_cseq=request.cseq[0],
         )
         dialog.on_offer = media.answer
-        ua.add_dialog(dialog)
-        timer_headers = self._session_timer(invite, dialog)
         answer = media.answer(offer)
+        timer_headers = self._session_timer(invite, dialog)  # last: it starts the timer's task
+        ua.add_dialog(dialog)
         ua.answer(invite, 200, "OK", answer, contact=ua.contact(), allow=ALLOW, **timer_headers)
         self.answered += 1
-        caller_user, _, _ = uri_user_host(address_uri(request.get("from") or ""))
-        called_user, _, _ = uri_user_host(request.uri)
-        params = {"direction": "inbound", "to": called_user}
-        call = CallInfo(uuid.uuid4().hex, "sip", caller_user or None, params)
-        log.info(
-            "sip call %s: answered from %s (call %s, %s)",
-            request.call_id,
-            source,
-            call.call_id,
-            offer.codec,
-        )
-        await self.run_call(call, dialog, media, offer, request.call_id)
+        return call, dialog
 
     async def run_call(
         self, call: CallInfo, dialog: SipDialog, media: CallMedia, offer: AudioOffer, ref: str
@@ -273,7 +291,7 @@ class CallMedia:
 def _seconds(value: str) -> int:
     """The delta-seconds of a Session-Expires or Min-SE value (0 if malformed)."""
     number = value.split(";", 1)[0].strip()
-    return int(number) if number.isdigit() and len(number) < 10 else 0
+    return int(number) if is_number(number) and len(number) < 10 else 0
 
 
 def proxy_of(settings: SipSettings) -> tuple[str, int] | None:
@@ -281,7 +299,7 @@ def proxy_of(settings: SipSettings) -> tuple[str, int] | None:
     if not settings.outbound_proxy:
         return None
     host, _, port = settings.outbound_proxy.rpartition(":")
-    return (host, int(port)) if host and port.isdigit() else (settings.outbound_proxy, 5060)
+    return (host, int(port)) if host and is_number(port) else (settings.outbound_proxy, 5060)
 
 
 def rtp_peer(offer: AudioOffer) -> RtpPeer:

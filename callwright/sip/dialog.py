@@ -13,7 +13,14 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from callwright.sip.message import SipMessage, address_uri, header_params, new_branch, uri_user_host
+from callwright.sip.message import (
+    SipMessage,
+    address_uri,
+    header_params,
+    is_number,
+    new_branch,
+    uri_user_host,
+)
 from callwright.sip.sdp import AudioOffer
 
 if TYPE_CHECKING:
@@ -145,7 +152,7 @@ class SipDialog:
             except TimeoutError:
                 return True  # accepted; the peer is not reporting progress
             parts = frag.split(" ", 2)
-            status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+            status = int(parts[1]) if len(parts) > 1 and is_number(parts[1]) else 0
             if status >= 200:
                 return status < 300
         return True

@@ -9,12 +9,16 @@ does not match its length. The parser never allocates more than the datagram it 
 
 from __future__ import annotations
 
+import itertools
 import re
 import secrets
 from dataclasses import dataclass, field
 
 MAX_MESSAGE_BYTES = 8192  # larger than any INVITE we take; UDP datagrams over the MTU fragment
 MAX_HEADERS = 80
+# Parameters read of one header value (";tag=...;branch=..."): a Via or a From has a handful;
+# reading thousands cost milliseconds a datagram on the event loop, from anyone.
+MAX_HEADER_PARAMS = 32
 MANDATORY = ("via", "from", "to", "call-id", "cseq")
 COMPACT = {
     "v": "via",
@@ -37,6 +41,11 @@ TOKEN = re.compile(r"^[A-Za-z0-9.!%*_+`'~-]+$")
 _REQUEST_LINE = re.compile(r"^([A-Za-z0-9.!%*_+`'~-]+) (\S+) SIP/2\.0$")
 _STATUS_LINE = re.compile(r"^SIP/2\.0 ([1-6]\d\d) ?(.*)$")
 _PARAM = re.compile(r";\s*([^=;\s]+)(?:=(\"[^\"]*\"|[^;,\s]*))?")
+
+
+def is_number(text: str) -> bool:
+    """ASCII digits only: `str.isdigit` also takes "²" and other digits `int` refuses."""
+    return text.isascii() and text.isdigit()
 
 
 class SipParseError(Exception):
@@ -143,7 +152,7 @@ def parse_cseq(value: str) -> tuple[int, str]:
     """
     number, _, method = value.strip().partition(" ")
     method = method.strip()
-    if not number.isdigit() or len(number) > 10 or not TOKEN.match(method or "?"):
+    if not is_number(number) or len(number) > 10 or not TOKEN.match(method or "?"):
         raise SipParseError(400, "Bad CSeq")
     return int(number), method
 
@@ -186,7 +195,7 @@ def parse_message(data: bytes) -> SipMessage:
     length_text = msg.get("content-length")
     if length_text is None:
         length = len(body)  # optional over UDP: the datagram ends the body
-    elif not length_text.isdigit() or len(length_text) > 6:
+    elif not is_number(length_text) or len(length_text) > 6:
         raise SipParseError(400, "Bad Content-Length")
     else:
         length = int(length_text)
@@ -208,9 +217,11 @@ def _start_line(line: str) -> SipMessage:
 
 
 def header_params(value: str) -> dict[str, str]:
-    """The `;name=value` parameters after a header's main value (outside <...>)."""
+    """The `;name=value` parameters after a header's main value (outside <...>), the first
+    `MAX_HEADER_PARAMS` of them."""
     tail = value[value.rfind(">") + 1 :] if ">" in value else value
-    return {m.group(1).lower(): (m.group(2) or "").strip('"') for m in _PARAM.finditer(tail)}
+    found = itertools.islice(_PARAM.finditer(tail), MAX_HEADER_PARAMS)
+    return {m.group(1).lower(): (m.group(2) or "").strip('"') for m in found}
 
 
 def address_uri(value: str) -> str:
@@ -226,7 +237,7 @@ def uri_user_host(uri: str) -> tuple[str, str, int | None]:
     rest = rest.split(";", 1)[0].split("?", 1)[0]
     user, _, hostport = rest.rpartition("@")
     host, _, port = hostport.partition(":")
-    return user, host, int(port) if port.isdigit() else None
+    return user, host, int(port) if is_number(port) and len(port) <= 5 else None
 
 
 def new_tag() -> str:

@@ -14,7 +14,14 @@ import logging
 import secrets
 
 from callwright.sip.digest import authorization
-from callwright.sip.message import SipMessage, header_params, new_branch, new_tag, uri_user_host
+from callwright.sip.message import (
+    SipMessage,
+    header_params,
+    is_number,
+    new_branch,
+    new_tag,
+    uri_user_host,
+)
 from callwright.sip.ua import SipUserAgent
 
 log = logging.getLogger(__name__)
@@ -147,7 +154,7 @@ def _granted(response: SipMessage, contact: str, asked: int) -> int:
     for value in response.get_all("contact"):
         if ours in value:
             expires = header_params(value).get("expires", "")
-            if expires.isdigit():
+            if is_number(expires):
                 return int(expires)
     header = (response.get("expires") or "").strip()
-    return int(header) if header.isdigit() else asked
+    return int(header) if is_number(header) else asked

@@ -12,6 +12,8 @@ import ipaddress
 import time
 from dataclasses import dataclass
 
+from callwright.sip.message import is_number
+
 CODECS = {"PCMU": 0, "PCMA": 8}  # encoding name → static payload type (8 kHz, RFC 3551)
 STATIC_NAMES = {0: "PCMU", 8: "PCMA"}
 MAX_SDP_BYTES = 4096
@@ -95,12 +97,12 @@ def _connection(line: str) -> str:
 
 
 def _audio(block: list[str], fields: list[str], session_host: str | None) -> AudioOffer:
-    if not fields[1].isdigit() or int(fields[1]) > 65535:
+    if not is_number(fields[1]) or int(fields[1]) > 65535:
         raise SdpError(400, "Bad Media Port")
     port = int(fields[1])
     if fields[2] not in ("RTP/AVP", "RTP/AVPF"):
         raise SdpError(488, f"Transport {fields[2][:20]} Not Supported")
-    if not all(pt.isdigit() and int(pt) < 128 for pt in fields[3:]):
+    if not all(is_number(pt) and int(pt) < 128 for pt in fields[3:]):
         raise SdpError(400, "Bad Payload Type")
     payloads = [int(pt) for pt in fields[3:]]
     names = {pt: STATIC_NAMES[pt] for pt in payloads if pt in STATIC_NAMES}
@@ -110,13 +112,13 @@ def _audio(block: list[str], fields: list[str], session_host: str | None) -> Aud
             host = _connection(line)
         elif line.startswith("a=rtpmap:"):
             pt_text, _, encoding = line[9:].partition(" ")
-            if pt_text.isdigit():
+            if is_number(pt_text):
                 names[int(pt_text)] = encoding.strip()
         elif line[2:] in ("sendrecv", "sendonly", "recvonly", "inactive"):
             direction = line[2:]
         elif line.startswith("a=rtcp:"):
             value = line[7:].split()[0] if line[7:].split() else ""
-            rtcp = int(value) if value.isdigit() and int(value) <= 65535 else None
+            rtcp = int(value) if is_number(value) and int(value) <= 65535 else None
     if host is None:
         raise SdpError(400, "No Connection Address")
     chosen: tuple[str, int] | None = None

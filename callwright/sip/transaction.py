@@ -8,7 +8,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from callwright.sip.message import SipMessage, header_params
+from callwright.sip.message import SipMessage, header_params, is_number
 
 T1, T2 = 0.5, 4.0
 TRANSACTION_S = 64 * T1
@@ -61,4 +61,4 @@ def response_address(request: SipMessage, source: Address) -> Address:
         return source
     via = (request.get("via") or "").split(";", 1)[0].split()
     port = via[1].rpartition(":")[2] if len(via) > 1 and ":" in via[1] else ""
-    return source[0], int(port) if port.isdigit() and int(port) < 65536 else 5060
+    return source[0], int(port) if is_number(port) and int(port) < 65536 else 5060

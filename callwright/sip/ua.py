@@ -136,10 +136,16 @@ class SipUserAgent(asyncio.DatagramProtocol):
             if exc.status:
                 self._refuse_unparsed(data, addr, exc.status, exc.reason)
             return
-        if msg.is_request:
-            self._on_request(msg, addr)
-        else:
-            self._on_response(msg)
+        try:
+            if msg.is_request:
+                self._on_request(msg, addr)
+            else:
+                self._on_response(msg)
+        except Exception:
+            # A message the parser took but a handler could not (a value of a form no check
+            # foresaw): one refusal counted and logged, never the loop's traceback per datagram.
+            self.refused += 1
+            log.warning("sip: could not handle a message from %s", addr[0], exc_info=True)
 
     def _may_answer(self, msg: SipMessage, addr: Address) -> bool:
         """Whether an INVITE may be a call we take: from the allow-list, or with credentials
