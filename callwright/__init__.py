@@ -45,6 +45,7 @@ from callwright.core.responder import (
     ToolResult,
     TransferCall,
     TurnContext,
+    Working,
 )
 from callwright.flows.engine import Flow, Node, SlotSpec
 from callwright.flows.guardrails import GuardrailOptions
@@ -95,6 +96,7 @@ __all__ = [
     "ToolResult",
     "TransferCall",
     "TurnContext",
+    "Working",
     "http_tool",
     "load_agent",
     "tool",

@@ -44,6 +44,7 @@ async def watch_stream(
     first_ms: float,
     idle_ms: float,
     restart_after: Callable[[T], bool] | None = None,
+    wait_after: Callable[[T], float | None] | None = None,
 ) -> AsyncGenerator[T, None]:
     """Yields `stream`'s items, abandoning it if it stalls.
 
@@ -56,6 +57,8 @@ async def watch_stream(
         idle_ms: limit for every later gap.
         restart_after: items after which the next one is again a "first" (e.g. a tool result,
             after which a model starts a new request), so gets `first_ms`.
+        wait_after: the limit, in ms, an item sets for the next one (a tool starting says how
+            long it may run), or None for the usual one.
 
     Raises:
         ProviderStalled: the first item or a later one did not arrive in time; the stream is
@@ -73,6 +76,9 @@ async def watch_stream(
                 raise ProviderStalled(provider, limit_ms, first) from exc
             restart = restart_after is not None and restart_after(item)
             limit_ms, first = (first_ms, True) if restart else (idle_ms, False)
+            announced = wait_after(item) if wait_after is not None else None
+            if announced is not None:
+                limit_ms = max(limit_ms, announced)
             yield item
 
 

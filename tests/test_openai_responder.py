@@ -22,9 +22,11 @@ from callwright.core.responder import (
     ToolResult,
     Trigger,
     TurnContext,
+    Working,
 )
 from callwright.llm.openai_compat import (
     INTERRUPTED_MARKER,
+    TOOL_MARGIN_MS,
     LlmError,
     LlmOptions,
     OpenAICompatResponderFactory,
@@ -140,8 +142,13 @@ async def test_tool_call_round_trip() -> None:
     assert len(results) == 1 and results[0].error is None
     assert results[0].call == ToolCall("call_abc", "check_availability", arguments)
     assert results[0].result == {"available": True, "times": ["19:00", "20:30"]}
-    spoken_or_run = [e for e in events if not isinstance(e, TokenUsage)]
+    spoken_or_run = [e for e in events if not isinstance(e, TokenUsage | Working)]
     assert isinstance(spoken_or_run[0], ToolResult)
+    # Before the tool runs, the watchdog is told how long it may: its 5 s timeout, one attempt,
+    # and the margin for the model's next request.
+    working = [e for e in events if isinstance(e, Working)]
+    assert working == [Working(5000.0 + TOOL_MARGIN_MS)]
+    assert events.index(working[0]) < events.index(results[0])
     assert text_of(events) == "Yes, we have seven or half past eight."
     assert fake.requests[0]["tools"] == registry.schemas()
     assert len(fake.requests) == 2

@@ -20,13 +20,13 @@ from typing import Any
 
 from callwright.agents.definition import Agent
 from callwright.agents.tool import FunctionTool
-from callwright.core.responder import CallInfo, TextDelta, ToolCall, ToolResult
+from callwright.core.responder import CallInfo, TextDelta, ToolCall, ToolResult, Working
 from callwright.flows.engine import FlowState
 from callwright.flows.names import Person
 from callwright.flows.slots import TimeSpec
 from callwright.flows.speech import speak_date, speak_time
 from callwright.kb import KnowledgeBase
-from callwright.tools.registry import Tool, ToolRegistry
+from callwright.tools.registry import TOOL_MARGIN_MS, Tool, ToolRegistry
 
 KNOWLEDGE_TOOL = "search_knowledge"
 
@@ -156,6 +156,13 @@ class GatedTools(ToolRegistry):
     def offers_changes(self) -> bool:
         return any(self.changes_things(t.name) for t in self if self.allowed(t.name))
 
+    def filler(self, name: str) -> tuple[str, float] | None:
+        """The tool's own `filler`, said once it has run `slow_after` seconds."""
+        defined = self._defined.get(name)
+        if defined is None or not defined.filler:
+            return None
+        return defined.filler, defined.slow_after
+
     def arguments(self, name: str) -> dict[str, Any]:
         """The flow's slot values that are arguments of tool `name`."""
         tool = self.get(name)
@@ -235,15 +242,17 @@ class GatedTools(ToolRegistry):
                 self._state.verified = _caller_id(result.result, call)
         return result
 
-    async def run_speaking(self, call: ToolCall) -> AsyncIterator[TextDelta | ToolResult]:
+    async def run_speaking(self, call: ToolCall) -> AsyncIterator[TextDelta | ToolResult | Working]:
         """Runs `call` now; yields its filler line first if it is slow, then the result."""
         task = asyncio.ensure_future(self.run_now(call))
         defined = self._defined.get(call.name)
         try:
+            yield Working(self.longest_ms(call.name) + TOOL_MARGIN_MS)  # not a stall
             if defined is not None and defined.filler:
                 finished, _ = await asyncio.wait({task}, timeout=defined.slow_after)
                 if not finished:
-                    yield TextDelta(defined.filler)
+                    yield TextDelta(f"{defined.filler} ")
+                    yield Working(self.longest_ms(call.name) + TOOL_MARGIN_MS)
             yield await task
         finally:
             if not task.done():

@@ -107,7 +107,17 @@ class TokenUsage:
     completion_tokens: int
 
 
-ResponseEvent = TextDelta | ToolResult | EndCall | TokenUsage
+@dataclass(frozen=True, slots=True)
+class Working:
+    """The responder is at work and says nothing yet (never spoken): a tool is running, or the
+    model's words are held back. A watchdog of the stream waits `for_ms` for the next event, or
+    its usual gap when None (a heartbeat).
+    """
+
+    for_ms: float | None = None
+
+
+ResponseEvent = TextDelta | ToolResult | EndCall | TokenUsage | Working
 
 
 class Responder(Protocol):

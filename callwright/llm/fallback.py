@@ -41,6 +41,7 @@ from callwright.core.responder import (
     TokenUsage,
     ToolResult,
     TurnContext,
+    Working,
 )
 from callwright.resilience import (
     BreakerOptions,
@@ -170,9 +171,12 @@ class FallbackResponder:
                 first_ms=remaining_ms(deadline),
                 idle_ms=options.stall_ms,
                 restart_after=lambda event: isinstance(event, ToolResult | TokenUsage),
+                wait_after=lambda event: event.for_ms if isinstance(event, Working) else None,
             )
             try:
                 async for event in stream:
+                    if isinstance(event, Working) and event.for_ms is None:
+                        continue  # a heartbeat: the model writes words it holds back
                     progressed = True
                     if isinstance(event, TextDelta):
                         said.append(event.text)

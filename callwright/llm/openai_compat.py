@@ -34,6 +34,7 @@ from callwright.core.responder import (
     ToolCall,
     ToolResult,
     TurnContext,
+    Working,
 )
 from callwright.llm.completion_stream import (
     CompletionStream,
@@ -41,7 +42,7 @@ from callwright.llm.completion_stream import (
     content_of,
     first_to_answer,
 )
-from callwright.tools.registry import ToolRegistry
+from callwright.tools.registry import TOOL_MARGIN_MS, ToolRegistry
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ HOLD_MAX_CHARS = 160
 
 INTERRUPTED_MARKER = " [interrupted by caller]"
 END_CALL_TOOL = "end_call"
+# Said when the model ends the call without a word of its own.
+GOODBYE_LINE = "Thank you for calling. Goodbye."
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful voice assistant on a phone call. Your replies are spoken aloud: keep "
     "them short and conversational, one or two sentences, with no lists, markdown or emoji."
@@ -383,6 +386,7 @@ class OpenAICompatResponder:
             self._options.max_history_chars,
         )
         rounds = self._options.max_tool_rounds
+        spoke = False  # words of this reply already said (an earlier round's, or this one's)
         for round_index in range(rounds + 1):
             completion = _Completion()
             final = round_index == rounds
@@ -396,13 +400,16 @@ class OpenAICompatResponder:
             async with aclosing(stream_of) as stream:
                 async for text in stream:
                     if not hold:
+                        spoke = True
                         yield TextDelta(text)
                         continue
                     held.append(text)
                     if sum(map(len, held)) > HOLD_MAX_CHARS:  # an answer, not a preamble
-                        hold = False
+                        hold, spoke = False, True
                         yield TextDelta("".join(held))
                         held.clear()
+                    else:
+                        yield Working()  # the model is writing: no stall, though nothing is said
             if completion.usage is not None:
                 yield completion.usage
             calls = completion.tool_calls() if completion.calls else []
@@ -410,6 +417,7 @@ class OpenAICompatResponder:
                 self._tools.changes_things(call.name) for call, _ in calls
             )
             if held and not changes:
+                spoke = True
                 yield TextDelta("".join(held))
             elif held:
                 log.info("words before a call that changes something were not said: %d chars",
@@ -420,11 +428,18 @@ class OpenAICompatResponder:
             end = next((call for call, _ in calls if call.name == END_CALL_TOOL), None)
             if final and end is None:
                 raise LlmError(f"model still calling tools after {rounds} tool rounds")
-            results = await asyncio.gather(*(self._run(call, error) for call, error in calls))
-            for result in results:
-                if result is not None:
-                    yield result
+            results: list[ToolResult | None] = []
+            async with aclosing(self._run_all(calls, said=spoke)) as running:
+                async for event in running:
+                    if isinstance(event, list):
+                        results = event
+                        continue
+                    spoke = spoke or isinstance(event, TextDelta)  # a filler was said
+                    yield event
             if end is not None:
+                if not spoke:
+                    # A hang-up is never silent: the caller hears that the call is over.
+                    yield TextDelta(GOODBYE_LINE)
                 reason = end.arguments.get("reason")
                 yield EndCall(reason if isinstance(reason, str) and reason else "completed")
                 return
@@ -432,6 +447,39 @@ class OpenAICompatResponder:
             wire_calls = [_wire_call(call) for call, _ in calls]
             messages.append({"role": "assistant", "content": content, "tool_calls": wire_calls})
             messages.extend(_tool_message(result) for result in results if result is not None)
+
+    async def _run_all(
+        self, calls: list[tuple[ToolCall, str | None]], said: bool
+    ) -> AsyncGenerator[ResponseEvent | list[ToolResult | None], None]:
+        """Runs a completion's calls side by side. Yields how long they may take (`Working`,
+        for the watchdog), a tool's filler if they are slow and nothing was said yet, each
+        result as it comes (so one a barge-in interrupts the others of is still recorded), and
+        last all the results in the calls' order."""
+        tasks = [asyncio.ensure_future(self._run(call, error)) for call, error in calls]
+        tools = self._tools
+        try:
+            if tools is not None:
+                longest = max((tools.longest_ms(call.name) for call, _ in calls), default=0.0)
+                yield Working(longest + TOOL_MARGIN_MS)
+                fillers = [tools.filler(call.name) for call, error in calls if error is None]
+                filler = next((f for f in fillers if f is not None), None)
+                if filler is not None and not said:
+                    line, slow_after_s = filler
+                    _, slow = await asyncio.wait(tasks, timeout=slow_after_s)
+                    if slow:
+                        yield TextDelta(f"{line} ")
+                        yield Working(longest + TOOL_MARGIN_MS)  # words reset the watchdog's wait
+            pending: set[asyncio.Future[ToolResult | None]] = set(tasks)
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in tasks:  # those done together, in the calls' order
+                    if task in done and (result := task.result()) is not None:
+                        yield result
+            yield [task.result() for task in tasks]
+        finally:
+            for task in tasks:
+                if not task.done():
+                    task.cancel()
 
     async def _run(self, call: ToolCall, error: str | None) -> ToolResult | None:
         """Runs one call; None for an `end_call` that only signals the end of the call."""

@@ -41,6 +41,11 @@ def _empty_object_schema() -> dict[str, Any]:
     return {"type": "object", "properties": {}}
 
 
+# Beyond the longest a tool may run (`ToolRegistry.longest_ms`), for whatever waits on it: the
+# result's handling, and a model's next request, which has its own first budget.
+TOOL_MARGIN_MS = 500.0
+
+
 @dataclass(slots=True)
 class Tool:
     """One tool the model may call.
@@ -182,6 +187,20 @@ class ToolRegistry:
     def offers_changes(self) -> bool:
         """Is any tool the model is offered now one that changes something?"""
         return any(self.changes_things(tool.name) for tool in self._tools.values())
+
+    def longest_ms(self, name: str) -> float:
+        """The longest a call of `name` may run: every attempt to its timeout, and the waits
+        between them (0 for an unknown tool)."""
+        tool = self._tools.get(name)
+        if tool is None:
+            return 0.0
+        waits = sum(tool.backoff_s * 2**k for k in range(tool.retries))
+        return (tool.timeout_s * (tool.retries + 1) + waits) * 1000.0
+
+    def filler(self, name: str) -> tuple[str, float] | None:
+        """The line said while a slow call of `name` runs, and after how many seconds; None:
+        none is said."""
+        return None
 
     @staticmethod
     def idempotency_key(call: ToolCall, scope: str = "") -> str:
