@@ -28,7 +28,7 @@ from callwright.core.responder import (
 )
 from callwright.llm.fallback import FallbackResponderFactory, LlmFallbackOptions
 from callwright.testing import TextCall, TextSession
-from tests.fakes.openai_server import FakeToolCall, Reply, start_fake_openai
+from tests.fakes.openai_server import FakeToolCall, HttpError, Reply, start_fake_openai
 
 # A watchdog much quicker than every tool below: without the fix each of them is a "stall".
 QUICK = LlmFallbackOptions(first_event_ms=250.0, stall_ms=250.0)
@@ -188,3 +188,28 @@ async def test_a_model_that_hangs_up_without_a_word_says_goodbye(tmp_path: Path)
         turn = await call.say("Please hang up the line now.")
     assert turn.text == "Thank you for calling. Goodbye."
     assert turn.ended == EndCall("caller_done")
+
+
+async def test_fixed_words_between_failures_do_not_close_the_breaker(tmp_path: Path) -> None:
+    """The model is down. Other callers are greeted in between (fixed words: the model is not
+    asked), which proves nothing about it: the breaker still opens after failed turns, and
+    then turns stop asking the model."""
+    agent = Agent(name="shop", greeting="Hi.", instructions="x")
+    async with start_fake_openai([], default=lambda _body: HttpError(500)) as server:
+        runtime = AgentRuntime(data_dir=tmp_path, llm=LlmOptions(server.base_url, "m"), env={})
+        primary = await build_responders(agent, runtime)
+        chain = FallbackResponderFactory(primary, primary.deterministic(), QUICK)  # type: ignore[attr-defined]
+        session = TextSession(agent, chain)
+        asked: list[int] = []
+        questions = ["Do you ship abroad?", "Can I pay by card?", "Where is the shop?"]
+        for question in [*questions, "Are you open late?"]:
+            await session.call()  # another caller is greeted
+            before = len(server.requests)
+            await (await session.call()).say(question)
+            asked.append(len(server.requests) - before)
+        await primary.close()  # type: ignore[attr-defined]
+    failures_to_open = QUICK.breaker.failures_to_open
+    assert chain.breaker.is_open
+    assert asked[-1] == 0, f"requests per turn {asked}: the open breaker skips the model"
+    # Every failed turn counted: open after `failures_to_open` of them, retries included.
+    assert sum(asked) <= 2 * failures_to_open

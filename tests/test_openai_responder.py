@@ -26,13 +26,14 @@ from callwright.core.responder import (
 )
 from callwright.llm.openai_compat import (
     INTERRUPTED_MARKER,
-    TOOL_MARGIN_MS,
+    MAX_TOOL_RESULT_CHARS,
     LlmError,
     LlmOptions,
     OpenAICompatResponderFactory,
     to_chat_messages,
 )
 from callwright.tools import Tool, ToolRegistry
+from callwright.tools.registry import TOOL_MARGIN_MS
 from tests.fakes.openai_server import (
     FakeOpenAI,
     FakeToolCall,
@@ -391,3 +392,23 @@ def test_a_long_call_sends_only_its_newest_turns_from_a_caller_turn_on() -> None
         "assistant",
     ]
     assert short[0]["content"] == "Be brief."
+
+
+async def test_a_huge_tool_result_is_cut_before_the_model_reads_it() -> None:
+    registry = ToolRegistry()
+
+    async def export_orders() -> list[dict[str, int]]:
+        return [{"order": n} for n in range(20_000)]  # about 300 KB as JSON
+
+    registry.register(Tool("export_orders", "Lists every order.", {"type": "object"},
+                           export_orders))  # fmt: skip
+    script: list[ScriptItem] = [[FakeToolCall("export_orders", {})], "There are many."]
+    async with serving(script, tools=registry) as (fake, responder):
+        await collect(responder)
+    whole = json.dumps([{"order": n} for n in range(20_000)])
+    tool_message = fake.requests[1]["messages"][-1]
+    assert tool_message["content"].startswith(whole[:MAX_TOOL_RESULT_CHARS])
+    assert tool_message["content"].endswith(
+        f"[the result was cut here: {len(whole)} characters in all]"
+    )
+    assert len(tool_message["content"]) < MAX_TOOL_RESULT_CHARS + 100

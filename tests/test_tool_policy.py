@@ -282,3 +282,79 @@ async def test_a_pair_is_converted_item_by_item_and_a_literal_is_its_member() ->
     assert result.error is None, result.error
     assert received == {"position": (3, "shelf"), "level": 2}
     assert type(received["level"]) is int
+
+
+@tool
+async def check_day(date: dt.date) -> dict[str, bool]:
+    """Checks a day has room."""
+    ran.append(("check_day", {"date": date}))
+    return {"free": True}
+
+
+@tool(requires=("check_day",), confirm=True)
+async def book_day(date: dt.date) -> str:
+    """Books a day."""
+    ran.append(("book_day", {"date": date}))
+    return "Booked."
+
+
+@tool(confirm=True)
+async def refund(amount: float) -> str:
+    """Refunds at most 50."""
+    if amount > 50:
+        raise ValueError("over the limit")
+    ran.append(("refund", {"amount": amount}))
+    return "refunded"
+
+
+BOOKING = Agent(
+    name="bookings",
+    tools=[check_day, book_day, cancel_visit, refund],
+    flow=Flow(
+        "b",
+        "menu",
+        {
+            "menu": Node("menu"),
+            "book": Node("book", tools=frozenset({"check_day", "book_day", "cancel_visit"})),
+        },
+    ),
+)
+
+
+def booking_tools(**slots: object) -> GatedTools:
+    ran.clear()
+    state = FlowState("book", slots=dict(slots))
+    return GatedTools(BOOKING, CallInfo("c1", "test"), None, state)
+
+
+async def test_a_required_step_is_checked_for_the_arguments_that_will_run() -> None:
+    """The caller said Wednesday (the slot); the model wrote another week's. The check and the
+    booking both run for the caller's day: the booking can never go ahead for a day nobody
+    checked."""
+    wednesday = dt.date(2030, 1, 9)
+    tools = booking_tools(date=wednesday)
+    checked = await tools.run(ToolCall("m1", "check_day", {"date": "2030-01-16"}))
+    held = await tools.run(ToolCall("m2", "book_day", {"date": "2030-01-16"}))
+    assert checked.error is None and held.error is None and tools.pending is not None
+    done = await tools.run_now(tools.pending)
+    assert done.error is None
+    assert ran == [("check_day", {"date": wednesday}), ("book_day", {"date": wednesday})]
+
+
+async def test_a_second_change_waits_while_one_waits_for_the_callers_yes() -> None:
+    tools = booking_tools()
+    first = await tools.run(ToolCall("m1", "cancel_visit", {"date": "2030-01-09"}))
+    second = await tools.run(ToolCall("m2", "refund", {"amount": 20}))
+    assert first.result["status"] == "awaiting_confirmation"
+    assert second.error is not None and "one change at a time" in second.error
+    assert tools.pending is not None and tools.pending.name == "cancel_visit"  # what was read
+    assert ran == []
+
+
+@pytest.mark.parametrize("amount", [float("nan"), float("inf"), "NaN", "-inf"])
+async def test_a_number_that_is_no_number_is_refused(amount: object) -> None:
+    """NaN passes every comparison a tool makes ("at most 50"): refused before any hold."""
+    tools = booking_tools()
+    result = await tools.run(ToolCall("m1", "refund", {"amount": amount}))
+    assert result.error is not None and "expected number" in result.error
+    assert tools.pending is None and ran == []

@@ -204,7 +204,12 @@ class GatedTools(ToolRegistry):
         return self._agent.lines.confirm.format(action=action, details=details or "as discussed")
 
     async def run(self, call: ToolCall, idempotency_key: str | None = None) -> ToolResult:
-        """What the model's calls go through: refused if not allowed, held if confirmed."""
+        """What the model's calls go through: refused if not allowed, held if confirmed.
+
+        An argument the caller gave as a slot is the slot's value before anything is checked:
+        what a required tool succeeded for, what is read back and what runs are all the
+        caller's own words, whatever the model wrote ("Wednesday" read as another week's)."""
+        call = self.with_slots(call)
         if self.needs_identity(call.name):
             self.refused.append(call)
             ways = " or ".join(sorted(self._identifying)) or "an identity check"
@@ -227,7 +232,13 @@ class GatedTools(ToolRegistry):
             why += "arguments; call it first"
             return ToolResult(call, None, error=f"refused: {why}")
         if self.needs_confirmation(call.name):
-            self.pending = self.with_slots(call)
+            if self.pending is not None and self.pending.call_id != call.call_id:
+                # One read-back, one yes: a second change held now would replace the first
+                # without the caller ever hearing it.
+                self.refused.append(call)
+                why = f"{self.pending.name} is waiting for the caller's yes; one change at a time"
+                return ToolResult(call, None, error=f"refused: {why}")
+            self.pending = call
             note = "The system now reads the details back and asks the caller to confirm."
             return ToolResult(call, {"status": "awaiting_confirmation", "note": note})
         return await self.run_now(call)

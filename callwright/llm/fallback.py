@@ -163,6 +163,7 @@ class FallbackResponder:
         deadline = deadline_in(options.first_event_ms)
         attempts, progressed, reason = 0, False, "circuit open"
         said: list[str] = []
+        usage: list[TokenUsage] = []
         while not progressed and self._breaker.allow():
             attempts += 1
             stream = watch_stream(
@@ -180,6 +181,8 @@ class FallbackResponder:
                     progressed = True
                     if isinstance(event, TextDelta):
                         said.append(event.text)
+                    elif isinstance(event, TokenUsage):
+                        usage.append(event)
                     yield event
             except asyncio.CancelledError:
                 self._breaker.abandon()
@@ -209,7 +212,12 @@ class FallbackResponder:
                 continue
             finally:
                 await stream.aclose()
-            self._breaker.success()
+            if usage and not any(u.prompt_tokens or u.completion_tokens for u in usage):
+                # A reply in fixed words (a greeting, a guardrail, a confirmation) says it
+                # cost no tokens: the model was not asked, so it proves nothing about it.
+                self._breaker.abandon()
+            else:
+                self._breaker.success()
             self.failed_turns = 0
             self._answered_by(self._primary_name, context, attempts)
             return

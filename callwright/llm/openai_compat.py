@@ -53,6 +53,8 @@ HOLD_MAX_CHARS = 160
 
 INTERRUPTED_MARKER = " [interrupted by caller]"
 END_CALL_TOOL = "end_call"
+# A tool result longer than this is cut before the model reads it (about 2,000 tokens).
+MAX_TOOL_RESULT_CHARS = 8000
 # Said when the model ends the call without a word of its own.
 GOODBYE_LINE = "Thank you for calling. Goodbye."
 DEFAULT_SYSTEM_PROMPT = (
@@ -191,7 +193,11 @@ def _wire_history(history: Sequence[Message]) -> Chat:
     for message in history:
         if message.role == "tool":
             messages.append(
-                {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
+                {
+                    "role": "tool",
+                    "tool_call_id": message.tool_call_id,
+                    "content": capped(message.content),
+                }
             )
         elif message.role == "assistant":
             content: str | None = message.content
@@ -214,7 +220,17 @@ def _tool_message(result: ToolResult) -> dict[str, Any]:
         content = result.result
     else:
         content = json.dumps(result.result, default=str)
-    return {"role": "tool", "tool_call_id": result.call.call_id, "content": content}
+    return {"role": "tool", "tool_call_id": result.call.call_id, "content": capped(content)}
+
+
+def capped(content: str) -> str:
+    """A tool's result as the model reads it: at most `MAX_TOOL_RESULT_CHARS`, said so when
+    cut. A tool that returns a whole table would otherwise be sent with every request of the
+    call (history trimming keeps the current turn whole)."""
+    if len(content) <= MAX_TOOL_RESULT_CHARS:
+        return content
+    kept = content[:MAX_TOOL_RESULT_CHARS]
+    return f"{kept}\n[the result was cut here: {len(content)} characters in all]"
 
 
 @dataclass(slots=True)

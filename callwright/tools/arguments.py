@@ -11,6 +11,8 @@ checked against its `items`. The subset of JSON Schema our tools' schemas use
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Mapping
 from typing import Any
 
@@ -87,6 +89,8 @@ def _is(kind: str, value: Any) -> bool:
             return False
         if isinstance(value, str):  # models write numbers as text; the tool converts them
             return _parses(int if kind == "integer" else float, value)
+        if isinstance(value, float) and not math.isfinite(value):
+            return False  # NaN passes every comparison a tool makes ("refund at most 50")
         if kind == "integer" and isinstance(value, float):
             return value.is_integer()
     return isinstance(value, types)
@@ -94,7 +98,7 @@ def _is(kind: str, value: Any) -> bool:
 
 def _parses(kind: type, text: str) -> bool:
     try:
-        kind(text.strip())
+        number = kind(text.strip())
     except ValueError:
         return False
-    return True
+    return not (isinstance(number, float) and not math.isfinite(number))
