@@ -24,6 +24,7 @@ from callwright.core.responder import (
     TurnContext,
     Working,
 )
+from callwright.llm.completion_stream import first_to_answer
 from callwright.llm.openai_compat import (
     INTERRUPTED_MARKER,
     MAX_TOOL_RESULT_CHARS,
@@ -412,3 +413,53 @@ async def test_a_huge_tool_result_is_cut_before_the_model_reads_it() -> None:
         f"[the result was cut here: {len(whole)} characters in all]"
     )
     assert len(tool_message["content"]) < MAX_TOOL_RESULT_CHARS + 100
+
+
+async def test_a_barge_in_during_the_hedge_race_leaves_no_task_behind() -> None:
+    class Silent:
+        """A request that never brings a token."""
+
+        def __init__(self) -> None:
+            self.decided = asyncio.Event()
+            self.has_token = False
+            self.closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    started: list[Silent] = []
+    hedged = asyncio.Event()
+
+    def start(_label: str) -> Any:
+        started.append(Silent())
+        if len(started) == 2:
+            hedged.set()
+        return started[-1]
+
+    before = asyncio.all_tasks()
+    racing = asyncio.create_task(first_to_answer(start, 0.01, has_hedge=True))
+    await asyncio.wait_for(hedged.wait(), 5)  # the hedge was sent: both race
+    await asyncio.sleep(0.02)
+    racing.cancel()
+    await asyncio.gather(racing, return_exceptions=True)
+    await asyncio.sleep(0)
+    left = [t for t in asyncio.all_tasks() - before if not t.done() and t is not racing]
+    assert left == [] and all(s.closed for s in started)
+
+
+def test_tool_call_fragments_without_an_index_or_with_an_object_are_one_call() -> None:
+    from callwright.llm.openai_compat import _Completion
+
+    def chunk(fragment: dict[str, Any]) -> str:
+        return json.dumps({"choices": [{"index": 0, "delta": {"tool_calls": [fragment]}}]})
+
+    # No index, the id repeated on every fragment: the fragments of one call.
+    repeated = _Completion()
+    for part in ('{"order', '_id": "42"}'):
+        repeated.apply(chunk({"id": "c1", "function": {"name": "status", "arguments": part}}))
+    # The arguments sent as an object rather than its JSON text.
+    whole = _Completion()
+    as_object = {"name": "status", "arguments": {"order_id": "7"}}
+    whole.apply(chunk({"index": 0, "id": "c2", "function": as_object}))
+    assert repeated.tool_calls() == [(ToolCall("c1", "status", {"order_id": "42"}), None)]
+    assert whole.tool_calls() == [(ToolCall("c2", "status", {"order_id": "7"}), None)]

@@ -213,6 +213,7 @@ async def first_to_answer(
         pass
     hedge = start("hedge")
     racing = {primary, hedge}
+    waits: dict[asyncio.Future[Any], CompletionStream] = {}
     try:
         while True:
             waits = {asyncio.ensure_future(s.decided.wait()): s for s in racing}
@@ -231,6 +232,8 @@ async def first_to_answer(
                         stream.close()
                 return winner, True
     except asyncio.CancelledError:
+        for wait in waits:  # a barge-in during the race: no wait left behind
+            wait.cancel()
         primary.close()
         hedge.close()
         raise

@@ -251,14 +251,25 @@ class _Completion:
 
     def add_fragment(self, fragment: dict[str, Any]) -> None:
         index = fragment.get("index")
+        call_id = fragment.get("id")
         if not isinstance(index, int):
-            # Some servers omit the index and send each call whole: a new id is a new call.
-            index = len(self.calls) if fragment.get("id") or not self.calls else max(self.calls)
+            # Some servers omit the index: a fragment belongs to the call with its id (some
+            # repeat the id on every fragment), a new id is a new call, none the latest call.
+            known = next(
+                (i for i, p in self.calls.items() if call_id and p.call_id == call_id), None
+            )
+            if known is not None:
+                index = known
+            else:
+                index = len(self.calls) if call_id or not self.calls else max(self.calls)
         pending = self.calls.setdefault(index, _PendingCall())
-        pending.call_id = fragment.get("id") or pending.call_id
+        pending.call_id = call_id or pending.call_id
         function = fragment.get("function") or {}
         pending.name = function.get("name") or pending.name
-        pending.arguments += function.get("arguments") or ""
+        arguments = function.get("arguments")
+        if isinstance(arguments, dict):  # a server that sends the object itself, not its JSON
+            arguments = json.dumps(arguments)
+        pending.arguments += arguments or ""
 
     def tool_calls(self) -> list[tuple[ToolCall, str | None]]:
         """The finished calls, each with an error when its arguments are unusable."""
