@@ -4,6 +4,7 @@ transfer (or any other ending) closes the call but does not rewrite why it ended
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -12,7 +13,7 @@ import numpy as np
 
 from callwright.agent.session import CallSession
 from callwright.agent.stack import AgentStack
-from callwright.core.responder import CallInfo
+from callwright.core.responder import CallInfo, Message, ResponseEvent, TextDelta, TurnContext
 from callwright.transports.base import InboundEvent
 from tests.conftest import finished_call
 
@@ -92,3 +93,45 @@ async def test_an_ending_line_the_caller_hangs_up_on_keeps_what_they_heard(
     assert len(cut) == 1 and cut[0].text
     assert goodbye.startswith(cut[0].text) and cut[0].text != goodbye
     assert detail.record.outcome == "caller_silent"
+
+
+class PreparingResponder:
+    """Answers in fixed words and records what it was asked to prepare (`Preempts`)."""
+
+    def __init__(self) -> None:
+        self.prepared: list[object] = []
+
+    async def respond(self, context: TurnContext) -> AsyncIterator[ResponseEvent]:
+        yield TextDelta("Hello.")
+
+    def prepare(self, context: TurnContext | None) -> None:
+        self.prepared.append(context)
+
+
+class PreparingFactory:
+    name = "preparing"
+
+    def __init__(self) -> None:
+        self.responders: list[PreparingResponder] = []
+
+    def for_call(self, call: CallInfo) -> PreparingResponder:
+        self.responders.append(PreparingResponder())
+        return self.responders[-1]
+
+
+async def test_a_request_started_on_the_last_words_is_dropped_when_the_call_ends(
+    stack: AgentStack,
+) -> None:
+    """The caller paused (a reply was started on their words) and hung up: the request must
+    not run on, and be paid for, after the call."""
+    factory = PreparingFactory()
+    own = dataclasses.replace(stack, responders=factory)
+    call = CallInfo(call_id=uuid.uuid4().hex, channel="test")
+    session = CallSession(own, QuietLine(), call)
+    running = asyncio.create_task(session.run())
+    await asyncio.sleep(0.5)
+    [responder] = factory.responders
+    responder.prepare(TurnContext(call, (Message(role="user", content="What are your"),)))
+    await asyncio.wait_for(session.end(None, "caller_hung_up"), 30)
+    await asyncio.wait_for(running, 30)
+    assert responder.prepared[-1] is None

@@ -290,6 +290,11 @@ class AgentVoice:
         if self._reply is not None and (producing or playing):
             await self.barge_in(self._state.clock.now_ms())
         self._drop_head_start("the call ended")
+        if isinstance(self._responder, Preempts):
+            # A request started on the caller's last words would run on (and be paid for)
+            # after the call ended.
+            with contextlib.suppress(Exception):
+                self._responder.prepare(None)
         pending = [*self._background, *([self._reply_task] if self._reply_task else [])]
         for task in pending:
             task.cancel()
