@@ -10,12 +10,13 @@ short, and a model that hangs up without a word still says goodbye.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from callwright import Agent, LlmOptions, tool
+from callwright import Agent, Flow, LlmOptions, Node, SlotSpec, tool
 from callwright.agents.build import build_responders
 from callwright.agents.definition import AgentRuntime
 from callwright.core.provider_events import bind_call_events
@@ -213,3 +214,46 @@ async def test_fixed_words_between_failures_do_not_close_the_breaker(tmp_path: P
     assert asked[-1] == 0, f"requests per turn {asked}: the open breaker skips the model"
     # Every failed turn counted: open after `failures_to_open` of them, retries included.
     assert sum(asked) <= 2 * failures_to_open
+
+
+booked: list[tuple[dt.date, str]] = []
+
+
+@tool
+async def book_visit(date: dt.date, time_of_day: str) -> str:
+    """Books a visit.
+
+    Args:
+        date: the day.
+        time_of_day: the time.
+    """
+    booked.append((date, time_of_day))
+    return "Booked."
+
+
+async def test_a_model_that_fails_mid_flow_leaves_the_call_where_it_stood(tmp_path: Path) -> None:
+    """The model answered the first turn (the day is a slot now) and fails on the second: the
+    flow answers that turn from the same state, so the booking goes ahead on the caller's day
+    and time, as it would with no model at all; a fresh state would start over at the menu."""
+    booked.clear()
+    slots = (SlotSpec("date", "date", "What day?"), SlotSpec("time_of_day", "time", "What time?"))
+    flow = Flow("f", "menu", {"menu": Node("menu"),
+                              "book": Node("book", slots, frozenset({"book_visit"}))})  # fmt: skip
+    agent = Agent(name="clinic", greeting="Hi.", instructions="x", flow=flow,
+                  intents={"book": ["book"]}, tools=[book_visit])  # fmt: skip
+    script: list[Any] = ["Sure. What time on Wednesday?", HttpError(503), HttpError(503)]
+    async with start_fake_openai(script) as server:
+        runtime = AgentRuntime(
+            data_dir=tmp_path,
+            llm=LlmOptions(server.base_url, "m"),
+            env={},
+            today=lambda: dt.date(2026, 12, 7),  # a Monday
+        )
+        primary = await build_responders(agent, runtime)
+        chain = FallbackResponderFactory(primary, primary.deterministic(), QUICK)  # type: ignore[attr-defined]
+        call = await TextSession(agent, chain).call()
+        await call.say("I'd like to book for Wednesday.")
+        turn = await call.say("At ten in the morning.")
+        await primary.close()  # type: ignore[attr-defined]
+    assert booked == [(dt.date(2026, 12, 9), "10:00")]
+    assert turn.text.startswith("Booked.")

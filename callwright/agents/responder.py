@@ -75,6 +75,7 @@ class AgentResponderFactory:
             prompt = agent.instructions or runtime.llm.system_prompt
             self.llm = OpenAICompatResponderFactory(replace(runtime.llm, system_prompt=prompt))
         self.hooks = EventHooks()
+        self._deterministic: AgentResponderFactory | None = None
         self.guardrails = Guardrails(agent.guardrails) if agent.guardrails else None
         self.guardrails_by_language = {
             spoken.code: Guardrails(spoken.guardrails)
@@ -137,11 +138,13 @@ class AgentResponderFactory:
         return AgentResponder(call, self)
 
     def deterministic(self) -> AgentResponderFactory:
-        """The same agent without the LLM: what answers when the model fails."""
-        factory = AgentResponderFactory(self.agent, replace(self.runtime, llm=None), self.kb)
-        factory.hooks = self.hooks
-        factory.kb_by_language = self.kb_by_language
-        return factory
+        """The same agent without the LLM: what answers when the model fails (one, made once)."""
+        if self._deterministic is None:
+            factory = AgentResponderFactory(self.agent, replace(self.runtime, llm=None), self.kb)
+            factory.hooks = self.hooks
+            factory.kb_by_language = self.kb_by_language
+            self._deterministic = factory
+        return self._deterministic
 
     def phrases(self) -> list[str]:
         """Every line said word for word, for pre-synthesis."""
@@ -177,13 +180,20 @@ class AgentResponderFactory:
 class AgentResponder:
     """Serves one call of an `Agent` (see the module docstring for the steps)."""
 
-    def __init__(self, call: CallInfo, factory: AgentResponderFactory) -> None:
+    def __init__(
+        self, call: CallInfo, factory: AgentResponderFactory, shared: AgentResponder | None = None
+    ) -> None:
         self.call = call
         self.factory = factory
         self.agent = agent = factory.agent
         flow = agent.flow
-        self.state = FlowState(node=flow.start) if flow is not None else None
-        self.tools = GatedTools(agent, call, factory.kb, self.state)
+        self.state: FlowState | None
+        self.tools: GatedTools
+        if shared is not None:  # the same call, answered without the model (`without_model`)
+            self.state, self.tools = shared.state, shared.tools
+        else:
+            self.state = FlowState(node=flow.start) if flow is not None else None
+            self.tools = GatedTools(agent, call, factory.kb, self.state)
         self._language = agent.language  # the call's, from each turn's context
         self._entered = ""  # the `say` of a node the caller has just entered
         self._llm: OpenAICompatResponder | None = None
@@ -208,6 +218,11 @@ class AgentResponder:
                 self._routed[route.name] = OpenAICompatResponder(
                     call, routed, factory.llm.session, tools=self.tools
                 )
+
+    def without_model(self) -> AgentResponder:
+        """This call answered without the model while it fails (`HasModelFreeTwin`): the
+        same flow state, identity, held confirmation and tools that ran."""
+        return AgentResponder(self.call, self.factory.deterministic(), shared=self)
 
     def handoff_facts(self) -> dict[str, Any] | None:
         """Intent (the flow node), slots and the tools that ran, for the person taking over."""

@@ -249,6 +249,16 @@ class PreviewsReply(Protocol):
 
 
 @runtime_checkable
+class HasModelFreeTwin(Protocol):
+    """A model-driven responder whose call can go on without the model, in the same state."""
+
+    def without_model(self) -> Responder:
+        """The responder that answers this call while the model fails: the same flow state,
+        identity check, held confirmation and tools that ran, answered without the model."""
+        ...
+
+
+@runtime_checkable
 class Closable(Protocol):
     """A responder factory holding resources (stores, HTTP sessions) to release."""
 

@@ -31,6 +31,7 @@ from callwright.core.responder import (
     ExpectedAnswer,
     ExpectsAnswer,
     HasHandoffFacts,
+    HasModelFreeTwin,
     HasPhrases,
     Preempts,
     PreviewsReply,
@@ -114,9 +115,14 @@ class FallbackResponder:
 
     @property
     def fallback(self) -> Responder:
-        """The call's fallback responder, created when it is first needed."""
+        """The call's fallback responder, created when it is first needed: the primary's own
+        twin without the model if it has one (the call goes on where it stood), else a new
+        one of the fallback factory."""
         if self._fallback is None:
-            self._fallback = self._fallback_factory.for_call(self.call)
+            if isinstance(self.primary, HasModelFreeTwin):
+                self._fallback = self.primary.without_model()
+            else:
+                self._fallback = self._fallback_factory.for_call(self.call)
         return self._fallback
 
     def handoff_facts(self) -> dict[str, Any] | None:

@@ -12,7 +12,6 @@ checked against its `items`. The subset of JSON Schema our tools' schemas use
 from __future__ import annotations
 
 import math
-
 from collections.abc import Mapping
 from typing import Any
 
