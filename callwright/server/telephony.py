@@ -370,12 +370,14 @@ async def _stream_session(
     """The session of a stream that started, or None if it was refused (and recorded so)."""
     call_ref = start.call_ref
     # One stream per platform call, across every worker: a re-sent webhook's second token
-    # cannot open a second stream for a call that already has one.
-    if not await tel.stack.store.claim_once(
-        f"stream-call:{dialect.channel}:{call_ref}", time.time() + ONE_STREAM_PER_CALL_S
-    ):
-        await _reject(tel, ws, call_id, "duplicate_stream", f"call {call_ref} already has a stream")
-        return None
+    # cannot open a second stream for a call that already has one. The call the token names
+    # gets one stream too: once an outbound call's stream took its pending entry (which bound
+    # our ref to the CallSid), a stream whose start names the ref as its CallSid is that call.
+    until = time.time() + ONE_STREAM_PER_CALL_S
+    for ref in dict.fromkeys((call_ref, claim.ref)):  # once each when they are the same
+        if not await tel.stack.store.claim_once(f"stream-call:{dialect.channel}:{ref}", until):
+            await _reject(tel, ws, call_id, "duplicate_stream", f"call {ref} already has a stream")
+            return None
     pending = await tel.calls.find(claim.ref, call_ref)
     if not tel.calls.expected_here(claim.ref):  # another worker answered it and holds a line
         expires = time.time() + tel.settings.stream_token_ttl_s

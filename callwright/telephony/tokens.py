@@ -8,7 +8,10 @@ different, even for the same webhook in the same second.
 
 A token is single-use: `redeem_once` records its use through a shared claim (the call store's
 `claim_once`), so every worker of a deployment refuses a replay; `redeem` keeps the record in
-this process only.
+this process only. Only the exact text `issue` wrote is accepted: a lenient base64 decoder
+drops characters outside the alphabet, so `<token>~` would verify as the token while counting
+as another one for the once-only record. The record is keyed on the signed body (its nonce),
+never on the text as sent.
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 NONCE_BYTES = 12
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")  # unpadded URL-safe base64, the only form issued
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +82,7 @@ class StreamTokens:
         claim = self.verify(token, now)
         if not isinstance(claim, StreamClaim):
             return claim
-        key = "stream-token:" + hashlib.sha256(token.encode()).hexdigest()
-        if not await claim_once(key, claim.expires_at):
+        if not await claim_once(_used_key(token), claim.expires_at):
             return "stream token already used"
         return claim
 
@@ -92,9 +96,10 @@ class StreamTokens:
         for used, until in list(self._used.items()):
             if until < now:
                 del self._used[used]
-        if token in self._used:
+        key = _used_key(token)
+        if key in self._used:
             return "stream token already used"
-        self._used[token] = expires_at
+        self._used[key] = expires_at
         return claim
 
     def _mac(self, body: str) -> bytes:
@@ -105,5 +110,22 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
+def _used_key(token: str) -> str:
+    """The once-only record of a verified token: its signed body, which holds the nonce."""
+    body = token.partition(".")[0]
+    return "stream-token:" + hashlib.sha256(body.encode()).hexdigest()
+
+
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Decodes only the canonical text `_b64` writes.
+
+    Raises:
+        ValueError: any other text, including one a lenient decoder reads as the same bytes
+            (a character outside the alphabet, padding, unused low bits in the last one).
+    """
+    if not _B64URL.fullmatch(text):
+        raise ValueError("not unpadded URL-safe base64")
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(data) != text:
+        raise ValueError("not the canonical encoding")
+    return data
