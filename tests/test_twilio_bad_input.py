@@ -90,6 +90,13 @@ CASES: dict[str, tuple[str, Any]] = {
     "wrong_stream": ("wrong_stream", "media-other-stream"),
     "second_start": ("already_started", "start"),
     "binary_frame": ("binary_frame", b"\x00\x01"),
+    "mark_as_string": ("bad_mark", {"event": "mark", "mark": "cw-1"}),
+    "dtmf_as_list": ("bad_dtmf", {"event": "dtmf", "dtmf": ["5"]}),
+    "huge_timestamp": (
+        "bad_media",
+        '{"event":"media","media":{"chunk":"9","payload":"//8=","timestamp":1' + "0" * 400 + "}}",
+    ),
+    "nested_too_deeply": ("bad_json", '{"event":' + "[" * 20000 + "]" * 20000 + "}"),
 }
 
 
@@ -170,6 +177,20 @@ async def test_media_before_start_is_rejected_and_recorded(
     assert detail.record.outcome == "rejected"
     assert [e.data["code"] for e in detail.events if e.kind == "rejected"] == ["start_required"]
     assert any("start_required" in r.getMessage() for r in caplog.records)
+
+
+async def test_start_with_a_media_format_of_the_wrong_shape_is_rejected(
+    stack: AgentStack, phone_url: str
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        stream = await open_stream(http, phone_url, send_start=False)
+        start = start_message(stream.stream_sid, stream.call_sid, ACCOUNT, {})
+        start["start"]["mediaFormat"] = "audio/x-mulaw"
+        await stream.send(start)
+        assert await stream.closed_by_server() == 1008
+    detail = await finished(stack, stream.call_sid)
+    assert detail.record.outcome == "rejected"
+    assert [e.data["code"] for e in detail.events if e.kind == "rejected"] == ["bad_media_format"]
 
 
 async def test_socket_dropping_mid_call_keeps_the_record(

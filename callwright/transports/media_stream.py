@@ -8,7 +8,12 @@ holds what differs (field names, the start message); everything else lives here.
 Marks are how we know what the caller heard: every `mark_every` frames of agent audio we send
 a mark carrying the running sample count, and its echo confirms that much has played. After a
 `clear`, platforms echo the marks of the audio they discarded, so marks sent before a clear
-confirm nothing.
+confirm nothing. A peer that never echoes cannot grow them: only the latest `max_marks` are
+held, in the order sent, so an echo finds its mark by number and forgets the older ones.
+
+Every field is checked for its type and range (numbers are ASCII digits or JSON numbers of a
+bounded size) before it is used: what the platform sends is input, and a message of the
+wrong shape is a protocol error, never an exception from deep inside the parsing.
 
 Anything that breaks the protocol ends this call only, with a log line naming the problem;
 the session still writes the call's record.
@@ -19,10 +24,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import logging
 import math
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -39,6 +46,9 @@ log = logging.getLogger(__name__)
 
 DTMF_DIGITS = frozenset("0123456789*#ABCD")
 PHONE_RATE = 8000
+MAX_CHUNK = 10**10  # 20 ms chunks: years of audio; beyond it a number is not a chunk
+MAX_TIMESTAMP_MS = 1e12  # some 30 years: bounds the arithmetic done on a stamp
+_MAX_DIGITS = 12  # a number sent as text: enough for any chunk, a mark index or a stamp
 
 
 class StreamProtocolError(Exception):
@@ -97,12 +107,15 @@ class MediaStreamOptions:
         jitter_depth: frames held while waiting for a missing one (20 ms each).
         mark_every: frames of agent audio between two marks.
         outbound_limit: queued messages before the peer counts as stalled.
+        max_marks: marks held for their echo; past it the oldest is forgotten (30 s of
+            agent audio at the default pace: a peer echoes within a second or two).
     """
 
     max_payload_ms: int = 1000
     jitter_depth: int = 3
     mark_every: int = 3
     outbound_limit: int = 1500
+    max_marks: int = 500
 
 
 class StreamCallControl(Protocol):
@@ -137,13 +150,24 @@ async def accept_stream(
             raise StreamProtocolError("start_timeout", "no start message in time") from exc
         if msg.type != WSMsgType.TEXT:
             raise StreamProtocolError("start_required", "the stream closed before its start")
-        event = _parse_json(msg.data)
-        kind = event.get("event")
-        if kind == "connected":
-            continue
-        if kind != "start":
-            raise StreamProtocolError("start_required", f"got {kind!r} before the start message")
-        return dialect.parse_start(event)
+        with _too_deep_is_bad_json():
+            event = _parse_json(msg.data)
+            kind = event.get("event")
+            if kind == "connected":
+                continue
+            if kind != "start":
+                raise StreamProtocolError("start_required", f"got {kind!r:.40} before the start")
+            return dialect.parse_start(event)
+
+
+@contextlib.contextmanager
+def _too_deep_is_bad_json() -> Iterator[None]:
+    """JSON nested deeper than Python recurses, in the parser or in a repr of one of its
+    fields (an error message), is a protocol error like any other bad JSON."""
+    try:
+        yield
+    except RecursionError as exc:
+        raise StreamProtocolError("bad_json", "message is nested too deeply") from exc
 
 
 def _parse_json(raw: str) -> dict[str, Any]:
@@ -156,12 +180,60 @@ def _parse_json(raw: str) -> dict[str, Any]:
     return msg
 
 
+def _whole_number(value: Any, what: str, limit: int) -> int:
+    """A number from the platform: a JSON integer or ASCII digits, from 0 to `limit`.
+
+    Raises:
+        StreamProtocolError: anything else (`bad_media`), e.g. "²" (a digit to `str.isdigit`
+            that `int` refuses), a float, a bool, or a number past `limit`.
+    """
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        if len(value) > _MAX_DIGITS:
+            raise StreamProtocolError("bad_media", f"{what} has {len(value)} digits")
+        number = int(value)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        raise StreamProtocolError("bad_media", f"{what} is not a whole number: {value!r:.40}")
+    if not 0 <= number <= limit:
+        raise StreamProtocolError("bad_media", f"{what} is out of range")
+    return number
+
+
+def _timestamp_ms(value: Any) -> float:
+    """A `media.timestamp`: a finite JSON number or its ASCII text, of bounded size."""
+    if isinstance(value, str) and value.isascii() and len(value) <= 2 * _MAX_DIGITS:
+        try:
+            stamp = float(value)
+        except ValueError as exc:
+            raise StreamProtocolError("bad_media", f"timestamp {value!r} is no number") from exc
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            stamp = float(value)
+        except OverflowError as exc:  # a JSON integer of hundreds of digits
+            raise StreamProtocolError("bad_media", "timestamp is out of range") from exc
+    else:
+        raise StreamProtocolError("bad_media", f"timestamp is not a number: {value!r:.40}")
+    if not math.isfinite(stamp) or abs(stamp) > MAX_TIMESTAMP_MS:
+        raise StreamProtocolError("bad_media", f"timestamp {stamp!r} is out of range")
+    return stamp
+
+
+def _object(msg: Mapping[str, Any], key: str, code: str) -> dict[str, Any]:
+    value = msg.get(key)
+    if not isinstance(value, dict):
+        raise StreamProtocolError(code, f"{key} must be an object, not {type(value).__name__}")
+    return value
+
+
 @dataclass(slots=True)
 class _Marks:
     """Marks in flight and what their echoes confirmed."""
 
     next_index: int = 0
-    positions: dict[int, int] = field(default_factory=dict)  # mark index → samples sent
+    # mark index → samples sent, oldest first (indexes only grow): an echo pops its own and
+    # the older ones from the front, each mark once, whatever the peer echoes.
+    positions: OrderedDict[int, int] = field(default_factory=OrderedDict)
     discard_through: int = -1  # marks up to this index were sent before a clear
     confirmed: int = 0
 
@@ -234,7 +306,9 @@ class MediaStreamTransport:
         try:
             async for msg in self._ws:
                 if msg.type == WSMsgType.TEXT:
-                    for event in self._handle(_parse_json(msg.data)):
+                    with _too_deep_is_bad_json():
+                        events = self._handle(_parse_json(msg.data))
+                    for event in events:
                         yield event
                     if self._remote_ended:
                         yield HangupIn("caller_hung_up")
@@ -265,12 +339,15 @@ class MediaStreamTransport:
         if kind == "media":
             return [AudioIn(frame) for frame in self._media(msg.get("media"))]
         if kind == "dtmf":
-            digit = str((msg.get("dtmf") or {}).get("digit", ""))
-            if len(digit) != 1 or digit not in DTMF_DIGITS:
-                raise StreamProtocolError("bad_dtmf", f"not a keypad digit: {digit!r}")
+            digit = _object(msg, "dtmf", "bad_dtmf").get("digit")
+            if not isinstance(digit, str) or len(digit) != 1 or digit not in DTMF_DIGITS:
+                raise StreamProtocolError("bad_dtmf", f"not a keypad digit: {digit!r:.40}")
             return [DtmfIn(digit, self._heard_until_ms)]
         if kind == "mark":
-            self._on_mark(str((msg.get("mark") or {}).get("name", "")))
+            name = _object(msg, "mark", "bad_mark").get("name")
+            if not isinstance(name, str):
+                raise StreamProtocolError("bad_mark", f"mark name is not a string: {name!r:.40}")
+            self._on_mark(name)
             return []
         if kind == "stop":
             self._remote_ended = True
@@ -286,7 +363,9 @@ class MediaStreamTransport:
     def _media(self, media: Any) -> list[AudioFrame]:
         if not isinstance(media, dict):
             raise StreamProtocolError("bad_media", "media message without a media object")
-        track = str(media.get("track", "inbound"))
+        track = media.get("track", "inbound")
+        if not isinstance(track, str):
+            raise StreamProtocolError("bad_media", "media track is not a string")
         if not track.startswith("inbound"):
             return []  # the platform may also stream our own audio back; we know it already
         payload = media.get("payload")
@@ -304,14 +383,13 @@ class MediaStreamTransport:
             raise StreamProtocolError("bad_base64", f"payload is not valid base64: {exc}") from exc
         if not data:
             raise StreamProtocolError("empty_payload", "media with an empty payload")
-        try:
-            chunk = int(media["chunk"])
-            stamp = media.get("timestamp")
-            timestamp = float(stamp) if stamp is not None and self._dialect.timestamps_ms else None
-            if timestamp is not None and not math.isfinite(timestamp):
-                raise ValueError(f"timestamp {stamp!r} is not a finite number")
-        except (KeyError, TypeError, ValueError) as exc:
-            raise StreamProtocolError("bad_media", f"bad chunk or timestamp: {exc}") from exc
+        if "chunk" not in media:
+            raise StreamProtocolError("bad_media", "media without a chunk number")
+        chunk = _whole_number(media["chunk"], "chunk", MAX_CHUNK)
+        stamp = media.get("timestamp")
+        timestamp = (
+            _timestamp_ms(stamp) if stamp is not None and self._dialect.timestamps_ms else None
+        )
         if self._first_chunk is None:
             self._first_chunk = chunk
         if timestamp is None:
@@ -328,13 +406,16 @@ class MediaStreamTransport:
     def _on_mark(self, name: str) -> None:
         marks = self._marks
         prefix, _, number = name.partition("-")
-        if prefix != "cw" or not number.isdigit():
-            log.info("%s call %s: mark %r is not ours", self.channel, self.call_ref, name)
+        # ASCII digits only ("cw-²" is a digit to str.isdigit, not to int), and only the
+        # numbers we sent: an echo "from the future" must not forget the marks in flight.
+        ours = prefix == "cw" and number.isascii() and number.isdigit()
+        index = int(number) if ours and len(number) <= _MAX_DIGITS else -1
+        if not 0 <= index < marks.next_index:
+            log.info("%s call %s: mark %.40r is not ours", self.channel, self.call_ref, name)
             return
-        index = int(number)
         position = marks.positions.pop(index, None)
-        for older in [i for i in marks.positions if i < index]:
-            del marks.positions[older]  # echoes come in order; these will not confirm more
+        while marks.positions and next(iter(marks.positions)) < index:
+            marks.positions.popitem(last=False)  # echoes come in order: no more from these
         if position is None or index <= marks.discard_through:
             return  # echoed because a clear discarded its audio
         marks.confirmed = max(marks.confirmed, position)
@@ -354,6 +435,8 @@ class MediaStreamTransport:
             self._frames_since_mark = 0
             marks = self._marks
             marks.positions[marks.next_index] = self._sent_samples
+            if len(marks.positions) > self._options.max_marks:
+                marks.positions.popitem(last=False)  # a peer that does not echo them
             self._send({"event": "mark", "mark": {"name": f"cw-{marks.next_index}"}})
             marks.next_index += 1
 

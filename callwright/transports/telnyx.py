@@ -38,6 +38,8 @@ def parse_telnyx_start(msg: Mapping[str, Any]) -> StreamStart:
     if not isinstance(call_ref, str) or not call_ref:
         raise StreamProtocolError("bad_start", "start without a call_control_id")
     fmt = start.get("media_format") or {}
+    if not isinstance(fmt, dict):
+        raise StreamProtocolError("bad_media_format", "media_format must be an object")
     encoding, rate = fmt.get("encoding"), fmt.get("sample_rate", PHONE_RATE)
     channels = fmt.get("channels", 1)
     if encoding not in TELNYX_ENCODINGS or str(rate) != str(PHONE_RATE) or channels != 1:

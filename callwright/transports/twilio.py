@@ -37,6 +37,8 @@ def parse_twilio_start(msg: Mapping[str, Any]) -> StreamStart:
     if not isinstance(call_sid, str) or not call_sid:
         raise StreamProtocolError("bad_start", "start without a callSid")
     fmt = start.get("mediaFormat") or {}
+    if not isinstance(fmt, dict):
+        raise StreamProtocolError("bad_media_format", "mediaFormat must be an object")
     encoding, rate, channels = fmt.get("encoding"), fmt.get("sampleRate"), fmt.get("channels", 1)
     if encoding != TWILIO_ENCODING or rate != PHONE_RATE or channels != 1:
         raise StreamProtocolError(
