@@ -117,7 +117,7 @@ class SipServer:
             return True
         if check.problem != "no credentials":
             log.warning("sip: refused INVITE from %s: %s", source, check.problem)
-        if check.problem in ("no credentials", "the nonce expired"):
+        if check.problem == "no credentials" or check.stale:  # expired, or used before
             challenge = self._digest.challenge(stale=check.stale)
             self.ua.refuse_unauthenticated(invite, 401, "Unauthorized", www_authenticate=challenge)
         else:

@@ -1,9 +1,14 @@
 """SIP digest authentication (RFC 3261 22, RFC 2617 and RFC 8760: MD5 and SHA-256, qop=auth).
 
-Server side: `DigestChallenger` issues nonces that carry their own issue time and an HMAC, so
-checking one needs no per-caller state (a flood of INVITEs cannot fill memory with nonces),
-and a nonce is valid for `nonce_ttl_s`. Client side: `authorization` answers a 401/407
-challenge (registration to a trunk, an INVITE through a PBX).
+Server side: `DigestChallenger` issues nonces that carry their issue time, a random part and
+an HMAC, so checking one needs no per-caller state (a flood of INVITEs cannot fill memory with
+nonces), and a nonce is valid for `nonce_ttl_s`. Credentials that hold are remembered by nonce with
+their nonce count (`nc`), for the nonce's life: the same Authorization header sent again (a
+replay by whoever saw it) has a count not above the last one, and is refused as stale, so a
+genuine client asks for a fresh nonce. Only checked credentials are remembered (a stranger
+cannot fill the record) and at most `max_nonces` of them. A retransmitted INVITE never gets
+here: the transaction layer answers it with the response already sent. Client side:
+`authorization` answers a 401/407 challenge (registration to a trunk, an INVITE through a PBX).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import hmac
 import re
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -24,6 +30,7 @@ _PARAM = re.compile(r'(?<![A-Za-z0-9_-])([A-Za-z0-9_-]++)\s*+=\s*+("(?:[^"\\]|\\
 # Real credentials (a user, a realm, a nonce, a URI and a 64-digit SHA-256 response) fit in a
 # few hundred characters; longer ones are refused unparsed.
 MAX_DIGEST_CHARS = 2048
+_NONCE_COUNT = re.compile(r"[0-9a-fA-F]{8}")  # RFC 2617: nc-value = 8LHEX
 
 
 def parse_digest(value: str) -> dict[str, str]:
@@ -114,6 +121,9 @@ class DigestChallenger:
         users: user name → password.
         nonce_ttl_s: how long a nonce stays valid.
         clock: wall seconds (injectable for tests).
+        max_nonces: used nonces remembered; past it the first used is forgotten, and every
+            nonce issued no later than it is then refused as stale (a replay cannot slip in
+            through a nonce that is no longer remembered).
     """
 
     def __init__(
@@ -122,20 +132,23 @@ class DigestChallenger:
         users: Mapping[str, str],
         nonce_ttl_s: float = 300.0,
         clock: Callable[[], float] = time.time,
+        max_nonces: int = 10_000,
     ) -> None:
         self.realm = realm
         self._users = dict(users)
         self._ttl = nonce_ttl_s
         self._clock = clock
         self._key = secrets.token_bytes(32)
+        self._counts = _NonceCounts(nonce_ttl_s, max_nonces)
 
-    def _sign(self, stamp: str) -> str:
-        return hmac.new(self._key, stamp.encode(), hashlib.sha256).hexdigest()[:32]
+    def _sign(self, signed: str) -> str:
+        return hmac.new(self._key, signed.encode(), hashlib.sha256).hexdigest()[:32]
 
     def challenge(self, stale: bool = False) -> str:
         """A WWW-Authenticate value with a fresh nonce."""
-        stamp = f"{int(self._clock()):x}"
-        nonce = f"{stamp}.{self._sign(stamp)}"
+        # Random as well as timed: two callers challenged in the same second count apart.
+        signed = f"{int(self._clock()):x}.{secrets.token_hex(8)}"
+        nonce = f"{signed}.{self._sign(signed)}"
         tail = ", stale=true" if stale else ""
         return f'Digest realm="{self.realm}", nonce="{nonce}", algorithm=MD5, qop="auth"{tail}'
 
@@ -152,8 +165,9 @@ class DigestChallenger:
         algorithm = p.get("algorithm", "MD5").upper()
         if algorithm not in ALGORITHMS:
             return DigestCheck(None, f"algorithm {algorithm} is not supported")
-        stamp, _, mac = nonce.partition(".")
-        if not hmac.compare_digest(mac, self._sign(stamp)):
+        signed, _, mac = nonce.rpartition(".")
+        stamp = signed.partition(".")[0]
+        if not hmac.compare_digest(mac, self._sign(signed)):
             return DigestCheck(None, "a nonce we did not issue")
         try:
             issued = int(stamp, 16)
@@ -167,6 +181,8 @@ class DigestChallenger:
         qop = p.get("qop") or None
         if qop not in (None, "auth"):
             return DigestCheck(None, f"qop {qop} is not supported")
+        if qop is not None and not _NONCE_COUNT.fullmatch(p.get("nc", "")):
+            return DigestCheck(None, "a nonce count that is not 8 hex digits")
         expected = digest_response(
             algorithm,
             user,
@@ -181,4 +197,49 @@ class DigestChallenger:
         )
         if not hmac.compare_digest(expected, response.lower()):
             return DigestCheck(None, "wrong password")
+        # Without qop there is no count: such a nonce holds for one request only.
+        count = int(p["nc"], 16) if qop is not None else 0
+        if not self._counts.use(nonce, issued, count, self._clock()):
+            return DigestCheck(None, "credentials used before (a replay?)", stale=True)
         return DigestCheck(user, None)
+
+
+class _NonceCounts:
+    """The highest nonce count each used nonce came with, while the nonce is valid.
+
+    Args:
+        ttl_s: a nonce's life from its issue.
+        limit: nonces remembered at most.
+    """
+
+    def __init__(self, ttl_s: float, limit: int) -> None:
+        self._ttl = ttl_s
+        self._limit = limit
+        # nonce → (highest count, issue time), in the order of first use
+        self._seen: OrderedDict[str, tuple[int, int]] = OrderedDict()
+        self._floor = -1  # nonces issued up to this second may have been forgotten
+
+    def use(self, nonce: str, issued: int, count: int, now: float) -> bool:
+        """Records a use of `nonce` with `count`; False if not above the last (or forgotten)."""
+        self._forget_expired(now)
+        seen = self._seen.get(nonce)
+        if seen is not None:
+            if count <= seen[0]:
+                return False
+        elif issued <= self._floor:
+            return False
+        self._seen[nonce] = (count, issued)
+        while len(self._seen) > self._limit:
+            _, (_, forgotten) = self._seen.popitem(last=False)
+            self._floor = max(self._floor, forgotten)
+        return True
+
+    def _forget_expired(self, now: float) -> None:
+        # In the order of first use, which is within a nonce's life of its issue: an expired
+        # one behind a live one waits at most one life more (and is refused as expired before
+        # it is looked up here), and `limit` bounds them all regardless.
+        while self._seen:
+            _, issued = next(iter(self._seen.values()))
+            if now - issued <= self._ttl:
+                break
+            self._seen.popitem(last=False)
