@@ -358,3 +358,50 @@ async def test_a_number_that_is_no_number_is_refused(amount: object) -> None:
     result = await tools.run(ToolCall("m1", "refund", {"amount": amount}))
     assert result.error is not None and "expected number" in result.error
     assert tools.pending is None and ran == []
+
+
+@tool(identifies=True)
+async def verify_patient(name: str, dob: str) -> dict[str, str]:
+    """Checks the caller is the patient they say."""
+    ran.append(("verify_patient", {"name": name}))
+    return {"id": f"P-{name}"}
+
+
+@tool
+async def read_record(name: str) -> str:
+    """Reads a patient's record."""
+    ran.append(("read_record", {"name": name}))
+    return "record"
+
+
+RECORDS = Agent(
+    name="records",
+    tools=[verify_patient, read_record],
+    flow=Flow(
+        "r",
+        "menu",
+        {
+            "menu": Node("menu"),
+            "records": Node(
+                "records",
+                tools=frozenset({"verify_patient", "read_record"}),
+                requires_identity=True,
+            ),
+        },
+    ),
+)
+
+
+async def test_a_verified_caller_reads_only_their_own_record() -> None:
+    """Verified as Ann, the model asks for Bob's record: refused, as the identity check is
+    about whose data is read, not only that someone was checked."""
+    ran.clear()
+    state = FlowState("records")
+    tools = GatedTools(RECORDS, CallInfo("c1", "test"), None, state)
+    checked = await tools.run(ToolCall("m1", "verify_patient", {"name": "Ann", "dob": "1990"}))
+    someone_else = await tools.run(ToolCall("m2", "read_record", {"name": "Bob"}))
+    own = await tools.run(ToolCall("m3", "read_record", {"name": "ann"}))
+    assert checked.error is None and state.verified == "P-Ann"
+    assert someone_else.error is not None and "someone other than" in someone_else.error
+    assert own.error is None
+    assert ran == [("verify_patient", {"name": "Ann"}), ("read_record", {"name": "ann"})]

@@ -117,6 +117,20 @@ class GatedTools(ToolRegistry):
             return False
         return state.node in self._identity_nodes and state.node in self._owners.get(name, ())
 
+    def about_someone_else(self, call: ToolCall) -> bool:
+        """Is `call`, a tool of a node that requires identity, about another person than the
+        caller verified? It must agree with the identifying call on every argument they share
+        ("name": verified as Ann, the record read must be Ann's)."""
+        state = self._state
+        if state is None or call.name in self._identifying:
+            return False
+        if not (
+            state.node in self._identity_nodes and state.node in self._owners.get(call.name, ())
+        ):
+            return False
+        verified = [done for done in self.succeeded if done.name in self._identifying]
+        return bool(verified) and not any(_same_subject(done, call) for done in verified)
+
     def unmet(self, call: ToolCall) -> list[str]:
         """The tools `call` requires that have not yet succeeded for the same arguments."""
         defined = self._defined.get(call.name)
@@ -214,6 +228,11 @@ class GatedTools(ToolRegistry):
             self.refused.append(call)
             ways = " or ".join(sorted(self._identifying)) or "an identity check"
             why = f"{call.name} needs the caller's identity verified first ({ways})"
+            return ToolResult(call, None, error=f"refused: {why}")
+        if self.about_someone_else(call):
+            self.refused.append(call)
+            why = f"{call.name} is for someone other than the caller who was verified; only "
+            why += "the verified caller's own details may be used"
             return ToolResult(call, None, error=f"refused: {why}")
         if not self.allowed(call.name):
             self.refused.append(call)
