@@ -203,8 +203,9 @@ class Authenticator:
             return SignIn(wait_s=attempt)
         user = await self.access.get_user(name)
         stored = user.password_hash if user else None
+        known = await self._limits.known(attempt)
         try:
-            right = await self._checks.run(lambda: _verify(stored, password)) and user
+            right = await self._checks.run(lambda: _verify(stored, password), known) and user
         except ChecksBusy:
             await self._limits.not_checked(attempt)
             return SignIn(busy=True)

@@ -14,6 +14,10 @@ once:
 - **Checked on a pool of its own.** An argon2 check takes a few hundred milliseconds of CPU
   and 64 MiB by design. It runs on one dedicated thread with a short queue, never on the
   event loop's shared executor (which calls use), and a full queue answers "busy".
+- **A lane for operators where they signed in before.** Strangers on many addresses can keep
+  that queue full, each under every limit. An operator signing in as a name from an address
+  (its /64) where that name signed in within `KNOWN_FOR_S` is checked on a second thread with
+  its own queue, which a stranger enters only by knowing the password.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from callwright.store.access import AccessStore
 
 # Password checks that may wait for the checking thread; more are refused as busy.
 MAX_WAITING_CHECKS = 4
+# How long a name's sign-in from an address keeps that pair in the known lane.
+KNOWN_FOR_S = 90 * 86400.0
 
 
 class ChecksBusy(RuntimeError):
@@ -100,36 +106,57 @@ class LoginLimits:
         return Attempt(keys[0], ids)
 
     async def succeeded(self, attempt: Attempt) -> None:
-        """The password was right: this attempt and the name's failures here are forgotten."""
+        """The password was right: this attempt and the name's failures here are forgotten,
+        and the pair is known from now on."""
         await self._access.remove_login_failures(attempt.failure_ids)
         await self._access.clear_login_failures(attempt.name_at_address)
+        await self._access.add_known_signin(attempt.name_at_address, KNOWN_FOR_S)
+
+    async def known(self, attempt: Attempt) -> bool:
+        """Whether this name signed in from this address (its /64) within `KNOWN_FOR_S`."""
+        since = self._clock() - KNOWN_FOR_S
+        return await self._access.known_signin(attempt.name_at_address, since)
 
     async def not_checked(self, attempt: Attempt) -> None:
         """The password was never checked (busy): the attempt does not count."""
         await self._access.remove_login_failures(attempt.failure_ids)
 
 
+class _Lane:
+    """One thread for argon2 checks, with a short queue."""
+
+    def __init__(self, name: str, max_waiting: int) -> None:
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix=name)
+        self.max = max_waiting
+        self.pending = 0
+
+
 class PasswordChecks:
-    """Runs argon2 checks on one thread of their own, with a short queue."""
+    """Runs argon2 checks on threads of their own, with short queues: one for every attempt,
+    one for attempts from where their name signed in before (`LoginLimits.known`)."""
 
     def __init__(self, max_waiting: int = MAX_WAITING_CHECKS) -> None:
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="password-check")
-        self._max = max_waiting
-        self._pending = 0
+        self._lanes = {
+            False: _Lane("password-check", max_waiting),
+            True: _Lane("password-check-known", max_waiting),
+        }
 
-    async def run(self, check: Callable[[], bool]) -> bool:
+    async def run(self, check: Callable[[], bool], known: bool = False) -> bool:
         """The check's result.
 
         Raises:
-            ChecksBusy: the running check and `max_waiting` more are already queued.
+            ChecksBusy: the running check and `max_waiting` more are already queued in the
+                attempt's lane.
         """
-        if self._pending > self._max:
+        lane = self._lanes[known]
+        if lane.pending > lane.max:
             raise ChecksBusy("too many sign-ins are being checked")
-        self._pending += 1
+        lane.pending += 1
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, check)
+            return await asyncio.get_running_loop().run_in_executor(lane.executor, check)
         finally:
-            self._pending -= 1
+            lane.pending -= 1
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        for lane in self._lanes.values():
+            lane.executor.shutdown(wait=False, cancel_futures=True)

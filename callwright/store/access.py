@@ -223,6 +223,29 @@ class AccessStore:
     async def clear_login_failures(self, key: str) -> None:
         await self._store.sql_execute("DELETE FROM login_failures WHERE failure_key = ?", (key,))
 
+    # --- where operators signed in before ---------------------------------------------------
+
+    async def add_known_signin(self, name_at_address: str, keep_s: float) -> None:
+        """Records a successful sign-in from there (refreshed each time), forgetting those not
+        refreshed for `keep_s`."""
+        now = time.time()
+        await self._store.sql_execute(
+            "DELETE FROM known_signins WHERE last_at < ?", (now - keep_s,)
+        )
+        await self._store.sql_execute(
+            "INSERT INTO known_signins (name_at_address, last_at) VALUES (?, ?)"
+            " ON CONFLICT (name_at_address) DO UPDATE SET last_at = excluded.last_at",
+            (name_at_address, now),
+        )
+
+    async def known_signin(self, name_at_address: str, since: float) -> bool:
+        """Whether that name signed in from that address since then."""
+        rows = await self._store.sql_fetch(
+            "SELECT 1 AS known FROM known_signins WHERE name_at_address = ? AND last_at >= ?",
+            (name_at_address, since),
+        )
+        return bool(rows)
+
     # --- API keys --------------------------------------------------------------------------
 
     async def add_key(self, key: ApiKey) -> None:

@@ -54,3 +54,11 @@ CREATE TABLE IF NOT EXISTS login_failures (
 );
 
 CREATE INDEX IF NOT EXISTS login_failures_key_idx ON login_failures (failure_key, at);
+
+-- Where each operator has signed in before ("<lower-cased name>@<address or /64>"), and when
+-- last: their password checks get a lane of their own, which strangers guessing from other
+-- addresses cannot fill. Rows not refreshed for 90 days are deleted as new ones arrive.
+CREATE TABLE IF NOT EXISTS known_signins (
+    name_at_address TEXT NOT NULL PRIMARY KEY,
+    last_at DOUBLE PRECISION NOT NULL
+);

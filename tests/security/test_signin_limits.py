@@ -135,3 +135,61 @@ async def test_password_checks_beyond_the_queue_are_refused_as_busy() -> None:
     finally:
         release.set()
         checks.close()
+
+
+async def test_a_known_operator_signs_in_while_strangers_keep_the_checks_busy(
+    stack: AgentStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Strangers on many addresses, each under every limit, keep the password checks busy:
+    the operator, from where she signed in before, still gets in; from a new address she is
+    as busy as anyone."""
+    from callwright.server import auth
+
+    release = threading.Event()
+    verify = auth._verify
+
+    def slow_for_guesses(password_hash: str | None, password: str) -> bool:
+        if password.startswith("guess"):
+            release.wait(20)  # a stranger's check that takes its time
+        return verify(password_hash, password)
+
+    monkeypatch.setattr(auth, "_verify", slow_for_guesses)
+    settings = SecuritySettings(trusted_proxies=PROXY)
+    async with secure_server(stack, tmp_path, settings) as server, aiohttp.ClientSession() as http:
+        try:
+            assert await sign_in(http, server.base, "Dana", OPERATOR_PASSWORD, "192.0.2.50") == 200
+            guesses = [
+                asyncio.ensure_future(
+                    sign_in(http, server.base, "Dana", f"guess{n}", f"198.51.100.{n}")
+                )
+                for n in range(1, 9)
+            ]
+            done, _ = await asyncio.wait(guesses, timeout=5, return_when=asyncio.FIRST_COMPLETED)
+            assert {g.result() for g in done} == {503}  # the strangers' lane is full
+            assert await sign_in(http, server.base, "Dana", OPERATOR_PASSWORD, "192.0.2.50") == 200
+            assert await sign_in(http, server.base, "Dana", OPERATOR_PASSWORD, "192.0.2.99") == 503
+        finally:
+            release.set()
+        statuses = Counter(await asyncio.gather(*guesses))
+        assert set(statuses) <= {401, 503} and statuses[401] >= 1
+
+
+async def test_the_known_lane_has_a_queue_of_its_own() -> None:
+    checks = PasswordChecks(max_waiting=0)
+    release = threading.Event()
+
+    def slow() -> bool:
+        release.wait(10)
+        return True
+
+    try:
+        stranger = asyncio.ensure_future(checks.run(slow))
+        await asyncio.sleep(0)
+        with pytest.raises(ChecksBusy):
+            await checks.run(slow)
+        assert await checks.run(lambda: True, known=True)  # not behind the stranger
+        release.set()
+        assert await stranger
+    finally:
+        release.set()
+        checks.close()
