@@ -198,7 +198,10 @@ class SecuritySettings:
         login_window_s: the window of the limits.
         outbound_allow: if set, outbound calls only to numbers starting with these prefixes.
         outbound_deny: prefixes refused on top of the premium-rate defaults.
-        outbound_per_hour: outbound calls one credential may place per hour.
+        outbound_per_hour: outbound calls one credential may place per hour (held-back
+            calls included: docs/compliance.md, "Calling hours").
+        scheduled_per_minute: held-back calls the campaign runners of the whole deployment
+            place per minute, one at a time, when calling hours open.
     """
 
     allowed_hosts: tuple[str, ...] = ()
@@ -214,6 +217,7 @@ class SecuritySettings:
     outbound_allow: tuple[str, ...] = ()
     outbound_deny: tuple[str, ...] = ()
     outbound_per_hour: int = 30
+    scheduled_per_minute: float = 10.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SecuritySettings:
@@ -233,6 +237,12 @@ class SecuritySettings:
             outbound_deny=read.items(env, "CALLWRIGHT_OUTBOUND_DENY"),
             outbound_per_hour=read.integer(
                 env, "CALLWRIGHT_OUTBOUND_PER_HOUR", base.outbound_per_hour, minimum=0
+            ),
+            scheduled_per_minute=read.number(
+                env,
+                "CALLWRIGHT_SCHEDULED_CALLS_PER_MINUTE",
+                base.scheduled_per_minute,
+                positive=True,
             ),
         )
 

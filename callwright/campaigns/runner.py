@@ -5,7 +5,9 @@ Every decision is in the store, so any worker can run it and a restart calls no 
 contact is claimed (atomically) before it is dialled, and one left half-dialled by a dead
 worker is never dialled again (`CampaignStore.orphaned_dials`). The compliance checks (do-not-
 call, calling hours, consent) run on every dial through the `gate`; a call outside calling
-hours is rescheduled to the next permitted moment, not dropped.
+hours is rescheduled to the next permitted moment, not dropped. Single calls held back by
+calling hours go out one at a time at the deployment's pace (`ScheduledCalls.take_dial_turn`)
+and within the hourly limit of whoever asked for them (`admit_scheduled`).
 """
 
 from __future__ import annotations
@@ -57,7 +59,10 @@ class Dialer(Protocol):
 
 # The compliance checks before a dial: (number, consent purpose or None for any).
 Gate = Callable[[str, str | None], Awaitable[GateRefusal | None]]
+# Why a held-back call may not go out yet for who asked for it (their hourly limit), or None.
+ScheduledAdmission = Callable[[ScheduledCall], Awaitable[str | None]]
 SCHEDULED_PER_TICK = 5
+LIMITED_RETRY_S = 60.0  # a held-back call its requester's limit stops is looked at again then
 SWEEP_EVERY_S = 60.0  # how often contacts left in a call with no final status are looked for
 
 
@@ -74,6 +79,9 @@ class CampaignRunner:
         scheduled: single calls held back by calling hours, placed here when due.
         silent_after_s: a contact in a call this long without its final status becomes
             `unknown` (its callback was lost), freeing the line (longer than any call).
+        scheduled_pace_s: at least this long between two held-back calls, across every
+            worker on the store (`ScheduledCalls.take_dial_turn`).
+        admit_scheduled: the hourly limit of whoever asked for a held-back call (None: none).
     """
 
     def __init__(
@@ -86,6 +94,8 @@ class CampaignRunner:
         tick_s: float = 1.0,
         scheduled: ScheduledCalls | None = None,
         silent_after_s: float = 2 * 3600.0,
+        scheduled_pace_s: float = 6.0,
+        admit_scheduled: ScheduledAdmission | None = None,
     ) -> None:
         self.store = store
         self.scheduled = scheduled
@@ -95,6 +105,8 @@ class CampaignRunner:
         self._worker_id = worker_id
         self._tick_s = tick_s
         self._silent_after_s = silent_after_s
+        self._scheduled_pace_s = scheduled_pace_s
+        self._admit_scheduled = admit_scheduled
         self._swept_at = 0.0  # monotonic time of the last sweep for silent calls
 
     async def run(self) -> None:
@@ -122,20 +134,35 @@ class CampaignRunner:
             await self._advance(campaign)
         if self.scheduled is not None:
             for call in await self.scheduled.due(self._clock(), SCHEDULED_PER_TICK):
-                if await self.scheduled.claim(call.scheduled_id, self._worker_id, call.due_at):
-                    await self._dial_scheduled(self.scheduled, call)
+                if not await self.scheduled.claim(call.scheduled_id, self._worker_id, call.due_at):
+                    continue
+                if not await self._dial_scheduled(self.scheduled, call):
+                    break  # not this worker's turn: the others wait for the next tick too
 
-    async def _dial_scheduled(self, scheduled: ScheduledCalls, call: ScheduledCall) -> None:
-        """A held-back single call: checked again, then dialled, held back again or refused."""
+    async def _dial_scheduled(self, scheduled: ScheduledCalls, call: ScheduledCall) -> bool:
+        """A held-back single call: checked again, then dialled, held back again or refused.
+
+        Returns False when the deployment's pace leaves no turn now (the call is put back in
+        line as it was), True otherwise.
+        """
         key = call.scheduled_id
         refusal = await self._gate(call.to_number, call.purpose)
         if refusal is not None and refusal.retry_at is not None:
             await scheduled.update(key, "scheduled", due_at=refusal.retry_at,
                                    detail=refusal.reason)  # fmt: skip
-            return
+            return True
         if refusal is not None:
             await scheduled.update(key, "refused", outcome=refusal.code, detail=refusal.reason)
-            return
+            return True
+        limited = await self._admit_scheduled(call) if self._admit_scheduled else None
+        if limited is not None:
+            await scheduled.update(key, "scheduled", due_at=self._clock() + LIMITED_RETRY_S,
+                                   detail=limited)  # fmt: skip
+            return True
+        # Last, right before the dial: a turn is spent only on a call that goes out.
+        if not await scheduled.take_dial_turn(self._scheduled_pace_s):
+            await scheduled.update(key, "scheduled")  # same due_at: first in line next time
+            return False
         parameters = call.parameters | {"scheduled_id": key}
         try:
             placed = await self._dialer.dial(call.to_number, call.from_number, parameters,
@@ -143,9 +170,10 @@ class CampaignRunner:
         except Exception as exc:
             log.warning("scheduled call %s: dial failed: %s", key, exc)
             await scheduled.update(key, "failed", outcome="dial_error", detail=str(exc))
-            return
+            return True
         await scheduled.update(key, "placed", outcome="placed", call_id=placed.call_id,
                                call_sid=placed.call_sid)  # fmt: skip
+        return True
 
     async def _advance(self, campaign: Campaign) -> None:
         store, plan, cid = self.store, campaign.plan, campaign.campaign_id

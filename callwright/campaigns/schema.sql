@@ -56,6 +56,16 @@ CREATE TABLE IF NOT EXISTS scheduled_calls (
 );
 
 CREATE INDEX IF NOT EXISTS scheduled_calls_due_idx ON scheduled_calls (status, due_at);
+CREATE INDEX IF NOT EXISTS scheduled_calls_by_idx ON scheduled_calls (created_by, updated_at);
+
+-- When a held-back call last went out, across every worker: they go out one at a time, at the
+-- deployment's pace (`ScheduledCalls.take_dial_turn`), never in a burst when the window opens.
+CREATE TABLE IF NOT EXISTS scheduled_pace (
+    name TEXT NOT NULL PRIMARY KEY,
+    last_at DOUBLE PRECISION NOT NULL
+);
+
+INSERT INTO scheduled_pace (name, last_at) VALUES ('dial', 0) ON CONFLICT (name) DO NOTHING;
 
 -- The agent a campaign's calls get (a name from the server's configured agents); added later.
 CREATE TABLE IF NOT EXISTS campaign_agents (

@@ -30,7 +30,7 @@ from callwright.compliance.tables import SqlStore
 from callwright.server.agents import agent_names
 from callwright.server.audit import record
 from callwright.server.compliance import compliance_of, outbound_refusal
-from callwright.server.outbound import OUTBOUND
+from callwright.server.outbound import OUTBOUND, held_back_limit
 from callwright.server.scheduled import SCHEDULED
 from callwright.server.signin import read_json_object
 from callwright.server.telephony import CALL_STATUS_HOOK, TELEPHONY, dial_outbound
@@ -82,7 +82,8 @@ def register(app: web.Application) -> None:
     runner = CampaignRunner(
         store, _AppDialer(app), gate, lambda: compliance.settings.now().timestamp(),
         worker_id=uuid.uuid4().hex[:12], scheduled=app[SCHEDULED],
-        silent_after_s=longest + 1800.0,
+        silent_after_s=longest + 1800.0, scheduled_pace_s=app[OUTBOUND].scheduled_pace_s,
+        admit_scheduled=lambda call: held_back_limit(app, call),
     )  # fmt: skip
     app[CAMPAIGNS] = Campaigns(store, runner)
     app[CALL_STATUS_HOOK] = runner.on_call_status

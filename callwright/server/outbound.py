@@ -18,10 +18,12 @@ from typing import Any
 import phonenumbers
 from aiohttp import web
 
+from callwright.campaigns.scheduled import ScheduledCall
 from callwright.config import SecuritySettings
 from callwright.server.audit import record
 from callwright.server.auth import AUTHENTICATOR, principal_of
 from callwright.server.limits import SlidingWindow
+from callwright.server.scheduled import SCHEDULED
 
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
@@ -92,14 +94,47 @@ def _costly(number: str) -> bool:
 
 
 class OutboundGate:
-    """The destination policy and the per-credential hourly limit of one server."""
+    """The destination policy, the per-credential hourly limit of one server, and the pace of
+    held-back calls (seconds between two, deployment-wide)."""
 
     def __init__(self, settings: SecuritySettings) -> None:
         self.policy = DestinationPolicy.from_settings(settings)
-        self.limits = SlidingWindow(settings.outbound_per_hour, 3600.0)
+        self.limits = SlidingWindow(settings.outbound_per_hour, LIMIT_WINDOW_S)
+        self.scheduled_pace_s = 60.0 / settings.scheduled_per_minute
 
 
 OUTBOUND = web.AppKey("outbound", OutboundGate)
+LIMIT_WINDOW_S = 3600.0
+# What a credential's hourly limit counts in the audit log: calls it placed, and calls it
+# asked for that calling hours held back (counted when asked for, or they would all go out
+# on top of the limit when the window opens).
+COUNTED_ACTIONS = ("outbound.place", "outbound.scheduled")
+
+
+async def calls_in_window(app: web.Application, kind: str, name: str) -> int:
+    """The outbound calls that count against this credential's limit now (every worker's).
+
+    Besides the audit log's entries, a held-back call that went out more than a window after
+    it was asked for counts again when it goes out: its request no longer does.
+    """
+    since = time.time() - LIMIT_WINDOW_S
+    access = app[AUTHENTICATOR].access
+    used = await access.count_audit(COUNTED_ACTIONS, name, kind, since=since)
+    return used + await app[SCHEDULED].placed_for(f"{kind}:{name}", since, LIMIT_WINDOW_S)
+
+
+async def held_back_limit(app: web.Application, call: ScheduledCall) -> str | None:
+    """Why a held-back call may not go out yet for the credential that asked for it, or None.
+
+    Asked for within the window, its request still counts: it goes out on that. Asked for
+    longer ago, it counts again now, so it waits while the credential is at its limit.
+    """
+    if call.created_by is None or time.time() - call.created_at < LIMIT_WINDOW_S:
+        return None
+    kind, _, name = call.created_by.partition(":")
+    if await calls_in_window(app, kind, name) < app[OUTBOUND].limits.limit:
+        return None
+    return f"the hourly outbound limit of {call.created_by} is reached"
 
 
 def outbound_error(status: int, code: str, message: str, **extra: Any) -> web.HTTPError:
@@ -117,8 +152,9 @@ def outbound_error(status: int, code: str, message: str, **extra: Any) -> web.HT
 async def admit_outbound(request: web.Request, to: str) -> None:
     """Raises 403 for a refused destination, 429 past the credential's hourly limit.
 
-    The limit counts this credential's calls in the audit log (every worker's), plus this
-    worker's own window, which also covers requests racing each other here.
+    The limit counts this credential's calls (`calls_in_window`, every worker's, held-back
+    ones included), plus this worker's own window, which also covers requests racing each
+    other here.
     """
     gate = request.app[OUTBOUND]
     refusal = gate.policy.refusal(to)
@@ -127,8 +163,7 @@ async def admit_outbound(request: web.Request, to: str) -> None:
         raise outbound_error(403, "destination_refused", refusal)
     principal = principal_of(request)
     name, kind = (principal.name, principal.kind) if principal else ("anonymous", "anonymous")
-    access = request.app[AUTHENTICATOR].access
-    placed = await access.count_audit("outbound.place", name, kind, since=time.time() - 3600)
+    placed = await calls_in_window(request.app, kind, name)
     who = f"{kind}:{name}"
     if placed >= gate.limits.limit or gate.limits.retry_after(who) is not None:
         await record(request, "outbound.refused", to, reason="rate limit")
