@@ -3,9 +3,10 @@
 The default window is 08:00-21:00 in the callee's local time (the TCPA's rule in the US). The
 time zone comes from the number (phonenumbers' timezone module); a number that spans several
 zones (a toll-free or a mobile number) may be called only when it is inside the window in every
-one of them. Stricter windows per jurisdiction ("US-FL": 08:00-20:00) and holidays (dates on
-which no automated calls go out, everywhere or per jurisdiction) are configurable. A blocked call
-is not dropped: the decision says when it may next be placed.
+one of them; one with a zone whose data cannot be loaded is not called at all. Stricter windows
+per jurisdiction ("US-FL": 08:00-20:00) and holidays (dates on which no automated calls go out,
+everywhere or per jurisdiction) are configurable. A blocked call is not dropped: the decision
+says when it may next be placed.
 """
 
 from __future__ import annotations
@@ -107,7 +108,15 @@ class CallingHours:
         zones = zones_of(number)
         if not zones:
             return HoursDecision(False, "the callee's time zone is unknown", zones, None)
-        tzs = [ZoneInfo(z) for z in _known(zones)]
+        tzs, missing = _load(zones)
+        if missing:
+            # Fail closed: judging the call by the zones that did load (or by none) would let
+            # it ring at night in the ones that did not.
+            reason = (
+                f"the time zone data of the callee's number ({', '.join(missing)}) could not"
+                " be loaded, so its local time is unknown (is the tzdata package installed?)"
+            )
+            return HoursDecision(False, reason, zones, None)
         window = self._window(number)
         holidays = self._holidays(number)
         problem = self._problem(now, tzs, window, holidays)
@@ -177,12 +186,13 @@ def _places(place: str | None) -> tuple[str, ...]:
     return (place.split("-", 1)[0], place) if "-" in place else (place,)
 
 
-def _known(zones: tuple[str, ...]) -> list[str]:
-    known = []
+def _load(zones: tuple[str, ...]) -> tuple[list[ZoneInfo], list[str]]:
+    """The zones that loaded, and the names of those that did not (no tz database, or a
+    damaged or unknown entry)."""
+    loaded, missing = [], []
     for zone in zones:
         try:
-            ZoneInfo(zone)
-        except ZoneInfoNotFoundError:
-            continue
-        known.append(zone)
-    return known
+            loaded.append(ZoneInfo(zone))
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            missing.append(zone)
+    return loaded, missing

@@ -5,12 +5,17 @@ outside them with the moment it may be placed."""
 from __future__ import annotations
 
 import datetime as dt
+import re
+import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiohttp
+import pytest
 
 from callwright.agent.stack import AgentStack
+from callwright.compliance import hours as hours_module
 from callwright.compliance.hours import CallingHours, CallingHoursOptions, CallingWindow, zones_of
 from callwright.compliance.settings import ComplianceSettings
 from callwright.telephony.settings import TelephonySettings
@@ -115,3 +120,45 @@ async def test_the_outbound_api_refuses_outside_the_window_when_asked_not_to_sch
     assert body["error"] == "outside_calling_hours"
     assert dt.datetime.fromisoformat(body["retry_at"]) == at(LA, 8, day=3)
     assert [e.detail.get("reason") for e in refusals] == ["calling hours"]
+
+
+def test_a_zone_whose_data_cannot_load_refuses_the_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Idaho's 208 spans Boise (Mountain) and Los Angeles (Pacific): at 20:30 in California it
+    # is 21:30 in Boise, so the call may not go out, and without Boise's data that is unknown.
+    boise = "+12085550174"
+    assert zones_of(boise) == ("America/Boise", "America/Los_Angeles")
+    evening = at(LA, 20, 30)
+    assert not CallingHours().check(boise, evening).allowed
+    real = hours_module.ZoneInfo
+
+    def without(*gone: str) -> Callable[[str], ZoneInfo]:
+        def load(key: str) -> ZoneInfo:
+            if "*" in gone or key in gone:
+                raise ZoneInfoNotFoundError(f"No time zone found with key {key}")
+            return real(key)
+
+        return load
+
+    # One zone of the number missing (no tz database entry for it): refused, saying which.
+    monkeypatch.setattr(hours_module, "ZoneInfo", without("America/Boise"))
+    partial = CallingHours().check(boise, evening)
+    assert not partial.allowed and partial.next_allowed is None
+    assert "America/Boise" in (partial.reason or "") and "tzdata" in (partial.reason or "")
+    # No time zone data at all: 03:00 in California is refused, not allowed.
+    monkeypatch.setattr(hours_module, "ZoneInfo", without("*"))
+    night = CallingHours().check(SF, at(LA, 3, 0))
+    assert not night.allowed and "America/Los_Angeles" in (night.reason or "")
+    # Midday too: with its zone unknown, no moment is known to be inside the window.
+    assert not CallingHours().check(SF, at(LA, 12, 0)).allowed
+    # Calling hours turned off by the operator still decide nothing.
+    assert CallingHours(CallingHoursOptions(enabled=False)).check(SF, at(LA, 3, 0)).allowed
+
+
+def test_tzdata_is_a_declared_dependency() -> None:
+    # Slim images have no system tz database: zoneinfo then needs the tzdata package.
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text("utf-8"))
+    names = {
+        re.split(r"[<>=!~\[; ]", spec, maxsplit=1)[0].lower()
+        for spec in project["project"]["dependencies"]
+    }
+    assert "tzdata" in names
