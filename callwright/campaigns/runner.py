@@ -3,7 +3,8 @@ busy and no-answer with backoff, and records each contact's outcome.
 
 Every decision is in the store, so any worker can run it and a restart calls no one twice: a
 contact is claimed (atomically) before it is dialled, and one left half-dialled by a dead
-worker is never dialled again (`CampaignStore.orphaned_dials`). The compliance checks (do-not-
+worker is never dialled again (`CampaignStore.orphaned_dials`, swept once a minute by every
+worker, for dials older than any live worker's can be). The compliance checks (do-not-
 call, calling hours, consent) run on every dial through the `gate`; a call outside calling
 hours is rescheduled to the next permitted moment, not dropped. Single calls held back by
 calling hours go out one at a time at the deployment's pace (`ScheduledCalls.take_dial_turn`)
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -63,7 +65,14 @@ Gate = Callable[[str, str | None], Awaitable[GateRefusal | None]]
 ScheduledAdmission = Callable[[ScheduledCall], Awaitable[str | None]]
 SCHEDULED_PER_TICK = 5
 LIMITED_RETRY_S = 60.0  # a held-back call its requester's limit stops is looked at again then
-SWEEP_EVERY_S = 60.0  # how often contacts left in a call with no final status are looked for
+# How often contacts and held-back calls stuck mid-dial or in a call with no final status are
+# looked for.
+SWEEP_EVERY_S = 60.0
+# A dial (the platform's answer to "place this call") is given up on after this long, so a live
+# worker never has a contact `dialing` for as long as ORPHANED_AFTER_S: the sweep takes only
+# what a worker that stopped left behind.
+DIAL_DEADLINE_S = 30.0
+ORPHANED_AFTER_S = 120.0
 
 
 class CampaignRunner:
@@ -82,6 +91,9 @@ class CampaignRunner:
         scheduled_pace_s: at least this long between two held-back calls, across every
             worker on the store (`ScheduledCalls.take_dial_turn`).
         admit_scheduled: the hourly limit of whoever asked for a held-back call (None: none).
+        dial_deadline_s: a dial not answered by then counts as failed (well under
+            ORPHANED_AFTER_S, the age at which a contact still `dialing` is taken for a dead
+            worker's).
     """
 
     def __init__(
@@ -96,6 +108,7 @@ class CampaignRunner:
         silent_after_s: float = 2 * 3600.0,
         scheduled_pace_s: float = 6.0,
         admit_scheduled: ScheduledAdmission | None = None,
+        dial_deadline_s: float = DIAL_DEADLINE_S,
     ) -> None:
         self.store = store
         self.scheduled = scheduled
@@ -107,15 +120,11 @@ class CampaignRunner:
         self._silent_after_s = silent_after_s
         self._scheduled_pace_s = scheduled_pace_s
         self._admit_scheduled = admit_scheduled
-        self._swept_at = 0.0  # monotonic time of the last sweep for silent calls
+        self._dial_deadline_s = dial_deadline_s
+        self._swept_at = -math.inf  # monotonic time of the last sweep (the first tick sweeps)
 
     async def run(self) -> None:
         """Ticks until cancelled (a failing tick is logged, not fatal)."""
-        orphans = await self.store.orphaned_dials()
-        if self.scheduled is not None:
-            orphans += await self.scheduled.orphaned_dials()
-        if orphans:
-            log.warning("%d campaign contacts were left mid-dial; marked unknown", orphans)
         while True:
             try:
                 await self.tick()
@@ -126,10 +135,7 @@ class CampaignRunner:
     async def tick(self) -> None:
         if time.monotonic() - self._swept_at >= SWEEP_EVERY_S:
             self._swept_at = time.monotonic()
-            silent = await self.store.silent_calls(self._silent_after_s)
-            if silent:
-                log.warning("%d campaign contacts had no final call status; marked unknown",
-                            silent)  # fmt: skip
+            await self._sweep()
         for campaign in await self.store.all("running"):
             await self._advance(campaign)
         if self.scheduled is not None:
@@ -138,6 +144,29 @@ class CampaignRunner:
                     continue
                 if not await self._dial_scheduled(self.scheduled, call):
                     break  # not this worker's turn: the others wait for the next tick too
+
+    async def _sweep(self) -> None:
+        """What stopped workers left behind, on every worker and not only at its start (one
+        that died while the others ran would otherwise hold its lines, and its campaign would
+        never finish): contacts and held-back calls left `dialing` (this worker has no dial in
+        progress between ticks, and another's is over within the dial deadline), and contacts
+        whose call's final status never came."""
+        orphans = await self.store.orphaned_dials(ORPHANED_AFTER_S)
+        if self.scheduled is not None:
+            orphans += await self.scheduled.orphaned_dials(ORPHANED_AFTER_S)
+        if orphans:
+            log.warning("%d campaign contacts or held-back calls were left mid-dial by a worker"
+                        " that stopped; marked unknown", orphans)  # fmt: skip
+        silent = await self.store.silent_calls(self._silent_after_s)
+        if silent:
+            log.warning("%d campaign contacts had no final call status; marked unknown", silent)
+
+    async def _place(
+        self, to: str, from_: str, parameters: dict[str, str], purpose: str | None
+    ) -> Dialled:
+        """The dial, given up on after the deadline (raises TimeoutError then)."""
+        async with asyncio.timeout(self._dial_deadline_s):
+            return await self._dialer.dial(to, from_, parameters, purpose)
 
     async def _dial_scheduled(self, scheduled: ScheduledCalls, call: ScheduledCall) -> bool:
         """A held-back single call: checked again, then dialled, held back again or refused.
@@ -165,8 +194,8 @@ class CampaignRunner:
             return False
         parameters = call.parameters | {"scheduled_id": key}
         try:
-            placed = await self._dialer.dial(call.to_number, call.from_number, parameters,
-                                             call.purpose)  # fmt: skip
+            placed = await self._place(call.to_number, call.from_number, parameters,
+                                       call.purpose)  # fmt: skip
         except Exception as exc:
             log.warning("scheduled call %s: dial failed: %s", key, exc)
             await scheduled.update(key, "failed", outcome="dial_error", detail=str(exc))
@@ -211,8 +240,8 @@ class CampaignRunner:
         if plan.agent is not None:
             parameters["agent"] = plan.agent  # the campaign's choice, not a contact's
         try:
-            placed = await self._dialer.dial(contact.number, plan.from_number, parameters,
-                                             plan.purpose)  # fmt: skip
+            placed = await self._place(contact.number, plan.from_number, parameters,
+                                       plan.purpose)  # fmt: skip
         except Exception as exc:
             log.warning("campaign %s contact %s: dial failed: %s", cid, key, exc)
             await self._retry_or_fail(campaign, contact.attempts + 1, key, "dial_error", str(exc))
