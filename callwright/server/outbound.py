@@ -105,10 +105,11 @@ class OutboundGate:
 
 OUTBOUND = web.AppKey("outbound", OutboundGate)
 LIMIT_WINDOW_S = 3600.0
-# What a credential's hourly limit counts in the audit log: calls it placed, and calls it
-# asked for that calling hours held back (counted when asked for, or they would all go out
-# on top of the limit when the window opens).
-COUNTED_ACTIONS = ("outbound.place", "outbound.scheduled")
+# What a credential's hourly limit counts in the audit log: calls it placed, calls it asked
+# for that calling hours held back (counted when asked for, or they would all go out on top of
+# the limit when the window opens), and dials that failed (the platform may have placed one
+# whose answer never came; this worker's own window counts every attempt too).
+COUNTED_ACTIONS = ("outbound.place", "outbound.scheduled", "outbound.failed")
 
 
 async def calls_in_window(app: web.Application, kind: str, name: str) -> int:

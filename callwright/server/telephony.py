@@ -92,6 +92,22 @@ class Telephony:
 
 
 TELEPHONY = web.AppKey("telephony", Telephony)
+
+
+class DialError(Exception):
+    """The platform did not take our request to place a call, or did not answer it.
+
+    Attributes:
+        call_id: the call's record (ended with outcome "dial_error").
+        reason: what went wrong, in words.
+    """
+
+    def __init__(self, call_id: str, reason: str) -> None:
+        super().__init__(reason)
+        self.call_id = call_id
+        self.reason = reason
+
+
 # Who else hears outbound calls' status callbacks (the campaign runner), if anyone.
 StatusHook = Callable[[str, str], Awaitable[None]]
 CALL_STATUS_HOOK: web.AppKey[StatusHook] = web.AppKey("call_status_hook")
@@ -482,9 +498,11 @@ async def place_outbound_call(request: web.Request) -> web.Response:
         call_id, call_sid = await dial_outbound(
             request.app, to, from_, params, _public_base(request, tel.settings)
         )
-    except Exception as exc:
-        log.warning("outbound call to %s failed: %s", to, exc)
-        raise web.HTTPBadGateway(text=json.dumps({"error": str(exc)})) from exc
+    except DialError as exc:
+        # The call's record (outcome dial_error) is written; the audit log says who tried.
+        await record(request, "outbound.failed", to, call_id=exc.call_id, error=exc.reason)
+        body = {"error": "dial_error", "message": exc.reason, "call_id": exc.call_id}
+        raise web.HTTPBadGateway(text=json.dumps(body), content_type="application/json") from exc
     await record(request, "outbound.place", to, call_id=call_id, call_sid=call_sid)
     return web.json_response({"call_id": call_id, "call_sid": call_sid}, status=201)
 
@@ -502,7 +520,8 @@ async def dial_outbound(
 
     Raises:
         RuntimeError: no REST credentials.
-        Exception: the platform refused the call.
+        DialError: the platform refused the call, or its answer never came (the call's record
+            is written, ended with outcome "dial_error").
     """
     tel = app[TELEPHONY]
     if tel.rest is None:
@@ -518,7 +537,13 @@ async def dial_outbound(
     )
     status_url = f"{base}/v1/twilio/status?ref={pending.ref}"
     amd_url = f"{base}/v1/twilio/machine-detection?ref={pending.ref}" if machine_detection else None
-    call_sid = await tel.rest.create_call(to, from_, document, status_url, amd_url)
+    try:
+        call_sid = await tel.rest.create_call(to, from_, document, status_url, amd_url)
+    except Exception as exc:
+        reason = str(exc) or type(exc).__name__
+        log.warning("outbound call to %s (call %s) failed: %s", to, pending.call_id, reason)
+        await tel.calls.dial_failed(pending.ref, reason, {"error": type(exc).__name__})
+        raise DialError(pending.call_id, reason) from exc
     await tel.calls.set_call_sid(pending.ref, call_sid)
     log.info("outbound call %s to %s placed (call %s)", call_sid, to, pending.call_id)
     return pending.call_id, call_sid

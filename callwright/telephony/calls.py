@@ -173,15 +173,31 @@ class TelephonyCalls:
             await self._record_unstreamed(taken, status)
             self._ended[call_sid] = (taken.call_id, taken.created_at)
 
-    async def _record_unstreamed(self, pending: PendingCall, status: str) -> None:
-        record = CallRecord(
+    async def dial_failed(self, ref: str, reason: str, detail: dict[str, Any]) -> str | None:
+        """Our request to place the call failed (or its answer never came): the call's record
+        is written, ended with outcome "dial_error" and a `dial_error` event (`detail`), and
+        the pending call is forgotten. Returns its call id (None if it was gone already)."""
+        taken = await self._pending.take(ref)
+        if taken is None:
+            return None
+        self._here.pop(taken.ref, None)
+        await self._store.start_call(self._record_of(taken))
+        await self._store.add_event(taken.call_id, "dial_error", 0.0, {"reason": reason, **detail})
+        await self._store.end_call(taken.call_id, "dial_error", reason)
+        return taken.call_id
+
+    @staticmethod
+    def _record_of(pending: PendingCall) -> CallRecord:
+        return CallRecord(
             call_id=pending.call_id,
             channel=pending.channel,
             caller=pending.caller,
             started_at=pending.created_at,
             parameters={**pending.parameters, "direction": pending.direction},
         )
-        await self._store.start_call(record)
+
+    async def _record_unstreamed(self, pending: PendingCall, status: str) -> None:
+        await self._store.start_call(self._record_of(pending))
         for event in pending.statuses:
             at_ms = 0.0
             await self._store.add_event(pending.call_id, "call_status", at_ms, event)

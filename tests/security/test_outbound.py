@@ -4,6 +4,8 @@ per-credential rate limit, URLs from CALLWRIGHT_PUBLIC_BASE_URL only, and clear 
 from __future__ import annotations
 
 import dataclasses
+import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +169,38 @@ def test_costly_numbers_outside_the_prefix_list_are_refused_by_their_numbering_p
     # Ordinary numbers of the same countries still pass.
     assert DestinationPolicy().refusal("+43512345678") is None  # Innsbruck landline
     assert DestinationPolicy().refusal("+442071838750") is None  # London landline
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on (connections to it are refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("platform", ["unreachable", "refusing"])
+async def test_a_failed_dial_leaves_a_call_record_and_an_audit_entry(
+    stack: AgentStack, tmp_path: Path, platform: str
+) -> None:
+    async with fake_twilio() as rest:
+        settings = rest_settings(
+            f"http://127.0.0.1:{_closed_port()}" if platform == "unreachable" else rest.url
+        )
+        if platform == "refusing":  # credentials Twilio does not know: 401 to every request
+            settings = dataclasses.replace(settings, twilio_auth_token="not-the-real-token")
+        async with secure_server(stack, tmp_path, telephony=settings) as server:
+            await consent_to_calls(server.stack.store, BODY["to"])
+            status, text = await _post(server.base, BODY)
+            calls = await server.stack.store.list_calls(10)
+            audit = await server.access.audit_entries(action="outbound.failed")
+            placed = await server.access.audit_entries(action="outbound.place")
+    assert status == 502
+    body = json.loads(text)
+    assert body["error"] == "dial_error" and body["message"]
+    assert len(rest.creates()) == (1 if platform == "refusing" else 0)
+    assert [c.call_id for c in calls] == [body["call_id"]]
+    record = calls[0]
+    assert (record.status, record.outcome, record.channel) == ("ended", "dial_error", "twilio")
+    assert record.parameters["direction"] == "outbound"
+    assert [(e.target, e.detail["call_id"]) for e in audit] == [(BODY["to"], body["call_id"])]
+    assert placed == []
