@@ -51,8 +51,16 @@ class Dialled:
     call_sid: str
 
 
+class DialRefused(Exception):
+    """The platform clearly placed no call (it refused the request, or the request never
+    left): the contact may be dialled again. Any other failure of a dial may have placed one."""
+
+
 class Dialer(Protocol):
-    """Places one call (the server's Twilio REST path) and says which call it became."""
+    """Places one call (the server's Twilio REST path) and says which call it became.
+
+    Raises `DialRefused` when no call was placed; any other exception leaves that unknown.
+    """
 
     async def dial(
         self, to: str, from_: str, parameters: dict[str, str], purpose: str | None
@@ -196,9 +204,13 @@ class CampaignRunner:
         try:
             placed = await self._place(call.to_number, call.from_number, parameters,
                                        call.purpose)  # fmt: skip
-        except Exception as exc:
-            log.warning("scheduled call %s: dial failed: %s", key, exc)
+        except DialRefused as exc:
+            log.warning("scheduled call %s: dial refused: %s", key, exc)
             await scheduled.update(key, "failed", outcome="dial_error", detail=str(exc))
+            return True
+        except Exception as exc:
+            log.warning("scheduled call %s: dial unclear, may have gone out: %r", key, exc)
+            await scheduled.update(key, "unknown", outcome="dial_error", detail=_unclear(exc))
             return True
         await scheduled.update(key, "placed", outcome="placed", call_id=placed.call_id,
                                call_sid=placed.call_sid)  # fmt: skip
@@ -242,9 +254,16 @@ class CampaignRunner:
         try:
             placed = await self._place(contact.number, plan.from_number, parameters,
                                        plan.purpose)  # fmt: skip
-        except Exception as exc:
-            log.warning("campaign %s contact %s: dial failed: %s", cid, key, exc)
+        except DialRefused as exc:  # no call was placed: retried like a failed call
+            log.warning("campaign %s contact %s: dial refused: %s", cid, key, exc)
             await self._retry_or_fail(campaign, contact.attempts + 1, key, "dial_error", str(exc))
+            return
+        except Exception as exc:
+            # A timeout or a dropped connection: the platform may have placed the call, so
+            # dialling again could ring the same person twice. An operator decides.
+            log.warning("campaign %s contact %s: dial unclear, may have gone out: %r",
+                        cid, key, exc)  # fmt: skip
+            await store.update(cid, key, "unknown", outcome="dial_error", detail=_unclear(exc))
             return
         await store.update(cid, key, "in_call", call_id=placed.call_id, call_sid=placed.call_sid)
 
@@ -283,3 +302,8 @@ class CampaignRunner:
             await self.store.update(cid, key, "done", outcome="completed")
         elif status in FAILED_STATUSES:
             await self._retry_or_fail(campaign, contact.attempts, key, status, status)
+
+
+def _unclear(exc: BaseException) -> str:
+    what = str(exc) or type(exc).__name__
+    return f"the dial got no clear answer and may have gone out; not dialled again ({what})"

@@ -23,7 +23,7 @@ from aiohttp import web
 
 from callwright.campaigns.commands import MOVES
 from callwright.campaigns.contacts import parse_contacts
-from callwright.campaigns.runner import CampaignRunner, Dialled, GateRefusal
+from callwright.campaigns.runner import CampaignRunner, Dialled, DialRefused, GateRefusal
 from callwright.campaigns.store import CampaignPlan, CampaignStore
 from callwright.compliance.numbers import NumberError, to_e164
 from callwright.compliance.tables import SqlStore
@@ -33,7 +33,7 @@ from callwright.server.compliance import compliance_of, outbound_refusal
 from callwright.server.outbound import OUTBOUND, held_back_limit
 from callwright.server.scheduled import SCHEDULED
 from callwright.server.signin import read_json_object
-from callwright.server.telephony import CALL_STATUS_HOOK, TELEPHONY, dial_outbound
+from callwright.server.telephony import CALL_STATUS_HOOK, TELEPHONY, DialError, dial_outbound
 
 
 @dataclass(slots=True)
@@ -55,9 +55,14 @@ class _AppDialer:
     ) -> Dialled:
         # Campaign calls are automated: Twilio's machine detection runs on each.
         params = parameters | ({"purpose": purpose} if purpose else {})
-        call_id, call_sid = await dial_outbound(
-            self._app, to, from_, params, machine_detection=True
-        )
+        try:
+            call_id, call_sid = await dial_outbound(
+                self._app, to, from_, params, machine_detection=True
+            )
+        except DialError as exc:
+            if exc.refused:  # no call was placed: the runner may try the contact again
+                raise DialRefused(exc.reason) from exc
+            raise
         return Dialled(call_id, call_sid)
 
 

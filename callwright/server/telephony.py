@@ -25,7 +25,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+import aiohttp
 from aiohttp import WSCloseCode, web
+from twilio.base.exceptions import TwilioRestException
 
 from callwright.agent.session import CallSession
 from callwright.agent.stack import AgentStack
@@ -100,12 +102,23 @@ class DialError(Exception):
     Attributes:
         call_id: the call's record (ended with outcome "dial_error").
         reason: what went wrong, in words.
+        refused: the platform clearly did not place the call (it answered 4xx, or the request
+            never left); False when it may have (a timeout, a dropped connection, a 5xx).
     """
 
-    def __init__(self, call_id: str, reason: str) -> None:
+    def __init__(self, call_id: str, reason: str, refused: bool) -> None:
         super().__init__(reason)
         self.call_id = call_id
         self.reason = reason
+        self.refused = refused
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether a failed request to place a call clearly placed none (see `DialError`)."""
+    if isinstance(exc, TwilioRestException):
+        return 400 <= exc.status < 500
+    # The connection was never made (refused, no route, no such host): nothing was sent.
+    return isinstance(exc, aiohttp.ClientConnectorError | ConnectionRefusedError)
 
 
 # Who else hears outbound calls' status callbacks (the campaign runner), if anyone.
@@ -540,10 +553,14 @@ async def dial_outbound(
     try:
         call_sid = await tel.rest.create_call(to, from_, document, status_url, amd_url)
     except Exception as exc:
+        refused = _refused(exc)
         reason = str(exc) or type(exc).__name__
+        if not refused:
+            reason = f"no clear answer from the platform, the call may have gone out: {reason}"
         log.warning("outbound call to %s (call %s) failed: %s", to, pending.call_id, reason)
-        await tel.calls.dial_failed(pending.ref, reason, {"error": type(exc).__name__})
-        raise DialError(pending.call_id, reason) from exc
+        detail = {"error": type(exc).__name__, "refused": refused}
+        await tel.calls.dial_failed(pending.ref, reason, detail)
+        raise DialError(pending.call_id, reason, refused) from exc
     await tel.calls.set_call_sid(pending.ref, call_sid)
     log.info("outbound call %s to %s placed (call %s)", call_sid, to, pending.call_id)
     return pending.call_id, call_sid

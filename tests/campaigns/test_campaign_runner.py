@@ -5,12 +5,15 @@ compliance checks per contact, pause/resume/cancel, and a restart that calls no 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
+import socket
 from pathlib import Path
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import aiohttp
+import pytest
 
 from callwright.agent.stack import AgentStack
 from callwright.campaigns.contacts import Contact, parse_contacts
@@ -246,3 +249,54 @@ async def test_a_lost_final_status_frees_its_line_and_the_campaign_finishes(
         )  # fmt: skip
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize(
+    ("platform", "dials", "status"),
+    [
+        # Twilio answered 401 (credentials it does not know): no call exists; tried again,
+        # up to the campaign's two attempts.
+        ("refusing", 2, "failed"),
+        # Nothing listens where the API should be: the request never left; tried again.
+        ("unreachable", 2, "failed"),
+        # Twilio failed after the request reached it (500): the call may exist; never again.
+        ("failing", 1, "unknown"),
+    ],
+)
+async def test_a_dial_is_retried_only_when_the_platform_clearly_placed_no_call(
+    stack: AgentStack, platform: str, dials: int, status: str
+) -> None:
+    number = "+14155550197"
+    await consent_to_calls(stack.store, number)
+    async with fake_twilio() as rest:
+        settings = TelephonySettings(
+            twilio_account_sid=ACCOUNT_SID, twilio_auth_token=AUTH_TOKEN,
+            twilio_api_base_url=rest.url,
+        )  # fmt: skip
+        if platform == "refusing":
+            settings = dataclasses.replace(settings, twilio_auth_token="not-the-real-token")
+        elif platform == "unreachable":
+            with socket.socket() as closed:  # a port nothing listens on
+                closed.bind(("127.0.0.1", 0))
+                port = closed.getsockname()[1]
+            settings = dataclasses.replace(settings, twilio_api_base_url=f"http://127.0.0.1:{port}")
+        else:
+            rest.create_error = 500
+        async with serve_phone(stack, settings) as url, operator_http() as http:
+            body = {"name": platform, "from": "+12125550100", "purpose": "reminders",
+                    "contacts": [{"number": number}], "pace_s": 0, "max_attempts": 2,
+                    "retry_backoff_s": 0}  # fmt: skip
+            async with http.post(f"{url}/v1/campaigns", json=body) as response:
+                cid = (await response.json())["campaign_id"]
+
+            async def settled() -> bool:
+                contact = (await _campaign(http, url, cid))["contacts"][0]
+                return bool(contact["status"] not in ("pending", "dialing"))
+
+            await wait_until(settled)
+            await asyncio.sleep(2.5)  # the runner ticks on: nothing more goes out
+            contact = (await _campaign(http, url, cid))["contacts"][0]
+    reached = 0 if platform == "unreachable" else dials
+    assert [c.one("To") for c in rest.creates()] == [number] * reached
+    assert (contact["status"], contact["outcome"]) == (status, "dial_error")
+    assert contact["attempts"] == dials

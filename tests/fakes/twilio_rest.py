@@ -8,7 +8,9 @@ the account SID and auth token, records every request, and answers as Twilio doc
 - `POST /2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json` (Twiml, Status=completed...):
   200 with the updated call resource;
 - a wrong account or bad credentials: 401 with Twilio's error body (code 20003);
-  an unknown call: 404 (code 20404).
+  an unknown call: 404 (code 20404);
+- `create_error`: every create is recorded and then answered with that status (a 500: the
+  platform failed after the request reached it, so the call may or may not exist).
 
 Also here: `serve_phone`, a callwright server with telephony settings on a loopback port.
 """
@@ -64,6 +66,7 @@ class FakeTwilioRest:
     requests: list[RecordedRequest] = field(default_factory=list)
     calls: dict[str, dict[str, object]] = field(default_factory=dict)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    create_error: int | None = None
 
     def updates_of(self, call_sid: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path.endswith(f"/Calls/{call_sid}.json")]
@@ -123,6 +126,11 @@ class FakeTwilioRest:
 
     async def _create(self, request: web.Request) -> web.Response:
         recorded = await self._record(request)
+        if self.create_error is not None:
+            return web.json_response(
+                {"code": 20500, "message": "Internal Server Error", "status": self.create_error},
+                status=self.create_error,
+            )
         to, from_ = recorded.one("To"), recorded.one("From")
         if not to or not from_ or not (recorded.one("Twiml") or recorded.one("Url")):
             return web.json_response(
