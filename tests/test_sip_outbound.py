@@ -45,6 +45,9 @@ async def test_outbound_call_over_sip_is_answered_and_greeted(
             await callee.wait()
     detail = await finished_call(stack, call_id)
     assert detail.record.parameters["direction"] == "outbound"
+    # Both parties' numbers, as on an inbound call (recording consent looks at both; the
+    # record keeps them redacted).
+    assert {"to", "from"} <= set(detail.record.parameters)
     assert detail.record.outcome == "server_shutdown"
     greeting = [u.text.lower() for u in detail.utterances if u.role == "agent"]
     assert greeting and "thanks for calling" in greeting[0]

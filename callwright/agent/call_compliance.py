@@ -26,7 +26,7 @@ from callwright.compliance.disclosure import PrefixedResponder, consent_answer
 from callwright.compliance.log import ComplianceLog, Kind
 from callwright.compliance.optout import OptOut, OptOutPolicy, add_to_do_not_call
 from callwright.compliance.tables import SqlStore
-from callwright.core.responder import Responder
+from callwright.core.responder import CallInfo, Responder
 from callwright.core.timeline import TurnTimeline
 from callwright.observe.observer import CallObserver
 
@@ -101,9 +101,7 @@ class CallCompliance:
     def start(self) -> None:
         """At the start of the call: greet, or listen first for an answering machine."""
         disclosure, call = self._stack.disclosure, self._call
-        if disclosure.applies(call.channel) and disclosure.consent_needed(
-            call.caller, call.parameters.get("to")
-        ):
+        if disclosure.applies(call.channel) and disclosure.consent_needed(*_parties(call)):
             # Held from the first sample: what is heard before the question (a "Hello?" while
             # listening for a machine) is not written unless the caller agrees.
             self._observer.hold_recording()
@@ -163,7 +161,7 @@ class CallCompliance:
         if not disclosure.applies(call.channel):
             self._voice.start("call_start", timeline)
             return
-        why = disclosure.consent_needed(call.caller, call.parameters.get("to"))
+        why = disclosure.consent_needed(*_parties(call))
         data = {"text": lines.disclosure, "consent_asked": why is not None, "jurisdiction": why}
         self._state.recorder.event("disclosure", 0.0, data)
         self._log("disclosure", **data)
@@ -241,3 +239,11 @@ async def _log_safely(
         await log_.append(kind, number, call_id, **detail)
     except Exception:
         log.exception("call %s: compliance log entry %s not written", call_id, kind)
+
+
+def _parties(call: CallInfo) -> tuple[str | None, ...]:
+    """Every number on the call: the other party (`caller`), and the numbers called and
+    calling (`to`, `from`). Inbound, `to` is ours; outbound, `from` is ours and `to` the
+    callee's. Our own line's jurisdiction counts as much as theirs."""
+    params = call.parameters
+    return (call.caller, params.get("to"), params.get("from"))

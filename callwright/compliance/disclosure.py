@@ -86,13 +86,14 @@ class DisclosureOptions:
     def applies(self, channel: str) -> bool:
         return self.enabled and channel in self.channels
 
-    def consent_needed(self, caller: str | None, called: str | None) -> str | None:
-        """Why consent is asked on a call between these numbers: a jurisdiction, or None."""
+    def consent_needed(self, *numbers: str | None) -> str | None:
+        """Why consent is asked on a call between these numbers (every party's, ours among
+        them): a jurisdiction, or None."""
         if not self.ask_consent:
             return None
         if self.always_ask:
             return "always"
-        return all_party_jurisdiction((caller, called), self.all_party_consent)
+        return all_party_jurisdiction(numbers, self.all_party_consent)
 
 
 class PrefixedResponder:

@@ -43,15 +43,19 @@ def sip_target(server: SipServer, to: str) -> tuple[str, tuple[str, int]]:
     return f"sip:{to}@{host}", proxy or (host, port or 5060)
 
 
-def dial(server: SipServer, to: str, parameters: dict[str, str]) -> str:
-    """Starts calling `to`; the call id (its record is written whatever happens).
+def dial(server: SipServer, to: str, parameters: dict[str, str], from_: str | None = None) -> str:
+    """Starts calling `to` (as `from_`, our number, when given); the call id (its record is
+    written whatever happens).
 
     Raises:
         ValueError: `to` cannot be reached over SIP as configured.
     """
     target, destination = sip_target(server, to)
     call_id = uuid.uuid4().hex
-    task = asyncio.create_task(_call(server, call_id, to, target, destination, parameters))
+    # Both parties' numbers, as an inbound call has them (recording consent checks both).
+    ours = {"from": from_} if from_ else {}
+    params = {**parameters, **ours}
+    task = asyncio.create_task(_call(server, call_id, to, target, destination, params))
     server.placing.add(task)  # kept referenced until done (the loop holds tasks weakly)
     task.add_done_callback(server.placing.discard)
     return call_id

@@ -502,7 +502,7 @@ async def place_outbound_call(request: web.Request) -> web.Response:
         raise _outbound_error(refused.status, refused.code, refused.message, **refused.extra)
     if over_sip:
         try:
-            call_id = dial_sip(request.app[SIP], to, params)
+            call_id = dial_sip(request.app[SIP], to, params, from_)
         except ValueError as exc:
             raise _outbound_error(400, "no_sip_route", str(exc)) from exc
         await record(request, "outbound.place", to, call_id=call_id, transport="sip")
@@ -540,7 +540,9 @@ async def dial_outbound(
     if tel.rest is None:
         raise RuntimeError("outbound calls need Twilio REST credentials")
     base = (base or tel.settings.public_base_url or "").rstrip("/")
-    params = parameters | {"caller": to}
+    # Both parties' numbers, as an inbound call has them: recording consent depends on our
+    # line's jurisdiction as much as on the callee's (agent/call_compliance.py).
+    params = parameters | {"caller": to, "to": to, "from": from_}
     pending = await tel.calls.expect("twilio", "outbound", caller=to, parameters=params)
     token = tel.tokens.issue(pending.ref, tel.settings.outbound_token_ttl_s)
     document = twiml.connect_stream(

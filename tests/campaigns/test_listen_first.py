@@ -38,7 +38,7 @@ class Callee(TwilioCallerSimulator):
 
 
 async def _outbound(
-    stack: AgentStack, number: str, line: str
+    stack: AgentStack, number: str, line: str, from_: str = "+12125550100"
 ) -> tuple[CallDetail, PhoneCallReport]:
     listening = dataclasses.replace(
         stack,
@@ -52,7 +52,7 @@ async def _outbound(
             twilio_api_base_url=rest.url,
         )  # fmt: skip
         async with serve_phone(listening, settings) as url, operator_http() as http:
-            body = {"to": number, "from": "+12125550100"}
+            body = {"to": number, "from": from_}
             async with http.post(f"{url}/v1/calls/outbound", json=body) as response:
                 assert response.status == 201
                 placed = await response.json()
@@ -106,3 +106,14 @@ async def test_what_is_heard_before_the_consent_question_is_not_kept_without_a_y
     assert {"answer": "granted"} not in _events(detail, "recording_consent")
     assert not detail.has_recording
     assert await stack.store.get_recording(detail.record.call_id) is None
+
+
+async def test_our_own_lines_jurisdiction_asks_for_consent_too(stack: AgentStack) -> None:
+    # Calling New York (one-party consent) from our line in San Francisco: California's law
+    # needs every party's consent, ours included, so the callee is asked.
+    detail, _ = await _outbound(stack, "+12125550196", "Hello?", from_="+14155550100")
+    assert [e["verdict"] for e in _events(detail, "answered_by")] == ["human"]
+    disclosure = _events(detail, "disclosure")[0]
+    assert (disclosure["consent_asked"], disclosure["jurisdiction"]) == (True, "US-CA")
+    assert {"to", "from"} <= set(detail.record.parameters)  # both numbers (kept redacted)
+    assert not detail.has_recording  # no yes came
