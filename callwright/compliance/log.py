@@ -13,6 +13,7 @@ import json
 import re
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -48,6 +49,7 @@ CREATE OR REPLACE RULE compliance_log_no_delete AS ON DELETE TO compliance_log D
 """,
 }
 EXPORT_FIELDS = ("entry_id", "at", "kind", "number", "call_id", "detail")
+PAGE_SIZE = 1000  # entries read at a time (an export streams them page by page)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,25 +112,70 @@ class ComplianceLog(ComplianceTables):
             ),
         )
 
+    async def pages(
+        self,
+        since: float | None = None,
+        until: float | None = None,
+        kind: str | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> AsyncIterator[list[LogEntry]]:
+        """Every matching entry in time order, a page at a time (keyset paging on (at,
+        entry_id): each page starts after the last one's final entry, so none is skipped or
+        repeated however large the log, and memory stays at one page)."""
+        await self._ensure()
+        after: tuple[float, str] | None = None
+        while True:
+            page = await self._page(since, until, kind, after, page_size)
+            if page:
+                yield page
+            if len(page) < page_size:
+                return
+            after = (page[-1].at, page[-1].entry_id)
+
     async def entries(
         self,
         since: float | None = None,
         until: float | None = None,
         kind: str | None = None,
-        limit: int = 10000,
+        limit: int | None = None,
     ) -> list[LogEntry]:
-        """Entries in time order."""
+        """Entries in time order: all of them, or the first `limit` when one is asked for."""
+        found: list[LogEntry] = []
+        async for page in self.pages(since, until, kind):
+            found += page
+            if limit is not None and len(found) >= limit:
+                return found[: max(0, limit)]
+        return found
+
+    async def count(
+        self, since: float | None = None, until: float | None = None, kind: str | None = None
+    ) -> int:
+        """How many entries match."""
         await self._ensure()
-        sql = "SELECT entry_id, at, kind, number, call_id, detail_json FROM compliance_log"
-        sql += " WHERE 1 = 1"
-        params: list[Any] = []
-        for clause, value in (("at >= ?", since), ("at < ?", until), ("kind = ?", kind)):
-            if value is not None:
-                sql += f" AND {clause}"
-                params.append(value)
-        sql += " ORDER BY at, entry_id LIMIT ?"
-        params.append(max(0, limit))
-        rows = await self._store.sql_fetch(sql, tuple(params))
+        where, params = _where(since, until, kind)
+        rows = await self._store.sql_fetch(
+            f"SELECT COUNT(*) AS n FROM compliance_log WHERE {where}", tuple(params)
+        )
+        return int(rows[0]["n"])
+
+    async def _page(
+        self,
+        since: float | None,
+        until: float | None,
+        kind: str | None,
+        after: tuple[float, str] | None,
+        size: int,
+    ) -> list[LogEntry]:
+        where, params = _where(since, until, kind)
+        if after is not None:
+            # Written so that the index on `at` serves it: at >= last, then past the last id.
+            where += " AND at >= ? AND (at > ? OR entry_id > ?)"
+            params += [after[0], after[0], after[1]]
+        rows = await self._store.sql_fetch(
+            "SELECT entry_id, at, kind, number, call_id, detail_json FROM compliance_log"
+            f" WHERE {where} ORDER BY at, entry_id LIMIT ?",
+            (*params, size),
+        )
         return [
             LogEntry(
                 r["entry_id"],
@@ -142,11 +189,22 @@ class ComplianceLog(ComplianceTables):
         ]
 
 
-def to_csv(entries: list[LogEntry], full_numbers: bool = False) -> str:
-    """The entries as CSV (detail as a JSON column)."""
+def _where(since: float | None, until: float | None, kind: str | None) -> tuple[str, list[Any]]:
+    where, params = "1 = 1", list[Any]()
+    for clause, value in (("at >= ?", since), ("at < ?", until), ("kind = ?", kind)):
+        if value is not None:
+            where += f" AND {clause}"
+            params.append(value)
+    return where, params
+
+
+def to_csv(entries: list[LogEntry], full_numbers: bool = False, header: bool = True) -> str:
+    """The entries as CSV (detail as a JSON column), after the header line unless `header`
+    is False (the pages after the first of a streamed export)."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(EXPORT_FIELDS)
+    if header:
+        writer.writerow(EXPORT_FIELDS)
     for entry in entries:
         row = entry.to_dict(full_numbers)
         row["detail"] = json.dumps(row["detail"], sort_keys=True)
