@@ -34,6 +34,10 @@ CREATE TABLE IF NOT EXISTS campaign_contacts (
 );
 
 CREATE INDEX IF NOT EXISTS campaign_contacts_due_idx ON campaign_contacts (status, next_at);
+-- A campaign's contacts by status (and when due): every runner tick counts its open and active
+-- ones and lists its due ones, which would otherwise read every contact of the campaign.
+CREATE INDEX IF NOT EXISTS campaign_contacts_open_idx
+    ON campaign_contacts (campaign_id, status, next_at);
 CREATE INDEX IF NOT EXISTS campaign_contacts_sid_idx ON campaign_contacts (call_sid);
 
 -- Single outbound calls blocked by calling hours, placed at the next permitted moment.

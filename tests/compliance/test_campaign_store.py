@@ -77,3 +77,31 @@ async def test_a_stale_due_list_cannot_redial_a_contact_put_back_for_later(store
     await scheduled.update(call.scheduled_id, "scheduled", due_at=900.0)  # moved later
     assert not await scheduled.claim(listed.scheduled_id, "w2", listed.due_at)
     assert await scheduled.claim(listed.scheduled_id, "w2", 900.0)
+
+
+async def test_a_campaigns_contacts_are_counted_by_index(store: AnyStore) -> None:
+    campaigns = CampaignStore(store)
+    plan = CampaignPlan("indexed", "+12125550100", "reminders")
+    cid = await campaigns.create(plan, [Contact(f"+1212555{n:04d}") for n in range(5)])
+    assert await campaigns.open_left(cid) == 5 and await campaigns.active(cid) == 0
+    if store.dialect == "postgresql":
+        rows = await store.sql_fetch(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'campaign_contacts_open_idx'"
+        )
+        assert [r["indexdef"].split(" USING ")[1] for r in rows] == [
+            "btree (campaign_id, status, next_at)"
+        ]
+        return
+    # SQLite says how it runs each query a tick makes: through the index, not every contact.
+    for sql in (
+        "SELECT COUNT(*) FROM campaign_contacts WHERE campaign_id = ?"
+        " AND status IN ('pending', 'dialing', 'in_call')",
+        "SELECT COUNT(*) FROM campaign_contacts WHERE campaign_id = ?"
+        " AND status IN ('dialing', 'in_call')",
+        "SELECT contact_id FROM campaign_contacts WHERE campaign_id = ?"
+        " AND status = 'pending' AND next_at <= ? ORDER BY next_at, contact_id LIMIT 1",
+    ):
+        params = (cid, 1e10) if sql.count("?") == 2 else (cid,)
+        plan_rows = await store.sql_fetch(f"EXPLAIN QUERY PLAN {sql}", params)
+        details = " ".join(str(r["detail"]) for r in plan_rows)
+        assert "campaign_contacts_open_idx" in details, details
