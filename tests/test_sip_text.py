@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import struct
 
 import numpy as np
@@ -421,3 +422,116 @@ async def test_a_call_that_cannot_be_set_up_is_refused_and_keeps_nothing(
     finally:
         phone.close()
         await server.close()
+
+
+def in_dialog(method: str, port: int, call_id: str, branch: str) -> bytes:
+    return (
+        f"{method} sip:agent@127.0.0.1:{port} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK{branch};rport\r\n"
+        "From: <sip:alice@198.51.100.7>;tag=theirs\r\nTo: <sip:agent@127.0.0.1>;tag=ours\r\n"
+        f"Call-ID: {call_id}\r\nCSeq: 2 {method}\r\nContent-Length: 0\r\n\r\n"
+    ).encode()
+
+
+async def test_requests_in_a_dialog_come_only_from_its_peer() -> None:
+    """Whoever learned a call's Call-ID and tags could move its media with a re-INVITE: a
+    request in a dialog from an address that is not the peer's (nor on the allow-list) is
+    refused; the peer's own is answered."""
+    import asyncio
+    import socket
+
+    from aiohttp import web
+
+    from callwright.server.sip import SipServer
+    from callwright.sip.dialog import SipDialog
+    from callwright.sip.settings import SipSettings
+
+    settings = SipSettings(enabled=True, port=0, users={"alice": "s3cret"})  # no allow-list
+    server = SipServer(web.Application(), None, settings)  # type: ignore[arg-type]
+    await server.start()
+    ua = server.ua
+    dialogs = {}
+    for call_id, peer in (("far", "198.51.100.7"), ("near", "127.0.0.1")):
+        dialog = SipDialog(ua, call_id, local="<sip:agent@127.0.0.1>;tag=ours",
+                           remote="<sip:alice@198.51.100.7>;tag=theirs",
+                           remote_target="sip:alice@198.51.100.7:5060", route_set=[])  # fmt: skip
+        dialog.trust(peer)
+        ua.add_dialog(dialog)
+        dialogs[call_id] = dialog
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(0.0)
+        statuses = {}
+        for call_id in dialogs:
+            sock.sendto(in_dialog("BYE", ua.port, call_id, call_id), ("127.0.0.1", ua.port))
+            for _ in range(100):
+                await asyncio.sleep(0.02)
+                try:
+                    statuses[call_id] = parse_message(sock.recv(65535)).status
+                    break
+                except BlockingIOError:
+                    continue
+        assert statuses == {"far": 403, "near": 200}
+        assert not dialogs["far"].ended.is_set() and dialogs["near"].ended.is_set()
+    finally:
+        sock.close()
+        await server.close()
+
+
+@pytest.mark.parametrize(
+    ("connection", "status"),
+    [("c=IN IP4 224.0.0.9", 488), ("c=IN IP4 255.255.255.255", 488), ("c=IN IP4 169.254.1.1", 488)],
+)
+def test_media_goes_to_one_peer_never_to_a_group(connection: str, status: int) -> None:
+    with pytest.raises(SdpError) as err:
+        parse_offer(OFFER.replace("c=IN IP4 198.51.100.7", connection).encode())
+    assert err.value.status == status
+
+
+def test_the_loopback_takes_media_only_from_a_peer_on_it() -> None:
+    from callwright.server.sip import media_address_allowed
+
+    with pytest.raises(SdpError):
+        media_address_allowed("127.0.0.1", "198.51.100.7")
+    media_address_allowed("127.0.0.1", "127.0.0.1")  # a peer on this host: its own loopback
+    media_address_allowed("198.51.100.7", "198.51.100.7")
+
+
+async def test_nothing_is_sent_on_hold_and_no_report_to_a_well_known_port() -> None:
+    """A peer on hold (a=inactive, a=sendonly, or the old c=0.0.0.0) gets no audio; reports
+    never go to port 0 + 1 or a well-known port an offer names."""
+    import socket
+
+    from callwright.server.sip import rtp_peer
+
+    victim = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    victim.bind(("127.0.0.1", 0))
+    victim.settimeout(0.0)
+    port = victim.getsockname()[1]
+    stream = RtpStream(lambda _event: None)
+    await stream.open("127.0.0.1")
+    audio = np.zeros(160, dtype=np.int16)
+    received = []
+    try:
+        for direction in ("inactive", "sendonly", "sendrecv"):
+            body = OFFER.replace("c=IN IP4 198.51.100.7", "c=IN IP4 127.0.0.1")
+            body = body.replace("m=audio 49170", f"m=audio {port}")
+            body += f"a={direction}\r\n"
+            stream.start(rtp_peer(parse_offer(body.encode())))
+            stream.send(audio)
+            await asyncio.sleep(0.05)
+            try:
+                received.append((direction, len(victim.recv(2048))))
+            except BlockingIOError:
+                received.append((direction, 0))
+        assert [d for d, n in received if n] == ["sendrecv"]
+        held = parse_offer(OFFER.replace("c=IN IP4 198.51.100.7", "c=IN IP4 0.0.0.0").encode())
+        assert not rtp_peer(held).reachable and rtp_peer(held).report_port is None
+        low = parse_offer((OFFER + "a=rtcp:9\r\n").encode())
+        assert low.rtcp_port is None and rtp_peer(low).report_port == 49171
+        rejected = parse_offer(OFFER.replace("m=audio 49170", "m=audio 0").encode())
+        assert rtp_peer(rejected).report_port is None
+    finally:
+        stream.close()
+        victim.close()

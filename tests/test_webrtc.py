@@ -27,7 +27,7 @@ from callwright.audio.resample import resample
 from callwright.config import LimitSettings
 from callwright.flows.slots import extract_date
 from callwright.server.app import create_app
-from callwright.server.webrtc import WEBRTC
+from callwright.server.webrtc import MAX_UNCONNECTED_PER_CREDENTIAL, WEBRTC
 from callwright.sim.caller import ScriptLine
 from callwright.sim.voices import VoiceAsTts, parse_voice
 from callwright.sim.webrtc_caller import MicrophoneTrack, OfferRefused, WebRtcCallerSimulator
@@ -329,6 +329,42 @@ async def test_stray_packets_and_a_burst_of_offers_leave_a_call_undisturbed(
     assert word_overlap(QUESTION, caller_lines[0]) >= 0.6, caller_lines
     assert "cancel" not in caller_lines[0].lower(), caller_lines
     assert len([u for u in detail.utterances if u.role == "agent"]) >= 2
+
+
+async def test_the_offers_candidates_are_never_probed() -> None:
+    """An offer may name any host and port as its candidates (loopback, the internal network):
+    they are removed before it is answered, so the server sends no check to any of them."""
+    offer = await app_offer()
+    planted = "a=candidate:1 1 udp 2130706431 127.0.0.1 9 typ host"
+    lines = offer.split("\r\n")
+    at = next(i for i, line in enumerate(lines) if line.startswith("m=audio")) + 1
+    hostile = "\r\n".join([*lines[:at], planted, "a=end-of-candidates", *lines[at:]])
+    checked = check_offer(hostile)
+    assert "a=candidate" not in checked.sdp and "end-of-candidates" not in checked.sdp
+    # Everything else of the offer is kept, line for line.
+    kept = [
+        line for line in hostile.split("\r\n") if not line.startswith(("a=candidate", "a=end-of"))
+    ]
+    assert checked.sdp.split("\r\n") == kept
+
+
+async def test_one_credential_cannot_hold_every_line_with_offers_that_never_connect(
+    stack: AgentStack,
+) -> None:
+    """Each answered offer holds a line until it connects (up to 30 s): one credential's
+    offers, never connected, are capped, so they cannot keep the worker's lines busy."""
+    async with webrtc_server(stack) as (app, base):
+        offers = [await app_offer() for _ in range(MAX_UNCONNECTED_PER_CREDENTIAL + 2)]
+        async with aiohttp.ClientSession(headers=ADMIN_HEADERS) as http:
+            statuses = []
+            for offer in offers:  # answered, then never connected: no peer answers back
+                body = {"type": "offer", "sdp": offer}
+                async with http.post(f"{base}/v1/webrtc/offer", json=body) as response:
+                    statuses.append(response.status)
+                    refused = await response.json()
+        assert statuses == [200] * MAX_UNCONNECTED_PER_CREDENTIAL + [429, 429]
+        assert refused["error"] == "too_many_offers"
+        assert sum(app[WEBRTC].unconnected.values()) == MAX_UNCONNECTED_PER_CREDENTIAL
 
 
 # --- the outgoing track ----------------------------------------------------------------------

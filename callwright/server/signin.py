@@ -43,7 +43,7 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
     """The body as a JSON object, or a 400 that says what was wrong."""
     try:
         body = await request.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nested past Python's limit
         raise web.HTTPBadRequest(
             text=json.dumps({"error": "bad_request", "message": "the body must be JSON"}),
             content_type="application/json",

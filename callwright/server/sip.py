@@ -11,6 +11,7 @@ other rejected call; unauthenticated ones are only logged (a flood must not fill
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import time
 import uuid
@@ -84,6 +85,7 @@ class SipServer:
             return
         try:
             offer = parse_offer(request.body)
+            media_address_allowed(offer.host, source)
         except SdpError as exc:
             self.ua.answer(invite, exc.status, exc.reason, warning=f'399 callwright "{exc.reason}"')
             await self._record_refusal(invite, "bad_sdp", exc.reason)
@@ -187,6 +189,9 @@ class SipServer:
             remote_cseq=request.cseq[0],
         )
         dialog.on_offer = media.answer
+        # Its requests come from where the INVITE did, its Contact, or a proxy on its route.
+        dialog.trust(invite.source[0])
+        media.peer_source = invite.source[0]
         answer = media.answer(offer)
         timer_headers = self._session_timer(invite, dialog)  # last: it starts the timer's task
         ua.add_dialog(dialog)
@@ -265,9 +270,16 @@ class CallMedia:
         self.host, self.queue, self.rtp = host, queue, rtp
         self.rtp_port, self.rtcp_port = rtp_port, rtcp_port
         self.session_id, self.version = int(time.time()), 0
+        self.peer_source: str | None = None  # the peer's signalling address, once known
 
     def answer(self, offer: AudioOffer) -> bytes:
-        """Our answer to `offer`; the media follows it (a new address, hold)."""
+        """Our answer to `offer`; the media follows it (a new address, hold).
+
+        Raises:
+            SdpError: a re-offer moves the media where the peer may not send it.
+        """
+        if self.peer_source is not None:
+            media_address_allowed(offer.host, self.peer_source)
         self.rtp.start(rtp_peer(offer))
         self.version += 1
         return answer_sdp(
@@ -302,9 +314,31 @@ def proxy_of(settings: SipSettings) -> tuple[str, int] | None:
     return (host, int(port)) if host and is_number(port) else (settings.outbound_proxy, 5060)
 
 
+def media_address_allowed(media_host: str, signalling_host: str) -> None:
+    """Refuses media sent to this host's own loopback by a peer that is not on it: a remote
+    SDP would aim the agent's audio and reports at the server's local services.
+
+    Raises:
+        SdpError: 488, the address is not one this peer may send media to.
+    """
+    try:
+        media, source = ipaddress.ip_address(media_host), ipaddress.ip_address(signalling_host)
+    except ValueError:
+        return  # a c= line is an IP literal (sip/sdp.py); a source by name is not checked
+    if media.is_loopback and not source.is_loopback:
+        raise SdpError(488, "Media Address Not Allowed")
+
+
 def rtp_peer(offer: AudioOffer) -> RtpPeer:
+    sends = offer.direction in ("sendrecv", "recvonly")  # what the peer takes, not on hold
     return RtpPeer(
-        offer.host, offer.port, offer.codec, offer.payload_type, offer.dtmf_payload, offer.rtcp_port
+        offer.host,
+        offer.port,
+        offer.codec,
+        offer.payload_type,
+        offer.dtmf_payload,
+        offer.rtcp_port,
+        sends=sends,
     )
 
 

@@ -11,7 +11,7 @@ import time
 import uuid
 
 from callwright.core.responder import CallInfo
-from callwright.server.sip import CallMedia, SipServer, proxy_of, rtp_peer
+from callwright.server.sip import CallMedia, SipServer, media_address_allowed, proxy_of, rtp_peer
 from callwright.sip.dialog import SipDialog
 from callwright.sip.message import uri_user_host
 from callwright.sip.outbound import CallFailed, place_call
@@ -80,10 +80,12 @@ async def _call(
         return
     try:
         answer = parse_offer(body)
+        media_address_allowed(answer.host, destination[0])
     except SdpError as exc:
         await dialog.bye()
         await _not_connected(server, media, call_id, to, params, "failed", exc.reason)
         return
+    media.peer_source = destination[0]
     dialog.on_offer = media.answer
     media.rtp.start(rtp_peer(answer))
     log.info("sip: outbound call %s to %s answered (%s)", call_id, target, answer.codec)
@@ -138,7 +140,9 @@ async def consult(server: SipServer, target: str) -> SipDialog | None:
     media = await server.open_media()
     try:
         dialog, body = await _invite(server, target, destination, media)
-        media.rtp.start(rtp_peer(parse_offer(body)))
+        answer = parse_offer(body)
+        media_address_allowed(answer.host, destination[0])
+        media.rtp.start(rtp_peer(answer))
     except (CallFailed, SdpError) as exc:
         log.info("sip: consultation call to %s failed: %s", target, exc)
         media.rtp.close()

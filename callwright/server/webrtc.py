@@ -7,7 +7,8 @@ checks). The answer is complete (every ICE candidate gathered, no trickle):
 
 Admission applies as for every call: the live-call cap and the per-address cap are checked
 before any peer connection exists (503 with the refusal's code), and the address keeps its
-connection slot and a held line until the call ends or never connects. A bad offer gets a 400
+connection slot and a held line until the call ends or never connects; one credential may have
+at most four answered offers waiting to connect (429 `too_many_offers`). A bad offer gets a 400
 naming what is wrong (`bad_sdp`, `no_audio`, `no_common_codec`) and is recorded as a rejected
 call. The call itself runs on a task the server owns: the same `CallSession` as every other
 transport; its peer connection is closed when it ends, and at shutdown.
@@ -19,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -28,6 +30,7 @@ from callwright.agent.session import CallSession
 from callwright.agent.stack import AgentStack
 from callwright.core.responder import CallInfo
 from callwright.server.admission import ADMISSION, Admission, record_rejection
+from callwright.server.auth import principal_of
 from callwright.server.guard import GUARD
 from callwright.server.signin import read_json_object
 from callwright.transports.webrtc import WebRtcTransport
@@ -40,6 +43,9 @@ ANSWER_TIMEOUT_S = 10.0  # ICE gathering on the host's interfaces takes well und
 CONNECT_TIMEOUT_S = 20.0  # from the answer to a connected peer (ICE and DTLS)
 MAX_PARAMETERS = 32
 MAX_VALUE_CHARS = 256
+# Answered offers not yet connected, per credential: each holds a line for up to 30 s, so one
+# credential's offers, never connected, could otherwise keep every line of the worker busy.
+MAX_UNCONNECTED_PER_CREDENTIAL = 4
 
 
 @dataclass(slots=True)
@@ -49,6 +55,7 @@ class WebRtcCalls:
     stack: AgentStack
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     transports: set[WebRtcTransport] = field(default_factory=set)
+    unconnected: Counter[str] = field(default_factory=Counter)  # by credential
 
 
 WEBRTC = web.AppKey("webrtc", WebRtcCalls)
@@ -59,6 +66,13 @@ def register(app: web.Application, stack: AgentStack) -> None:
     app[WEBRTC] = WebRtcCalls(stack)
     app.router.add_post("/v1/webrtc/offer", webrtc_offer)
     app.on_shutdown.append(_shutdown)
+
+
+def _connected(calls: WebRtcCalls, who: str) -> None:
+    """One offer of `who` is no longer waiting to connect."""
+    calls.unconnected[who] -= 1
+    if calls.unconnected[who] <= 0:
+        del calls.unconnected[who]
 
 
 def _error(status: int, code: str, message: str) -> web.Response:
@@ -98,6 +112,11 @@ async def webrtc_offer(request: web.Request) -> web.Response:
     refusal = admission.refusal(address)
     if refusal is not None:
         return await _refuse(calls, 503, refusal.code, refusal.message)
+    principal = principal_of(request)
+    who = f"{principal.kind}:{principal.name}" if principal else f"address:{address}"
+    if calls.unconnected[who] >= MAX_UNCONNECTED_PER_CREDENTIAL:
+        message = "too many offers of this credential are waiting to connect; try again shortly"
+        return await _refuse(calls, 429, "too_many_offers", message)
     call_id = uuid.uuid4().hex
     slot = contextlib.ExitStack()
     slot.enter_context(admission.connection(address))
@@ -115,7 +134,8 @@ async def webrtc_offer(request: web.Request) -> web.Response:
         return await _refuse(calls, 400, "bad_sdp", f"the offer cannot be answered: {exc!r:.200}")
     caller, params = given
     call = CallInfo(call_id=call_id, channel=CHANNEL, caller=caller, parameters=params)
-    task = asyncio.create_task(_run_call(calls, admission, transport, call, slot))
+    calls.unconnected[who] += 1
+    task = asyncio.create_task(_run_call(calls, admission, transport, call, slot, who))
     calls.tasks.add(task)
     task.add_done_callback(calls.tasks.discard)
     return web.json_response({"type": "answer", "sdp": answer, "call_id": call_id, "codec": codec})
@@ -147,10 +167,15 @@ async def _run_call(
     transport: WebRtcTransport,
     call: CallInfo,
     slot: contextlib.ExitStack,
+    who: str,
 ) -> None:
     store = calls.stack.store
     try:
-        if not await transport.wait_connected(CONNECT_TIMEOUT_S):
+        try:
+            connected = await transport.wait_connected(CONNECT_TIMEOUT_S)
+        finally:
+            _connected(calls, who)  # the credential's offer is no longer waiting
+        if not connected:
             message = f"the peer did not connect within {CONNECT_TIMEOUT_S:.0f} s"
             await record_rejection(store, CHANNEL, "connect_timeout", message, call.parameters)
             return

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -73,6 +74,26 @@ class SipDialog:
         self.on_refresh: Callable[[], None] | None = None
         self._notifies: asyncio.Queue[str] = asyncio.Queue(maxsize=16)
         self.refresh_task: asyncio.Task[None] | None = None
+        # Where the dialog's peer may send from (IP addresses): its requests from anywhere
+        # else are refused, or whoever learned the dialog's Call-ID and tags could move its
+        # media (a re-INVITE) from any address. Empty: not checked (a peer known by name).
+        self.peer_hosts: set[str] = set()
+
+    def trust(self, *sources: str) -> None:
+        """The peer may send in-dialog requests from `sources` (where its INVITE came from,
+        or where we sent ours), its Contact's host and the hosts on the route: the IP
+        addresses among them."""
+        hosts = [
+            *sources,
+            *(uri_user_host(uri)[1] for uri in [self.remote_target, *self.route_set]),
+        ]
+        for host in hosts:
+            with contextlib.suppress(ValueError):
+                self.peer_hosts.add(str(ipaddress.ip_address(host.strip("[]"))))
+
+    def trusted(self, host: str) -> bool:
+        """May an in-dialog request come from `host`?"""
+        return not self.peer_hosts or host in self.peer_hosts
 
     @property
     def local_tag(self) -> str:

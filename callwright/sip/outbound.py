@@ -107,6 +107,9 @@ async def place_call(
         route_set=[address_uri(r) for r in reversed(response.get_all("record-route"))],
         local_cseq=cseq - 1,
     )
+    # Its requests come from where we sent the INVITE, the callee's Contact or a proxy on the
+    # route (those given as IP addresses; a peer known by name only is not checked).
+    dialog.trust(destination[0])
     ack = dialog.new_request("ACK")  # carries the INVITE's CSeq number (13.2.2.4)
     ua.add_dialog(dialog)
     branch = header_params(invite.get("via") or "").get("branch", "")

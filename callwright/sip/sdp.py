@@ -90,9 +90,14 @@ def _connection(line: str) -> str:
         raise SdpError(400, "Bad c= Line")
     host = parts[2].split("/", 1)[0]
     try:
-        ipaddress.ip_address(host)
+        ip = ipaddress.ip_address(host)
     except ValueError as exc:
         raise SdpError(488, "c= Must Be An IP Address") from exc
+    # Media goes to one peer: never to a group, everyone on a link, or a link-local address
+    # (0.0.0.0, the old way to hold a call, is kept: nothing is sent to it).
+    broadcast = ip == ipaddress.IPv4Address("255.255.255.255")
+    if ip.is_multicast or broadcast or ip.is_link_local:
+        raise SdpError(488, "c= Must Be A Unicast Address")
     return host
 
 
@@ -118,7 +123,8 @@ def _audio(block: list[str], fields: list[str], session_host: str | None) -> Aud
             direction = line[2:]
         elif line.startswith("a=rtcp:"):
             value = line[7:].split()[0] if line[7:].split() else ""
-            rtcp = int(value) if is_number(value) and int(value) <= 65535 else None
+            # A well-known port is no RTCP port: reports go to the RTP port + 1 instead.
+            rtcp = int(value) if is_number(value) and 1024 <= int(value) <= 65535 else None
     if host is None:
         raise SdpError(400, "No Connection Address")
     chosen: tuple[str, int] | None = None

@@ -189,6 +189,11 @@ class SipUserAgent(asyncio.DatagramProtocol):
             if dialog is None:
                 self.reply(msg, addr, 481, "Call/Transaction Does Not Exist")
                 return
+            if not dialog.trusted(addr[0]) and not self.settings.allowed(addr[0]):
+                log.warning("sip: refused %s in a dialog from %s, not its peer", method, addr[0])
+                self.refused += 1
+                self.reply(msg, addr, 403, "Forbidden")
+                return
             self.spawn(self._in_dialog(dialog, msg, addr))
             return
         if method == "INVITE":

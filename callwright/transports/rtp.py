@@ -13,6 +13,7 @@ Outbound: the session hands over paced 20 ms frames; each becomes one packet at 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import secrets
 import struct
@@ -60,6 +61,18 @@ class RtpPeer:
     payload_type: int
     dtmf_payload: int | None
     rtcp_port: int | None = None
+    sends: bool = True  # we send it audio: it receives (sendrecv or recvonly), not on hold
+
+    @property
+    def reachable(self) -> bool:
+        """An address media may go to: not unspecified (0.0.0.0, an old-style hold)."""
+        return not ipaddress.ip_address(self.host).is_unspecified
+
+    @property
+    def report_port(self) -> int | None:
+        """Where RTCP reports go (RFC 3605, else the RTP port + 1); None: nowhere."""
+        port = self.rtcp_port or self.port + 1
+        return port if 1024 <= port <= 65535 and self.port and self.reachable else None
 
 
 def parse_rtp(data: bytes) -> tuple[int, int, int, int, bool, bytes] | None:
@@ -216,6 +229,8 @@ class RtpStream(asyncio.DatagramProtocol):
         peer, transport = self.peer, self._transport
         if peer is None or transport is None or transport.is_closing() or peer.port == 0:
             return
+        if not (peer.sends and peer.reachable):  # on hold (RFC 3264 6.1)
+            return
         encode = alaw_encode if peer.codec == "PCMA" else mulaw_encode
         for start in range(0, samples.size, FRAME_SAMPLES):
             chunk = samples[start : start + FRAME_SAMPLES]
@@ -240,6 +255,9 @@ class RtpStream(asyncio.DatagramProtocol):
             peer, rtcp = self.peer, self._rtcp
             if peer is None or rtcp is None or rtcp.is_closing():
                 return
+            target = peer.report_port
+            if target is None:
+                continue
             now = time.time() + NTP_EPOCH_OFFSET
             ntp_hi, ntp_lo = int(now), int((now % 1) * (1 << 32))
             report = struct.pack(
@@ -254,7 +272,7 @@ class RtpStream(asyncio.DatagramProtocol):
                 self.stats.sent & 0xFFFFFFFF,
                 self._octets,
             )
-            rtcp.sendto(report, (peer.host, peer.rtcp_port or peer.port + 1))
+            rtcp.sendto(report, (peer.host, target))
 
     def close(self) -> None:
         """Flushes held audio, stops reports, closes both sockets."""

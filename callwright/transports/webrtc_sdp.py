@@ -5,6 +5,12 @@ parser, and must offer audio we can carry (Opus at 48 kHz or PCMU at 8 kHz, RFC 
 RFC 3551) with ICE credentials and a DTLS fingerprint. Anything else gets a clear refusal
 (`OfferProblem`) that the server turns into a 400; no peer connection, no task, nothing that
 could disturb another call.
+
+The offer's ICE candidates are removed before it is answered. Each one is an address the
+server would send connectivity checks to, and a stranger's offer may name any host and port
+(loopback, the internal network): the server would probe or flood them for the caller. The
+browser's own checks reach the server's candidates (in the answer) anyway, and each one that
+does is a peer-reflexive candidate of the address it really came from (RFC 8445 7.3.1.3).
 """
 
 from __future__ import annotations
@@ -81,4 +87,14 @@ def check_offer(sdp: object) -> CheckedOffer:
     if media.dtls is None or not media.dtls.fingerprints:
         raise OfferProblem("bad_sdp", "the audio m-line has no DTLS fingerprint")
     data_channel = any(m.kind == "application" and m.port != 0 for m in parsed.media)
-    return CheckedOffer(sdp=sdp, codecs=codecs, data_channel=data_channel)
+    return CheckedOffer(sdp=without_candidates(sdp), codecs=codecs, data_channel=data_channel)
+
+
+def without_candidates(sdp: str) -> str:
+    """`sdp` without its ICE candidate lines (`a=candidate`, `a=end-of-candidates`)."""
+    lines = sdp.replace("\r\n", "\n").split("\n")
+    kept = [line for line in lines if not line.startswith(_CANDIDATE_LINES)]
+    return "\r\n".join(kept)
+
+
+_CANDIDATE_LINES = ("a=candidate:", "a=end-of-candidates")

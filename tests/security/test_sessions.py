@@ -164,3 +164,14 @@ async def test_the_limits_hold_across_workers(stack: AgentStack, tmp_path: Path)
         assert (await _sign_in(http, two.base, "Dana", "guess")).status == 401
         assert (await _sign_in(http, one.base, "Dana", OPERATOR_PASSWORD)).status == 429
         assert (await _sign_in(http, two.base, "Dana", OPERATOR_PASSWORD)).status == 429
+
+
+async def test_a_body_nested_past_the_parsers_limit_is_a_bad_request(server: Server) -> None:
+    """Sign-in is open to anyone: JSON nested deeper than Python recurses is a 400 that says
+    what was wrong, not a 500 and a traceback."""
+    async with aiohttp.ClientSession() as http:
+        body = "[" * 100_000
+        headers = {"Content-Type": "application/json"}
+        async with http.post(f"{server.base}/v1/auth/signin", data=body, headers=headers) as r:
+            assert r.status == 400
+            assert (await r.json())["error"] == "bad_request"
