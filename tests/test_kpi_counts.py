@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from callwright.agent.stack import AgentStack
 from callwright.core.timeline import TurnTimeline
 from callwright.observe.kpis import compute_kpis
+from callwright.observe.observer import Observability
 from callwright.observe.usage import PriceTable
+from callwright.server.api import register
 from callwright.store.base import CallRecord, CallSummary
+from callwright.store.sqlite import SqliteCallStore
 
 
 def turn(index: int, ttfa_ms: float | None, interrupted: bool = False) -> TurnTimeline:
@@ -23,3 +34,34 @@ def test_unanswered_turns_and_refused_calls_are_counted_beside_the_figures() -> 
     assert (kpis["calls"], kpis["rejected"]) == (1, 1)
     # Ten answered at 400 ms; two never answered; one the caller cut off (not the agent's).
     assert kpis["ttfa"] == {"p50": 400.0, "p95": 400.0, "answered": 10, "unanswered": 2}
+
+
+async def test_without_a_range_the_kpis_are_of_the_last_thirty_days(tmp_path: Path) -> None:
+    """A store that keeps every call grows without end, and the dashboard asks every 15 s:
+    with no range given, the KPIs cover the last 30 days, and say so."""
+    store = await SqliteCallStore.open(tmp_path / "calls.db")
+    now = time.time()
+    for call_id, age_days in (("old", 45), ("recent", 2)):
+        await store.start_call(CallRecord(call_id, "twilio", None, now - age_days * 86400))
+        await store.end_call(call_id, "completed", "ok")
+    stack: Any = AgentStack(None, None, None, None, store, observability=Observability())  # type: ignore[arg-type]
+    app = web.Application()
+    register(app, stack)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/v1/kpis") as response:
+                recent = await response.json()
+            since = now - 60 * 86400
+            async with http.get(f"http://127.0.0.1:{port}/v1/kpis?since={since}") as response:
+                both = await response.json()
+    finally:
+        await runner.cleanup()
+        await store.close()
+    assert recent["calls"] == 1 and both["calls"] == 2
+    assert abs(recent["window"]["since"] - (now - 30 * 86400)) < 60
+    assert both["window"] == {"since": since, "until": None}

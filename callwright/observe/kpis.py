@@ -32,6 +32,7 @@ Percentiles are nearest-rank (the smallest value with at least p% of samples at 
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -133,9 +134,10 @@ async def kpis_from_store(
     since: float | None = None,
     until: float | None = None,
 ) -> dict[str, Any]:
-    """Reads the calls started in [since, until) and computes their KPIs."""
+    """Reads the calls started in [since, until) and computes their KPIs (off the event loop:
+    a month of calls is seconds of work, which live calls' audio must not wait for)."""
     summaries = await store.list_summaries(CallFilter(limit=MAX_CALLS, since=since, until=until))
     # Timelines of unfinished or rejected calls would skew nothing much, but keep them out so
     # every number describes the same set of calls (one query, not one per call).
     timelines = await store.list_timelines(since, until, finished=True)
-    return compute_kpis(summaries, timelines, prices)
+    return await asyncio.to_thread(compute_kpis, summaries, timelines, prices)

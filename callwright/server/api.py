@@ -3,7 +3,8 @@
 - `GET /v1/calls?limit=&outcome=&status=&escalated=true|false&since=&until=&slow_ms=`
 - `GET /v1/calls/{id}`: the call, transcript, events, timelines, usage, cost, recording URL
 - `GET /v1/calls/{id}/recording.wav`: stereo WAV, caller left, agent right (404 if none)
-- `GET /v1/kpis?since=&until=`: see `callwright.observe.kpis`
+- `GET /v1/kpis?since=&until=`: see `callwright.observe.kpis` (without either: the last 30
+  days; the answer's `window` says which)
 - `GET /metrics`: Prometheus text format
 
 Everything returned has been through the redaction policy (stored text already is; it is
@@ -15,6 +16,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 from dataclasses import asdict
 from typing import Any
 
@@ -183,11 +185,15 @@ async def get_recording(request: web.Request) -> web.Response:
 
 
 async def get_kpis(request: web.Request) -> web.Response:
+    """The KPIs of the calls started in [since, until); without either, of the last
+    `KPI_DEFAULT_WINDOW_DAYS` days (a store that keeps every call grows without end, and the
+    dashboard asks every 15 s). The window used is in the answer."""
     prices = _observability(request).options.prices
-    kpis = await kpis_from_store(
-        _store(request), prices, _number(request, "since"), _number(request, "until")
-    )
-    return _json(kpis)
+    since, until = _number(request, "since"), _number(request, "until")
+    if since is None and until is None:
+        since = time.time() - KPI_DEFAULT_WINDOW_DAYS * 86400.0
+    kpis = await kpis_from_store(_store(request), prices, since, until)
+    return _json(kpis | {"window": {"since": since, "until": until}})
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -195,6 +201,9 @@ async def metrics(request: web.Request) -> web.Response:
     response = web.Response(body=body)
     response.headers["Content-Type"] = CONTENT_TYPE
     return response
+
+
+KPI_DEFAULT_WINDOW_DAYS = 30
 
 
 async def _retention(app: web.Application) -> Any:
