@@ -32,6 +32,10 @@ from callwright.observe.observer import CallObserver
 
 log = logging.getLogger(__name__)
 
+# A recording held until the caller answers the consent question is dropped after this long
+# unanswered: held, it is in memory only (64 KB a second at 16 kHz), for the whole call.
+MAX_HELD_RECORDING_S = 300.0
+
 SayLine = Callable[[str, str | None], None]
 SayAndWait = Callable[[str, str | None, TurnTimeline | None], Awaitable[None]]
 
@@ -73,6 +77,7 @@ class CallCompliance:
         self._opt_out = OptOutPolicy(stack.opt_out)
         self.consent_asks = 0  # asked for recording consent and waiting for the answer
         self._consent_why: str | None = None  # the jurisdiction that needs it
+        self._hold_timer: asyncio.TimerHandle | None = None  # drops a recording held too long
         outbound = self._call.parameters.get("direction") == "outbound"
         listen = stack.machine.enabled and outbound
         # Until it decides, the callee's audio goes to the detector and no turn is taken.
@@ -104,7 +109,7 @@ class CallCompliance:
         if disclosure.applies(call.channel) and disclosure.consent_needed(*_parties(call)):
             # Held from the first sample: what is heard before the question (a "Hello?" while
             # listening for a machine) is not written unless the caller agrees.
-            self._observer.hold_recording()
+            self._hold()
         if self._machine is None:
             self.greet()
         else:
@@ -170,7 +175,7 @@ class CallCompliance:
                 "call_start", timeline, PrefixedResponder(lines.disclosure, self._responder)
             )
             return
-        self._observer.hold_recording()
+        self._hold()
         self.consent_asks, self._consent_why = 1, why
         question = CannedResponder(f"{lines.disclosure} {lines.consent_question}")
         self._voice.start("call_start", timeline, question)
@@ -189,6 +194,9 @@ class CallCompliance:
         verdict = {True: "granted", False: "declined", None: "unclear"}[answer]
         recorder.event("recording_consent", at_ms, {"answer": verdict})
         self._log("recording_consent", answer=verdict, jurisdiction=self._consent_why)
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
+            self._hold_timer = None
         if answer is True:
             self._observer.release_recording()
             line = lines.consent_granted
@@ -198,6 +206,32 @@ class CallCompliance:
             recorder.event("recording_stopped", at_ms, {"reason": reason})
             line = lines.consent_declined
         self._voice.start("call_start", timeline, PrefixedResponder(line, self._responder))
+
+    def abandon_consent(self, at_ms: float, reason: str) -> None:
+        """The consent question will not be answered (the caller was handed over, or took too
+        long): nothing of the recording is kept, as with no clear answer."""
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
+            self._hold_timer = None
+        if not self.consent_asks and not self._observer.recording_held:
+            return
+        self.consent_asks = 0
+        self._observer.stop_recording()
+        self._state.recorder.event("recording_stopped", at_ms, {"reason": reason})
+
+    def _hold(self) -> None:
+        """Holds the recording in memory until the caller answers, for at most
+        `MAX_HELD_RECORDING_S`: past that it is dropped (memory for the whole call, else)."""
+        self._observer.hold_recording()
+        if self._hold_timer is None:
+            loop = asyncio.get_running_loop()
+            self._hold_timer = loop.call_later(MAX_HELD_RECORDING_S, self._hold_expired)
+
+    def _hold_expired(self) -> None:
+        self._hold_timer = None
+        if self._state.outcome is None and self._observer.recording_held:
+            at_ms = self._state.clock.now_ms()
+            self.abandon_consent(at_ms, "no answer to the consent question in time")
 
     async def opted_out(self, opt_out: OptOut, timeline: TurnTimeline | None = None) -> None:
         """The caller asked not to be called again: listed, told so, and the call ends."""
@@ -228,6 +262,9 @@ class CallCompliance:
 
     async def drain(self) -> None:
         """At the end of the call: waits (up to 5 s) for the compliance log's entries."""
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
+            self._hold_timer = None
         if self._log_tasks:
             await asyncio.wait(list(self._log_tasks), timeout=5.0)
 

@@ -444,7 +444,10 @@ class CallSession:
 
     def _busy(self) -> bool:
         turns_pending = any(not t.done() for t in self._turn_tasks)
-        on_hold = self.handoff.mode != "agent"  # the handoff decides what the caller hears
+        # The handoff decides what the caller hears while they wait for a person; asked about a
+        # callback, a silent caller is reprompted and then let go like any other (a phone off
+        # the hook would hold its line until the call's time limit).
+        on_hold = self.handoff.mode not in ("agent", "callback_offer")
         return on_hold or self.voice.speaking or self._endpointer.in_turn or turns_pending
 
     # --- the end -------------------------------------------------------------------------

@@ -71,12 +71,16 @@ class TurnRouting:
         # The handoff's first line answering this turn carries its timeline (TTFA, stages).
         if handoff.mode != "human" and (opt_out := compliance.opt_out_on_turn(text, end_ms)):
             await compliance.opted_out(opt_out, timeline)
-        elif compliance.consent_asks:
+        elif compliance.consent_asks and handoff.mode == "agent":
             compliance.consent_answer(text, end_ms, timeline)
-        elif handoff.mode == "human":
-            await handoff.caller_said(text)
         elif handoff.mode != "agent":
-            await handoff.on_caller_text(text, timeline)
+            # A caller handed over (the 0 key) before answering the consent question: their
+            # words are for the handoff ("Yes, call me back"), and the recording is not kept.
+            compliance.abandon_consent(end_ms, "handed over before answering")
+            if handoff.mode == "human":
+                await handoff.caller_said(text)
+            else:
+                await handoff.on_caller_text(text, timeline)
         elif (escalation := self._triggers.on_caller_turn(text, confidence, end_ms)) is not None:
             await handoff.escalate(escalation, timeline=timeline)
         else:
