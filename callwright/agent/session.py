@@ -63,6 +63,9 @@ log = logging.getLogger(__name__)
 
 PIPELINE_RATE = 16000
 GAP_FILL_MS = 40.0  # inbound timestamp jumps larger than this are filled with silence
+# Silence filling a gap goes to the VAD this much at a time: its windows are batched with every
+# other call's, and a 29 s gap in one piece held them all for some 200 ms.
+GAP_FILL_STEP_MS = 200.0
 # Keypad presses are paced like audio, each counting this long: a phone sends ~10 a second at
 # most, and each one is written to the call's record.
 KEY_COST_MS = 100.0
@@ -300,7 +303,10 @@ class CallSession:
     async def _on_audio(self, frame: AudioFrame) -> None:
         gap = frame.timestamp_ms - self._pipeline_ms
         if gap > GAP_FILL_MS:  # lost frames: the timeline keeps going, as silence
-            await self._feed(np.zeros(int(gap * PIPELINE_RATE / 1000), dtype=np.int16))
+            missing = int(gap * PIPELINE_RATE / 1000)
+            step = int(GAP_FILL_STEP_MS * PIPELINE_RATE / 1000)
+            for start in range(0, missing, step):
+                await self._feed(np.zeros(min(step, missing - start), dtype=np.int16))
         await self._feed(self._resampler.process(frame.samples))
 
     async def _feed(self, samples: np.ndarray) -> None:
