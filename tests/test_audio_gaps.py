@@ -34,7 +34,7 @@ async def test_a_gap_in_the_callers_audio_reaches_the_vad_in_short_pieces(
         sizes.append(samples.size)
         return await process(samples, timestamp_ms)
 
-    vad.process = measured  # type: ignore[method-assign,assignment]
+    vad.process = measured  # type: ignore[method-assign]
     running = asyncio.create_task(session.run())
     await line.quiet(0.4)
     line.at_ms += 10_000.0  # ten seconds of frames lost
