@@ -381,6 +381,11 @@ def test_a_long_call_sends_only_its_newest_turns_from_a_caller_turn_on() -> None
     assert messages[1]["role"] == "user"  # never a tool result without its call
     assert messages[-1]["content"].startswith("Answer number 199")
     assert messages[-2] == {"role": "user", "content": "Question number 199 about the clinic?"}
+    # As much as fits: from the caller's turn before the first one sent, it would not.
+    whole = to_chat_messages("", history)
+    first = len(whole) - (len(messages) - 1)
+    earlier = max(i for i in range(first) if whole[i]["role"] == "user")
+    assert sum(len(json.dumps(m)) for m in whole[earlier:]) > 4000
     # A short call is sent whole, the greeting before its first caller turn too, no note.
     greeted = [Message(role="assistant", content="Hello, how can I help?"), *history[:4]]
     short = to_chat_messages("Be brief.", greeted, max_history_chars=4000)

@@ -177,15 +177,23 @@ def to_chat_messages(
 
 
 def _recent(turns: Chat, budget: int) -> Chat:
-    """The newest turns that fit `budget` characters, starting at a caller's turn."""
-    sizes = [len(json.dumps(turn, default=str)) for turn in turns]
-    if sum(sizes) <= budget:
+    """The newest turns that fit `budget` characters, starting at a caller's turn.
+
+    Measured from the newest back, only as far as the budget reaches: a long call's request
+    costs what is sent, not the whole call."""
+    total, earliest = 0, None  # the earliest caller's turn from which the rest fits
+    for i in range(len(turns) - 1, -1, -1):
+        total += len(json.dumps(turns[i], default=str))
+        if total > budget:
+            break
+        if turns[i]["role"] == "user":
+            earliest = i
+    else:
         return turns  # all of it, the greeting before the first caller turn included
-    starts = [i for i, turn in enumerate(turns) if turn["role"] == "user"]
-    for start in starts:
-        if sum(sizes[start:]) <= budget:
-            return turns[start:]
-    return turns[starts[-1] :] if starts else turns
+    if earliest is not None:
+        return turns[earliest:]
+    last = next((i for i in range(len(turns) - 1, -1, -1) if turns[i]["role"] == "user"), None)
+    return turns[last:] if last is not None else turns
 
 
 def _wire_history(history: Sequence[Message]) -> Chat:
