@@ -213,10 +213,14 @@ async def sip_record(stack: AgentStack, sip_call_id: str, timeout_s: float = 20.
 
 
 def demo_stack(stack: AgentStack) -> AgentStack:
-    """The deterministic demo agent: its lines are known word for word."""
+    """The deterministic demo agent: its lines are known word for word; a SIP call is a phone
+    call, so it opens with the (brief) recording disclosure."""
     from examples.clinic.front_desk import DemoResponderFactory
+    from tests.conftest import brief_opening
 
-    return dataclasses.replace(stack, responders=DemoResponderFactory())
+    return dataclasses.replace(
+        stack, responders=DemoResponderFactory(), disclosure=brief_opening(stack)
+    )
 
 
 @dataclass(frozen=True, slots=True)

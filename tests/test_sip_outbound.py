@@ -31,7 +31,7 @@ async def test_outbound_call_over_sip_is_answered_and_greeted(
                 async with http.post(f"{server.url}/v1/calls/outbound", json=body) as response:
                     assert response.status == 201, await response.text()
                     call_id = (await response.json())["call_id"]
-            for _ in range(300):  # the callee answers, then the greeting is spoken
+            for _ in range(300):  # the callee answers, then the opening is spoken
                 detail = await stack.store.get_call(call_id)
                 if detail is not None and any(u.role == "agent" for u in detail.utterances):
                     break
@@ -49,5 +49,9 @@ async def test_outbound_call_over_sip_is_answered_and_greeted(
     # record keeps them redacted).
     assert {"to", "from"} <= set(detail.record.parameters)
     assert detail.record.outcome == "server_shutdown"
-    greeting = [u.text.lower() for u in detail.utterances if u.role == "agent"]
-    assert greeting and "thanks for calling" in greeting[0]
+    # A SIP call is a phone call: it opens with the disclosure, and the callee, in California
+    # (all-party consent), is asked before anything is recorded.
+    opening = [u.text.lower() for u in detail.utterances if u.role == "agent"]
+    assert opening and opening[0].startswith("this call is recorded")
+    assert "okay with you if we record" in opening[0]
+    assert [e.data["consent_asked"] for e in detail.events if e.kind == "disclosure"] == [True]

@@ -72,7 +72,7 @@ class DisclosureOptions:
     """
 
     enabled: bool = True
-    channels: Sequence[str] = ("twilio", "telnyx")
+    channels: Sequence[str] = ("twilio", "telnyx", "sip")
     text: str = DISCLOSURE
     ask_consent: bool = True
     all_party_consent: frozenset[str] = ALL_PARTY_CONSENT
