@@ -535,3 +535,20 @@ async def test_nothing_is_sent_on_hold_and_no_report_to_a_well_known_port() -> N
     finally:
         stream.close()
         victim.close()
+
+
+def test_a_dialog_with_a_hop_known_by_name_checks_no_address() -> None:
+    """A proxy reached by name cannot be told by its address: its BYE is not refused."""
+    from callwright.sip.dialog import SipDialog
+
+    def dialog(route: list[str]) -> SipDialog:
+        made = SipDialog(None, "c", local="<sip:a@127.0.0.1>;tag=o", remote="<sip:b@x>;tag=t",  # type: ignore[arg-type]
+                         remote_target="sip:bob@198.51.100.7:5060", route_set=route)  # fmt: skip
+        made.trust("203.0.113.5")
+        return made
+
+    by_address = dialog(["sip:192.0.2.9;lr"])
+    assert by_address.trusted("192.0.2.9") and by_address.trusted("203.0.113.5")
+    assert by_address.trusted("198.51.100.7") and not by_address.trusted("198.51.100.66")
+    by_name = dialog(["sip:proxy.example.com;lr"])
+    assert by_name.trusted("198.51.100.66")

@@ -82,14 +82,20 @@ class SipDialog:
     def trust(self, *sources: str) -> None:
         """The peer may send in-dialog requests from `sources` (where its INVITE came from,
         or where we sent ours), its Contact's host and the hosts on the route: the IP
-        addresses among them."""
+        addresses among them. A hop known only by name (a proxy we reach through DNS) cannot
+        be told by its address: then nothing is checked, rather than refuse its BYE."""
         hosts = [
             *sources,
             *(uri_user_host(uri)[1] for uri in [self.remote_target, *self.route_set]),
         ]
+        addresses = set()
         for host in hosts:
-            with contextlib.suppress(ValueError):
-                self.peer_hosts.add(str(ipaddress.ip_address(host.strip("[]"))))
+            try:
+                addresses.add(str(ipaddress.ip_address(host.strip("[]"))))
+            except ValueError:
+                self.peer_hosts = set()
+                return
+        self.peer_hosts |= addresses
 
     def trusted(self, host: str) -> bool:
         """May an in-dialog request come from `host`?"""
