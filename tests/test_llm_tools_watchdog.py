@@ -257,3 +257,54 @@ async def test_a_model_that_fails_mid_flow_leaves_the_call_where_it_stood(tmp_pa
         await primary.close()  # type: ignore[attr-defined]
     assert booked == [(dt.date(2026, 12, 9), "10:00")]
     assert turn.text.startswith("Booked.")
+
+
+async def test_tools_run_side_by_side_each_get_their_time(tmp_path: Path) -> None:
+    """A quick tool's result must not leave the slower one to the watchdog's short wait."""
+    ran.clear()
+
+    @tool(timeout=3.0)
+    async def quick_check(order_id: str) -> str:
+        """Checks an order quickly.
+
+        Args:
+            order_id: the order.
+        """
+        return "fine"
+
+    calls = [FakeToolCall("quick_check", {"order_id": "1"}),
+             FakeToolCall("order_status", {"order_id": "2"})]  # fmt: skip
+    agent = Agent(name="shop", greeting="Hi.", instructions="x",
+                  tools=[quick_check, order_status])  # fmt: skip
+    events: list[tuple[str, dict[str, Any]]] = []
+    bind_call_events(lambda kind, _at, data: events.append((kind, dict(data))), lambda: 0.0)
+    async with start_fake_openai([calls, "Both are on their way."]) as server:
+        runtime = AgentRuntime(data_dir=tmp_path, llm=LlmOptions(server.base_url, "m"), env={})
+        primary = await build_responders(agent, runtime)
+        chain = FallbackResponderFactory(primary, primary.deterministic(), QUICK)  # type: ignore[attr-defined]
+        turn = await (await TextSession(agent, chain).call()).say("Where are orders 1 and 2?")
+        await primary.close()  # type: ignore[attr-defined]
+    assert ran == [("status started", "2"), ("status done", "2")]
+    assert turn.text.endswith("Both are on their way.") and stalls(events) == []
+
+
+async def test_model_replies_without_usage_still_close_the_breaker(tmp_path: Path) -> None:
+    """A server that reports no token usage: its real answers are still answers, so failures
+    scattered between them never add up to an open breaker."""
+    agent = Agent(name="shop", greeting="Hi.", instructions="x")
+    fail, fine = HttpError(500), "We open at nine."
+    script: list[Any] = [fail, fine, fail, fine, fail, fine, fail]
+    async with start_fake_openai(script) as server:
+        llm = LlmOptions(server.base_url, "m", stream_usage=False)
+        runtime = AgentRuntime(data_dir=tmp_path, llm=llm, env={})
+        primary = await build_responders(agent, runtime)
+        chain = FallbackResponderFactory(primary, primary.deterministic(), QUICK)  # type: ignore[attr-defined]
+        call = await TextSession(agent, chain).call()
+        asked = ["When do you open?", "Do you ship abroad?", "Can I pay by card?",
+                 "Where is the shop?", "Is there parking?", "Do you sell gift cards?",
+                 "Are you open on Sunday?"]  # fmt: skip
+        for question in asked:
+            await call.say(question)
+        await primary.close()  # type: ignore[attr-defined]
+    assert QUICK.breaker.failures_to_open <= 4  # four failures in all, never three in a row
+    assert not chain.breaker.is_open

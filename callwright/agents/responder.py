@@ -196,6 +196,7 @@ class AgentResponder:
             self.tools = GatedTools(agent, call, factory.kb, self.state)
         self._language = agent.language  # the call's, from each turn's context
         self._entered = ""  # the `say` of a node the caller has just entered
+        self._asked_model = False  # this turn's reply went to the model
         self._llm: OpenAICompatResponder | None = None
         self._routed: dict[str, OpenAICompatResponder] = {}  # by route name
         self._preparing: asyncio.Task[None] | None = None
@@ -282,11 +283,12 @@ class AgentResponder:
         With an LLM configured, a reply in fixed words (greeting, guardrail, goodbye,
         confirmation) says it cost no tokens, so usage is not estimated from its characters.
         """
-        asked = False
+        self._asked_model = False
         async for event in self._respond(context):
-            asked = asked or isinstance(event, TokenUsage)
             yield event
-        if self._llm is not None and not asked:
+        if self._llm is not None and not self._asked_model:
+            # Only then: a model reply from a server that reports no usage must not look like
+            # one that cost nothing (the fallback's breaker reads it as "the model not asked").
             yield TokenUsage(0, 0)
 
     async def _respond(self, context: TurnContext) -> AsyncIterator[ResponseEvent]:
@@ -432,6 +434,7 @@ class AgentResponder:
         for other in (self._llm, *self._routed.values()):
             if other is not llm:
                 other.prepare(None)  # a head start on the wrong model is no use
+        self._asked_model = True
         stream_of = llm.respond(context)
         assert isinstance(stream_of, AsyncGenerator)
         async with aclosing(stream_of) as stream:

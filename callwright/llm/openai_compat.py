@@ -492,6 +492,7 @@ class OpenAICompatResponder:
         last all the results in the calls' order."""
         tasks = [asyncio.ensure_future(self._run(call, error)) for call, error in calls]
         tools = self._tools
+        longest = 0.0
         try:
             if tools is not None:
                 longest = max((tools.longest_ms(call.name) for call, _ in calls), default=0.0)
@@ -510,6 +511,10 @@ class OpenAICompatResponder:
                 for task in tasks:  # those done together, in the calls' order
                     if task in done and (result := task.result()) is not None:
                         yield result
+                if pending and tools is not None:
+                    # A result restarts the watchdog's short first-event wait: the tools
+                    # still running get their own time again.
+                    yield Working(longest + TOOL_MARGIN_MS)
             yield [task.result() for task in tasks]
         finally:
             for task in tasks:

@@ -89,7 +89,7 @@ class SipDialog:
             *(uri_user_host(uri)[1] for uri in [self.remote_target, *self.route_set]),
         ]
         addresses = set()
-        for host in hosts:
+        for host in filter(None, hosts):  # no Contact: no host of it to trust
             try:
                 addresses.add(str(ipaddress.ip_address(host.strip("[]"))))
             except ValueError:
