@@ -128,6 +128,26 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Agent
     await loaded.store.close()
 
 
+@contextlib.asynccontextmanager
+async def api_only(store: CallStore, observability: Any) -> AsyncIterator[str]:
+    """The JSON API (`/v1/calls`, `/v1/kpis`...) over `store`, and nothing else, without
+    sign-in: its base URL on a free loopback port."""
+    from callwright.server.api import register
+
+    stack: Any = AgentStack(None, None, None, None, store, observability=observability)  # type: ignore[arg-type]
+    app = web.Application()
+    register(app, stack)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
 # A spoken call waits for the agent's opening before the caller speaks: the clinic's greeting
 # takes about four seconds and a phone call's disclosure five more; these take about one. For
 # tests that do not check the opening (the greeting and disclosure have their own tests).

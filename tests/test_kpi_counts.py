@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import aiohttp
-from aiohttp import web
 
-from callwright.agent.stack import AgentStack
 from callwright.core.timeline import TurnTimeline
 from callwright.observe.kpis import compute_kpis
 from callwright.observe.observer import Observability
 from callwright.observe.usage import PriceTable
-from callwright.server.api import register
 from callwright.store.base import CallRecord, CallSummary
 from callwright.store.sqlite import SqliteCallStore
+from tests.conftest import api_only
 
 
 def turn(index: int, ttfa_ms: float | None, interrupted: bool = False) -> TurnTimeline:
@@ -44,23 +41,14 @@ async def test_without_a_range_the_kpis_are_of_the_last_thirty_days(tmp_path: Pa
     for call_id, age_days in (("old", 45), ("recent", 2)):
         await store.start_call(CallRecord(call_id, "twilio", None, now - age_days * 86400))
         await store.end_call(call_id, "completed", "ok")
-    stack: Any = AgentStack(None, None, None, None, store, observability=Observability())  # type: ignore[arg-type]
-    app = web.Application()
-    register(app, stack)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     try:
-        async with aiohttp.ClientSession() as http:
-            async with http.get(f"http://127.0.0.1:{port}/v1/kpis") as response:
+        async with api_only(store, Observability()) as base, aiohttp.ClientSession() as http:
+            async with http.get(f"{base}/v1/kpis") as response:
                 recent = await response.json()
             since = now - 60 * 86400
-            async with http.get(f"http://127.0.0.1:{port}/v1/kpis?since={since}") as response:
+            async with http.get(f"{base}/v1/kpis?since={since}") as response:
                 both = await response.json()
     finally:
-        await runner.cleanup()
         await store.close()
     assert recent["calls"] == 1 and both["calls"] == 2
     assert abs(recent["window"]["since"] - (now - 30 * 86400)) < 60

@@ -13,10 +13,8 @@ from typing import Any, cast
 
 import aiohttp
 import pytest
-from aiohttp import web
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from callwright.agent.stack import AgentStack
 from callwright.core.responder import CallInfo
 from callwright.core.timeline import TurnTimeline
 from callwright.observe.observer import Observability, ObservedStore, ObserveOptions
@@ -28,9 +26,9 @@ from callwright.observe.redact import (
     install_log_redaction,
 )
 from callwright.observe.tracing import CallTracer
-from callwright.server.api import register
 from callwright.store.base import CallRecord, Utterance
 from callwright.store.sqlite import SqliteCallStore
+from tests.conftest import api_only
 
 PII = {
     "phone": "+1 (555) 867-5309",
@@ -145,22 +143,11 @@ async def test_store_and_api_exports_are_redacted(
     assert_clean(stored)
     assert "[PHONE]" in stored and "[DOB]" in stored and "[ADDRESS]" in stored
 
-    stack: Any = AgentStack(None, None, None, None, store, observability=obs)  # type: ignore[arg-type]
-    app = web.Application()
-    register(app, stack)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        async with aiohttp.ClientSession() as http:
-            for path in (f"/v1/calls/{call_id}", "/v1/calls"):
-                async with http.get(f"http://127.0.0.1:{port}{path}") as response:
-                    assert response.status == 200
-                    assert_clean(await response.text())
-    finally:
-        await runner.cleanup()
+    async with api_only(store, obs) as base, aiohttp.ClientSession() as http:
+        for path in (f"/v1/calls/{call_id}", "/v1/calls"):
+            async with http.get(f"{base}{path}") as response:
+                assert response.status == 200
+                assert_clean(await response.text())
 
 
 async def test_raw_transcript_kept_only_where_configured_and_retention(
