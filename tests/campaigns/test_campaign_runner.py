@@ -17,7 +17,7 @@ import pytest
 
 from callwright.agent.stack import AgentStack
 from callwright.campaigns.contacts import Contact, parse_contacts
-from callwright.campaigns.runner import CampaignRunner, Dialled, GateRefusal
+from callwright.campaigns.runner import CampaignRunner, GateRefusal
 from callwright.campaigns.store import CampaignPlan, CampaignStore
 from callwright.compliance.dnc import DoNotCallList
 from callwright.compliance.settings import ComplianceSettings
@@ -25,6 +25,7 @@ from callwright.compliance.tables import SqlStore
 from callwright.sim.twilio_caller import post_signed
 from callwright.store.sqlite import SqliteCallStore
 from callwright.telephony.settings import TelephonySettings
+from tests.campaigns.dialers import CountingDialer
 from tests.conftest import MovableClock, operator_http, wait_until
 from tests.fakes.twilio_rest import (
     ACCOUNT_SID,
@@ -146,17 +147,6 @@ async def _callback(
     assert (await post_signed(http, callback, params, AUTH_TOKEN)).status == 204
 
 
-class _CountingDialer:
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-
-    async def dial(
-        self, to: str, from_: str, parameters: dict[str, str], purpose: str | None
-    ) -> Dialled:
-        self.calls.append(to)
-        return Dialled(f"call-{len(self.calls)}", f"CA{len(self.calls):032d}")
-
-
 async def _open(_: str, __: str | None) -> GateRefusal | None:
     return None
 
@@ -175,7 +165,7 @@ async def test_a_restart_calls_no_one_twice(tmp_path: Path) -> None:
         assert await campaigns.claim(first, "worker-a")
         assert not await campaigns.claim(first, "worker-b")  # claimed once, by one worker
         assert await campaigns.orphaned_dials(stale_s=0.0) == 1
-        dialer = _CountingDialer()
+        dialer = CountingDialer()
         runner = CampaignRunner(campaigns, dialer, _open, lambda: 1e10, "worker-b")
         await runner.tick()
         await runner.tick()
@@ -228,7 +218,7 @@ async def test_a_lost_final_status_frees_its_line_and_the_campaign_finishes(
         contacts = [Contact("+12125550181"), Contact("+12125550182")]
         plan = CampaignPlan("lost", "+12125550100", "reminders", concurrency=1, pace_s=0)
         cid = await campaigns.create(plan, contacts)
-        dialer = _CountingDialer()
+        dialer = CountingDialer()
         runner = CampaignRunner(campaigns, dialer, _open, lambda: 1e10, "worker-a",
                                 silent_after_s=0.5)  # fmt: skip
         await runner.tick()  # the first contact is in a call; its final status never comes

@@ -12,21 +12,11 @@ from callwright.campaigns.contacts import Contact
 from callwright.campaigns.runner import CampaignRunner, Dialled, GateRefusal
 from callwright.campaigns.scheduled import ScheduledCalls
 from callwright.campaigns.store import CampaignPlan, CampaignStore
+from tests.campaigns.dialers import CountingDialer
 from tests.pg_cluster import AnyStore
 
 NOW = 1e10  # the runners' clock: every contact is due
 THREE_HOURS = 3 * 3600.0  # how long ago the dead worker claimed its contact
-
-
-class _Dialer:
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-
-    async def dial(
-        self, to: str, from_: str, parameters: dict[str, str], purpose: str | None
-    ) -> Dialled:
-        self.calls.append(to)
-        return Dialled(f"call-{len(self.calls)}", f"CA{len(self.calls):032d}")
 
 
 class _SilentPlatform:
@@ -63,7 +53,7 @@ async def test_a_dead_workers_dial_is_swept_while_the_others_run(store: AnyStore
     assert await scheduled.claim(left.scheduled_id, "worker-a")
     assert await scheduled.claim(live.scheduled_id, "worker-c")
 
-    dialer = _Dialer()
+    dialer = CountingDialer()
     runner = CampaignRunner(campaigns, dialer, _open, lambda: NOW, "worker-b", scheduled=scheduled)
     await runner.tick()  # worker B is running; A's claim is recent, so it is left alone
     assert dialer.calls == [] and await campaigns.active(cid) == 1
