@@ -194,9 +194,7 @@ class CallCompliance:
         verdict = {True: "granted", False: "declined", None: "unclear"}[answer]
         recorder.event("recording_consent", at_ms, {"answer": verdict})
         self._log("recording_consent", answer=verdict, jurisdiction=self._consent_why)
-        if self._hold_timer is not None:
-            self._hold_timer.cancel()
-            self._hold_timer = None
+        self._stop_hold_timer()
         if answer is True:
             self._observer.release_recording()
             line = lines.consent_granted
@@ -210,9 +208,7 @@ class CallCompliance:
     def abandon_consent(self, at_ms: float, reason: str) -> None:
         """The consent question will not be answered (the caller was handed over, or took too
         long): nothing of the recording is kept, as with no clear answer."""
-        if self._hold_timer is not None:
-            self._hold_timer.cancel()
-            self._hold_timer = None
+        self._stop_hold_timer()
         if not self.consent_asks and not self._observer.recording_held:
             return
         self.consent_asks = 0
@@ -226,6 +222,11 @@ class CallCompliance:
         if self._hold_timer is None:
             loop = asyncio.get_running_loop()
             self._hold_timer = loop.call_later(MAX_HELD_RECORDING_S, self._hold_expired)
+
+    def _stop_hold_timer(self) -> None:
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
+            self._hold_timer = None
 
     def _hold_expired(self) -> None:
         self._hold_timer = None
@@ -262,9 +263,7 @@ class CallCompliance:
 
     async def drain(self) -> None:
         """At the end of the call: waits (up to 5 s) for the compliance log's entries."""
-        if self._hold_timer is not None:
-            self._hold_timer.cancel()
-            self._hold_timer = None
+        self._stop_hold_timer()
         if self._log_tasks:
             await asyncio.wait(list(self._log_tasks), timeout=5.0)
 

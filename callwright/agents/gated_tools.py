@@ -115,18 +115,20 @@ class GatedTools(ToolRegistry):
         state = self._state
         if state is None or state.verified is not None or name in self._identifying:
             return False
+        return self._guarded(name)
+
+    def _guarded(self, name: str) -> bool:
+        """Is `name` a tool of the current node, one that requires identity?"""
+        state = self._state
+        if state is None:
+            return False
         return state.node in self._identity_nodes and state.node in self._owners.get(name, ())
 
     def about_someone_else(self, call: ToolCall) -> bool:
         """Is `call`, a tool of a node that requires identity, about another person than the
         caller verified? It must agree with the identifying call on every argument they share
         ("name": verified as Ann, the record read must be Ann's)."""
-        state = self._state
-        if state is None or call.name in self._identifying:
-            return False
-        if not (
-            state.node in self._identity_nodes and state.node in self._owners.get(call.name, ())
-        ):
+        if call.name in self._identifying or not self._guarded(call.name):
             return False
         verified = [done for done in self.succeeded if done.name in self._identifying]
         return bool(verified) and not any(_same_subject(done, call) for done in verified)

@@ -492,11 +492,12 @@ class OpenAICompatResponder:
         last all the results in the calls' order."""
         tasks = [asyncio.ensure_future(self._run(call, error)) for call, error in calls]
         tools = self._tools
-        longest = 0.0
+        budget = Working(TOOL_MARGIN_MS)  # how long the calls may take, for the watchdog
         try:
             if tools is not None:
                 longest = max((tools.longest_ms(call.name) for call, _ in calls), default=0.0)
-                yield Working(longest + TOOL_MARGIN_MS)
+                budget = Working(longest + TOOL_MARGIN_MS)
+                yield budget
                 fillers = [tools.filler(call.name) for call, error in calls if error is None]
                 filler = next((f for f in fillers if f is not None), None)
                 if filler is not None and not said:
@@ -504,7 +505,7 @@ class OpenAICompatResponder:
                     _, slow = await asyncio.wait(tasks, timeout=slow_after_s)
                     if slow:
                         yield TextDelta(f"{line} ")
-                        yield Working(longest + TOOL_MARGIN_MS)  # words reset the watchdog's wait
+                        yield budget  # words reset the watchdog's wait
             pending: set[asyncio.Future[ToolResult | None]] = set(tasks)
             while pending:
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
@@ -514,7 +515,7 @@ class OpenAICompatResponder:
                 if pending and tools is not None:
                     # A result restarts the watchdog's short first-event wait: the tools
                     # still running get their own time again.
-                    yield Working(longest + TOOL_MARGIN_MS)
+                    yield budget
             yield [task.result() for task in tasks]
         finally:
             for task in tasks:

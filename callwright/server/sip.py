@@ -278,13 +278,21 @@ class CallMedia:
         Raises:
             SdpError: a re-offer moves the media where the peer may not send it.
         """
-        if self.peer_source is not None:
-            media_address_allowed(offer.host, self.peer_source)
-        self.rtp.start(rtp_peer(offer))
+        self.follow(offer)
         self.version += 1
         return answer_sdp(
             offer, self.host, self.rtp_port, self.rtcp_port, self.session_id, self.version
         )
+
+    def follow(self, sdp: AudioOffer) -> None:
+        """Sends the media where the peer's offer or answer says, if it may go there.
+
+        Raises:
+            SdpError: the address is not one this peer may send media to.
+        """
+        if self.peer_source is not None:
+            media_address_allowed(sdp.host, self.peer_source)
+        self.rtp.start(rtp_peer(sdp))
 
     def offer(self) -> bytes:
         """Our offer for a call we place."""

@@ -11,7 +11,7 @@ import time
 import uuid
 
 from callwright.core.responder import CallInfo
-from callwright.server.sip import CallMedia, SipServer, media_address_allowed, proxy_of, rtp_peer
+from callwright.server.sip import CallMedia, SipServer, proxy_of
 from callwright.sip.dialog import SipDialog
 from callwright.sip.message import uri_user_host
 from callwright.sip.outbound import CallFailed, place_call
@@ -78,16 +78,15 @@ async def _call(
         outcome = "busy" if exc.status in (486, 600) else "not_answered"
         await _not_connected(server, media, call_id, to, params, outcome, str(exc))
         return
+    media.peer_source = destination[0]
     try:
         answer = parse_offer(body)
-        media_address_allowed(answer.host, destination[0])
+        media.follow(answer)
     except SdpError as exc:
         await dialog.bye()
         await _not_connected(server, media, call_id, to, params, "failed", exc.reason)
         return
-    media.peer_source = destination[0]
     dialog.on_offer = media.answer
-    media.rtp.start(rtp_peer(answer))
     log.info("sip: outbound call %s to %s answered (%s)", call_id, target, answer.codec)
     await server.run_call(CallInfo(call_id, "sip", to, params), dialog, media, answer, call_id)
 
@@ -138,11 +137,10 @@ async def consult(server: SipServer, target: str) -> SipDialog | None:
     until the transferred caller replaces it, or `CONSULT_HOLD_S` passes."""
     _, destination = sip_target(server, target)
     media = await server.open_media()
+    media.peer_source = destination[0]
     try:
         dialog, body = await _invite(server, target, destination, media)
-        answer = parse_offer(body)
-        media_address_allowed(answer.host, destination[0])
-        media.rtp.start(rtp_peer(answer))
+        media.follow(parse_offer(body))
     except (CallFailed, SdpError) as exc:
         log.info("sip: consultation call to %s failed: %s", target, exc)
         media.rtp.close()
