@@ -370,6 +370,23 @@ async def test_a_name_learned_later_is_redacted_in_the_lines_already_stored(
     await store.close()
 
 
+def test_a_late_name_is_looked_for_alone_in_what_was_stored() -> None:
+    # What is stored was redacted already: only the new name changes it, as this policy says,
+    # and a string without the name comes back as it was (the same object: nothing rebuilt).
+    untouched = "Tuesday at 9, call [PHONE]."
+    stored = {"text": "Thanks ADA, see you.", "n": 3, "more": [untouched, "ada's file"]}
+    again = Redactor().names_again(["Ada"])
+    redone = again(stored)
+    assert redone == {"text": "Thanks [NAME], see you.", "n": 3,
+                      "more": [untouched, "[NAME]'s file"]}  # fmt: skip
+    assert redone["more"][0] is untouched
+    masked = Redactor(RedactionPolicy(name="mask")).names_again(["Ada"])
+    assert masked("Bye Ada") == "Bye [NAME A…]"
+    assert Redactor(RedactionPolicy(name="keep")).names_again(["Ada"])("Bye Ada") == "Bye Ada"
+    # Other kinds are not looked for again: the stored text had them redacted already.
+    assert again("Ada, 555 010 0100") == "[NAME], 555 010 0100"
+
+
 def test_a_capital_before_an_apostrophe_alone_is_no_name() -> None:
     learned = Redactor().learn("I'm O' uh, O'Brien.")
     assert "O" not in learned.names

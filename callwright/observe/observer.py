@@ -320,11 +320,9 @@ class ObservedStore:
         self._inner = inner
         self._observer = observer
         self._keep_raw = observer.hub.options.redaction.keep_raw_transcript
-        # The call's lines as said and as stored: a name learned later ("Ada Lovelace" said
-        # to "your full name?", known as a name once a tool is given it) is redacted in the
-        # lines already stored too.
-        self._said: list[Utterance] = []
-        self._stored: dict[int, str] = {}
+        # The call's lines as stored: a name learned later ("Ada Lovelace" said to "your full
+        # name?", known as a name once a tool is given it) is redacted in them too.
+        self._stored: dict[int, Utterance] = {}
 
     @property
     def _redact(self) -> Redactor:
@@ -356,8 +354,7 @@ class ObservedStore:
             about_caller = [data.get("arguments"), data.get("result")]
             known = self._redact.names
             self._observer.redactor = self._redact.with_field_names(about_caller)
-            if self._redact.names != known:
-                await self._redact_stored_lines(call_id)
+            await self._redact_stored_lines(call_id, known)
         clean = self._redact.value(dict(data))
         await self._inner.add_event(call_id, kind, at_ms, clean)
         self._observer.event(kind, at_ms, clean)
@@ -366,26 +363,32 @@ class ObservedStore:
         if utterance.role == "caller":
             known = self._redact.names
             self._observer.redactor = self._redact.learn(utterance.text)
-            if self._redact.names != known:
-                await self._redact_stored_lines(call_id)
+            await self._redact_stored_lines(call_id, known)
         if self._keep_raw:
             await self._inner.add_raw_utterance(call_id, utterance)
         clean = dataclasses.replace(utterance, text=self._redact.text(utterance.text))
         await self._inner.add_utterance(call_id, clean)
-        self._said.append(utterance)
-        self._stored[utterance.index] = clean.text
+        self._stored[utterance.index] = clean
         self._observer.utterance(clean)
 
-    async def _redact_stored_lines(self, call_id: str) -> None:
-        """Stores again, by their index, the lines a newly learned name now redacts, and the
-        events recorded before it (a transcript event holds the words too)."""
-        redactor = self._redact
-        await self._inner.rewrite_events(call_id, redactor.value)
-        for said in self._said:
-            text = self._redact.text(said.text)
-            if text != self._stored.get(said.index):
-                await self._inner.add_utterance(call_id, dataclasses.replace(said, text=text))
-                self._stored[said.index] = text
+    async def _redact_stored_lines(self, call_id: str, known: tuple[str, ...]) -> None:
+        """Stores again, by their index, the lines the names learned since `known` now redact,
+        and the events recorded before them (a transcript event holds the words too).
+
+        Only the new names are looked for, in what was stored: a name learned four hours into
+        a call costs a substring test per stored string, not a full redaction of each.
+        """
+        new = [name for name in self._redact.names if name not in known]
+        if not new:
+            return
+        again = self._redact.names_again(new)
+        await self._inner.rewrite_events(call_id, again)
+        for index, stored in list(self._stored.items()):
+            text = again(stored.text)
+            if text != stored.text:
+                redone = dataclasses.replace(stored, text=text)
+                await self._inner.add_utterance(call_id, redone)
+                self._stored[index] = redone
 
     async def add_timeline(self, call_id: str, timeline: TurnTimeline) -> None:
         await self._inner.add_timeline(call_id, timeline)

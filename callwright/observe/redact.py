@@ -14,7 +14,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Literal
@@ -212,14 +212,44 @@ class Redactor:
             return text
         if len(text) > MAX_TEXT_CHARS:
             text = text[:MAX_TEXT_CHARS] + _TRUNCATED
-        for name in sorted(self.names, key=len, reverse=True):
-            if self.policy.name != "keep" and name.strip():
-                pattern = re.compile(rf"\b{re.escape(name.strip())}\b", re.IGNORECASE)
-                text = pattern.sub(lambda m: self._replace("name", m.group(0)), text)
+        text = self._names(text, self.names)
         for kind in KINDS:
             if self.policy.action(kind) != "keep":
                 text = _PATTERNS[kind].sub(lambda m, k=kind: self._match(k, m), text)  # type: ignore[misc]
         return text
+
+    def _names(self, text: str, names: Sequence[str]) -> str:
+        if self.policy.name == "keep":
+            return text
+        for name in sorted(names, key=len, reverse=True):
+            if name.strip():
+                pattern = re.compile(rf"\b{re.escape(name.strip())}\b", re.IGNORECASE)
+                text = pattern.sub(lambda m: self._replace("name", m.group(0)), text)
+        return text
+
+    def names_again(self, names: Sequence[str]) -> Callable[[Any], Any]:
+        """Redacts only `names` in a value this redactor's policy was already applied to.
+
+        What a name learned late in a call changes in what was stored before it: the stored
+        lines are redacted already, so only the new names are looked for, and a string that
+        does not contain one (most of a long call) costs a substring test, not every pattern.
+        """
+        wanted = [n.strip() for n in names if n.strip()]
+        folded = [n.casefold() for n in wanted]
+
+        def again(value: Any) -> Any:
+            if isinstance(value, str):
+                lowered = value.casefold()
+                if not any(n in lowered for n in folded):
+                    return value
+                return self._names(value, wanted)
+            if isinstance(value, Mapping):
+                return {k: again(v) for k, v in value.items()}
+            if isinstance(value, list | tuple):
+                return [again(v) for v in value]
+            return value
+
+        return again
 
     def with_field_names(self, value: Any) -> Redactor:
         """A redactor that also knows the names held in `value`'s name fields (the policy's
