@@ -10,6 +10,8 @@ import numpy as np
 
 from callwright.audio.frame import AudioFrame
 
+DTMF_DIGITS = frozenset("0123456789*#ABCD")  # the keys of a phone's keypad and RFC 4733's A-D
+
 
 @dataclass(frozen=True, slots=True)
 class AudioIn:

@@ -13,6 +13,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
+from callwright.core.pace import TokenBucket
 from callwright.transports.base import AudioIn, DtmfIn, InboundEvent
 
 MAX_QUEUED_AUDIO = 250
@@ -37,25 +38,15 @@ class BoundedInbound:
     ) -> None:
         self._queue = queue
         self._on_drop = on_drop
-        self._clock = clock
-        self._keys, self._keys_at = KEY_BURST, clock()
+        self._keys = TokenBucket(KEYS_PER_S, KEY_BURST, clock)
 
     def put(self, event: InboundEvent) -> bool:
         """Queues `event`; False if it was dropped."""
         if isinstance(event, AudioIn) and self._queue.qsize() >= MAX_QUEUED_AUDIO:
             self._on_drop(event)
             return False
-        if isinstance(event, DtmfIn) and not self._key_allowed():
+        if isinstance(event, DtmfIn) and not self._keys.take():
             self._on_drop(event)
             return False
         self._queue.put_nowait(event)
-        return True
-
-    def _key_allowed(self) -> bool:
-        now = self._clock()
-        self._keys = min(KEY_BURST, self._keys + (now - self._keys_at) * KEYS_PER_S)
-        self._keys_at = now
-        if self._keys < 1.0:
-            return False
-        self._keys -= 1.0
         return True

@@ -38,13 +38,12 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from callwright.audio.frame import AudioFrame
 from callwright.audio.mulaw import mulaw_decode, mulaw_encode
-from callwright.transports.base import AudioIn, DtmfIn, HangupIn, InboundEvent
+from callwright.transports.base import DTMF_DIGITS, AudioIn, DtmfIn, HangupIn, InboundEvent
 from callwright.transports.jitter import JitterBuffer, WallClockClamp
 from callwright.transports.socket_writer import QueuedSocketWriter, close_websocket
 
 log = logging.getLogger(__name__)
 
-DTMF_DIGITS = frozenset("0123456789*#ABCD")
 PHONE_RATE = 8000
 MAX_CHUNK = 10**10  # 20 ms chunks: years of audio; beyond it a number is not a chunk
 MAX_TIMESTAMP_MS = 1e12  # some 30 years: bounds the arithmetic done on a stamp

@@ -17,7 +17,7 @@ import numpy as np
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from callwright.audio.frame import SUPPORTED_RATES, AudioFrame
-from callwright.transports.base import AudioIn, DtmfIn, HangupIn, InboundEvent
+from callwright.transports.base import DTMF_DIGITS, AudioIn, DtmfIn, HangupIn, InboundEvent
 from callwright.transports.socket_writer import QueuedSocketWriter, close_websocket
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,6 @@ CONTAINER_MAGIC = {
 }
 MAX_FRAME_MS = 1000  # a single binary frame may carry at most this much audio
 OUTBOUND_LIMIT = 500  # queued messages (~10 s of audio) before a peer counts as stalled
-DTMF_DIGITS = frozenset("0123456789*#ABCD")
 
 
 class ProtocolError(Exception):

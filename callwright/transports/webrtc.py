@@ -11,8 +11,9 @@ drops what is queued, and every sample the track hands to the encoder counts as 
 leaves at real time from here, so what the caller heard is what the track released).
 
 The data channel carries the native protocol's JSON control messages (docs/webrtc.md): the
-caller sends `{"type": "dtmf", "digit": "5"}` and `{"type": "end"}`; the server sends the same
-events a WebSocket caller gets (`started`, transcripts, timelines, `clear`, `end`).
+caller sends `{"type": "dtmf", "digit": "5"}` and `{"type": "end"}`, read within a pace by
+`ControlMessages` (webrtc_control.py); the server sends the same events a WebSocket caller
+gets (`started`, transcripts, timelines, `clear`, `end`).
 """
 
 from __future__ import annotations
@@ -34,17 +35,16 @@ from aiortc.mediastreams import MediaStreamError
 
 from callwright.audio.frame import AudioFrame
 from callwright.audio.resample import StreamResampler
-from callwright.transports.base import AudioIn, DtmfIn, HangupIn, InboundEvent
+from callwright.transports.base import AudioIn, HangupIn, InboundEvent
 from callwright.transports.inbound_queue import BoundedInbound
 from callwright.transports.jitter import WallClockClamp
+from callwright.transports.webrtc_control import ControlMessages
 
 log = logging.getLogger(__name__)
 
 FRAME_MS = 20
 OPUS_RATE = 48000
 PCMU_RATE = 8000
-DTMF_DIGITS = frozenset("0123456789*#ABCD")
-MAX_CONTROL_BYTES = 4096  # one data channel message
 MAX_QUEUED_S = 10.0  # agent audio queued in the track at most (playout keeps ~60 ms)
 
 
@@ -139,6 +139,7 @@ class WebRtcTransport:
         # A peer sending faster than real time, or flooding keys, cannot grow it without bound.
         self._inbound = BoundedInbound(self._events)
         self._channel: RTCDataChannel | None = None
+        self._control = ControlMessages(self._send_text)
         self._pending_events: list[str] = []
         self._sent_samples = 0
         self._clamp = WallClockClamp()
@@ -199,31 +200,11 @@ class WebRtcTransport:
             self._flush_events()
 
     def _on_message(self, message: str | bytes) -> None:
-        if isinstance(message, bytes) or len(message) > MAX_CONTROL_BYTES:
-            self._error("bad_message", f"control messages are JSON text of {MAX_CONTROL_BYTES} B")
-            return
-        try:
-            msg = json.loads(message)
-        except ValueError:
-            self._error("bad_json", "control messages must be JSON objects")
-            return
-        kind = msg.get("type") if isinstance(msg, dict) else None
-        if kind == "dtmf":
-            digit = str(msg.get("digit", ""))
-            if len(digit) != 1 or digit not in DTMF_DIGITS:
-                self._error("bad_dtmf", "digit must be one of 0-9, *, #, A-D")
-                return
-            self._inbound.put(DtmfIn(digit, self._heard_until_ms))
-        elif kind == "end":
-            self._events.put_nowait(HangupIn("caller_ended"))
-        elif kind == "ping":
-            self._send_text(json.dumps({"type": "pong"}))
-        else:
-            self._error("unknown_type", f"unknown message type {kind!r:.40}")
-
-    def _error(self, code: str, message: str) -> None:
-        log.warning("webrtc call: %s: %s", code, message)
-        self._send_text(json.dumps({"type": "error", "code": code, "message": message}))
+        event = self._control.read(message, self._heard_until_ms)
+        if isinstance(event, HangupIn):
+            self._events.put_nowait(event)
+        elif event is not None:
+            self._inbound.put(event)  # a key, within the keys' pace
 
     async def _on_state(self) -> None:
         state = self.pc.connectionState
