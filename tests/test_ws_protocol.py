@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 import aiohttp
 import numpy as np
+import pytest
 
 from callwright.agent.stack import AgentStack
 from callwright.sim.caller import CallerSimulator, ScriptLine
@@ -58,14 +60,20 @@ async def test_bad_start_messages(server_url: str) -> None:
                 assert (await next_event(ws, "error"))["code"] == code
 
 
-async def test_recoverable_errors_keep_the_call_going(stack: AgentStack, server_url: str) -> None:
+async def test_recoverable_errors_keep_the_call_going(
+    stack: AgentStack, server_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     async with operator_http() as http, http.ws_connect(server_url) as ws:
         await ws.send_str(START)
         call_id = (await next_event(ws, "started"))["call_id"]
         await ws.send_bytes(b"\x01\x02\x03")
         assert (await next_event(ws, "error"))["code"] == "bad_frame"
-        await ws.send_str("{not json")
-        assert (await next_event(ws, "error"))["code"] == "bad_json"
+        with caplog.at_level(logging.WARNING, logger="callwright.transports.native_ws"):
+            for _ in range(20):  # each answered; the log has it once
+                await ws.send_str("{not json")
+                assert (await next_event(ws, "error"))["code"] == "bad_json"
+        logged = [r for r in caplog.records if "bad_json" in r.getMessage()]
+        assert len(logged) == 1, logged
         await ws.send_str(json.dumps({"type": "launch_rockets"}))
         assert (await next_event(ws, "error"))["code"] == "unknown_type"
         await ws.send_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(16))

@@ -99,6 +99,7 @@ class NativeWebSocketTransport:
         self._received_samples = 0
         self._writer = QueuedSocketWriter(ws, OUTBOUND_LIMIT, "ws-writer")
         self._closed = False
+        self._logged: set[str] = set()
         self._stalled: asyncio.Task[None] | None = None  # closing a peer that stopped reading
 
     async def inbound(self) -> AsyncIterator[InboundEvent]:
@@ -165,11 +166,15 @@ class NativeWebSocketTransport:
         if kind == "start":
             await self._error("already_started", "this call has already started")
             return None
-        await self._error("unknown_type", f"unknown message type {kind!r}")
+        await self._error("unknown_type", f"unknown message type {kind!r:.40}")
         return None
 
     async def _error(self, code: str, message: str) -> None:
-        log.warning("websocket call: %s: %s", code, message)
+        # Answered every time, logged once per kind: a client repeating a mistake (or doing
+        # it on purpose, as fast as its socket goes) cannot fill the log.
+        if code not in self._logged:
+            self._logged.add(code)
+            log.warning("websocket call: %s: %s", code, message)
         await self.send_event({"type": "error", "code": code, "message": message})
 
     async def send_audio(self, samples: np.ndarray) -> None:
