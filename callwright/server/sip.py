@@ -31,7 +31,8 @@ from callwright.sip.sdp import CODECS, AudioOffer, SdpError, answer_sdp, build_s
 from callwright.sip.settings import SipSettings
 from callwright.sip.ua import ALLOW, InviteServer, SipUserAgent
 from callwright.transports.base import InboundEvent
-from callwright.transports.rtp import RtpPeer, RtpStream
+from callwright.transports.rtp import RtpStream
+from callwright.transports.rtp_peer import RtpPeer
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,8 @@ class SipServer:
         queue: asyncio.Queue[InboundEvent] = asyncio.Queue()
         rtp = RtpStream(SipCallTransport.sink(queue, lambda: rtp.stats))
         ports = await rtp.open(self.settings.host)
-        return CallMedia(self.settings.contact_host, queue, rtp, *ports)
+        host, latch = self.settings.contact_host, self.settings.latch_media
+        return CallMedia(host, queue, rtp, *ports, latch=latch)
 
     async def _take(self, invite: InviteServer, offer: AudioOffer, source: str) -> None:
         media = await self.open_media()
@@ -257,7 +259,8 @@ class SipServer:
 
 
 class CallMedia:
-    """One call's media: the RTP stream, its ports, our SDP (versioned for re-INVITEs)."""
+    """One call's media: the RTP stream, its ports, our SDP (versioned for re-INVITEs);
+    `latch`: the stream may latch to a NAT's mapping at the peer's signalling IP."""
 
     def __init__(
         self,
@@ -266,11 +269,13 @@ class CallMedia:
         rtp: RtpStream,
         rtp_port: int,
         rtcp_port: int,
+        latch: bool = True,
     ) -> None:
         self.host, self.queue, self.rtp = host, queue, rtp
         self.rtp_port, self.rtcp_port = rtp_port, rtcp_port
         self.session_id, self.version = int(time.time()), 0
         self.peer_source: str | None = None  # the peer's signalling address, once known
+        self.latch = latch  # RTP from `peer_source`'s IP may move the media there (NAT)
 
     def answer(self, offer: AudioOffer) -> bytes:
         """Our answer to `offer`; the media follows it (a new address, hold).
@@ -285,14 +290,15 @@ class CallMedia:
         )
 
     def follow(self, sdp: AudioOffer) -> None:
-        """Sends the media where the peer's offer or answer says, if it may go there.
+        """Sends the media where the peer's offer or answer says, if it may go there, or
+        where its RTP comes from at its signalling IP (a NAT's mapping: `MediaLatch`).
 
         Raises:
             SdpError: the address is not one this peer may send media to.
         """
         if self.peer_source is not None:
             media_address_allowed(sdp.host, self.peer_source)
-        self.rtp.start(rtp_peer(sdp))
+        self.rtp.start(rtp_peer(sdp), self.peer_source if self.latch else None)
 
     def offer(self) -> bytes:
         """Our offer for a call we place."""

@@ -7,6 +7,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from callwright.core import env as read
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -37,6 +39,10 @@ class SipSettings:
             Refreshes from the caller are expected before the interval runs out.
         requests_per_s: requests one source address may send per second (burst: twice it);
             beyond it, datagrams are dropped unread, so a flood cannot starve the event loop.
+        latch_media: `CALLWRIGHT_SIP_LATCH_MEDIA` (on): a call whose SDP names another IP
+            than its SIP came from (a phone behind NAT) sends its media back to where its RTP
+            comes from, if that is the SIP's IP (`transports/rtp_peer.py`). Off: RTP only
+            from, and to, the SDP's address.
     """
 
     enabled: bool = False
@@ -56,6 +62,7 @@ class SipSettings:
     outbound_proxy: str | None = None
     min_session_expires_s: int = 90
     requests_per_s: float = 50.0
+    latch_media: bool = True
 
     @property
     def contact_host(self) -> str:
@@ -74,7 +81,8 @@ class SipSettings:
         """Reads `CALLWRIGHT_SIP_*`; SIP is off unless `CALLWRIGHT_SIP_PORT` is set.
 
         Raises:
-            ValueError: a malformed network in `CALLWRIGHT_SIP_ALLOW_FROM` or user entry.
+            ValueError: a malformed network in `CALLWRIGHT_SIP_ALLOW_FROM` or user entry, or
+                a `CALLWRIGHT_SIP_LATCH_MEDIA` that is no boolean.
         """
         env = os.environ if env is None else env
         port = env.get("CALLWRIGHT_SIP_PORT")
@@ -109,4 +117,5 @@ class SipSettings:
             register_password=env.get("CALLWRIGHT_SIP_REGISTER_PASSWORD") or None,
             outbound_proxy=env.get("CALLWRIGHT_SIP_OUTBOUND_PROXY") or None,
             min_session_expires_s=int(env.get("CALLWRIGHT_SIP_MIN_SE") or 90),
+            latch_media=read.flag(env, "CALLWRIGHT_SIP_LATCH_MEDIA", True),
         )

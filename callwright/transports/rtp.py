@@ -1,11 +1,13 @@
 """RTP media for one SIP call (RFC 3550): G.711 both ways, RFC 4733 keys, RTCP reports.
 
 Inbound packets are checked before anything else: only from the address and port the far end
-gave in its SDP (anything else is counted and dropped, never played), version 2, a payload type
-the call negotiated, at most `MAX_PAYLOAD_BYTES`. Audio goes through the shared
-`JitterBuffer` by extended sequence number and is stamped from the RTP timestamp, clamped to
-the wall clock (`WallClockClamp`), so a forged timestamp jump costs nothing. A new SSRC (the far
-end switched source, e.g. after a re-INVITE) continues the timeline where the last one ended.
+gave in its SDP, or the one its RTP latched the stream to (`MediaLatch`: a NAT's public mapping
+at the IP the call's SIP came from), version 2, a payload type the call negotiated, at most
+`MAX_PAYLOAD_BYTES`; anything else is counted and dropped, never played. Audio goes through
+the shared `JitterBuffer` by extended sequence number and is stamped from the RTP timestamp,
+clamped to the wall clock (`WallClockClamp`), so a forged timestamp jump costs nothing. A new
+SSRC (the far end switched source, e.g. after a re-INVITE) continues the timeline where the
+last one ended.
 
 Outbound: the session hands over paced 20 ms frames; each becomes one packet at once.
 """
@@ -13,7 +15,6 @@ Outbound: the session hands over paced 20 ms frames; each becomes one packet at 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import secrets
 import struct
@@ -28,6 +29,7 @@ from callwright.audio.frame import AudioFrame
 from callwright.audio.mulaw import mulaw_decode, mulaw_encode
 from callwright.transports.base import AudioIn, DtmfIn, InboundEvent
 from callwright.transports.jitter import JitterBuffer, WallClockClamp
+from callwright.transports.rtp_peer import Address, MediaLatch, RtpPeer
 
 log = logging.getLogger(__name__)
 
@@ -41,38 +43,16 @@ NTP_EPOCH_OFFSET = 2208988800
 
 @dataclass(slots=True)
 class RtpStats:
-    """What the stream saw; `wrong_source` and `bad` never reached the call."""
+    """What the stream saw; `wrong_source` and `bad` never reached the call; `latched`: times
+    the peer moved to where its RTP came from (`MediaLatch`)."""
 
     received: int = 0
     sent: int = 0
     wrong_source: int = 0
+    latched: int = 0
     bad: int = 0
     overflow: int = 0
     keys: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class RtpPeer:
-    """Where the far end wants media, and what was negotiated."""
-
-    host: str
-    port: int
-    codec: str  # "PCMU" or "PCMA"
-    payload_type: int
-    dtmf_payload: int | None
-    rtcp_port: int | None = None
-    sends: bool = True  # we send it audio: it receives (sendrecv or recvonly), not on hold
-
-    @property
-    def reachable(self) -> bool:
-        """An address media may go to: not unspecified (0.0.0.0, an old-style hold)."""
-        return not ipaddress.ip_address(self.host).is_unspecified
-
-    @property
-    def report_port(self) -> int | None:
-        """Where RTCP reports go (RFC 3605, else the RTP port + 1); None: nowhere."""
-        port = self.rtcp_port or self.port + 1
-        return port if 1024 <= port <= 65535 and self.port and self.reachable else None
 
 
 def parse_rtp(data: bytes) -> tuple[int, int, int, int, bool, bytes] | None:
@@ -130,6 +110,7 @@ class RtpStream(asyncio.DatagramProtocol):
         self._depth = jitter_depth
         self.stats = RtpStats()
         self.peer: RtpPeer | None = None
+        self.latch = MediaLatch()
         self._transport: asyncio.DatagramTransport | None = None
         self._rtcp: asyncio.DatagramTransport | None = None
         self._ssrc = secrets.randbits(32)
@@ -162,9 +143,10 @@ class RtpStream(asyncio.DatagramProtocol):
             1
         ]
 
-    def start(self, peer: RtpPeer) -> None:
-        """Sends to (and accepts from) `peer` from now on; starts RTCP reports."""
-        self.peer = peer
+    def start(self, peer: RtpPeer, signalling_host: str | None = None) -> None:
+        """Sends to (and accepts from) `peer` from now on, or where its RTP latches the stream
+        to (only from `signalling_host`, the IP its SIP came from; None: never); starts RTCP."""
+        self.peer = self.latch.follow(peer, signalling_host)
         if self._rtcp_task is None:
             self._rtcp_task = asyncio.create_task(self._report())
 
@@ -173,12 +155,14 @@ class RtpStream(asyncio.DatagramProtocol):
     def datagram_received(
         self, data: bytes, addr: tuple[str, int] | tuple[str, int, int, int]
     ) -> None:
-        peer = self.peer
-        if peer is None or (addr[0], addr[1]) != (peer.host, peer.port):
+        peer, source = self.peer, (addr[0], addr[1])
+        if peer is not None and source != (peer.host, peer.port):
+            peer = self._latch(peer, source, data)
+        if peer is None:
             self.stats.wrong_source += 1
             if not self._warned:
                 self._warned = True
-                log.warning("rtp: dropped a packet from %s:%s, not the negotiated peer", *addr[:2])
+                log.warning("rtp: dropped a packet from %s:%s, not the negotiated peer", *source)
             return
         packet = parse_rtp(data) if len(data) <= MAX_PAYLOAD_BYTES + 64 else None
         if packet is None:
@@ -199,6 +183,19 @@ class RtpStream(asyncio.DatagramProtocol):
         ext_stamp = self._ts_unwrap(stamp)
         for item in self._jitter.push(self._seq_unwrap(seq), (ext_stamp, payload)):
             self._emit(*item)
+
+    def _latch(self, peer: RtpPeer, source: Address, data: bytes) -> RtpPeer | None:
+        """The stream's peer moved to `source`, if the latch admits it and `data` is a valid
+        packet of the call; None: the packet is from the wrong source."""
+        if not self.latch.admits(peer, source):
+            return None
+        packet = parse_rtp(data) if len(data) <= MAX_PAYLOAD_BYTES + 64 else None
+        if packet is None or packet[0] not in (peer.payload_type, peer.dtmf_payload):
+            return None
+        self.peer = self.latch.latch(peer, source)
+        self.stats.latched += 1
+        log.info("rtp: latched to %s:%s (the SDP named %s:%s)", *source, peer.host, peer.port)
+        return self.peer
 
     def _emit(self, ext_stamp: int, payload: bytes) -> None:
         if self._first_stamp is None:
