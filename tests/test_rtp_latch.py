@@ -23,6 +23,7 @@ from callwright.sip.message import parse_message
 from callwright.sip.sdp import AudioOffer, parse_offer
 from callwright.sip.settings import SipSettings
 from callwright.transports.base import AudioIn
+from callwright.transports.rtp import RtpStream
 from callwright.transports.rtp_peer import MediaLatch, RtpPeer
 from tests.conftest import wait_until
 from tests.test_sip_text import OFFER, invite, rtp
@@ -278,3 +279,52 @@ def test_what_may_latch(
         moved = latch.latch(peer, source)
         assert (moved.host, moved.port, moved.report_port) == (*source, source[1] + 1)
         assert not latch.admits(moved, ("203.0.113.7", 61236))  # once per offer/answer
+
+
+@pytest.mark.parametrize(
+    ("sdp_host", "signalling", "held"),
+    [
+        ("192.168.1.20", "8.8.4.4", True),  # a phone behind NAT: its mapping is not known yet
+        ("10.0.0.5", "8.8.4.4", True),  # or a stranger aiming our RTP into our own network
+        ("100.64.1.2", "8.8.4.4", True),  # carrier-grade NAT's shared space is no public host
+        ("8.8.4.4", "8.8.4.4", False),  # public SDP: sent where it says, as before
+        ("192.168.1.20", "192.168.1.1", False),  # a PBX on the same private network
+        ("192.168.1.20", None, False),  # latching off: the operator's SBC handles NAT
+        ("192.168.1.20", "sbc.example.com", False),
+    ],
+)
+def test_a_private_address_named_from_the_internet_is_sent_nothing_until_latched(
+    sdp_host: str, signalling: str | None, held: bool
+) -> None:
+    latch = MediaLatch()
+    peer = latch.follow(RtpPeer(sdp_host, 4000, "PCMU", 0, 101), signalling)
+    assert latch.holds(peer) is held
+    if held:
+        assert signalling is not None
+        moved = latch.latch(peer, (signalling, 61234))
+        assert not latch.holds(moved)  # its mapping is known: audio goes there
+
+
+class SentTo:
+    """Stands in for the stream's socket: where each datagram went (no packet leaves here)."""
+
+    def __init__(self) -> None:
+        self.targets: list[tuple[str, int]] = []
+
+    def sendto(self, _data: bytes, target: tuple[str, int]) -> None:
+        self.targets.append(target)
+
+    def is_closing(self) -> bool:
+        return False
+
+
+def test_the_stream_sends_a_private_address_named_from_the_internet_nothing_until_latched() -> None:
+    stream = RtpStream(lambda _event: None)
+    socket_ = SentTo()
+    stream._transport = socket_  # type: ignore[assignment]
+    stream.peer = stream.latch.follow(RtpPeer("192.168.1.20", 4000, "PCMU", 0, 101), "8.8.4.4")
+    stream.send(SILENCE)
+    assert socket_.targets == [] and stream.stats.sent == 0
+    stream.datagram_received(rtp(0, 1, 160, b"\xff" * 160), ("8.8.4.4", 61234))  # its first
+    stream.send(SILENCE)
+    assert socket_.targets == [("8.8.4.4", 61234)] and stream.stats.latched == 1

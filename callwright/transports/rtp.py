@@ -228,6 +228,8 @@ class RtpStream(asyncio.DatagramProtocol):
             return
         if not (peer.sends and peer.reachable):  # on hold (RFC 3264 6.1)
             return
+        if self.latch.holds(peer):  # a private address named from the internet: not yet
+            return
         encode = alaw_encode if peer.codec == "PCMA" else mulaw_encode
         for start in range(0, samples.size, FRAME_SAMPLES):
             chunk = samples[start : start + FRAME_SAMPLES]
@@ -253,7 +255,7 @@ class RtpStream(asyncio.DatagramProtocol):
             if peer is None or rtcp is None or rtcp.is_closing():
                 return
             target = peer.report_port
-            if target is None:
+            if target is None or self.latch.holds(peer):
                 continue
             now = time.time() + NTP_EPOCH_OFFSET
             ntp_hi, ntp_lo = int(now), int((now % 1) * (1 << 32))

@@ -22,6 +22,12 @@ It is deliberately narrow, because an address media may come from is an address 
   may latch again); an offer repeating the same address (a session refresh, a hold) keeps it;
 - never on hold (`c=0.0.0.0`) or for a refused stream (port 0): nothing is to be sent there.
 
+Until it latches, a call whose SIP comes from a public address but whose SDP names a private
+one (a phone behind NAT, or a stranger aiming our media into the server's own network) is sent
+nothing (`holds`): RTP to a private address a remote party named would reach hosts near the
+server, never that party. Its first packet, which a phone sends as soon as it is answered,
+latches the stream and the audio goes out.
+
 The loopback rule of SIP media stays whole: the latched IP is the signalling IP, so loopback
 media still only goes to a peer that signals from the loopback.
 """
@@ -93,6 +99,13 @@ class MediaLatch:
             return False
         return _ip(source[0]) == self._signalling != _ip(peer.host)
 
+    def holds(self, peer: RtpPeer) -> bool:
+        """Whether nothing may be sent to `peer` yet: a private SDP address named from a public
+        signalling address, before the stream latched to where the caller's RTP comes from."""
+        if self.latched is not None or self._signalling is None:
+            return False
+        return _is_global(self._signalling) and not _is_global(peer.host)
+
     def latch(self, peer: RtpPeer, source: Address) -> RtpPeer:
         """`peer` moved to `source` (which `admits` allowed), until the SDP address changes."""
         self.latched = source
@@ -112,3 +125,9 @@ def _ip(host: str | None) -> str | None:
         return None
     mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
     return str(mapped or ip)
+
+
+def _is_global(host: str | None) -> bool:
+    """A public internet address (a private, shared, loopback or reserved one is not)."""
+    ip = _ip(host)
+    return ip is not None and ipaddress.ip_address(ip).is_global
