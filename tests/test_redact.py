@@ -108,6 +108,25 @@ def test_log_filter() -> None:
     assert_clean(output)
 
 
+def test_a_log_record_stays_one_line_whatever_a_stranger_put_in_it() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    install_log_redaction(Redactor(), [handler])
+    logger = logging.getLogger("test.redact.lines")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        forged = 'md5"\nINFO callwright: all is well\r\x1b[1A\x1b[2K\x00\tend'
+        logger.warning("sip: bad digest: %s", forged)
+    finally:
+        logger.removeHandler(handler)
+    output = stream.getvalue()
+    assert output.count("\n") == 1 and "\x1b" not in output and "\r" not in output
+    assert output == (
+        'sip: bad digest: md5"\\nINFO callwright: all is well\\r\\x1b[1A\\x1b[2K\\x00\tend\n'
+    )
+
+
 @pytest.fixture
 async def seeded(tmp_path: Path) -> AsyncIterator[tuple[SqliteCallStore, Observability, str]]:
     store = await SqliteCallStore.open(tmp_path / "calls.db")

@@ -90,6 +90,10 @@ def test_an_invite_parses_with_compact_and_folded_headers() -> None:
         # Digits `int` refuses though `str.isdigit` takes them: a clear 400, not a ValueError.
         (invite().replace(b"CSeq: 314159", "CSeq: 31415²".encode()), 400),
         (invite().replace(b"Content-Length: 256", "Content-Length: 25⁶".encode()), 400),
+        # A lone LF or CR, or an ESC, in a value: echoed, it adds header or log lines.
+        (invite().replace(b"pc33.example.com", b"pc33\nX-Injected: yes"), 400),
+        (invite().replace(b"pc33.example.com", b"pc33\rX-Injected: yes"), 400),
+        (invite().replace(b"Max-Forwards: 70", b"Max-Forwards: 70\x1b[2K"), 400),
     ],
 )
 def test_malformed_and_oversized_messages_are_refused_with_a_status(
@@ -153,6 +157,7 @@ def test_sdp_takes_the_first_codec_we_support_and_answers_only_it() -> None:
         (OFFER.replace("v=0", "x"), 400),
         ("v=0\r\nm=audio 1 RTP/AVP 0\r\n", 400),  # no connection address
         (OFFER.replace("RTP/AVP", "RTP/SAVP"), 488),
+        (OFFER.replace("a=rtpmap:8 PCMA/8000", "a=rtpmap:8 PCMA/8000\r\x1b[1A"), 400),
     ],
 )
 def test_unusable_sdp_is_refused_with_the_right_status(body: str, status: int) -> None:
@@ -362,6 +367,46 @@ async def test_a_refused_invite_from_a_stranger_is_answered_once_and_never_with_
         assert sum(map(len, received)) < len(request)
     finally:
         victim.close()
+        await server.close()
+
+
+async def test_a_request_with_a_control_character_is_not_echoed_in_an_answer() -> None:
+    import asyncio
+    import contextlib
+    import socket
+
+    from aiohttp import web
+
+    from callwright.server.sip import SipServer
+    from callwright.sip.settings import SipSettings
+
+    settings = SipSettings(enabled=True, port=0)
+    server = SipServer(web.Application(), None, settings)  # type: ignore[arg-type]
+    await server.start()
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        peer.bind(("127.0.0.1", 0))
+        peer.settimeout(0.0)
+        via = f"127.0.0.1:{peer.getsockname()[1]};branch=z9hG4bKctl"
+        sent = {"198.51.100.7:5060;branch=z9hG4bK776asdhds;rport": via}
+        for call_id in ("ok1", "o2\nX-Injected: yes"):
+            call = b"Call-ID: " + call_id.encode()  # in full (and From): a refusal copies them
+            request = invite(**sent).replace(b"i: a84b4c76e66710@pc33.example.com", call)
+            request = request.replace(b"\nf: ", b"\nFrom: ")
+            request = request.replace(b"INVITE sip:", b"OPTIONS sip:").replace(
+                b"314159 INVITE", b"314159 OPTIONS"
+            )
+            peer.sendto(request, ("127.0.0.1", server.ua.port))
+        received: list[bytes] = []
+        for _ in range(20):
+            await asyncio.sleep(0.05)
+            with contextlib.suppress(BlockingIOError):
+                received.append(peer.recv(65535))
+        # The clean request is answered (the server is there); the other gets no answer at all.
+        assert received and all(b"Call-ID: ok1" in data for data in received), received
+        assert not any(b"X-Injected" in data for data in received)
+    finally:
+        peer.close()
         await server.close()
 
 

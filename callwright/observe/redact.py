@@ -346,6 +346,13 @@ def redact_access_line(line: str, redactor: Redactor) -> str:
     return _QUOTED.sub(quoted, line)
 
 
+_LOG_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # C0 controls and DEL, not TAB
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return match.group(0).encode("unicode_escape").decode("ascii")
+
+
 class RedactingFilter(logging.Filter):
     """A logging filter that rewrites each record's message (and traceback) redacted.
 
@@ -362,9 +369,12 @@ class RedactingFilter(logging.Filter):
         except Exception:  # a broken format string: keep the template, drop the arguments
             message = str(record.msg)
         if record.name == ACCESS_LOGGER:
-            record.msg = redact_access_line(message, self._redactor)
+            message = redact_access_line(message, self._redactor)
         else:
-            record.msg = self._redactor.text(mask_secrets(message))
+            message = self._redactor.text(mask_secrets(message))
+        # One record, one line: a CR or LF a stranger put in a SIP header or a message forges
+        # a log line of its own, and an ESC rewrites a terminal's; they are shown escaped.
+        record.msg = _LOG_CONTROL.sub(_escaped, message)
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = self._redactor.text(

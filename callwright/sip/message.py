@@ -40,6 +40,9 @@ COMPACT = {
 TOKEN = re.compile(r"^[A-Za-z0-9.!%*_+`'~-]+$")
 _REQUEST_LINE = re.compile(r"^([A-Za-z0-9.!%*_+`'~-]+) (\S+) SIP/2\.0$")
 _STATUS_LINE = re.compile(r"^SIP/2\.0 ([1-6]\d\d) ?(.*)$")
+# C0 controls and DEL, except TAB (whitespace in SIP) and the CRLF that ends each line.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n")
+CONTROL_IN_LINE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # in one line: no CR or LF either
 _PARAM = re.compile(r";\s*([^=;\s]+)(?:=(\"[^\"]*\"|[^;,\s]*))?")
 
 
@@ -172,6 +175,10 @@ def parse_message(data: bytes) -> SipMessage:
         text = head.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SipParseError(400, "Headers Not UTF-8") from exc
+    if _CONTROL.search(text):
+        # A lone CR or LF, an ESC: echoed into our answers (Call-ID, Via), dialog state and
+        # logs, it would add header lines and forge log lines.
+        raise SipParseError(400, "Control Character In Headers")
     lines = text.split("\r\n")
     msg = _start_line(lines[0])
     for line in lines[1:]:

@@ -12,7 +12,7 @@ import ipaddress
 import time
 from dataclasses import dataclass
 
-from callwright.sip.message import is_number
+from callwright.sip.message import CONTROL_IN_LINE, is_number
 
 CODECS = {"PCMU": 0, "PCMA": 8}  # encoding name → static payload type (8 kHz, RFC 3551)
 STATIC_NAMES = {0: "PCMU", 8: "PCMA"}
@@ -63,6 +63,8 @@ def parse_offer(body: bytes) -> AudioOffer:
     except UnicodeDecodeError as exc:
         raise SdpError(400, "SDP Not UTF-8") from exc
     lines = [line.strip() for line in text.replace("\r\n", "\n").split("\n") if line.strip()]
+    if any(CONTROL_IN_LINE.search(line) for line in lines):  # a lone CR, an ESC: to the log
+        raise SdpError(400, "Control Character In SDP")
     if not lines or not lines[0].startswith("v=0"):
         raise SdpError(400, "SDP Must Start With v=0")
     session_host: str | None = None

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 
 from callwright.sip.dialog import SipDialog
 from callwright.sip.message import (
+    CONTROL_IN_LINE,
     SipMessage,
     SipParseError,
     header_params,
@@ -157,6 +158,8 @@ class SipUserAgent(asyncio.DatagramProtocol):
         head = data[:4096].split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace").split("\r\n")
         if not head or head[0].startswith("SIP/2.0") or head[0].split(" ")[0] == "ACK":
             return
+        if any(CONTROL_IN_LINE.search(line) for line in head[:60]):
+            return  # echoed back, a lone LF would add header lines to our answer
         msg = SipMessage(method="?", uri="sip:?")
         for line in head[1:60]:
             name, _, value = line.partition(":")
