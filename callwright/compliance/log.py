@@ -12,6 +12,7 @@ import io
 import json
 import re
 import time
+import unicodedata
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -216,11 +217,16 @@ _PLAIN_NUMBER = re.compile(r"[+-]?[0-9][0-9 .()*-]*")  # masked digits included
 
 
 def _safe_cell(value: Any) -> Any:
-    """A cell a spreadsheet will not run as a formula (CSV injection): a leading `=`, `@`, tab
-    or carriage return always gets a quote; `+` and `-` only spare a plain number ("+1555...").
+    """A cell a spreadsheet will not run as a formula (CSV injection): a leading `=`, `@`, tab,
+    carriage return or line feed always gets a quote; `+` and `-` only spare a plain number
+    ("+1555..."). Spreadsheets trim leading spaces and read full-width signs ("＝") as their
+    ASCII forms, so the first character is judged after both.
     """
     if not isinstance(value, str) or not value:
         return value
-    if value[0] in "=@\t\r" or (value[0] in "+-" and not _PLAIN_NUMBER.fullmatch(value)):
+    if value[0] in "\t\r\n":
+        return "'" + value
+    text = unicodedata.normalize("NFKC", value.lstrip())
+    if text[:1] in ("=", "@") or (text[:1] in ("+", "-") and not _PLAIN_NUMBER.fullmatch(text)):
         return "'" + value
     return value

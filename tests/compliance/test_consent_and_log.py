@@ -132,10 +132,13 @@ async def test_outbound_needs_consent_and_every_step_is_logged(
 
 
 def test_the_csv_export_runs_no_formula_but_keeps_numbers_as_they_are() -> None:
-    crafted = ["=1+cmd|' /C calc'!A0", "@SUM(A1)", "-2+3", "+1+HYPERLINK(x)", "\t=1"]
+    crafted = ["=1+cmd|' /C calc'!A0", "@SUM(A1)", "-2+3", "+1+HYPERLINK(x)", "\t=1",
+               "\n=HYPERLINK(x)", " =1+1", "\uff1d1+1", "  \uff20SUM(A1)"]  # fmt: skip
     entries = [LogEntry(f"e{n}", 0.0, "dnc_block", None, value, {}) for n, value in
                enumerate(crafted)]  # fmt: skip
     entries.append(LogEntry("e9", 0.0, "dnc_block", "+14155550182", "+1 (415) 555-0182", {}))
+    entries.append(LogEntry("e10", 0.0, "dnc_block", None, " 1 + 1 = 2", {}))  # no formula
     rows = list(csv.DictReader(io.StringIO(to_csv(entries, full_numbers=True))))
-    assert [r["call_id"] for r in rows[:-1]] == ["'" + value for value in crafted]
-    assert (rows[-1]["number"], rows[-1]["call_id"]) == ("+14155550182", "+1 (415) 555-0182")
+    assert [r["call_id"] for r in rows[:-2]] == ["'" + value for value in crafted]
+    assert (rows[-2]["number"], rows[-2]["call_id"]) == ("+14155550182", "+1 (415) 555-0182")
+    assert rows[-1]["call_id"] == " 1 + 1 = 2"
