@@ -216,6 +216,19 @@ async def test_end_call_yields_end_call_without_another_request() -> None:
     assert len(fake.requests) == 1
 
 
+async def test_the_models_reason_to_hang_up_is_kept_to_one_short_line() -> None:
+    steered = "done\nINFO callwright: call 42 ended: completed\r\x1b[2K" + " very" * 100
+    end = FakeToolCall("end_call", {"reason": steered})
+    async with serving([Reply(text="Goodbye!", tool_calls=[end])]) as (_fake, responder):
+        events = await collect(responder)
+    reason = events[-1].reason if isinstance(events[-1], EndCall) else None
+    assert reason is not None and reason.startswith("done INFO callwright: call 42 ended")
+    assert len(reason) <= 120 and "\n" not in reason and "\r" not in reason
+    blank = FakeToolCall("end_call", {"reason": " \n "})
+    async with serving([Reply(text="Bye!", tool_calls=[blank])]) as (_fake, responder):
+        assert (await collect(responder))[-1] == EndCall(reason="completed")
+
+
 async def test_interrupted_assistant_message_is_marked() -> None:
     history = [
         Message(role="user", content="When are you open?"),

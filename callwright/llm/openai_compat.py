@@ -57,6 +57,7 @@ END_CALL_TOOL = "end_call"
 MAX_TOOL_RESULT_CHARS = 8000
 # Said when the model ends the call without a word of its own.
 GOODBYE_LINE = "Thank you for calling. Goodbye."
+MAX_END_REASON_CHARS = 120
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful voice assistant on a phone call. Your replies are spoken aloud: keep "
     "them short and conversational, one or two sentences, with no lists, markdown or emoji."
@@ -475,8 +476,7 @@ class OpenAICompatResponder:
                 if not spoke:
                     # A hang-up is never silent: the caller hears that the call is over.
                     yield TextDelta(GOODBYE_LINE)
-                reason = end.arguments.get("reason")
-                yield EndCall(reason if isinstance(reason, str) and reason else "completed")
+                yield EndCall(_end_reason(end.arguments.get("reason")))
                 return
             content = "".join(completion.text) or None
             wire_calls = [_wire_call(call) for call, _ in calls]
@@ -699,3 +699,10 @@ class OpenAICompatResponderFactory:
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
+
+
+def _end_reason(reason: Any) -> str:
+    """The model's reason for hanging up as the call's end reason: one line of at most
+    `MAX_END_REASON_CHARS` (it is the model's free text, which a caller may steer)."""
+    text = " ".join(reason.split())[:MAX_END_REASON_CHARS] if isinstance(reason, str) else ""
+    return text or "completed"
