@@ -62,6 +62,22 @@ def test_span_tree_in_memory() -> None:
     assert [e.name for e in call.events] == ["escalation"]
 
 
+def test_a_tool_the_agent_does_not_have_gets_one_span_name() -> None:
+    exporter = InMemorySpanExporter()
+    tracer = CallTracer(exporter, batch=False)
+    trace = tracer.start_call({"call.id": "c1", "call.channel": "twilio"}, START_NS)
+    invented = [f"free_refund_{n}" for n in range(5)] + ["x" * 5000, "a b\nc"]
+    for name in invented:
+        trace.tool_call(1000.0, {"name": name, "error": f"unknown tool {name!r}"})
+    trace.tool_call(1000.0, {"name": "y" * 5000})  # no such name can be a tool's
+    trace.tool_call(1000.0, {"name": "book"})
+    trace.end("completed", "bye", START_NS + 2_000_000_000, {})
+    names = [s.name for s in exporter.get_finished_spans() if s.name.startswith("tool")]
+    assert names == ["tool (unknown)"] * (len(invented) + 1) + ["tool book"]
+    cut = [s for s in exporter.get_finished_spans() if s.name == "tool (unknown)"][5]
+    assert cut.attributes is not None and cut.attributes["tool.name"] == "x" * 64
+
+
 def test_endpoint_from_env() -> None:
     assert otlp_endpoint({}) is None
     assert otlp_endpoint({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318/"}) == (

@@ -13,6 +13,7 @@ never installed as OpenTelemetry's global one. Attributes carry only redacted te
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +29,9 @@ from opentelemetry.trace import Span, Status, StatusCode
 
 from callwright.core import env as read
 from callwright.core.timeline import STAGE_MARKS, TurnTimeline
+
+_TOOL_NAME_CHARS = 64
+_TOOL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")  # a function name a model may call
 
 
 def otlp_endpoint(env: Mapping[str, str] | None = None) -> str | None:
@@ -140,12 +144,12 @@ class CallTrace:
         """Adds a tool-call span ending at `at_ms` and lasting its latency."""
         latency = float(data.get("latency_ms") or 0.0)
         span = self._tracer.start_span(
-            f"tool {data.get('name', '?')}",
+            _tool_span_name(data),
             context=self._context,
             start_time=self._ns(at_ms - latency),
             attributes=_clean(
                 {
-                    "tool.name": data.get("name"),
+                    "tool.name": str(data.get("name", "?"))[:_TOOL_NAME_CHARS],
                     "tool.arguments": data.get("arguments"),
                     "tool.result": data.get("result"),
                     "tool.latency_ms": latency,
@@ -186,3 +190,14 @@ def _clean(attributes: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out[key] = json.dumps(value, default=str, ensure_ascii=False)
     return out
+
+
+def _tool_span_name(data: Mapping[str, Any]) -> str:
+    """`tool <name>` for a tool the agent has; one name for any other. A model can be talked
+    into calling tools that do not exist, and each new span name is a new series in a
+    tracing backend."""
+    name = data.get("name")
+    unknown = str(data.get("error") or "").startswith("unknown tool")
+    if isinstance(name, str) and _TOOL_NAME.fullmatch(name) and not unknown:
+        return f"tool {name}"
+    return "tool (unknown)"
