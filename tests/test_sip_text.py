@@ -597,3 +597,13 @@ def test_a_dialog_with_a_hop_known_by_name_checks_no_address() -> None:
     assert by_address.trusted("198.51.100.7") and not by_address.trusted("198.51.100.66")
     by_name = dialog(["sip:proxy.example.com;lr"])
     assert by_name.trusted("198.51.100.66")
+
+
+def test_each_source_has_its_own_pace_and_the_oldest_are_forgotten() -> None:
+    from callwright.sip.transaction import SourceLimit
+
+    limit = SourceLimit(rate=5.0, max_sources=2)
+    assert [limit.allow("198.51.100.7") for _ in range(11)] == [True] * 10 + [False]
+    assert limit.allow("198.51.100.8") and limit.dropped == 1  # another source: its own burst
+    limit.allow("198.51.100.9")  # a third: the first, heard longest ago, is forgotten
+    assert limit.allow("198.51.100.7")  # (a fresh burst: at most 2 sources are remembered)

@@ -4,10 +4,10 @@ where responses go, and the per-source rate limit applied before any parsing."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from callwright.core.pace import TokenBucket
 from callwright.sip.message import SipMessage, header_params, is_number
 
 T1, T2 = 0.5, 4.0
@@ -36,19 +36,17 @@ class SourceLimit:
     """A token bucket per source address: `rate` a second, bursts of twice that."""
 
     def __init__(self, rate: float, max_sources: int = 10000) -> None:
-        self._rate, self._burst = rate, 2 * rate
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._rate = rate
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
         self._max = max_sources
         self.dropped = 0
 
     def allow(self, source: str) -> bool:
-        now = time.monotonic()
-        tokens, last = self._buckets.pop(source, (self._burst, now))
-        tokens = min(self._burst, tokens + (now - last) * self._rate)
-        ok = tokens >= 1.0
-        self._buckets[source] = (tokens - 1.0 if ok else tokens, now)
+        bucket = self._buckets.pop(source, None) or TokenBucket(self._rate, 2 * self._rate)
+        self._buckets[source] = bucket  # the most recently heard last: the oldest go first
         if len(self._buckets) > self._max:
             self._buckets.popitem(last=False)
+        ok = bucket.take()
         if not ok:
             self.dropped += 1
         return ok
