@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib import resources
 from typing import Any, Protocol
+
+# One statement of `SqlStore.sql_transaction` and its parameters.
+SqlStep = tuple[str, tuple[Any, ...]]
 
 
 class SqlStore(Protocol):
@@ -16,6 +20,11 @@ class SqlStore(Protocol):
     async def sql_fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]: ...
 
     async def sql_script(self, ddl: str) -> None: ...
+
+    async def sql_transaction(self, lock: str, steps: Sequence[SqlStep]) -> list[int]:
+        """Statements in one transaction under the lock `lock` names, shared by every worker
+        on the database; a statement that changes no rows ends it (`store/sqlite.py`)."""
+        ...
 
 
 async def apply_schema(store: SqlStore, package: str) -> None:

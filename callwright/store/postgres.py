@@ -42,6 +42,9 @@ from callwright.store.sqlite import (
 )
 
 _SCHEMA_LOCK = 0x63616C6C  # any constant shared by every worker: "call"
+# The first key of `sql_transaction`'s locks (the second is the hash of their name): two-key
+# advisory locks are a key space of their own, apart from the schema's and a call's events'.
+_NAMED_LOCKS = 0x6C6F636B  # "lock"
 _INSERT_CALL_ONCE = q.INSERT_CALL + " ON CONFLICT (call_id) DO NOTHING"
 
 
@@ -116,6 +119,26 @@ class PostgresCallStore:
     async def sql_fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         """Runs one query (`?` placeholders); rows as dicts."""
         return await self._fetch(sql, params)
+
+    async def sql_transaction(self, lock: str, steps: Sequence[q.SqlStep]) -> list[int]:
+        """Runs write statements (`?` placeholders) in one transaction, holding the advisory
+        lock named `lock` from before the first: every worker's transaction under the same name
+        waits for this one to commit, and each statement (read committed) sees what the ones
+        before it committed, so a count and the write it allows are one step across workers.
+        A statement that changes no rows ends the transaction (the ones after it depend on it;
+        what ran is committed). Returns the row counts of those that ran."""
+        self._check_open()
+        await self.connect()
+        counts: list[int] = []
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_NAMED_LOCKS, lock)
+            )
+            for sql, params in steps:
+                counts.append((await conn.execute(_pg(sql), params)).rowcount)
+                if counts[-1] == 0:
+                    break
+        return counts
 
     async def sql_script(self, ddl: str) -> None:
         """Applies idempotent DDL, serialized across workers like the schema."""

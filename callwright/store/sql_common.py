@@ -23,6 +23,8 @@ from callwright.store.base import (
 )
 
 SCHEMA_VERSION = 4
+# One statement of a store's `sql_transaction` and its parameters.
+SqlStep = tuple[str, tuple[Any, ...]]
 ORPHAN_END_REASON = "worker stopped"
 
 TIMELINE_FIELDS = tuple(TurnTimeline.field_names())

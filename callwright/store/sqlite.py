@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from importlib import resources
@@ -106,6 +106,24 @@ class SqliteCallStore:
     async def sql_fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         """Runs one query; rows as dicts."""
         return await self._run(lambda conn: [dict(r) for r in conn.execute(sql, params)])
+
+    async def sql_transaction(self, lock: str, steps: Sequence[q.SqlStep]) -> list[int]:
+        """Runs write statements in one transaction that no other writer on the file (in any
+        process) interleaves with: `BEGIN IMMEDIATE` takes the database's one write lock up
+        front, so `lock` (which names what the statements guard, for the PostgreSQL store) is
+        not needed here. A statement that changes no rows ends the transaction (the ones after
+        it depend on it; what ran is committed). Returns the row counts of those that ran."""
+
+        def run(conn: sqlite3.Connection) -> list[int]:
+            counts: list[int] = []
+            with _transaction(conn):
+                for sql, params in steps:
+                    counts.append(conn.execute(sql, params).rowcount)
+                    if counts[-1] == 0:
+                        break
+            return counts
+
+        return await self._run(run)
 
     async def sql_script(self, ddl: str) -> None:
         """Applies idempotent DDL (several statements) in one transaction."""
