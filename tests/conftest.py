@@ -272,3 +272,25 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         s = await PostgresCallStore.open(dsn)
     yield s
     await s.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def worker_stores(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[AnyStore, AnyStore]]:
+    """Two connections to one fresh, empty call store of each kind, as two worker processes
+    on the same database have (for checks that must hold across workers)."""
+    stores: list[AnyStore] = []
+    try:
+        if request.param == "sqlite":
+            for _ in range(2):
+                stores.append(await SqliteCallStore.open(tmp_path / "calls.db"))
+        else:
+            dsn = request.getfixturevalue("postgres_dsn")
+            await asyncio.to_thread(reset_database, dsn)
+            for _ in range(2):
+                stores.append(await PostgresCallStore.open(dsn))
+        yield stores[0], stores[1]
+    finally:
+        for opened in stores:
+            await opened.close()

@@ -4,11 +4,11 @@ busy and no-answer with backoff, and records each contact's outcome.
 Every decision is in the store, so any worker can run it and a restart calls no one twice: a
 contact is claimed (atomically) before it is dialled, and one left half-dialled by a dead
 worker is never dialled again (`CampaignStore.orphaned_dials`, swept once a minute by every
-worker, for dials older than any live worker's can be). The compliance checks (do-not-
-call, calling hours, consent) run on every dial through the `gate`; a call outside calling
-hours is rescheduled to the next permitted moment, not dropped. Single calls held back by
-calling hours go out one at a time at the deployment's pace (`ScheduledCalls.take_dial_turn`)
-and within the hourly limit of whoever asked for them (`admit_scheduled`).
+worker, for dials older than any live worker's can be). The compliance checks (do-not-call,
+calling hours, consent) run on every dial through the `gate`; a call outside calling hours is
+rescheduled to the next permitted moment, not dropped. Single calls held back by calling hours
+go out one at a time at the deployment's pace (`ScheduledCalls.take_dial_turn`) and within
+the hourly limit of whoever asked for them (`held_back_limit`).
 """
 
 from __future__ import annotations
@@ -17,10 +17,16 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Callable
 
+from callwright.campaigns.dialing import (
+    Dialer,
+    Dialled,
+    DialRefused,
+    Gate,
+    HeldBackLimit,
+    NoHeldBackLimit,
+)
 from callwright.campaigns.scheduled import ScheduledCall, ScheduledCalls
 from callwright.campaigns.store import SILENT_CALL_DETAIL, Campaign, CampaignStore, ContactState
 
@@ -30,47 +36,6 @@ RETRY_STATUSES = ("busy", "no-answer")
 FAILED_STATUSES = ("failed", "canceled")
 
 
-@dataclass(frozen=True, slots=True)
-class GateRefusal:
-    """Why a contact may not be dialled now.
-
-    Attributes:
-        code: "do_not_call", "outside_calling_hours", "no_consent", "destination_refused".
-        reason: in words.
-        retry_at: epoch seconds when the call may be placed (calling hours), else None.
-    """
-
-    code: str
-    reason: str
-    retry_at: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Dialled:
-    call_id: str
-    call_sid: str
-
-
-class DialRefused(Exception):
-    """The platform clearly placed no call (it refused the request, or the request never
-    left): the contact may be dialled again. Any other failure of a dial may have placed one."""
-
-
-class Dialer(Protocol):
-    """Places one call (the server's Twilio REST path) and says which call it became.
-
-    Raises `DialRefused` when no call was placed; any other exception leaves that unknown.
-    """
-
-    async def dial(
-        self, to: str, from_: str, parameters: dict[str, str], purpose: str | None
-    ) -> Dialled: ...
-
-
-# The compliance checks before a dial: (number, consent purpose or None for any).
-Gate = Callable[[str, str | None], Awaitable[GateRefusal | None]]
-# Why a held-back call may not go out yet for who asked for it (their hourly limit), or None.
-ScheduledAdmission = Callable[[ScheduledCall], Awaitable[str | None]]
 SCHEDULED_PER_TICK = 5
 LIMITED_RETRY_S = 60.0  # a held-back call its requester's limit stops is looked at again then
 # How often contacts and held-back calls stuck mid-dial or in a call with no final status are
@@ -98,7 +63,7 @@ class CampaignRunner:
             `unknown` (its callback was lost), freeing the line (longer than any call).
         scheduled_pace_s: at least this long between two held-back calls, across every
             worker on the store (`ScheduledCalls.take_dial_turn`).
-        admit_scheduled: the hourly limit of whoever asked for a held-back call (None: none).
+        held_back_limit: the hourly limit of whoever asked for a held-back call (None: none).
         dial_deadline_s: a dial not answered by then counts as failed (well under
             ORPHANED_AFTER_S, the age at which a contact still `dialing` is taken for a dead
             worker's).
@@ -115,7 +80,7 @@ class CampaignRunner:
         scheduled: ScheduledCalls | None = None,
         silent_after_s: float = 2 * 3600.0,
         scheduled_pace_s: float = 6.0,
-        admit_scheduled: ScheduledAdmission | None = None,
+        held_back_limit: HeldBackLimit | None = None,
         dial_deadline_s: float = DIAL_DEADLINE_S,
     ) -> None:
         self.store = store
@@ -127,7 +92,7 @@ class CampaignRunner:
         self._tick_s = tick_s
         self._silent_after_s = silent_after_s
         self._scheduled_pace_s = scheduled_pace_s
-        self._admit_scheduled = admit_scheduled
+        self._held_back_limit = held_back_limit or NoHeldBackLimit()
         self._dial_deadline_s = dial_deadline_s
         self._swept_at = -math.inf  # monotonic time of the last sweep (the first tick sweeps)
 
@@ -191,13 +156,15 @@ class CampaignRunner:
         if refusal is not None:
             await scheduled.update(key, "refused", outcome=refusal.code, detail=refusal.reason)
             return True
-        limited = await self._admit_scheduled(call) if self._admit_scheduled else None
+        limit = self._held_back_limit
+        limited = await limit.admit(call)
         if limited is not None:
             await scheduled.update(key, "scheduled", due_at=self._clock() + LIMITED_RETRY_S,
                                    detail=limited)  # fmt: skip
             return True
         # Last, right before the dial: a turn is spent only on a call that goes out.
         if not await scheduled.take_dial_turn(self._scheduled_pace_s):
+            await limit.release(call)
             await scheduled.update(key, "scheduled")  # same due_at: first in line next time
             return False
         parameters = call.parameters | {"scheduled_id": key}
@@ -206,6 +173,7 @@ class CampaignRunner:
                                        call.purpose)  # fmt: skip
         except DialRefused as exc:
             log.warning("scheduled call %s: dial refused: %s", key, exc)
+            await limit.release(call)  # no call: it does not count (an unclear dial does)
             await scheduled.update(key, "failed", outcome="dial_error", detail=str(exc))
             return True
         except Exception as exc:

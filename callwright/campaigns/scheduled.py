@@ -160,19 +160,6 @@ class ScheduledCalls(SchemaTables):
             (*params, scheduled_id),
         )
 
-    async def placed_for(self, created_by: str, since: float, request_counts_s: float) -> int:
-        """Held-back calls of `created_by` that went out since `since` more than
-        `request_counts_s` after they were asked for (so the request no longer counts in a
-        window of that length); `unknown` ones too, as they may have gone out."""
-        await self._ensure()
-        rows = await self._store.sql_fetch(
-            "SELECT COUNT(*) AS n FROM scheduled_calls WHERE created_by = ?"
-            " AND updated_at >= ? AND status IN ('placed', 'unknown')"
-            " AND created_at < updated_at - ?",
-            (created_by, since, request_counts_s),
-        )
-        return int(rows[0]["n"])
-
     async def take_dial_turn(self, every_s: float, now: float | None = None) -> bool:
         """True if a held-back call may go out now: at most one every `every_s` seconds across
         every worker on this store (one conditional UPDATE of a shared row, so two workers

@@ -36,3 +36,14 @@ CREATE TABLE IF NOT EXISTS compliance_log (
 );
 
 CREATE INDEX IF NOT EXISTS compliance_log_at_idx ON compliance_log (at);
+
+-- The calls counted against each credential's hourly outbound limit, for every worker on the
+-- store (compliance/outbound_limit.py): a slot is taken before a call is placed or held back,
+-- only while the credential holds fewer than its limit in the last hour.
+CREATE TABLE IF NOT EXISTS outbound_slots (
+    slot_id TEXT NOT NULL PRIMARY KEY,
+    holder TEXT NOT NULL,
+    taken_at DOUBLE PRECISION NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS outbound_slots_holder_idx ON outbound_slots (holder, taken_at);

@@ -102,7 +102,7 @@ def create_app(
     app.on_shutdown.append(_end_active_calls)
     app[GUARD] = Guard(security, telephony.public_base_url)
     app[AUTHENTICATOR] = Authenticator(AccessStore(cast(SqlStore, stack.store)), security)
-    app[OUTBOUND] = OutboundGate(security)
+    app[OUTBOUND] = OutboundGate(security, stack.store)
     app[COMPLIANCE] = ServerCompliance(compliance or ComplianceSettings(), stack.store)
     install_agents(app, agents)
     app.on_startup.append(_open_access)

@@ -23,14 +23,15 @@ from aiohttp import web
 
 from callwright.campaigns.commands import MOVES
 from callwright.campaigns.contacts import parse_contacts
-from callwright.campaigns.runner import CampaignRunner, Dialled, DialRefused, GateRefusal
+from callwright.campaigns.dialing import Dialled, DialRefused, GateRefusal
+from callwright.campaigns.runner import CampaignRunner
 from callwright.campaigns.store import CampaignPlan, CampaignStore
 from callwright.compliance.numbers import NumberError, to_e164
 from callwright.compliance.tables import SqlStore
 from callwright.server.agents import agent_names
 from callwright.server.audit import record
 from callwright.server.compliance import compliance_of, outbound_refusal
-from callwright.server.outbound import OUTBOUND, held_back_limit
+from callwright.server.outbound import OUTBOUND, HeldBackLimits
 from callwright.server.scheduled import SCHEDULED
 from callwright.server.signin import read_json_object
 from callwright.server.telephony import CALL_STATUS_HOOK, TELEPHONY, DialError, dial_outbound
@@ -88,7 +89,7 @@ def register(app: web.Application) -> None:
         store, _AppDialer(app), gate, lambda: compliance.settings.now().timestamp(),
         worker_id=uuid.uuid4().hex[:12], scheduled=app[SCHEDULED],
         silent_after_s=longest + 1800.0, scheduled_pace_s=app[OUTBOUND].scheduled_pace_s,
-        admit_scheduled=lambda call: held_back_limit(app, call),
+        held_back_limit=HeldBackLimits(app[OUTBOUND]),
     )  # fmt: skip
     app[CAMPAIGNS] = Campaigns(store, runner)
     app[CALL_STATUS_HOOK] = runner.on_call_status

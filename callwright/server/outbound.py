@@ -4,7 +4,8 @@ Numbers must be E.164 (`+` and 7 to 15 digits). Premium-rate and other costly pr
 refused by default (`PREMIUM_PREFIXES`, and whatever libphonenumber's numbering plans classify
 as premium-rate, shared-cost or personal; documented in docs/security.md); operators add their
 own with `CALLWRIGHT_OUTBOUND_DENY`, or allow only some prefixes with `CALLWRIGHT_OUTBOUND_ALLOW`.
-A deny always wins over an allow.
+A deny always wins over an allow. The hourly limit of each credential holds for the whole
+deployment (`compliance/outbound_limit.py`).
 """
 
 from __future__ import annotations
@@ -13,17 +14,19 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import phonenumbers
 from aiohttp import web
 
 from callwright.campaigns.scheduled import ScheduledCall
+from callwright.compliance.outbound_limit import WINDOW_S, OutboundSlots
+from callwright.compliance.tables import SqlStore
 from callwright.config import SecuritySettings
 from callwright.server.audit import record
-from callwright.server.auth import AUTHENTICATOR, principal_of
+from callwright.server.auth import principal_of
 from callwright.server.limits import SlidingWindow
-from callwright.server.scheduled import SCHEDULED
+from callwright.store.base import CallStore
 
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
@@ -94,48 +97,49 @@ def _costly(number: str) -> bool:
 
 
 class OutboundGate:
-    """The destination policy, the per-credential hourly limit of one server, and the pace of
-    held-back calls (seconds between two, deployment-wide)."""
+    """The destination policy, the per-credential hourly limit (every worker's calls, and this
+    worker's own window of requests), and the pace of held-back calls (seconds between two,
+    deployment-wide)."""
 
-    def __init__(self, settings: SecuritySettings) -> None:
+    def __init__(self, settings: SecuritySettings, store: CallStore) -> None:
         self.policy = DestinationPolicy.from_settings(settings)
         self.limits = SlidingWindow(settings.outbound_per_hour, LIMIT_WINDOW_S)
+        self.slots = OutboundSlots(cast(SqlStore, store))
         self.scheduled_pace_s = 60.0 / settings.scheduled_per_minute
 
 
 OUTBOUND = web.AppKey("outbound", OutboundGate)
-LIMIT_WINDOW_S = 3600.0
-# What a credential's hourly limit counts in the audit log: calls it placed, calls it asked
-# for that calling hours held back (counted when asked for, or they would all go out on top of
-# the limit when the window opens), and dials that failed (the platform may have placed one
-# whose answer never came; this worker's own window counts every attempt too).
-COUNTED_ACTIONS = ("outbound.place", "outbound.scheduled", "outbound.failed")
+LIMIT_WINDOW_S = WINDOW_S
 
 
-async def calls_in_window(app: web.Application, kind: str, name: str) -> int:
-    """The outbound calls that count against this credential's limit now (every worker's).
+class HeldBackLimits:
+    """The hourly limit of the credential that asked for a held-back call, for the campaign
+    runner (a `HeldBackLimit`).
 
-    Besides the audit log's entries, a held-back call that went out more than a window after
-    it was asked for counts again when it goes out: its request no longer does.
+    Asked for within the window, the call still holds the slot its request took: it goes out
+    on that. Asked for longer ago, it takes a slot again when it goes out (named after the call,
+    so it can give it back), and waits while the credential is at its limit.
     """
-    since = time.time() - LIMIT_WINDOW_S
-    access = app[AUTHENTICATOR].access
-    used = await access.count_audit(COUNTED_ACTIONS, name, kind, since=since)
-    return used + await app[SCHEDULED].placed_for(f"{kind}:{name}", since, LIMIT_WINDOW_S)
+
+    def __init__(self, gate: OutboundGate) -> None:
+        self._gate = gate
+
+    async def admit(self, call: ScheduledCall) -> str | None:
+        """Why the call may not go out yet, or None (it may, holding a slot if it counts)."""
+        if call.created_by is None or time.time() - call.created_at < LIMIT_WINDOW_S:
+            return None
+        slot = await self._gate.slots.take(call.created_by, self._gate.limits.limit, _slot_of(call))
+        if slot is not None:
+            return None
+        return f"the hourly outbound limit of {call.created_by} is reached"
+
+    async def release(self, call: ScheduledCall) -> None:
+        """The call placed no call after all: the slot it took, if any, is free again."""
+        await self._gate.slots.release(_slot_of(call))
 
 
-async def held_back_limit(app: web.Application, call: ScheduledCall) -> str | None:
-    """Why a held-back call may not go out yet for the credential that asked for it, or None.
-
-    Asked for within the window, its request still counts: it goes out on that. Asked for
-    longer ago, it counts again now, so it waits while the credential is at its limit.
-    """
-    if call.created_by is None or time.time() - call.created_at < LIMIT_WINDOW_S:
-        return None
-    kind, _, name = call.created_by.partition(":")
-    if await calls_in_window(app, kind, name) < app[OUTBOUND].limits.limit:
-        return None
-    return f"the hourly outbound limit of {call.created_by} is reached"
+def _slot_of(call: ScheduledCall) -> str:
+    return f"held-back:{call.scheduled_id}"
 
 
 def outbound_error(status: int, code: str, message: str, **extra: Any) -> web.HTTPError:
@@ -150,12 +154,14 @@ def outbound_error(status: int, code: str, message: str, **extra: Any) -> web.HT
     return error_class[status](text=json.dumps(body), content_type="application/json")
 
 
-async def admit_outbound(request: web.Request, to: str) -> None:
-    """Raises 403 for a refused destination, 429 past the credential's hourly limit.
+async def admit_outbound(request: web.Request, to: str) -> str:
+    """Raises 403 for a refused destination, 429 past the credential's hourly limit; else
+    returns the slot of that limit the call holds (`release_outbound` gives it back when the
+    request places no call and holds none back).
 
-    The limit counts this credential's calls (`calls_in_window`, every worker's, held-back
-    ones included), plus this worker's own window, which also covers requests racing each
-    other here.
+    The limit counts the credential's calls on every worker (`OutboundSlots`: the count and
+    the slot are one step, so requests racing each other on several workers cannot all take
+    the last one), and this worker's own window counts every request it let through.
     """
     gate = request.app[OUTBOUND]
     refusal = gate.policy.refusal(to)
@@ -164,9 +170,17 @@ async def admit_outbound(request: web.Request, to: str) -> None:
         raise outbound_error(403, "destination_refused", refusal)
     principal = principal_of(request)
     name, kind = (principal.name, principal.kind) if principal else ("anonymous", "anonymous")
-    placed = await calls_in_window(request.app, kind, name)
     who = f"{kind}:{name}"
-    if placed >= gate.limits.limit or gate.limits.retry_after(who) is not None:
+    slot = None
+    if gate.limits.retry_after(who) is None:
+        slot = await gate.slots.take(who, gate.limits.limit)
+    if slot is None:
         await record(request, "outbound.refused", to, reason="rate limit")
         raise outbound_error(429, "rate_limited", "too many outbound calls; try again later")
     gate.limits.add(who)
+    return slot
+
+
+async def release_outbound(request: web.Request, slot: str) -> None:
+    """Gives back the slot of a request refused before it placed a call or held one back."""
+    await request.app[OUTBOUND].slots.release(slot)

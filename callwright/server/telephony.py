@@ -45,7 +45,7 @@ from callwright.server.audit import record
 from callwright.server.compliance import compliance_of, outbound_refusal
 from callwright.server.early_record import end_rejected, record_before_upgrade
 from callwright.server.guard import GUARD
-from callwright.server.outbound import admit_outbound, outbound_error
+from callwright.server.outbound import admit_outbound, outbound_error, release_outbound
 from callwright.server.scheduled import schedule_outbound
 from callwright.server.signin import read_json_object
 from callwright.server.sip import SIP
@@ -485,28 +485,32 @@ async def place_outbound_call(request: web.Request) -> web.Response:
         to, from_ = to_e164(to, region), to_e164(from_, region)
     except NumberError as exc:
         raise _outbound_error(400, "bad_number", str(exc)) from exc
-    await admit_outbound(request, to)  # the destination policy and the rate limit
-    purpose = body.get("purpose")
-    if purpose is not None and not isinstance(purpose, str):
-        raise _outbound_error(400, "bad_request", '"purpose" must be a string')
-    schedule = body.get("schedule", True)
-    if not isinstance(schedule, bool):
-        raise _outbound_error(400, "bad_request", '"schedule" must be true or false')
-    params = {str(k): str(v) for k, v in parameters.items()}
-    refused = await outbound_refusal(compliance_of(request.app), to, purpose)
-    if refused is not None:
-        await record(request, "outbound.refused", to, reason=refused.reason, **refused.extra)
-        if schedule and refused.code == "outside_calling_hours":
-            # Held back, not dropped: placed at the next permitted moment (server/scheduled.py).
-            return await schedule_outbound(request, to, from_, purpose, params, refused)
-        raise _outbound_error(refused.status, refused.code, refused.message, **refused.extra)
-    if over_sip:
-        try:
-            call_id = dial_sip(request.app[SIP], to, params, from_)
-        except ValueError as exc:
-            raise _outbound_error(400, "no_sip_route", str(exc)) from exc
-        await record(request, "outbound.place", to, call_id=call_id, transport="sip")
-        return web.json_response({"call_id": call_id}, status=201)
+    slot = await admit_outbound(request, to)  # the destination policy and the hourly limit
+    try:
+        purpose = body.get("purpose")
+        if purpose is not None and not isinstance(purpose, str):
+            raise _outbound_error(400, "bad_request", '"purpose" must be a string')
+        schedule = body.get("schedule", True)
+        if not isinstance(schedule, bool):
+            raise _outbound_error(400, "bad_request", '"schedule" must be true or false')
+        params = {str(k): str(v) for k, v in parameters.items()}
+        refused = await outbound_refusal(compliance_of(request.app), to, purpose)
+        if refused is not None:
+            await record(request, "outbound.refused", to, reason=refused.reason, **refused.extra)
+            if schedule and refused.code == "outside_calling_hours":
+                # Held back, not dropped: placed at the next permitted moment (its slot counts).
+                return await schedule_outbound(request, to, from_, purpose, params, refused)
+            raise _outbound_error(refused.status, refused.code, refused.message, **refused.extra)
+        if over_sip:
+            try:
+                call_id = dial_sip(request.app[SIP], to, params, from_)
+            except ValueError as exc:
+                raise _outbound_error(400, "no_sip_route", str(exc)) from exc
+            await record(request, "outbound.place", to, call_id=call_id, transport="sip")
+            return web.json_response({"call_id": call_id}, status=201)
+    except web.HTTPError:
+        await release_outbound(request, slot)  # no call placed or held back: it does not count
+        raise
     try:
         call_id, call_sid = await dial_outbound(
             request.app, to, from_, params, _public_base(request, tel.settings)

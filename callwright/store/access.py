@@ -305,20 +305,6 @@ class AccessStore:
             ),
         )
 
-    async def count_audit(
-        self, action: str | Sequence[str], actor: str, actor_kind: str, since: float
-    ) -> int:
-        """How many entries of this action (or of any of these actions) by this actor since
-        then."""
-        actions = (action,) if isinstance(action, str) else tuple(action)
-        marks = ", ".join("?" for _ in actions)
-        rows = await self._store.sql_fetch(
-            "SELECT COUNT(*) AS n FROM access_audit"
-            f" WHERE action IN ({marks}) AND actor = ? AND actor_kind = ? AND at >= ?",
-            (*actions, actor, actor_kind, since),
-        )
-        return int(rows[0]["n"])
-
     async def audit_entries(
         self,
         limit: int = 200,

@@ -17,7 +17,8 @@ import pytest
 
 from callwright.agent.stack import AgentStack
 from callwright.campaigns.contacts import Contact, parse_contacts
-from callwright.campaigns.runner import CampaignRunner, GateRefusal
+from callwright.campaigns.dialing import GateRefusal
+from callwright.campaigns.runner import CampaignRunner
 from callwright.campaigns.store import CampaignPlan, CampaignStore
 from callwright.compliance.dnc import DoNotCallList
 from callwright.compliance.settings import ComplianceSettings

@@ -9,7 +9,8 @@ import asyncio
 import math
 
 from callwright.campaigns.contacts import Contact
-from callwright.campaigns.runner import CampaignRunner, Dialled, GateRefusal
+from callwright.campaigns.dialing import Dialled, GateRefusal
+from callwright.campaigns.runner import CampaignRunner
 from callwright.campaigns.scheduled import ScheduledCalls
 from callwright.campaigns.store import CampaignPlan, CampaignStore
 from tests.campaigns.dialers import CountingDialer

@@ -5,26 +5,14 @@ platform clearly refused is tried again. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from callwright.campaigns.contacts import Contact
-from callwright.campaigns.runner import CampaignRunner, Dialled, DialRefused, GateRefusal
+from callwright.campaigns.dialing import DialRefused, GateRefusal
+from callwright.campaigns.runner import CampaignRunner
 from callwright.campaigns.scheduled import ScheduledCalls
 from callwright.campaigns.store import CampaignPlan, CampaignStore
+from tests.campaigns.dialers import FailingDialer
 from tests.pg_cluster import AnyStore
 
 NOW = 1e10  # the runner's clock: everything is due
-
-
-class _Platform:
-    """Takes every request (the call is created), then fails the answer as told."""
-
-    def __init__(self, failure: Exception) -> None:
-        self.failure = failure
-        self.calls: list[str] = []
-
-    async def dial(
-        self, to: str, from_: str, parameters: dict[str, str], purpose: str | None
-    ) -> Dialled:
-        self.calls.append(to)
-        raise self.failure
 
 
 async def _open(_: str, __: str | None) -> GateRefusal | None:
@@ -36,7 +24,7 @@ async def _run(store: AnyStore, failure: Exception) -> tuple[list[str], Campaign
     plan = CampaignPlan("unclear", "+12125550100", "reminders", concurrency=1, pace_s=0,
                         max_attempts=3, retry_backoff_s=0)  # fmt: skip
     cid = await campaigns.create(plan, [Contact("+12125550421")])
-    platform = _Platform(failure)
+    platform = FailingDialer(failure)
     runner = CampaignRunner(campaigns, platform, _open, lambda: NOW, "worker-a")
     for _ in range(5):  # more ticks than attempts
         await runner.tick()
@@ -65,7 +53,7 @@ async def test_a_held_back_call_with_an_unclear_dial_becomes_unknown(store: AnyS
     cases = ((TimeoutError(), "unknown"), (DialRefused("HTTP 400"), "failed"))
     for index, (failure, expected) in enumerate(cases):
         call = await scheduled.add(f"+1212555043{index}", "+12125550100", None, {}, 100.0)
-        platform = _Platform(failure)
+        platform = FailingDialer(failure)
         runner = CampaignRunner(CampaignStore(store), platform, _open, lambda: NOW, "worker-a",
                                 scheduled=scheduled, scheduled_pace_s=0.0)  # fmt: skip
         await runner.tick()

@@ -14,14 +14,17 @@ from zoneinfo import ZoneInfo
 import aiohttp
 
 from callwright.agent.stack import AgentStack
-from callwright.campaigns.runner import CampaignRunner, Dialled, GateRefusal
+from callwright.campaigns.dialing import DialRefused, GateRefusal
+from callwright.campaigns.runner import CampaignRunner
 from callwright.campaigns.scheduled import ScheduledCalls
 from callwright.campaigns.store import CampaignStore
 from callwright.compliance.consent import ConsentRecords
 from callwright.compliance.settings import ComplianceSettings
 from callwright.config import SecuritySettings
+from callwright.server.outbound import HeldBackLimits, OutboundGate
 from callwright.store.sqlite import SqliteCallStore
 from callwright.telephony.settings import TelephonySettings
+from tests.campaigns.dialers import CountingDialer, FailingDialer
 from tests.conftest import ADMIN_HEADERS, TEST_KEY_ID, MovableClock, wait_until
 from tests.fakes.twilio_rest import ACCOUNT_SID, AUTH_TOKEN, fake_twilio
 from tests.pg_cluster import AnyStore
@@ -133,17 +136,6 @@ async def test_a_call_asked_for_long_ago_counts_again_when_it_goes_out(
     assert "hourly outbound limit" in states[2][1]
 
 
-class _Dialer:
-    def __init__(self, log: list[str]) -> None:
-        self.log = log
-
-    async def dial(
-        self, to: str, from_: str, parameters: dict[str, str], purpose: str | None
-    ) -> Dialled:
-        self.log.append(to)
-        return Dialled(f"call-{len(self.log)}", f"CA{len(self.log):032d}")
-
-
 async def _open(_: str, __: str | None) -> GateRefusal | None:
     return None
 
@@ -152,12 +144,12 @@ async def test_held_back_calls_go_out_at_the_deployments_pace(store: AnyStore) -
     scheduled = ScheduledCalls(store)
     for index, number in enumerate(NUMBERS[:5]):
         await scheduled.add(number, FROM, None, {}, 100.0 + index)  # in this order
-    dialled: list[str] = []
+    dialer = CountingDialer()
     # Two workers on the store, one held-back call a minute between them.
     runners = [
         CampaignRunner(
             CampaignStore(store),
-            _Dialer(dialled),
+            dialer,
             _open,
             lambda: 1000.0,
             worker,
@@ -169,7 +161,7 @@ async def test_held_back_calls_go_out_at_the_deployments_pace(store: AnyStore) -
     for _ in range(3):
         for runner in runners:
             await runner.tick()
-    assert dialled == [NUMBERS[0]]  # the first in line, once, by one of them
+    assert dialer.calls == [NUMBERS[0]]  # the first in line, once, by one of them
     statuses = [c.status for c in sorted(await scheduled.all(), key=lambda c: c.to_number)]
     assert statuses == ["placed"] + ["scheduled"] * 4  # the others wait their turn
 
@@ -183,22 +175,28 @@ async def test_held_back_calls_go_out_at_the_deployments_pace(store: AnyStore) -
     assert await pace.take_dial_turn(60.0, now=start - 600.0)
 
 
-async def test_placed_for_counts_calls_that_went_out_long_after_they_were_asked_for(
-    store: AnyStore,
-) -> None:
+async def test_a_held_back_call_holds_a_slot_only_if_it_goes_out(store: AnyStore) -> None:
     scheduled = ScheduledCalls(store)
-    now = time.time()
-    old = await scheduled.add(NUMBERS[0], FROM, None, {}, 100.0, TEST_KEY)
-    recent = await scheduled.add(NUMBERS[1], FROM, None, {}, 100.0, TEST_KEY)
-    other = await scheduled.add(NUMBERS[2], FROM, None, {}, 100.0, "user:someone")
-    waiting = await scheduled.add(NUMBERS[3], FROM, None, {}, 100.0, TEST_KEY)
-    for call in (old, recent, other):
-        await scheduled.update(call.scheduled_id, "placed", outcome="placed")
-    await store.sql_execute(
-        "UPDATE scheduled_calls SET created_at = ? WHERE scheduled_id IN (?, ?, ?)",
-        (now - 5 * 3600, old.scheduled_id, other.scheduled_id, waiting.scheduled_id),
-    )
-    # Only `old`: `recent` was asked for within the hour (its request counts instead),
-    # `other` is someone else's, `waiting` has not gone out.
-    assert await scheduled.placed_for(TEST_KEY, now - 3600, 3600.0) == 1
-    assert await scheduled.placed_for(TEST_KEY, now + 60, 3600.0) == 0  # not since then
+    for index, number in enumerate(NUMBERS[:3]):
+        await scheduled.add(number, FROM, None, {}, 100.0 + index, TEST_KEY)  # in this order
+    # Asked for ten hours ago: each takes a slot of the hour again when it goes out.
+    await store.sql_execute("UPDATE scheduled_calls SET created_at = ?", (time.time() - 36000,))
+    gate = OutboundGate(SecuritySettings(outbound_per_hour=LIMIT), store)
+    refusing = FailingDialer(DialRefused("HTTP 400"))
+    runner = CampaignRunner(CampaignStore(store), refusing, _open, lambda: 1000.0, "w1",
+                            scheduled=scheduled, scheduled_pace_s=3600.0,
+                            held_back_limit=HeldBackLimits(gate))  # fmt: skip
+    # The first is refused by the platform (no call); the second finds no turn of the pace.
+    await runner.tick()
+    assert refusing.calls == [NUMBERS[0]]
+    assert await gate.slots.held(TEST_KEY) == 0  # neither holds a slot
+    placing = CountingDialer()
+    runner = CampaignRunner(CampaignStore(store), placing, _open, lambda: 1000.0, "w1",
+                            scheduled=scheduled, scheduled_pace_s=0.0,
+                            held_back_limit=HeldBackLimits(gate))  # fmt: skip
+    await runner.tick()
+    assert placing.calls == NUMBERS[1:3]  # both go out, each on a slot of its own
+    assert await gate.slots.held(TEST_KEY) == LIMIT
+    assert await gate.slots.take(TEST_KEY, LIMIT) is None  # nothing more this hour
+    states = sorted((c.to_number, c.status) for c in await scheduled.all())
+    assert [status for _, status in states] == ["failed", "placed", "placed"]

@@ -3,6 +3,7 @@ per-credential rate limit, URLs from CALLWRIGHT_PUBLIC_BASE_URL only, and clear 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import socket
@@ -127,6 +128,45 @@ async def test_the_rate_limit_holds_across_workers(stack: AgentStack, tmp_path: 
             statuses = [(await _post(s.base, BODY))[0] for s in (one, two, one, two)]
             assert statuses == [201, 201, 429, 429]
             assert len(rest.creates()) == 2
+
+
+async def test_requests_at_the_same_moment_on_two_workers_stay_within_the_limit(
+    stack: AgentStack, tmp_path: Path
+) -> None:
+    """Every request counts the key's calls before any of them is placed: only the slots
+    taken with the count (one step on the shared store) decide which go out."""
+    settings = SecuritySettings(outbound_per_hour=2)
+    async with fake_twilio() as rest:
+        telephony = rest_settings(rest.url)
+        async with (
+            secure_server(stack, tmp_path, settings, telephony) as one,
+            secure_server(stack, tmp_path, settings, telephony) as two,
+        ):
+            await consent_to_calls(one.stack.store, BODY["to"])
+            answers = await asyncio.gather(*(_post(s.base, BODY) for s in (one, two) * 3))
+            refused = await one.access.audit_entries(action="outbound.refused")
+    assert sorted(status for status, _ in answers) == [201, 201, 429, 429, 429, 429]
+    assert len(rest.creates()) == 2
+    assert [e.detail["reason"] for e in refused] == ["rate limit"] * 4
+
+
+async def test_a_request_refused_before_its_call_does_not_count(
+    stack: AgentStack, tmp_path: Path
+) -> None:
+    settings = SecuritySettings(outbound_per_hour=1)
+    async with fake_twilio() as rest:
+        telephony = rest_settings(rest.url)
+        async with (
+            secure_server(stack, tmp_path, settings, telephony) as one,
+            secure_server(stack, tmp_path, settings, telephony) as two,
+        ):
+            # No consent to automated calls yet: refused by the compliance checks.
+            first = await _post(one.base, BODY)
+            await consent_to_calls(one.stack.store, BODY["to"])
+            # On another worker: the refused request took no call of the hour.
+            second = await _post(two.base, BODY)
+    assert (first[0], json.loads(first[1])["error"], second[0]) == (403, "no_consent", 201)
+    assert len(rest.creates()) == 1
 
 
 async def test_urls_come_from_the_public_base_url(stack: AgentStack, tmp_path: Path) -> None:
