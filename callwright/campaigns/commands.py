@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TextIO, cast
 
 from callwright.campaigns.contacts import parse_contacts
-from callwright.campaigns.store import CampaignPlan, CampaignStatus, CampaignStore
+from callwright.campaigns.records import CampaignPlan, CampaignStatus
+from callwright.campaigns.store import CampaignStore
 from callwright.compliance.numbers import NumberError, to_e164
 from callwright.compliance.tables import SqlStore
 from callwright.store.open import open_store

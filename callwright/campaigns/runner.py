@@ -2,13 +2,15 @@
 busy and no-answer with backoff, and records each contact's outcome.
 
 Every decision is in the store, so any worker can run it and a restart calls no one twice: a
-contact is claimed (atomically) before it is dialled, and one left half-dialled by a dead
-worker is never dialled again (`CampaignStore.orphaned_dials`, swept once a minute by every
-worker, for dials older than any live worker's can be). The compliance checks (do-not-call,
-calling hours, consent) run on every dial through the `gate`; a call outside calling hours is
-rescheduled to the next permitted moment, not dropped. Single calls held back by calling hours
-go out one at a time at the deployment's pace (`ScheduledCalls.take_dial_turn`) and within
-the hourly limit of whoever asked for them (`held_back_limit`).
+contact is claimed before it is dialled, in one transaction with the check of its campaign's
+concurrency and pace (`CampaignStore.claim`), so both limits hold for all the workers on the
+store together, not for each; one left half-dialled by a dead worker is never dialled again
+(`CampaignStore.orphaned_dials`, swept once a minute by every worker, for dials older than any
+live worker's can be). The compliance checks (do-not-call, calling hours, consent) run on every
+dial through the `gate`; a call outside calling hours is rescheduled to the next permitted
+moment, not dropped. Single calls held back by calling hours go out one at a time at the
+deployment's pace (`ScheduledCalls.take_dial_turn`) and within the hourly limit of whoever
+asked for them (`held_back_limit`).
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ from callwright.campaigns.dialing import (
     HeldBackLimit,
     NoHeldBackLimit,
 )
+from callwright.campaigns.records import Campaign, ContactState
 from callwright.campaigns.scheduled import ScheduledCall, ScheduledCalls
-from callwright.campaigns.store import SILENT_CALL_DETAIL, Campaign, CampaignStore, ContactState
+from callwright.campaigns.store import SILENT_CALL_DETAIL, CampaignStore
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +195,8 @@ class CampaignRunner:
         if await store.open_left(cid) == 0:
             await store.set_status(cid, "finished", ("running",))
             return
+        # An early look, so a full campaign lists no contacts: the claim checks both limits
+        # again, atomically, since another worker may have dialled since.
         free = plan.concurrency - await store.active(cid)
         if free <= 0:
             return
@@ -200,8 +205,7 @@ class CampaignRunner:
                 return
             free = 1  # pacing: one dial per `pace_s`
         for contact in await store.due(cid, now, free):
-            if await store.claim(contact, self._worker_id):
-                await store.mark_dialled(cid, now)
+            if await store.claim(contact, self._worker_id, now):
                 await self._dial(campaign, contact)
 
     async def _dial(self, campaign: Campaign, contact: ContactState) -> None:

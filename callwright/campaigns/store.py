@@ -11,75 +11,23 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from callwright.campaigns.contacts import Contact
+from callwright.campaigns.records import (
+    Campaign,
+    CampaignPlan,
+    CampaignStatus,
+    ContactState,
+    ContactStatus,
+)
 from callwright.compliance.tables import SchemaTables
 
-CampaignStatus = Literal["scheduled", "running", "paused", "cancelled", "finished"]
-ContactStatus = Literal["pending", "dialing", "in_call", "done", "failed", "skipped", "unknown"]
 OPEN_CONTACT = ("pending", "dialing", "in_call")
 # What `silent_calls` writes on a contact it marks unknown: a final status that comes after
 # all (a transferred call can outlast the agent's longest) still settles it.
 SILENT_CALL_DETAIL = "no final call status was heard"
 INSERT_BATCH = 50
-
-
-@dataclass(frozen=True, slots=True)
-class CampaignPlan:
-    """What a campaign is: who calls whom, for what, and how fast.
-
-    Attributes:
-        name: for people.
-        from_number: the caller id (E.164).
-        purpose: the consent purpose its calls need ("appointment_reminders").
-        concurrency: calls at once.
-        pace_s: at least this long between two dials.
-        max_attempts: dials per contact (busy and no-answer are retried).
-        retry_backoff_s: wait before the second attempt; doubled for each next one.
-        starts_at: epoch seconds; no dial before.
-        parameters: passed to every call (per-contact parameters win).
-        agent: the name of the configured agent that takes its calls (None: the server's).
-    """
-
-    name: str
-    from_number: str
-    purpose: str
-    concurrency: int = 2
-    pace_s: float = 2.0
-    max_attempts: int = 3
-    retry_backoff_s: float = 900.0
-    starts_at: float = 0.0
-    parameters: dict[str, str] = field(default_factory=dict)
-    agent: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Campaign:
-    campaign_id: str
-    plan: CampaignPlan
-    status: CampaignStatus
-    created_at: float
-    last_dial_at: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class ContactState:
-    campaign_id: str
-    contact_id: str
-    number: str
-    parameters: dict[str, str]
-    status: ContactStatus
-    attempts: int
-    next_at: float
-    call_id: str | None
-    call_sid: str | None
-    outcome: str | None
-    detail: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}
 
 
 _CONTACT_COLUMNS = (
@@ -91,6 +39,21 @@ _CONTACT_COLUMNS = (
 _SELECT_CAMPAIGNS = (
     "SELECT c.*, a.agent AS agent FROM campaigns c"
     " LEFT JOIN campaign_agents a ON a.campaign_id = c.campaign_id"
+)
+
+
+# A pending contact becomes `dialing` only while its campaign runs with fewer contacts
+# `dialing` or `in_call` than its concurrency, and `pace_s` has passed since its last dial (by
+# the runner's clock, reckoned as the runner's own early look does: `now - last_dial_at`).
+_CLAIM_WITHIN_LIMITS = (
+    "UPDATE campaign_contacts SET status = 'dialing', claimed_by = ?,"
+    " attempts = attempts + 1, updated_at = ?"
+    " WHERE campaign_id = ? AND contact_id = ? AND status = 'pending'"
+    " AND attempts = ? AND next_at = ?"
+    " AND EXISTS (SELECT 1 FROM campaigns c WHERE c.campaign_id = ? AND c.status = 'running'"
+    " AND (c.pace_s <= 0 OR c.last_dial_at IS NULL OR ? - c.last_dial_at >= c.pace_s)"
+    " AND c.concurrency > (SELECT COUNT(*) FROM campaign_contacts a"
+    " WHERE a.campaign_id = ? AND a.status IN ('dialing', 'in_call')))"
 )
 
 
@@ -174,11 +137,6 @@ class CampaignStore(SchemaTables):
             (time.time(), campaign_id),
         )
 
-    async def mark_dialled(self, campaign_id: str, at: float) -> None:
-        await self._store.sql_execute(
-            "UPDATE campaigns SET last_dial_at = ? WHERE campaign_id = ?", (at, campaign_id)
-        )
-
     async def contacts(self, campaign_id: str) -> list[ContactState]:
         await self._ensure()
         rows = await self._store.sql_fetch(
@@ -205,19 +163,26 @@ class CampaignStore(SchemaTables):
         )
         return [_contact(r) for r in rows]
 
-    async def claim(self, contact: ContactState, worker_id: str) -> bool:
-        """Takes a pending contact for one dial; only one worker ever wins it, and only as
-        `due` listed it: one another worker tried meanwhile and put back for later (a busy
-        line's retry wait) has other attempts and next_at, and is not redialled early."""
-        changed = await self._store.sql_execute(
-            "UPDATE campaign_contacts SET status = 'dialing', claimed_by = ?,"
-            " attempts = attempts + 1, updated_at = ?"
-            " WHERE campaign_id = ? AND contact_id = ? AND status = 'pending'"
-            " AND attempts = ? AND next_at = ?",
-            (worker_id, time.time(), contact.campaign_id, contact.contact_id,
-             contact.attempts, contact.next_at),
+    async def claim(self, contact: ContactState, worker_id: str, now: float) -> bool:
+        """Takes a pending contact for one dial if its running campaign has a free line and its
+        pace allows a dial at `now` (the runner's clock); True if taken.
+
+        The check and the claim are one transaction under the campaign's lock, shared by every
+        worker on the store, so two workers counting at the same moment cannot both take the
+        last line or the same pace slot. Only one worker ever wins a contact, and only as `due`
+        listed it: one another worker tried meanwhile and put back for later (a busy line's
+        retry wait) has other attempts and next_at, and is not redialled early.
+        """
+        cid = contact.campaign_id
+        claimed, *_ = await self._store.sql_transaction(
+            f"campaign:{cid}",
+            [
+                (_CLAIM_WITHIN_LIMITS, (worker_id, time.time(), cid, contact.contact_id,
+                                        contact.attempts, contact.next_at, cid, now, cid)),
+                ("UPDATE campaigns SET last_dial_at = ? WHERE campaign_id = ?", (now, cid)),
+            ],
         )  # fmt: skip
-        return changed > 0
+        return claimed > 0
 
     async def update(
         self, campaign_id: str, contact_id: str, status: ContactStatus, **values: Any

@@ -24,8 +24,9 @@ from aiohttp import web
 from callwright.campaigns.commands import MOVES
 from callwright.campaigns.contacts import parse_contacts
 from callwright.campaigns.dialing import Dialled, DialRefused, GateRefusal
+from callwright.campaigns.records import CampaignPlan
 from callwright.campaigns.runner import CampaignRunner
-from callwright.campaigns.store import CampaignPlan, CampaignStore
+from callwright.campaigns.store import CampaignStore
 from callwright.compliance.numbers import NumberError, to_e164
 from callwright.compliance.tables import SqlStore
 from callwright.server.agents import agent_names

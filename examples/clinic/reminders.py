@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import cast
 
 from callwright.campaigns.contacts import Contact
-from callwright.campaigns.store import CampaignPlan, CampaignStore
+from callwright.campaigns.records import CampaignPlan
+from callwright.campaigns.store import CampaignStore
 from callwright.compliance.numbers import NumberError, to_e164
 from callwright.compliance.tables import SqlStore
 from callwright.store.open import open_store

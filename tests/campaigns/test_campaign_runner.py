@@ -18,8 +18,9 @@ import pytest
 from callwright.agent.stack import AgentStack
 from callwright.campaigns.contacts import Contact, parse_contacts
 from callwright.campaigns.dialing import GateRefusal
+from callwright.campaigns.records import CampaignPlan
 from callwright.campaigns.runner import CampaignRunner
-from callwright.campaigns.store import CampaignPlan, CampaignStore
+from callwright.campaigns.store import CampaignStore
 from callwright.compliance.dnc import DoNotCallList
 from callwright.compliance.settings import ComplianceSettings
 from callwright.compliance.tables import SqlStore
@@ -163,8 +164,8 @@ async def test_a_restart_calls_no_one_twice(tmp_path: Path) -> None:
         cid = await campaigns.create(plan, contacts)
         first = (await campaigns.due(cid, 1e10, 5))[0]
         # A worker claims the first contact and dies before it knows whether the dial went out.
-        assert await campaigns.claim(first, "worker-a")
-        assert not await campaigns.claim(first, "worker-b")  # claimed once, by one worker
+        assert await campaigns.claim(first, "worker-a", 1e10)
+        assert not await campaigns.claim(first, "worker-b", 1e10)  # claimed once, by one worker
         assert await campaigns.orphaned_dials(stale_s=0.0) == 1
         dialer = CountingDialer()
         runner = CampaignRunner(campaigns, dialer, _open, lambda: 1e10, "worker-b")

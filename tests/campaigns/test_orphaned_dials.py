@@ -10,9 +10,10 @@ import math
 
 from callwright.campaigns.contacts import Contact
 from callwright.campaigns.dialing import Dialled, GateRefusal
+from callwright.campaigns.records import CampaignPlan
 from callwright.campaigns.runner import CampaignRunner
 from callwright.campaigns.scheduled import ScheduledCalls
-from callwright.campaigns.store import CampaignPlan, CampaignStore
+from callwright.campaigns.store import CampaignStore
 from tests.campaigns.dialers import CountingDialer
 from tests.pg_cluster import AnyStore
 
@@ -45,9 +46,9 @@ async def test_a_dead_workers_dial_is_swept_while_the_others_run(store: AnyStore
     cid = await campaigns.create(plan, [Contact(first), Contact(second)])
     # Another campaign whose contact a live worker claimed a moment ago (its dial is going on).
     busy = await campaigns.create(plan, [Contact("+12125550403")])
-    assert await campaigns.claim((await campaigns.due(busy, NOW, 1))[0], "worker-c")
+    assert await campaigns.claim((await campaigns.due(busy, NOW, 1))[0], "worker-c", NOW)
     # Worker A claims the first contact and dies before it knows whether the dial went out.
-    assert await campaigns.claim((await campaigns.due(cid, NOW, 1))[0], "worker-a")
+    assert await campaigns.claim((await campaigns.due(cid, NOW, 1))[0], "worker-a", NOW)
     scheduled = ScheduledCalls(store)
     left = await scheduled.add("+12125550404", "+12125550100", None, {}, 100.0)
     live = await scheduled.add("+12125550405", "+12125550100", None, {}, 100.0)

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from callwright.campaigns.contacts import Contact
 from callwright.campaigns.dialing import DialRefused, GateRefusal
+from callwright.campaigns.records import CampaignPlan
 from callwright.campaigns.runner import CampaignRunner
 from callwright.campaigns.scheduled import ScheduledCalls
-from callwright.campaigns.store import CampaignPlan, CampaignStore
+from callwright.campaigns.store import CampaignStore
 from tests.campaigns.dialers import FailingDialer
 from tests.pg_cluster import AnyStore
 

@@ -1,11 +1,12 @@
-"""The campaign tables in both stores (SQLite and PostgreSQL): one claim per contact, progress,
-and orphaned dials never dialled again."""
+"""The campaign tables in both stores (SQLite and PostgreSQL): one claim per contact, within
+the campaign's concurrency and pace, progress, and orphaned dials never dialled again."""
 
 from __future__ import annotations
 
 from callwright.campaigns.contacts import Contact
+from callwright.campaigns.records import CampaignPlan
 from callwright.campaigns.scheduled import ScheduledCalls
-from callwright.campaigns.store import CampaignPlan, CampaignStore
+from callwright.campaigns.store import CampaignStore
 from tests.pg_cluster import AnyStore
 
 
@@ -19,15 +20,18 @@ async def test_claims_progress_and_orphans(store: AnyStore) -> None:
     due = await campaigns.due(cid, 1e10, 3)
     assert [c.contact_id for c in due] == ["c000000", "c000001", "c000002"]
     assert due[0].parameters == {"n": "0"}
-    assert await campaigns.claim(due[0], "w1")
-    assert not await campaigns.claim(due[0], "w2")
-    assert await campaigns.claim(due[1], "w2")
+    assert await campaigns.claim(due[0], "w1", 1000.0)
+    assert not await campaigns.claim(due[0], "w2", 1002.0)
+    assert not await campaigns.claim(due[1], "w2", 1001.0)  # one dial per pace (2 s)
+    assert await campaigns.claim(due[1], "w2", 1002.0)
+    assert not await campaigns.claim(due[2], "w1", 1010.0)  # both lines are busy
     await campaigns.update(cid, due[1].contact_id, "in_call", call_sid="CA1", call_id="call-1")
     assert (await campaigns.by_call_sid("CA1") or due[0]).contact_id == "c000001"
     assert await campaigns.active(cid) == 2
     assert await campaigns.orphaned_dials(stale_s=0.0) == 1  # the claimed, never-placed one
     assert await campaigns.progress(cid) == {"pending": 58, "in_call": 1, "unknown": 1}
     assert await campaigns.set_status(cid, "paused", ("running",))
+    assert not await campaigns.claim(due[2], "w1", 2000.0)  # a line is free, but it is paused
     assert not await campaigns.set_status(cid, "paused", ("running",))
     assert await campaigns.set_status(cid, "cancelled", ("paused",))
     assert await campaigns.cancel_pending(cid) == 58
@@ -65,12 +69,12 @@ async def test_a_stale_due_list_cannot_redial_a_contact_put_back_for_later(store
     )
     seen_by_w1 = await campaigns.due(cid, 1e10, 1)
     seen_by_w2 = await campaigns.due(cid, 1e10, 1)  # both workers listed it
-    assert await campaigns.claim(seen_by_w1[0], "w1")
+    assert await campaigns.claim(seen_by_w1[0], "w1", 1000.0)
     # The line was busy: w1 puts it back with a retry wait.
     await campaigns.update(cid, seen_by_w1[0].contact_id, "pending", next_at=5000.0)
-    assert not await campaigns.claim(seen_by_w2[0], "w2")  # its list is out of date
+    assert not await campaigns.claim(seen_by_w2[0], "w2", 1010.0)  # its list is out of date
     again = await campaigns.due(cid, 6000.0, 1)
-    assert again and await campaigns.claim(again[0], "w2")  # once the wait is over
+    assert again and await campaigns.claim(again[0], "w2", 6000.0)  # once the wait is over
     scheduled = ScheduledCalls(store)
     call = await scheduled.add("+12125550302", "+12125550100", None, {}, 100.0)
     listed = (await scheduled.due(150.0, 10))[0]
