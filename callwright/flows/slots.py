@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from callwright.flows.numbers import normalize_numbers
+from callwright.flows.yes_no import polarity
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 MONTHS = [
@@ -398,62 +399,10 @@ def extract_time(text: str) -> TimeSpec | None:
     return TimeSpec(time=dt.time(resolved, minute), period=period)
 
 
-YES_CUES = (
-    "yes",
-    "yeah",
-    "yep",
-    "yup",
-    "yea",
-    "sure",
-    "correct",
-    "right",
-    "ok",
-    "okay",
-    "absolutely",
-    "definitely",
-    "please do",
-    "go ahead",
-    "sounds good",
-    "perfect",
-    "confirm",
-    "that works",
-    "book it",
-    "do it",
-)
-NO_CUES = (
-    "no",
-    "nope",
-    "nah",
-    "not",
-    "don't",
-    "dont",
-    "wrong",
-    "incorrect",
-    "negative",
-    "wait",
-    "actually",
-)
-
-
 def extract_yes_no(text: str) -> bool | None:
-    """True for yes ("yeah", "that's right", "go ahead"), False for no, None for neither.
-
-    When both appear, the first one said wins: "no, yes that's fine" is a correction, and
-    "yes, no problem" is a yes.
-    """
-    raw = re.findall(r"[a-z']+", text.lower().replace("’", "'"))
-    joined = f" {' '.join(raw)} "
-    first_yes = min((joined.find(f" {c} ") for c in YES_CUES if f" {c} " in joined), default=-1)
-    first_no = min((joined.find(f" {c} ") for c in NO_CUES if f" {c} " in joined), default=-1)
-    if " no problem " in joined and first_yes >= 0:
-        return True
-    if first_yes < 0 and first_no < 0:
-        return None
-    if first_no < 0:
-        return True
-    if first_yes < 0:
-        return False
-    return first_yes < first_no
+    """True for yes ("yeah", "that's right", "not a problem"), False for no ("absolutely
+    not", "yes, wait, no"), None for neither (a hedge, a question back): see `flows.yes_no`."""
+    return polarity(text)
 
 
 def extract_digits(text: str) -> str:
