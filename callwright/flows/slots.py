@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
+from callwright.flows.digits import extract_digits
 from callwright.flows.numbers import normalize_numbers
 from callwright.flows.yes_no import polarity
 
@@ -403,13 +404,6 @@ def extract_yes_no(text: str) -> bool | None:
     """True for yes ("yeah", "that's right", "not a problem"), False for no ("absolutely
     not", "yes, wait, no"), None for neither (a hedge, a question back): see `flows.yes_no`."""
     return polarity(text)
-
-
-def extract_digits(text: str) -> str:
-    """Every digit said or keyed, in order: "five five five, oh one" → "55501"."""
-    norm = normalize_numbers(text)
-    norm = re.sub(r"\boh\b", "0", norm)
-    return "".join(ch for ch in norm if ch.isdigit())
 
 
 def extract_phone(text: str) -> str | None:
