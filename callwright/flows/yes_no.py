@@ -23,66 +23,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from callwright.flows import yes_no_words as vocab
+
 _TOKEN = re.compile(r"[a-z]+(?:['-][a-z]+)*|[,.;!?]")
-_YES = re.compile(r"y+(?:e+[sp]+|e+a+[hp]*|e+h+|a+h+|u+p+|e+u+p+|a+s+)|yessir")
-_NO = re.compile(r"n+o+|n+o+p+e*|n+a+h+|n+a+w+|n+a+y+")
-# Acknowledgements: "ok", "okay", "kay", "alright", "aight" (judged weakly, like "fine").
-_OK = re.compile(r"o+k+(?:a+y+|e+y+|ie)?|k+a+y+|a+l+r+i+(?:g*h*t+e?)y?|a+i+g*h*t+")
-# Hummed answers: "mm-hmm", "mhm", "uh-huh" agree; "uh-uh", "mm-mm", "nuh-uh" refuse (only
-# with the hyphen: "uh uh" unhyphenated is a hesitation).
-_HUM_YES = re.compile(r"m+-?h+m+|u+h+-?h+u+h+")
-_HUM_NO = re.compile(r"(?:u+h+|m+|n+u+h+|u+n+h+|h+u+h+)-(?:u+h+|m+|u+n+h+)")
-# A negator: "not", "never", "cannot" and every "n't" form, with or without the apostrophe.
-_NEGATOR = re.compile(
-    r"not|never|cannot|\w+n't|(?:do|does|did|ca|can|wo|is|are|was|were|would|should|could"
-    r"|have|has|had|need|must|ai)nt"
-)
-_ASSENT = frozenset(
-    """sure absolutely definitely certainly exactly indeed affirmative agreed agree surely
-    totally precisely confirmed proceed of-course""".split()
-)
-# Adjectives that say yes only said of the proposal ("that's right", "correct"), not before
-# a noun ("the right time").
-_ASSENT_ADJECTIVES = frozenset({"right", "correct"})
-_DISSENT = frozenset({"negative", "wrong", "incorrect"})
-_JUDGEMENTS = frozenset(
-    """fine good great perfect excellent wonderful lovely awesome brilliant cool nice grand super
-    ideal fantastic terrific""".split()
-)
-# What a negator turns into agreement ("no problem", "not a bother", "not bad").
-_PROBLEMS = frozenset(
-    """problem problems prob probs worries bother trouble issue issues objection objections
-    biggie bad complaints""".split()
-)
-_KNOWING = frozenset({"sure", "certain", "know", "idea", "remember", "clue"})  # negated: a hedge
-_HEDGES = frozenset({"maybe", "perhaps", "possibly", "unsure", "dunno"})
-_OBJECTS = frozenset({"it", "that", "this", "them", "me", "us"})
-_SELF = frozenset({"i'm", "im", "i", "am", "we're"})  # "I'm good": about the caller, not a yes
-_FILLERS = frozenset("um uh er erm hmm hm mm ah oh well like just really then".split())
-# Words after a judgement that keep it said of the proposal ("fine by me", "great, thanks").
-_AFTER_JUDGEMENT = frozenset(
-    "for by with to me thanks then so and but please too actually though yes".split()
-)
-_CONJUNCTIONS = frozenset({"but", "and", "or", "so", "though", "because", "cause"})
-_REPAIRS = frozenset({"wait", "actually", "sorry", "oops", "i-mean", "i-meant", "hold-on",
-                      "hang-on", "scratch-that", "or-rather"})  # fmt: skip
-_HOLDS = frozenset({"wait", "hold-on", "hang-on"})  # said last: the caller is still deciding
-_WH = frozenset("what when which who whom whose where how why".split())
-_AUX = frozenset(
-    """is are was were am do does did can could will would shall should have has isn't aren't
-    don't doesn't didn't can't couldn't won't wouldn't""".split()
-)
-_REQUESTS = frozenset({"can", "could", "would", "will"})  # "could you book it?" asks for it
-_LEADERS = frozenset({"right", "now", "so"})  # discourse words that may open a question
-_COPULAS = frozenset("is are was were sounds looks seems".split())
-_WHOLE = frozenset("that it this everything all".split())  # "that's right" is said of it all
-_PRONOUNS = frozenset("i you we it that this they he she".split())
-_SUBJECTS = frozenset("i you we it that this they he she there the my your".split())
-_PAIRS = {("all", "right"): "alright", ("of", "course"): "of-course", ("i", "mean"): "i-mean",
-          ("i", "meant"): "i-meant", ("hold", "on"): "hold-on", ("hang", "on"): "hang-on",
-          ("scratch", "that"): "scratch-that", ("or", "rather"): "or-rather",
-          ("thank", "you"): "thanks"}  # fmt: skip
-_BREAKS = frozenset(",.;!?") | _CONJUNCTIONS | _REPAIRS
+
+_BREAKS = frozenset(",.;!?") | vocab.CONJUNCTIONS | vocab.REPAIRS
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +43,9 @@ def words(text: str) -> list[str]:
     raw = _TOKEN.findall(text.lower().replace("’", "'").replace("…", ",").replace("—", ","))
     out: list[str] = []
     for word in raw:
-        if out and (pair := _PAIRS.get((out[-1], word))):
+        if out and (pair := vocab.PAIRS.get((out[-1], word))):
             out[-1] = pair
-        elif out and _HUM_YES.fullmatch(f"{out[-1]}-{word}"):
+        elif out and vocab.HUM_YES.fullmatch(f"{out[-1]}-{word}"):
             out[-1] = f"{out[-1]}-{word}"
         else:
             out.append(word)
@@ -108,16 +53,16 @@ def words(text: str) -> list[str]:
 
 
 def _answer_word(word: str) -> bool | None:
-    if _YES.fullmatch(word) or _HUM_YES.fullmatch(word) or word in _ASSENT:
+    if vocab.YES.fullmatch(word) or vocab.HUM_YES.fullmatch(word) or word in vocab.ASSENT:
         return True
-    if _NO.fullmatch(word) or _HUM_NO.fullmatch(word) or word in _DISSENT:
+    if vocab.NO.fullmatch(word) or vocab.HUM_NO.fullmatch(word) or word in vocab.DISSENT:
         return False
     return None
 
 
 def _particle(word: str) -> bool:
     """A yes or no of its own ("yeah", "nope", "mm-hmm"): a clause by itself."""
-    return any(p.fullmatch(word) for p in (_YES, _NO, _HUM_YES, _HUM_NO))
+    return any(p.fullmatch(word) for p in (vocab.YES, vocab.NO, vocab.HUM_YES, vocab.HUM_NO))
 
 
 def _said_of_the_proposal(after: str) -> bool:
@@ -125,12 +70,12 @@ def _said_of_the_proposal(after: str) -> bool:
     me", rather than describing a noun after it ("the right time", "good morning")."""
     return (
         after in _BREAKS
-        or after in _PRONOUNS
+        or after in vocab.PRONOUNS
         or after.endswith(("'s", "'ll", "'m", "'re", "'d"))  # "correct, that's me"
-        or after in _AFTER_JUDGEMENT
-        or after in _FILLERS
+        or after in vocab.AFTER_JUDGEMENT
+        or after in vocab.FILLERS
         or _answer_word(after) is not None
-        or bool(_OK.fullmatch(after))
+        or bool(vocab.OK.fullmatch(after))
     )
 
 
@@ -138,14 +83,18 @@ def _of_a_part(ws: list[str], i: int) -> bool:
     """Whether the judgement at `i` is said of one part of the proposal ("the doctor is
     right", "the time's fine"), not of all of it ("that's right", "sounds good")."""
     before = ws[i - 1] if i else ""
-    if before in _COPULAS:
+    if before == "be" and i > 1:  # "that would be great", "ten would be good"
+        modal = ws[i - 2]
+        subject = modal[:-2] if modal.endswith(("'d", "'ll")) else ws[i - 3] if i > 2 else ""
+        subject = subject.rstrip("'")
+    elif before in vocab.COPULAS:
         subject = ws[i - 2] if i > 1 else ""
     elif before.endswith("'s"):
         subject = before[:-2]
     else:
         return False
     return subject.isalpha() and not (
-        subject in _WHOLE or subject in _FILLERS or _answer_word(subject) is not None
+        subject in vocab.WHOLE or subject in vocab.FILLERS or _answer_word(subject) is not None
     )
 
 
@@ -154,7 +103,7 @@ def _ends_clause(ws: list[str], start: int) -> bool:
     for word in ws[start:]:
         if word in _BREAKS:
             return True
-        if word not in _FILLERS and word not in ("thanks", "please"):
+        if word not in vocab.FILLERS and word not in ("thanks", "please"):
             return False
     return True
 
@@ -167,29 +116,31 @@ def _cue(ws: list[str], i: int) -> _Cue | None:
         return None
     if (said := _answer_word(word)) is not None:
         return _Cue(i, said, 3)
-    if word in _HEDGES:
+    if word in vocab.HEDGES:
         return _Cue(i, None, 3)
     if word == "go" and after in ("ahead", "for", "with"):
         return _Cue(i, True, 3)
     if word in ("book", "confirm", "do") and (
-        after in _OBJECTS or after in _BREAKS or before == "please"
+        after in vocab.OBJECTS or after in _BREAKS or before == "please"
     ):
         return _Cue(i, True, 3)  # "book it", "please do", "I confirm"
     if word == "bet" and before == "you":
         return _Cue(i, True, 3)
-    if word == "why" and _NEGATOR.fullmatch(after) and _ends_clause(ws, i + 2):
+    if word == "why" and vocab.NEGATOR.fullmatch(after) and _ends_clause(ws, i + 2):
         return _Cue(i, True, 3)  # "sure, why not": nothing against it ("why not Friday?" asks)
-    if (word in _ASSENT_ADJECTIVES or word in _JUDGEMENTS) and _of_a_part(ws, i):
+    if (word in vocab.ASSENT_ADJECTIVES or word in vocab.JUDGEMENTS) and _of_a_part(ws, i):
         return None
-    if word in _ASSENT_ADJECTIVES and _said_of_the_proposal(after):
+    if word in vocab.ASSENT_ADJECTIVES and _said_of_the_proposal(after):
         return _Cue(i, True, 3)
     if (word == "got" and after == "it") or (word in ("think", "guess", "hope") and after == "so"):
         return _Cue(i, True, 1)
-    if word == "works" or (word == "work" and (before.endswith(("'ll", "'d")) or before in _AUX)):
+    if word == "works" or (
+        word == "work" and (before.endswith(("'ll", "'d")) or before in vocab.AUX)
+    ):
         return _Cue(i, True, 1)  # "works for me", "that would work"
-    if before in _SELF:
+    if before in vocab.SELF:
         return None  # "I'm good", "I'm okay": how the caller is, not an answer
-    if _OK.fullmatch(word) or (word in _JUDGEMENTS and _said_of_the_proposal(after)):
+    if vocab.OK.fullmatch(word) or (word in vocab.JUDGEMENTS and _said_of_the_proposal(after)):
         return _Cue(i, True, 1)
     return None
 
@@ -200,11 +151,16 @@ def _negated(ws: list[str], i: int, cues: dict[int, _Cue]) -> None:
         return  # "why not", "why don't you": a suggestion (the "why" is the yes)
     scope = []
     for j in range(i + 1, min(i + 4, len(ws))):
-        if ws[j] in _BREAKS or ws[j] in _WH or _NEGATOR.fullmatch(ws[j]) or _particle(ws[j]):
+        if (
+            ws[j] in _BREAKS
+            or ws[j] in vocab.WH
+            or vocab.NEGATOR.fullmatch(ws[j])
+            or _particle(ws[j])
+        ):
             break
         scope.append(j)
     for j in scope:
-        if ws[j] in _KNOWING:
+        if ws[j] in vocab.KNOWING:
             cues[j] = _Cue(j, None, 3)  # "not sure", "I don't know", "no idea"
             return
         if ws[j] == "mind" and ws[i] != "never":
@@ -214,7 +170,7 @@ def _negated(ws: list[str], i: int, cues: dict[int, _Cue]) -> None:
     ordered = ws[i] in ("don't", "dont") and (i == 0 or ws[i - 1] in _BREAKS | {"please"})
     for j in scope:
         cue = cues.get(j) or (_Cue(j, True, 1) if ws[j] == "work" else None)
-        if ws[j] in _PROBLEMS and not ordered:
+        if ws[j] in vocab.PROBLEMS and not ordered:
             cues[j] = _Cue(j, True, 1)  # "not a problem", "no trouble", "not bad"
             return
         if cue is not None and cue.says is not None:
@@ -248,21 +204,25 @@ def _is_question(ws: list[str], start: int, end: int, cues: dict[int, _Cue]) -> 
 
     Answer words may lead it ("right, what day..."); "can you go ahead and book it?" is a
     request, answered by its own action, and "why not?" an answer."""
-    if any(ws[j] == "why" and _NEGATOR.fullmatch(ws[j + 1]) for j in range(start, end - 1)):
+    if any(ws[j] == "why" and vocab.NEGATOR.fullmatch(ws[j + 1]) for j in range(start, end - 1)):
         return False  # "why not?", "why don't you book it?": a yes or a suggestion
     head = start
     while head < end and (
-        ws[head] in _FILLERS or ws[head] in _LEADERS or _answer_word(ws[head]) is not None
-        or _OK.fullmatch(ws[head])
+        ws[head] in vocab.FILLERS or ws[head] in vocab.LEADERS or _answer_word(ws[head]) is not None
+        or vocab.OK.fullmatch(ws[head])
     ):  # fmt: skip
         head += 1
     first = ws[head] if head < end else ""
     second = ws[head + 1] if head + 1 < end else ""
-    if first in _WH:
+    if first in vocab.WH:
         return True
-    asks = first in _AUX and second in _SUBJECTS and not (first == "do" and second in _OBJECTS)
+    asks = (
+        first in vocab.AUX
+        and second in vocab.SUBJECTS
+        and not (first == "do" and second in vocab.OBJECTS)
+    )
     marked = end < len(ws) and ws[end] == "?"
-    if (asks or marked) and first in _REQUESTS and second == "you":
+    if (asks or marked) and first in vocab.REQUESTS and second == "you":
         return not any(c.says and c.weight == 3 for j, c in cues.items() if head < j < end)
     return asks or marked
 
@@ -281,7 +241,9 @@ def polarity(text: str) -> bool | None:
     cues = {i: cue for i in range(len(ws)) if (cue := _cue(ws, i)) is not None}
     for i, word in enumerate(ws):
         after = ws[i + 1] if i + 1 < len(ws) else ""
-        if _NEGATOR.fullmatch(word) or (word == "no" and after in _PROBLEMS | _KNOWING):
+        if vocab.NEGATOR.fullmatch(word) or (
+            word == "no" and after in vocab.PROBLEMS | vocab.KNOWING
+        ):
             cues.pop(i, None)
             _negated(ws, i, cues)
     heard: list[tuple[int, int]] = []  # the clauses that answer or ask something
@@ -295,12 +257,12 @@ def polarity(text: str) -> bool | None:
     if not cues or not any(heard[-1][0] <= j < heard[-1][1] for j in cues):
         return None  # nothing said, or the last thing said was a question back
     last = max(cues)
-    if any(w in _HOLDS for w in ws[last + 1 :]):
+    if any(w in vocab.HOLDS for w in ws[last + 1 :]):
         return None  # "yes, wait": still deciding
     # A correction ("yes, wait, no"): only what follows the last repair word stands, when an
     # answer follows it ("yes, sorry, I didn't hear the time" is not a no).
     answered = max((i for i, c in cues.items() if c.weight != 2), default=-1)
-    repairs = [i for i, w in enumerate(ws) if w in _REPAIRS and i < answered]
+    repairs = [i for i, w in enumerate(ws) if w in vocab.REPAIRS and i < answered]
     kept = sorted((c for c in cues.values() if not repairs or c.at > repairs[-1]), key=_at)
     answers = [c for c in kept if c.weight == 3]
     if answers:
