@@ -25,7 +25,7 @@ Example (a whole flow fits on a screen):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -135,18 +135,27 @@ class Flow:
         """May `node` call `tool`?"""
         return tool in self.nodes[node].tools
 
-    def implied_node(self, given: Sequence[str]) -> str | None:
-        """The first node (in flow order) that needs every slot in `given`, if any.
+    def implied_node(
+        self, given: Sequence[str], exclude: Iterable[str] = (), prefer: Sequence[str] = ()
+    ) -> str | None:
+        """The node that takes every slot in `given`, if any: the first of `prefer` that
+        does, else the first in flow order; never one of `exclude`.
 
         A caller who names a doctor and a day without saying "book" still asks for the node
-        that takes a doctor and a day.
+        that takes a doctor and a day. What the words say comes first: a node the caller's
+        request leans to (`prefer`), and none the words rule out (`exclude`: "I can't make
+        it Thursday" gives a day, but not one to book).
         """
         wanted = set(given)
         if not wanted:
             return None
-        return next(
-            (n.name for n in self.nodes.values() if wanted <= {s.name for s in n.slots}), None
-        )
+        out = set(exclude)
+        takes = [
+            n.name
+            for n in self.nodes.values()
+            if wanted <= {s.name for s in n.slots} and n.name not in out
+        ]
+        return next((n for n in prefer if n in takes), takes[0] if takes else None)
 
     def all_slots(self) -> tuple[SlotSpec, ...]:
         """Every slot of every node, once per name (the first node's spec wins).
@@ -239,8 +248,13 @@ class SlotContext:
 _CANONICAL_KINDS = frozenset({"date", "time", "dob", "yes_no", "digits", "phone"})
 
 
-def extract(spec: SlotSpec, text: str, ctx: SlotContext) -> Any:
-    """The value of one slot in `text`: a typed value, an `Ambiguous`, or None."""
+def extract(spec: SlotSpec, text: str, ctx: SlotContext, asked: bool | None = None) -> Any:
+    """The value of one slot in `text`: a typed value, an `Ambiguous`, or None.
+
+    `asked` says whether the open question asks for this slot; a person not asked for is
+    only named by a full name, a title, or a last name that is no common word
+    (`Directory.match`).
+    """
     if ctx.language == "es" and spec.kind in _CANONICAL_KINDS:
         text = spanish.canonical(text)
     elif ctx.language == "es" and spec.kind == "person":
@@ -262,7 +276,7 @@ def extract(spec: SlotSpec, text: str, ctx: SlotContext) -> Any:
         return extract_digits(text) or None
     if spec.kind == "person":
         directory = ctx.directories[spec.directory or spec.name]
-        match: NameMatch = directory.match(text)
+        match: NameMatch = directory.match(text, asked)
         if match.best is not None and not match.sure:
             return Ambiguous(spec.name, (match.best,))
         if match.best is not None:
@@ -331,17 +345,22 @@ def fill(
     for spec in specs:
         if spec.kind in ("text", "yes_no", "digits") and state.awaiting != spec.name:
             continue
+        asked = state.awaiting == spec.name
         if spec.kind in ("text", "yes_no"):
-            value = extract(spec, text, ctx)
+            value = extract(spec, text, ctx, asked)
         elif repaired is not None:
             before, after = repaired
-            value = extract(spec, after, ctx)
-            if value is None and spec.kind == "time" and extract(spec, before, ctx) is not None:
+            value = extract(spec, after, ctx, asked)
+            if (
+                value is None
+                and spec.kind == "time"
+                and extract(spec, before, ctx, asked) is not None
+            ):
                 # "at ten, or rather eleven": a bare number repairing a time is a time.
-                value = extract(spec, f"at {after.strip()}", ctx)
-            value = extract(spec, before, ctx) if value is None else value
+                value = extract(spec, f"at {after.strip()}", ctx, asked)
+            value = extract(spec, before, ctx, asked) if value is None else value
         else:
-            value = extract(spec, corrected, ctx)
+            value = extract(spec, corrected, ctx, asked)
         keyed = text.strip()
         if (
             spec.kind == "time"

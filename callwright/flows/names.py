@@ -6,14 +6,24 @@ alike (`callwright.flows.phonetic`). Words right after a title ("Doctor", "Dr.")
 for a name readily; elsewhere a match must be close and not an everyday word, so "when" is
 not Doctor Nguyen. A match that is not sure is flagged for the flow to confirm ("Doctor
 Nguyen, is that right?"); when two entries match about equally, the caller is asked which.
+
+When the name was not asked for (`Directory.match(text, asked=False)`), words away from a
+title name someone only as a full name, or as a last name that is no common English word
+(`common_word`): "my son James" is not Doctor James Park, "the park" not Doctor Park, "which
+line" not Doctor Linh Nguyen, "a bottle" not Doctor Patel. A caller who wants a doctor says
+"Doctor", or answers the question that asks which.
 """
 
 from __future__ import annotations
 
 import difflib
+import gzip
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 from callwright.flows.phonetic import sounds_like, spans
 from callwright.flows.slots import MONTHS, WEEKDAYS, tokens
@@ -42,6 +52,19 @@ EVERYDAY = _EVERYDAY
 # whatever their sound key ("end" and "Anita" are both A-N-T): Whisper writes a name it
 # does not know as words of about its length ("Pachel", "Darcia", "New Year").
 _SHORTEST = 0.7
+
+
+_COMMON_WORDS = Path(__file__).resolve().parent / "data" / "common_words.json.gz"
+
+
+@lru_cache(maxsize=1)
+def _common_words() -> frozenset[str]:
+    return frozenset(json.loads(gzip.decompress(_COMMON_WORDS.read_bytes())))
+
+
+def common_word(word: str) -> bool:
+    """Whether `word` is a common English word (SCOWL's size-35 list, names left out)."""
+    return word.lower() in _EVERYDAY or word.lower() in _common_words()
 
 
 _NOT_NAME = _EVERYDAY | frozenset(
@@ -205,7 +228,12 @@ class Directory:
         return list(dict.fromkeys(p.spoken or f"{p.first} {p.last}" for p in self.people))
 
     def _name_score(
-        self, words: Sequence[str], titled: set[int], name: str, untitled: float | None = None
+        self,
+        words: Sequence[str],
+        titled: set[int],
+        name: str,
+        untitled: float | None = None,
+        words_count: bool = True,
     ) -> float:
         floor = self.untitled if untitled is None else untitled
         best = 0.0
@@ -215,6 +243,8 @@ class Directory:
                 len(heard) < 3 or any(w in _EVERYDAY for w in heard.split())
             ):
                 continue
+            if start not in titled and not words_count and all(map(common_word, heard.split())):
+                continue  # not asked for: "the park", "a bottle" are those things
             if heard != name.lower() and all(w in _EVERYDAY for w in heard.split()):
                 continue  # "Doctor and GUI in": Whisper heard "and", not "Anita"
             if start not in titled and len(heard.replace(" ", "")) < _SHORTEST * len(name):
@@ -225,26 +255,44 @@ class Directory:
             best = max(best, score)
         return best
 
-    def score(self, words: Sequence[str], person: Person, titled: set[int] | None = None) -> float:
+    def score(
+        self,
+        words: Sequence[str],
+        person: Person,
+        titled: set[int] | None = None,
+        asked: bool | None = None,
+    ) -> float:
         """Best match of the person's names against the words; full names score higher.
 
         Args:
             words: the transcript's words, titles removed.
             person: the entry.
             titled: indexes of words that came right after a title.
+            asked: whether the name was asked for (see `match`).
         """
         titled = titled or set()
-        last = self._name_score(words, titled, without_accents(person.last))
-        first = self._name_score(words, titled, without_accents(person.first))
+        first_name, last_name = without_accents(person.first), without_accents(person.last)
+        if asked is False:
+            # Not asked for: the full name, a last name that is no common word, or a first
+            # name right after a title ("Doctor Anita"); never a first name alone.
+            full = self._name_score(words, titled, f"{first_name} {last_name}")
+            last = self._name_score(words, titled, last_name, words_count=False)
+            first = self._name_score(words, titled, first_name, untitled=2.0)
+            return max(full, last, first * 0.9)
+        last = self._name_score(words, titled, last_name)
+        first = self._name_score(words, titled, first_name)
         if first >= self.threshold and last >= 0.6:
             return min(1.0, (first + last) / 2 + 0.1)
         return last if last >= first else first * 0.9
 
-    def match(self, text: str) -> NameMatch:
+    def match(self, text: str, asked: bool | None = None) -> NameMatch:
         """Finds who `text` names.
 
         Args:
             text: a transcript ("I'd like to see Dr. Pachel").
+            asked: whether the agent asked for this name. False: it was not, so only a
+                full name, a titled name or a last name that is no common word counts (see
+                the module doc). None (not known): any close match counts.
 
         Returns:
             The match; `best` is None when nobody matched or the match is ambiguous, in which
@@ -259,7 +307,7 @@ class Directory:
             elif not word.isdigit():
                 words.append(word)
         scored = sorted(
-            ((self.score(words, p, titled), p) for p in self.people),
+            ((self.score(words, p, titled, asked), p) for p in self.people),
             key=lambda sp: sp[0],
             reverse=True,
         )

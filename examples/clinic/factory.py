@@ -13,10 +13,12 @@ from typing import Any
 from callwright.core.hooks import Closer, EventHooks, Hook
 from callwright.core.responder import CallInfo
 from callwright.flows.guardrails import Guardrails
+from callwright.flows.requests import Recogniser
 from callwright.kb import KnowledgeBase
+from callwright.kb.intents import IntentMeaning, knowledge_texts
 from callwright.kb.open import CALIBRATION_FILE, open_knowledge
 from callwright.kb.urgency import EmergencyMeaning
-from examples.clinic.flow import LINES, RECOGNISER_TERMS
+from examples.clinic.flow import LINES, RECOGNISER_TERMS, TASK_INTENTS, TASK_ITEMS
 from examples.clinic.receptionist import Receptionist
 from examples.clinic.scope import GUARDRAILS
 from examples.clinic.store import ClinicStore, Doctor, Patient
@@ -69,6 +71,7 @@ class ClinicData:
     patients: list[Patient]
     hooks: EventHooks = field(default_factory=EventHooks)
     urgency: EmergencyMeaning | None = None  # emergencies by meaning (needs the embedder)
+    tasks: Recogniser = field(default_factory=lambda: Recogniser(TASK_INTENTS, TASK_ITEMS))
     kb_by_language: dict[str, KnowledgeBase] = field(default_factory=dict)
 
     async def emit(self, kind: str, data: dict[str, Any]) -> None:
@@ -89,9 +92,14 @@ async def open_clinic(options: ClinicOptions) -> ClinicData:
         options.kb_embedder,
     )
     urgency = None
+    tasks = Recogniser(TASK_INTENTS, TASK_ITEMS)
     if kb.embedder is not None:
         urgency = await asyncio.to_thread(EmergencyMeaning, kb.embedder)
-    others = {
+        # Tasks by meaning too; what the knowledge base answers is asked as no task.
+        others = knowledge_texts(kb.passages)
+        meaning = await asyncio.to_thread(IntentMeaning, kb.embedder, TASK_INTENTS, others)
+        tasks = Recogniser(TASK_INTENTS, TASK_ITEMS, meaning)
+    others_by_language = {
         code: await open_knowledge(folder, None, None, GENERIC_WORDS, None)
         for code, folder in options.knowledge_by_language.items()
     }
@@ -101,7 +109,8 @@ async def open_clinic(options: ClinicOptions) -> ClinicData:
         await store.doctors(),
         await store.patients(),
         urgency=urgency,
-        kb_by_language=others,
+        tasks=tasks,
+        kb_by_language=others_by_language,
     )
 
 
@@ -151,7 +160,12 @@ class ClinicResponderFactory:
     def for_call(self, call: CallInfo) -> Receptionist:
         """Returns the receptionist that will serve `call`."""
         receptionist = Receptionist(
-            call, self.context(call), self.guardrails, self.data.urgency, self.options.greeting
+            call,
+            self.context(call),
+            self.guardrails,
+            self.data.urgency,
+            self.options.greeting,
+            self.data.tasks,
         )
         # Kept so tests and the operator can see a call's flow state; bounded below.
         self.receptionists[call.call_id] = receptionist

@@ -6,7 +6,7 @@ Read this file to know what the agent can do; `receptionist.py` is how it does i
 from __future__ import annotations
 
 from callwright.flows.engine import Flow, Node, SlotSpec
-from callwright.flows.intents import Intent, intents_from
+from callwright.flows.intents import Intent
 
 ASK_DOCTOR = SlotSpec("doctor", "person", "Which doctor would you like to see?", "doctors")
 ASK_DATE = SlotSpec(
@@ -86,10 +86,13 @@ CLINIC_FLOW = Flow(
 )
 
 # What the caller wants, in the menu. Priority order: "cancel my appointment" is a cancel,
-# not a booking, although it says "appointment".
-TASK_INTENTS: list[Intent] = intents_from(
-    {
-        "reschedule": [
+# not a booking, although it says "appointment". The examples are what each task sounds like
+# in callers' own words, for recognition by meaning (`callwright.flows.requests`): a few
+# varied requests per task, not the phrasings of any test.
+TASK_INTENTS: list[Intent] = [
+    Intent(
+        "reschedule",
+        (
             "reschedule",
             "move my appointment",
             "change my appointment",
@@ -97,16 +100,46 @@ TASK_INTENTS: list[Intent] = intents_from(
             "different day",
             "another day",
             "postpone",
-        ],
-        "cancel": ["cancel"],
-        "lookup": [
+        ),
+        examples=(
+            "I want to reschedule my appointment",
+            "I need to move my appointment to another day",
+            "can I change the time of my visit",
+            "the day I booked doesn't work for me any more, can we find another one",
+            "could my appointment be a bit earlier or later",
+            "I'm not able to come at the time I have, can we change it",
+        ),
+    ),
+    Intent(
+        "cancel",
+        ("cancel",),
+        examples=(
+            "I want to cancel my appointment",
+            "please cancel the visit I booked",
+            "I won't be coming in, please remove my booking",
+            "get rid of my appointment, I don't want it",
+        ),
+    ),
+    Intent(
+        "lookup",
+        (
             "upcoming",
             "my appointments",
             "when is my appointment",
             "do i have an appointment",
             "check my appointment",
-        ],
-        "book": [
+        ),
+        examples=(
+            "when is my appointment",
+            "what time is my next appointment",
+            "do I have an appointment booked",
+            "can you tell me the details of my upcoming visit",
+            "which doctor am I seeing and on what day",
+        ),
+    ),
+    Intent(
+        "book",
+        (
             "book",
             "appointment",
             "schedule",
@@ -116,10 +149,22 @@ TASK_INTENTS: list[Intent] = intents_from(
             "make an appointment",
             "checkup",
             "check up",
-        ],
-        "thanks": ["thank you", "thanks"],
-    }
-)
+        ),
+        examples=(
+            "I'd like to make an appointment",
+            "I need to see a doctor",
+            "can I come in to be seen",
+            "my daughter needs an appointment with a doctor",
+            "when is the soonest a doctor could see me",
+            "is there a free slot with a doctor next week",
+            "I'd like to come in for a checkup",
+        ),
+        creates=True,
+    ),
+    Intent("thanks", ("thank you", "thanks")),
+]
+# What the tasks act on: said alone, they name no task ("my appointment" may be any of them).
+TASK_ITEMS = ("appointment", "visit", "booking")
 
 LINES = {
     "greeting": "Hello, thanks for calling Maple Street Clinic. How can I help you today?",

@@ -40,9 +40,10 @@ from callwright.flows.engine import (
 from callwright.flows.expected import from_flow
 from callwright.flows.globals import match_global, question_after_goodbye
 from callwright.flows.guardrails import Guardrails
-from callwright.flows.intents import match_intent, words
+from callwright.flows.intents import words
 from callwright.flows.names import Directory, Person, names_with_a_title, says_a_name
 from callwright.flows.phonetic import respell
+from callwright.flows.requests import IntentVerdict, Recogniser
 from callwright.flows.slots import (
     HOUR_TO_FOLLOW,
     TimeSpec,
@@ -50,12 +51,14 @@ from callwright.flows.slots import (
     extract_time,
     extract_yes_no,
 )
+from callwright.flows.wordforms import without_negated
 from callwright.kb.urgency import EmergencyMeaning
 from callwright.tools.registry import ToolRegistry
-from examples.clinic.flow import DOMAIN_TERMS, TASK_INTENTS
+from examples.clinic.flow import DOMAIN_TERMS
 from examples.clinic.handoff_facts import clinic_facts
 from examples.clinic.scheduling import Offer, Scheduling
 from examples.clinic.scope import GUARDRAILS_ES
+from examples.clinic.tasks import BY_WORDS, CREATING, TASK_NAMES, judge_task, task_intent
 from examples.clinic.tools import ClinicContext, clinic_tools
 from examples.clinic.wording import ENGLISH, Wording, wording_for
 
@@ -70,11 +73,13 @@ class Receptionist(Scheduling):
         guardrails: Guardrails,
         urgency: EmergencyMeaning | None = None,
         greeting: str | None = None,
+        tasks: Recogniser = BY_WORDS,
     ) -> None:
         self.call = call
         self._greeting = greeting
         self._cut_off = False  # the caller spoke over the last reply and did not hear it all
         self._urgency = urgency
+        self._tasks = tasks
         self.ctx = ctx
         self.tools: ToolRegistry = clinic_tools(ctx)
         self.w: Wording = ENGLISH
@@ -278,6 +283,10 @@ class Receptionist(Scheduling):
     async def menu(self, text: str) -> None:
         awaiting = self.state.awaiting
         self.state.awaiting = None
+        verdict = await self._judge(text)
+        if awaiting == "task_choice" and await self._task_chosen(text, verdict):
+            return
+        # "Yes, I'll be there" answers the reminder; only a task's own word asks for one.
         if awaiting == "reminder" and self._task_intent(text) is None:
             if self._yes_no(text) is True:  # "yes, I'll be there": confirmed
                 self.record("confirm_appointment", dict(self.call.parameters))
@@ -287,7 +296,7 @@ class Receptionist(Scheduling):
         if awaiting == "kb_clarify" and await self._clarified(text):
             return
         answer = self._yes_no(text)
-        intent = self._task_intent(text)
+        intent = verdict.intent
         if awaiting == "offer_book" and answer is True and intent is None:
             intent = "book"
         # "No, thanks" to "anything else?" is a no, not thanks to be answered.
@@ -306,30 +315,26 @@ class Receptionist(Scheduling):
             self.say(self.w.lines["what_else"])
             self.state.awaiting = "anything_else"
             return
+        implied = self._implied_task(text, verdict)
+        if implied is not None and self._slots_decide(verdict, implied, text):
+            intent = implied
         if intent is not None:
-            self.state.go(intent)
-            _, ambiguous = self._fill(text)
-            if ambiguous is not None:
-                self.state.pending["unsure"] = ambiguous
-            self._keep_identity(text)
-            await self.advance()
+            await self._start_task(intent, text)
+            return
+        if verdict.choices:
+            self._ask_which_task(verdict.choices, text)
             return
         result = await self.tool("search_knowledge", question=text)
         found = (result.result or {}).get("answer") if result.error is None else None
-        if found:
+        if found and not (implied is not None and implied == verdict.leaning):
             self.say(found)
             self.state.awaiting = "answered"
             return
-        implied = self._implied_task(text)
         if implied is not None:
-            # Not a question the knowledge base answers, but a doctor, a day or a time: the
-            # task that takes them ("Is Doctor Nguyen free Wednesday morning?").
-            self.state.go(implied)
-            _, ambiguous = self._fill(text)
-            if ambiguous is not None:
-                self.state.pending["unsure"] = ambiguous
-            self._keep_identity(text)
-            await self.advance()
+            # Not a question the knowledge base answers, or a request with the slots of the
+            # task it leans to ("any openings on Friday?"): the task that takes them ("Is
+            # Doctor Nguyen free Wednesday morning?").
+            await self._start_task(implied, text)
             return
         if await self._answer_respelled(text):
             return
@@ -386,16 +391,92 @@ class Receptionist(Scheduling):
         self.say(picked.text)
         return True
 
+    async def _start_task(self, task: str, text: str) -> None:
+        """Goes into `task` with what `text` gave for it."""
+        self.state.go(task)
+        _, ambiguous = self._fill(text)
+        if ambiguous is not None:
+            self.state.pending["unsure"] = ambiguous
+        self._keep_identity(text)
+        await self.advance()
+
+    def _ask_which_task(self, choices: tuple[str, ...], text: str) -> None:
+        """Asks which of two tasks the caller means ("move your appointment, or cancel it?"),
+        or whether they mean the one ("book a new appointment?")."""
+        named = self.w.join_or([TASK_NAMES[c] for c in choices])
+        self.say(self.w.says("which_task", tasks=named))
+        self.state.awaiting = "task_choice"
+        self.state.pending = {"choices": choices, "request": text}
+
+    async def _task_chosen(self, text: str, verdict: IntentVerdict) -> bool:
+        """Goes into the task the caller picks after `_ask_which_task`; False if none."""
+        choices: tuple[str, ...] = self.state.pending.pop("choices", ())
+        request: str = self.state.pending.pop("request", "")
+        picked = verdict.intent if verdict.intent in choices else None
+        if picked is None and verdict.leaning in choices and verdict.intent is None:
+            picked = verdict.leaning
+        index = self._choice(text, len(choices))
+        picked = choices[index] if picked is None and index is not None else picked
+        answer = self._yes_no(text)
+        if picked is None and len(choices) == 1 and answer is True:
+            picked = choices[0]  # "Would you like to book a new appointment?" "Yes, please."
+        if picked is None and answer is False and len(words(text)) <= 3:
+            self.say(self.w.lines["nothing_to_go_back"])  # "No": what then?
+            return True
+        if picked is None:
+            return False
+        await self._start_task(picked, f"{request}. {text}")
+        return True
+
+    async def _judge(self, text: str) -> IntentVerdict:
+        """What the caller asks for in the menu (by meaning too, in English)."""
+        if self.w.language != "en":
+            return IntentVerdict(intent=self.w.intent(text), how="cue")
+        return await judge_task(self._tasks, text)
+
     # --- identity ----------------------------------------------------------------------
 
-    def _implied_task(self, text: str) -> str | None:
-        """The task the slots said in `text` imply, if any (see `Flow.implied_node`)."""
-        trial = FlowState(self.state.node)
-        changed, ambiguous = fill(trial, self._task_slots(), text, self._slot_ctx)
+    def _implied_task(self, text: str, verdict: IntentVerdict) -> str | None:
+        """The task the slots said in `text` imply, if any (see `Flow.implied_node`).
+
+        Not one the words rule out (`IntentVerdict.excluded`), and not a booking when every
+        slot said is under a negation ("I can't make it Thursday": a day the caller has, not
+        one to book); the task the request leans to by meaning first.
+        """
+        given = self._slots_in(text)
+        if not given:
+            return None
+        exclude = set(verdict.excluded)
+        if not set(given) & set(self._slots_in(without_negated(text))):
+            exclude |= CREATING
+        prefer = [verdict.leaning] if verdict.leaning else []
+        return self.flow.implied_node(given, exclude, prefer)
+
+    def _slots_decide(self, verdict: IntentVerdict, implied: str, text: str) -> bool:
+        """Whether the slots said choose the task: between two tasks alike ("Is Doctor Nguyen
+        free Wednesday?": book or look up), or against a task by meaning that takes none of
+        them when the one that does is past the floor too ("anything with Doctor Lopez on
+        Thursday?" is no look-up)."""
+        if implied not in CREATING:
+            return False  # a day said to move or cancel names the one the caller has
+        if verdict.intent is None:
+            return implied in verdict.choices
+        if verdict.how != "meaning" or implied == verdict.intent:
+            return False
+        takes = {s.name for s in self.flow.node(verdict.intent).slots}
+        return not takes & set(self._slots_in(text)) and (
+            verdict.scores.get(implied, 0.0) >= self._tasks.floor
+        )
+
+    def _slots_in(self, text: str) -> list[str]:
+        """The task slots `text` gives (a reason alone is none)."""
+        changed, ambiguous = fill(
+            FlowState(self.state.node), self._task_slots(), text, self._slot_ctx
+        )
         given = [c for c in changed if c != "reason"]
         if ambiguous is not None:
             given.append(ambiguous.slot)
-        return self.flow.implied_node(given)
+        return given
 
     def _keep_identity(self, text: str) -> None:
         """Keeps a name and date of birth said with the request, for the identity check."""
@@ -804,28 +885,6 @@ class Receptionist(Scheduling):
         verified = self.state.verified
         self.state = FlowState("menu", verified=verified, awaiting="anything_else")
         self.say(line)
-
-
-def task_intent(text: str) -> str | None:
-    """What the caller wants done; tolerant of Whisper's takes on "reschedule" ("rescage")."""
-    said = words(text)
-    if any(w.startswith(("resch", "resc", "re-sch")) for w in said):
-        return "reschedule"
-    intent = match_intent(text, TASK_INTENTS)
-    if intent not in (None, "book"):
-        return intent
-    # "appointment" alone reads as a booking; what the caller does with it decides.
-    refers = [i for i, w in enumerate(said) if w in _APPOINTMENT_WORDS]
-    if any(w in _MOVE_VERBS for w in said) and refers and "book" not in said:
-        return "reschedule"  # "move that appointment to Wednesday", "can I move it?"
-    asks_when = "when" in said or ("what" in said and ("time" in said or "day" in said))
-    if asks_when and any(i > 0 and said[i - 1] in ("my", "next") for i in refers):
-        return "lookup"  # "when my appointment is", "what time is my next appointment"
-    return intent
-
-
-_MOVE_VERBS = frozenset({"move", "change", "shift", "push", "postpone", "switch", "bring"})
-_APPOINTMENT_WORDS = frozenset({"appointment", "appointments", "booking", "visit", "it", "that"})
 
 
 _QUESTION_WORDS = (

@@ -48,6 +48,7 @@ TEMPLATES_EN = {
     "go_ahead": "Shall I go ahead?",
     "is_that_right": "{name}, is that right?",
     "did_you_mean": "Did you mean {names}?",
+    "which_task": "Would you like to {tasks}?",
     "which_doctor": "Which doctor would you like to see? We have {names}.",
     "what_day_book": "What day would you like to see {doctor}?",
     "what_day_move": "What day would you like to move it to?",

@@ -67,6 +67,7 @@ TEMPLATES_ES = {
     "go_ahead": "¿Sigo adelante?",
     "is_that_right": "{name}, ¿es correcto?",
     "did_you_mean": "¿Se refiere a {names}?",
+    "which_task": "¿Quiere {tasks}?",
     "which_doctor": "¿Con qué médico quiere la cita? Tenemos a {names}.",
     "what_day_book": "¿Qué día quiere ver a {doctor}?",
     "what_day_move": "¿A qué día quiere cambiarla?",
