@@ -14,7 +14,8 @@
    the knowledge base's questions) by `margin`. Past the floor but within the margin, it is
    asked about, not guessed: the two close intents are `choices` to ask between ("move it
    or cancel it?"), or the one intent, when only no intent is close ("book one?"). Closer to
-   no intent than to any intent is no intent.
+   no intent than to any intent is no intent. A turn that only tells ("my kid has had a
+   fever since last night") and asks for nothing (`asks`) is asked about too.
 4. The shared noun alone ("an appointment, please"): the creating intent, as without meaning.
 
 Without a `Meaning` (no embedder installed) steps 1, 2 and 4 run alone: cue words as before,
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from callwright.flows.intents import CueMatch, Intent, Said
+from callwright.flows.wordforms import is_negator
 
 OTHER = ""  # the key of "no intent" (texts that ask for none) among similarities
 # Chosen by `python -m callwright.kb.intents` on the example receptionist's labels.
@@ -39,6 +41,20 @@ MARGIN = 0.08
 OVERRULE = 0.1
 # Before a noun, these make it one the caller has ("my appointment", "the visit").
 _DEFINITE = frozenset("my the that this our your his her their its".split())
+# How a turn that asks for something reads (see `asks`).
+_FILLERS = frozenset("hi hello hey um uh oh so well yeah yes okay ok and but please".split())
+_SUBJECTS = frozenset(
+    "i i'm i've i'd my we we're we've our he he's she she's it it's they their the this that"
+    " there there's his her you your".split()
+)
+_QUESTION_OPENERS = frozenset(
+    "what what's when where which who how why is are am do does did can could would will".split()
+)
+_ASKING = frozenset(
+    """can could would will can't couldn't won't wouldn't want wants wanna like need needs
+    needed please help calling phoning ringing hoping looking trying wondering i'd""".split()
+)
+_HAVE = frozenset({"have", "has", "got", "going"})  # "I have to", "I'm going to"
 _DONE = frozenset({"did", "already"})  # "did I book", "I already booked"
 _BETWEEN = 2  # words that may stand between them ("my Thursday visit", "the next one")
 
@@ -134,8 +150,11 @@ class Recogniser:
         if tasks and tasks[0][0] >= self.floor and tasks[0][0] > scored.get(OTHER, -1.0):
             best, name = tasks[0]
             runner = tasks[1][0] if len(tasks) > 1 else -1.0
-            if best - max(runner, scored.get(OTHER, -1.0)) >= self.margin:
+            sure = best - max(runner, scored.get(OTHER, -1.0)) >= self.margin
+            if sure and asks(said):
                 return dataclasses.replace(verdict, intent=name, how="meaning")
+            if sure:  # "My kid has had a fever since last night": book one?
+                return dataclasses.replace(verdict, choices=(name,))
             if best - runner < self.margin:
                 return dataclasses.replace(verdict, choices=(name, tasks[1][1]))
             # One task stands out, but the turn is nearly as like a question: ask if it is it.
@@ -172,6 +191,19 @@ class Recogniser:
                 if not (asked and found is not None and not _past(said, found, intent)):
                     out.add(intent.name)  # "book my son's appointment" still books
         return out
+
+
+def asks(said: Said) -> bool:
+    """Whether a turn asks for something rather than only telling: a question, a modal or a
+    verb of wanting ("can", "I'd like", "I need"), "please", a negation ("I can't make it"),
+    or an imperative ("scrap my booking": no subject before its verb)."""
+    first = next((w for w in said.words if w not in _FILLERS), "")
+    if not first or first in _QUESTION_OPENERS or first not in _SUBJECTS:
+        return True
+    return any(
+        w in _ASKING or is_negator(w) or (w == "to" and i and said.words[i - 1] in _HAVE)
+        for i, w in enumerate(said.words)
+    )
 
 
 def _only_items(said: Said, found: CueMatch, items: frozenset[str]) -> bool:

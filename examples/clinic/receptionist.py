@@ -43,7 +43,7 @@ from callwright.flows.guardrails import Guardrails
 from callwright.flows.intents import words
 from callwright.flows.names import Directory, Person, names_with_a_title, says_a_name
 from callwright.flows.phonetic import respell
-from callwright.flows.requests import IntentVerdict, Recogniser
+from callwright.flows.requests import Recogniser
 from callwright.flows.slots import (
     HOUR_TO_FOLLOW,
     TimeSpec,
@@ -51,19 +51,18 @@ from callwright.flows.slots import (
     extract_time,
     extract_yes_no,
 )
-from callwright.flows.wordforms import without_negated
 from callwright.kb.urgency import EmergencyMeaning
 from callwright.tools.registry import ToolRegistry
 from examples.clinic.flow import DOMAIN_TERMS
 from examples.clinic.handoff_facts import clinic_facts
 from examples.clinic.scheduling import Offer, Scheduling
 from examples.clinic.scope import GUARDRAILS_ES
-from examples.clinic.tasks import BY_WORDS, CREATING, TASK_NAMES, judge_task, task_intent
+from examples.clinic.tasks import BY_WORDS, TaskRequests, task_intent
 from examples.clinic.tools import ClinicContext, clinic_tools
 from examples.clinic.wording import ENGLISH, Wording, wording_for
 
 
-class Receptionist(Scheduling):
+class Receptionist(Scheduling, TaskRequests):
     """Serves one call. Created by `ClinicResponderFactory.for_call`."""
 
     def __init__(
@@ -391,92 +390,7 @@ class Receptionist(Scheduling):
         self.say(picked.text)
         return True
 
-    async def _start_task(self, task: str, text: str) -> None:
-        """Goes into `task` with what `text` gave for it."""
-        self.state.go(task)
-        _, ambiguous = self._fill(text)
-        if ambiguous is not None:
-            self.state.pending["unsure"] = ambiguous
-        self._keep_identity(text)
-        await self.advance()
-
-    def _ask_which_task(self, choices: tuple[str, ...], text: str) -> None:
-        """Asks which of two tasks the caller means ("move your appointment, or cancel it?"),
-        or whether they mean the one ("book a new appointment?")."""
-        named = self.w.join_or([TASK_NAMES[c] for c in choices])
-        self.say(self.w.says("which_task", tasks=named))
-        self.state.awaiting = "task_choice"
-        self.state.pending = {"choices": choices, "request": text}
-
-    async def _task_chosen(self, text: str, verdict: IntentVerdict) -> bool:
-        """Goes into the task the caller picks after `_ask_which_task`; False if none."""
-        choices: tuple[str, ...] = self.state.pending.pop("choices", ())
-        request: str = self.state.pending.pop("request", "")
-        picked = verdict.intent if verdict.intent in choices else None
-        if picked is None and verdict.leaning in choices and verdict.intent is None:
-            picked = verdict.leaning
-        index = self._choice(text, len(choices))
-        picked = choices[index] if picked is None and index is not None else picked
-        answer = self._yes_no(text)
-        if picked is None and len(choices) == 1 and answer is True:
-            picked = choices[0]  # "Would you like to book a new appointment?" "Yes, please."
-        if picked is None and answer is False and len(words(text)) <= 3:
-            self.say(self.w.lines["nothing_to_go_back"])  # "No": what then?
-            return True
-        if picked is None:
-            return False
-        await self._start_task(picked, f"{request}. {text}")
-        return True
-
-    async def _judge(self, text: str) -> IntentVerdict:
-        """What the caller asks for in the menu (by meaning too, in English)."""
-        if self.w.language != "en":
-            return IntentVerdict(intent=self.w.intent(text), how="cue")
-        return await judge_task(self._tasks, text)
-
     # --- identity ----------------------------------------------------------------------
-
-    def _implied_task(self, text: str, verdict: IntentVerdict) -> str | None:
-        """The task the slots said in `text` imply, if any (see `Flow.implied_node`).
-
-        Not one the words rule out (`IntentVerdict.excluded`), and not a booking when every
-        slot said is under a negation ("I can't make it Thursday": a day the caller has, not
-        one to book); the task the request leans to by meaning first.
-        """
-        given = self._slots_in(text)
-        if not given:
-            return None
-        exclude = set(verdict.excluded)
-        if not set(given) & set(self._slots_in(without_negated(text))):
-            exclude |= CREATING
-        prefer = [verdict.leaning] if verdict.leaning else []
-        return self.flow.implied_node(given, exclude, prefer)
-
-    def _slots_decide(self, verdict: IntentVerdict, implied: str, text: str) -> bool:
-        """Whether the slots said choose the task: between two tasks alike ("Is Doctor Nguyen
-        free Wednesday?": book or look up), or against a task by meaning that takes none of
-        them when the one that does is past the floor too ("anything with Doctor Lopez on
-        Thursday?" is no look-up)."""
-        if implied not in CREATING:
-            return False  # a day said to move or cancel names the one the caller has
-        if verdict.intent is None:
-            return implied in verdict.choices
-        if verdict.how != "meaning" or implied == verdict.intent:
-            return False
-        takes = {s.name for s in self.flow.node(verdict.intent).slots}
-        return not takes & set(self._slots_in(text)) and (
-            verdict.scores.get(implied, 0.0) >= self._tasks.floor
-        )
-
-    def _slots_in(self, text: str) -> list[str]:
-        """The task slots `text` gives (a reason alone is none)."""
-        changed, ambiguous = fill(
-            FlowState(self.state.node), self._task_slots(), text, self._slot_ctx
-        )
-        given = [c for c in changed if c != "reason"]
-        if ambiguous is not None:
-            given.append(ambiguous.slot)
-        return given
 
     def _keep_identity(self, text: str) -> None:
         """Keeps a name and date of birth said with the request, for the identity check."""
