@@ -8,7 +8,9 @@
    appointment", "the visit", "my Thursday visit") or the creating verb in the past ("I
    booked for Friday").
 2. A cue word of the intent itself ("cancel", "reschedule"), in priority order. A cue made
-   only of the shared noun ("appointment") is not one: every task is about an appointment.
+   only of the shared noun ("appointment") is not one: every task is about an appointment;
+   nor is a cue heard as its noun ("cancellation policy"), nor a creating intent's cue that
+   meaning gives clearly to another intent ("when am I seeing the doctor" is a look-up).
 3. Meaning, when a `Meaning` is given (`kb.intents.IntentMeaning`): the intent most like the
    turn, if its score clears `floor` and beats the runner-up and no intent at all (`OTHER`:
    the knowledge base's questions) by `margin`. Past the floor but within the margin, it is
@@ -37,7 +39,7 @@ OTHER = ""  # the key of "no intent" (texts that ask for none) among similaritie
 # Chosen by `python -m callwright.kb.intents` on the example receptionist's labels.
 FLOOR = 0.32
 MARGIN = 0.08
-# How much more like another intent (or none) a turn must be for its cue word not to count.
+# How much more like another intent a turn must be for a creating intent's cue not to count.
 OVERRULE = 0.1
 # Before a noun, these make it one the caller has ("my appointment", "the visit").
 _DEFINITE = frozenset("my the that this our your his her their its".split())
