@@ -1,6 +1,12 @@
 """The words of the calendar, shared by the date, time and date-of-birth readers.
 
-Weekdays and months (as the recogniser misspells them), day numbers and years.
+Weekdays and months (as the recogniser misspells them), day numbers, years, and one rule the
+readers share: where a number or an ordinal stands *in date position*. An ordinal names a day
+of the month next to a month, or as "the Nth" / "on the Nth" followed by nothing or by a word
+that cannot be its noun ("the 12th works", "the 3rd at ten"); followed by a noun it is an
+adjective ("first thing Monday", "my first visit", "hang on a second"), and no day at all.
+Nouns are an open class, so the rule lists the closed one instead: function words, calendar
+and clock words, and the few verbs and adjectives a caller answers with.
 """
 
 from __future__ import annotations
@@ -29,6 +35,22 @@ MONTHS = [
 ]
 _MONTH_ABBR = {m[:3]: i + 1 for i, m in enumerate(MONTHS)} | {"sept": 9}
 _WORD = re.compile(r"[a-z]+|\d+(?:st|nd|rd|th)?")
+_WORD_OR_STOP = re.compile(r"[a-z]+|\d+(?:st|nd|rd|th)?|[,.;!?]")
+ORDINAL = re.compile(r"(\d{1,2})(st|nd|rd|th)")
+
+# Words that may follow a number or an ordinal standing for itself (a day, an hour) rather
+# than counting a noun: function words, calendar and clock words, and how callers accept.
+FOLLOWERS = frozenset(
+    """of at in on for from to till until by before after around about between and or but if
+    so then please instead rather maybe perhaps would could will can should might is are was
+    be s works work working suits suit fits fit sounds sound looks look seems good fine great
+    ok okay perfect best better ideal i we it you that this next coming with doctor dr morning
+    afternoon evening noon lunch lunchtime o oclock clock am pm ish uh um er hmm no yes yeah
+    sorry actually wait thanks thank""".split()
+) | frozenset(WEEKDAYS) | frozenset(MONTHS)  # fmt: skip
+# Determiners other than "the": "a second", "my first visit" count or order things, never
+# name a day. ("her"/"his" are left out: they are object pronouns too, "send her 10th".)
+_NOT_DAY_BEFORE = frozenset("a an my your our their its this that every each which".split())
 
 
 def tokens(text: str) -> list[str]:
@@ -76,6 +98,52 @@ def safe_date(year: int, month: int, day: int) -> dt.date | None:
 def year(word: str) -> int | None:
     """A year said in full: 1900 to 2099."""
     return int(word) if re.fullmatch(r"(19|20)\d\d", word) else None
+
+
+def stands_alone(after: list[str]) -> bool:
+    """Whether a number or ordinal followed by `after` (the rest of its clause) stands for
+    itself: nothing follows, or a word that cannot be the noun it counts ("3 works", "the
+    12th at ten", not "3 days", "first thing", "the 2nd one")."""
+    if not after:
+        return True
+    nxt = after[0]
+    if nxt == "of":
+        # "the 3rd of May", "of next month"; not "first of all".
+        rest = after[1] if len(after) > 1 else ""
+        return month(rest) is not None or rest in ("next", "this", "the", "following")
+    if nxt.isdigit():
+        return nxt != "1"  # "the 2nd one" is a choice among options
+    return nxt in FOLLOWERS or month(nxt) is not None
+
+
+def date_tokens(text: str) -> list[str]:
+    """`tokens(text)`, with each ordinal that is not in date position put as "nth": "first
+    thing Monday" keeps its weekday and loses a day of the month nobody named."""
+    said = _WORD_OR_STOP.findall(normalize_numbers(text))
+    out: list[str] = []
+    for i, word in enumerate(said):
+        if word in ",.;!?":
+            continue
+        if ORDINAL.fullmatch(word) and not _ordinal_is_day(said, i):
+            word = "nth"
+        out.append(word)
+    return out
+
+
+def _ordinal_is_day(said: list[str], i: int) -> bool:
+    before = [w for w in said[max(0, i - 2) : i] if w not in ",.;!?"]
+    if before and before[-1] == "the":
+        before = before[:-1]
+    if before and month(before[-1]) is not None:
+        return True  # "March 3rd", "March the 3rd"
+    if i > 0 and said[i - 1] in _NOT_DAY_BEFORE:
+        return False
+    clause: list[str] = []
+    for word in said[i + 1 :]:
+        if word in ",.;!?":
+            break
+        clause.append(word)
+    return stands_alone(clause)
 
 
 def month_days(words: list[str]) -> Iterator[tuple[int, int, int | None]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from callwright.flows.calendar_words import MONTHS, WEEKDAYS
 from callwright.flows.numbers import normalize_numbers
 
 # What a correction replaces: "instead of ten", "rather than Tuesday", "not Wednesday", and
@@ -19,6 +20,16 @@ _REPLACED = (
 _NUMBER_FOR_NUMBER = (
     re.compile(r"(?<!at )(?<![\w:])(\d{1,2}) (?=(?:instead of|rather than) \d)"),
     re.compile(r"(?<![\w:])not (?:at )?\d{1,2}(?::\d\d)?[, ]+(?:but )?(\d{1,2})\b(?!:)"),
+)
+
+# "not tomorrow, the day after": a day said relative to the replaced one, with no anchor of
+# its own (none of these words follows), becomes "the day after tomorrow".
+_ANCHOR_WORDS = "|".join(
+    ["tomorrow", "today", "next", "this", r"the \d", r"\d", *WEEKDAYS, *MONTHS]
+)
+_RELATIVE_TO_REPLACED = re.compile(
+    r"\bnot ([^,.;!?]+?)[,.;!?]*\s+(?:but\s+)?((?:the\s+|a\s+)?(?:day|week)\s+(?:after|before))"
+    rf"(?:\s+that)?\b(?!\s+(?:{_ANCHOR_WORDS}))"
 )
 
 
@@ -48,8 +59,9 @@ def without_replaced(text: str) -> str:
     """The transcript without the values a correction replaces.
 
     "Could we do 11 instead of 10?" → "could we do 11 ?", "Tuesday, not Wednesday" →
-    "tuesday, ", "move it from ten to eleven" → "move it  eleven". Values are then read from
-    what is left, so the new value wins whichever order the caller says them in.
+    "tuesday, ", "move it from ten to eleven" → "move it  eleven", "not tomorrow, the day
+    after" → "the day after tomorrow". Values are then read from what is left, so the new
+    value wins whichever order the caller says them in.
     """
     lowered = text.lower()
     # "eleven instead of ten": the number replacing a number is a time of the same kind.
@@ -57,6 +69,7 @@ def without_replaced(text: str) -> str:
     for pattern in _NUMBER_FOR_NUMBER:
         if pattern.search(numbers):
             lowered = numbers = pattern.sub(r"at \1 ", numbers)
+    lowered = _RELATIVE_TO_REPLACED.sub(r"\2 \1", lowered)
     for pattern in _REPLACED:
         lowered = pattern.sub(" ", lowered)
     return lowered

@@ -1,0 +1,127 @@
+"""Dates, times and dates of birth as callers say them, one test per mechanism.
+
+Each mechanism is checked on the phrasings a probe found misread (`PROBE`) and on fresh ones
+written for these tests (`HELD_OUT`: other words, the same mechanism), so that a fix listing
+the probe's phrases fails here. Controls show what the mechanism must leave alone. Today is
+Monday 2026-11-23, as in the clinic tests; every expectation was worked out by hand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from callwright.flows.engine import FlowState, SlotContext, fill
+from callwright.flows.names import Directory, Person
+from callwright.flows.slots import TimeSpec, extract_date
+from examples.clinic.flow import CLINIC_FLOW
+from tests.fakes.clinic import MONDAY
+
+D = dt.date
+DOCTORS = Directory([Person("patel", "Anita", "Patel", "Doctor Patel")])
+CTX = SlotContext(today=MONDAY, directories={"doctors": DOCTORS})
+
+
+def _day(month: int, day: int, year: int = 2026) -> dt.date:
+    return dt.date(year, month, day)
+
+
+def _fill(text: str, awaiting: str | None) -> dict[str, Any]:
+    """The booking's slots the clinic keeps from one turn, its question asking `awaiting`."""
+    state = FlowState("book", awaiting=awaiting)
+    fill(state, CLINIC_FLOW.node("book").slots, text, CTX)
+    return state.slots
+
+
+def _hour(slots: dict[str, Any]) -> dt.time | None:
+    time = slots.get("time")
+    return time.time if isinstance(time, TimeSpec) else None
+
+
+# --- a day as an offset from an anchor ------------------------------------------------
+
+OFFSET_PROBE: list[tuple[str, dt.date | None]] = [
+    ("a week from tuesday", _day(12, 1)),  # was this Tuesday
+    ("a week from this friday", _day(12, 4)),
+    ("a week from today", _day(11, 30)),  # was today
+    ("in two weeks", _day(12, 7)),
+    ("two weeks from today", _day(12, 7)),
+    ("in 3 days", _day(11, 26)),
+    ("the 25th of next month", _day(12, 25)),  # was November 25th
+    ("the twenty eighth of next month", _day(12, 28)),
+    ("wednesday after next", _day(12, 2)),  # was this Wednesday
+    ("12/4", _day(12, 4)),
+]
+OFFSET_HELD_OUT: list[tuple[str, dt.date | None]] = [
+    ("a week from thursday", _day(12, 3)),
+    ("three days from now", _day(11, 26)),
+    ("in a fortnight", _day(12, 7)),
+    ("in 10 days", _day(12, 3)),
+    ("a week from tomorrow", _day(12, 1)),
+    ("friday after next", _day(12, 4)),
+    ("the 2nd of next month", _day(12, 2)),
+    ("next month on the 15th", _day(12, 15)),
+    ("a couple of weeks from today", _day(12, 7)),
+    ("two weeks from wednesday", _day(12, 9)),
+    ("tuesday the week after next", _day(12, 8)),
+    ("the day after thursday", _day(11, 27)),
+    ("could i come 12/9", _day(12, 9)),
+]
+# No single day: the flow asks rather than pick one for the caller.
+SPANS: list[tuple[str, dt.date | None]] = [
+    ("sometime next week", None),
+    ("a tuesday next month", None),
+    ("the 12th of this month", None),  # already past
+    ("any time within 2 weeks", None),
+    ("I've had it for 3 days", None),
+    ("1/2 a tablet", None),  # a fraction before what it counts
+]
+
+
+@pytest.mark.parametrize(("said", "expected"), OFFSET_PROBE + OFFSET_HELD_OUT + SPANS)
+def test_a_day_said_as_an_offset_from_an_anchor(said: str, expected: dt.date | None) -> None:
+    assert extract_date(said, MONDAY) == expected
+
+
+@pytest.mark.parametrize(
+    ("said", "expected"),
+    [
+        ("not tomorrow, the day after", _day(11, 25)),  # probe: was nothing
+        ("not friday, the day before", _day(11, 26)),
+        ("not monday but the day after", _day(12, 1)),
+        ("not monday, the day after friday", _day(11, 28)),  # its own anchor
+    ],
+)
+def test_a_day_relative_to_a_replaced_day(said: str, expected: dt.date) -> None:
+    assert _fill(said, "date")["date"] == expected
+
+
+# --- an ordinal before a noun names no day --------------------------------------------
+
+ORDINAL_PROBE = [
+    ("first thing monday", _day(11, 30)),  # was Tuesday December 1st
+    ("first thing monday morning", _day(11, 30)),
+    ("it's my first visit, could i come in friday", _day(11, 27)),  # was January 1st
+    ("hang on a second, thursday", _day(11, 26)),  # was December 2nd
+]
+ORDINAL_HELD_OUT = [
+    ("the first appointment you have on wednesday", _day(11, 25)),
+    ("this is my second call, can i get in on tuesday", _day(11, 24)),
+    ("first of all, is thursday possible", _day(11, 26)),
+    ("just a second, monday works", _day(11, 30)),
+    ("the third time i've called, friday please", _day(11, 27)),
+]
+ORDINAL_CONTROLS = [  # in date position they are still days
+    ("the 12th works", _day(12, 12)),
+    ("the third at ten", _day(12, 3)),
+    ("thursday the twenty sixth", _day(11, 26)),
+    ("the first of december", _day(12, 1)),
+    ("on the 30th please", _day(11, 30)),
+]
+
+
+@pytest.mark.parametrize(("said", "expected"), ORDINAL_PROBE + ORDINAL_HELD_OUT + ORDINAL_CONTROLS)
+def test_an_ordinal_before_a_noun_names_no_day(said: str, expected: dt.date) -> None:
+    assert _fill(said, "date")["date"] == expected
