@@ -15,7 +15,7 @@ import pytest
 
 from callwright.flows.engine import FlowState, SlotContext, fill
 from callwright.flows.names import Directory, Person
-from callwright.flows.slots import TimeSpec, extract_date
+from callwright.flows.slots import TimeSpec, extract_date, extract_time
 from examples.clinic.flow import CLINIC_FLOW
 from tests.fakes.clinic import MONDAY
 
@@ -38,6 +38,54 @@ def _fill(text: str, awaiting: str | None) -> dict[str, Any]:
 def _hour(slots: dict[str, Any]) -> dt.time | None:
     time = slots.get("time")
     return time.time if isinstance(time, TimeSpec) else None
+
+
+# --- clock expressions ----------------------------------------------------------------
+
+CLOCK_PROBE: list[tuple[str, dt.time | None]] = [
+    ("ten to eleven", dt.time(10, 50)),  # was 11:00
+    ("five to three", dt.time(14, 55)),  # was 15:00
+    ("half ten", dt.time(10, 30)),
+    ("at half 2", dt.time(14, 30)),
+    ("9ish", dt.time(9)),
+    ("nine-ish", dt.time(9)),
+]
+CLOCK_HELD_OUT: list[tuple[str, dt.time | None]] = [
+    ("twenty to four", dt.time(15, 40)),
+    ("25 to 2", dt.time(13, 35)),
+    ("ten minutes to nine", dt.time(8, 50)),
+    ("ten of eleven", dt.time(10, 50)),
+    ("half nine please", dt.time(9, 30)),
+    ("around half 3", dt.time(15, 30)),
+    ("fourish", dt.time(16)),
+    ("about 11-ish", dt.time(11)),
+]
+CLOCK_CONTROLS: list[tuple[str, dt.time | None]] = [
+    ("quarter to one", dt.time(12, 45)),  # the hour before one is twelve, not zero
+    ("half past ten", dt.time(10, 30)),
+    ("I have to go at 3", dt.time(15)),
+    ("half an hour", None),
+    ("I need 2 minutes", None),
+]
+
+
+@pytest.mark.parametrize(("said", "expected"), CLOCK_PROBE + CLOCK_HELD_OUT + CLOCK_CONTROLS)
+def test_clock_expressions(said: str, expected: dt.time | None) -> None:
+    found = extract_time(said)
+    assert (found.time if found is not None else None) == expected
+
+
+@pytest.mark.parametrize(
+    ("said", "period"),
+    [
+        ("after lunch", "afternoon"),  # probe
+        ("sometime after lunchtime", "afternoon"),
+        ("before lunch if possible", "morning"),
+        ("first thing", "morning"),
+    ],
+)
+def test_parts_of_the_day_named_by_what_happens_in_them(said: str, period: str) -> None:
+    assert extract_time(said) == TimeSpec(None, period)  # type: ignore[arg-type]
 
 
 # --- a day as an offset from an anchor ------------------------------------------------
@@ -125,3 +173,68 @@ ORDINAL_CONTROLS = [  # in date position they are still days
 @pytest.mark.parametrize(("said", "expected"), ORDINAL_PROBE + ORDINAL_HELD_OUT + ORDINAL_CONTROLS)
 def test_an_ordinal_before_a_noun_names_no_day(said: str, expected: dt.date) -> None:
     assert _fill(said, "date")["date"] == expected
+
+
+def test_first_thing_is_the_morning() -> None:
+    assert _fill("first thing monday", "date")["time"] == TimeSpec(None, "morning")
+
+
+# --- a number alone answers a question for a time -------------------------------------
+
+BARE_PROBE: list[tuple[str, dt.time | None]] = [
+    ("ten", dt.time(10)),
+    ("10 please", dt.time(10)),
+    ("eleven would be good", dt.time(11)),
+    ("um 3", dt.time(15)),
+    ("3 works", dt.time(15)),
+    ("maybe 4?", dt.time(16)),
+]
+BARE_HELD_OUT: list[tuple[str, dt.time | None]] = [
+    ("nine sounds good", dt.time(9)),
+    ("2 is fine", dt.time(14)),
+    ("uh, eleven I guess", dt.time(11)),
+    ("12 please", dt.time(12)),
+    ("8 would work", dt.time(8)),
+    ("1 if you have it", dt.time(13)),
+]
+BARE_CONTROLS: list[tuple[str, dt.time | None]] = [  # a count, a bound, a date, two hours: no hour
+    ("3 days", None),
+    ("anytime after 3", None),
+    ("2 kids", None),
+    ("december 10", None),
+    ("10 or 11", None),
+]
+
+
+@pytest.mark.parametrize(("said", "expected"), BARE_PROBE + BARE_HELD_OUT + BARE_CONTROLS)
+def test_a_number_alone_answers_a_question_for_a_time(said: str, expected: dt.time | None) -> None:
+    assert _hour(_fill(said, "time")) == expected
+    assert _hour(_fill(said, "choice")) == expected  # offered times ask for one too
+
+
+@pytest.mark.parametrize("said", ["ten please", "3 works", "eleven would be good"])
+def test_a_number_alone_is_no_hour_when_no_time_was_asked(said: str) -> None:
+    assert _hour(_fill(said, "doctor")) is None
+    assert extract_time(said) is None
+
+
+# --- a word that sounds like a number, where an hour stands ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("said", "expected"),
+    [
+        ("this friday at for", dt.time(16)),  # probe
+        ("friday at to", dt.time(14)),  # probe
+        ("at for in the afternoon", dt.time(16)),  # probe
+        ("monday at for thirty", dt.time(16, 30)),
+        ("around to in the afternoon", dt.time(14)),
+        ("wednesday at to o'clock", dt.time(14)),
+        ("tuesday to thursday", None),  # controls: "to" and "for" as themselves
+        ("could i come for the afternoon", None),
+        ("I have to go at 3", dt.time(15)),
+    ],
+)
+def test_a_sound_alike_word_where_an_hour_stands(said: str, expected: dt.time | None) -> None:
+    found = extract_time(said)
+    assert (found.time if found is not None else None) == expected

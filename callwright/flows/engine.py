@@ -251,9 +251,10 @@ _CANONICAL_KINDS = frozenset({"date", "time", "dob", "yes_no", "digits", "phone"
 def extract(spec: SlotSpec, text: str, ctx: SlotContext, asked: bool | None = None) -> Any:
     """The value of one slot in `text`: a typed value, an `Ambiguous`, or None.
 
-    `asked` says whether the open question asks for this slot; a person not asked for is
-    only named by a full name, a title, or a last name that is no common word
-    (`Directory.match`).
+    `asked` says whether the open question asks for this slot (None: not known). An answer
+    may then be shorter than the value said unasked (for a time, a number alone is the hour:
+    "ten, please"); a person not asked for is only named by a full name, a title, or a last
+    name that is no common word (`Directory.match`).
     """
     if ctx.language == "es" and spec.kind in _CANONICAL_KINDS:
         text = spanish.canonical(text)
@@ -262,7 +263,7 @@ def extract(spec: SlotSpec, text: str, ctx: SlotContext, asked: bool | None = No
     if spec.kind == "date":
         return extract_date(text, ctx.today)
     if spec.kind == "time":
-        found: TimeSpec | None = extract_time(text)
+        found: TimeSpec | None = extract_time(text, asked=bool(asked))
         return found
     if spec.kind == "dob":
         return extract_dob(text, ctx.today)
@@ -345,7 +346,8 @@ def fill(
     for spec in specs:
         if spec.kind in ("text", "yes_no", "digits") and state.awaiting != spec.name:
             continue
-        asked = state.awaiting == spec.name
+        # Offered times ("choice") ask for a time too: "eleven would be good" answers them.
+        asked = state.awaiting == spec.name or (spec.kind == "time" and state.awaiting == "choice")
         if spec.kind in ("text", "yes_no"):
             value = extract(spec, text, ctx, asked)
         elif repaired is not None:

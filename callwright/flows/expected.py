@@ -111,7 +111,7 @@ def _holds(kind: str, text: str, today: dt.date) -> bool:
     if kind == "date":
         return extract_date(text, today) is not None or extract_dob(text, today) is not None
     if kind == "time":
-        return extract_time(text) is not None
+        return extract_time(text, asked=True) is not None  # "ten, please" answers "What time?"
     if kind == "phone":
         return extract_phone(text) is not None
     if kind == "digits":
