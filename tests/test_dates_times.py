@@ -218,6 +218,47 @@ def test_a_number_alone_is_no_hour_when_no_time_was_asked(said: str) -> None:
     assert extract_time(said) is None
 
 
+# --- a self-repair with or without punctuation ----------------------------------------
+
+# (said, what the question asked, expected day or None to skip, expected time or None)
+REPAIR_PROBE: list[tuple[str, str, dt.date | None, dt.time | None]] = [
+    ("next thursday no wait friday", "date", _day(11, 27), None),
+    ("thursday um actually friday", "date", _day(11, 27), None),
+    ("can i do tuesday uh no wednesday", "date", _day(11, 25), None),
+    ("at 3 no make it 4", "time", None, dt.time(16)),
+    ("ten, no, eleven", "time", None, dt.time(11)),
+]
+REPAIR_HELD_OUT: list[tuple[str, str, dt.date | None, dt.time | None]] = [
+    ("wednesday sorry thursday", "date", _day(11, 26), None),
+    ("friday oops monday", "date", _day(11, 30), None),
+    ("at 9 actually 10", "time", None, dt.time(10)),
+    ("half past two no wait half past three", "time", None, dt.time(15, 30)),
+    ("eleven, sorry, twelve", "time", None, dt.time(12)),
+    ("the 3rd no the 4th", "date", _day(12, 4), None),
+]
+REPAIR_CONTROLS: list[
+    tuple[str, str, dt.date | None, dt.time | None]
+] = [  # a marker without a value of the same kind on both sides changes nothing
+    ("no problem, tuesday", "date", _day(11, 24), None),
+    ("tuesday is fine, no rush", "date", _day(11, 24), None),
+    ("sorry, could i do friday at 3", "date", _day(11, 27), dt.time(15)),
+    ("thursday at ten no wait in the afternoon", "date", _day(11, 26), dt.time(10)),
+]
+
+
+@pytest.mark.parametrize(
+    ("said", "awaiting", "day", "time"), REPAIR_PROBE + REPAIR_HELD_OUT + REPAIR_CONTROLS
+)
+def test_the_value_after_a_self_repair_wins(
+    said: str, awaiting: str, day: dt.date | None, time: dt.time | None
+) -> None:
+    slots = _fill(said, awaiting)
+    if day is not None:
+        assert slots["date"] == day
+    if time is not None:
+        assert _hour(slots) == time
+
+
 # --- a word that sounds like a number, where an hour stands ---------------------------
 
 

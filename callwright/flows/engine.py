@@ -42,7 +42,8 @@ from callwright.flows.slots import (
     extract_time,
     extract_yes_no,
     keyed_time,
-    self_repaired,
+    repair_segments,
+    without_markers,
     without_replaced,
 )
 
@@ -340,9 +341,9 @@ def fill(
     changed: list[str] = []
     ambiguous: Ambiguous | None = None
     corrected = without_replaced(text)
-    # "Tuesday, no, sorry, Wednesday": a typed value is read after the speaker's own repair
-    # first, and from before it only if the repair did not give one of its kind.
-    repaired = self_repaired(corrected)
+    # "Tuesday, no, sorry, Wednesday", "Thursday no wait Friday": a typed value is read from
+    # the last stretch after a self-repair that gives one of its kind.
+    segments = repair_segments(corrected)
     for spec in specs:
         if spec.kind in ("text", "yes_no", "digits") and state.awaiting != spec.name:
             continue
@@ -350,19 +351,8 @@ def fill(
         asked = state.awaiting == spec.name or (spec.kind == "time" and state.awaiting == "choice")
         if spec.kind in ("text", "yes_no"):
             value = extract(spec, text, ctx, asked)
-        elif repaired is not None:
-            before, after = repaired
-            value = extract(spec, after, ctx, asked)
-            if (
-                value is None
-                and spec.kind == "time"
-                and extract(spec, before, ctx, asked) is not None
-            ):
-                # "at ten, or rather eleven": a bare number repairing a time is a time.
-                value = extract(spec, f"at {after.strip()}", ctx, asked)
-            value = extract(spec, before, ctx, asked) if value is None else value
         else:
-            value = extract(spec, corrected, ctx, asked)
+            value = _repaired(spec, segments, ctx, asked)
         keyed = text.strip()
         if (
             spec.kind == "time"
@@ -385,6 +375,21 @@ def fill(
             state.slots[spec.name] = value
             changed.append(spec.name)
     return changed, ambiguous
+
+
+def _repaired(spec: SlotSpec, segments: list[str], ctx: SlotContext, asked: bool) -> Any:
+    """The slot's value in the last segment that gives one (see `flows.repairs`)."""
+    value: Any = None
+    for segment in segments:
+        found = extract(spec, segment, ctx, asked)
+        if spec.kind == "time" and _has_hour(value) and not _has_hour(found):
+            # "at ten, or rather eleven": a number alone repairing a time is a time; a part
+            # of the day alone ("at 3, no, in the afternoon") does not undo the hour.
+            again = extract(spec, f"at {without_markers(segment)}", ctx)
+            found = again if _has_hour(again) else None
+        if found is not None:
+            value = found
+    return value
 
 
 def _has_hour(value: Any) -> bool:

@@ -21,7 +21,7 @@ from callwright.flows.calendar_words import (
 from callwright.flows.dates import extract_date
 from callwright.flows.digits import extract_digits
 from callwright.flows.dob import extract_dob
-from callwright.flows.repairs import self_repaired, without_replaced
+from callwright.flows.repairs import repair_segments, without_markers, without_replaced
 from callwright.flows.times import (
     HOUR_TO_FOLLOW,
     Period,
@@ -47,8 +47,9 @@ __all__ = [
     "extract_time",
     "extract_yes_no",
     "keyed_time",
-    "self_repaired",
+    "repair_segments",
     "tokens",
+    "without_markers",
     "without_replaced",
 ]
 
