@@ -15,7 +15,7 @@ import pytest
 
 from callwright.flows.engine import FlowState, SlotContext, fill
 from callwright.flows.names import Directory, Person
-from callwright.flows.slots import TimeSpec, extract_date, extract_time
+from callwright.flows.slots import TimeSpec, extract_date, extract_dob, extract_time
 from examples.clinic.flow import CLINIC_FLOW
 from tests.fakes.clinic import MONDAY
 
@@ -279,3 +279,55 @@ def test_the_value_after_a_self_repair_wins(
 def test_a_sound_alike_word_where_an_hour_stands(said: str, expected: dt.time | None) -> None:
     found = extract_time(said)
     assert (found.time if found is not None else None) == expected
+
+
+# --- dates of birth -------------------------------------------------------------------
+
+DOB_PROBE: list[tuple[str, dt.date | None]] = [
+    ("oh three twelve eighty four", D(1984, 3, 12)),
+    ("zero seven zero four nineteen ninety", D(1990, 7, 4)),
+    ("july 4th 90", D(1990, 7, 4)),
+    ("june 2nd 65", D(1965, 6, 2)),
+    ("6/2/65", D(1965, 6, 2)),
+    ("may fifth seventy eight", D(1978, 5, 5)),
+    ("10 1 2000", D(2000, 10, 1)),
+    ("nineteen sixty five june second", D(1965, 6, 2)),
+    ("1965 june 2", D(1965, 6, 2)),
+    ("i was born on the 12th of march in 1984", D(1984, 3, 12)),
+    ("it's march 12th uh 1984", D(1984, 3, 12)),
+    ("march 12th, 1984. no wait, 1985", D(1985, 3, 12)),  # was 1984
+    ("may 5 78", D(1978, 5, 5)),
+]
+DOB_HELD_OUT: list[tuple[str, dt.date | None]] = [
+    ("august 9th 72", D(1972, 8, 9)),
+    ("november thirtieth, oh five", D(2005, 11, 30)),  # two digits: the later century
+    ("one two nineteen seventy", D(1970, 1, 2)),
+    ("eleven twenty two two thousand three", D(2003, 11, 22)),
+    ("2/14/99", D(1999, 2, 14)),
+    ("09 23 1981", D(1981, 9, 23)),
+    ("1972 august 9", D(1972, 8, 9)),
+    ("nineteen fifty five, december first", D(1955, 12, 1)),
+    ("the ninth of august um 1972", D(1972, 8, 9)),
+    ("born on the 2nd of february in 1991", D(1991, 2, 2)),
+    ("april 3rd, 1962. sorry, 1963", D(1963, 4, 3)),
+    ("seventy one, may ninth", D(1971, 5, 9)),
+    ("thirteen five eighty", D(1980, 5, 13)),  # 13 can only be the day
+]
+DOB_CONTROLS: list[tuple[str, dt.date | None]] = [
+    ("March 12", None),  # no year: ask again rather than guess
+    ("july 4th at 10", None),  # an hour, not a year
+    ("december 10, 10:30", None),
+    ("415 555 0100", None),
+    ("march 12 2090", None),  # in the future
+]
+
+
+@pytest.mark.parametrize(("said", "expected"), DOB_PROBE + DOB_HELD_OUT + DOB_CONTROLS)
+def test_dates_of_birth_however_said(said: str, expected: dt.date | None) -> None:
+    assert extract_dob(said, MONDAY) == expected
+
+
+def test_a_two_digit_birth_year_is_the_later_century_not_in_the_future() -> None:
+    assert extract_dob("july 4th 20", MONDAY) == D(2020, 7, 4)
+    assert extract_dob("december 25th 26", MONDAY) == D(1926, 12, 25)  # 2026-12-25 is ahead
+    assert extract_dob("6/2/30", MONDAY) == D(1930, 6, 2)
