@@ -16,7 +16,7 @@ import pytest
 from callwright.flows.engine import FlowState, SlotContext, fill
 from callwright.flows.names import Directory, Person
 from callwright.flows.slots import TimeSpec, extract_date, extract_dob, extract_time
-from examples.clinic.flow import CLINIC_FLOW
+from examples.clinic.flow import ASK_DOB, CLINIC_FLOW
 from tests.fakes.clinic import MONDAY
 
 D = dt.date
@@ -257,6 +257,16 @@ def test_the_value_after_a_self_repair_wins(
         assert slots["date"] == day
     if time is not None:
         assert _hour(slots) == time
+
+
+def test_a_marker_inside_a_reason_or_a_date_of_birth_is_read_with_the_whole() -> None:
+    slots = _fill("because i have no appetite, can i come tuesday", None)
+    assert slots["reason"] == "i have no appetite" and slots["date"] == _day(11, 24)
+    assert _fill("for a checkup, sorry, for my knee", None)["reason"] == "my knee"
+    # A date of birth repairs one of its parts: the extractor reads the whole sentence.
+    state = FlowState("verify", awaiting="dob")
+    fill(state, [ASK_DOB], "march 12th, 1984. no wait, 1985", CTX)
+    assert state.slots["dob"] == D(1985, 3, 12)
 
 
 # --- a word that sounds like a number, where an hour stands ---------------------------

@@ -377,16 +377,29 @@ def fill(
     return changed, ambiguous
 
 
+# Values built from parts (a date of birth, digits) are read from the whole sentence: their
+# extractors know which part a repair replaces ("March 12th, 1984. No wait, 1985").
+_READ_WHOLE = frozenset({"dob", "phone", "digits"})
+
+
 def _repaired(spec: SlotSpec, segments: list[str], ctx: SlotContext, asked: bool) -> Any:
-    """The slot's value in the last segment that gives one (see `flows.repairs`)."""
+    """The slot's value in the last segment that gives one (see `flows.repairs`); a reason
+    runs on through the segments after it that give none ("because I have no appetite")."""
+    if spec.kind in _READ_WHOLE:
+        return extract(spec, "".join(segments), ctx, asked)
     value: Any = None
-    for segment in segments:
+    for i, segment in enumerate(segments):
         found = extract(spec, segment, ctx, asked)
         if spec.kind == "time" and _has_hour(value) and not _has_hour(found):
             # "at ten, or rather eleven": a number alone repairing a time is a time; a part
             # of the day alone ("at 3, no, in the afternoon") does not undo the hour.
             again = extract(spec, f"at {without_markers(segment)}", ctx)
             found = again if _has_hour(again) else None
+        if found is not None and spec.kind == "reason":
+            end = i + 1
+            while end < len(segments) and extract(spec, segments[end], ctx) is None:
+                end += 1
+            found = extract(spec, "".join(segments[i:end]), ctx) or found
         if found is not None:
             value = found
     return value
