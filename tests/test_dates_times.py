@@ -329,6 +329,9 @@ DOB_CONTROLS: list[tuple[str, dt.date | None]] = [
     ("december 10, 10:30", None),
     ("415 555 0100", None),
     ("march 12 2090", None),  # in the future
+    # A repair about something else leaves the date of birth as said.
+    ("7 4 1990, and I'd like to come at 10, sorry, 11", D(1990, 7, 4)),
+    ("March 12 1984, and actually I'd like March 13th", D(1984, 3, 12)),
 ]
 
 

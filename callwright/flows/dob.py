@@ -7,8 +7,10 @@
   above 12 said first is read day first ("25 12 1984"), as it can be nothing else.
 - A year of two digits ("July 4th, '90") is a birth year: of 19xx and 20xx, the later one not
   in the future (in 2026 "20" is 2020 and "30" is 1930).
-- A correction of part of it stands ("March 12th, 1984. No wait, 1985" is 1985): the repair
-  markers of `flows.repairs`, each later part replacing its own.
+- A correction of part of it stands ("March 12th, 1984. No wait, 1985" is 1985): after a
+  repair marker of `flows.repairs`, a whole date of birth replaces the earlier one, and a
+  year or a month and day said alone replaces its part; anything longer is about something
+  else ("..., sorry, at 11", "actually I'd like March 13th").
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import datetime as dt
 import re
 
 from callwright.flows.calendar_words import day_number, month, safe_date, tokens, year
-from callwright.flows.repairs import repair_segments
+from callwright.flows.repairs import repair_segments, without_markers
 
 # Words a caller says between the day and the year of a birthday; the year still follows.
 _FILLERS = frozenset("uh um er erm ah eh hmm like".split())
@@ -83,7 +85,8 @@ def _whole(text: str, today: dt.date) -> dt.date | None:
 
 
 def _named_month(words: list[str], today: dt.date) -> dt.date | None:
-    """ "March 12th 1984", "the 12th of March in 1984", "1965 June 2", "july 4th 90"."""
+    """A date with the month's name: "March 12th 1984", "the 12th of March in 1984", "1965
+    June 2", "july 4th 90"."""
     for i, word in enumerate(words):
         month_ = month(word)
         if month_ is None:
@@ -158,6 +161,7 @@ _CLOCK = re.compile(r"\b\d{1,2}:\d\d\b")
 
 
 def _groups_date(run: list[str], today: dt.date) -> dt.date | None:
+    """The date of birth a run of numbers says, if it says one (see the module)."""
     if all(len(n) == 1 for n in run) and len(run) in (6, 8):
         said = "".join(run)  # digit by digit: MMDDYY or MMDDYYYY
         groups = [said[:2], said[2:4], said[4:]]
@@ -188,17 +192,17 @@ def _groups_date(run: list[str], today: dt.date) -> dt.date | None:
 
 
 def _patched(found: dt.date, text: str, today: dt.date) -> dt.date:
-    """`found` with the part a repair said again: the year ("no wait, 1985"), or the month
-    and day ("sorry, March 13th")."""
-    words = tokens(text)
-    numbers = [w for w in words if w.isdigit()]
-    if len(numbers) == 1 and not any(month(w) for w in words):
-        said = numbers[0]
-        y = _birth_year(said, found.month, found.day, today) if len(said) in (2, 4) else None
-        patched = _plausible(safe_date(y, found.month, found.day) if y else None, today)
-        return patched or found
-    for i, word in enumerate(words):
-        month_ = month(word)
-        if month_ is not None and i + 1 < len(words) and (day := day_number(words[i + 1])):
+    """`found` with the part a repair says again, and nothing else: the year ("no wait,
+    1985", "sorry, '85") or the month and day ("sorry, March 13th"). A repair that says more
+    ("sorry, I'd like March 13th") is about something else."""
+    said = [w for w in tokens(without_markers(text)) if w not in _FILLERS | _LINKS]
+    if len(said) == 1 and (year(said[0]) or (re.fullmatch(r"\d\d", said[0]) and int(said[0]) > 31)):
+        y = _birth_year(said[0], found.month, found.day, today)
+        return _plausible(safe_date(y, found.month, found.day) if y else None, today) or found
+    if len(said) == 2:
+        month_, day = month(said[0]), day_number(said[1])
+        if month_ is None:
+            month_, day = month(said[1]), day_number(said[0])
+        if month_ is not None and day is not None:
             return _plausible(safe_date(found.year, month_, day), today) or found
     return found
