@@ -288,6 +288,6 @@ async def test_a_side_let_go_of_makes_the_other_let_go_too(postgres_dsn: str) ->
     async with joined_across_workers(postgres_dsn) as (callers, _, _, dana):
         # The caller's worker forgot the call (it thought the console gone): when the
         # console's worker next says it is there, it hears the call is gone, and says so.
-        callers._consoles.drop("joined")
+        callers._joined.consoles.drop("joined")
         ended = {"type": "call_ended", "call_id": "joined"}
         await until(lambda: ended in dana.events, dana.changed)

@@ -15,8 +15,8 @@ import pytest
 
 from callwright.agent.stack import AgentStack
 from callwright.audio.resample import resample
-from callwright.handoff.call import HandoffOptions
 from callwright.handoff.desk import HandoffDesk
+from callwright.handoff.options import HandoffOptions
 from callwright.handoff.summary import LlmSummarizer
 from callwright.handoff.triggers import EscalationOptions
 from callwright.llm.openai_compat import LlmOptions

@@ -22,7 +22,7 @@ from callwright.agents.responder import AgentResponderFactory
 from callwright.audio.frame import AudioFrame
 from callwright.compliance.disclosure import DisclosureOptions
 from callwright.core.responder import CallInfo
-from callwright.handoff.call import HandoffOptions, position_line
+from callwright.handoff.options import HandoffOptions, position_line
 from callwright.store.open import open_store
 from callwright.stt.openai_compat import OpenAICompatStt, RemoteSttOptions
 from callwright.transports.base import AudioIn, InboundEvent

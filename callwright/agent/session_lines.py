@@ -21,7 +21,7 @@ from callwright.agent.limits import CallLimits
 from callwright.agent.silence import FillerOptions, SilenceOptions
 from callwright.compliance.disclosure import DisclosureOptions
 from callwright.compliance.optout import OptOutOptions
-from callwright.handoff.call import HandoffOptions
+from callwright.handoff.options import HandoffOptions
 
 _DISCLOSURE = DisclosureOptions()
 _SILENCE = SilenceOptions()

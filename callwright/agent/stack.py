@@ -15,8 +15,8 @@ from callwright.campaigns.machine import MachineListening
 from callwright.compliance.disclosure import DisclosureOptions
 from callwright.compliance.optout import OptOutOptions
 from callwright.core.responder import ResponderFactory
-from callwright.handoff.call import HandoffOptions
 from callwright.handoff.desk import Desk, HandoffDesk
+from callwright.handoff.options import HandoffOptions
 from callwright.handoff.packet import PacketSummarizer
 from callwright.handoff.triggers import EscalationOptions
 from callwright.observe.observer import Observability

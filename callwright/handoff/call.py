@@ -9,6 +9,8 @@ trigger fires, `escalate` records it with the context packet and routes the call
   intervals, until a person picks up (`connect`: audio both ways through the console) and
   later hands back (`hand_back`) or ends the call (`end_by_human`);
 - a callback offer when nobody is signed in, or after `wait_limit_s` in the queue.
+
+The hold itself (audio, place in line) is `handoff/hold.py`; the options `handoff/options.py`.
 """
 
 from __future__ import annotations
@@ -17,115 +19,25 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import math
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import numpy as np
 
 from callwright.audio.resample import StreamResampler
-from callwright.core.clock import AudioClock
-from callwright.core.responder import CallInfo
 from callwright.core.timeline import TurnTimeline
 from callwright.flows.spanish import yes_or_no
 from callwright.handoff.desk import Desk, HumanLine
-from callwright.handoff.hold_music import HoldAudio
+from callwright.handoff.hold import Hold
+from callwright.handoff.options import CallState, HandoffOptions, position_line
 from callwright.handoff.packet import ContextPacket, PacketSummarizer, build_packet
 from callwright.handoff.triggers import Escalation
-from callwright.observe.record_writer import CallRecordWriter
-from callwright.store.base import Utterance
-from callwright.transports.base import CallTransport
 
 log = logging.getLogger(__name__)
 
 Mode = Literal["agent", "waiting", "callback_offer", "human", "done"]
 EventSink = Callable[[str, dict[str, Any]], Awaitable[None]]
 HUMAN_RATE = 16000  # console audio, both ways
-HOLD_LEAD_S = 0.06  # hold audio queued ahead of real time, like the agent's playout
-
-
-class CallState(Protocol):
-    """What a handoff uses of the call's shared state (the session's `agent.CallState`).
-
-    A protocol, so the handoff does not import the session package that imports it.
-    """
-
-    call: CallInfo
-    transport: CallTransport
-    clock: AudioClock
-    recorder: CallRecordWriter
-    outcome: tuple[str, str] | None
-    transcript: list[Utterance]
-    tool_calls: list[dict[str, Any]]
-    language: str
-
-    def record_failure(self, error: BaseException, stage: str) -> None:
-        """Logs a failure of the call's own work and records it (an `error` event)."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class HandoffOptions:
-    """How a call reaches a person, and what the caller hears meanwhile.
-
-    Attributes:
-        route: "auto" (console if someone is signed in, else a phone transfer if the call
-            can be transferred, else a callback offer), "console" or "phone".
-        update_interval_s: how often a waiting caller hears their place in line.
-        wait_limit_s: time in the queue before the caller is offered a callback.
-        hold_audio: play hold audio between announcements (else silence).
-    """
-
-    route: Literal["auto", "console", "phone"] = "auto"
-    update_interval_s: float = 30.0
-    wait_limit_s: float = 120.0
-    hold_audio: bool = True
-    connecting_line: str = (
-        "I'll connect you with a member of our team. I've passed on what we talked about, "
-        "so you won't have to repeat yourself."
-    )
-    nobody_line: str = (
-        "Nobody from our team is free right now. Would you like us to call you back at the "
-        "number you're calling from? Please say yes or no."
-    )
-    wait_limit_line: str = (
-        "Sorry for the wait, everyone is still busy. Would you like us to call you back "
-        "instead? Please say yes or no."
-    )
-    callback_yes_line: str = (
-        "Done. Someone from our team will call you back as soon as possible. Goodbye!"
-    )
-    keep_waiting_line: str = "Okay, I'll keep you in line."
-    callback_no_line: str = "Okay. Please call back any time. Goodbye!"
-    yes_or_no_line: str = "Would you like a callback? Please say yes or no."
-    back_line: str = (
-        "You're back with the automated assistant. Is there anything else I can help you with?"
-    )
-    # The place in line: templates, filled with {position} and {minutes} (a number, and the
-    # word of `minute_words` that goes with it).
-    position_line: str = "You're number {position} in line. Someone will be with you in a moment."
-    position_wait_line: str = (
-        "You're number {position} in line. The expected wait is about {minutes}."
-    )
-    minute_words: tuple[str, str] = ("minute", "minutes")
-
-    def __post_init__(self) -> None:
-        for template in (self.position_line, self.position_wait_line):
-            try:
-                template.format(position=1, minutes="1 minute")
-            except (KeyError, IndexError, ValueError) as exc:
-                raise ValueError(f"{template!r}: only {{position}} and {{minutes}}") from exc
-
-
-def position_line(position: int, wait_s: float | None, options: HandoffOptions) -> str:
-    """What a waiting caller hears about their place in line, in `options`' words."""
-    if not wait_s:
-        return options.position_line.format(position=position, minutes="")
-    count = max(1, math.ceil(wait_s / 60))
-    one, many = options.minute_words
-    minutes = f"{count} {one if count == 1 else many}"
-    return options.position_wait_line.format(position=position, minutes=minutes)
 
 
 class CallHandoff:
@@ -171,6 +83,7 @@ class CallHandoff:
         self.mode: Mode = "agent"
         self.packet: ContextPacket | None = None
         self._line: HumanLine | None = None
+        self._hold = Hold(state, desk, lambda text: self._say(text, None, None))
         self._hold_task: asyncio.Task[None] | None = None
         self._offered = False
         self._back_line: asyncio.Task[None] | None = None
@@ -232,12 +145,12 @@ class CallHandoff:
         self.mode = "waiting"
         try:
             await self.desk.enqueue(packet, self)
-            position = await self._position()
+            position = await self._hold.position()
         except Exception as error:
             await self._desk_failed(error, timeline)
             return
         recorder.event("queued", state.clock.now_ms(), {"position": position})
-        await self._tell_position(position)
+        await self._hold.tell_position(position)
         if not announced:
             await self._say(self.options.connecting_line, None, timeline)
         self._hold_task = asyncio.create_task(self._hold_or_offer(position))
@@ -252,10 +165,19 @@ class CallHandoff:
             await self._say(self.options.nobody_line, None, timeline)
 
     async def _hold_or_offer(self, told: int = 0) -> None:
+        """Holds the caller; at the wait limit, offers a callback (once)."""
         try:
-            await self._hold(told)
+            end = await self._hold.run(
+                lambda: self.options, lambda: self.mode == "waiting", told, not self._offered
+            )
         except Exception as error:
             await self._desk_failed(error, None)
+            return
+        if end == "wait_limit":
+            self._offered = True
+            self.mode = "callback_offer"
+            self.state.recorder.event("callback_offered", self.state.clock.now_ms(), {})
+            await self._say(self.options.wait_limit_line, None, None)
 
     async def _improve_summary(self, summarizer: PacketSummarizer) -> None:
         """Replaces the flow's summary with the model's, wherever the packet has gone."""
@@ -299,66 +221,6 @@ class CallHandoff:
 
     # --- waiting ------------------------------------------------------------------------
 
-    async def _position(self) -> int:
-        return await self.desk.position(self.state.call.call_id) or 0
-
-    async def _tell_position(self, position: int) -> None:
-        """The caller's client hears of its place in line (a `queue_position` event)."""
-        with contextlib.suppress(Exception):  # a line that cannot take events just waits
-            await self.state.transport.send_event({"type": "queue_position", "position": position})
-
-    async def _hold(self, told: int = 0) -> None:
-        """Hold audio, a place-in-line update every interval, a callback offer at the limit;
-        a `queue_position` event whenever the place in line changes (`told`: the last one)."""
-        moved = asyncio.Event()  # the queue changed (on any worker): the place may have too
-        moved.set()  # it may have changed since `told`
-        unsubscribe = self.desk.subscribe(moved.set)
-        try:
-            await self._hold_until_done(moved, told)
-        finally:
-            unsubscribe()
-
-    async def _hold_until_done(self, moved: asyncio.Event, told: int) -> None:
-        loop = asyncio.get_running_loop()
-        options, call_id = self.options, self.state.call.call_id
-        entered = loop.time()
-        next_update = entered  # the first update right after "I'll connect you"
-        audio = HoldAudio(self.state.transport.output_sample_rate)
-        started, frames = loop.time(), 0
-        while self.mode == "waiting":
-            if moved.is_set():
-                moved.clear()
-                position = await self._position()
-                if position and position != told:
-                    told = position
-                    clock = self.state.clock
-                    self.state.recorder.event("queue_position", clock.now_ms(), {"position": told})
-                    await self._tell_position(told)
-            now = loop.time()
-            if now - entered >= options.wait_limit_s and not self._offered:
-                self._offered = True
-                self.mode = "callback_offer"
-                self.state.recorder.event("callback_offered", self.state.clock.now_ms(), {})
-                await self._say(options.wait_limit_line, None, None)
-                return
-            if now >= next_update:
-                next_update = now + options.update_interval_s
-                position = await self._position()
-                wait_s = await self.desk.expected_wait_s(call_id)
-                self.state.recorder.event(
-                    "queue_update",
-                    self.state.clock.now_ms(),
-                    {"position": position, "expected_wait_s": wait_s},
-                )
-                await self._say(position_line(position, wait_s, self.options), None, None)
-                started, frames = loop.time(), 0
-                continue
-            if options.hold_audio:
-                while frames * 0.02 < loop.time() - started + HOLD_LEAD_S:
-                    await self.state.transport.send_audio(audio.next_frame())
-                    frames += 1
-            await asyncio.sleep(0.02)
-
     async def on_caller_text(self, text: str, timeline: TurnTimeline | None = None) -> None:
         """A caller turn while waiting or asked about a callback (`timeline`: that turn's)."""
         answer = yes_or_no(text, self.state.language)
@@ -373,7 +235,7 @@ class CallHandoff:
             return
         if self.mode == "waiting":
             wait_s = await self.desk.expected_wait_s(self._id)
-            line = position_line(await self._position(), wait_s, self.options)
+            line = position_line(await self._hold.position(), wait_s, self.options)
             await self._say(line, None, timeline)
 
     @property

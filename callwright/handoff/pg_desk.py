@@ -7,18 +7,13 @@ channel all workers listen on, and each worker's consoles then refresh their que
 
 A call and the console that picks it up may be on different workers: the caller's stream is
 on one, the person's WebSocket on the other. The two then talk through each worker's own
-channel (`store/pg_notify.py`): the call's events and 16 kHz audio to the console's worker
-(`RemoteLine`), the person's microphone and commands to the call's worker (`RemoteCall`).
-Rows of a worker whose heartbeat is stale are ignored: its calls and consoles are gone. While
-a person talks to a caller on another worker, each side says every second that it is still
-there (`handoff/remote_peers.py`): when one worker dies mid-conversation, the other gives the
-call back to the agent, or tells the person the call has ended, within seconds.
+channel (`handoff/pg_joined.py`). Rows of a worker whose heartbeat is stale are ignored: its
+calls and consoles are gone.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import logging
@@ -28,18 +23,15 @@ from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
-import numpy as np
-
 from callwright.handoff.desk import DeskOptions, HeldCall, HumanLine, QueuedCall, wait_estimate
 from callwright.handoff.packet import ContextPacket
-from callwright.handoff.remote_peers import PeerWatch
-from callwright.store.pg_notify import PgChannels, channel_name
+from callwright.handoff.pg_joined import JoinedCalls, RemoteCall, worker_channel
+from callwright.store.pg_notify import PgChannels
 from callwright.store.postgres import PostgresCallStore
 
 log = logging.getLogger(__name__)
 
 DESK_CHANNEL = "callwright_desk"
-AUDIO_CHUNK = 2400  # samples per message (150 ms at 16 kHz): well under the NOTIFY limit
 ALIVE_EVERY_S = 1.0  # how often each side of a call joined across workers says it is there
 LOST_AFTER_S = 5.0  # a side not heard from for this long has gone (a NOTIFY takes ms)
 _LIVE = "worker_id NOT IN (SELECT worker_id FROM workers WHERE heartbeat_at < ?)"
@@ -79,15 +71,15 @@ class PostgresDesk:
         self.worker_id = worker_id
         self.options = options or DeskOptions()
         self.stale_after_s = stale_after_s
-        self._own = channel_name("callwright_w", worker_id)
-        self._channels = PgChannels(store.dsn, [DESK_CHANNEL, self._own], self._on_message)
+        own = worker_channel(worker_id)
+        self._channels = PgChannels(store.dsn, [DESK_CHANNEL, own], self._on_message)
         self._listeners: set[Callable[[], None]] = set()
         self._calls: dict[str, QueuedCall] = {}  # calls of this worker in the desk
         self._lines: dict[str, HumanLine] = {}  # consoles of this worker, by line id
         self._line_ids: dict[int, str] = {}
-        self.alive_every_s = alive_every_s
-        self._consoles = PeerWatch(lost_after_s)  # this worker's calls, with a person elsewhere
-        self._held = PeerWatch(lost_after_s)  # calls elsewhere, held by this worker's consoles
+        self._joined = JoinedCalls(
+            worker_id, self._channels, self._calls, self._lines, alive_every_s, lost_after_s
+        )
         self._keeping: asyncio.Task[None] | None = None
 
     @classmethod
@@ -98,7 +90,7 @@ class PostgresDesk:
         await store.sql_script(ddl)
         await desk._forget_own_rows()
         await desk._channels.start()
-        desk._keeping = asyncio.create_task(desk._keep_joined(), name="desk-keep-joined")
+        desk._keeping = asyncio.create_task(desk._joined.keep(), name="desk-keep-joined")
         return desk
 
     async def close(self) -> None:
@@ -206,13 +198,13 @@ class PostgresDesk:
             await call.connect(line)
             return call
         connect = {"op": "connect", "call_id": call_id, "line_id": line_id, "name": line.name}
-        self._held.join(call_id, owner, line)
-        await self._send(owner, {**connect, "worker": self.worker_id})
-        return RemoteCall(self, owner, call_id)
+        self._joined.held.join(call_id, owner, line)
+        await self._joined.send(owner, {**connect, "worker": self.worker_id})
+        return RemoteCall(self._joined, owner, call_id)
 
     async def leave(self, call_id: str) -> None:
         self._calls.pop(call_id, None)
-        self._consoles.drop(call_id)
+        self._joined.consoles.drop(call_id)
         rows = await self.store.sql_fetch(
             "DELETE FROM desk_queue WHERE call_id = ? RETURNING picked_at", (call_id,)
         )
@@ -266,136 +258,9 @@ class PostgresDesk:
     async def _announce(self) -> None:
         await self._channels.send(DESK_CHANNEL, "changed")
 
-    async def _send(self, worker_id: str, message: dict[str, Any]) -> None:
-        await self._channels.send(channel_name("callwright_w", worker_id), json.dumps(message))
-
-    async def _send_audio(
-        self, worker_id: str, message: dict[str, Any], samples: np.ndarray
-    ) -> None:
-        pcm = samples.astype("<i2")
-        for start in range(0, pcm.size, AUDIO_CHUNK):
-            data = base64.b64encode(pcm[start : start + AUDIO_CHUNK].tobytes()).decode()
-            await self._send(worker_id, {**message, "pcm": data})
-
     async def _on_message(self, channel: str, payload: str) -> None:
         if channel == DESK_CHANNEL or not payload:  # a change, or we may have missed some
             for listener in list(self._listeners):
                 listener()
             return
-        message = json.loads(payload)
-        op = message.get("op")
-        if op in ("alive", "gone"):
-            await self._on_peer(op, message)
-            return
-        if op in ("event", "audio"):
-            line = self._lines.get(str(message.get("line_id")))
-            if line is None:
-                return  # that console has gone: the call's words are dropped, as locally
-            if op == "event":
-                event = message["event"]
-                if event.get("type") == "call_ended":
-                    self._held.drop(str(event.get("call_id")))
-                await line.send_event(event)
-            else:
-                await line.send_audio(_pcm(message["pcm"]))
-            return
-        call = self._calls.get(str(message.get("call_id")))
-        if call is None:
-            log.info("desk message %s for a call no longer here", op)
-            return
-        if op == "connect":
-            worker, line_id = str(message["worker"]), str(message["line_id"])
-            self._consoles.join(str(message["call_id"]), worker)
-            await call.connect(RemoteLine(self, worker, line_id, str(message["name"])))
-        elif op == "mic":
-            await call.from_human(_pcm(message["pcm"]))
-        elif op == "hand_back":
-            self._consoles.drop(str(message["call_id"]))
-            await call.hand_back()
-        elif op == "end":
-            self._consoles.drop(str(message["call_id"]))
-            await call.end_by_human()
-
-    # --- both sides of a call joined across workers, kept joined -----------------------
-
-    async def _keep_joined(self) -> None:
-        """Every `alive_every_s`: tells each joined worker this side is there, and lets go
-        of the calls whose other side has gone quiet."""
-        while True:
-            await asyncio.sleep(self.alive_every_s)
-            try:
-                await self._let_go_of_lost()
-                for watch, side in ((self._consoles, "call"), (self._held, "line")):
-                    for call_id, peer in watch.joined():
-                        alive = {"op": "alive", "call_id": call_id, "side": side}
-                        await self._send(peer.worker, {**alive, "worker": self.worker_id})
-            except Exception:  # the database may be away for a moment: try again next time
-                log.exception("desk: keeping calls joined across workers failed")
-
-    async def _let_go_of_lost(self) -> None:
-        for call_id, peer in self._consoles.lost():
-            log.warning("call %s: the console on %s is gone; the agent takes it back",
-                        call_id, peer.worker)  # fmt: skip
-            call = self._calls.get(call_id)
-            if call is not None:
-                await call.hand_back()
-        for call_id, peer in self._held.lost():
-            log.warning("call %s: its worker %s is gone; the console is told", call_id, peer.worker)
-            if peer.line is not None:
-                await peer.line.send_event({"type": "call_ended", "call_id": call_id})
-
-    async def _on_peer(self, op: str, message: dict[str, Any]) -> None:
-        """The other side of a joined call is there ("alive"), or has no such call ("gone")."""
-        call_id, worker = str(message.get("call_id")), str(message.get("worker"))
-        if op == "gone":
-            held = self._held.drop(call_id)
-            if held is not None and held.line is not None:
-                await held.line.send_event({"type": "call_ended", "call_id": call_id})
-            call = self._calls.get(call_id)
-            if self._consoles.drop(call_id) is not None and call is not None:
-                await call.hand_back()  # the person's side let go: the agent takes it back
-            return
-        watch = self._consoles if message.get("side") == "line" else self._held
-        if not watch.heard(call_id, worker):
-            # A side this worker has let go of (handed back, ended, or thought lost): the
-            # other one must let go too, or it would keep a console on a call no one is on.
-            await self._send(worker, {"op": "gone", "call_id": call_id, "worker": self.worker_id})
-
-
-def _pcm(data: str) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(data), dtype="<i2").astype(np.int16)
-
-
-class RemoteLine:
-    """A console on another worker, as the call's worker sees it (`HumanLine`)."""
-
-    def __init__(self, desk: PostgresDesk, worker_id: str, line_id: str, name: str) -> None:
-        self._desk, self._worker, self._line_id = desk, worker_id, line_id
-        self.name = name
-
-    async def send_audio(self, samples: np.ndarray) -> None:
-        message = {"op": "audio", "line_id": self._line_id}
-        await self._desk._send_audio(self._worker, message, samples)
-
-    async def send_event(self, event: dict[str, Any]) -> None:
-        await self._desk._send(
-            self._worker, {"op": "event", "line_id": self._line_id, "event": event}
-        )
-
-
-class RemoteCall:
-    """A call on another worker, as the console's worker sees it (`HeldCall`)."""
-
-    def __init__(self, desk: PostgresDesk, worker_id: str, call_id: str) -> None:
-        self._desk, self._worker, self.call_id = desk, worker_id, call_id
-
-    async def from_human(self, samples: np.ndarray) -> None:
-        await self._desk._send_audio(self._worker, {"op": "mic", "call_id": self.call_id}, samples)
-
-    async def hand_back(self) -> None:
-        self._desk._held.drop(self.call_id)
-        await self._desk._send(self._worker, {"op": "hand_back", "call_id": self.call_id})
-
-    async def end_by_human(self) -> None:
-        self._desk._held.drop(self.call_id)
-        await self._desk._send(self._worker, {"op": "end", "call_id": self.call_id})
+        await self._joined.on_message(json.loads(payload))
