@@ -44,6 +44,13 @@ class Line:
         self.changed.set()
 
 
+class DroppedLine(Line):
+    """A console connection that failed as its person clicked "Pick up"."""
+
+    async def send_event(self, event: dict[str, Any]) -> None:
+        raise ConnectionResetError("the console's connection dropped")
+
+
 class Call:
     """A waiting call that keeps what the desk and the person did to it."""
 
@@ -145,6 +152,13 @@ async def test_positions_waits_pickup_and_leaving(desk: Desk) -> None:
     # Listeners heard of the changes (on PostgreSQL through NOTIFY, so they may come later).
     await asyncio.wait_for(changes.wait(), 15.0)
     unsubscribe()
+
+
+async def test_a_pickup_that_fails_halfway_gives_the_call_back_to_the_agent(desk: Desk) -> None:
+    call = Call()
+    await desk.enqueue(packet("a"), call)
+    assert await desk.pick_up("a", DroppedLine("Dana")) is None
+    assert call.actions == ["hand_back"]  # the caller is not left on a line nobody is on
 
 
 async def test_a_short_call_lowers_the_expected_wait(desk: Desk) -> None:

@@ -12,6 +12,8 @@ workers: a call waiting on one worker can be picked up from a console on another
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -21,6 +23,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from callwright.handoff.packet import ContextPacket
+
+log = logging.getLogger(__name__)
 
 
 class HumanLine(Protocol):
@@ -59,6 +63,26 @@ class QueuedCall(HeldCall, Protocol):
     async def connect(self, line: HumanLine) -> None:
         """From now on the caller talks to the person on `line`."""
         ...
+
+
+async def put_through(call: QueuedCall, line: HumanLine) -> bool:
+    """Connects the person on `line` to `call`; False if that failed halfway.
+
+    A pickup that fails after the call has left the queue (the console's connection dropped
+    as the person clicked, the message to another worker failed) must not leave the caller
+    on a line nobody is on, with the hold stopped: the agent takes the call back.
+    """
+    try:
+        await call.connect(line)
+    except BaseException as error:
+        with contextlib.suppress(Exception):
+            await call.hand_back()
+        if not isinstance(error, Exception):
+            raise  # cancelled: the call is back with the agent, the cancel goes on
+        log.warning("putting %s through failed (%r): the agent takes the call back",
+                    line.name, error)  # fmt: skip
+        return False
+    return True
 
 
 class Desk(Protocol):
@@ -219,7 +243,8 @@ class HandoffDesk:
                 self._waiting.remove(waiting)
                 self._active[call_id] = ActiveCall(waiting.packet, waiting.handoff, line.name)
                 self._changed()
-                await waiting.handoff.connect(line)
+                if not await put_through(waiting.handoff, line):
+                    return None
                 return waiting.handoff
         return None
 

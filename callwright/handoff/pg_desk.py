@@ -23,7 +23,14 @@ from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
-from callwright.handoff.desk import DeskOptions, HeldCall, HumanLine, QueuedCall, wait_estimate
+from callwright.handoff.desk import (
+    DeskOptions,
+    HeldCall,
+    HumanLine,
+    QueuedCall,
+    put_through,
+    wait_estimate,
+)
 from callwright.handoff.packet import ContextPacket
 from callwright.handoff.pg_joined import JoinedCalls, RemoteCall, worker_channel
 from callwright.store.pg_notify import PgChannels
@@ -195,8 +202,7 @@ class PostgresDesk:
         owner = str(rows[0]["worker_id"])
         if owner == self.worker_id and call_id in self._calls:
             call = self._calls[call_id]
-            await call.connect(line)
-            return call
+            return call if await put_through(call, line) else None
         connect = {"op": "connect", "call_id": call_id, "line_id": line_id, "name": line.name}
         self._joined.held.join(call_id, owner, line)
         await self._joined.send(owner, {**connect, "worker": self.worker_id})

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from callwright.handoff.desk import HumanLine, QueuedCall
+from callwright.handoff.desk import HumanLine, QueuedCall, put_through
 from callwright.handoff.remote_peers import PeerWatch
 from callwright.store.pg_notify import PgChannels, channel_name
 
@@ -98,7 +98,7 @@ class JoinedCalls:
         if op == "connect":
             worker, line_id = str(message["worker"]), str(message["line_id"])
             self.consoles.join(str(message["call_id"]), worker)
-            await call.connect(RemoteLine(self, worker, line_id, str(message["name"])))
+            await put_through(call, RemoteLine(self, worker, line_id, str(message["name"])))
         elif op == "mic":
             await call.from_human(_pcm(message["pcm"]))
         elif op == "hand_back":

@@ -67,15 +67,21 @@ class ConsoleLine:
         self.name = name
         self.call: HeldCall | None = None
 
+    # A connection that has dropped drops what is sent to it: the caller's side must go on
+    # (a pickup half done would strand the caller), and this socket's handler ends on its
+    # own, handing any call back.
+
     async def send_audio(self, samples: np.ndarray) -> None:
         if not self.ws.closed:
-            await self.ws.send_bytes(samples.astype("<i2").tobytes())
+            with contextlib.suppress(ConnectionError):
+                await self.ws.send_bytes(samples.astype("<i2").tobytes())
 
     async def send_event(self, event: dict[str, Any]) -> None:
         if event.get("type") == "call_ended":
             self.call = None
         if not self.ws.closed:
-            await self.ws.send_str(json.dumps(event))
+            with contextlib.suppress(ConnectionError):
+                await self.ws.send_str(json.dumps(event))
 
 
 async def console_websocket(request: web.Request) -> web.StreamResponse:

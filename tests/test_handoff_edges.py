@@ -1,0 +1,69 @@
+"""The handoff at its edges: a pickup that fails halfway, a console whose session ends while
+it is open, a caller who hangs up mid-pickup. The real `CallHandoff`, desk and console
+server (no models: the call's voice and line are kept in memory, `tests/fakes/handoff_call`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from callwright.store.sqlite import SqliteCallStore
+from tests.fakes.console import console
+from tests.fakes.handoff_call import (
+    ASKED_FOR_A_PERSON,
+    ConsoleDesk,
+    console_server,
+    handoff_call,
+    until,
+)
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[SqliteCallStore]:
+    opened = await SqliteCallStore.open(tmp_path / "calls.sqlite3")
+    yield opened
+    await opened.close()
+
+
+async def until_unwritable(ws: web.WebSocketResponse) -> None:
+    """Until the server's side of `ws` has seen its connection drop (a write fails)."""
+    async with asyncio.timeout(10.0):
+        while True:
+            try:
+                await ws.send_str('{"type": "probe"}')
+            except ConnectionError:
+                return
+            await asyncio.sleep(0.01)
+
+
+async def test_a_console_that_drops_while_picking_up_gives_the_call_back(
+    sqlite_store: SqliteCallStore,
+) -> None:
+    desk = ConsoleDesk()
+    hushing, go_on = asyncio.Event(), asyncio.Event()
+
+    async def hush() -> None:  # the agent's voice stops for the person: it takes a moment
+        hushing.set()
+        await go_on.wait()
+
+    handoff, call = handoff_call("call-1", desk, hush=hush)
+    async with console_server(sqlite_store, desk) as url, console(url) as dana:
+        await handoff.escalate(ASKED_FOR_A_PERSON)
+        await dana.send({"type": "pickup", "call_id": "call-1"})
+        await hushing.wait()
+        # Dana's connection drops right after her click (a closed lid, a lost Wi-Fi).
+        dana.ws._conn.transport.abort()  # type: ignore[union-attr]
+        [line] = desk.lines
+        await until_unwritable(line.ws)  # type: ignore[attr-defined]
+        go_on.set()
+        await until(lambda: handoff.mode == "agent")
+    # The caller is back with the agent and told so, not left on a line nobody is on.
+    assert call.recorder.kinds()[-2:] == ["human_joined", "handed_back"]
+    await until(lambda: call.said[-1] == handoff.options.back_line)
+    assert (await desk.snapshot())["active"] == []
+    await handoff.close()
