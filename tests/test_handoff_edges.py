@@ -6,12 +6,14 @@ server (no models: the call's voice and line are kept in memory, `tests/fakes/ha
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
 
+from callwright.store.access import AccessStore
 from callwright.store.sqlite import SqliteCallStore
 from tests.fakes.console import console
 from tests.fakes.handoff_call import (
@@ -67,3 +69,44 @@ async def test_a_console_that_drops_while_picking_up_gives_the_call_back(
     await until(lambda: call.said[-1] == handoff.options.back_line)
     assert (await desk.snapshot())["active"] == []
     await handoff.close()
+
+
+# What ends a person's right to the console while theirs is open, and the close code it gets.
+EXPIRE = "UPDATE operator_sessions SET expires_at = 0 WHERE user_name = 'Dana'"
+CREDENTIAL_ENDS: dict[str, tuple[Callable[[AccessStore], Awaitable[Any]], int]] = {
+    "removed": (lambda access: access.remove_user("Dana"), 4401),
+    "signed out elsewhere": (lambda access: access.revoke_sessions_of("Dana"), 4401),
+    "session expired": (lambda access: access._store.sql_execute(EXPIRE), 4401),
+    "made a viewer": (lambda access: access.add_user("Dana", "viewer", "-"), 4403),
+}
+
+
+# Each ending with the console idle (checked again with each queue pushed to it), and once
+# with a command sent at once (checked again before it is carried out).
+CASES = [(how, "stays idle") for how in CREDENTIAL_ENDS] + [("removed", "sends a command")]
+
+
+@pytest.mark.parametrize(("how", "then"), CASES)
+async def test_a_console_whose_credential_ends_is_closed_and_its_call_goes_back(
+    sqlite_store: SqliteCallStore, how: str, then: str
+) -> None:
+    end, code = CREDENTIAL_ENDS[how]
+    desk = ConsoleDesk()
+    first, _ = handoff_call("call-1", desk)
+    second, _ = handoff_call("call-2", desk)
+    async with console_server(sqlite_store, desk) as url, console(url) as dana:
+        await first.escalate(ASKED_FOR_A_PERSON)
+        await dana.send({"type": "pickup", "call_id": "call-1"})
+        await dana.wait_for("picked_up", call_id="call-1")
+        await end(await AccessStore.open(sqlite_store))
+        if then == "sends a command":
+            await dana.send({"type": "end_call"})  # would hang up on the caller
+        else:
+            await second.escalate(ASKED_FOR_A_PERSON)  # a change, pushed to the console
+        await until(lambda: dana.ws.closed)
+        assert dana.ws.close_code == code
+        # Their call goes back to the agent (not ended by them); they take nothing more.
+        await until(lambda: first.mode == "agent")
+        assert second.mode == ("waiting" if then == "stays idle" else "agent")
+    for handoff in (first, second):
+        await handoff.close()

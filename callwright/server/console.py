@@ -19,12 +19,14 @@ from aiohttp import WSMsgType, web
 
 from callwright.handoff.desk import Desk, HeldCall
 from callwright.server import signin
-from callwright.server.auth import principal_of
+from callwright.server.auth import AUTHENTICATOR, principal_of
 
 log = logging.getLogger(__name__)
 
 MAX_AUDIO_BYTES = 16000 * 2  # one second of 16 kHz PCM16 per message at most
 SNAPSHOT_EVERY_S = 2.0
+# Close codes of a console whose credential no longer admits it (the page then signs in again).
+SIGNED_OUT, NOT_ALLOWED = 4401, 4403
 
 
 DESK = web.AppKey("desk", Desk)
@@ -95,13 +97,15 @@ async def console_websocket(request: web.Request) -> web.StreamResponse:
     changed = asyncio.Event()
     unsubscribe = desk.subscribe(changed.set)
     await desk.sign_in(line)
-    pusher = asyncio.create_task(_push_queue(ws, desk, changed))
+    pusher = asyncio.create_task(_push_queue(request, ws, desk, changed))
     log.info("console: %s signed in", name)
     try:
         async for msg in ws:
             if msg.type == WSMsgType.BINARY:
                 await _from_microphone(line, msg.data)
             elif msg.type == WSMsgType.TEXT:
+                if await _turned_away(request, ws):
+                    break
                 await _command(desk, line, msg.data)
     finally:
         pusher.cancel()
@@ -116,12 +120,34 @@ async def console_websocket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def _push_queue(ws: web.WebSocketResponse, desk: Desk, changed: asyncio.Event) -> None:
+async def _push_queue(
+    request: web.Request, ws: web.WebSocketResponse, desk: Desk, changed: asyncio.Event
+) -> None:
     while not ws.closed:
         changed.clear()
+        if await _turned_away(request, ws):
+            return
         await ws.send_str(json.dumps({"type": "queue", **(await desk.snapshot())}))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(changed.wait(), SNAPSHOT_EVERY_S)
+
+
+async def _turned_away(request: web.Request, ws: web.WebSocketResponse) -> bool:
+    """Closes the socket if its credential no longer admits the console; True if it did.
+
+    The handshake's credential is checked again before each command and with each queue
+    push (every 2 s at least): a person signed out, removed, expired or no longer a
+    supervisor loses the console at once, not when they next reload it. Their call, if
+    any, goes back to the agent as when the console disconnects.
+    """
+    found = await request.app[AUTHENTICATOR].principal(request)
+    if found is not None and found.may("supervisor"):
+        return False
+    name = _signed_in(request)
+    code, why = (SIGNED_OUT, "signed out") if found is None else (NOT_ALLOWED, "not allowed")
+    log.warning("console: %s is %s; closing their console", name, why)
+    await ws.close(code=code, message=why.encode())
+    return True
 
 
 async def _from_microphone(line: ConsoleLine, data: bytes) -> None:
