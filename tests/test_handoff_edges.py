@@ -15,7 +15,7 @@ from aiohttp import web
 
 from callwright.store.access import AccessStore
 from callwright.store.sqlite import SqliteCallStore
-from tests.fakes.console import console
+from tests.fakes.console import ConsoleClient, console
 from tests.fakes.handoff_call import (
     ASKED_FOR_A_PERSON,
     ConsoleDesk,
@@ -110,3 +110,38 @@ async def test_a_console_whose_credential_ends_is_closed_and_its_call_goes_back(
         assert second.mode == ("waiting" if then == "stays idle" else "agent")
     for handoff in (first, second):
         await handoff.close()
+
+
+async def nth_error(person: ConsoleClient, n: int) -> dict[str, Any]:
+    """The `n`th error event the console was sent (from 0), once it has come."""
+
+    def errors() -> list[dict[str, Any]]:
+        return [e for e in person.events if e.get("type") == "error"]
+
+    await until(lambda: len(errors()) > n)
+    return errors()[n]
+
+
+# Each is answered with an error, and the console goes on.
+MALFORMED = {
+    "[" * 100_000: "bad_message",  # nested deeper than Python recurses
+    '{"type": ' + "[" * 100_000: "bad_message",
+    '{"type": ' + "[" * 900 + "]" * 900 + "}": "bad_message",  # parsed; its repr would recurse
+    '{"type": "pickup", "call_id": ' + "[" * 900 + "]" * 900 + "}": "gone",
+    '{"type": "launch"}': "bad_command",
+}
+
+
+async def test_malformed_console_messages_are_answered_and_the_console_goes_on(
+    sqlite_store: SqliteCallStore,
+) -> None:
+    desk = ConsoleDesk()
+    handoff, _ = handoff_call("call-1", desk)
+    async with console_server(sqlite_store, desk) as url, console(url) as dana:
+        for seen, (message, code) in enumerate(MALFORMED.items()):
+            await dana.ws.send_str(message)
+            assert (await nth_error(dana, seen))["code"] == code, message[:40]
+        await handoff.escalate(ASKED_FOR_A_PERSON)
+        await dana.send({"type": "pickup", "call_id": "call-1"})
+        await dana.wait_for("picked_up", call_id="call-1")
+    await handoff.close()

@@ -46,6 +46,17 @@ async def test_audio_before_start_is_refused_and_recorded(
     assert [c.outcome for c in new] == ["rejected"]
 
 
+async def test_a_start_nested_past_pythons_recursion_is_refused_and_recorded(
+    stack: AgentStack, server_url: str
+) -> None:
+    before = {c.call_id for c in await stack.store.list_calls(1000)}
+    async with operator_http() as http, http.ws_connect(server_url) as ws:
+        await ws.send_str("[" * 100_000)
+        assert (await next_event(ws, "error"))["code"] == "bad_json"
+    new = [c for c in await stack.store.list_calls(1000) if c.call_id not in before]
+    assert [c.outcome for c in new] == ["rejected"]
+
+
 async def test_bad_start_messages(server_url: str) -> None:
     cases = {
         "not json": "bad_json",
@@ -75,6 +86,11 @@ async def test_recoverable_errors_keep_the_call_going(
         logged = [r for r in caplog.records if "bad_json" in r.getMessage()]
         assert len(logged) == 1, logged
         await ws.send_str(json.dumps({"type": "launch_rockets"}))
+        assert (await next_event(ws, "error"))["code"] == "unknown_type"
+        # Nested past Python's recursion, or a type whose repr would recurse that deep.
+        await ws.send_str('{"type": ' + "[" * 100_000)
+        assert (await next_event(ws, "error"))["code"] == "bad_json"
+        await ws.send_str('{"type": ' + "[" * 900 + "]" * 900 + "}")
         assert (await next_event(ws, "error"))["code"] == "unknown_type"
         await ws.send_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(16))
         assert (await next_event(ws, "error"))["code"] == "unsupported_encoding"

@@ -160,7 +160,9 @@ async def _command(desk: Desk, line: ConsoleLine, data: str) -> None:
     try:
         command = json.loads(data)
         kind = command["type"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):  # nested past Python's recursion
+        kind = None
+    if not isinstance(kind, str):
         await line.send_event({"type": "error", "code": "bad_message", "message": "bad JSON"})
         return
     if kind == "pickup":
@@ -169,7 +171,8 @@ async def _command(desk: Desk, line: ConsoleLine, data: str) -> None:
                 {"type": "error", "code": "busy", "message": "hand back or end your call first"}
             )
             return
-        held = await desk.pick_up(str(command.get("call_id", "")), line)
+        call_id = command.get("call_id")  # never str() of a list: it may be nested deep
+        held = await desk.pick_up(call_id if isinstance(call_id, str) else "", line)
         if held is None:
             await line.send_event(
                 {"type": "error", "code": "gone", "message": "that call is no longer waiting"}
@@ -181,5 +184,5 @@ async def _command(desk: Desk, line: ConsoleLine, data: str) -> None:
         await (call.hand_back() if kind == "hand_back" else call.end_by_human())
         await line.send_event({"type": "released", "how": kind})
     else:
-        message = f"unknown or untimely command {kind!r}"
+        message = f"unknown or untimely command {kind[:40]!r}"
         await line.send_event({"type": "error", "code": "bad_command", "message": message})

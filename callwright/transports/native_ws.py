@@ -59,6 +59,15 @@ def parse_start(raw: str) -> StartRequest:
     Raises:
         ProtocolError: the message is not a valid `start`.
     """
+    # JSON nested deeper than Python recurses, in the parser or in a str() of one of its
+    # fields, is bad JSON like any other (not a traceback and an unrecorded refusal).
+    try:
+        return _parse_start(raw)
+    except RecursionError as exc:
+        raise ProtocolError("bad_json", "first message is nested too deeply") from exc
+
+
+def _parse_start(raw: str) -> StartRequest:
     try:
         msg = json.loads(raw)
     except ValueError as exc:
@@ -148,14 +157,15 @@ class NativeWebSocketTransport:
     async def _control(self, raw: str) -> InboundEvent | None:
         try:
             msg = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested past Python's recursion
             await self._error("bad_json", "control messages must be JSON objects")
             return None
         kind = msg.get("type") if isinstance(msg, dict) else None
         if kind == "end":
             return HangupIn("caller_ended")
         if kind == "dtmf":
-            digit = str(msg.get("digit", ""))
+            digit = msg.get("digit", "")
+            digit = "" if isinstance(digit, (list, dict)) else str(digit)  # str() may recurse
             if len(digit) != 1 or digit not in DTMF_DIGITS:
                 await self._error("bad_dtmf", "digit must be one of 0-9, *, #, A-D")
                 return None
@@ -166,7 +176,9 @@ class NativeWebSocketTransport:
         if kind == "start":
             await self._error("already_started", "this call has already started")
             return None
-        await self._error("unknown_type", f"unknown message type {kind!r:.40}")
+        # A list or an object is not shown: its repr may recurse as deep as it is nested.
+        shown = "(not a string)" if isinstance(kind, (list, dict)) else f"{kind!r:.40}"
+        await self._error("unknown_type", f"unknown message type {shown}")
         return None
 
     async def _error(self, code: str, message: str) -> None:
