@@ -8,11 +8,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiohttp import web
 
+from callwright.handoff.desk import Desk, HandoffDesk, QueuedCall
+from callwright.handoff.packet import ContextPacket
 from callwright.store.access import AccessStore
 from callwright.store.sqlite import SqliteCallStore
 from tests.fakes.console import ConsoleClient, console
@@ -23,6 +25,9 @@ from tests.fakes.handoff_call import (
     handoff_call,
     until,
 )
+from tests.pg_cluster import reset_database
+from tests.test_desk_contract import Line as DeskLine
+from tests.test_desk_contract import pg_desk
 
 
 @pytest.fixture
@@ -145,3 +150,100 @@ async def test_malformed_console_messages_are_answered_and_the_console_goes_on(
         await dana.send({"type": "pickup", "call_id": "call-1"})
         await dana.wait_for("picked_up", call_id="call-1")
     await handoff.close()
+
+
+async def test_a_caller_who_hangs_up_while_being_put_through_ends_the_pickup(
+    sqlite_store: SqliteCallStore,
+) -> None:
+    desk = ConsoleDesk()
+
+    async def hush() -> None:  # the hang-up is handled while the agent's voice stops
+        await first.close()
+
+    first, _ = handoff_call("call-1", desk, hush=hush)
+    second, _ = handoff_call("call-2", desk)
+    async with console_server(sqlite_store, desk) as url, console(url) as dana:
+        await first.escalate(ASKED_FOR_A_PERSON)
+        await second.escalate(ASKED_FOR_A_PERSON)
+        await dana.send({"type": "pickup", "call_id": "call-1"})
+        # Dana hears the call has ended, and holds nothing: the next caller is hers to take.
+        await dana.wait_for("call_ended", call_id="call-1", timeout_s=10.0)
+        await dana.send({"type": "pickup", "call_id": "call-2"})
+        await dana.wait_for("picked_up", call_id="call-2", timeout_s=10.0)
+        assert not [e for e in dana.events if e.get("type") == "error"]
+        assert (first.mode, second.mode) == ("done", "human")
+    await second.close()
+
+
+class PausingDesk:
+    """A desk that stops at one step (`at`) until the test lets it go on."""
+
+    def __init__(self, desk: Desk) -> None:
+        self.desk = desk
+        self.at: str | None = None
+        self.reached, self.go_on = asyncio.Event(), asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.desk, name)
+
+    async def _pause(self, step: str) -> None:
+        if step == self.at:
+            self.at = None
+            self.reached.set()
+            await self.go_on.wait()
+
+    async def signed_in(self) -> int:
+        count = await self.desk.signed_in()
+        await self._pause("signed_in")
+        return count
+
+    async def enqueue(self, packet: ContextPacket, call: QueuedCall) -> None:
+        await self._pause("enqueue")
+        await self.desk.enqueue(packet, call)
+
+
+@pytest.fixture(params=["memory", "postgres"])
+async def any_desk(request: pytest.FixtureRequest) -> AsyncIterator[Desk]:
+    if request.param == "memory":
+        yield HandoffDesk()
+        return
+    dsn = request.getfixturevalue("postgres_dsn")
+    await asyncio.to_thread(reset_database, dsn)
+    store, shared = await pg_desk(dsn, "worker-a")
+    yield shared
+    await shared.close()
+    await store.close()
+
+
+# Where the caller's call is when they hang up: the desk answers the step after the hang-up.
+STEPS = {
+    "asking who is signed in": ("escalate", "signed_in"),
+    "being queued": ("escalate", "enqueue"),
+    "declining the callback": ("decline", "signed_in"),
+}
+
+
+@pytest.mark.parametrize("step", list(STEPS))
+async def test_a_caller_who_hangs_up_mid_step_is_never_left_in_the_queue(
+    any_desk: Desk, step: str
+) -> None:
+    how, pause_at = STEPS[step]
+    desk = PausingDesk(any_desk)
+    handoff, call = handoff_call("call-1", cast(Desk, desk))
+    if how == "decline":  # offered a callback, as nobody was there; now someone is
+        await handoff.escalate(ASKED_FOR_A_PERSON)
+        assert handoff.mode == "callback_offer"
+    await any_desk.sign_in(DeskLine("Dana"))
+    desk.at = pause_at
+    if how == "escalate":
+        going = asyncio.create_task(handoff.escalate(ASKED_FOR_A_PERSON))
+    else:
+        going = asyncio.create_task(handoff.on_caller_text("no"))
+    await desk.reached.wait()
+    await handoff.close()  # the hang-up: the session's shutdown closes the handoff first
+    desk.go_on.set()
+    await going
+    # No ghost in every console's queue that nobody can talk to.
+    assert (await any_desk.snapshot())["waiting"] == []
+    assert await any_desk.position("call-1") is None
+    assert handoff.mode == "done" and "queued" not in call.recorder.kinds()

@@ -10,7 +10,8 @@ trigger fires, `escalate` records it with the context packet and routes the call
   later hands back (`hand_back`) or ends the call (`end_by_human`);
 - a callback offer when nobody is signed in, or after `wait_limit_s` in the queue.
 
-The hold itself (audio, place in line) is `handoff/hold.py`; the options `handoff/options.py`.
+The hold itself (audio, place in line) is `handoff/hold.py`; what a person on the line
+drives, `handoff/person.py`; the options, `handoff/options.py`.
 """
 
 from __future__ import annotations
@@ -19,28 +20,24 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-import numpy as np
-
-from callwright.audio.resample import StreamResampler
 from callwright.core.timeline import TurnTimeline
 from callwright.flows.spanish import yes_or_no
-from callwright.handoff.desk import Desk, HumanLine
+from callwright.handoff.desk import Desk
 from callwright.handoff.hold import Hold
 from callwright.handoff.options import CallState, HandoffOptions, position_line
-from callwright.handoff.packet import ContextPacket, PacketSummarizer, build_packet
+from callwright.handoff.packet import PacketSummarizer, build_packet
+from callwright.handoff.person import PersonSide, Say
 from callwright.handoff.triggers import Escalation
 
 log = logging.getLogger(__name__)
 
-Mode = Literal["agent", "waiting", "callback_offer", "human", "done"]
 EventSink = Callable[[str, dict[str, Any]], Awaitable[None]]
-HUMAN_RATE = 16000  # console audio, both ways
 
 
-class CallHandoff:
+class CallHandoff(PersonSide):
     """The handoff side of one call.
 
     Args:
@@ -63,40 +60,20 @@ class CallHandoff:
         state: CallState,
         desk: Desk,
         options: HandoffOptions,
-        say: Callable[[str, str | None, TurnTimeline | None], Coroutine[Any, Any, None]],
+        say: Say,
         hush: Callable[[], Awaitable[None]],
         facts: Callable[[], dict[str, Any] | None],
         emit: EventSink | None = None,
         summarizer: PacketSummarizer | None = None,
         wording: Callable[[], HandoffOptions] | None = None,
     ) -> None:
-        self.state = state
-        self.desk = desk
-        self._options = options
-        self._wording = wording
-        self._say = say
-        self._hush = hush
+        super().__init__(state, desk, options, say, hush, wording)
         self._facts = facts
         self._emit_sink = emit
         self._summarizer = summarizer
         self._summary_task: asyncio.Task[None] | None = None
-        self.mode: Mode = "agent"
-        self.packet: ContextPacket | None = None
-        self._line: HumanLine | None = None
         self._hold = Hold(state, desk, lambda text: self._say(text, None, None))
-        self._hold_task: asyncio.Task[None] | None = None
         self._offered = False
-        self._back_line: asyncio.Task[None] | None = None
-        self._to_caller = StreamResampler(HUMAN_RATE, state.transport.output_sample_rate)
-
-    @property
-    def options(self) -> HandoffOptions:
-        """Routing, timing and the lines, in the call's language now."""
-        return self._wording() if self._wording is not None else self._options
-
-    @property
-    def human(self) -> str | None:
-        return self._line.name if self._line is not None else None
 
     # --- escalating ---------------------------------------------------------------------
 
@@ -126,25 +103,30 @@ class CallHandoff:
         packet_data = packet.to_dict()
         recorder.event("handoff_context", state.clock.now_ms(), packet_data)
         await self._emit("handoff_requested", packet_data)
+        if self._closed:
+            return
         if self._summarizer is not None:
             self._summary_task = asyncio.create_task(self._improve_summary(self._summarizer))
         route = self.options.route
         if route == "auto":
             route = "console" if await self.desk.signed_in() else "phone"
-        if route == "phone":
+        if route == "phone" and not self._closed:
             transferred = await self._transfer(escalation, announced, transfer_to, timeline)
             if transferred:
                 return
             if transferred is False and not announced:
                 timeline = None  # the connecting line before the failed transfer answered it
-        if await self.desk.signed_in() == 0:
+        someone = not self._closed and await self.desk.signed_in()
+        if self._closed:
+            return
+        if not someone:
             self.mode = "callback_offer"
             self._offered = True
             await self._say(self.options.nobody_line, None, timeline)
             return
-        self.mode = "waiting"
+        if not await self._queue(timeline):
+            return
         try:
-            await self.desk.enqueue(packet, self)
             position = await self._hold.position()
         except Exception as error:
             await self._desk_failed(error, timeline)
@@ -153,13 +135,29 @@ class CallHandoff:
         await self._hold.tell_position(position)
         if not announced:
             await self._say(self.options.connecting_line, None, timeline)
-        self._hold_task = asyncio.create_task(self._hold_or_offer(position))
+        if self.mode == "waiting" and not self._closed:
+            self._hold_task = asyncio.create_task(self._hold_or_offer(position))
+
+    async def _queue(self, timeline: TurnTimeline | None) -> bool:
+        """Puts the call in the queue; False if it is not there (the desk failed, and a
+        callback is offered; or the caller hung up meanwhile)."""
+        assert self.packet is not None
+        self.mode = "waiting"
+        try:
+            await self.desk.enqueue(self.packet, self)
+        except Exception as error:
+            await self._desk_failed(error, timeline)
+            return False
+        if self._closed:  # close() may have left the desk before this call was in it
+            await self._leave()
+            return False
+        return True
 
     async def _desk_failed(self, error: Exception, timeline: TurnTimeline | None) -> None:
         """The desk (its shared store) failed while the caller waits for a person: offer a
         callback, which needs no desk, rather than hold a line nobody can pick up."""
         self.state.record_failure(error, "handoff")
-        if self.mode == "waiting":
+        if self.mode == "waiting" and not self._closed:
             self.mode = "callback_offer"
             self._offered = True
             await self._say(self.options.nobody_line, None, timeline)
@@ -173,7 +171,7 @@ class CallHandoff:
         except Exception as error:
             await self._desk_failed(error, None)
             return
-        if end == "wait_limit":
+        if end == "wait_limit" and not self._closed:
             self._offered = True
             self.mode = "callback_offer"
             self.state.recorder.event("callback_offered", self.state.clock.now_ms(), {})
@@ -210,6 +208,8 @@ class CallHandoff:
             return None
         if not announced:
             await self._say(self.options.connecting_line, None, timeline)
+        if self._closed:
+            return None  # hung up while hearing they would be transferred
         done = bool(await transfer(to, escalation.reason))
         kind = "transfer" if done else "transfer_failed"
         state.recorder.event(kind, state.clock.now_ms(), {"to": to, "reason": escalation.reason})
@@ -238,10 +238,6 @@ class CallHandoff:
             line = position_line(await self._hold.position(), wait_s, self.options)
             await self._say(line, None, timeline)
 
-    @property
-    def _id(self) -> str:
-        return self.state.call.call_id
-
     async def _schedule_callback(self, timeline: TurnTimeline | None) -> None:
         state = self.state
         self.mode = "done"
@@ -259,102 +255,35 @@ class CallHandoff:
     async def _decline_callback(self, timeline: TurnTimeline | None) -> None:
         state = self.state
         state.recorder.event("callback_declined", state.clock.now_ms(), {})
-        if await self.desk.signed_in() and self.packet is not None:
-            self.mode = "waiting"
-            try:
-                await self.desk.enqueue(self.packet, self)
-            except Exception as error:
-                await self._desk_failed(error, timeline)
+        someone = await self.desk.signed_in()
+        if self._closed:
+            return
+        if someone and self.packet is not None:
+            if not await self._queue(timeline):
                 return
             await self._say(self.options.keep_waiting_line, None, timeline)
-            self._hold_task = asyncio.create_task(self._hold_or_offer())
+            if self.mode == "waiting" and not self._closed:
+                self._hold_task = asyncio.create_task(self._hold_or_offer())
             return
         self.mode = "done"
         await self._say(self.options.callback_no_line, "escalated", timeline)
 
-    async def _stop_hold(self) -> None:
-        task, self._hold_task = self._hold_task, None
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
-
-    # --- a person on the line -------------------------------------------------------------
-
-    async def connect(self, line: HumanLine) -> None:
-        """A person picked the call up: from now on the caller talks to them."""
-        self.mode = "human"
-        await self._stop_hold()
-        await self._hush()
-        await self.state.transport.clear_audio()  # hold audio queued ahead stops at once
-        self._line = line
-        state = self.state
-        state.recorder.event("human_joined", state.clock.now_ms(), {"human": line.name})
-        await state.transport.send_event({"type": "human_joined"})
-        transcript = [{"role": u.role, "text": u.text} for u in state.transcript]
-        packet = self.packet.to_dict() if self.packet else None
-        await line.send_event(
-            {"type": "picked_up", "call_id": self._id, "packet": packet, "transcript": transcript}
-        )
-
-    async def from_caller(self, samples: np.ndarray) -> None:
-        """Caller audio (16 kHz) while a person is on the line."""
-        if self._line is not None:
-            with contextlib.suppress(Exception):  # a console that went away drops audio only
-                await self._line.send_audio(samples)
-
-    async def from_human(self, samples: np.ndarray) -> None:
-        """The person's microphone (16 kHz), to the caller."""
-        if self.mode == "human":
-            frame = self._to_caller.process(samples)
-            if frame.size:
-                await self.state.transport.send_audio(frame)
-
-    async def caller_said(self, text: str) -> None:
-        """A caller line while a person is on the line: for their live transcript."""
-        if self._line is not None:
-            with contextlib.suppress(Exception):
-                await self._line.send_event({"type": "transcript", "role": "caller", "text": text})
-
-    async def hand_back(self) -> None:
-        """The person hands the call back to the agent, which picks up where it was."""
-        if self.mode != "human":
-            return
-        state = self.state
-        state.recorder.event("handed_back", state.clock.now_ms(), {"human": self.human})
-        self._line = None
-        self.mode = "agent"
-        await self.desk.leave(self._id)
-        # Spoken in the background: the person's console must not wait for the agent's line.
-        self._back_line = asyncio.create_task(self._say(self.options.back_line, None, None))
-
-    async def end_by_human(self) -> None:
-        """The person ends the call."""
-        if self.mode != "human":
-            return
-        state = self.state
-        self.mode = "done"
-        reason = f"ended by {self.human}"
-        state.outcome = ("escalated", reason)
-        state.recorder.event("human_ended", state.clock.now_ms(), {"human": self.human})
-        self._line = None
-        await self.desk.leave(self._id)
-        await state.transport.close(reason)
+    # --- the end ----------------------------------------------------------------------------
 
     async def close(self) -> None:
-        """The call is over (either side): leave the desk, tell the person."""
+        """The call is over (either side): leave the desk, tell the person. Final: a step
+        still under way (routing, queueing, a pickup) sees it and does no more."""
+        self._closed = True
         await self._stop_hold()
         for task in (self._back_line, self._summary_task):
             if task is not None:
                 task.cancel()
         line, self._line = self._line, None
         if self.mode != "agent":
-            with contextlib.suppress(Exception):  # a database gone away must not stop the end
-                await self.desk.leave(self._id)
+            await self._leave()
         self.mode = "done"
         if line is not None:
-            with contextlib.suppress(Exception):
-                await line.send_event({"type": "call_ended", "call_id": self._id})
+            await self._tell_ended(line)
 
     async def _emit(self, kind: str, data: dict[str, Any]) -> None:
         if self._emit_sink is None:

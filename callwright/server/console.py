@@ -68,6 +68,7 @@ class ConsoleLine:
         self.ws = ws
         self.name = name
         self.call: HeldCall | None = None
+        self.call_id: str | None = None  # the call picked up, from when the pickup starts
 
     # A connection that has dropped drops what is sent to it: the caller's side must go on
     # (a pickup half done would strand the caller), and this socket's handler ends on its
@@ -79,8 +80,10 @@ class ConsoleLine:
                 await self.ws.send_bytes(samples.astype("<i2").tobytes())
 
     async def send_event(self, event: dict[str, Any]) -> None:
-        if event.get("type") == "call_ended":
-            self.call = None
+        # Only the end of this person's call lets go of it (a late one of an earlier call
+        # must not); one during the pickup tells `_command` the caller has gone.
+        if event.get("type") == "call_ended" and event.get("call_id") == self.call_id:
+            self.call, self.call_id = None, None
         if not self.ws.closed:
             with contextlib.suppress(ConnectionError):
                 await self.ws.send_str(json.dumps(event))
@@ -172,15 +175,18 @@ async def _command(desk: Desk, line: ConsoleLine, data: str) -> None:
             )
             return
         call_id = command.get("call_id")  # never str() of a list: it may be nested deep
-        held = await desk.pick_up(call_id if isinstance(call_id, str) else "", line)
+        line.call_id = call_id = call_id if isinstance(call_id, str) else ""
+        held = await desk.pick_up(call_id, line)
         if held is None:
+            line.call_id = None
             await line.send_event(
                 {"type": "error", "code": "gone", "message": "that call is no longer waiting"}
             )
             return
-        line.call = held
+        if line.call_id == call_id:  # else the caller hung up as it was put through: told so
+            line.call = held
     elif kind in ("hand_back", "end_call") and line.call is not None:
-        call, line.call = line.call, None
+        call, line.call, line.call_id = line.call, None, None
         await (call.hand_back() if kind == "hand_back" else call.end_by_human())
         await line.send_event({"type": "released", "how": kind})
     else:
