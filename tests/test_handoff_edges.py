@@ -6,6 +6,7 @@ server (no models: the call's voice and line are kept in memory, `tests/fakes/ha
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, cast
@@ -20,6 +21,7 @@ from callwright.store.sqlite import SqliteCallStore
 from tests.fakes.console import ConsoleClient, console
 from tests.fakes.handoff_call import (
     ASKED_FOR_A_PERSON,
+    QUIET,
     ConsoleDesk,
     console_server,
     handoff_call,
@@ -247,3 +249,30 @@ async def test_a_caller_who_hangs_up_mid_step_is_never_left_in_the_queue(
     assert (await any_desk.snapshot())["waiting"] == []
     assert await any_desk.position("call-1") is None
     assert handoff.mode == "done" and "queued" not in call.recorder.kinds()
+
+
+async def test_a_caller_who_kept_holding_is_offered_the_callback_again_once_everyone_leaves(
+    any_desk: Desk,
+) -> None:
+    # The wait limit comes at once; everyone gone for 0.3 s counts as everyone gone.
+    options = dataclasses.replace(QUIET, wait_limit_s=0.0, nobody_left_s=0.3)
+    handoff, call = handoff_call("call-1", any_desk, options)
+    dana = DeskLine("Dana")
+    await any_desk.sign_in(dana)
+    await handoff.escalate(ASKED_FOR_A_PERSON)
+    await until(lambda: handoff.mode == "callback_offer")
+    await handoff.on_caller_text("no")  # they keep holding
+    assert handoff.mode == "waiting" and call.said[-1] == options.keep_waiting_line
+    # Dana reloads her console: gone for a moment, which offers nothing.
+    await any_desk.sign_out(dana)
+    await any_desk.sign_in(dana := DeskLine("Dana"))
+    await asyncio.sleep(2 * options.nobody_left_s)
+    assert handoff.mode == "waiting"
+    # The end of the shift: nobody is left to pick the caller up.
+    await any_desk.sign_out(dana)
+    await until(lambda: handoff.mode == "callback_offer")
+    assert call.said[-1] == options.nobody_line
+    assert ("callback_offered", {"reason": "nobody_signed_in"}) in call.recorder.events
+    await handoff.on_caller_text("no")  # nobody to hold for: a polite goodbye
+    assert handoff.mode == "done" and call.said[-1] == options.callback_no_line
+    await handoff.close()

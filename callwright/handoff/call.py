@@ -163,7 +163,8 @@ class CallHandoff(PersonSide):
             await self._say(self.options.nobody_line, None, timeline)
 
     async def _hold_or_offer(self, told: int = 0) -> None:
-        """Holds the caller; at the wait limit, offers a callback (once)."""
+        """Holds the caller; offers a callback at the wait limit (once), or once nobody is
+        left to pick up."""
         try:
             end = await self._hold.run(
                 lambda: self.options, lambda: self.mode == "waiting", told, not self._offered
@@ -171,11 +172,16 @@ class CallHandoff(PersonSide):
         except Exception as error:
             await self._desk_failed(error, None)
             return
-        if end == "wait_limit" and not self._closed:
-            self._offered = True
-            self.mode = "callback_offer"
-            self.state.recorder.event("callback_offered", self.state.clock.now_ms(), {})
-            await self._say(self.options.wait_limit_line, None, None)
+        if end == "left" or self._closed:
+            return
+        # At the wait limit, or everyone has left (even if the caller declined before: they
+        # must not hold for a person who is no longer there).
+        self._offered = True
+        self.mode = "callback_offer"
+        why = "wait_limit" if end == "wait_limit" else "nobody_signed_in"
+        self.state.recorder.event("callback_offered", self.state.clock.now_ms(), {"reason": why})
+        line = self.options.wait_limit_line if end == "wait_limit" else self.options.nobody_line
+        await self._say(line, None, None)
 
     async def _improve_summary(self, summarizer: PacketSummarizer) -> None:
         """Replaces the flow's summary with the model's, wherever the packet has gone."""

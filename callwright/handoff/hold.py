@@ -17,9 +17,9 @@ from callwright.handoff.options import CallState, HandoffOptions, position_line
 
 HOLD_LEAD_S = 0.06  # hold audio queued ahead of real time, like the agent's playout
 
-# Why a hold stopped: the call no longer waits (picked up, called back, hung up), or it has
-# waited `wait_limit_s`.
-HoldEnd = Literal["left", "wait_limit"]
+# Why a hold stopped: the call no longer waits (picked up, called back, hung up), it has
+# waited `wait_limit_s`, or nobody has been signed in for `nobody_left_s`.
+HoldEnd = Literal["left", "wait_limit", "nobody"]
 
 
 class Hold:
@@ -52,9 +52,10 @@ class Hold:
         told: int = 0,
         limit: bool = True,
     ) -> HoldEnd:
-        """Hold audio, a place-in-line update every interval, until the call stops `waiting`
-        or, with `limit`, it has waited `wait_limit_s`; a `queue_position` event whenever the
-        place in line changes (`told`: the last one).
+        """Hold audio, a place-in-line update every interval, until the call stops `waiting`,
+        everyone has left the console for `nobody_left_s`, or, with `limit`, it has waited
+        `wait_limit_s`; a `queue_position` event whenever the place in line changes (`told`:
+        the last one).
 
         Args:
             options: the lines and timing, in the call's language now.
@@ -85,18 +86,26 @@ class Hold:
         next_update = entered  # the first update right after "I'll connect you"
         audio = HoldAudio(state.transport.output_sample_rate)
         started, frames = loop.time(), 0
+        nobody_since: float | None = None  # when the console was last seen with nobody
         while waiting():
-            if moved.is_set():
+            if moved.is_set():  # a change (people signing out are one)
                 moved.clear()
                 position = await self.position()
                 if position and position != told:
                     told = position
                     state.recorder.event("queue_position", state.clock.now_ms(), {"position": told})
                     await self.tell_position(told)
+                nobody_since = await self._nobody_since(nobody_since, loop.time())
             now = loop.time()
             if limit and now - entered >= options.wait_limit_s:
                 return "wait_limit"
+            if nobody_since is not None and now - nobody_since >= options.nobody_left_s:
+                # Still nobody (someone back would have been a change, but ask again)?
+                if (nobody_since := await self._nobody_since(nobody_since, now)) is not None:
+                    return "nobody"
             if now >= next_update:
+                # Also asked here: a worker that died takes its people with it unannounced.
+                nobody_since = await self._nobody_since(nobody_since, now)
                 next_update = now + options.update_interval_s
                 position = await self.position()
                 wait_s = await self.desk.expected_wait_s(call_id)
@@ -114,3 +123,9 @@ class Hold:
                     frames += 1
             await asyncio.sleep(0.02)
         return "left"
+
+    async def _nobody_since(self, since: float | None, now: float) -> float | None:
+        """When the console was first seen with nobody signed in (None: someone is)."""
+        if await self.desk.signed_in():
+            return None
+        return now if since is None else since

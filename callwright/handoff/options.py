@@ -42,12 +42,16 @@ class HandoffOptions:
             can be transferred, else a callback offer), "console" or "phone".
         update_interval_s: how often a waiting caller hears their place in line.
         wait_limit_s: time in the queue before the caller is offered a callback.
+        nobody_left_s: how long the console may stay with nobody signed in (everyone has
+            left) before a waiting caller is offered the callback, again if they declined
+            it before (a person reloading the console page is back well within it).
         hold_audio: play hold audio between announcements (else silence).
     """
 
     route: Literal["auto", "console", "phone"] = "auto"
     update_interval_s: float = 30.0
     wait_limit_s: float = 120.0
+    nobody_left_s: float = 15.0
     hold_audio: bool = True
     connecting_line: str = (
         "I'll connect you with a member of our team. I've passed on what we talked about, "
