@@ -197,6 +197,15 @@ def _serve(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
+SPLIT_DESK_WARNING = (
+    "callwright: WARNING: {count} worker processes on SQLite: each process has a handoff queue"
+    " and console of its own. A person signed in to the console sees and picks up only the"
+    " callers of the process their connection reached, and callers elsewhere hear that nobody"
+    " is free. Set CALLWRIGHT_DATABASE_URL (PostgreSQL) to share one queue among the"
+    " processes, or serve one process if people take calls at the console."
+)
+
+
 def _supervise(count: int, argv: list[str], settings: Settings) -> int:
     """`serve --processes N`: N workers on one port (server/processes.py)."""
     import socket
@@ -208,6 +217,10 @@ def _supervise(count: int, argv: list[str], settings: Settings) -> int:
     port = int(held.getsockname()[1]) if held is not None else settings.port
     worker_id = settings.worker.worker_id or f"{socket.gethostname()}:{port}"
     print(f"callwright: {count} worker processes on port {port}", flush=True)
+    if not settings.database_url:
+        # Not refused: the store, the outbound limits and campaigns hold across processes on
+        # one SQLite file; only the handoff desk and the consoles stay in each process.
+        print(SPLIT_DESK_WARNING.format(count=count), file=sys.stderr, flush=True)
     try:
         return Supervisor(count, argv, settings.host, port, worker_id).run()
     finally:

@@ -72,6 +72,9 @@ async def test_two_worker_processes_share_the_port_and_stop_on_sigterm(tmp_path:
         supervisor.send_signal(signal.SIGTERM)
         code = await asyncio.wait_for(supervisor.wait(), 60)
         assert code == 0, log.read_text()[-3000:]
+        # On SQLite each process's handoff queue is its own: said loudly, with the way out.
+        assert "each process has a handoff queue" in log.read_text()
+        assert "CALLWRIGHT_DATABASE_URL" in log.read_text()
         for pid in answers:  # both workers are gone, not orphaned
             try:
                 os.kill(pid, 0)
