@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, cast
 
+import psycopg
 import pytest
 from aiohttp import web
 
@@ -18,6 +20,7 @@ from callwright.handoff.desk import Desk, HandoffDesk, QueuedCall
 from callwright.handoff.packet import ContextPacket
 from callwright.store.access import AccessStore
 from callwright.store.sqlite import SqliteCallStore
+from tests.conftest import wait_until
 from tests.fakes.console import ConsoleClient, console
 from tests.fakes.handoff_call import (
     ASKED_FOR_A_PERSON,
@@ -276,3 +279,55 @@ async def test_a_caller_who_kept_holding_is_offered_the_callback_again_once_ever
     await handoff.on_caller_text("no")  # nobody to hold for: a polite goodbye
     assert handoff.mode == "done" and call.said[-1] == options.callback_no_line
     await handoff.close()
+
+
+@pytest.mark.parametrize("how", ["its message fails", "its worker dies after its claim"])
+async def test_a_pickup_never_put_through_puts_the_caller_back_in_line(
+    postgres_dsn: str, how: str
+) -> None:
+    """A console on worker B picks up a call waiting on worker A, but A never hears of it."""
+    await asyncio.to_thread(reset_database, postgres_dsn)
+    quick = {"alive_every_s": 0.1, "lost_after_s": 0.5}
+    store_a, callers = await pg_desk(postgres_dsn, "worker-a", **quick)
+    store_b, consoles = await pg_desk(postgres_dsn, "worker-b", **quick)
+    handoff, call = handoff_call(
+        "call-1", callers, dataclasses.replace(QUIET, update_interval_s=0.1)
+    )
+    try:
+        dana = DeskLine("Dana")
+        await consoles.sign_in(dana)
+        await handoff.escalate(ASKED_FOR_A_PERSON)
+        if how == "its message fails":
+            sending = consoles._channels.send
+
+            async def connect_fails(channel: str, payload: str) -> None:
+                if '"op": "connect"' in payload:
+                    raise psycopg.OperationalError("the connection to the server was lost")
+                await sending(channel, payload)
+
+            consoles._channels.send = connect_fails  # type: ignore[method-assign]
+            assert await consoles.pick_up("call-1", dana) is None
+            consoles._channels.send = sending  # type: ignore[method-assign]
+        else:  # B's claim, as its pick_up makes it; then B is gone before its message
+            await store_b.sql_execute(
+                "UPDATE desk_queue SET human = 'Dana', human_worker = 'worker-b', line_id = 'x',"
+                " picked_at = ? WHERE call_id = 'call-1'",
+                (time.time(),),
+            )
+            await handoff.on_caller_text("Hello? Is anyone there?")
+
+        async def back_in_line() -> bool:
+            return await consoles.position("call-1") == 1
+
+        await wait_until(back_in_line)
+        assert await consoles.pick_up("call-1", dana) is not None  # and picked up for real
+        await until(lambda: handoff.mode == "human")
+        # Meanwhile the caller was never told they were number 0 in line.
+        assert call.said and not [line for line in call.said if "number 0" in line]
+        told = [e["position"] for e in call.transport.events if e["type"] == "queue_position"]
+        assert told and 0 not in told
+    finally:
+        await handoff.close()
+        for desk, store in ((consoles, store_b), (callers, store_a)):
+            await desk.close()
+            await store.close()

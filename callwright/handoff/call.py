@@ -132,7 +132,8 @@ class CallHandoff(PersonSide):
             await self._desk_failed(error, timeline)
             return
         recorder.event("queued", state.clock.now_ms(), {"position": position})
-        await self._hold.tell_position(position)
+        if position:  # else already being put through to a person
+            await self._hold.tell_position(position)
         if not announced:
             await self._say(self.options.connecting_line, None, timeline)
         if self.mode == "waiting" and not self._closed:
@@ -240,9 +241,12 @@ class CallHandoff(PersonSide):
                 await self._say(self.options.yes_or_no_line, None, timeline)
             return
         if self.mode == "waiting":
+            position = await self._hold.position()
             wait_s = await self.desk.expected_wait_s(self._id)
-            line = position_line(await self._hold.position(), wait_s, self.options)
-            await self._say(line, None, timeline)
+            if position:
+                await self._say(position_line(position, wait_s, self.options), None, timeline)
+            else:  # a person is being put through: never "number 0 in line"
+                await self._say(self.options.connecting_line, None, timeline)
 
     async def _schedule_callback(self, timeline: TurnTimeline | None) -> None:
         state = self.state

@@ -114,8 +114,9 @@ class Hold:
                     state.clock.now_ms(),
                     {"position": position, "expected_wait_s": wait_s},
                 )
-                await self._say(position_line(position, wait_s, wording()))
-                started, frames = loop.time(), 0
+                if position:  # 0: a person is being put through, no place in line to tell
+                    await self._say(position_line(position, wait_s, wording()))
+                    started, frames = loop.time(), 0
                 continue
             if options.hold_audio:
                 while frames * 0.02 < loop.time() - started + HOLD_LEAD_S:

@@ -32,13 +32,12 @@ from callwright.handoff.desk import (
     wait_estimate,
 )
 from callwright.handoff.packet import ContextPacket
-from callwright.handoff.pg_joined import JoinedCalls, RemoteCall, worker_channel
+from callwright.handoff.pg_joined import DESK_CHANNEL, JoinedCalls, RemoteCall, worker_channel
 from callwright.store.pg_notify import PgChannels
 from callwright.store.postgres import PostgresCallStore
 
 log = logging.getLogger(__name__)
 
-DESK_CHANNEL = "callwright_desk"
 ALIVE_EVERY_S = 1.0  # how often each side of a call joined across workers says it is there
 LOST_AFTER_S = 5.0  # a side not heard from for this long has gone (a NOTIFY takes ms)
 _LIVE = "worker_id NOT IN (SELECT worker_id FROM workers WHERE heartbeat_at < ?)"
@@ -85,7 +84,7 @@ class PostgresDesk:
         self._lines: dict[str, HumanLine] = {}  # consoles of this worker, by line id
         self._line_ids: dict[int, str] = {}
         self._joined = JoinedCalls(
-            worker_id, self._channels, self._calls, self._lines, alive_every_s, lost_after_s
+            store, worker_id, self._channels, self._calls, self._lines, alive_every_s, lost_after_s
         )
         self._keeping: asyncio.Task[None] | None = None
 
@@ -190,11 +189,11 @@ class PostgresDesk:
         await self._announce()
 
     async def pick_up(self, call_id: str, line: HumanLine) -> HeldCall | None:
-        line_id = self._line_ids.get(id(line), "")
+        line_id, picked_at = self._line_ids.get(id(line), ""), time.time()
         rows = await self.store.sql_fetch(
             "UPDATE desk_queue SET human = ?, human_worker = ?, line_id = ?, picked_at = ?"
             " WHERE call_id = ? AND human IS NULL AND " + _LIVE + " RETURNING worker_id",
-            (line.name, self.worker_id, line_id, time.time(), call_id, self._live_since()),
+            (line.name, self.worker_id, line_id, picked_at, call_id, self._live_since()),
         )
         if not rows:
             return None
@@ -202,14 +201,23 @@ class PostgresDesk:
         owner = str(rows[0]["worker_id"])
         if owner == self.worker_id and call_id in self._calls:
             call = self._calls[call_id]
+            self._joined.put_through_here.add(call_id)
             return call if await put_through(call, line) else None
         connect = {"op": "connect", "call_id": call_id, "line_id": line_id, "name": line.name}
         self._joined.held.join(call_id, owner, line)
-        await self._joined.send(owner, {**connect, "worker": self.worker_id})
+        try:
+            await self._joined.send(owner, {**connect, "worker": self.worker_id})
+        except Exception:  # the call's worker will never hear of it: the call waits again
+            log.exception("call %s: the pickup could not reach its worker %s", call_id, owner)
+            self._joined.held.drop(call_id)
+            with contextlib.suppress(Exception):  # else the call's worker clears it in seconds
+                await self._joined.unclaim(call_id, picked_at)
+            return None
         return RemoteCall(self._joined, owner, call_id)
 
     async def leave(self, call_id: str) -> None:
         self._calls.pop(call_id, None)
+        self._joined.put_through_here.discard(call_id)
         self._joined.consoles.drop(call_id)
         rows = await self.store.sql_fetch(
             "DELETE FROM desk_queue WHERE call_id = ? RETURNING picked_at", (call_id,)

@@ -5,7 +5,8 @@ call's events and 16 kHz audio to the console's worker (`RemoteLine`), the perso
 microphone and commands to the call's worker (`RemoteCall`). Each side says every second
 that it is still there (`handoff/remote_peers.py`): when one worker dies mid-conversation,
 the other gives the call back to the agent, or tells the person the call has ended, within
-seconds.
+seconds. A pickup whose message to the call's worker never came (the console's worker died
+between the two) is undone by the call's worker, and the caller waits again in their place.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncio
 import base64
 import json
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,10 +24,12 @@ import numpy as np
 from callwright.handoff.desk import HumanLine, QueuedCall, put_through
 from callwright.handoff.remote_peers import PeerWatch
 from callwright.store.pg_notify import PgChannels, channel_name
+from callwright.store.postgres import PostgresCallStore
 
 log = logging.getLogger(__name__)
 
 AUDIO_CHUNK = 2400  # samples per message (150 ms at 16 kHz): well under the NOTIFY limit
+DESK_CHANNEL = "callwright_desk"  # every change of the desk, announced to every worker
 
 
 def worker_channel(worker_id: str) -> str:
@@ -37,6 +41,7 @@ class JoinedCalls:
     """This worker's side of its calls joined to other workers.
 
     Args:
+        store: the PostgreSQL store the desk's rows are in.
         worker_id: this worker's id.
         channels: the desk's NOTIFY channels (messages go out through them).
         calls: this worker's calls in the desk, by call id.
@@ -47,6 +52,7 @@ class JoinedCalls:
 
     def __init__(
         self,
+        store: PostgresCallStore,
         worker_id: str,
         channels: PgChannels,
         calls: Mapping[str, QueuedCall],
@@ -54,6 +60,7 @@ class JoinedCalls:
         alive_every_s: float,
         lost_after_s: float,
     ) -> None:
+        self._store = store
         self.worker_id = worker_id
         self._channels = channels
         self._calls = calls
@@ -61,6 +68,8 @@ class JoinedCalls:
         self.alive_every_s = alive_every_s
         self.consoles = PeerWatch(lost_after_s)  # this worker's calls, with a person elsewhere
         self.held = PeerWatch(lost_after_s)  # calls elsewhere, held by this worker's consoles
+        self.put_through_here: set[str] = set()  # this worker's calls, a person here too
+        self._claims: dict[str, tuple[float, float]] = {}  # not put through: picked_at, seen
 
     async def send(self, worker_id: str, message: dict[str, Any]) -> None:
         await self._channels.send(worker_channel(worker_id), json.dumps(message))
@@ -109,8 +118,8 @@ class JoinedCalls:
             await call.end_by_human()
 
     async def keep(self) -> None:
-        """Every `alive_every_s`: tells each joined worker this side is there, and lets go
-        of the calls whose other side has gone quiet."""
+        """Every `alive_every_s`: tells each joined worker this side is there, lets go of the
+        calls whose other side has gone quiet, and undoes pickups never put through."""
         while True:
             await asyncio.sleep(self.alive_every_s)
             try:
@@ -119,8 +128,45 @@ class JoinedCalls:
                     for call_id, peer in watch.joined():
                         alive = {"op": "alive", "call_id": call_id, "side": side}
                         await self.send(peer.worker, {**alive, "worker": self.worker_id})
+                await self._undo_pickups_never_put_through()
             except Exception:  # the database may be away for a moment: try again next time
                 log.exception("desk: keeping calls joined across workers failed")
+
+    async def unclaim(self, call_id: str, picked_at: float) -> None:
+        """A pickup nobody was put through to is undone: the call waits again, in its place."""
+        await self._store.sql_execute(
+            "UPDATE desk_queue SET human = NULL, human_worker = NULL, line_id = NULL,"
+            " picked_at = NULL WHERE call_id = ? AND picked_at = ?",
+            (call_id, picked_at),
+        )
+        await self._channels.send(DESK_CHANNEL, "changed")
+
+    async def _undo_pickups_never_put_through(self) -> None:
+        """Undoes a pickup of one of this worker's calls that no `connect` followed (the
+        console's worker died between its claim and its message to this worker) once seen
+        for `lost_after_s`: else the row names a person nobody talks to, no console may pick
+        the caller up, and they hold until the call's time limit."""
+        waiting = {c for c in self._calls if c not in self.put_through_here}
+        waiting = {c for c in waiting if c not in self.consoles}
+        seen, self._claims, now = self._claims, {}, time.monotonic()
+        if not waiting:
+            return
+        rows = await self._store.sql_fetch(
+            "SELECT call_id, picked_at FROM desk_queue WHERE worker_id = ? AND human IS NOT NULL",
+            (self.worker_id,),
+        )
+        for row in rows:
+            call_id, picked_at = str(row["call_id"]), float(row["picked_at"])
+            first = seen.get(call_id)
+            if call_id not in waiting:
+                continue
+            if first is None or first[0] != picked_at:
+                self._claims[call_id] = (picked_at, now)  # seen for the first time
+            elif now - first[1] < self.consoles.lost_after_s:
+                self._claims[call_id] = first
+            else:
+                log.warning("call %s: picked up but never put through: it waits again", call_id)
+                await self.unclaim(call_id, picked_at)
 
     async def _let_go_of_lost(self) -> None:
         for call_id, peer in self.consoles.lost():

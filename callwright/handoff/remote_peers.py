@@ -55,6 +55,9 @@ class PeerWatch:
         peer.seen = self._clock()
         return True
 
+    def __contains__(self, call_id: object) -> bool:
+        return call_id in self._peers
+
     def drop(self, call_id: str) -> Peer | None:
         """The call is no longer joined (handed back, ended)."""
         return self._peers.pop(call_id, None)
