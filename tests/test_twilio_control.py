@@ -66,6 +66,14 @@ async def call_id_of(stack: AgentStack, call_sid: str) -> str:
     raise AssertionError(f"no record for {call_sid}")
 
 
+def dial_of(document: str | None) -> dict[str, str]:
+    """The attributes of the document's `<Dial>`."""
+    assert document is not None
+    dial = ET.fromstring(document).find("./Dial")
+    assert dial is not None, document
+    return dict(dial.attrib)
+
+
 def dialed(document: str | None) -> list[str]:
     assert document is not None
     return [n.text or "" for n in ET.fromstring(document).findall("./Dial/Number")]
@@ -99,6 +107,10 @@ async def test_transfer_updates_the_live_call_with_dial(stack: AgentStack) -> No
     assert report.ended_by_agent
     assert len(updates) == 1, "a transfer, and no hang-up of the transferred call"
     assert dialed(updates[0].one("Twiml")) == [HUMAN]
+    # How the dial went comes back to us, after a ring of bounded length.
+    dial = dial_of(updates[0].one("Twiml"))
+    assert dial["action"].endswith("/v1/twilio/dial-done") and dial["method"] == "POST"
+    assert dial["timeout"] == "25"
     detail = await finished(stack, await call_id_of(stack, report.call_sid))
     assert detail.record.outcome == "transferred"
     assert [e.kind for e in detail.events if e.kind.startswith("transfer")] == ["transfer"]
@@ -111,6 +123,66 @@ async def test_transfer_updates_the_live_call_with_dial(stack: AgentStack) -> No
     assert [t["role"] for t in packet["transcript"]] == ["agent", "caller", "agent"]
     order = [e.kind for e in detail.events if e.kind in ("handoff_context", "transfer")]
     assert order == ["handoff_context", "transfer"]
+
+
+async def test_a_transfer_nobody_answers_offers_the_caller_a_callback(stack: AgentStack) -> None:
+    webhooks: list[tuple[str, dict[str, Any]]] = []
+
+    async def collect(kind: str, data: dict[str, Any]) -> None:
+        webhooks.append((kind, data))
+
+    transferring = dataclasses.replace(
+        stack,
+        responders=TransferFactory(),
+        desk=HandoffDesk(),
+        events=collect,
+        disclosure=brief_opening(stack),
+    )
+    async with fake_twilio() as rest:
+        settings = TelephonySettings(
+            twilio_account_sid=ACCOUNT_SID,
+            twilio_auth_token=AUTH_TOKEN,
+            twilio_api_base_url=rest.url,
+            transfer_number=HUMAN,
+        )
+        async with serve_phone(transferring, settings) as url, aiohttp.ClientSession() as http:
+            simulator = TwilioCallerSimulator(url, CALLER_VOICE, AUTH_TOKEN)
+            rest.known_call(simulator.report.call_sid)
+            report = await simulator.run([ScriptLine("Where are you located?")], hang_up=False)
+            call_id = await call_id_of(stack, report.call_sid)
+            await finished(stack, call_id)
+            action = dial_of(rest.updates_of(report.call_sid)[0].one("Twiml"))["action"]
+            # Twilio posts how the dial went: the person's phone rang out.
+            dial = {"CallSid": report.call_sid, "AccountSid": ACCOUNT_SID, "From": "+15550100",
+                    "Direction": "inbound", "DialCallStatus": "no-answer"}  # fmt: skip
+            assert (await post_signed(http, action, dial, AUTH_TOKEN, "forged")).status == 403
+            offer = ET.fromstring(await (await post_signed(http, action, dial, AUTH_TOKEN)).text())
+            gather = offer.find("./Gather")
+            assert gather is not None and "call you back" in (gather.findtext("Say") or "")
+            assert offer.find("./Hangup") is not None  # no answer at all: a goodbye
+            detail = await finished(stack, call_id)
+            assert detail.record.outcome == "transfer_failed"
+            results = [e.data for e in detail.events if e.kind == "transfer_result"]
+            assert [r["status"] for r in results] == ["no-answer"]
+            # The caller says yes (or presses 1): called back, with the context packet.
+            answer = {**dial, "Digits": "1"}
+            assert (
+                await post_signed(http, gather.attrib["action"], answer, AUTH_TOKEN, "x")
+            ).status == 403
+            done = await post_signed(http, gather.attrib["action"], answer, AUTH_TOKEN)
+            assert "call you back" in (ET.fromstring(await done.text()).findtext("Say") or "")
+            # A dial the person answered just ends, once they hang up.
+            answered = {**dial, "DialCallStatus": "completed"}
+            ended = await post_signed(http, action, answered, AUTH_TOKEN)
+            assert ET.fromstring(await ended.text()).find("./Hangup") is not None
+    detail = await finished(stack, call_id)
+    assert detail.record.outcome == "callback_requested"
+    assert [e.kind for e in detail.events if e.kind == "callback_requested"] == [
+        "callback_requested"
+    ]
+    [asked] = [data for kind, data in webhooks if kind == "callback_requested"]
+    assert asked["call_id"] == call_id and asked["number"] == "+15550100"
+    assert asked["packet"]["call_id"] == call_id
 
 
 async def test_a_transfer_to_a_number_the_responder_names(stack: AgentStack) -> None:

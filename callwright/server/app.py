@@ -39,6 +39,7 @@ from callwright.server.scheduled import register as register_scheduled
 from callwright.server.signin import register as register_signin
 from callwright.server.sip import register as register_sip
 from callwright.server.telephony import register as register_telephony
+from callwright.server.twilio_transfer import register as register_twilio_transfer
 from callwright.server.webrtc import register as register_webrtc
 from callwright.sip.settings import SipSettings
 from callwright.store.access import AccessStore, SqlStore
@@ -121,6 +122,7 @@ def create_app(
     add_page_routes(app)
     register_scheduled(app, stack.store)
     register_telephony(app, stack, telephony)
+    register_twilio_transfer(app)
     register_webrtc(app, stack)
     register_sip(app, stack, sip or SipSettings())
     register_campaigns(app)

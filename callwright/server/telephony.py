@@ -3,6 +3,8 @@
 - `POST /v1/twilio/incoming`: incoming-call webhook; answers `<Connect><Stream>`
 - `POST /v1/twilio/status`: call status callbacks, recorded on the call
 - `POST /v1/twilio/after-stream`: the `<Redirect>` after the stream (transfer, hang-up)
+- `POST /v1/twilio/dial-done`, `/v1/twilio/callback-answer`: a transfer's outcome, and the
+  callback offered when nobody answered it (`server/twilio_transfer.py`)
 - `GET  /v1/twilio/stream/{token}`: Twilio Media Streams WebSocket
 - `POST /v1/telnyx/incoming`: TeXML incoming-call webhook (Ed25519 signed)
 - `GET  /v1/telnyx/stream/{token}`: Telnyx media streaming WebSocket
@@ -169,7 +171,7 @@ def register(app: web.Application, stack: AgentStack, settings: TelephonySetting
 # --- URLs ------------------------------------------------------------------------------------
 
 
-def _public_base(request: web.Request, settings: TelephonySettings) -> str:
+def public_base(request: web.Request, settings: TelephonySettings) -> str:
     """The https:// base the platform used to reach us (what it signed)."""
     if settings.public_base_url:
         return settings.public_base_url.rstrip("/")
@@ -187,11 +189,11 @@ def _ws_base(base: str) -> str:
 # --- Twilio webhooks ---------------------------------------------------------------------------
 
 
-async def _verified_twilio_form(request: web.Request) -> dict[str, str]:
+async def verified_twilio_form(request: web.Request) -> dict[str, str]:
     """The webhook's POST parameters, if `X-Twilio-Signature` checks out; else 403."""
     tel = request.app[TELEPHONY]
     form = {k: str(v) for k, v in (await request.post()).items()}
-    url = _public_base(request, tel.settings) + request.path_qs
+    url = public_base(request, tel.settings) + request.path_qs
     problem = tel.twilio_signatures.verify(url, form, request.headers.get("X-Twilio-Signature"))
     if problem is not None:
         log.warning("refused Twilio webhook %s from %s: %s", request.path, request.remote, problem)
@@ -219,11 +221,11 @@ def _admission(request: web.Request) -> Admission:
 async def twilio_incoming(request: web.Request) -> web.Response:
     """Answers an incoming call with a media stream to us (or busy, when at capacity)."""
     tel = request.app[TELEPHONY]
-    form = await _verified_twilio_form(request)
+    form = await verified_twilio_form(request)
     busy = await _busy_answer(request, "twilio", form)
     if busy is not None:
         return web.Response(text=busy, content_type=XML)
-    base = _public_base(request, tel.settings)
+    base = public_base(request, tel.settings)
     return await _answer_with_stream(
         request, "twilio", form.get("CallSid", ""), form, after_url=f"{base}/v1/twilio/after-stream"
     )
@@ -248,7 +250,7 @@ async def _answer_with_stream(
                      call_sid=call_ref)  # fmt: skip
     token = tel.tokens.issue(call_ref, tel.settings.stream_token_ttl_s)
     _admission(request).reserve(call_ref, tel.settings.stream_token_ttl_s)
-    base = _public_base(request, tel.settings)
+    base = public_base(request, tel.settings)
     document = twiml.connect_stream(
         f"{_ws_base(base)}/v1/{provider}/stream/{token}", params, **stream_options
     )
@@ -258,7 +260,7 @@ async def _answer_with_stream(
 async def twilio_status(request: web.Request) -> web.Response:
     """Records a status callback (ringing, answered, completed, busy, no-answer...)."""
     tel = request.app[TELEPHONY]
-    form = await _verified_twilio_form(request)
+    form = await verified_twilio_form(request)
     call_sid, status = form.get("CallSid", ""), form.get("CallStatus", "")
     if not call_sid or not status:
         raise web.HTTPBadRequest(text="CallSid and CallStatus are required")
@@ -273,7 +275,7 @@ async def twilio_machine_detection(request: web.Request) -> web.Response:
     """Twilio's answering machine detection result: recorded on the call; on a machine, the
     configured voicemail is left after the beep (or the call hangs up), and that is recorded."""
     tel = request.app[TELEPHONY]
-    form = await _verified_twilio_form(request)
+    form = await verified_twilio_form(request)
     call_sid, answered_by = form.get("CallSid", ""), form.get("AnsweredBy", "")
     if not call_sid or not answered_by:
         raise web.HTTPBadRequest(text="CallSid and AnsweredBy are required")
@@ -295,7 +297,7 @@ async def twilio_machine_detection(request: web.Request) -> web.Response:
 async def twilio_after_stream(request: web.Request) -> web.Response:
     """What the call does once its stream ended: a transfer, or hanging up."""
     tel = request.app[TELEPHONY]
-    form = await _verified_twilio_form(request)
+    form = await verified_twilio_form(request)
     document = await tel.calls.take_after_stream(form.get("CallSid", "")) or twiml.hangup()
     return web.Response(text=document, content_type=XML)
 
@@ -418,7 +420,10 @@ async def _stream_session(
         return None
     control: StreamCallControl | None = None
     if dialect is TWILIO:
-        control = TwilioCallControl(call_ref, tel.calls, tel.rest, tel.settings.transfer_number)
+        dial_done = f"{public_base(request, tel.settings)}/v1/twilio/dial-done"  # twilio_transfer
+        control = TwilioCallControl(
+            call_ref, tel.calls, tel.rest, tel.settings.transfer_number, dial_done
+        )
     elif dialect is TELNYX and tel.telnyx is not None:
         called = pending.parameters.get("to") if pending else None
         control = TelnyxCallControl(call_ref, tel.telnyx, tel.settings.transfer_number, called)
@@ -513,7 +518,7 @@ async def place_outbound_call(request: web.Request) -> web.Response:
         raise
     try:
         call_id, call_sid = await dial_outbound(
-            request.app, to, from_, params, _public_base(request, tel.settings)
+            request.app, to, from_, params, public_base(request, tel.settings)
         )
     except DialError as exc:
         # The call's record (outcome dial_error) is written; the audit log says who tried.

@@ -147,15 +147,7 @@ class TelephonyCalls:
     ) -> None:
         """Records a status callback on its call, wherever the call is in its life."""
         event: dict[str, Any] = {"status": status, "call_sid": call_sid, **_useful(data)}
-        live = self._live.get(call_sid)
-        if live is not None:
-            live.record("call_status", event)
-            return
-        streamed = self._ended.get(call_sid) or await self._pending.find_streamed(call_sid)
-        if streamed is not None:  # over, or live on another worker
-            call_id, started_at = streamed
-            at_ms = max(0.0, 1000.0 * (time.time() - started_at))
-            await self._store.add_event(call_id, "call_status", at_ms, event)
+        if await self.record(call_sid, "call_status", event) is not None:
             return
         pending = await self.find(ref, call_sid)
         if pending is None:
@@ -172,6 +164,21 @@ class TelephonyCalls:
             self._here.pop(taken.ref, None)
             await self._record_unstreamed(taken, status)
             self._ended[call_sid] = (taken.call_id, taken.created_at)
+
+    async def record(self, call_sid: str, kind: str, data: dict[str, Any]) -> str | None:
+        """Records an event on a call that has streamed (live here, over, or live on another
+        worker); returns its call id, or None if no stream of it is known."""
+        live = self._live.get(call_sid)
+        if live is not None:
+            live.record(kind, data)
+            return live.call_id
+        streamed = self._ended.get(call_sid) or await self._pending.find_streamed(call_sid)
+        if streamed is None:
+            return None
+        call_id, started_at = streamed
+        at_ms = max(0.0, 1000.0 * (time.time() - started_at))
+        await self._store.add_event(call_id, kind, at_ms, data)
+        return call_id
 
     async def dial_failed(self, ref: str, reason: str, detail: dict[str, Any]) -> str | None:
         """Our request to place the call failed (or its answer never came): the call's record

@@ -100,12 +100,15 @@ class TwilioCallControl:
         calls: the server's registry (for the TwiML fallback).
         rest: the REST API, or None when no credentials are configured.
         transfer_number: where a transfer naming no number goes.
+        dial_action: where Twilio posts how a transfer's dial went, and asks what the call
+            does next (`/v1/twilio/dial-done`); None: the call ends with the dial.
     """
 
     call_sid: str
     calls: TelephonyCalls
     rest: TwilioRest | None
     transfer_number: str | None
+    dial_action: str | None = None
 
     async def hangup(self) -> bool:
         if self.rest is None:
@@ -120,7 +123,7 @@ class TwilioCallControl:
         if not number:
             log.warning("twilio call %s: transfer asked, but no number", self.call_sid)
             return False
-        document = twiml.dial(number)
+        document = twiml.dial(number, action=self.dial_action)
         if self.rest is None:
             await self.calls.after_stream(self.call_sid, document)
         else:

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 
 from twilio.twiml.voice_response import Connect, Dial, VoiceResponse
 
+DIAL_TIMEOUT_S = 25  # how long a transfer rings before it counts as not answered
+
 
 def connect_stream(
     stream_url: str,
@@ -37,13 +39,45 @@ def connect_stream(
     return str(response)
 
 
-def dial(number: str, caller_id: str | None = None) -> str:
-    """`<Dial>`: connects the caller to `number` (a transfer to a human)."""
+def dial(
+    number: str,
+    caller_id: str | None = None,
+    action: str | None = None,
+    timeout_s: int = DIAL_TIMEOUT_S,
+) -> str:
+    """`<Dial>`: connects the caller to `number` (a transfer to a human).
+
+    Args:
+        number: the number dialled.
+        caller_id: the number the person sees, if not the caller's.
+        action: where the platform posts how the dial went (`DialCallStatus`: completed,
+            busy, no-answer, failed, canceled) and takes what the call does next. Without
+            it, a dial nobody answers ends the call, as nothing follows `<Dial>`.
+        timeout_s: how long it rings before it counts as not answered.
+    """
     response = VoiceResponse()
-    attrs = {"caller_id": caller_id} if caller_id else {}
+    attrs: dict[str, str | int] = {"timeout": timeout_s}
+    if caller_id:
+        attrs["caller_id"] = caller_id
+    if action:
+        attrs |= {"action": action, "method": "POST"}
     inner = Dial(**attrs)
     inner.number(number)
     response.append(inner)
+    return str(response)
+
+
+def offer_callback(prompt: str, answer_url: str, goodbye: str) -> str:
+    """`<Gather>` a yes or a no to `prompt` (said, or the keys 1 and 2), posted to
+    `answer_url`; with no answer, `goodbye` is said and the call hangs up."""
+    response = VoiceResponse()
+    gather = response.gather(
+        input="speech dtmf", num_digits=1, action=answer_url, method="POST", timeout=6,
+        speech_timeout="auto", hints="yes, no",
+    )  # fmt: skip
+    gather.say(prompt)
+    response.say(goodbye)
+    response.hangup()
     return str(response)
 
 

@@ -82,7 +82,8 @@ async def test_platform_routes_never_accept_operator_credentials(server: Server)
     """A webhook or media stream with an admin's key and no platform signature is refused."""
     async with aiohttp.ClientSession(headers=ADMIN_HEADERS) as http:
         form = {"CallSid": "CA" + "0" * 32, "From": "+15550100"}
-        for path in ("/v1/twilio/incoming", "/v1/twilio/status", "/v1/telnyx/incoming"):
+        twilio = ("incoming", "status", "after-stream", "dial-done", "callback-answer")
+        for path in [*(f"/v1/twilio/{hook}" for hook in twilio), "/v1/telnyx/incoming"]:
             async with http.post(server.base + path, data=form) as response:
                 assert response.status == 403, path
         ws_url = server.base.replace("http://", "ws://") + "/v1/twilio/stream/made-up-token"
