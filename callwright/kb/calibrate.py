@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import json
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,6 +97,20 @@ def choose_thresholds(scored: list[Scored]) -> tuple[float, float]:
         if helped - NEEDLESS_QUESTION_COST * bothered > gain:
             gain, clarify = helped - NEEDLESS_QUESTION_COST * bothered, floor
     return threshold, clarify
+
+
+def middle_of_best(
+    cost: Callable[[float, float], float], floors: Sequence[float], margins: Sequence[float]
+) -> tuple[float, float, float]:
+    """The (floor, margin) of least `cost` over the grid, and that cost. Each is taken from
+    the middle of its run of equally good values: a value at the edge of a plateau is the one
+    most likely to be wrong on turns the labels did not hold."""
+    table = {(f, m): cost(f, m) for f in floors for m in margins}
+    fewest = min(table.values())
+    good_margins = sorted({m for (f, m), c in table.items() if c == fewest})
+    margin = good_margins[len(good_margins) // 2]
+    good_floors = sorted(f for f in floors if table[(f, margin)] == fewest)
+    return good_floors[len(good_floors) // 2], margin, fewest
 
 
 def report(scored: list[Scored], threshold: float, clarify: float) -> str:

@@ -33,6 +33,7 @@ import numpy as np
 from callwright.flows.intents import Intent
 from callwright.flows.requests import OTHER, Recogniser
 from callwright.kb.base import Passage, load_passages
+from callwright.kb.calibrate import middle_of_best
 from callwright.kb.embed import Embedder, shared_embedder
 from callwright.kb.urgency import units
 
@@ -109,12 +110,7 @@ def calibrate(
 
     floors = [round(f, 2) for f in np.arange(0.20, 0.61, 0.02)]
     margins = [round(m, 2) for m in np.arange(0.0, 0.21, 0.02)]
-    table = {(f, m): cost(f, m) for f in floors for m in margins}
-    fewest = min(table.values())
-    good_margins = sorted({m for (f, m), c in table.items() if c == fewest})
-    margin = good_margins[len(good_margins) // 2]
-    good_floors = sorted(f for f in floors if table[(f, margin)] == fewest)
-    return good_floors[len(good_floors) // 2], margin, fewest
+    return middle_of_best(cost, floors, margins)
 
 
 def knowledge_texts(passages: Iterable[Passage]) -> list[str]:

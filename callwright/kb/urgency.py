@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from callwright.kb.base import embedded_texts, split_sentences
+from callwright.kb.calibrate import middle_of_best
 from callwright.kb.embed import Embedder, shared_embedder
 
 # What emergencies sound like when described plainly: one line per kind, in lay words.
@@ -177,12 +178,8 @@ def calibrate(
 
     floors = [round(f, 2) for f in np.arange(0.30, 0.71, 0.02)]
     margins = [round(m, 2) for m in np.arange(0.0, 0.31, 0.01)]
-    table = {(f, m): errors(f, m) for f in floors for m in margins}
-    fewest = min(table.values())
-    good_margins = sorted({m for (f, m), e in table.items() if e == fewest})
-    margin = good_margins[len(good_margins) // 2]
-    good_floors = sorted(f for f in floors if table[(f, margin)] == fewest)
-    return good_floors[len(good_floors) // 2], margin, fewest
+    floor, margin, fewest = middle_of_best(errors, floors, margins)
+    return floor, margin, int(fewest)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
