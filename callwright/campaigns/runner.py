@@ -35,6 +35,11 @@ from callwright.campaigns.store import SILENT_CALL_DETAIL, CampaignStore
 
 log = logging.getLogger(__name__)
 
+# Parameters the call itself sets (agent: only the campaign's plan picks it).
+CALL_PARAMETERS = frozenset(
+    {"agent", "direction", "caller", "to", "from", "call_sid", "stream_sid", "campaign_id"}
+)
+
 RETRY_STATUSES = ("busy", "no-answer")
 FAILED_STATUSES = ("failed", "canceled")
 
@@ -220,7 +225,10 @@ class CampaignRunner:
         if refusal is not None:
             await store.update(cid, key, "skipped", outcome=refusal.code, detail=refusal.reason)
             return
-        parameters = plan.parameters | contact.parameters | {"campaign_id": cid}
+        # A contact list is data from outside: its columns tell the agent about the person,
+        # never which agent answers, which way the call goes or whom it is to and from.
+        about = {k: v for k, v in contact.parameters.items() if k not in CALL_PARAMETERS}
+        parameters = plan.parameters | about | {"campaign_id": cid}
         if plan.agent is not None:
             parameters["agent"] = plan.agent  # the campaign's choice, not a contact's
         try:

@@ -30,7 +30,7 @@ async def record_before_upgrade(
     """
     params = dict(pending.parameters) if pending is not None else {}
     if pending is not None:
-        params.setdefault("direction", pending.direction)
+        params["direction"] = pending.direction  # ours: no parameter names it
     params["call_sid"] = (pending.call_sid if pending is not None else None) or ref
     redactor = stack.observability.redactor.for_call(params)
     caller = pending.caller if pending is not None else None

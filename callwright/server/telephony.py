@@ -432,7 +432,7 @@ async def _stream_session(
     params = {**(pending.parameters if pending else {}), **start.parameters}
     params |= {"call_sid": call_ref, "stream_sid": start.stream_id}
     if pending is not None:
-        params.setdefault("direction", pending.direction)
+        params["direction"] = pending.direction  # ours: no parameter names it
     call = CallInfo(
         call_id=call_id,
         channel=dialect.channel,

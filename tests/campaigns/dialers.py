@@ -11,11 +11,13 @@ class CountingDialer:
 
     def __init__(self) -> None:
         self.calls: list[str] = []
+        self.parameters: list[dict[str, str]] = []
 
     async def dial(
         self, to: str, from_: str, parameters: dict[str, str], purpose: str | None
     ) -> Dialled:
         self.calls.append(to)
+        self.parameters.append(dict(parameters))
         return Dialled(f"call-{len(self.calls)}", f"CA{len(self.calls):032d}")
 
 

@@ -179,6 +179,22 @@ async def test_a_restart_calls_no_one_twice(tmp_path: Path) -> None:
         await store.close()
 
 
+async def test_a_contact_list_cannot_pick_the_agent_or_the_calls_direction(tmp_path: Path) -> None:
+    store = await SqliteCallStore.open(tmp_path / "calls.sqlite3")
+    try:
+        campaigns = CampaignStore(store)
+        row = {"first_name": "Ada", "agent": "collections", "direction": "inbound",
+               "campaign_id": "another", "to": "+12125550199"}  # fmt: skip
+        plan = CampaignPlan("columns", "+12125550100", "reminders", concurrency=1, pace_s=0)
+        cid = await campaigns.create(plan, [Contact("+12125550181", row)])
+        dialer = CountingDialer()
+        await CampaignRunner(campaigns, dialer, _open, lambda: 1e10, "worker-a").tick()
+        assert dialer.calls == ["+12125550181"]
+        assert dialer.parameters == [{"first_name": "Ada", "campaign_id": cid}]
+    finally:
+        await store.close()
+
+
 async def test_an_answering_machine_gets_the_voicemail(stack: AgentStack) -> None:
     message = "This is a reminder of your appointment tomorrow. Please call us back."
     compliance = ComplianceSettings(
