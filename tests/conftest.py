@@ -129,15 +129,9 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Agent
 
 
 @contextlib.asynccontextmanager
-async def api_only(store: CallStore, observability: Any) -> AsyncIterator[str]:
-    """The JSON API (`/v1/calls`, `/v1/kpis`...) over `store`, and nothing else, without
-    sign-in: its base URL on a free loopback port."""
-    from callwright.server.api import register
-
-    stack: Any = AgentStack(None, None, None, None, store, observability=observability)  # type: ignore[arg-type]
-    app = web.Application()
-    register(app, stack)
-    runner = web.AppRunner(app)
+async def serving(app: web.Application, **runner_options: Any) -> AsyncIterator[str]:
+    """Runs `app` on a free loopback port until the block ends; yields its base URL."""
+    runner = web.AppRunner(app, **runner_options)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -146,6 +140,19 @@ async def api_only(store: CallStore, observability: Any) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def api_only(store: CallStore, observability: Any) -> AsyncIterator[str]:
+    """The JSON API (`/v1/calls`, `/v1/kpis`...) over `store`, and nothing else, without
+    sign-in: its base URL on a free loopback port."""
+    from callwright.server.api import register
+
+    stack: Any = AgentStack(None, None, None, None, store, observability=observability)  # type: ignore[arg-type]
+    app = web.Application()
+    register(app, stack)
+    async with serving(app) as base:
+        yield base
 
 
 # A spoken call waits for the agent's opening before the caller speaks: the clinic's greeting
@@ -236,15 +243,8 @@ async def finished_call(stack: AgentStack, call_id: str, timeout_s: float = 15.0
 async def serve(stack: AgentStack) -> AsyncIterator[str]:
     """Runs a server for `stack` on a free loopback port; yields its WebSocket URL."""
     await provision_operators(stack.store)
-    runner = web.AppRunner(create_app(stack))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"ws://127.0.0.1:{port}/v1/ws"
-    finally:
-        await runner.cleanup()
+    async with serving(create_app(stack)) as base:
+        yield f"ws{base.removeprefix('http')}/v1/ws"
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from callwright import Agent, CallInfo, ToolCall
 from callwright.agents.gated_tools import GatedTools
 from callwright.agents.http_tools import HttpToolError, HttpToolSpec, http_tool
 from callwright.tools.registry import ToolRefused
+from tests.conftest import serving
 
 SECRET = "Bearer only-for-the-shop"
 
@@ -46,17 +47,9 @@ async def servers() -> AsyncIterator[tuple[str, str, list[tuple[str, str, str | 
         made.router.add_route("*", "/{tail:.*}", any_path)
         return made
 
-    runners = [web.AppRunner(app("shop")), web.AppRunner(app("other"))]
-    urls = []
-    for runner in runners:
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        urls.append(f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}")  # type: ignore[union-attr]
-    other_url = urls[1]
-    yield urls[0], urls[1], seen
-    for runner in runners:
-        await runner.cleanup()
+    async with serving(app("shop")) as shop_url, serving(app("other")) as other:
+        other_url = other
+        yield shop_url, other_url, seen
 
 
 def tool(url: str, method: str = "GET") -> HttpToolSpec:

@@ -27,7 +27,7 @@ from callwright.sim.twilio_caller import TwilioCallerSimulator
 from callwright.store.base import CallDetail
 from callwright.telephony.settings import TelephonySettings
 from callwright.testing import agent_stack
-from tests.conftest import agent_replies, word_overlap
+from tests.conftest import agent_replies, serving, word_overlap
 from tests.fakes.openai_server import Conversation, FakeToolCall, start_fake_openai
 from tests.fakes.twilio_rest import ACCOUNT_SID, AUTH_TOKEN, fake_twilio, serve_phone
 from tests.test_twilio_calls import CALLER_VOICE, record_of
@@ -93,15 +93,8 @@ async def shop_backend() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
 
     app = web.Application()
     app.router.add_get("/orders/{id}", order)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}", seen
-    finally:
-        await runner.cleanup()
+    async with serving(app) as base:
+        yield base, seen
 
 
 async def phone_call(served: AgentStack, script: object) -> tuple[CallDetail, Any]:

@@ -11,6 +11,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from callwright.core.timeline import TurnTimeline
 from callwright.observe.tracing import CallTracer, otlp_endpoint
+from tests.conftest import serving
 
 START_NS = 1_700_000_000 * 10**9
 
@@ -98,19 +99,12 @@ async def test_spans_reach_an_otlp_http_receiver() -> None:
 
     app = web.Application()
     app.router.add_post("/v1/traces", traces)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        exporter = OTLPSpanExporter(endpoint=f"http://127.0.0.1:{port}/v1/traces")
+    async with serving(app) as base:
+        exporter = OTLPSpanExporter(endpoint=f"{base}/v1/traces")
         tracer = CallTracer(exporter)  # batched on the SDK's thread: never blocks the loop
         _emit(tracer)
         assert await asyncio.to_thread(tracer.force_flush)
         await asyncio.to_thread(tracer.shutdown)
-    finally:
-        await runner.cleanup()
     names = [
         span.name
         for message in received

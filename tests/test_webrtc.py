@@ -40,6 +40,7 @@ from tests.conftest import (
     brief_clinic,
     finished_call,
     provision_operators,
+    serving,
     word_overlap,
 )
 
@@ -56,15 +57,8 @@ async def webrtc_server(
     await provision_operators(stack.store)
     limits = LimitSettings(max_calls=None, max_calls_per_address=per_address)
     app = create_app(stack, limits=limits)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield app, f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    async with serving(app) as base:
+        yield app, base
 
 
 async def app_offer(codecs: tuple[str, ...] = ("opus", "pcmu"), data: bool = True) -> str:

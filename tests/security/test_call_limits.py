@@ -19,7 +19,6 @@ from xml.etree import ElementTree
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from callwright.agent.limits import CallLimits, RealTimePacer, WallClockWatch
 from callwright.agent.stack import AgentStack
@@ -30,7 +29,7 @@ from callwright.sim.twilio_caller import new_sid, post_signed
 from callwright.store.base import CallRecord
 from callwright.telephony.settings import TelephonySettings
 from callwright.transports.jitter import WallClockClamp
-from tests.conftest import finished_call, operator_http, provision_operators
+from tests.conftest import finished_call, operator_http, provision_operators, serving
 from tests.fakes.twilio_rest import AUTH_TOKEN
 from tests.security.worker_process import SILENCE_20MS, SilentCaller, refused_call
 from tests.test_twilio_bad_input import ACCOUNT, finished, open_stream
@@ -53,15 +52,8 @@ async def serve(stack: AgentStack, limits: LimitSettings) -> AsyncIterator[str]:
         TelephonySettings(twilio_auth_token=AUTH_TOKEN),
         limits=limits,
     )
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    async with serving(app, access_log=None) as base:
+        yield base
 
 
 async def rejected_since(stack: AgentStack, started: float) -> list[CallRecord]:
