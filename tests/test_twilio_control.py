@@ -79,7 +79,8 @@ def dialed(document: str | None) -> list[str]:
     return [n.text or "" for n in ET.fromstring(document).findall("./Dial/Number")]
 
 
-async def test_transfer_updates_the_live_call_with_dial(stack: AgentStack) -> None:
+def transferring_stack(stack: AgentStack) -> tuple[AgentStack, list[tuple[str, dict[str, Any]]]]:
+    """`stack` with an agent that transfers at once, and the webhooks its calls send."""
     webhooks: list[tuple[str, dict[str, Any]]] = []
 
     async def collect(kind: str, data: dict[str, Any]) -> None:
@@ -92,13 +93,23 @@ async def test_transfer_updates_the_live_call_with_dial(stack: AgentStack) -> No
         events=collect,
         disclosure=brief_opening(stack),
     )
+    return transferring, webhooks
+
+
+def transfer_settings(rest_url: str) -> TelephonySettings:
+    """Twilio through the fake REST API at `rest_url`, transfers to `HUMAN`."""
+    return TelephonySettings(
+        twilio_account_sid=ACCOUNT_SID,
+        twilio_auth_token=AUTH_TOKEN,
+        twilio_api_base_url=rest_url,
+        transfer_number=HUMAN,
+    )
+
+
+async def test_transfer_updates_the_live_call_with_dial(stack: AgentStack) -> None:
+    transferring, webhooks = transferring_stack(stack)
     async with fake_twilio() as rest:
-        settings = TelephonySettings(
-            twilio_account_sid=ACCOUNT_SID,
-            twilio_auth_token=AUTH_TOKEN,
-            twilio_api_base_url=rest.url,
-            transfer_number=HUMAN,
-        )
+        settings = transfer_settings(rest.url)
         async with serve_phone(transferring, settings) as url:
             simulator = TwilioCallerSimulator(url, CALLER_VOICE, AUTH_TOKEN)
             rest.known_call(simulator.report.call_sid)
@@ -126,25 +137,9 @@ async def test_transfer_updates_the_live_call_with_dial(stack: AgentStack) -> No
 
 
 async def test_a_transfer_nobody_answers_offers_the_caller_a_callback(stack: AgentStack) -> None:
-    webhooks: list[tuple[str, dict[str, Any]]] = []
-
-    async def collect(kind: str, data: dict[str, Any]) -> None:
-        webhooks.append((kind, data))
-
-    transferring = dataclasses.replace(
-        stack,
-        responders=TransferFactory(),
-        desk=HandoffDesk(),
-        events=collect,
-        disclosure=brief_opening(stack),
-    )
+    transferring, webhooks = transferring_stack(stack)
     async with fake_twilio() as rest:
-        settings = TelephonySettings(
-            twilio_account_sid=ACCOUNT_SID,
-            twilio_auth_token=AUTH_TOKEN,
-            twilio_api_base_url=rest.url,
-            transfer_number=HUMAN,
-        )
+        settings = transfer_settings(rest.url)
         async with serve_phone(transferring, settings) as url, aiohttp.ClientSession() as http:
             simulator = TwilioCallerSimulator(url, CALLER_VOICE, AUTH_TOKEN)
             rest.known_call(simulator.report.call_sid)
@@ -194,12 +189,7 @@ async def test_a_transfer_to_a_number_the_responder_names(stack: AgentStack) -> 
         disclosure=brief_opening(stack),
     )
     async with fake_twilio() as rest:
-        settings = TelephonySettings(
-            twilio_account_sid=ACCOUNT_SID,
-            twilio_auth_token=AUTH_TOKEN,
-            twilio_api_base_url=rest.url,
-            transfer_number=HUMAN,
-        )
+        settings = transfer_settings(rest.url)
         async with serve_phone(transferring, settings) as url:
             simulator = TwilioCallerSimulator(url, CALLER_VOICE, AUTH_TOKEN)
             rest.known_call(simulator.report.call_sid)
